@@ -1,0 +1,123 @@
+"""Desk sync benchmark: N offline mutations pushed and pulled end to end (goal: 10,000 in ≤ 5 s).
+
+A real sync server (uvicorn, SQLite in a temporary directory) runs on a
+loopback port with a seeded clinic; one encrypted desk store is enrolled, then
+N bookings are queued offline (outbox entries plus their optimistic rows, as
+the booking service writes them). The timed part is ``SyncClient.sync_once``:
+push every mutation, pull every resulting change, acknowledge the outbox. The
+push and the pull are also timed apart: the push is nearly all server time
+(the rules judge each booking), the pull mostly the desk applying records.
+
+    python bench/desk_sync.py [--count 10000] [--push-batch 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from desktop.config import DeskConfig  # noqa: E402
+from desktop.services import intents, mapping  # noqa: E402
+from desktop.store import outbox  # noqa: E402
+from desktop.store.engine import Store  # noqa: E402
+from desktop.store.keys import create_store  # noqa: E402
+from desktop.store.models import AppointmentRow  # noqa: E402
+from desktop.sync.client import SyncClient  # noqa: E402
+from scheduling.commands import Actor, BookAppointment, Permission  # noqa: E402
+from scheduling.model import Appointment  # noqa: E402
+from sync_server.core.config import Settings  # noqa: E402
+from sync_server.db.migrate import upgrade  # noqa: E402
+from sync_server.db.session import make_engine, make_session_factory  # noqa: E402
+from tests.e2e.desk import FAST_KDF, PASSPHRASE, FileKeyring  # noqa: E402
+from tests.e2e.server_side import Clinic, ServerThread, seed_clinic  # noqa: E402
+
+GOAL_SECONDS = 5.0
+SLOTS_PER_PROVIDER_WEEK = 70
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--push-batch", type=int, default=500)
+    parser.add_argument("--pull-limit", type=int, default=2000)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="clinicdesk-bench-") as temporary:
+        work = Path(temporary)
+        url = f"sqlite:///{work / 'server.db'}"
+        upgrade(url)
+        settings = Settings(database_url=url, data_dir=work,
+                            secret_key="bench-signing-key-not-for-production",
+                            argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1,
+                            max_body_bytes=8 * 1024 * 1024, log_level="WARNING")
+        engine = make_engine(url)
+        weeks = 8
+        providers = max(1, -(-args.count // (SLOTS_PER_PROVIDER_WEEK * weeks)))
+        with make_session_factory(engine)() as session:
+            clinic = seed_clinic(session, settings, providers=providers, rooms=providers,
+                                 patients=200, codes=1)
+        engine.dispose()
+        server = ServerThread(settings)
+        server.start()
+        try:
+            keys = FileKeyring(work / "desk" / "keys.json")
+            store = create_store(work / "desk" / "desk.db", PASSPHRASE, keys, kdf=FAST_KDF)
+            client = SyncClient(store, DeskConfig(data_dir=work / "desk"), requests.Session(),
+                                keyring_backend=keys, push_batch=args.push_batch,
+                                pull_limit=args.pull_limit)
+            client.enroll(server.url, clinic.codes[0])
+            queue_bookings(store, clinic, args.count)
+
+            started = time.perf_counter()
+            pushed = client.push()
+            halfway = time.perf_counter()
+            pulled = client.pull()
+            seconds = time.perf_counter() - started
+            pending = client.pending_count()
+            store.close()
+        finally:
+            server.stop()
+
+    push_seconds, pull_seconds = halfway - started, seconds - (halfway - started)
+    print(f"desk sync: {args.count} offline mutations pushed and pulled in {seconds:.2f} s "
+          f"({pushed.batches} pushes, {pulled.pages} pull pages, "
+          f"{pulled.changed} records, {pending} left pending)")
+    print(f"  push {push_seconds:.2f} s ({1000 * push_seconds / args.count:.2f} ms/mutation), "
+          f"pull {pull_seconds:.2f} s ({1000 * pull_seconds / args.count:.2f} ms/record)")
+    print(f"ratio to the {GOAL_SECONDS:.0f} s goal: {seconds / GOAL_SECONDS:.2f} "
+          f"({'within' if seconds <= GOAL_SECONDS else 'over'} budget)")
+    return 0 if pending == 0 else 1
+
+
+def queue_bookings(store: Store, clinic: Clinic, count: int) -> None:
+    """What the booking service writes for ``count`` offline bookings, without judging each."""
+    actor = Actor("bench", "bench-desk", frozenset(p.value for p in Permission))
+    length = timedelta(minutes=30)
+    with store.write() as session:
+        for index in range(count):
+            provider, start = clinic.slot(index)
+            room = clinic.room_ids[clinic.provider_ids.index(provider)]
+            patient = clinic.patient_ids[index % len(clinic.patient_ids)]
+            command = BookAppointment(actor, str(uuid.uuid4()), clinic.clinic_id, patient,
+                                      clinic.type_id, provider, start, start + length, room)
+            mutation_id = outbox.append(session, intents.APPOINTMENT_BOOK, intents.book(command))
+            record = Appointment(command.appointment_id, clinic.org_id, clinic.clinic_id,
+                                 patient, clinic.type_id, provider, start, start + length,
+                                 room_id=room)
+            row = AppointmentRow()
+            mapping.write_appointment(row, record, mutation_id)
+            session.add(row)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

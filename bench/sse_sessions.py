@@ -1,0 +1,252 @@
+"""Concurrent event streams: N desks on ``GET /api/v1/sync/events``, server memory, poke latency.
+
+A real uvicorn sync server (its own process, ``--workers`` workers) over PostgreSQL (pokes
+travel through LISTEN/NOTIFY) or SQLite, with the end-to-end suite's clinic and
+one enrolled desk. The benchmark raises its open-file limit (and the server's),
+then opens ``--sessions`` streams with the desk's token from one asyncio process
+(raw streams, ``--concurrency`` handshakes at a time, at most ``--connect-seconds``);
+a stream counts as held once its first poke (the current version) arrived.
+At checkpoints it prints how many are held and the server's resident memory (all
+its processes, from /proc).
+
+Then ``--pokes`` times: a booking is pushed, and every stream's time from just
+before the push until it reads a poke with a newer version is recorded (at most
+``--poke-timeout`` seconds). Prints p50/p95/max over all streams and pokes, and
+how many streams missed a poke. Everything stops by itself.
+
+    .venv/bin/python bench/sse_sessions.py [--sessions 10000] [--database postgresql|sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._server import (
+    ServerProcess,
+    command_line,
+    database,
+    enroll,
+    percentile,
+    raise_open_files,
+    seeded_clinic,
+)
+from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
+
+EVENTS_PATH = "/api/v1/sync/events"
+POKE = re.compile(rb'event: poke\r?\ndata: \{"version": (\d+)\}')
+GOAL_SESSIONS = 10_000
+
+
+@dataclass
+class Stream:
+    """One open event stream: the newest version it has read, and when it read each."""
+
+    version: int = -1
+    seen: dict[int, float] = field(default_factory=dict)
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+
+@dataclass
+class Held:
+    streams: list[Stream] = field(default_factory=list)
+    failed: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def open(self) -> int:
+        return sum(1 for s in self.streams if s.opened.is_set() and not s.closed)
+
+
+async def read_stream(port: int, token: str, stream: Stream, held: Held) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        held.failed += 1
+        stream.closed = True
+        return
+    try:
+        writer.write((f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Accept: text/event-stream\r\n{DEVICE_TOKEN_HEADER}: {token}\r\n\r\n")
+                     .encode())
+        status = await reader.readline()
+        if not status.startswith(b"HTTP/1.1 200"):
+            held.failed += 1
+            return
+        buffer = b""
+        while True:
+            chunk = await reader.read(4096)
+            if not chunk:
+                break
+            now = time.perf_counter()
+            buffer += chunk
+            last = 0
+            for match in POKE.finditer(buffer):
+                version = int(match.group(1))
+                stream.seen.setdefault(version, now)
+                stream.version = max(stream.version, version)
+                stream.opened.set()
+                last = match.end()
+            buffer = buffer[last:] if last else buffer[-512:]
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        stream.closed = True
+        stream.opened.set()  # never leave a waiter hanging
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def open_streams(port: int, token: str, count: int, concurrency: int, deadline: float,
+                       checkpoints: list[int], server: ServerProcess, held: Held) -> None:
+    """Open ``count`` streams, ``concurrency`` handshakes at a time, until ``deadline``."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        stream = Stream()
+        held.streams.append(stream)
+        held.tasks.append(asyncio.create_task(read_stream(port, token, stream, held)))
+        try:
+            await asyncio.wait_for(stream.opened.wait(), max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            pass
+        finally:
+            gate.release()
+
+    starters: list[asyncio.Task[None]] = []
+    marks = [*sorted(c for c in checkpoints if c < count), count]
+    for index in range(count):
+        if time.monotonic() > deadline:
+            print(f"connect deadline reached after {index} attempts")
+            break
+        await gate.acquire()
+        starters.append(asyncio.create_task(one()))
+        if index + 1 == marks[0]:
+            marks.pop(0)
+            await asyncio.gather(*starters)
+            starters.clear()
+            print(f"  {index + 1:>6} attempted: {held.open:>6} held, {held.failed} failed, "
+                  f"server RSS {server.rss_bytes() / 2**20:.0f} MiB", flush=True)
+    await asyncio.gather(*starters)
+
+
+def book(base_url: str, desk: dict[str, Any], clinic: Any, mutation_id: int) -> None:
+    provider, start = clinic.slot(mutation_id)
+    body = {"client_id": desk["client_id"], "mutations": [{
+        "id": mutation_id, "name": "appointment.book", "args": {
+            "appointment_id": str(uuid.uuid4()), "clinic_id": clinic.clinic_id,
+            "patient_id": clinic.patient_ids[mutation_id % len(clinic.patient_ids)],
+            "appointment_type_id": clinic.type_id, "provider_id": provider,
+            "start": start.isoformat()}}]}
+    answer = httpx.post(f"{base_url}/api/v1/sync/push", json=body, timeout=60,
+                        headers={DEVICE_TOKEN_HEADER: desk["device_token"]})
+    answer.raise_for_status()
+    assert answer.json()["results"][0]["status"] == "applied", answer.text
+
+
+async def poke_latencies(server: ServerProcess, desk: dict[str, Any], clinic: Any, held: Held,
+                         pokes: int, timeout: float) -> tuple[list[float], int]:
+    """Latencies (s) from just before a booking to each held stream reading its poke."""
+    latencies: list[float] = []
+    missed = 0
+    for number in range(1, pokes + 1):
+        live = [s for s in held.streams if s.opened.is_set() and not s.closed]
+        before = {id(s): s.version for s in live}
+        began = time.perf_counter()
+        await asyncio.to_thread(book, server.url, desk, clinic, number)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(s.version > before[id(s)] for s in live):
+                break
+            await asyncio.sleep(0.05)
+        for stream in live:
+            arrivals = [t for v, t in stream.seen.items() if v > before[id(stream)]]
+            if arrivals:
+                latencies.append(min(arrivals) - began)
+            else:
+                missed += 1
+        await asyncio.sleep(0.5)
+    return sorted(latencies), missed
+
+
+async def run(args: argparse.Namespace, server: ServerProcess, desk: dict[str, Any],
+              clinic: Any) -> dict[str, Any]:
+    held = Held()
+    started = time.monotonic()
+    checkpoints = [1000, 2500, 5000, 7500]
+    await open_streams(server.port, desk["device_token"], args.sessions, args.concurrency,
+                       started + args.connect_seconds, checkpoints, server, held)
+    connect_seconds = time.monotonic() - started
+    await asyncio.sleep(args.hold)
+    figures: dict[str, Any] = {"attempted": len(held.streams), "failed": held.failed,
+                               "connect_seconds": connect_seconds, "held": held.open,
+                               "rss": server.rss_bytes()}
+    latencies, missed = await poke_latencies(server, desk, clinic, held, args.pokes,
+                                             args.poke_timeout)
+    figures.update(latencies=latencies, missed=missed, held_after=held.open)
+    for task in held.tasks:
+        task.cancel()
+    await asyncio.gather(*held.tasks, return_exceptions=True)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--sessions", type=int, default=GOAL_SESSIONS)
+    parser.add_argument("--concurrency", type=int, default=200,
+                        help="handshakes in flight at once")
+    parser.add_argument("--connect-seconds", type=float, default=180.0)
+    parser.add_argument("--hold", type=float, default=3.0,
+                        help="seconds to hold every stream before poking")
+    parser.add_argument("--pokes", type=int, default=3)
+    parser.add_argument("--poke-timeout", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    args = parser.parse_args(argv)
+    limit = raise_open_files(args.sessions + 1024)
+    print(f"command: {command_line()}")
+    print(f"open-file limit: {limit}")
+    with tempfile.TemporaryDirectory(prefix="clinicdesk-bench-") as temporary:
+        work = Path(temporary)
+        with database(args.database, work) as url:
+            clinic = seeded_clinic(url, work, providers=2, rooms=2, patients=20, codes=1)
+            with ServerProcess(url, work, workers=args.workers) as server:
+                desk = enroll(server.url, clinic.codes[0])
+                idle_rss = server.rss_bytes()
+                print(f"server RSS before any stream: {idle_rss / 2**20:.0f} MiB")
+                figures = asyncio.run(run(args, server, desk, clinic))
+    latencies = figures["latencies"]
+    held = figures["held"]
+    per_stream = (figures["rss"] - idle_rss) / held / 1024 if held else 0.0
+    print(f"streams: {figures['attempted']} attempted in {figures['connect_seconds']:.1f} s, "
+          f"{held} held ({figures['failed']} failed); {figures['held_after']} still held "
+          f"after the pokes (aim {GOAL_SESSIONS}: {'met' if held >= GOAL_SESSIONS else 'not met'})")
+    print(f"server RSS with {held} streams: {figures['rss'] / 2**20:.0f} MiB "
+          f"({per_stream:.1f} KiB per stream above idle)")
+    if latencies:
+        print(f"poke latency over {len(latencies)} deliveries ({args.pokes} pokes): "
+              f"p50 = {percentile(latencies, 0.5) * 1000:.0f} ms, "
+              f"p95 = {percentile(latencies, 0.95) * 1000:.0f} ms, "
+              f"max = {latencies[-1] * 1000:.0f} ms; {figures['missed']} missed")
+    else:
+        print(f"poke latency: no delivery; {figures['missed']} missed")
+    return 0 if held and not figures["missed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

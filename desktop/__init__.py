@@ -1,0 +1,1 @@
+"""The ClinicDesk desk application (PySide6) and its encrypted local store."""

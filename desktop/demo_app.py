@@ -1,0 +1,81 @@
+"""The windows of ``clinicdesk demo``: one main window and sync worker per demo desk.
+
+Each window keeps its layout in a settings file of the demo folder, so two demo
+desks do not overwrite each other's (or the user's own) preferences.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop import demo
+from desktop.services.session import ServerIdentity
+from desktop.sync.client import SyncClient
+from desktop.sync.worker import SyncThread, SyncWorker
+from desktop.ui.gc_pump import collect_in_ui_thread
+from desktop.ui.main_window import MainWindow
+
+DEMO_CLINICS = [
+    ("clinic-riverside", "Riverside Family Clinic", "en_US"),
+    ("clinic-retiro", "Clínica Retiro", "es_ES"),
+]
+
+
+def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv)
+    collect_in_ui_thread(app)
+    with tempfile.TemporaryDirectory(prefix="clinicdesk-demo-") as folder:
+        environment = demo.start(Path(folder), desks)
+        windows: list[MainWindow] = []
+        threads: list[SyncThread] = []
+        try:
+            for index, desk in enumerate(environment.desks):
+                settings = QSettings(str(Path(folder) / desk.name / "window.ini"),
+                                     QSettings.Format.IniFormat)
+                window = MainWindow(desk.context, DEMO_CLINICS, datetime.now(UTC).date(),
+                                    desk.name, settings=settings,
+                                    server_check=_server_check(desk))
+                worker = SyncWorker(desk.client, listener_factory=desk.client.poke_listener)
+                worker.stateChanged.connect(window.on_sync_state)
+                worker.dataChanged.connect(window.on_data_changed)
+                worker.conflictsArrived.connect(lambda _count, w=window: w.refresh_conflicts())
+                thread = SyncThread(worker)
+                window.localChange.connect(thread.request_sync)
+                thread.start()
+                window.move(40 + 80 * index, 40 + 60 * index)  # both desks in sight
+                window.show()
+                windows.append(window)
+                threads.append(thread)
+            if screenshot_dir is not None:
+                screenshot_dir.mkdir(parents=True, exist_ok=True)
+
+                def capture() -> None:
+                    for index, window in enumerate(windows):
+                        window.grab().save(str(screenshot_dir / f"demo-desk-{index + 1}.png"))
+                    app.quit()
+
+                QTimer.singleShot(1500, capture)
+            return app.exec()
+        finally:
+            for thread in threads:
+                thread.shutdown()
+            environment.close()
+
+
+def _server_check(desk: demo.DemoDesk) -> Callable[[str, str, str | None], ServerIdentity | None]:
+    """The online password check for signing in again after a lock (its own HTTP session,
+    since the sync worker uses the desk's client on another thread)."""
+    checker = SyncClient(desk.store, desk.client.config, requests.Session())
+
+    def check(email: str, password: str, totp: str | None) -> ServerIdentity | None:
+        return checker.check_credentials("demo", email, password, totp)
+
+    return check

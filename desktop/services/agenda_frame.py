@@ -1,0 +1,97 @@
+"""What the agenda draws behind the appointments: working hours, holidays, blockouts, outages.
+
+Read-only, one read session per call, DTOs out. Working hours come from the
+domain (:meth:`CalendarState.scheduled_hours`: weekly hours minus breaks, plus
+extra hours, minus time off), so the shading is the same time the rules accept;
+blockouts and outages are listed separately so the agenda can draw their reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+
+from desktop.services.calendar import Window, load_state
+from desktop.services.context import DeskContext, require
+from scheduling.commands import Permission
+from scheduling.model import ResourceKind
+from scheduling.timeutil import Interval, day_bounds, subtract, union
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPeriod:
+    """A blockout (``kind="blockout"``, ``resource_id`` None = the whole clinic) or an outage."""
+
+    kind: str
+    start: datetime
+    end: datetime
+    resource_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaFrame:
+    """The clinic's frame over local days ``first_day``..``last_day``.
+
+    ``working[(day, resource_id)]`` is the bookable hours of a provider on a day
+    as ``(start, end)`` UTC pairs; for a room, the union of the clinic's providers'
+    hours (a room is usable whenever someone works).
+    """
+
+    clinic_id: str
+    time_zone: str
+    first_day: date
+    last_day: date
+    holidays: Mapping[date, str]
+    working: Mapping[tuple[date, str], tuple[tuple[datetime, datetime], ...]]
+    closed: tuple[ClosedPeriod, ...]
+
+
+def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> AgendaFrame:
+    """The frame of ``clinic_id``; needs ``booking:view_calendar`` and an unlocked session."""
+    user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
+    with ctx.store.session() as session:
+        # Configuration only: an empty appointment window and no patients.
+        now = ctx.now()
+        state = load_state(session, user.organization_id, Window(now, now), patient_ids=())
+    clinic = state.clinic(clinic_id)
+    tz = clinic.time_zone
+    span_start, _ = day_bounds(first, tz)
+    _, span_end = day_bounds(last, tz)
+    span = Interval(span_start, span_end)
+    providers = state.providers_at(clinic_id)
+    rooms = [r for r in state.resources.values()
+             if r.kind is ResourceKind.ROOM and r.active and clinic_id in r.clinic_ids]
+    holidays = {day: name for day, name in state.holidays.get(clinic_id, {}).items()
+                if first <= day <= last}
+    working: dict[tuple[date, str], tuple[tuple[datetime, datetime], ...]] = {}
+    day = first
+    while day <= last:
+        everyone: list[Interval] = []
+        for provider in providers:
+            hours, time_off = state.scheduled_hours(provider.id, clinic_id, day)
+            free = [] if day in holidays else subtract(hours, time_off)
+            everyone.extend(free)
+            working[(day, provider.id)] = tuple((i.start, i.end) for i in free)
+        open_hours = tuple((i.start, i.end) for i in union(everyone))
+        for room in rooms:
+            working[(day, room.id)] = open_hours
+        day += timedelta(days=1)
+    closed = [
+        ClosedPeriod("blockout", b.start, b.end, b.resource_id, b.reason)
+        for b in state.blockouts.get(clinic_id, ())
+        if b.start < span.end and span.start < b.end
+    ]
+    for resource in [*providers, *rooms]:
+        closed.extend(
+            ClosedPeriod("outage", o.start, o.end, o.resource_id, o.reason)
+            for o in state.outages.get(resource.id, ())
+            if o.start < span.end and span.start < o.end
+        )
+    return AgendaFrame(clinic_id, tz, first, last, MappingProxyType(holidays),
+                       MappingProxyType(working), tuple(closed))
+
+
+__all__ = ["AgendaFrame", "ClosedPeriod", "load_frame"]

@@ -1,0 +1,158 @@
+"""Patients on the desk: create, update, find by name or phone.
+
+Patient fields are last-writer-wins in server order, so an update sends only
+the fields that changed. Search folds case and accents ("nunez" finds "Núñez")
+and matches phone numbers by their digits.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import select
+
+from desktop.services import intents, mapping
+from desktop.services.context import (
+    DeskContext,
+    add_event,
+    missing_field,
+    not_permitted,
+    refusal,
+    require,
+)
+from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
+from desktop.store import outbox
+from desktop.store.models import PatientRow
+from scheduling.model import Patient
+from scheduling.refusals import RefusalCode
+
+VIEW = "patient:view"
+EDIT = "patient:edit"
+#: Fields an update may change.
+EDITABLE = frozenset({"given_name", "family_name", "phone", "email", "preferred_language",
+                      "active"})
+#: Fewer digits than this in a search is not treated as a phone number.
+MIN_PHONE_DIGITS = 3
+
+
+def create(
+    ctx: DeskContext,
+    *,
+    given_name: str,
+    family_name: str,
+    phone: str = "",
+    email: str = "",
+    preferred_language: str = "en",
+) -> PatientResult:
+    user = ctx.user()
+    patient = Patient(ctx.new_id(), user.organization_id, given_name.strip(),
+                      family_name.strip(), True, phone.strip(), email.strip(),
+                      preferred_language)
+    why = (
+        not_permitted("register patients") if EDIT not in user.permissions
+        else missing_field("family_name") if not patient.family_name
+        else None
+    )
+    now = ctx.now()
+    with ctx.store.write() as session:
+        if why is not None:
+            add_event(session, now, user.user_id, intents.PATIENT_CREATE, patient.id, "refused",
+                      why.code)
+            return PatientResult(False, refusal=why)
+        mutation_id = outbox.append(session, intents.PATIENT_CREATE,
+                                    intents.patient_create(patient), now=now)
+        session.add(PatientRow(
+            id=patient.id, organization_id=patient.organization_id,
+            given_name=patient.given_name, family_name=patient.family_name, active=True,
+            phone=patient.phone, email=patient.email,
+            preferred_language=patient.preferred_language, pending_mutation_id=mutation_id,
+        ))
+        add_event(session, now, user.user_id, intents.PATIENT_CREATE, patient.id, "accepted")
+    return PatientResult(True, _dto(patient, pending=True), mutation_id=mutation_id)
+
+
+def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
+    """Change some of :data:`EDITABLE`; unchanged values are not sent."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValueError(f"not editable patient fields: {', '.join(sorted(unknown))}")
+    user = ctx.user()
+    now = ctx.now()
+    with ctx.store.write() as session:
+        row = session.get(PatientRow, patient_id)
+        why: RefusalDTO | None = None
+        if EDIT not in user.permissions:
+            why = not_permitted("edit patients")
+        elif row is None:
+            why = refusal(RefusalCode.UNKNOWN_RECORD, kind="patient")
+        elif "family_name" in changes and not str(changes["family_name"]).strip():
+            why = missing_field("family_name")
+        if why is not None or row is None:
+            assert why is not None
+            add_event(session, now, user.user_id, intents.PATIENT_UPDATE, patient_id, "refused",
+                      why.code)
+            return PatientResult(False, refusal=why)
+        changed = {
+            name: value.strip() if isinstance(value, str) else value
+            for name, value in changes.items()
+            if getattr(row, name) != value
+        }
+        if not changed:
+            return PatientResult(True, _dto(mapping.patient(row), row.is_pending))
+        mutation_id = outbox.append(session, intents.PATIENT_UPDATE,
+                                    intents.patient_update(patient_id, changed), now=now)
+        for name, value in changed.items():
+            setattr(row, name, value)
+        row.pending_mutation_id = mutation_id
+        add_event(session, now, user.user_id, intents.PATIENT_UPDATE, patient_id, "accepted",
+                  ",".join(sorted(changed)))  # field names only, never values
+        return PatientResult(True, _dto(mapping.patient(row), pending=True),
+                             mutation_id=mutation_id)
+
+
+def search(
+    ctx: DeskContext, text: str, *, limit: int = 20, include_inactive: bool = False
+) -> tuple[PatientDTO, ...]:
+    """Patients whose every word of ``text`` starts a name part, or whose phone holds
+    its digits; sorted by family then given name."""
+    user = require(ctx, VIEW, "see patients")
+    words = _fold(text).split()
+    digits = "".join(c for c in text if c.isdigit())
+    if not words:
+        return ()
+    phone_search = len(digits) >= MIN_PHONE_DIGITS and len(digits) * 2 >= len(text.strip())
+    query = select(PatientRow).where(PatientRow.organization_id == user.organization_id)
+    if not include_inactive:
+        query = query.where(PatientRow.active.is_(True))
+    found: list[PatientDTO] = []
+    with ctx.store.session() as session:
+        # Names are folded in Python: SQLite's lower() does not fold accents.
+        for row in session.scalars(query):
+            if phone_search:
+                hit = digits in "".join(c for c in row.phone if c.isdigit())
+            else:
+                parts = _fold(f"{row.given_name} {row.family_name}").split()
+                hit = all(any(p.startswith(w) for p in parts) for w in words)
+            if hit:
+                found.append(_dto(mapping.patient(row), row.is_pending))
+    found.sort(key=lambda p: (_fold(p.family_name), _fold(p.given_name), p.id))
+    return tuple(found[:limit])
+
+
+def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
+    require(ctx, VIEW, "see patients")
+    with ctx.store.session() as session:
+        row = session.get(PatientRow, patient_id)
+        return None if row is None else _dto(mapping.patient(row), row.is_pending)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _dto(patient: Patient, pending: bool) -> PatientDTO:
+    return PatientDTO(patient.id, patient.given_name, patient.family_name, patient.display_name,
+                      patient.phone, patient.email, patient.preferred_language, patient.active,
+                      pending)

@@ -1,0 +1,208 @@
+"""The encrypted desk database: SQLAlchemy 2 on SQLCipher 4.
+
+Every pooled connection is opened by :func:`open_connection`, which keys the
+file before anything else, proves the key by reading ``sqlite_master`` and
+only then runs the pragmas that may write (``journal_mode=WAL`` rewrites the
+header). So a wrong key or a damaged file fails while the file is still
+byte-for-byte as it was, and opening never creates a file that is not there.
+
+The raw key is handed to SQLCipher as ``x'<hex>'`` (no passphrase KDF: the key
+is already 256 random bits); it is never logged because it is executed on the
+DB-API cursor, below SQLAlchemy's statement logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3.dbapi2 as sqlcipher
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from desktop.store.errors import (
+    RECOVERY_STEPS,
+    CorruptStoreError,
+    StoreExistsError,
+    StoreNotFoundError,
+    WrongKeyError,
+)
+
+KEY_BYTES = 32
+# SQLCipher 4's default page size; an encrypted file is always whole pages.
+PAGE_SIZE = 4096
+BUSY_TIMEOUT_SECONDS = 10.0
+_BEGIN_OPTION = "clinicdesk_begin"
+_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE"})
+
+
+def _key_pragma(key: bytes) -> str:
+    if len(key) != KEY_BYTES:
+        raise ValueError("the database key must be 32 bytes")
+    return f"PRAGMA key = \"x'{key.hex()}'\""
+
+
+def _file_uri(path: Path, mode: str) -> str:
+    # mode=rw never creates a file; as_uri() percent-encodes odd characters.
+    return f"{path.resolve().as_uri()}?mode={mode}"
+
+
+def open_connection(path: Path, key: bytes, *, create: bool = False) -> Any:
+    """Open, key and verify one SQLCipher connection to ``path``.
+
+    Raises :class:`StoreNotFoundError`, :class:`WrongKeyError` or
+    :class:`CorruptStoreError`; in each case nothing has been written.
+    """
+    if not create and not path.exists():
+        raise StoreNotFoundError(f"There is no desk database at {path}.")
+    size = path.stat().st_size if path.exists() else 0
+    if not create and (size < PAGE_SIZE or size % PAGE_SIZE):
+        raise CorruptStoreError(
+            f"The desk database {path} is damaged or truncated ({size} bytes is not a whole "
+            f"number of pages). {RECOVERY_STEPS}"
+        )
+    try:
+        connection = sqlcipher.connect(
+            _file_uri(path, "rwc" if create else "rw"),
+            uri=True,
+            check_same_thread=False,  # the pool hands a connection to one thread at a time
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,  # transactions are begun explicitly, see _begin
+        )
+    except sqlcipher.Error as error:
+        raise StoreNotFoundError(f"The desk database {path} cannot be opened: {error}") from error
+    try:
+        connection.execute(_key_pragma(key))
+        # Pin SQLCipher 4's settings so a future library default cannot orphan the file.
+        connection.execute("PRAGMA cipher_compatibility = 4")
+        _verify_key(connection, path)
+        connection.execute("PRAGMA journal_mode = WAL").fetchall()
+        connection.execute("PRAGMA secure_delete = ON")
+        connection.execute("PRAGMA temp_store = MEMORY")
+        connection.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _verify_key(connection: Any, path: Path) -> None:
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlcipher.DatabaseError as error:
+        message = str(error)
+        if "not a database" in message:
+            raise WrongKeyError(
+                f"The key does not open the desk database {path}: it was encrypted with a "
+                "different key (for example a copy made before the key was changed), or its "
+                "first page is damaged. The file was not changed."
+            ) from error
+        raise CorruptStoreError(
+            f"The desk database {path} is damaged ({message}). {RECOVERY_STEPS}"
+        ) from error
+
+
+def check_integrity(path: Path, key: bytes) -> None:
+    """Verify every page's HMAC (read-only); raise :class:`CorruptStoreError` on damage.
+
+    Opening only proves page 1; this finds damage deeper in the file once, at start,
+    instead of in the middle of a booking.
+    """
+    connection = open_connection(path, key)
+    try:
+        problems = connection.execute("PRAGMA cipher_integrity_check").fetchall()
+    except sqlcipher.DatabaseError as error:
+        problems = [(str(error),)]
+    finally:
+        connection.close()
+    if problems:
+        raise CorruptStoreError(
+            f"The desk database {path} is damaged ({len(problems)} damaged page(s)). "
+            f"{RECOVERY_STEPS}"
+        )
+
+
+def keyfile_path_for(database_path: Path) -> Path:
+    """The keyfile that belongs to ``database_path`` (``desk.db`` → ``desk.db.keys.json``)."""
+    return database_path.with_name(database_path.name + ".keys.json")
+
+
+def create_database_file(path: Path, key: bytes) -> None:
+    """Create a new, empty encrypted database file at ``path`` (must not exist)."""
+    if path.exists():
+        raise StoreExistsError(f"A desk database already exists at {path}; it was left as it is.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = open_connection(path, key, create=True)
+    connection.close()  # journal_mode=WAL has written the encrypted first page
+
+
+def make_engine(path: Path, key: bytes) -> Engine:
+    """A SQLAlchemy engine whose every connection comes from :func:`open_connection`."""
+
+    def creator() -> Any:
+        return open_connection(path, key)
+
+    # QueuePool (SQLAlchemy's choice for file databases): keyed connections are reused, so
+    # the cipher context and page cache survive between units of work; check_same_thread
+    # is off because the pool lends each connection to one thread at a time (UI, sync).
+    engine = create_engine(
+        "sqlite://",
+        module=sqlcipher,  # exceptions are sqlcipher3's, so SQLAlchemy must wrap those
+        creator=creator,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=4,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # The driver is in autocommit mode; we begin ourselves so reads are inside the
+        # transaction too. Write units of work ask for IMMEDIATE to take the write lock
+        # up front (no SQLITE_BUSY_SNAPSHOT half-way through, gap-free outbox ids).
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        if mode not in _BEGIN_MODES:
+            raise ValueError(f"unknown transaction mode {mode!r}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@dataclass
+class Store:
+    """An open desk store: its files, its id and its engine. Close it when done."""
+
+    path: Path
+    keyfile_path: Path
+    store_id: str
+    engine: Engine
+    _read: sessionmaker[Session] = field(init=False, repr=False)
+    _write: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._bind()
+
+    def _bind(self) -> None:
+        self._read = sessionmaker(self.engine)
+        self._write = sessionmaker(self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}))
+
+    def replace_engine(self, engine: Engine) -> None:
+        """Swap in a new engine (after a key change); the old one must be disposed."""
+        self.engine = engine
+        self._bind()
+
+    def session(self) -> Session:
+        """A session for reading (deferred transaction)."""
+        return self._read()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write unit of work: ``BEGIN IMMEDIATE``, commit on success, roll back on error."""
+        with self._write.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the desk store (run by :mod:`desktop.store.migrate`)."""

@@ -1,0 +1,1 @@
+"""Desk store revisions, oldest first."""

@@ -1,0 +1,442 @@
+"""Applying a pull checkpoint to the desk's mirror tables, and the rebase that follows.
+
+One page is applied in ONE write transaction (:func:`apply_page`): confirmed
+records are upserted from the server's wire form, tombstones deleted, the
+cursor stored, new conflicts put in the inbox and the outbox acknowledged up
+to the server's ``last_mutation_id``.
+
+Rebase rule (the "simplest correct approach" of DESIGN §3): a mirror row
+whose ``pending_mutation_id`` is above the acknowledged id still shows the
+desk's optimistic change, so server data for it is not applied yet (the
+server will send the record again once it has judged that mutation). A row
+pending on an acknowledged mutation takes the server's data and becomes
+confirmed. When the server acknowledged a mutation but sent no data for a row
+it made pending, the server refused it (or it was a no-op): such an
+*orphan* is dropped if the server never had the record (``server_version``
+0), otherwise the record is fetched again (:func:`orphans`, :func:`restore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from desktop.services import intents, mapping
+from desktop.store import outbox
+from desktop.store.models import (
+    SYNC_STATE_ID,
+    AppointmentRow,
+    AppointmentTypeRow,
+    BlockoutRow,
+    ClinicRow,
+    ConflictRow,
+    DeskEditable,
+    HolidayRow,
+    OutageRow,
+    OutboxEntry,
+    PatientRow,
+    QuotaRow,
+    ResourceRow,
+    ScheduleExceptionRow,
+    SeriesRow,
+    SyncState,
+    WaitlistEntryRow,
+    WeeklyScheduleRow,
+)
+from desktop.sync.errors import OtherOrganization
+from desktop.sync.protocol import Change, ConflictNote, PullPage, Tombstone
+from scheduling import model
+from scheduling.timeutil import to_utc
+from scheduling.wire import from_wire
+
+# --------------------------------------------------------------------------- records → rows
+
+
+def _seconds(value: Any) -> int:
+    return int(value.total_seconds())
+
+
+def _clinic(row: Any, r: model.Clinic) -> None:
+    row.organization_id, row.name, row.time_zone, row.locale = (
+        r.organization_id, r.name, r.time_zone, r.locale)
+
+
+def _resource(row: Any, r: model.Resource) -> None:
+    row.organization_id, row.kind, row.name = r.organization_id, r.kind.value, r.name
+    row.clinic_ids = sorted(r.clinic_ids)
+    row.department_id, row.active = r.department_id, r.active
+    row.restriction = None if r.restriction is None else {
+        "requires_approval": r.restriction.requires_approval,
+        "min_lead_time_seconds": _seconds(r.restriction.min_lead_time),
+    }
+
+
+def _appointment_type(row: Any, r: model.AppointmentType) -> None:
+    row.organization_id, row.name = r.organization_id, r.name
+    row.default_duration_seconds = _seconds(r.default_duration)
+    row.min_duration_seconds = _seconds(r.min_duration)
+    row.max_duration_seconds = _seconds(r.max_duration)
+    row.buffer_before_seconds = _seconds(r.buffer_before)
+    row.buffer_after_seconds = _seconds(r.buffer_after)
+    row.requirement = {
+        "providers": sorted(r.requirement.providers),
+        "rooms": sorted(r.requirement.rooms),
+        "equipment": [sorted(group) for group in r.requirement.equipment],
+    }
+    row.capacity, row.online_bookable, row.telemedicine = (
+        r.capacity, r.online_bookable, r.telemedicine)
+    row.min_notice_seconds = _seconds(r.min_notice)
+    row.max_days_ahead = r.max_days_ahead
+    row.cancellation_period_seconds = _seconds(r.cancellation_period)
+    row.reschedule_limit, row.color = r.reschedule_limit, r.color
+
+
+def _weekly_schedule(row: Any, r: model.WeeklySchedule) -> None:
+    row.provider_id, row.clinic_id, row.weekday = r.provider_id, r.clinic_id, r.weekday
+    row.start, row.end = r.start, r.end
+    row.breaks = [[b.start.isoformat(), b.end.isoformat()] for b in r.breaks]
+    row.valid_from, row.valid_until = r.valid_from, r.valid_until
+
+
+def _schedule_exception(row: Any, r: model.ScheduleException) -> None:
+    row.provider_id, row.clinic_id, row.kind = r.provider_id, r.clinic_id, r.kind.value
+    row.start, row.end, row.reason = r.start, r.end, r.reason
+
+
+def _holiday(row: Any, r: model.Holiday) -> None:
+    row.clinic_id, row.day, row.name = r.clinic_id, r.day, r.name
+
+
+def _blockout(row: Any, r: model.Blockout) -> None:
+    row.clinic_id, row.start, row.end = r.clinic_id, r.start, r.end
+    row.resource_id, row.reason = r.resource_id, r.reason
+    row.deleted = False  # the server has it: not (or no longer) lifted
+
+
+def _outage(row: Any, r: model.Outage) -> None:
+    row.resource_id, row.start, row.end, row.reason = r.resource_id, r.start, r.end, r.reason
+
+
+def _quota(row: Any, r: model.Quota) -> None:
+    row.clinic_id, row.period, row.max_count = r.clinic_id, r.period.value, r.max_count
+    row.provider_id, row.appointment_type_id = r.provider_id, r.appointment_type_id
+
+
+def _patient(row: Any, r: model.Patient) -> None:
+    row.organization_id, row.given_name, row.family_name = (
+        r.organization_id, r.given_name, r.family_name)
+    row.active, row.phone, row.email = r.active, r.phone, r.email
+    row.preferred_language = r.preferred_language
+
+
+def _appointment(row: Any, r: model.Appointment) -> None:
+    mapping.write_appointment(row, r, None)
+
+
+def _waitlist_entry(row: Any, r: model.WaitlistEntry) -> None:
+    row.organization_id, row.clinic_id, row.patient_id = (
+        r.organization_id, r.clinic_id, r.patient_id)
+    row.appointment_type_id, row.created_at, row.priority = (
+        r.appointment_type_id, r.created_at, r.priority)
+    row.preferred_provider_ids = sorted(r.preferred_provider_ids)
+    row.preferred_weekdays = sorted(r.preferred_weekdays)
+    row.preferred_times = [[a.isoformat(), b.isoformat()] for a, b in r.preferred_times]
+    row.active, row.note = r.active, r.note
+
+
+def _series(row: Any, r: model.Series, session: Session) -> None:
+    # The row is incomplete until the end of this function: no autoflush of it meanwhile.
+    with session.no_autoflush:
+        _fill_series(row, r, session)
+
+
+def _fill_series(row: Any, r: model.Series, session: Session) -> None:
+    # The domain series has no template; keep the desk's, else borrow it from an occurrence.
+    row.organization_id, row.clinic_id, row.rrule = r.organization_id, r.clinic_id, r.rrule
+    row.details = mapping.series_details(r, row.details or {})
+    clinic = session.get(ClinicRow, r.clinic_id)
+    row.first_start = to_utc(r.first_local, clinic.time_zone) if clinic else (
+        row.first_start or r.first_local.replace(tzinfo=UTC))
+    if not row.patient_id:
+        member = session.scalars(select(AppointmentRow).where(
+            AppointmentRow.series_id == r.id).limit(1)).first()
+        row.patient_id = member.patient_id if member else ""
+        row.appointment_type_id = member.appointment_type_id if member else ""
+        row.provider_id = member.provider_id if member else ""
+        row.duration_seconds = (
+            int((member.end - member.start).total_seconds()) if member else 0)
+    row.deleted = False
+
+
+Writer = Callable[[Any, Any], None]
+
+#: Wire entity → (mirror table, writer). Organizations and departments have no mirror.
+TABLES: dict[str, tuple[type[Any], Writer]] = {
+    "clinic": (ClinicRow, _clinic),
+    "resource": (ResourceRow, _resource),
+    "appointment_type": (AppointmentTypeRow, _appointment_type),
+    "weekly_schedule": (WeeklyScheduleRow, _weekly_schedule),
+    "schedule_exception": (ScheduleExceptionRow, _schedule_exception),
+    "holiday": (HolidayRow, _holiday),
+    "blockout": (BlockoutRow, _blockout),
+    "outage": (OutageRow, _outage),
+    "quota": (QuotaRow, _quota),
+    "patient": (PatientRow, _patient),
+    "appointment": (AppointmentRow, _appointment),
+    "waitlist_entry": (WaitlistEntryRow, _waitlist_entry),
+}
+SERIES = "series"
+EDITABLE: tuple[tuple[str, type[Any]], ...] = (
+    ("appointment", AppointmentRow), ("patient", PatientRow), ("blockout", BlockoutRow),
+    ("waitlist_entry", WaitlistEntryRow), (SERIES, SeriesRow),
+)
+_TABLE_OF_EDITABLE = dict(EDITABLE)
+
+
+def _table(entity: str) -> type[Any] | None:
+    if entity == SERIES:
+        return SeriesRow
+    found = TABLES.get(entity)
+    return None if found is None else found[0]
+
+
+# --------------------------------------------------------------------------- applying a page
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    entity: str
+    id: str
+
+
+@dataclass
+class PageResult:
+    changed: int = 0
+    new_conflicts: int = 0
+    orphans: list[Orphan] = field(default_factory=list)
+
+
+def still_pending(row: Any, acknowledged: int) -> bool:
+    """The row shows an optimistic change the server has not judged yet."""
+    pending = getattr(row, "pending_mutation_id", None)
+    return pending is not None and pending > acknowledged
+
+
+def _write(session: Session, change: Change, row: Any | None) -> Any:
+    table = _table(change.entity)
+    assert table is not None
+    record = from_wire(change.entity, dict(change.data))
+    if row is None:
+        row = table()
+        row.id = change.id
+        session.add(row)
+    if change.entity == SERIES:
+        _series(row, record, session)
+    else:
+        TABLES[change.entity][1](row, record)
+    row.server_version = change.version
+    if isinstance(row, DeskEditable):
+        row.pending_mutation_id = None
+    return row
+
+
+def _preload(session: Session, table: type[Any], ids: Iterable[str]) -> dict[str, Any]:
+    """The rows of ``table`` with these ids, loaded with one query per 500 ids."""
+    wanted = sorted(set(ids))
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), _PRELOAD_CHUNK):
+        chunk = wanted[start:start + _PRELOAD_CHUNK]
+        found.update((row.id, row) for row in session.scalars(
+            select(table).where(table.id.in_(chunk))))
+    return found
+
+
+_PRELOAD_CHUNK = 500
+
+
+def apply_changes(
+    session: Session,
+    changes: Iterable[Change],
+    tombstones: Iterable[Tombstone],
+    acknowledged: int,
+    only: set[Orphan] | None = None,
+) -> int:
+    """Upsert ``changes`` and delete ``tombstones``, sparing rows still pending.
+
+    ``only`` restricts the work to those records (used when restoring orphans).
+    Returns how many rows changed. The rows a page touches are loaded up front, a few
+    queries per entity rather than one per record, and flushed once at the end.
+    """
+    changed = 0
+    latest: dict[tuple[str, str], Change] = {}
+    for change in changes:  # a page may hold several versions of one record: keep the last
+        known = latest.get((change.entity, change.id))
+        if known is None or change.version >= known.version:
+            latest[(change.entity, change.id)] = change
+    tombstones = list(tombstones)
+    wanted: dict[type[Any], set[str]] = {}
+    for entity, record_id in [*latest, *((t.entity, t.id) for t in tombstones)]:
+        table = _table(entity)
+        if table is not None and (only is None or Orphan(entity, record_id) in only):
+            wanted.setdefault(table, set()).add(record_id)
+    with session.no_autoflush:
+        rows = {table: _preload(session, table, ids) for table, ids in wanted.items()}
+        # Series last: a new series row borrows its template from one of its occurrences.
+        ordered = sorted(latest.values(), key=lambda c: c.entity == SERIES)
+        for change in ordered:
+            table = _table(change.entity)
+            if table is None or (
+                only is not None and Orphan(change.entity, change.id) not in only
+            ):
+                continue
+            if change.entity == SERIES:
+                session.flush()  # its occurrences, written above, must be queryable
+            row = rows[table].get(change.id)
+            if row is not None and still_pending(row, acknowledged):
+                continue
+            rows[table][change.id] = _write(session, change, row)
+            changed += 1
+        for tombstone in tombstones:
+            table = _table(tombstone.entity)
+            newer = latest.get((tombstone.entity, tombstone.id))
+            if newer is not None and newer.version > tombstone.version:
+                continue  # deleted, then made again within this page
+            if table is None or (
+                only is not None and Orphan(tombstone.entity, tombstone.id) not in only
+            ):
+                continue
+            row = rows[table].pop(tombstone.id, None)
+            if row is not None and not still_pending(row, acknowledged):
+                session.delete(row)
+                changed += 1
+    session.flush()
+    return changed
+
+
+def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime) -> int:
+    """Put new refusals in the conflict inbox (once per mutation); returns how many."""
+    added = 0
+    for note in notes:
+        known = session.scalar(select(ConflictRow.id).where(
+            ConflictRow.mutation_id == note.mutation_id).limit(1))
+        if known is not None:
+            continue
+        attempted = dict(note.attempted) if note.attempted else {}
+        if not attempted:
+            entry = session.get(OutboxEntry, note.mutation_id)
+            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        session.add(ConflictRow(
+            mutation_id=note.mutation_id, attempted=attempted, code=note.code,
+            message_id=note.message_id, params=dict(note.params),
+            alternatives=[dict(a) for a in note.alternatives], received_at=now,
+        ))
+        added += 1
+    session.flush()
+    return added
+
+
+def orphans(session: Session, acknowledged: int) -> list[Orphan]:
+    """Rows pending on an acknowledged mutation that no server data confirmed."""
+    found = []
+    for entity, table in EDITABLE:
+        rows = session.scalars(select(table).where(
+            table.pending_mutation_id.is_not(None), table.pending_mutation_id <= acknowledged))
+        found.extend(Orphan(entity, row.id) for row in rows)
+    return found
+
+
+def drop_unconfirmed(session: Session, found: Iterable[Orphan]) -> list[Orphan]:
+    """Delete orphans the server never had; return those that need fetching again."""
+    to_fetch = []
+    for orphan in found:
+        row = session.get(_TABLE_OF_EDITABLE[orphan.entity], orphan.id)
+        if row is None:
+            continue
+        if row.server_version == 0:
+            session.delete(row)
+        else:
+            to_fetch.append(orphan)
+    session.flush()
+    return to_fetch
+
+
+def check_organization(state: SyncState, changes: Iterable[Change]) -> None:
+    """Refuse records of another organization than the desk's (a desk enrolled before
+    the desk remembered its organization learns it here, from the first record naming one)."""
+    for change in changes:
+        theirs = change.data.get("organization_id")
+        if not isinstance(theirs, str) or not theirs:
+            continue
+        if state.organization_id is None:
+            state.organization_id = theirs
+        elif theirs != state.organization_id:
+            raise OtherOrganization(f"a {change.entity} record of another organization")
+
+
+def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orphan]:
+    """Blockouts whose lift the server refused and that are no longer on the desk.
+
+    A lifted blockout may already be gone from the mirror (older desks deleted it at
+    once); the server sends no data for a refused change, so it must be fetched again.
+    Only new conflicts count: one already in the inbox was handled when it arrived.
+    """
+    found = []
+    for note in notes:
+        if session.scalar(select(ConflictRow.id).where(
+                ConflictRow.mutation_id == note.mutation_id).limit(1)) is not None:
+            continue
+        attempted = dict(note.attempted) if note.attempted else {}
+        if not attempted:
+            entry = session.get(OutboxEntry, note.mutation_id)
+            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        if attempted.get("name") != intents.BLOCKOUT_DELETE:
+            continue
+        blockout_id = (attempted.get("args") or {}).get("blockout_id")
+        if isinstance(blockout_id, str) and session.get(BlockoutRow, blockout_id) is None:
+            found.append(Orphan("blockout", blockout_id))
+    return found
+
+
+def apply_page(session: Session, page: PullPage, now: datetime) -> PageResult:
+    """One pull page in the caller's write transaction (see the module docstring).
+
+    Raises :class:`OtherOrganization` (the transaction then rolls back, nothing applied)
+    when the page holds another organization's records.
+    """
+    state = session.get(SyncState, SYNC_STATE_ID)
+    assert state is not None, "the desk schema always has its sync_state row"
+    check_organization(state, page.changes)
+    acknowledged = max(page.last_mutation_id, state.last_mutation_id)
+    result = PageResult()
+    result.changed = apply_changes(session, page.changes, page.tombstones, acknowledged)
+    lifts = refused_lifts(session, page.conflicts)
+    # Before acknowledging: a conflict's "what was tried" comes from its outbox entry.
+    result.new_conflicts = add_conflicts(session, page.conflicts, now)
+    outbox.acknowledge(session, page.last_mutation_id)
+    state.server_version = max(state.server_version, page.cursor)
+    result.orphans = lifts
+    if not page.has_more:
+        result.orphans += drop_unconfirmed(session, orphans(session, acknowledged))
+        state.last_sync_at = now
+    return result
+
+
+__all__ = [
+    "EDITABLE",
+    "TABLES",
+    "Orphan",
+    "PageResult",
+    "add_conflicts",
+    "apply_changes",
+    "apply_page",
+    "check_organization",
+    "drop_unconfirmed",
+    "orphans",
+    "refused_lifts",
+    "still_pending",
+]

@@ -1,0 +1,167 @@
+"""What the agenda can do to one appointment: status steps, cancel, duplicate, undo.
+
+Each action asks a service (:mod:`desktop.services.booking`), which asks the rules;
+the result is reported through the callbacks the widget passes in (a plain-words
+message, "the store changed"). The context menu is built by
+:meth:`AppointmentActions.context_menu` so tests can trigger its actions directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
+
+from desktop.services import booking
+from desktop.services.context import DeskContext
+from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
+from desktop.services.session import SessionLocked
+from desktop.ui.text import N_, _
+
+#: Status steps offered by the context menu: (status, menu label).
+STATUS_STEPS: tuple[tuple[str, str], ...] = (
+    ("confirmed", N_("Mark as confirmed")),
+    ("arrived", N_("Mark as arrived")),
+    ("in_progress", N_("Mark as in progress")),
+    ("completed", N_("Mark as completed")),
+    ("no_show", N_("Mark as no-show")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UndoStep:
+    """How to put an appointment back: ``kind`` "move", "resize" or "status"."""
+
+    kind: str
+    appointment_id: str
+    start: datetime | None = None
+    end: datetime | None = None
+    provider_id: str | None = None
+    room_id: str | None = None
+
+
+class AppointmentActions(QObject):
+    """The agenda's actions on appointments, reported through ``say`` and ``done``."""
+
+    def __init__(
+        self,
+        ctx: DeskContext,
+        parent: QWidget,
+        *,
+        say: Callable[[str], None],
+        done: Callable[[], None],
+        render: Callable[[RefusalDTO], str],
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._parent = parent
+        self._say = say
+        self._done = done
+        self._render = render
+        self.undo_steps: list[UndoStep] = []
+        #: Asks the reason for a cancellation; None = the user gave up. Tests replace it.
+        self.ask_cancel_reason: Callable[[], str | None] = self._ask_reason
+        self.open_patient: Callable[[str], None] = lambda _patient_id: None
+        self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
+
+    # ------------------------------------------------------------------ the menu
+
+    def context_menu(self, item: AgendaItem) -> QMenu:
+        """The context menu of ``item``; each action's ``data()`` names it."""
+        menu = QMenu(self._parent)
+        appointment_id = item.appointment_id
+        for status, label in STATUS_STEPS:
+            action = menu.addAction(_(label))
+            action.setData(status)
+            action.triggered.connect(
+                lambda _checked=False, s=status: self.change_status(appointment_id, s))
+        cancel = menu.addAction(_("Cancel with reason…"))
+        cancel.setData("cancel")
+        cancel.triggered.connect(lambda _checked=False: self.cancel(appointment_id))
+        menu.addSeparator()
+        duplicate = menu.addAction(_("Duplicate"))
+        duplicate.setData("duplicate")
+        duplicate.triggered.connect(lambda _checked=False: self.duplicate(item))
+        pinboard = menu.addAction(_("Move to pinboard"))
+        pinboard.setData("pinboard")
+        pinboard.triggered.connect(lambda _checked=False: self.to_pinboard(appointment_id))
+        patient = menu.addAction(_("Open patient"))
+        patient.setData("open_patient")
+        patient.triggered.connect(lambda _checked=False: self.open_patient(item.patient_id))
+        return menu
+
+    # ------------------------------------------------------------------ actions
+
+    def change_status(self, appointment_id: str, status: str) -> bool:
+        result = self._call(lambda: booking.change_status(self._ctx, appointment_id, status))
+        if result is not None and result.ok:
+            self.undo_steps.append(UndoStep("status", appointment_id))
+            self._done()
+        return bool(result and result.ok)
+
+    def cancel(self, appointment_id: str) -> bool:
+        """Ask for a reason, then cancel; giving no reason cancels nothing."""
+        reason = self.ask_cancel_reason()
+        if not reason:
+            self._say(_("Nothing was cancelled: a reason is needed."))
+            return False
+        result = self._call(lambda: booking.cancel(self._ctx, appointment_id, reason))
+        if result is not None and result.ok:
+            self._done()
+        return bool(result and result.ok)
+
+    def duplicate(self, item: AgendaItem) -> bool:
+        """Book a copy right after the original, with the same provider."""
+        result = self._call(lambda: booking.duplicate(self._ctx, item.appointment_id, item.end))
+        if result is not None and result.ok:
+            self._done()
+        return bool(result and result.ok)
+
+    def remember(self, step: UndoStep) -> None:
+        self.undo_steps.append(step)
+
+    def undo(self) -> bool:
+        """Undo the last move, resize or status change made in this agenda."""
+        if not self.undo_steps:
+            self._say(_("Nothing to undo."))
+            return False
+        step = self.undo_steps[-1]
+        if step.kind == "move" and step.start is not None:
+            result = self._call(lambda: booking.move(
+                self._ctx, step.appointment_id, step.start, provider_id=step.provider_id,
+                room_id=step.room_id))
+        elif step.kind == "resize" and step.end is not None:
+            result = self._call(lambda: booking.resize(self._ctx, step.appointment_id, step.end))
+        else:
+            result = self._call(lambda: booking.undo_status(self._ctx, step.appointment_id))
+        if result is None or not result.ok:
+            return False
+        self.undo_steps.pop()
+        self._say(_("Undone."))
+        self._done()
+        return True
+
+    def run(self, action: Callable[[], ActionResult]) -> ActionResult | None:
+        """Run a service action; a refusal or a locked session is said, never raised."""
+        return self._call(action)
+
+    def _call(self, action: Callable[[], ActionResult]) -> ActionResult | None:
+        try:
+            result = action()
+        except SessionLocked:
+            self._say(_("The session is locked. Unlock it to continue."))
+            return None
+        if not result.ok and result.refusal is not None:
+            self._say(self._render(result.refusal))
+        return result
+
+    def _ask_reason(self) -> str | None:
+        text, ok = QInputDialog.getText(self._parent, _("Cancel appointment"),
+                                        _("Why is it cancelled?"))
+        return text.strip() if ok else None
+
+
+__all__ = ["STATUS_STEPS", "AppointmentActions", "UndoStep"]

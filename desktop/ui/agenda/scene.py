@@ -1,0 +1,433 @@
+"""The agenda's picture: columns of a day or week, the hour grid, and appointment items.
+
+:class:`AgendaGeometry` knows where things are (column x, time y, snapping);
+:func:`build_scene` fills a scene from plain values (agenda items, the frame of
+working hours, the clinic reference) and draws nothing interactive itself.
+Painting is done by a few custom items so that a week of 40 columns with
+thousands of appointments stays cheap to build and to paint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_skeleton
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from desktop.services.agenda_frame import AgendaFrame
+from desktop.services.dto import AgendaItem
+from desktop.ui.agenda.layout import DayAxis, Lane, Scale, Span, day_axis, lay_out
+from desktop.ui.text import _, display_locale, format_clock
+from scheduling.i18n import TERMS
+from scheduling.timeutil import zone
+
+GUTTER = 66.0
+HEADER = 40.0
+#: Narrowest columns before the agenda scrolls sideways instead of squeezing them.
+MIN_DAY_COLUMN = 120.0
+MIN_WEEK_COLUMN = 64.0
+#: Below this width items show a compact text (time, then patient) without the marker.
+COMPACT_COLUMN = 100.0
+PIXELS_PER_MINUTE = 1.2
+RESIZE_HANDLE = 6.0
+NO_ROOM = ""
+WHOLE = Lane(0, 1)
+
+#: A small marker per status, drawn in the item's top-right corner.
+STATUS_MARKS = {
+    "pending": "?", "booked": "○", "confirmed": "✓", "arrived": "➜", "in_progress": "▶",
+    "completed": "✔", "no_show": "✗", "cancelled": "⊘", "entered_in_error": "⊘",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: a local day and a provider or room (``key``)."""
+
+    index: int
+    day: date
+    key: str
+    name: str
+
+
+@dataclass(slots=True)
+class AgendaGeometry:
+    """Where the columns and the hours of the shown range are, in scene coordinates."""
+
+    tz: str
+    columns: list[Column]
+    axes: dict[date, DayAxis]
+    column_width: float
+    scale: Scale = field(default_factory=lambda: Scale(HEADER, PIXELS_PER_MINUTE))
+
+    @classmethod
+    def for_range(cls, tz: str, first: date, days: int,
+                  keys: Sequence[tuple[str, str]],
+                  available: float | None = None) -> AgendaGeometry:
+        """The columns of ``days`` days from ``first``; with ``available`` (the width of
+        the grid area in pixels) they share it, down to a minimum column width."""
+        width = column_width_for(days, len(keys), available)
+        columns = [Column(d * len(keys) + i, first + timedelta(days=d), key, name)
+                   for d in range(days) for i, (key, name) in enumerate(keys)]
+        axes = {first + timedelta(days=d): day_axis(first + timedelta(days=d), tz)
+                for d in range(days)}
+        return cls(tz, columns, axes, width)
+
+    @property
+    def width(self) -> float:
+        return GUTTER + len(self.columns) * self.column_width
+
+    @property
+    def compact(self) -> bool:
+        return self.column_width < COMPACT_COLUMN
+
+    @property
+    def height(self) -> float:
+        longest = max((a.minutes for a in self.axes.values()), default=24 * 60)
+        return HEADER + longest * self.scale.pixels_per_minute
+
+    def column_x(self, column: Column) -> float:
+        return GUTTER + column.index * self.column_width
+
+    def column_at(self, x: float) -> Column | None:
+        if x < GUTTER:
+            return None
+        index = int((x - GUTTER) // self.column_width)
+        return self.columns[index] if 0 <= index < len(self.columns) else None
+
+    def column_for(self, day: date, key: str) -> Column | None:
+        return next((c for c in self.columns if c.day == day and c.key == key), None)
+
+    def y_of(self, day: date, instant: datetime) -> float:
+        return self.scale.y_of(self.axes[day], instant)
+
+    def minute_at(self, y: float) -> float:
+        return self.scale.minute_at(y)
+
+    def rect_of(self, column: Column, start: datetime, end: datetime,
+                lane: Lane = WHOLE) -> QRectF:
+        """The item rectangle of ``[start, end)`` in ``column`` (clipped to its day)."""
+        axis = self.axes[column.day]
+        top = self.scale.y_of(axis, max(start, axis.start))
+        bottom = self.scale.y_of(axis, min(end, axis.end))
+        x = self.column_x(column) + 2 + lane.x * (self.column_width - 4)
+        return QRectF(x, top, lane.width * (self.column_width - 4), max(bottom - top, 4.0))
+
+
+def column_width_for(days: int, keys: int, available: float | None) -> float:
+    """The width of one column: the grid's ``available`` width shared by ``days * keys``
+    columns, but not narrower than the day's or the week's minimum."""
+    if available is None or keys == 0:
+        return 160.0 if days == 1 else 110.0
+    minimum = MIN_DAY_COLUMN if days == 1 else MIN_WEEK_COLUMN
+    return max(minimum, math.floor(available / (days * keys)))
+
+
+class HeaderLabel(QGraphicsSimpleTextItem):
+    """A header text cut to ``width`` pixels with an ellipsis (the full text as tooltip).
+
+    A name that does not fit shows its last word instead (``Dr Aisha Okafor`` →
+    ``Okafor``): in a narrow week column the surname tells the columns apart, where
+    ``Dr Aisha…`` over every column would not."""
+
+    def __init__(self, text: str, font: QFont, width: float, shorten: bool = False) -> None:
+        super().__init__(text)
+        self.setFont(font)
+        self._width = max(width, 8.0)
+        metrics = QFontMetricsF(font)
+        shown = text
+        if shorten and metrics.horizontalAdvance(text) > self._width and " " in text.strip():
+            shown = text.rsplit(maxsplit=1)[-1]
+        self._shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, self._width)
+        self.setToolTip(text)
+
+    def shown_text(self) -> str:
+        """What the header actually shows (``text()`` is the full name)."""
+        return self._shown
+
+    def boundingRect(self) -> QRectF:
+        rect = super().boundingRect()
+        rect.setWidth(min(rect.width(), self._width))
+        return rect
+
+    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        painter.setFont(self.font())
+        painter.setPen(QColor("#111111"))
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignLeft
+                         | Qt.AlignmentFlag.AlignVCenter, self._shown)
+
+
+class AppointmentItem(QGraphicsItem):
+    """One appointment: type colour, patient, type, status marker; pending ones hatched."""
+
+    def __init__(self, item: AgendaItem, rect: QRectF, text: tuple[str, str], tooltip: str,
+                 font: QFont, marker: bool = True) -> None:
+        super().__init__()
+        self.agenda_item = item
+        self._rect = rect
+        self._text = text
+        self._font = font
+        self._marker = marker
+        color = QColor(item.color)
+        if not color.isValid():
+            color = QColor("#888888")
+        self._fill = color.lighter(170) if item.pending else color.lighter(130)
+        self._border = color.darker(150)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setToolTip(tooltip)
+        self.setZValue(10)
+
+    @property
+    def appointment_id(self) -> str:
+        return self.agenda_item.appointment_id
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def rect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def on_resize_handle(self, point: QPointF) -> bool:
+        """Whether a scene point grabs the bottom edge (resize) rather than the body (move)."""
+        return self._rect.contains(point) and point.y() >= self._rect.bottom() - RESIZE_HANDLE
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        rect = self._rect
+        painter.fillRect(rect, self._fill)
+        pen = QPen(self._border, 2.5 if self.isSelected() else 1.0)
+        if self.agenda_item.pending:
+            # Not yet confirmed by the server: dashed border and a light hatching.
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.fillRect(rect, QBrush(self._border.lighter(160), Qt.BrushStyle.BDiagPattern))
+        if self.isSelected():
+            pen.setColor(QColor("#1a237e"))
+        painter.setPen(pen)
+        painter.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
+            return  # zoomed far out (an overview, a thumbnail): text would be unreadable
+        painter.setFont(self._font)
+        painter.setPen(QColor("#111111"))
+        inner = rect.adjusted(3, 1, -14 if self._marker else -2, -1)
+        first, second = self._text
+        painter.drawText(inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         first + ("\n" + second if rect.height() > 26 else ""))
+        if not self._marker:
+            return
+        mark = STATUS_MARKS.get(self.agenda_item.status, "")
+        painter.drawText(QRectF(rect.right() - 14, rect.top() + 1, 13, 14),
+                         Qt.AlignmentFlag.AlignCenter, mark)
+
+
+class ColumnBackdrop(QGraphicsItem):
+    """A column's background: closed time grey, working hours white, hour lines, and
+    blockouts, outages or the holiday drawn with their reason."""
+
+    def __init__(self, rect: QRectF, working: list[tuple[float, float]],
+                 closed: list[tuple[float, float, str, bool]], hour_lines: list[float],
+                 holiday: str | None, day_end: bool = False) -> None:
+        super().__init__()
+        self._rect = rect
+        self._day_end = day_end
+        self._working = working
+        self._closed = closed  # (top, bottom, reason, is_outage)
+        self._lines = hour_lines
+        self._holiday = holiday
+        self.setZValue(0)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
+              _widget: QWidget | None = None) -> None:
+        rect = self._rect
+        painter.fillRect(rect, QColor("#e6e6e6"))
+        for top, bottom in self._working:
+            painter.fillRect(QRectF(rect.left(), top, rect.width(), bottom - top),
+                             Qt.GlobalColor.white)
+        for top, bottom, reason, outage in self._closed:
+            band = QRectF(rect.left(), top, rect.width(), bottom - top)
+            painter.fillRect(band, QColor("#f3d6d6") if outage else QColor("#d9d9e8"))
+            painter.fillRect(band, QBrush(QColor("#9e9e9e"), Qt.BrushStyle.FDiagPattern))
+            painter.setPen(QColor("#444444"))
+            painter.drawText(band.adjusted(3, 2, -3, -2), Qt.AlignmentFlag.AlignLeft, reason)
+        painter.setPen(QPen(QColor("#cccccc"), 0))
+        for y in self._lines:
+            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+        if self._day_end:  # the last column of a day in the week: a firmer line
+            painter.setPen(QPen(QColor("#555555"), 2))
+        else:
+            painter.setPen(QPen(QColor("#b0b0b0"), 0))
+        painter.drawLine(rect.topRight(), rect.bottomRight())
+        if self._holiday is not None:
+            painter.fillRect(rect, QBrush(QColor(200, 120, 120, 70)))
+            painter.setPen(QColor("#7a1f1f"))
+            painter.drawText(rect.adjusted(4, 8, -4, 0),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                             | Qt.TextFlag.TextWordWrap, self._holiday)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneContent:
+    """What one build of the scene shows."""
+
+    geometry: AgendaGeometry
+    items: Sequence[AgendaItem]
+    frame: AgendaFrame | None
+    locale: str
+    columns: str  # "provider" or "room"
+    hide_patients: bool = False
+
+
+def column_key(item: AgendaItem, columns: str) -> str:
+    if columns == "room":
+        return item.room_id or NO_ROOM
+    return item.provider_id
+
+
+def build_scene(scene: QGraphicsScene, content: SceneContent) -> dict[str, AppointmentItem]:
+    """Clear ``scene`` and draw ``content``; returns the appointment items by id."""
+    scene.clear()
+    geo = content.geometry
+    scene.setSceneRect(QRectF(0, 0, geo.width, geo.height))
+    font = QFont()
+    font.setPointSizeF(8.0)
+    header_font = QFont(font)
+    header_font.setBold(True)
+    _draw_headers(scene, content, header_font, font)
+    lines = {day: [HEADER + minute * geo.scale.pixels_per_minute
+                   for minute, _instant in axis.hour_marks()]
+             for day, axis in geo.axes.items()}
+    keys = len({c.key for c in geo.columns}) or 1
+    week = len(geo.axes) > 1
+    for column in geo.columns:
+        day_end = week and column.index % keys == keys - 1
+        scene.addItem(_backdrop(content, column, lines[column.day], day_end))
+    item_font = QFont(font)
+    if geo.compact:
+        item_font.setPointSizeF(7.5)
+    return _draw_appointments(scene, content, item_font)
+
+
+def _draw_headers(scene: QGraphicsScene, content: SceneContent, header_font: QFont,
+                  font: QFont) -> None:
+    geo = content.geometry
+    locale = display_locale(content.locale)
+    keys = len({c.key for c in geo.columns})
+    group = keys * geo.column_width
+    shade = QBrush(QColor("#eef1f6"))
+    edge = QPen(QColor("#b0b0b0"), 0)
+    for column in geo.columns:
+        x = geo.column_x(column)
+        if column.index % keys == 0:
+            # The day over its group of columns (the week), then each column's name.
+            scene.addRect(QRectF(x, 0, group, HEADER), QPen(QColor("#555555"), 0), shade)
+            day = str(format_skeleton("MMMEd", column.day, locale=locale))
+            label = HeaderLabel(day, header_font, group - 8)
+            label.setPos(x + 4, 2)
+            scene.addItem(label)
+        scene.addLine(x, 19, x, HEADER, edge)
+        name = HeaderLabel(column.name, font, geo.column_width - 6, shorten=True)
+        name.setPos(x + 4, 21)
+        scene.addItem(name)
+    first_axis = geo.axes[geo.columns[0].day] if geo.columns else None
+    if first_axis is None:
+        return
+    for minute, instant in first_axis.hour_marks():
+        text = scene.addSimpleText(format_clock(instant, geo.tz, content.locale), font)
+        text.setPos(4, HEADER + minute * geo.scale.pixels_per_minute + 1)
+
+
+def _backdrop(content: SceneContent, column: Column, lines: list[float],
+              day_end: bool = False) -> ColumnBackdrop:
+    geo = content.geometry
+    axis = geo.axes[column.day]
+    x = geo.column_x(column)
+    rect = QRectF(x, HEADER, geo.column_width, axis.minutes * geo.scale.pixels_per_minute)
+    frame = content.frame
+    working: list[tuple[float, float]] = []
+    closed: list[tuple[float, float, str, bool]] = []
+    holiday = None
+    if frame is not None:
+        holiday = frame.holidays.get(column.day)
+        if holiday is not None:
+            holiday = holiday or _("Holiday")
+        for start, end in frame.working.get((column.day, column.key), ()):
+            working.append((geo.y_of(column.day, max(start, axis.start)),
+                            geo.y_of(column.day, min(end, axis.end))))
+        for period in frame.closed:
+            if period.resource_id not in (None, column.key):
+                continue
+            if period.end <= axis.start or period.start >= axis.end:
+                continue
+            reason = period.reason or (_("Out of service") if period.kind == "outage"
+                                       else _("Blocked"))
+            closed.append((geo.y_of(column.day, max(period.start, axis.start)),
+                           geo.y_of(column.day, min(period.end, axis.end)),
+                           reason, period.kind == "outage"))
+    return ColumnBackdrop(rect, working, closed, lines, holiday, day_end)
+
+
+def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
+                       font: QFont) -> dict[str, AppointmentItem]:
+    geo = content.geometry
+    by_place = {(c.day, c.key): c for c in geo.columns}
+    placed: dict[str, tuple[Column, AgendaItem]] = {}
+    for item in content.items:
+        day = _local_day(geo, item.start)
+        column = by_place.get((day, column_key(item, content.columns)))
+        if column is not None:
+            placed[item.appointment_id] = (column, item)
+    lanes = lay_out(Span(i.appointment_id, c.index, i.start, i.end)
+                    for c, i in placed.values())
+    # Translated once per build, and clock labels once per wall-clock minute: formatting
+    # thousands of times through gettext and Babel would dominate a busy week's build.
+    tooltip = _("{time} {patient} — {type} ({status})")
+    not_confirmed = _("{status}, not yet confirmed")
+    hidden = _("Patient hidden")
+    statuses: dict[tuple[str, bool], str] = {}
+    clocks: dict[tuple[int, int], str] = {}
+    zone_info = zone(geo.tz)
+    drawn: dict[str, AppointmentItem] = {}
+    for appointment_id, (column, item) in placed.items():
+        rect = geo.rect_of(column, item.start, item.end, lanes[appointment_id])
+        local = item.start.astimezone(zone_info)
+        clock = clocks.get((local.hour, local.minute))
+        if clock is None:
+            clock = clocks[(local.hour, local.minute)] = format_clock(
+                item.start, geo.tz, content.locale)
+        patient = hidden if content.hide_patients else item.patient_name
+        status = statuses.get((item.status, item.pending))
+        if status is None:
+            status = _(TERMS.get(item.status, item.status))
+            if item.pending:
+                status = not_confirmed.format(status=status)
+            statuses[(item.status, item.pending)] = status
+        text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
+        graphic = AppointmentItem(
+            item, rect, text,
+            tooltip.format(time=clock, patient=patient, type=item.type_name, status=status),
+            font, marker=rect.width() >= 80)
+        scene.addItem(graphic)
+        drawn[appointment_id] = graphic
+    return drawn
+
+
+def _local_day(geo: AgendaGeometry, instant: datetime) -> date | None:
+    return next((day for day, axis in geo.axes.items() if axis.contains(instant)), None)
+
+
+__all__ = ["AgendaGeometry", "AppointmentItem", "Column", "HeaderLabel", "SceneContent",
+           "build_scene", "column_width_for"]

@@ -1,0 +1,423 @@
+"""The agenda widget (see the package docstring for its contract).
+
+It loads plain values (appointments, the clinic's frame of working hours, its
+reference data), has :mod:`desktop.ui.agenda.scene` draw them, and answers the
+view's drags: a :class:`DragJudge` loaded once per drag gives the live verdict,
+and the release asks :mod:`desktop.services.booking` (or the waitlist service)
+to do the one real write. A refused drop changes nothing and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
+
+from desktop.services import agenda, booking, waitlist
+from desktop.services.agenda_frame import AgendaFrame, load_frame
+from desktop.services.context import DeskContext, NotPermitted
+from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
+from desktop.services.preview import DragJudge, Verdict
+from desktop.services.session import SessionLocked
+from desktop.ui.agenda.actions import AppointmentActions, UndoStep
+from desktop.ui.agenda.scene import (
+    NO_ROOM,
+    AgendaGeometry,
+    AppointmentItem,
+    SceneContent,
+    build_scene,
+    column_width_for,
+)
+from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Target
+from desktop.ui.agenda.view import AgendaView as GraphicsView
+from desktop.ui.clinic_reference import ClinicReference, load_reference
+from desktop.ui.text import _, render_message
+from scheduling.timeutil import day_bounds
+
+LOCKED = "The session is locked. Unlock it to continue."
+
+
+class AgendaWidget(QWidget):
+    selectionChanged = Signal(object)
+    activated = Signal(str)
+    message = Signal(str)
+    changed = Signal()
+    openPatient = Signal(str)
+    pinboardRequested = Signal(str)
+
+    def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._clinic_id: str | None = None
+        self._first = date(2000, 1, 1)  # set by show_range()
+        self._days = 1
+        self._columns = "provider"
+        self._reference: ClinicReference | None = None
+        self._data: AgendaView | None = None
+        self._frame: AgendaFrame | None = None
+        self._items: dict[str, AppointmentItem] = {}
+        self._selected: str | None = None
+        self._judge: DragJudge | None = None
+        self._last_reason = ""
+        self._patients_hidden = False
+        self.scene = QGraphicsScene(self)
+        self.view = GraphicsView(self.scene, self)
+        self.appointment_actions = AppointmentActions(
+            ctx, self, say=self.message.emit, done=self._written, render=self.render_refusal)
+        self.appointment_actions.open_patient = self.openPatient.emit
+        self.appointment_actions.to_pinboard = self.pinboardRequested.emit
+        #: Asks "this one / this and following / all" for a series; None = give up.
+        self.choose_series_scope: Callable[[], str | None] = self._ask_series_scope
+        self.view.clicked.connect(self.select)
+        self.view.doubleClicked.connect(self.activated.emit)
+        self.view.keyPressed.connect(self._on_key)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        # Columns share the grid's width: a resize lays them out again (once it settles).
+        self._relayout = QTimer(self)
+        self._relayout.setSingleShot(True)
+        self._relayout.setInterval(30)
+        self._relayout.timeout.connect(self._redraw)
+        self.view.resized.connect(self._on_view_resized)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.setFocusProxy(self.view)
+
+    # ------------------------------------------------------------------ the contract
+
+    def show_range(self, clinic_id: str, first_day: date, days: int = 1,
+                   columns: str = "provider") -> None:
+        if clinic_id != self._clinic_id:
+            self._reference = None
+        self._clinic_id, self._first, self._days, self._columns = (
+            clinic_id, first_day, days, columns)
+        self.refresh()
+        self._scroll_to_working_hours()
+
+    def refresh(self) -> None:
+        """Reload the range from the local store and redraw it."""
+        if self._clinic_id is None:
+            return
+        last = self._first + timedelta(days=self._days - 1)
+        try:
+            if self._reference is None:
+                self._reference = load_reference(self._ctx, self._clinic_id)
+            self._data = agenda.range_view(self._ctx, self._clinic_id, self._first, last)
+            self._frame = load_frame(self._ctx, self._clinic_id, self._first, last)
+        except SessionLocked:
+            # Locked: show nothing of the patients, and say why.
+            self._data = None
+            self._redraw()
+            self.message.emit(_(LOCKED))
+            return
+        except NotPermitted as refused:
+            self._data = None
+            self._redraw()
+            self.message.emit(str(refused))
+            return
+        self._redraw()
+
+    def retranslate(self) -> None:
+        self._redraw()
+
+    def selected_appointment(self) -> str | None:
+        return self._selected
+
+    # ------------------------------------------------------------------ additions
+
+    def set_patients_hidden(self, hidden: bool) -> None:
+        """Hide (lock overlay) or show again the patients' names, without reloading."""
+        self._patients_hidden = hidden
+        self._redraw()
+
+    def select(self, appointment_id: object) -> None:
+        chosen = appointment_id if isinstance(appointment_id, str) else None
+        if chosen not in self._items:
+            chosen = None
+        for key, item in self._items.items():
+            item.setSelected(key == chosen)
+        if chosen is not None:
+            self.view.ensureVisible(self._items[chosen], 20, 20)
+        if chosen != self._selected:
+            self._selected = chosen
+            self.selectionChanged.emit(chosen)
+
+    def undo(self) -> bool:
+        return self.appointment_actions.undo()
+
+    def appointment_item(self, appointment_id: str) -> AppointmentItem | None:
+        return self._items.get(appointment_id)
+
+    @property
+    def geometry_(self) -> AgendaGeometry | None:
+        return self.view.geometry_
+
+    def context_menu(self, appointment_id: str) -> QMenu | None:
+        item = self._items.get(appointment_id)
+        return None if item is None else self.appointment_actions.context_menu(item.agenda_item)
+
+    def render_refusal(self, refusal: RefusalDTO) -> str:
+        ref = self._reference
+        if ref is None:
+            return _(refusal.message_id)
+        return render_message(refusal.message_id, refusal.params, tz=ref.time_zone,
+                              clinic_locale=ref.locale, names=ref.names)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _keys(self) -> list[tuple[str, str]]:
+        ref = self._reference
+        if ref is None:
+            return []
+        if self._columns == "room":
+            keys = [(r.id, r.name) for r in ref.rooms]
+            if self._data is not None and any(i.room_id is None for i in self._data.items):
+                keys.append((NO_ROOM, _("No room")))
+            return keys
+        return [(p.id, p.name) for p in ref.providers]
+
+    def _redraw(self) -> None:
+        self._relayout.stop()
+        self.view.forget_items()
+        ref = self._reference
+        if ref is None or self._data is None:
+            self.scene.clear()
+            self._items = {}
+            self.view.apply_geometry(None)
+            if self._clinic_id is not None:
+                self.scene.addSimpleText(_("The agenda is hidden while the session is locked."))
+            self.select(None)
+            return
+        geometry = AgendaGeometry.for_range(ref.time_zone, self._first, self._days, self._keys(),
+                                            available=self.view.grid_width())
+        self._items = build_scene(self.scene, SceneContent(
+            geometry, self._data.items, self._frame, ref.locale, self._columns,
+            hide_patients=self._patients_hidden))
+        self.view.apply_geometry(geometry)
+        self.select(self._selected)
+
+    def _on_view_resized(self) -> None:
+        geometry = self.view.geometry_
+        if geometry is None or not geometry.columns:
+            return
+        wanted = column_width_for(self._days, len(geometry.columns) // self._days,
+                                  self.view.grid_width())
+        if wanted != geometry.column_width:
+            self._relayout.start()
+
+    def _scroll_to_working_hours(self) -> None:
+        """Start the view half an hour before the first working hour (07:00 if none)."""
+        geometry = self.view.geometry_
+        if geometry is None:
+            return
+        axis = geometry.axes[self._first]
+        starts = [] if self._frame is None else [
+            hours[0][0] for (day, _key), hours in self._frame.working.items()
+            if day == self._first and hours]
+        top = min(starts) - timedelta(minutes=30) if starts else axis.instant_at(7 * 60)
+        # The grid shows scene y from HEADER down; its scroll value is the scene y at its top.
+        self.view.verticalScrollBar().setValue(round(geometry.y_of(self._first,
+                                                                   max(top, axis.start))))
+
+    def _written(self) -> None:
+        self.changed.emit()
+        self.refresh()
+
+    # ------------------------------------------------------------------ drags (DropJudge)
+
+    def begin_drag(self, appointment_id: str | None, entry_id: str | None) -> bool:
+        if self._clinic_id is None or self._reference is None:
+            return False
+        first, _end = day_bounds(self._first, self._reference.time_zone)
+        _start, last = day_bounds(self._first + timedelta(days=self._days - 1),
+                                  self._reference.time_zone)
+        try:
+            self._judge = DragJudge.load(self._ctx, first, last, appointment_id=appointment_id,
+                                         waitlist_entry_id=entry_id)
+        except SessionLocked:
+            self.message.emit(_(LOCKED))
+            return False
+        self._last_reason = ""
+        return True
+
+    def end_drag(self) -> None:
+        self._judge = None
+        self._last_reason = ""
+
+    def entry_duration(self, entry_id: str) -> timedelta | None:
+        return None if self._judge is None else self._judge.entry_duration(entry_id)
+
+    def judge(self, source: str, target: Target) -> Judgement:
+        judgement = self._judge_target(source, target)
+        if not judgement.ok and judgement.reason != self._last_reason:
+            self.message.emit(judgement.reason)
+        self._last_reason = "" if judgement.ok else judgement.reason
+        return judgement
+
+    def _judge_target(self, source: str, target: Target) -> Judgement:
+        kind, ident = source.split(":", 1)
+        if self._judge is None:
+            return Judgement(False, _(LOCKED))
+        if target.column is None or target.start is None or target.end is None:
+            return Judgement(False, _("Drop it inside the agenda grid."))
+        if not target.inside:
+            return Judgement(False, _("That does not fit inside the day."))
+        if kind == "resize":
+            verdict = self._judge.resize(ident, target.end)
+        elif kind == "move":
+            provider_id, room_id = self._placement(target)
+            verdict = self._judge.move(ident, target.start, provider_id=provider_id,
+                                       room_id=room_id)
+        else:
+            verdict = self._waitlist_verdict(ident, target)[1]
+        if verdict.ok or verdict.refusal is None:
+            return Judgement(True)
+        return Judgement(False, self.render_refusal(verdict.refusal))
+
+    def _placement(self, target: Target) -> tuple[str | None, str | None]:
+        """(provider, room) a drop on ``target``'s column asks for."""
+        assert target.column is not None
+        if self._columns == "room":
+            return None, (target.column.key or None)
+        return target.column.key, None
+
+    def _waitlist_verdict(self, entry_id: str, target: Target) -> tuple[str | None, Verdict]:
+        """The provider to book with and the verdict; in room columns, the first provider
+        the rules accept."""
+        assert self._judge is not None and target.start is not None
+        assert self._reference is not None
+        provider_id, room_id = self._placement(target)
+        candidates = ([provider_id] if provider_id is not None
+                      else [p.id for p in self._reference.providers])
+        verdict = Verdict(False)
+        for candidate in candidates:
+            verdict = self._judge.book_from_waitlist(entry_id, target.start,
+                                                     provider_id=candidate, room_id=room_id)
+            if verdict.ok:
+                return candidate, verdict
+        return (candidates[0] if candidates else None), verdict
+
+    def commit(self, source: str, target: Target) -> None:
+        """Release/drop: one real write if the rules accept, else nothing and the reason."""
+        judgement = self.judge(source, target)
+        if not judgement.ok:
+            self.message.emit(judgement.reason)
+            return
+        kind, ident = source.split(":", 1)
+        assert target.start is not None and target.end is not None
+        current = self._items.get(ident)
+        before = None if current is None else current.agenda_item
+        if kind == "resize":
+            end = target.end
+            self._apply(self.appointment_actions.run(
+                lambda: booking.resize(self._ctx, ident, end)),
+                before and UndoStep("resize", ident, end=before.end))
+        elif kind == "move":
+            self._commit_move(ident, target, before)
+        else:
+            provider_id, _verdict = self._waitlist_verdict(ident, target)
+            _provider, room_id = self._placement(target)
+            if provider_id is not None:
+                self._apply(self.appointment_actions.run(lambda: waitlist.book_from(
+                    self._ctx, ident, provider_id=provider_id, start=target.start,
+                    room_id=room_id)), None)
+
+    def _commit_move(self, appointment_id: str, target: Target,
+                     before: AgendaItem | None) -> None:
+        assert target.start is not None and self._judge is not None
+        start = target.start
+        provider_id, room_id = self._placement(target)
+        undo = before and UndoStep("move", appointment_id, start=before.start,
+                                   provider_id=before.provider_id,
+                                   room_id=before.room_id if self._columns == "room" else None)
+        if self._judge.series_of(appointment_id) is None:
+            self._apply(self.appointment_actions.run(lambda: booking.move(
+                self._ctx, appointment_id, start, provider_id=provider_id, room_id=room_id)),
+                undo)
+            return
+        scope = self.choose_series_scope()
+        if scope is None:
+            self.message.emit(_("Nothing was moved."))
+            return
+        self._apply(self.appointment_actions.run(lambda: booking.edit_series(
+            self._ctx, appointment_id, scope, action="move", start=start,
+            provider_id=provider_id, room_id=room_id)), undo if scope == "this" else None)
+
+    def _apply(self, result: ActionResult | None, undo: UndoStep | None) -> None:
+        if result is None or not result.ok:
+            return
+        if undo is not None:
+            self.appointment_actions.remember(undo)
+        self._written()
+
+    def _ask_series_scope(self) -> str | None:
+        box = QMessageBox(QMessageBox.Icon.Question, _("Recurring appointment"),
+                          _("This appointment is part of a series. Which ones should change?"),
+                          parent=self)
+        choices = {
+            box.addButton(_("This one"), QMessageBox.ButtonRole.AcceptRole): "this",
+            box.addButton(_("This and following"), QMessageBox.ButtonRole.AcceptRole):
+                "following",
+            box.addButton(_("All"), QMessageBox.ButtonRole.AcceptRole): "all",
+        }
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return choices.get(box.clickedButton())
+
+    # ------------------------------------------------------------------ keyboard and menu
+
+    def _on_key(self, event: QKeyEvent) -> None:
+        key = event.key()
+        arrows = {Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1),
+                  Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0)}
+        if key in arrows:
+            self.select(self._neighbour(*arrows[Qt.Key(key)]))
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._selected is not None:
+            self.activated.emit(self._selected)
+        elif key == Qt.Key.Key_Delete and self._selected is not None:
+            self.appointment_actions.cancel(self._selected)
+        elif key == Qt.Key.Key_Z and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.undo()
+        else:
+            event.ignore()
+            return
+        event.accept()
+
+    def _neighbour(self, across: int, along: int) -> str | None:
+        """The appointment next to the selection: up/down in its column by time,
+        left/right in the nearest column that has one, closest in time."""
+        items = sorted(self._items.values(),
+                       key=lambda i: (i.rect().left(), i.agenda_item.start))
+        if not items:
+            return None
+        current = self._items.get(self._selected or "")
+        if current is None:
+            return items[0].appointment_id
+        x, start = current.rect().left(), current.agenda_item.start
+        if along:
+            same = [i for i in items if i.rect().left() == x]
+            index = same.index(current) + along
+            return same[index].appointment_id if 0 <= index < len(same) else current.appointment_id
+        lefts = sorted({i.rect().left() for i in items})
+        index = lefts.index(x) + across
+        if not 0 <= index < len(lefts):
+            return current.appointment_id
+        column = [i for i in items if i.rect().left() == lefts[index]]
+        return min(column, key=lambda i: abs((i.agenda_item.start - start).total_seconds())
+                   ).appointment_id
+
+    def _on_context_menu(self, position: QPoint) -> None:
+        point = self.view.mapToScene(position)
+        item = next((i for i in self.scene.items(point) if isinstance(i, AppointmentItem)), None)
+        if item is None:
+            return
+        self.select(item.appointment_id)
+        menu = self.appointment_actions.context_menu(item.agenda_item)
+        menu.exec(self.view.viewport().mapToGlobal(position))
+
+
+__all__ = ["WAITLIST_MIME", "AgendaWidget"]

@@ -1,0 +1,362 @@
+"""The booking dialog (quick booking): patient, type, provider, room, time, notes, repeat.
+
+It only asks the desk services and shows their answers: a refused booking shows
+the translated reason and the alternatives in place (a click on one fills in the
+time, provider and room); a series shows one row per occurrence, booked or why
+not, with the alternatives of each clash. Double-booking is offered only to users
+holding ``booking:override`` and needs a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTime, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services import agenda, booking
+from desktop.services.context import DeskContext
+from desktop.services.dto import ActionResult, AlternativeDTO, PatientDTO, RefusalDTO
+from desktop.services.session import SessionLocked
+from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
+from desktop.ui.clinic_reference import ClinicReference, load_reference
+from desktop.ui.patient_picker import PatientPicker
+from desktop.ui.recurrence_editor import RecurrenceEditor
+from desktop.ui.text import (
+    _,
+    date_edit_format,
+    format_when,
+    language_notifier,
+    ngettext,
+    render_message,
+)
+from scheduling.commands import BookAppointment, Permission
+from scheduling.errors import RecurrenceError
+from scheduling.timeutil import to_local, to_utc
+
+#: How many free slots "Find next available" lists, and how far ahead it looks.
+ALTERNATIVES_SHOWN = 8
+SEARCH_DAYS = 14
+STEP_MINUTES = 5
+
+
+class BookingDialog(QDialog):
+    """Book one appointment or a series at ``clinic_id``.
+
+    ``booked(ActionResult)`` is emitted after every accepted booking; a single
+    booking then closes the dialog, a series stays open to show its occurrences.
+    """
+
+    booked = Signal(object)
+
+    def __init__(self, ctx: DeskContext, clinic_id: str, *, start: datetime | None = None,
+                 provider_id: str | None = None, patient: PatientDTO | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._last_refusal: RefusalDTO | None = None
+        self.reference: ClinicReference = load_reference(ctx, clinic_id)
+        ref = self.reference
+        self.may_override = Permission.OVERRIDE.value in ctx.user().permissions
+        self.patients = PatientPicker(ctx, ref.time_zone, ref.locale, self)
+
+        self.details = QGroupBox(self)
+        form = QFormLayout(self.details)
+        self.type_combo, self.provider_combo, self.room_combo = (QComboBox(self)
+                                                                 for _i in range(3))
+        self.date_edit = QDateEdit(self)
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat(date_edit_format(ref.locale))
+        self.time_edit = QTimeEdit(self)
+        self.time_edit.setDisplayFormat("HH:mm")
+        when = QHBoxLayout()
+        when.addWidget(self.date_edit, 1)
+        when.addWidget(self.time_edit)
+        self.duration = QSpinBox(self)
+        self.duration.setSingleStep(STEP_MINUTES)
+        self.staff_notes, self.patient_notes = QPlainTextEdit(self), QPlainTextEdit(self)
+        for notes in (self.staff_notes, self.patient_notes):
+            notes.setFixedHeight(48)
+        self.labels = {key: QLabel(self) for key in
+                       ("type", "provider", "room", "when", "duration", "staff", "patient")}
+        for key, field in (("type", self.type_combo), ("provider", self.provider_combo),
+                           ("room", self.room_combo), ("when", when),
+                           ("duration", self.duration), ("staff", self.staff_notes),
+                           ("patient", self.patient_notes)):
+            form.addRow(self.labels[key], field)
+
+        self.recurrence = RecurrenceEditor(ref.locale, self)
+        self.find_button = QPushButton(self)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.alternatives_title = QLabel(self)
+        self.alternatives_model = AlternativesModel(ref.time_zone, ref.locale, ref.names, self)
+        self.alternatives = QListView(self)
+        self.alternatives.setModel(self.alternatives_model)
+        self.override = QGroupBox(self)
+        self.override_box = QCheckBox(self.override)
+        self.override_reason = QLineEdit(self.override)
+        override_layout = QVBoxLayout(self.override)
+        override_layout.addWidget(self.override_box)
+        override_layout.addWidget(self.override_reason)
+        self.override.setVisible(self.may_override)
+        self.occurrences_model = OccurrencesModel(ref.time_zone, ref.locale, self._names, self)
+        self.occurrences = QTableView(self)
+        self.occurrences.setModel(self.occurrences_model)
+        self.occurrences.setWordWrap(True)
+        self.occurrences.verticalHeader().setVisible(False)
+        header = self.occurrences.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.occurrences.setVisible(False)
+        self.buttons = QDialogButtonBox(self)
+        self.book_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+
+        left = QVBoxLayout()
+        left.addWidget(self.patients)
+        left.addWidget(self.details)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.recurrence)
+        right.addWidget(self.find_button, 0, Qt.AlignmentFlag.AlignLeft)
+        right.addWidget(self.message)
+        right.addWidget(self.alternatives_title)
+        right.addWidget(self.alternatives, 1)
+        right.addWidget(self.override)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns)
+        layout.addWidget(self.occurrences, 1)
+        layout.addWidget(self.buttons)
+
+        self._fill_choices(start, provider_id)
+        if patient is not None:
+            self.patients.choose(patient)
+        self.type_combo.currentIndexChanged.connect(self._type_changed)
+        self.find_button.clicked.connect(self.find_next_available)
+        self.alternatives.clicked.connect(self._use_alternative)
+        self.alternatives.activated.connect(self._use_alternative)
+        self.book_button.clicked.connect(self.submit)
+        self.close_button.clicked.connect(self.reject)
+        language_notifier().languageChanged.connect(self.retranslate)
+        self.retranslate()
+
+    # ------------------------------------------------------------------ texts
+
+    @Slot()
+    def retranslate(self) -> None:
+        self.setWindowTitle(_("Book an appointment"))
+        self.details.setTitle(_("Appointment"))
+        for key, text in (("type", _("Type")), ("provider", _("Provider")),
+                          ("room", _("Room")), ("when", _("Date and time")),
+                          ("duration", _("Duration")), ("staff", _("Staff notes")),
+                          ("patient", _("Notes for the patient"))):
+            self.labels[key].setText(text)
+        self.duration.setSuffix(" " + _("min"))
+        self.room_combo.setItemText(0, _("Any suitable room"))
+        self.staff_notes.setPlaceholderText(_("Only the clinic sees these notes"))
+        self.patient_notes.setPlaceholderText(_("Shown to the patient in reminders"))
+        self.find_button.setText(_("Find next available"))
+        self.alternatives_title.setText(_("Free times (click one to use it)"))
+        self.override.setTitle(_("Double-booking"))
+        self.override_box.setText(_("Book anyway, even though the time is taken"))
+        self.override_reason.setPlaceholderText(_("Reason for double-booking (required)"))
+        self.book_button.setText(_("Book"))
+        self.close_button.setText(_("Close"))
+        self.alternatives_model.retranslate()
+        self.occurrences_model.retranslate()
+        if self._last_refusal is not None:
+            self._show_refusal(self._last_refusal)
+
+    # ------------------------------------------------------------------ choices
+
+    def _fill_choices(self, start: datetime | None, provider_id: str | None) -> None:
+        ref = self.reference
+        for kind in ref.types:
+            self.type_combo.addItem(kind.name, kind.id)
+        for provider in ref.providers:
+            self.provider_combo.addItem(provider.name, provider.id)
+        self.room_combo.addItem("", None)
+        for room in ref.rooms:
+            self.room_combo.addItem(room.name, room.id)
+        if provider_id is not None:
+            self.provider_combo.setCurrentIndex(max(0, self.provider_combo.findData(provider_id)))
+        self._type_changed()
+        self.set_start(start or self._ctx.now() + timedelta(hours=1))
+
+    @Slot()
+    def _type_changed(self) -> None:
+        kind = self.reference.type_info(self.type_combo.currentData() or "")
+        if kind is None:
+            return
+        self.duration.setRange(kind.min_minutes, kind.max_minutes)
+        self.duration.setValue(kind.default_minutes)
+
+    def set_start(self, start: datetime) -> None:
+        """Show ``start`` (an aware instant) as the clinic's local date and time."""
+        local = to_local(start, self.reference.time_zone)
+        self.date_edit.setDate(QDate(local.year, local.month, local.day))
+        self.time_edit.setTime(QTime(local.hour, local.minute))
+
+    def start(self) -> datetime:
+        """The chosen date and time, read in the clinic's zone, as a UTC instant."""
+        wall = datetime.combine(self.date_edit.date().toPython(), self.time_edit.time().toPython())
+        return to_utc(wall.replace(second=0, microsecond=0), self.reference.time_zone)
+
+    def _names(self) -> dict[str, str]:
+        names = dict(self.reference.names)
+        if self.patients.patient is not None:
+            names[self.patients.patient.id] = self.patients.patient.display_name
+        return names
+
+    # ------------------------------------------------------------------ alternatives
+
+    @Slot()
+    def find_next_available(self) -> None:
+        """List the first free times from the chosen one on, with any provider."""
+        start = self.start()
+        first_day = self.date_edit.date().toPython()
+        patient = self.patients.patient
+        try:
+            slots = agenda.free_slots(
+                self._ctx, self.reference.clinic_id, self.type_combo.currentData(), first_day,
+                first_day + timedelta(days=SEARCH_DAYS),
+                patient_id=None if patient is None else patient.id)
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        found = [s for s in slots if s.start >= start][:ALTERNATIVES_SHOWN]
+        self.alternatives_model.set_alternatives(found)
+        self._last_refusal = None
+        self._say(_("Free times from {time}:").format(
+            time=format_when(start, self.reference.time_zone, self.reference.locale))
+                  if found else _("No free time in the next two weeks."), error=not found)
+
+    @Slot(QModelIndex)
+    def _use_alternative(self, index: QModelIndex) -> None:
+        alternative = self.alternatives_model.alternative(index.row())
+        if alternative is not None:
+            self.use_alternative(alternative)
+
+    def use_alternative(self, alternative: AlternativeDTO) -> None:
+        """Fill in the time, provider and room of an offered alternative."""
+        self.set_start(alternative.start)
+        index = self.provider_combo.findData(alternative.provider_id)
+        if index >= 0:
+            self.provider_combo.setCurrentIndex(index)
+        self.room_combo.setCurrentIndex(max(0, self.room_combo.findData(alternative.room_id)))
+        self.override_box.setChecked(False)  # a free time needs no double-booking
+        self._say(_("Chosen: {alternative}. Press Book to confirm.").format(
+            alternative=describe_alternative(alternative, self.reference.time_zone,
+                                             self.reference.locale, self.reference.names)),
+                  error=False)
+
+    # ------------------------------------------------------------------ booking
+
+    @Slot()
+    def submit(self) -> None:
+        """Book what the form says: one appointment, or a series when repeating."""
+        patient = self.patients.patient
+        if patient is None:
+            self._say(_("Choose a patient first, or create a new one."), error=True)
+            return
+        override_reason: str | None = None
+        if self.may_override and self.override_box.isChecked():
+            override_reason = self.override_reason.text().strip()
+            if not override_reason:
+                self._say(_("Double-booking needs a reason."), error=True)
+                self.override_reason.setFocus()
+                return
+        try:
+            rrule = self.recurrence.rrule()
+        except RecurrenceError as error:
+            self._say(str(error), error=True)
+            return
+        start = self.start()
+        end = start + timedelta(minutes=self.duration.value())
+        common = {
+            "clinic_id": self.reference.clinic_id, "patient_id": patient.id,
+            "appointment_type_id": self.type_combo.currentData(),
+            "provider_id": self.provider_combo.currentData(),
+            "room_id": self.room_combo.currentData(),
+            "notes": self.staff_notes.toPlainText().strip(),
+        }
+        try:
+            if rrule is None:
+                # run_booking takes the whole command, so the patient's notes go too.
+                result = booking.run_booking(self._ctx, BookAppointment(
+                    self._ctx.actor(), self._ctx.new_id(), start=start, end=end,
+                    patient_notes=self.patient_notes.toPlainText().strip(),
+                    override_reason=override_reason, **common))
+            else:
+                result = booking.book_series(self._ctx, first_start=start, end=end,
+                                             rrule=rrule, **common)
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        except RecurrenceError as error:
+            self._say(str(error), error=True)
+            return
+        self._show_result(result, series=rrule is not None)
+
+    def _show_result(self, result: ActionResult, *, series: bool) -> None:
+        if series and result.occurrences:
+            self.occurrences_model.set_occurrences(result.occurrences)
+            self.occurrences.setVisible(True)
+            self.occurrences.resizeRowsToContents()
+        if not result.ok:
+            assert result.refusal is not None
+            self._show_refusal(result.refusal)
+            return
+        self._last_refusal = None
+        self.alternatives_model.set_alternatives(())
+        self.booked.emit(result)
+        if series:
+            done = sum(1 for o in result.occurrences if o.ok)
+            total = len(result.occurrences)
+            self._say(ngettext("{booked} of {total} appointment booked.",
+                               "{booked} of {total} appointments booked.", total)
+                      .format(booked=done, total=total), error=done < total)
+            return
+        self.accept()
+
+    def _show_refusal(self, refusal: RefusalDTO) -> None:
+        self._last_refusal = refusal
+        ref = self.reference
+        reason = render_message(refusal.message_id, refusal.params, tz=ref.time_zone,
+                                clinic_locale=ref.locale, names=self._names())
+        self.alternatives_model.set_alternatives(refusal.alternatives)
+        if refusal.alternatives:
+            reason = _("{reason} Pick one of the free times below.").format(reason=reason)
+        if refusal.overridable and self.may_override:
+            reason = _("{reason} Or double-book it with a reason.").format(reason=reason)
+        self._say(reason, error=True)
+
+    def _say(self, text: str, *, error: bool) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #b3261e;" if error else "color: #1b5e20;")
+

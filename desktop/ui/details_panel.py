@@ -1,0 +1,146 @@
+"""The details panel: everything about the selected appointment, read-only.
+
+Patient, type, provider, room, the time in the clinic's zone and locale, the
+status, the staff and patient notes, and whether the server has confirmed it.
+A read-only query (:func:`load_details`) returns a small frozen value, so the
+panel holds no session and no ORM row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from desktop.services.calendar import Window, load_state
+from desktop.services.context import DeskContext, require
+from desktop.store.models import AppointmentRow
+from desktop.ui.text import _, format_clock, format_when, language_notifier
+from scheduling.commands import Permission
+from scheduling.i18n import TERMS
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentDetails:
+    appointment_id: str
+    clinic_id: str
+    patient_id: str
+    appointment_type_id: str
+    patient_name: str
+    type_name: str
+    provider_name: str
+    room_name: str | None
+    start: datetime
+    end: datetime
+    time_zone: str
+    clinic_locale: str
+    status: str
+    notes: str
+    patient_notes: str
+    pending: bool
+
+
+def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
+    """The appointment as the panel shows it, or None when it is gone (e.g. after a sync)."""
+    user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
+    now = ctx.now()
+    with ctx.store.session() as session:
+        row = session.get(AppointmentRow, appointment_id)
+        if row is None or row.deleted:
+            return None
+        pending = row.pending_mutation_id is not None
+        state = load_state(session, user.organization_id, Window(now, now),
+                           appointment_ids=(appointment_id,), patient_ids=(row.patient_id,))
+    appointment = state.appointments.get(appointment_id)
+    if appointment is None:
+        return None
+    clinic = state.clinics[appointment.clinic_id]
+    patient = state.patients.get(appointment.patient_id)
+    kind = state.appointment_types.get(appointment.appointment_type_id)
+    provider = state.resources.get(appointment.provider_id)
+    room = state.resources.get(appointment.room_id) if appointment.room_id else None
+    return AppointmentDetails(
+        appointment_id=appointment.id, clinic_id=appointment.clinic_id,
+        patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
+        patient_name=(f"{patient.given_name} {patient.family_name}".strip() if patient else ""),
+        type_name=kind.name if kind else "",
+        provider_name=provider.name if provider else "",
+        room_name=room.name if room else None,
+        start=appointment.start, end=appointment.end, time_zone=clinic.time_zone,
+        clinic_locale=clinic.locale, status=appointment.status.value,
+        notes=appointment.notes, patient_notes=appointment.patient_notes, pending=pending,
+    )
+
+
+class DetailsPanel(QWidget):
+    """Shows one appointment; :meth:`show_appointment` with None empties it."""
+
+    def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self.details: AppointmentDetails | None = None
+        self.empty = QLabel(self)
+        self.empty.setWordWrap(True)
+        self.titles = [QLabel(self) for _i in range(9)]
+        self.values = [QLabel(self) for _i in range(9)]
+        self.form_box = QWidget(self)
+        form = QFormLayout(self.form_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        for title, value in zip(self.titles, self.values, strict=True):
+            title.setStyleSheet("color: #5f6368;")
+            value.setWordWrap(True)
+            form.addRow(title, value)
+        self.values[0].setStyleSheet("font-weight: bold; font-size: 12pt;")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.form_box)
+        layout.addStretch(1)
+        language_notifier().languageChanged.connect(self.retranslate)
+        self.retranslate()
+
+    def show_appointment(self, appointment_id: str | None) -> None:
+        self.details = None if appointment_id is None else load_details(self._ctx, appointment_id)
+        self._show()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the shown appointment again (after a move, a status change, a sync)."""
+        self.show_appointment(None if self.details is None else self.details.appointment_id)
+
+    def clear(self) -> None:
+        """Forget the shown appointment (the desk locked: no patient data may stay)."""
+        self.details = None
+        self._show()
+
+    @Slot()
+    def retranslate(self) -> None:
+        self.empty.setText(_("Select an appointment in the agenda to see its details."))
+        for title, text in zip(self.titles, (
+                _("Patient"), _("Type"), _("Provider"), _("Room"), _("When"), _("Status"),
+                _("Staff notes"), _("Patient notes"), _("Sync")), strict=True):
+            title.setText(text)
+        self._show()
+
+    def _show(self) -> None:
+        details = self.details
+        self.empty.setVisible(details is None)
+        self.form_box.setVisible(details is not None)
+        if details is None:
+            for value in self.values:
+                value.clear()
+            return
+        zone, locale = details.time_zone, details.clinic_locale
+        when = _("{start} to {end}").format(
+            start=format_when(details.start, zone, locale),
+            end=format_clock(details.end, zone, locale))
+        sync = (_("Waiting to be confirmed by the server") if details.pending
+                else _("Confirmed by the server"))
+        status = TERMS.get(details.status)
+        texts = (details.patient_name, details.type_name, details.provider_name,
+                 details.room_name or _("No room"), when,
+                 _(status) if status else details.status,
+                 details.notes or "—", details.patient_notes or "—", sync)
+        for value, text in zip(self.values, texts, strict=True):
+            value.setText(text)

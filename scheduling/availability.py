@@ -1,0 +1,329 @@
+"""Free slots, next available, and alternatives for a refused booking.
+
+Slots are judged with the same predicate as the rules engine
+(:func:`scheduling.placement.violations`), so every slot offered here is one
+the rules accept, and every start the rules accept on the search grid is
+offered. The search grid is every ``step`` of local wall-clock time
+(minute-of-day divisible by the step) inside the provider's working windows.
+
+Speed comes from the per-resource interval index and from jumping: when a
+candidate start is blocked by a booking, a time off or a notice period, the
+search resumes at the first grid point where that obstacle is gone instead of
+stepping through it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from scheduling import placement as pl
+from scheduling.commands import Actor, Alternative, Permission, Policy
+from scheduling.errors import InvalidIntervalError, UnknownIdError
+from scheduling.model import AppointmentType
+from scheduling.refusals import RefusalCode as R
+from scheduling.state import CalendarState
+from scheduling.timeutil import local_date, require_aware, zone
+
+#: An actor allowed to see and book everything; availability is about the calendar,
+#: not about who asks, unless a caller passes its own actor (e.g. an online patient).
+CALENDAR_READER = Actor("availability", permissions=frozenset(p.value for p in Permission))
+
+DEFAULT_POLICY = Policy()
+
+_DAY_ENDING = frozenset({R.QUOTA_REACHED, R.CLINIC_HOLIDAY, R.TOO_FAR_AHEAD})
+
+
+@dataclass(frozen=True, slots=True)
+class SlotQuery:
+    """Which slots to find: a type at a clinic over local days ``first_day``..``last_day``."""
+
+    clinic_id: str
+    appointment_type_id: str
+    first_day: date
+    last_day: date
+    provider_ids: tuple[str, ...] | None = None
+    room_ids: tuple[str, ...] | None = None
+    duration: timedelta | None = None
+    patient_id: str | None = None
+    step: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise InvalidIntervalError("the last day must not be before the first day")
+        if self.duration is not None and self.duration <= timedelta(0):
+            raise InvalidIntervalError("a duration must be positive")
+        if self.step is not None and (
+            self.step <= timedelta(0) or self.step.total_seconds() % 60
+        ):
+            raise InvalidIntervalError("the grid step must be a positive whole number of minutes")
+
+
+def free_slots(
+    state: CalendarState,
+    query: SlotQuery,
+    *,
+    now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+    actor: Actor = CALENDAR_READER,
+    limit: int | None = None,
+) -> list[Alternative]:
+    """Every bookable slot for ``query``, ordered by start then provider."""
+    now = require_aware(now, "now")
+    slots: list[Alternative] = []
+    for provider_id in _providers(state, query):
+        for day in _days(query.first_day, query.last_day):
+            slots.extend(_provider_day_slots(state, query, provider_id, day, now, policy, actor))
+    slots.sort(key=lambda s: (s.start, s.provider_id, s.room_id or ""))
+    return slots[:limit] if limit is not None else slots
+
+
+def next_available(
+    state: CalendarState,
+    clinic_id: str,
+    appointment_type_id: str,
+    *,
+    now: datetime,
+    after: datetime | None = None,
+    provider_ids: tuple[str, ...] | None = None,
+    horizon_days: int = 60,
+    policy: Policy = DEFAULT_POLICY,
+    actor: Actor = CALENDAR_READER,
+    patient_id: str | None = None,
+) -> Alternative | None:
+    """The earliest free slot at or after ``after`` (default: now) across providers."""
+    now = require_aware(now, "now")
+    start_at = require_aware(after, "after") if after is not None else now
+    clinic = state.clinic(clinic_id)
+    first = local_date(start_at, clinic.time_zone)
+    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
+                      provider_ids, patient_id=patient_id)
+    providers = _providers(state, query)
+    for day in _days(query.first_day, query.last_day):
+        best: Alternative | None = None
+        for provider_id in providers:
+            # A provider's first slot of the day is its earliest; searching past the best
+            # start found so far cannot improve on it.
+            stop = best.start.timestamp() if best is not None else None
+            for slot in _provider_day_slots(state, query, provider_id, day, now, policy, actor,
+                                            not_before=start_at, stop_at=stop):
+                if best is None or slot.start < best.start:
+                    best = slot
+                break
+        if best is not None:
+            return best
+    return None
+
+
+def find_alternatives(
+    state: CalendarState,
+    wanted: pl.Placement,
+    *,
+    now: datetime,
+    actor: Actor,
+    policy: Policy,
+    ignore: Collection[str] = (),
+) -> tuple[Alternative, ...]:
+    """Up to ``policy.max_alternatives`` placements near ``wanted``.
+
+    First the nearest free times with the same provider (searching outward day by day,
+    up to ``policy.alternatives_horizon_days``), then other qualified providers at the
+    same time; at most three of the first kind while the second kind has candidates.
+    """
+    limit = policy.max_alternatives
+    if limit <= 0:
+        return ()
+    clinic = state.clinics.get(wanted.clinic_id)
+    kind = state.appointment_types.get(wanted.appointment_type_id)
+    if clinic is None or kind is None:
+        return ()
+    duration = wanted.end - wanted.start
+    same_provider = _nearest_for_provider(state, wanted, duration, now, actor, policy, ignore,
+                                          limit)
+    others: list[Alternative] = []
+    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
+        if provider.id == wanted.provider_id or len(others) >= limit:
+            continue
+        base = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, provider.id,
+                            wanted.start, wanted.end)
+        for candidate in pl.candidate_placements(state, base, kind, False, False):
+            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
+                                 first_only=True):
+                others.append(_as_alternative(candidate))
+                break
+    reserved = min(len(others), 2)  # keep room for other providers at the wanted time
+    chosen = same_provider[: limit - reserved] + others[:reserved]
+    rest = same_provider[limit - reserved :] + others[reserved:]
+    chosen += rest[: limit - len(chosen)]
+    return tuple(chosen)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _providers(state: CalendarState, query: SlotQuery) -> list[str]:
+    kind = state.appointment_types.get(query.appointment_type_id)
+    if kind is None:
+        raise UnknownIdError(f"unknown appointment type: {query.appointment_type_id}")
+    state.clinic(query.clinic_id)
+    qualified = [
+        r.id
+        for r in sorted(state.providers_at(query.clinic_id), key=lambda r: r.id)
+        if not kind.requirement.providers or r.id in kind.requirement.providers
+    ]
+    if query.provider_ids is None:
+        return qualified
+    wanted = set(query.provider_ids)
+    return [p for p in qualified if p in wanted]
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _provider_day_slots(
+    state: CalendarState,
+    query: SlotQuery,
+    provider_id: str,
+    day: date,
+    now: datetime,
+    policy: Policy,
+    actor: Actor,
+    not_before: datetime | None = None,
+    ignore: Collection[str] = (),
+    stop_at: float | None = None,
+) -> Iterator[Alternative]:
+    kind = state.appointment_types[query.appointment_type_id]
+    tz = zone(state.clinics[query.clinic_id].time_zone)
+    duration = query.duration or kind.default_duration
+    step = int((query.step or policy.slot_step).total_seconds())
+    rooms = _room_choices(kind, query)
+    jumpable = kind.capacity == 1
+    floor = not_before.timestamp() if not_before is not None else -math.inf
+    for window in state.working_windows(provider_id, query.clinic_id, day):
+        t = _grid_ceil(max(window.start.timestamp(), floor), step, tz)
+        last_start = (window.end - duration).timestamp()
+        if stop_at is not None:
+            last_start = min(last_start, stop_at - 1)
+        while t <= last_start:
+            start = datetime.fromtimestamp(t, UTC)
+            free_from, slot, ends_day = _judge(state, query, kind, provider_id, start,
+                                                start + duration, rooms, now, actor, ignore)
+            if slot is not None:
+                yield slot
+                t = _grid_ceil(t + step, step, tz)
+            elif ends_day:
+                return
+            elif jumpable and free_from is not None and free_from > t:
+                t = _grid_ceil(free_from, step, tz)
+            else:
+                t = _grid_ceil(t + step, step, tz)
+
+
+def _judge(
+    state: CalendarState,
+    query: SlotQuery,
+    kind: AppointmentType,
+    provider_id: str,
+    start: datetime,
+    end: datetime,
+    rooms: list[str | None] | None,
+    now: datetime,
+    actor: Actor,
+    ignore: Collection[str],
+) -> tuple[float | None, Alternative | None, bool]:
+    """(earliest start at which the first obstacle is gone, the slot if free, day over)."""
+    base = pl.Placement(query.clinic_id, query.patient_id, kind.id, provider_id, start, end)
+    candidates: Iterable[pl.Placement]
+    if rooms is None:
+        candidates = pl.candidate_placements(state, base, kind, False, False)
+    else:
+        candidates = (
+            candidate
+            for room in rooms
+            for candidate in pl.candidate_placements(
+                state,
+                pl.Placement(base.clinic_id, base.patient_id, base.appointment_type_id,
+                             provider_id, start, end, room),
+                kind, True, False,
+            )
+        )
+    # The start is blocked until the *earliest* candidate (room choice) frees up; if any
+    # candidate's obstacle has no known end, step instead of jumping.
+    earliest: float | None = None
+    jump = True
+    for candidate in candidates:
+        found = pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
+                              first_only=True)
+        if not found:
+            return None, _as_alternative(candidate), False
+        violation = found[0]
+        if violation.code in _DAY_ENDING:
+            return None, None, True
+        if violation.free_from is None:
+            jump = False
+        else:
+            earliest = violation.free_from if earliest is None else min(earliest,
+                                                                         violation.free_from)
+    return (earliest if jump else None), None, False
+
+
+def _room_choices(kind: AppointmentType, query: SlotQuery) -> list[str | None] | None:
+    """The rooms a query restricts the search to (None: the rules choose as usual)."""
+    if query.room_ids is None:
+        return None
+    allowed = set(query.room_ids)
+    if kind.requirement.rooms:
+        return [r for r in sorted(kind.requirement.rooms) if r in allowed]
+    choices: list[str | None] = [*sorted(allowed)]  # a type needing no room may get one
+    return choices
+
+
+def _grid_ceil(moment: float, step: int, tz: object) -> float:
+    """The first grid instant at or after ``moment`` (local minute-of-day divisible by step)."""
+    instant = datetime.fromtimestamp(moment, UTC)
+    offset = instant.astimezone(tz).utcoffset()  # type: ignore[arg-type]
+    shift = offset.total_seconds() if offset is not None else 0.0
+    local = moment + shift
+    aligned = math.ceil(local / step) * step
+    return aligned - shift
+
+
+def _nearest_for_provider(
+    state: CalendarState,
+    wanted: pl.Placement,
+    duration: timedelta,
+    now: datetime,
+    actor: Actor,
+    policy: Policy,
+    ignore: Collection[str],
+    limit: int,
+) -> list[Alternative]:
+    clinic = state.clinics[wanted.clinic_id]
+    day = local_date(wanted.start, clinic.time_zone)
+    query = SlotQuery(wanted.clinic_id, wanted.appointment_type_id, day, day,
+                      (wanted.provider_id,), duration=duration, patient_id=wanted.patient_id)
+    target = wanted.start.timestamp()
+    found: list[tuple[float, Alternative]] = []
+    for distance in range(policy.alternatives_horizon_days + 1):
+        days = {day + timedelta(days=distance), day - timedelta(days=distance)}
+        for each in sorted(days):
+            for slot in _provider_day_slots(state, query, wanted.provider_id, each, now,
+                                            policy, actor, ignore=ignore):
+                if slot.start == wanted.start and slot.room_id == wanted.room_id:
+                    continue
+                found.append((abs(slot.start.timestamp() - target), slot))
+        found.sort(key=lambda pair: (pair[0], pair[1].start))
+        # Slots on days further away are at least ``distance`` days off.
+        if len(found) >= limit and found[limit - 1][0] <= distance * 86400:
+            break
+    return [slot for _, slot in found[:limit]]
+
+
+def _as_alternative(p: pl.Placement) -> Alternative:
+    return Alternative(p.start, p.end, p.provider_id, p.room_id, p.equipment_ids)

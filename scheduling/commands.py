@@ -1,0 +1,193 @@
+"""Commands (intents) the rules engine judges, and the outcomes it returns.
+
+Desks and the server build the same command values: a desk to give instant
+feedback offline, the server to decide with authority. Commands name what
+the user wants ("move A to 10:15 with Dr Ruiz"), never rows to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from scheduling.model import Appointment, AppointmentSource, AppointmentStatus
+from scheduling.refusals import RefusalCode, message_for
+from scheduling.timeutil import require_aware
+
+
+class Permission(StrEnum):
+    VIEW_CALENDAR = "booking:view_calendar"
+    CREATE = "booking:create"
+    MODIFY = "booking:modify"
+    CANCEL = "booking:cancel"
+    OVERRIDE = "booking:override"
+    APPROVE = "booking:approve"
+    UNDO = "booking:undo"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a signed-in user on an enrolled device, with their permissions."""
+
+    user_id: str
+    device_id: str | None = None
+    permissions: frozenset[str] = frozenset()
+    online_booking: bool = False  # a patient booking through the portal
+
+    def may(self, permission: Permission) -> bool:
+        return permission.value in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Organization-wide knobs of the rules engine."""
+
+    undo_window: timedelta = timedelta(minutes=5)
+    max_alternatives: int = 5
+    alternatives_horizon_days: int = 14
+    slot_step: timedelta = timedelta(minutes=15)
+    max_occurrences: int = 520
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _aware(record: object, *names: str) -> None:
+    for name in names:
+        value = getattr(record, name)
+        if value is not None:
+            object.__setattr__(record, name, require_aware(value, name))
+
+
+@dataclass(frozen=True, slots=True)
+class BookAppointment:
+    """Book a patient. ``end`` None means the type's default duration; ``room_id`` None
+    means "any suitable free room" (the rules pick one when the type needs a room)."""
+
+    actor: Actor
+    appointment_id: str
+    clinic_id: str
+    patient_id: str
+    appointment_type_id: str
+    provider_id: str
+    start: datetime
+    end: datetime | None = None
+    room_id: str | None = None
+    equipment_ids: tuple[str, ...] | None = None
+    source: AppointmentSource = AppointmentSource.STAFF
+    notes: str = ""
+    patient_notes: str = ""
+    override_reason: str | None = None
+    series_id: str | None = None
+    original_start: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self, "start", "end", "original_start")
+
+
+@dataclass(frozen=True, slots=True)
+class MoveAppointment:
+    """Move to a new start (duration kept), optionally to another provider/room."""
+
+    actor: Actor
+    appointment_id: str
+    start: datetime
+    provider_id: str | None = None
+    room_id: str | None = None
+    override_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self, "start")
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeAppointment:
+    actor: Actor
+    appointment_id: str
+    end: datetime
+    override_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self, "end")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAppointment:
+    actor: Actor
+    appointment_id: str
+    reason: str
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStatus:
+    actor: Actor
+    appointment_id: str
+    status: AppointmentStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UndoStatus:
+    actor: Actor
+    appointment_id: str
+
+
+Command = (
+    BookAppointment
+    | MoveAppointment
+    | ResizeAppointment
+    | CancelAppointment
+    | ChangeStatus
+    | UndoStatus
+)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Alternative:
+    """A concrete free placement offered instead of a refused one."""
+
+    start: datetime
+    end: datetime
+    provider_id: str
+    room_id: str | None = None
+    equipment_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The command may proceed. ``appointments`` are the records as they will be."""
+
+    appointments: tuple[Appointment, ...]
+    notices: tuple[RefusalCode, ...] = ()
+    overridden: tuple[RefusalCode, ...] = ()
+    override_reason: str | None = None
+
+    @property
+    def appointment(self) -> Appointment:
+        return self.appointments[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The command may not proceed, and why, with nearby alternatives where they help."""
+
+    code: RefusalCode
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    alternatives: tuple[Alternative, ...] = ()
+    overridable: bool = False
+
+    @property
+    def message_id(self) -> str:
+        """The gettext msgid of the message; format it with :attr:`params`."""
+        return message_for(self.code)
+
+
+Outcome = Accepted | Refused

@@ -1,0 +1,94 @@
+"""The appointment status machine and its FHIR R4 mapping.
+
+Transitions only go forward (a later step may be skipped, e.g. booked →
+arrived). The one way back is :func:`undo`, which restores the previous
+status within a short window and needs the ``booking:undo`` permission.
+
+FHIR R4 ``Appointment.status`` mapping (one-to-one; FHIR's ``waitlist`` is
+not an appointment status here, waiting patients are waitlist entries):
+
+=================  =================  =============================================
+ClinicDesk         FHIR R4            why
+=================  =================  =============================================
+pending            proposed           awaiting approval: nobody has accepted yet
+booked             pending            booked by staff; the patient has not confirmed
+confirmed          booked             every participant (patient included) accepted
+arrived            arrived            the patient is in the waiting room
+in_progress        checked-in         paperwork done, the encounter has begun
+completed          fulfilled
+cancelled          cancelled
+no_show            noshow
+entered_in_error   entered-in-error
+=================  =================  =============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from scheduling.model import AppointmentStatus as S
+
+TRANSITIONS: Mapping[S, frozenset[S]] = MappingProxyType(
+    {
+        S.PENDING: frozenset({S.BOOKED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+        S.BOOKED: frozenset(
+            {S.CONFIRMED, S.ARRIVED, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW, S.ENTERED_IN_ERROR}
+        ),
+        S.CONFIRMED: frozenset(
+            {S.ARRIVED, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW, S.ENTERED_IN_ERROR}
+        ),
+        S.ARRIVED: frozenset({S.IN_PROGRESS, S.COMPLETED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+        S.IN_PROGRESS: frozenset({S.COMPLETED, S.ENTERED_IN_ERROR}),
+        S.COMPLETED: frozenset({S.ENTERED_IN_ERROR}),
+        S.CANCELLED: frozenset(),
+        S.NO_SHOW: frozenset(),
+        S.ENTERED_IN_ERROR: frozenset(),
+    }
+)
+
+TERMINAL: frozenset[S] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+#: Statuses in which an appointment may still be moved, resized or have its resources changed.
+MOVABLE: frozenset[S] = frozenset({S.PENDING, S.BOOKED, S.CONFIRMED})
+
+FHIR_STATUS: Mapping[S, str] = MappingProxyType(
+    {
+        S.PENDING: "proposed",
+        S.BOOKED: "pending",
+        S.CONFIRMED: "booked",
+        S.ARRIVED: "arrived",
+        S.IN_PROGRESS: "checked-in",
+        S.COMPLETED: "fulfilled",
+        S.CANCELLED: "cancelled",
+        S.NO_SHOW: "noshow",
+        S.ENTERED_IN_ERROR: "entered-in-error",
+    }
+)
+
+#: The order in which statuses are reached; a transition never goes to a lower rank
+#: except to the side exits (cancelled, no-show, entered in error).
+RANK: Mapping[S, int] = MappingProxyType(
+    {
+        S.PENDING: 0,
+        S.BOOKED: 1,
+        S.CONFIRMED: 2,
+        S.ARRIVED: 3,
+        S.IN_PROGRESS: 4,
+        S.COMPLETED: 5,
+        S.CANCELLED: 6,
+        S.NO_SHOW: 6,
+        S.ENTERED_IN_ERROR: 7,
+    }
+)
+
+
+def can_transition(current: S, target: S) -> bool:
+    """Whether the status machine allows ``current`` → ``target``."""
+    return target in TRANSITIONS[current]
+
+
+def undo_allowed(changed_at: datetime, now: datetime, window: timedelta) -> bool:
+    """Whether a status change made at ``changed_at`` may still be undone at ``now``."""
+    return timedelta(0) <= now - changed_at <= window

@@ -1,0 +1,1 @@
+"""The ClinicDesk sync server (FastAPI)."""

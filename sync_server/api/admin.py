@@ -1,0 +1,347 @@
+"""Administration API: an organization's configuration (``admin:config``), patients
+(``patient:view`` / ``patient:edit``) and waitlist entries (``booking:create``).
+
+Every kind of record gets the same thin routes, built by :func:`_record_routes`:
+``POST`` (create, 201), ``GET`` (list), ``GET /{id}``, ``PATCH /{id}`` (changed
+fields only; the record as it would become is validated again as a whole) and,
+where a record can go, ``DELETE /{id}`` (204). Bodies refuse unknown fields;
+instants must carry a UTC offset. The logic is in :mod:`sync_server.services.admin`.
+"""
+
+# No ``from __future__ import annotations`` here: the routes are built in a
+# function, and FastAPI must see their body classes as objects, not names.
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal, Optional
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
+
+from sync_server.api.deps import NowDep, SessionDep, require
+from sync_server.services import admin
+from sync_server.services.accounts import Principal
+from sync_server.services.errors import InvalidInput
+
+router = APIRouter()
+
+EARLIEST, LATEST = 1900, 2200
+DAY_SECONDS = 86_400
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    if not EARLIEST <= value.year <= LATEST:
+        raise ValueError(f"must be between the years {EARLIEST} and {LATEST}")
+    return value.astimezone(UTC)
+
+
+def _day(value: date) -> date:
+    if not EARLIEST <= value.year <= LATEST:
+        raise ValueError(f"must be between the years {EARLIEST} and {LATEST}")
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("must be a local wall-clock time without a UTC offset")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Id = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+Name = Annotated[str, Field(min_length=1, max_length=200), NoNul]
+PersonName = Annotated[str, Field(min_length=1, max_length=100), NoNul]
+Label = Annotated[str, Field(max_length=200), NoNul]
+Reason = Annotated[str, Field(max_length=500), NoNul]
+Note = Annotated[str, Field(max_length=2000), NoNul]
+Instant = Annotated[AwareDatetime, AfterValidator(_instant),
+                    Field(description="ISO 8601 with a UTC offset")]
+Day = Annotated[date, AfterValidator(_day)]
+WallClock = Annotated[time, AfterValidator(_wall_clock),
+                      Field(description="Local wall-clock time, e.g. 09:00")]
+Seconds = Annotated[int, Field(ge=0, le=366 * DAY_SECONDS)]
+Duration = Annotated[int, Field(ge=60, le=DAY_SECONDS)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClinicBody(Body):
+    name: Name
+    time_zone: Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Madrid"])]
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
+    active: bool = True
+
+
+class DepartmentBody(Body):
+    clinic_id: Id
+    name: Name
+
+
+class RestrictionBody(Body):
+    requires_approval: bool = True
+    min_lead_time_seconds: Seconds = 0
+
+
+class ResourceBody(Body):
+    kind: Literal["provider", "room", "equipment"]
+    name: Name
+    department_id: Id | None = None
+    active: bool = True
+    clinic_ids: Annotated[list[Id], Field(max_length=100)] = []
+    restriction: RestrictionBody | None = Field(
+        None, description="Set for a restricted resource (approval, minimum lead time)")
+
+
+class OutageBody(Body):
+    resource_id: Id
+    start: Instant
+    end: Instant
+    reason: Reason = ""
+
+
+class RequirementBody(Body):
+    providers: Annotated[list[Id], Field(max_length=100)] = []
+    rooms: Annotated[list[Id], Field(max_length=100)] = []
+    equipment: Annotated[
+        list[Annotated[list[Id], Field(max_length=100)]],
+        Field(max_length=20, description="One free item of each group is needed"),
+    ] = []
+
+
+class AppointmentTypeBody(Body):
+    name: Name
+    default_duration_seconds: Duration
+    min_duration_seconds: Duration
+    max_duration_seconds: Duration
+    buffer_before_seconds: Annotated[int, Field(ge=0, le=DAY_SECONDS)] = 0
+    buffer_after_seconds: Annotated[int, Field(ge=0, le=DAY_SECONDS)] = 0
+    requirement: RequirementBody = RequirementBody()
+    capacity: Annotated[int, Field(ge=1, le=1000)] = 1
+    online_bookable: bool = False
+    telemedicine: bool = False
+    min_notice_seconds: Seconds = 0
+    max_days_ahead: Annotated[int, Field(ge=1, le=3660)] | None = None
+    cancellation_period_seconds: Seconds = 0
+    reschedule_limit: Annotated[int, Field(ge=0, le=1000)] | None = None
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4a90d9"
+    active: bool = True
+
+
+class TimeRange(Body):
+    start: WallClock
+    end: WallClock
+
+
+class WeeklyScheduleBody(Body):
+    provider_id: Id
+    clinic_id: Id
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday")]
+    start: WallClock
+    end: WallClock
+    breaks: Annotated[list[TimeRange], Field(max_length=20)] = []
+    valid_from: Day | None = None
+    valid_until: Day | None = None
+
+
+class ScheduleExceptionBody(Body):
+    provider_id: Id
+    clinic_id: Id
+    kind: Literal["time_off", "extra_hours"]
+    start: Instant
+    end: Instant
+    reason: Reason = ""
+
+
+class HolidayBody(Body):
+    clinic_id: Id
+    day: Day
+    name: Label = ""
+
+
+class BlockoutBody(Body):
+    clinic_id: Id
+    resource_id: Id | None = Field(None, description="Left out: the whole clinic")
+    start: Instant
+    end: Instant
+    reason: Reason = ""
+
+
+class QuotaBody(Body):
+    clinic_id: Id
+    period: Literal["day", "week"]
+    max_count: Annotated[int, Field(ge=0, le=100_000)]
+    provider_id: Id | None = None
+    appointment_type_id: Id | None = None
+
+
+class PatientBody(Body):
+    given_name: PersonName
+    family_name: PersonName
+    date_of_birth: Day | None = None
+    phone: Annotated[str, Field(max_length=32), NoNul] = ""
+    email: Annotated[str, Field(max_length=320), NoNul] = ""
+    address: Note = ""
+    insurance_provider: Annotated[str, Field(max_length=100), NoNul] = ""
+    insurance_id: Annotated[str, Field(max_length=50), NoNul] = ""
+    preferred_language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] = "en"
+    active: bool = True
+
+
+class WaitlistEntryBody(Body):
+    clinic_id: Id
+    patient_id: Id
+    appointment_type_id: Id
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    preferred_provider_ids: Annotated[list[Id], Field(max_length=50)] = []
+    preferred_weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]],
+                                  Field(max_length=7)] = []
+    preferred_times: Annotated[list[TimeRange], Field(max_length=20)] = []
+    note: Note = ""
+    active: bool = True
+
+
+def _normalizer(body: type[Body]) -> admin.Normalize:
+    """Validate a whole record (after a PATCH) with the create model; 422 when invalid."""
+
+    def normalize(values: admin.Values) -> admin.Values:
+        try:
+            return body.model_validate(values).model_dump()
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]
+            )
+            raise InvalidInput(f"The record would not be valid: {problems}") from None
+
+    return normalize
+
+
+def _record_routes(
+    path: str,
+    kind: admin.RecordType,
+    body: type[Body],
+    *,
+    label: str,
+    view: str,
+    edit: str,
+    tag: str,
+    search: bool = False,
+) -> None:
+    """Register the create / list / read / update (/ delete) routes of one record type."""
+    out = create_model(f"{body.__name__.removesuffix('Body')}Out",
+                       __base__=body, id=(str, ...))
+    optional: dict[str, Any] = {
+        name: (Optional[field.annotation], None)  # noqa: UP045 - a runtime type object
+        for name, field in body.model_fields.items()
+    }
+    patch = create_model(
+        f"{body.__name__.removesuffix('Body')}Patch", __base__=Body, **optional
+    )
+    viewer = Depends(require(view))
+    editor = Depends(require(edit))
+    normalize = _normalizer(body)
+    item_path = f"{path}/{{record_id}}"
+    responses: dict[int | str, dict[str, Any]] = {
+        404: {"description": f"No {label} with this id in your organization"},
+        422: {"description": "The request is not valid"},
+    }
+
+    def create_record(request_body: Any, session: SessionDep, now: NowDep,
+                      who: Annotated[Principal, editor]) -> admin.Values:
+        return admin.create(session, who, kind, request_body.model_dump(), now)
+
+    def list_records(
+        session: SessionDep, who: Annotated[Principal, viewer],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[admin.Values]:
+        return admin.list_records(session, who, kind, limit=limit, offset=offset)
+
+    def read_record(record_id: str, session: SessionDep, now: NowDep,
+                    who: Annotated[Principal, viewer]) -> admin.Values:
+        return admin.read(session, who, kind, record_id, now)
+
+    def update_record(record_id: str, request_body: Any, session: SessionDep, now: NowDep,
+                      who: Annotated[Principal, editor]) -> admin.Values:
+        changes = request_body.model_dump(exclude_unset=True)
+        return admin.update(session, who, kind, record_id, changes, normalize, now)
+
+    def delete_record(record_id: str, session: SessionDep, now: NowDep,
+                      who: Annotated[Principal, editor]) -> Response:
+        admin.remove(session, who, kind, record_id, now)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    # FastAPI reads the body type from the annotation; it differs per record type.
+    create_record.__annotations__["request_body"] = body
+    update_record.__annotations__["request_body"] = patch
+
+    def add(endpoint: Callable[..., Any], method: str, route: str, summary: str,
+            **options: Any) -> None:
+        router.add_api_route(route, endpoint, methods=[method], summary=summary, tags=[tag],
+                             name=f"{endpoint.__name__}_{kind.entity}", **options)
+
+    add(create_record, "POST", path, f"Create a {label}", response_model=out,
+        status_code=status.HTTP_201_CREATED, responses=responses)
+    if search:
+        add(_search_patients, "GET", path, f"Find {label}s by name or phone",
+            response_model=list[out], responses=responses)  # type: ignore[valid-type]
+    else:
+        add(list_records, "GET", path, f"List {label}s", response_model=list[out],  # type: ignore[valid-type]
+            responses=responses)
+    add(read_record, "GET", item_path, f"Read a {label}", response_model=out,
+        responses=responses)
+    add(update_record, "PATCH", item_path, f"Change a {label}", response_model=out,
+        responses=responses)
+    if kind.removal != "none":
+        what = "Delete" if kind.removal == "delete" else "Deactivate"
+        add(delete_record, "DELETE", item_path, f"{what} a {label}",
+            status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+            responses=responses)
+
+
+def _search_patients(
+    session: SessionDep,
+    who: Annotated[Principal, Depends(require("patient:view"))],
+    q: Annotated[str, Query(min_length=2, max_length=100,
+                            description="Part of a name, or of a phone number")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[admin.Values]:
+    return admin.search_patients(session, who, q, limit=limit)
+
+
+_CONFIG = "admin:config"
+for _path, _kind, _body, _label in (
+    ("/admin/clinics", admin.CLINIC, ClinicBody, "clinic"),
+    ("/admin/departments", admin.DEPARTMENT, DepartmentBody, "department"),
+    ("/admin/resources", admin.RESOURCE, ResourceBody, "resource"),
+    ("/admin/outages", admin.OUTAGE, OutageBody, "resource outage"),
+    ("/admin/appointment-types", admin.APPOINTMENT_TYPE, AppointmentTypeBody,
+     "appointment type"),
+    ("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody, "weekly schedule"),
+    ("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
+     "schedule exception"),
+    ("/admin/holidays", admin.HOLIDAY, HolidayBody, "holiday"),
+    ("/admin/blockouts", admin.BLOCKOUT, BlockoutBody, "blockout"),
+    ("/admin/quotas", admin.QUOTA, QuotaBody, "quota"),
+):
+    _record_routes(_path, _kind, _body, label=_label, view=_CONFIG, edit=_CONFIG, tag="admin")
+
+_record_routes("/patients", admin.PATIENT, PatientBody, label="patient", view="patient:view",
+               edit="patient:edit", tag="patients", search=True)
+_record_routes("/waitlist", admin.WAITLIST_ENTRY, WaitlistEntryBody, label="waitlist entry",
+               view="booking:create", edit="booking:create", tag="waitlist")

@@ -1,0 +1,339 @@
+"""Booking API: appointments and series. Thin: every write is a booking service call.
+
+Request bodies are read into the very intent arguments a desk pushes and
+decoded by :func:`scheduling.intents.decode`, so REST and sync accept exactly
+the same requests. A refusal answers 409 with
+``{"error": {"code", "message", "params", "alternatives"}}`` (message rendered in
+English in the clinic's zone, without patient data).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduling import intents
+from scheduling.commands import Actor, BookAppointment, Command, Refused
+from scheduling.errors import SchedulingInputError
+from scheduling.i18n import render
+from scheduling.model import AppointmentSource, AppointmentStatus, Series
+from scheduling.wire import to_wire
+from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
+from sync_server.api.errors import error_response
+from sync_server.db import models as db
+from sync_server.services import access, booking
+from sync_server.services.accounts import Principal
+from sync_server.services.booking import BookingResult, Caller
+from sync_server.services.calendar import appointment_record
+from sync_server.services.errors import InvalidInput, PermissionDenied
+
+router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
+
+Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
+Creator = Annotated[Principal, Depends(require("booking:create"))]
+Modifier = Annotated[Principal, Depends(require("booking:modify"))]
+Canceller = Annotated[Principal, Depends(require("booking:cancel"))]
+Undoer = Annotated[Principal, Depends(require("booking:undo"))]
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=5000)]
+MAX_LIST_DAYS = 62
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def intent_args(self, **extra: Any) -> dict[str, Any]:
+        args: dict[str, Any] = self.model_dump(mode="json", exclude_unset=True)
+        args.update(extra)
+        return args
+
+
+class BookBody(_Body):
+    appointment_id: Id | None = Field(None, description="Optional; generated when left out")
+    clinic_id: Id
+    patient_id: Id
+    appointment_type_id: Id
+    provider_id: Id
+    start: AwareDatetime
+    end: AwareDatetime | None = Field(None, description="Left out: the type's default length")
+    room_id: Id | None = Field(None, description="Left out: any suitable free room")
+    equipment_ids: list[Id] | None = None
+    source: AppointmentSource = AppointmentSource.STAFF
+    notes: Text = ""
+    patient_notes: Text = ""
+    override_reason: Text | None = None
+
+
+class MoveBody(_Body):
+    start: AwareDatetime
+    provider_id: Id | None = None
+    room_id: Id | None = None
+    override_reason: Text | None = None
+    base_version: int | None = Field(None, ge=0, description="Refused as stale when changed")
+
+
+class ResizeBody(_Body):
+    end: AwareDatetime
+    override_reason: Text | None = None
+    base_version: int | None = Field(None, ge=0)
+
+
+class CancelBody(_Body):
+    reason: Text
+    override_reason: Text | None = None
+    base_version: int | None = Field(None, ge=0)
+
+
+class StatusBody(_Body):
+    status: AppointmentStatus
+    reason: Text = ""
+    base_version: int | None = Field(None, ge=0)
+
+
+class UndoBody(_Body):
+    base_version: int | None = Field(None, ge=0)
+
+
+class SeriesBody(_Body):
+    series_id: Id | None = None
+    clinic_id: Id
+    patient_id: Id
+    appointment_type_id: Id
+    provider_id: Id
+    room_id: Id | None = None
+    equipment_ids: list[Id] | None = None
+    source: AppointmentSource = AppointmentSource.STAFF
+    notes: Text = ""
+    patient_notes: Text = ""
+    override_reason: Text | None = None
+    duration_seconds: int | None = Field(None, ge=60, le=24 * 3600)
+    rrule: Annotated[str, Field(min_length=1, max_length=500)]
+    first_local: NaiveDatetime = Field(description="Local wall-clock time in the clinic's zone")
+    exdates: list[NaiveDatetime] = Field(default_factory=list)
+
+
+class SeriesEditBody(_Body):
+    appointment_id: Id
+    scope: Literal["this", "following", "all"]
+    action: Literal["move", "cancel"]
+    start: AwareDatetime | None = None
+    provider_id: Id | None = None
+    room_id: Id | None = None
+    reason: Text = ""
+    override_reason: Text | None = None
+    new_series_id: Id | None = None
+
+
+class ChangeOut(BaseModel):
+    appointments: list[dict[str, Any]]
+    series: list[dict[str, Any]] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list)
+    overridden: list[str] = Field(default_factory=list)
+    refused_occurrences: list[dict[str, Any]] = Field(default_factory=list)
+    version: int | None = None
+
+
+class AppointmentList(BaseModel):
+    appointments: list[dict[str, Any]]
+
+
+REFUSAL: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Refused by the booking rules (code, message, alternatives)"},
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _caller(user: Principal) -> Caller:
+    return Caller(user.organization_id, Actor(user.user_id, None, user.permissions), user.actor)
+
+
+def _decode(name: str, args: dict[str, Any], actor: Actor) -> intents.DecodedIntent:
+    try:
+        return intents.decode(name, args, actor)
+    except SchedulingInputError as error:
+        raise InvalidInput(f"The request is not valid: {error}") from None
+
+
+def _own_appointment(session: Session, user: Principal, appointment_id: str,
+                     now: datetime) -> db.Appointment:
+    return access.get_in_organization(session, db.Appointment, appointment_id,
+                                      user.organization_id, user.actor, now,
+                                      target_type="appointment")
+
+
+def refusal_response(result: BookingResult) -> JSONResponse:
+    refused = result.refused
+    assert refused is not None
+    clinic = result.clinic
+    message = render(refused.message_id, refused.params, language="en",
+                     locale=clinic.locale if clinic else "en_US",
+                     tz=clinic.time_zone if clinic else "UTC", names=result.names)
+    return error_response(
+        409, refused.code.value, message, params=booking.json_params(refused.params),
+        alternatives=[booking.alternative_json(a) for a in refused.alternatives],
+    )
+
+
+def _answer(session: Session, result: BookingResult) -> ChangeOut | JSONResponse:
+    session.commit()
+    if result.refused is not None:
+        return refusal_response(result)
+    refused = [
+        {"original_start": r.original_start.isoformat(), "code": r.outcome.code.value,
+         "params": booking.json_params(r.outcome.params),
+         "alternatives": [booking.alternative_json(a) for a in r.outcome.alternatives]}
+        for r in result.occurrences if isinstance(r.outcome, Refused)
+    ]
+    return ChangeOut(
+        appointments=[to_wire(a) for a in result.appointments],
+        series=[to_wire(r) for r in result.records if isinstance(r, Series)],
+        notices=[c.value for c in result.notices],
+        overridden=[c.value for c in result.overridden],
+        refused_occurrences=refused, version=result.version,
+    )
+
+
+def _change(session: Session, user: Principal, now: datetime, appointment_id: str,
+            name: str, body: _Body) -> ChangeOut | JSONResponse:
+    _own_appointment(session, user, appointment_id, now)
+    args = body.intent_args(appointment_id=appointment_id)
+    base_version = args.pop("base_version", None)
+    decoded = _decode(name, args, _caller(user).actor)
+    command = decoded.request
+    assert isinstance(command, Command) and not isinstance(command, BookAppointment)
+    result = booking.change(session, _caller(user), command, now, base_version=base_version)
+    return _answer(session, result)
+
+
+# --------------------------------------------------------------------------- appointments
+
+
+@router.post("/appointments", response_model=ChangeOut, status_code=status.HTTP_201_CREATED,
+             responses=REFUSAL)
+def book_appointment(body: BookBody, user: Creator, session: SessionDep,
+                     now: NowDep) -> ChangeOut | JSONResponse:
+    """Book a patient; the rules pick a free room when ``room_id`` is left out."""
+    args = body.intent_args(appointment_id=body.appointment_id or str(uuid.uuid4()))
+    decoded = _decode(intents.APPOINTMENT_BOOK, args, _caller(user).actor)
+    assert isinstance(decoded.request, BookAppointment)
+    return _answer(session, booking.book(session, _caller(user), decoded.request, now))
+
+
+@router.post("/appointments/{appointment_id}/move", response_model=ChangeOut, responses=REFUSAL)
+def move_appointment(appointment_id: Id, body: MoveBody, user: Modifier, session: SessionDep,
+                     now: NowDep) -> ChangeOut | JSONResponse:
+    """Move to a new start (length kept), optionally to another provider or room."""
+    return _change(session, user, now, appointment_id, intents.APPOINTMENT_MOVE, body)
+
+
+@router.post("/appointments/{appointment_id}/resize", response_model=ChangeOut,
+             responses=REFUSAL)
+def resize_appointment(appointment_id: Id, body: ResizeBody, user: Modifier,
+                       session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+    """Change the end (the start stays)."""
+    return _change(session, user, now, appointment_id, intents.APPOINTMENT_RESIZE, body)
+
+
+@router.post("/appointments/{appointment_id}/cancel", response_model=ChangeOut,
+             responses=REFUSAL)
+def cancel_appointment(appointment_id: Id, body: CancelBody, user: Canceller,
+                       session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+    """Cancel with a reason (a late cancellation needs an override)."""
+    return _change(session, user, now, appointment_id, intents.APPOINTMENT_CANCEL, body)
+
+
+@router.post("/appointments/{appointment_id}/status", response_model=ChangeOut,
+             responses=REFUSAL)
+def change_status(appointment_id: Id, body: StatusBody, user: Modifier, session: SessionDep,
+                  now: NowDep) -> ChangeOut | JSONResponse:
+    """Step the status machine (confirm, check in, start, complete, no-show …)."""
+    return _change(session, user, now, appointment_id, intents.APPOINTMENT_CHANGE_STATUS, body)
+
+
+@router.post("/appointments/{appointment_id}/undo-status", response_model=ChangeOut,
+             responses=REFUSAL)
+def undo_status(appointment_id: Id, body: UndoBody, user: Undoer, session: SessionDep,
+                now: NowDep) -> ChangeOut | JSONResponse:
+    """Undo the last status step within the undo window."""
+    return _change(session, user, now, appointment_id, intents.APPOINTMENT_UNDO_STATUS, body)
+
+
+@router.get("/appointments", response_model=AppointmentList)
+def list_appointments(
+    user: Viewer,
+    session: SessionDep,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+    provider_id: Annotated[str | None, Query(max_length=64)] = None,
+    clinic_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> AppointmentList:
+    """Appointments overlapping ``[from, to)`` (at most 62 days), cancelled ones included."""
+    if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
+        raise InvalidInput(f"'to' must be after 'from' and at most {MAX_LIST_DAYS} days later.")
+    table = db.Appointment
+    query = select(table).where(table.organization_id == user.organization_id,
+                                table.deleted.is_(False), table.start_at < end,
+                                table.end_at > start).order_by(table.start_at, table.id)
+    if provider_id is not None:
+        query = query.where(table.provider_id == provider_id)
+    if clinic_id is not None:
+        query = query.where(table.clinic_id == clinic_id)
+    return AppointmentList(appointments=[to_wire(appointment_record(r))
+                                         for r in session.scalars(query.limit(5000))])
+
+
+@router.get("/appointments/{appointment_id}", response_model=dict[str, Any])
+def get_appointment(appointment_id: Id, user: Viewer, session: SessionDep,
+                    now: NowDep) -> dict[str, Any]:
+    """One appointment in its wire form."""
+    return to_wire(appointment_record(_own_appointment(session, user, appointment_id, now)))
+
+
+# --------------------------------------------------------------------------- series
+
+
+@router.post("/series", response_model=ChangeOut, status_code=status.HTTP_201_CREATED,
+             responses=REFUSAL)
+def book_series(body: SeriesBody, user: Creator, session: SessionDep,
+                now: NowDep) -> ChangeOut | JSONResponse:
+    """Book a recurring series; occurrences the rules refuse are listed and left out."""
+    args = body.intent_args(series_id=body.series_id or str(uuid.uuid4()))
+    decoded = _decode(intents.SERIES_BOOK, args, _caller(user).actor)
+    assert isinstance(decoded.request, intents.SeriesBooking)
+    try:
+        result = booking.book_recurring(session, _caller(user), decoded.request, now)
+    except SchedulingInputError as error:
+        raise InvalidInput(f"The request is not valid: {error}") from None
+    return _answer(session, result)
+
+
+@router.post("/series/{series_id}/edit", response_model=ChangeOut, responses=REFUSAL)
+def edit_series(series_id: Id, body: SeriesEditBody, user: Modifier, session: SessionDep,
+                now: NowDep) -> ChangeOut | JSONResponse:
+    """Move or cancel this / this and following / all occurrences."""
+    access.get_in_organization(session, db.Series, series_id, user.organization_id,
+                               user.actor, now, target_type="series")
+    args = body.intent_args(series_id=series_id)
+    if body.action == "move" and body.scope == "following" and not body.new_series_id:
+        args["new_series_id"] = str(uuid.uuid4())
+    decoded = _decode(intents.SERIES_EDIT, args, _caller(user).actor)
+    assert isinstance(decoded.request, intents.SeriesEdit)
+    if body.action == "cancel" and not user.can("booking:cancel"):
+        raise PermissionDenied(
+            "Your role does not allow this (needs the 'booking:cancel' permission).",
+            code="permission_denied")
+    try:
+        result = booking.edit_recurring(session, _caller(user), decoded.request, now)
+    except SchedulingInputError as error:
+        raise InvalidInput(f"The request is not valid: {error}") from None
+    return _answer(session, result)

@@ -1,0 +1,117 @@
+"""Request dependencies as ``Annotated`` types: context, session, clock, caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
+from sync_server.core.context import ServerContext
+from sync_server.core.security import InvalidTokenError, read_access_token
+from sync_server.db.models import Device
+from sync_server.services import accounts, devices
+from sync_server.services.errors import AuthenticationFailed, PermissionDenied
+
+
+def get_context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[ServerContext, Depends(get_context)]
+
+
+def get_session(context: ContextDep) -> Iterator[Session]:
+    with context.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now(context: ContextDep) -> datetime:
+    """The request's one "now" (UTC), taken from the server's clock."""
+    return context.clock()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+_SQLITE_TURNS: dict[int, asyncio.Semaphore] = {}
+
+
+async def sqlite_write_turn(context: ContextDep) -> AsyncIterator[None]:
+    """On SQLite, let one request of this process write at a time (a router dependency,
+    resolved before the session's ``BEGIN IMMEDIATE``): waiting writers queue in the event
+    loop instead of polling SQLite's busy handler, whose growing sleeps collapse throughput
+    under many concurrent desks, and they hold no worker thread while they wait.
+    PostgreSQL needs no such turn."""
+    if context.engine.dialect.name != "sqlite":
+        yield
+        return
+    turn = _SQLITE_TURNS.setdefault(id(context.engine), asyncio.Semaphore(1))
+    async with turn:
+        yield
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+_device_header = APIKeyHeader(
+    name=DEVICE_TOKEN_HEADER, auto_error=False, description="Device token from enrollment"
+)
+
+
+def get_current_user(
+    context: ContextDep,
+    session: SessionDep,
+    now: NowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> accounts.Principal:
+    if credentials is None:
+        raise AuthenticationFailed("Sign in first.", code="not_authenticated")
+    try:
+        claims = read_access_token(context.signing_key, credentials.credentials, now)
+    except InvalidTokenError:
+        raise AuthenticationFailed(
+            "Your sign-in has expired or is not valid; refresh it or sign in again.",
+            code="invalid_token",
+        ) from None
+    principal = accounts.load_principal(session, claims.user_id, claims.organization_id)
+    if principal is None:
+        raise AuthenticationFailed("This account is disabled.", code="invalid_token")
+    return principal
+
+
+CurrentUser = Annotated[accounts.Principal, Depends(get_current_user)]
+
+
+def get_current_device(
+    session: SessionDep,
+    now: NowDep,
+    token: Annotated[str | None, Depends(_device_header)],
+) -> Device:
+    if not token:
+        raise AuthenticationFailed(
+            f"This request needs the desk's {DEVICE_TOKEN_HEADER} header.", code="no_device"
+        )
+    return devices.authenticate_device(session, token, now)
+
+
+CurrentDevice = Annotated[Device, Depends(get_current_device)]
+
+
+def require(permission: str) -> Callable[[accounts.Principal], accounts.Principal]:
+    """A dependency that lets the request through only when the user holds ``permission``."""
+
+    def check(user: CurrentUser) -> accounts.Principal:
+        if not user.can(permission):
+            raise PermissionDenied(
+                f"Your role does not allow this (needs the '{permission}' permission).",
+                code="permission_denied",
+            )
+        return user
+
+    return check

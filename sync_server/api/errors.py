@@ -1,0 +1,111 @@
+"""Every error leaves the server as ``{"error": {"code": ..., "message": ...}}``.
+
+Messages are written for the front desk and never echo submitted values
+(they could be patient data).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync_server.services.errors import ServiceError
+
+log = logging.getLogger("sync_server.errors")
+
+DATABASE_UNAVAILABLE = (
+    "The scheduling database cannot be reached right now. Your work is kept; "
+    "try again in a moment, and tell your administrator if this persists."
+)
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    426: "update_required",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _describe(error: dict[str, Any]) -> dict[str, Any]:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return {"field": location or "body", "problem": str(error.get("msg", "invalid value"))}
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_describe(dict(e)) for e in exc.errors()][:20]
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        message = "The request body is not valid JSON."
+    else:
+        message = "The request is not valid: " + "; ".join(
+            f"{p['field']}: {p['problem']}" for p in problems[:5]
+        )
+    return error_response(422, "invalid_request", message, details=problems)
+
+
+async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.code, exc.message, headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(503, "database_unavailable", DATABASE_UNAVAILABLE, {"Retry-After": "5"})
+
+
+async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        return await _database_error(request, exc)
+    return await _unexpected_error(request, exc)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(
+        500, "internal_error", "Something went wrong on the server; the request was not applied."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
+    app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(Exception, _unexpected_error)

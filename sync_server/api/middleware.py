@@ -1,0 +1,136 @@
+"""The outermost ASGI layer: request id, protocol check, body limit, access log.
+
+Pure ASGI (no BaseHTTPMiddleware) so it neither buffers bodies nor breaks
+the server-sent-event streams that come later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scheduling.sync_protocol import (
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    REQUEST_ID_HEADER,
+    UPDATE_REQUIRED,
+)
+from sync_server.api.errors import error_response
+
+access_log = logging.getLogger("sync_server.access")
+
+_PROTOCOL_HEADER = PROTOCOL_HEADER.lower().encode()
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        request_id = _request_id(headers.get(_REQUEST_ID_HEADER))
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (_REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            refusal = self._refuse_early(headers)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        finally:
+            route = scope.get("route")
+            access_log.info(
+                "request",
+                extra={
+                    "event": "request",
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "path": getattr(route, "path", None) or scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+    def _refuse_early(self, headers: dict[bytes, bytes]) -> Any:
+        raw_protocol = headers.get(_PROTOCOL_HEADER)
+        if raw_protocol is not None:
+            try:
+                protocol = int(raw_protocol.decode("latin-1").strip())
+            except ValueError:
+                return error_response(
+                    400,
+                    "bad_protocol_header",
+                    f"The {PROTOCOL_HEADER} header must be a whole number.",
+                )
+            if protocol < MIN_PROTOCOL_VERSION:
+                return error_response(
+                    426,
+                    UPDATE_REQUIRED,
+                    "This desk is too old for the server: please install the update. "
+                    "Changes made meanwhile are kept and will be sent after updating.",
+                    {PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+                    minimum_protocol=MIN_PROTOCOL_VERSION,
+                )
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_body_bytes
+            except ValueError:
+                return error_response(400, "bad_request", "Invalid Content-Length header.")
+            if too_big:
+                return _too_large(self.max_body_bytes)
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # FastAPI re-raises HTTPException from body reading; our handler shapes it.
+                    raise HTTPException(413, _too_large_message(limit))
+            return message
+
+        return limited_receive
+
+
+def _request_id(given: bytes | None) -> str:
+    if given:
+        text = given.decode("latin-1")
+        if 0 < len(text) <= 64 and all(ch.isalnum() or ch in "-_." for ch in text):
+            return text
+    return uuid.uuid4().hex
+
+
+def _too_large_message(limit: int) -> str:
+    return f"The request body is larger than the server accepts ({limit} bytes)."
+
+
+def _too_large(limit: int) -> Any:
+    return error_response(413, "payload_too_large", _too_large_message(limit))

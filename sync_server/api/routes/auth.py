@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
+from sync_server.services import accounts
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    organization: str = Field(min_length=1, max_length=64, description="Slug or id")
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, max_length=16)
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class TokenResponse(BaseModel):
+    token_type: str = "bearer"
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+
+    @classmethod
+    def of(cls, pair: accounts.TokenPair) -> TokenResponse:
+        return cls(
+            access_token=pair.access_token,
+            access_expires_at=pair.access_expires_at,
+            refresh_token=pair.refresh_token,
+            refresh_expires_at=pair.refresh_expires_at,
+        )
+
+
+class Me(BaseModel):
+    user_id: str
+    organization_id: str
+    email: str
+    roles: list[str]
+    permissions: list[str]
+    department_permissions: dict[str, list[str]]
+
+
+@router.post("/login", response_model=TokenResponse)
+def login(
+    body: LoginRequest, context: ContextDep, session: SessionDep, now: NowDep
+) -> TokenResponse:
+    """Sign in with e-mail, password and (when enabled) a TOTP code."""
+    pair = accounts.login(
+        session,
+        context.settings,
+        context.passwords,
+        context.signing_key,
+        organization=body.organization,
+        email=body.email,
+        password=body.password,
+        totp=body.totp,
+        now=now,
+    )
+    return TokenResponse.of(pair)
+
+
+@router.post("/refresh", response_model=TokenResponse)
+def refresh(
+    body: RefreshRequest, context: ContextDep, session: SessionDep, now: NowDep
+) -> TokenResponse:
+    """Exchange a refresh token for new tokens (the old refresh token stops working)."""
+    pair = accounts.refresh(session, context.settings, context.signing_key, body.refresh_token, now)
+    return TokenResponse.of(pair)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(body: RefreshRequest, session: SessionDep, now: NowDep) -> None:
+    """End a session by revoking its refresh token."""
+    accounts.logout(session, body.refresh_token, now)
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    """The signed-in user with roles and permissions."""
+    return Me(
+        user_id=user.user_id,
+        organization_id=user.organization_id,
+        email=user.email,
+        roles=sorted(user.roles),
+        permissions=sorted(user.permissions),
+        department_permissions={p: sorted(d) for p, d in user.department_permissions.items()},
+    )

@@ -1,0 +1,93 @@
+"""Sync endpoints for enrolled desks (device token): push and pull (DESIGN §3).
+
+The protocol, its semantics and examples are in :mod:`sync_server.services.sync`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from scheduling.sync_protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_PULL_LIMIT,
+    MUTATION_GAP,
+    Mutation,
+    PushRequest,
+)
+from sync_server.api.deps import CurrentDevice, NowDep, SessionDep, sqlite_write_turn
+from sync_server.api.errors import error_response
+from sync_server.services import sync
+
+router = APIRouter(prefix="/sync", tags=["sync"], dependencies=[Depends(sqlite_write_turn)])
+
+MAX_MUTATIONS_PER_PUSH = 1000
+
+
+class MutationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[StrictInt, Field(ge=1)]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    args: dict[str, Any]
+    client_time: Annotated[StrictStr, Field(max_length=64)] | None = Field(
+        None, description="When the desk queued it; informational, never used for ordering")
+
+
+class PushBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    mutations: Annotated[list[MutationBody], Field(max_length=MAX_MUTATIONS_PER_PUSH)]
+
+
+class MutationResultOut(BaseModel):
+    id: int
+    status: str = Field(description="applied | refused | invalid | skipped")
+    code: str | None = None
+
+
+class PushOut(BaseModel):
+    last_mutation_id: int
+    results: list[MutationResultOut]
+
+
+class PullOut(BaseModel):
+    cursor: int
+    changes: list[dict[str, Any]]
+    tombstones: list[dict[str, Any]]
+    last_mutation_id: int
+    conflicts: list[dict[str, Any]]
+    has_more: bool
+
+
+GAP: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The mutation ids skip a number (mutation_gap)"},
+}
+
+
+@router.post("/push", response_model=PushOut, responses=GAP)
+def push(body: PushBody, device: CurrentDevice, session: SessionDep,
+         now: NowDep) -> PushOut | JSONResponse:
+    """Apply the desk's outbox in order; each mutation is processed exactly once."""
+    request = PushRequest(body.client_id, tuple(
+        Mutation(m.id, m.name, m.args, m.client_time) for m in body.mutations))
+    try:
+        result = sync.push(session, device, request, now)
+    except sync.MutationGap as gap:
+        return error_response(409, MUTATION_GAP, gap.message,
+                              last_mutation_id=gap.last_mutation_id)
+    return PushOut.model_validate(result.to_json())
+
+
+@router.get("/pull", response_model=PullOut)
+def pull(
+    device: CurrentDevice,
+    session: SessionDep,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
+) -> PullOut:
+    """Changes after ``cursor`` (0 = everything), a page at a time; ask again while
+    ``has_more``."""
+    return PullOut.model_validate(sync.pull(session, device, cursor, limit).to_json())

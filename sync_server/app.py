@@ -1,0 +1,62 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
+from sync_server.api import admin, appointments, availability, events, sync
+from sync_server.api.errors import install_error_handlers
+from sync_server.api.main import api_router
+from sync_server.api.middleware import RequestContextMiddleware
+from sync_server.core.config import Settings
+from sync_server.core.context import ServerContext
+from sync_server.services import pokes
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """Build the server for ``settings``; ``clock`` (UTC "now") is injectable for tests."""
+    context = ServerContext.from_settings(settings, clock)
+    broker = pokes.PokeBroker()
+    if settings.is_sqlite:  # one instance: pokes come straight from its commits
+        pokes.install_commit_hook(context.sessions, broker)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with pokes.relaying(broker, settings, context.sessions):
+            yield
+        context.engine.dispose()
+
+    app = FastAPI(
+        title="ClinicDesk sync server",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.pokes = broker
+    install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    for booking_router in (appointments.router, availability.router, sync.router):
+        app.include_router(booking_router, prefix=API_PREFIX)
+    app.include_router(events.router, prefix=API_PREFIX)
+    app.include_router(admin.router, prefix=API_PREFIX)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", PROTOCOL_HEADER, REQUEST_ID_HEADER],
+        )
+    # Added last = outermost: limits and protocol checks run before anything else.
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,288 @@
+"""``clinicdesk-server``: run, migrate and administer the sync server.
+
+Every command prints a clear message and returns a non-zero exit code on
+failure; expected errors never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from sync_server.core.config import Settings
+from sync_server.core.security import Passwords, password_hasher
+from sync_server.db.migrate import current_revision, upgrade
+from sync_server.db.models import Organization
+from sync_server.db.session import make_engine, make_session_factory
+from sync_server.services import accounts, audit, devices, organizations
+from sync_server.services.errors import ServiceError
+from sync_server.services.pokes import PokeBroker
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """An expected failure: printed as ``error: …`` without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage problem
+        return int(exc.code or 0)
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        print(f"error: invalid setting(s): {fields} (see CLINICDESK_* variables)", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        command: Callable[[Settings, argparse.Namespace], int] = args.run
+        return command(settings, args)
+    except (CommandError, ServiceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except DBAPIError as exc:
+        print(
+            f"error: database error ({type(exc.orig).__name__}): {_safe_url(settings)} — "
+            "check that the database is running and migrated.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinicdesk-server", description=__doc__)
+    parser.add_argument("--database-url", help="overrides CLINICDESK_DATABASE_URL")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the HTTP server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(run=_migrate)
+
+    p = sub.add_parser("create-org", help="create an organization with the default roles")
+    p.add_argument("name")
+    p.add_argument("--slug", help="short name used at sign-in (default: from the name)")
+    p.set_defaults(run=_create_org)
+
+    p = sub.add_parser("create-user", help="create a user account")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("email")
+    p.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="administrator, receptionist, provider or viewer (repeatable)",
+    )
+    p.add_argument("--name", default="", help="display name")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    p.set_defaults(run=_create_user)
+
+    p = sub.add_parser("enroll-code", help="print a one-time desk enrollment code")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("--ttl-hours", type=int, default=None)
+    p.set_defaults(run=_enroll_code)
+
+    p = sub.add_parser("revoke-device", help="revoke an enrolled desk")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("client_id")
+    p.set_defaults(run=_revoke_device)
+
+    p = sub.add_parser("verify-audit", help="check the audit log's hash chains")
+    p.add_argument("--org", metavar="SLUG", help="only this organization")
+    p.set_defaults(run=_verify_audit)
+
+    p = sub.add_parser("seed-demo", help="load the demo organization (slug 'demo')")
+    p.set_defaults(run=_seed_demo)
+    return parser
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    url = settings.resolved_database_url
+    if current_revision(url) is None:
+        raise CommandError(
+            f"the database {_safe_url(settings)} has no schema yet; "
+            "run 'clinicdesk-server migrate' first"
+        )
+    engine = make_engine(url, connect_timeout=settings.db_connect_timeout_seconds)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+class EventAwareServer(uvicorn.Server):
+    """``uvicorn.Server`` that ends the app's event streams as soon as shutdown starts.
+
+    uvicorn waits for open responses *before* it runs the app's lifespan shutdown,
+    and an event stream never finishes by itself, so without this every open
+    stream would hold the shutdown for the whole graceful timeout.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        broker = getattr(getattr(self.config.app, "state", None), "pokes", None)
+        if isinstance(broker, PokeBroker):
+            broker.close()
+        await super().shutdown(sockets)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from sync_server.app import create_app
+    from sync_server.core.logging import configure_logging
+
+    configure_logging(settings.log_level)
+    if settings.is_sqlite:
+        upgrade(settings.resolved_database_url)  # the embedded database keeps itself current
+    elif current_revision(settings.resolved_database_url) is None:
+        raise CommandError("the database has no schema yet; run 'clinicdesk-server migrate' first")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,  # a fallback: EventAwareServer ends streams at once
+    )
+    EventAwareServer(config).run()
+    return EXIT_OK
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    upgrade(settings.resolved_database_url)
+    print(
+        f"database {_safe_url(settings)} is at revision "
+        f"{current_revision(settings.resolved_database_url)}"
+    )
+    return EXIT_OK
+
+
+def _create_org(settings: Settings, args: argparse.Namespace) -> int:
+    with _session(settings) as session:
+        org = organizations.create_organization(session, args.name, _now(), args.slug)
+        session.commit()
+        print(f"created organization '{org.name}' (slug {org.slug}, id {org.id})")
+    return EXIT_OK
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CommandError("the passwords do not match")
+    if not password:
+        raise CommandError("no password given")
+    return password
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        user = accounts.create_user(
+            session,
+            Passwords(password_hasher(settings)),
+            org.id,
+            args.email,
+            password,
+            args.role,
+            _now(),
+            display_name=args.name,
+        )
+        session.commit()
+        print(f"created user {user.email} (id {user.id}) with role(s) {', '.join(args.role)}")
+    return EXIT_OK
+
+
+def _enroll_code(settings: Settings, args: argparse.Namespace) -> int:
+    hours = args.ttl_hours or settings.enrollment_code_hours
+    if hours < 1:
+        raise CommandError("--ttl-hours must be at least 1")
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        code, expires = devices.create_enrollment_code(
+            session, org.id, _now(), timedelta(hours=hours), audit.Actor()
+        )
+        session.commit()
+    print(code)
+    print(f"one-time code, valid until {expires:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    return EXIT_OK
+
+
+def _revoke_device(settings: Settings, args: argparse.Namespace) -> int:
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        device = devices.find_device_by_client_id(session, org.id, args.client_id)
+        devices.revoke_device(session, org.id, device, _now(), audit.Actor())
+        print(f"revoked desk {device.client_id} ({device.name or 'unnamed'})")
+    return EXIT_OK
+
+
+def _verify_audit(settings: Settings, args: argparse.Namespace) -> int:
+    with _session(settings) as session:
+        if args.org:
+            orgs = [organizations.get_organization(session, args.org)]
+        else:
+            orgs = list(session.scalars(select(Organization).order_by(Organization.slug)))
+        broken = 0
+        for org in orgs:
+            problem = audit.verify(session, org.id)
+            if problem is None:
+                print(f"ok: {org.slug}")
+            else:
+                broken += 1
+                print(f"TAMPERED: {org.slug}: {problem.describe()}")
+    return EXIT_FAILURE if broken else EXIT_OK
+
+
+def _seed_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from sync_server.services.demo import DEMO_SLUG, seed_demo
+
+    with _session(settings) as session:
+        if organizations.find_organization(session, DEMO_SLUG) is not None:
+            raise CommandError("the demo organization already exists in this database")
+        seeded = seed_demo(session, Passwords(password_hasher(settings)), _now())
+    print(f"demo organization '{seeded.slug}': {seeded.appointments} appointments")
+    for email in seeded.users:
+        print(f"  user {email} / password {seeded.password}")
+    for code in seeded.enrollment_codes:
+        print(f"  desk enrollment code {code}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Server settings: one home, read once from ``CLINICDESK_*`` variables, passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+SECRET_FILE_NAME = "server-secret.key"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("ClinicDesk-Server", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the sync server.
+
+    ``database_url`` defaults to an SQLite file in the user data directory;
+    production uses ``postgresql+psycopg://user@host/db``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CLINICDESK_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    #: Seconds a new database connection may take before the request fails with 503.
+    db_connect_timeout_seconds: int = Field(default=2, ge=1, le=60)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    access_token_minutes: int = Field(default=15, ge=1, le=15)
+    refresh_token_days: int = Field(default=30, ge=1)
+    enrollment_code_hours: int = Field(default=24, ge=1)
+    #: Failed sign-ins in a row that lock an account, and for how long.
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    #: Argon2id cost (RFC 9106 second recommended profile by default).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    #: HMAC key for access tokens. When unset it is generated once and kept in
+    #: ``data_dir``; several instances behind a load balancer must share one value.
+    secret_key: SecretStr | None = None
+
+    #: Seconds between heartbeat comments on an idle event stream (keeps proxies from
+    #: closing it and lets the desk notice a dead connection).
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Allowed browser origins; empty means CORS stays off.
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'clinicdesk-server.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.resolved_database_url).get_backend_name() == "sqlite"
+
+    def signing_key(self) -> bytes:
+        """The access-token key: configured, or generated once and persisted (mode 0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return _persisted_secret(self._secret_dir() / SECRET_FILE_NAME)
+
+    def _secret_dir(self) -> Path:
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).resolve().parent
+        return self.data_dir
+
+
+def _persisted_secret(path: Path) -> bytes:
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48).encode()
+    try:
+        # O_EXCL: if two processes race, the loser reads the winner's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value

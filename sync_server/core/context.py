@@ -1,0 +1,46 @@
+"""What the app's requests share: settings, database, password hasher, key, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_server.core.config import Settings
+from sync_server.core.security import Passwords, password_hasher
+from sync_server.db.session import make_engine, make_session_factory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ServerContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    passwords: Passwords
+    signing_key: bytes
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> ServerContext:
+        engine = make_engine(
+            settings.resolved_database_url,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pool_size=settings.db_pool_size,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            passwords=Passwords(password_hasher(settings)),
+            signing_key=settings.signing_key(),
+            clock=clock or utc_now,
+        )

@@ -1,0 +1,96 @@
+"""Engines and sessions for SQLite (embedded) and PostgreSQL (production).
+
+SQLite: WAL, foreign keys on, and every transaction starts with
+``BEGIN IMMEDIATE`` so writers are serialized by the database file lock (the
+pysqlite recipe from the SQLAlchemy docs: the driver's own transaction
+handling is switched off and we emit BEGIN on the engine's ``begin`` event).
+A connection opened with the execution option ``read_only=True`` starts a
+plain deferred ``BEGIN`` instead, so long reads do not block writers.
+
+PostgreSQL: ``pool_pre_ping`` so connections broken by a database restart are
+replaced transparently, and a short ``connect_timeout`` so an unreachable
+database fails the request fast (503) instead of hanging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def make_engine(url: str, *, connect_timeout: int = 2, pool_size: int = 10) -> Engine:
+    """Create the engine for ``url`` with the backend-specific setup described above."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=connect_timeout + 3,
+            connect_args={"connect_timeout": connect_timeout, "application_name": "clinicdesk"},
+        )
+    raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql+psycopg")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop pysqlite from issuing its own BEGIN; we issue BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def lock_resources(session: Session, resource_ids: Iterable[str]) -> None:
+    """Serialize writers that touch the same resources until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock`` per resource, taken in sorted order
+    so two bookings sharing resources cannot deadlock. SQLite: nothing to do,
+    ``BEGIN IMMEDIATE`` already serializes every write transaction.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for resource_id in sorted(set(resource_ids)):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": advisory_key("resource", resource_id)},
+        )
+
+
+def advisory_key(namespace: str, value: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
+    digest = hashlib.sha256(f"clinicdesk:{namespace}:{value}".encode()).digest()
+    key: int = struct.unpack(">q", digest[:8])[0]
+    return key

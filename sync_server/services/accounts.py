@@ -1,0 +1,347 @@
+"""Users, sign-in (password + optional TOTP, lockout), tokens and permissions.
+
+Sign-in never tells which part was wrong (unknown e-mail, wrong password,
+wrong code or a locked account all get the same answer), so it cannot be
+used to find out who has an account. Only a correct password on an account
+with TOTP may learn that a code is required.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sync_server.core.config import Settings
+from sync_server.core.security import (
+    MIN_PASSWORD_LENGTH,
+    Passwords,
+    issue_access_token,
+    new_opaque_token,
+    token_digest,
+    verify_totp,
+)
+from sync_server.db.models import RefreshToken, Role, RolePermission, User, UserRole
+from sync_server.services import audit
+from sync_server.services.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
+from sync_server.services.organizations import find_organization
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in user as the API sees it: organization, roles and permissions.
+
+    ``permissions`` are granted organization-wide; ``department_permissions``
+    maps a permission to the departments where a department-scoped role grants it.
+    """
+
+    user_id: str
+    organization_id: str
+    email: str
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    department_permissions: dict[str, frozenset[str]]
+
+    def can(self, permission: str, department_id: str | None = None) -> bool:
+        if permission in self.permissions:
+            return True
+        departments = self.department_permissions.get(permission, frozenset())
+        return bool(departments) if department_id is None else department_id in departments
+
+    @property
+    def actor(self) -> audit.Actor:
+        return audit.Actor(user_id=self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+def _failure_message(settings: Settings) -> str:
+    return (
+        "The organization, e-mail, password or security code is not correct, or the account "
+        f"is locked for {settings.lockout_minutes} minutes after {settings.lockout_threshold} "
+        "failed attempts. Check your details or ask an administrator."
+    )
+
+
+def create_user(
+    session: Session,
+    passwords: Passwords,
+    organization_id: str,
+    email: str,
+    password: str,
+    roles: list[str],
+    now: datetime,
+    *,
+    display_name: str = "",
+    totp_secret: str | None = None,
+    actor: audit.Actor | None = None,
+) -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InvalidInput("An account needs a valid e-mail address.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    exists = session.scalar(
+        select(User.id).where(User.organization_id == organization_id, User.email == email)
+    )
+    if exists:
+        raise AlreadyExists("An account with this e-mail already exists in the organization.")
+    found = {
+        r.name: r
+        for r in session.scalars(
+            select(Role).where(Role.organization_id == organization_id, Role.name.in_(roles))
+        )
+    }
+    missing = sorted(set(roles) - set(found))
+    if missing:
+        raise NotFound(f"Unknown role(s): {', '.join(missing)}.", code="unknown_role")
+    user = User(
+        id=str(uuid.uuid4()),
+        organization_id=organization_id,
+        email=email,
+        display_name=display_name,
+        password_hash=passwords.hash(password),
+        totp_secret=totp_secret,
+        failed_attempts=0,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    session.add_all(
+        UserRole(
+            id=str(uuid.uuid4()), organization_id=organization_id, user_id=user.id, role_id=role.id
+        )
+        for role in found.values()
+    )
+    audit.append(
+        session,
+        organization_id,
+        at=now,
+        actor=actor or audit.Actor(),
+        intent="create_user",
+        outcome="done",
+        target_type="user",
+        target_id=user.id,
+    )
+    session.flush()
+    return user
+
+
+def login(
+    session: Session,
+    settings: Settings,
+    passwords: Passwords,
+    signing_key: bytes,
+    *,
+    organization: str,
+    email: str,
+    password: str,
+    totp: str | None,
+    now: datetime,
+) -> TokenPair:
+    """Check credentials and issue tokens; commits failure counters before raising."""
+    org = find_organization(session, organization)
+    user = None
+    if org is not None:
+        user = session.scalars(
+            select(User)
+            .where(User.organization_id == org.id, User.email == email.strip().lower())
+            .with_for_update()
+        ).first()
+    password_ok = passwords.verify(user.password_hash if user else None, password)
+    if org is None or user is None:
+        session.rollback()
+        raise AuthenticationFailed(_failure_message(settings), code="invalid_credentials")
+
+    locked = user.locked_until is not None and user.locked_until > now
+    if not user.active or locked or not password_ok:
+        _record_failure(session, settings, user, now, "locked" if locked else "bad_credentials")
+    if user.totp_secret:
+        if not totp:
+            session.rollback()
+            raise AuthenticationFailed(
+                "This account needs the 6-digit code from its authenticator app.",
+                code="totp_required",
+            )
+        if not verify_totp(user.totp_secret, totp, now):
+            _record_failure(session, settings, user, now, "bad_totp")
+
+    user.failed_attempts = 0
+    user.locked_until = None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+    pair = _issue_tokens(session, settings, signing_key, user, now)
+    audit.append(
+        session,
+        user.organization_id,
+        at=now,
+        actor=audit.Actor(user_id=user.id),
+        intent="login",
+        outcome="done",
+        target_type="user",
+        target_id=user.id,
+    )
+    session.commit()
+    return pair
+
+
+def _record_failure(
+    session: Session, settings: Settings, user: User, now: datetime, reason: str
+) -> None:
+    if reason != "locked":
+        user.failed_attempts += 1
+        if user.failed_attempts >= settings.lockout_threshold:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            user.failed_attempts = 0
+            reason = "locked_now"
+    audit.append(
+        session,
+        user.organization_id,
+        at=now,
+        actor=audit.Actor(),
+        intent="login",
+        outcome="refused",
+        target_type="user",
+        target_id=user.id,
+        reason=reason,
+    )
+    session.commit()
+    raise AuthenticationFailed(_failure_message(settings), code="invalid_credentials")
+
+
+def _issue_tokens(
+    session: Session, settings: Settings, signing_key: bytes, user: User, now: datetime
+) -> TokenPair:
+    access, access_expires = issue_access_token(
+        signing_key,
+        user.id,
+        user.organization_id,
+        now,
+        timedelta(minutes=settings.access_token_minutes),
+    )
+    refresh = new_opaque_token()
+    refresh_expires = now + timedelta(days=settings.refresh_token_days)
+    session.add(
+        RefreshToken(
+            id=str(uuid.uuid4()),
+            organization_id=user.organization_id,
+            user_id=user.id,
+            token_hash=token_digest(refresh),
+            created_at=now,
+            expires_at=refresh_expires,
+        )
+    )
+    return TokenPair(access, access_expires, refresh, refresh_expires)
+
+
+def refresh(
+    session: Session, settings: Settings, signing_key: bytes, token: str, now: datetime
+) -> TokenPair:
+    """Rotate a refresh token. Re-using a rotated one revokes all of the user's tokens."""
+    invalid = AuthenticationFailed(
+        "This session has ended; please sign in again.", code="invalid_refresh_token"
+    )
+    stored = session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == token_digest(token)).with_for_update()
+    ).first()
+    if stored is None:
+        session.rollback()
+        raise invalid
+    if stored.revoked_at is not None:
+        revoke_all_refresh_tokens(session, stored.user_id, now)
+        audit.append(
+            session,
+            stored.organization_id,
+            at=now,
+            actor=audit.Actor(),
+            intent="refresh",
+            outcome="refused",
+            target_type="user",
+            target_id=stored.user_id,
+            reason="revoked_token_reused",
+        )
+        session.commit()
+        raise invalid
+    user = session.get(User, stored.user_id)
+    if (
+        stored.expires_at <= now
+        or user is None
+        or not user.active
+        or (user.locked_until is not None and user.locked_until > now)
+    ):
+        session.rollback()
+        raise invalid
+    stored.revoked_at = now
+    pair = _issue_tokens(session, settings, signing_key, user, now)
+    session.commit()
+    return pair
+
+
+def logout(session: Session, token: str, now: datetime) -> None:
+    """Revoke a refresh token (unknown or already revoked tokens are ignored)."""
+    stored = session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == token_digest(token))
+    ).first()
+    if stored is not None and stored.revoked_at is None:
+        stored.revoked_at = now
+        audit.append(
+            session,
+            stored.organization_id,
+            at=now,
+            actor=audit.Actor(user_id=stored.user_id),
+            intent="logout",
+            outcome="done",
+            target_type="user",
+            target_id=stored.user_id,
+        )
+    session.commit()
+
+
+def revoke_all_refresh_tokens(session: Session, user_id: str, now: datetime) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def load_principal(session: Session, user_id: str, organization_id: str) -> Principal | None:
+    """The active user's roles and permissions, or None when the account is gone/disabled."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.organization_id != organization_id:
+        return None
+    rows = session.execute(
+        select(Role.name, RolePermission.permission, UserRole.department_id)
+        .join(UserRole, UserRole.role_id == Role.id)
+        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+        .where(UserRole.user_id == user.id, Role.organization_id == organization_id)
+    ).all()
+    roles: set[str] = set()
+    org_wide: set[str] = set()
+    scoped: dict[str, set[str]] = {}
+    for role_name, permission, department_id in rows:
+        roles.add(role_name)
+        if permission is None:
+            continue
+        if department_id is None:
+            org_wide.add(permission)
+        else:
+            scoped.setdefault(permission, set()).add(department_id)
+    return Principal(
+        user_id=user.id,
+        organization_id=organization_id,
+        email=user.email,
+        roles=frozenset(roles),
+        permissions=frozenset(org_wide),
+        department_permissions={p: frozenset(d) for p, d in scoped.items()},
+    )

@@ -1,0 +1,207 @@
+"""The append-only, hash-chained audit log (one chain per organization).
+
+Each entry stores ``prev_hash`` (the previous entry's hash, or 64 zeros for
+the first) and ``hash`` = SHA-256 over a canonical JSON of all its fields
+including ``prev_hash``. ``audit_heads`` keeps each chain's last position: its
+row lock serializes appends, and it reveals a deleted last entry. Entries
+hold ids, codes and short non-PHI reasons only — never names or phone numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from sync_server.db.models import AuditEntry, AuditHead
+
+GENESIS_HASH = "0" * 64
+_BATCH = "clinicdesk_audit_batch"
+
+
+@dataclass(slots=True)
+class _Chain:
+    """A chain being appended to in a batch: its locked head, where it is, new entries."""
+
+    head: AuditHead
+    seq: int
+    hash: str
+    pending: list[dict[str, object]]
+
+
+#: Where each batched chain stood (seq, hash, pending entries) when a savepoint began.
+Mark = dict[str, tuple[int, str, int]] | None
+
+
+def begin_batch(session: Session) -> None:
+    """Until :func:`end_batch`: lock each chain's head once and keep new entries in
+    memory; :func:`finish_batch` (before the commit) inserts them in one statement and
+    moves the head once. Sync push uses it for a run of mutations in one transaction."""
+    session.info[_BATCH] = {}
+
+
+def end_batch(session: Session) -> None:
+    session.info.pop(_BATCH, None)
+
+
+def mark(session: Session) -> Mark:
+    """Where the batch's chains stand now (before a savepoint), for :func:`restore`."""
+    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
+    if batch is None:
+        return None
+    return {org: (c.seq, c.hash, len(c.pending)) for org, c in batch.items()}
+
+
+def restore(session: Session, marked: Mark) -> None:
+    """The savepoint begun at ``marked`` was rolled back: forget its entries (and head
+    locks taken in it, which PostgreSQL released)."""
+    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
+    if batch is None or marked is None:
+        return
+    for org in list(batch):
+        if org not in marked:
+            del batch[org]
+            continue
+        chain = batch[org]
+        chain.seq, chain.hash, pending = marked[org]
+        del chain.pending[pending:]
+
+
+def finish_batch(session: Session) -> None:
+    """Insert the batch's entries and move the heads (call before committing)."""
+    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
+    if not batch:
+        return
+    rows = [entry for chain in batch.values() for entry in chain.pending]
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+    for org, chain in batch.items():
+        if chain.pending:
+            session.execute(update(AuditHead).where(AuditHead.organization_id == org)
+                            .values(seq=chain.seq, hash=chain.hash))
+    batch.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenEntry:
+    """Where an organization's chain stops verifying."""
+
+    organization_id: str
+    seq: int
+    entry_id: int | None
+    problem: str
+
+    def describe(self) -> str:
+        where = f"entry #{self.seq}" + (f" (id {self.entry_id})" if self.entry_id else "")
+        return (
+            f"audit chain of organization {self.organization_id} broken at {where}: {self.problem}"
+        )
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    fields = {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "organization_id": entry.organization_id,
+        "actor_user_id": entry.actor_user_id,
+        "actor_device_id": entry.actor_device_id,
+        "intent": entry.intent,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "prev_hash": entry.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def start_chain(session: Session, organization_id: str) -> None:
+    """Create the empty chain of a new organization (same transaction as the organization)."""
+    session.add(AuditHead(organization_id=organization_id, seq=0, hash=GENESIS_HASH))
+
+
+def append(
+    session: Session,
+    organization_id: str,
+    *,
+    at: datetime,
+    actor: Actor,
+    intent: str,
+    outcome: str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction (which the caller commits)."""
+    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
+    chain = batch.get(organization_id) if batch is not None else None
+    if chain is None:
+        head = session.scalars(
+            select(AuditHead).where(AuditHead.organization_id == organization_id)
+            .with_for_update().execution_options(populate_existing=True)
+        ).one()
+        chain = _Chain(head, head.seq, head.hash, [])
+        if batch is not None:
+            batch[organization_id] = chain
+    entry = AuditEntry(
+        organization_id=organization_id,
+        seq=chain.seq + 1,
+        at=at.astimezone(UTC),  # as it reads back, so the hash recomputes
+        actor_user_id=actor.user_id,
+        actor_device_id=actor.device_id,
+        intent=intent,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
+        reason=reason,
+        prev_hash=chain.hash,
+    )
+    entry.hash = entry_hash(entry)
+    chain.seq, chain.hash = entry.seq, entry.hash
+    if batch is not None:
+        chain.pending.append({name: getattr(entry, name) for name in _COLUMNS})
+        return entry
+    chain.head.seq, chain.head.hash = entry.seq, entry.hash
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+_COLUMNS = ("organization_id", "seq", "at", "actor_user_id", "actor_device_id", "intent",
+            "target_type", "target_id", "outcome", "reason", "prev_hash", "hash")
+
+
+def verify(session: Session, organization_id: str) -> BrokenEntry | None:
+    """Walk the chain; return the first changed, inserted or deleted entry, or None."""
+    expected_seq, expected_prev = 1, GENESIS_HASH
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.organization_id == organization_id)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=1000)
+    )
+    for entry in entries:
+        if entry.seq != expected_seq:
+            return BrokenEntry(organization_id, expected_seq, None, "the entry is missing")
+        if entry.prev_hash != expected_prev:
+            return BrokenEntry(
+                organization_id, entry.seq, entry.id, "it does not follow the previous entry"
+            )
+        if entry_hash(entry) != entry.hash:
+            return BrokenEntry(organization_id, entry.seq, entry.id, "its content was changed")
+        expected_seq, expected_prev = entry.seq + 1, entry.hash
+    head = session.get(AuditHead, organization_id)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
+        return BrokenEntry(organization_id, head.seq, None, "the latest entries are missing")
+    return None

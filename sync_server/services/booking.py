@@ -1,0 +1,925 @@
+"""The booking path: one function per intent, each ONE transaction the caller commits.
+
+Every function (used by the REST API and by sync push alike):
+
+1. takes the per-resource locks (:func:`~sync_server.db.session.lock_resources`:
+   sorted advisory locks on PostgreSQL; SQLite is serialized by ``BEGIN IMMEDIATE``)
+   — the appointment itself first when it changes one, then every resource the
+   result could occupy (provider, the named room and equipment, or the type's
+   candidate rooms and equipment when the rules pick them) and the patient. In a
+   sync push batch (:func:`begin_batch`) a mutation after the first only tries the
+   locks and raises :class:`LockBusy` instead of waiting;
+2. loads the calendar state the rules need (:mod:`sync_server.services.calendar`);
+3. judges with :func:`scheduling.rules.check` (or the series functions) at the
+   server's clock; a refusal with alternatives is judged again on a state that spans
+   the alternatives' search horizon, so the alternatives offered are really free;
+4. writes the appointment rows and their ``appointment_resources`` occupations
+   (group members and the overridden flag as :mod:`sync_server.db.models` says).
+   On PostgreSQL each occupation is ``INSERT … ON CONFLICT DO NOTHING``: zero rows
+   inserted means the exclusion constraint saw an overlap the locks should have
+   prevented, and the command is refused (never retried in a loop);
+5. bumps the organization version, records the changes and appends the audit entry.
+
+A refusal appends an audit entry; on the sync path (``caller.mutation`` set) it also
+bumps the version and records a conflict for the desk, in that order (version row
+before audit head, the lock order of every writer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from scheduling import model
+from scheduling.audit import INTENTS, audit_record
+from scheduling.availability import DEFAULT_POLICY
+from scheduling.commands import (
+    Accepted,
+    Actor,
+    Alternative,
+    BookAppointment,
+    CancelAppointment,
+    ChangeStatus,
+    Command,
+    MoveAppointment,
+    Permission,
+    Policy,
+    Refused,
+    ResizeAppointment,
+    UndoStatus,
+)
+from scheduling.intents import (
+    BlockoutCreate,
+    BlockoutDelete,
+    PatientCreate,
+    PatientUpdate,
+    SeriesBooking,
+    SeriesEdit,
+    WaitlistAdd,
+    WaitlistBook,
+    WaitlistRemove,
+)
+from scheduling.recurrence import expand
+from scheduling.refusals import OFFERS_ALTERNATIVES
+from scheduling.refusals import RefusalCode as R
+from scheduling.rules import check
+from scheduling.series import (
+    OccurrenceResult,
+    SeriesScope,
+    book_series,
+    cancel_in_series,
+    move_in_series,
+)
+from scheduling.state import CalendarState
+from scheduling.timeutil import local_date, to_local
+from scheduling.wire import entity_of, to_wire
+from sync_server.db import models as db
+from sync_server.db.session import advisory_key, lock_resources
+from sync_server.services import audit, changes
+from sync_server.services.calendar import (
+    Scope,
+    appointment_type_record,
+    clinic_zone,
+    load_state,
+    patient_record,
+    series_record,
+    waitlist_record,
+    write_appointment,
+    write_series,
+)
+from sync_server.services.errors import AlreadyExists
+
+_BUSY = {
+    model.ResourceKind.PROVIDER: R.PROVIDER_BUSY,
+    model.ResourceKind.ROOM: R.ROOM_BUSY,
+    model.ResourceKind.EQUIPMENT: R.EQUIPMENT_BUSY,
+}
+
+
+class DuplicateId(AlreadyExists):
+    """A create intent names a record id that already exists."""
+
+    code = "already_exists"
+
+
+@dataclass(frozen=True, slots=True)
+class MutationRef:
+    """The pushed mutation a service call comes from (the sync path)."""
+
+    client_id: str
+    mutation_id: int
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: the organization, the domain actor (permissions) and the audit actor."""
+
+    organization_id: str
+    actor: Actor
+    audit_actor: audit.Actor
+    mutation: MutationRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingResult:
+    """What a service call did. ``refused`` set = nothing changed (except the audit and,
+    on the sync path, the conflict). ``records`` are the domain records as written."""
+
+    refused: Refused | None = None
+    records: tuple[Any, ...] = ()
+    notices: tuple[R, ...] = ()
+    overridden: tuple[R, ...] = ()
+    version: int | None = None
+    occurrences: tuple[OccurrenceResult, ...] = ()
+    clinic: model.Clinic | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def appointments(self) -> list[model.Appointment]:
+        return [r for r in self.records if isinstance(r, model.Appointment)]
+
+
+# =========================================================================== appointments
+
+
+def book(
+    session: Session, caller: Caller, command: BookAppointment, now: datetime,
+    policy: Policy = DEFAULT_POLICY, *, waitlist_entry: db.WaitlistEntry | None = None,
+) -> BookingResult:
+    """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
+    org = caller.organization_id
+    if session.get(db.Appointment, command.appointment_id) is not None:
+        raise DuplicateId("An appointment with this id already exists.")
+    kind = _type(session, org, command.appointment_type_id)
+    keys = {command.provider_id, command.patient_id, *(command.equipment_ids or ())}
+    keys |= {command.room_id} if command.room_id else set()
+    keys |= _candidate_resources(kind, rooms=command.room_id is None,
+                                 equipment=command.equipment_ids is None)
+    tz = clinic_zone(session, org, command.clinic_id) or "UTC"
+    end = command.end or command.start + (kind.default_duration if kind else timedelta(0))
+    days = _days(tz, [command.start, end])
+    keys |= _quota_keys(session, org, command.clinic_id, days)
+    _lock(session, keys)
+    scope = Scope(command.clinic_id, min(days), max(days),
+                  patient_ids=frozenset({command.patient_id}),
+                  resource_ids=frozenset(keys))
+    state, outcome = _judge(session, org, scope, command, now, policy)
+    if isinstance(outcome, Refused):
+        return _refuse(session, caller, outcome, now, "appointment.book",
+                       command.appointment_id, state, command.clinic_id)
+    result = _write(session, caller, command, outcome, state, now,
+                    new=frozenset({command.appointment_id}))
+    if waitlist_entry is not None and result.refused is None:
+        waitlist_entry.active = False
+        waitlist_entry.version += 1
+        assert result.version is not None
+        _record(session, org, result.version, [waitlist_record(waitlist_entry)])
+    return result
+
+
+def change(
+    session: Session, caller: Caller, command: Command, now: datetime,
+    policy: Policy = DEFAULT_POLICY, *, base_version: int | None = None,
+) -> BookingResult:
+    """Move, resize, cancel, change the status of or undo the status of an appointment.
+
+    ``base_version``: when given (REST), a changed appointment is refused as stale.
+    """
+    assert not isinstance(command, BookAppointment)
+    org = caller.organization_id
+    intent = _intent_name(command)
+    _lock(session, [command.appointment_id])
+    current = _owned(session, caller, db.Appointment, command.appointment_id, now)
+    if current is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, intent, command.appointment_id, None, None)
+    if base_version is not None and base_version != current.version:
+        return _refuse(session, caller, Refused(R.STALE_VERSION), now, intent, current.id,
+                       None, current.clinic_id)
+    kind = _type(session, org, current.appointment_type_id)
+    keys = {current.provider_id, current.patient_id, *(current.equipment_ids or ())}
+    keys |= {current.room_id} if current.room_id else set()
+    instants = [current.start_at, current.end_at]
+    if isinstance(command, MoveAppointment):
+        keys |= {r for r in (command.provider_id, command.room_id) if r}
+        keys |= _candidate_resources(kind, rooms=command.room_id is None,
+                                     equipment=not current.equipment_ids)
+        instants += [command.start, command.start + (current.end_at - current.start_at)]
+    elif isinstance(command, ResizeAppointment):
+        instants.append(command.end)
+    tz = clinic_zone(session, org, current.clinic_id) or "UTC"
+    days = _days(tz, instants)
+    keys |= _quota_keys(session, org, current.clinic_id, days)
+    _lock(session, keys)
+    scope = Scope(current.clinic_id, min(days), max(days),
+                  patient_ids=frozenset({current.patient_id}),
+                  appointment_ids=frozenset({current.id}), resource_ids=frozenset(keys))
+    state, outcome = _judge(session, org, scope, command, now, policy)
+    if isinstance(outcome, Refused):
+        return _refuse(session, caller, outcome, now, intent, current.id, state,
+                       current.clinic_id)
+    keep = not isinstance(command, MoveAppointment | ResizeAppointment) and current.overridden
+    return _write(session, caller, command, outcome, state, now, keep_overridden=keep)
+
+
+# =========================================================================== series
+
+
+def book_recurring(
+    session: Session, caller: Caller, request: SeriesBooking, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult:
+    """Book every occurrence of a series the rules accept; refused ones become exceptions.
+
+    When no occurrence can be booked, nothing is written and the first refusal is returned.
+    """
+    org = caller.organization_id
+    template = request.template
+    if session.get(db.Series, request.series_id) is not None:
+        raise DuplicateId("A series with this id already exists.")
+    series = request.series(org)
+    tz = clinic_zone(session, org, template.clinic_id)
+    kind = _type(session, org, template.appointment_type_id)
+    if tz is None or kind is None:
+        what = "clinic" if tz is None else "appointment type"
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": what}), now,
+                       "series.book", request.series_id, None, None)
+    occurrences = expand(series.rrule, series.first_local, tz,
+                         max_occurrences=policy.max_occurrences, exdates=series.exdates)
+    if not occurrences:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "series.book", request.series_id, None, template.clinic_id)
+    keys = {template.provider_id, template.patient_id, *(template.equipment_ids or ())}
+    keys |= ({template.room_id} if template.room_id else set()) | _candidate_resources(kind)
+    days = _days(tz, [o.start for o in occurrences])
+    keys |= _quota_keys(session, org, template.clinic_id, days)
+    _lock(session, keys)
+    state = load_state(session, org, Scope(
+        template.clinic_id, min(days), max(days), patient_ids=frozenset({template.patient_id}),
+        resource_ids=frozenset(keys)))
+    outcome = book_series(state, template, series, now, policy)
+    if not outcome.accepted:
+        first = outcome.refused[0].outcome
+        assert isinstance(first, Refused)
+        return _refuse(session, caller, first, now, "series.book", request.series_id, state,
+                       template.clinic_id, occurrences=outcome.results)
+    refused_walls = frozenset(to_local(r.original_start, tz) for r in outcome.refused)
+    series = replace(series, exdates=series.exdates | refused_walls)
+    duration = (template.end - template.start) if template.end else kind.default_duration
+    write_series(session, series, patient_id=template.patient_id,
+                 appointment_type_id=kind.id, duration_seconds=int(duration.total_seconds()))
+    session.flush()
+    return _store(session, caller, outcome.accepted, [series], state, now,
+                  intent="series.book", target=series.id, overridden=(),
+                  occurrences=outcome.results, partial=outcome.refused)
+
+
+def edit_recurring(
+    session: Session, caller: Caller, edit: SeriesEdit, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult:
+    """Move or cancel this / this and following / all occurrences of a series."""
+    org = caller.organization_id
+    intent = f"series.edit:{edit.action}"
+    row = _owned(session, caller, db.Series, edit.series_id, now)
+    anchor = _owned(session, caller, db.Appointment, edit.appointment_id, now)
+    if row is None or anchor is None or anchor.series_id != row.id:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, intent, edit.appointment_id, None, None)
+    if edit.new_series_id and session.get(db.Series, edit.new_series_id) is not None:
+        raise DuplicateId("A series with this id already exists.")
+    members = list(session.scalars(select(db.Appointment).where(
+        db.Appointment.organization_id == org, db.Appointment.series_id == row.id)))
+    _lock(session, [m.id for m in members])
+    session.expire_all()
+    members = list(session.scalars(select(db.Appointment).where(
+        db.Appointment.organization_id == org, db.Appointment.series_id == row.id)))
+    kind = _type(session, org, row.appointment_type_id)
+    keys = {row.patient_id, *(r for m in members for r in (m.provider_id, m.room_id) if r)}
+    keys |= {r for r in (edit.provider_id, edit.room_id) if r} | _candidate_resources(kind)
+    keys |= {e for m in members for e in m.equipment_ids or ()}
+    tz = clinic_zone(session, org, row.clinic_id) or "UTC"
+    shift = (edit.start - anchor.start_at) if edit.start is not None else timedelta(0)
+    instants = [m.start_at for m in members] + [m.start_at + shift for m in members]
+    days = _days(tz, instants or [anchor.start_at])
+    keys |= _quota_keys(session, org, row.clinic_id, days)
+    _lock(session, keys)
+    state = load_state(session, org, Scope(
+        row.clinic_id, min(days), max(days), patient_ids=frozenset({row.patient_id}),
+        appointment_ids=frozenset({anchor.id}), resource_ids=frozenset(keys),
+        series_ids=frozenset({row.id})))
+    series = series_record(row)
+    if edit.action == "move":
+        outcome = move_in_series(state, edit.move_command(), edit.scope, series, now, policy,
+                                 new_series_id=edit.new_series_id)
+    else:
+        outcome = cancel_in_series(state, edit.cancel_command(), edit.scope, series, now,
+                                   policy)
+    if not outcome.accepted:
+        first = outcome.refused[0].outcome if outcome.refused else Refused(
+            R.NOT_MOVABLE, {"status": anchor.status})
+        assert isinstance(first, Refused)
+        return _refuse(session, caller, first, now, intent, anchor.id, state, row.clinic_id,
+                       occurrences=outcome.results)
+    for record in outcome.series:
+        write_series(session, record, template=row)
+    session.flush()
+    overridden = tuple(code for r in outcome.results if isinstance(r.outcome, Accepted)
+                       for code in r.outcome.overridden)
+    keep = edit.action == "cancel"
+    return _store(session, caller, outcome.accepted, list(outcome.series), state, now,
+                  intent=intent, target=anchor.id, overridden=overridden,
+                  occurrences=outcome.results, partial=outcome.refused, keep_overridden=keep,
+                  scope=edit.scope)
+
+
+# =========================================================================== other intents
+
+
+def waitlist_add(
+    session: Session, caller: Caller, request: WaitlistAdd, now: datetime
+) -> BookingResult:
+    org = caller.organization_id
+    if not caller.actor.may(Permission.CREATE):
+        return _not_permitted(session, caller, now, "waitlist.add", request.entry_id,
+                              "book appointments")
+    if session.get(db.WaitlistEntry, request.entry_id) is not None:
+        raise DuplicateId("A waitlist entry with this id already exists.")
+    missing = _missing_refs(session, org, clinic=request.clinic_id, patient=request.patient_id,
+                            appointment_type=request.appointment_type_id)
+    if missing:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": missing}), now,
+                       "waitlist.add", request.entry_id, None, None)
+    entry = request.entry(org)
+    session.add(db.WaitlistEntry(
+        id=entry.id, organization_id=org, clinic_id=entry.clinic_id,
+        patient_id=entry.patient_id, appointment_type_id=entry.appointment_type_id,
+        created_at=entry.created_at, priority=entry.priority,
+        preferred_provider_ids=sorted(entry.preferred_provider_ids),
+        preferred_weekdays=sorted(entry.preferred_weekdays),
+        preferred_times=[[a.isoformat(), b.isoformat()] for a, b in entry.preferred_times],
+        active=True, note=entry.note, version=1))
+    session.flush()
+    return _done(session, caller, now, "waitlist.add", entry.id, entry)
+
+
+def waitlist_remove(
+    session: Session, caller: Caller, request: WaitlistRemove, now: datetime
+) -> BookingResult:
+    if not caller.actor.may(Permission.MODIFY):
+        return _not_permitted(session, caller, now, "waitlist.remove", request.entry_id,
+                              "change appointments")
+    row = _owned(session, caller, db.WaitlistEntry, request.entry_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "waitlist.remove", request.entry_id, None, None)
+    row.active = False
+    row.version += 1
+    session.flush()
+    return _done(session, caller, now, "waitlist.remove", row.id, waitlist_record(row))
+
+
+def waitlist_book(
+    session: Session, caller: Caller, request: WaitlistBook, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult:
+    row = _owned(session, caller, db.WaitlistEntry, request.entry_id, now)
+    if row is None or not row.active:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "waitlist.book", request.entry_id, None, None)
+    return book(session, caller, request.command, now, policy, waitlist_entry=row)
+
+
+def patient_create(
+    session: Session, caller: Caller, request: PatientCreate, now: datetime
+) -> BookingResult:
+    if "patient:edit" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "patient.create", request.patient_id,
+                              "register patients")
+    if session.get(db.Patient, request.patient_id) is not None:
+        raise DuplicateId("A patient with this id already exists.")
+    patient = request.patient(caller.organization_id)
+    session.add(db.Patient(
+        id=patient.id, organization_id=patient.organization_id, given_name=patient.given_name,
+        family_name=patient.family_name, phone=patient.phone, email=patient.email,
+        preferred_language=patient.preferred_language, active=True, version=1,
+        updated_at=now))
+    session.flush()
+    return _done(session, caller, now, "patient.create", patient.id, patient)
+
+
+def patient_update(
+    session: Session, caller: Caller, request: PatientUpdate, now: datetime
+) -> BookingResult:
+    """Apply the changed fields last-writer-wins, in server order."""
+    if "patient:edit" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "patient.update", request.patient_id,
+                              "edit patients")
+    row = _owned(session, caller, db.Patient, request.patient_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "patient"}), now,
+                       "patient.update", request.patient_id, None, None)
+    for name, value in request.changes.items():
+        setattr(row, name, value)
+    row.version += 1
+    row.updated_at = now
+    session.flush()
+    return _done(session, caller, now, "patient.update", row.id, patient_record(row))
+
+
+def blockout_create(
+    session: Session, caller: Caller, request: BlockoutCreate, now: datetime
+) -> BookingResult:
+    record = request.blockout
+    if "admin:config" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "blockout.create", record.id,
+                              "configure the calendar")
+    if session.get(db.Blockout, record.id) is not None:
+        raise DuplicateId("A blockout with this id already exists.")
+    missing = _missing_refs(session, caller.organization_id, clinic=record.clinic_id)
+    if not missing and record.resource_id:
+        missing = _missing_refs(session, caller.organization_id, resource=record.resource_id)
+    if missing:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": missing}), now,
+                       "blockout.create", record.id, None, None)
+    session.add(db.Blockout(id=record.id, organization_id=caller.organization_id,
+                            clinic_id=record.clinic_id, resource_id=record.resource_id,
+                            start_at=record.start, end_at=record.end, reason=record.reason))
+    session.flush()
+    return _done(session, caller, now, "blockout.create", record.id, record)
+
+
+def blockout_delete(
+    session: Session, caller: Caller, request: BlockoutDelete, now: datetime
+) -> BookingResult:
+    if "admin:config" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "blockout.delete", request.blockout_id,
+                              "configure the calendar")
+    row = _owned(session, caller, db.Blockout, request.blockout_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "blockout"}), now,
+                       "blockout.delete", request.blockout_id, None, None)
+    session.delete(row)
+    session.flush()
+    version = changes.bump_version(session, caller.organization_id)
+    changes.record_change(session, caller.organization_id, version, "blockout",
+                          request.blockout_id, "delete")
+    _audit(session, caller, now, "blockout.delete", "blockout", request.blockout_id, "accepted")
+    return BookingResult(version=version)
+
+
+# =========================================================================== internals
+
+
+class LockBusy(Exception):
+    """In a batch that already holds locks, a resource is locked by another transaction:
+    waiting could deadlock, so the batch commits before this mutation (sync push)."""
+
+
+def _lock(session: Session, keys: Iterable[str | None]) -> None:
+    wanted = sorted({k for k in keys if k})
+    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    if (cache is None or not cache.get("holding")
+            or session.get_bind().dialect.name != "postgresql"):
+        lock_resources(session, wanted)
+        return
+    if not wanted:
+        return
+    got = session.execute(
+        text("SELECT bool_and(pg_try_advisory_xact_lock(key)) "
+             "FROM unnest(CAST(:keys AS bigint[])) AS key"),
+        {"keys": [advisory_key("resource", k) for k in wanted]}).scalar()
+    if not got:
+        raise LockBusy()
+
+
+def _type(session: Session, org: str, type_id: str) -> model.AppointmentType | None:
+    row = session.get(db.AppointmentType, type_id)
+    if row is None or row.organization_id != org:
+        return None
+    return appointment_type_record(row)
+
+
+def _candidate_resources(
+    kind: model.AppointmentType | None, *, rooms: bool = True, equipment: bool = True
+) -> set[str]:
+    """The rooms and equipment the rules may pick for ``kind`` (all are locked).
+
+    ``rooms`` / ``equipment`` false: the command fixes them (the rules never pick
+    another), so only the named ones are locked, not every candidate."""
+    if kind is None:
+        return set()
+    keys = set(kind.requirement.rooms) if rooms else set()
+    if equipment:
+        keys |= {e for g in kind.requirement.equipment for e in g}
+    return keys
+
+
+def _days(tz: str, instants: Iterable[datetime]) -> list[date]:
+    return [local_date(moment, tz) for moment in instants]
+
+
+def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date]) -> set[str]:
+    """Clinic-wide quotas count every provider's bookings: serialize the clinic's days."""
+    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    has_quota = cache.get(("quota", org, clinic_id)) if cache is not None else None
+    if has_quota is None:
+        has_quota = session.scalar(select(db.Quota.id).where(
+            db.Quota.organization_id == org, db.Quota.clinic_id == clinic_id,
+            db.Quota.provider_id.is_(None)).limit(1)) is not None
+        if cache is not None:
+            cache[("quota", org, clinic_id)] = has_quota
+    if not has_quota:
+        return set()
+    weeks = {day - timedelta(days=day.weekday()) for day in days}
+    return {f"quota:{clinic_id}:{monday.isoformat()}" for monday in weeks}
+
+
+def _judge(
+    session: Session, org: str, scope: Scope, command: Command, now: datetime, policy: Policy
+) -> tuple[CalendarState, Accepted | Refused]:
+    _refresh(session)  # locks are held now: read what committed before them
+    state = load_state(session, org, scope)
+    outcome = check(command, state, now, replace(policy, max_alternatives=0))
+    if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES:
+        # Alternatives are searched up to the horizon: judge again on a state spanning it,
+        # so every alternative offered is really free.
+        wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
+        state = load_state(session, org, wide, like=state)
+        outcome = check(command, state, now, policy)
+    return state, outcome
+
+
+#: ``session.info`` key: set (to a dict) while sync push runs a batch of mutations in one
+#: transaction. The organization's configuration (clinics, types, resources, schedules,
+#: quotas …) is then read once per batch: it is only changed by administrators through
+#: the REST API, never by a pushed mutation, and a batch is short (bounded by
+#: ``sync.CHUNK``); appointments and everything else are still read fresh per mutation.
+BATCH_CACHE = "clinicdesk_booking_batch"
+
+_KEEP_IN_BATCH = (db.Clinic, db.AppointmentType, db.Resource, db.ResourceClinic,
+                  db.WeeklySchedule, db.Quota, db.Device, db.AuditHead, db.ClientMutation,
+                  db.OrgVersion)
+
+
+def _refresh(session: Session) -> None:
+    """Expire what was read before the locks (everything, or in a batch all but the
+    configuration and the batch's own bookkeeping rows)."""
+    if session.info.get(BATCH_CACHE) is None:
+        session.expire_all()
+        return
+    for obj in list(session.identity_map.values()):
+        if not isinstance(obj, _KEEP_IN_BATCH):
+            session.expire(obj)
+
+
+def begin_batch(session: Session) -> None:
+    """Start a batch (see :data:`BATCH_CACHE`); :func:`end_batch` ends it."""
+    kept: list[Any] = []
+    session.info[BATCH_CACHE] = {"kept": kept}
+
+    def keep(_session: Session, instance: Any) -> None:
+        # The identity map holds objects weakly: keep configuration rows alive for the
+        # batch, so ``session.get`` of a clinic or type is answered without a query.
+        if isinstance(instance, _KEEP_IN_BATCH):
+            kept.append(instance)
+
+    session.info[BATCH_CACHE]["listener"] = keep
+    event.listen(session, "loaded_as_persistent", keep)
+
+
+def holding(session: Session) -> None:
+    """The batch holds locks now (a mutation was processed): from here on, a resource
+    locked by another transaction raises :class:`LockBusy` instead of being waited for."""
+    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    if cache is not None:
+        cache["holding"] = True
+
+
+def end_batch(session: Session) -> None:
+    cache = session.info.pop(BATCH_CACHE, None)
+    if cache is not None:
+        event.remove(session, "loaded_as_persistent", cache["listener"])
+
+
+def _intent_name(command: Command) -> str:
+    name = INTENTS[type(command)]
+    return f"{name}:{command.status.value}" if isinstance(command, ChangeStatus) else name
+
+
+def _write(
+    session: Session, caller: Caller, command: Command, outcome: Accepted,
+    state: CalendarState, now: datetime, *, keep_overridden: bool = False,
+    new: frozenset[str] = frozenset(),
+) -> BookingResult:
+    record = audit_record(command, outcome, now)
+    return _store(session, caller, list(outcome.appointments), [], state, now,
+                  intent=record.intent, target=record.target, overridden=outcome.overridden,
+                  notices=outcome.notices, audit_outcome=record.outcome.value,
+                  audit_reason=record.reason, keep_overridden=keep_overridden, new=new)
+
+
+def _store(
+    session: Session, caller: Caller, appointments: list[model.Appointment],
+    others: list[Any], state: CalendarState, now: datetime, *, intent: str, target: str,
+    overridden: tuple[R, ...], notices: tuple[R, ...] = (),
+    occurrences: tuple[OccurrenceResult, ...] = (),
+    partial: list[OccurrenceResult] | None = None, audit_outcome: str = "accepted",
+    audit_reason: str = "", keep_overridden: bool = False, scope: SeriesScope | None = None,
+    new: frozenset[str] = frozenset(),
+) -> BookingResult:
+    """Write accepted appointments and their occupations, guarded; bump, log, audit.
+
+    ``new``: ids of appointments known not to exist yet (no old row, no occupations)."""
+    org = caller.organization_id
+    savepoint = session.begin_nested()
+    for appointment in appointments:
+        kind = state.appointment_type(appointment.appointment_type_id)
+        current = None if appointment.id in new else session.get(db.Appointment,
+                                                                 appointment.id)
+        flag = bool(overridden) or (keep_overridden and current is not None
+                                    and current.overridden)
+        write_appointment(session, appointment, kind, now, overridden=flag)
+    session.flush()
+    for appointment in appointments:
+        kind = state.appointment_type(appointment.appointment_type_id)
+        row = session.get(db.Appointment, appointment.id)
+        assert row is not None
+        blocked = _occupy(session, org, appointment, kind, overridden=row.overridden,
+                          new=appointment.id in new)
+        if blocked is not None:
+            savepoint.rollback()
+            return _refuse(session, caller, _guard_refusal(session, state, blocked, appointment),
+                           now, intent, target, state, appointment.clinic_id)
+    savepoint.commit()
+    version = changes.bump_version(session, org)
+    _record(session, org, version, [*others, *appointments])
+    if partial:
+        first = partial[0].outcome
+        assert isinstance(first, Refused)
+        _conflict(session, caller, first, version, now)
+        audit_outcome, audit_reason = "partially_accepted", \
+            f"{len(partial)} refused: {first.code.value}"
+    if scope is not None:
+        audit_reason = (f"scope {scope.value}; " + audit_reason).strip("; ")
+    _audit(session, caller, now, intent, "appointment" if appointments else "series", target,
+           audit_outcome, audit_reason)
+    clinic = state.clinics.get(appointments[0].clinic_id) if appointments else None
+    return BookingResult(None, (*others, *appointments), notices, overridden, version,
+                         occurrences, clinic, _names(state))
+
+
+def _occupy(
+    session: Session, org: str, appointment: model.Appointment, kind: model.AppointmentType,
+    *, overridden: bool, new: bool = False,
+) -> str | None:
+    """Replace the appointment's occupations; the id of a resource the guard refused, if any.
+
+    ``new``: the appointment was just inserted, it has no occupations to replace."""
+    table = db.AppointmentResource
+    holders: list[tuple[str, datetime, datetime]] = []
+    if not new:
+        old = list(session.scalars(select(table).where(table.appointment_id == appointment.id)))
+        holders = [(r.resource_id, r.block_start, r.block_end) for r in old
+                   if r.active and not r.group_member and not r.overridden]
+        session.execute(delete(table).where(table.appointment_id == appointment.id))
+    for resource_id, start, end in holders:  # hand a group slot's hold to a remaining member
+        mate = session.scalars(select(table).where(
+            table.resource_id == resource_id, table.block_start == start,
+            table.block_end == end, table.active.is_(True), table.group_member.is_(True),
+        ).limit(1)).first()
+        if mate is not None:
+            mate.group_member = False
+    if not new:
+        session.flush()
+    block_start = appointment.start - kind.buffer_before
+    block_end = appointment.end + kind.buffer_after
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for resource_id in dict.fromkeys(appointment.resource_ids):
+        member = (
+            kind.capacity > 1 and appointment.is_active
+            and _slot_held(session, appointment, resource_id, block_start, block_end)
+        )
+        values = {
+            "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
+            "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
+            "active": appointment.is_active, "overridden": overridden, "group_member": member,
+        }
+        if postgres:
+            inserted = session.execute(
+                pg_insert(table).values(**values).on_conflict_do_nothing()
+                .returning(table.id)).scalar_one_or_none()
+            if inserted is None:
+                return resource_id
+        else:
+            session.execute(insert(table).values(**values))
+    return None
+
+
+def _slot_held(
+    session: Session, appointment: model.Appointment, resource_id: str, start: datetime,
+    end: datetime,
+) -> bool:
+    """Whether another member of the same group slot already holds ``resource_id``."""
+    table, mate = db.AppointmentResource, db.Appointment
+    found = session.scalar(select(table.id).join(mate, mate.id == table.appointment_id).where(
+        table.resource_id == resource_id, table.block_start == start, table.block_end == end,
+        table.active.is_(True), table.group_member.is_(False), table.overridden.is_(False),
+        mate.id != appointment.id, mate.appointment_type_id == appointment.appointment_type_id,
+        mate.provider_id == appointment.provider_id, mate.start_at == appointment.start,
+        mate.end_at == appointment.end,
+    ).limit(1))
+    return found is not None
+
+
+def _guard_refusal(
+    session: Session, state: CalendarState, resource_id: str, wanted: model.Appointment
+) -> Refused:
+    resource = state.resources.get(resource_id)
+    kind = resource.kind if resource else model.ResourceKind.PROVIDER
+    other = session.execute(
+        select(db.Appointment.start_at, db.Appointment.end_at)
+        .join(db.AppointmentResource, db.AppointmentResource.appointment_id == db.Appointment.id)
+        .where(db.AppointmentResource.resource_id == resource_id,
+               db.AppointmentResource.active.is_(True),
+               db.AppointmentResource.block_start < wanted.end,
+               db.AppointmentResource.block_end > wanted.start).limit(1)).first()
+    params: dict[str, Any] = {kind.value: resource_id}
+    if other is not None:
+        params.update(other_start=other[0], other_end=other[1])
+    return Refused(_BUSY[kind], params)
+
+
+def _refuse(
+    session: Session, caller: Caller, refused: Refused, now: datetime, intent: str,
+    target: str, state: CalendarState | None, clinic_id: str | None, *,
+    occurrences: tuple[OccurrenceResult, ...] = (),
+) -> BookingResult:
+    version = None
+    if caller.mutation is not None:
+        version = changes.bump_version(session, caller.organization_id)
+        _conflict(session, caller, refused, version, now)
+    _audit(session, caller, now, intent, _target_type(intent), target, "refused",
+           refused.code.value)
+    clinic = state.clinics.get(clinic_id) if state is not None and clinic_id else None
+    if clinic is None and clinic_id:
+        row = session.get(db.Clinic, clinic_id)
+        if row is not None and row.organization_id == caller.organization_id:
+            clinic = model.Clinic(row.id, row.organization_id, row.name, row.time_zone,
+                                  row.locale)
+    names = _names(state) if state is not None else {}
+    return BookingResult(refused, version=version, occurrences=occurrences, clinic=clinic,
+                         names=names)
+
+
+def _not_permitted(
+    session: Session, caller: Caller, now: datetime, intent: str, target: str, action: str
+) -> BookingResult:
+    return _refuse(session, caller, Refused(R.NOT_PERMITTED, {"action": action}), now, intent,
+                   target, None, None)
+
+
+def _conflict(
+    session: Session, caller: Caller, refused: Refused, version: int, now: datetime
+) -> None:
+    mutation = caller.mutation
+    if mutation is None:
+        return
+    record_conflict(session, caller.organization_id, mutation, refused.code.value,
+                    refused.message_id, json_params(refused.params),
+                    [alternative_json(a) for a in refused.alternatives], version, now)
+
+
+def record_conflict(
+    session: Session, org: str, mutation: MutationRef, code: str, message_id: str,
+    params: dict[str, Any], alternatives: list[dict[str, Any]], version: int, now: datetime,
+) -> None:
+    """Keep a refused mutation for the desk's conflict inbox (served by pull)."""
+    session.add(db.Conflict(
+        id=_new_id(), organization_id=org, client_id=mutation.client_id,
+        mutation_id=mutation.mutation_id, name=mutation.name, args=mutation.args, code=code,
+        message_id=message_id, params=params, alternatives=alternatives,
+        created_version=version, created_at=now))
+
+
+def _done(
+    session: Session, caller: Caller, now: datetime, intent: str, target: str, record: Any
+) -> BookingResult:
+    version = changes.bump_version(session, caller.organization_id)
+    _record(session, caller.organization_id, version, [record])
+    _audit(session, caller, now, intent, entity_of(record), target, "accepted")
+    return BookingResult(records=(record,), version=version)
+
+
+def _record(session: Session, org: str, version: int, records: Iterable[Any]) -> None:
+    """Change-log entries (wire form) for records written at ``version``."""
+    for record in records:
+        changes.record_change(session, org, version, entity_of(record), record.id, "upsert",
+                              to_wire(record))
+
+
+def _audit(
+    session: Session, caller: Caller, now: datetime, intent: str, target_type: str,
+    target: str, outcome: str, reason: str = "",
+) -> None:
+    audit.append(session, caller.organization_id, at=now, actor=caller.audit_actor,
+                 intent=intent[:64], outcome=outcome[:32], target_type=target_type,
+                 target_id=target[:64], reason=reason[:200] or None)
+
+
+def _target_type(intent: str) -> str:
+    prefix = intent.split(".", 1)[0]
+    return {"waitlist": "waitlist_entry"}.get(prefix, prefix)
+
+
+def _owned(
+    session: Session, caller: Caller, table: Any, record_id: str, now: datetime
+) -> Any:
+    """The row when it belongs to the caller's organization. Another organization's id is
+    answered like an unknown one, with an ``access_denied`` audit entry."""
+    row = session.get(table, record_id)
+    if row is None:
+        return None
+    if row.organization_id != caller.organization_id:
+        _audit(session, caller, now, "access_denied", table.__tablename__.rstrip("s"),
+               record_id, "refused", "other_organization")
+        return None
+    return row
+
+
+def _missing_refs(session: Session, org: str, **refs: str) -> str | None:
+    tables = {"clinic": db.Clinic, "patient": db.Patient,
+              "appointment_type": db.AppointmentType, "resource": db.Resource}
+    for kind, record_id in refs.items():
+        row: Any = session.get(tables[kind], record_id)
+        if row is None or row.organization_id != org:
+            return kind.replace("_", " ")
+    return None
+
+
+def _names(state: CalendarState) -> dict[str, str]:
+    """Display names for message parameters: resources, types, clinics (never patients)."""
+    names = {r.id: r.name for r in state.resources.values()}
+    names.update({t.id: t.name for t in state.appointment_types.values()})
+    names.update({c.id: c.name for c in state.clinics.values()})
+    return names
+
+
+def json_params(params: Any) -> dict[str, Any]:
+    """Refusal parameters as JSON values (instants and dates as ISO text)."""
+    return {str(k): _json_value(v) for k, v in dict(params).items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def alternative_json(alternative: Alternative) -> dict[str, Any]:
+    return {"start": alternative.start.isoformat(), "end": alternative.end.isoformat(),
+            "provider_id": alternative.provider_id, "room_id": alternative.room_id,
+            "equipment_ids": list(alternative.equipment_ids)}
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+__all__ = [
+    "BookingResult",
+    "Caller",
+    "DuplicateId",
+    "MutationRef",
+    "alternative_json",
+    "blockout_create",
+    "blockout_delete",
+    "book",
+    "book_recurring",
+    "change",
+    "edit_recurring",
+    "json_params",
+    "patient_create",
+    "patient_update",
+    "record_conflict",
+    "waitlist_add",
+    "waitlist_book",
+    "waitlist_remove",
+]
+
+# Commands of the change path, for callers that dispatch on type.
+CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus,
+                   UndoStatus)

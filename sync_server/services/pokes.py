@@ -1,0 +1,313 @@
+"""Pokes: telling connected desks that their organization's version moved (DESIGN §3).
+
+A poke carries no data, only the new version; the desk answers it by pulling.
+Three parts:
+
+- :class:`PokeBroker` fans versions out to the event streams of one server
+  process. It lives on the server's event loop; each stream subscribes to its
+  organization and gets a small bounded queue. A slow stream never holds the
+  others up: when its queue is full the oldest poke is dropped, since only the
+  latest version matters. :meth:`PokeBroker.close` ends every stream (shutdown).
+- :func:`install_commit_hook` (SQLite, a single instance) feeds the broker after
+  each commit that bumped a version (:func:`sync_server.services.changes.bump_version`
+  notes it on the session).
+- :class:`VersionListener` (PostgreSQL) LISTENs for the versions every instance,
+  this one included, bumps: ``bump_version`` sends ``NOTIFY clinicdesk_version,
+  '<org>:<version>'`` inside the writing transaction, which PostgreSQL delivers
+  at commit and drops with a rolled-back transaction or savepoint, so pokes
+  follow exactly the committed versions. The listener reconnects with backoff
+  while the database is away and then re-reads the versions it may have missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_server.core.config import Settings
+from sync_server.db.models import OrgVersion
+from sync_server.services.changes import NOTIFY_CHANNEL, take_bumped_versions
+
+log = logging.getLogger("sync_server.pokes")
+
+#: Pokes a stream may have waiting before the oldest is dropped.
+STREAM_QUEUE_SIZE = 8
+
+
+class Subscription:
+    """One event stream's view of the broker: pokes for one organization, in order."""
+
+    def __init__(self, organization_id: str) -> None:
+        self.organization_id = organization_id
+        self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
+        self._closed = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def offer(self, version: int) -> None:
+        """Queue ``version``; a full queue drops its oldest entry (the latest one matters)."""
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(version)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def next_version(self, timeout: float) -> int | None:
+        """The next poked version; None after ``timeout`` seconds without one or once closed."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        if self.closed:
+            return None
+        getter = asyncio.ensure_future(self._queue.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        try:
+            done, _pending = await asyncio.wait(
+                {getter, closer}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter in done and not getter.cancelled():
+            return getter.result()
+        return None
+
+
+class PokeBroker:
+    """Per-organization fan-out of versions to the event streams of this process."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._announced: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the server's event loop (called once at startup)."""
+        self._loop = loop
+        self._closed = False
+
+    def subscribe(self, organization_id: str) -> Subscription:
+        subscription = Subscription(organization_id)
+        if self._closed:
+            subscription.close()
+        else:
+            self._subscribers.setdefault(organization_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.organization_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.organization_id]
+
+    def subscribed_organizations(self) -> list[str]:
+        return list(self._subscribers)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    def publish(self, organization_id: str, version: int) -> None:
+        """Poke the organization's streams (event-loop thread only)."""
+        self._announced[organization_id] = max(version, self._announced.get(organization_id, 0))
+        for subscription in self._subscribers.get(organization_id, ()):
+            subscription.offer(version)
+
+    def catch_up(self, versions: dict[str, int]) -> None:
+        """Poke the organizations whose version is beyond the last one announced here."""
+        for organization_id, version in versions.items():
+            if version > self._announced.get(organization_id, 0):
+                self.publish(organization_id, version)
+
+    def publish_threadsafe(self, organization_id: str, version: int) -> None:
+        """:meth:`publish` from any thread (e.g. a request's worker thread after commit)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop stopped in between: nobody listens
+            loop.call_soon_threadsafe(self.publish, organization_id, version)
+
+    def close(self) -> None:
+        """End every stream, now and for later subscribers (server shutdown)."""
+        self._closed = True
+        for subscribers in self._subscribers.values():
+            for subscription in subscribers:
+                subscription.close()
+        self._subscribers.clear()
+
+    def close_threadsafe(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.close()
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.close)
+
+
+def install_commit_hook(sessions: sessionmaker[Session], broker: PokeBroker) -> None:
+    """After each commit of a session from ``sessions``, poke the versions it bumped."""
+
+    def after_commit(session: Session) -> None:
+        for organization_id, version in take_bumped_versions(session).items():
+            broker.publish_threadsafe(organization_id, version)
+
+    def after_rollback(session: Session) -> None:
+        take_bumped_versions(session)  # rolled back: those versions never happened
+
+    event.listen(sessions, "after_commit", after_commit)
+    event.listen(sessions, "after_rollback", after_rollback)
+
+
+def read_versions(sessions: sessionmaker[Session], organization_ids: list[str]) -> dict[str, int]:
+    """The current versions of ``organization_ids`` (a blocking read; run it in a thread)."""
+    if not organization_ids:
+        return {}
+    with sessions() as session:
+        rows = session.execute(
+            select(OrgVersion.organization_id, OrgVersion.version).where(
+                OrgVersion.organization_id.in_(organization_ids)
+            )
+        ).all()
+        return {org: int(version) for org, version in rows}
+
+
+def parse_notification(payload: str) -> tuple[str, int] | None:
+    """``'<org>:<version>'`` → (org, version); None for anything else."""
+    organization_id, _, version = payload.rpartition(":")
+    if not organization_id or not version.isdigit():
+        return None
+    return organization_id, int(version)
+
+
+def libpq_conninfo(database_url: str) -> str:
+    """The SQLAlchemy URL as a libpq URI (psycopg connects with it directly)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class VersionListener:
+    """LISTENs for the versions other instances bump and feeds them to the broker.
+
+    Runs as a background task on the server's loop. When the connection is lost it
+    reconnects with capped, jittered backoff; after each (re)connection it re-reads
+    the versions of the organizations with open streams, so a bump sent while it
+    was away still pokes them.
+    """
+
+    #: While idle, check the connection this often (a silent network loss shows here).
+    IDLE_CHECK_SECONDS = 10.0
+    MAX_BACKOFF_SECONDS = 10.0
+
+    def __init__(
+        self,
+        database_url: str,
+        broker: PokeBroker,
+        catch_up: Callable[[list[str]], Awaitable[dict[str, int]]],
+        *,
+        connect_timeout: int = 2,
+    ) -> None:
+        self._conninfo = libpq_conninfo(database_url)
+        self._broker = broker
+        self._catch_up = catch_up
+        self._connect_timeout = connect_timeout
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.listening = asyncio.Event()
+
+    async def start(self, wait_seconds: float) -> None:
+        """Start listening; wait up to ``wait_seconds`` for the first connection (so a
+        server reporting "started" already relays pokes), then carry on regardless."""
+        self._task = asyncio.create_task(self._run(), name="clinicdesk-version-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.listening.wait(), timeout=wait_seconds)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._listen()
+                failures = 0
+            except Exception as error:  # noqa: BLE001 - whatever broke, listen again
+                failures += 1
+                log.warning(
+                    "version listener: connection lost (%s); reconnecting", type(error).__name__
+                )
+            self.listening.clear()
+            delay = random.uniform(0.2, min(self.MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(failures, 5)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    async def _listen(self) -> None:
+        import psycopg  # the "postgres" extra; only PostgreSQL servers get here
+
+        connection = await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            application_name="clinicdesk-listener",
+        )
+        async with connection:
+            await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self.listening.set()
+            self._broker.catch_up(await self._catch_up(self._broker.subscribed_organizations()))
+            while not self._stopping.is_set():
+                received = False
+                async for notify in connection.notifies(timeout=self.IDLE_CHECK_SECONDS):
+                    received = True
+                    parsed = parse_notification(notify.payload)
+                    if parsed is not None:
+                        self._broker.publish(*parsed)
+                if not received:
+                    await connection.execute("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def relaying(
+    broker: PokeBroker, settings: Settings, sessions: sessionmaker[Session]
+) -> AsyncIterator[None]:
+    """Run the broker (and on PostgreSQL the listener) for the server's lifetime.
+
+    On exit every stream is told to end, so a graceful shutdown never waits on them.
+    """
+    broker.bind(asyncio.get_running_loop())
+    listener: VersionListener | None = None
+    if not settings.is_sqlite:
+
+        async def catch_up(organization_ids: list[str]) -> dict[str, int]:
+            return await asyncio.to_thread(read_versions, sessions, organization_ids)
+
+        listener = VersionListener(
+            settings.resolved_database_url,
+            broker,
+            catch_up,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+        await listener.start(wait_seconds=settings.db_connect_timeout_seconds + 1)
+    try:
+        yield
+    finally:
+        broker.close()
+        if listener is not None:
+            await listener.stop()

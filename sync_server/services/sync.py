@@ -1,0 +1,368 @@
+"""Push and pull (DESIGN §3, modelled on Replicache).
+
+Push: the mutations of one desk (``client_id``) are handled in order, in runs of
+up to :data:`CHUNK` that share one transaction, each mutation in its own
+savepoint (see :func:`push`); a run starts by locking the desk's
+``client_mutations`` row (so two pushes of one desk never interleave):
+
+* ``id <= last_mutation_id`` → already processed, skipped;
+* ``id > last_mutation_id + 1`` → :class:`MutationGap` (409); nothing after it runs;
+* otherwise the intent is decoded and applied through the same booking services
+  as the REST API, and ``last_mutation_id`` moves to ``id`` in the same transaction
+  (what came before a gap is committed before the 409).
+  A refusal is recorded as a conflict (code, message id, parameters, alternatives)
+  and still counts as processed. A mutation that cannot even be read (unknown
+  name, bad or missing fields, naive datetimes …) is recorded as an
+  ``INVALID_MUTATION`` conflict and counts as processed too: a poisoned outbox
+  entry must never block every later change of a desk.
+
+Re-sending any push gives the same state; client timestamps are never used.
+
+Pull: the changes after a version cursor (the latest state of each changed
+record, tombstones for deletions), the desk's ``last_mutation_id`` and its
+conflicts recorded after the cursor, a page at a time; a page never splits a
+version, so the returned ``cursor`` is always a consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from scheduling import intents
+from scheduling.commands import Actor, BookAppointment, Command
+from scheduling.errors import SchedulingInputError
+from scheduling.sync_protocol import (
+    DUPLICATE_ID,
+    DUPLICATE_ID_MESSAGE,
+    INVALID_MUTATION,
+    INVALID_MUTATION_MESSAGE,
+    ChangeRecord,
+    ConflictRecord,
+    Mutation,
+    MutationResult,
+    PullResponse,
+    PushRequest,
+    PushResult,
+    Tombstone,
+)
+from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, Device, OrgVersion
+from sync_server.services import audit, booking, changes
+from sync_server.services.booking import BookingResult, Caller, MutationRef
+from sync_server.services.errors import PermissionDenied, ServiceError
+
+#: What a desk may do through sync. The wire format does not carry the signed-in desk
+#: user yet, so pushes act with the front desk's permissions (the receptionist role):
+#: overrides and approvals are refused as conflicts and must be done online.
+DESK_PERMISSIONS = frozenset({
+    "booking:view_calendar", "booking:create", "booking:modify", "booking:cancel",
+    "booking:undo", "patient:view", "patient:edit",
+})
+
+
+class MutationGap(ServiceError):
+    status = 409
+    code = "mutation_gap"
+
+    def __init__(self, last_mutation_id: int, got: int) -> None:
+        super().__init__(
+            f"This push skips changes: the server has processed up to change "
+            f"{last_mutation_id} and the next one sent was {got}. Send from change "
+            f"{last_mutation_id + 1} on; nothing from {got} on was applied."
+        )
+        self.last_mutation_id = last_mutation_id
+
+
+class CursorAhead(ServiceError):
+    status = 409
+    code = "cursor_ahead"
+
+
+# =========================================================================== push
+
+
+#: Mutations processed in one transaction (one client-row lock, one version bump, one
+#: commit). Bounded so the organization's version row and audit head (and on SQLite the
+#: database) are not held for long.
+CHUNK = 200
+
+
+def push(session: Session, device: Device, request: PushRequest, now: datetime) -> PushResult:
+    """Apply ``request`` for ``device`` (see the module docstring).
+
+    Runs of up to :data:`CHUNK` mutations share one transaction (each mutation in its own
+    savepoint, so a refused or invalid one is still isolated); every mutation still gets
+    its own version. The result is returned only after the last run committed.
+
+    A run never waits for a lock while it holds what earlier mutations of the run took
+    (the organization's version row, audit head, resource locks): when a later mutation's
+    resources are locked by another transaction, the run commits before it and a new run
+    starts with it (so a run cannot deadlock with a REST booking). If a run's transaction
+    fails as a whole anyway, it is rolled back and its mutations are processed again one
+    transaction each.
+    """
+    if request.client_id != device.client_id:
+        raise PermissionDenied("A desk can only push its own changes (client id mismatch).",
+                               code="client_mismatch")
+    results: list[MutationResult] = []
+    last = 0
+    mutations = list(request.mutations)
+    first = 0
+    while first < len(mutations):
+        chunk = mutations[first:first + CHUNK]
+        try:
+            last, done = _push_run(session, device, chunk, now, batch=True)
+        except MutationGap:
+            raise
+        except DBAPIError:
+            session.rollback()
+            last, done = _push_run(session, device, chunk[:1], now, batch=False)
+        results += done
+        first += len(done)
+    if not request.mutations:
+        last = last_mutation_id(session, device.client_id)
+    return PushResult(last, tuple(results))
+
+
+def _push_run(
+    session: Session, device: Device, mutations: list[Mutation], now: datetime, *, batch: bool
+) -> tuple[int, list[MutationResult]]:
+    """Process ``mutations`` (or the first ones, see :func:`push`) in one transaction and
+    commit; (last id, results of the mutations processed)."""
+    results: list[MutationResult] = []
+    session.expire_all()
+    if batch:
+        changes.begin_batch(session)
+        audit.begin_batch(session)
+        booking.begin_batch(session)
+    try:
+        last = _lock_client(session, device)
+        for mutation in mutations:
+            if mutation.id <= last:
+                results.append(MutationResult(mutation.id, "skipped"))
+                continue
+            if mutation.id > last + 1:
+                _advance(session, device, last)
+                _finish(session)
+                session.commit()  # what came before the gap is applied
+                raise MutationGap(last, mutation.id)
+            try:
+                status, code = _process(session, device, mutation, now)
+            except booking.LockBusy:
+                break  # commit what came before; a new run starts with this mutation
+            last = mutation.id
+            results.append(MutationResult(mutation.id, status, code))
+            if batch:
+                booking.holding(session)
+        _advance(session, device, last)
+        _finish(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        changes.end_batch(session)
+        audit.end_batch(session)
+        booking.end_batch(session)
+    return last, results
+
+
+def _finish(session: Session) -> None:
+    """Write what the batch kept in memory: change log, versions (one NOTIFY), audit."""
+    changes.finish_batch(session)
+    audit.finish_batch(session)
+
+
+def _advance(session: Session, device: Device, last: int) -> None:
+    row = session.get(ClientMutation, device.client_id)
+    assert row is not None
+    if row.last_mutation_id != last:
+        row.last_mutation_id = last
+
+
+def _lock_client(session: Session, device: Device) -> int:
+    """Lock (creating it if needed) the desk's processed-mutation row; its current value."""
+    table = ClientMutation
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(pg_insert(table).values(
+            client_id=device.client_id, organization_id=device.organization_id,
+            last_mutation_id=0).on_conflict_do_nothing())
+    elif session.get(table, device.client_id) is None:
+        session.add(table(client_id=device.client_id, organization_id=device.organization_id,
+                          last_mutation_id=0))
+        session.flush()
+    row = session.scalars(select(table).where(table.client_id == device.client_id)
+                          .with_for_update().execution_options(populate_existing=True)).one()
+    return int(row.last_mutation_id)
+
+
+def _process(
+    session: Session, device: Device, mutation: Mutation, now: datetime
+) -> tuple[str, str | None]:
+    ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
+    caller = Caller(device.organization_id, Actor(device.id, device.id, DESK_PERMISSIONS),
+                    audit.Actor(device_id=device.id), ref)
+    try:
+        decoded = intents.decode(mutation.name, mutation.args, caller.actor)
+    except SchedulingInputError as error:
+        _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
+                           str(error), now)
+        return "invalid", INVALID_MUTATION
+    marks = changes.mark(session), audit.mark(session)
+
+    def rolled_back() -> None:  # forget the batch's versions, changes, entries of the savepoint
+        changes.restore(session, marks[0])
+        audit.restore(session, marks[1])
+
+    savepoint = session.begin_nested()
+    try:
+        result = apply_intent(session, caller, decoded, now)
+    except booking.LockBusy:
+        savepoint.rollback()
+        rolled_back()
+        raise
+    except booking.DuplicateId:
+        savepoint.rollback()
+        rolled_back()
+        _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
+        return "refused", DUPLICATE_ID
+    except (SchedulingInputError, IntegrityError) as error:
+        savepoint.rollback()
+        rolled_back()
+        problem = str(error) if isinstance(error, SchedulingInputError) else \
+            "it contradicts records on the server"
+        _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
+                           problem, now)
+        return "invalid", INVALID_MUTATION
+    savepoint.commit()
+    if result.refused is not None:
+        return "refused", result.refused.code.value
+    return "applied", None
+
+
+def _protocol_conflict(
+    session: Session, caller: Caller, code: str, message_id: str, problem: str, now: datetime
+) -> None:
+    assert caller.mutation is not None
+    version = changes.bump_version(session, caller.organization_id)
+    booking.record_conflict(session, caller.organization_id, caller.mutation, code,
+                            message_id, {"problem": problem[:200]} if problem else {}, [],
+                            version, now)
+    name = caller.mutation.name
+    audit.append(session, caller.organization_id, at=now, actor=caller.audit_actor,
+                 intent=name[:64] if name in intents.ALL_INTENTS else "unknown_mutation",
+                 outcome="refused", target_type="mutation",
+                 target_id=f"{caller.mutation.mutation_id}", reason=code)
+
+
+def apply_intent(
+    session: Session, caller: Caller, decoded: intents.DecodedIntent, now: datetime
+) -> BookingResult:
+    """Run a decoded intent through its booking service (the caller commits)."""
+    request = decoded.request
+    match request:
+        case BookAppointment():
+            return booking.book(session, caller, request, now)
+        case intents.SeriesBooking():
+            return booking.book_recurring(session, caller, request, now)
+        case intents.SeriesEdit():
+            return booking.edit_recurring(session, caller, request, now)
+        case intents.WaitlistAdd():
+            return booking.waitlist_add(session, caller, request, now)
+        case intents.WaitlistRemove():
+            return booking.waitlist_remove(session, caller, request, now)
+        case intents.WaitlistBook():
+            return booking.waitlist_book(session, caller, request, now)
+        case intents.PatientCreate():
+            return booking.patient_create(session, caller, request, now)
+        case intents.PatientUpdate():
+            return booking.patient_update(session, caller, request, now)
+        case intents.BlockoutCreate():
+            return booking.blockout_create(session, caller, request, now)
+        case intents.BlockoutDelete():
+            return booking.blockout_delete(session, caller, request, now)
+    command: Command = request
+    # Intents are re-judged against the current calendar: a desk's stale base version
+    # does not refuse them (the rules decide), unlike an explicit REST base_version.
+    return booking.change(session, caller, command, now)
+
+
+def last_mutation_id(session: Session, client_id: str) -> int:
+    value = session.scalar(select(ClientMutation.last_mutation_id)
+                           .where(ClientMutation.client_id == client_id))
+    return int(value or 0)
+
+
+# =========================================================================== pull
+
+
+def pull(session: Session, device: Device, cursor: int, limit: int) -> PullResponse:
+    """One page of the organization's changes after ``cursor`` for ``device``."""
+    org = device.organization_id
+    head = int(session.scalar(select(OrgVersion.version)
+                              .where(OrgVersion.organization_id == org)) or 0)
+    if cursor > head:
+        raise CursorAhead(
+            f"This desk has seen version {cursor} but the server is at {head} (was the server "
+            "restored from a backup?). Re-enroll the desk to download everything again.")
+    log = ChangeLogEntry
+    rows = list(session.scalars(
+        select(log).where(log.organization_id == org, log.version > cursor,
+                          log.version <= head)
+        .order_by(log.version, log.id).limit(limit + 1)))
+    end = head
+    if len(rows) > limit:
+        split = rows[limit].version
+        rows = rows[:limit]
+        earlier = [r for r in rows if r.version < split]
+        if earlier:  # never split a version across pages
+            rows = earlier
+            end = rows[-1].version
+        else:  # one version larger than a page: serve it whole
+            rows = list(session.scalars(select(log).where(
+                log.organization_id == org, log.version == split).order_by(log.id)))
+            end = split
+    latest = _latest_versions(session, org, rows, head)
+    newest: dict[tuple[str, str], ChangeLogEntry] = {}
+    for row in rows:
+        if latest.get((row.entity, row.entity_id)) == row.version:
+            newest[(row.entity, row.entity_id)] = row
+    ordered = sorted(newest.values(), key=lambda r: (r.version, r.id))
+    conflicts = session.scalars(select(Conflict).where(
+        Conflict.organization_id == org, Conflict.client_id == device.client_id,
+        Conflict.created_version > cursor, Conflict.created_version <= end,
+    ).order_by(Conflict.mutation_id))
+    return PullResponse(
+        cursor=end,
+        changes=tuple(ChangeRecord(r.entity, r.entity_id, r.version, dict(r.payload or {}))
+                      for r in ordered if r.op == "upsert"),
+        tombstones=tuple(Tombstone(r.entity, r.entity_id, r.version)
+                         for r in ordered if r.op == "delete"),
+        last_mutation_id=last_mutation_id(session, device.client_id),
+        conflicts=tuple(ConflictRecord(c.mutation_id, c.name or "", c.code, c.message_id,
+                                       dict(c.params or {}), tuple(c.alternatives or ()),
+                                       c.args) for c in conflicts),
+        has_more=end < head,
+    )
+
+
+def _latest_versions(
+    session: Session, org: str, rows: list[ChangeLogEntry], head: int
+) -> dict[tuple[str, str], int]:
+    """The latest version (up to ``head``) of each record changed in ``rows``."""
+    log = ChangeLogEntry
+    latest: dict[tuple[str, str], int] = {}
+    ids = sorted({r.entity_id for r in rows})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for entity, entity_id, version in session.execute(
+            select(log.entity, log.entity_id, func.max(log.version))
+            .where(log.organization_id == org, log.entity_id.in_(chunk), log.version <= head)
+            .group_by(log.entity, log.entity_id)
+        ):
+            latest[(entity, entity_id)] = int(version)
+    return latest

@@ -1,0 +1,150 @@
+"""Availability: free slots, next available, and the inputs they refuse."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from scheduling.availability import SlotQuery, free_slots, next_available
+from scheduling.commands import Alternative
+from scheduling.errors import InvalidIntervalError, UnknownIdError
+from scheduling.model import Holiday, Quota, QuotaPeriod
+from scheduling.state import CalendarState
+from scheduling.timeutil import to_local
+from tests.scheduling.calendar_fixtures import (
+    CLINIC,
+    CONSULT,
+    DR_ADAMS,
+    DR_BAKER,
+    DR_CRUZ,
+    GROUP,
+    MONDAY,
+    NOW,
+    PROCEDURE,
+    ROOM_1,
+    TZ,
+    clinic_state,
+    existing,
+    wall,
+)
+
+TUESDAY = MONDAY + timedelta(days=1)
+WEDNESDAY = MONDAY + timedelta(days=2)
+SUNDAY = MONDAY + timedelta(days=6)
+
+
+def local_times(slots: list[Alternative], tz: str = TZ) -> list[str]:
+    return [to_local(slot.start, tz).strftime("%H:%M") for slot in slots]
+
+
+def slots_of(state: CalendarState, kind: str, first: date, last: date | None = None,
+             provider: str = DR_ADAMS) -> list[Alternative]:
+    query = SlotQuery(CLINIC, kind, first, last or first, (provider,))
+    return free_slots(state, query, now=NOW)
+
+
+def test_free_slots_skip_the_break_and_existing_bookings() -> None:
+    state = clinic_state()
+    state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 10), 30))
+    assert local_times(slots_of(state, CONSULT, MONDAY)) == [
+        "09:00", "09:15", "09:30",
+        "10:30", "10:45", "11:00", "11:15", "11:30",
+        "13:00", "13:15", "13:30", "13:45", "14:00", "14:15", "14:30", "14:45",
+        "15:00", "15:15", "15:30", "15:45", "16:00", "16:15", "16:30",
+    ]
+
+
+def test_free_slots_keep_the_buffer_after_a_procedure() -> None:
+    state = clinic_state()
+    state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 9), 45, kind=PROCEDURE, room=ROOM_1))
+    assert local_times(slots_of(state, CONSULT, MONDAY))[:2] == ["10:00", "10:15"]
+
+
+def test_a_procedure_slot_takes_the_other_room_when_one_is_busy() -> None:
+    state = clinic_state()
+    state.put_appointment(existing(DR_BAKER, wall(MONDAY, 9), 45, kind=PROCEDURE, room=ROOM_1))
+    first = slots_of(state, PROCEDURE, MONDAY)[0]
+    assert (first.start, first.room_id) == (wall(MONDAY, 9), "room-2")
+
+
+def test_next_available_is_the_earliest_slot_across_providers() -> None:
+    state = clinic_state()
+    for provider, minutes in ((DR_ADAMS, 60), (DR_BAKER, 30), (DR_CRUZ, 45)):
+        state.put_appointment(existing(provider, wall(MONDAY, 9), minutes))
+    slot = next_available(state, CLINIC, CONSULT, now=NOW, after=wall(MONDAY, 0))
+    assert slot is not None
+    assert (slot.provider_id, slot.start) == (DR_BAKER, wall(MONDAY, 9, 30))
+
+
+def test_next_available_never_offers_a_time_before_now() -> None:
+    state = clinic_state()
+    now = wall(MONDAY, 10, 5)
+    slot = next_available(state, CLINIC, CONSULT, now=now)
+    assert slot is not None
+    assert slot.start == wall(MONDAY, 10, 15)
+
+
+def test_a_week_query_offers_nothing_on_the_holiday_or_the_weekend() -> None:
+    state = clinic_state(holidays=[Holiday("h-1", CLINIC, WEDNESDAY, "Clinic day off")])
+    slots = slots_of(state, CONSULT, MONDAY, SUNDAY)
+    days_with_slots = {to_local(slot.start, TZ).date() for slot in slots}
+    assert days_with_slots == {MONDAY, TUESDAY, MONDAY + timedelta(days=3),
+                               MONDAY + timedelta(days=4)}
+
+
+def test_a_group_slot_with_free_places_is_offered() -> None:
+    state = clinic_state()
+    for patient in ("pat-2", "pat-3"):
+        state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 10), 60, patient=patient,
+                                       kind=GROUP))
+    assert "10:00" in local_times(slots_of(state, GROUP, MONDAY))
+
+
+def test_a_full_group_slot_is_not_offered() -> None:
+    state = clinic_state()
+    for patient in ("pat-2", "pat-3", "pat-4"):
+        state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 10), 60, patient=patient,
+                                       kind=GROUP))
+    assert "10:00" not in local_times(slots_of(state, GROUP, MONDAY))
+
+
+def test_a_reached_daily_quota_removes_the_whole_day() -> None:
+    state = clinic_state(quotas=[Quota("q-1", CLINIC, QuotaPeriod.DAY, 1, DR_ADAMS)])
+    state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 9), 30))
+    days_with_slots = {to_local(s.start, TZ).date() for s in slots_of(state, CONSULT, MONDAY,
+                                                                      TUESDAY)}
+    assert days_with_slots == {TUESDAY}
+
+
+def test_a_query_ending_before_it_starts_is_refused() -> None:
+    with pytest.raises(InvalidIntervalError):
+        SlotQuery(CLINIC, CONSULT, TUESDAY, MONDAY)
+
+
+def test_an_unknown_appointment_type_is_an_unknown_id() -> None:
+    with pytest.raises(UnknownIdError):
+        free_slots(clinic_state(), SlotQuery(CLINIC, "massage", MONDAY, MONDAY), now=NOW)
+
+
+def test_slots_stay_at_nine_local_across_the_madrid_spring_change() -> None:
+    madrid = "Europe/Madrid"
+    state = clinic_state(tz=madrid)
+    first, last = date(2026, 3, 23), date(2026, 4, 3)  # clocks go forward on Sun 29 March
+    query = SlotQuery(CLINIC, CONSULT, first, last, (DR_ADAMS,))
+    slots = free_slots(state, query, now=datetime(2026, 3, 1, tzinfo=UTC))
+    first_of_day: dict[date, Alternative] = {}
+    for slot in slots:
+        first_of_day.setdefault(to_local(slot.start, madrid).date(), slot)
+    assert len(first_of_day) == 10
+    assert all(to_local(s.start, madrid).hour == 9 for s in first_of_day.values())
+    assert first_of_day[date(2026, 3, 27)].start == datetime(2026, 3, 27, 8, tzinfo=UTC)
+    assert first_of_day[date(2026, 3, 30)].start == datetime(2026, 3, 30, 7, tzinfo=UTC)
+
+
+def test_a_room_filter_on_a_type_without_required_rooms_offers_slots_in_that_room() -> None:
+    state = clinic_state()
+    query = SlotQuery(CLINIC, CONSULT, MONDAY, MONDAY, (DR_ADAMS,), room_ids=(ROOM_1,))
+    slots = free_slots(state, query, now=NOW)
+    assert slots
+    assert {slot.room_id for slot in slots} == {ROOM_1}

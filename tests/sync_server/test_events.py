@@ -1,0 +1,187 @@
+"""The poke stream ``GET /api/v1/sync/events`` on a real uvicorn server, both backends.
+
+(The in-process TestClient cannot stream server-sent events reliably; these tests
+read the stream with httpx from a server on a loopback port.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
+from sync_server.core.config import Settings
+from sync_server.services import devices, pokes
+from tests.e2e.server_side import PASSWORD, Clinic, seed_clinic
+from tests.sync_server.conftest import make_settings, pg_admin_engine, terminate_backends
+from tests.sync_server.event_stream import EventServer, EventStream
+
+
+@pytest.fixture
+def server_settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path, sse_heartbeat_seconds=0.3)
+
+
+@pytest.fixture
+def server(server_settings: Settings) -> Iterator[EventServer]:
+    with EventServer(server_settings) as running:
+        yield running
+
+
+@pytest.fixture
+def clinic(db: Session, server_settings: Settings) -> Clinic:
+    return seed_clinic(db, server_settings)
+
+
+def sign_in(server: EventServer, clinic: Clinic) -> dict[str, str]:
+    body = {"organization": clinic.org_slug, "email": clinic.user_email, "password": PASSWORD}
+    response = httpx.post(f"{server.url}/api/v1/auth/login", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def book(server: EventServer, clinic: Clinic, headers: dict[str, str], index: int) -> None:
+    provider, start = clinic.slot(index)
+    body = {"clinic_id": clinic.clinic_id, "patient_id": clinic.patient_ids[index],
+            "appointment_type_id": clinic.type_id, "provider_id": provider,
+            "start": start.isoformat()}
+    response = httpx.post(f"{server.url}/api/v1/appointments", json=body, headers=headers,
+                          timeout=10)
+    assert response.status_code == 201, response.text
+
+
+def test_a_stream_starts_with_the_current_version_and_is_poked_after_a_booking(
+    server: EventServer, clinic: Clinic
+) -> None:
+    headers = sign_in(server, clinic)
+    with EventStream(server.url, headers) as stream:
+        assert stream.status_code == 200
+        current = stream.next_poke().version
+        assert current is not None and current > 0
+        book(server, clinic, headers, 0)
+        poked = stream.next_poke(after=current)
+        assert poked.version == current + 1
+
+
+def test_an_enrolled_desk_is_poked_only_for_its_own_organization(
+    server: EventServer, db: Session, server_settings: Settings, clinic: Clinic
+) -> None:
+    other = seed_clinic(db, server_settings)
+    enrollment = devices.enroll(db, clinic.codes[0], "Front desk", datetime.now(UTC))
+    db.commit()
+    with EventStream(server.url, {DEVICE_TOKEN_HEADER: enrollment.device_token}) as stream:
+        current = stream.next_poke().version
+        assert current is not None
+        book(server, other, sign_in(server, other), 0)  # must not reach this desk
+        book(server, clinic, sign_in(server, clinic), 0)
+        assert stream.next_poke(after=-1).version == current + 1
+
+
+def test_an_idle_stream_gets_heartbeats(server: EventServer, clinic: Clinic) -> None:
+    with EventStream(server.url, sign_in(server, clinic)) as stream:
+        stream.next_poke()
+        first, second = stream.next(timeout=5), stream.next(timeout=5)
+    assert (first.kind, first.data) == ("comment", "heartbeat")
+    assert (second.kind, second.data) == ("comment", "heartbeat")
+
+
+def test_the_stream_needs_a_device_token_or_a_sign_in(server: EventServer) -> None:
+    for headers in ({}, {DEVICE_TOKEN_HEADER: "not-a-token"}, {"Authorization": "Bearer nope"}):
+        response = httpx.get(f"{server.url}/api/v1/sync/events", headers=headers, timeout=10)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] in {"not_authenticated", "unknown_device",
+                                                   "invalid_token"}
+
+
+def test_shutdown_ends_open_streams_at_once(
+    server_settings: Settings, db: Session
+) -> None:
+    clinic = seed_clinic(db, server_settings)
+    running = EventServer(server_settings, graceful_seconds=30)
+    with running, EventStream(running.url, sign_in(running, clinic)) as stream:
+        stream.next_poke()
+        took = running.stop()
+        stream.wait_end(timeout=5)
+        assert not running.thread.is_alive()
+    print(f"\nshutdown with an open event stream took {took:.2f} s")
+    assert took < 3, "the open stream held the shutdown until uvicorn's graceful timeout"
+
+
+@pytest.mark.only_backend("postgresql")
+def test_pokes_resume_after_the_database_drops_the_listener(
+    server: EventServer, clinic: Clinic, database_url: str
+) -> None:
+    headers = sign_in(server, clinic)
+    with EventStream(server.url, headers) as stream:
+        current = stream.next_poke().version
+        assert current is not None
+        admin = pg_admin_engine()
+        try:
+            terminate_backends(admin, database_url.rsplit("/", 1)[-1])
+        finally:
+            admin.dispose()
+        book(server, clinic, headers, 1)
+        assert stream.next_poke(timeout=15, after=current).version == current + 1
+
+
+# --------------------------------------------------------------------------- broker
+
+
+def test_a_slow_stream_keeps_only_the_latest_pokes() -> None:
+    async def scenario() -> list[int]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())
+        subscription = broker.subscribe("org")
+        for version in range(1, pokes.STREAM_QUEUE_SIZE + 5):
+            broker.publish("org", version)
+        got = []
+        while (version := await subscription.next_version(0.01)) is not None:
+            got.append(version)
+        return got
+
+    got = asyncio.run(scenario())
+    assert got == list(range(5, pokes.STREAM_QUEUE_SIZE + 5))
+
+
+def test_closing_the_broker_ends_waiting_and_later_streams() -> None:
+    async def scenario() -> tuple[int | None, bool, float]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())
+        subscription = broker.subscribe("org")
+        started = time.monotonic()
+        waiting = asyncio.create_task(subscription.next_version(30))
+        await asyncio.sleep(0)  # let the stream start waiting
+        broker.close()
+        result = await waiting
+        return result, broker.subscribe("org").closed, time.monotonic() - started
+
+    result, later_closed, took = asyncio.run(scenario())
+    assert result is None and later_closed and took < 1
+
+
+def test_other_organizations_streams_are_not_poked() -> None:
+    async def scenario() -> int | None:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())
+        subscription = broker.subscribe("org-a")
+        broker.publish("org-b", 7)
+        return await subscription.next_version(0.05)
+
+    assert asyncio.run(scenario()) is None
+
+
+@pytest.mark.parametrize(("payload", "parsed"), [
+    ("8c1b-org:12", ("8c1b-org", 12)), ("a:b:3", ("a:b", 3)), ("org:", None), (":4", None),
+    ("org:-1", None), ("garbage", None),
+])
+def test_notification_payloads_are_read_strictly(
+    payload: str, parsed: tuple[str, int] | None
+) -> None:
+    assert pokes.parse_notification(payload) == parsed

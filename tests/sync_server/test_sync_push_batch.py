@@ -1,0 +1,129 @@
+"""A push is processed in runs of mutations sharing one transaction (``sync.CHUNK``):
+per-mutation outcomes, versions, conflicts and the audit chain stay as if each mutation
+had committed on its own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scheduling import intents
+from sync_server.core.config import Settings
+from sync_server.db import models
+from sync_server.services import audit
+from sync_server.services import sync as sync_service
+from tests.sync_server.booking_setup import (
+    Booked,
+    Desk,
+    active_overlaps,
+    enroll_desk,
+    seed_booked,
+    slot,
+)
+from tests.sync_server.conftest import Clock, Tenants
+from tests.sync_server.test_sync_push_pull import (
+    book_args,
+    last_mutation,
+    pull_all,
+    push,
+)
+
+
+@pytest.fixture
+def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
+    return seed_booked(client, db, settings, tenants)
+
+
+@pytest.fixture
+def desk(db: Session, booked: Booked, clock: Clock) -> Desk:
+    return enroll_desk(db, booked.clinic, clock)
+
+
+def mixed(booked: Booked, desk: Desk) -> tuple[list[dict[str, Any]], list[str]]:
+    """Applied, refused (clash), invalid, duplicate id, cancel: 11 mutations."""
+    first = str(uuid.uuid4())
+    out = [
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), appointment_id=first)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=1)),
+        desk.mutation("appointment.teleport", {"appointment_id": "x"}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(2), patient=2,
+                                                          appointment_id=first)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(2), patient=2)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(4), patient=3)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(4), patient=4)),
+        desk.mutation(intents.APPOINTMENT_CANCEL, {"appointment_id": first, "reason": "x"}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=5)),
+        desk.mutation(intents.APPOINTMENT_MOVE, {"appointment_id": str(uuid.uuid4()),
+                                                 "start": slot(6).isoformat()}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(6), patient=6)),
+    ]
+    expected = ["applied", "refused", "invalid", "refused", "applied", "applied", "refused",
+                "applied", "applied", "refused", "applied"]
+    return out, expected
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 200])
+def test_runs_of_mutations_keep_per_mutation_outcomes_versions_and_audit(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch, chunk: int,
+) -> None:
+    monkeypatch.setattr(sync_service, "CHUNK", chunk)
+    org = booked.org_id
+    db.rollback()
+    version_before = int(db.scalar(select(models.OrgVersion.version)
+                               .where(models.OrgVersion.organization_id == org)) or 0)
+    entries_before = int(db.scalar(select(func.count()).select_from(models.AuditEntry)
+                                   .where(models.AuditEntry.organization_id == org)) or 0)
+    db.rollback()
+    mutations, expected = mixed(booked, desk)
+
+    answer = push(client, desk, mutations)
+
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == expected
+    assert answer.json()["last_mutation_id"] == len(mutations) == last_mutation(db, desk)
+    # Every mutation moved the version on its own (a change or a conflict each).
+    log = db.execute(select(models.ChangeLogEntry.version, models.ChangeLogEntry.entity_id)
+                     .where(models.ChangeLogEntry.organization_id == org,
+                            models.ChangeLogEntry.version > version_before)).all()
+    conflicts = db.execute(select(models.Conflict.created_version, models.Conflict.mutation_id)
+                           .where(models.Conflict.client_id == desk.client_id)).all()
+    versions = sorted({v for v, _ in log} | {v for v, _ in conflicts})
+    assert len(versions) == len(mutations)
+    head = db.scalar(select(models.OrgVersion.version)
+                     .where(models.OrgVersion.organization_id == org))
+    assert head == versions[-1] == version_before + len(mutations)
+    assert sorted(m for _, m in conflicts) == [
+        i + 1 for i, status in enumerate(expected) if status != "applied"]
+    entries_after = db.scalar(select(func.count()).select_from(models.AuditEntry)
+                              .where(models.AuditEntry.organization_id == org))
+    assert entries_after == entries_before + len(mutations)
+    assert audit.verify(db, org) is None
+    db.rollback()
+    assert active_overlaps(db) == 0
+
+    again = push(client, desk, mutations)
+    assert [r["status"] for r in again.json()["results"]] == ["skipped"] * len(mutations)
+    pages = pull_all(client, desk)
+    assert len([c for p in pages for c in p.conflicts]) == expected.count("refused") + \
+        expected.count("invalid")
+
+
+def test_a_gap_after_a_run_keeps_what_came_before(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sync_service, "CHUNK", 4)
+    mutations, _expected = mixed(booked, desk)
+    answer = push(client, desk, mutations[:6] + mutations[7:])
+    assert answer.status_code == 409
+    assert answer.json()["error"]["last_mutation_id"] == 6
+    assert last_mutation(db, desk) == 6
+    db.rollback()
+    assert audit.verify(db, booked.org_id) is None
+    db.rollback()

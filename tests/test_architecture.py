@@ -1,0 +1,62 @@
+"""The one-way import rule of DESIGN §1: desktop → scheduling ← sync_server."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORKS = {"PySide6", "fastapi", "sqlalchemy", "requests", "starlette", "uvicorn", "alembic"}
+
+
+def imported_top_levels(package: str, root: Path = ROOT) -> dict[str, set[str]]:
+    """Map each module file of ``package`` to the top-level packages it imports."""
+    found: dict[str, set[str]] = {}
+    for path in (root / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(root))] = names
+    return found
+
+
+def violations(package: str, forbidden: set[str], root: Path = ROOT) -> list[str]:
+    return sorted(
+        f"{module} imports {name}"
+        for module, names in imported_top_levels(package, root).items()
+        for name in names & forbidden
+    )
+
+
+def test_scheduling_imports_no_framework_and_no_app_part() -> None:
+    assert violations("scheduling", FRAMEWORKS | {"desktop", "sync_server"}) == []
+
+
+def test_desktop_does_not_import_the_server() -> None:
+    assert violations("desktop", {"sync_server"}) == []
+
+
+def test_server_does_not_import_the_desktop_or_qt() -> None:
+    assert violations("sync_server", {"desktop", "PySide6"}) == []
+
+
+@pytest.mark.parametrize("package", ["scheduling", "desktop", "sync_server"])
+def test_the_checker_sees_the_package(package: str) -> None:
+    # Guards against the rule passing vacuously because a package moved.
+    assert imported_top_levels(package), f"{package} has no modules"
+
+
+def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
+    (tmp_path / "scheduling").mkdir()
+    (tmp_path / "scheduling" / "bad.py").write_text(
+        "import sqlalchemy.orm\nfrom fastapi import FastAPI\nfrom . import model\n"
+    )
+    assert violations("scheduling", FRAMEWORKS, tmp_path) == [
+        "scheduling/bad.py imports fastapi",
+        "scheduling/bad.py imports sqlalchemy",
+    ]

@@ -1,0 +1,86 @@
+"""The server benchmarks still run, at a tiny size (their figures are read by people).
+
+Each test runs a benchmark script as a user would, with the smallest settings, on
+SQLite where the benchmark allows it, and checks the figures it prints make sense
+(counts add up, rates are positive) — never how fast they are.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *args: str, timeout: int = 180) -> str:
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert f"command: .venv/bin/python bench/{script}" in finished.stdout
+    return finished.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} not in:\n{text}"
+    return float(found.group(1))
+
+
+def test_server_booking_books_and_refuses_contested_slots() -> None:
+    out = run_bench("server_booking.py", "--database", "sqlite", "--no-pgbench",
+                    "--clients", "3", "--seconds", "1.5", "--slots", "6")
+
+    tps = number(r"API booking: ([\d.]+) transactions/s", out)
+    done = number(r"\((\d+) in [\d.]+ s:", out)
+    booked = number(r"(\d+) booked", out)
+    refused = number(r"(\d+) refused", out)
+    assert tps > 0
+    assert booked + refused == done
+    assert 0 < booked <= 6  # never more bookings than contested slots
+    assert "other statuses none" in out
+    assert number(r"GET /api/v1/health \(one SELECT 1\), same clients: ([\d.]+) requests/s",
+                  out) > 0
+
+
+def test_sync_throughput_pushes_every_mutation_and_pulls_it_back() -> None:
+    out = run_bench("sync_throughput.py", "--database", "sqlite", "--count", "30",
+                    "--batch", "10", "--limit", "20")
+
+    assert "sqlite: push 30 mutations" in out
+    assert "(3 pushes, 30 applied," in out
+    assert "30 bookings back)" in out
+    assert number(r"pull [\d.]+ s \((\d+) pages", out) >= 2  # pages of 20 changes
+    push = number(r"push 30 mutations ([\d.]+) s", out)
+    pull = number(r"pull ([\d.]+) s", out)
+    assert abs(number(r"total ([\d.]+) s", out) - (push + pull)) <= 0.02
+
+
+def test_availability_db_answers_next_available_and_the_windowed_search_agrees() -> None:
+    out = run_bench("availability_db.py", "--database", "sqlite", "--appointments", "600",
+                    "--providers", "5", "--days", "7", "--queries", "4", "--split", "3")
+
+    assert "5 providers, 600 appointments over 7 days" in out
+    assert "4 queries," in out
+    p50 = number(r"over HTTP: .*?p50 = ([\d.]+) ms", out)
+    p95 = number(r"over HTTP: .*?p95 = ([\d.]+) ms", out)
+    assert 0 < p50 <= p95
+    # the script checks every windowed answer against a search over the whole horizon
+    assert "same answers both ways" in out
+    assert number(r"windowed search \(as the server runs it\) p50 = ([\d.]+) ms", out) > 0
+
+
+def test_sse_sessions_holds_streams_and_every_stream_hears_each_poke() -> None:
+    out = run_bench("sse_sessions.py", "--database", "sqlite", "--sessions", "30",
+                    "--concurrency", "10", "--hold", "0.5", "--pokes", "2",
+                    "--poke-timeout", "15")
+
+    assert "30 attempted" in out
+    assert "30 held (0 failed); 30 still held after the pokes" in out
+    assert number(r"server RSS with 30 streams: (\d+) MiB", out) > 0
+    assert "over 60 deliveries (2 pokes)" in out  # 30 streams × 2 pokes, none missed
+    assert "; 0 missed" in out
