@@ -82,11 +82,13 @@ def lock_resources(session: Session, resource_ids: Iterable[str]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for resource_id in sorted(set(resource_ids)):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": advisory_key("resource", resource_id)},
-        )
+    keys = [advisory_key("resource", r) for r in sorted(set(resource_ids))]
+    if keys:  # one round trip: unnest yields the keys in array (that is, sorted) order
+        session.execute(_LOCK_ALL, {"keys": keys})
+
+
+_LOCK_ALL = text("SELECT count(pg_advisory_xact_lock(key)) "
+                 "FROM unnest(CAST(:keys AS bigint[])) AS key")
 
 
 def advisory_key(namespace: str, value: str) -> int:

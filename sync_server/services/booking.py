@@ -20,6 +20,9 @@ Every function (used by the REST API and by sync push alike):
    prevented, and the command is refused (never retried in a loop);
 5. bumps the organization version, records the changes and appends the audit entry.
 
+Sync push runs (:func:`prepare_run`) judge their plain bookings on one shared state
+and stage the rows (:func:`book_in_run`); every other path is the one above.
+
 A refusal appends an audit entry; on the sync path (``caller.mutation`` set) it also
 bumps the version and records a conflict for the desk, in that order (version row
 before audit head, the lock order of every writer).
@@ -86,6 +89,7 @@ from sync_server.services import audit, changes
 from sync_server.services.calendar import (
     Scope,
     appointment_type_record,
+    appointment_values,
     clinic_zone,
     load_state,
     patient_record,
@@ -157,33 +161,56 @@ def book(
 ) -> BookingResult:
     """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
     org = caller.organization_id
-    if session.get(db.Appointment, command.appointment_id) is not None:
+    run: _Run | None = _batch(session).get("run")
+    if run is not None and command.appointment_id in run.checked:
+        duplicate = command.appointment_id in run.existing
+    else:
+        duplicate = session.get(db.Appointment, command.appointment_id) is not None
+    if duplicate:
         raise DuplicateId("An appointment with this id already exists.")
     kind = _type(session, org, command.appointment_type_id)
-    keys = {command.provider_id, command.patient_id, *(command.equipment_ids or ())}
-    keys |= {command.room_id} if command.room_id else set()
-    keys |= _candidate_resources(kind, rooms=command.room_id is None,
-                                 equipment=command.equipment_ids is None)
+    keys = _book_keys(command, kind)
     tz = clinic_zone(session, org, command.clinic_id) or "UTC"
     end = command.end or command.start + (kind.default_duration if kind else timedelta(0))
     days = _days(tz, [command.start, end])
     keys |= _quota_keys(session, org, command.clinic_id, days)
-    _lock(session, keys)
     scope = Scope(command.clinic_id, min(days), max(days),
                   patient_ids=frozenset({command.patient_id}),
                   resource_ids=frozenset(keys))
-    state, outcome = _judge(session, org, scope, command, now, policy)
+    covered = run is not None and waitlist_entry is None and run.covers(scope)
+    if covered:
+        assert run is not None
+        state, outcome = _judge_in_run(session, org, run, scope, command, now, policy)
+    else:
+        _lock(session, keys)
+        state, outcome = _judge(session, org, scope, command, now, policy)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
                        command.appointment_id, state, command.clinic_id)
     result = _write(session, caller, command, outcome, state, now,
                     new=frozenset({command.appointment_id}))
+    if result.refused is None:
+        if covered:
+            assert run is not None
+            run.booked(result.appointments)
+        else:
+            drop_run(session)  # written outside the run's state: it may be stale now
     if waitlist_entry is not None and result.refused is None:
         waitlist_entry.active = False
         waitlist_entry.version += 1
         assert result.version is not None
         _record(session, org, result.version, [waitlist_record(waitlist_entry)])
     return result
+
+
+def _book_keys(command: BookAppointment, kind: model.AppointmentType | None) -> set[str]:
+    """What a booking may occupy: its provider, patient, named or candidate rooms and
+    equipment (the lock keys, quotas aside)."""
+    keys = {command.provider_id, command.patient_id, *(command.equipment_ids or ())}
+    keys |= {command.room_id} if command.room_id else set()
+    keys |= _candidate_resources(kind, rooms=command.room_id is None,
+                                 equipment=command.equipment_ids is None)
+    return keys
 
 
 def change(
@@ -503,10 +530,15 @@ def _lock(session: Session, keys: Iterable[str | None]) -> None:
 
 
 def _type(session: Session, org: str, type_id: str) -> model.AppointmentType | None:
+    cache = session.info.get(BATCH_CACHE)  # a batch reads the configuration once
+    if cache is not None and ("type", org, type_id) in cache:
+        known: model.AppointmentType | None = cache[("type", org, type_id)]
+        return known
     row = session.get(db.AppointmentType, type_id)
-    if row is None or row.organization_id != org:
-        return None
-    return appointment_type_record(row)
+    kind = None if row is None or row.organization_id != org else appointment_type_record(row)
+    if cache is not None:
+        cache[("type", org, type_id)] = kind
+    return kind
 
 
 def _candidate_resources(
@@ -557,6 +589,196 @@ def _judge(
         state = load_state(session, org, wide, like=state)
         outcome = check(command, state, now, policy)
     return state, outcome
+
+
+def _judge_in_run(
+    session: Session, org: str, run: _Run, scope: Scope, command: Command, now: datetime,
+    policy: Policy,
+) -> tuple[CalendarState, Accepted | Refused]:
+    """:func:`_judge` on the run's state (its locks are held, its state is current); a
+    refusal that offers alternatives is judged again the usual way, over the horizon."""
+    outcome = check(command, run.state, now, replace(policy, max_alternatives=0))
+    if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES:
+        return _judge(session, org, scope, command, now, policy)
+    return run.state, outcome
+
+
+#: The widest span of local days (either side of its first booking) a push run's shared
+#: calendar state covers; bookings further away are judged one by one.
+RUN_DAYS = timedelta(days=14)
+
+
+@dataclass(slots=True)
+class _Run:
+    """One calendar state for the plain bookings of a sync push run (:func:`prepare_run`).
+
+    The run holds the locks of every key in ``keys`` for its whole transaction, so the
+    state stays the truth for those resources and patients: each accepted booking of the
+    run is added to it (:meth:`booked`) instead of reading the calendar again."""
+
+    scope: Scope
+    state: CalendarState
+    #: Appointment ids looked up at the start of the run, and those among them that exist.
+    checked: set[str]
+    existing: set[str]
+    #: Rows of bookings accepted by :func:`book_in_run` not written yet (see :meth:`flush`).
+    appointment_rows: list[dict[str, Any]] = field(default_factory=list)
+    occupation_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, session: Session) -> None:
+        """Write the staged rows (many per statement). On PostgreSQL the exclusion
+        constraint still guards every occupation: one it refuses means the run's state
+        was wrong, and :class:`RunGuardRefused` makes sync push roll the whole run back
+        and process it again one mutation at a time."""
+        if not self.appointment_rows:
+            return
+        appointments, occupations = self.appointment_rows, self.occupation_rows
+        self.appointment_rows, self.occupation_rows = [], []
+        session.execute(insert(db.Appointment), appointments)
+        if session.get_bind().dialect.name != "postgresql":
+            session.execute(_OCCUPY, occupations)
+            return
+        inserted = set(session.scalars(_OCCUPY_UNLESS_EXCLUDED, occupations))
+        if len(inserted) != len(occupations):
+            raise RunGuardRefused()
+
+    def covers(self, scope: Scope) -> bool:
+        mine = self.scope
+        return (scope.clinic_id == mine.clinic_id and mine.first_day <= scope.first_day
+                and scope.last_day <= mine.last_day and scope.patient_ids <= mine.patient_ids
+                and scope.resource_ids <= mine.resource_ids)
+
+    def booked(self, appointments: Iterable[model.Appointment]) -> None:
+        for appointment in appointments:
+            self.state.put_appointment(appointment)
+            self.checked.add(appointment.id)
+            self.existing.add(appointment.id)
+
+
+def prepare_run(session: Session, org: str, commands: Iterable[BookAppointment]) -> None:
+    """In a push batch: lock everything the run's bookings may occupy and load ONE
+    calendar state for them, so each booking is judged in memory instead of reading the
+    calendar again (the expensive part of a booking). Only bookings in the first one's
+    clinic within :data:`RUN_DAYS` of it are covered; the others, and every booking
+    after a mutation of another kind (:func:`drop_run`), take the usual path.
+
+    Must run before the run takes any other lock: it waits for the resource locks."""
+    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    if cache is None:
+        return
+    cache.pop("run", None)
+    wanted = list(commands)
+    if not wanted:
+        return
+    clinic_id = wanted[0].clinic_id
+    tz = clinic_zone(session, org, clinic_id)
+    if tz is None:
+        return
+    keys: set[str] = set()
+    patients: set[str] = set()
+    days: list[date] = []
+    ids: list[str] = []
+    anchor: date | None = None
+    for command in wanted:
+        kind = _type(session, org, command.appointment_type_id)
+        if command.clinic_id != clinic_id or kind is None:
+            continue
+        end = command.end or command.start + kind.default_duration
+        span = _days(tz, [command.start, end])
+        anchor = anchor or span[0]
+        if min(span) < anchor - RUN_DAYS or max(span) > anchor + RUN_DAYS:
+            continue
+        keys |= _book_keys(command, kind)
+        patients.add(command.patient_id)
+        days += span
+        ids.append(command.appointment_id)
+    if not ids:
+        return
+    keys |= _quota_keys(session, org, clinic_id, days)
+    lock_resources(session, keys)
+    _refresh(session)
+    scope = Scope(clinic_id, min(days), max(days), patient_ids=frozenset(patients),
+                  resource_ids=frozenset(keys))
+    existing = set(session.scalars(select(db.Appointment.id)
+                                   .where(db.Appointment.id.in_(ids))))
+    cache["run"] = _Run(scope, load_state(session, org, scope), set(ids), existing)
+
+
+def drop_run(session: Session) -> None:
+    """Write what the run staged and forget its shared state (a mutation of another kind
+    may change what it holds); later bookings of the run are judged one by one."""
+    run: _Run | None = _batch(session).pop("run", None)
+    if run is not None:
+        run.flush(session)
+
+
+def settle_run(session: Session) -> None:
+    """Write what the run staged, keeping its state (before anything reads or writes the
+    calendar another way, and before the run commits)."""
+    run: _Run | None = _batch(session).get("run")
+    if run is not None:
+        run.flush(session)
+
+
+class RunGuardRefused(Exception):
+    """The database refused a booking a push run had accepted on its shared state."""
+
+
+def book_in_run(
+    session: Session, caller: Caller, command: BookAppointment, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult | None:
+    """The fast path of a sync push run (:func:`prepare_run`): a new booking the run's
+    state covers and accepts is staged (rows written by :meth:`_Run.flush`), versioned,
+    logged and audited like :func:`book` would, without a database round trip.
+
+    ``None``: not this path's case (not covered, a duplicate id, a group type, refused,
+    an override); the staged rows are written and :func:`book` must take it."""
+    run: _Run | None = _batch(session).get("run")
+    if run is None:
+        return None
+    org = caller.organization_id
+    kind = _type(session, org, command.appointment_type_id)
+    tz = clinic_zone(session, org, command.clinic_id)
+    if (command.appointment_id not in run.checked or command.appointment_id in run.existing
+            or kind is None or kind.capacity > 1 or tz is None):
+        run.flush(session)
+        return None
+    end = command.end or command.start + kind.default_duration
+    days = _days(tz, [command.start, end])
+    keys = _book_keys(command, kind) | _quota_keys(session, org, command.clinic_id, days)
+    scope = Scope(command.clinic_id, min(days), max(days),
+                  patient_ids=frozenset({command.patient_id}), resource_ids=frozenset(keys))
+    outcome = check(command, run.state, now, replace(policy, max_alternatives=0)) \
+        if run.covers(scope) else None
+    if not isinstance(outcome, Accepted) or outcome.overridden:
+        run.flush(session)
+        return None
+    appointments = list(outcome.appointments)
+    for appointment in appointments:
+        run.appointment_rows.append({
+            "id": appointment.id, "organization_id": org, "created_at": now,
+            **appointment_values(appointment, kind, now, overridden=False)})
+        block_start = appointment.start - kind.buffer_before
+        block_end = appointment.end + kind.buffer_after
+        run.occupation_rows += [{
+            "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
+            "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
+            "active": appointment.is_active, "overridden": False, "group_member": False,
+        } for resource_id in dict.fromkeys(appointment.resource_ids)]
+    run.booked(appointments)
+    version = changes.bump_version(session, org)
+    _record(session, org, version, appointments)
+    record = audit_record(command, outcome, now)
+    _audit(session, caller, now, record.intent, "appointment", record.target,
+           record.outcome.value, record.reason)
+    return BookingResult(None, tuple(appointments), outcome.notices, (), version,
+                         clinic=run.state.clinics.get(command.clinic_id))
+
+
+def _batch(session: Session) -> dict[Any, Any]:
+    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    return cache if cache is not None else {}
 
 
 #: ``session.info`` key: set (to a dict) while sync push runs a batch of mutations in one
@@ -642,19 +864,20 @@ def _store(
     ``new``: ids of appointments known not to exist yet (no old row, no occupations)."""
     org = caller.organization_id
     savepoint = session.begin_nested()
+    rows: dict[str, db.Appointment] = {}  # held: the session keeps flushed rows weakly
     for appointment in appointments:
         kind = state.appointment_type(appointment.appointment_type_id)
         current = None if appointment.id in new else session.get(db.Appointment,
                                                                  appointment.id)
         flag = bool(overridden) or (keep_overridden and current is not None
                                     and current.overridden)
-        write_appointment(session, appointment, kind, now, overridden=flag)
+        rows[appointment.id] = write_appointment(session, appointment, kind, now,
+                                                 overridden=flag, new=appointment.id in new)
     session.flush()
     for appointment in appointments:
         kind = state.appointment_type(appointment.appointment_type_id)
-        row = session.get(db.Appointment, appointment.id)
-        assert row is not None
-        blocked = _occupy(session, org, appointment, kind, overridden=row.overridden,
+        blocked = _occupy(session, org, appointment, kind,
+                          overridden=rows[appointment.id].overridden,
                           new=appointment.id in new)
         if blocked is not None:
             savepoint.rollback()
@@ -703,26 +926,32 @@ def _occupy(
         session.flush()
     block_start = appointment.start - kind.buffer_before
     block_end = appointment.end + kind.buffer_after
-    postgres = session.get_bind().dialect.name == "postgresql"
+    wanted: list[dict[str, Any]] = []
     for resource_id in dict.fromkeys(appointment.resource_ids):
         member = (
             kind.capacity > 1 and appointment.is_active
             and _slot_held(session, appointment, resource_id, block_start, block_end)
         )
-        values = {
+        wanted.append({
             "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
             "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
             "active": appointment.is_active, "overridden": overridden, "group_member": member,
-        }
-        if postgres:
-            inserted = session.execute(
-                pg_insert(table).values(**values).on_conflict_do_nothing()
-                .returning(table.id)).scalar_one_or_none()
-            if inserted is None:
-                return resource_id
-        else:
-            session.execute(insert(table).values(**values))
-    return None
+        })
+    if not wanted:
+        return None
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(_OCCUPY, wanted)
+        return None
+    inserted = set(session.scalars(_OCCUPY_UNLESS_EXCLUDED, wanted))
+    refused = [v["resource_id"] for v in wanted if v["id"] not in inserted]
+    return refused[0] if refused else None
+
+
+# Built once: an occupation row, and on PostgreSQL the same unless the exclusion
+# constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
+_OCCUPY = insert(db.AppointmentResource)
+_OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
+                           .returning(db.AppointmentResource.id))
 
 
 def _slot_held(
@@ -908,13 +1137,17 @@ __all__ = [
     "blockout_create",
     "blockout_delete",
     "book",
+    "book_in_run",
     "book_recurring",
     "change",
+    "drop_run",
     "edit_recurring",
     "json_params",
     "patient_create",
     "patient_update",
+    "prepare_run",
     "record_conflict",
+    "settle_run",
     "waitlist_add",
     "waitlist_book",
     "waitlist_remove",

@@ -139,32 +139,45 @@ def waitlist_record(row: db.WaitlistEntry) -> model.WaitlistEntry:
 
 def write_appointment(
     session: Session, record: model.Appointment, kind: model.AppointmentType, now: datetime,
-    *, overridden: bool,
+    *, overridden: bool, new: bool = False,
 ) -> db.Appointment:
-    """Insert or update the row of ``record`` (its buffered block from ``kind``)."""
-    row = session.get(db.Appointment, record.id)
+    """Insert or update the row of ``record`` (its buffered block from ``kind``).
+
+    ``new``: the caller knows no row exists yet (saves looking for it)."""
+    row = None if new else session.get(db.Appointment, record.id)
     if row is None:
         row = db.Appointment(id=record.id, organization_id=record.organization_id,
                              created_at=now)
         session.add(row)
-    change = record.last_status_change
-    row.clinic_id, row.patient_id = record.clinic_id, record.patient_id
-    row.appointment_type_id, row.provider_id = record.appointment_type_id, record.provider_id
-    row.room_id, row.equipment_ids = record.room_id, list(record.equipment_ids)
-    row.start_at, row.end_at = record.start, record.end
-    row.block_start = record.start - kind.buffer_before
-    row.block_end = record.end + kind.buffer_after
-    row.status, row.source = record.status.value, record.source.value
-    row.notes, row.patient_notes = record.notes, record.patient_notes
-    row.series_id, row.original_start = record.series_id, record.original_start
-    row.deleted, row.active, row.overridden = record.deleted, record.is_active, overridden
-    row.version, row.reschedule_count = record.version, record.reschedule_count
-    row.override_reason, row.cancel_reason = record.override_reason, record.cancel_reason
-    row.last_status_previous = change.previous.value if change else None
-    row.last_status_at = change.at if change else None
-    row.last_status_actor_id = change.actor_id[:36] if change and change.actor_id else None
-    row.updated_at = now
+    for name, value in appointment_values(record, kind, now, overridden=overridden).items():
+        setattr(row, name, value)
     return row
+
+
+def appointment_values(
+    record: model.Appointment, kind: model.AppointmentType, now: datetime, *, overridden: bool,
+) -> dict[str, Any]:
+    """The column values of ``record``'s row except ``id``, ``organization_id`` and
+    ``created_at`` (its buffered block from ``kind``)."""
+    change = record.last_status_change
+    return {
+        "clinic_id": record.clinic_id, "patient_id": record.patient_id,
+        "appointment_type_id": record.appointment_type_id, "provider_id": record.provider_id,
+        "room_id": record.room_id, "equipment_ids": list(record.equipment_ids),
+        "start_at": record.start, "end_at": record.end,
+        "block_start": record.start - kind.buffer_before,
+        "block_end": record.end + kind.buffer_after,
+        "status": record.status.value, "source": record.source.value,
+        "notes": record.notes, "patient_notes": record.patient_notes,
+        "series_id": record.series_id, "original_start": record.original_start,
+        "deleted": record.deleted, "active": record.is_active, "overridden": overridden,
+        "version": record.version, "reschedule_count": record.reschedule_count,
+        "override_reason": record.override_reason, "cancel_reason": record.cancel_reason,
+        "last_status_previous": change.previous.value if change else None,
+        "last_status_at": change.at if change else None,
+        "last_status_actor_id": change.actor_id[:36] if change and change.actor_id else None,
+        "updated_at": now,
+    }
 
 
 def write_series(

@@ -18,6 +18,14 @@ savepoint (see :func:`push`); a run starts by locking the desk's
 
 Re-sending any push gives the same state; client timestamps are never used.
 
+Plain bookings (``appointment.book``) of a run take a fast path
+(:func:`booking.prepare_run`): the run locks everything they may occupy, loads
+one calendar state for them, judges each in memory with the same rules, keeps
+that state current, and writes their rows many per statement before the run
+commits (or before any other kind of mutation runs). On PostgreSQL the
+exclusion constraint still guards those rows; if it ever refused one, the run
+would be rolled back and processed again one mutation per transaction.
+
 Pull: the changes after a version cursor (the latest state of each changed
 record, tombstones for deletions), the desk's ``last_mutation_id`` and its
 conflicts recorded after the cursor, a page at a time; a page never splits a
@@ -118,7 +126,7 @@ def push(session: Session, device: Device, request: PushRequest, now: datetime) 
             last, done = _push_run(session, device, chunk, now, batch=True)
         except MutationGap:
             raise
-        except DBAPIError:
+        except (DBAPIError, booking.RunGuardRefused):
             session.rollback()
             last, done = _push_run(session, device, chunk[:1], now, batch=False)
         results += done
@@ -141,6 +149,12 @@ def _push_run(
         booking.begin_batch(session)
     try:
         last = _lock_client(session, device)
+        decoded: dict[int, intents.DecodedIntent] = {}
+        if batch:
+            decoded = _decode_bookings(device, [m for m in mutations if m.id > last])
+            booking.prepare_run(session, device.organization_id,
+                                [d.request for d in decoded.values()
+                                 if type(d.request) is BookAppointment])
         for mutation in mutations:
             if mutation.id <= last:
                 results.append(MutationResult(mutation.id, "skipped"))
@@ -151,7 +165,8 @@ def _push_run(
                 session.commit()  # what came before the gap is applied
                 raise MutationGap(last, mutation.id)
             try:
-                status, code = _process(session, device, mutation, now)
+                status, code = _process(session, device, mutation, now,
+                                        decoded.get(mutation.id))
             except booking.LockBusy:
                 break  # commit what came before; a new run starts with this mutation
             last = mutation.id
@@ -171,8 +186,28 @@ def _push_run(
     return last, results
 
 
+def _decode_bookings(device: Device, mutations: list[Mutation]) -> dict[int, intents.DecodedIntent]:
+    """The readable ``appointment.book`` mutations among ``mutations``, decoded, by id."""
+    actor = _actor(device)
+    found = {}
+    for mutation in mutations:
+        if mutation.name != "appointment.book":
+            continue
+        try:
+            found[mutation.id] = intents.decode(mutation.name, mutation.args, actor)
+        except SchedulingInputError:
+            continue
+    return found
+
+
+def _actor(device: Device) -> Actor:
+    return Actor(device.id, device.id, DESK_PERMISSIONS)
+
+
 def _finish(session: Session) -> None:
-    """Write what the batch kept in memory: change log, versions (one NOTIFY), audit."""
+    """Write what the batch kept in memory: staged bookings, change log, versions (one
+    NOTIFY), audit."""
+    booking.settle_run(session)
     changes.finish_batch(session)
     audit.finish_batch(session)
 
@@ -201,22 +236,30 @@ def _lock_client(session: Session, device: Device) -> int:
 
 
 def _process(
-    session: Session, device: Device, mutation: Mutation, now: datetime
+    session: Session, device: Device, mutation: Mutation, now: datetime,
+    decoded: intents.DecodedIntent | None = None,
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
-    caller = Caller(device.organization_id, Actor(device.id, device.id, DESK_PERMISSIONS),
-                    audit.Actor(device_id=device.id), ref)
+    caller = Caller(device.organization_id, _actor(device), audit.Actor(device_id=device.id),
+                    ref)
     try:
-        decoded = intents.decode(mutation.name, mutation.args, caller.actor)
+        if decoded is None:
+            decoded = intents.decode(mutation.name, mutation.args, caller.actor)
     except SchedulingInputError as error:
         _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
                            str(error), now)
         return "invalid", INVALID_MUTATION
+    if type(decoded.request) is BookAppointment:
+        if booking.book_in_run(session, caller, decoded.request, now) is not None:
+            return "applied", None
+    else:
+        booking.drop_run(session)  # it may change what the run's shared state holds
     marks = changes.mark(session), audit.mark(session)
 
     def rolled_back() -> None:  # forget the batch's versions, changes, entries of the savepoint
         changes.restore(session, marks[0])
         audit.restore(session, marks[1])
+        booking.drop_run(session)
 
     savepoint = session.begin_nested()
     try:

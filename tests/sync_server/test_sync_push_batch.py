@@ -5,6 +5,7 @@ had committed on its own."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from sync_server.db import models
 from sync_server.services import audit
 from sync_server.services import sync as sync_service
 from tests.sync_server.booking_setup import (
+    FIRST_DAY,
     Booked,
     Desk,
     active_overlaps,
@@ -127,3 +129,36 @@ def test_a_gap_after_a_run_keeps_what_came_before(
     db.rollback()
     assert audit.verify(db, booked.org_id) is None
     db.rollback()
+
+
+def test_bookings_judged_on_the_runs_shared_state_see_every_earlier_change_of_the_run(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+) -> None:
+    """A run judges its plain bookings on one calendar state it keeps current: a booking
+    sees the run's earlier bookings, and a move (another kind of mutation) in between is
+    never missed, near the run's first booking or weeks away from it."""
+    far = FIRST_DAY + timedelta(days=28)
+    moved = str(uuid.uuid4())
+    mutations = [
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=1,
+                                                          appointment_id=moved)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(1), patient=2)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(1), patient=3)),
+        desk.mutation(intents.APPOINTMENT_MOVE, {"appointment_id": moved,
+                                                 "start": slot(3).isoformat()}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(3), patient=5)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=6)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0, far), patient=4)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0, far), patient=7)),
+    ]
+
+    answer = push(client, desk, mutations)
+
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == [
+        "applied", "applied", "refused", "applied", "refused", "applied", "applied",
+        "refused"]
+    db.rollback()
+    assert active_overlaps(db) == 0
+    start = db.scalar(select(models.Appointment.start_at).where(models.Appointment.id == moved))
+    assert start is not None and start == slot(3)
