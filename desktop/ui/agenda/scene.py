@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_skeleton
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -43,6 +43,19 @@ PIXELS_PER_MINUTE = 1.2
 RESIZE_HANDLE = 6.0
 NO_ROOM = ""
 WHOLE = Lane(0, 1)
+
+# Paint resources shared by every item (built once: a week paints thousands of items).
+_TEXT = QColor("#111111")
+_SELECTED_BORDER = QColor("#1a237e")
+_CLOSED = QColor("#e6e6e6")
+_WORKING = QColor("white")
+_REASON = QColor("#444444")
+_HOUR_LINE = QPen(QColor("#cccccc"), 0)
+_DAY_END = QPen(QColor("#555555"), 2)
+_COLUMN_EDGE = QPen(QColor("#b0b0b0"), 0)
+_TOP_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+_CENTER = Qt.AlignmentFlag.AlignCenter
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 
 #: A small marker per status, drawn in the item's top-right corner.
 STATUS_MARKS = {
@@ -150,6 +163,7 @@ class HeaderLabel(QGraphicsSimpleTextItem):
         if shorten and metrics.horizontalAdvance(text) > self._width and " " in text.strip():
             shown = text.rsplit(maxsplit=1)[-1]
         self._shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, self._width)
+        self._bounds: QRectF | None = None  # the text and font are set once
         self.setToolTip(text)
 
     def shown_text(self) -> str:
@@ -157,9 +171,11 @@ class HeaderLabel(QGraphicsSimpleTextItem):
         return self._shown
 
     def boundingRect(self) -> QRectF:
-        rect = super().boundingRect()
-        rect.setWidth(min(rect.width(), self._width))
-        return rect
+        if self._bounds is None:
+            rect = super().boundingRect()
+            rect.setWidth(min(rect.width(), self._width))
+            self._bounds = rect
+        return self._bounds
 
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
               _widget: QWidget | None = None) -> None:
@@ -169,23 +185,44 @@ class HeaderLabel(QGraphicsSimpleTextItem):
                          | Qt.AlignmentFlag.AlignVCenter, self._shown)
 
 
+@dataclass(frozen=True, slots=True)
+class ItemStyle:
+    """How an appointment of one colour and confirmation state is painted (shared by
+    every such item of a build)."""
+
+    fill: QColor
+    pen: QPen
+    hatch: QBrush | None
+
+    @classmethod
+    def of(cls, color_name: str, pending: bool) -> ItemStyle:
+        color = QColor(color_name)
+        if not color.isValid():
+            color = QColor("#888888")
+        border = color.darker(150)
+        pen = QPen(border, 1.0)
+        hatch = None
+        if pending:
+            # Not yet confirmed by the server: dashed border and a light hatching.
+            pen.setStyle(Qt.PenStyle.DashLine)
+            hatch = QBrush(border.lighter(160), Qt.BrushStyle.BDiagPattern)
+        return cls(color.lighter(170) if pending else color.lighter(130), pen, hatch)
+
+
 class AppointmentItem(QGraphicsItem):
     """One appointment: type colour, patient, type, status marker; pending ones hatched."""
 
     def __init__(self, item: AgendaItem, rect: QRectF, text: tuple[str, str], tooltip: str,
-                 font: QFont, marker: bool = True) -> None:
+                 font: QFont, marker: bool = True, style: ItemStyle | None = None) -> None:
         super().__init__()
         self.agenda_item = item
         self._rect = rect
         self._text = text
         self._font = font
         self._marker = marker
-        color = QColor(item.color)
-        if not color.isValid():
-            color = QColor("#888888")
-        self._fill = color.lighter(170) if item.pending else color.lighter(130)
-        self._border = color.darker(150)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self._style = style or ItemStyle.of(item.color, item.pending)
+        self._bounds = rect.adjusted(-1, -1, 1, 1)
+        self.setFlag(_SELECTABLE, True)
         self.setToolTip(tooltip)
         self.setZValue(10)
 
@@ -194,7 +231,7 @@ class AppointmentItem(QGraphicsItem):
         return self.agenda_item.appointment_id
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-1, -1, 1, 1)
+        return self._bounds
 
     def rect(self) -> QRectF:
         return QRectF(self._rect)
@@ -206,29 +243,29 @@ class AppointmentItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               _widget: QWidget | None = None) -> None:
         rect = self._rect
-        painter.fillRect(rect, self._fill)
-        pen = QPen(self._border, 2.5 if self.isSelected() else 1.0)
-        if self.agenda_item.pending:
-            # Not yet confirmed by the server: dashed border and a light hatching.
-            pen.setStyle(Qt.PenStyle.DashLine)
-            painter.fillRect(rect, QBrush(self._border.lighter(160), Qt.BrushStyle.BDiagPattern))
+        style = self._style
+        painter.fillRect(rect, style.fill)
+        if style.hatch is not None:
+            painter.fillRect(rect, style.hatch)
         if self.isSelected():
-            pen.setColor(QColor("#1a237e"))
-        painter.setPen(pen)
+            pen = QPen(style.pen)
+            pen.setWidthF(2.5)
+            pen.setColor(_SELECTED_BORDER)
+            painter.setPen(pen)
+        else:
+            painter.setPen(style.pen)
         painter.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
             return  # zoomed far out (an overview, a thumbnail): text would be unreadable
         painter.setFont(self._font)
-        painter.setPen(QColor("#111111"))
+        painter.setPen(_TEXT)
         inner = rect.adjusted(3, 1, -14 if self._marker else -2, -1)
         first, second = self._text
-        painter.drawText(inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                         first + ("\n" + second if rect.height() > 26 else ""))
+        painter.drawText(inner, _TOP_LEFT, first + ("\n" + second if rect.height() > 26 else ""))
         if not self._marker:
             return
         mark = STATUS_MARKS.get(self.agenda_item.status, "")
-        painter.drawText(QRectF(rect.right() - 14, rect.top() + 1, 13, 14),
-                         Qt.AlignmentFlag.AlignCenter, mark)
+        painter.drawText(QRectF(rect.right() - 14, rect.top() + 1, 13, 14), _CENTER, mark)
 
 
 class ColumnBackdrop(QGraphicsItem):
@@ -243,7 +280,9 @@ class ColumnBackdrop(QGraphicsItem):
         self._day_end = day_end
         self._working = working
         self._closed = closed  # (top, bottom, reason, is_outage)
-        self._lines = hour_lines
+        self._lines = [QLineF(rect.left(), y, rect.right(), y) for y in hour_lines]
+        self._working_rects = [QRectF(rect.left(), top, rect.width(), bottom - top)
+                               for top, bottom in working]
         self._holiday = holiday
         self.setZValue(0)
 
@@ -253,23 +292,19 @@ class ColumnBackdrop(QGraphicsItem):
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
               _widget: QWidget | None = None) -> None:
         rect = self._rect
-        painter.fillRect(rect, QColor("#e6e6e6"))
-        for top, bottom in self._working:
-            painter.fillRect(QRectF(rect.left(), top, rect.width(), bottom - top),
-                             Qt.GlobalColor.white)
+        painter.fillRect(rect, _CLOSED)
+        for band in self._working_rects:
+            painter.fillRect(band, _WORKING)
         for top, bottom, reason, outage in self._closed:
             band = QRectF(rect.left(), top, rect.width(), bottom - top)
             painter.fillRect(band, QColor("#f3d6d6") if outage else QColor("#d9d9e8"))
             painter.fillRect(band, QBrush(QColor("#9e9e9e"), Qt.BrushStyle.FDiagPattern))
-            painter.setPen(QColor("#444444"))
+            painter.setPen(_REASON)
             painter.drawText(band.adjusted(3, 2, -3, -2), Qt.AlignmentFlag.AlignLeft, reason)
-        painter.setPen(QPen(QColor("#cccccc"), 0))
-        for y in self._lines:
-            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-        if self._day_end:  # the last column of a day in the week: a firmer line
-            painter.setPen(QPen(QColor("#555555"), 2))
-        else:
-            painter.setPen(QPen(QColor("#b0b0b0"), 0))
+        painter.setPen(_HOUR_LINE)
+        painter.drawLines(self._lines)
+        # The last column of a day in the week: a firmer line.
+        painter.setPen(_DAY_END if self._day_end else _COLUMN_EDGE)
         painter.drawLine(rect.topRight(), rect.bottomRight())
         if self._holiday is not None:
             painter.fillRect(rect, QBrush(QColor(200, 120, 120, 70)))
@@ -300,6 +335,10 @@ def column_key(item: AgendaItem, columns: str) -> str:
 def build_scene(scene: QGraphicsScene, content: SceneContent) -> dict[str, AppointmentItem]:
     """Clear ``scene`` and draw ``content``; returns the appointment items by id."""
     scene.clear()
+    # Items never move once built (a drag moves a ghost, a change rebuilds the scene):
+    # without a BSP index, building and painting a busy week is cheaper, and finding the
+    # items under the pointer among a few thousand stays instant.
+    scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
     geo = content.geometry
     scene.setSceneRect(QRectF(0, 0, geo.width, geo.height))
     font = QFont()
@@ -398,6 +437,7 @@ def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
     not_confirmed = _("{status}, not yet confirmed")
     hidden = _("Patient hidden")
     statuses: dict[tuple[str, bool], str] = {}
+    styles: dict[tuple[str, bool], ItemStyle] = {}
     clocks: dict[tuple[int, int], str] = {}
     zone_info = zone(geo.tz)
     drawn: dict[str, AppointmentItem] = {}
@@ -416,10 +456,13 @@ def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
                 status = not_confirmed.format(status=status)
             statuses[(item.status, item.pending)] = status
         text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
+        style = styles.get((item.color, item.pending))
+        if style is None:
+            style = styles[(item.color, item.pending)] = ItemStyle.of(item.color, item.pending)
         graphic = AppointmentItem(
             item, rect, text,
             tooltip.format(time=clock, patient=patient, type=item.type_name, status=status),
-            font, marker=rect.width() >= 80)
+            font, marker=rect.width() >= 80, style=style)
         scene.addItem(graphic)
         drawn[appointment_id] = graphic
     return drawn
