@@ -126,7 +126,7 @@ def push(session: Session, device: Device, request: PushRequest, now: datetime) 
             last, done = _push_run(session, device, chunk, now, batch=True)
         except MutationGap:
             raise
-        except (DBAPIError, booking.RunGuardRefused):
+        except DBAPIError:
             session.rollback()
             last, done = _push_run(session, device, chunk[:1], now, batch=False)
         results += done

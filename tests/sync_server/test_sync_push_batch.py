@@ -17,6 +17,7 @@ from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.services import audit
+from sync_server.services import booking as booking_service
 from sync_server.services import sync as sync_service
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
@@ -162,3 +163,28 @@ def test_bookings_judged_on_the_runs_shared_state_see_every_earlier_change_of_th
     assert active_overlaps(db) == 0
     start = db.scalar(select(models.Appointment.start_at).where(models.Appointment.id == moved))
     assert start is not None and start == slot(3)
+
+
+@pytest.mark.only_backend("postgresql")
+def test_the_exclusion_constraint_stops_a_run_whose_shared_state_went_wrong(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL only (SQLite has no exclusion constraint): if the run's state missed a
+    booking of the run, the database refuses the clash when the run writes; the run is
+    redone one mutation per transaction and the clash is refused, not double-booked."""
+    monkeypatch.setattr(booking_service._Run, "booked", lambda _self, _appointments: None)
+    mutations = [
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=1)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=2)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(1), patient=3)),
+    ]
+
+    answer = push(client, desk, mutations)
+
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["applied", "refused", "applied"]
+    assert last_mutation(db, desk) == 3
+    db.rollback()
+    assert active_overlaps(db) == 0
+    assert audit.verify(db, booked.org_id) is None
