@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from desktop.config import DeskConfig  # noqa: E402
-from desktop.services import intents, mapping  # noqa: E402
+from desktop.services import mapping  # noqa: E402
 from desktop.store import outbox  # noqa: E402
 from desktop.store.engine import Store  # noqa: E402
 from desktop.store.keys import create_store  # noqa: E402
 from desktop.store.models import AppointmentRow  # noqa: E402
 from desktop.sync.client import SyncClient  # noqa: E402
+from scheduling import intents  # noqa: E402
 from scheduling.commands import Actor, BookAppointment, Permission  # noqa: E402
 from scheduling.model import Appointment  # noqa: E402
 from sync_server.core.config import Settings  # noqa: E402

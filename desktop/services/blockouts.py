@@ -11,11 +11,11 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from desktop.services import intents
 from desktop.services.context import DeskContext, add_event, not_permitted, refusal, require
 from desktop.services.dto import ActionResult, BlockoutDTO, RefusalDTO
 from desktop.store import outbox
 from desktop.store.models import BlockoutRow, ClinicRow
+from scheduling import intents
 from scheduling.commands import Permission
 from scheduling.model import Blockout
 from scheduling.refusals import RefusalCode

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop.services import intents, mapping
+from desktop.services import mapping
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_audit
 from desktop.services.dto import ActionResult, AppointmentDTO, OccurrenceDTO
 from desktop.store import outbox
 from desktop.store.models import AppointmentRow, ClinicRow, SeriesRow
+from scheduling import intents
 from scheduling.audit import audit_record
 from scheduling.commands import (
     Accepted,

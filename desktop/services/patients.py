@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from desktop.services import intents, mapping
+from desktop.services import mapping
 from desktop.services.context import (
     DeskContext,
     add_event,
@@ -24,6 +24,7 @@ from desktop.services.context import (
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
 from desktop.store import outbox
 from desktop.store.models import PatientRow
+from scheduling import intents
 from scheduling.model import Patient
 from scheduling.refusals import RefusalCode
 

@@ -13,13 +13,14 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.services import intents, mapping
+from desktop.services import mapping
 from desktop.services.booking import run_booking
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_event, not_permitted, refusal, require
 from desktop.services.dto import ActionResult, RefusalDTO, WaitlistEntryDTO
 from desktop.store import outbox
 from desktop.store.models import AppointmentTypeRow, PatientRow, WaitlistEntryRow
+from scheduling import intents
 from scheduling.commands import BookAppointment, Permission
 from scheduling.model import AppointmentSource, WaitlistEntry
 from scheduling.refusals import RefusalCode

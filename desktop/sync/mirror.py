@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.services import intents, mapping
+from desktop.services import mapping
 from desktop.store import outbox
 from desktop.store.models import (
     SYNC_STATE_ID,
@@ -50,7 +50,7 @@ from desktop.store.models import (
 )
 from desktop.sync.errors import OtherOrganization
 from desktop.sync.protocol import Change, ConflictNote, PullPage, Tombstone
-from scheduling import model
+from scheduling import intents, model
 from scheduling.timeutil import to_utc
 from scheduling.wire import from_wire
 

@@ -16,12 +16,13 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from sqlalchemy import select
 
-from desktop.services import agenda, intents
+from desktop.services import agenda
 from desktop.services.context import DeskContext
 from desktop.services.dto import ConflictDTO
 from desktop.store.models import AppointmentRow, ConflictRow, PatientRow
 from desktop.ui.clinic_reference import ClinicReference
 from desktop.ui.text import N_, _, format_when, render_message
+from scheduling import intents
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()

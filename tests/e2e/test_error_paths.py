@@ -14,7 +14,6 @@ import requests
 from sqlalchemy.orm import Session
 
 from desktop.config import load_config
-from desktop.services import intents
 from desktop.store import outbox
 from desktop.store.engine import Store
 from desktop.sync.client import RetryPolicy, SyncClient
@@ -26,6 +25,7 @@ from desktop.sync.errors import (
     SyncError,
     UpdateRequired,
 )
+from scheduling import intents
 from sync_server.services import audit, devices
 from tests.e2e.conftest import Desk
 from tests.e2e.desk import FileKeyring, _open

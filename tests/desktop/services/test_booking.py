@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop.services import booking, intents
+from desktop.services import booking
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AlternativeDTO, AppointmentDTO, RefusalDTO
 from desktop.store.models import AppointmentRow, LocalAuditEntry, SeriesRow
 from desktop.store.outbox import pending
+from scheduling import intents
 from scheduling.recurrence import weekly_for_weeks
 from tests.desktop.services.conftest import (
     ANA,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.services import blockouts, intents
+from desktop.services import blockouts
 from desktop.store import outbox
 from desktop.store.keys import KEYRING_SERVICE
 from desktop.store.models import (
@@ -24,6 +24,7 @@ from desktop.store.models import (
 )
 from desktop.sync.client import token_ref_for
 from desktop.sync.errors import OtherOrganization
+from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, password_hasher
 from sync_server.services import accounts, admin

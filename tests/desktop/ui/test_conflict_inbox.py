@@ -9,12 +9,13 @@ import pytest
 from PySide6.QtCore import QAbstractItemModel, Qt
 from pytestqt.qtbot import QtBot
 
-from desktop.services import agenda, booking, intents
+from desktop.services import agenda, booking
 from desktop.services.context import DeskContext
 from desktop.store import outbox
 from desktop.store.models import AppointmentRow, ConflictRow
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.text import set_language
+from scheduling import intents
 from scheduling.commands import Actor, BookAppointment
 from scheduling.refusals import RefusalCode, message_for
 from tests.desktop.services.conftest import (

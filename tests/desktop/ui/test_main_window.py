@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from desktop.services import booking, intents, waitlist
+from desktop.services import booking, waitlist
 from desktop.services.context import DeskContext
 from desktop.store.models import ClinicRow, ConflictRow
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
+from scheduling import intents
 from scheduling.refusals import RefusalCode, message_for
 from tests.desktop.services.conftest import (
     ANA,
