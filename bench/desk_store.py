@@ -6,6 +6,10 @@ Both databases have the desk's own schema (desktop/store/models.py) and run the
 same work in one process: insert appointments one transaction at a time (as
 offline bookings do), then query provider-day views. Prints each figure and
 the SQLCipher/SQLite ratio (goal ≤ 1.3).
+
+The machine's speed drifts over minutes, so the two are run in ``--rounds``
+alternating rounds (fresh files each round, the order swapped every round) and
+each figure is the median over the rounds; the ratio is taken between medians.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, create_engine, event, select
+import sqlcipher3.dbapi2 as sqlcipher
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from desktop.store.engine import create_database_file, make_engine
+from desktop.store.engine import create_database_file, engine_with, make_engine
 from desktop.store.models import AppointmentRow, Base
 
 PROVIDERS = [f"prov-{i}" for i in range(20)]
@@ -33,17 +38,18 @@ DAY0 = datetime(2026, 6, 1, 13, tzinfo=UTC)
 
 
 def plain_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}")
+    """The desk's engine (pool, transaction discipline, pragmas) over the same driver and
+    SQLite build without a key: a plain SQLite file, so the ratio is encryption alone."""
 
-    @event.listens_for(engine, "connect")
-    def pragmas(connection: object, _record: object) -> None:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
+    def connect() -> object:
+        connection = sqlcipher.connect(str(path), check_same_thread=False,
+                                       isolation_level=None)
         for pragma in ("journal_mode=WAL", "secure_delete=ON", "temp_store=MEMORY",
                        "foreign_keys=ON"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+            connection.execute(f"PRAGMA {pragma}").fetchall()
+        return connection
 
-    return engine
+    return engine_with(connect)
 
 
 def workload(engine: Engine, appointments: int, queries: int, seed: int) -> dict[str, float]:
@@ -82,34 +88,46 @@ def workload(engine: Engine, appointments: int, queries: int, seed: int) -> dict
 
 def run(label: str, make: Callable[[Path], Engine], folder: Path, args: argparse.Namespace
         ) -> dict[str, float]:
-    engine = make(folder / f"{label}.db")
+    path = folder / f"{label}.db"
+    engine = make(path)
     try:
-        return workload(engine, args.appointments, args.queries, args.seed)
+        figures = workload(engine, args.appointments, args.queries, args.seed)
     finally:
         engine.dispose()
+    wanted = "plain" if label.startswith("sqlite") else "encrypted"
+    found = "plain" if path.read_bytes()[:16] == b"SQLite format 3\0" else "encrypted"
+    if found != wanted:
+        raise SystemExit(f"{path.name}: {found} pages where {wanted} ones were expected")
+    return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appointments", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     key = bytes(range(32))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
 
-        def cipher(path: Path) -> Engine:
-            create_database_file(path, key)
-            return make_engine(path, key)
+    def cipher(path: Path) -> Engine:
+        create_database_file(path, key)
+        return make_engine(path, key)
 
-        plain = run("plain", plain_engine, folder, args)
-        encrypted = run("sqlcipher", cipher, folder, args)
+    kinds: dict[str, Callable[[Path], Engine]] = {"sqlite": plain_engine, "sqlcipher": cipher}
+    figures: dict[str, list[dict[str, float]]] = {name: [] for name in kinds}
+    for round_ in range(args.rounds):
+        order = list(kinds) if round_ % 2 == 0 else list(reversed(kinds))
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in order:
+                figures[name].append(run(f"{name}-{round_}", kinds[name], Path(tmp), args))
+    plain = {k: statistics.median(f[k] for f in figures["sqlite"]) for k in figures["sqlite"][0]}
+    encrypted = {k: statistics.median(f[k] for f in figures["sqlcipher"]) for k in plain}
     print(f"# bench/desk_store.py: {args.appointments} bookings, {args.queries} queries, "
-          f"seed {args.seed}")
-    for name in plain:
-        ratio = encrypted[name] / plain[name]
-        print(f"{name}: sqlcipher {encrypted[name]:.3f} / sqlite {plain[name]:.3f} "
+          f"seed {args.seed}, median of {args.rounds} alternating rounds")
+    for name, base in plain.items():
+        ratio = encrypted[name] / base
+        print(f"{name}: sqlcipher {encrypted[name]:.3f} / sqlite {base:.3f} "
               f"= ratio {ratio:.2f} (goal ≤ 1.3)")
     return 0
 

@@ -13,7 +13,7 @@ DB-API cursor, below SQLAlchemy's statement logging.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +142,13 @@ def create_database_file(path: Path, key: bytes) -> None:
 
 def make_engine(path: Path, key: bytes) -> Engine:
     """A SQLAlchemy engine whose every connection comes from :func:`open_connection`."""
+    return engine_with(lambda: open_connection(path, key))
 
-    def creator() -> Any:
-        return open_connection(path, key)
 
+def engine_with(creator: Callable[[], Any]) -> Engine:
+    """The desk's engine over connections from ``creator`` (its pool and transaction
+    discipline); :func:`make_engine` is the only production caller. ``bench/desk_store.py``
+    passes unkeyed connections to measure what encryption alone costs."""
     # QueuePool (SQLAlchemy's choice for file databases): keyed connections are reused, so
     # the cipher context and page cache survive between units of work; check_same_thread
     # is off because the pool lends each connection to one thread at a time (UI, sync).
