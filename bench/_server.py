@@ -257,7 +257,7 @@ def main() -> None:
         return
     config = uvicorn.Config(app(), fd=fd, log_level="warning", log_config=None,
                             timeout_graceful_shutdown=2, backlog=4096)
-    EventAwareServer(config).run()
+    EventAwareServer(config, freeze_startup_heap=True).run()  # as clinicdesk-server serve
 
 
 if __name__ == "__main__":

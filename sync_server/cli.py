@@ -7,6 +7,7 @@ failure; expected errors never show a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import socket
 import sys
@@ -153,6 +154,21 @@ class EventAwareServer(uvicorn.Server):
     stream would hold the shutdown for the whole graceful timeout.
     """
 
+    def __init__(self, config: uvicorn.Config, *, freeze_startup_heap: bool = False) -> None:
+        super().__init__(config)
+        self.freeze_startup_heap = freeze_startup_heap
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.freeze_startup_heap:
+            # What exists once the app has started (modules, mappers, routes, settings)
+            # lives as long as the process: keep it out of every later collection. Large
+            # pushes allocate millions of objects, and each full collection would walk
+            # this heap again (measured: a 10,000-mutation push spent ~0.5 s in them).
+            # Only for a process that is nothing but this server (not tests, not a desk).
+            gc.collect()
+            gc.freeze()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         broker = getattr(getattr(self.config.app, "state", None), "pokes", None)
         if isinstance(broker, PokeBroker):
@@ -176,7 +192,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=5,  # a fallback: EventAwareServer ends streams at once
     )
-    EventAwareServer(config).run()
+    EventAwareServer(config, freeze_startup_heap=True).run()
     return EXIT_OK
 
 

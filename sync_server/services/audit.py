@@ -13,11 +13,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from sync_server.db.models import AuditEntry, AuditHead
+from sync_server.db.models import AuditEntry, AuditHead, table
 
 GENESIS_HASH = "0" * 64
 _BATCH = "clinicdesk_audit_batch"
@@ -78,7 +79,7 @@ def finish_batch(session: Session) -> None:
         return
     rows = [entry for chain in batch.values() for entry in chain.pending]
     if rows:
-        session.execute(insert(AuditEntry), rows)
+        session.execute(insert(table(AuditEntry)), rows)  # Core: no ORM per row
     for org, chain in batch.items():
         if chain.pending:
             session.execute(update(AuditHead).where(AuditHead.organization_id == org)
@@ -109,19 +110,17 @@ class BrokenEntry:
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    fields = {
-        "seq": entry.seq,
-        "at": entry.at.isoformat(timespec="microseconds"),
-        "organization_id": entry.organization_id,
-        "actor_user_id": entry.actor_user_id,
-        "actor_device_id": entry.actor_device_id,
-        "intent": entry.intent,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "outcome": entry.outcome,
-        "reason": entry.reason,
-        "prev_hash": entry.prev_hash,
-    }
+    return _hash({name: getattr(entry, name) for name in _HASHED})
+
+
+#: The columns an entry's hash covers (all but its id and its own hash).
+_HASHED = ("seq", "at", "organization_id", "actor_user_id", "actor_device_id", "intent",
+           "target_type", "target_id", "outcome", "reason", "prev_hash")
+
+
+def _hash(values: dict[str, Any]) -> str:
+    fields = {name: values[name] for name in _HASHED}
+    fields["at"] = values["at"].isoformat(timespec="microseconds")
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -142,7 +141,7 @@ def append(
     target_type: str | None = None,
     target_id: str | None = None,
     reason: str | None = None,
-) -> AuditEntry:
+) -> None:
     """Append one entry in the caller's transaction (which the caller commits)."""
     batch: dict[str, _Chain] | None = session.info.get(_BATCH)
     chain = batch.get(organization_id) if batch is not None else None
@@ -154,32 +153,27 @@ def append(
         chain = _Chain(head, head.seq, head.hash, [])
         if batch is not None:
             batch[organization_id] = chain
-    entry = AuditEntry(
-        organization_id=organization_id,
-        seq=chain.seq + 1,
-        at=at.astimezone(UTC),  # as it reads back, so the hash recomputes
-        actor_user_id=actor.user_id,
-        actor_device_id=actor.device_id,
-        intent=intent,
-        target_type=target_type,
-        target_id=target_id,
-        outcome=outcome,
-        reason=reason,
-        prev_hash=chain.hash,
-    )
-    entry.hash = entry_hash(entry)
-    chain.seq, chain.hash = entry.seq, entry.hash
+    values: dict[str, Any] = {
+        "organization_id": organization_id,
+        "seq": chain.seq + 1,
+        "at": at.astimezone(UTC),  # as it reads back, so the hash recomputes
+        "actor_user_id": actor.user_id,
+        "actor_device_id": actor.device_id,
+        "intent": intent,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": outcome,
+        "reason": reason,
+        "prev_hash": chain.hash,
+    }
+    values["hash"] = _hash(values)
+    chain.seq, chain.hash = values["seq"], values["hash"]
     if batch is not None:
-        chain.pending.append({name: getattr(entry, name) for name in _COLUMNS})
-        return entry
-    chain.head.seq, chain.head.hash = entry.seq, entry.hash
-    session.add(entry)
+        chain.pending.append(values)  # plain values: no ORM object per entry in a batch
+        return
+    chain.head.seq, chain.head.hash = chain.seq, chain.hash
+    session.add(AuditEntry(**values))
     session.flush()
-    return entry
-
-
-_COLUMNS = ("organization_id", "seq", "at", "actor_user_id", "actor_device_id", "intent",
-            "target_type", "target_id", "outcome", "reason", "prev_hash", "hash")
 
 
 def verify(session: Session, organization_id: str) -> BrokenEntry | None:

@@ -634,7 +634,7 @@ class _Run:
             return
         appointments, occupations = self.appointment_rows, self.occupation_rows
         self.appointment_rows, self.occupation_rows = [], []
-        session.execute(insert(db.Appointment), appointments)
+        session.execute(_STAGE_APPOINTMENTS, appointments)
         # A plain insert: the run's locks make an overlap impossible, so the exclusion
         # constraint (PostgreSQL) is only the safety net. Its violation aborts the
         # transaction and sync push redoes the run one mutation per transaction.
@@ -951,7 +951,10 @@ def _occupy(
 
 # Built once: an occupation row, and on PostgreSQL the same unless the exclusion
 # constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
-_OCCUPY = insert(db.AppointmentResource)
+# Core inserts (the table, not the class): many rows per statement without the ORM's
+# per-row bookkeeping.
+_OCCUPY = insert(db.table(db.AppointmentResource))
+_STAGE_APPOINTMENTS = insert(db.table(db.Appointment))
 _OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
                            .returning(db.AppointmentResource.id))
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session
 
-from sync_server.db.models import ChangeLogEntry, OrgVersion
+from sync_server.db.models import ChangeLogEntry, OrgVersion, table
 
 #: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
 NOTIFY_CHANNEL = "clinicdesk_version"
@@ -60,7 +60,7 @@ def finish_batch(session: Session) -> None:
     batch: dict[str, list[int]] | None = session.info.get(_BATCH)
     pending: list[dict[str, Any]] = session.info.get(_PENDING, [])
     if pending:
-        session.execute(insert(ChangeLogEntry), pending)
+        session.execute(insert(table(ChangeLogEntry)), pending)  # Core: no ORM per row
         pending.clear()
     if not batch:
         return

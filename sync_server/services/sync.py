@@ -34,6 +34,7 @@ version, so the returned ``cursor`` is always a consistent checkpoint.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -93,10 +94,15 @@ class CursorAhead(ServiceError):
 # =========================================================================== push
 
 
-#: Mutations processed in one transaction (one client-row lock, one version bump, one
-#: commit). Bounded so the organization's version row and audit head (and on SQLite the
-#: database) are not held for long.
-CHUNK = 200
+#: Mutations processed in one transaction at most (one client-row lock, one calendar
+#: state for its plain bookings, one commit). A run's fixed cost (locking, loading the
+#: state, committing) is most of a small run's time, so runs are as long as a push
+#: allows; :data:`RUN_SECONDS` bounds how long one holds the organization's version row
+#: and audit head (and on SQLite the database) while other writers wait.
+CHUNK = 1000
+#: A run that has worked this long commits after the mutation in hand; the rest of the
+#: push goes on in a new run (measured: 1,000 plain bookings take about 0.4 s here).
+RUN_SECONDS = 0.5
 
 
 def push(session: Session, device: Device, request: PushRequest, now: datetime) -> PushResult:
@@ -142,6 +148,7 @@ def _push_run(
     """Process ``mutations`` (or the first ones, see :func:`push`) in one transaction and
     commit; (last id, results of the mutations processed)."""
     results: list[MutationResult] = []
+    started = time.monotonic()
     session.expire_all()
     if batch:
         changes.begin_batch(session)
@@ -173,6 +180,8 @@ def _push_run(
             results.append(MutationResult(mutation.id, status, code))
             if batch:
                 booking.holding(session)
+                if time.monotonic() - started > RUN_SECONDS:
+                    break  # long enough: commit, a new run goes on with the next mutation
         _advance(session, device, last)
         _finish(session)
         session.commit()

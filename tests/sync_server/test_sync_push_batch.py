@@ -70,12 +70,22 @@ def mixed(booked: Booked, desk: Desk) -> tuple[list[dict[str, Any]], list[str]]:
     return out, expected
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 200])
+@pytest.mark.parametrize(("chunk", "run_seconds"), [(1, 60.0), (3, 60.0), (200, 60.0), (200, 0.0)])
 def test_runs_of_mutations_keep_per_mutation_outcomes_versions_and_audit(
     client: TestClient, booked: Booked, desk: Desk, db: Session,
-    monkeypatch: pytest.MonkeyPatch, chunk: int,
+    monkeypatch: pytest.MonkeyPatch, chunk: int, run_seconds: float,
 ) -> None:
+    """Runs end at ``CHUNK`` mutations or after ``RUN_SECONDS`` (0: after each one)."""
     monkeypatch.setattr(sync_service, "CHUNK", chunk)
+    monkeypatch.setattr(sync_service, "RUN_SECONDS", run_seconds)
+    runs: list[int] = []
+    real_run = sync_service._push_run
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(sync_service, "_push_run", counted)
     org = booked.org_id
     db.rollback()
     version_before = int(db.scalar(select(models.OrgVersion.version)
@@ -90,6 +100,7 @@ def test_runs_of_mutations_keep_per_mutation_outcomes_versions_and_audit(
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == expected
     assert answer.json()["last_mutation_id"] == len(mutations) == last_mutation(db, desk)
+    assert len(runs) == (len(mutations) if run_seconds == 0 else -(-len(mutations) // chunk))
     # Every mutation moved the version on its own (a change or a conflict each).
     log = db.execute(select(models.ChangeLogEntry.version, models.ChangeLogEntry.entity_id)
                      .where(models.ChangeLogEntry.organization_id == org,
