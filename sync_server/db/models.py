@@ -49,7 +49,6 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
-    Table,
     Text,
     Time,
     UniqueConstraint,
@@ -79,12 +78,6 @@ class Base(DeclarativeBase):
         list[Any]: JSON(),
         Decimal: Numeric(10, 2),
     }
-
-
-def table(model: type[Base]) -> Table:
-    """``model``'s table, for Core statements (bulk inserts without the ORM's per-row
-    bookkeeping)."""
-    return Base.metadata.tables[model.__tablename__]
 
 
 def org_fk() -> Mapped[str]:

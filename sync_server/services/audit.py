@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sync_server.db.models import AuditEntry, AuditHead, table
+from sync_server.db.bulk import insert_rows
+from sync_server.db.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
 _BATCH = "clinicdesk_audit_batch"
@@ -79,7 +80,7 @@ def finish_batch(session: Session) -> None:
         return
     rows = [entry for chain in batch.values() for entry in chain.pending]
     if rows:
-        session.execute(insert(table(AuditEntry)), rows)  # Core: no ORM per row
+        insert_rows(session, AuditEntry, rows)
     for org, chain in batch.items():
         if chain.pending:
             session.execute(update(AuditHead).where(AuditHead.organization_id == org)

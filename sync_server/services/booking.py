@@ -84,6 +84,7 @@ from scheduling.state import CalendarState
 from scheduling.timeutil import local_date, to_local
 from scheduling.wire import entity_of, to_wire
 from sync_server.db import models as db
+from sync_server.db.bulk import insert_rows, table
 from sync_server.db.session import advisory_key, lock_resources
 from sync_server.services import audit, changes
 from sync_server.services.calendar import (
@@ -634,11 +635,11 @@ class _Run:
             return
         appointments, occupations = self.appointment_rows, self.occupation_rows
         self.appointment_rows, self.occupation_rows = [], []
-        session.execute(_STAGE_APPOINTMENTS, appointments)
+        insert_rows(session, db.Appointment, appointments)
         # A plain insert: the run's locks make an overlap impossible, so the exclusion
         # constraint (PostgreSQL) is only the safety net. Its violation aborts the
         # transaction and sync push redoes the run one mutation per transaction.
-        session.execute(_OCCUPY, occupations)
+        insert_rows(session, db.AppointmentResource, occupations)
 
     def covers(self, scope: Scope) -> bool:
         mine = self.scope
@@ -951,10 +952,7 @@ def _occupy(
 
 # Built once: an occupation row, and on PostgreSQL the same unless the exclusion
 # constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
-# Core inserts (the table, not the class): many rows per statement without the ORM's
-# per-row bookkeeping.
-_OCCUPY = insert(db.table(db.AppointmentResource))
-_STAGE_APPOINTMENTS = insert(db.table(db.Appointment))
+_OCCUPY = insert(table(db.AppointmentResource))
 _OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
                            .returning(db.AppointmentResource.id))
 

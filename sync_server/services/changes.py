@@ -32,10 +32,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-from sync_server.db.models import ChangeLogEntry, OrgVersion, table
+from sync_server.db.bulk import insert_rows
+from sync_server.db.models import ChangeLogEntry, OrgVersion
 
 #: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
 NOTIFY_CHANNEL = "clinicdesk_version"
@@ -60,7 +61,7 @@ def finish_batch(session: Session) -> None:
     batch: dict[str, list[int]] | None = session.info.get(_BATCH)
     pending: list[dict[str, Any]] = session.info.get(_PENDING, [])
     if pending:
-        session.execute(insert(table(ChangeLogEntry)), pending)  # Core: no ORM per row
+        insert_rows(session, ChangeLogEntry, pending)
         pending.clear()
     if not batch:
         return
