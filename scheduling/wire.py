@@ -77,9 +77,12 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
     return hints
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _encode(value: Any, hint: Any) -> Any:
-    if value is None:
-        return None
+    if type(value) in _PLAIN:  # most fields: ids, names, counts (exact types, not enums)
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
