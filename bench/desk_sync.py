@@ -1,19 +1,27 @@
 """Desk sync benchmark: N offline mutations pushed and pulled end to end (goal: 10,000 in ≤ 5 s).
 
-A real sync server (uvicorn, SQLite in a temporary directory) runs on a
-loopback port with a seeded clinic; one encrypted desk store is enrolled, then
-N bookings are queued offline (outbox entries plus their optimistic rows, as
-the booking service writes them). The timed part is ``SyncClient.sync_once``:
-push every mutation, pull every resulting change, acknowledge the outbox. The
-push and the pull are also timed apart: the push is nearly all server time
-(the rules judge each booking), the pull mostly the desk applying records.
+A real sync server (uvicorn over SQLite in a temporary directory, in its own
+process as ``clinicdesk-server serve`` runs it) listens on a loopback port with
+a seeded clinic; one encrypted desk store is enrolled, then N bookings are
+queued offline (outbox entries plus their optimistic rows, as the booking
+service writes them). The timed part is what ``SyncClient.sync_once`` does:
+push every mutation, pull every resulting change, acknowledge the outbox, with
+the desk's own batch sizes unless given. The push and the pull are also timed
+apart: the push is nearly all server time (the rules judge each booking), the
+pull mostly the desk applying records.
 
-    python bench/desk_sync.py [--count 10000] [--push-batch 500]
+Python's cyclic collector runs as in the desk: never automatically (the desk
+collects from a UI-thread timer, :mod:`desktop.ui.gc_pump`, at most one
+generation every half second); the collection after the timed part is printed
+apart.
+
+    python bench/desk_sync.py [--count 10000] [--push-batch N] [--pull-limit N]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
 import time
@@ -26,21 +34,19 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._server import ServerProcess, database, seeded_clinic  # noqa: E402
 from desktop.config import DeskConfig  # noqa: E402
 from desktop.services import mapping  # noqa: E402
 from desktop.store import outbox  # noqa: E402
 from desktop.store.engine import Store  # noqa: E402
 from desktop.store.keys import create_store  # noqa: E402
 from desktop.store.models import AppointmentRow  # noqa: E402
-from desktop.sync.client import SyncClient  # noqa: E402
+from desktop.sync.client import PULL_LIMIT, PUSH_BATCH, SyncClient  # noqa: E402
 from scheduling import intents  # noqa: E402
 from scheduling.commands import Actor, BookAppointment, Permission  # noqa: E402
 from scheduling.model import Appointment  # noqa: E402
-from sync_server.core.config import Settings  # noqa: E402
-from sync_server.db.migrate import upgrade  # noqa: E402
-from sync_server.db.session import make_engine, make_session_factory  # noqa: E402
 from tests.e2e.desk import FAST_KDF, PASSPHRASE, FileKeyring  # noqa: E402
-from tests.e2e.server_side import Clinic, ServerThread, seed_clinic  # noqa: E402
+from tests.e2e.server_side import Clinic  # noqa: E402
 
 GOAL_SECONDS = 5.0
 SLOTS_PER_PROVIDER_WEEK = 70
@@ -49,52 +55,49 @@ SLOTS_PER_PROVIDER_WEEK = 70
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--push-batch", type=int, default=500)
-    parser.add_argument("--pull-limit", type=int, default=2000)
+    parser.add_argument("--push-batch", type=int, default=PUSH_BATCH)
+    parser.add_argument("--pull-limit", type=int, default=PULL_LIMIT)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="clinicdesk-bench-") as temporary:
         work = Path(temporary)
-        url = f"sqlite:///{work / 'server.db'}"
-        upgrade(url)
-        settings = Settings(database_url=url, data_dir=work,
-                            secret_key="bench-signing-key-not-for-production",
-                            argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1,
-                            max_body_bytes=8 * 1024 * 1024, log_level="WARNING")
-        engine = make_engine(url)
-        weeks = 8
-        providers = max(1, -(-args.count // (SLOTS_PER_PROVIDER_WEEK * weeks)))
-        with make_session_factory(engine)() as session:
-            clinic = seed_clinic(session, settings, providers=providers, rooms=providers,
-                                 patients=200, codes=1)
-        engine.dispose()
-        server = ServerThread(settings)
-        server.start()
-        try:
-            keys = FileKeyring(work / "desk" / "keys.json")
-            store = create_store(work / "desk" / "desk.db", PASSPHRASE, keys, kdf=FAST_KDF)
-            client = SyncClient(store, DeskConfig(data_dir=work / "desk"), requests.Session(),
-                                keyring_backend=keys, push_batch=args.push_batch,
-                                pull_limit=args.pull_limit)
-            client.enroll(server.url, clinic.codes[0])
-            queue_bookings(store, clinic, args.count)
+        with database("sqlite", work) as url:
+            weeks = 8
+            providers = max(1, -(-args.count // (SLOTS_PER_PROVIDER_WEEK * weeks)))
+            clinic = seeded_clinic(url, work, providers=providers, rooms=providers,
+                                   patients=200, codes=1)
+            with ServerProcess(url, work) as server:
+                keys = FileKeyring(work / "desk" / "keys.json")
+                store = create_store(work / "desk" / "desk.db", PASSPHRASE, keys, kdf=FAST_KDF)
+                client = SyncClient(store, DeskConfig(data_dir=work / "desk"),
+                                    requests.Session(), keyring_backend=keys,
+                                    push_batch=args.push_batch, pull_limit=args.pull_limit)
+                client.enroll(server.url, clinic.codes[0])
+                queue_bookings(store, clinic, args.count)
 
-            started = time.perf_counter()
-            pushed = client.push()
-            halfway = time.perf_counter()
-            pulled = client.pull()
-            seconds = time.perf_counter() - started
-            pending = client.pending_count()
-            store.close()
-        finally:
-            server.stop()
+                gc.collect()
+                gc.disable()
+                try:
+                    started = time.perf_counter()
+                    pushed = client.push()
+                    halfway = time.perf_counter()
+                    pulled = client.pull()
+                    seconds = time.perf_counter() - started
+                finally:
+                    gc.enable()
+                collecting = time.perf_counter()
+                gc.collect()
+                collect_seconds = time.perf_counter() - collecting
+                pending = client.pending_count()
+                store.close()
 
     push_seconds, pull_seconds = halfway - started, seconds - (halfway - started)
     print(f"desk sync: {args.count} offline mutations pushed and pulled in {seconds:.2f} s "
-          f"({pushed.batches} pushes, {pulled.pages} pull pages, "
-          f"{pulled.changed} records, {pending} left pending)")
+          f"({pushed.batches} pushes of <= {args.push_batch}, {pulled.pages} pull pages of "
+          f"<= {args.pull_limit}, {pulled.changed} records, {pending} left pending)")
     print(f"  push {push_seconds:.2f} s ({1000 * push_seconds / args.count:.2f} ms/mutation), "
-          f"pull {pull_seconds:.2f} s ({1000 * pull_seconds / args.count:.2f} ms/record)")
+          f"pull {pull_seconds:.2f} s ({1000 * pull_seconds / args.count:.2f} ms/record); "
+          f"the desk's garbage collection afterwards {collect_seconds:.2f} s")
     print(f"ratio to the {GOAL_SECONDS:.0f} s goal: {seconds / GOAL_SECONDS:.2f} "
           f"({'within' if seconds <= GOAL_SECONDS else 'over'} budget)")
     return 0 if pending == 0 else 1

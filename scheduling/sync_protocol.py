@@ -45,6 +45,8 @@ INVALID_MUTATION_MESSAGE = "The server could not read this change ({problem}); i
 DUPLICATE_ID_MESSAGE = "A record with this id already exists; the change was not applied."
 #: Largest pull page the server serves.
 MAX_PULL_LIMIT = 5000
+#: The most mutations one push may carry.
+MAX_PUSH_MUTATIONS = 1000
 DEFAULT_PULL_LIMIT = 1000
 
 
@@ -306,6 +308,7 @@ __all__ = [
     "INVALID_MUTATION",
     "INVALID_MUTATION_MESSAGE",
     "MAX_PULL_LIMIT",
+    "MAX_PUSH_MUTATIONS",
     "MIN_PROTOCOL_VERSION",
     "MUTATION_GAP",
     "PROTOCOL_HEADER",

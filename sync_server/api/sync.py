@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from scheduling.sync_protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
+    MAX_PUSH_MUTATIONS,
     MUTATION_GAP,
     Mutation,
     PushRequest,
@@ -24,7 +25,7 @@ from sync_server.services import sync
 
 router = APIRouter(prefix="/sync", tags=["sync"], dependencies=[Depends(sqlite_write_turn)])
 
-MAX_MUTATIONS_PER_PUSH = 1000
+MAX_MUTATIONS_PER_PUSH = MAX_PUSH_MUTATIONS
 
 
 class MutationBody(BaseModel):
