@@ -47,9 +47,9 @@ class WireFormatError(SchedulingInputError):
 
 def to_wire(record: Any) -> dict[str, Any]:
     """The JSON-able form of a domain record."""
-    hints = _hints(type(record))
-    return {f.name: _encode(getattr(record, f.name), hints[f.name])
-            for f in dataclasses.fields(record)}
+    return {name: value if hint is None or type(value) in _PLAIN else _encode(value, hint)
+            for name, hint in _encoding_plan(type(record))
+            for value in (getattr(record, name),)}
 
 
 def from_wire(entity: str, data: dict[str, Any]) -> Any:
@@ -68,6 +68,25 @@ def entity_of(record: Any) -> str:
 
 
 _HINTS: dict[type[Any], dict[str, Any]] = {}
+_ENCODING_PLANS: dict[type[Any], list[tuple[str, Any]]] = {}
+
+
+def _encoding_plan(cls: type[Any]) -> list[tuple[str, Any]]:
+    """Per record class, built once: (field, type hint), the hint ``None`` where every
+    value the field may hold is already JSON-able as it is (text, numbers, null)."""
+    plan = _ENCODING_PLANS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        plan = _ENCODING_PLANS[cls] = [
+            (f.name, None if _is_plain(hints[f.name]) else hints[f.name])
+            for f in dataclasses.fields(cls)]
+    return plan
+
+
+def _is_plain(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return all(_is_plain(option) for option in typing.get_args(hint))
+    return hint in _PLAIN
 
 
 def _hints(cls: type[Any]) -> dict[str, Any]:
@@ -117,61 +136,101 @@ def _args(hint: Any) -> tuple[Any, ...]:
 def _decode_record(cls: type[Any], data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise WireFormatError(f"{where}: expected an object")
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
+    names, fields = _plan(cls)
+    if not names.issuperset(data):
+        unknown = set(data) - names
         raise WireFormatError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
-    for name, spec in fields.items():
-        if name not in data:
-            if (spec.default is dataclasses.MISSING
-                    and spec.default_factory is dataclasses.MISSING):
+    for name, required, decode in fields:
+        value = data.get(name, _ABSENT)
+        if value is _ABSENT:
+            if required:
                 raise WireFormatError(f"{where}: missing field {name}")
             continue
-        values[name] = _decode(data[name], hints[name], f"{where}.{name}")
+        try:
+            values[name] = decode(value, where, name)
+        except WireFormatError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise WireFormatError(f"{where}.{name}: {exc}") from exc
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise WireFormatError(f"{where}: {exc}") from exc
 
 
-def _decode(value: Any, hint: Any, where: str) -> Any:
+#: Decodes one field's value: (value, where, field name) → the domain value. Raises
+#: TypeError/ValueError (reported as ``where.name``) or WireFormatError (already placed).
+_Decoder = typing.Callable[[Any, str, str], Any]
+_ABSENT = object()
+_PLANS: dict[type[Any], tuple[frozenset[str], list[tuple[str, bool, _Decoder]]]] = {}
+
+
+def _plan(cls: type[Any]) -> tuple[frozenset[str], list[tuple[str, bool, _Decoder]]]:
+    """Per record class, built once: its field names and, per field, whether it is
+    required and its decoder."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        fields = dataclasses.fields(cls)
+        plan = _PLANS[cls] = (frozenset(f.name for f in fields), [
+            (f.name, f.default is dataclasses.MISSING
+             and f.default_factory is dataclasses.MISSING, _decoder(hints[f.name]))
+            for f in fields])
+    return plan
+
+
+def _decoder(hint: Any) -> _Decoder:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [o for o in typing.get_args(hint) if o is not type(None)]
+        inner = _decoder(next(o for o in typing.get_args(hint) if o is not type(None)))
+        return lambda value, where, name: None if value is None else inner(value, where, name)
+    decode = _not_null(hint, origin)
+
+    def required(value: Any, where: str, name: str) -> Any:
         if value is None:
-            return None
-        return _decode(value, options[0], where)
-    if value is None:
-        raise WireFormatError(f"{where}: may not be null")
-    try:
-        if hint is datetime:
+            raise WireFormatError(f"{where}.{name}: may not be null")
+        return decode(value, where, name)
+
+    return required
+
+
+def _not_null(hint: Any, origin: Any) -> _Decoder:
+    if hint in (str, int, bool, float):
+        def plain(value: Any, _where: str, _name: str) -> Any:
+            if type(value) is not hint and (
+                    not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+                raise TypeError(f"expected {hint.__name__}")
+            return value
+        return plain
+    if hint is datetime:
+        def instant(value: Any, _where: str, _name: str) -> Any:
             parsed = datetime.fromisoformat(value)
             return parsed.astimezone(UTC) if parsed.tzinfo else parsed
-        if hint is date:
-            return date.fromisoformat(value)
-        if hint is time:
-            return time.fromisoformat(value)
-        if hint is timedelta:
+        return instant
+    if hint is date:
+        return lambda value, _where, _name: date.fromisoformat(value)
+    if hint is time:
+        return lambda value, _where, _name: time.fromisoformat(value)
+    if hint is timedelta:
+        def seconds(value: Any, _where: str, _name: str) -> Any:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise TypeError("expected seconds")
             return timedelta(seconds=value)
-        if isinstance(hint, type) and issubclass(hint, Enum):
-            return hint(value)
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            return _decode_record(hint, value, where)
-        if origin in (frozenset, set):
-            return frozenset(_decode(v, typing.get_args(hint)[0], where) for v in value)
-        if origin is tuple:
-            args = typing.get_args(hint)
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(_decode(v, args[0], where) for v in value)
-            return tuple(_decode(v, a, where) for v, a in zip(value, args, strict=True))
-        if hint in (str, int, bool, float):
-            if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-                raise TypeError(f"expected {hint.__name__}")
-            return value
-    except (TypeError, ValueError) as exc:
-        raise WireFormatError(f"{where}: {exc}") from exc
-    return value
+        return seconds
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return lambda value, _where, _name: hint(value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return lambda value, where, name: _decode_record(hint, value, f"{where}.{name}")
+    if origin in (frozenset, set):
+        item = _decoder(typing.get_args(hint)[0])
+        return lambda value, where, name: frozenset(item(v, where, name) for v in value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _decoder(args[0])
+            return lambda value, where, name: tuple(item(v, where, name) for v in value)
+        items = [_decoder(a) for a in args]
+        return lambda value, where, name: tuple(
+            decode(v, where, name) for v, decode in zip(value, items, strict=True))
+    return lambda value, _where, _name: value
