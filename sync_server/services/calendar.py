@@ -11,8 +11,10 @@ around them when the clinic has weekly quotas).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -328,48 +330,118 @@ _LONGEST_BLOCK = {
 _LONGEST_BLOCK_MARGIN = timedelta(seconds=1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """What an organization's administrators configure, as one clinic's state needs it."""
+
+    clinics: tuple[model.Clinic, ...]
+    quotas: tuple[model.Quota, ...]
+    resources: tuple[model.Resource, ...]  # the clinic's and the extra ones asked for
+    appointment_types: tuple[model.AppointmentType, ...]
+    schedules: tuple[model.WeeklySchedule, ...]
+
+
+def _read_config(session: Session, org: str, clinic_id: str,
+                 extra_resource_ids: Collection[str]) -> _Config:
+    at = {"org": org, "clinic": clinic_id}
+    resource_ids = set(session.scalars(_CLINIC_RESOURCES, at)) | set(extra_resource_ids)
+    wanted = {"org": org, "ids": sorted(resource_ids)}
+    resources = list(session.scalars(_RESOURCES, wanted))
+    assignments: dict[str, set[str]] = {}
+    for resource_id, assigned in session.execute(_ASSIGNMENTS, wanted):
+        assignments.setdefault(resource_id, set()).add(assigned)
+    return _Config(
+        clinics=tuple(clinic_record(c) for c in session.scalars(_CLINICS, at)),
+        quotas=tuple(quota_record(q) for q in session.scalars(_QUOTAS, at)),
+        resources=tuple(resource_record(r, assignments.get(r.id, ())) for r in resources),
+        appointment_types=tuple(appointment_type_record(t) for t in session.scalars(_TYPES, at)),
+        schedules=tuple(schedule_record(s) for s in session.scalars(_SCHEDULES, at)),
+    )
+
+
+#: Configurations kept between read-only requests, by (organization, clinic), with the
+#: organization's version they were read at (see :func:`_cached_config`).
+_CONFIGS: OrderedDict[tuple[str, str], tuple[int, _Config]] = OrderedDict()
+_CONFIGS_KEPT = 256
+_CONFIGS_LOCK = threading.Lock()
+_ORG_VERSION = text("SELECT version FROM org_versions WHERE organization_id = :org")
+
+
+def _cached_config(session: Session, org: str, clinic_id: str,
+                   extra_resource_ids: Collection[str]) -> _Config:
+    """:func:`_read_config`, kept per organization and clinic while the organization's
+    version stays the same.
+
+    Every write of an organization — configuration or not — bumps its version in the
+    same transaction (``changes.bump_version``), so a configuration read after seeing
+    version *v* holds every change up to *v* (perhaps later ones too, never fewer):
+    serving it to whoever sees *v* again is exact. The version is read first, then the
+    configuration. For read-only requests only: a writing transaction may bump the
+    version itself and roll back.
+    """
+    version = session.scalar(_ORG_VERSION, {"org": org})
+    if version is None:
+        return _read_config(session, org, clinic_id, extra_resource_ids)
+    key = (org, clinic_id)
+    with _CONFIGS_LOCK:
+        kept = _CONFIGS.get(key)
+        if kept is not None and kept[0] == version:
+            _CONFIGS.move_to_end(key)
+            config = kept[1]
+            if {r.id for r in config.resources}.issuperset(extra_resource_ids):
+                return config
+    config = _read_config(session, org, clinic_id, extra_resource_ids)
+    with _CONFIGS_LOCK:
+        _CONFIGS[key] = (int(version), config)
+        _CONFIGS.move_to_end(key)
+        while len(_CONFIGS) > _CONFIGS_KEPT:
+            _CONFIGS.popitem(last=False)
+    return config
+
+
 def load_state(
-    session: Session, organization_id: str, scope: Scope, *, like: CalendarState | None = None
+    session: Session, organization_id: str, scope: Scope, *, like: CalendarState | None = None,
+    read_only: bool = False, dated_through: date | None = None,
+    longest_block: timedelta | None = None,
 ) -> CalendarState:
     """The calendar state for ``scope`` (see the module docstring).
 
     ``like``: a state loaded earlier in the same transaction for the same clinic; its
     configuration (clinics, resources, types, weekly schedules, quotas, patients) is
     reused and only the dated records are read again for the (wider) window.
+    ``read_only``: the caller writes nothing in this transaction, so the configuration
+    may come from the cache kept between such requests (:func:`_cached_config`).
+    ``dated_through``: read the dated records (time off, holidays, blockouts, outages)
+    up to this later day already, for a state that :func:`_add_appointments` extends.
+    ``longest_block``: :func:`_longest_block`, when the caller has read it already.
     """
     org = organization_id
     if like is not None:
         return _widen(session, like, scope)
-    at = {"org": org, "clinic": scope.clinic_id}
-    clinics = list(session.scalars(_CLINICS, at))
-    clinic = next((c for c in clinics if c.id == scope.clinic_id), None)
-    quotas = list(session.scalars(_QUOTAS, at))
+    read = _cached_config if read_only else _read_config
+    config = read(session, org, scope.clinic_id, scope.resource_ids)
+    clinic = next((c for c in config.clinics if c.id == scope.clinic_id), None)
     tz = clinic.time_zone if clinic is not None else "UTC"
-    weekly = any(q.period == model.QuotaPeriod.WEEK.value for q in quotas)
+    weekly = any(q.period is model.QuotaPeriod.WEEK for q in config.quotas)
     first, last, window_start, window_end = _window(scope, tz, weekly)
-
-    resource_ids = set(session.scalars(_CLINIC_RESOURCES, at)) | scope.resource_ids
-    wanted = {"org": org, "ids": sorted(resource_ids)}
-    resources = list(session.scalars(_RESOURCES, wanted))
-    assignments: dict[str, set[str]] = {}
-    for resource_id, clinic_id in session.execute(_ASSIGNMENTS, wanted):
-        assignments.setdefault(resource_id, set()).add(clinic_id)
-    ids = [r.id for r in resources]
-    parts: dict[str, Any] = {
-        "clinics": [clinic_record(c) for c in clinics],
-        "resources": [resource_record(r, assignments.get(r.id, ())) for r in resources],
-        "appointment_types": [appointment_type_record(t) for t in session.scalars(_TYPES, at)],
-        "schedules": [schedule_record(s) for s in session.scalars(_SCHEDULES, at)],
-        "quotas": [quota_record(q) for q in quotas],
-        **_dated(session, org, scope.clinic_id, ids, first, last, window_start, window_end),
-    }
-    state = CalendarState.build(org, **parts)
+    dated_last, dated_end = last, window_end
+    if dated_through is not None and dated_through > scope.last_day:
+        _f, dated_last, _s, dated_end = _window(replace(scope, last_day=dated_through), tz,
+                                                 weekly)
+    ids = [r.id for r in config.resources]
+    state = CalendarState.build(
+        org, clinics=config.clinics, resources=config.resources,
+        appointment_types=config.appointment_types, schedules=config.schedules,
+        quotas=config.quotas,
+        **_dated(session, org, scope.clinic_id, ids, first, dated_last, window_start,
+                 dated_end))
     since, until = _appointment_window(state, scope, window_start, window_end)
-    appointments = _appointments(session, org, scope, ids, since, until)
+    appointments = _appointments(session, org, scope, ids, since, until, longest_block)
     patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
                                            if a.id in scope.appointment_ids}
-    state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
-        _PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
+    if patient_ids:
+        state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
+            _PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
     for appointment in appointments:
         state.put_appointment(appointment)
     return state
@@ -487,11 +559,32 @@ def _longest_block(session: Session, org: str) -> timedelta:
     return longest + _LONGEST_BLOCK_MARGIN
 
 
+def _add_appointments(
+    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta,
+) -> None:
+    """Put into ``state`` (loaded for the same clinic with :func:`load_state`, its dated
+    records reaching ``scope``'s days) the appointments ``scope`` needs that it lacks.
+    The state keeps what it held: more true records never make a free start look
+    busier than it is."""
+    clinic = state.clinics.get(scope.clinic_id)
+    tz = clinic.time_zone if clinic is not None else "UTC"
+    weekly = any(q.period is model.QuotaPeriod.WEEK for q in state.quotas)
+    _first, _last, window_start, window_end = _window(scope, tz, weekly)
+    since, until = _appointment_window(state, scope, window_start, window_end)
+    known = state.appointments
+    for appointment in _appointments(session, state.organization_id, scope,
+                                     list(state.resources), since, until, longest_block):
+        if appointment.id not in known:
+            state.put_appointment(appointment)
+
+
 def _appointments(
     session: Session, org: str, scope: Scope, resource_ids: Collection[str],
-    window_start: datetime, window_end: datetime,
+    window_start: datetime, window_end: datetime, longest_block: timedelta | None = None,
 ) -> list[model.Appointment]:
-    lowest = window_start - _longest_block(session, org)
+    if longest_block is None:
+        longest_block = _longest_block(session, org)
+    lowest = window_start - longest_block
     window = {"org": org, "since": window_start, "until": window_end, "lowest": lowest}
     found: dict[str, model.Appointment] = {}
     for row in session.execute(_APPOINTMENTS, {
@@ -524,14 +617,15 @@ def next_available_in_windows(
     provider_ids: tuple[str, ...] | None = None, horizon_days: int = 60,
 ) -> Alternative | None:
     """:func:`scheduling.availability.next_available` over the database, loading the
-    calendar a step at a time instead of the whole horizon at once.
+    calendar a step at a time instead of the whole horizon at once. Read-only: the
+    organization's configuration may come from the cache (:func:`_cached_config`).
 
     Each step covers the slot starts from a cursor up to a reach (an hour, then more):
-    its state holds every appointment that can matter to those starts (see
-    :func:`_appointment_window`) and the configuration and dated records of their
-    days, and is searched from the cursor. Same answer as one search over a state
-    covering the horizon, because a missing appointment can only make a start look
-    free, never busy:
+    the search's one state (the configuration and the dated records of the whole
+    horizon, read once) gets every appointment that can matter to those starts (see
+    :func:`_appointment_window`), and is searched from the cursor. Same answer as one
+    search over a state covering the horizon, because a missing appointment can only
+    make a start look free, never busy:
 
     * a slot found at or before the reach was judged with complete records: it is
       the answer (every earlier start was judged with complete records too);
@@ -549,12 +643,17 @@ def next_available_in_windows(
     horizon_end = day_bounds(last, tz)[1]
     step = NEXT_AVAILABLE_FIRST_STEP
     state: CalendarState | None = None
+    longest = _longest_block(session, organization_id)
     while cursor < horizon_end:
         reach = min(cursor + step, horizon_end)
         day = local_date(cursor, tz)
         end = min(local_date(reach, tz), last)
         scope = Scope(clinic_id, day, end, slot_starts=(cursor, reach))
-        state = load_state(session, organization_id, scope, like=state)
+        if state is None:  # one state for the whole search, its dated records to the end
+            state = load_state(session, organization_id, scope, read_only=True,
+                               dated_through=last, longest_block=longest)
+        else:
+            _add_appointments(session, state, scope, longest)
         found = next_available(state, clinic_id, appointment_type_id, now=now, after=cursor,
                                provider_ids=provider_ids, horizon_days=(end - day).days)
         if found is None:

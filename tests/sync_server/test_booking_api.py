@@ -187,6 +187,40 @@ def test_free_slots_leave_out_booked_times_and_next_available_is_the_first(
     assert nxt.json()["slot"]["start"] == slot(1).isoformat()
 
 
+def test_next_available_follows_configuration_changes_made_between_requests(
+    client: TestClient, booked: Booked
+) -> None:
+    """The server keeps an organization's configuration between availability requests
+    (``calendar._cached_config``); an administrator's change is seen at once."""
+    provider = booked.clinic.provider_ids[0]
+    params = {"clinic_id": booked.clinic.clinic_id, "appointment_type_id": booked.clinic.type_id,
+              "provider_id": provider, "after": slot(0).isoformat()}
+
+    def next_start() -> str | None:
+        answer = client.get(f"{API}/availability/next", headers=booked.reception,
+                            params=params)
+        assert answer.status_code == 200, answer.text
+        slot_json = answer.json()["slot"]
+        return None if slot_json is None else str(slot_json["start"])
+
+    assert next_start() == slot(0).isoformat()
+    assert next_start() == slot(0).isoformat()  # asked again: served from the kept one
+
+    schedules = client.get(f"{API}/admin/weekly-schedules", headers=booked.admin)
+    assert schedules.status_code == 200, schedules.text
+    monday = next(s for s in schedules.json()
+                  if s["provider_id"] == provider and s["weekday"] == FIRST_DAY.weekday())
+    later = client.patch(f"{API}/admin/weekly-schedules/{monday['id']}",
+                         headers=booked.admin, json={"start": "11:00"})
+    assert later.status_code == 200, later.text
+    assert next_start() == slot(4).isoformat()  # 11:00: the new start of the day
+
+    off = client.patch(f"{API}/admin/resources/{provider}", headers=booked.admin,
+                       json={"active": False})
+    assert off.status_code == 200, off.text
+    assert next_start() is None
+
+
 @pytest.mark.parametrize(
     ("content", "change"),
     [
