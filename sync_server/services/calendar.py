@@ -436,7 +436,8 @@ def load_state(
         **_dated(session, org, scope.clinic_id, ids, first, dated_last, window_start,
                  dated_end))
     since, until = _appointment_window(state, scope, window_start, window_end)
-    appointments = _appointments(session, org, scope, ids, since, until, longest_block)
+    appointments = _appointments(session, org, scope, ids, since, until, longest_block,
+                                 other_clinics=len(config.clinics) > 1)
     patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
                                            if a.id in scope.appointment_ids}
     if patient_ids:
@@ -537,7 +538,8 @@ def _widen(session: Session, like: CalendarState, scope: Scope) -> CalendarState
     }
     state = CalendarState.build(org, patients=like.patients.values(), **parts)
     since, until = _appointment_window(state, scope, window_start, window_end)
-    for appointment in _appointments(session, org, scope, ids, since, until):
+    for appointment in _appointments(session, org, scope, ids, since, until,
+                                     other_clinics=len(like.clinics) > 1):
         state.put_appointment(appointment)
     return state
 
@@ -573,7 +575,8 @@ def _add_appointments(
     since, until = _appointment_window(state, scope, window_start, window_end)
     known = state.appointments
     for appointment in _appointments(session, state.organization_id, scope,
-                                     list(state.resources), since, until, longest_block):
+                                     list(state.resources), since, until, longest_block,
+                                     other_clinics=len(state.clinics) > 1):
         if appointment.id not in known:
             state.put_appointment(appointment)
 
@@ -581,7 +584,14 @@ def _add_appointments(
 def _appointments(
     session: Session, org: str, scope: Scope, resource_ids: Collection[str],
     window_start: datetime, window_end: datetime, longest_block: timedelta | None = None,
+    *, other_clinics: bool = True,
 ) -> list[model.Appointment]:
+    """The appointments the state for ``scope`` needs in the window (the legs above).
+
+    ``other_clinics``: whether the organization has clinics besides ``scope``'s. With
+    one clinic (clinics are never deleted, and an appointment's clinic is one of its
+    organization's), every appointment occupying a resource is the clinic's, already
+    read by the clinic's leg: the occupations are not read again."""
     if window_start >= window_end and not (scope.patient_ids or scope.appointment_ids
                                            or scope.series_ids):
         return []  # nothing overlaps an empty window (a slot search outside working hours)
@@ -596,7 +606,7 @@ def _appointments(
     }).all():  # fetchall: iterating a result fetches row by row
         if row.id not in found:
             found[row.id] = appointment_record(row)
-    if resource_ids:  # other clinics' appointments occupying this clinic's resources
+    if resource_ids and other_clinics:  # other clinics' appointments on these resources
         others = set(session.scalars(_OCCUPYING, {**window, "ids": sorted(resource_ids)}).all())
         others.difference_update(found)
         if others:

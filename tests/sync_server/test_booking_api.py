@@ -221,6 +221,40 @@ def test_next_available_follows_configuration_changes_made_between_requests(
     assert next_start() is None
 
 
+def test_next_available_sees_the_providers_booking_at_another_clinic(
+    client: TestClient, booked: Booked
+) -> None:
+    """A provider who also works at a second clinic is busy here while booked there (the
+    state reads other clinics' appointments through their occupations)."""
+    provider = booked.clinic.provider_ids[0]
+
+    def admin(method: str, path: str, body: dict[str, object]) -> dict[str, object]:
+        answer = client.request(method, f"{API}/admin/{path}", headers=booked.admin,
+                                json=body)
+        assert answer.status_code in (200, 201), answer.text
+        result: dict[str, object] = answer.json()
+        return result
+
+    other = admin("POST", "clinics", {"name": "Annex", "time_zone": "Europe/Madrid",
+                                      "locale": "es_ES"})
+    admin("PATCH", f"resources/{provider}",
+          {"clinic_ids": [booked.clinic.clinic_id, other["id"]]})
+    room = booked.clinic.room_ids[0]  # shared too: the type names its rooms
+    admin("PATCH", f"resources/{room}", {"clinic_ids": [booked.clinic.clinic_id, other["id"]]})
+    admin("POST", "weekly-schedules", {
+        "provider_id": provider, "clinic_id": other["id"], "weekday": FIRST_DAY.weekday(),
+        "start": "09:00", "end": "10:00", "valid_from": "2020-01-01"})
+    there = client.post(f"{API}/appointments", headers=booked.reception, json={
+        **booked.book_body(slot(0)), "clinic_id": other["id"], "room_id": room})
+    assert there.status_code in (200, 201), there.text
+
+    nxt = client.get(f"{API}/availability/next", headers=booked.reception, params={
+        "clinic_id": booked.clinic.clinic_id, "appointment_type_id": booked.clinic.type_id,
+        "provider_id": provider, "after": slot(0).isoformat()})
+    assert nxt.status_code == 200, nxt.text
+    assert nxt.json()["slot"]["start"] == slot(1).isoformat()
+
+
 @pytest.mark.parametrize(
     ("content", "change"),
     [
