@@ -85,10 +85,9 @@ def next_slot(
     provider_id: Annotated[list[str] | None, Query(max_length=50)] = None,
 ) -> NextSlot:
     """The earliest free slot at or after ``after`` (default now), up to 60 days ahead."""
-    tz = _zone(session, user, clinic_id)
     try:
         found = next_available_in_windows(
-            session, user.organization_id, clinic_id, appointment_type_id, tz=tz, now=now,
+            session, user.organization_id, clinic_id, appointment_type_id, now=now,
             after=after, provider_ids=tuple(provider_id) if provider_id else None,
             horizon_days=NEXT_HORIZON_DAYS)
     except SchedulingInputError as error:

@@ -27,6 +27,7 @@ from scheduling.commands import Alternative
 from scheduling.state import CalendarState
 from scheduling.timeutil import day_bounds, local_date
 from sync_server.db import models as db
+from sync_server.services.errors import NotFound
 
 # --------------------------------------------------------------------------- rows → records
 
@@ -326,6 +327,11 @@ _LONGEST_BLOCK = {
     "sqlite": text("SELECT max(julianday(block_end) - julianday(block_start)) "
                    "FROM appointments WHERE organization_id = :org"),
 }
+_VERSION_AND_LONGEST = {
+    name: text(f"SELECT v.version, ({longest.text}) FROM org_versions v "
+               "WHERE v.organization_id = :org")
+    for name, longest in _LONGEST_BLOCK.items()
+}
 #: Added to the longest block: SQLite's julianday arithmetic is a float.
 _LONGEST_BLOCK_MARGIN = timedelta(seconds=1)
 
@@ -367,8 +373,21 @@ _CONFIGS_LOCK = threading.Lock()
 _ORG_VERSION = text("SELECT version FROM org_versions WHERE organization_id = :org")
 
 
+def _version_and_longest_block(session: Session, org: str) -> tuple[int | None, timedelta]:
+    """The organization's version and :func:`_longest_block`, in one round trip where
+    the backend allows (the version first: a longer block booked since moves it)."""
+    statement = _VERSION_AND_LONGEST.get(session.get_bind().dialect.name)
+    if statement is None:
+        return session.scalar(_ORG_VERSION, {"org": org}), _longest_block(session, org)
+    row = session.execute(statement, {"org": org}).first()
+    if row is None:
+        return None, _longest_block(session, org)
+    return int(row[0]), _block_length(row[1])
+
+
 def _cached_config(session: Session, org: str, clinic_id: str,
-                   extra_resource_ids: Collection[str]) -> _Config:
+                   extra_resource_ids: Collection[str], *, version: int | None = None
+                   ) -> _Config:
     """:func:`_read_config`, kept per organization and clinic while the organization's
     version stays the same.
 
@@ -379,7 +398,8 @@ def _cached_config(session: Session, org: str, clinic_id: str,
     configuration. For read-only requests only: a writing transaction may bump the
     version itself and roll back.
     """
-    version = session.scalar(_ORG_VERSION, {"org": org})
+    if version is None:
+        version = session.scalar(_ORG_VERSION, {"org": org})
     if version is None:
         return _read_config(session, org, clinic_id, extra_resource_ids)
     key = (org, clinic_id)
@@ -402,7 +422,7 @@ def _cached_config(session: Session, org: str, clinic_id: str,
 def load_state(
     session: Session, organization_id: str, scope: Scope, *, like: CalendarState | None = None,
     read_only: bool = False, dated_through: date | None = None,
-    longest_block: timedelta | None = None,
+    longest_block: timedelta | None = None, config: _Config | None = None,
 ) -> CalendarState:
     """The calendar state for ``scope`` (see the module docstring).
 
@@ -413,13 +433,15 @@ def load_state(
     may come from the cache kept between such requests (:func:`_cached_config`).
     ``dated_through``: read the dated records (time off, holidays, blockouts, outages)
     up to this later day already, for a state that :func:`_add_appointments` extends.
-    ``longest_block``: :func:`_longest_block`, when the caller has read it already.
+    ``longest_block``: :func:`_longest_block`, when the caller has read it already;
+    ``config``: the configuration, likewise (its clinic must be ``scope``'s).
     """
     org = organization_id
     if like is not None:
         return _widen(session, like, scope)
-    read = _cached_config if read_only else _read_config
-    config = read(session, org, scope.clinic_id, scope.resource_ids)
+    if config is None:
+        read = _cached_config if read_only else _read_config
+        config = read(session, org, scope.clinic_id, scope.resource_ids)
     clinic = next((c for c in config.clinics if c.id == scope.clinic_id), None)
     tz = clinic.time_zone if clinic is not None else "UTC"
     weekly = any(q.period is model.QuotaPeriod.WEEK for q in config.quotas)
@@ -553,12 +575,15 @@ def _longest_block(session: Session, org: str) -> timedelta:
                                .where(db.Appointment.organization_id == org))
         return max((end - start for start, end in rows), default=timedelta(0)) \
             + _LONGEST_BLOCK_MARGIN
-    longest = session.execute(statement, {"org": org}).scalar()
+    return _block_length(session.execute(statement, {"org": org}).scalar())
+
+
+def _block_length(longest: Any) -> timedelta:
+    """The longest block as the database gives it, plus the margin."""
     if longest is None:
         return _LONGEST_BLOCK_MARGIN
-    if not isinstance(longest, timedelta):  # SQLite: days as a float
-        longest = timedelta(days=float(longest))
-    return longest + _LONGEST_BLOCK_MARGIN
+    length = longest if isinstance(longest, timedelta) else timedelta(days=float(longest))
+    return length + _LONGEST_BLOCK_MARGIN  # SQLite: days as a float
 
 
 def _add_appointments(
@@ -628,12 +653,13 @@ NEXT_AVAILABLE_FIRST_STEP = timedelta(minutes=30)
 
 def next_available_in_windows(
     session: Session, organization_id: str, clinic_id: str, appointment_type_id: str, *,
-    tz: str, now: datetime, after: datetime | None = None,
+    now: datetime, after: datetime | None = None,
     provider_ids: tuple[str, ...] | None = None, horizon_days: int = 60,
 ) -> Alternative | None:
     """:func:`scheduling.availability.next_available` over the database, loading the
     calendar a step at a time instead of the whole horizon at once. Read-only: the
     organization's configuration may come from the cache (:func:`_cached_config`).
+    Raises :class:`NotFound` when the organization has no such clinic.
 
     Each step covers the slot starts from a cursor up to a reach (an hour, then more):
     the search's one state (the configuration and the dated records of the whole
@@ -650,6 +676,12 @@ def next_available_in_windows(
     * no slot on the step's days: none in truth either; the next step starts the day
       after.
     """
+    version, longest = _version_and_longest_block(session, organization_id)
+    config = _cached_config(session, organization_id, clinic_id, (), version=version)
+    clinic = next((c for c in config.clinics if c.id == clinic_id), None)
+    if clinic is None:
+        raise NotFound("No clinic with this id.", code="not_found")
+    tz = clinic.time_zone
     start_at = after or now
     first = local_date(start_at, tz)
     last = first + timedelta(days=horizon_days)
@@ -658,14 +690,13 @@ def next_available_in_windows(
     horizon_end = day_bounds(last, tz)[1]
     step = NEXT_AVAILABLE_FIRST_STEP
     state: CalendarState | None = None
-    longest = _longest_block(session, organization_id)
     while cursor < horizon_end:
         reach = min(cursor + step, horizon_end)
         day = local_date(cursor, tz)
         end = min(local_date(reach, tz), last)
         scope = Scope(clinic_id, day, end, slot_starts=(cursor, reach))
         if state is None:  # one state for the whole search, its dated records to the end
-            state = load_state(session, organization_id, scope, read_only=True,
+            state = load_state(session, organization_id, scope, config=config,
                                dated_through=last, longest_block=longest)
         else:
             _add_appointments(session, state, scope, longest)
