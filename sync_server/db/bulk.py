@@ -18,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
 from sqlalchemy import Dialect, Insert, Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sync_server.db.models import Base
+
+if TYPE_CHECKING:  # psycopg is the ``postgres`` extra: imported only where it is used
+    from psycopg import sql
 
 
 def table(model: type[Base]) -> Table:
@@ -91,6 +93,7 @@ def _copy_plan(model: type[Base], dialect: Dialect, keys: tuple[str, ...]) -> _C
                              "give it in every row")
         defaulted.append((column.key, value))
     names = [*keys, *(name for name, _ in defaulted)]
+
     def processor(name: str) -> Callable[[Any], Any] | None:
         # the dialect's own implementation of the type (JSON → psycopg's Json wrapper …)
         return columns[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -98,6 +101,8 @@ def _copy_plan(model: type[Base], dialect: Dialect, keys: tuple[str, ...]) -> _C
     processors = tuple(processor(k) for k in keys)
     constants = tuple(value if (process := processor(name)) is None else process(value)
                       for name, value in defaulted)
+    from psycopg import sql
+
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table(model).name), sql.SQL(", ").join(map(sql.Identifier, names)))
     return _CopyPlan(statement, keys, processors, constants)

@@ -582,8 +582,9 @@ def _block_length(longest: Any) -> timedelta:
     """The longest block as the database gives it, plus the margin."""
     if longest is None:
         return _LONGEST_BLOCK_MARGIN
+    # PostgreSQL gives an interval; SQLite's julianday difference is days as a float
     length = longest if isinstance(longest, timedelta) else timedelta(days=float(longest))
-    return length + _LONGEST_BLOCK_MARGIN  # SQLite: days as a float
+    return length + _LONGEST_BLOCK_MARGIN
 
 
 def _add_appointments(
