@@ -68,6 +68,8 @@ def entity_of(record: Any) -> str:
 
 
 _HINTS: dict[type[Any], dict[str, Any]] = {}
+#: Types whose values are JSON-able as they are.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 _ENCODING_PLANS: dict[type[Any], list[tuple[str, Any]]] = {}
 
 
@@ -94,9 +96,6 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
     if hints is None:
         hints = _HINTS[cls] = typing.get_type_hints(cls, vars(model))
     return hints
-
-
-_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _encode(value: Any, hint: Any) -> Any:

@@ -25,8 +25,6 @@ from sync_server.services import sync
 
 router = APIRouter(prefix="/sync", tags=["sync"], dependencies=[Depends(sqlite_write_turn)])
 
-MAX_MUTATIONS_PER_PUSH = MAX_PUSH_MUTATIONS
-
 
 class MutationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +38,7 @@ class MutationBody(BaseModel):
 class PushBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    mutations: Annotated[list[MutationBody], Field(max_length=MAX_MUTATIONS_PER_PUSH)]
+    mutations: Annotated[list[MutationBody], Field(max_length=MAX_PUSH_MUTATIONS)]
 
 
 class MutationResultOut(BaseModel):

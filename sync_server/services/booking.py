@@ -84,7 +84,7 @@ from scheduling.state import CalendarState
 from scheduling.timeutil import local_date, to_local
 from scheduling.wire import entity_of, to_wire
 from sync_server.db import models as db
-from sync_server.db.bulk import insert_rows, table
+from sync_server.db.bulk import insert_rows
 from sync_server.db.session import advisory_key, lock_resources
 from sync_server.services import audit, changes
 from sync_server.services.calendar import (
@@ -952,7 +952,7 @@ def _occupy(
 
 # Built once: an occupation row, and on PostgreSQL the same unless the exclusion
 # constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
-_OCCUPY = insert(table(db.AppointmentResource))
+_OCCUPY = insert(db.AppointmentResource)
 _OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
                            .returning(db.AppointmentResource.id))
 

@@ -443,13 +443,11 @@ def load_state(
         read = _cached_config if read_only else _read_config
         config = read(session, org, scope.clinic_id, scope.resource_ids)
     clinic = next((c for c in config.clinics if c.id == scope.clinic_id), None)
-    tz = clinic.time_zone if clinic is not None else "UTC"
-    weekly = any(q.period is model.QuotaPeriod.WEEK for q in config.quotas)
-    first, last, window_start, window_end = _window(scope, tz, weekly)
+    first, last, window_start, window_end = _window(scope, clinic, config.quotas)
     dated_last, dated_end = last, window_end
     if dated_through is not None and dated_through > scope.last_day:
-        _f, dated_last, _s, dated_end = _window(replace(scope, last_day=dated_through), tz,
-                                                 weekly)
+        _f, dated_last, _s, dated_end = _window(replace(scope, last_day=dated_through),
+                                                 clinic, config.quotas)
     ids = [r.id for r in config.resources]
     state = CalendarState.build(
         org, clinics=config.clinics, resources=config.resources,
@@ -519,7 +517,12 @@ def _appointment_window(
             min(window_end, min(latest, closes) + after))
 
 
-def _window(scope: Scope, tz: str, weekly: bool) -> tuple[date, date, datetime, datetime]:
+def _window(scope: Scope, clinic: model.Clinic | None, quotas: Iterable[model.Quota]
+            ) -> tuple[date, date, datetime, datetime]:
+    """The padded local days of ``scope`` (whole ISO weeks when a quota counts weeks)
+    and the instants they span in the clinic's zone."""
+    tz = clinic.time_zone if clinic is not None else "UTC"
+    weekly = any(q.period is model.QuotaPeriod.WEEK for q in quotas)
     first = scope.first_day - timedelta(days=scope.pad_days)
     last = scope.last_day + timedelta(days=scope.pad_days)
     if weekly:
@@ -546,10 +549,8 @@ def _dated(
 
 def _widen(session: Session, like: CalendarState, scope: Scope) -> CalendarState:
     org = like.organization_id
-    clinic = like.clinics.get(scope.clinic_id)
-    tz = clinic.time_zone if clinic is not None else "UTC"
-    weekly = any(q.period is model.QuotaPeriod.WEEK for q in like.quotas)
-    first, last, window_start, window_end = _window(scope, tz, weekly)
+    first, last, window_start, window_end = _window(scope, like.clinics.get(scope.clinic_id),
+                                                    like.quotas)
     ids = list(like.resources)
     parts: dict[str, Any] = {
         "clinics": like.clinics.values(), "resources": like.resources.values(),
@@ -594,10 +595,8 @@ def _add_appointments(
     records reaching ``scope``'s days) the appointments ``scope`` needs that it lacks.
     The state keeps what it held: more true records never make a free start look
     busier than it is."""
-    clinic = state.clinics.get(scope.clinic_id)
-    tz = clinic.time_zone if clinic is not None else "UTC"
-    weekly = any(q.period is model.QuotaPeriod.WEEK for q in state.quotas)
-    _first, _last, window_start, window_end = _window(scope, tz, weekly)
+    _first, _last, window_start, window_end = _window(
+        scope, state.clinics.get(scope.clinic_id), state.quotas)
     since, until = _appointment_window(state, scope, window_start, window_end)
     known = state.appointments
     for appointment in _appointments(session, state.organization_id, scope,
