@@ -64,7 +64,7 @@ def slots(
         raise InvalidInput(f"'to' must be on or after 'from' and cover at most {MAX_DAYS} days.")
     _zone(session, user, clinic_id)
     state = load_state(session, user.organization_id, Scope(clinic_id, first_day, last_day),
-                       read_only=True)
+                       keep_config=True)
     try:
         query = SlotQuery(clinic_id, appointment_type_id, first_day, last_day,
                           tuple(provider_id) if provider_id else None)

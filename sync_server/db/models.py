@@ -105,6 +105,17 @@ class OrgVersion(Base):
     version: Mapped[int] = mapped_column(BigIntId, default=0)
 
 
+class ConfigVersion(Base):
+    """How many times the organization's configuration tables were written (clinics,
+    resources and their clinics, appointment types, weekly schedules, quotas): counted
+    by database triggers (migration 0004), read to keep a configuration between
+    requests. No row: no change since that migration (0)."""
+
+    __tablename__ = "config_versions"
+    organization_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(BigIntId)
+
+
 class Clinic(Base):
     __tablename__ = "clinics"
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -6,7 +6,10 @@ Every function (used by the REST API and by sync push alike):
    sorted advisory locks on PostgreSQL; SQLite is serialized by ``BEGIN IMMEDIATE``)
    — the appointment itself first when it changes one, then every resource the
    result could occupy (provider, the named room and equipment, or the type's
-   candidate rooms and equipment when the rules pick them) and the patient. In a
+   candidate rooms and equipment when the rules pick them) and the patient. A single
+   appointment's change locks those resources only for the UTC days its blocks cover
+   (:func:`_lock_days`), and its clinic's weeks where the clinic has quotas; a series
+   locks its resources whole. In a
    sync push batch (:func:`begin_batch`) a mutation after the first only tries the
    locks and raises :class:`LockBusy` instead of waiting;
 2. loads the calendar state the rules need (:mod:`sync_server.services.calendar`);
@@ -33,7 +36,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, insert, select, text
@@ -85,15 +88,18 @@ from scheduling.timeutil import local_date, to_local
 from scheduling.wire import entity_of, to_wire
 from sync_server.db import models as db
 from sync_server.db.bulk import insert_rows
-from sync_server.db.session import advisory_key, lock_resources
+from sync_server.db.session import lock_plan, lock_resources
 from sync_server.services import audit, changes
 from sync_server.services.calendar import (
+    Config,
     Scope,
     appointment_type_record,
     appointment_values,
     clinic_zone,
+    kept_config,
     load_state,
     patient_record,
+    read_longest_block,
     series_record,
     waitlist_record,
     write_appointment,
@@ -169,22 +175,26 @@ def book(
         duplicate = session.get(db.Appointment, command.appointment_id) is not None
     if duplicate:
         raise DuplicateId("An appointment with this id already exists.")
-    kind = _type(session, org, command.appointment_type_id)
-    keys = _book_keys(command, kind)
-    tz = clinic_zone(session, org, command.clinic_id) or "UTC"
+    named = {command.provider_id, command.room_id, *(command.equipment_ids or ())}
+    config, kind, resources = _configuration(
+        session, org, command.clinic_id, command.appointment_type_id, named,
+        rooms=command.room_id is None, equipment=command.equipment_ids is None)
+    keys = resources | {command.patient_id}  # as _book_keys
+    tz = _zone(config, command.clinic_id)
     end = command.end or command.start + (kind.default_duration if kind else timedelta(0))
     days = _days(tz, [command.start, end])
-    keys |= _quota_keys(session, org, command.clinic_id, days)
+    quota = _quota_keys(session, org, command.clinic_id, days, config)
     scope = Scope(command.clinic_id, min(days), max(days),
                   patient_ids=frozenset({command.patient_id}),
-                  resource_ids=frozenset(keys))
+                  resource_ids=frozenset(keys | quota))
     covered = run is not None and waitlist_entry is None and run.covers(scope)
     if covered:
         assert run is not None
         state, outcome = _judge_in_run(session, org, run, scope, command, now, policy)
     else:
-        _lock(session, keys)
-        state, outcome = _judge(session, org, scope, command, now, policy)
+        _lock_days(session, resources, [(command.start, end)], kind,
+                   exclusive={command.patient_id, *quota})
+        state, outcome = _judge(session, org, scope, command, now, policy, config)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
                        command.appointment_id, state, command.clinic_id)
@@ -233,25 +243,28 @@ def change(
     if base_version is not None and base_version != current.version:
         return _refuse(session, caller, Refused(R.STALE_VERSION), now, intent, current.id,
                        None, current.clinic_id)
-    kind = _type(session, org, current.appointment_type_id)
-    keys = {current.provider_id, current.patient_id, *(current.equipment_ids or ())}
-    keys |= {current.room_id} if current.room_id else set()
-    instants = [current.start_at, current.end_at]
+    named = {current.provider_id, current.room_id, *(current.equipment_ids or ())}
+    spans = [(current.start_at, current.end_at)]
+    rooms = equipment = False  # the rules pick no other room or equipment …
     if isinstance(command, MoveAppointment):
-        keys |= {r for r in (command.provider_id, command.room_id) if r}
-        keys |= _candidate_resources(kind, rooms=command.room_id is None,
-                                     equipment=not current.equipment_ids)
-        instants += [command.start, command.start + (current.end_at - current.start_at)]
+        named |= {command.provider_id, command.room_id}
+        # … unless a move leaves them to the rules
+        rooms, equipment = command.room_id is None, not current.equipment_ids
+        spans.append((command.start, command.start + (current.end_at - current.start_at)))
     elif isinstance(command, ResizeAppointment):
-        instants.append(command.end)
-    tz = clinic_zone(session, org, current.clinic_id) or "UTC"
-    days = _days(tz, instants)
-    keys |= _quota_keys(session, org, current.clinic_id, days)
-    _lock(session, keys)
+        spans.append((current.start_at, command.end))
+    config, kind, keys = _configuration(session, org, current.clinic_id,
+                                        current.appointment_type_id, named, rooms=rooms,
+                                        equipment=equipment)
+    tz = _zone(config, current.clinic_id)
+    days = _days(tz, [moment for span in spans for moment in span])
+    quota = _quota_keys(session, org, current.clinic_id, days, config)
+    _lock_days(session, keys, spans, kind, exclusive={current.patient_id, *quota})
     scope = Scope(current.clinic_id, min(days), max(days),
                   patient_ids=frozenset({current.patient_id}),
-                  appointment_ids=frozenset({current.id}), resource_ids=frozenset(keys))
-    state, outcome = _judge(session, org, scope, command, now, policy)
+                  appointment_ids=frozenset({current.id}),
+                  resource_ids=frozenset(keys | quota | {current.patient_id}))
+    state, outcome = _judge(session, org, scope, command, now, policy, config)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, intent, current.id, state,
                        current.clinic_id)
@@ -513,21 +526,52 @@ class LockBusy(Exception):
     waiting could deadlock, so the batch commits before this mutation (sync push)."""
 
 
-def _lock(session: Session, keys: Iterable[str | None]) -> None:
-    wanted = sorted({k for k in keys if k})
+def _lock(session: Session, keys: Iterable[str | None], shared: Iterable[str] = ()) -> None:
+    """:func:`lock_resources`; in a sync push batch that already holds locks, only try
+    them (:class:`LockBusy` when one is taken)."""
+    wanted = {k for k in keys if k}
     cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
     if (cache is None or not cache.get("holding")
             or session.get_bind().dialect.name != "postgresql"):
-        lock_resources(session, wanted)
+        lock_resources(session, wanted, shared)
         return
-    if not wanted:
+    plan, modes = lock_plan(wanted, shared)
+    if not plan:
         return
-    got = session.execute(
-        text("SELECT bool_and(pg_try_advisory_xact_lock(key)) "
-             "FROM unnest(CAST(:keys AS bigint[])) AS key"),
-        {"keys": [advisory_key("resource", k) for k in wanted]}).scalar()
+    got = session.execute(_TRY_LOCK_ALL, {"keys": plan, "shared": modes}).scalar()
     if not got:
         raise LockBusy()
+
+
+_TRY_LOCK_ALL = text(
+    "SELECT bool_and(CASE WHEN s THEN pg_try_advisory_xact_lock_shared(k) "
+    "ELSE pg_try_advisory_xact_lock(k) END) "
+    "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS t(k, s)")
+
+
+def _lock_days(
+    session: Session, resources: Iterable[str | None], spans: Iterable[tuple[datetime, datetime]],
+    kind: model.AppointmentType | None, exclusive: Iterable[str | None] = (),
+) -> None:
+    """Lock what one appointment's change may occupy: each resource for the UTC days
+    its buffered block ``spans`` cover (exclusive) and the resource as a whole (shared:
+    see :func:`lock_resources`), plus ``exclusive`` keys (the patient, quota weeks).
+
+    Two blocks that overlap share an instant, hence its UTC day: bookings that could
+    collide on a resource always wait for each other, bookings of other days do not.
+    UTC, not the clinic's zone: a provider working at clinics in two zones is one
+    resource. Every rule beyond overlap that counts a resource's bookings over time is
+    a quota, and quotas lock their clinic's weeks (:func:`_quota_keys`)."""
+    before = kind.buffer_before if kind else timedelta(0)
+    after = kind.buffer_after if kind else timedelta(0)
+    days: set[date] = set()
+    for start, end in spans:
+        first = (start - before).astimezone(UTC).date()
+        last = max(first, (end + after - timedelta(microseconds=1)).astimezone(UTC).date())
+        days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    ids = {r for r in resources if r}
+    _lock(session, {*exclusive, *(f"{r}@{d.isoformat()}" for r in ids for d in days)},
+          shared=ids)
 
 
 def _type(session: Session, org: str, type_id: str) -> model.AppointmentType | None:
@@ -557,18 +601,45 @@ def _candidate_resources(
     return keys
 
 
+def _configuration(
+    session: Session, org: str, clinic_id: str, type_id: str, named: Iterable[str | None], *,
+    rooms: bool, equipment: bool,
+) -> tuple[Config, model.AppointmentType | None, set[str]]:
+    """The clinic's configuration (:func:`kept_config`: read before any lock, as
+    administrators' changes take none), the type, and the resources a change may
+    occupy: the ``named`` ones and the type's candidates (``rooms`` / ``equipment``:
+    see :func:`_candidate_resources`), all held by the configuration."""
+    wanted = {r for r in named if r}
+    config = kept_config(session, org, clinic_id, wanted)
+    kind = config.appointment_type(type_id)
+    wanted |= _candidate_resources(kind, rooms=rooms, equipment=equipment)
+    if not config.holds(wanted):  # candidates assigned to other clinics only
+        config = kept_config(session, org, clinic_id, wanted)
+    return config, kind, wanted
+
+
+def _zone(config: Config, clinic_id: str) -> str:
+    clinic = config.clinic(clinic_id)
+    return clinic.time_zone if clinic is not None else "UTC"
+
+
 def _days(tz: str, instants: Iterable[datetime]) -> list[date]:
     return [local_date(moment, tz) for moment in instants]
 
 
-def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date]) -> set[str]:
-    """Clinic-wide quotas count every provider's bookings: serialize the clinic's days."""
+def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date],
+                config: Config | None = None) -> set[str]:
+    """A quota counts bookings over a day or a week, beyond what a booking's own resource
+    days (:func:`_lock_days`) cover — every provider's, for a clinic-wide one: where the
+    clinic has quotas, serialize its weeks."""
     cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
     has_quota = cache.get(("quota", org, clinic_id)) if cache is not None else None
+    if config is not None:
+        has_quota = bool(config.quotas)
     if has_quota is None:
         has_quota = session.scalar(select(db.Quota.id).where(
-            db.Quota.organization_id == org, db.Quota.clinic_id == clinic_id,
-            db.Quota.provider_id.is_(None)).limit(1)) is not None
+            db.Quota.organization_id == org, db.Quota.clinic_id == clinic_id).limit(1)) \
+            is not None
         if cache is not None:
             cache[("quota", org, clinic_id)] = has_quota
     if not has_quota:
@@ -578,16 +649,20 @@ def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date]) ->
 
 
 def _judge(
-    session: Session, org: str, scope: Scope, command: Command, now: datetime, policy: Policy
+    session: Session, org: str, scope: Scope, command: Command, now: datetime, policy: Policy,
+    config: Config | None = None,
 ) -> tuple[CalendarState, Accepted | Refused]:
+    """Judge ``command`` on the state for ``scope`` (``config``: the clinic's, holding
+    every resource of ``scope``; read from the tables when left out)."""
     _refresh(session)  # locks are held now: read what committed before them
-    state = load_state(session, org, scope)
+    longest = read_longest_block(session, org)
+    state = load_state(session, org, scope, config=config, longest_block=longest)
     outcome = check(command, state, now, replace(policy, max_alternatives=0))
     if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES:
         # Alternatives are searched up to the horizon: judge again on a state spanning it,
         # so every alternative offered is really free.
         wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
-        state = load_state(session, org, wide, like=state)
+        state = load_state(session, org, wide, like=state, longest_block=longest)
         outcome = check(command, state, now, policy)
     return state, outcome
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, text, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, bindparam, event, select, text, union_all
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from scheduling import model
 from scheduling.availability import next_available
@@ -278,7 +278,7 @@ _OUTAGES = select(db.Outage).where(
 # would make the planner scan the whole table):
 # * the clinic's, the patients' and the resources' active appointments overlapping the
 #   window: ``block_start`` in ``[since - longest block, until)`` and ``block_end > since``
-#   — the lower bound (see :func:`_longest_block`) turns "overlaps" into a bounded range
+#   — the lower bound (see :func:`read_longest_block`) turns "overlaps" into a bounded range
 #   of ``(organization_id, clinic_id, block_start)``, ``(patient_id, block_start)`` and
 #   ``appointment_resources (resource_id, block_start)``;
 # * the named appointments and series, by primary key and ``series_id``.
@@ -327,9 +327,9 @@ _LONGEST_BLOCK = {
     "sqlite": text("SELECT max(julianday(block_end) - julianday(block_start)) "
                    "FROM appointments WHERE organization_id = :org"),
 }
-_VERSION_AND_LONGEST = {
-    name: text(f"SELECT v.version, ({longest.text}) FROM org_versions v "
-               "WHERE v.organization_id = :org")
+_CONFIG_VERSION_AND_LONGEST = {
+    name: text("SELECT (SELECT version FROM config_versions WHERE organization_id = :org), "
+               f"({longest.text})")
     for name, longest in _LONGEST_BLOCK.items()
 }
 #: Added to the longest block: SQLite's julianday arithmetic is a float.
@@ -337,18 +337,27 @@ _LONGEST_BLOCK_MARGIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
-class _Config:
+class Config:
     """What an organization's administrators configure, as one clinic's state needs it."""
 
     clinics: tuple[model.Clinic, ...]
-    quotas: tuple[model.Quota, ...]
+    quotas: tuple[model.Quota, ...]  # the clinic's
     resources: tuple[model.Resource, ...]  # the clinic's and the extra ones asked for
     appointment_types: tuple[model.AppointmentType, ...]
     schedules: tuple[model.WeeklySchedule, ...]
 
+    def clinic(self, clinic_id: str) -> model.Clinic | None:
+        return next((c for c in self.clinics if c.id == clinic_id), None)
+
+    def appointment_type(self, type_id: str) -> model.AppointmentType | None:
+        return next((t for t in self.appointment_types if t.id == type_id), None)
+
+    def holds(self, resource_ids: Collection[str]) -> bool:
+        return {r.id for r in self.resources}.issuperset(resource_ids)
+
 
 def _read_config(session: Session, org: str, clinic_id: str,
-                 extra_resource_ids: Collection[str]) -> _Config:
+                 extra_resource_ids: Collection[str]) -> Config:
     at = {"org": org, "clinic": clinic_id}
     resource_ids = set(session.scalars(_CLINIC_RESOURCES, at)) | set(extra_resource_ids)
     wanted = {"org": org, "ids": sorted(resource_ids)}
@@ -356,7 +365,7 @@ def _read_config(session: Session, org: str, clinic_id: str,
     assignments: dict[str, set[str]] = {}
     for resource_id, assigned in session.execute(_ASSIGNMENTS, wanted):
         assignments.setdefault(resource_id, set()).add(assigned)
-    return _Config(
+    return Config(
         clinics=tuple(clinic_record(c) for c in session.scalars(_CLINICS, at)),
         quotas=tuple(quota_record(q) for q in session.scalars(_QUOTAS, at)),
         resources=tuple(resource_record(r, assignments.get(r.id, ())) for r in resources),
@@ -365,54 +374,74 @@ def _read_config(session: Session, org: str, clinic_id: str,
     )
 
 
-#: Configurations kept between read-only requests, by (organization, clinic), with the
-#: organization's version they were read at (see :func:`_cached_config`).
-_CONFIGS: OrderedDict[tuple[str, str], tuple[int, _Config]] = OrderedDict()
+#: Configurations kept between requests, by (organization, clinic), with the
+#: organization's configuration counter they were read at (see :func:`kept_config`).
+_CONFIGS: OrderedDict[tuple[str, str], tuple[int, Config]] = OrderedDict()
 _CONFIGS_KEPT = 256
 _CONFIGS_LOCK = threading.Lock()
-_ORG_VERSION = text("SELECT version FROM org_versions WHERE organization_id = :org")
+_CONFIG_VERSION = text("SELECT version FROM config_versions WHERE organization_id = :org")
+#: ``session.info`` key: this session's transaction wrote a configuration table.
+CONFIG_WRITTEN = "clinicdesk_config_written"
+_CONFIG_TABLES = (db.Clinic, db.Resource, db.ResourceClinic, db.AppointmentType,
+                  db.WeeklySchedule, db.Quota)
 
 
-def _version_and_longest_block(session: Session, org: str) -> tuple[int | None, timedelta]:
-    """The organization's version and :func:`_longest_block`, in one round trip where
-    the backend allows (the version first: a longer block booked since moves it)."""
-    statement = _VERSION_AND_LONGEST.get(session.get_bind().dialect.name)
+@event.listens_for(Session, "after_flush")
+def _note_config_flush(session: Session, _context: Any) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, _CONFIG_TABLES) for row in changed):
+        session.info[CONFIG_WRITTEN] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_config_statement(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and issubclass(state.bind_mapper.class_, _CONFIG_TABLES):
+        state.session.info[CONFIG_WRITTEN] = True
+
+
+def config_version_and_longest_block(session: Session, org: str) -> tuple[int, timedelta]:
+    """The organization's configuration counter (migration 0004) and
+    :func:`read_longest_block`, in one round trip where the backend allows."""
+    statement = _CONFIG_VERSION_AND_LONGEST.get(session.get_bind().dialect.name)
     if statement is None:
-        return session.scalar(_ORG_VERSION, {"org": org}), _longest_block(session, org)
-    row = session.execute(statement, {"org": org}).first()
-    if row is None:
-        return None, _longest_block(session, org)
-    return int(row[0]), _block_length(row[1])
+        return config_version(session, org), read_longest_block(session, org)
+    row = session.execute(statement, {"org": org}).one()
+    return int(row[0] or 0), _block_length(row[1])
 
 
-def _cached_config(session: Session, org: str, clinic_id: str,
-                   extra_resource_ids: Collection[str], *, version: int | None = None
-                   ) -> _Config:
+def config_version(session: Session, org: str) -> int:
+    return int(session.scalar(_CONFIG_VERSION, {"org": org}) or 0)
+
+
+def kept_config(session: Session, org: str, clinic_id: str,
+                extra_resource_ids: Collection[str], *, version: int | None = None) -> Config:
     """:func:`_read_config`, kept per organization and clinic while the organization's
-    version stays the same.
+    configuration counter (``config_versions``, migration 0004) stays the same.
 
-    Every write of an organization — configuration or not — bumps its version in the
-    same transaction (``changes.bump_version``), so a configuration read after seeing
-    version *v* holds every change up to *v* (perhaps later ones too, never fewer):
-    serving it to whoever sees *v* again is exact. The version is read first, then the
-    configuration. For read-only requests only: a writing transaction may bump the
-    version itself and roll back.
+    Database triggers count the counter up in every transaction that writes a
+    configuration table, and the counter is read first, then the configuration: a
+    configuration read after seeing counter *c* holds every change up to *c* (perhaps
+    later ones too, never fewer), so serving it to whoever sees *c* again is as exact
+    as reading the tables at that moment. Bookings do not move the counter, so the
+    configuration is kept while they come and go. Not kept from a transaction that
+    wrote configuration itself (it could roll back): it reads the tables.
+    ``extra_resource_ids``: resources beyond the clinic's that must be in it (only
+    resource ids: another id makes every call read the tables).
     """
-    if version is None:
-        version = session.scalar(_ORG_VERSION, {"org": org})
-    if version is None:
+    if session.info.get(CONFIG_WRITTEN):
         return _read_config(session, org, clinic_id, extra_resource_ids)
+    if version is None:
+        version = config_version(session, org)
     key = (org, clinic_id)
     with _CONFIGS_LOCK:
         kept = _CONFIGS.get(key)
-        if kept is not None and kept[0] == version:
+        if kept is not None and kept[0] == version and kept[1].holds(extra_resource_ids):
             _CONFIGS.move_to_end(key)
-            config = kept[1]
-            if {r.id for r in config.resources}.issuperset(extra_resource_ids):
-                return config
+            return kept[1]
     config = _read_config(session, org, clinic_id, extra_resource_ids)
     with _CONFIGS_LOCK:
-        _CONFIGS[key] = (int(version), config)
+        _CONFIGS[key] = (version, config)
         _CONFIGS.move_to_end(key)
         while len(_CONFIGS) > _CONFIGS_KEPT:
             _CONFIGS.popitem(last=False)
@@ -421,28 +450,28 @@ def _cached_config(session: Session, org: str, clinic_id: str,
 
 def load_state(
     session: Session, organization_id: str, scope: Scope, *, like: CalendarState | None = None,
-    read_only: bool = False, dated_through: date | None = None,
-    longest_block: timedelta | None = None, config: _Config | None = None,
+    keep_config: bool = False, dated_through: date | None = None,
+    longest_block: timedelta | None = None, config: Config | None = None,
 ) -> CalendarState:
     """The calendar state for ``scope`` (see the module docstring).
 
     ``like``: a state loaded earlier in the same transaction for the same clinic; its
     configuration (clinics, resources, types, weekly schedules, quotas, patients) is
     reused and only the dated records are read again for the (wider) window.
-    ``read_only``: the caller writes nothing in this transaction, so the configuration
-    may come from the cache kept between such requests (:func:`_cached_config`).
+    ``keep_config``: the configuration may come from :func:`kept_config` (only when
+    ``scope.resource_ids`` are all resource ids: no patients, no lock names).
     ``dated_through``: read the dated records (time off, holidays, blockouts, outages)
     up to this later day already, for a state that :func:`_add_appointments` extends.
-    ``longest_block``: :func:`_longest_block`, when the caller has read it already;
+    ``longest_block``: :func:`read_longest_block`, when the caller has read it already;
     ``config``: the configuration, likewise (its clinic must be ``scope``'s).
     """
     org = organization_id
     if like is not None:
-        return _widen(session, like, scope)
+        return _widen(session, like, scope, longest_block)
     if config is None:
-        read = _cached_config if read_only else _read_config
+        read = kept_config if keep_config else _read_config
         config = read(session, org, scope.clinic_id, scope.resource_ids)
-    clinic = next((c for c in config.clinics if c.id == scope.clinic_id), None)
+    clinic = config.clinic(scope.clinic_id)
     first, last, window_start, window_end = _window(scope, clinic, config.quotas)
     dated_last, dated_end = last, window_end
     if dated_through is not None and dated_through > scope.last_day:
@@ -547,7 +576,8 @@ def _dated(
     }
 
 
-def _widen(session: Session, like: CalendarState, scope: Scope) -> CalendarState:
+def _widen(session: Session, like: CalendarState, scope: Scope,
+           longest_block: timedelta | None) -> CalendarState:
     org = like.organization_id
     first, last, window_start, window_end = _window(scope, like.clinics.get(scope.clinic_id),
                                                     like.quotas)
@@ -561,13 +591,13 @@ def _widen(session: Session, like: CalendarState, scope: Scope) -> CalendarState
     }
     state = CalendarState.build(org, patients=like.patients.values(), **parts)
     since, until = _appointment_window(state, scope, window_start, window_end)
-    for appointment in _appointments(session, org, scope, ids, since, until,
+    for appointment in _appointments(session, org, scope, ids, since, until, longest_block,
                                      other_clinics=len(like.clinics) > 1):
         state.put_appointment(appointment)
     return state
 
 
-def _longest_block(session: Session, org: str) -> timedelta:
+def read_longest_block(session: Session, org: str) -> timedelta:
     """The longest ``block_end - block_start`` of the organization's appointments."""
     dialect = session.get_bind().dialect.name
     statement = _LONGEST_BLOCK.get(dialect)
@@ -621,7 +651,7 @@ def _appointments(
                                            or scope.series_ids):
         return []  # nothing overlaps an empty window (a slot search outside working hours)
     if longest_block is None:
-        longest_block = _longest_block(session, org)
+        longest_block = read_longest_block(session, org)
     lowest = window_start - longest_block
     window = {"org": org, "since": window_start, "until": window_end, "lowest": lowest}
     found: dict[str, model.Appointment] = {}
@@ -658,7 +688,7 @@ def next_available_in_windows(
 ) -> Alternative | None:
     """:func:`scheduling.availability.next_available` over the database, loading the
     calendar a step at a time instead of the whole horizon at once. Read-only: the
-    organization's configuration may come from the cache (:func:`_cached_config`).
+    organization's configuration may come from the cache (:func:`kept_config`).
     Raises :class:`NotFound` when the organization has no such clinic.
 
     Each step covers the slot starts from a cursor up to a reach (an hour, then more):
@@ -676,9 +706,9 @@ def next_available_in_windows(
     * no slot on the step's days: none in truth either; the next step starts the day
       after.
     """
-    version, longest = _version_and_longest_block(session, organization_id)
-    config = _cached_config(session, organization_id, clinic_id, (), version=version)
-    clinic = next((c for c in config.clinics if c.id == clinic_id), None)
+    version, longest = config_version_and_longest_block(session, organization_id)
+    config = kept_config(session, organization_id, clinic_id, (), version=version)
+    clinic = config.clinic(clinic_id)
     if clinic is None:
         raise NotFound("No clinic with this id.", code="not_found")
     tz = clinic.time_zone

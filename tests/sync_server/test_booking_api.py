@@ -191,7 +191,7 @@ def test_next_available_follows_configuration_changes_made_between_requests(
     client: TestClient, booked: Booked
 ) -> None:
     """The server keeps an organization's configuration between availability requests
-    (``calendar._cached_config``); an administrator's change is seen at once."""
+    (``calendar.kept_config``); an administrator's change is seen at once."""
     provider = booked.clinic.provider_ids[0]
     params = {"clinic_id": booked.clinic.clinic_id, "appointment_type_id": booked.clinic.type_id,
               "provider_id": provider, "after": slot(0).isoformat()}
