@@ -93,6 +93,7 @@ from sync_server.services import audit, changes
 from sync_server.services.calendar import (
     Config,
     Scope,
+    add_appointments,
     appointment_type_record,
     appointment_values,
     clinic_zone,
@@ -564,14 +565,25 @@ def _lock_days(
     a quota, and quotas lock their clinic's weeks (:func:`_quota_keys`)."""
     before = kind.buffer_before if kind else timedelta(0)
     after = kind.buffer_after if kind else timedelta(0)
+    ids = {r for r in resources if r}
     days: set[date] = set()
     for start, end in spans:
         first = (start - before).astimezone(UTC).date()
         last = max(first, (end + after - timedelta(microseconds=1)).astimezone(UTC).date())
+        if len(ids) * ((last - first).days + 1 + len(days)) > MAX_DAY_LOCKS:
+            _lock(session, {*exclusive, *ids})  # the resources whole, as before
+            return
         days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
-    ids = {r for r in resources if r}
     _lock(session, {*exclusive, *(f"{r}@{d.isoformat()}" for r in ids for d in days)},
           shared=ids)
+
+
+#: At most this many day locks per change; beyond, its resources are locked whole
+#: (exclusively). PostgreSQL's lock table is shared by all sessions and sized by
+#: ``max_locks_per_transaction`` (64) per connection: a type with many candidate rooms
+#: over several days, or a request for a years-long span (refused by the rules after
+#: locking), must not take a lock per resource and day.
+MAX_DAY_LOCKS = 64
 
 
 def _type(session: Session, org: str, type_id: str) -> model.AppointmentType | None:
@@ -656,13 +668,15 @@ def _judge(
     every resource of ``scope``; read from the tables when left out)."""
     _refresh(session)  # locks are held now: read what committed before them
     longest = read_longest_block(session, org)
-    state = load_state(session, org, scope, config=config, longest_block=longest)
+    # Alternatives are searched up to the horizon: a refusal is judged again on the
+    # state extended to span it, so every alternative offered is really free. Its
+    # dated records (a handful of rows) are read for that span at once.
+    wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
+    state = load_state(session, org, scope, config=config, longest_block=longest,
+                       dated_for=wide)
     outcome = check(command, state, now, replace(policy, max_alternatives=0))
     if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES:
-        # Alternatives are searched up to the horizon: judge again on a state spanning it,
-        # so every alternative offered is really free.
-        wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
-        state = load_state(session, org, wide, like=state, longest_block=longest)
+        add_appointments(session, state, wide, longest)
         outcome = check(command, state, now, policy)
     return state, outcome
 

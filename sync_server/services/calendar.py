@@ -449,41 +449,37 @@ def kept_config(session: Session, org: str, clinic_id: str,
 
 
 def load_state(
-    session: Session, organization_id: str, scope: Scope, *, like: CalendarState | None = None,
-    keep_config: bool = False, dated_through: date | None = None,
-    longest_block: timedelta | None = None, config: Config | None = None,
+    session: Session, organization_id: str, scope: Scope, *, keep_config: bool = False,
+    dated_for: Scope | None = None, longest_block: timedelta | None = None,
+    config: Config | None = None,
 ) -> CalendarState:
     """The calendar state for ``scope`` (see the module docstring).
 
-    ``like``: a state loaded earlier in the same transaction for the same clinic; its
-    configuration (clinics, resources, types, weekly schedules, quotas, patients) is
-    reused and only the dated records are read again for the (wider) window.
     ``keep_config``: the configuration may come from :func:`kept_config` (only when
     ``scope.resource_ids`` are all resource ids: no patients, no lock names).
-    ``dated_through``: read the dated records (time off, holidays, blockouts, outages)
-    up to this later day already, for a state that :func:`_add_appointments` extends.
+    ``dated_for``: a wider scope of the same clinic whose dated records (time off,
+    holidays, blockouts, outages) to read already, for a state that
+    :func:`add_appointments` extends to it later in the transaction.
     ``longest_block``: :func:`read_longest_block`, when the caller has read it already;
     ``config``: the configuration, likewise (its clinic must be ``scope``'s).
     """
     org = organization_id
-    if like is not None:
-        return _widen(session, like, scope, longest_block)
     if config is None:
         read = kept_config if keep_config else _read_config
         config = read(session, org, scope.clinic_id, scope.resource_ids)
     clinic = config.clinic(scope.clinic_id)
     first, last, window_start, window_end = _window(scope, clinic, config.quotas)
-    dated_last, dated_end = last, window_end
-    if dated_through is not None and dated_through > scope.last_day:
-        _f, dated_last, _s, dated_end = _window(replace(scope, last_day=dated_through),
-                                                 clinic, config.quotas)
+    dated = (first, last, window_start, window_end)
+    if dated_for is not None:
+        wide = _window(dated_for, clinic, config.quotas)
+        dated = (min(first, wide[0]), max(last, wide[1]), min(window_start, wide[2]),
+                 max(window_end, wide[3]))
     ids = [r.id for r in config.resources]
     state = CalendarState.build(
         org, clinics=config.clinics, resources=config.resources,
         appointment_types=config.appointment_types, schedules=config.schedules,
         quotas=config.quotas,
-        **_dated(session, org, scope.clinic_id, ids, first, dated_last, window_start,
-                 dated_end))
+        **_dated(session, org, scope.clinic_id, ids, *dated))
     since, until = _appointment_window(state, scope, window_start, window_end)
     appointments = _appointments(session, org, scope, ids, since, until, longest_block,
                                  other_clinics=len(config.clinics) > 1)
@@ -576,27 +572,6 @@ def _dated(
     }
 
 
-def _widen(session: Session, like: CalendarState, scope: Scope,
-           longest_block: timedelta | None) -> CalendarState:
-    org = like.organization_id
-    first, last, window_start, window_end = _window(scope, like.clinics.get(scope.clinic_id),
-                                                    like.quotas)
-    ids = list(like.resources)
-    parts: dict[str, Any] = {
-        "clinics": like.clinics.values(), "resources": like.resources.values(),
-        "appointment_types": like.appointment_types.values(),
-        "schedules": [s for group in like.schedules.values() for s in group],
-        "quotas": like.quotas,
-        **_dated(session, org, scope.clinic_id, ids, first, last, window_start, window_end),
-    }
-    state = CalendarState.build(org, patients=like.patients.values(), **parts)
-    since, until = _appointment_window(state, scope, window_start, window_end)
-    for appointment in _appointments(session, org, scope, ids, since, until, longest_block,
-                                     other_clinics=len(like.clinics) > 1):
-        state.put_appointment(appointment)
-    return state
-
-
 def read_longest_block(session: Session, org: str) -> timedelta:
     """The longest ``block_end - block_start`` of the organization's appointments."""
     dialect = session.get_bind().dialect.name
@@ -618,12 +593,12 @@ def _block_length(longest: Any) -> timedelta:
     return length + _LONGEST_BLOCK_MARGIN
 
 
-def _add_appointments(
+def add_appointments(
     session: Session, state: CalendarState, scope: Scope, longest_block: timedelta,
 ) -> None:
     """Put into ``state`` (loaded for the same clinic with :func:`load_state`, its dated
-    records reaching ``scope``'s days) the appointments ``scope`` needs that it lacks.
-    The state keeps what it held: more true records never make a free start look
+    records reaching ``scope``'s days: its ``dated_for``) the appointments ``scope`` needs
+    that it lacks. The state keeps what it held: more true records never make a free start look
     busier than it is."""
     _first, _last, window_start, window_end = _window(
         scope, state.clinics.get(scope.clinic_id), state.quotas)
@@ -727,9 +702,10 @@ def next_available_in_windows(
         scope = Scope(clinic_id, day, end, slot_starts=(cursor, reach))
         if state is None:  # one state for the whole search, its dated records to the end
             state = load_state(session, organization_id, scope, config=config,
-                               dated_through=last, longest_block=longest)
+                               dated_for=replace(scope, last_day=last),
+                               longest_block=longest)
         else:
-            _add_appointments(session, state, scope, longest)
+            add_appointments(session, state, scope, longest)
         found = next_available(state, clinic_id, appointment_type_id, now=now, after=cursor,
                                provider_ids=provider_ids, horizon_days=(end - day).days)
         if found is None:

@@ -164,6 +164,16 @@ def test_a_whole_resource_lock_excludes_bookings_of_every_day(
 
 
 @pytest.mark.only_backend("postgresql")
+def test_a_request_spanning_many_days_locks_its_resources_whole(desk: Desk) -> None:
+    """Not a lock per day of a years-long span (the rules refuse it after locking)."""
+    monday = slot(0)
+    years = (monday + timedelta(days=3650)).isoformat()
+    with holding_locks(desk, lambda session: desk.book(session, monday, end=years)):
+        later = slot(0, FIRST_DAY + timedelta(days=30))
+        assert waits_for_a_lock(lambda: desk.book_within(300, later, patient=7))
+
+
+@pytest.mark.only_backend("postgresql")
 def test_a_provider_at_clinics_in_two_zones_is_locked_by_utc_day(
     client: TestClient, desk: Desk, booked: Booked
 ) -> None:
