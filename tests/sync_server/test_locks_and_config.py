@@ -298,3 +298,18 @@ def test_a_second_booking_reads_no_configuration_table(
     read = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     for table in ("weekly_schedules", "appointment_types", "resource_clinics", "quotas"):
         assert not any(f"FROM {table}" in s for s in read), table
+
+
+def test_the_tables_counted_are_the_tables_the_configuration_is_read_from() -> None:
+    """The triggers (migration 0004) and the in-process guard name the same tables."""
+    import importlib
+
+    from sync_server.services import calendar
+
+    migration = importlib.import_module("sync_server.migrations.versions.0004_config_versions")
+    guarded = {table.__tablename__ for table in calendar._CONFIG_TABLES}
+    assert guarded == set(migration.CONFIG_TABLES)
+    read = {statement.get_final_froms()[0].name for statement in (
+        calendar._CLINICS, calendar._QUOTAS, calendar._CLINIC_RESOURCES, calendar._RESOURCES,
+        calendar._ASSIGNMENTS, calendar._TYPES, calendar._SCHEDULES)}
+    assert read == guarded
