@@ -74,39 +74,41 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def lock_resources(session: Session, resource_ids: Iterable[str],
-                   shared: Iterable[str] = ()) -> None:
+                   shared: Iterable[str] = (), *, wait: bool = True) -> bool:
     """Serialize writers that touch the same resources until the transaction ends.
 
-    PostgreSQL: ``pg_advisory_xact_lock`` per key, all taken in one sorted order so
-    two writers sharing keys cannot deadlock; ``shared`` keys are taken in shared
-    mode (``pg_advisory_xact_lock_shared``; a key in both sets is taken exclusively).
-    A single booking locks each resource's days exclusively and the resource itself
-    shared, so bookings of other days go ahead while a writer that locks the whole
-    resource exclusively (a series, a sync push run) still excludes them all.
-    SQLite: nothing to do, ``BEGIN IMMEDIATE`` already serializes every write
-    transaction.
+    PostgreSQL: ``pg_advisory_xact_lock`` per key, all taken in one sorted order (by
+    name) so two writers sharing keys cannot deadlock; ``shared`` keys are taken in
+    shared mode (``pg_advisory_xact_lock_shared``; a key in both sets is taken
+    exclusively). A single booking locks each resource's days exclusively and the
+    resource itself shared, so bookings of other days go ahead while a writer that
+    locks the whole resource exclusively (a series, a sync push run) still excludes
+    them all. ``wait=False``: only try (``pg_try_…``) and answer whether every lock
+    was granted. SQLite: nothing to do, ``BEGIN IMMEDIATE`` already serializes every
+    write transaction.
     """
     if session.get_bind().dialect.name != "postgresql":
-        return
-    keys, modes = lock_plan(resource_ids, shared)
-    if keys:  # one round trip: unnest yields the keys in array (that is, sorted) order
-        session.execute(_LOCK_ALL, {"keys": keys, "shared": modes})
-
-
-def lock_plan(exclusive: Iterable[str], shared: Iterable[str] = ()
-              ) -> tuple[list[int], list[bool]]:
-    """The advisory keys of ``exclusive`` and ``shared`` in their one global order
-    (sorted by name), and for each whether it is taken in shared mode."""
-    wanted = set(exclusive)
-    modes = {name: False for name in wanted if name} | {
+        return True
+    wanted = {name for name in resource_ids if name}
+    modes = {name: False for name in wanted} | {
         name: True for name in set(shared) - wanted if name}
     names = sorted(modes)
-    return [advisory_key("resource", n) for n in names], [modes[n] for n in names]
+    if not names:
+        return True
+    # one round trip: unnest yields the keys in array (that is, sorted) order
+    got = session.execute(_LOCK_ALL if wait else _TRY_LOCK_ALL, {
+        "keys": [advisory_key("resource", n) for n in names],
+        "shared": [modes[n] for n in names]}).scalar()
+    return bool(got)
 
 
 _LOCK_ALL = text(
     "SELECT count(CASE WHEN s THEN pg_advisory_xact_lock_shared(k) "
     "ELSE pg_advisory_xact_lock(k) END) "
+    "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS t(k, s)")
+_TRY_LOCK_ALL = text(
+    "SELECT bool_and(CASE WHEN s THEN pg_try_advisory_xact_lock_shared(k) "
+    "ELSE pg_try_advisory_xact_lock(k) END) "
     "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS t(k, s)")
 
 

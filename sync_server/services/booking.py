@@ -88,7 +88,7 @@ from scheduling.timeutil import local_date, to_local
 from scheduling.wire import entity_of, to_wire
 from sync_server.db import models as db
 from sync_server.db.bulk import insert_rows
-from sync_server.db.session import lock_plan, lock_resources
+from sync_server.db.session import lock_resources
 from sync_server.services import audit, changes
 from sync_server.services.calendar import (
     Config,
@@ -530,24 +530,10 @@ class LockBusy(Exception):
 def _lock(session: Session, keys: Iterable[str | None], shared: Iterable[str] = ()) -> None:
     """:func:`lock_resources`; in a sync push batch that already holds locks, only try
     them (:class:`LockBusy` when one is taken)."""
-    wanted = {k for k in keys if k}
     cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    if (cache is None or not cache.get("holding")
-            or session.get_bind().dialect.name != "postgresql"):
-        lock_resources(session, wanted, shared)
-        return
-    plan, modes = lock_plan(wanted, shared)
-    if not plan:
-        return
-    got = session.execute(_TRY_LOCK_ALL, {"keys": plan, "shared": modes}).scalar()
-    if not got:
+    holding = cache is not None and bool(cache.get("holding"))
+    if not lock_resources(session, (k for k in keys if k), shared, wait=not holding):
         raise LockBusy()
-
-
-_TRY_LOCK_ALL = text(
-    "SELECT bool_and(CASE WHEN s THEN pg_try_advisory_xact_lock_shared(k) "
-    "ELSE pg_try_advisory_xact_lock(k) END) "
-    "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS t(k, s)")
 
 
 def _lock_days(
@@ -645,9 +631,10 @@ def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date],
     days (:func:`_lock_days`) cover — every provider's, for a clinic-wide one: where the
     clinic has quotas, serialize its weeks."""
     cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    has_quota = cache.get(("quota", org, clinic_id)) if cache is not None else None
     if config is not None:
-        has_quota = bool(config.quotas)
+        has_quota: bool | None = bool(config.quotas)
+    else:
+        has_quota = cache.get(("quota", org, clinic_id)) if cache is not None else None
     if has_quota is None:
         has_quota = session.scalar(select(db.Quota.id).where(
             db.Quota.organization_id == org, db.Quota.clinic_id == clinic_id).limit(1)) \

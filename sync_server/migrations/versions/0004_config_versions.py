@@ -30,6 +30,7 @@ depends_on: str | Sequence[str] | None = None
 CONFIG_TABLES = ("clinics", "resources", "resource_clinics", "appointment_types",
                  "weekly_schedules", "quotas")
 
+
 def _count_up(org: str) -> str:
     return f"""
     INSERT INTO config_versions (organization_id, version) VALUES ({org}, 0)
@@ -83,8 +84,9 @@ def upgrade() -> None:
                 only = _SQLITE_MOVE_ONLY if suffix == "move" else ""
                 op.execute(f"CREATE TRIGGER {table}_config_version_{suffix} {when} ON {table} "
                            f"FOR EACH ROW {only} BEGIN {_count_up(f'{row}.organization_id')} END")
-    else:
-        raise NotImplementedError(f"no configuration triggers for {dialect}")
+    else:  # the server runs on these two only; without the triggers a kept
+        # configuration would never be refreshed, so refuse rather than go on silently
+        raise RuntimeError(f"ClinicDesk's server supports SQLite and PostgreSQL, not {dialect}.")
 
 
 def downgrade() -> None:
