@@ -25,11 +25,19 @@ from sqlalchemy.orm import Session
 from scheduling import model
 from scheduling.errors import SchedulingInputError
 from scheduling.timeutil import zone
-from scheduling.wire import to_wire
 from sync_server.db import models as db
-from sync_server.services import access, audit, calendar, changes
+from sync_server.services import access, calendar
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import AlreadyExists, InvalidInput
+from sync_server.services.events import (
+    BlockoutChanged,
+    ChangeAccepted,
+    ConfigurationChanged,
+    Event,
+    PatientChanged,
+    WaitlistChanged,
+)
+from sync_server.services.unit_of_work import unit_of
 
 Values = dict[str, Any]
 #: Normalizes an API-shaped dict (the API's model validation); raises InvalidInput.
@@ -212,12 +220,26 @@ def _publish(
     action: str, op: Literal["upsert", "delete"],
 ) -> None:
     org = who.organization_id
-    audit.append(session, org, at=now, actor=who.actor, intent=f"{kind.entity}.{action}",
-                 outcome="done", target_type=kind.entity, target_id=row.id)
-    payload = to_wire(kind.record(session, row)) if op == "upsert" else None
-    version = changes.bump_version(session, org)
-    changes.record_change(session, org, version, kind.entity, row.id, op, payload)
+    accepted = ChangeAccepted(
+        org, now, who.actor.user_id, who.actor.device_id, f"{kind.entity}.{action}",
+        kind.entity, row.id, outcome="done",
+        records=(kind.record(session, row),) if op == "upsert" else (),
+        deleted=((kind.entity, row.id),) if op == "delete" else ())
+    unit_of(session).emit(accepted, _event(org, kind.entity, row, action, op))
     session.commit()
+
+
+def _event(org: str, entity: str, row: Any, action: str, op: Literal["upsert", "delete"]
+           ) -> Event:
+    """The domain event of an administrator's change of ``row``."""
+    if entity == "patient":
+        return PatientChanged(org, row.id, created=action == "create")
+    if entity == "waitlist_entry":
+        return WaitlistChanged(org, row.id, row.clinic_id, row.patient_id, row.active)
+    if entity == "blockout":
+        return BlockoutChanged(org, row.id, row.clinic_id, row.resource_id, row.start_at,
+                               row.end_at, deleted=op == "delete")
+    return ConfigurationChanged(org, entity, row.id, op)
 
 
 def _check_refs(

@@ -15,77 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync_server.db.bulk import insert_rows
 from sync_server.db.models import AuditEntry, AuditHead
+from sync_server.services.unit_of_work import AuditChain, unit_of
 
 GENESIS_HASH = "0" * 64
-_BATCH = "clinicdesk_audit_batch"
-
-
-@dataclass(slots=True)
-class _Chain:
-    """A chain being appended to in a batch: its locked head, where it is, new entries."""
-
-    head: AuditHead
-    seq: int
-    hash: str
-    pending: list[dict[str, object]]
-
-
-#: Where each batched chain stood (seq, hash, pending entries) when a savepoint began.
-Mark = dict[str, tuple[int, str, int]] | None
-
-
-def begin_batch(session: Session) -> None:
-    """Until :func:`end_batch`: lock each chain's head once and keep new entries in
-    memory; :func:`finish_batch` (before the commit) inserts them in one statement and
-    moves the head once. Sync push uses it for a run of mutations in one transaction."""
-    session.info[_BATCH] = {}
-
-
-def end_batch(session: Session) -> None:
-    session.info.pop(_BATCH, None)
-
-
-def mark(session: Session) -> Mark:
-    """Where the batch's chains stand now (before a savepoint), for :func:`restore`."""
-    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
-    if batch is None:
-        return None
-    return {org: (c.seq, c.hash, len(c.pending)) for org, c in batch.items()}
-
-
-def restore(session: Session, marked: Mark) -> None:
-    """The savepoint begun at ``marked`` was rolled back: forget its entries (and head
-    locks taken in it, which PostgreSQL released)."""
-    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
-    if batch is None or marked is None:
-        return
-    for org in list(batch):
-        if org not in marked:
-            del batch[org]
-            continue
-        chain = batch[org]
-        chain.seq, chain.hash, pending = marked[org]
-        del chain.pending[pending:]
-
-
-def finish_batch(session: Session) -> None:
-    """Insert the batch's entries and move the heads (call before committing)."""
-    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
-    if not batch:
-        return
-    rows = [entry for chain in batch.values() for entry in chain.pending]
-    if rows:
-        insert_rows(session, AuditEntry, rows)
-    for org, chain in batch.items():
-        if chain.pending:
-            session.execute(update(AuditHead).where(AuditHead.organization_id == org)
-                            .values(seq=chain.seq, hash=chain.hash))
-    batch.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +79,19 @@ def append(
     target_id: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Append one entry in the caller's transaction (which the caller commits)."""
-    batch: dict[str, _Chain] | None = session.info.get(_BATCH)
+    """Append one entry in the caller's transaction (which the caller commits).
+
+    In a batch (:meth:`UnitOfWork.run_batch
+    <sync_server.services.unit_of_work.UnitOfWork.run_batch>`) each chain's head is
+    locked once and the entries kept in memory until the unit of work's ``flush``."""
+    batch = unit_of(session).audit_chains
     chain = batch.get(organization_id) if batch is not None else None
     if chain is None:
         head = session.scalars(
             select(AuditHead).where(AuditHead.organization_id == organization_id)
             .with_for_update().execution_options(populate_existing=True)
         ).one()
-        chain = _Chain(head, head.seq, head.hash, [])
+        chain = AuditChain(head, head.seq, head.hash, [])
         if batch is not None:
             batch[organization_id] = chain
     values: dict[str, Any] = {

@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -107,6 +108,17 @@ from sync_server.services.calendar import (
     write_series,
 )
 from sync_server.services.errors import AlreadyExists
+from sync_server.services.events import (
+    BlockoutChanged,
+    ChangeAccepted,
+    Event,
+    PatientChanged,
+    Placement,
+    SeriesChanged,
+    WaitlistChanged,
+    appointment_event,
+)
+from sync_server.services.unit_of_work import UnitOfWork, unit_of
 
 _BUSY = {
     model.ResourceKind.PROVIDER: R.PROVIDER_BUSY,
@@ -169,7 +181,7 @@ def book(
 ) -> BookingResult:
     """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
     org = caller.organization_id
-    run: _Run | None = _batch(session).get("run")
+    run = _current_run(session)
     if run is not None and command.appointment_id in run.checked:
         duplicate = command.appointment_id in run.existing
     else:
@@ -211,7 +223,9 @@ def book(
         waitlist_entry.active = False
         waitlist_entry.version += 1
         assert result.version is not None
-        _record(session, org, result.version, [waitlist_record(waitlist_entry)])
+        entry = waitlist_record(waitlist_entry)
+        _record(session, org, result.version, [entry])
+        unit_of(session).emit(_waitlist_event(entry))
     return result
 
 
@@ -411,7 +425,7 @@ def waitlist_add(
         preferred_times=[[a.isoformat(), b.isoformat()] for a, b in entry.preferred_times],
         active=True, note=entry.note, version=1))
     session.flush()
-    return _done(session, caller, now, "waitlist.add", entry.id, entry)
+    return _done(session, caller, now, "waitlist.add", entry.id, entry, _waitlist_event(entry))
 
 
 def waitlist_remove(
@@ -427,7 +441,8 @@ def waitlist_remove(
     row.active = False
     row.version += 1
     session.flush()
-    return _done(session, caller, now, "waitlist.remove", row.id, waitlist_record(row))
+    entry = waitlist_record(row)
+    return _done(session, caller, now, "waitlist.remove", row.id, entry, _waitlist_event(entry))
 
 
 def waitlist_book(
@@ -456,7 +471,8 @@ def patient_create(
         preferred_language=patient.preferred_language, active=True, version=1,
         updated_at=now))
     session.flush()
-    return _done(session, caller, now, "patient.create", patient.id, patient)
+    return _done(session, caller, now, "patient.create", patient.id, patient,
+                 PatientChanged(patient.organization_id, patient.id, created=True))
 
 
 def patient_update(
@@ -475,7 +491,8 @@ def patient_update(
     row.version += 1
     row.updated_at = now
     session.flush()
-    return _done(session, caller, now, "patient.update", row.id, patient_record(row))
+    return _done(session, caller, now, "patient.update", row.id, patient_record(row),
+                 PatientChanged(row.organization_id, row.id, created=False))
 
 
 def blockout_create(
@@ -497,7 +514,9 @@ def blockout_create(
                             clinic_id=record.clinic_id, resource_id=record.resource_id,
                             start_at=record.start, end_at=record.end, reason=record.reason))
     session.flush()
-    return _done(session, caller, now, "blockout.create", record.id, record)
+    return _done(session, caller, now, "blockout.create", record.id, record,
+                 BlockoutChanged(caller.organization_id, record.id, record.clinic_id,
+                                 record.resource_id, record.start, record.end, deleted=False))
 
 
 def blockout_delete(
@@ -510,13 +529,14 @@ def blockout_delete(
     if row is None:
         return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "blockout"}), now,
                        "blockout.delete", request.blockout_id, None, None)
+    gone = BlockoutChanged(caller.organization_id, row.id, row.clinic_id, row.resource_id,
+                           row.start_at, row.end_at, deleted=True)
     session.delete(row)
     session.flush()
-    version = changes.bump_version(session, caller.organization_id)
-    changes.record_change(session, caller.organization_id, version, "blockout",
-                          request.blockout_id, "delete")
-    _audit(session, caller, now, "blockout.delete", "blockout", request.blockout_id, "accepted")
-    return BookingResult(version=version)
+    uow = unit_of(session)
+    uow.emit(_accepted(caller, now, "blockout.delete", "blockout", request.blockout_id,
+                       deleted=[("blockout", request.blockout_id)]), gone)
+    return BookingResult(version=uow.versions[caller.organization_id])
 
 
 # =========================================================================== internals
@@ -530,9 +550,8 @@ class LockBusy(Exception):
 def _lock(session: Session, keys: Iterable[str | None], shared: Iterable[str] = ()) -> None:
     """:func:`lock_resources`; in a sync push batch that already holds locks, only try
     them (:class:`LockBusy` when one is taken)."""
-    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    holding = cache is not None and bool(cache.get("holding"))
-    if not lock_resources(session, (k for k in keys if k), shared, wait=not holding):
+    if not lock_resources(session, (k for k in keys if k), shared,
+                          wait=not unit_of(session).holding):
         raise LockBusy()
 
 
@@ -573,7 +592,8 @@ MAX_DAY_LOCKS = 64
 
 
 def _type(session: Session, org: str, type_id: str) -> model.AppointmentType | None:
-    cache = session.info.get(BATCH_CACHE)  # a batch reads the configuration once
+    uow = unit_of(session)  # a batch reads the configuration once
+    cache = uow.known if uow.batch else None
     if cache is not None and ("type", org, type_id) in cache:
         known: model.AppointmentType | None = cache[("type", org, type_id)]
         return known
@@ -630,7 +650,8 @@ def _quota_keys(session: Session, org: str, clinic_id: str, days: list[date],
     """A quota counts bookings over a day or a week, beyond what a booking's own resource
     days (:func:`_lock_days`) cover — every provider's, for a clinic-wide one: where the
     clinic has quotas, serialize its weeks."""
-    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
+    uow = unit_of(session)
+    cache = uow.known if uow.batch else None
     if config is not None:
         has_quota: bool | None = bool(config.quotas)
     else:
@@ -669,7 +690,7 @@ def _judge(
 
 
 def _judge_in_run(
-    session: Session, org: str, run: _Run, scope: Scope, command: Command, now: datetime,
+    session: Session, org: str, run: PushRun, scope: Scope, command: Command, now: datetime,
     policy: Policy,
 ) -> tuple[CalendarState, Accepted | Refused]:
     """:func:`_judge` on the run's state (its locks are held, its state is current); a
@@ -686,7 +707,7 @@ RUN_DAYS = timedelta(days=14)
 
 
 @dataclass(slots=True)
-class _Run:
+class PushRun:
     """One calendar state for the plain bookings of a sync push run (:func:`prepare_run`).
 
     The run holds the locks of every key in ``keys`` for its whole transaction, so the
@@ -738,10 +759,10 @@ def prepare_run(session: Session, org: str, commands: Iterable[BookAppointment])
     after a mutation of another kind (:func:`drop_run`), take the usual path.
 
     Must run before the run takes any other lock: it waits for the resource locks."""
-    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    if cache is None:
+    uow = unit_of(session)
+    if not uow.batch:
         return
-    cache.pop("run", None)
+    uow.run = None
     wanted = list(commands)
     if not wanted:
         return
@@ -781,7 +802,7 @@ def prepare_run(session: Session, org: str, commands: Iterable[BookAppointment])
     else:
         existing = set(session.scalars(select(db.Appointment.id)
                                        .where(db.Appointment.id.in_(ids))))
-    cache["run"] = _Run(scope, load_state(session, org, scope), set(ids), existing)
+    uow.run = PushRun(scope, load_state(session, org, scope), set(ids), existing)
 
 
 _EXISTING_IDS = text("SELECT id FROM appointments WHERE id = ANY(:ids)")
@@ -790,15 +811,13 @@ _EXISTING_IDS = text("SELECT id FROM appointments WHERE id = ANY(:ids)")
 def drop_run(session: Session) -> None:
     """Write what the run staged and forget its shared state (a mutation of another kind
     may change what it holds); later bookings of the run are judged one by one."""
-    run: _Run | None = _batch(session).pop("run", None)
-    if run is not None:
-        run.flush(session)
+    unit_of(session).drop_run()
 
 
 def settle_run(session: Session) -> None:
     """Write what the run staged, keeping its state (before anything reads or writes the
     calendar another way, and before the run commits)."""
-    run: _Run | None = _batch(session).get("run")
+    run = _current_run(session)
     if run is not None:
         run.flush(session)
 
@@ -808,12 +827,12 @@ def book_in_run(
     policy: Policy = DEFAULT_POLICY,
 ) -> BookingResult | None:
     """The fast path of a sync push run (:func:`prepare_run`): a new booking the run's
-    state covers and accepts is staged (rows written by :meth:`_Run.flush`), versioned,
+    state covers and accepts is staged (rows written by :meth:`PushRun.flush`), versioned,
     logged and audited like :func:`book` would, without a database round trip.
 
     ``None``: not this path's case (not covered, a duplicate id, a group type, refused,
     an override); the staged rows are written and :func:`book` must take it."""
-    run: _Run | None = _batch(session).get("run")
+    run = _current_run(session)
     if run is None:
         return None
     org = caller.organization_id
@@ -846,26 +865,24 @@ def book_in_run(
             "active": appointment.is_active, "overridden": False, "group_member": False,
         } for resource_id in dict.fromkeys(appointment.resource_ids)]
     run.booked(appointments)
-    version = changes.bump_version(session, org)
-    _record(session, org, version, appointments)
     record = audit_record(command, outcome, now)
-    _audit(session, caller, now, record.intent, "appointment", record.target,
-           record.outcome.value, record.reason)
-    return BookingResult(None, tuple(appointments), outcome.notices, (), version,
+    uow = unit_of(session)
+    uow.emit(_accepted(caller, now, record.intent, "appointment", record.target, appointments,
+                       outcome=record.outcome.value, reason=record.reason),
+             *(appointment_event(org, None, a) for a in appointments))
+    return BookingResult(None, tuple(appointments), outcome.notices, (), uow.versions[org],
                          clinic=run.state.clinics.get(command.clinic_id))
 
 
-def _batch(session: Session) -> dict[Any, Any]:
-    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    return cache if cache is not None else {}
+def _current_run(session: Session) -> PushRun | None:
+    run = unit_of(session).run
+    return run if isinstance(run, PushRun) else None
 
 
-#: ``session.info`` key: set (to a dict) while sync push runs a batch of mutations in one
-#: transaction. The organization's configuration (clinics, types, resources, schedules,
-#: quotas …) is then read once per batch: it is only changed by administrators through
-#: the REST API, never by a pushed mutation, and a batch is short (bounded by
-#: ``sync.CHUNK``); appointments and everything else are still read fresh per mutation.
-BATCH_CACHE = "clinicdesk_booking_batch"
+# A sync push batch (:func:`batch`) reads the organization's configuration (clinics,
+# types, resources, schedules, quotas …) once: it is only changed by administrators
+# through the REST API, never by a pushed mutation, and a batch is short (bounded by
+# ``sync.CHUNK``); appointments and everything else are still read fresh per mutation.
 
 _KEEP_IN_BATCH = (db.Clinic, db.AppointmentType, db.Resource, db.ResourceClinic,
                   db.WeeklySchedule, db.Quota, db.Device, db.AuditHead, db.ClientMutation,
@@ -875,7 +892,7 @@ _KEEP_IN_BATCH = (db.Clinic, db.AppointmentType, db.Resource, db.ResourceClinic,
 def _refresh(session: Session) -> None:
     """Expire what was read before the locks (everything, or in a batch all but the
     configuration and the batch's own bookkeeping rows)."""
-    if session.info.get(BATCH_CACHE) is None:
+    if not unit_of(session).batch:
         session.expire_all()
         return
     for obj in list(session.identity_map.values()):
@@ -883,33 +900,16 @@ def _refresh(session: Session) -> None:
             session.expire(obj)
 
 
-def begin_batch(session: Session) -> None:
-    """Start a batch (see :data:`BATCH_CACHE`); :func:`end_batch` ends it."""
-    kept: list[Any] = []
-    session.info[BATCH_CACHE] = {"kept": kept}
-
-    def keep(_session: Session, instance: Any) -> None:
-        # The identity map holds objects weakly: keep configuration rows alive for the
-        # batch, so ``session.get`` of a clinic or type is answered without a query.
-        if isinstance(instance, _KEEP_IN_BATCH):
-            kept.append(instance)
-
-    session.info[BATCH_CACHE]["listener"] = keep
-    event.listen(session, "loaded_as_persistent", keep)
+def batch(session: Session) -> AbstractContextManager[UnitOfWork]:
+    """Batch mode for one sync push run (:meth:`UnitOfWork.run_batch`), keeping the
+    configuration rows and the run's bookkeeping rows loaded."""
+    return unit_of(session).run_batch(_KEEP_IN_BATCH)
 
 
 def holding(session: Session) -> None:
     """The batch holds locks now (a mutation was processed): from here on, a resource
     locked by another transaction raises :class:`LockBusy` instead of being waited for."""
-    cache: dict[Any, Any] | None = session.info.get(BATCH_CACHE)
-    if cache is not None:
-        cache["holding"] = True
-
-
-def end_batch(session: Session) -> None:
-    cache = session.info.pop(BATCH_CACHE, None)
-    if cache is not None:
-        event.remove(session, "loaded_as_persistent", cache["listener"])
+    unit_of(session).holding = True
 
 
 def _intent_name(command: Command) -> str:
@@ -942,39 +942,52 @@ def _store(
 
     ``new``: ids of appointments known not to exist yet (no old row, no occupations)."""
     org = caller.organization_id
-    savepoint = session.begin_nested()
+    uow = unit_of(session)
     rows: dict[str, db.Appointment] = {}  # held: the session keeps flushed rows weakly
-    for appointment in appointments:
-        kind = state.appointment_type(appointment.appointment_type_id)
-        current = None if appointment.id in new else session.get(db.Appointment,
-                                                                 appointment.id)
-        flag = bool(overridden) or (keep_overridden and current is not None
-                                    and current.overridden)
-        rows[appointment.id] = write_appointment(session, appointment, kind, now,
-                                                 overridden=flag, new=appointment.id in new)
-    session.flush()
-    for appointment in appointments:
-        kind = state.appointment_type(appointment.appointment_type_id)
-        blocked = _occupy(session, org, appointment, kind,
-                          overridden=rows[appointment.id].overridden,
-                          new=appointment.id in new)
-        if blocked is not None:
-            savepoint.rollback()
-            return _refuse(session, caller, _guard_refusal(session, state, blocked, appointment),
-                           now, intent, target, state, appointment.clinic_id)
-    savepoint.commit()
-    version = changes.bump_version(session, org)
-    _record(session, org, version, [*others, *appointments])
+    before: dict[str, Placement] = {}
+    blocked: tuple[str, model.Appointment] | None = None
+    with uow.savepoint() as savepoint:
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            current = None if appointment.id in new else session.get(db.Appointment,
+                                                                     appointment.id)
+            if current is not None:
+                before[appointment.id] = placement_of(current)
+            flag = bool(overridden) or (keep_overridden and current is not None
+                                        and current.overridden)
+            rows[appointment.id] = write_appointment(session, appointment, kind, now,
+                                                     overridden=flag, new=appointment.id in new)
+        session.flush()
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            resource_id = _occupy(session, org, appointment, kind,
+                                  overridden=rows[appointment.id].overridden,
+                                  new=appointment.id in new)
+            if resource_id is not None:
+                blocked = resource_id, appointment
+                savepoint.rollback()
+                break
+    if blocked is not None:
+        resource_id, appointment = blocked
+        return _refuse(session, caller, _guard_refusal(session, state, resource_id, appointment),
+                       now, intent, target, state, appointment.clinic_id)
+    first: Refused | None = None
     if partial:
-        first = partial[0].outcome
-        assert isinstance(first, Refused)
-        _conflict(session, caller, first, version, now)
+        refusal = partial[0].outcome
+        assert isinstance(refusal, Refused)
+        first = refusal
         audit_outcome, audit_reason = "partially_accepted", \
             f"{len(partial)} refused: {first.code.value}"
     if scope is not None:
         audit_reason = (f"scope {scope.value}; " + audit_reason).strip("; ")
-    _audit(session, caller, now, intent, "appointment" if appointments else "series", target,
-           audit_outcome, audit_reason)
+    uow.emit(_accepted(caller, now, intent, "appointment" if appointments else "series", target,
+                       [*others, *appointments], outcome=audit_outcome, reason=audit_reason),
+             *(SeriesChanged(org, series.id, series.clinic_id) for series in others
+               if isinstance(series, model.Series)),
+             *(appointment_event(org, before.get(a.id), a) for a in appointments))
+    version = uow.versions[org]
+    if first is not None:
+        _conflict(session, caller, first, version, now)
     clinic = state.clinics.get(appointments[0].clinic_id) if appointments else None
     return BookingResult(None, (*others, *appointments), notices, overridden, version,
                          occurrences, clinic, _names(state))
@@ -1120,12 +1133,33 @@ def record_conflict(
 
 
 def _done(
-    session: Session, caller: Caller, now: datetime, intent: str, target: str, record: Any
+    session: Session, caller: Caller, now: datetime, intent: str, target: str, record: Any,
+    event: Event,
 ) -> BookingResult:
-    version = changes.bump_version(session, caller.organization_id)
-    _record(session, caller.organization_id, version, [record])
-    _audit(session, caller, now, intent, entity_of(record), target, "accepted")
-    return BookingResult(records=(record,), version=version)
+    uow = unit_of(session)
+    uow.emit(_accepted(caller, now, intent, entity_of(record), target, [record]), event)
+    return BookingResult(records=(record,), version=uow.versions[caller.organization_id])
+
+
+def _accepted(
+    caller: Caller, now: datetime, intent: str, target_type: str, target: str,
+    records: Iterable[Any] = (), *, deleted: Iterable[tuple[str, str]] = (),
+    outcome: str = "accepted", reason: str = "",
+) -> ChangeAccepted:
+    return ChangeAccepted(caller.organization_id, now, caller.audit_actor.user_id,
+                          caller.audit_actor.device_id, intent, target_type, target,
+                          outcome, reason, tuple(records), tuple(deleted))
+
+
+def placement_of(row: db.Appointment) -> Placement:
+    """Where an appointment row stands (before it is written over)."""
+    return Placement(row.clinic_id, row.provider_id, row.room_id, tuple(row.equipment_ids or ()),
+                     row.start_at, row.end_at, model.AppointmentStatus(row.status), row.deleted)
+
+
+def _waitlist_event(entry: model.WaitlistEntry) -> WaitlistChanged:
+    return WaitlistChanged(entry.organization_id, entry.id, entry.clinic_id, entry.patient_id,
+                           entry.active)
 
 
 def _record(session: Session, org: str, version: int, records: Iterable[Any]) -> None:

@@ -28,6 +28,7 @@ from scheduling.state import CalendarState
 from scheduling.timeutil import day_bounds, local_date
 from sync_server.db import models as db
 from sync_server.services.errors import NotFound
+from sync_server.services.unit_of_work import unit_of
 
 # --------------------------------------------------------------------------- rows → records
 
@@ -380,8 +381,6 @@ _CONFIGS: OrderedDict[tuple[str, str], tuple[int, Config]] = OrderedDict()
 _CONFIGS_KEPT = 256
 _CONFIGS_LOCK = threading.Lock()
 _CONFIG_VERSION = text("SELECT version FROM config_versions WHERE organization_id = :org")
-#: ``session.info`` key: this session's transaction wrote a configuration table.
-CONFIG_WRITTEN = "clinicdesk_config_written"
 _CONFIG_TABLES = (db.Clinic, db.Resource, db.ResourceClinic, db.AppointmentType,
                   db.WeeklySchedule, db.Quota)
 
@@ -390,14 +389,14 @@ _CONFIG_TABLES = (db.Clinic, db.Resource, db.ResourceClinic, db.AppointmentType,
 def _note_config_flush(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(row, _CONFIG_TABLES) for row in changed):
-        session.info[CONFIG_WRITTEN] = True
+        unit_of(session).config_written = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_config_statement(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
             and issubclass(state.bind_mapper.class_, _CONFIG_TABLES):
-        state.session.info[CONFIG_WRITTEN] = True
+        unit_of(state.session).config_written = True
 
 
 def config_version_and_longest_block(session: Session, org: str) -> tuple[int, timedelta]:
@@ -429,7 +428,7 @@ def kept_config(session: Session, org: str, clinic_id: str,
     ``extra_resource_ids``: resources beyond the clinic's that must be in it (only
     resource ids: another id makes every call read the tables).
     """
-    if session.info.get(CONFIG_WRITTEN):
+    if unit_of(session).config_written:
         return _read_config(session, org, clinic_id, extra_resource_ids)
     if version is None:
         version = config_version(session, org)

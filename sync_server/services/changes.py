@@ -14,124 +14,57 @@ one organization commit in version order, so a desk that pulled "everything
 after version N" can never miss a change committed later with a smaller
 version. Bump as late as possible in the transaction to keep the lock short.
 
-Batches (sync push): between :func:`begin_batch` and :func:`finish_batch` the
-first ``bump_version`` of an organization does the ``UPDATE`` (which row-locks
-it); later ones only count on in memory, every change still gets its own
-version. ``record_change`` keeps the entries in memory. :func:`finish_batch`
+Services do not call these for an accepted intent: they emit a
+:class:`~sync_server.services.events.ChangeAccepted` on the unit of work, whose
+handlers (:mod:`sync_server.services.handlers`) do steps 2 and 3.
+
+Batches (a sync push run, :meth:`UnitOfWork.run_batch
+<sync_server.services.unit_of_work.UnitOfWork.run_batch>`): the first
+``bump_version`` of an organization does the ``UPDATE`` (which row-locks it);
+later ones only count on in memory, every change still gets its own version.
+``record_change`` keeps the entries in memory; the unit of work's ``flush``
 (before the commit) inserts them in one statement, writes the last version with
-one ``UPDATE`` and sends one ``NOTIFY``. Around a savepoint that may roll back,
-:func:`mark` before and :func:`restore` after the rollback.
+one ``UPDATE`` and sends one ``NOTIFY``.
 
 Pokes (:mod:`sync_server.services.pokes`): ``bump_version`` notes the bumped
-version on the session (read after commit by the poke hook of this process) and,
-on PostgreSQL, sends ``NOTIFY clinicdesk_version, '<org>:<version>'`` in the same
-transaction, so the other server instances hear of it exactly when it commits.
+version on the unit of work (read after commit by the poke hook of this process)
+and, on PostgreSQL, sends ``NOTIFY clinicdesk_version, '<org>:<version>'`` in the
+same transaction, so the other server instances hear of it exactly when it commits.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from sync_server.db.bulk import insert_rows
 from sync_server.db.models import ChangeLogEntry, OrgVersion
+from sync_server.services.unit_of_work import NOTIFY_CHANNEL, unit_of
 
-#: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
-NOTIFY_CHANNEL = "clinicdesk_version"
-_BUMPED = "clinicdesk_bumped_versions"
-_BATCH = "clinicdesk_batch_versions"
-
-
-_PENDING = "clinicdesk_batch_changes"
-
-#: The batch's versions and number of pending changes when a savepoint began.
-Mark = tuple[dict[str, list[int]], int] | None
-
-
-def begin_batch(session: Session) -> None:
-    """Count versions in memory after the first bump until :func:`finish_batch`."""
-    session.info[_BATCH] = {}
-    session.info[_PENDING] = []
-
-
-def finish_batch(session: Session) -> None:
-    """Write the batch's changes and last versions, and notify (call before committing)."""
-    batch: dict[str, list[int]] | None = session.info.get(_BATCH)
-    pending: list[dict[str, Any]] = session.info.get(_PENDING, [])
-    if pending:
-        insert_rows(session, ChangeLogEntry, pending)
-        pending.clear()
-    if not batch:
-        return
-    for organization_id, (first, last) in batch.items():
-        if last != first:
-            session.execute(update(OrgVersion)
-                            .where(OrgVersion.organization_id == organization_id)
-                            .values(version=last))
-        _note(session, organization_id, last)
-    batch.clear()
-
-
-def end_batch(session: Session) -> None:
-    session.info.pop(_BATCH, None)
-    session.info.pop(_PENDING, None)
-
-
-def mark(session: Session) -> Mark:
-    """Where the batch stands now (before a savepoint), for :func:`restore`."""
-    batch: dict[str, list[int]] | None = session.info.get(_BATCH)
-    if batch is None:
-        return None
-    return {org: list(pair) for org, pair in batch.items()}, len(session.info[_PENDING])
-
-
-def restore(session: Session, marked: Mark) -> None:
-    """The savepoint begun at ``marked`` was rolled back: forget its versions (a first
-    bump in it was undone, and its row lock released) and its changes."""
-    batch: dict[str, list[int]] | None = session.info.get(_BATCH)
-    if batch is None or marked is None:
-        return
-    versions, pending = marked
-    batch.clear()
-    batch.update(versions)
-    del session.info[_PENDING][pending:]
-
-
-def _note(session: Session, organization_id: str, version: int) -> None:
-    bumped: dict[str, int] = session.info.setdefault(_BUMPED, {})
-    bumped[organization_id] = version
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": NOTIFY_CHANNEL, "payload": f"{organization_id}:{version}"},
-        )
+__all__ = ["NOTIFY_CHANNEL", "bump_version", "record_change"]
 
 
 def bump_version(session: Session, organization_id: str) -> int:
     """Increment and return the organization's version (row-locked until commit)."""
-    batch: dict[str, list[int]] | None = session.info.get(_BATCH)
+    uow = unit_of(session)
+    batch = uow.batch_versions
     if batch is not None and organization_id in batch:
         batch[organization_id][1] += 1
-        return batch[organization_id][1]
-    version = int(session.execute(
-        update(OrgVersion)
-        .where(OrgVersion.organization_id == organization_id)
-        .values(version=OrgVersion.version + 1)
-        .returning(OrgVersion.version)
-    ).scalar_one())
-    if batch is not None:
-        batch[organization_id] = [version, version]
+        version: int = batch[organization_id][1]
     else:
-        _note(session, organization_id, version)
+        version = int(session.execute(
+            update(OrgVersion)
+            .where(OrgVersion.organization_id == organization_id)
+            .values(version=OrgVersion.version + 1)
+            .returning(OrgVersion.version)
+        ).scalar_one())
+        if batch is not None:
+            batch[organization_id] = [version, version]
+        else:
+            uow.note_version(organization_id, version)
+    uow.versions[organization_id] = version
     return version
-
-
-def take_bumped_versions(session: Session) -> dict[str, int]:
-    """The versions bumped in the session's transaction so far (and forget them)."""
-    bumped: dict[str, int] = session.info.pop(_BUMPED, {})
-    return bumped
 
 
 def record_change(
@@ -146,7 +79,7 @@ def record_change(
     values = {"organization_id": organization_id, "version": version, "entity": entity,
               "entity_id": entity_id, "op": op,
               "payload": payload if op == "upsert" else None}
-    pending: list[dict[str, Any]] | None = session.info.get(_PENDING)
+    pending = unit_of(session).change_rows
     if pending is not None:
         pending.append(values)
         return

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
 from sync_server.db.models import OrgVersion
-from sync_server.services.changes import NOTIFY_CHANNEL, take_bumped_versions
+from sync_server.services.unit_of_work import NOTIFY_CHANNEL, unit_of
 
 log = logging.getLogger("sync_server.pokes")
 
@@ -163,11 +163,11 @@ def install_commit_hook(sessions: sessionmaker[Session], broker: PokeBroker) -> 
     """After each commit of a session from ``sessions``, poke the versions it bumped."""
 
     def after_commit(session: Session) -> None:
-        for organization_id, version in take_bumped_versions(session).items():
+        for organization_id, version in unit_of(session).committed().items():
             broker.publish_threadsafe(organization_id, version)
 
     def after_rollback(session: Session) -> None:
-        take_bumped_versions(session)  # rolled back: those versions never happened
+        unit_of(session).rolled_back()  # those versions never happened
 
     event.listen(sessions, "after_commit", after_commit)
     event.listen(sessions, "after_rollback", after_rollback)

@@ -35,6 +35,7 @@ version, so the returned ``cursor`` is always a consistent checkpoint.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -63,6 +64,7 @@ from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, Devi
 from sync_server.services import audit, booking, changes
 from sync_server.services.booking import BookingResult, Caller, MutationRef
 from sync_server.services.errors import PermissionDenied, ServiceError
+from sync_server.services.unit_of_work import unit_of
 
 #: What a desk may do through sync. The wire format does not carry the signed-in desk
 #: user yet, so pushes act with the front desk's permissions (the receptionist role):
@@ -150,48 +152,41 @@ def _push_run(
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
-    if batch:
-        changes.begin_batch(session)
-        audit.begin_batch(session)
-        booking.begin_batch(session)
-    try:
-        last = _lock_client(session, device)
-        decoded: dict[int, intents.DecodedIntent] = {}
-        if batch:
-            decoded = _decode_bookings(device, [m for m in mutations if m.id > last])
-            booking.prepare_run(session, device.organization_id,
-                                [d.request for d in decoded.values()
-                                 if type(d.request) is BookAppointment])
-        for mutation in mutations:
-            if mutation.id <= last:
-                results.append(MutationResult(mutation.id, "skipped"))
-                continue
-            if mutation.id > last + 1:
-                _advance(session, device, last)
-                _finish(session)
-                session.commit()  # what came before the gap is applied
-                raise MutationGap(last, mutation.id)
-            try:
-                status, code = _process(session, device, mutation, now,
-                                        decoded.get(mutation.id))
-            except booking.LockBusy:
-                break  # commit what came before; a new run starts with this mutation
-            last = mutation.id
-            results.append(MutationResult(mutation.id, status, code))
+    with booking.batch(session) if batch else nullcontext(unit_of(session)) as uow:
+        try:
+            last = _lock_client(session, device)
+            decoded: dict[int, intents.DecodedIntent] = {}
             if batch:
-                booking.holding(session)
-                if time.monotonic() - started > RUN_SECONDS:
-                    break  # long enough: commit, a new run goes on with the next mutation
-        _advance(session, device, last)
-        _finish(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        changes.end_batch(session)
-        audit.end_batch(session)
-        booking.end_batch(session)
+                decoded = _decode_bookings(device, [m for m in mutations if m.id > last])
+                booking.prepare_run(session, device.organization_id,
+                                    [d.request for d in decoded.values()
+                                     if type(d.request) is BookAppointment])
+            for mutation in mutations:
+                if mutation.id <= last:
+                    results.append(MutationResult(mutation.id, "skipped"))
+                    continue
+                if mutation.id > last + 1:
+                    _advance(session, device, last)
+                    uow.flush()
+                    session.commit()  # what came before the gap is applied
+                    raise MutationGap(last, mutation.id)
+                try:
+                    status, code = _process(session, device, mutation, now,
+                                            decoded.get(mutation.id))
+                except booking.LockBusy:
+                    break  # commit what came before; a new run starts with this mutation
+                last = mutation.id
+                results.append(MutationResult(mutation.id, status, code))
+                if batch:
+                    booking.holding(session)
+                    if time.monotonic() - started > RUN_SECONDS:
+                        break  # long enough: commit, a new run goes on with the next one
+            _advance(session, device, last)
+            uow.flush()  # staged bookings, change log, versions (one NOTIFY), audit
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     return last, results
 
 
@@ -211,14 +206,6 @@ def _decode_bookings(device: Device, mutations: list[Mutation]) -> dict[int, int
 
 def _actor(device: Device) -> Actor:
     return Actor(device.id, device.id, DESK_PERMISSIONS)
-
-
-def _finish(session: Session) -> None:
-    """Write what the batch kept in memory: staged bookings, change log, versions (one
-    NOTIFY), audit."""
-    booking.settle_run(session)
-    changes.finish_batch(session)
-    audit.finish_batch(session)
 
 
 def _advance(session: Session, device: Device, last: int) -> None:
@@ -263,34 +250,20 @@ def _process(
             return "applied", None
     else:
         booking.drop_run(session)  # it may change what the run's shared state holds
-    marks = changes.mark(session), audit.mark(session)
-
-    def rolled_back() -> None:  # forget the batch's versions, changes, entries of the savepoint
-        changes.restore(session, marks[0])
-        audit.restore(session, marks[1])
-        booking.drop_run(session)
-
-    savepoint = session.begin_nested()
+    # A savepoint that rolls back forgets the versions, changes, audit entries and events
+    # the unit of work kept of it.
     try:
-        result = apply_intent(session, caller, decoded, now)
-    except booking.LockBusy:
-        savepoint.rollback()
-        rolled_back()
-        raise
+        with unit_of(session).savepoint():
+            result = apply_intent(session, caller, decoded, now)
     except booking.DuplicateId:
-        savepoint.rollback()
-        rolled_back()
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
     except (SchedulingInputError, IntegrityError) as error:
-        savepoint.rollback()
-        rolled_back()
         problem = str(error) if isinstance(error, SchedulingInputError) else \
             "it contradicts records on the server"
         _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
                            problem, now)
         return "invalid", INVALID_MUTATION
-    savepoint.commit()
     if result.refused is not None:
         return "refused", result.refused.code.value
     return "applied", None

@@ -184,7 +184,7 @@ def test_the_exclusion_constraint_stops_a_run_whose_shared_state_went_wrong(
     """PostgreSQL only (SQLite has no exclusion constraint): if the run's state missed a
     booking of the run, the database refuses the clash when the run writes; the run is
     redone one mutation per transaction and the clash is refused, not double-booked."""
-    monkeypatch.setattr(booking_service._Run, "booked", lambda _self, _appointments: None)
+    monkeypatch.setattr(booking_service.PushRun, "booked", lambda _self, _appointments: None)
     mutations = [
         desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=1)),
         desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=2)),

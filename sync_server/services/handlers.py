@@ -1,0 +1,105 @@
+"""Who reacts to each event: the one list of handlers.
+
+A handler is ``handler(uow, event)``. It runs inside the change's transaction, at the
+moment the event is emitted (:meth:`UnitOfWork.emit
+<sync_server.services.unit_of_work.UnitOfWork.emit>`), before the commit: it writes
+through ``uow.session`` (or the unit of work's buffers) and so commits or rolls back
+with the change. A handler that raises aborts the whole change. Work outside the
+database (a poke to connected desks) happens after the commit, from what the unit of
+work noted.
+
+An event is handled by the handlers of its class and of every base class, most
+specific first: a handler registered for
+:class:`~sync_server.services.events.AppointmentChanged` hears of every booking, move,
+cancellation and status change. A later feature adds its reaction with one line::
+
+    HANDLERS[AppointmentChanged].append(bump_feed_version)
+
+(or :func:`register` at import time of the feature's module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from scheduling.wire import entity_of, to_wire
+from sync_server.services import audit, changes
+from sync_server.services.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentChanged,
+    AppointmentMoved,
+    BlockoutChanged,
+    ChangeAccepted,
+    ConfigurationChanged,
+    Event,
+    PatientChanged,
+    SeriesChanged,
+    StatusChanged,
+    WaitlistChanged,
+)
+from sync_server.services.unit_of_work import UnitOfWork
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[UnitOfWork, Any], None]
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+def bump_version(uow: UnitOfWork, change: ChangeAccepted) -> None:
+    """The organization's next version (its row stays locked until commit; the version is
+    noted for the poke after commit and ``NOTIFY``-ed on PostgreSQL)."""
+    changes.bump_version(uow.session, change.organization_id)
+
+
+def write_change_log(uow: UnitOfWork, change: ChangeAccepted) -> None:
+    """One change-log entry per written or deleted record, at the change's version
+    (what pull serves)."""
+    org = change.organization_id
+    version = uow.versions[org]
+    for record in change.records:
+        changes.record_change(uow.session, org, version, entity_of(record), record.id,
+                              "upsert", to_wire(record))
+    for entity, record_id in change.deleted:
+        changes.record_change(uow.session, org, version, entity, record_id, "delete")
+
+
+def append_audit(uow: UnitOfWork, change: ChangeAccepted) -> None:
+    """The change's entry in the organization's hash-chained audit log (after the version:
+    the version row is locked before the audit head, the lock order of every writer)."""
+    audit.append(uow.session, change.organization_id, at=change.at,
+                 actor=audit.Actor(change.actor_user_id, change.actor_device_id),
+                 intent=change.intent[:64], outcome=change.outcome[:32],
+                 target_type=change.target_type, target_id=change.target_id[:64],
+                 reason=change.reason[:200] or None)
+
+
+#: The handlers of each event type, in the order they run. Bookkeeping first: every
+#: accepted change bumps the version, logs its records and appends its audit entry.
+HANDLERS: dict[type[Event], list[Handler]] = {
+    ChangeAccepted: [bump_version, write_change_log, append_audit],
+    AppointmentChanged: [],
+    AppointmentBooked: [],
+    AppointmentMoved: [],
+    AppointmentCancelled: [],
+    StatusChanged: [],
+    SeriesChanged: [],
+    PatientChanged: [],
+    WaitlistChanged: [],
+    BlockoutChanged: [],
+    ConfigurationChanged: [],
+}
+
+
+def register(kind: type[E], handler: Callable[[UnitOfWork, E], None]) -> None:
+    """Add ``handler`` for events of ``kind`` (and its subclasses), after those listed."""
+    HANDLERS.setdefault(kind, []).append(handler)
+
+
+def dispatch(uow: UnitOfWork, event: Event) -> None:
+    """Run the handlers of ``event``: its class's, then its base classes'."""
+    for kind in type(event).__mro__:
+        for handler in HANDLERS.get(kind, ()):
+            handler(uow, event)
