@@ -430,7 +430,7 @@ class Appointment(Base):
         Index("ix_appointments_org_clinic_block", "organization_id", "clinic_id", "block_start"),
         # Migration 0003 also adds ix_appointments_org_block_length, an expression index
         # on (organization_id, block_end - block_start) whose expression differs by
-        # backend (see sync_server/services/calendar.py _LONGEST_BLOCK).
+        # backend (see sync_server/services/calendar/queries.py LONGEST_BLOCK).
     )
     id: Mapped[str] = mapped_column(APPOINTMENT_ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
@@ -612,3 +612,12 @@ class AuditHead(Base):
     )
     seq: Mapped[int] = mapped_column(BigIntId, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+#: The six configuration tables: what administrators configure and a booking reads as
+#: the clinic's configuration. Writing any of them moves the organization's configuration
+#: counter (triggers of migration 0004, which froze these table names), so the kept
+#: configuration (:mod:`sync_server.services.calendar.config_cache`) is read again; a sync
+#: push run keeps their rows loaded for the run.
+CONFIGURATION_TABLES: tuple[type[Base], ...] = (
+    Clinic, Resource, ResourceClinic, AppointmentType, WeeklySchedule, Quota)

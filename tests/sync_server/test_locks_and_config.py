@@ -304,12 +304,12 @@ def test_the_tables_counted_are_the_tables_the_configuration_is_read_from() -> N
     """The triggers (migration 0004) and the in-process guard name the same tables."""
     import importlib
 
-    from sync_server.services import calendar
+    from sync_server.services.calendar import queries
 
     migration = importlib.import_module("sync_server.migrations.versions.0004_config_versions")
-    guarded = {table.__tablename__ for table in calendar._CONFIG_TABLES}
+    guarded = {table.__tablename__ for table in db_models.CONFIGURATION_TABLES}
     assert guarded == set(migration.CONFIG_TABLES)
     read = {statement.get_final_froms()[0].name for statement in (
-        calendar._CLINICS, calendar._QUOTAS, calendar._CLINIC_RESOURCES, calendar._RESOURCES,
-        calendar._ASSIGNMENTS, calendar._TYPES, calendar._SCHEDULES)}
+        queries.CLINICS, queries.QUOTAS, queries.CLINIC_RESOURCES, queries.RESOURCES,
+        queries.ASSIGNMENTS, queries.TYPES, queries.SCHEDULES)}
     assert read == guarded

@@ -17,8 +17,8 @@ from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.services import audit
-from sync_server.services import booking as booking_service
 from sync_server.services import sync as sync_service
+from sync_server.services.booking import push_run
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -184,7 +184,7 @@ def test_the_exclusion_constraint_stops_a_run_whose_shared_state_went_wrong(
     """PostgreSQL only (SQLite has no exclusion constraint): if the run's state missed a
     booking of the run, the database refuses the clash when the run writes; the run is
     redone one mutation per transaction and the clash is refused, not double-booked."""
-    monkeypatch.setattr(booking_service.PushRun, "booked", lambda _self, _appointments: None)
+    monkeypatch.setattr(push_run.PushRun, "booked", lambda _self, _appointments: None)
     mutations = [
         desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=1)),
         desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=2)),

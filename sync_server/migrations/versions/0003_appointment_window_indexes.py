@@ -7,7 +7,7 @@
   (``block_start >= since - longest``) — any appointment starting earlier ends
   before the window. An expression index, so it differs by backend
   (``julianday`` arithmetic on SQLite, an ``interval`` on PostgreSQL) and the
-  query in ``sync_server/services/calendar.py`` must use the same expression.
+  query in ``sync_server/services/calendar/queries.py`` must use the same expression.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,7 +1,7 @@
 """A per-organization counter of configuration changes, kept by triggers.
 
 ``config_versions (organization_id, version)`` counts the writes to the tables a
-calendar state's configuration is read from (``sync_server/services/calendar.py``
+calendar state's configuration is read from (``sync_server/services/calendar/``
 ``_read_config``): clinics, resources, resource_clinics, appointment_types,
 weekly_schedules, quotas. A trigger on every insert, update and delete of those
 tables counts it up in the writing transaction, whatever the write path (ORM,

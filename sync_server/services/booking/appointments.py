@@ -1,0 +1,153 @@
+"""Appointment booking: book one appointment; move, resize, cancel, change the status
+of or undo the status of one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from scheduling.availability import DEFAULT_POLICY
+from scheduling.commands import (
+    BookAppointment,
+    CancelAppointment,
+    ChangeStatus,
+    Command,
+    MoveAppointment,
+    Policy,
+    Refused,
+    ResizeAppointment,
+    UndoStatus,
+)
+from scheduling.refusals import RefusalCode as R
+from sync_server.db import models as db
+from sync_server.services.booking.judging import _judge
+from sync_server.services.booking.locks import (
+    _configuration,
+    _days,
+    _lock,
+    _lock_days,
+    _quota_keys,
+    _zone,
+)
+from sync_server.services.booking.occupancy import _write
+from sync_server.services.booking.outcomes import (
+    BookingResult,
+    Caller,
+    DuplicateId,
+    _intent_name,
+    _owned,
+    _record,
+    _refuse,
+    _waitlist_event,
+)
+from sync_server.services.booking.push_run import _current_run, _judge_in_run, drop_run
+from sync_server.services.calendar import Scope, waitlist_record
+from sync_server.services.unit_of_work import unit_of
+
+
+def book(
+    session: Session, caller: Caller, command: BookAppointment, now: datetime,
+    policy: Policy = DEFAULT_POLICY, *, waitlist_entry: db.WaitlistEntry | None = None,
+) -> BookingResult:
+    """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
+    org = caller.organization_id
+    run = _current_run(session)
+    if run is not None and command.appointment_id in run.checked:
+        duplicate = command.appointment_id in run.existing
+    else:
+        duplicate = session.get(db.Appointment, command.appointment_id) is not None
+    if duplicate:
+        raise DuplicateId("An appointment with this id already exists.")
+    named = {command.provider_id, command.room_id, *(command.equipment_ids or ())}
+    config, kind, resources = _configuration(
+        session, org, command.clinic_id, command.appointment_type_id, named,
+        rooms=command.room_id is None, equipment=command.equipment_ids is None)
+    keys = resources | {command.patient_id}  # as _book_keys
+    tz = _zone(config, command.clinic_id)
+    end = command.end or command.start + (kind.default_duration if kind else timedelta(0))
+    days = _days(tz, [command.start, end])
+    quota = _quota_keys(session, org, command.clinic_id, days, config)
+    scope = Scope(command.clinic_id, min(days), max(days),
+                  patient_ids=frozenset({command.patient_id}),
+                  resource_ids=frozenset(keys | quota))
+    covered = run is not None and waitlist_entry is None and run.covers(scope)
+    if covered:
+        assert run is not None
+        state, outcome = _judge_in_run(session, org, run, scope, command, now, policy)
+    else:
+        _lock_days(session, resources, [(command.start, end)], kind,
+                   exclusive={command.patient_id, *quota})
+        state, outcome = _judge(session, org, scope, command, now, policy, config)
+    if isinstance(outcome, Refused):
+        return _refuse(session, caller, outcome, now, "appointment.book",
+                       command.appointment_id, state, command.clinic_id)
+    result = _write(session, caller, command, outcome, state, now,
+                    new=frozenset({command.appointment_id}))
+    if result.refused is None:
+        if covered:
+            assert run is not None
+            run.booked(result.appointments)
+        else:
+            drop_run(session)  # written outside the run's state: it may be stale now
+    if waitlist_entry is not None and result.refused is None:
+        waitlist_entry.active = False
+        waitlist_entry.version += 1
+        assert result.version is not None
+        entry = waitlist_record(waitlist_entry)
+        _record(session, org, result.version, [entry])
+        unit_of(session).emit(_waitlist_event(entry))
+    return result
+
+
+def change(
+    session: Session, caller: Caller, command: Command, now: datetime,
+    policy: Policy = DEFAULT_POLICY, *, base_version: int | None = None,
+) -> BookingResult:
+    """Move, resize, cancel, change the status of or undo the status of an appointment.
+
+    ``base_version``: when given (REST), a changed appointment is refused as stale.
+    """
+    assert not isinstance(command, BookAppointment)
+    org = caller.organization_id
+    intent = _intent_name(command)
+    _lock(session, [command.appointment_id])
+    current = _owned(session, caller, db.Appointment, command.appointment_id, now)
+    if current is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, intent, command.appointment_id, None, None)
+    if base_version is not None and base_version != current.version:
+        return _refuse(session, caller, Refused(R.STALE_VERSION), now, intent, current.id,
+                       None, current.clinic_id)
+    named = {current.provider_id, current.room_id, *(current.equipment_ids or ())}
+    spans = [(current.start_at, current.end_at)]
+    rooms = equipment = False  # the rules pick no other room or equipment …
+    if isinstance(command, MoveAppointment):
+        named |= {command.provider_id, command.room_id}
+        # … unless a move leaves them to the rules
+        rooms, equipment = command.room_id is None, not current.equipment_ids
+        spans.append((command.start, command.start + (current.end_at - current.start_at)))
+    elif isinstance(command, ResizeAppointment):
+        spans.append((current.start_at, command.end))
+    config, kind, keys = _configuration(session, org, current.clinic_id,
+                                        current.appointment_type_id, named, rooms=rooms,
+                                        equipment=equipment)
+    tz = _zone(config, current.clinic_id)
+    days = _days(tz, [moment for span in spans for moment in span])
+    quota = _quota_keys(session, org, current.clinic_id, days, config)
+    _lock_days(session, keys, spans, kind, exclusive={current.patient_id, *quota})
+    scope = Scope(current.clinic_id, min(days), max(days),
+                  patient_ids=frozenset({current.patient_id}),
+                  appointment_ids=frozenset({current.id}),
+                  resource_ids=frozenset(keys | quota | {current.patient_id}))
+    state, outcome = _judge(session, org, scope, command, now, policy, config)
+    if isinstance(outcome, Refused):
+        return _refuse(session, caller, outcome, now, intent, current.id, state,
+                       current.clinic_id)
+    keep = not isinstance(command, MoveAppointment | ResizeAppointment) and current.overridden
+    return _write(session, caller, command, outcome, state, now, keep_overridden=keep)
+
+
+# Commands of the change path, for callers that dispatch on type.
+CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus,
+                   UndoStatus)

@@ -1,0 +1,202 @@
+"""Occupancy writes: an accepted change's appointment rows and their
+``appointment_resources`` occupations, guarded by the exclusion constraint on
+PostgreSQL, then the change's events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from scheduling import model
+from scheduling.audit import audit_record
+from scheduling.commands import Accepted, Command, Refused
+from scheduling.refusals import RefusalCode as R
+from scheduling.series import OccurrenceResult, SeriesScope
+from scheduling.state import CalendarState
+from sync_server.db import models as db
+from sync_server.services.booking.outcomes import (
+    BookingResult,
+    Caller,
+    _accepted,
+    _conflict,
+    _names,
+    _new_id,
+    _refuse,
+    placement_of,
+)
+from sync_server.services.calendar import write_appointment
+from sync_server.services.events import Placement, SeriesChanged, appointment_event
+from sync_server.services.unit_of_work import unit_of
+
+_BUSY = {
+    model.ResourceKind.PROVIDER: R.PROVIDER_BUSY,
+    model.ResourceKind.ROOM: R.ROOM_BUSY,
+    model.ResourceKind.EQUIPMENT: R.EQUIPMENT_BUSY,
+}
+
+
+def _write(
+    session: Session, caller: Caller, command: Command, outcome: Accepted,
+    state: CalendarState, now: datetime, *, keep_overridden: bool = False,
+    new: frozenset[str] = frozenset(),
+) -> BookingResult:
+    record = audit_record(command, outcome, now)
+    return _store(session, caller, list(outcome.appointments), [], state, now,
+                  intent=record.intent, target=record.target, overridden=outcome.overridden,
+                  notices=outcome.notices, audit_outcome=record.outcome.value,
+                  audit_reason=record.reason, keep_overridden=keep_overridden, new=new)
+
+
+def _store(
+    session: Session, caller: Caller, appointments: list[model.Appointment],
+    others: list[Any], state: CalendarState, now: datetime, *, intent: str, target: str,
+    overridden: tuple[R, ...], notices: tuple[R, ...] = (),
+    occurrences: tuple[OccurrenceResult, ...] = (),
+    partial: list[OccurrenceResult] | None = None, audit_outcome: str = "accepted",
+    audit_reason: str = "", keep_overridden: bool = False, scope: SeriesScope | None = None,
+    new: frozenset[str] = frozenset(),
+) -> BookingResult:
+    """Write accepted appointments and their occupations, guarded; bump, log, audit.
+
+    ``new``: ids of appointments known not to exist yet (no old row, no occupations)."""
+    org = caller.organization_id
+    uow = unit_of(session)
+    rows: dict[str, db.Appointment] = {}  # held: the session keeps flushed rows weakly
+    before: dict[str, Placement] = {}
+    blocked: tuple[str, model.Appointment] | None = None
+    with uow.savepoint() as savepoint:
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            current = None if appointment.id in new else session.get(db.Appointment,
+                                                                     appointment.id)
+            if current is not None:
+                before[appointment.id] = placement_of(current)
+            flag = bool(overridden) or (keep_overridden and current is not None
+                                        and current.overridden)
+            rows[appointment.id] = write_appointment(session, appointment, kind, now,
+                                                     overridden=flag, new=appointment.id in new)
+        session.flush()
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            resource_id = _occupy(session, org, appointment, kind,
+                                  overridden=rows[appointment.id].overridden,
+                                  new=appointment.id in new)
+            if resource_id is not None:
+                blocked = resource_id, appointment
+                savepoint.rollback()
+                break
+    if blocked is not None:
+        resource_id, appointment = blocked
+        return _refuse(session, caller, _guard_refusal(session, state, resource_id, appointment),
+                       now, intent, target, state, appointment.clinic_id)
+    first: Refused | None = None
+    if partial:
+        refusal = partial[0].outcome
+        assert isinstance(refusal, Refused)
+        first = refusal
+        audit_outcome, audit_reason = "partially_accepted", \
+            f"{len(partial)} refused: {first.code.value}"
+    if scope is not None:
+        audit_reason = (f"scope {scope.value}; " + audit_reason).strip("; ")
+    uow.emit(_accepted(caller, now, intent, "appointment" if appointments else "series", target,
+                       [*others, *appointments], outcome=audit_outcome, reason=audit_reason),
+             *(SeriesChanged(org, series.id, series.clinic_id) for series in others
+               if isinstance(series, model.Series)),
+             *(appointment_event(org, before.get(a.id), a) for a in appointments))
+    version = uow.versions[org]
+    if first is not None:
+        _conflict(session, caller, first, version, now)
+    clinic = state.clinics.get(appointments[0].clinic_id) if appointments else None
+    return BookingResult(None, (*others, *appointments), notices, overridden, version,
+                         occurrences, clinic, _names(state))
+
+
+def _occupy(
+    session: Session, org: str, appointment: model.Appointment, kind: model.AppointmentType,
+    *, overridden: bool, new: bool = False,
+) -> str | None:
+    """Replace the appointment's occupations; the id of a resource the guard refused, if any.
+
+    ``new``: the appointment was just inserted, it has no occupations to replace."""
+    table = db.AppointmentResource
+    holders: list[tuple[str, datetime, datetime]] = []
+    if not new:
+        old = list(session.scalars(select(table).where(table.appointment_id == appointment.id)))
+        holders = [(r.resource_id, r.block_start, r.block_end) for r in old
+                   if r.active and not r.group_member and not r.overridden]
+        session.execute(delete(table).where(table.appointment_id == appointment.id))
+    for resource_id, start, end in holders:  # hand a group slot's hold to a remaining member
+        mate = session.scalars(select(table).where(
+            table.resource_id == resource_id, table.block_start == start,
+            table.block_end == end, table.active.is_(True), table.group_member.is_(True),
+        ).limit(1)).first()
+        if mate is not None:
+            mate.group_member = False
+    if not new:
+        session.flush()
+    block_start = appointment.start - kind.buffer_before
+    block_end = appointment.end + kind.buffer_after
+    wanted: list[dict[str, Any]] = []
+    for resource_id in dict.fromkeys(appointment.resource_ids):
+        member = (
+            kind.capacity > 1 and appointment.is_active
+            and _slot_held(session, appointment, resource_id, block_start, block_end)
+        )
+        wanted.append({
+            "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
+            "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
+            "active": appointment.is_active, "overridden": overridden, "group_member": member,
+        })
+    if not wanted:
+        return None
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(_OCCUPY, wanted)
+        return None
+    inserted = set(session.scalars(_OCCUPY_UNLESS_EXCLUDED, wanted))
+    refused = [v["resource_id"] for v in wanted if v["id"] not in inserted]
+    return refused[0] if refused else None
+
+
+# Built once: an occupation row, and on PostgreSQL the same unless the exclusion
+# constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
+_OCCUPY = insert(db.AppointmentResource)
+_OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
+                           .returning(db.AppointmentResource.id))
+
+
+def _slot_held(
+    session: Session, appointment: model.Appointment, resource_id: str, start: datetime,
+    end: datetime,
+) -> bool:
+    """Whether another member of the same group slot already holds ``resource_id``."""
+    table, mate = db.AppointmentResource, db.Appointment
+    found = session.scalar(select(table.id).join(mate, mate.id == table.appointment_id).where(
+        table.resource_id == resource_id, table.block_start == start, table.block_end == end,
+        table.active.is_(True), table.group_member.is_(False), table.overridden.is_(False),
+        mate.id != appointment.id, mate.appointment_type_id == appointment.appointment_type_id,
+        mate.provider_id == appointment.provider_id, mate.start_at == appointment.start,
+        mate.end_at == appointment.end,
+    ).limit(1))
+    return found is not None
+
+
+def _guard_refusal(
+    session: Session, state: CalendarState, resource_id: str, wanted: model.Appointment
+) -> Refused:
+    resource = state.resources.get(resource_id)
+    kind = resource.kind if resource else model.ResourceKind.PROVIDER
+    other = session.execute(
+        select(db.Appointment.start_at, db.Appointment.end_at)
+        .join(db.AppointmentResource, db.AppointmentResource.appointment_id == db.Appointment.id)
+        .where(db.AppointmentResource.resource_id == resource_id,
+               db.AppointmentResource.active.is_(True),
+               db.AppointmentResource.block_start < wanted.end,
+               db.AppointmentResource.block_end > wanted.start).limit(1)).first()
+    params: dict[str, Any] = {kind.value: resource_id}
+    if other is not None:
+        params.update(other_start=other[0], other_end=other[1])
+    return Refused(_BUSY[kind], params)

@@ -1,0 +1,175 @@
+"""Record intents: waitlist entries, patients and blockouts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from scheduling.availability import DEFAULT_POLICY
+from scheduling.commands import Permission, Policy, Refused
+from scheduling.intents import (
+    BlockoutCreate,
+    BlockoutDelete,
+    PatientCreate,
+    PatientUpdate,
+    WaitlistAdd,
+    WaitlistBook,
+    WaitlistRemove,
+)
+from scheduling.refusals import RefusalCode as R
+from sync_server.db import models as db
+from sync_server.services.booking.appointments import book
+from sync_server.services.booking.outcomes import (
+    BookingResult,
+    Caller,
+    DuplicateId,
+    _accepted,
+    _done,
+    _missing_refs,
+    _not_permitted,
+    _owned,
+    _refuse,
+    _waitlist_event,
+)
+from sync_server.services.calendar import patient_record, waitlist_record
+from sync_server.services.events import BlockoutChanged, PatientChanged
+from sync_server.services.unit_of_work import unit_of
+
+
+def waitlist_add(
+    session: Session, caller: Caller, request: WaitlistAdd, now: datetime
+) -> BookingResult:
+    org = caller.organization_id
+    if not caller.actor.may(Permission.CREATE):
+        return _not_permitted(session, caller, now, "waitlist.add", request.entry_id,
+                              "book appointments")
+    if session.get(db.WaitlistEntry, request.entry_id) is not None:
+        raise DuplicateId("A waitlist entry with this id already exists.")
+    missing = _missing_refs(session, org, clinic=request.clinic_id, patient=request.patient_id,
+                            appointment_type=request.appointment_type_id)
+    if missing:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": missing}), now,
+                       "waitlist.add", request.entry_id, None, None)
+    entry = request.entry(org)
+    session.add(db.WaitlistEntry(
+        id=entry.id, organization_id=org, clinic_id=entry.clinic_id,
+        patient_id=entry.patient_id, appointment_type_id=entry.appointment_type_id,
+        created_at=entry.created_at, priority=entry.priority,
+        preferred_provider_ids=sorted(entry.preferred_provider_ids),
+        preferred_weekdays=sorted(entry.preferred_weekdays),
+        preferred_times=[[a.isoformat(), b.isoformat()] for a, b in entry.preferred_times],
+        active=True, note=entry.note, version=1))
+    session.flush()
+    return _done(session, caller, now, "waitlist.add", entry.id, entry, _waitlist_event(entry))
+
+
+def waitlist_remove(
+    session: Session, caller: Caller, request: WaitlistRemove, now: datetime
+) -> BookingResult:
+    if not caller.actor.may(Permission.MODIFY):
+        return _not_permitted(session, caller, now, "waitlist.remove", request.entry_id,
+                              "change appointments")
+    row = _owned(session, caller, db.WaitlistEntry, request.entry_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "waitlist.remove", request.entry_id, None, None)
+    row.active = False
+    row.version += 1
+    session.flush()
+    entry = waitlist_record(row)
+    return _done(session, caller, now, "waitlist.remove", row.id, entry, _waitlist_event(entry))
+
+
+def waitlist_book(
+    session: Session, caller: Caller, request: WaitlistBook, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult:
+    row = _owned(session, caller, db.WaitlistEntry, request.entry_id, now)
+    if row is None or not row.active:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "waitlist.book", request.entry_id, None, None)
+    return book(session, caller, request.command, now, policy, waitlist_entry=row)
+
+
+def patient_create(
+    session: Session, caller: Caller, request: PatientCreate, now: datetime
+) -> BookingResult:
+    if "patient:edit" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "patient.create", request.patient_id,
+                              "register patients")
+    if session.get(db.Patient, request.patient_id) is not None:
+        raise DuplicateId("A patient with this id already exists.")
+    patient = request.patient(caller.organization_id)
+    session.add(db.Patient(
+        id=patient.id, organization_id=patient.organization_id, given_name=patient.given_name,
+        family_name=patient.family_name, phone=patient.phone, email=patient.email,
+        preferred_language=patient.preferred_language, active=True, version=1,
+        updated_at=now))
+    session.flush()
+    return _done(session, caller, now, "patient.create", patient.id, patient,
+                 PatientChanged(patient.organization_id, patient.id, created=True))
+
+
+def patient_update(
+    session: Session, caller: Caller, request: PatientUpdate, now: datetime
+) -> BookingResult:
+    """Apply the changed fields last-writer-wins, in server order."""
+    if "patient:edit" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "patient.update", request.patient_id,
+                              "edit patients")
+    row = _owned(session, caller, db.Patient, request.patient_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "patient"}), now,
+                       "patient.update", request.patient_id, None, None)
+    for name, value in request.changes.items():
+        setattr(row, name, value)
+    row.version += 1
+    row.updated_at = now
+    session.flush()
+    return _done(session, caller, now, "patient.update", row.id, patient_record(row),
+                 PatientChanged(row.organization_id, row.id, created=False))
+
+
+def blockout_create(
+    session: Session, caller: Caller, request: BlockoutCreate, now: datetime
+) -> BookingResult:
+    record = request.blockout
+    if "admin:config" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "blockout.create", record.id,
+                              "configure the calendar")
+    if session.get(db.Blockout, record.id) is not None:
+        raise DuplicateId("A blockout with this id already exists.")
+    missing = _missing_refs(session, caller.organization_id, clinic=record.clinic_id)
+    if not missing and record.resource_id:
+        missing = _missing_refs(session, caller.organization_id, resource=record.resource_id)
+    if missing:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": missing}), now,
+                       "blockout.create", record.id, None, None)
+    session.add(db.Blockout(id=record.id, organization_id=caller.organization_id,
+                            clinic_id=record.clinic_id, resource_id=record.resource_id,
+                            start_at=record.start, end_at=record.end, reason=record.reason))
+    session.flush()
+    return _done(session, caller, now, "blockout.create", record.id, record,
+                 BlockoutChanged(caller.organization_id, record.id, record.clinic_id,
+                                 record.resource_id, record.start, record.end, deleted=False))
+
+
+def blockout_delete(
+    session: Session, caller: Caller, request: BlockoutDelete, now: datetime
+) -> BookingResult:
+    if "admin:config" not in caller.actor.permissions:
+        return _not_permitted(session, caller, now, "blockout.delete", request.blockout_id,
+                              "configure the calendar")
+    row = _owned(session, caller, db.Blockout, request.blockout_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "blockout"}), now,
+                       "blockout.delete", request.blockout_id, None, None)
+    gone = BlockoutChanged(caller.organization_id, row.id, row.clinic_id, row.resource_id,
+                           row.start_at, row.end_at, deleted=True)
+    session.delete(row)
+    session.flush()
+    uow = unit_of(session)
+    uow.emit(_accepted(caller, now, "blockout.delete", "blockout", request.blockout_id,
+                       deleted=[("blockout", request.blockout_id)]), gone)
+    return BookingResult(version=uow.versions[caller.organization_id])

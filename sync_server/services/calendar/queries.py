@@ -1,0 +1,113 @@
+"""The statements the calendar state and the configuration are read with."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, text, union_all
+
+from sync_server.db import models as db
+
+
+def _p(name: str) -> Any:
+    return bindparam(name)
+
+
+def _many(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# Statements are built once (bound parameters only): building SQL expressions per call
+# costs more than running these small queries.
+CLINICS = select(db.Clinic).where(db.Clinic.organization_id == _p("org"))
+QUOTAS = select(db.Quota).where(db.Quota.organization_id == _p("org"),
+                                 db.Quota.clinic_id == _p("clinic"))
+CLINIC_RESOURCES = select(db.ResourceClinic.resource_id).where(
+    db.ResourceClinic.organization_id == _p("org"), db.ResourceClinic.clinic_id == _p("clinic"))
+RESOURCES = select(db.Resource).where(db.Resource.organization_id == _p("org"),
+                                       db.Resource.id.in_(_many("ids")))
+ASSIGNMENTS = select(db.ResourceClinic.resource_id, db.ResourceClinic.clinic_id).where(
+    db.ResourceClinic.organization_id == _p("org"),
+    db.ResourceClinic.resource_id.in_(_many("ids")))
+TYPES = select(db.AppointmentType).where(db.AppointmentType.organization_id == _p("org"))
+PATIENTS = select(db.Patient).where(db.Patient.organization_id == _p("org"),
+                                     db.Patient.id.in_(_many("ids")))
+SCHEDULES = select(db.WeeklySchedule).where(db.WeeklySchedule.organization_id == _p("org"),
+                                             db.WeeklySchedule.clinic_id == _p("clinic"))
+EXCEPTIONS = select(db.ScheduleException).where(
+    db.ScheduleException.organization_id == _p("org"),
+    db.ScheduleException.clinic_id == _p("clinic"),
+    db.ScheduleException.start_at < _p("until"), db.ScheduleException.end_at > _p("since"))
+HOLIDAYS = select(db.Holiday).where(db.Holiday.organization_id == _p("org"),
+                                     db.Holiday.clinic_id == _p("clinic"),
+                                     db.Holiday.day >= _p("first"), db.Holiday.day <= _p("last"))
+BLOCKOUTS = select(db.Blockout).where(
+    db.Blockout.organization_id == _p("org"), db.Blockout.clinic_id == _p("clinic"),
+    db.Blockout.start_at < _p("until"), db.Blockout.end_at > _p("since"))
+OUTAGES = select(db.Outage).where(
+    db.Outage.organization_id == _p("org"), db.Outage.resource_id.in_(_many("ids")),
+    db.Outage.start_at < _p("until"), db.Outage.end_at > _p("since"))
+# The appointments a state needs, in legs that each read one index (an OR of them all
+# would make the planner scan the whole table):
+# * the clinic's, the patients' and the resources' active appointments overlapping the
+#   window: ``block_start`` in ``[since - longest block, until)`` and ``block_end > since``
+#   — the lower bound (see :func:`read_longest_block`) turns "overlaps" into a bounded range
+#   of ``(organization_id, clinic_id, block_start)``, ``(patient_id, block_start)`` and
+#   ``appointment_resources (resource_id, block_start)``;
+# * the named appointments and series, by primary key and ``series_id``.
+# Rows are read as plain tuples (no ORM objects: this is a read-only state build).
+APPOINTMENT_COLUMNS = tuple(db.Appointment.__table__.c[name] for name in (
+    "id", "organization_id", "clinic_id", "patient_id", "appointment_type_id", "provider_id",
+    "start_at", "end_at", "status", "room_id", "equipment_ids", "source", "notes",
+    "patient_notes", "series_id", "original_start", "deleted", "version", "reschedule_count",
+    "override_reason", "cancel_reason", "last_status_previous", "last_status_at",
+    "last_status_actor_id",
+))
+
+
+def _leg(*where: Any) -> Any:
+    return select(*APPOINTMENT_COLUMNS).where(db.Appointment.organization_id == _p("org"),
+                                               *where)
+
+
+IN_WINDOW = (
+    db.Appointment.active.is_(True),
+    db.Appointment.block_start < _p("until"),
+    db.Appointment.block_start >= _p("lowest"),
+    db.Appointment.block_end > _p("since"),
+)
+APPOINTMENTS = union_all(
+    _leg(*IN_WINDOW, db.Appointment.clinic_id == _p("clinic")),
+    _leg(*IN_WINDOW, db.Appointment.patient_id.in_(_many("patients"))),
+    _leg(db.Appointment.id.in_(_many("appointments"))),
+    _leg(db.Appointment.series_id.in_(_many("series"))),
+)
+OCCUPYING = select(db.AppointmentResource.appointment_id).where(
+    db.AppointmentResource.organization_id == _p("org"),
+    db.AppointmentResource.active.is_(True),
+    db.AppointmentResource.resource_id.in_(_many("ids")),
+    db.AppointmentResource.block_start < _p("until"),
+    db.AppointmentResource.block_start >= _p("lowest"),
+    db.AppointmentResource.block_end > _p("since"),
+)
+OCCUPYING_APPOINTMENTS = _leg(*IN_WINDOW, db.Appointment.id.in_(_many("appointments")))
+#: The longest buffered block of the organization's appointments (any status: a bound,
+#: not an answer), read from the expression index ``ix_appointments_org_block_length``
+#: (migration 0003; the expression differs by backend and must match it exactly).
+LONGEST_BLOCK = {
+    "postgresql": text("SELECT max(block_end - block_start) FROM appointments "
+                       "WHERE organization_id = :org"),
+    "sqlite": text("SELECT max(julianday(block_end) - julianday(block_start)) "
+                   "FROM appointments WHERE organization_id = :org"),
+}
+CONFIG_VERSION_AND_LONGEST = {
+    name: text("SELECT (SELECT version FROM config_versions WHERE organization_id = :org), "
+               f"({longest.text})")
+    for name, longest in LONGEST_BLOCK.items()
+}
+#: Added to the longest block: SQLite's julianday arithmetic is a float.
+LONGEST_BLOCK_MARGIN = timedelta(seconds=1)
+
+
+CONFIG_VERSION = text("SELECT version FROM config_versions WHERE organization_id = :org")

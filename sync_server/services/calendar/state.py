@@ -1,0 +1,282 @@
+"""State loading: the calendar state one booking transaction needs.
+
+The rules engine judges a :class:`scheduling.state.CalendarState`; the server
+builds one per transaction, limited to what the rules can look at: the
+organization's configuration for the clinic, and the active appointments that
+could collide with the command — those of the clinic, of its resources (a
+provider working at two clinics) and of the patient — on the local days the
+command touches, widened by ``pad_days`` (one day by default, the ISO weeks
+around them when the clinic has weekly quotas)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduling import model
+from scheduling.state import CalendarState
+from scheduling.timeutil import day_bounds
+from sync_server.db import models as db
+from sync_server.services.calendar.config_cache import (
+    Config,
+    _read_config,
+    config_version,
+    kept_config,
+)
+from sync_server.services.calendar.queries import (
+    APPOINTMENTS,
+    BLOCKOUTS,
+    CONFIG_VERSION_AND_LONGEST,
+    EXCEPTIONS,
+    HOLIDAYS,
+    LONGEST_BLOCK,
+    LONGEST_BLOCK_MARGIN,
+    OCCUPYING,
+    OCCUPYING_APPOINTMENTS,
+    OUTAGES,
+    PATIENTS,
+)
+from sync_server.services.calendar.rows import (
+    appointment_record,
+    blockout_record,
+    exception_record,
+    outage_record,
+    patient_record,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a transaction's calendar state must cover."""
+
+    clinic_id: str
+    first_day: date
+    last_day: date
+    patient_ids: frozenset[str] = frozenset()
+    appointment_ids: frozenset[str] = frozenset()
+    resource_ids: frozenset[str] = frozenset()
+    series_ids: frozenset[str] = frozenset()
+    pad_days: int = 1
+    #: For a slot search: the earliest and the latest start it may offer. The
+    #: appointments are then read only around those instants (widened by the longest
+    #: appointment type plus every buffer, see :func:`_slot_margins`) instead of over
+    #: the padded days, unless the clinic has quotas (they count whole days and weeks).
+    slot_starts: tuple[datetime, datetime] | None = None
+
+
+def clinic_zone(session: Session, organization_id: str, clinic_id: str) -> str | None:
+    row = session.get(db.Clinic, clinic_id)
+    return row.time_zone if row is not None and row.organization_id == organization_id else None
+
+
+def config_version_and_longest_block(session: Session, org: str) -> tuple[int, timedelta]:
+    """The organization's configuration counter (migration 0004) and
+    :func:`read_longest_block`, in one round trip where the backend allows."""
+    statement = CONFIG_VERSION_AND_LONGEST.get(session.get_bind().dialect.name)
+    if statement is None:
+        return config_version(session, org), read_longest_block(session, org)
+    row = session.execute(statement, {"org": org}).one()
+    return int(row[0] or 0), _block_length(row[1])
+
+
+def load_state(
+    session: Session, organization_id: str, scope: Scope, *, keep_config: bool = False,
+    dated_for: Scope | None = None, longest_block: timedelta | None = None,
+    config: Config | None = None,
+) -> CalendarState:
+    """The calendar state for ``scope`` (see the module docstring).
+
+    ``keep_config``: the configuration may come from :func:`kept_config` (only when
+    ``scope.resource_ids`` are all resource ids: no patients, no lock names).
+    ``dated_for``: a wider scope of the same clinic whose dated records (time off,
+    holidays, blockouts, outages) to read already, for a state that
+    :func:`add_appointments` extends to it later in the transaction.
+    ``longest_block``: :func:`read_longest_block`, when the caller has read it already;
+    ``config``: the configuration, likewise (its clinic must be ``scope``'s).
+    """
+    org = organization_id
+    if config is None:
+        read = kept_config if keep_config else _read_config
+        config = read(session, org, scope.clinic_id, scope.resource_ids)
+    clinic = config.clinic(scope.clinic_id)
+    first, last, window_start, window_end = _window(scope, clinic, config.quotas)
+    dated = (first, last, window_start, window_end)
+    if dated_for is not None:
+        wide = _window(dated_for, clinic, config.quotas)
+        dated = (min(first, wide[0]), max(last, wide[1]), min(window_start, wide[2]),
+                 max(window_end, wide[3]))
+    ids = [r.id for r in config.resources]
+    state = CalendarState.build(
+        org, clinics=config.clinics, resources=config.resources,
+        appointment_types=config.appointment_types, schedules=config.schedules,
+        quotas=config.quotas,
+        **_dated(session, org, scope.clinic_id, ids, *dated))
+    since, until = _appointment_window(state, scope, window_start, window_end)
+    appointments = _appointments(session, org, scope, ids, since, until, longest_block,
+                                 other_clinics=len(config.clinics) > 1)
+    patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
+                                           if a.id in scope.appointment_ids}
+    if patient_ids:
+        state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
+            PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
+    for appointment in appointments:
+        state.put_appointment(appointment)
+    return state
+
+
+def _slot_margins(types: Iterable[model.AppointmentType]) -> tuple[timedelta, timedelta]:
+    """How far before and after a slot's start an appointment can still matter to it.
+
+    The rules pad the slot by its type's buffers and another appointment by its own
+    type's buffers (which may have grown since it was booked, so beyond its stored
+    block); the slot reaches its start plus at most the longest duration. Before: an
+    appointment's block ending earlier than the start minus every buffer is clear of
+    it; after: one starting later than the start plus the longest duration and every
+    buffer. Plus a minute's margin.
+    """
+    kinds = list(types)
+    buffers = (max((t.buffer_before for t in kinds), default=timedelta(0))
+               + max((t.buffer_after for t in kinds), default=timedelta(0)))
+    longest = max((t.max_duration for t in kinds), default=timedelta(0))
+    return buffers + timedelta(minutes=1), longest + buffers + timedelta(minutes=1)
+
+
+def _appointment_window(
+    state: CalendarState, scope: Scope, window_start: datetime, window_end: datetime,
+) -> tuple[datetime, datetime]:
+    """The instants whose appointments the state needs: the padded days, or for a slot
+    search (``scope.slot_starts``) without quotas, only around the starts it may offer —
+    those inside some provider's working windows on the scope's days (read from
+    ``state``, holding the configuration and dated records but no appointments yet).
+    Appointments further away can neither overlap a slot nor touch its buffers."""
+    if scope.slot_starts is None or state.quotas:
+        return window_start, window_end
+    bare = state
+    if scope.clinic_id not in bare.clinics:
+        return window_start, window_end
+    earliest, latest = scope.slot_starts
+    opens: datetime | None = None
+    closes: datetime | None = None
+    day = scope.first_day
+    while day <= scope.last_day:
+        for resource in bare.resources.values():
+            if resource.kind is not model.ResourceKind.PROVIDER:
+                continue
+            for window in bare.working_windows(resource.id, scope.clinic_id, day):
+                opens = window.start if opens is None else min(opens, window.start)
+                closes = window.end if closes is None else max(closes, window.end)
+        day += timedelta(days=1)
+    if opens is None or closes is None or max(earliest, opens) > min(latest, closes):
+        return window_start, window_start  # no slot to offer: no appointment matters
+    before, after = _slot_margins(bare.appointment_types.values())
+    return (max(window_start, max(earliest, opens) - before),
+            min(window_end, min(latest, closes) + after))
+
+
+def _window(scope: Scope, clinic: model.Clinic | None, quotas: Iterable[model.Quota]
+            ) -> tuple[date, date, datetime, datetime]:
+    """The padded local days of ``scope`` (whole ISO weeks when a quota counts weeks)
+    and the instants they span in the clinic's zone."""
+    tz = clinic.time_zone if clinic is not None else "UTC"
+    weekly = any(q.period is model.QuotaPeriod.WEEK for q in quotas)
+    first = scope.first_day - timedelta(days=scope.pad_days)
+    last = scope.last_day + timedelta(days=scope.pad_days)
+    if weekly:
+        first -= timedelta(days=first.weekday())
+        last += timedelta(days=6 - last.weekday())
+    return first, last, day_bounds(first, tz)[0], day_bounds(last, tz)[1]
+
+
+def _dated(
+    session: Session, org: str, clinic_id: str, resource_ids: Collection[str], first: date,
+    last: date, window_start: datetime, window_end: datetime,
+) -> dict[str, Any]:
+    """Time off, holidays, blockouts and outages in the window."""
+    at = {"org": org, "clinic": clinic_id, "since": window_start, "until": window_end,
+          "first": first, "last": last, "ids": sorted(resource_ids)}
+    return {
+        "exceptions": [exception_record(e) for e in session.scalars(EXCEPTIONS, at)],
+        "holidays": [model.Holiday(h.id, h.clinic_id, h.day, h.name)
+                     for h in session.scalars(HOLIDAYS, at)],
+        "blockouts": [blockout_record(b) for b in session.scalars(BLOCKOUTS, at)],
+        "outages": [outage_record(o) for o in session.scalars(OUTAGES, at)],
+    }
+
+
+def read_longest_block(session: Session, org: str) -> timedelta:
+    """The longest ``block_end - block_start`` of the organization's appointments."""
+    dialect = session.get_bind().dialect.name
+    statement = LONGEST_BLOCK.get(dialect)
+    if statement is None:  # another backend: compute it portably (a scan)
+        rows = session.execute(select(db.Appointment.block_start, db.Appointment.block_end)
+                               .where(db.Appointment.organization_id == org))
+        return max((end - start for start, end in rows), default=timedelta(0)) \
+            + LONGEST_BLOCK_MARGIN
+    return _block_length(session.execute(statement, {"org": org}).scalar())
+
+
+def _block_length(longest: Any) -> timedelta:
+    """The longest block as the database gives it, plus the margin."""
+    if longest is None:
+        return LONGEST_BLOCK_MARGIN
+    # PostgreSQL gives an interval; SQLite's julianday difference is days as a float
+    length = longest if isinstance(longest, timedelta) else timedelta(days=float(longest))
+    return length + LONGEST_BLOCK_MARGIN
+
+
+def add_appointments(
+    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta,
+) -> None:
+    """Put into ``state`` (loaded for the same clinic with :func:`load_state`, its dated
+    records reaching ``scope``'s days: its ``dated_for``) the appointments ``scope`` needs
+    that it lacks. The state keeps what it held: more true records never make a free start look
+    busier than it is."""
+    _first, _last, window_start, window_end = _window(
+        scope, state.clinics.get(scope.clinic_id), state.quotas)
+    since, until = _appointment_window(state, scope, window_start, window_end)
+    known = state.appointments
+    for appointment in _appointments(session, state.organization_id, scope,
+                                     list(state.resources), since, until, longest_block,
+                                     other_clinics=len(state.clinics) > 1):
+        if appointment.id not in known:
+            state.put_appointment(appointment)
+
+
+def _appointments(
+    session: Session, org: str, scope: Scope, resource_ids: Collection[str],
+    window_start: datetime, window_end: datetime, longest_block: timedelta | None = None,
+    *, other_clinics: bool = True,
+) -> list[model.Appointment]:
+    """The appointments the state for ``scope`` needs in the window (the legs above).
+
+    ``other_clinics``: whether the organization has clinics besides ``scope``'s. With
+    one clinic (clinics are never deleted, and an appointment's clinic is one of its
+    organization's), every appointment occupying a resource is the clinic's, already
+    read by the clinic's leg: the occupations are not read again."""
+    if window_start >= window_end and not (scope.patient_ids or scope.appointment_ids
+                                           or scope.series_ids):
+        return []  # nothing overlaps an empty window (a slot search outside working hours)
+    if longest_block is None:
+        longest_block = read_longest_block(session, org)
+    lowest = window_start - longest_block
+    window = {"org": org, "since": window_start, "until": window_end, "lowest": lowest}
+    found: dict[str, model.Appointment] = {}
+    for row in session.execute(APPOINTMENTS, {
+        **window, "clinic": scope.clinic_id, "patients": sorted(scope.patient_ids),
+        "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
+    }).all():  # fetchall: iterating a result fetches row by row
+        if row.id not in found:
+            found[row.id] = appointment_record(row)
+    if resource_ids and other_clinics:  # other clinics' appointments on these resources
+        others = set(session.scalars(OCCUPYING, {**window, "ids": sorted(resource_ids)}).all())
+        others.difference_update(found)
+        if others:
+            for row in session.execute(OCCUPYING_APPOINTMENTS,
+                                       {**window, "appointments": sorted(others)}).all():
+                found.setdefault(row.id, appointment_record(row))
+    return list(found.values())
