@@ -195,7 +195,7 @@ def time_parts(url: str, clinic: Any, first: datetime, period: timedelta, querie
     ran before: loading the whole 60-day horizon (``load``), then searching (``search``)."""
     from scheduling.availability import next_available
     from scheduling.timeutil import local_date
-    from sync_server.api.availability import NEXT_HORIZON_DAYS
+    from sync_server.api.routes.availability import NEXT_HORIZON_DAYS
     from sync_server.db.session import make_engine, make_session_factory
     from sync_server.services.calendar import Scope, load_state, next_available_in_windows
 

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
-from sync_server.api import admin, appointments, availability, events, sync
 from sync_server.api.errors import install_error_handlers
 from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
@@ -46,10 +45,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.state.pokes = broker
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
-    for booking_router in (appointments.router, availability.router, sync.router):
-        app.include_router(booking_router, prefix=API_PREFIX)
-    app.include_router(events.router, prefix=API_PREFIX)
-    app.include_router(admin.router, prefix=API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -60,3 +60,58 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
         "scheduling/bad.py imports fastapi",
         "scheduling/bad.py imports sqlalchemy",
     ]
+
+
+# --------------------------------------------------------------------------- inside the server
+
+
+def imported_modules(folder: str, root: Path = ROOT) -> dict[str, set[str]]:
+    """Map each module file under ``folder`` to the full dotted names it imports
+    (``from x.y import z`` gives ``x.y`` and ``x.y.z``; relative imports resolved)."""
+    found: dict[str, set[str]] = {}
+    for path in (root / folder).rglob("*.py"):
+        package = list(path.relative_to(root).parent.parts)
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
+        found[str(path.relative_to(root))] = names
+    return found
+
+
+def layer_violations(folder: str, forbidden: str, root: Path = ROOT) -> list[str]:
+    """Modules under ``folder`` importing ``forbidden`` or anything inside it."""
+    return sorted(
+        f"{module} imports {name}"
+        for module, names in imported_modules(folder, root).items()
+        for name in names
+        if name == forbidden or name.startswith(f"{forbidden}.")
+    )
+
+
+def test_the_server_api_does_not_import_the_database_layer() -> None:
+    """Routers call services; no ORM row or query crosses into ``sync_server/api``."""
+    assert imported_modules("sync_server/api"), "sync_server/api has no modules"
+    assert layer_violations("sync_server/api", "sync_server.db") == []
+
+
+def test_the_layer_checker_catches_an_api_module_importing_the_database(tmp_path: Path) -> None:
+    api = tmp_path / "sync_server" / "api" / "routes"
+    api.mkdir(parents=True)
+    (api / "bad.py").write_text(
+        "import sync_server.db.session\n"
+        "from sync_server.db.models import Device\n"
+        "from ...db import models\n"
+        "from sync_server.services import booking\n"
+    )
+    assert layer_violations("sync_server/api", "sync_server.db", tmp_path) == [
+        "sync_server/api/routes/bad.py imports sync_server.db",
+        "sync_server/api/routes/bad.py imports sync_server.db.models",
+        "sync_server/api/routes/bad.py imports sync_server.db.models.Device",
+        "sync_server/api/routes/bad.py imports sync_server.db.session",
+    ]

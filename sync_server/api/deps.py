@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.core.context import ServerContext
 from sync_server.core.security import InvalidTokenError, read_access_token
-from sync_server.db.models import Device
 from sync_server.services import accounts, devices
 from sync_server.services.errors import AuthenticationFailed, PermissionDenied
 
@@ -92,15 +91,15 @@ def get_current_device(
     session: SessionDep,
     now: NowDep,
     token: Annotated[str | None, Depends(_device_header)],
-) -> Device:
+) -> devices.DeskDevice:
     if not token:
         raise AuthenticationFailed(
             f"This request needs the desk's {DEVICE_TOKEN_HEADER} header.", code="no_device"
         )
-    return devices.authenticate_device(session, token, now)
+    return devices.authenticate(session, token, now)
 
 
-CurrentDevice = Annotated[Device, Depends(get_current_device)]
+CurrentDevice = Annotated[devices.DeskDevice, Depends(get_current_device)]
 
 
 def require(permission: str) -> Callable[[accounts.Principal], accounts.Principal]:

@@ -1,10 +1,19 @@
-"""All routers of API version 1."""
+"""All routers of API version 1 (each in :mod:`sync_server.api.routes`)."""
 
 from fastapi import APIRouter
 
-from sync_server.api.routes import auth, devices, health
+from sync_server.api.routes import (
+    admin,
+    appointments,
+    auth,
+    availability,
+    devices,
+    events,
+    health,
+    sync,
+)
 
 api_router = APIRouter()
-api_router.include_router(health.router)
-api_router.include_router(auth.router)
-api_router.include_router(devices.router)
+for router in (health.router, auth.router, devices.router, appointments.router,
+               availability.router, sync.router, events.router, admin.router):
+    api_router.include_router(router)

@@ -16,11 +16,29 @@ from sync_server.core.security import (
     token_digest,
 )
 from sync_server.db.models import Device, EnrollmentCode
-from sync_server.services import audit
+from sync_server.services import access, audit
 from sync_server.services.errors import AuthenticationFailed, NotFound
 
 #: ``last_seen`` is refreshed at most this often, so authenticating is not a write each time.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class DeskDevice:
+    """An enrolled desk as the API sees it (no ORM row leaves the services)."""
+
+    id: str
+    client_id: str
+    organization_id: str
+    name: str
+    created_at: datetime
+    last_seen: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Device) -> DeskDevice:
+        return cls(row.id, row.client_id, row.organization_id, row.name, row.created_at,
+                   row.last_seen, row.revoked_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +139,21 @@ def authenticate_device(session: Session, token: str, now: datetime) -> Device:
         device.last_seen = now
         session.commit()
     return device
+
+
+def authenticate(session: Session, token: str, now: datetime) -> DeskDevice:
+    """:func:`authenticate_device`, as the API sees the desk."""
+    return DeskDevice.of(authenticate_device(session, token, now))
+
+
+def revoke(
+    session: Session, organization_id: str, device_id: str, now: datetime, actor: audit.Actor
+) -> DeskDevice:
+    """Revoke the organization's desk ``device_id`` (another organization's is answered as
+    unknown, with an ``access_denied`` audit entry)."""
+    device = access.get_in_organization(session, Device, device_id, organization_id, actor,
+                                        now, target_type="device")
+    return DeskDevice.of(revoke_device(session, organization_id, device, now, actor))
 
 
 def revoke_device(

@@ -11,11 +11,9 @@ work noted.
 An event is handled by the handlers of its class and of every base class, most
 specific first: a handler registered for
 :class:`~sync_server.services.events.AppointmentChanged` hears of every booking, move,
-cancellation and status change. A later feature adds its reaction with one line::
-
-    HANDLERS[AppointmentChanged].append(bump_feed_version)
-
-(or :func:`register` at import time of the feature's module).
+cancellation and status change. A later feature adds its reaction with one line in
+:data:`HANDLERS` below, e.g. ``AppointmentChanged: [bump_feed_version]`` (or
+:func:`register` at import time of the feature's module).
 """
 
 from __future__ import annotations

@@ -60,9 +60,10 @@ from scheduling.sync_protocol import (
     PushResult,
     Tombstone,
 )
-from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, Device, OrgVersion
+from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, OrgVersion
 from sync_server.services import audit, booking, changes
 from sync_server.services.booking import BookingResult, Caller, MutationRef
+from sync_server.services.devices import DeskDevice
 from sync_server.services.errors import PermissionDenied, ServiceError
 from sync_server.services.unit_of_work import unit_of
 
@@ -107,7 +108,7 @@ CHUNK = 1000
 RUN_SECONDS = 0.5
 
 
-def push(session: Session, device: Device, request: PushRequest, now: datetime) -> PushResult:
+def push(session: Session, device: DeskDevice, request: PushRequest, now: datetime) -> PushResult:
     """Apply ``request`` for ``device`` (see the module docstring).
 
     Runs of up to :data:`CHUNK` mutations share one transaction (each mutation in its own
@@ -145,7 +146,7 @@ def push(session: Session, device: Device, request: PushRequest, now: datetime) 
 
 
 def _push_run(
-    session: Session, device: Device, mutations: list[Mutation], now: datetime, *, batch: bool
+    session: Session, device: DeskDevice, mutations: list[Mutation], now: datetime, *, batch: bool
 ) -> tuple[int, list[MutationResult]]:
     """Process ``mutations`` (or the first ones, see :func:`push`) in one transaction and
     commit; (last id, results of the mutations processed)."""
@@ -190,7 +191,9 @@ def _push_run(
     return last, results
 
 
-def _decode_bookings(device: Device, mutations: list[Mutation]) -> dict[int, intents.DecodedIntent]:
+def _decode_bookings(
+    device: DeskDevice, mutations: list[Mutation]
+) -> dict[int, intents.DecodedIntent]:
     """The readable ``appointment.book`` mutations among ``mutations``, decoded, by id."""
     actor = _actor(device)
     found = {}
@@ -204,18 +207,18 @@ def _decode_bookings(device: Device, mutations: list[Mutation]) -> dict[int, int
     return found
 
 
-def _actor(device: Device) -> Actor:
+def _actor(device: DeskDevice) -> Actor:
     return Actor(device.id, device.id, DESK_PERMISSIONS)
 
 
-def _advance(session: Session, device: Device, last: int) -> None:
+def _advance(session: Session, device: DeskDevice, last: int) -> None:
     row = session.get(ClientMutation, device.client_id)
     assert row is not None
     if row.last_mutation_id != last:
         row.last_mutation_id = last
 
 
-def _lock_client(session: Session, device: Device) -> int:
+def _lock_client(session: Session, device: DeskDevice) -> int:
     """Lock (creating it if needed) the desk's processed-mutation row; its current value."""
     table = ClientMutation
     if session.get_bind().dialect.name == "postgresql":
@@ -232,7 +235,7 @@ def _lock_client(session: Session, device: Device) -> int:
 
 
 def _process(
-    session: Session, device: Device, mutation: Mutation, now: datetime,
+    session: Session, device: DeskDevice, mutation: Mutation, now: datetime,
     decoded: intents.DecodedIntent | None = None,
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
@@ -325,7 +328,7 @@ def last_mutation_id(session: Session, client_id: str) -> int:
 # =========================================================================== pull
 
 
-def pull(session: Session, device: Device, cursor: int, limit: int) -> PullResponse:
+def pull(session: Session, device: DeskDevice, cursor: int, limit: int) -> PullResponse:
     """One page of the organization's changes after ``cursor`` for ``device``."""
     org = device.organization_id
     head = int(session.scalar(select(OrgVersion.version)

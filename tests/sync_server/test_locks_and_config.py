@@ -306,7 +306,7 @@ def test_the_tables_counted_are_the_tables_the_configuration_is_read_from() -> N
 
     from sync_server.services.calendar import queries
 
-    migration = importlib.import_module("sync_server.migrations.versions.0004_config_versions")
+    migration = importlib.import_module("sync_server.db.migrations.versions.0004_config_versions")
     guarded = {table.__tablename__ for table in db_models.CONFIGURATION_TABLES}
     assert guarded == set(migration.CONFIG_TABLES)
     read = {statement.get_final_froms()[0].name for statement in (

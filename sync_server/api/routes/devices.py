@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_server.api.deps import ContextDep, CurrentDevice, NowDep, SessionDep, require
-from sync_server.db.models import Device
-from sync_server.services import access, devices
+from sync_server.services import devices
 from sync_server.services.accounts import Principal
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -49,7 +48,7 @@ class DeviceOut(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, device: Device) -> DeviceOut:
+    def of(cls, device: devices.DeskDevice) -> DeviceOut:
         return cls(
             device_id=device.id,
             client_id=device.client_id,
@@ -103,9 +102,5 @@ def current_device(device: CurrentDevice) -> DeviceOut:
 @router.post("/{device_id}/revoke", response_model=DeviceOut)
 def revoke(device_id: str, admin: DeviceAdmin, session: SessionDep, now: NowDep) -> DeviceOut:
     """Revoke a desk: its token stops working at once."""
-    device = access.get_in_organization(
-        session, Device, device_id, admin.organization_id, admin.actor, now, target_type="device"
-    )
-    return DeviceOut.of(
-        devices.revoke_device(session, admin.organization_id, device, now, admin.actor)
-    )
+    return DeviceOut.of(devices.revoke(session, admin.organization_id, device_id, now,
+                                       admin.actor))

@@ -21,14 +21,16 @@ Every function (used by the REST API and by sync push alike):
    On PostgreSQL each occupation is ``INSERT … ON CONFLICT DO NOTHING``: zero rows
    inserted means the exclusion constraint saw an overlap the locks should have
    prevented, and the command is refused (never retried in a loop);
-5. bumps the organization version, records the changes and appends the audit entry.
+5. emits the change's events on the unit of work (:mod:`sync_server.services.events`):
+   their handlers (:mod:`sync_server.services.handlers`) bump the organization version,
+   record the changes and append the audit entry, in the same transaction.
 
 Sync push runs (:func:`prepare_run`) judge their plain bookings on one shared state
 and stage the rows (:func:`book_in_run`); every other path is the one above.
 
-A refusal appends an audit entry; on the sync path (``caller.mutation`` set) it also
-bumps the version and records a conflict for the desk, in that order (version row
-before audit head, the lock order of every writer).
+A refusal emits no event: it appends an audit entry; on the sync path
+(``caller.mutation`` set) it also bumps the version and records a conflict for the
+desk, in that order (version row before audit head, the lock order of every writer).
 
 Where each part lives: :mod:`.appointments` (book, change), :mod:`.series` (recurring),
 :mod:`.records` (waitlist, patients, blockouts), :mod:`.locks` (lock planning),

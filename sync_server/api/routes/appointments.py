@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import intents
@@ -27,11 +26,9 @@ from scheduling.model import AppointmentSource, AppointmentStatus, Series
 from scheduling.wire import to_wire
 from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
 from sync_server.api.errors import error_response
-from sync_server.db import models as db
-from sync_server.services import access, booking
+from sync_server.services import agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
-from sync_server.services.calendar import appointment_record
 from sync_server.services.errors import InvalidInput, PermissionDenied
 
 router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
@@ -164,13 +161,6 @@ def _decode(name: str, args: dict[str, Any], actor: Actor) -> intents.DecodedInt
         raise InvalidInput(f"The request is not valid: {error}") from None
 
 
-def _own_appointment(session: Session, user: Principal, appointment_id: str,
-                     now: datetime) -> db.Appointment:
-    return access.get_in_organization(session, db.Appointment, appointment_id,
-                                      user.organization_id, user.actor, now,
-                                      target_type="appointment")
-
-
 def refusal_response(result: BookingResult) -> JSONResponse:
     refused = result.refused
     assert refused is not None
@@ -205,7 +195,7 @@ def _answer(session: Session, result: BookingResult) -> ChangeOut | JSONResponse
 
 def _change(session: Session, user: Principal, now: datetime, appointment_id: str,
             name: str, body: _Body) -> ChangeOut | JSONResponse:
-    _own_appointment(session, user, appointment_id, now)
+    agenda.own_appointment(session, user, appointment_id, now)
     args = body.intent_args(appointment_id=appointment_id)
     base_version = args.pop("base_version", None)
     decoded = _decode(name, args, _caller(user).actor)
@@ -280,23 +270,16 @@ def list_appointments(
     """Appointments overlapping ``[from, to)`` (at most 62 days), cancelled ones included."""
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
         raise InvalidInput(f"'to' must be after 'from' and at most {MAX_LIST_DAYS} days later.")
-    table = db.Appointment
-    query = select(table).where(table.organization_id == user.organization_id,
-                                table.deleted.is_(False), table.start_at < end,
-                                table.end_at > start).order_by(table.start_at, table.id)
-    if provider_id is not None:
-        query = query.where(table.provider_id == provider_id)
-    if clinic_id is not None:
-        query = query.where(table.clinic_id == clinic_id)
-    return AppointmentList(appointments=[to_wire(appointment_record(r))
-                                         for r in session.scalars(query.limit(5000))])
+    found = agenda.appointments_between(session, user.organization_id, start, end,
+                                        provider_id=provider_id, clinic_id=clinic_id)
+    return AppointmentList(appointments=[to_wire(a) for a in found])
 
 
 @router.get("/appointments/{appointment_id}", response_model=dict[str, Any])
 def get_appointment(appointment_id: Id, user: Viewer, session: SessionDep,
                     now: NowDep) -> dict[str, Any]:
     """One appointment in its wire form."""
-    return to_wire(appointment_record(_own_appointment(session, user, appointment_id, now)))
+    return to_wire(agenda.own_appointment(session, user, appointment_id, now))
 
 
 # --------------------------------------------------------------------------- series
@@ -321,8 +304,7 @@ def book_series(body: SeriesBody, user: Creator, session: SessionDep,
 def edit_series(series_id: Id, body: SeriesEditBody, user: Modifier, session: SessionDep,
                 now: NowDep) -> ChangeOut | JSONResponse:
     """Move or cancel this / this and following / all occurrences."""
-    access.get_in_organization(session, db.Series, series_id, user.organization_id,
-                               user.actor, now, target_type="series")
+    agenda.check_own_series(session, user, series_id, now)
     args = body.intent_args(series_id=series_id)
     if body.action == "move" and body.scope == "following" and not body.new_series_id:
         args["new_series_id"] = str(uuid.uuid4())

@@ -12,17 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from scheduling.availability import SlotQuery, free_slots
 from scheduling.errors import SchedulingInputError
 from sync_server.api.deps import NowDep, SessionDep, require
+from sync_server.services import agenda
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import alternative_json
-from sync_server.services.calendar import (
-    Scope,
-    clinic_zone,
-    load_state,
-    next_available_in_windows,
-)
+from sync_server.services.calendar import next_available_in_windows
 from sync_server.services.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/availability", tags=["availability"])
@@ -41,13 +36,6 @@ class NextSlot(BaseModel):
     slot: dict[str, Any] | None
 
 
-def _zone(session: SessionDep, user: Principal, clinic_id: str) -> str:
-    tz = clinic_zone(session, user.organization_id, clinic_id)
-    if tz is None:
-        raise NotFound("No clinic with this id.", code="not_found")
-    return tz
-
-
 @router.get("", response_model=Slots)
 def slots(
     user: Viewer,
@@ -62,15 +50,14 @@ def slots(
     """Every free slot for the type over local days ``from``..``to`` (at most 31 days)."""
     if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
         raise InvalidInput(f"'to' must be on or after 'from' and cover at most {MAX_DAYS} days.")
-    _zone(session, user, clinic_id)
-    state = load_state(session, user.organization_id, Scope(clinic_id, first_day, last_day),
-                       keep_config=True)
     try:
-        query = SlotQuery(clinic_id, appointment_type_id, first_day, last_day,
-                          tuple(provider_id) if provider_id else None)
-        found = free_slots(state, query, now=now, limit=5000)
+        found = agenda.free_slots_between(
+            session, user.organization_id, clinic_id, appointment_type_id, first_day,
+            last_day, tuple(provider_id) if provider_id else None, now)
     except SchedulingInputError as error:
         raise InvalidInput(f"The request is not valid: {error}") from None
+    if found is None:
+        raise NotFound("No clinic with this id.", code="not_found")
     return Slots(slots=[alternative_json(s) for s in found])
 
 
