@@ -11,7 +11,9 @@ are out-of-hours bookings (weekdays 06:00-09:00 and 17:00-22:00, weekends
 
 Timed: ``GET /api/v1/availability/next`` for the check-up across all providers,
 ``after`` a random instant of the period, against a real uvicorn server (its own
-process), one request at a time after one untimed request; p50/p95/max. Then,
+process), one request at a time after one untimed request; p50/p95/max. Then
+``--views`` clinic-wide free-slot views (``GET /api/v1/availability``, every
+provider over 28 days from a random day; goal p95 ≤ 100 ms). Then,
 in process, the same query split into its two parts (loading the calendar
 state from the database, and the search) for ``--split`` queries.
 
@@ -47,6 +49,9 @@ from bench._server import (
 )
 
 GOAL_MS = 20.0
+#: The clinic-wide free-slot view (issue 11 item 8): every provider over four weeks.
+VIEW_DAYS = 28
+VIEW_GOAL_MS = 100.0
 TZ = ZoneInfo("Europe/Madrid")
 WORKING = ((clock_time(9), clock_time(13)), (clock_time(14), clock_time(17)))
 WEEKDAY_EXTRA = ((clock_time(6), clock_time(9)), (clock_time(17), clock_time(22)))
@@ -188,6 +193,29 @@ def time_endpoint(base_url: str, headers: dict[str, str], clinic: Any, first: da
     return sorted(timings), found
 
 
+def time_clinic_wide(base_url: str, headers: dict[str, str], clinic: Any, first_day: date,
+                     days: int, queries: int, rng: random.Random) -> tuple[list[float], int]:
+    """Sorted timings (ms) of ``queries`` clinic-wide free-slot views: ``GET
+    /api/v1/availability`` for the check-up, every provider, :data:`VIEW_DAYS` local days
+    from a random day of the period; and the number of slots the last one listed."""
+    timings = []
+    listed = 0
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
+        for index in range(queries + 1):
+            start = first_day + timedelta(days=rng.randrange(max(1, days - VIEW_DAYS)))
+            params = {"clinic_id": clinic.clinic_id, "appointment_type_id": clinic.type_id,
+                      "from": start.isoformat(),
+                      "to": (start + timedelta(days=VIEW_DAYS - 1)).isoformat()}
+            began = time.perf_counter()
+            answer = http.get("/api/v1/availability", params=params)
+            spent = (time.perf_counter() - began) * 1000
+            answer.raise_for_status()
+            listed = len(answer.json()["slots"])
+            if index:  # the first is untimed: first-use costs of the process
+                timings.append(spent)
+    return sorted(timings), listed
+
+
 def time_parts(url: str, clinic: Any, first: datetime, period: timedelta, queries: int,
                rng: random.Random) -> dict[str, list[float]]:
     """In process, sorted timings (ms) of the search as the server runs it
@@ -240,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--split", type=int, default=5,
                         help="queries timed in process, load and search apart (0: none)")
+    parser.add_argument("--views", type=int, default=20,
+                        help="clinic-wide free-slot views timed (0: none)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -267,11 +297,23 @@ def main(argv: list[str] | None = None) -> int:
                 headers = login(server.url, clinic)
                 timings, found = time_endpoint(server.url, headers, clinic, first, period,
                                                args.queries, rng)
+                views: list[float] = []
+                if args.views:
+                    views, listed = time_clinic_wide(server.url, headers, clinic, first_day,
+                                                     args.days, args.views, rng)
             p50, p95 = percentile(timings, 0.50), percentile(timings, 0.95)
             verdict = "met" if p95 <= GOAL_MS else "missed"
             print(f"GET /api/v1/availability/next over HTTP: {len(timings)} queries, "
                   f"{found} found a slot; p50 = {p50:.1f} ms, p95 = {p95:.1f} ms, "
                   f"max = {timings[-1]:.1f} ms (goal p95 <= {GOAL_MS:.0f} ms: {verdict})")
+            if views:
+                v50, v95 = percentile(views, 0.50), percentile(views, 0.95)
+                print(f"GET /api/v1/availability (clinic-wide view: {args.providers} providers "
+                      f"x {VIEW_DAYS} days) over HTTP: {len(views)} queries, the last listed "
+                      f"{listed} free slots; p50 = {v50:.1f} ms, p95 = {v95:.1f} ms, "
+                      f"max = {views[-1]:.1f} ms (goal p95 <= {VIEW_GOAL_MS:.0f} ms: "
+                      f"{'met' if v95 <= VIEW_GOAL_MS else 'missed'}; next-available p95 "
+                      f"above = {p95:.1f} ms, ratio {v95 / p95:.1f}x)")
             if args.split:
                 parts = time_parts(url, clinic, first, period, args.split, rng)
                 print(f"in process, {args.split} queries, same answers both ways: "

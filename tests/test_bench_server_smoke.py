@@ -62,7 +62,8 @@ def test_sync_throughput_pushes_every_mutation_and_pulls_it_back() -> None:
 
 def test_availability_db_answers_next_available_and_the_windowed_search_agrees() -> None:
     out = run_bench("availability_db.py", "--database", "sqlite", "--appointments", "600",
-                    "--providers", "5", "--days", "7", "--queries", "4", "--split", "3")
+                    "--providers", "5", "--days", "7", "--queries", "4", "--split", "3",
+                    "--views", "2")
 
     assert "5 providers, 600 appointments over 7 days" in out
     assert "4 queries," in out
@@ -71,6 +72,10 @@ def test_availability_db_answers_next_available_and_the_windowed_search_agrees()
     assert 0 < p50 <= p95
     # the script checks every windowed answer against a search over the whole horizon
     assert "same answers both ways" in out
+    # the clinic-wide free-slot view: every provider over 28 days, timed over HTTP
+    assert number(r"clinic-wide view: 5 providers x 28 days\) over HTTP: 2 queries, the last "
+                  r"listed (\d+) free slots", out) > 0
+    assert number(r"clinic-wide view.*?p95 = ([\d.]+) ms", out) > 0
     assert number(r"windowed search \(as the server runs it\) p50 = ([\d.]+) ms", out) > 0
 
 
