@@ -45,7 +45,7 @@ def stream_organization(
     """The caller's organization, from a device token or a user access token."""
     with context.sessions() as session:
         if device_token:
-            return devices.authenticate_device(session, device_token, now).organization_id
+            return devices.authenticate(session, device_token, now).organization_id
         if credentials is None:
             raise AuthenticationFailed(
                 "The event stream needs a desk's device token or a sign-in.",

@@ -60,7 +60,8 @@ def _store(
     audit_reason: str = "", keep_overridden: bool = False, scope: SeriesScope | None = None,
     new: frozenset[str] = frozenset(),
 ) -> BookingResult:
-    """Write accepted appointments and their occupations, guarded; bump, log, audit.
+    """Write accepted appointments and their occupations, guarded; then emit the change's
+    events (their handlers bump the version, log the changes and append the audit entry).
 
     ``new``: ids of appointments known not to exist yet (no old row, no occupations)."""
     org = caller.organization_id
