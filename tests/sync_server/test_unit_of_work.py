@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.model import AppointmentStatus
+from scheduling.model import Appointment, AppointmentStatus
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.services import handlers
@@ -27,9 +29,11 @@ from sync_server.services.events import (
     ChangeAccepted,
     Event,
     PatientChanged,
+    Placement,
     StatusChanged,
+    appointment_event,
 )
-from sync_server.services.unit_of_work import UnitOfWork
+from sync_server.services.unit_of_work import UnitOfWork, unit_of
 from tests.sync_server.booking_setup import (
     Booked,
     Desk,
@@ -227,3 +231,48 @@ def test_a_push_run_emits_one_event_per_applied_mutation_in_order(
     changes = [e for e in heard if isinstance(e, ChangeAccepted)]
     assert len(changes) == statuses.count("applied")
     assert all(isinstance(heard[2 * i], ChangeAccepted) for i in range(len(changes)))
+
+
+def test_a_rolled_back_savepoint_forgets_its_events(
+    db: Session, heard: list[Event],
+) -> None:
+    uow = unit_of(db)
+    kept = PatientChanged("org", "kept", created=True)
+    uow.emit(kept)
+    with pytest.raises(ValueError), uow.savepoint():
+        uow.emit(PatientChanged("org", "undone", created=False))
+        raise ValueError("the intent failed after emitting")
+    with uow.savepoint() as savepoint:
+        uow.emit(PatientChanged("org", "refused", created=False))
+        savepoint.rollback()
+    assert uow.events == [kept]
+    assert [e.patient_id for e in heard if isinstance(e, PatientChanged)] \
+        == ["kept", "undone", "refused"]  # their handlers ran, inside the undone savepoints
+    db.rollback()
+
+
+def _appointment(**changes: Any) -> Appointment:
+    base = Appointment(id="a", organization_id="org", clinic_id="c", patient_id="p",
+                       appointment_type_id="t", provider_id="dr-1", start=slot(0),
+                       end=slot(0) + timedelta(minutes=30), series_id="s")
+    return replace(base, **changes)
+
+
+@pytest.mark.parametrize(("after", "kind"), [
+    ({"start": slot(2), "end": slot(2) + timedelta(minutes=30)}, AppointmentMoved),
+    ({"end": slot(0) + timedelta(minutes=45)}, AppointmentMoved),
+    ({"provider_id": "dr-2"}, AppointmentMoved),
+    ({"status": AppointmentStatus.CANCELLED}, AppointmentCancelled),
+    ({"status": AppointmentStatus.CONFIRMED}, StatusChanged),
+    ({"notes": "rewritten in place"}, StatusChanged),
+])
+def test_an_appointment_event_names_what_changed(
+    after: dict[str, Any], kind: type[AppointmentChanged],
+) -> None:
+    before = Placement.of(_appointment())
+    event = appointment_event("org", before, _appointment(**after))
+    assert type(event) is kind
+    assert (event.organization_id, event.appointment_id, event.series_id) == ("org", "a", "s")
+    assert event.before == before
+    assert event.after == Placement.of(_appointment(**after))
+    assert type(appointment_event("org", None, _appointment())) is AppointmentBooked
