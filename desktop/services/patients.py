@@ -7,7 +7,6 @@ and matches phone numbers by their digits.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +21,9 @@ from desktop.services.context import (
     require,
 )
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
-from desktop.store import outbox
-from desktop.store.models import PatientRow
+from desktop.store import outbox, patient_names
+from desktop.store.models import PatientNameKey, PatientRow
+from desktop.store.patient_names import fold
 from scheduling import intents
 from scheduling.model import Patient
 from scheduling.refusals import RefusalCode
@@ -116,29 +116,31 @@ def search(
     ctx: DeskContext, text: str, *, limit: int = 20, include_inactive: bool = False
 ) -> tuple[PatientDTO, ...]:
     """Patients whose every word of ``text`` starts a name part, or whose phone holds
-    its digits; sorted by family then given name."""
+    its digits; sorted by family then given name.
+
+    Names are matched in the folded name index (:mod:`desktop.store.patient_names`):
+    one index range per word, so the answer does not grow with the number of patients.
+    """
     user = require(ctx, VIEW, "see patients")
-    words = _fold(text).split()
-    digits = "".join(c for c in text if c.isdigit())
+    words = fold(text).split()
+    digits = patient_names.digits(text)
     if not words:
         return ()
     phone_search = len(digits) >= MIN_PHONE_DIGITS and len(digits) * 2 >= len(text.strip())
     query = select(PatientRow).where(PatientRow.organization_id == user.organization_id)
     if not include_inactive:
         query = query.where(PatientRow.active.is_(True))
-    found: list[PatientDTO] = []
+    if phone_search:
+        query = query.where(PatientRow.phone_digits.contains(digits, autoescape=True))
+    else:
+        for word in sorted(set(words), key=len, reverse=True):
+            query = query.where(PatientRow.id.in_(
+                select(PatientNameKey.patient_id).where(
+                    PatientNameKey.word >= word,
+                    PatientNameKey.word < word + patient_names.PREFIX_END)))
+    query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
     with ctx.store.session() as session:
-        # Names are folded in Python: SQLite's lower() does not fold accents.
-        for row in session.scalars(query):
-            if phone_search:
-                hit = digits in "".join(c for c in row.phone if c.isdigit())
-            else:
-                parts = _fold(f"{row.given_name} {row.family_name}").split()
-                hit = all(any(p.startswith(w) for p in parts) for w in words)
-            if hit:
-                found.append(_dto(mapping.patient(row), row.is_pending))
-    found.sort(key=lambda p: (_fold(p.family_name), _fold(p.given_name), p.id))
-    return tuple(found[:limit])
+        return tuple(_dto(mapping.patient(row), row.is_pending) for row in session.scalars(query))
 
 
 def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
@@ -146,11 +148,6 @@ def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
     with ctx.store.session() as session:
         row = session.get(PatientRow, patient_id)
         return None if row is None else _dto(mapping.patient(row), row.is_pending)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _dto(patient: Patient, pending: bool) -> PatientDTO:
