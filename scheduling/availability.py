@@ -117,6 +117,56 @@ def next_available(
     return None
 
 
+def earliest_slots(
+    state: CalendarState,
+    clinic_id: str,
+    appointment_type_id: str,
+    *,
+    now: datetime,
+    limit: int,
+    after: datetime | None = None,
+    provider_ids: tuple[str, ...] | None = None,
+    horizon_days: int = 60,
+    policy: Policy = DEFAULT_POLICY,
+    actor: Actor = CALENDAR_READER,
+    patient_id: str | None = None,
+) -> list[Alternative]:
+    """The ``limit`` earliest free slots at or after ``after`` (default: now), by start then
+    provider: :func:`next_available` for a list.
+
+    Each day asks every provider for at most ``limit`` slots and none later than the
+    ``limit``-th best start found so far; the first day that fills the list ends the
+    search, so the cost follows ``limit``, not every free slot of the horizon.
+    """
+    now = require_aware(now, "now")
+    if limit <= 0:
+        return []
+    start_at = require_aware(after, "after") if after is not None else now
+    clinic = state.clinic(clinic_id)
+    first = local_date(start_at, clinic.time_zone)
+    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
+                      provider_ids, patient_id=patient_id)
+    providers = _providers(state, query)
+    found: list[Alternative] = []
+    order = (lambda s: (s.start, s.provider_id, s.room_id or ""))
+    for day in _days(query.first_day, query.last_day):
+        for provider_id in providers:
+            # Ties with the limit-th start still count (the provider id breaks them).
+            stop = found[limit - 1].start.timestamp() + 1 if len(found) >= limit else None
+            taken = 0
+            for slot in _provider_day_slots(state, query, provider_id, day, now, policy, actor,
+                                            not_before=start_at, stop_at=stop):
+                found.append(slot)
+                taken += 1
+                if taken >= limit:
+                    break
+            found.sort(key=order)
+            del found[limit:]
+        if len(found) >= limit:
+            break
+    return found
+
+
 def find_alternatives(
     state: CalendarState,
     wanted: pl.Placement,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.services import mapping
-from desktop.services.calendar import load_state, window_for
+from desktop.services.calendar import load_state, overlapping, window_for
 from desktop.services.context import DeskContext, NotPermitted, require
 from desktop.services.dto import AgendaItem, AgendaView, AlternativeDTO, ConflictDTO
 from desktop.store import outbox
@@ -108,6 +108,37 @@ def next_available(
     return None if slot is None else mapping.alternative_dto(slot)
 
 
+def earliest_free(
+    ctx: DeskContext,
+    clinic_id: str,
+    appointment_type_id: str,
+    *,
+    limit: int,
+    after: datetime | None = None,
+    provider_ids: tuple[str, ...] | None = None,
+    patient_id: str | None = None,
+    horizon_days: int = 14,
+) -> tuple[AlternativeDTO, ...]:
+    """The ``limit`` earliest free slots from ``after`` on, earliest first.
+
+    A time in the past searches from now (a receptionist looking at last week still
+    wants the next free times); the days searched are ``horizon_days`` from there.
+    """
+    user = require(ctx, _VIEW, "see the calendar")
+    now = ctx.now()
+    start = now if after is None or after < now else after
+    with ctx.store.session() as session:
+        window = window_for(start, start + timedelta(days=horizon_days + 1), ctx.policy)
+        state = load_state(session, user.organization_id, window,
+                           patient_ids=() if patient_id is None else (patient_id,))
+    slots = availability.earliest_slots(
+        state, clinic_id, appointment_type_id, now=now, limit=limit, after=start,
+        provider_ids=provider_ids, horizon_days=horizon_days, policy=ctx.policy,
+        patient_id=patient_id,
+    )
+    return tuple(mapping.alternative_dto(s) for s in slots)
+
+
 def conflict_inbox(ctx: DeskContext) -> tuple[ConflictDTO, ...]:
     """Intents the server refused that nobody has dismissed yet, oldest first."""
     require(ctx, _VIEW, "see the calendar")
@@ -156,7 +187,7 @@ def _view(
         _, end = day_bounds(last, tz)
         query = select(AppointmentRow).where(
             AppointmentRow.clinic_id == clinic_id, AppointmentRow.deleted.is_(False),
-            AppointmentRow.start < end, AppointmentRow.end > start,
+            overlapping(session, start, end),
         ).order_by(AppointmentRow.start, AppointmentRow.provider_id)
         if not include_cancelled:
             query = query.where(AppointmentRow.status.not_in(_HIDDEN))
@@ -209,5 +240,6 @@ def _alternative(data: dict[str, Any]) -> AlternativeDTO:
     )
 
 
-__all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "free_slots",
+__all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "earliest_free",
+           "free_slots",
            "next_available", "pending_count", "range_view", "week_view"]
