@@ -14,6 +14,7 @@ stepping through it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -148,23 +149,22 @@ def earliest_slots(
                       provider_ids, patient_id=patient_id)
     providers = _providers(state, query)
     found: list[Alternative] = []
-    order = (lambda s: (s.start, s.provider_id, s.room_id or ""))
     for day in _days(query.first_day, query.last_day):
         for provider_id in providers:
             # Ties with the limit-th start still count (the provider id breaks them).
             stop = found[limit - 1].start.timestamp() + 1 if len(found) >= limit else None
-            taken = 0
-            for slot in _provider_day_slots(state, query, provider_id, day, now, policy, actor,
-                                            not_before=start_at, stop_at=stop):
-                found.append(slot)
-                taken += 1
-                if taken >= limit:
-                    break
-            found.sort(key=order)
+            slots = _provider_day_slots(state, query, provider_id, day, now, policy, actor,
+                                        not_before=start_at, stop_at=stop)
+            found.extend(itertools.islice(slots, limit))
+            found.sort(key=_slot_order)
             del found[limit:]
         if len(found) >= limit:
             break
     return found
+
+
+def _slot_order(slot: Alternative) -> tuple[datetime, str, str]:
+    return slot.start, slot.provider_id, slot.room_id or ""
 
 
 def find_alternatives(
