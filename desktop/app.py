@@ -127,7 +127,7 @@ class DeskStart(QObject):
         client = self._client()
         worker = SyncWorker(client, listener_factory=client.poke_listener)
         worker.stateChanged.connect(window.on_sync_state)
-        worker.dataChanged.connect(window.on_data_changed)
+        worker.changesArrived.connect(window.on_changes)
         worker.conflictsArrived.connect(lambda _count: window.refresh_conflicts())
         self.sync = SyncThread(worker)
         self.sync.start()

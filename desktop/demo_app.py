@@ -45,7 +45,7 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
                                     server_check=_server_check(desk))
                 worker = SyncWorker(desk.client, listener_factory=desk.client.poke_listener)
                 worker.stateChanged.connect(window.on_sync_state)
-                worker.dataChanged.connect(window.on_data_changed)
+                worker.changesArrived.connect(window.on_changes)
                 worker.conflictsArrived.connect(lambda _count, w=window: w.refresh_conflicts())
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)

@@ -31,6 +31,7 @@ from keyring.errors import KeyringError
 from sqlalchemy import select, update
 
 from desktop.config import DeskConfig, save_config, with_server_url
+from desktop.services.changes import EVERYTHING, NOTHING, DataChanges
 from desktop.services.session import ServerIdentity
 from desktop.store import outbox
 from desktop.store.engine import Store
@@ -118,6 +119,7 @@ class PullResult:
     cursor: int
     last_mutation_id: int
     restored: int  # rows fetched again after the server refused a change to them
+    changes: DataChanges = NOTHING  # where the changed records are (the views redraw there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,12 +249,14 @@ class SyncClient:
         with self.store.session() as session:
             cursor = _state(session).server_version
         pages = changed = conflicts = restored = 0
+        changes = NOTHING
         while True:
             page = self._pull_page(cursor)
             with self.store.write() as session:
                 outcome = mirror.apply_page(session, page, self._clock())
             pages += 1
             changed += outcome.changed
+            changes = changes.merged(outcome.changes)
             conflicts += outcome.new_conflicts
             cursor = max(cursor, page.cursor)
             if progress is not None:
@@ -264,7 +268,8 @@ class SyncClient:
         with self.store.session() as session:
             state = _state(session)
             return PullResult(pages, changed, conflicts, state.server_version,
-                              state.last_mutation_id, restored)
+                              state.last_mutation_id, restored,
+                              changes.merged(EVERYTHING) if restored else changes)
 
     def poke_listener(
         self, on_poke: Callable[[int], None], on_stream: Callable[[bool], None]

@@ -48,6 +48,9 @@ class SyncWorker(QObject):
     stateChanged = Signal(object)  # SyncStatus
     conflictsArrived = Signal(int)
     dataChanged = Signal()
+    #: Emitted with ``dataChanged``: where the changes are (a DataChanges), so a view
+    #: redraws only when they touch what it shows.
+    changesArrived = Signal(object)
     # Internal: the listener thread hands pokes and stream state to the worker's thread.
     _poked = Signal(int)
     _streamChanged = Signal(bool)
@@ -106,6 +109,7 @@ class SyncWorker(QObject):
         if result.pull.new_conflicts:
             self.conflictsArrived.emit(result.pull.new_conflicts)
         if result.pull.changed or result.pull.restored:
+            self.changesArrived.emit(result.pull.changes)
             self.dataChanged.emit()
 
     @Slot()
