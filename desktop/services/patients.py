@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
+from sqlalchemy.orm import Session
 
 from desktop.services import mapping
 from desktop.services.context import (
@@ -23,7 +24,7 @@ from desktop.services.context import (
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
 from desktop.store import outbox, patient_names
 from desktop.store.models import PatientNameKey, PatientRow
-from desktop.store.patient_names import fold
+from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
 from scheduling.model import Patient
 from scheduling.refusals import RefusalCode
@@ -35,6 +36,8 @@ EDITABLE = frozenset({"given_name", "family_name", "phone", "email", "preferred_
                       "active"})
 #: Fewer digits than this in a search is not treated as a phone number.
 MIN_PHONE_DIGITS = 3
+#: A word matching fewer patients than this drives the search (see _name_condition).
+FEW_MATCHES = 2000
 
 
 def create(
@@ -132,15 +135,42 @@ def search(
         query = query.where(PatientRow.active.is_(True))
     if phone_search:
         query = query.where(PatientRow.phone_digits.contains(digits, autoescape=True))
-    else:
-        for word in sorted(set(words), key=len, reverse=True):
-            query = query.where(PatientRow.id.in_(
-                select(PatientNameKey.patient_id).where(
-                    PatientNameKey.word >= word,
-                    PatientNameKey.word < word + patient_names.PREFIX_END)))
-    query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
     with ctx.store.session() as session:
+        if not phone_search:
+            query = _name_condition(session, query, set(words))
+        query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
         return tuple(_dto(mapping.patient(row), row.is_pending) for row in session.scalars(query))
+
+
+def _name_condition(session: Session, query: Select[tuple[PatientRow]],
+                    words: set[str]) -> Select[tuple[PatientRow]]:
+    """Every word starts one of the patient's folded name words.
+
+    Plans by how many patients each word matches (counted up to :data:`FEW_MATCHES`):
+    a rare word, or several common ones — collect the patients from the word index
+    (intersecting the ranges) and sort those; one common word (a one-letter search) —
+    walk the patients in result order and stop at the limit, each checked in the
+    (patient, word) index.
+    """
+    def has(word: str) -> ColumnElement[bool]:
+        return (PatientNameKey.word >= word) & (PatientNameKey.word < word + PREFIX_END)
+
+    counts = {word: session.scalar(select(func.count()).select_from(
+        select(PatientNameKey.patient_id).where(has(word)).limit(FEW_MATCHES).subquery()))
+        for word in words}
+    rarest = min(words, key=lambda w: (counts[w], -len(w)))
+    if counts[rarest] < FEW_MATCHES or len(words) > 1:
+        # Few, or several common words: intersect their index ranges, then sort.
+        chosen = [rarest] if counts[rarest] < FEW_MATCHES else sorted(words)
+        matching = intersect(*(select(PatientNameKey.patient_id).where(has(w))
+                               for w in chosen)) if len(chosen) > 1 else select(
+            PatientNameKey.patient_id).where(has(chosen[0]))
+        query = query.where(PatientRow.id.in_(matching))
+        words = words - set(chosen)
+    for word in words:
+        query = query.where(exists().where(PatientNameKey.patient_id == PatientRow.id,
+                                           has(word)))
+    return query
 
 
 def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:

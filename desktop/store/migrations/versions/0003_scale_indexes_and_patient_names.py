@@ -36,7 +36,7 @@ def upgrade() -> None:
                                       server_default=""))
         batch_op.add_column(sa.Column("phone_digits", sa.String(length=32), nullable=False,
                                       server_default=""))
-        batch_op.create_index(batch_op.f("ix_patients_folded_name"), ["folded_name"],
+        batch_op.create_index("ix_patients_folded_name_id", ["folded_name", "id"],
                               unique=False)
     op.create_table(
         "patient_name_keys",
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("word", "patient_id", name=op.f("pk_patient_name_keys")),
     )
     with op.batch_alter_table("patient_name_keys", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_patient_name_keys_patient_id"), ["patient_id"],
+        batch_op.create_index("ix_patient_name_keys_patient_id_word", ["patient_id", "word"],
                               unique=False)
     _fill_patient_names()
 
@@ -71,7 +71,7 @@ def _fill_patient_names() -> None:
 def downgrade() -> None:
     op.drop_table("patient_name_keys")
     with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_patients_folded_name"))
+        batch_op.drop_index("ix_patients_folded_name_id")
         batch_op.drop_column("phone_digits")
         batch_op.drop_column("folded_name")
     with op.batch_alter_table("appointments", schema=None) as batch_op:
