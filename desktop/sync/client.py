@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from desktop.sync.errors import (
     ServerFailure,
     ServerTimeout,
     ServerUnreachable,
+    SyncCancelled,
     SyncError,
     UpdateRequired,
 )
@@ -163,6 +165,18 @@ class SyncClient:
         self._sleep = sleep
         self._clock = clock
         self._protocol = protocol_version
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Thread-safe: stop at the next request or retry wait (the desk is closing).
+
+        Every later request raises :class:`SyncCancelled`; what was applied stays.
+        """
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     # ------------------------------------------------------------------ enrollment
 
@@ -378,6 +392,8 @@ class SyncClient:
         attempts = self._retry.attempts if retry else 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            if self._cancelled.is_set():
+                raise SyncCancelled("the desk is closing")
             try:
                 response = self.http.request(method, url, headers=all_headers,
                                              timeout=self._timeout, **kwargs)
@@ -396,7 +412,11 @@ class SyncClient:
             log.info("sync request failed (%s %s): %s", method, _path_of(url), failure.detail)
             if last:
                 raise failure
-            self._sleep(self._retry.delay(attempt, retry_after))
+            delay = self._retry.delay(attempt, retry_after)
+            if self._sleep is time.sleep:
+                self._cancelled.wait(delay)  # a closing desk does not wait out the backoff
+            else:
+                self._sleep(delay)
         raise AssertionError("unreachable")
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from desktop.sync.client import SyncClient
-from desktop.sync.errors import ServerTimeout, ServerUnreachable, SyncError
+from desktop.sync.errors import ServerTimeout, ServerUnreachable, SyncCancelled, SyncError
 from desktop.sync.events import PokeListener
 
 log = logging.getLogger("desktop.sync.worker")
@@ -98,6 +98,8 @@ class SyncWorker(QObject):
         """Push and pull now; report the outcome through the signals."""
         try:
             result = self._client.sync_once()
+        except SyncCancelled:
+            return  # the desk is closing: nothing to report
         except SyncError as error:
             log.info("sync failed: %s", type(error).__name__)
             self._publish(online=not isinstance(error, ServerUnreachable | ServerTimeout),
@@ -118,6 +120,10 @@ class SyncWorker(QObject):
         self.close_stream()
         if self._timer is not None:
             self._timer.stop()
+
+    def cancel(self) -> None:
+        """Thread-safe: a sync in progress stops at its next request (the desk is closing)."""
+        self._client.cancel()
 
     def close_stream(self) -> None:
         """Thread-safe: close the event stream so its thread ends promptly."""
@@ -176,10 +182,12 @@ class SyncThread:
         QMetaObject.invokeMethod(self.worker, "requestSync", Qt.ConnectionType.QueuedConnection)
 
     def shutdown(self, wait_ms: int = 15_000) -> bool:
-        """Close the stream at once, let a sync in progress finish, stop the thread.
+        """Close the stream at once, stop a sync in progress at its next request, stop
+        the thread.
 
         The worker is deleted as the thread finishes: do not use it afterwards.
         """
+        self.worker.cancel()
         self.worker.close_stream()
         if self.thread.isRunning():
             QMetaObject.invokeMethod(self.worker, "stop",
