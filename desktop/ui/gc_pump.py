@@ -15,27 +15,52 @@ cycles still go away promptly and always in the UI thread.
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 500
+#: How often the whole heap is looked at again (see _Collector): the one pause that
+#: grows with the heap, once in this many seconds instead of every few seconds.
+THAW_SECONDS = 15 * 60
 
 
 class _Collector(QObject):
+    """Collects young generations as CPython would; a full collection then *freezes*
+    what survived (``gc.freeze``), so the next full collection only walks objects made
+    since — a pause that follows the recent work, not the size of the heap (the Qt and
+    SQLAlchemy modules, the shown week). Every :data:`THAW_SECONDS` the frozen objects
+    are thawed and looked at again, so a cycle among them is freed too."""
+
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self._thresholds = gc.get_threshold()
+        self._thawed_at = time.monotonic()
+        self.pauses: list[float] = []  # the last collections' durations (s), for benches
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.collect)
         self._timer.start()
+        self.destroyed.connect(lambda *_args: gc.unfreeze())
 
     def collect(self) -> None:
         counts = gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > self._thresholds[generation]:
-                gc.collect(generation)
+                started = time.perf_counter()
+                if generation == 2:
+                    self._collect_all()
+                else:
+                    gc.collect(generation)
+                self.pauses = [*self.pauses[-99:], time.perf_counter() - started]
                 return
+
+    def _collect_all(self) -> None:
+        if time.monotonic() - self._thawed_at >= THAW_SECONDS:
+            gc.unfreeze()
+            self._thawed_at = time.monotonic()
+        gc.collect(2)
+        gc.freeze()
 
 
 def collect_in_ui_thread(app: QObject) -> None:

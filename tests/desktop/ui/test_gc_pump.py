@@ -45,3 +45,37 @@ def test_automatic_collection_is_off_and_the_ui_timer_collects_cycles(
     del garbage
 
     qtbot.waitUntil(lambda: gone() is None, timeout=5_000)
+
+
+def test_a_full_collection_freezes_its_survivors_and_still_frees_cycles_made_later(
+    pump: None, qapp: QApplication
+) -> None:
+    collector = qapp.findChild(_Collector)
+    assert collector is not None
+    collector._collect_all()
+    assert gc.get_freeze_count() > 0  # the heap so far is not walked again
+
+    node = Node()
+    gone = weakref.ref(node)
+    del node
+    collector._collect_all()
+
+    assert gone() is None
+
+
+def test_frozen_objects_are_looked_at_again_after_the_thaw_interval(
+    pump: None, qapp: QApplication
+) -> None:
+    collector = qapp.findChild(_Collector)
+    assert collector is not None
+    node = Node()
+    gone = weakref.ref(node)
+    collector._collect_all()  # node survives (still referenced) and is frozen
+    del node
+    collector._collect_all()
+    assert gone() is not None  # frozen: a cycle among frozen objects waits for the thaw
+
+    collector._thawed_at = float("-inf")
+    collector._collect_all()
+
+    assert gone() is None
