@@ -37,6 +37,10 @@ class _Collector(QObject):
         self._thresholds = gc.get_threshold()
         self._thawed_at = time.monotonic()
         self.pauses: list[float] = []  # the last collections' durations (s), for benches
+        # What exists at start (modules, classes, the Qt bindings) lives as long as the
+        # desk: look at it once now, before any window shows, and never again.
+        gc.collect()
+        gc.freeze()
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.collect)
