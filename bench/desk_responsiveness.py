@@ -262,8 +262,9 @@ class Desk:
         keys = FileKeyring(folder / "keys.json")
         config = load_config({DESK_DIR_ENV: str(folder)})
         store = open_store(folder / "desk.db", keyring_backend=keys)
+        # A load generator on a busy machine: wait for the server rather than give up.
         return cls(folder, store, SyncClient(store, config, requests.Session(),
-                                             keyring_backend=keys))
+                                             keyring_backend=keys, timeout=(5.0, 300.0)))
 
     def queue(self, clinic: Any, count: int) -> None:
         from bench.desk_sync import queue_bookings
