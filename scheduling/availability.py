@@ -96,12 +96,8 @@ def next_available(
 ) -> Alternative | None:
     """The earliest free slot at or after ``after`` (default: now) across providers."""
     now = require_aware(now, "now")
-    start_at = require_aware(after, "after") if after is not None else now
-    clinic = state.clinic(clinic_id)
-    first = local_date(start_at, clinic.time_zone)
-    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
-                      provider_ids, patient_id=patient_id)
-    providers = _providers(state, query)
+    start_at, query, providers = _search_from(state, clinic_id, appointment_type_id, now, after,
+                                              provider_ids, horizon_days, patient_id)
     for day in _days(query.first_day, query.last_day):
         best: Alternative | None = None
         for provider_id in providers:
@@ -142,12 +138,8 @@ def earliest_slots(
     now = require_aware(now, "now")
     if limit <= 0:
         return []
-    start_at = require_aware(after, "after") if after is not None else now
-    clinic = state.clinic(clinic_id)
-    first = local_date(start_at, clinic.time_zone)
-    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
-                      provider_ids, patient_id=patient_id)
-    providers = _providers(state, query)
+    start_at, query, providers = _search_from(state, clinic_id, appointment_type_id, now, after,
+                                              provider_ids, horizon_days, patient_id)
     found: list[Alternative] = []
     for day in _days(query.first_day, query.last_day):
         for provider_id in providers:
@@ -161,6 +153,19 @@ def earliest_slots(
         if len(found) >= limit:
             break
     return found
+
+
+def _search_from(
+    state: CalendarState, clinic_id: str, appointment_type_id: str, now: datetime,
+    after: datetime | None, provider_ids: tuple[str, ...] | None, horizon_days: int,
+    patient_id: str | None,
+) -> tuple[datetime, SlotQuery, list[str]]:
+    """Where a forward search starts, the days it covers and the providers it asks."""
+    start_at = require_aware(after, "after") if after is not None else now
+    first = local_date(start_at, state.clinic(clinic_id).time_zone)
+    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
+                      provider_ids, patient_id=patient_id)
+    return start_at, query, _providers(state, query)
 
 
 def _slot_order(slot: Alternative) -> tuple[datetime, str, str]:
