@@ -135,6 +135,8 @@ class UiClock:
 
 def run_scenario(app: Any, name: str, count: int, providers: int, timeout: float,
                  backend: str, no_stream: bool) -> dict[str, Any]:
+    from PySide6.QtCore import Qt
+
     from desktop.sync.worker import SyncThread, SyncWorker
 
     with tempfile.TemporaryDirectory(prefix="clinicdesk-responsive-") as temporary:
@@ -175,7 +177,8 @@ def run_scenario(app: Any, name: str, count: int, providers: int, timeout: float
                 worker = SyncWorker(this.client, poll_seconds=2, listener_factory=(
                     None if no_stream else this.client.poke_listener))
                 worker.stateChanged.connect(window.on_sync_state)
-                worker.changesArrived.connect(window.on_changes)
+                worker.changesArrived.connect(window.on_changes,
+                                              Qt.ConnectionType.QueuedConnection)
                 thread = SyncThread(worker)
                 thread.start()
                 child = None if name.startswith(("catch up", "own push")) else pushing(

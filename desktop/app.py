@@ -153,7 +153,7 @@ class DeskStart(QObject):
         client = self._client()
         worker = SyncWorker(client, listener_factory=client.poke_listener)
         worker.stateChanged.connect(window.on_sync_state)
-        worker.changesArrived.connect(window.on_changes)
+        worker.changesArrived.connect(window.on_changes, Qt.ConnectionType.QueuedConnection)
         worker.conflictsArrived.connect(lambda _count: window.refresh_conflicts())
         self.sync = SyncThread(worker)
         self.sync.start()

@@ -17,25 +17,32 @@ from __future__ import annotations
 import gc
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 INTERVAL_MS = 500
-#: How often the whole heap is looked at again (see _Collector): the one pause that
-#: grows with the heap, once in this many seconds instead of every few seconds.
+#: How often the whole heap is looked at again (see _Collector) ...
 THAW_SECONDS = 15 * 60
+#: ... and only after this long without a key, click or wheel (nobody waits on a frame).
+IDLE_SECONDS = 60.0
+_INPUT = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
 
 class _Collector(QObject):
-    """Collects young generations as CPython would; a full collection then *freezes*
-    what survived (``gc.freeze``), so the next full collection only walks objects made
-    since — a pause that follows the recent work, not the size of the heap (the Qt and
-    SQLAlchemy modules, the shown week). Every :data:`THAW_SECONDS` the frozen objects
-    are thawed and looked at again, so a cycle among them is freed too."""
+    """Collects the young generations as CPython would, then *freezes* what survived
+    (``gc.freeze``), so no collection ever walks the whole heap while someone works: a
+    pause follows the objects made in the last moments, not the size of the heap (the Qt
+    and SQLAlchemy modules, a week of thousands of appointments), which made a full
+    collection cost 40-70 ms — over a second on a busy machine.
+
+    A cycle among frozen objects is freed when the heap is thawed and collected whole:
+    every :data:`THAW_SECONDS`, once nobody has touched the desk for
+    :data:`IDLE_SECONDS`."""
 
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self._thresholds = gc.get_threshold()
         self._thawed_at = time.monotonic()
+        self._last_input = time.monotonic()
         self.pauses: list[float] = []  # the last collections' durations (s), for benches
         # What exists at start (modules, classes, the Qt bindings) lives as long as the
         # desk: look at it once now, before any window shows, and never again.
@@ -45,26 +52,36 @@ class _Collector(QObject):
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self.collect)
         self._timer.start()
+        parent.installEventFilter(self)
         self.destroyed.connect(lambda *_args: gc.unfreeze())
 
-    def collect(self) -> None:
-        counts = gc.get_count()
-        for generation in (2, 1, 0):
-            if counts[generation] > self._thresholds[generation]:
-                started = time.perf_counter()
-                if generation == 2:
-                    self._collect_all()
-                else:
-                    gc.collect(generation)
-                self.pauses = [*self.pauses[-99:], time.perf_counter() - started]
-                return
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _INPUT:
+            self._last_input = time.monotonic()
+        return False
 
-    def _collect_all(self) -> None:
-        if time.monotonic() - self._thawed_at >= THAW_SECONDS:
-            gc.unfreeze()
-            self._thawed_at = time.monotonic()
-        gc.collect(2)
+    def collect(self) -> None:
+        started = time.perf_counter()
+        if self._thaw_when_idle():
+            pass
+        elif gc.get_count()[1] > self._thresholds[1]:
+            gc.collect(1)
+            gc.freeze()  # survivors of two collections are long-lived: never walk them again
+        elif gc.get_count()[0] > self._thresholds[0]:
+            gc.collect(0)
+        else:
+            return
+        self.pauses = [*self.pauses[-99:], time.perf_counter() - started]
+
+    def _thaw_when_idle(self) -> bool:
+        now = time.monotonic()
+        if now - self._thawed_at < THAW_SECONDS or now - self._last_input < IDLE_SECONDS:
+            return False
+        self._thawed_at = now
+        gc.unfreeze()
+        gc.collect()
         gc.freeze()
+        return True
 
 
 def collect_in_ui_thread(app: QObject) -> None:

@@ -416,6 +416,7 @@ class MainWindow(QMainWindow):
     def on_data_changed(self) -> None:
         """A sync brought changes (another desk moved something, the server decided)."""
         self.on_changes(None)
+        self.refresh_conflicts()
 
     @Slot(object)
     def on_changes(self, changes: DataChanges | None) -> None:
@@ -430,8 +431,7 @@ class MainWindow(QMainWindow):
             self.agenda.request_refresh(changes)
             if changes is None or changes.waitlist or changes.patients:
                 self.waitlist_panel.refresh()
-            self.details_panel.refresh()
-            self.refresh_conflicts()
+            self.details_panel.refresh()  # conflicts come with their own signal
         except SessionLocked:
             self.lock_overlay.lock()
 

@@ -49,35 +49,41 @@ def test_automatic_collection_is_off_and_the_ui_timer_collects_cycles(
     qtbot.waitUntil(lambda: gone() is None, timeout=5_000)
 
 
-def test_a_full_collection_freezes_its_survivors_and_still_frees_cycles_made_later(
+def test_survivors_of_the_older_young_generation_are_frozen_and_new_cycles_still_freed(
     pump: None, qapp: QApplication
 ) -> None:
     collector = qapp.findChild(_Collector)
     assert collector is not None
-    collector._collect_all()
-    assert gc.get_freeze_count() > 0  # the heap so far is not walked again
+    kept = [Node() for _ in range(10)]
+    gc.collect(0)
+    frozen = gc.get_freeze_count()
+    while gc.get_count()[1] <= gc.get_threshold()[1]:
+        gc.collect(0)  # as the pump does, until the older young generation is due
+    collector.collect()
+    assert gc.get_freeze_count() >= frozen + len(kept)  # not walked by later collections
 
     node = Node()
     gone = weakref.ref(node)
     del node
-    collector._collect_all()
+    gc.collect(0)
 
     assert gone() is None
 
 
-def test_frozen_objects_are_looked_at_again_after_the_thaw_interval(
+def test_frozen_cycles_are_freed_by_the_thaw_once_the_desk_is_idle(
     pump: None, qapp: QApplication
 ) -> None:
     collector = qapp.findChild(_Collector)
     assert collector is not None
     node = Node()
     gone = weakref.ref(node)
-    collector._collect_all()  # node survives (still referenced) and is frozen
+    gc.freeze()  # node lived long enough to be frozen
     del node
-    collector._collect_all()
-    assert gone() is not None  # frozen: a cycle among frozen objects waits for the thaw
+    collector._thawed_at = float("-inf")  # the thaw is due ...
+    collector.collect()
+    assert gone() is not None  # ... but someone used the desk a moment ago
 
-    collector._thawed_at = float("-inf")
-    collector._collect_all()
+    collector._last_input = float("-inf")
+    collector.collect()
 
     assert gone() is None
