@@ -206,6 +206,7 @@ def run_scenario(app: Any, name: str, count: int, providers: int, timeout: float
                 stall, p99, ticks = clock.figures()
                 week = confirmed(agenda)
                 window.close()
+                window.deleteLater()  # its idle-lock timer must not outlive the store
                 this.store.close()
                 app.processEvents()
     delays = shown_delays(asked_at, shown_at)
@@ -292,6 +293,8 @@ class Desk:
         queue_bookings(self.store, clinic, count)
 
     def window(self, clinic: Any) -> Any:
+        from datetime import timedelta
+
         from PySide6.QtCore import QSettings
 
         from desktop.services.context import DeskContext
@@ -300,7 +303,9 @@ class Desk:
         from tests.e2e.server_side import PASSWORD
 
         client = self.client
-        sessions = SignInService(self.store, _now, SessionSettings(), device_id="bench")
+        # No idle lock while the benchmark waits (nobody types during a scenario).
+        sessions = SignInService(self.store, _now, SessionSettings(
+            idle_lock_after=timedelta(hours=8)), device_id="bench")
 
         def check(email: str, password: str, totp: str | None) -> Any:
             return client.check_credentials(clinic.org_slug, email, password, totp)
