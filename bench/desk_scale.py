@@ -52,7 +52,7 @@ PER_WEEK = 2_000
 SHOWN_MONDAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
 EMAIL, PASSWORD = "desk@bench.example", "bench-desk-pass"
-SEARCHES = ("m", "garc", "maría gar", "sofía núñez", "ortega", "600 001")
+SEARCHES = ("m", "garc", "maría gar", "sofía núñez", "ortega", "600 000")
 GOALS = {"cold start": 2000.0, "day view": 150.0, "week view": 150.0, "next week": 150.0,
          "next available": 200.0, "patient search": 50.0}
 GIVEN = ("María", "José", "Lucía", "Ángel", "Sofía", "Iñaki", "Chloé", "Zoë", "Ana", "Tomás",
