@@ -82,7 +82,7 @@ def load_state(
         AppointmentRow.organization_id == organization_id
     )
     if window is not None:
-        also = []
+        also: list[ColumnElement[bool]] = []
         if appointment_ids:
             also.append(AppointmentRow.id.in_(list(appointment_ids)))
         if series_ids:
@@ -90,7 +90,9 @@ def load_state(
         if window.start < window.end:
             also.insert(0, overlapping(session, window.start, window.end))
         # An empty window (configuration only) reads no appointment at all.
-        appointments = appointments.where(or_(*also)) if also else None
+        wanted = appointments.where(or_(*also)) if also else None
+    else:
+        wanted = appointments
     patients = select(PatientRow).where(PatientRow.organization_id == organization_id)
     if patient_ids is not None:
         patients = patients.where(PatientRow.id.in_(list(patient_ids)))
@@ -122,8 +124,8 @@ def load_state(
             select(WaitlistEntryRow).where(
                 WaitlistEntryRow.organization_id == organization_id,
                 WaitlistEntryRow.active.is_(True)))),
-        appointments=() if appointments is None else map(
-            mapping.appointment, session.scalars(appointments)),
+        appointments=() if wanted is None else map(
+            mapping.appointment, session.scalars(wanted)),
     )
 
 

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, insert, select
+from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import get_history
 
@@ -104,8 +104,8 @@ def reindex(session: Session) -> int:
     for start in range(0, len(patients), 2000):
         chunk = patients[start:start + 2000]
         session.execute(
-            PatientRow.__table__.update()
-            .where(PatientRow.__table__.c.id == bindparam("row_id"))
+            update(PatientRow)
+            .where(PatientRow.id == bindparam("row_id"))
             .values(folded_name=bindparam("folded"), phone_digits=bindparam("digits")),
             [{"row_id": p.id, "folded": sort_key(p.given_name, p.family_name),
               "digits": digits(p.phone)} for p in chunk])

@@ -27,7 +27,13 @@ from desktop.services.agenda_frame import AgendaFrame, load_frame
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem, AgendaView
 from desktop.ui.agenda.layout import Lane, Span, day_axis, lay_out
-from desktop.ui.agenda.scene import NO_ROOM, AgendaGeometry, AppointmentItem, ItemPainter
+from desktop.ui.agenda.scene import (
+    NO_ROOM,
+    AgendaGeometry,
+    AppointmentItem,
+    Column,
+    ItemPainter,
+)
 from desktop.ui.clinic_reference import ClinicReference, load_reference
 
 #: How long one slice of scene updates may hold the UI thread (a frame at 60 Hz).
@@ -183,7 +189,7 @@ class SceneUpdate:
         self._work = self._operations(columns, load)
         self.changed = 0
 
-    def _operations(self, columns: dict[tuple[date, str], object],
+    def _operations(self, columns: dict[tuple[date, str], Column],
                     load: RangeLoad) -> Iterator[None]:
         wanted: dict[str, AgendaItem] = {}
         for item in load.data.items:
@@ -199,14 +205,14 @@ class SceneUpdate:
             if column is None:
                 continue
             lane = load.lanes[appointment_id]
-            graphic = self._drawn.get(appointment_id)
-            if graphic is None:
-                graphic = self._painter.make(item, column, lane)  # type: ignore[arg-type]
-                self._scene.addItem(graphic)
-                self._drawn[appointment_id] = graphic
+            drawn = self._drawn.get(appointment_id)
+            if drawn is None:
+                made = self._painter.make(item, column, lane)
+                self._scene.addItem(made)
+                self._drawn[appointment_id] = made
                 self.changed += 1
                 yield
-            elif self._painter.update(graphic, item, column, lane):  # type: ignore[arg-type]
+            elif self._painter.update(drawn, item, column, lane):
                 self.changed += 1
                 yield
 
