@@ -32,11 +32,12 @@ _INPUT = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
 
 class _Collector(QObject):
-    """Collects the young generations as CPython would, then *freezes* what survived
-    (``gc.freeze``), so no collection ever walks the whole heap while someone works: a
-    pause follows the objects made in the last moments, not the size of the heap (the Qt
-    and SQLAlchemy modules, a week of thousands of appointments), which made a full
-    collection cost 40-70 ms — over a second on a busy machine.
+    """Collects the youngest generation when CPython would, then *freezes* what survived
+    (``gc.freeze``), so no collection walks more than the objects made since the last
+    one: a pause follows the last tenth of a second of work, not the size of the heap
+    (the Qt and SQLAlchemy modules, a week of thousands of appointments, a sync's pages),
+    which made older collections cost 40-70 ms — over a second on a busy machine.
+    Objects freed by reference counting (most of them) go at once, frozen or not.
 
     A cycle among frozen objects is freed when the heap is thawed and collected whole:
     every :data:`THAW_SECONDS`, once nobody has touched the desk for
@@ -68,11 +69,9 @@ class _Collector(QObject):
         started = time.perf_counter()
         if self._thaw_when_idle():
             pass
-        elif gc.get_count()[1] > self._thresholds[1]:
-            gc.collect(1)
-            gc.freeze()  # survivors of two collections are long-lived: never walk them again
         elif gc.get_count()[0] > self._thresholds[0]:
             gc.collect(0)
+            gc.freeze()  # what survived is not walked again before the thaw
         else:
             return
         self.pauses = [*self.pauses[-99:], time.perf_counter() - started]
