@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import requests
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.services.context import DeskContext
@@ -30,7 +32,7 @@ from desktop.services.session import (
     SignInService,
 )
 from desktop.store.engine import Store
-from desktop.store.errors import StoreError
+from desktop.store.errors import CorruptStoreError, StoreError
 from desktop.store.keys import create_store, open_store
 from desktop.store.models import ClinicRow
 from desktop.sync.client import SyncClient
@@ -55,6 +57,8 @@ def desk_clinics(store: Store) -> tuple[str, list[tuple[str, str, str]]]:
 class DeskStart(QObject):
     """Walks through enrollment (first run), sign-in and the main window."""
 
+    _damage = Signal(str)  # the background integrity check found damage (any thread)
+
     def __init__(self, config: DeskConfig, clock: Clock = lambda: datetime.now(UTC)) -> None:
         super().__init__()
         self.config = config
@@ -65,6 +69,7 @@ class DeskStart(QObject):
         self.sync: SyncThread | None = None
         self._sessions: SignInService | None = None
         self._server_check: ServerCheck | None = None
+        self._damage.connect(self._say_damaged, Qt.ConnectionType.QueuedConnection)
 
     def start(self) -> bool:
         """Show the first screen; False when the desk cannot start (already explained)."""
@@ -80,7 +85,28 @@ class DeskStart(QObject):
                 "The desk's data cannot be opened: {reason}").format(reason=str(error)))
             return False
         self._show_sign_in()
+        self._check_in_background(self.store)
         return True
+
+    def _check_in_background(self, store: Store) -> None:
+        """Verify every page of the store off the UI thread (opening only did after a
+        crash); damage found is said at once, with what to do."""
+        found = self._damage
+
+        def check() -> None:
+            try:
+                store.check_integrity()
+            except CorruptStoreError as error:
+                found.emit(str(error))
+            except (StoreError, SQLAlchemyError):
+                pass  # closed meanwhile (the desk quit): nothing to say
+
+        threading.Thread(target=check, name="clinicdesk-integrity", daemon=True).start()
+
+    @Slot(str)
+    def _say_damaged(self, reason: str) -> None:
+        QMessageBox.critical(self.window or self.screen, _("ClinicDesk"), _(
+            "The desk's data is damaged: {reason}").format(reason=reason))
 
     def _enroll(self, url: str, code: str, passphrase: str,
                 progress: Callable[[int, int], None]) -> None:
@@ -127,7 +153,7 @@ class DeskStart(QObject):
         client = self._client()
         worker = SyncWorker(client, listener_factory=client.poke_listener)
         worker.stateChanged.connect(window.on_sync_state)
-        worker.dataChanged.connect(window.on_data_changed)
+        worker.changesArrived.connect(window.on_changes, Qt.ConnectionType.QueuedConnection)
         worker.conflictsArrived.connect(lambda _count: window.refresh_conflicts())
         self.sync = SyncThread(worker)
         self.sync.start()

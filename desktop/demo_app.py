@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop import demo
@@ -45,7 +45,8 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
                                     server_check=_server_check(desk))
                 worker = SyncWorker(desk.client, listener_factory=desk.client.poke_listener)
                 worker.stateChanged.connect(window.on_sync_state)
-                worker.dataChanged.connect(window.on_data_changed)
+                worker.changesArrived.connect(window.on_changes,
+                                              Qt.ConnectionType.QueuedConnection)
                 worker.conflictsArrived.connect(lambda _count, w=window: w.refresh_conflicts())
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)

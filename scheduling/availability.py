@@ -14,6 +14,7 @@ stepping through it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -95,12 +96,8 @@ def next_available(
 ) -> Alternative | None:
     """The earliest free slot at or after ``after`` (default: now) across providers."""
     now = require_aware(now, "now")
-    start_at = require_aware(after, "after") if after is not None else now
-    clinic = state.clinic(clinic_id)
-    first = local_date(start_at, clinic.time_zone)
-    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
-                      provider_ids, patient_id=patient_id)
-    providers = _providers(state, query)
+    start_at, query, providers = _search_from(state, clinic_id, appointment_type_id, now, after,
+                                              provider_ids, horizon_days, patient_id)
     for day in _days(query.first_day, query.last_day):
         best: Alternative | None = None
         for provider_id in providers:
@@ -115,6 +112,64 @@ def next_available(
         if best is not None:
             return best
     return None
+
+
+def earliest_slots(
+    state: CalendarState,
+    clinic_id: str,
+    appointment_type_id: str,
+    *,
+    now: datetime,
+    limit: int,
+    after: datetime | None = None,
+    provider_ids: tuple[str, ...] | None = None,
+    horizon_days: int = 60,
+    policy: Policy = DEFAULT_POLICY,
+    actor: Actor = CALENDAR_READER,
+    patient_id: str | None = None,
+) -> list[Alternative]:
+    """The ``limit`` earliest free slots at or after ``after`` (default: now), by start then
+    provider: :func:`next_available` for a list.
+
+    Each day asks every provider for at most ``limit`` slots and none later than the
+    ``limit``-th best start found so far; the first day that fills the list ends the
+    search, so the cost follows ``limit``, not every free slot of the horizon.
+    """
+    now = require_aware(now, "now")
+    if limit <= 0:
+        return []
+    start_at, query, providers = _search_from(state, clinic_id, appointment_type_id, now, after,
+                                              provider_ids, horizon_days, patient_id)
+    found: list[Alternative] = []
+    for day in _days(query.first_day, query.last_day):
+        for provider_id in providers:
+            # Ties with the limit-th start still count (the provider id breaks them).
+            stop = found[limit - 1].start.timestamp() + 1 if len(found) >= limit else None
+            slots = _provider_day_slots(state, query, provider_id, day, now, policy, actor,
+                                        not_before=start_at, stop_at=stop)
+            found.extend(itertools.islice(slots, limit))
+            found.sort(key=_slot_order)
+            del found[limit:]
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _search_from(
+    state: CalendarState, clinic_id: str, appointment_type_id: str, now: datetime,
+    after: datetime | None, provider_ids: tuple[str, ...] | None, horizon_days: int,
+    patient_id: str | None,
+) -> tuple[datetime, SlotQuery, list[str]]:
+    """Where a forward search starts, the days it covers and the providers it asks."""
+    start_at = require_aware(after, "after") if after is not None else now
+    first = local_date(start_at, state.clinic(clinic_id).time_zone)
+    query = SlotQuery(clinic_id, appointment_type_id, first, first + timedelta(days=horizon_days),
+                      provider_ids, patient_id=patient_id)
+    return start_at, query, _providers(state, query)
+
+
+def _slot_order(slot: Alternative) -> tuple[datetime, str, str]:
+    return slot.start, slot.provider_id, slot.room_id or ""
 
 
 def find_alternatives(

@@ -6,15 +6,14 @@ Read-only, one read session per call, DTOs out. Each needs an unlocked session
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from desktop.services import mapping
-from desktop.services.calendar import load_state, window_for
+from desktop.services.calendar import MARGIN_BEFORE, Window, load_state, overlapping, window_for
 from desktop.services.context import DeskContext, NotPermitted, require
 from desktop.services.dto import AgendaItem, AgendaView, AlternativeDTO, ConflictDTO
 from desktop.store import outbox
@@ -24,16 +23,20 @@ from desktop.store.models import (
     ClinicRow,
     ConflictRow,
     PatientRow,
+    QuotaRow,
     ResourceRow,
 )
 from scheduling import availability
-from scheduling.commands import Permission
+from scheduling.commands import Alternative, Permission
 from scheduling.errors import UnknownIdError
 from scheduling.model import AppointmentStatus
 from scheduling.timeutil import day_bounds
 
 _VIEW = Permission.VIEW_CALENDAR.value
 _HIDDEN = (AppointmentStatus.CANCELLED.value, AppointmentStatus.ENTERED_IN_ERROR.value)
+#: Around a free-slot search without quotas: covers any booking's buffers (the bounded
+#: window query already reaches back for appointments that started earlier).
+BUFFER_MARGIN = timedelta(hours=12)
 
 
 def day_view(
@@ -108,6 +111,47 @@ def next_available(
     return None if slot is None else mapping.alternative_dto(slot)
 
 
+def earliest_free(
+    ctx: DeskContext,
+    clinic_id: str,
+    appointment_type_id: str,
+    *,
+    limit: int,
+    after: datetime | None = None,
+    provider_ids: tuple[str, ...] | None = None,
+    patient_id: str | None = None,
+    horizon_days: int = 14,
+) -> tuple[AlternativeDTO, ...]:
+    """The ``limit`` earliest free slots from ``after`` on, earliest first.
+
+    A time in the past searches from now (a receptionist looking at last week still
+    wants the next free times); the days searched are ``horizon_days`` from there.
+    """
+    user = require(ctx, _VIEW, "see the calendar")
+    now = ctx.now()
+    start = now if after is None or after < now else after
+    slots: list[Alternative] = []
+    with ctx.store.session() as session:
+        # Weekly quotas count the whole local week around each day searched.
+        quotas = session.scalar(select(func.count(QuotaRow.id)).where(
+            QuotaRow.clinic_id == clinic_id))
+        margin = MARGIN_BEFORE if quotas else BUFFER_MARGIN
+        # Most searches end on the first day: read a day's appointments, then a week's,
+        # then the whole horizon's — not weeks of a busy clinic for eight answers.
+        for days in sorted({min(d, horizon_days) for d in (1, 7, horizon_days)}):
+            window = Window(start - margin, start + timedelta(days=days + 1) + margin)
+            state = load_state(session, user.organization_id, window,
+                               patient_ids=() if patient_id is None else (patient_id,))
+            slots = availability.earliest_slots(
+                state, clinic_id, appointment_type_id, now=now, limit=limit, after=start,
+                provider_ids=provider_ids, horizon_days=days, policy=ctx.policy,
+                patient_id=patient_id,
+            )
+            if len(slots) >= limit:
+                break
+    return tuple(mapping.alternative_dto(s) for s in slots)
+
+
 def conflict_inbox(ctx: DeskContext) -> tuple[ConflictDTO, ...]:
     """Intents the server refused that nobody has dismissed yet, oldest first."""
     require(ctx, _VIEW, "see the calendar")
@@ -150,39 +194,42 @@ def _view(
     ctx: DeskContext, clinic_id: str, first: date, last: date, include_cancelled: bool
 ) -> AgendaView:
     require(ctx, _VIEW, "see the calendar")
+    patient, kind = aliased(PatientRow), aliased(AppointmentTypeRow)
+    provider, room = aliased(ResourceRow), aliased(ResourceRow)
+    a = AppointmentRow
     with ctx.store.session() as session:
         tz = _time_zone(session, clinic_id)
         start, _ = day_bounds(first, tz)
         _, end = day_bounds(last, tz)
-        query = select(AppointmentRow).where(
-            AppointmentRow.clinic_id == clinic_id, AppointmentRow.deleted.is_(False),
-            AppointmentRow.start < end, AppointmentRow.end > start,
-        ).order_by(AppointmentRow.start, AppointmentRow.provider_id)
+        # Plain columns, names joined in: a busy week is thousands of rows, and building
+        # ORM objects for them (and their patients) cost more than the query itself.
+        query = (
+            select(a.id, a.patient_id, patient.given_name, patient.family_name,
+                   a.appointment_type_id, kind.name, kind.color, a.provider_id,
+                   provider.name, a.room_id, room.name, a.start, a.end, a.status,
+                   a.pending_mutation_id)
+            .outerjoin(patient, patient.id == a.patient_id)
+            .outerjoin(kind, kind.id == a.appointment_type_id)
+            .outerjoin(provider, provider.id == a.provider_id)
+            .outerjoin(room, room.id == a.room_id)
+            .where(a.clinic_id == clinic_id, a.deleted.is_(False),
+                   overlapping(session, start, end))
+            .order_by(a.start, a.provider_id)
+        )
         if not include_cancelled:
-            query = query.where(AppointmentRow.status.not_in(_HIDDEN))
-        rows = session.scalars(query).all()
-        patients = _by_id(session, PatientRow, {r.patient_id for r in rows})
-        kinds = _by_id(session, AppointmentTypeRow, {r.appointment_type_id for r in rows})
-        resources = _by_id(session, ResourceRow,
-                           {r.provider_id for r in rows} | {r.room_id for r in rows if r.room_id})
-        items = []
-        for row in rows:
-            patient = patients.get(row.patient_id)
-            kind = kinds.get(row.appointment_type_id)
-            provider = resources.get(row.provider_id)
-            room = resources.get(row.room_id) if row.room_id else None
-            items.append(AgendaItem(
-                appointment_id=row.id, patient_id=row.patient_id,
-                patient_name=(f"{patient.given_name} {patient.family_name}".strip()
-                              if patient else ""),
-                appointment_type_id=row.appointment_type_id,
-                type_name=kind.name if kind else "", color=kind.color if kind else "#888888",
-                provider_id=row.provider_id, provider_name=provider.name if provider else "",
-                room_id=row.room_id, room_name=room.name if room else None,
-                start=row.start, end=row.end, status=row.status,
-                pending=row.pending_mutation_id is not None,
-            ))
-    return AgendaView(clinic_id, tz, first, last, tuple(items))
+            query = query.where(a.status.not_in(_HIDDEN))
+        items = tuple(
+            AgendaItem(
+                appointment_id=row[0], patient_id=row[1],
+                patient_name=f"{row[2]} {row[3]}".strip() if row[3] is not None else "",
+                appointment_type_id=row[4], type_name=row[5] or "",
+                color=row[6] or "#888888", provider_id=row[7], provider_name=row[8] or "",
+                room_id=row[9], room_name=row[10] if row[9] else None,
+                start=row[11], end=row[12], status=row[13], pending=row[14] is not None,
+            )
+            for row in session.execute(query)
+        )
+    return AgendaView(clinic_id, tz, first, last, items)
 
 
 def _time_zone(session: Session, clinic_id: str) -> str:
@@ -190,13 +237,6 @@ def _time_zone(session: Session, clinic_id: str) -> str:
     if clinic is None:
         raise UnknownIdError(f"unknown clinic: {clinic_id}")
     return clinic.time_zone
-
-
-def _by_id(session: Session, model: Any, ids: Iterable[str]) -> dict[str, Any]:
-    wanted = list(ids)
-    if not wanted:
-        return {}
-    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))}
 
 
 def _alternative(data: dict[str, Any]) -> AlternativeDTO:
@@ -209,5 +249,6 @@ def _alternative(data: dict[str, Any]) -> AlternativeDTO:
     )
 
 
-__all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "free_slots",
+__all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "earliest_free",
+           "free_slots",
            "next_available", "pending_count", "range_view", "week_view"]

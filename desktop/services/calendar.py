@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from desktop.services import mapping
@@ -44,6 +44,8 @@ from scheduling.state import CalendarState
 MARGIN_BEFORE = timedelta(days=8)
 #: After the last affected instant, on top of the alternatives horizon.
 MARGIN_AFTER = timedelta(days=8)
+#: The shortest "longest appointment" the bounded range queries assume (see overlapping()).
+LONGEST_FLOOR = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +82,17 @@ def load_state(
         AppointmentRow.organization_id == organization_id
     )
     if window is not None:
-        in_window = (AppointmentRow.start < window.end) & (AppointmentRow.end > window.start)
-        also = []
+        also: list[ColumnElement[bool]] = []
         if appointment_ids:
             also.append(AppointmentRow.id.in_(list(appointment_ids)))
         if series_ids:
             also.append(AppointmentRow.series_id.in_(list(series_ids)))
-        appointments = appointments.where(or_(in_window, *also))
+        if window.start < window.end:
+            also.insert(0, overlapping(session, window.start, window.end))
+        # An empty window (configuration only) reads no appointment at all.
+        wanted = appointments.where(or_(*also)) if also else None
+    else:
+        wanted = appointments
     patients = select(PatientRow).where(PatientRow.organization_id == organization_id)
     if patient_ids is not None:
         patients = patients.where(PatientRow.id.in_(list(patient_ids)))
@@ -118,5 +124,24 @@ def load_state(
             select(WaitlistEntryRow).where(
                 WaitlistEntryRow.organization_id == organization_id,
                 WaitlistEntryRow.active.is_(True)))),
-        appointments=map(mapping.appointment, session.scalars(appointments)),
+        appointments=() if wanted is None else map(
+            mapping.appointment, session.scalars(wanted)),
     )
+
+
+def longest_appointment(session: Session) -> timedelta:
+    """No appointment is longer than this: the longest any appointment type allows, and
+    at least a day (a type shortened later leaves its older, longer appointments)."""
+    longest = session.scalar(select(func.max(AppointmentTypeRow.max_duration_seconds)))
+    return max(timedelta(seconds=longest or 0), LONGEST_FLOOR)
+
+
+def overlapping(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Appointments overlapping ``[start, end)``, as a condition bounded on both sides.
+
+    ``start < end AND end > start`` alone bounds the indexed ``start`` from above only,
+    so an index scan walks every older appointment (years of them); an appointment that
+    overlaps the range starts at most :func:`longest_appointment` before it.
+    """
+    return ((AppointmentRow.start < end) & (AppointmentRow.end > start)
+            & (AppointmentRow.start >= start - longest_appointment(session)))

@@ -7,10 +7,10 @@ and matches phone numbers by their digits.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
+from sqlalchemy.orm import Session
 
 from desktop.services import mapping
 from desktop.services.context import (
@@ -22,8 +22,9 @@ from desktop.services.context import (
     require,
 )
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
-from desktop.store import outbox
-from desktop.store.models import PatientRow
+from desktop.store import outbox, patient_names
+from desktop.store.models import PatientNameKey, PatientRow
+from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
 from scheduling.model import Patient
 from scheduling.refusals import RefusalCode
@@ -35,6 +36,8 @@ EDITABLE = frozenset({"given_name", "family_name", "phone", "email", "preferred_
                       "active"})
 #: Fewer digits than this in a search is not treated as a phone number.
 MIN_PHONE_DIGITS = 3
+#: A word matching fewer patients than this drives the search (see _name_condition).
+FEW_MATCHES = 2000
 
 
 def create(
@@ -116,29 +119,58 @@ def search(
     ctx: DeskContext, text: str, *, limit: int = 20, include_inactive: bool = False
 ) -> tuple[PatientDTO, ...]:
     """Patients whose every word of ``text`` starts a name part, or whose phone holds
-    its digits; sorted by family then given name."""
+    its digits; sorted by family then given name.
+
+    Names are matched in the folded name index (:mod:`desktop.store.patient_names`):
+    one index range per word, so the answer does not grow with the number of patients.
+    """
     user = require(ctx, VIEW, "see patients")
-    words = _fold(text).split()
-    digits = "".join(c for c in text if c.isdigit())
+    words = fold(text).split()
+    digits = patient_names.digits(text)
     if not words:
         return ()
     phone_search = len(digits) >= MIN_PHONE_DIGITS and len(digits) * 2 >= len(text.strip())
     query = select(PatientRow).where(PatientRow.organization_id == user.organization_id)
     if not include_inactive:
         query = query.where(PatientRow.active.is_(True))
-    found: list[PatientDTO] = []
+    if phone_search:
+        query = query.where(PatientRow.phone_digits.contains(digits, autoescape=True))
     with ctx.store.session() as session:
-        # Names are folded in Python: SQLite's lower() does not fold accents.
-        for row in session.scalars(query):
-            if phone_search:
-                hit = digits in "".join(c for c in row.phone if c.isdigit())
-            else:
-                parts = _fold(f"{row.given_name} {row.family_name}").split()
-                hit = all(any(p.startswith(w) for p in parts) for w in words)
-            if hit:
-                found.append(_dto(mapping.patient(row), row.is_pending))
-    found.sort(key=lambda p: (_fold(p.family_name), _fold(p.given_name), p.id))
-    return tuple(found[:limit])
+        if not phone_search:
+            query = _name_condition(session, query, set(words))
+        query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
+        return tuple(_dto(mapping.patient(row), row.is_pending) for row in session.scalars(query))
+
+
+def _name_condition(session: Session, query: Select[tuple[PatientRow]],
+                    words: set[str]) -> Select[tuple[PatientRow]]:
+    """Every word starts one of the patient's folded name words.
+
+    Plans by how many patients each word matches (counted up to :data:`FEW_MATCHES`):
+    a rare word, or several common ones — collect the patients from the word index
+    (intersecting the ranges) and sort those; one common word (a one-letter search) —
+    walk the patients in result order and stop at the limit, each checked in the
+    (patient, word) index.
+    """
+    def has(word: str) -> ColumnElement[bool]:
+        return (PatientNameKey.word >= word) & (PatientNameKey.word < word + PREFIX_END)
+
+    counts = {word: session.scalar(select(func.count()).select_from(
+        select(PatientNameKey.patient_id).where(has(word)).limit(FEW_MATCHES).subquery()))
+        for word in words}
+    rarest = min(words, key=lambda w: (counts[w], -len(w)))
+    if counts[rarest] < FEW_MATCHES or len(words) > 1:
+        # Few, or several common words: intersect their index ranges, then sort.
+        chosen = [rarest] if counts[rarest] < FEW_MATCHES else sorted(words)
+        matching = intersect(*(select(PatientNameKey.patient_id).where(has(w))
+                               for w in chosen)) if len(chosen) > 1 else select(
+            PatientNameKey.patient_id).where(has(chosen[0]))
+        query = query.where(PatientRow.id.in_(matching))
+        words = words - set(chosen)
+    for word in words:
+        query = query.where(exists().where(PatientNameKey.patient_id == PatientRow.id,
+                                           has(word)))
+    return query
 
 
 def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
@@ -146,11 +178,6 @@ def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
     with ctx.store.session() as session:
         row = session.get(PatientRow, patient_id)
         return None if row is None else _dto(mapping.patient(row), row.is_pending)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _dto(patient: Patient, pending: bool) -> PatientDTO:

@@ -55,6 +55,7 @@ from desktop.store.engine import (
     Store,
     check_integrity,
     create_database_file,
+    ended_cleanly,
     keyfile_path_for,
     make_engine,
     open_connection,
@@ -380,7 +381,9 @@ def create_store(
         with contextlib.suppress(KeyringError):
             key_store.delete_password(KEYRING_SERVICE, store_id)
         raise
-    return Store(path=path, keyfile_path=keyfile, store_id=store_id, engine=engine)
+    store = Store(path=path, keyfile_path=keyfile, store_id=store_id, engine=engine)
+    store.mark_in_use()
+    return store
 
 
 def open_store(
@@ -411,7 +414,8 @@ def open_store(
         candidates = _candidates_by_key_store(keys, key_store)
 
     key, slots = _first_key_that_opens(path, candidates)
-    check_integrity(path, key)
+    if not ended_cleanly(path):
+        check_integrity(path, key)  # the last session crashed: look at every page first
     if keys.next is not None:
         # Finish (or forget) a key change that was interrupted.
         keys = DeskKeys(store_id=keys.store_id, current=slots)
@@ -430,6 +434,7 @@ def open_store(
         except BaseException:
             store.close()
             raise
+    store.mark_in_use()
     return store
 
 

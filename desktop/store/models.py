@@ -206,6 +206,10 @@ class QuotaRow(Mirror, Base):
 
 class PatientRow(Mirror, DeskEditable, Base):
     __tablename__ = "patients"
+    __table_args__ = (
+        # Search results in their order, without sorting every match (see patients.search).
+        Index("ix_patients_folded_name_id", "folded_name", "id"),
+    )
 
     organization_id: Mapped[str] = mapped_column(String(64))
     given_name: Mapped[str]
@@ -214,6 +218,23 @@ class PatientRow(Mirror, DeskEditable, Base):
     phone: Mapped[str] = mapped_column(default="")
     email: Mapped[str] = mapped_column(default="")
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    # Kept by desktop.store.patient_names on every flush: folded "family<TAB>given" (the
+    # search results' order) and the phone's digits.
+    folded_name: Mapped[str] = mapped_column(default="")
+    phone_digits: Mapped[str] = mapped_column(String(32), default="")
+
+
+class PatientNameKey(Base):
+    """One folded word of a patient's names (see :mod:`desktop.store.patient_names`)."""
+
+    __tablename__ = "patient_name_keys"
+    __table_args__ = (
+        # The primary key serves word ranges; this one "does this patient have such a word".
+        Index("ix_patient_name_keys_patient_id_word", "patient_id", "word"),
+    )
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class AppointmentRow(Mirror, DeskEditable, Base):
@@ -225,6 +246,8 @@ class AppointmentRow(Mirror, DeskEditable, Base):
         Index("ix_appointments_room_id_start", "room_id", "start"),
         Index("ix_appointments_patient_id_start", "patient_id", "start"),
         Index("ix_appointments_clinic_id_start", "clinic_id", "start"),
+        # load_state's window: organization, then start bounded on both sides.
+        Index("ix_appointments_organization_id_start", "organization_id", "start"),
     )
 
     organization_id: Mapped[str] = mapped_column(String(64))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from keyring.errors import KeyringError
 from sqlalchemy import select, update
 
 from desktop.config import DeskConfig, save_config, with_server_url
+from desktop.services.changes import EVERYTHING, NOTHING, DataChanges
 from desktop.services.session import ServerIdentity
 from desktop.store import outbox
 from desktop.store.engine import Store
@@ -49,6 +51,7 @@ from desktop.sync.errors import (
     ServerFailure,
     ServerTimeout,
     ServerUnreachable,
+    SyncCancelled,
     SyncError,
     UpdateRequired,
 )
@@ -118,6 +121,7 @@ class PullResult:
     cursor: int
     last_mutation_id: int
     restored: int  # rows fetched again after the server refused a change to them
+    changes: DataChanges = NOTHING  # where the changed records are (the views redraw there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,18 @@ class SyncClient:
         self._sleep = sleep
         self._clock = clock
         self._protocol = protocol_version
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Thread-safe: stop at the next request or retry wait (the desk is closing).
+
+        Every later request raises :class:`SyncCancelled`; what was applied stays.
+        """
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     # ------------------------------------------------------------------ enrollment
 
@@ -247,12 +263,14 @@ class SyncClient:
         with self.store.session() as session:
             cursor = _state(session).server_version
         pages = changed = conflicts = restored = 0
+        changes = NOTHING
         while True:
             page = self._pull_page(cursor)
             with self.store.write() as session:
                 outcome = mirror.apply_page(session, page, self._clock())
             pages += 1
             changed += outcome.changed
+            changes = changes.merged(outcome.changes)
             conflicts += outcome.new_conflicts
             cursor = max(cursor, page.cursor)
             if progress is not None:
@@ -264,7 +282,8 @@ class SyncClient:
         with self.store.session() as session:
             state = _state(session)
             return PullResult(pages, changed, conflicts, state.server_version,
-                              state.last_mutation_id, restored)
+                              state.last_mutation_id, restored,
+                              changes.merged(EVERYTHING) if restored else changes)
 
     def poke_listener(
         self, on_poke: Callable[[int], None], on_stream: Callable[[bool], None]
@@ -373,6 +392,8 @@ class SyncClient:
         attempts = self._retry.attempts if retry else 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            if self._cancelled.is_set():
+                raise SyncCancelled("the desk is closing")
             try:
                 response = self.http.request(method, url, headers=all_headers,
                                              timeout=self._timeout, **kwargs)
@@ -391,7 +412,11 @@ class SyncClient:
             log.info("sync request failed (%s %s): %s", method, _path_of(url), failure.detail)
             if last:
                 raise failure
-            self._sleep(self._retry.delay(attempt, retry_after))
+            delay = self._retry.delay(attempt, retry_after)
+            if self._sleep is time.sleep:
+                self._cancelled.wait(delay)  # a closing desk does not wait out the backoff
+            else:
+                self._sleep(delay)
         raise AssertionError("unreachable")
 
 

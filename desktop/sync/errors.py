@@ -40,6 +40,11 @@ class SyncError(Exception):
         return f"{text} {KEPT}" if self.keeps_changes else text
 
 
+class SyncCancelled(SyncError):
+    """The desk is closing: the sync stopped before its next request (nothing was lost —
+    every page already pulled was applied in its own transaction)."""
+
+
 class ServerUnreachable(SyncError):
     message_id = N_("The server cannot be reached. Check the internet connection.")
 

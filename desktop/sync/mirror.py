@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.services import mapping
+from desktop.services.changes import NOTHING, ChangeCollector, DataChanges
 from desktop.store import outbox
 from desktop.store.models import (
     SYNC_STATE_ID,
@@ -219,6 +220,7 @@ class PageResult:
     changed: int = 0
     new_conflicts: int = 0
     orphans: list[Orphan] = field(default_factory=list)
+    changes: DataChanges = NOTHING
 
 
 def still_pending(row: Any, acknowledged: int) -> bool:
@@ -265,10 +267,13 @@ def apply_changes(
     tombstones: Iterable[Tombstone],
     acknowledged: int,
     only: set[Orphan] | None = None,
+    report: ChangeCollector | None = None,
 ) -> int:
     """Upsert ``changes`` and delete ``tombstones``, sparing rows still pending.
 
-    ``only`` restricts the work to those records (used when restoring orphans).
+    ``only`` restricts the work to those records (used when restoring orphans);
+    ``report`` hears where every changed appointment was and is, and which other
+    records changed (see :mod:`desktop.services.changes`).
     Returns how many rows changed. The rows a page touches are loaded up front, a few
     queries per entity rather than one per record, and flushed once at the end.
     """
@@ -299,7 +304,11 @@ def apply_changes(
             row = rows[table].get(change.id)
             if row is not None and still_pending(row, acknowledged):
                 continue
-            rows[table][change.id] = _write(session, change, row)
+            if report is not None and row is not None:
+                _report(report, change.entity, row)
+            rows[table][change.id] = written = _write(session, change, row)
+            if report is not None:
+                _report(report, change.entity, written)
             changed += 1
         for tombstone in tombstones:
             table = _table(tombstone.entity)
@@ -312,10 +321,19 @@ def apply_changes(
                 continue
             row = rows[table].pop(tombstone.id, None)
             if row is not None and not still_pending(row, acknowledged):
+                if report is not None:
+                    _report(report, tombstone.entity, row)
                 session.delete(row)
                 changed += 1
     session.flush()
     return changed
+
+
+def _report(report: ChangeCollector, entity: str, row: Any) -> None:
+    if isinstance(row, AppointmentRow):
+        report.appointment(row.clinic_id, row.start, row.end, (row.provider_id, row.room_id))
+    else:
+        report.entity(entity, row.id)
 
 
 def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime) -> int:
@@ -413,7 +431,10 @@ def apply_page(session: Session, page: PullPage, now: datetime) -> PageResult:
     check_organization(state, page.changes)
     acknowledged = max(page.last_mutation_id, state.last_mutation_id)
     result = PageResult()
-    result.changed = apply_changes(session, page.changes, page.tombstones, acknowledged)
+    report = ChangeCollector()
+    result.changed = apply_changes(session, page.changes, page.tombstones, acknowledged,
+                                   report=report)
+    result.changes = report.result()
     lifts = refused_lifts(session, page.conflicts)
     # Before acknowledging: a conflict's "what was tried" comes from its outbox entry.
     result.new_conflicts = add_conflicts(session, page.conflicts, now)

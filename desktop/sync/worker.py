@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from desktop.sync.client import SyncClient
-from desktop.sync.errors import ServerTimeout, ServerUnreachable, SyncError
+from desktop.sync.errors import ServerTimeout, ServerUnreachable, SyncCancelled, SyncError
 from desktop.sync.events import PokeListener
 
 log = logging.getLogger("desktop.sync.worker")
@@ -48,6 +48,9 @@ class SyncWorker(QObject):
     stateChanged = Signal(object)  # SyncStatus
     conflictsArrived = Signal(int)
     dataChanged = Signal()
+    #: Emitted with ``dataChanged``: where the changes are (a DataChanges), so a view
+    #: redraws only when they touch what it shows.
+    changesArrived = Signal(object)
     # Internal: the listener thread hands pokes and stream state to the worker's thread.
     _poked = Signal(int)
     _streamChanged = Signal(bool)
@@ -95,6 +98,8 @@ class SyncWorker(QObject):
         """Push and pull now; report the outcome through the signals."""
         try:
             result = self._client.sync_once()
+        except SyncCancelled:
+            return  # the desk is closing: nothing to report
         except SyncError as error:
             log.info("sync failed: %s", type(error).__name__)
             self._publish(online=not isinstance(error, ServerUnreachable | ServerTimeout),
@@ -106,6 +111,7 @@ class SyncWorker(QObject):
         if result.pull.new_conflicts:
             self.conflictsArrived.emit(result.pull.new_conflicts)
         if result.pull.changed or result.pull.restored:
+            self.changesArrived.emit(result.pull.changes)
             self.dataChanged.emit()
 
     @Slot()
@@ -114,6 +120,10 @@ class SyncWorker(QObject):
         self.close_stream()
         if self._timer is not None:
             self._timer.stop()
+
+    def cancel(self) -> None:
+        """Thread-safe: a sync in progress stops at its next request (the desk is closing)."""
+        self._client.cancel()
 
     def close_stream(self) -> None:
         """Thread-safe: close the event stream so its thread ends promptly."""
@@ -172,10 +182,12 @@ class SyncThread:
         QMetaObject.invokeMethod(self.worker, "requestSync", Qt.ConnectionType.QueuedConnection)
 
     def shutdown(self, wait_ms: int = 15_000) -> bool:
-        """Close the stream at once, let a sync in progress finish, stop the thread.
+        """Close the stream at once, stop a sync in progress at its next request, stop
+        the thread.
 
         The worker is deleted as the thread finishes: do not use it afterwards.
         """
+        self.worker.cancel()
         self.worker.close_stream()
         if self.thread.isRunning():
             QMetaObject.invokeMethod(self.worker, "stop",

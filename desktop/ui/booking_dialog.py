@@ -158,6 +158,8 @@ class BookingDialog(QDialog):
             self.patients.choose(patient)
         self.type_combo.currentIndexChanged.connect(self._type_changed)
         self.find_button.clicked.connect(self.find_next_available)
+        self._provider_picked = provider_id is not None
+        self.provider_combo.activated.connect(self._provider_activated)
         self.alternatives.clicked.connect(self._use_alternative)
         self.alternatives.activated.connect(self._use_alternative)
         self.book_button.clicked.connect(self.submit)
@@ -237,24 +239,29 @@ class BookingDialog(QDialog):
 
     @Slot()
     def find_next_available(self) -> None:
-        """List the first free times from the chosen one on, with any provider."""
-        start = self.start()
-        first_day = self.date_edit.date().toPython()
+        """List the first free times from the chosen one on (from now if it is past), with
+        the provider the receptionist picked, else with any provider."""
+        start = max(self.start(), self._ctx.now())
         patient = self.patients.patient
+        provider = self.provider_combo.currentData() if self._provider_picked else None
         try:
-            slots = agenda.free_slots(
-                self._ctx, self.reference.clinic_id, self.type_combo.currentData(), first_day,
-                first_day + timedelta(days=SEARCH_DAYS),
+            found = agenda.earliest_free(
+                self._ctx, self.reference.clinic_id, self.type_combo.currentData(),
+                limit=ALTERNATIVES_SHOWN, after=start, horizon_days=SEARCH_DAYS,
+                provider_ids=None if provider is None else (provider,),
                 patient_id=None if patient is None else patient.id)
         except SessionLocked:
             self._say(_("The desk is locked. Unlock it to continue."), error=True)
             return
-        found = [s for s in slots if s.start >= start][:ALTERNATIVES_SHOWN]
         self.alternatives_model.set_alternatives(found)
         self._last_refusal = None
         self._say(_("Free times from {time}:").format(
             time=format_when(start, self.reference.time_zone, self.reference.locale))
                   if found else _("No free time in the next two weeks."), error=not found)
+
+    @Slot(int)
+    def _provider_activated(self, _index: int) -> None:
+        self._provider_picked = True  # "find next available" now looks at this provider
 
     @Slot(QModelIndex)
     def _use_alternative(self, index: QModelIndex) -> None:

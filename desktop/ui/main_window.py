@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda as agenda_service
+from desktop.services.changes import DataChanges
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
@@ -414,7 +415,25 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_data_changed(self) -> None:
         """A sync brought changes (another desk moved something, the server decided)."""
-        self.refresh()
+        self.on_changes(None)
+        self.refresh_conflicts()
+
+    @Slot(object)
+    def on_changes(self, changes: DataChanges | None) -> None:
+        """A sync brought ``changes`` (None: anywhere). The agenda reloads in the background
+        and only if they touch the shown range; the panels beside it are small reads."""
+        if self.lock_overlay.is_locked():
+            return
+        if changes is not None and changes.configuration:
+            self.refresh()  # hours, resources, time zone: the whole frame (rare)
+            return
+        try:
+            self.agenda.request_refresh(changes)
+            if changes is None or changes.waitlist or changes.patients:
+                self.waitlist_panel.refresh()
+            self.details_panel.refresh()  # conflicts come with their own signal
+        except SessionLocked:
+            self.lock_overlay.lock()
 
     @Slot(str)
     def show_message(self, text: str) -> None:

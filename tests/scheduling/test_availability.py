@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from scheduling.availability import SlotQuery, free_slots, next_available
+from scheduling.availability import SlotQuery, earliest_slots, free_slots, next_available
 from scheduling.commands import Alternative
 from scheduling.errors import InvalidIntervalError, UnknownIdError
 from scheduling.model import Holiday, Quota, QuotaPeriod
@@ -148,3 +148,24 @@ def test_a_room_filter_on_a_type_without_required_rooms_offers_slots_in_that_roo
     slots = free_slots(state, query, now=NOW)
     assert slots
     assert {slot.room_id for slot in slots} == {ROOM_1}
+
+
+def test_the_earliest_slots_are_the_first_free_slots_in_start_then_provider_order() -> None:
+    state = clinic_state()
+    for provider, minutes in ((DR_ADAMS, 60), (DR_BAKER, 30), (DR_CRUZ, 45)):
+        state.put_appointment(existing(provider, wall(MONDAY, 9), minutes))
+    every = free_slots(state, SlotQuery(CLINIC, CONSULT, MONDAY, SUNDAY), now=NOW)
+    for limit in (1, 3, 8, 40):
+        earliest = earliest_slots(state, CLINIC, CONSULT, now=NOW, after=wall(MONDAY, 0),
+                                  limit=limit, horizon_days=6)
+        assert earliest == every[:limit]
+
+
+def test_the_earliest_slots_of_one_provider_are_only_theirs_and_start_after_the_time() -> None:
+    state = clinic_state()
+    earliest = earliest_slots(state, CLINIC, CONSULT, now=NOW, after=wall(MONDAY, 16),
+                              limit=5, provider_ids=(DR_CRUZ,))
+    assert len(earliest) == 5
+    assert {slot.provider_id for slot in earliest} == {DR_CRUZ}
+    assert all(slot.start >= wall(MONDAY, 16) for slot in earliest)
+    assert earliest == sorted(earliest, key=lambda s: s.start)

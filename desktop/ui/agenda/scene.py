@@ -230,6 +230,19 @@ class AppointmentItem(QGraphicsItem):
     def appointment_id(self) -> str:
         return self.agenda_item.appointment_id
 
+    def show_as(self, item: AgendaItem, rect: QRectF, text: tuple[str, str], tooltip: str,
+                *, marker: bool, style: ItemStyle) -> None:
+        """Show another state of the same appointment (a sync moved or changed it)."""
+        self.prepareGeometryChange()
+        self.agenda_item = item
+        self._rect = QRectF(rect)
+        self._bounds = rect.adjusted(-1, -1, 1, 1)
+        self._text = text
+        self._marker = marker
+        self._style = style
+        self.setToolTip(tooltip)
+        self.update()
+
     def boundingRect(self) -> QRectF:
         return self._bounds
 
@@ -422,55 +435,96 @@ def _backdrop(content: SceneContent, column: Column, lines: list[float],
 def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
                        font: QFont) -> dict[str, AppointmentItem]:
     geo = content.geometry
-    by_place = {(c.day, c.key): c for c in geo.columns}
-    placed: dict[str, tuple[Column, AgendaItem]] = {}
-    for item in content.items:
-        day = _local_day(geo, item.start)
-        column = by_place.get((day, column_key(item, content.columns)))
-        if column is not None:
-            placed[item.appointment_id] = (column, item)
+    placed = place_items(geo, content.items, content.columns)
     lanes = lay_out(Span(i.appointment_id, c.index, i.start, i.end)
                     for c, i in placed.values())
-    # Translated once per build, and clock labels once per wall-clock minute: formatting
-    # thousands of times through gettext and Babel would dominate a busy week's build.
-    tooltip = _("{time} {patient} — {type} ({status})")
-    not_confirmed = _("{status}, not yet confirmed")
-    hidden = _("Patient hidden")
-    statuses: dict[tuple[str, bool], str] = {}
-    styles: dict[tuple[str, bool], ItemStyle] = {}
-    clocks: dict[tuple[int, int], str] = {}
-    zone_info = zone(geo.tz)
+    painter = ItemPainter(content, font)
     drawn: dict[str, AppointmentItem] = {}
     for appointment_id, (column, item) in placed.items():
-        rect = geo.rect_of(column, item.start, item.end, lanes[appointment_id])
-        local = item.start.astimezone(zone_info)
-        clock = clocks.get((local.hour, local.minute))
-        if clock is None:
-            clock = clocks[(local.hour, local.minute)] = format_clock(
-                item.start, geo.tz, content.locale)
-        patient = hidden if content.hide_patients else item.patient_name
-        status = statuses.get((item.status, item.pending))
-        if status is None:
-            status = _(TERMS.get(item.status, item.status))
-            if item.pending:
-                status = not_confirmed.format(status=status)
-            statuses[(item.status, item.pending)] = status
-        text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
-        style = styles.get((item.color, item.pending))
-        if style is None:
-            style = styles[(item.color, item.pending)] = ItemStyle.of(item.color, item.pending)
-        graphic = AppointmentItem(
-            item, rect, text,
-            tooltip.format(time=clock, patient=patient, type=item.type_name, status=status),
-            font, marker=rect.width() >= 80, style=style)
+        graphic = painter.make(item, column, lanes[appointment_id])
         scene.addItem(graphic)
         drawn[appointment_id] = graphic
     return drawn
+
+
+def place_items(geo: AgendaGeometry, items: Sequence[AgendaItem],
+                columns: str) -> dict[str, tuple[Column, AgendaItem]]:
+    """The column of every item that falls in ``geo``'s range, by appointment id."""
+    by_place = {(c.day, c.key): c for c in geo.columns}
+    placed: dict[str, tuple[Column, AgendaItem]] = {}
+    for item in items:
+        day = _local_day(geo, item.start)
+        column = by_place.get((day, column_key(item, columns)))
+        if column is not None:
+            placed[item.appointment_id] = (column, item)
+    return placed
+
+
+class ItemPainter:
+    """Makes and updates appointment items for one scene content.
+
+    Texts are translated once per painter, and clock labels formatted once per
+    wall-clock minute: formatting thousands of times through gettext and Babel would
+    dominate a busy week's build.
+    """
+
+    def __init__(self, content: SceneContent, font: QFont | None = None) -> None:
+        self.content = content
+        if font is None:
+            font = QFont()
+            font.setPointSizeF(7.5 if content.geometry.compact else 8.0)
+        self.font = font
+        self._tooltip = _("{time} {patient} — {type} ({status})")
+        self._not_confirmed = _("{status}, not yet confirmed")
+        self._hidden = _("Patient hidden")
+        self._statuses: dict[tuple[str, bool], str] = {}
+        self._styles: dict[tuple[str, bool], ItemStyle] = {}
+        self._clocks: dict[tuple[int, int], str] = {}
+        self._zone = zone(content.geometry.tz)
+
+    def make(self, item: AgendaItem, column: Column, lane: Lane) -> AppointmentItem:
+        rect = self.content.geometry.rect_of(column, item.start, item.end, lane)
+        text, tooltip, style = self._looks(item)
+        return AppointmentItem(item, rect, text, tooltip, self.font,
+                               marker=rect.width() >= 80, style=style)
+
+    def update(self, graphic: AppointmentItem, item: AgendaItem, column: Column,
+               lane: Lane) -> bool:
+        """Bring ``graphic`` to ``item`` in ``column``/``lane``; False if nothing changed."""
+        rect = self.content.geometry.rect_of(column, item.start, item.end, lane)
+        if item == graphic.agenda_item and rect == graphic.rect():
+            return False
+        text, tooltip, style = self._looks(item)
+        graphic.show_as(item, rect, text, tooltip, marker=rect.width() >= 80, style=style)
+        return True
+
+    def _looks(self, item: AgendaItem) -> tuple[tuple[str, str], str, ItemStyle]:
+        content, geo = self.content, self.content.geometry
+        local = item.start.astimezone(self._zone)
+        clock = self._clocks.get((local.hour, local.minute))
+        if clock is None:
+            clock = self._clocks[(local.hour, local.minute)] = format_clock(
+                item.start, geo.tz, content.locale)
+        patient = self._hidden if content.hide_patients else item.patient_name
+        status = self._statuses.get((item.status, item.pending))
+        if status is None:
+            status = _(TERMS.get(item.status, item.status))
+            if item.pending:
+                status = self._not_confirmed.format(status=status)
+            self._statuses[(item.status, item.pending)] = status
+        text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
+        style = self._styles.get((item.color, item.pending))
+        if style is None:
+            style = self._styles[(item.color, item.pending)] = ItemStyle.of(item.color,
+                                                                            item.pending)
+        tooltip = self._tooltip.format(time=clock, patient=patient, type=item.type_name,
+                                       status=status)
+        return text, tooltip, style
 
 
 def _local_day(geo: AgendaGeometry, instant: datetime) -> date | None:
     return next((day for day, axis in geo.axes.items() if axis.contains(instant)), None)
 
 
-__all__ = ["AgendaGeometry", "AppointmentItem", "Column", "HeaderLabel", "SceneContent",
-           "build_scene", "column_width_for"]
+__all__ = ["AgendaGeometry", "AppointmentItem", "Column", "HeaderLabel", "ItemPainter",
+           "SceneContent", "build_scene", "column_width_for", "place_items"]

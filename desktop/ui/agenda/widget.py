@@ -9,6 +9,7 @@ to do the one real write. A refused drop changes nothing and says why.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, Q
 
 from desktop.services import agenda, booking, waitlist
 from desktop.services.agenda_frame import AgendaFrame, load_frame
+from desktop.services.changes import DataChanges
 from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
 from desktop.services.preview import DragJudge, Verdict
@@ -27,17 +29,36 @@ from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
     AppointmentItem,
+    ItemPainter,
     SceneContent,
     build_scene,
     column_width_for,
 )
-from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Target
+from desktop.ui.agenda.updates import (
+    LoadFailed,
+    RangeLoad,
+    RangeLoader,
+    RangeRequest,
+    SceneUpdate,
+    SliceRunner,
+    load_range,
+)
+from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.text import _, render_message
 from scheduling.timeutil import day_bounds
 
 LOCKED = "The session is locked. Unlock it to continue."
+#: Sync changes arriving within this many milliseconds are loaded and drawn once.
+MERGE_MS = 40
+
+
+def _keys_of(geometry: AgendaGeometry) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for column in geometry.columns:
+        seen.setdefault(column.key, column.name)
+    return list(seen.items())
 
 
 class AgendaWidget(QWidget):
@@ -48,14 +69,22 @@ class AgendaWidget(QWidget):
     openPatient = Signal(str)
     pinboardRequested = Signal(str)
 
+    #: A sync's changes are shown: the background load was applied to the scene.
+    sceneUpdated = Signal()
+
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
+        self._stamps = itertools.count(1)  # orders loads: an older one never replaces a newer
+        self._shown_stamp = 0
+        #: How many background loads were applied (sync redraws), for tests and benches.
+        self.sync_redraws = 0
         self._clinic_id: str | None = None
         self._first = date(2000, 1, 1)  # set by show_range()
         self._days = 1
         self._columns = "provider"
         self._reference: ClinicReference | None = None
+        self._reference_stale = False
         self._data: AgendaView | None = None
         self._frame: AgendaFrame | None = None
         self._items: dict[str, AppointmentItem] = {}
@@ -82,6 +111,17 @@ class AgendaWidget(QWidget):
         self._relayout.setInterval(30)
         self._relayout.timeout.connect(self._redraw)
         self.view.resized.connect(self._on_view_resized)
+        # Sync changes: merged for a moment, loaded off the UI thread, applied in slices.
+        self._wanted_load = False
+        self._merge = QTimer(self)
+        self._merge.setSingleShot(True)
+        self._merge.setInterval(MERGE_MS)
+        self._merge.timeout.connect(self._load_in_background)
+        self._loader = RangeLoader(self._load_stamped, self)
+        self._loader.loaded.connect(self._on_loaded)
+        self._slices = SliceRunner(lambda: self.view.mode is not Mode.IDLE, self)
+        self._slices.finished.connect(self._on_update_applied)
+        self._update: SceneUpdate | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -99,9 +139,10 @@ class AgendaWidget(QWidget):
         self._scroll_to_working_hours()
 
     def refresh(self) -> None:
-        """Reload the range from the local store and redraw it."""
+        """Reload the range from the local store and redraw it (now, in the UI thread)."""
         if self._clinic_id is None:
             return
+        self._shown_stamp = next(self._stamps)
         last = self._first + timedelta(days=self._days - 1)
         try:
             if self._reference is None:
@@ -120,6 +161,28 @@ class AgendaWidget(QWidget):
             self.message.emit(str(refused))
             return
         self._redraw()
+
+    def request_refresh(self, changes: DataChanges | None = None) -> bool:
+        """A sync changed the store: if ``changes`` (None: anywhere) touch the shown range,
+        reload it in the background and update the scene in place — requests within
+        ``MERGE_MS`` of each other and those made while a load runs become one load.
+        Returns whether a load was asked for."""
+        if self._clinic_id is None or self._data is None or self._reference is None:
+            return False
+        if changes is not None and not self._touched_by(changes):
+            return False
+        if changes is None or changes.configuration or changes.everything:
+            self._reference_stale = True
+        self._wanted_load = True
+        if not self._merge.isActive():
+            self._merge.start()
+        return True
+
+    @property
+    def refresh_pending(self) -> bool:
+        """A sync's changes are still being loaded or drawn."""
+        return (self._merge.isActive() or self._wanted_load or self._loader.busy
+                or self._slices.running)
 
     def retranslate(self) -> None:
         self._redraw()
@@ -181,8 +244,18 @@ class AgendaWidget(QWidget):
         return [(p.id, p.name) for p in ref.providers]
 
     def _redraw(self) -> None:
+        """Rebuild the whole scene, keeping the scroll position (navigation scrolls after)."""
         self._relayout.stop()
+        self._slices.stop()
+        self._update = None
         self.view.forget_items()
+        scrolled = (self.view.horizontalScrollBar().value(),
+                    self.view.verticalScrollBar().value())
+        self._build()
+        self.view.horizontalScrollBar().setValue(scrolled[0])
+        self.view.verticalScrollBar().setValue(scrolled[1])
+
+    def _build(self) -> None:
         ref = self._reference
         if ref is None or self._data is None:
             self.scene.clear()
@@ -222,6 +295,63 @@ class AgendaWidget(QWidget):
         # The grid shows scene y from HEADER down; its scroll value is the scene y at its top.
         self.view.verticalScrollBar().setValue(round(geometry.y_of(self._first,
                                                                    max(top, axis.start))))
+
+    # ------------------------------------------------------------------ sync updates
+
+    def _touched_by(self, changes: DataChanges) -> bool:
+        assert self._reference is not None and self._data is not None and self._clinic_id
+        start, _ = day_bounds(self._first, self._reference.time_zone)
+        _, end = day_bounds(self._first + timedelta(days=self._days - 1),
+                            self._reference.time_zone)
+        shown_patients = {item.patient_id for item in self._data.items}
+        return changes.touches(self._clinic_id, start, end, shown_patients)
+
+    def _request(self) -> RangeRequest | None:
+        if self._clinic_id is None:
+            return None
+        return RangeRequest(self._clinic_id, self._first, self._days, self._columns,
+                            None if self._reference_stale else self._reference)
+
+    def _load_in_background(self) -> None:
+        request = self._request()
+        if request is None or not self._wanted_load:
+            return
+        self._wanted_load = False
+        self._reference_stale = False
+        self._loader.request(request)
+
+    def _load_stamped(self, request: RangeRequest) -> RangeLoad:
+        # Runs in the loading thread; the stamp is taken before reading the store.
+        return load_range(self._ctx, request, stamp=next(self._stamps))
+
+    def _on_loaded(self, result: RangeLoad | LoadFailed) -> None:
+        current = self._request()
+        if current is None or not result.request.same_range(current) or self._data is None:
+            return  # moved on (that range was loaded then), or locked meanwhile
+        if isinstance(result, LoadFailed):
+            self.refresh()  # fails again, and says why, the way a direct refresh does
+            return
+        if result.stamp < self._shown_stamp:
+            return  # a direct refresh has shown newer data meanwhile
+        self._shown_stamp = result.stamp
+        rebuild = (result.reference != self._reference or result.frame != self._frame)
+        self._reference, self._data, self._frame = result.reference, result.data, result.frame
+        geometry = self.view.geometry_
+        if rebuild or geometry is None or self._keys() != _keys_of(geometry):
+            self._redraw()
+            self._on_update_applied()
+            return
+        painter = ItemPainter(SceneContent(geometry, (), self._frame, result.reference.locale,
+                                           self._columns, hide_patients=self._patients_hidden))
+        self._update = SceneUpdate(self.scene, geometry, painter, self._items, result)
+        self._slices.start(self._update)
+
+    def _on_update_applied(self) -> None:
+        self._update = None
+        self.sync_redraws += 1
+        if self._selected is not None and self._selected not in self._items:
+            self.select(None)
+        self.sceneUpdated.emit()
 
     def _written(self) -> None:
         self.changed.emit()

@@ -9,7 +9,7 @@ import pytest
 import sqlcipher3.dbapi2 as sqlcipher
 from sqlalchemy import text
 
-from desktop.store.engine import PAGE_SIZE, Store, make_engine, open_connection
+from desktop.store.engine import PAGE_SIZE, Store, in_use_marker, make_engine, open_connection
 from desktop.store.errors import CorruptStoreError, WrongKeyError, WrongPassphraseError
 from desktop.store.keys import keyfile_path_for, open_store
 from desktop.store.models import PatientRow
@@ -134,17 +134,39 @@ def test_an_empty_file_is_reported_as_corrupt(
         open_store(db_path, keyring_backend=key_store)
 
 
-def test_a_damaged_inner_page_is_reported_as_corrupt(
-    store: Store, db_path: Path, key_store: MemoryKeyring
-) -> None:
-    _add_patient(store)
-    _close_for_hashing(store)
+def _damage_page_3(db_path: Path) -> None:
     data = bytearray(db_path.read_bytes())
     assert len(data) > 2 * PAGE_SIZE
     data[2 * PAGE_SIZE + 200 : 2 * PAGE_SIZE + 264] = b"\x00" * 64  # inside page 3
     db_path.write_bytes(bytes(data))
+
+
+def test_after_a_crash_a_damaged_inner_page_is_reported_at_open(
+    store: Store, db_path: Path, key_store: MemoryKeyring
+) -> None:
+    _add_patient(store)
+    _close_for_hashing(store)
+    in_use_marker(db_path).touch()  # the last session never closed the store: a crash
+    _damage_page_3(db_path)
     with pytest.raises(CorruptStoreError, match="outbox"):
         open_store(db_path, keyring_backend=key_store)
+
+
+def test_after_a_clean_close_opening_skips_the_whole_file_check_and_it_runs_on_demand(
+    store: Store, db_path: Path, key_store: MemoryKeyring
+) -> None:
+    _add_patient(store)
+    _close_for_hashing(store)
+    assert not in_use_marker(db_path).exists()
+    _damage_page_3(db_path)
+    reopened = open_store(db_path, keyring_backend=key_store)
+    try:
+        assert in_use_marker(db_path).exists()
+        with pytest.raises(CorruptStoreError, match="outbox"):
+            reopened.check_integrity()
+    finally:
+        reopened.close()
+    assert not in_use_marker(db_path).exists()
 
 
 def test_the_pragmas_are_in_effect_on_every_connection(store: Store) -> None:

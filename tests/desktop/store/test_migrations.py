@@ -73,3 +73,32 @@ def test_the_sync_state_row_exists_after_migration(store: Store) -> None:
             text("SELECT id, server_version, last_mutation_id FROM sync_state")
         ).one()
     assert tuple(row) == (1, 0, 0)
+
+
+def test_migration_0003_indexes_the_names_of_patients_already_stored(tmp_path: Path) -> None:
+    from alembic import command
+
+    path = tmp_path / "desk.db"
+    key = os.urandom(32)
+    create_database_file(path, key)
+    keyfile_path_for(path).write_text("{}")
+    engine = make_engine(path, key)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate.alembic_config(connection), "0002")
+            connection.execute(text(
+                "INSERT INTO patients (id, organization_id, given_name, family_name, active, "
+                "phone, email, preferred_language, server_version) VALUES ('p1', 'o', "
+                "'Íñigo', 'Zúñiga Peña', 1, '+34 600-111', '', 'es', 1)"))
+
+        migrate.upgrade(engine, path)
+
+        with engine.connect() as connection:
+            words = set(connection.execute(text(
+                "SELECT word FROM patient_name_keys WHERE patient_id = 'p1'")).scalars())
+            folded, digits = connection.execute(text(
+                "SELECT folded_name, phone_digits FROM patients WHERE id = 'p1'")).one()
+    finally:
+        engine.dispose()
+    assert words == {"inigo", "zuniga", "pena"}
+    assert (folded, digits) == ("zuniga pena\tinigo", "34600111")

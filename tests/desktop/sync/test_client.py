@@ -36,6 +36,7 @@ from desktop.sync.errors import (
     ServerFailure,
     ServerTimeout,
     ServerUnreachable,
+    SyncCancelled,
     SyncError,
     UpdateRequired,
 )
@@ -444,3 +445,45 @@ def test_the_recorded_server_url_is_used_after_a_restart(
     assert again.sync_once().pending == 0
     assert on_server(db, clinic) == [mine]
 
+
+
+def test_a_cancelled_pull_stops_before_its_next_page_and_keeps_what_it_applied(
+    desk: Desk, other_desk: Desk
+) -> None:
+    for slot in range(10):
+        other_desk.book(slot)
+    other_desk.client.sync_once()
+    fetch = desk.client._pull_page
+    pages: list[int] = []
+
+    def fetch_then_close(cursor: int) -> object:
+        page = fetch(cursor)
+        pages.append(page.cursor)
+        desk.client.cancel()  # the receptionist closes the desk during the first page
+        return page
+
+    desk.client._pull_page = fetch_then_close  # type: ignore[method-assign]
+    before = desk.traffic.count("/api/v1/sync/pull")
+    with pytest.raises(SyncCancelled):
+        desk.client.pull()
+
+    assert len(pages) == 1  # pages of 4: the other two were never asked for
+    assert desk.traffic.count("/api/v1/sync/pull") == before + 1
+    with desk.store.session() as session:
+        assert session.get(SyncState, SYNC_STATE_ID).server_version == pages[0]  # type: ignore[union-attr]
+
+
+def test_a_pull_reports_the_days_and_resources_its_changes_touch(
+    desk: Desk, other_desk: Desk
+) -> None:
+    booked = [other_desk.book(slot) for slot in (0, 1)]
+    other_desk.client.sync_once()
+
+    pulled = desk.client.pull()
+
+    with desk.store.session() as session:
+        rows = [session.get(AppointmentRow, i) for i in booked]
+    assert all(rows)
+    assert pulled.changes.days >= {(r.clinic_id, r.start.date()) for r in rows if r}
+    assert pulled.changes.resources >= {r.provider_id for r in rows if r}
+    assert not pulled.changes.everything

@@ -200,3 +200,25 @@ def test_switching_to_spanish_retranslates_the_visible_labels(
     assert dialog.book_button.text() == "Reservar"
     spanish = sorted(w.text() for w in dialog.findChildren(QLabel) if w.isVisible() and w.text())
     assert len(set(english) & set(spanish)) <= 1  # at most the patient's own name stays
+
+
+def test_find_next_available_from_a_past_day_lists_todays_free_times(
+    qtbot: QtBot, ctx: DeskContext, model_tester: ModelTester
+) -> None:
+    weeks_ago = TUESDAY_9 - timedelta(days=21)  # beyond the two weeks the dialog searches
+    dialog = BookingDialog(ctx, CLINIC, start=weeks_ago, provider_id=DR_RUIZ,
+                           patient=patients.get(ctx, ANA))
+    qtbot.addWidget(dialog)
+    model_tester(dialog.alternatives_model)
+
+    qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)
+
+    found = [dialog.alternatives_model.alternative(r)
+             for r in range(dialog.alternatives_model.rowCount())]
+    assert len(found) == 8
+    now = ctx.now()
+    # Today is Monday 08:00 in Madrid; Dr Ruiz works from 09:00: today's first slots.
+    assert [a.start for a in found if a is not None] == [
+        now + timedelta(hours=1, minutes=m) for m in range(0, 8 * 15, 15)]
+    assert {a.provider_id for a in found if a is not None} == {DR_RUIZ}
+    assert "No free time" not in dialog.message.text()
