@@ -69,6 +69,7 @@ from desktop.store.errors import (
     WrongKeyError,
     WrongPassphraseError,
 )
+from desktop.store.files import replace_file
 
 KEYRING_SERVICE = "ClinicDesk"
 KEYFILE_FORMAT = 1
@@ -229,7 +230,7 @@ def write_keyfile(path: Path, keys: DeskKeys) -> None:
         handle.write(keys.to_json())
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    replace_file(temporary, path)
     _fsync_directory(path.parent)
 
 
@@ -421,16 +422,11 @@ def open_store(
         with contextlib.suppress(KeyringError, KeyStoreEntryMissing):
             _restore_key_store_entry(keyfile, keys, key, key_store)
 
-    store = Store(
+    if run_migrations:
+        migrate.upgrade_file(path, key)
+    return Store(
         path=path, keyfile_path=keyfile, store_id=keys.store_id, engine=make_engine(path, key)
     )
-    if run_migrations:
-        try:
-            migrate.upgrade(store.engine, path)
-        except BaseException:
-            store.close()
-            raise
-    return store
 
 
 def _candidates_by_passphrase(keys: DeskKeys, passphrase: str) -> list[tuple[bytes, KeySlots]]:
