@@ -1,14 +1,16 @@
-"""Build hook: the wheel carries the compiled gettext catalogue as package data.
+"""Build hook: the wheel carries the compiled gettext catalogue and the desk's resources.
 
 Everything else is declared in ``pyproject.toml``. ``translations/`` (the
-``.po`` sources) sits outside every package, so ``build_py`` compiles it into
-``scheduling/translations/`` of the build (see ``translations/compile.py``);
-an editable install reads the sources in place instead.
+``.po`` sources) and ``resources/`` sit outside every package, so ``build_py``
+compiles the first into ``scheduling/translations/`` of the build (see
+``translations/compile.py``) and copies the second to ``desktop/resources/``
+(see ``desktop/assets.py``); an editable install reads both in place instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -27,8 +29,10 @@ class BuildWithCatalogue(build_py):
         assert spec is not None and spec.loader is not None
         catalogue = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(catalogue)
-        catalogue.compile_catalogue(Path(self.build_lib) / "scheduling" / "translations",
-                          ROOT / "translations")
+        build = Path(self.build_lib)
+        catalogue.compile_catalogue(build / "scheduling" / "translations", ROOT / "translations")
+        shutil.copytree(ROOT / "resources", build / "desktop" / "resources",
+                        ignore=shutil.ignore_patterns("*.py", "__pycache__"), dirs_exist_ok=True)
 
 
 setup(cmdclass={"build_py": BuildWithCatalogue})

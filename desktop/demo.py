@@ -1,8 +1,10 @@
 """``clinicdesk demo``: an embedded sync server with the demo organization and enrolled desks.
 
-The server runs as its own process (``python -m sync_server.cli``) on a
-loopback port with an SQLite database in a temporary folder, so the desk never
-imports server code. Each desk gets its own encrypted store in that folder,
+The server runs as its own process (``python -m sync_server.cli``, or
+``<bundle> --sync-server`` inside a desk bundle) on a loopback port with an
+SQLite database in a temporary folder, so the desk never imports server code.
+What the server child prints goes to ``server.log`` in that folder and is
+quoted when it fails. Each desk gets its own encrypted store in that folder,
 enrolled with a one-time code from ``seed-demo`` and signed in as the demo
 receptionist. The desks' key store is a file in the demo folder: acceptable
 for throw-away demo data, never for a real desk (which refuses to run without
@@ -94,8 +96,34 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _server_command(*args: str) -> list[str]:
+#: The desk bundle's dispatcher runs the sync server CLI for this first argument
+#: (``packaging/clinicdesk_entry.py``); from source the child is ``python -m``.
+BUNDLE_SERVER_FLAG = "--sync-server"
+
+
+def server_command(*args: str) -> list[str]:
+    """The command line of a sync server child, from source or from a desk bundle."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, BUNDLE_SERVER_FLAG, *args]
     return [sys.executable, "-m", "sync_server.cli", *args]
+
+
+class DemoServerError(RuntimeError):
+    """The demo's sync server child failed; the message quotes the end of its output."""
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _run_server_command(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(server_command(*args), env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise DemoServerError(
+            f"the demo sync server command '{args[0]}' failed (exit code {done.returncode}):\n"
+            f"{_tail(done.stderr or done.stdout)}")
+    return done.stdout
 
 
 def start(folder: Path, desks: int = 1, progress: Callable[[str], None] = print,
@@ -106,19 +134,20 @@ def start(folder: Path, desks: int = 1, progress: Callable[[str], None] = print,
     env["CLINICDESK_DATA_DIR"] = str(folder / "server")
     (folder / "server").mkdir(parents=True, exist_ok=True)
     progress("Preparing the demo sync server …")
-    subprocess.run(_server_command("migrate"), env=env, check=True, capture_output=True)
-    seeded = subprocess.run(_server_command("seed-demo"), env=env, check=True,
-                            capture_output=True, text=True).stdout
+    _run_server_command(env, "migrate")
+    seeded = _run_server_command(env, "seed-demo")
     codes = [line.split()[-1] for line in seeded.splitlines() if "enrollment code" in line]
     port = _free_port()
-    server = subprocess.Popen(
-        _server_command("serve", "--host", "127.0.0.1", "--port", str(port)), env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log_path = folder / "server.log"
+    with log_path.open("wb") as server_log:  # the child keeps its own handle
+        server = subprocess.Popen(
+            server_command("serve", "--host", "127.0.0.1", "--port", str(port)), env=env,
+            stdout=server_log, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     environment = DemoEnvironment(folder, url, server)
     try:
-        _wait_for(url)
+        _wait_for(url, server, log_path)
         for index in range(desks):
             progress(f"Enrolling demo desk {index + 1} and downloading the calendar …")
             environment.desks.append(_desk(folder / f"desk-{index + 1}", url, codes[index]))
@@ -128,16 +157,22 @@ def start(folder: Path, desks: int = 1, progress: Callable[[str], None] = print,
     return environment
 
 
-def _wait_for(url: str, timeout: float = 30.0) -> None:
+def _wait_for(url: str, server: subprocess.Popen[bytes], log_path: Path,
+              timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise DemoServerError(
+                f"the demo sync server stopped at start (exit code {server.returncode}):\n"
+                f"{_tail(log_path.read_text(errors='replace'))}")
         try:
             if requests.get(f"{url}/api/v1/health", timeout=1).ok:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.1)  # polling the server's health with a deadline
-    raise RuntimeError("the demo sync server did not start within 30 seconds")
+    raise DemoServerError("the demo sync server did not start within 30 seconds:\n"
+                          f"{_tail(log_path.read_text(errors='replace'))}")
 
 
 def _desk(folder: Path, url: str, code: str) -> DemoDesk:

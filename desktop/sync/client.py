@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 from keyring.backend import KeyringBackend
@@ -407,7 +408,7 @@ def _decode(response: requests.Response) -> Any:
         return body
     code = error_code(body)
     if status == 426 or code == "update_required":
-        raise UpdateRequired(f"HTTP {status}")
+        raise UpdateRequired(f"HTTP {status}", download_url=_download_url(body))
     if status == 401:
         if code in ("invalid_enrollment_code",):
             raise EnrollmentRefused(code)
@@ -419,6 +420,15 @@ def _decode(response: requests.Response) -> Any:
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
     raise RequestRefused(status, code)
+
+
+def _download_url(body: Any) -> str:
+    """The ``download_url`` of a 426 answer when it is an http(s) link, else ""."""
+    error = body.get("error") if isinstance(body, dict) else None
+    url = error.get("download_url") if isinstance(error, dict) else None
+    if isinstance(url, str) and urlparse(url).scheme in ("https", "http") and len(url) < 500:
+        return url
+    return ""
 
 
 def _retry_after(response: requests.Response) -> float | None:
