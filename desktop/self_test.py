@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -49,9 +50,11 @@ def run_self_test(args: argparse.Namespace) -> int:
     from desktop.app import DeskStart, desk_application, use_system_certificates
     from desktop.config import load_config
     from desktop.demo import DemoKeyring
-    from desktop.store.files import DataFolderLock
+    from desktop.logs import configure_logging
+    from desktop.store.files import DataFolderLock, DeskAlreadyRunning
     from desktop.ui.qt_language import follow_desk_language
     from desktop.ui.text import set_language
+    from desktop.version import desk_version
 
     app = desk_application()
     set_language(args.language)
@@ -59,7 +62,13 @@ def run_self_test(args: argparse.Namespace) -> int:
     use_system_certificates()
     config = load_config()
     lock = DataFolderLock(config.data_dir)
-    lock.acquire()
+    try:
+        lock.acquire()
+    except DeskAlreadyRunning as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    configure_logging(config.data_dir)
+    logging.getLogger(__name__).info("ClinicDesk desk %s self-test", desk_version())
     keyring = DemoKeyring(args.file_keyring) if args.file_keyring else None
     flow = DeskStart(config, keyring_backend=keyring)
     driver = _Driver(args, flow, keyring, app.quit)
