@@ -122,9 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.terminal:
         return run_demo(datetime.now(UTC).date())
     if args.command == "demo":
+        import tempfile
+
+        from desktop.demo_server import launch
+
+        # The server child boots while this process imports the desk and opens the splash.
+        launched = launch(Path(tempfile.mkdtemp(prefix="clinicdesk-demo-")), args.desks)
         from desktop.demo_app import run_window_demo
 
-        return run_window_demo(args.desks, args.screenshot)
+        return run_window_demo(launched, args.screenshot)
     if args.command in (None, "run"):
         from desktop.app import run_desk
 
