@@ -58,10 +58,19 @@ def _free_port() -> int:
 BUNDLE_SERVER_FLAG = "--sync-server"
 
 
+#: The console twin of a windowed bundle (Windows, macOS): its standard output works, so
+#: the server child's codes and errors reach the demo (``packaging/desktop.spec``).
+CONSOLE_TWIN = "clinicdesk-cli.exe" if os.name == "nt" else "clinicdesk-cli"
+#: No console window flashes up for the child on Windows.
+NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+
+
 def server_command(*args: str) -> list[str]:
     """The command line of a sync server child, from source or from a desk bundle."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, BUNDLE_SERVER_FLAG, *args]
+        twin = Path(sys.executable).with_name(CONSOLE_TWIN)
+        executable = str(twin) if twin.is_file() else sys.executable
+        return [executable, BUNDLE_SERVER_FLAG, *args]
     return [sys.executable, "-m", "sync_server.cli", *args]
 
 
@@ -75,7 +84,7 @@ def _tail(text: str, lines: int = 15) -> str:
 
 def _run_server_command(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(server_command(*args), env=env, capture_output=True, text=True,
-                          check=False)
+                          check=False, creationflags=NO_WINDOW)
     if done.returncode != 0:
         raise DemoServerError(
             f"the demo sync server command '{args[0]}' failed (exit code {done.returncode}):\n"
@@ -115,7 +124,7 @@ def launch(folder: Path, desks: int = 1, progress: Callable[[str], None] = print
     with log_path.open("wb") as server_log:  # the child keeps its own handle
         process = subprocess.Popen(
             server_command("serve", "--host", "127.0.0.1", "--port", str(port)), env=env,
-            stdout=server_log, stderr=subprocess.STDOUT,
+            stdout=server_log, stderr=subprocess.STDOUT, creationflags=NO_WINDOW,
         )
     return ServerLaunch(folder, f"http://127.0.0.1:{port}", process, log_path, desks,
                         prepared, snapshot, codes)
