@@ -35,13 +35,7 @@ def backup(database_url: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(_sqlite_path(url))
-        copy = sqlite3.connect(partial)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
+        _sqlite_copy(sqlite3.connect(_sqlite_path(url)), partial)
     else:
         _pg_tool("pg_dump", url, "--format=custom", "--no-owner", f"--file={partial}")
     os.replace(partial, target)
@@ -59,19 +53,23 @@ def restore(database_url: str, source: Path) -> None:
                               "'clinicdesk-server backup'")
         path = Path(_sqlite_path(url))
         path.parent.mkdir(parents=True, exist_ok=True)
-        snapshot = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-        database = sqlite3.connect(path)
-        try:
-            snapshot.backup(database)
-        finally:
-            database.close()
-            snapshot.close()
+        _sqlite_copy(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True), path)
     else:
         if not header.startswith(PG_DUMP_HEADER):
             raise BackupError(f"{source} is not a PostgreSQL backup made by "
                               "'clinicdesk-server backup'")
         _pg_tool("pg_restore", url, "--clean", "--if-exists", "--no-owner",
                  "--single-transaction", "--exit-on-error", str(source))
+
+
+def _sqlite_copy(source: sqlite3.Connection, target: Path) -> None:
+    """Copy every page of ``source`` into the database file ``target`` (SQLite's backup API)."""
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
 
 
 def _sqlite_path(url: URL) -> str:
