@@ -4,7 +4,8 @@ It walks the same screens a receptionist does, in the language asked for:
 enrollment on a fresh data folder (or the recovery-passphrase screen when the
 key store has no key), sign-in, the main window, one sync with the server and
 the agenda of the week showing the clinic's appointments. It prints
-``AGENDA READY`` the moment the agenda is usable, then one JSON report line,
+``SIGN-IN SHOWN`` when the sign-in screen is up, ``AGENDA READY`` the moment
+the agenda is usable, then one JSON report line,
 and exits 0 only when every step passed. IT staff run it after installing
 (``ClinicDesk self-test --server https://… --code …``); CI runs it against the
 built bundle (``tests/packaging/test_bundle_smoke.py``).
@@ -152,6 +153,7 @@ class _Driver(QObject):
                 return
             self._after_screen_change()
         elif isinstance(screen, SignInScreen):
+            print("SIGN-IN SHOWN", flush=True)  # the first screen a person uses each morning
             self.step = "sign-in"
             self.report["sign_in_title"] = screen.title.text()
             screen.email.setText(self.args.email)
