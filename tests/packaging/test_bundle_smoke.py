@@ -40,8 +40,12 @@ def self_test(command: list[str], desk: Path, *args: str, language: str = "en",
     env.update(CLINICDESK_DESK_DIR=str(desk / "data"), QT_QPA_PLATFORM="offscreen",
                XDG_CONFIG_HOME=str(desk / "config"),
                CLINICDESK_SELF_TEST_PASSWORD=DEMO_PASSWORD,
-               CLINICDESK_SELF_TEST_PASSPHRASE=passphrase, PYTHONPATH=str(ROOT))
+               CLINICDESK_SELF_TEST_PASSPHRASE=passphrase)
     env.pop("CLINICDESK_TRANSLATIONS_DIR", None)
+    if command[0] == sys.executable:  # from source; a bundle must find everything inside
+        env["PYTHONPATH"] = str(ROOT)
+    else:
+        env.pop("PYTHONPATH", None)
     done = subprocess.run(
         [*command, "self-test", "--email", RECEPTIONIST, "--language", language,
          "--file-keyring", str(desk / "keyring.json"), *args],
