@@ -128,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="confirm replacing a database that already holds data")
     p.set_defaults(run=_restore)
 
+    p = sub.add_parser("export", help="write an organization's data as CSV and FHIR NDJSON")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("--patient", metavar="ID", help="only this patient's record and appointments")
+    p.add_argument("folder", type=Path)
+    p.set_defaults(run=_export)
+
     p = sub.add_parser("seed-demo", help="load the demo organization (slug 'demo')")
     p.set_defaults(run=_seed_demo)
     return parser
@@ -331,6 +337,19 @@ def _holds_schema(url: str) -> bool:
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
         return False
     return current_revision(url) is not None
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from sync_server.db.export import export_organization
+
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        summary = export_organization(session, org.id, args.folder, patient_id=args.patient)
+    rows = sum(summary.csv_rows.values())
+    resources = ", ".join(f"{count} {name}" for name, count in summary.fhir_resources.items())
+    print(f"exported {org.slug} to {args.folder}: {rows} rows in {len(summary.csv_rows)} "
+          f"CSV files; FHIR NDJSON: {resources}")
+    return EXIT_OK
 
 
 def _seed_demo(settings: Settings, _args: argparse.Namespace) -> int:
