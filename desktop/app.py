@@ -145,6 +145,15 @@ class DeskStart(QObject):
     @Slot()
     def _show_sign_in(self) -> None:
         assert self.store is not None
+        if not self._client().is_enrolled():
+            # The key store lost the desk's server credential too (a reset profile): connect
+            # again with a new code; the data and the unsent changes stay.
+            log.warning("the desk's server credential is missing: enrollment again")
+            screen = EnrollmentScreen(self._enroll)
+            screen.url.setText(self.config.server_url or "")
+            screen.enrolled.connect(self._show_sign_in)
+            self._show_screen(screen, _("Connect this desk"))
+            return
         organization, _clinics = desk_clinics(self.store)
         checker = self._client()  # its own HTTP session: the sync worker has another
 

@@ -336,6 +336,14 @@ class SyncClient:
                 return restored
             cursor = page.cursor
 
+    def is_enrolled(self) -> bool:
+        """Whether the desk has its server address, client id and credential (key store)."""
+        try:
+            self._credentials()
+        except NotEnrolled:
+            return False
+        return True
+
     def _credentials(self) -> tuple[str, str]:
         if self.config.server_url is None:
             raise NotEnrolled("no server URL")

@@ -156,3 +156,22 @@ def test_the_bundled_demo_opens_its_window(bundle: Path, tmp_path: Path) -> None
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "demo-desk-1.png").stat().st_size > 10_000
+
+
+def test_when_the_key_store_lost_everything_the_desk_unlocks_then_asks_to_connect_again(
+    demo_server: DemoServer, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    command = desk_command("source", request)
+    enroll(command, tmp_path, demo_server)
+    (tmp_path / "keyring.json").unlink()  # database key and server credential both gone
+
+    code, report, _out = self_test(command, tmp_path)
+    assert code == 1
+    assert report["unlocked_with"] == "recovery passphrase"
+    assert "not enrolled" in str(report["failed"])  # after unlocking it asks for a new code
+
+    code, report, _out = self_test(command, tmp_path, "--server", demo_server.url,
+                                   "--code", demo_server.enrollment_code())
+    assert code == 0, report
+    assert report["unlocked_with"] == "key store"  # the unlock wrote the key back
+    assert int(report["appointments_shown"]) > 0  # type: ignore[call-overload]
