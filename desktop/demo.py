@@ -10,11 +10,10 @@ the prepared folder in the user cache folder (``CLINICDESK_DEMO_CACHE``
 overrides it); a demo started later that day copies it, starts the server,
 points the desks at its port and signs them in.
 
-Each desk gets its own encrypted store in that folder,
-enrolled with a one-time code from ``seed-demo`` and signed in as the demo
-receptionist. The desks' key store is a file in the demo folder: acceptable
-for throw-away demo data, never for a real desk (which refuses to run without
-the OS key store).
+Each desk gets its own encrypted store in that folder, enrolled with a
+one-time code from ``seed-demo`` and signed in as the demo receptionist. The
+desks' key store is a file in the demo folder: acceptable for throw-away demo
+data, never for a real desk (which refuses to run without the OS key store).
 """
 
 from __future__ import annotations
@@ -53,6 +52,7 @@ from desktop.sync.client import SyncClient
 DEMO_PASSWORD = "demo-password-2026"
 RECEPTIONIST = "reception@demo.clinicdesk.example"
 RECOVERY_PASSPHRASE = "demo recovery passphrase"
+# The light half (launching the server child) lives in desktop.demo_server; re-exported.
 __all__ = ["BUNDLE_SERVER_FLAG", "DEMO_CACHE_ENV", "DemoServerError", "connect",
            "demo_cache_dir", "launch", "server_command", "start"]
 
