@@ -11,6 +11,7 @@ desks do not overwrite each other's (or the user's own) preferences.
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
 
     progress("Starting the ClinicDesk demo …")
     folder = launched.folder
+    # SIGTERM (a closed terminal session, a service manager, a benchmark) must not orphan the
+    # server child: while connecting it unwinds through the clean-up below, later it quits.
+    signal.signal(signal.SIGTERM, _exit_now)
     try:
         environment = demo.connect(launched, progress)
     except BaseException:
@@ -88,6 +92,7 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
 
                 QTimer.singleShot(1500, capture)
             splash.finish(windows[0])
+            signal.signal(signal.SIGTERM, lambda *_args: app.quit())
             return app.exec()
         finally:
             for thread in threads:
@@ -95,6 +100,10 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
             environment.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exit_now(*_args: object) -> None:
+    raise SystemExit(143)
 
 
 def _server_check(desk: demo.DemoDesk) -> Callable[[str, str, str | None], ServerIdentity | None]:
