@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = "desktop,server,postgres,test"
+EXTRAS = "desktop,server,postgres,test,packaging"
 PYTEST_NO_TESTS_COLLECTED = 5
 
 

@@ -109,13 +109,28 @@ def main(argv: list[str] | None = None) -> int:
                       help="save each window as a PNG in DIR and quit (for docs and CI)")
     demo.add_argument("--terminal", action="store_true",
                       help="run the scheduling core demo in the terminal, without windows")
+    from desktop.self_test import add_arguments
+
+    add_arguments(commands.add_parser(
+        "self-test", help="start the desk unattended: enroll or unlock, sign in, sync once, "
+                          "show the agenda, exit 0 when all worked"))
     args = parser.parse_args(argv)
+    if args.command == "self-test":
+        from desktop.self_test import run_self_test
+
+        return run_self_test(args)
     if args.command == "demo" and args.terminal:
         return run_demo(datetime.now(UTC).date())
     if args.command == "demo":
+        import tempfile
+
+        from desktop.demo_server import launch
+
+        # The server child boots while this process imports the desk and opens the splash.
+        launched = launch(Path(tempfile.mkdtemp(prefix="clinicdesk-demo-")), args.desks)
         from desktop.demo_app import run_window_demo
 
-        return run_window_demo(args.desks, args.screenshot)
+        return run_window_demo(launched, args.screenshot)
     if args.command in (None, "run"):
         from desktop.app import run_desk
 

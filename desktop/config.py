@@ -18,6 +18,8 @@ from pathlib import Path
 
 import platformdirs
 
+from desktop.store.files import replace_file
+
 APP_NAME = "ClinicDesk"
 DESK_DIR_ENV = "CLINICDESK_DESK_DIR"
 SETTINGS_FILE = "desk.json"
@@ -117,7 +119,7 @@ def save_config(config: DeskConfig) -> None:
     }
     temporary = config.settings_path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    os.replace(temporary, config.settings_path)
+    replace_file(temporary, config.settings_path)
 
 
 def with_server_url(config: DeskConfig, server_url: str) -> DeskConfig:

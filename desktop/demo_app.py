@@ -1,22 +1,29 @@
 """The windows of ``clinicdesk demo``: one main window and sync worker per demo desk.
 
+The server child was launched before this module was imported
+(:func:`desktop.demo_server.launch`); a splash screen shows at once while the
+desks connect, then the main windows replace it.
+
 Each window keeps its layout in a settings file of the demo folder, so two demo
 desks do not overwrite each other's (or the user's own) preferences.
 """
 
 from __future__ import annotations
 
+import shutil
+import signal
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from desktop import demo
+from desktop.assets import app_icon
+from desktop.demo_server import ServerLaunch
 from desktop.services.session import ServerIdentity
 from desktop.sync.client import SyncClient
 from desktop.sync.worker import SyncThread, SyncWorker
@@ -29,11 +36,29 @@ DEMO_CLINICS = [
 ]
 
 
-def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
+def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) -> int:
+    """Show a splash, connect the launched demo's desks, open their windows; cleans up."""
     app = QApplication.instance() or QApplication(sys.argv)
     collect_in_ui_thread(app)
-    with tempfile.TemporaryDirectory(prefix="clinicdesk-demo-") as folder:
-        environment = demo.start(Path(folder), desks)
+    app.setWindowIcon(app_icon())
+    splash = QSplashScreen(app_icon().pixmap(256, 256))
+    splash.show()
+
+    def progress(text: str) -> None:
+        splash.showMessage(text)
+        app.processEvents()  # the splash repaints while the desks connect
+
+    progress("Starting the ClinicDesk demo …")
+    folder = launched.folder
+    # SIGTERM (a closed terminal session, a service manager, a benchmark) must not orphan the
+    # server child: while connecting it unwinds through the clean-up below, later it quits.
+    signal.signal(signal.SIGTERM, _exit_now)
+    try:
+        environment = demo.connect(launched, progress)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
         windows: list[MainWindow] = []
         threads: list[SyncThread] = []
         try:
@@ -55,6 +80,9 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
                 window.show()
                 windows.append(window)
                 threads.append(thread)
+            # The moment the agenda is usable (bench/cold_start.py measures up to here).
+            print(f"ClinicDesk demo ready: {len(windows)} desk(s) at {environment.server_url}",
+                  flush=True)
             if screenshot_dir is not None:
                 screenshot_dir.mkdir(parents=True, exist_ok=True)
 
@@ -64,11 +92,19 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
                     app.quit()
 
                 QTimer.singleShot(1500, capture)
+            splash.finish(windows[0])
+            signal.signal(signal.SIGTERM, lambda *_args: app.quit())
             return app.exec()
         finally:
             for thread in threads:
                 thread.shutdown()
             environment.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exit_now(*_args: object) -> None:
+    raise SystemExit(143)
 
 
 def _server_check(desk: demo.DemoDesk) -> Callable[[str, str, str | None], ServerIdentity | None]:

@@ -7,7 +7,8 @@ older than its ``.po``; otherwise the ``.po`` is compiled in memory, so a fresh
 clone needs no build step. Parameters are formatted with Babel in the clinic's
 locale and time zone: instants as local wall-clock time, ids as display names.
 
-The catalogue folder is ``translations/`` next to the ``scheduling`` package,
+The catalogue folder is ``scheduling/translations/`` where a build put it (wheel,
+bundle), else ``translations/`` next to the ``scheduling`` package,
 or ``$CLINICDESK_TRANSLATIONS_DIR``. Refreshing it after adding a message:
 ``python translations/update.py`` (see its docstring).
 """
@@ -35,7 +36,12 @@ from scheduling.refusals import N_
 
 DOMAIN = "clinicdesk"
 TRANSLATIONS_ENV = "CLINICDESK_TRANSLATIONS_DIR"
-DEFAULT_TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+#: A wheel or a desk bundle carries the compiled catalogue inside the package (built by
+#: ``translations/compile.py``); a source checkout reads ``translations/`` at the root.
+PACKAGED_TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+SOURCE_TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+DEFAULT_TRANSLATIONS_DIR = (PACKAGED_TRANSLATIONS_DIR if PACKAGED_TRANSLATIONS_DIR.is_dir()
+                            else SOURCE_TRANSLATIONS_DIR)
 
 #: Words the domain puts into message parameters (statuses, record kinds, periods,
 #: actions), translated like any other message so no English word lands in a

@@ -53,5 +53,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             allow_headers=["Authorization", "Content-Type", PROTOCOL_HEADER, REQUEST_ID_HEADER],
         )
     # Added last = outermost: limits and protocol checks run before anything else.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       desk_download_url=settings.desk_download_url)
     return app

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
@@ -116,6 +117,22 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify-audit", help="check the audit log's hash chains")
     p.add_argument("--org", metavar="SLUG", help="only this organization")
     p.set_defaults(run=_verify_audit)
+
+    p = sub.add_parser("backup", help="write a consistent backup of the database to a file")
+    p.add_argument("file", type=Path)
+    p.set_defaults(run=_backup)
+
+    p = sub.add_parser("restore", help="replace the database's content with a backup file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--yes", action="store_true",
+                   help="confirm replacing a database that already holds data")
+    p.set_defaults(run=_restore)
+
+    p = sub.add_parser("export", help="write an organization's data as CSV and FHIR NDJSON")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("--patient", metavar="ID", help="only this patient's record and appointments")
+    p.add_argument("folder", type=Path)
+    p.set_defaults(run=_export)
 
     p = sub.add_parser("seed-demo", help="load the demo organization (slug 'demo')")
     p.set_defaults(run=_seed_demo)
@@ -283,6 +300,56 @@ def _verify_audit(settings: Settings, args: argparse.Namespace) -> int:
                 broken += 1
                 print(f"TAMPERED: {org.slug}: {problem.describe()}")
     return EXIT_FAILURE if broken else EXIT_OK
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from sync_server.db.backup import BackupError, backup
+
+    try:
+        backup(settings.resolved_database_url, args.file)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"backed up {_safe_url(settings)} to {args.file} ({args.file.stat().st_size} bytes)")
+    return EXIT_OK
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from sync_server.db.backup import BackupError, restore
+
+    url = settings.resolved_database_url
+    if not args.yes and _holds_schema(url):
+        raise CommandError(
+            f"the database {_safe_url(settings)} already holds data and restoring replaces all "
+            "of it: stop every server instance, then run the command again with --yes"
+        )
+    try:
+        restore(url, args.file)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from exc
+    upgrade(url)  # a backup from an older release is brought to this release's schema
+    print(f"restored {args.file} into {_safe_url(settings)} "
+          f"(revision {current_revision(url)})")
+    return EXIT_OK
+
+
+def _holds_schema(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return False
+    return current_revision(url) is not None
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from sync_server.db.export import export_organization
+
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        summary = export_organization(session, org.id, args.folder, patient_id=args.patient)
+    rows = sum(summary.csv_rows.values())
+    resources = ", ".join(f"{count} {name}" for name, count in summary.fhir_resources.items())
+    print(f"exported {org.slug} to {args.folder}: {rows} rows in {len(summary.csv_rows)} "
+          f"CSV files; FHIR NDJSON: {resources}")
+    return EXIT_OK
 
 
 def _seed_demo(settings: Settings, _args: argparse.Namespace) -> int:

@@ -30,8 +30,10 @@ from desktop.store.errors import (
     CorruptStoreError,
     StoreExistsError,
     StoreNotFoundError,
+    UnsupportedLocationError,
     WrongKeyError,
 )
+from desktop.store.files import is_network_path
 
 KEY_BYTES = 32
 # SQLCipher 4's default page size; an encrypted file is always whole pages.
@@ -48,6 +50,12 @@ def _key_pragma(key: bytes) -> str:
 
 
 def _file_uri(path: Path, mode: str) -> str:
+    if is_network_path(path.resolve()):
+        raise UnsupportedLocationError(
+            f"The desk's data folder {path.parent} is on a network share. ClinicDesk keeps its "
+            "encrypted database on this computer's own disk: choose a local folder "
+            "(CLINICDESK_DESK_DIR) and enroll the desk again."
+        )
     # mode=rw never creates a file; as_uri() percent-encodes odd characters.
     return f"{path.resolve().as_uri()}?mode={mode}"
 

@@ -47,3 +47,11 @@ class KeyfileError(StoreError):
 
 class CorruptStoreError(StoreError):
     """The database file is damaged or truncated; the message carries the recovery path."""
+
+
+class UnsupportedLocationError(StoreError):
+    """The data folder is on a network share, which SQLite cannot lock safely."""
+
+
+class MigrationFailed(StoreError):
+    """Updating the store's schema failed; the original file was put back unchanged."""

@@ -70,6 +70,7 @@ from desktop.store.errors import (
     WrongKeyError,
     WrongPassphraseError,
 )
+from desktop.store.files import replace_file
 
 KEYRING_SERVICE = "ClinicDesk"
 KEYFILE_FORMAT = 1
@@ -230,7 +231,7 @@ def write_keyfile(path: Path, keys: DeskKeys) -> None:
         handle.write(keys.to_json())
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    replace_file(temporary, path)
     _fsync_directory(path.parent)
 
 
@@ -425,15 +426,11 @@ def open_store(
         with contextlib.suppress(KeyringError, KeyStoreEntryMissing):
             _restore_key_store_entry(keyfile, keys, key, key_store)
 
+    if run_migrations:
+        migrate.upgrade_file(path, key)
     store = Store(
         path=path, keyfile_path=keyfile, store_id=keys.store_id, engine=make_engine(path, key)
     )
-    if run_migrations:
-        try:
-            migrate.upgrade(store.engine, path)
-        except BaseException:
-            store.close()
-            raise
     store.mark_in_use()
     return store
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 from keyring.backend import KeyringBackend
@@ -354,6 +355,14 @@ class SyncClient:
                 return restored
             cursor = page.cursor
 
+    def is_enrolled(self) -> bool:
+        """Whether the desk has its server address, client id and credential (key store)."""
+        try:
+            self._credentials()
+        except NotEnrolled:
+            return False
+        return True
+
     def _credentials(self) -> tuple[str, str]:
         if self.config.server_url is None:
             raise NotEnrolled("no server URL")
@@ -432,7 +441,7 @@ def _decode(response: requests.Response) -> Any:
         return body
     code = error_code(body)
     if status == 426 or code == "update_required":
-        raise UpdateRequired(f"HTTP {status}")
+        raise UpdateRequired(f"HTTP {status}", download_url=_download_url(body))
     if status == 401:
         if code in ("invalid_enrollment_code",):
             raise EnrollmentRefused(code)
@@ -444,6 +453,15 @@ def _decode(response: requests.Response) -> Any:
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
     raise RequestRefused(status, code)
+
+
+def _download_url(body: Any) -> str:
+    """The ``download_url`` of a 426 answer when it is an http(s) link, else ""."""
+    error = body.get("error") if isinstance(body, dict) else None
+    url = error.get("download_url") if isinstance(error, dict) else None
+    if isinstance(url, str) and urlparse(url).scheme in ("https", "http") and len(url) < 500:
+        return url
+    return ""
 
 
 def _retry_after(response: requests.Response) -> float | None:

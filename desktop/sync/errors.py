@@ -80,6 +80,16 @@ class UpdateRequired(SyncError):
                     "Please install the new version.")
     transient = False
 
+    def __init__(self, detail: str = "", download_url: str = "") -> None:
+        if download_url:
+            # Only http(s) links from the server's 426 answer; never shown otherwise.
+            self.message_id = N_("Update required: this version of ClinicDesk is too old "
+                                 "for the server. Download the new version from {url}")
+            super().__init__(detail, url=download_url)
+        else:
+            super().__init__(detail)
+        self.download_url = download_url
+
 
 class EnrollmentRefused(SyncError):
     message_id = N_("The enrollment code was not accepted: it is unknown, expired or "

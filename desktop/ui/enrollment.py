@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.sync.errors import SyncError
+from desktop.ui.recovery import key_store_problem
 from desktop.ui.text import _, language_notifier
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ def error_text(error: BaseException) -> str:
             return _(error.message_id).format_map(dict(error.params))
         except (KeyError, ValueError, IndexError):
             return _(error.message_id)
+    key_store = key_store_problem(error)
+    if key_store is not None:
+        return key_store
     if isinstance(error, OSError):
         return _("The server cannot be reached. Check the address and the internet "
                  "connection.")

@@ -30,9 +30,11 @@ _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, desk_download_url: str = "") -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: Where a too-old desk downloads the update (shown with "update required").
+        self.desk_download_url = desk_download_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,6 +94,8 @@ class RequestContextMiddleware:
                     "Changes made meanwhile are kept and will be sent after updating.",
                     {PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
                     minimum_protocol=MIN_PROTOCOL_VERSION,
+                    **({"download_url": self.desk_download_url}
+                       if self.desk_download_url else {}),
                 )
         length = headers.get(b"content-length")
         if length is not None:

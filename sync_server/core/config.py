@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     #: Allowed browser origins; empty means CORS stays off.
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    #: The page where clinics download the current desk; a too-old desk shows it
+    #: with "update required" (the 426 answer's ``download_url``).
+    desk_download_url: str = ""
 
     @property
     def resolved_database_url(self) -> str:
