@@ -17,6 +17,8 @@ from scheduling.commands import (
     ResizeAppointment,
     UndoStatus,
 )
+from scheduling.audit import AuditOutcome, audit_record
+from scheduling.cancellation import was_cancelled_late
 from scheduling.errors import NaiveDatetimeError
 from scheduling.model import Appointment, AppointmentStatus, ExceptionKind, ScheduleException
 from scheduling.refusals import RefusalCode as R
@@ -216,6 +218,30 @@ def test_a_late_cancellation_with_override_is_accepted_and_says_so() -> None:
                     state, NOW)
     assert isinstance(outcome, Accepted), outcome
     assert outcome.overridden == (R.LATE_CANCELLATION,)
+
+
+def test_a_late_cancellation_by_staff_is_recorded_with_a_notice_not_refused() -> None:
+    state = clinic_state()
+    soon = booked(state, existing(DR_ADAMS, NOW + 6 * 60 * MINUTES, 30))
+    outcome = check(CancelAppointment(STAFF, soon.id, "called the evening before"), state, NOW)
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.notices == (R.LATE_CANCELLATION,)
+    assert outcome.overridden == ()
+    assert outcome.appointment.status is AppointmentStatus.CANCELLED
+    kind = state.appointment_types[soon.appointment_type_id]
+    assert was_cancelled_late(outcome.appointment, kind)
+    record = audit_record(CancelAppointment(STAFF, soon.id, "x"), outcome, NOW)
+    assert (record.outcome, record.reason) == (AuditOutcome.ACCEPTED, "LATE_CANCELLATION")
+
+
+def test_a_timely_cancellation_is_not_flagged_late() -> None:
+    state = clinic_state()
+    later = booked(state, existing(DR_ADAMS, TEN, 30))
+    outcome = check(CancelAppointment(STAFF, later.id, "moved away"), state, NOW)
+    assert isinstance(outcome, Accepted)
+    assert outcome.notices == ()
+    assert not was_cancelled_late(outcome.appointment,
+                                  state.appointment_types[later.appointment_type_id])
 
 
 # --------------------------------------------------------------------------- status
