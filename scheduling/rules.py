@@ -40,7 +40,7 @@ from scheduling.model import Appointment, AppointmentStatus, AppointmentType, St
 from scheduling.refusals import OFFERS_ALTERNATIVES, OVERRIDABLE
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
-from scheduling.status import MOVABLE, can_transition, undo_allowed
+from scheduling.status import MOVABLE, can_transition, too_early, undo_allowed
 from scheduling.timeutil import require_aware
 
 _RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS}
@@ -325,8 +325,10 @@ def _change_status(cmd: ChangeStatus, state: CalendarState, now: datetime) -> Ou
     if not can_transition(current.status, cmd.status):
         return Refused(R.ILLEGAL_TRANSITION, {"current": current.status.value,
                                               "target": cmd.status.value})
-    if cmd.status is AppointmentStatus.NO_SHOW and now < current.start:
-        return Refused(R.TOO_EARLY_FOR_NO_SHOW)
+    clinic = state.clinics.get(current.clinic_id)
+    if too_early(cmd.status, current.start, now, clinic.time_zone if clinic else "UTC"):
+        return Refused(R.TOO_EARLY_FOR_NO_SHOW if cmd.status is AppointmentStatus.NO_SHOW
+                       else R.TOO_EARLY_FOR_CHECK_IN)
     if cmd.status is AppointmentStatus.ENTERED_IN_ERROR and not cmd.reason.strip():
         return Refused(R.REASON_REQUIRED)
     changed = replace(

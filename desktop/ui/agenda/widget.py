@@ -10,7 +10,7 @@ to do the one real write. A refused drop changes nothing and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -22,7 +22,7 @@ from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
 from desktop.services.preview import DragJudge, Verdict
 from desktop.services.session import SessionLocked
-from desktop.ui.agenda.actions import AppointmentActions, UndoStep
+from desktop.ui.agenda.actions import AppointmentActions
 from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
@@ -34,7 +34,8 @@ from desktop.ui.agenda.scene import (
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.clinic_reference import ClinicReference, load_reference
-from desktop.ui.text import _, render_message
+from desktop.ui.text import _, format_clock, format_when, render_message
+from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
 from scheduling.timeutil import day_bounds
 
 LOCKED = "The session is locked. Unlock it to continue."
@@ -65,8 +66,12 @@ class AgendaWidget(QWidget):
         self._patients_hidden = False
         self.scene = QGraphicsScene(self)
         self.view = GraphicsView(self.scene, self)
+        #: Every change made in this window, for Undo/Redo (the window's Edit menu too).
+        self.history = UndoHistory(ctx, say=self.message.emit, done=self._written,
+                                   render=self.render_refusal, parent=self)
         self.appointment_actions = AppointmentActions(
-            ctx, self, say=self.message.emit, done=self._written, render=self.render_refusal)
+            ctx, self, say=self.message.emit, done=self._written, render=self.render_refusal,
+            history=self.history, zone=self._zone)
         self.appointment_actions.open_patient = self.openPatient.emit
         self.appointment_actions.to_pinboard = self.pinboardRequested.emit
         #: Asks "this one / this and following / all" for a series; None = give up.
@@ -147,7 +152,16 @@ class AgendaWidget(QWidget):
             self.selectionChanged.emit(chosen)
 
     def undo(self) -> bool:
-        return self.appointment_actions.undo()
+        return self.history.undo()
+
+    def redo(self) -> bool:
+        return self.history.redo()
+
+    def _zone(self) -> str:
+        return "UTC" if self._reference is None else self._reference.time_zone
+
+    def _locale(self) -> str:
+        return "en_US" if self._reference is None else self._reference.locale
 
     def appointment_item(self, appointment_id: str) -> AppointmentItem | None:
         return self._items.get(appointment_id)
@@ -315,29 +329,41 @@ class AgendaWidget(QWidget):
             end = target.end
             self._apply(self.appointment_actions.run(
                 lambda: booking.resize(self._ctx, ident, end)),
-                before and UndoStep("resize", ident, end=before.end))
+                None if before is None else resized(self._ctx, ident, before.end, end),
+                _("Now ends at {time}.").format(
+                    time=format_clock(end, self._zone(), self._locale())))
         elif kind == "move":
             self._commit_move(ident, target, before)
         else:
             provider_id, _verdict = self._waitlist_verdict(ident, target)
             _provider, room_id = self._placement(target)
             if provider_id is not None:
-                self._apply(self.appointment_actions.run(lambda: waitlist.book_from(
+                result = self.appointment_actions.run(lambda: waitlist.book_from(
                     self._ctx, ident, provider_id=provider_id, start=target.start,
-                    room_id=room_id)), None)
+                    room_id=room_id))
+                made = None if result is None else result.appointment
+                self._apply(result, None if made is None else booked(self._ctx, made.id),
+                            _("Booked from the waitlist for {when}.").format(
+                                when=self._when(target.start)))
+
+    def _when(self, start: datetime) -> str:
+        return format_when(start, self._zone(), self._locale())
 
     def _commit_move(self, appointment_id: str, target: Target,
                      before: AgendaItem | None) -> None:
         assert target.start is not None and self._judge is not None
         start = target.start
         provider_id, room_id = self._placement(target)
-        undo = before and UndoStep("move", appointment_id, start=before.start,
-                                   provider_id=before.provider_id,
-                                   room_id=before.room_id if self._columns == "room" else None)
+        undo = None if before is None else moved(
+            self._ctx, appointment_id,
+            (before.start, before.provider_id,
+             before.room_id if self._columns == "room" else None),
+            (start, provider_id, room_id))
+        said = _("Moved to {when}.").format(when=self._when(start))
         if self._judge.series_of(appointment_id) is None:
             self._apply(self.appointment_actions.run(lambda: booking.move(
                 self._ctx, appointment_id, start, provider_id=provider_id, room_id=room_id)),
-                undo)
+                undo, said)
             return
         scope = self.choose_series_scope()
         if scope is None:
@@ -345,13 +371,17 @@ class AgendaWidget(QWidget):
             return
         self._apply(self.appointment_actions.run(lambda: booking.edit_series(
             self._ctx, appointment_id, scope, action="move", start=start,
-            provider_id=provider_id, room_id=room_id)), undo if scope == "this" else None)
+            provider_id=provider_id, room_id=room_id)), undo if scope == "this" else None, said)
 
-    def _apply(self, result: ActionResult | None, undo: UndoStep | None) -> None:
+    def _apply(self, result: ActionResult | None, undo: Change | None,
+               said: str) -> None:
+        """After a write: remember how to undo it and say what happened (which also
+        replaces any earlier refusal in the status bar)."""
         if result is None or not result.ok:
             return
         if undo is not None:
-            self.appointment_actions.remember(undo)
+            self.history.record(undo)
+        self.message.emit(said)
         self._written()
 
     def _ask_series_scope(self) -> str | None:
