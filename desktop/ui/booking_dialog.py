@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 
 from desktop.services import agenda, booking
 from desktop.services.agenda_frame import load_frame
-from desktop.services.series_preview import preview_series
 from desktop.services.context import DeskContext
 from desktop.services.dto import (
     ActionResult,
@@ -46,6 +45,7 @@ from desktop.services.dto import (
     PatientDTO,
     RefusalDTO,
 )
+from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
 from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative

@@ -35,12 +35,14 @@ from PySide6.QtWidgets import (
 
 from desktop.services import agenda as agenda_service
 from desktop.services.context import DeskContext
-from desktop.services.dto import PatientDTO
+from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
 from desktop.sync.errors import ServerUnreachable
 from desktop.sync.worker import SyncStatus
 from desktop.ui.agenda import AgendaWidget
+from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
+from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.details_panel import DetailsPanel, load_details
@@ -48,6 +50,7 @@ from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
+from desktop.ui.slot_actions import SlotActions
 from desktop.ui.text import (
     _,
     current_language,
@@ -58,8 +61,9 @@ from desktop.ui.text import (
     set_language,
 )
 from desktop.ui.today_board import TodayBoard
+from desktop.ui.undo_history import booked as booked_change
 from desktop.ui.waitlist_dock import WaitlistPanel
-from scheduling.timeutil import to_utc
+from scheduling.timeutil import to_local, to_utc
 
 #: The organization and application names of the desk's ``QSettings``.
 SETTINGS_ORGANIZATION = "ClinicDesk"
@@ -226,6 +230,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
+        self.change_notice = ChangeNotice(self)
+        self.statusBar().addWidget(self.change_notice)
         self.sync_label = QLabel()
         self.conflicts_button = QToolButton()
         self.conflicts_button.setAutoRaise(True)
@@ -242,6 +248,7 @@ class MainWindow(QMainWindow):
                 self.file_menu.addSeparator()
             else:
                 self.file_menu.addAction(item)
+        self._build_edit_menu()
         self.view_menu = bar.addMenu("")
         for item in (self.today_action, self.previous_action, self.next_action, None,
                      self.day_action, self.week_action, None, self.by_provider_action,
@@ -267,7 +274,7 @@ class MainWindow(QMainWindow):
         self._view_group.triggered.connect(lambda a: self.set_days(int(a.data())))
         self._columns_group.triggered.connect(lambda a: self.set_columns(str(a.data())))
         self._language_group.triggered.connect(lambda a: self._choose_language(str(a.data())))
-        self.find_action.triggered.connect(self.find_patient)
+        self.find_action.triggered.connect(lambda _checked=False: self.find_patient())
         self.search_field.returnPressed.connect(self.find_patient)
         self.new_action.triggered.connect(lambda _checked=False: self.new_appointment())
         self.today_board_action.triggered.connect(lambda _checked=False: self.open_today_board())
@@ -286,6 +293,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.agenda, "pinboardRequested"):
             self.agenda.pinboardRequested.connect(self.pin_to_waitlist)
         self.waitlist_panel.message.connect(self.show_message)
+        self._connect_changes()
         self.waitlist_panel.changed.connect(self.agenda.refresh)
         self.waitlist_panel.changed.connect(self.localChange)
         self.lock_overlay.locked.connect(self._on_locked)
@@ -386,6 +394,7 @@ class MainWindow(QMainWindow):
     def _reload_range(self) -> None:
         reference = load_reference(self._ctx, self.clinic_id)
         self._zone, self._locale = reference.time_zone, reference.locale
+        self._apply_date_format()
         self.agenda.show_range(self.clinic_id, self.first_day(), self._days, self._columns)
         self.waitlist_panel.set_clinic(self.clinic_id)
         self.details_panel.refresh()
@@ -422,22 +431,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions
 
-    def new_appointment(self, patient: PatientDTO | None = None) -> BookingDialog:
-        """Open the booking dialog on the shown day (the next hour when it is today)."""
-        start = None
-        if self._day != self._today:
+    def new_appointment(self, patient: PatientDTO | None = None, *,
+                        slot: SlotRequest | None = None) -> BookingDialog:
+        """Open the booking dialog: at ``slot`` (quick create) with its provider, time and
+        length; else on the shown day (the next free quarter hour when it is today)."""
+        start = None if slot is None else slot.start
+        if start is None and self._day != self._today:
             start = to_utc(datetime.combine(self._day, time(9)), self._zone)
         dialog = BookingDialog(self._ctx, self.clinic_id, start=start, patient=patient,
-                               parent=self)
+                               provider_id=None if slot is None else slot.provider_id,
+                               minutes=None if slot is None else slot.minutes, parent=self)
+        if slot is not None and slot.room_id is not None:
+            dialog.room_combo.setCurrentIndex(max(0, dialog.room_combo.findData(slot.room_id)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.booked.connect(lambda _result: self.refresh())
+        dialog.booked.connect(self._after_booking)
         dialog.booked.connect(lambda _result: self.localChange.emit())
         dialog.open()
         return dialog
 
     @Slot()
-    def find_patient(self) -> QDialog:
-        """Search a patient by name or phone; choosing one opens a booking for them."""
+    def find_patient(self, open_booking: bool = True) -> QDialog:
+        """Search a patient by name or phone; choosing one opens a booking for them
+        (``open_booking`` False: the caller listens to the picker itself)."""
         dialog = QDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.setWindowTitle(_("Find a patient"))
@@ -447,7 +462,8 @@ class MainWindow(QMainWindow):
 
         def chosen(patient: PatientDTO) -> None:
             dialog.accept()
-            self.new_appointment(patient)
+            if open_booking:
+                self.new_appointment(patient)
 
         picker.patientChosen.connect(chosen)
         picker.search.setText(self.search_field.text())
@@ -514,6 +530,100 @@ class MainWindow(QMainWindow):
         self.lock_overlay.lock()
         self._ctx.sessions.sign_out()
         self._show_sign_in()
+
+    # ------------------------------------------------------------------ edit, quick create
+
+    def _build_edit_menu(self) -> None:
+        """Edit ▸ Undo / Redo: the window-wide history, from anywhere in the window."""
+        self.undo_action, self.redo_action = QAction(self), QAction(self)
+        self.undo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
+        self.redo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo),
+                                       QKeySequence("Ctrl+Y")])
+        for item in (self.undo_action, self.redo_action):
+            item.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.edit_menu = self.menuBar().addMenu("")
+        self.edit_menu.addAction(self.undo_action)
+        self.edit_menu.addAction(self.redo_action)
+
+    def _connect_changes(self) -> None:
+        history = self.agenda.history
+        self.undo_action.triggered.connect(lambda _checked=False: history.undo())
+        self.redo_action.triggered.connect(lambda _checked=False: history.redo())
+        history.changed.connect(self._show_undo_state)
+        self.lock_overlay.locked.connect(self._show_undo_state)
+        self.lock_overlay.unlocked.connect(self._show_undo_state)
+        self.change_notice.viewRequested.connect(self.show_appointment)
+        self.change_notice.undoRequested.connect(history.undo)
+        self.slot_actions = SlotActions(self._ctx, self)
+        self.slot_actions.message.connect(self.show_message)
+        self.slot_actions.changed.connect(self.refresh)
+        self.slot_actions.changed.connect(self.localChange)
+        self.agenda.slotRequested.connect(self.on_slot_requested)
+        self._show_undo_state()
+
+    @Slot()
+    def _show_undo_state(self) -> None:
+        history = self.agenda.history
+        locked = self.lock_overlay.is_locked()
+        self.undo_action.setEnabled(history.can_undo() and not locked)
+        self.redo_action.setEnabled(history.can_redo() and not locked)
+        self.undo_action.setText(history.undo_text())
+        self.redo_action.setText(history.redo_text())
+
+    @Slot(str, object)
+    def on_slot_requested(self, what: str, request: SlotRequest) -> None:
+        """The agenda asked for something at an empty slot (click, drag, right-click)."""
+        if what == "new":
+            self.new_appointment(slot=request)
+            return
+        reference = load_reference(self._ctx, self.clinic_id)
+        if what == "block":
+            self.slot_actions.block(reference, request)
+            return
+        dialog = self.find_patient(open_booking=False)
+        picker = dialog.findChild(PatientPicker)
+        if picker is not None:
+            picker.patientChosen.connect(
+                lambda patient: self.slot_actions.add_to_waitlist(reference, request, patient))
+
+    @Slot(object)
+    def _after_booking(self, result: ActionResult) -> None:
+        """A booking from the dialog: pending count at once, remember it for Undo, show it
+        in the agenda and say so with View · Undo."""
+        self.after_change()
+        made = result.appointment
+        if made is None:
+            return
+        if not result.occurrences:
+            self.agenda.history.record(booked_change(self._ctx, made.id))
+        self.show_appointment(made.id)
+        details = self.details_panel.details
+        if details is not None:
+            text = _("Booked {patient} with {provider}, {when}.").format(
+                patient=details.patient_name, provider=details.provider_name,
+                when=format_when(details.start, details.time_zone, details.clinic_locale))
+            self.statusBar().clearMessage()
+            self.change_notice.show_change(text, made.id, undoable=not result.occurrences)
+
+    @Slot(str)
+    def show_appointment(self, appointment_id: str) -> None:
+        """Go to the appointment's day, select it in the agenda and show its details."""
+        details = load_details(self._ctx, appointment_id)
+        if details is None:
+            return
+        if details.clinic_id != self.clinic_id:
+            self.set_clinic(details.clinic_id)
+        day = to_local(details.start, details.time_zone).date()
+        if not self.first_day() <= day < self.first_day() + timedelta(days=self._days):
+            self.go_to(day)
+        else:
+            self.refresh()
+        self.agenda.select(appointment_id)
+        self.open_appointment(appointment_id)
+
+    def _apply_date_format(self) -> None:
+        """The date field speaks the UI language with the shown clinic's conventions."""
+        self.date_edit.setDisplayFormat(date_edit_format(self._locale))
 
     # ------------------------------------------------------------------ lock
 
@@ -654,7 +764,9 @@ class MainWindow(QMainWindow):
             widget.setLocale(qt_locale)
         # setLocale() moves the week's first day; the agenda's weeks start on Monday.
         self.mini_calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
-        self.date_edit.setDisplayFormat(date_edit_format(self._locale))
+        self._apply_date_format()
+        self.edit_menu.setTitle(_("&Edit"))
+        self._show_undo_state()
         self._retranslate_steps()
         self.agenda.retranslate()
         self._show_sync_state()

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduling.audit import AuditOutcome, audit_record
+from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import (
     Accepted,
     CancelAppointment,
@@ -17,8 +19,6 @@ from scheduling.commands import (
     ResizeAppointment,
     UndoStatus,
 )
-from scheduling.audit import AuditOutcome, audit_record
-from scheduling.cancellation import was_cancelled_late
 from scheduling.errors import NaiveDatetimeError
 from scheduling.model import Appointment, AppointmentStatus, ExceptionKind, ScheduleException
 from scheduling.refusals import RefusalCode as R

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
 
@@ -31,6 +31,7 @@ from desktop.ui.agenda.scene import (
     build_scene,
     column_width_for,
 )
+from desktop.ui.agenda.slot_menu import empty_slot_menu, slot_request
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.clinic_reference import ClinicReference, load_reference
@@ -48,6 +49,8 @@ class AgendaWidget(QWidget):
     changed = Signal()
     openPatient = Signal(str)
     pinboardRequested = Signal(str)
+    #: Quick create: ``(what, SlotRequest)``, what = "new", "block" or "waitlist".
+    slotRequested = Signal(str, object)
 
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +82,8 @@ class AgendaWidget(QWidget):
         self.view.clicked.connect(self.select)
         self.view.doubleClicked.connect(self.activated.emit)
         self.view.keyPressed.connect(self._on_key)
+        self.view.slotChosen.connect(
+            lambda slot: self.slotRequested.emit("new", slot_request(slot, self._columns)))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         # Columns share the grid's width: a resize lays them out again (once it settles).
@@ -173,6 +178,14 @@ class AgendaWidget(QWidget):
     def context_menu(self, appointment_id: str) -> QMenu | None:
         item = self._items.get(appointment_id)
         return None if item is None else self.appointment_actions.context_menu(item.agenda_item)
+
+    def slot_menu_at(self, point: QPointF) -> QMenu | None:
+        """The right-click menu of the empty slot at scene ``point`` (None: not empty)."""
+        slot = self.view.empty_slot_at(point)
+        if slot is None:
+            return None
+        return empty_slot_menu(self, slot_request(slot, self._columns),
+                               self.slotRequested.emit)
 
     def render_refusal(self, refusal: RefusalDTO) -> str:
         ref = self._reference
@@ -444,6 +457,9 @@ class AgendaWidget(QWidget):
         point = self.view.mapToScene(position)
         item = next((i for i in self.scene.items(point) if isinstance(i, AppointmentItem)), None)
         if item is None:
+            menu = self.slot_menu_at(point)
+            if menu is not None:
+                menu.exec(self.view.viewport().mapToGlobal(position))
             return
         self.select(item.appointment_id)
         menu = self.appointment_actions.context_menu(item.agenda_item)
