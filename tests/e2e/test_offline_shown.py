@@ -33,7 +33,7 @@ def test_stopping_the_server_process_shows_offline_within_five_seconds(
         qtbot.waitUntil(lambda: bool(states) and states[-1][1].online, timeout=30_000)
         # The stream is up once a poke or the first sync went through; give it its
         # connection before the server goes away (the stream reports through the worker).
-        qtbot.waitUntil(lambda: worker._stream_up, timeout=10_000)  # noqa: SLF001
+        qtbot.waitUntil(lambda: worker._stream_up, timeout=10_000)
         environment.server.terminate()
         environment.server.wait(10)
         stopped = time.monotonic()
