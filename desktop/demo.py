@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -27,7 +27,7 @@ from keyring.backend import KeyringBackend
 
 from desktop.config import DeskConfig
 from desktop.services.context import DeskContext
-from desktop.services.session import SignInService
+from desktop.services.session import SessionSettings, SignInService
 from desktop.store.engine import Store
 from desktop.store.keys import create_store
 from desktop.sync.client import SyncClient
@@ -35,6 +35,8 @@ from desktop.sync.client import SyncClient
 DEMO_PASSWORD = "demo-password-2026"
 RECEPTIONIST = "reception@demo.clinicdesk.example"
 RECOVERY_PASSPHRASE = "demo recovery passphrase"
+#: A demo is looked at, not guarded: the idle lock waits a working day, not 5 minutes.
+DEMO_IDLE_LOCK = timedelta(hours=8)
 
 
 class DemoKeyring(KeyringBackend):
@@ -148,7 +150,7 @@ def _desk(folder: Path, url: str, code: str) -> DemoDesk:
     client = SyncClient(store, config, requests.Session(), keyring_backend=keyring)
     client.enroll(url, code, name=folder.name)
     clock = lambda: datetime.now(UTC)  # noqa: E731 - the desk's wall clock
-    sessions = SignInService(store, clock)
+    sessions = SignInService(store, clock, SessionSettings(idle_lock_after=DEMO_IDLE_LOCK))
     result = sessions.sign_in_online(
         RECEPTIONIST, DEMO_PASSWORD, None,
         lambda email, password, totp: client.check_credentials("demo", email, password, totp),

@@ -20,6 +20,7 @@ from desktop import demo
 from desktop.services.session import ServerIdentity
 from desktop.sync.client import SyncClient
 from desktop.sync.worker import SyncThread, SyncWorker
+from desktop.ui.demo_splash import DemoSplash, demo_hint
 from desktop.ui.gc_pump import collect_in_ui_thread
 from desktop.ui.main_window import MainWindow
 
@@ -33,7 +34,7 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     collect_in_ui_thread(app)
     with tempfile.TemporaryDirectory(prefix="clinicdesk-demo-") as folder:
-        environment = demo.start(Path(folder), desks)
+        environment = start_with_splash(Path(folder), desks)
         windows: list[MainWindow] = []
         threads: list[SyncThread] = []
         try:
@@ -50,6 +51,7 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)
                 thread.start()
+                window.set_sign_in_hint(lambda: demo_hint(demo.RECEPTIONIST, demo.DEMO_PASSWORD))
                 window.move(40 + 80 * index, 40 + 60 * index)  # both desks in sight
                 window.show()
                 windows.append(window)
@@ -68,6 +70,20 @@ def run_window_demo(desks: int, screenshot_dir: Path | None = None) -> int:
             for thread in threads:
                 thread.shutdown()
             environment.close()
+
+
+def start_with_splash(folder: Path, desks: int,
+                      splash: DemoSplash | None = None) -> demo.DemoEnvironment:
+    """Start the demo environment with a splash on screen until it is ready."""
+    splash = splash or DemoSplash(steps=1 + desks,
+                                  hint=demo_hint(demo.RECEPTIONIST, demo.DEMO_PASSWORD))
+    splash.show()
+    QApplication.processEvents()
+    try:
+        environment = demo.start(folder, desks, progress=splash.advance)
+    finally:
+        splash.close()
+    return environment
 
 
 def _server_check(desk: demo.DemoDesk) -> Callable[[str, str, str | None], ServerIdentity | None]:

@@ -55,6 +55,10 @@ class LockOverlay(QWidget):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setMaximumWidth(320)
         self.unlock_button = QPushButton(self)
+        #: A line under the password field (the demo says its password there).
+        self.hint = QLabel(self)
+        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setVisible(False)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b3261e;")
@@ -63,7 +67,7 @@ class LockOverlay(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (self.title, self.who, self.password, self.unlock_button):
+        for widget in (self.title, self.who, self.password, self.unlock_button, self.hint):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.message)
         layout.addStretch(2)
@@ -75,6 +79,11 @@ class LockOverlay(QWidget):
         self._idle_timer.start()
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
+
+    def set_hint(self, text: str) -> None:
+        """Show ``text`` under the password field (empty: nothing)."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
 
     def is_locked(self) -> bool:
         return self._hidden_content is not None

@@ -621,6 +621,17 @@ class MainWindow(QMainWindow):
         self.agenda.select(appointment_id)
         self.open_appointment(appointment_id)
 
+    #: Says how to sign in (the demo's e-mail and password); None for a real desk.
+    _sign_in_hint: Callable[[], str] | None = None
+
+    def set_sign_in_hint(self, hint: Callable[[], str]) -> None:
+        """Show ``hint()`` (translated when called) on the lock and sign-in screens."""
+        self._sign_in_hint = hint
+        self.lock_overlay.set_hint(self.sign_in_hint())
+
+    def sign_in_hint(self) -> str:
+        return "" if self._sign_in_hint is None else self._sign_in_hint()
+
     def _apply_date_format(self) -> None:
         """The date field speaks the UI language with the shown clinic's conventions."""
         self.date_edit.setDisplayFormat(date_edit_format(self._locale))
@@ -660,6 +671,7 @@ class MainWindow(QMainWindow):
         if self._sign_in is not None:
             return
         self._sign_in = SignInScreen(self._ctx.sessions, self._server_check)
+        self._sign_in.set_hint(self.sign_in_hint())
         self.takeCentralWidget()  # the lock overlay, kept by its owner
         self.setCentralWidget(self._sign_in)
         self._sign_in.show()
@@ -765,6 +777,7 @@ class MainWindow(QMainWindow):
         # setLocale() moves the week's first day; the agenda's weeks start on Monday.
         self.mini_calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
         self._apply_date_format()
+        self.lock_overlay.set_hint(self.sign_in_hint())
         self.edit_menu.setTitle(_("&Edit"))
         self._show_undo_state()
         self._retranslate_steps()
