@@ -42,6 +42,8 @@ class AppointmentDetails:
     patient_notes: str
     pending: bool
     late_cancellation: bool = False  # cancelled inside the type's cancellation period
+    provider_id: str = ""
+    room_id: str | None = None
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -74,6 +76,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         clinic_locale=clinic.locale, status=appointment.status.value,
         notes=appointment.notes, patient_notes=appointment.patient_notes, pending=pending,
         late_cancellation=was_cancelled_late(appointment, kind),
+        provider_id=appointment.provider_id, room_id=appointment.room_id,
     )
 
 

@@ -46,6 +46,7 @@ from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.details_panel import DetailsPanel, load_details
+from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
@@ -559,6 +560,8 @@ class MainWindow(QMainWindow):
         self.slot_actions.changed.connect(self.refresh)
         self.slot_actions.changed.connect(self.localChange)
         self.agenda.slotRequested.connect(self.on_slot_requested)
+        self.agenda.editRequested.connect(self.edit_appointment)
+        self.agenda.view.doubleClicked.connect(self.edit_appointment)
         self._show_undo_state()
 
     @Slot()
@@ -585,6 +588,31 @@ class MainWindow(QMainWindow):
         if picker is not None:
             picker.patientChosen.connect(
                 lambda patient: self.slot_actions.add_to_waitlist(reference, request, patient))
+
+    @Slot(str)
+    def edit_appointment(self, appointment_id: str) -> EditDialog | None:
+        """Open the edit dialog; an accepted change is shown with View · Undo."""
+        try:
+            dialog = EditDialog(self._ctx, appointment_id, self.agenda.history, self)
+        except LookupError:
+            return None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.changed.connect(self._after_edit)
+        dialog.open()
+        return dialog
+
+    @Slot(str)
+    def _after_edit(self, appointment_id: str) -> None:
+        self.after_change()
+        self.localChange.emit()
+        self.show_appointment(appointment_id)
+        details = self.details_panel.details
+        if details is not None:
+            self.statusBar().clearMessage()
+            self.change_notice.show_change(_("Changed: {patient}, {when}.").format(
+                patient=details.patient_name,
+                when=format_when(details.start, details.time_zone, details.clinic_locale)),
+                appointment_id)
 
     @Slot(object)
     def _after_booking(self, result: ActionResult) -> None:

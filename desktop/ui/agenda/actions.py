@@ -59,6 +59,7 @@ class AppointmentActions(QObject):
         #: Asks the reason for a cancellation; None = the user gave up. Tests replace it.
         self.ask_cancel_reason: Callable[[], str | None] = self._ask_reason
         self.open_patient: Callable[[str], None] = lambda _patient_id: None
+        self.edit: Callable[[str], None] = lambda _appointment_id: None
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
 
     # ------------------------------------------------------------------ the menu
@@ -67,6 +68,10 @@ class AppointmentActions(QObject):
         """The context menu of ``item``; each action's ``data()`` names it."""
         menu = QMenu(self._parent)
         appointment_id = item.appointment_id
+        edit = menu.addAction(_("Edit…"))
+        edit.setData("edit")
+        edit.triggered.connect(lambda _checked=False: self.edit(appointment_id))
+        menu.addSeparator()
         offered = self.offered_statuses(item)
         for status, label in STATUS_STEPS:
             if status not in offered:

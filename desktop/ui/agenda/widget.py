@@ -49,6 +49,7 @@ class AgendaWidget(QWidget):
     changed = Signal()
     openPatient = Signal(str)
     pinboardRequested = Signal(str)
+    editRequested = Signal(str)
     #: Quick create: ``(what, SlotRequest)``, what = "new", "block" or "waitlist".
     slotRequested = Signal(str, object)
 
@@ -77,6 +78,7 @@ class AgendaWidget(QWidget):
             history=self.history, zone=self._zone)
         self.appointment_actions.open_patient = self.openPatient.emit
         self.appointment_actions.to_pinboard = self.pinboardRequested.emit
+        self.appointment_actions.edit = self.editRequested.emit
         #: Asks "this one / this and following / all" for a series; None = give up.
         self.choose_series_scope: Callable[[], str | None] = self._ask_series_scope
         self.view.clicked.connect(self.select)
