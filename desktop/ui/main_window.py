@@ -52,6 +52,7 @@ from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.slot_actions import SlotActions
+from desktop.ui.status_legend import StatusLegend
 from desktop.ui.text import (
     _,
     current_language,
@@ -260,6 +261,7 @@ class MainWindow(QMainWindow):
                 self.view_menu.addAction(item)
         for dock in (self.calendar_dock, self.waitlist_dock, self.details_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self._build_legend_dock()
         self.language_menu = bar.addMenu("")
         self.language_menu.addAction(self.english_action)
         self.language_menu.addAction(self.spanish_action)
@@ -534,6 +536,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ edit, quick create
 
+    def _build_legend_dock(self) -> None:
+        """The confirmation colours' legend, under the waitlist."""
+        self.legend = StatusLegend(self._settings)
+        self.legend_dock = self._dock("legend-dock", self.legend,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.view_menu.addAction(self.legend_dock.toggleViewAction())
+
     def _build_edit_menu(self) -> None:
         """Edit ▸ Undo / Redo: the window-wide history, from anywhere in the window."""
         self.undo_action, self.redo_action = QAction(self), QAction(self)
@@ -561,6 +570,7 @@ class MainWindow(QMainWindow):
         self.slot_actions.changed.connect(self.localChange)
         self.agenda.slotRequested.connect(self.on_slot_requested)
         self.agenda.editRequested.connect(self.edit_appointment)
+        self.legend.coloursChanged.connect(self.agenda.retranslate)  # a redraw
         self.agenda.view.doubleClicked.connect(self.edit_appointment)
         self._show_undo_state()
 
@@ -807,6 +817,7 @@ class MainWindow(QMainWindow):
         self._apply_date_format()
         self.lock_overlay.set_hint(self.sign_in_hint())
         self.edit_menu.setTitle(_("&Edit"))
+        self.legend_dock.setWindowTitle(_("Status colours"))
         self._show_undo_state()
         self._retranslate_steps()
         self.agenda.retranslate()

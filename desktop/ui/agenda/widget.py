@@ -23,6 +23,7 @@ from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDT
 from desktop.services.preview import DragJudge, Verdict
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda.actions import AppointmentActions
+from desktop.ui.agenda.now_line import NOW_LINE_MS, NowLine
 from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
@@ -94,6 +95,11 @@ class AgendaWidget(QWidget):
         self._relayout.setInterval(30)
         self._relayout.timeout.connect(self._redraw)
         self.view.resized.connect(self._on_view_resized)
+        self.now_line = NowLine()
+        self._now_timer = QTimer(self)
+        self._now_timer.setInterval(NOW_LINE_MS)
+        self._now_timer.timeout.connect(self.place_now_line)
+        self._now_timer.start()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -164,6 +170,10 @@ class AgendaWidget(QWidget):
     def redo(self) -> bool:
         return self.history.redo()
 
+    def place_now_line(self) -> bool:
+        """Draw (or move) the "now" line; False when today is not shown."""
+        return self.now_line.place(self.scene, self.view.geometry_, self._ctx.now())
+
     def _zone(self) -> str:
         return "UTC" if self._reference is None else self._reference.time_zone
 
@@ -227,6 +237,7 @@ class AgendaWidget(QWidget):
             geometry, self._data.items, self._frame, ref.locale, self._columns,
             hide_patients=self._patients_hidden))
         self.view.apply_geometry(geometry)
+        self.place_now_line()
         self.select(self._selected)
 
     def _on_view_resized(self) -> None:
