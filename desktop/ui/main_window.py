@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import QDate, QEvent, QLocale, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QApplication,
     QCalendarWidget,
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -45,6 +48,7 @@ from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
+from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
 from desktop.ui.details_panel import DetailsPanel, load_details
 from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
@@ -554,6 +558,14 @@ class MainWindow(QMainWindow):
         self.edit_menu = self.menuBar().addMenu("")
         self.edit_menu.addAction(self.undo_action)
         self.edit_menu.addAction(self.redo_action)
+        self.print_action, self.pdf_action = QAction(self), QAction(self)
+        self.print_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Print))
+        self.file_menu.insertAction(self.lock_action, self.print_action)
+        self.file_menu.insertAction(self.lock_action, self.pdf_action)
+        self.file_menu.insertSeparator(self.lock_action)
+        self._session_actions = (*self._session_actions, self.print_action, self.pdf_action)
+        #: Asks where to save the PDF (None: give up). Tests replace it.
+        self.ask_pdf_path: Callable[[], Path | None] = self._ask_pdf_path
 
     def _connect_changes(self) -> None:
         history = self.agenda.history
@@ -570,6 +582,8 @@ class MainWindow(QMainWindow):
         self.slot_actions.changed.connect(self.localChange)
         self.agenda.slotRequested.connect(self.on_slot_requested)
         self.agenda.editRequested.connect(self.edit_appointment)
+        self.print_action.triggered.connect(lambda _checked=False: self.print_day_sheet())
+        self.pdf_action.triggered.connect(lambda _checked=False: self.save_day_sheet_pdf())
         self.legend.coloursChanged.connect(self.agenda.retranslate)  # a redraw
         self.agenda.view.doubleClicked.connect(self.edit_appointment)
         self._show_undo_state()
@@ -669,6 +683,28 @@ class MainWindow(QMainWindow):
 
     def sign_in_hint(self) -> str:
         return "" if self._sign_in_hint is None else self._sign_in_hint()
+
+    def print_day_sheet(self) -> None:
+        """Print the shown day's sheet (by provider or by room, as the agenda shows it)."""
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            print_day_sheet(self._ctx, self.clinic_id, self._day, printer, self._columns)
+
+    def save_day_sheet_pdf(self) -> Path | None:
+        """Save the shown day's sheet as a PDF file the user chooses."""
+        path = self.ask_pdf_path()
+        if path is None:
+            return None
+        day_sheet_pdf(self._ctx, self.clinic_id, self._day, path, self._columns)
+        self.show_message(_("Day sheet saved: {path}").format(path=path))
+        return path
+
+    def _ask_pdf_path(self) -> Path | None:
+        name = f"day-sheet-{self._day.isoformat()}.pdf"
+        chosen, _filter = QFileDialog.getSaveFileName(self, _("Save day sheet as PDF"), name,
+                                                      _("PDF files (*.pdf)"))
+        return Path(chosen) if chosen else None
 
     def _apply_date_format(self) -> None:
         """The date field speaks the UI language with the shown clinic's conventions."""
@@ -817,6 +853,8 @@ class MainWindow(QMainWindow):
         self._apply_date_format()
         self.lock_overlay.set_hint(self.sign_in_hint())
         self.edit_menu.setTitle(_("&Edit"))
+        self.print_action.setText(_("Print day sheet…"))
+        self.pdf_action.setText(_("Save day sheet as PDF…"))
         self.legend_dock.setWindowTitle(_("Status colours"))
         self._show_undo_state()
         self._retranslate_steps()
