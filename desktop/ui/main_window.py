@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda as agenda_service
+from desktop.services import patients
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
@@ -52,6 +53,7 @@ from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
 from desktop.ui.details_panel import DetailsPanel, load_details
 from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
+from desktop.ui.patient_panel import PatientPanel
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
@@ -469,6 +471,7 @@ class MainWindow(QMainWindow):
 
         def chosen(patient: PatientDTO) -> None:
             dialog.accept()
+            self.open_patient(patient.id)  # "when is my next appointment?" at a glance
             if open_booking:
                 self.new_appointment(patient)
 
@@ -480,11 +483,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def open_patient(self, patient_id: str) -> None:
-        """The agenda asked to open a patient: the finder, searching for them."""
-        details = self.details_panel.details
-        if details is not None and details.patient_id == patient_id:
-            self.search_field.setText(details.patient_name)
-        self.find_patient()
+        """Show the patient's panel: contact, next and past appointments, no-shows."""
+        self.patient_panel.show_patient(patient_id)
+        self.patient_dock.show()
+        self.patient_dock.raise_()
 
     @Slot(str)
     def open_appointment(self, appointment_id: str) -> None:
@@ -546,6 +548,12 @@ class MainWindow(QMainWindow):
         self.legend_dock = self._dock("legend-dock", self.legend,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
         self.view_menu.addAction(self.legend_dock.toggleViewAction())
+        self.patient_panel = PatientPanel(self._ctx)
+        self.patient_dock = self._dock("patient-dock", self.patient_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.details_dock, self.patient_dock)
+        self.details_dock.raise_()
+        self.view_menu.addAction(self.patient_dock.toggleViewAction())
 
     def _build_edit_menu(self) -> None:
         """Edit ▸ Undo / Redo: the window-wide history, from anywhere in the window."""
@@ -585,6 +593,10 @@ class MainWindow(QMainWindow):
         self.print_action.triggered.connect(lambda _checked=False: self.print_day_sheet())
         self.pdf_action.triggered.connect(lambda _checked=False: self.save_day_sheet_pdf())
         self.legend.coloursChanged.connect(self.agenda.retranslate)  # a redraw
+        self.lock_overlay.locked.connect(self.patient_panel.clear)  # no patient data locked
+        self.patient_panel.appointmentChosen.connect(self.show_appointment)
+        self.patient_panel.bookRequested.connect(
+            lambda patient_id: self.new_appointment(patients.get(self._ctx, patient_id)))
         self.agenda.view.doubleClicked.connect(self.edit_appointment)
         self._show_undo_state()
 
@@ -856,6 +868,7 @@ class MainWindow(QMainWindow):
         self.print_action.setText(_("Print day sheet…"))
         self.pdf_action.setText(_("Save day sheet as PDF…"))
         self.legend_dock.setWindowTitle(_("Status colours"))
+        self.patient_dock.setWindowTitle(_("Patient"))
         self._show_undo_state()
         self._retranslate_steps()
         self.agenda.retranslate()
