@@ -69,6 +69,8 @@ from scheduling.timeutil import to_local, to_utc
 ALTERNATIVES_SHOWN = 8
 SEARCH_DAYS = 14
 STEP_MINUTES = 5
+#: The dialog widens to this when it shows a series' dates (reasons and alternatives wrap).
+SERIES_WIDTH = 1000
 
 
 class BookingDialog(QDialog):
@@ -143,8 +145,11 @@ class BookingDialog(QDialog):
         self.occurrences.setWordWrap(True)
         self.occurrences.verticalHeader().setVisible(False)
         header = self.occurrences.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The date fits its text; the reason and the alternatives share the rest and wrap.
+        header.setSectionResizeMode(OccurrencesModel.WHEN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(OccurrencesModel.RESULT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(OccurrencesModel.ALTERNATIVES,
+                                    QHeaderView.ResizeMode.Stretch)
         self.occurrences.setMinimumHeight(200)  # several rows, never one squeezed row
         self.occurrences.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.occurrences.setVisible(False)
@@ -407,10 +412,9 @@ class BookingDialog(QDialog):
     def _show_occurrences(self, occurrences: tuple[OccurrenceDTO, ...]) -> None:
         self.occurrences_model.set_occurrences(occurrences)
         self.occurrences.setVisible(True)
-        self.occurrences.resizeColumnsToContents()
-        self.occurrences.resizeRowsToContents()
-        self.resize(max(self.width(), self.sizeHint().width()),
+        self.resize(max(self.width(), self.sizeHint().width(), SERIES_WIDTH),
                     max(self.height(), self.sizeHint().height()))
+        self.occurrences.resizeRowsToContents()
 
     @Slot()
     def _forget_preview(self) -> None:

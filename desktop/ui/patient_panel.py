@@ -7,7 +7,7 @@ booking dialog for them; a click on a listed appointment shows it in the agenda.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -61,6 +61,9 @@ class PatientPanel(QWidget):
                        self.past_title, self.past, self.no_shows, self.book_button):
             layout.addWidget(widget)
         for view in (self.upcoming, self.past):
+            view.setWordWrap(True)  # a whole line per appointment, never cut at the edge
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            view.setTextElideMode(Qt.TextElideMode.ElideNone)
             view.itemActivated.connect(self._chosen)
             view.itemClicked.connect(self._chosen)
         self.book_button.clicked.connect(self._book)

@@ -92,7 +92,9 @@ class TodayBoard(QWidget):
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setStretchLastSection(True)
+        # The patient's name takes what is left, so "late by 2 hr" is never cut off.
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 
         self.utilization = QGroupBox(self)
         self.utilization_model = UtilizationModel(ref.locale, self)
