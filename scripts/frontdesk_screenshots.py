@@ -77,7 +77,7 @@ def capture(out: Path) -> None:
             desk = environment.desks[0]
             desk.client.sync_once()
             ctx = replace(desk.context, clock=lambda: now)
-            desk.context.sessions._clock = lambda: now  # noqa: SLF001 - a pinned demo clock
+            desk.context.sessions._clock = lambda: now
             assert desk.context.sessions.sign_in_online(
                 demo.RECEPTIONIST, demo.DEMO_PASSWORD, None,
                 lambda e, p, t: desk.client.check_credentials("demo", e, p, t)).ok
@@ -112,7 +112,7 @@ def late_cancel(ctx: object, day: date) -> None:
 
 def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
                    language: str) -> None:
-    ctx = window._ctx  # noqa: SLF001 - the script drives the window as a user would
+    ctx = window._ctx
     window.set_clinic(RIVERSIDE)
     window.go_to(window.day)
     items = [i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day).items]
