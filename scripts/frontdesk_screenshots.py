@@ -21,9 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from PySide6.QtCore import QEventLoop, QPoint, QPointF, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from screenshots import save, shown_day  # noqa: E402
 
 from desktop import demo  # noqa: E402
 from desktop.demo_app import DEMO_CLINICS  # noqa: E402
@@ -38,24 +40,6 @@ from scheduling.timeutil import to_utc  # noqa: E402
 SIZES = ((1600, 1000), (1280, 800))
 RIVERSIDE = DEMO_CLINICS[0][0]
 NEW_YORK = "America/New_York"
-
-
-def settle(ms: int = 300) -> None:
-    """Let Qt lay out and paint (a screenshot script, not a test: waiting is fine)."""
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def save(widget: QWidget, out: Path, name: str) -> None:
-    settle()
-    path = out / name
-    widget.grab().save(str(path))
-    print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-
-
-def shown_day(today: date) -> date:
-    return today if today.weekday() < 5 else today + timedelta(days=7 - today.weekday())
 
 
 def capture(out: Path) -> None:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGraphicsRectItem,
     QGraphicsScene,
+    QGraphicsSimpleTextItem,
     QGraphicsView,
     QWidget,
 )
@@ -83,6 +84,7 @@ class Target:
 class Judgement:
     ok: bool
     reason: str = ""
+    label: str = ""  # the target's time ("10:30 – 11:00"), shown on the ghost
 
 
 class DropJudge(Protocol):
@@ -146,6 +148,7 @@ class AgendaView(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().setMouseTracking(True)  # hover: the resize cursor on a bottom edge
         # Always there, so the grid's width does not change with the day's height.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setViewportMargins(int(GUTTER), int(HEADER), 0, 0)
@@ -250,6 +253,13 @@ class AgendaView(QGraphicsView):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self.mode is Mode.IDLE:
+            # The bottom edge resizes: say so with the cursor before the press (after the
+            # base class, which resets the viewport's cursor on every move).
+            item = self._appointment_at(point)
+            edge = item is not None and item.on_resize_handle(point)
+            self.viewport().setCursor(Qt.CursorShape.SizeVerCursor if edge
+                                      else Qt.CursorShape.ArrowCursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self.mode in (Mode.MOVING, Mode.RESIZING):
@@ -435,8 +445,27 @@ class AgendaView(QGraphicsView):
         fill.setAlpha(40)
         self._ghost.setBrush(fill)
         self._ghost.setRect(rect)
+        self._label_ghost(rect, judgement.label, color)
         self._ghost.setToolTip(judgement.reason)
         self.viewport().setToolTip(judgement.reason)
+
+    def _label_ghost(self, rect: QRectF, text: str, color: QColor) -> None:
+        """The target's time on the ghost, just above it (inside at the top of the day)."""
+        assert self._ghost is not None
+        labels = [c for c in self._ghost.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        label = labels[0] if labels else QGraphicsSimpleTextItem(self._ghost)
+        label.setText(text)
+        label.setBrush(color.darker(130))
+        height = label.boundingRect().height()
+        top = rect.top() - height - 1
+        label.setPos(rect.left() + 2, top if top > HEADER else rect.top() + 1)
+
+    def ghost_label(self) -> str:
+        """The time shown on the drag's ghost ("" without a drag)."""
+        if self._ghost is None:
+            return ""
+        labels = [c for c in self._ghost.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        return labels[0].text() if labels else ""
 
     def _clear_ghost(self) -> None:
         if self._ghost is not None:

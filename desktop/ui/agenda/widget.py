@@ -10,6 +10,7 @@ to do the one real write. A refused drop changes nothing and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
@@ -293,6 +294,10 @@ class AgendaWidget(QWidget):
 
     def judge(self, source: str, target: Target) -> Judgement:
         judgement = self._judge_target(source, target)
+        if target.start is not None and target.end is not None:
+            judgement = replace(judgement, label=_("{start} – {end}").format(
+                start=format_clock(target.start, self._zone(), self._locale()),
+                end=format_clock(target.end, self._zone(), self._locale())))
         if not judgement.ok and judgement.reason != self._last_reason:
             self.message.emit(judgement.reason)
         self._last_reason = "" if judgement.ok else judgement.reason

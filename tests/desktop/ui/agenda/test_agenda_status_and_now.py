@@ -96,3 +96,31 @@ def test_the_now_line_crosses_todays_columns_at_the_current_time(
 
     other_day = open_agenda(TUESDAY)
     assert other_day.now_line.item is None
+
+
+def test_the_drag_ghost_shows_the_target_time_and_the_bottom_edge_shows_a_resize_cursor(
+    ctx: DeskContext, open_agenda: OpenAgenda
+) -> None:
+    from PySide6.QtCore import QEvent, QPoint, Qt
+
+    from tests.desktop.services.conftest import DR_RUIZ, TUESDAY_9
+    from tests.desktop.ui.agenda.conftest import mouse, point_at
+
+    ana = book(ctx)
+    agenda = open_agenda()
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    target = point_at(agenda, TUESDAY, DR_LOPEZ, TUESDAY_9 + timedelta(hours=2, minutes=10))
+    mouse(agenda, QEvent.Type.MouseButtonPress, grab)
+    mouse(agenda, QEvent.Type.MouseMove, grab + QPoint(0, 12))
+    mouse(agenda, QEvent.Type.MouseMove, target)
+
+    assert agenda.view.ghost_label() == "11:00 – 11:30"  # Madrid time, Dr López's column
+    mouse(agenda, QEvent.Type.MouseButtonRelease, target, Qt.MouseButton.NoButton)
+    item = agenda.appointment_item(ana)
+    assert item is not None
+    bottom = agenda.view.mapFromScene(item.rect().center().x(), item.rect().bottom() - 2)
+    mouse(agenda, QEvent.Type.MouseMove, bottom, Qt.MouseButton.NoButton)
+    assert agenda.view.viewport().cursor().shape() == Qt.CursorShape.SizeVerCursor
+    middle = agenda.view.mapFromScene(item.rect().center())
+    mouse(agenda, QEvent.Type.MouseMove, middle, Qt.MouseButton.NoButton)
+    assert agenda.view.viewport().cursor().shape() == Qt.CursorShape.ArrowCursor
