@@ -42,7 +42,7 @@ def day_sheet_html(ctx: DeskContext, clinic_id: str, day: date, columns: str = "
         heads = (_("Time"), _("Patient"), _("Type"), other, _("Status"))
         parts.append("<tr>" + "".join(f"<th align='left'>{_e(h)}</th>" for h in heads) + "</tr>")
         for item in sorted(members, key=lambda i: i.start):
-            when = _("{start}–{end}").format(
+            when = _("{start} – {end}").format(
                 start=format_clock(item.start, reference.time_zone, reference.locale),
                 end=format_clock(item.end, reference.time_zone, reference.locale))
             place = (item.room_name or "—") if columns == "provider" else item.provider_name
