@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
     def new_appointment(self, patient: PatientDTO | None = None, *,
                         slot: SlotRequest | None = None) -> BookingDialog:
         """Open the booking dialog: at ``slot`` (quick create) with its provider, time and
-        length; else on the shown day (the next free quarter hour when it is today)."""
+        length; else on the shown day (today: the next quarter hour inside working hours)."""
         start = None if slot is None else slot.start
         if start is None and self._day != self._today:
             start = to_utc(datetime.combine(self._day, time(9)), self._zone)
