@@ -252,9 +252,20 @@ def test_the_status_moves_forward_from_booked_to_completed() -> None:
     appointment = booked(state, existing(DR_ADAMS, TEN, 30))
     path = [AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED,
             AppointmentStatus.IN_PROGRESS, AppointmentStatus.COMPLETED]
+    on_the_day = TEN - 10 * MINUTES  # arrival and the rest only from the appointment's day
     for status in path:
-        changed = accept(check(ChangeStatus(STAFF, appointment.id, status), state, NOW), state)
+        changed = accept(check(ChangeStatus(STAFF, appointment.id, status), state, on_the_day),
+                         state)
         assert changed.status is status
+
+
+def test_arrival_a_week_early_is_refused_but_confirming_is_not() -> None:
+    state = clinic_state()
+    appointment = booked(state, existing(DR_ADAMS, TEN, 30))
+    early = check(ChangeStatus(STAFF, appointment.id, AppointmentStatus.ARRIVED), state, NOW)
+    assert refused(early) is R.TOO_EARLY_FOR_CHECK_IN
+    accept(check(ChangeStatus(STAFF, appointment.id, AppointmentStatus.CONFIRMED), state, NOW),
+           state)
 
 
 def test_a_completed_appointment_cannot_go_back_to_booked() -> None:
