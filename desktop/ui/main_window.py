@@ -77,6 +77,9 @@ from scheduling.timeutil import to_local, to_utc
 SETTINGS_ORGANIZATION = "ClinicDesk"
 SETTINGS_APPLICATION = "ClinicDesk desk"
 
+#: The lengths the agenda shows: a day, three days, the work week, the week.
+VIEW_DAYS = (1, 3, 5, 7)
+
 #: Input events that count as the receptionist being at the desk (idle lock).
 ACTIVITY_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
@@ -265,6 +268,7 @@ class MainWindow(QMainWindow):
                 self.view_menu.addSeparator()
             else:
                 self.view_menu.addAction(item)
+        self._build_more_views()
         for dock in (self.calendar_dock, self.waitlist_dock, self.details_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self._build_legend_dock()
@@ -331,13 +335,14 @@ class MainWindow(QMainWindow):
         return self._columns
 
     def first_day(self) -> date:
-        """The first day shown: the day itself, or the Monday of its week."""
-        if self._days == 1:
+        """The first day shown: the day itself (a day, three days), or the Monday of its
+        week (the work week, the week)."""
+        if self._days in (1, 3):
             return self._day
         return self._day - timedelta(days=self._day.weekday())
 
     def _step(self) -> timedelta:
-        return timedelta(days=self._days)
+        return timedelta(days=7 if self._days == 5 else self._days)
 
     def go_to(self, day: date) -> None:
         self._day = day
@@ -354,9 +359,9 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def set_days(self, days: int) -> None:
-        """Show one day (1) or the week (7)."""
-        self._days = 7 if days == 7 else 1
-        (self.week_action if self._days == 7 else self.day_action).setChecked(True)
+        """Show one day (1), three days (3), the work week (5) or the week (7)."""
+        self._days = days if days in VIEW_DAYS else 1
+        self._view_action(self._days).setChecked(True)
         self._settings.setValue("preferences/days", self._days)
         self._retranslate_steps()
         self.refresh()
@@ -541,6 +546,22 @@ class MainWindow(QMainWindow):
         self._show_sign_in()
 
     # ------------------------------------------------------------------ edit, quick create
+
+    def _build_more_views(self) -> None:
+        """Work week (Mon–Fri, Ctrl+3) and three days (Ctrl+4) beside Day and Week."""
+        self.work_week_action, self.three_day_action = QAction(self), QAction(self)
+        for made, days, keys in ((self.work_week_action, 5, "Ctrl+3"),
+                                 (self.three_day_action, 3, "Ctrl+4")):
+            made.setCheckable(True)
+            made.setData(days)
+            made.setShortcut(QKeySequence(keys))
+            self._view_group.addAction(made)
+            self.view_menu.insertAction(self.week_action, made)
+            self.toolbar.insertAction(self.week_action, made)
+
+    def _view_action(self, days: int) -> QAction:
+        return {1: self.day_action, 3: self.three_day_action, 5: self.work_week_action,
+                7: self.week_action}[days]
 
     def _build_legend_dock(self) -> None:
         """The confirmation colours' legend, under the waitlist."""
@@ -785,8 +806,9 @@ class MainWindow(QMainWindow):
         language = str(settings.value("preferences/language", current_language()))
         if language in ("en", "es"):
             set_language(language)
-        self._days = 7 if str(settings.value("preferences/days", 1)) == "7" else 1
-        (self.week_action if self._days == 7 else self.day_action).setChecked(True)
+        stored = str(settings.value("preferences/days", 1))
+        self._days = int(stored) if stored in {str(d) for d in VIEW_DAYS} else 1
+        self._view_action(self._days).setChecked(True)
         self._columns = "room" if settings.value("preferences/columns") == "room" else "provider"
         (self.by_room_action if self._columns == "room"
          else self.by_provider_action).setChecked(True)
@@ -865,6 +887,8 @@ class MainWindow(QMainWindow):
         self._apply_date_format()
         self.lock_overlay.set_hint(self.sign_in_hint())
         self.edit_menu.setTitle(_("&Edit"))
+        self.work_week_action.setText(_("Work week"))
+        self.three_day_action.setText(_("3 days"))
         self.print_action.setText(_("Print day sheet…"))
         self.pdf_action.setText(_("Save day sheet as PDF…"))
         self.legend_dock.setWindowTitle(_("Status colours"))
@@ -876,7 +900,11 @@ class MainWindow(QMainWindow):
         self._show_conflicts()
 
     def _retranslate_steps(self) -> None:
-        week = self._days == 7
+        week = self._days in (5, 7)
+        if self._days == 3:
+            self.previous_action.setText(_("Previous 3 days"))
+            self.next_action.setText(_("Next 3 days"))
+            return
         self.previous_action.setText(_("Previous week") if week else _("Previous day"))
         self.next_action.setText(_("Next week") if week else _("Next day"))
 

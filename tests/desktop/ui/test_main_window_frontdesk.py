@@ -200,3 +200,31 @@ def test_undo_is_off_while_locked(window: MainWindow, ctx: DeskContext) -> None:
     window.agenda.appointment_actions.cancel(ben)
     window.lock_overlay.lock()
     assert not window.undo_action.isEnabled()
+
+
+def test_work_week_and_three_day_views_show_their_days_and_step_by_them(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext, settings: QSettings
+) -> None:
+    wednesday = date(2025, 3, 5)
+    window.go_to(wednesday)
+    window.work_week_action.trigger()
+    assert (window.first_day(), window.days) == (MONDAY, 5)
+    geometry = window.agenda.geometry_
+    assert geometry is not None and sorted(geometry.axes) == [
+        MONDAY + timedelta(days=d) for d in range(5)]
+    assert window.next_action.text() == "Next week"
+    window.next_action.trigger()
+    assert window.first_day() == MONDAY + timedelta(days=7)
+
+    window.go_to(wednesday)
+    window.three_day_action.trigger()
+    assert (window.first_day(), window.days) == (wednesday, 3)
+    assert window.next_action.text() == "Next 3 days"
+    window.next_action.trigger()
+    assert window.first_day() == wednesday + timedelta(days=3)
+    window.close()
+
+    again = MainWindow(ctx, [("clinic-ny", "New York", "en_US"), (CLINIC, "Madrid", "es_ES")],
+                       MONDAY, "desk-1", settings=settings)
+    qtbot.addWidget(again)
+    assert again.days == 3 and again.three_day_action.isChecked()
