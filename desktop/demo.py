@@ -25,7 +25,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -44,7 +44,7 @@ from desktop.demo_server import (
     wait_for,
 )
 from desktop.services.context import DeskContext
-from desktop.services.session import SignInService
+from desktop.services.session import SessionSettings, SignInService
 from desktop.store.engine import Store
 from desktop.store.keys import Argon2Params, create_store, open_store
 from desktop.sync.client import SyncClient
@@ -58,6 +58,8 @@ __all__ = ["BUNDLE_SERVER_FLAG", "DEMO_CACHE_ENV", "DemoServerError", "connect",
 
 #: Throw-away demo stores use a light key derivation (a real desk keeps the default).
 DEMO_KDF = Argon2Params(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
+#: A demo is looked at, not guarded: the idle lock waits a working day, not 5 minutes.
+DEMO_IDLE_LOCK = timedelta(hours=8)
 
 
 class DemoKeyring(KeyringBackend):
@@ -204,7 +206,7 @@ def _reopened_desk(folder: Path, url: str) -> DemoDesk:
 
 def _signed_in(name: str, store: Store, client: SyncClient) -> DemoDesk:
     clock = lambda: datetime.now(UTC)  # noqa: E731 - the desk's wall clock
-    sessions = SignInService(store, clock)
+    sessions = SignInService(store, clock, SessionSettings(idle_lock_after=DEMO_IDLE_LOCK))
     result = sessions.sign_in_online(
         RECEPTIONIST, DEMO_PASSWORD, None,
         lambda email, password, totp: client.check_credentials("demo", email, password, totp),

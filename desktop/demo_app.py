@@ -27,6 +27,7 @@ from desktop.demo_server import ServerLaunch
 from desktop.services.session import ServerIdentity
 from desktop.sync.client import SyncClient
 from desktop.sync.worker import SyncThread, SyncWorker
+from desktop.ui.demo_splash import DemoSplash, demo_hint
 from desktop.ui.gc_pump import collect_in_ui_thread
 from desktop.ui.main_window import MainWindow
 
@@ -76,6 +77,7 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)
                 thread.start()
+                window.set_sign_in_hint(lambda: demo_hint(demo.RECEPTIONIST, demo.DEMO_PASSWORD))
                 window.move(40 + 80 * index, 40 + 60 * index)  # both desks in sight
                 window.show()
                 windows.append(window)
@@ -105,6 +107,20 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
 
 def _exit_now(*_args: object) -> None:
     raise SystemExit(143)
+
+
+def start_with_splash(folder: Path, desks: int,
+                      splash: DemoSplash | None = None) -> demo.DemoEnvironment:
+    """Start the demo environment with a splash on screen until it is ready."""
+    splash = splash or DemoSplash(steps=1 + desks,
+                                  hint=demo_hint(demo.RECEPTIONIST, demo.DEMO_PASSWORD))
+    splash.show()
+    QApplication.processEvents()
+    try:
+        environment = demo.start(folder, desks, progress=splash.advance)
+    finally:
+        splash.close()
+    return environment
 
 
 def _server_check(desk: demo.DemoDesk) -> Callable[[str, str, str | None], ServerIdentity | None]:

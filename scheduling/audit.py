@@ -23,6 +23,7 @@ from scheduling.commands import (
     ResizeAppointment,
     UndoStatus,
 )
+from scheduling.refusals import RefusalCode
 from scheduling.timeutil import require_aware
 
 
@@ -68,8 +69,11 @@ def audit_record(command: Command, outcome: Outcome, at: datetime) -> AuditRecor
     elif isinstance(outcome, Accepted) and outcome.overridden:
         codes = ",".join(code.value for code in outcome.overridden)
         result, reason = AuditOutcome.OVERRIDDEN, f"override {codes}: {outcome.override_reason}"
-    elif isinstance(outcome, Accepted) and outcome.notices:
+    elif isinstance(outcome, Accepted) and RefusalCode.NEEDS_APPROVAL in outcome.notices:
         result = AuditOutcome.PENDING_APPROVAL
+        reason = ",".join(code.value for code in outcome.notices)
+    elif isinstance(outcome, Accepted) and outcome.notices:  # e.g. a late cancellation
+        result = AuditOutcome.ACCEPTED
         reason = ",".join(code.value for code in outcome.notices)
     else:
         result, reason = AuditOutcome.ACCEPTED, ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -51,6 +52,8 @@ class Policy:
     alternatives_horizon_days: int = 14
     slot_step: timedelta = timedelta(minutes=15)
     max_occurrences: int = 520
+    #: The fee a late cancellation incurs, in the clinic's currency (None: no fee).
+    late_cancellation_fee: Decimal | None = None
 
 
 # --------------------------------------------------------------------------- commands

@@ -53,6 +53,7 @@ class RefusalCode(StrEnum):
     REASON_REQUIRED = "REASON_REQUIRED"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     TOO_EARLY_FOR_NO_SHOW = "TOO_EARLY_FOR_NO_SHOW"
+    TOO_EARLY_FOR_CHECK_IN = "TOO_EARLY_FOR_CHECK_IN"
     NOTHING_TO_UNDO = "NOTHING_TO_UNDO"
     UNDO_WINDOW_EXPIRED = "UNDO_WINDOW_EXPIRED"
     OVERRIDE_NOT_PERMITTED = "OVERRIDE_NOT_PERMITTED"
@@ -129,6 +130,9 @@ MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
         ),
         RefusalCode.TOO_EARLY_FOR_NO_SHOW: N_(
             "A patient can only be marked as a no-show after the appointment has started."
+        ),
+        RefusalCode.TOO_EARLY_FOR_CHECK_IN: N_(
+            "A patient can only arrive, be seen or be completed on the day of the appointment."
         ),
         RefusalCode.NOTHING_TO_UNDO: N_("There is no status change to undo."),
         RefusalCode.UNDO_WINDOW_EXPIRED: N_(

@@ -5,9 +5,11 @@ appointment records as they will be) or :class:`Refused` (a stable code, the
 message parameters and up to ``policy.max_alternatives`` alternatives). It
 never mutates ``state``; the caller applies an accepted outcome.
 
-Double-booking (conflicts, buffers, capacity) and late cancellation can be
-overridden only by an actor holding ``booking:override`` who gives a reason;
-the outcome then lists what was overridden, and its audit record says so.
+Double-booking (conflicts, buffers, capacity) can be overridden only by an
+actor holding ``booking:override`` who gives a reason; the outcome then lists
+what was overridden, and its audit record says so. A late cancellation by staff
+is accepted and *recorded* (notice ``LATE_CANCELLATION``, seed 003: a fee may
+apply); a supervisor's override waives it; a patient online is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 from scheduling import placement as pl
 from scheduling.availability import DEFAULT_POLICY, find_alternatives
+from scheduling.cancellation import is_late
 from scheduling.commands import (
     Accepted,
     Actor,
@@ -37,7 +40,7 @@ from scheduling.model import Appointment, AppointmentStatus, AppointmentType, St
 from scheduling.refusals import OFFERS_ALTERNATIVES, OVERRIDABLE
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
-from scheduling.status import MOVABLE, can_transition, undo_allowed
+from scheduling.status import MOVABLE, can_transition, too_early, undo_allowed
 from scheduling.timeutil import require_aware
 
 _RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS}
@@ -280,15 +283,20 @@ def _cancel(cmd: CancelAppointment, state: CalendarState, now: datetime) -> Outc
                                               "target": AppointmentStatus.CANCELLED.value})
     kind = state.appointment_types.get(current.appointment_type_id)
     overridden: tuple[R, ...] = ()
-    if kind is not None and now < current.start < now + kind.cancellation_period:
+    notices: tuple[R, ...] = ()
+    if kind is not None and is_late(current.start, now, kind):
         hours = int(kind.cancellation_period.total_seconds() // 3600)
-        if cmd.override_reason is None:
-            return Refused(R.LATE_CANCELLATION, {"hours": hours}, overridable=True)
-        if not cmd.actor.may(Permission.OVERRIDE):
-            return Refused(R.OVERRIDE_NOT_PERMITTED)
-        if not cmd.override_reason.strip():
-            return Refused(R.OVERRIDE_REASON_REQUIRED)
-        overridden = (R.LATE_CANCELLATION,)
+        if cmd.override_reason is not None:  # a supervisor waives the late-cancellation fee
+            if not cmd.actor.may(Permission.OVERRIDE):
+                return Refused(R.OVERRIDE_NOT_PERMITTED)
+            if not cmd.override_reason.strip():
+                return Refused(R.OVERRIDE_REASON_REQUIRED)
+            overridden = (R.LATE_CANCELLATION,)
+        elif cmd.actor.online_booking:
+            # A patient online is told to call the clinic; staff record it (seed 003).
+            return Refused(R.LATE_CANCELLATION, {"hours": hours})
+        else:
+            notices = (R.LATE_CANCELLATION,)
     cancelled = replace(
         current,
         status=AppointmentStatus.CANCELLED,
@@ -296,7 +304,8 @@ def _cancel(cmd: CancelAppointment, state: CalendarState, now: datetime) -> Outc
         last_status_change=StatusChange(current.status, now, cmd.actor.user_id),
         version=current.version + 1,
     )
-    return Accepted((cancelled,), (), overridden, cmd.override_reason if overridden else None)
+    return Accepted((cancelled,), notices, overridden,
+                    cmd.override_reason if overridden else None)
 
 
 def _change_status(cmd: ChangeStatus, state: CalendarState, now: datetime) -> Outcome:
@@ -316,8 +325,10 @@ def _change_status(cmd: ChangeStatus, state: CalendarState, now: datetime) -> Ou
     if not can_transition(current.status, cmd.status):
         return Refused(R.ILLEGAL_TRANSITION, {"current": current.status.value,
                                               "target": cmd.status.value})
-    if cmd.status is AppointmentStatus.NO_SHOW and now < current.start:
-        return Refused(R.TOO_EARLY_FOR_NO_SHOW)
+    clinic = state.clinics.get(current.clinic_id)
+    if too_early(cmd.status, current.start, now, clinic.time_zone if clinic else "UTC"):
+        return Refused(R.TOO_EARLY_FOR_NO_SHOW if cmd.status is AppointmentStatus.NO_SHOW
+                       else R.TOO_EARLY_FOR_CHECK_IN)
     if cmd.status is AppointmentStatus.ENTERED_IN_ERROR and not cmd.reason.strip():
         return Refused(R.REASON_REQUIRED)
     changed = replace(

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from scheduling.model import AppointmentStatus as S
+from scheduling.timeutil import local_date
 
 TRANSITIONS: Mapping[S, frozenset[S]] = MappingProxyType(
     {
@@ -87,6 +88,25 @@ RANK: Mapping[S, int] = MappingProxyType(
 def can_transition(current: S, target: S) -> bool:
     """Whether the status machine allows ``current`` → ``target``."""
     return target in TRANSITIONS[current]
+
+
+#: Steps that only make sense once the appointment's day has come (in the clinic's zone).
+ON_THE_DAY: frozenset[S] = frozenset({S.ARRIVED, S.IN_PROGRESS, S.COMPLETED})
+
+
+def too_early(target: S, start: datetime, now: datetime, tz: str) -> bool:
+    """Whether stepping to ``target`` at ``now`` comes before it can have happened:
+    arrival, start and completion before the appointment's local day, a no-show before
+    the start."""
+    if target is S.NO_SHOW:
+        return now < start
+    return target in ON_THE_DAY and local_date(now, tz) < local_date(start, tz)
+
+
+def offered_steps(current: S, start: datetime, now: datetime, tz: str) -> tuple[S, ...]:
+    """The status steps a desk should offer for an appointment now, in machine order."""
+    return tuple(s for s in sorted(TRANSITIONS[current], key=lambda s: RANK[s])
+                 if not too_early(s, start, now, tz))
 
 
 def undo_allowed(changed_at: datetime, now: datetime, window: timedelta) -> bool:

@@ -399,7 +399,8 @@ def _run(ctx: DeskContext, plan: _Plan) -> ActionResult:
         dtos = _upsert(session, outcome.appointments, mutation_id)
         if plan.also is not None:
             plan.also(session, mutation_id)
-    return ActionResult(True, dtos, mutation_id=mutation_id)
+    return ActionResult(True, dtos, mutation_id=mutation_id,
+                        notices=tuple(code.value for code in outcome.notices))
 
 
 def _refuse(ctx: DeskContext, command: Command, refused: Refused) -> ActionResult:

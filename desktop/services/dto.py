@@ -88,6 +88,8 @@ class ActionResult:
     mutation_id: int | None = None
     occurrences: tuple[OccurrenceDTO, ...] = ()
     record_id: str | None = None
+    #: Codes the rules attached to an accepted action (``LATE_CANCELLATION`` …).
+    notices: tuple[str, ...] = ()
 
     @property
     def appointment(self) -> AppointmentDTO | None:

@@ -141,7 +141,11 @@ class SyncWorker(QObject):
 
     @Slot(bool)
     def _on_stream(self, up: bool) -> None:
-        self._stream_up = up
+        was_up, self._stream_up = self._stream_up, up
+        if was_up and not up:
+            # The stream broke: the server may be gone. Find out now, so the desk says
+            # "Offline" within seconds rather than at the next fallback poll.
+            self.requestSync()
 
     @Slot()
     def _on_timer(self) -> None:

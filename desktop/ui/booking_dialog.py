@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QDate, QModelIndex, Qt, QTime, Signal, Slot
+from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, Qt, QTime, Signal, Slot
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,9 +36,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda, booking
+from desktop.services.agenda_frame import load_frame
 from desktop.services.context import DeskContext
-from desktop.services.dto import ActionResult, AlternativeDTO, PatientDTO, RefusalDTO
+from desktop.services.dto import (
+    ActionResult,
+    AlternativeDTO,
+    OccurrenceDTO,
+    PatientDTO,
+    RefusalDTO,
+)
+from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
+from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
 from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.patient_picker import PatientPicker
@@ -49,6 +59,7 @@ from desktop.ui.text import (
     language_notifier,
     ngettext,
     render_message,
+    time_edit_format,
 )
 from scheduling.commands import BookAppointment, Permission
 from scheduling.errors import RecurrenceError
@@ -58,6 +69,8 @@ from scheduling.timeutil import to_local, to_utc
 ALTERNATIVES_SHOWN = 8
 SEARCH_DAYS = 14
 STEP_MINUTES = 5
+#: The dialog widens to this when it shows a series' dates (reasons and alternatives wrap).
+SERIES_WIDTH = 1000
 
 
 class BookingDialog(QDialog):
@@ -71,10 +84,15 @@ class BookingDialog(QDialog):
 
     def __init__(self, ctx: DeskContext, clinic_id: str, *, start: datetime | None = None,
                  provider_id: str | None = None, patient: PatientDTO | None = None,
-                 parent: QWidget | None = None) -> None:
+                 minutes: int | None = None, parent: QWidget | None = None) -> None:
+        """``start``/``provider_id``/``minutes`` prefill the form (a click or a drag on an
+        empty slot); without ``start`` the next quarter hour inside working hours."""
         super().__init__(parent)
         self._ctx = ctx
         self._last_refusal: RefusalDTO | None = None
+        #: The series preview shown and not yet booked (a second Book books it).
+        self._previewed: str | None = None
+        self._clash_row: int | None = None  # the series row whose alternatives are listed
         self.reference: ClinicReference = load_reference(ctx, clinic_id)
         ref = self.reference
         self.may_override = Permission.OVERRIDE.value in ctx.user().permissions
@@ -88,7 +106,7 @@ class BookingDialog(QDialog):
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setDisplayFormat(date_edit_format(ref.locale))
         self.time_edit = QTimeEdit(self)
-        self.time_edit.setDisplayFormat("HH:mm")
+        self.time_edit.setDisplayFormat(time_edit_format(ref.locale))
         when = QHBoxLayout()
         when.addWidget(self.date_edit, 1)
         when.addWidget(self.time_edit)
@@ -127,11 +145,17 @@ class BookingDialog(QDialog):
         self.occurrences.setWordWrap(True)
         self.occurrences.verticalHeader().setVisible(False)
         header = self.occurrences.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The date fits its text; the reason and the alternatives share the rest and wrap.
+        header.setSectionResizeMode(OccurrencesModel.WHEN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(OccurrencesModel.RESULT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(OccurrencesModel.ALTERNATIVES,
+                                    QHeaderView.ResizeMode.Stretch)
+        self.occurrences.setMinimumHeight(200)  # several rows, never one squeezed row
+        self.occurrences.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.occurrences.setVisible(False)
         self.buttons = QDialogButtonBox(self)
         self.book_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.book_button.setAutoDefault(False)  # Enter in the search must not book
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
 
         left = QVBoxLayout()
@@ -154,8 +178,21 @@ class BookingDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self._fill_choices(start, provider_id)
+        if minutes is not None:
+            self.duration.setValue(minutes)
         if patient is not None:
             self.patients.choose(patient)
+        self.patients.patientChosen.connect(self._patient_chosen)
+        self.patients.search.installEventFilter(self)
+        self.occurrences.clicked.connect(self._show_occurrence_alternatives)
+        self.date_edit.dateChanged.connect(
+            lambda day: self.recurrence.set_first_day(day.toPython()))
+        self.recurrence.set_first_day(self.date_edit.date().toPython())
+        for signal in (self.recurrence.changed, self.date_edit.dateChanged,
+                       self.time_edit.timeChanged, self.duration.valueChanged,
+                       self.provider_combo.currentIndexChanged,
+                       self.room_combo.currentIndexChanged, self.type_combo.currentIndexChanged):
+            signal.connect(self._forget_preview)
         self.type_combo.currentIndexChanged.connect(self._type_changed)
         self.find_button.clicked.connect(self.find_next_available)
         self._provider_picked = provider_id is not None
@@ -187,8 +224,10 @@ class BookingDialog(QDialog):
         self.override.setTitle(_("Double-booking"))
         self.override_box.setText(_("Book anyway, even though the time is taken"))
         self.override_reason.setPlaceholderText(_("Reason for double-booking (required)"))
-        self.book_button.setText(_("Book"))
+        self._show_book_text()
         self.close_button.setText(_("Close"))
+        self.date_edit.setDisplayFormat(date_edit_format(self.reference.locale))
+        self.time_edit.setDisplayFormat(time_edit_format(self.reference.locale))
         self.alternatives_model.retranslate()
         self.occurrences_model.retranslate()
         if self._last_refusal is not None:
@@ -208,7 +247,17 @@ class BookingDialog(QDialog):
         if provider_id is not None:
             self.provider_combo.setCurrentIndex(max(0, self.provider_combo.findData(provider_id)))
         self._type_changed()
-        self.set_start(start or self._ctx.now() + timedelta(hours=1))
+        self.set_start(start or self._default_start())
+
+    def _default_start(self) -> datetime:
+        """The next quarter hour inside the chosen provider's working hours (a week on)."""
+        now = self._ctx.now()
+        today = to_local(now, self.reference.time_zone).date()
+        frame = load_frame(self._ctx, self.reference.clinic_id, today, today + timedelta(days=7))
+        provider = self.provider_combo.currentData()
+        working = [pair for (day, key), hours in frame.working.items() if key == provider
+                   for pair in hours]
+        return default_start(now, working)
 
     @Slot()
     def _type_changed(self) -> None:
@@ -270,7 +319,11 @@ class BookingDialog(QDialog):
             self.use_alternative(alternative)
 
     def use_alternative(self, alternative: AlternativeDTO) -> None:
-        """Fill in the time, provider and room of an offered alternative."""
+        """Fill in the time, provider and room of an offered alternative (for a series
+        clash: book that date on its own)."""
+        if self._clash_row is not None:
+            self._book_clash_alternative(alternative)
+            return
         self.set_start(alternative.start)
         index = self.provider_combo.findData(alternative.provider_id)
         if index >= 0:
@@ -303,6 +356,7 @@ class BookingDialog(QDialog):
         except RecurrenceError as error:
             self._say(str(error), error=True)
             return
+        self._clash_row = None
         start = self.start()
         end = start + timedelta(minutes=self.duration.value())
         common = {
@@ -312,6 +366,9 @@ class BookingDialog(QDialog):
             "room_id": self.room_combo.currentData(),
             "notes": self.staff_notes.toPlainText().strip(),
         }
+        if rrule is not None and self._previewed != rrule:
+            self._preview(rrule, start, end, common)
+            return
         try:
             if rrule is None:
                 # run_booking takes the whole command, so the patient's notes go too.
@@ -330,11 +387,121 @@ class BookingDialog(QDialog):
             return
         self._show_result(result, series=rrule is not None)
 
+    def _preview(self, rrule: str, start: datetime, end: datetime,
+                 common: dict[str, str | None]) -> None:
+        """Show every occurrence as booking would judge it; the next Book books them."""
+        try:
+            occurrences = preview_series(
+                self._ctx, first_start=start, end=end, rrule=rrule,
+                clinic_id=self.reference.clinic_id, patient_id=str(common["patient_id"]),
+                appointment_type_id=str(common["appointment_type_id"]),
+                provider_id=str(common["provider_id"]), room_id=common["room_id"])
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        except RecurrenceError as error:
+            self._say(str(error), error=True)
+            return
+        self._show_occurrences(occurrences)
+        free = sum(1 for o in occurrences if o.ok)
+        self._previewed = rrule if free else None
+        self._show_book_text()
+        if not free:
+            self._say(_("None of these dates can be booked. Change the time or the days."),
+                      error=True)
+            return
+        self._say(ngettext("{free} of {total} date is free. Press Book to book it; click a "
+                           "clash to see its free times.",
+                           "{free} of {total} dates are free. Press Book to book them; click a "
+                           "clash to see its free times.", len(occurrences))
+                  .format(free=free, total=len(occurrences)), error=False)
+
+    def _show_occurrences(self, occurrences: tuple[OccurrenceDTO, ...]) -> None:
+        self.occurrences_model.set_occurrences(occurrences)
+        self.occurrences.setVisible(True)
+        self.resize(max(self.width(), self.sizeHint().width(), SERIES_WIDTH),
+                    max(self.height(), self.sizeHint().height()))
+        self.occurrences.resizeRowsToContents()
+
+    @Slot()
+    def _forget_preview(self) -> None:
+        if self._previewed is not None:
+            self._previewed = None
+            self._show_book_text()
+
+    def _show_book_text(self) -> None:
+        if self._previewed is not None:
+            free = sum(1 for r in range(self.occurrences_model.rowCount())
+                       if (o := self.occurrences_model.occurrence(r)) is not None and o.ok)
+            self.book_button.setText(ngettext("Book {count} appointment",
+                                              "Book {count} appointments", free)
+                                     .format(count=free))
+        elif self.recurrence.isChecked():
+            self.book_button.setText(_("Preview dates"))
+        else:
+            self.book_button.setText(_("Book"))
+
+    @Slot(QModelIndex)
+    def _show_occurrence_alternatives(self, index: QModelIndex) -> None:
+        """A clash row lists its free times; picking one books that date on its own."""
+        occurrence = self.occurrences_model.occurrence(index.row())
+        if occurrence is None or occurrence.refusal is None:
+            return
+        self._clash_row = index.row()
+        self.alternatives_model.set_alternatives(occurrence.refusal.alternatives)
+        self._say(_("Free times for {when}: click one to book that date on its own.").format(
+            when=format_when(occurrence.original_start, self.reference.time_zone,
+                             self.reference.locale)), error=False)
+
+    def _book_clash_alternative(self, alternative: AlternativeDTO) -> None:
+        patient = self.patients.patient
+        if patient is None:
+            return
+        try:
+            result = booking.book(
+                self._ctx, clinic_id=self.reference.clinic_id, patient_id=patient.id,
+                appointment_type_id=self.type_combo.currentData(),
+                provider_id=alternative.provider_id, start=alternative.start,
+                end=alternative.end, room_id=alternative.room_id,
+                notes=self.staff_notes.toPlainText().strip())
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        if not result.ok:
+            assert result.refusal is not None
+            self._show_refusal(result.refusal)
+            return
+        self._clash_row = None
+        self.alternatives_model.set_alternatives(())
+        self.booked.emit(result)
+        self._say(_("Booked on its own: {alternative}.").format(
+            alternative=describe_alternative(alternative, self.reference.time_zone,
+                                             self.reference.locale, self.reference.names)),
+                  error=False)
+
+    @Slot(object)
+    def _patient_chosen(self, _patient: PatientDTO) -> None:
+        if self.message.text() == _("Choose a patient first, or create a new one."):
+            self._say("", error=False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter in the patient search searches (and picks a single match); never books."""
+        if (watched is self.patients.search and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)):
+            self.patients.run_search()
+            if self.patients.results_model.rowCount() == 1:
+                first = self.patients.results_model.patient(0)
+                if first is not None:
+                    self.patients.choose(first)
+            return True
+        return super().eventFilter(watched, event)
+
     def _show_result(self, result: ActionResult, *, series: bool) -> None:
         if series and result.occurrences:
-            self.occurrences_model.set_occurrences(result.occurrences)
-            self.occurrences.setVisible(True)
-            self.occurrences.resizeRowsToContents()
+            self._show_occurrences(result.occurrences)
+            self._previewed = None
+            self._show_book_text()
         if not result.ok:
             assert result.refusal is not None
             self._show_refusal(result.refusal)

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from desktop.store.models import AppointmentRow
 from desktop.ui.text import _, format_clock, format_when, language_notifier
+from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
 from scheduling.i18n import TERMS
 
@@ -40,6 +41,9 @@ class AppointmentDetails:
     notes: str
     patient_notes: str
     pending: bool
+    late_cancellation: bool = False  # cancelled inside the type's cancellation period
+    provider_id: str = ""
+    room_id: str | None = None
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -71,6 +75,8 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         start=appointment.start, end=appointment.end, time_zone=clinic.time_zone,
         clinic_locale=clinic.locale, status=appointment.status.value,
         notes=appointment.notes, patient_notes=appointment.patient_notes, pending=pending,
+        late_cancellation=was_cancelled_late(appointment, kind),
+        provider_id=appointment.provider_id, room_id=appointment.room_id,
     )
 
 
@@ -86,12 +92,17 @@ class DetailsPanel(QWidget):
         self.titles = [QLabel(self) for _i in range(9)]
         self.values = [QLabel(self) for _i in range(9)]
         self.form_box = QWidget(self)
-        form = QFormLayout(self.form_box)
+        # Each title above its value (a form's two columns cut long Spanish values off in
+        # a narrow dock; a column of labels wraps every text to the dock's width).
+        form = QVBoxLayout(self.form_box)
         form.setContentsMargins(0, 0, 0, 0)
+        form.setSpacing(2)
         for title, value in zip(self.titles, self.values, strict=True):
-            title.setStyleSheet("color: #5f6368;")
+            title.setStyleSheet("color: #5f6368; margin-top: 4px;")
+            title.setWordWrap(True)
             value.setWordWrap(True)
-            form.addRow(title, value)
+            form.addWidget(title)
+            form.addWidget(value)
         self.values[0].setStyleSheet("font-weight: bold; font-size: 12pt;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.empty)
@@ -138,9 +149,16 @@ class DetailsPanel(QWidget):
         sync = (_("Waiting to be confirmed by the server") if details.pending
                 else _("Confirmed by the server"))
         status = TERMS.get(details.status)
+        shown_status = _(status) if status else details.status
+        if details.late_cancellation:
+            fee = self._ctx.policy.late_cancellation_fee
+            shown_status = (_("{status} — late cancellation").format(status=shown_status)
+                            if fee is None else
+                            _("{status} — late cancellation, fee {fee}").format(
+                                status=shown_status, fee=fee))
         texts = (details.patient_name, details.type_name, details.provider_name,
                  details.room_name or _("No room"), when,
-                 _(status) if status else details.status,
+                 shown_status,
                  details.notes or "—", details.patient_notes or "—", sync)
         for value, text in zip(self.values, texts, strict=True):
             value.setText(text)

@@ -55,13 +55,21 @@ class LockOverlay(QWidget):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setMaximumWidth(320)
         self.unlock_button = QPushButton(self)
+        #: A line under the password field (the demo says its password there).
+        self.hint = QLabel(self)
+        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setVisible(False)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b3261e;")
+        # The message spans the overlay's width (centred text): a wrapped label squeezed
+        # to its empty size hint would cut the sentence off.
+        self.message.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (self.title, self.who, self.password, self.unlock_button, self.message):
+        for widget in (self.title, self.who, self.password, self.unlock_button, self.hint):
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.message)
         layout.addStretch(2)
         self.unlock_button.clicked.connect(self.unlock)
         self.password.returnPressed.connect(self.unlock)
@@ -72,6 +80,11 @@ class LockOverlay(QWidget):
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
 
+    def set_hint(self, text: str) -> None:
+        """Show ``text`` under the password field (empty: nothing)."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+
     def is_locked(self) -> bool:
         return self._hidden_content is not None
 
@@ -79,8 +92,13 @@ class LockOverlay(QWidget):
     def retranslate(self) -> None:
         self.title.setText(_("This desk is locked"))
         user = self._sessions.user
-        self.who.setText("" if user is None else _("Signed in: {name} ({email})").format(
-            name=user.display_name, email=user.email))
+        if user is None:
+            self.who.setText("")
+        elif user.display_name.strip() and user.display_name.strip() != user.email:
+            self.who.setText(_("Signed in: {name} ({email})").format(
+                name=user.display_name, email=user.email))
+        else:  # no name, or the e-mail as the name: say it once
+            self.who.setText(_("Signed in: {email}").format(email=user.email))
         self.password.setPlaceholderText(_("Password"))
         self.unlock_button.setText(_("Unlock"))
 

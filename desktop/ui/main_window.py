@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import QDate, QEvent, QLocale, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QApplication,
     QCalendarWidget,
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -34,21 +37,29 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda as agenda_service
+from desktop.services import patients
 from desktop.services.changes import DataChanges
 from desktop.services.context import DeskContext
-from desktop.services.dto import PatientDTO
+from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
 from desktop.sync.errors import ServerUnreachable
 from desktop.sync.worker import SyncStatus
 from desktop.ui.agenda import AgendaWidget
+from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
+from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
+from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
 from desktop.ui.details_panel import DetailsPanel, load_details
+from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
+from desktop.ui.patient_panel import PatientPanel
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
+from desktop.ui.slot_actions import SlotActions
+from desktop.ui.status_legend import StatusLegend
 from desktop.ui.text import (
     _,
     current_language,
@@ -59,12 +70,16 @@ from desktop.ui.text import (
     set_language,
 )
 from desktop.ui.today_board import TodayBoard
+from desktop.ui.undo_history import booked as booked_change
 from desktop.ui.waitlist_dock import WaitlistPanel
-from scheduling.timeutil import to_utc
+from scheduling.timeutil import to_local, to_utc
 
 #: The organization and application names of the desk's ``QSettings``.
 SETTINGS_ORGANIZATION = "ClinicDesk"
 SETTINGS_APPLICATION = "ClinicDesk desk"
+
+#: The lengths the agenda shows: a day, three days, the work week, the week.
+VIEW_DAYS = (1, 3, 5, 7)
 
 #: Input events that count as the receptionist being at the desk (idle lock).
 ACTIVITY_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
@@ -227,6 +242,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
+        self.change_notice = ChangeNotice(self)
+        self.statusBar().addWidget(self.change_notice)
         self.sync_label = QLabel()
         self.conflicts_button = QToolButton()
         self.conflicts_button.setAutoRaise(True)
@@ -243,6 +260,7 @@ class MainWindow(QMainWindow):
                 self.file_menu.addSeparator()
             else:
                 self.file_menu.addAction(item)
+        self._build_edit_menu()
         self.view_menu = bar.addMenu("")
         for item in (self.today_action, self.previous_action, self.next_action, None,
                      self.day_action, self.week_action, None, self.by_provider_action,
@@ -251,8 +269,10 @@ class MainWindow(QMainWindow):
                 self.view_menu.addSeparator()
             else:
                 self.view_menu.addAction(item)
+        self._build_more_views()
         for dock in (self.calendar_dock, self.waitlist_dock, self.details_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self._build_legend_dock()
         self.language_menu = bar.addMenu("")
         self.language_menu.addAction(self.english_action)
         self.language_menu.addAction(self.spanish_action)
@@ -268,7 +288,7 @@ class MainWindow(QMainWindow):
         self._view_group.triggered.connect(lambda a: self.set_days(int(a.data())))
         self._columns_group.triggered.connect(lambda a: self.set_columns(str(a.data())))
         self._language_group.triggered.connect(lambda a: self._choose_language(str(a.data())))
-        self.find_action.triggered.connect(self.find_patient)
+        self.find_action.triggered.connect(lambda _checked=False: self.find_patient())
         self.search_field.returnPressed.connect(self.find_patient)
         self.new_action.triggered.connect(lambda _checked=False: self.new_appointment())
         self.today_board_action.triggered.connect(lambda _checked=False: self.open_today_board())
@@ -287,6 +307,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.agenda, "pinboardRequested"):
             self.agenda.pinboardRequested.connect(self.pin_to_waitlist)
         self.waitlist_panel.message.connect(self.show_message)
+        self._connect_changes()
         self.waitlist_panel.changed.connect(self.agenda.refresh)
         self.waitlist_panel.changed.connect(self.localChange)
         self.lock_overlay.locked.connect(self._on_locked)
@@ -315,13 +336,14 @@ class MainWindow(QMainWindow):
         return self._columns
 
     def first_day(self) -> date:
-        """The first day shown: the day itself, or the Monday of its week."""
-        if self._days == 1:
+        """The first day shown: the day itself (a day, three days), or the Monday of its
+        week (the work week, the week)."""
+        if self._days in (1, 3):
             return self._day
         return self._day - timedelta(days=self._day.weekday())
 
     def _step(self) -> timedelta:
-        return timedelta(days=self._days)
+        return timedelta(days=7 if self._days == 5 else self._days)
 
     def go_to(self, day: date) -> None:
         self._day = day
@@ -338,9 +360,9 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def set_days(self, days: int) -> None:
-        """Show one day (1) or the week (7)."""
-        self._days = 7 if days == 7 else 1
-        (self.week_action if self._days == 7 else self.day_action).setChecked(True)
+        """Show one day (1), three days (3), the work week (5) or the week (7)."""
+        self._days = days if days in VIEW_DAYS else 1
+        self._view_action(self._days).setChecked(True)
         self._settings.setValue("preferences/days", self._days)
         self._retranslate_steps()
         self.refresh()
@@ -387,6 +409,7 @@ class MainWindow(QMainWindow):
     def _reload_range(self) -> None:
         reference = load_reference(self._ctx, self.clinic_id)
         self._zone, self._locale = reference.time_zone, reference.locale
+        self._apply_date_format()
         self.agenda.show_range(self.clinic_id, self.first_day(), self._days, self._columns)
         self.waitlist_panel.set_clinic(self.clinic_id)
         self.details_panel.refresh()
@@ -441,22 +464,28 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions
 
-    def new_appointment(self, patient: PatientDTO | None = None) -> BookingDialog:
-        """Open the booking dialog on the shown day (the next hour when it is today)."""
-        start = None
-        if self._day != self._today:
+    def new_appointment(self, patient: PatientDTO | None = None, *,
+                        slot: SlotRequest | None = None) -> BookingDialog:
+        """Open the booking dialog: at ``slot`` (quick create) with its provider, time and
+        length; else on the shown day (today: the next quarter hour inside working hours)."""
+        start = None if slot is None else slot.start
+        if start is None and self._day != self._today:
             start = to_utc(datetime.combine(self._day, time(9)), self._zone)
         dialog = BookingDialog(self._ctx, self.clinic_id, start=start, patient=patient,
-                               parent=self)
+                               provider_id=None if slot is None else slot.provider_id,
+                               minutes=None if slot is None else slot.minutes, parent=self)
+        if slot is not None and slot.room_id is not None:
+            dialog.room_combo.setCurrentIndex(max(0, dialog.room_combo.findData(slot.room_id)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.booked.connect(lambda _result: self.refresh())
+        dialog.booked.connect(self._after_booking)
         dialog.booked.connect(lambda _result: self.localChange.emit())
         dialog.open()
         return dialog
 
     @Slot()
-    def find_patient(self) -> QDialog:
-        """Search a patient by name or phone; choosing one opens a booking for them."""
+    def find_patient(self, open_booking: bool = True) -> QDialog:
+        """Search a patient by name or phone; choosing one opens a booking for them
+        (``open_booking`` False: the caller listens to the picker itself)."""
         dialog = QDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.setWindowTitle(_("Find a patient"))
@@ -466,7 +495,9 @@ class MainWindow(QMainWindow):
 
         def chosen(patient: PatientDTO) -> None:
             dialog.accept()
-            self.new_appointment(patient)
+            self.open_patient(patient.id)  # "when is my next appointment?" at a glance
+            if open_booking:
+                self.new_appointment(patient)
 
         picker.patientChosen.connect(chosen)
         picker.search.setText(self.search_field.text())
@@ -476,11 +507,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def open_patient(self, patient_id: str) -> None:
-        """The agenda asked to open a patient: the finder, searching for them."""
-        details = self.details_panel.details
-        if details is not None and details.patient_id == patient_id:
-            self.search_field.setText(details.patient_name)
-        self.find_patient()
+        """Show the patient's panel: contact, next and past appointments, no-shows."""
+        self.patient_panel.show_patient(patient_id)
+        self.patient_dock.show()
+        self.patient_dock.raise_()
 
     @Slot(str)
     def open_appointment(self, appointment_id: str) -> None:
@@ -534,6 +564,204 @@ class MainWindow(QMainWindow):
         self._ctx.sessions.sign_out()
         self._show_sign_in()
 
+    # ------------------------------------------------------------------ edit, quick create
+
+    def _build_more_views(self) -> None:
+        """Work week (Mon–Fri, Ctrl+3) and three days (Ctrl+4) beside Day and Week."""
+        self.work_week_action, self.three_day_action = QAction(self), QAction(self)
+        for made, days, keys in ((self.work_week_action, 5, "Ctrl+3"),
+                                 (self.three_day_action, 3, "Ctrl+4")):
+            made.setCheckable(True)
+            made.setData(days)
+            made.setShortcut(QKeySequence(keys))
+            self._view_group.addAction(made)
+            self.view_menu.insertAction(self.week_action, made)
+            self.toolbar.insertAction(self.week_action, made)
+
+    def _view_action(self, days: int) -> QAction:
+        return {1: self.day_action, 3: self.three_day_action, 5: self.work_week_action,
+                7: self.week_action}[days]
+
+    def _build_legend_dock(self) -> None:
+        """The confirmation colours' legend, under the waitlist."""
+        self.legend = StatusLegend(self._settings)
+        self.legend_dock = self._dock("legend-dock", self.legend,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.view_menu.addAction(self.legend_dock.toggleViewAction())
+        self.patient_panel = PatientPanel(self._ctx)
+        self.patient_dock = self._dock("patient-dock", self.patient_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.details_dock, self.patient_dock)
+        self.details_dock.raise_()
+        self.view_menu.addAction(self.patient_dock.toggleViewAction())
+
+    def _build_edit_menu(self) -> None:
+        """Edit ▸ Undo / Redo: the window-wide history, from anywhere in the window."""
+        self.undo_action, self.redo_action = QAction(self), QAction(self)
+        self.undo_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
+        self.redo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo),
+                                       QKeySequence("Ctrl+Y")])
+        for item in (self.undo_action, self.redo_action):
+            item.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.edit_menu = self.menuBar().addMenu("")
+        self.edit_menu.addAction(self.undo_action)
+        self.edit_menu.addAction(self.redo_action)
+        self.print_action, self.pdf_action = QAction(self), QAction(self)
+        self.print_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Print))
+        self.file_menu.insertAction(self.lock_action, self.print_action)
+        self.file_menu.insertAction(self.lock_action, self.pdf_action)
+        self.file_menu.insertSeparator(self.lock_action)
+        self._session_actions = (*self._session_actions, self.print_action, self.pdf_action)
+        #: Asks where to save the PDF (None: give up). Tests replace it.
+        self.ask_pdf_path: Callable[[], Path | None] = self._ask_pdf_path
+
+    def _connect_changes(self) -> None:
+        history = self.agenda.history
+        self.undo_action.triggered.connect(lambda _checked=False: history.undo())
+        self.redo_action.triggered.connect(lambda _checked=False: history.redo())
+        history.changed.connect(self._show_undo_state)
+        self.lock_overlay.locked.connect(self._show_undo_state)
+        self.lock_overlay.unlocked.connect(self._show_undo_state)
+        self.change_notice.viewRequested.connect(self.show_appointment)
+        self.change_notice.undoRequested.connect(history.undo)
+        self.slot_actions = SlotActions(self._ctx, self)
+        self.slot_actions.message.connect(self.show_message)
+        self.slot_actions.changed.connect(self.refresh)
+        self.slot_actions.changed.connect(self.localChange)
+        self.agenda.slotRequested.connect(self.on_slot_requested)
+        self.agenda.editRequested.connect(self.edit_appointment)
+        self.print_action.triggered.connect(lambda _checked=False: self.print_day_sheet())
+        self.pdf_action.triggered.connect(lambda _checked=False: self.save_day_sheet_pdf())
+        self.legend.coloursChanged.connect(self.agenda.retranslate)  # a redraw
+        self.lock_overlay.locked.connect(self.patient_panel.clear)  # no patient data locked
+        self.patient_panel.appointmentChosen.connect(self.show_appointment)
+        self.patient_panel.bookRequested.connect(
+            lambda patient_id: self.new_appointment(patients.get(self._ctx, patient_id)))
+        self.agenda.view.doubleClicked.connect(self.edit_appointment)
+        self._show_undo_state()
+
+    @Slot()
+    def _show_undo_state(self) -> None:
+        history = self.agenda.history
+        locked = self.lock_overlay.is_locked()
+        self.undo_action.setEnabled(history.can_undo() and not locked)
+        self.redo_action.setEnabled(history.can_redo() and not locked)
+        self.undo_action.setText(history.undo_text())
+        self.redo_action.setText(history.redo_text())
+
+    @Slot(str, object)
+    def on_slot_requested(self, what: str, request: SlotRequest) -> None:
+        """The agenda asked for something at an empty slot (click, drag, right-click)."""
+        if what == "new":
+            self.new_appointment(slot=request)
+            return
+        reference = load_reference(self._ctx, self.clinic_id)
+        if what == "block":
+            self.slot_actions.block(reference, request)
+            return
+        dialog = self.find_patient(open_booking=False)
+        picker = dialog.findChild(PatientPicker)
+        if picker is not None:
+            picker.patientChosen.connect(
+                lambda patient: self.slot_actions.add_to_waitlist(reference, request, patient))
+
+    @Slot(str)
+    def edit_appointment(self, appointment_id: str) -> EditDialog | None:
+        """Open the edit dialog; an accepted change is shown with View · Undo."""
+        try:
+            dialog = EditDialog(self._ctx, appointment_id, self.agenda.history, self)
+        except LookupError:
+            return None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.changed.connect(self._after_edit)
+        dialog.open()
+        return dialog
+
+    @Slot(str)
+    def _after_edit(self, appointment_id: str) -> None:
+        self.after_change()
+        self.localChange.emit()
+        self.show_appointment(appointment_id)
+        details = self.details_panel.details
+        if details is not None:
+            self.statusBar().clearMessage()
+            self.change_notice.show_change(_("Changed: {patient}, {when}.").format(
+                patient=details.patient_name,
+                when=format_when(details.start, details.time_zone, details.clinic_locale)),
+                appointment_id)
+
+    @Slot(object)
+    def _after_booking(self, result: ActionResult) -> None:
+        """A booking from the dialog: pending count at once, remember it for Undo, show it
+        in the agenda and say so with View · Undo."""
+        self.after_change()
+        made = result.appointment
+        if made is None:
+            return
+        if not result.occurrences:
+            self.agenda.history.record(booked_change(self._ctx, made.id))
+        self.show_appointment(made.id)
+        details = self.details_panel.details
+        if details is not None:
+            text = _("Booked {patient} with {provider}, {when}.").format(
+                patient=details.patient_name, provider=details.provider_name,
+                when=format_when(details.start, details.time_zone, details.clinic_locale))
+            self.statusBar().clearMessage()
+            self.change_notice.show_change(text, made.id, undoable=not result.occurrences)
+
+    @Slot(str)
+    def show_appointment(self, appointment_id: str) -> None:
+        """Go to the appointment's day, select it in the agenda and show its details."""
+        details = load_details(self._ctx, appointment_id)
+        if details is None:
+            return
+        if details.clinic_id != self.clinic_id:
+            self.set_clinic(details.clinic_id)
+        day = to_local(details.start, details.time_zone).date()
+        if not self.first_day() <= day < self.first_day() + timedelta(days=self._days):
+            self.go_to(day)
+        else:
+            self.refresh()
+        self.agenda.select(appointment_id)
+        self.open_appointment(appointment_id)
+
+    #: Says how to sign in (the demo's e-mail and password); None for a real desk.
+    _sign_in_hint: Callable[[], str] | None = None
+
+    def set_sign_in_hint(self, hint: Callable[[], str]) -> None:
+        """Show ``hint()`` (translated when called) on the lock and sign-in screens."""
+        self._sign_in_hint = hint
+        self.lock_overlay.set_hint(self.sign_in_hint())
+
+    def sign_in_hint(self) -> str:
+        return "" if self._sign_in_hint is None else self._sign_in_hint()
+
+    def print_day_sheet(self) -> None:
+        """Print the shown day's sheet (by provider or by room, as the agenda shows it)."""
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            print_day_sheet(self._ctx, self.clinic_id, self._day, printer, self._columns)
+
+    def save_day_sheet_pdf(self) -> Path | None:
+        """Save the shown day's sheet as a PDF file the user chooses."""
+        path = self.ask_pdf_path()
+        if path is None:
+            return None
+        day_sheet_pdf(self._ctx, self.clinic_id, self._day, path, self._columns)
+        self.show_message(_("Day sheet saved: {path}").format(path=path))
+        return path
+
+    def _ask_pdf_path(self) -> Path | None:
+        name = f"day-sheet-{self._day.isoformat()}.pdf"
+        chosen, _filter = QFileDialog.getSaveFileName(self, _("Save day sheet as PDF"), name,
+                                                      _("PDF files (*.pdf)"))
+        return Path(chosen) if chosen else None
+
+    def _apply_date_format(self) -> None:
+        """The date field speaks the UI language with the shown clinic's conventions."""
+        self.date_edit.setDisplayFormat(date_edit_format(self._locale))
+
     # ------------------------------------------------------------------ lock
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -569,6 +797,7 @@ class MainWindow(QMainWindow):
         if self._sign_in is not None:
             return
         self._sign_in = SignInScreen(self._ctx.sessions, self._server_check)
+        self._sign_in.set_hint(self.sign_in_hint())
         self.takeCentralWidget()  # the lock overlay, kept by its owner
         self.setCentralWidget(self._sign_in)
         self._sign_in.show()
@@ -596,8 +825,9 @@ class MainWindow(QMainWindow):
         language = str(settings.value("preferences/language", current_language()))
         if language in ("en", "es"):
             set_language(language)
-        self._days = 7 if str(settings.value("preferences/days", 1)) == "7" else 1
-        (self.week_action if self._days == 7 else self.day_action).setChecked(True)
+        stored = str(settings.value("preferences/days", 1))
+        self._days = int(stored) if stored in {str(d) for d in VIEW_DAYS} else 1
+        self._view_action(self._days).setChecked(True)
         self._columns = "room" if settings.value("preferences/columns") == "room" else "provider"
         (self.by_room_action if self._columns == "room"
          else self.by_provider_action).setChecked(True)
@@ -673,14 +903,27 @@ class MainWindow(QMainWindow):
             widget.setLocale(qt_locale)
         # setLocale() moves the week's first day; the agenda's weeks start on Monday.
         self.mini_calendar.setFirstDayOfWeek(Qt.DayOfWeek.Monday)
-        self.date_edit.setDisplayFormat(date_edit_format(self._locale))
+        self._apply_date_format()
+        self.lock_overlay.set_hint(self.sign_in_hint())
+        self.edit_menu.setTitle(_("&Edit"))
+        self.work_week_action.setText(_("Work week"))
+        self.three_day_action.setText(_("3 days"))
+        self.print_action.setText(_("Print day sheet…"))
+        self.pdf_action.setText(_("Save day sheet as PDF…"))
+        self.legend_dock.setWindowTitle(_("Status colours"))
+        self.patient_dock.setWindowTitle(_("Patient"))
+        self._show_undo_state()
         self._retranslate_steps()
         self.agenda.retranslate()
         self._show_sync_state()
         self._show_conflicts()
 
     def _retranslate_steps(self) -> None:
-        week = self._days == 7
+        week = self._days in (5, 7)
+        if self._days == 3:
+            self.previous_action.setText(_("Previous 3 days"))
+            self.next_action.setText(_("Next 3 days"))
+            return
         self.previous_action.setText(_("Previous week") if week else _("Previous day"))
         self.next_action.setText(_("Next week") if week else _("Next day"))
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from desktop.services import patients
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
+from desktop.services.patient_duplicates import likely_duplicates
 from desktop.ui.booking_model import PatientResultsModel
 from desktop.ui.text import _, language_notifier, render_message
 
@@ -70,6 +71,23 @@ class PatientPicker(QGroupBox):
         form.addRow(self.create_error, self.create_button)
         self.create_box.setVisible(False)
         layout.addWidget(self.create_box)
+        # "Already registered?": shown instead of creating a likely duplicate.
+        self.duplicate_box = QWidget(self)
+        duplicate_layout = QVBoxLayout(self.duplicate_box)
+        duplicate_layout.setContentsMargins(0, 0, 0, 0)
+        self.duplicate_text = QLabel(self.duplicate_box)
+        self.duplicate_text.setWordWrap(True)
+        self.duplicate_text.setStyleSheet("color: #8a4b00;")
+        self.use_existing_button = QPushButton(self.duplicate_box)
+        self.create_anyway_button = QPushButton(self.duplicate_box)
+        duplicate_buttons = QHBoxLayout()
+        duplicate_buttons.addWidget(self.use_existing_button)
+        duplicate_buttons.addWidget(self.create_anyway_button)
+        duplicate_layout.addWidget(self.duplicate_text)
+        duplicate_layout.addLayout(duplicate_buttons)
+        self.duplicate_box.setVisible(False)
+        layout.addWidget(self.duplicate_box)
+        self._duplicates: tuple[PatientDTO, ...] = ()
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -80,6 +98,10 @@ class PatientPicker(QGroupBox):
         self.results.activated.connect(self._pick)
         self.new_button.toggled.connect(self.create_box.setVisible)
         self.create_button.clicked.connect(self.create_patient)
+        self.use_existing_button.clicked.connect(self._use_existing)
+        self.create_anyway_button.clicked.connect(lambda: self.create_patient(anyway=True))
+        for field in (self.given, self.family, self.phone):
+            field.textChanged.connect(self._forget_duplicates)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
 
@@ -92,6 +114,9 @@ class PatientPicker(QGroupBox):
         self.family_label.setText(_("Family name"))
         self.phone_label.setText(_("Phone"))
         self.create_button.setText(_("Create patient"))
+        self.use_existing_button.setText(_("Use the registered patient"))
+        self.create_anyway_button.setText(_("Create a new patient anyway"))
+        self._show_duplicates()
         self._show_chosen()
 
     @Slot()
@@ -112,7 +137,16 @@ class PatientPicker(QGroupBox):
             self.choose(patient)
 
     @Slot()
-    def create_patient(self) -> None:
+    def create_patient(self, anyway: bool = False) -> None:
+        """Create the patient typed in; a likely duplicate is shown first, and created
+        only when the user says it is a different person (``anyway``)."""
+        if not anyway:
+            self._duplicates = likely_duplicates(self._ctx, self.given.text(),
+                                                 self.family.text(), self.phone.text())
+            if self._duplicates:
+                self._show_duplicates()
+                return
+        self._forget_duplicates()
         result = patients.create(self._ctx, given_name=self.given.text(),
                                  family_name=self.family.text(), phone=self.phone.text())
         if not result.ok or result.patient is None:
@@ -128,6 +162,31 @@ class PatientPicker(QGroupBox):
         for field in (self.given, self.family, self.phone):
             field.clear()
         self.choose(result.patient)
+
+    def _show_duplicates(self) -> None:
+        self.duplicate_box.setVisible(bool(self._duplicates))
+        if self._duplicates:
+            listed = "; ".join(_("{name}, {phone}").format(name=p.display_name,
+                                                            phone=p.phone or "—")
+                               for p in self._duplicates)
+            self.duplicate_text.setText(
+                _("Already registered? {patients}").format(patients=listed))
+
+    @Slot()
+    def _forget_duplicates(self) -> None:
+        if self._duplicates:
+            self._duplicates = ()
+            self._show_duplicates()
+
+    @Slot()
+    def _use_existing(self) -> None:
+        if self._duplicates:
+            chosen = self._duplicates[0]
+            self._forget_duplicates()
+            self.new_button.setChecked(False)
+            for field in (self.given, self.family, self.phone):
+                field.clear()
+            self.choose(chosen)
 
     def _show_chosen(self) -> None:
         if self.patient is None:

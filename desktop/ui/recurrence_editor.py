@@ -28,6 +28,8 @@ from scheduling.errors import RecurrenceError
 from scheduling.recurrence import build_rrule, weekly_for_weeks
 
 MAX_WEEKS = 52
+#: "Until" starts this many days after the first appointment.
+DEFAULT_SPAN_DAYS = 42
 
 
 class RecurrenceEditor(QGroupBox):
@@ -58,7 +60,9 @@ class RecurrenceEditor(QGroupBox):
         self.until_date = QDateEdit(self)
         self.until_date.setCalendarPopup(True)
         self.until_date.setDisplayFormat(date_edit_format(clinic_locale))
-        self.until_date.setDate(QDate.currentDate().addDays(42))
+        self.until_date.setDate(QDate.currentDate().addDays(DEFAULT_SPAN_DAYS))
+        self._until_chosen = False  # the user picked an "Until" date: keep it
+        self.until_date.editingFinished.connect(self._remember_until)
         group = QButtonGroup(self)
         group.addButton(self.for_weeks)
         group.addButton(self.until)
@@ -83,6 +87,19 @@ class RecurrenceEditor(QGroupBox):
         self.for_weeks.setText(_("For"))
         self.weeks_label.setText(_("weeks"))
         self.until.setText(_("Until"))
+        self.until_date.setDisplayFormat(date_edit_format(self._locale))
+
+    def set_first_day(self, day: date) -> None:
+        """The series starts on ``day``: "Until" cannot be earlier, and unless the user
+        chose it, it follows the start (six weeks on), not today."""
+        first = QDate(day.year, day.month, day.day)
+        self.until_date.setMinimumDate(first)
+        if not self._until_chosen:
+            self.until_date.setDate(first.addDays(DEFAULT_SPAN_DAYS))
+
+    @Slot()
+    def _remember_until(self) -> None:
+        self._until_chosen = True
 
     def set_weekdays(self, weekdays: set[int]) -> None:
         for weekday, box in enumerate(self.weekday_boxes):
@@ -92,6 +109,7 @@ class RecurrenceEditor(QGroupBox):
         return [d for d, box in enumerate(self.weekday_boxes) if box.isChecked()]
 
     def set_until(self, day: date) -> None:
+        self._until_chosen = True
         self.until.setChecked(True)
         self.until_date.setDate(QDate(day.year, day.month, day.day))
 

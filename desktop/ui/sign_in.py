@@ -59,6 +59,11 @@ class SignInScreen(QWidget):
         self.sign_in_button.setDefault(True)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
+        #: A line under the form (the demo says its e-mail and password there).
+        self.hint = QLabel(self)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setVisible(False)
         form = QFormLayout()
         form.addRow(self.email_label, self.email)
         form.addRow(self.password_label, self.password)
@@ -69,12 +74,18 @@ class SignInScreen(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.sign_in_button)
         layout.addWidget(self.message)
+        layout.addWidget(self.hint)
         layout.addStretch(2)
         self.sign_in_button.clicked.connect(self.sign_in)
         self.password.returnPressed.connect(self.sign_in)
         self.totp.returnPressed.connect(self.sign_in)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
+
+    def set_hint(self, text: str) -> None:
+        """Show ``text`` under the form (empty: nothing)."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
 
     @Slot()
     def retranslate(self) -> None:

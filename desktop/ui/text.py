@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
-from babel.dates import format_skeleton, format_timedelta, get_date_format
+from babel.dates import format_skeleton, format_timedelta, get_date_format, get_time_format
 from babel.dates import format_time as _babel_time
 from babel.numbers import format_decimal, format_percent
 from PySide6.QtCore import QObject, Signal
@@ -116,6 +116,15 @@ def date_edit_format(clinic_locale: str) -> str:
     return re.sub(r"y+", "yyyy", pattern)
 
 
+def time_edit_format(clinic_locale: str) -> str:
+    """A ``QTimeEdit`` display format: 12-hour with AM/PM where the locale says so
+    (``h:mm AP`` in English for the US), else 24-hour (``HH:mm``)."""
+    pattern = str(get_time_format("short", locale=display_locale(clinic_locale)).pattern)
+    if "h" in pattern or "K" in pattern:
+        return "h:mm AP"
+    return "HH:mm"
+
+
 def format_day(day: date, clinic_locale: str) -> str:
     return str(_babel_date(day, "full", locale=display_locale(clinic_locale)))
 
@@ -168,4 +177,5 @@ __all__ = [
     "ngettext",
     "render_message",
     "set_language",
+    "time_edit_format",
 ]

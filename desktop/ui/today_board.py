@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from PySide6.QtCore import QDate, Slot
+from PySide6.QtCore import QDate, QTimer, Slot
 from PySide6.QtWidgets import (
     QDateEdit,
     QFormLayout,
@@ -54,6 +54,8 @@ from scheduling.timeutil import local_date
 
 #: The statistics range a board opens with: the last four weeks up to today.
 DEFAULT_RANGE_DAYS = 27
+#: The board reads the day again this often by itself (lateness, arrivals, other desks).
+AUTO_REFRESH_MS = 30_000
 
 
 class TodayBoard(QWidget):
@@ -66,6 +68,7 @@ class TodayBoard(QWidget):
         self.reference: ClinicReference = load_reference(ctx, clinic_id)
         ref = self.reference
         self.day = day or local_date(ctx.now(), ref.time_zone)
+        self._follows_today = day is None  # rolls over to the next day at midnight
         self.snapshot: TodaySnapshot | None = None
         self.statistics: RangeStatistics | None = None
 
@@ -89,7 +92,9 @@ class TodayBoard(QWidget):
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setStretchLastSection(True)
+        # The patient's name takes what is left, so "late by 2 hr" is never cut off.
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 
         self.utilization = QGroupBox(self)
         self.utilization_model = UtilizationModel(ref.locale, self)
@@ -134,6 +139,10 @@ class TodayBoard(QWidget):
         grid.setRowStretch(2, 1)
 
         self.refresh_button.clicked.connect(self.refresh)
+        self.auto_refresh = QTimer(self)
+        self.auto_refresh.setInterval(AUTO_REFRESH_MS)
+        self.auto_refresh.timeout.connect(self.refresh)
+        self.auto_refresh.start()
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
         self.refresh()
@@ -143,6 +152,8 @@ class TodayBoard(QWidget):
     @Slot()
     def refresh(self) -> None:
         """Read the day and the statistics again and show them."""
+        if self._follows_today:
+            self.day = local_date(self._ctx.now(), self.reference.time_zone)
         try:
             self.snapshot = load_today(self._ctx, self.reference.clinic_id, self.day)
         except SessionLocked:

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
+from PySide6.QtGui import QColor
 from sqlalchemy import select
 
 from desktop.services import agenda
@@ -39,6 +40,7 @@ _ROOT = QModelIndex()
 
 #: The board's groups, in the order of a visit, and the statuses each holds.
 GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("late", N_("Late, not arrived yet"), frozenset({"pending", "booked", "confirmed"})),
     ("expected", N_("Expected"), frozenset({"pending", "booked", "confirmed"})),
     ("waiting", N_("Arrived, waiting"), frozenset({"arrived"})),
     ("in_room", N_("In the room"), frozenset({"in_progress"})),
@@ -137,6 +139,23 @@ def load_statistics(ctx: DeskContext, clinic_id: str, first: date, last: date,
     )
 
 
+#: A patient not checked in this long after the start is listed as late.
+LATE_AFTER = timedelta(minutes=10)
+
+
+def is_late(item: BoardItem, now: datetime) -> bool:
+    """Whether an expected patient is overdue: not checked in ``LATE_AFTER`` past the start."""
+    return (item.appointment.status in GROUPS[0][2]
+            and now >= item.appointment.start + LATE_AFTER)
+
+
+def _group_of(item: BoardItem, now: datetime) -> str | None:
+    if is_late(item, now):
+        return "late"
+    return next((key for key, _title, statuses in GROUPS[1:]
+                 if item.appointment.status in statuses), None)
+
+
 def wait_time(item: BoardItem, now: datetime) -> timedelta:
     """How long an arrived patient has waited: since check-in, else since the start."""
     since = item.arrived_at or item.appointment.start
@@ -164,8 +183,9 @@ class TodayModel(QAbstractItemModel):
     def set_snapshot(self, snapshot: TodaySnapshot) -> None:
         self.beginResetModel()
         self._snapshot = snapshot
-        self._groups = tuple(tuple(i for i in snapshot.items if i.appointment.status in statuses)
-                             for _key, _title, statuses in GROUPS)
+        self._groups = tuple(tuple(i for i in snapshot.items
+                                   if _group_of(i, snapshot.now) == key)
+                             for key, _title, _statuses in GROUPS)
         self.endResetModel()
 
     def group_keys(self) -> list[str]:
@@ -210,6 +230,10 @@ class TodayModel(QAbstractItemModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        late = index.isValid() and (index.internalId() == 1
+                                    or (index.internalId() == 0 and index.row() == 0))
+        if role == Qt.ItemDataRole.ForegroundRole and late:
+            return QColor("#b3261e")  # the late group and its patients, in red
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
             return None
         if index.internalId() == 0:
@@ -229,6 +253,9 @@ class TodayModel(QAbstractItemModel):
         if column == 4:
             if appointment.status == AppointmentStatus.ARRIVED.value:
                 return format_duration(wait_time(item, snapshot.now), self._locale)
+            if is_late(item, snapshot.now):
+                return _("late by {duration}").format(duration=format_duration(
+                    snapshot.now - appointment.start, self._locale))
             return appointment.room_name or ""
         return (appointment.patient_name, appointment.type_name,
                 appointment.provider_name)[column - 1]

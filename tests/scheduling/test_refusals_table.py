@@ -134,6 +134,8 @@ CONFIRMED_LONG_AGO = booked_at(
 )
 ONLINE_PATIENT = Actor("portal-pat-1", None, frozenset({Permission.CREATE.value}),
                        online_booking=True)
+ONLINE_PATIENT_CANCELLING = Actor("portal-pat-1", None, frozenset({Permission.CANCEL.value}),
+                                  online_booking=True)
 THREE_GROUP_MEMBERS = tuple(
     existing(DR_ADAMS, TEN, 60, patient=f"pat-{n}", kind=GROUP) for n in (2, 3, 4)
 )
@@ -242,7 +244,8 @@ REFUSALS = [
     pytest.param(Situation(MoveAppointment(STAFF, RESCHEDULED_THRICE.id, TEN + HOUR),
                            existing=(RESCHEDULED_THRICE,)),
                  R.RESCHEDULE_LIMIT_REACHED, id="fourth-reschedule"),
-    pytest.param(Situation(CancelAppointment(STAFF, THIS_AFTERNOON.id, "feels better"),
+    pytest.param(Situation(CancelAppointment(ONLINE_PATIENT_CANCELLING, THIS_AFTERNOON.id,
+                                             "feels better"),
                            existing=(THIS_AFTERNOON,)),
                  R.LATE_CANCELLATION, id="cancel-six-hours-ahead"),
     pytest.param(Situation(CancelAppointment(STAFF, NEXT_MONDAY.id, "  "),
@@ -254,6 +257,9 @@ REFUSALS = [
     pytest.param(Situation(ChangeStatus(STAFF, NEXT_MONDAY.id, AppointmentStatus.NO_SHOW),
                            existing=(NEXT_MONDAY,)),
                  R.TOO_EARLY_FOR_NO_SHOW, id="no-show-a-week-early"),
+    pytest.param(Situation(ChangeStatus(STAFF, NEXT_MONDAY.id, AppointmentStatus.ARRIVED),
+                           existing=(NEXT_MONDAY,)),
+                 R.TOO_EARLY_FOR_CHECK_IN, id="arrived-a-week-early"),
     pytest.param(Situation(UndoStatus(STAFF, NEXT_MONDAY.id), existing=(NEXT_MONDAY,)),
                  R.NOTHING_TO_UNDO, id="undo-without-a-status-change"),
     pytest.param(Situation(UndoStatus(STAFF, CONFIRMED_LONG_AGO.id),

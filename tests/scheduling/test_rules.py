@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduling.audit import AuditOutcome, audit_record
+from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import (
     Accepted,
     CancelAppointment,
@@ -218,6 +220,30 @@ def test_a_late_cancellation_with_override_is_accepted_and_says_so() -> None:
     assert outcome.overridden == (R.LATE_CANCELLATION,)
 
 
+def test_a_late_cancellation_by_staff_is_recorded_with_a_notice_not_refused() -> None:
+    state = clinic_state()
+    soon = booked(state, existing(DR_ADAMS, NOW + 6 * 60 * MINUTES, 30))
+    outcome = check(CancelAppointment(STAFF, soon.id, "called the evening before"), state, NOW)
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.notices == (R.LATE_CANCELLATION,)
+    assert outcome.overridden == ()
+    assert outcome.appointment.status is AppointmentStatus.CANCELLED
+    kind = state.appointment_types[soon.appointment_type_id]
+    assert was_cancelled_late(outcome.appointment, kind)
+    record = audit_record(CancelAppointment(STAFF, soon.id, "x"), outcome, NOW)
+    assert (record.outcome, record.reason) == (AuditOutcome.ACCEPTED, "LATE_CANCELLATION")
+
+
+def test_a_timely_cancellation_is_not_flagged_late() -> None:
+    state = clinic_state()
+    later = booked(state, existing(DR_ADAMS, TEN, 30))
+    outcome = check(CancelAppointment(STAFF, later.id, "moved away"), state, NOW)
+    assert isinstance(outcome, Accepted)
+    assert outcome.notices == ()
+    assert not was_cancelled_late(outcome.appointment,
+                                  state.appointment_types[later.appointment_type_id])
+
+
 # --------------------------------------------------------------------------- status
 
 
@@ -226,9 +252,20 @@ def test_the_status_moves_forward_from_booked_to_completed() -> None:
     appointment = booked(state, existing(DR_ADAMS, TEN, 30))
     path = [AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED,
             AppointmentStatus.IN_PROGRESS, AppointmentStatus.COMPLETED]
+    on_the_day = TEN - 10 * MINUTES  # arrival and the rest only from the appointment's day
     for status in path:
-        changed = accept(check(ChangeStatus(STAFF, appointment.id, status), state, NOW), state)
+        changed = accept(check(ChangeStatus(STAFF, appointment.id, status), state, on_the_day),
+                         state)
         assert changed.status is status
+
+
+def test_arrival_a_week_early_is_refused_but_confirming_is_not() -> None:
+    state = clinic_state()
+    appointment = booked(state, existing(DR_ADAMS, TEN, 30))
+    early = check(ChangeStatus(STAFF, appointment.id, AppointmentStatus.ARRIVED), state, NOW)
+    assert refused(early) is R.TOO_EARLY_FOR_CHECK_IN
+    accept(check(ChangeStatus(STAFF, appointment.id, AppointmentStatus.CONFIRMED), state, NOW),
+           state)
 
 
 def test_a_completed_appointment_cannot_go_back_to_booked() -> None:

@@ -1,5 +1,7 @@
 """What the agenda can do to one appointment: status steps, cancel, duplicate, undo.
 
+Only the status steps that make sense now are offered (no "arrived" for tomorrow).
+
 Each action asks a service (:mod:`desktop.services.booking`), which asks the rules;
 the result is reported through the callbacks the widget passes in (a plain-words
 message, "the store changed"). The context menu is built by
@@ -9,8 +11,6 @@ message, "the store changed"). The context menu is built by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
@@ -20,6 +20,9 @@ from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
 from desktop.services.session import SessionLocked
 from desktop.ui.text import N_, _
+from desktop.ui.undo_history import UndoHistory, booked, status_changed
+from scheduling.model import AppointmentStatus
+from scheduling.status import offered_steps
 
 #: Status steps offered by the context menu: (status, menu label).
 STATUS_STEPS: tuple[tuple[str, str], ...] = (
@@ -29,18 +32,6 @@ STATUS_STEPS: tuple[tuple[str, str], ...] = (
     ("completed", N_("Mark as completed")),
     ("no_show", N_("Mark as no-show")),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class UndoStep:
-    """How to put an appointment back: ``kind`` "move", "resize" or "status"."""
-
-    kind: str
-    appointment_id: str
-    start: datetime | None = None
-    end: datetime | None = None
-    provider_id: str | None = None
-    room_id: str | None = None
 
 
 class AppointmentActions(QObject):
@@ -54,6 +45,8 @@ class AppointmentActions(QObject):
         say: Callable[[str], None],
         done: Callable[[], None],
         render: Callable[[RefusalDTO], str],
+        history: UndoHistory,
+        zone: Callable[[], str],
     ) -> None:
         super().__init__(parent)
         self._ctx = ctx
@@ -61,10 +54,12 @@ class AppointmentActions(QObject):
         self._say = say
         self._done = done
         self._render = render
-        self.undo_steps: list[UndoStep] = []
+        self._zone = zone
+        self.history = history
         #: Asks the reason for a cancellation; None = the user gave up. Tests replace it.
         self.ask_cancel_reason: Callable[[], str | None] = self._ask_reason
         self.open_patient: Callable[[str], None] = lambda _patient_id: None
+        self.edit: Callable[[str], None] = lambda _appointment_id: None
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
 
     # ------------------------------------------------------------------ the menu
@@ -73,14 +68,22 @@ class AppointmentActions(QObject):
         """The context menu of ``item``; each action's ``data()`` names it."""
         menu = QMenu(self._parent)
         appointment_id = item.appointment_id
+        edit = menu.addAction(_("Edit…"))
+        edit.setData("edit")
+        edit.triggered.connect(lambda _checked=False: self.edit(appointment_id))
+        menu.addSeparator()
+        offered = self.offered_statuses(item)
         for status, label in STATUS_STEPS:
+            if status not in offered:
+                continue  # only what the status machine allows today (no arrival tomorrow)
             action = menu.addAction(_(label))
             action.setData(status)
             action.triggered.connect(
                 lambda _checked=False, s=status: self.change_status(appointment_id, s))
-        cancel = menu.addAction(_("Cancel with reason…"))
-        cancel.setData("cancel")
-        cancel.triggered.connect(lambda _checked=False: self.cancel(appointment_id))
+        if "cancelled" in offered:
+            cancel = menu.addAction(_("Cancel with reason…"))
+            cancel.setData("cancel")
+            cancel.triggered.connect(lambda _checked=False: self.cancel(appointment_id))
         menu.addSeparator()
         duplicate = menu.addAction(_("Duplicate"))
         duplicate.setData("duplicate")
@@ -95,54 +98,60 @@ class AppointmentActions(QObject):
 
     # ------------------------------------------------------------------ actions
 
+    def offered_statuses(self, item: AgendaItem) -> set[str]:
+        """The statuses ``item`` may step to now (machine order, not before its day)."""
+        steps = offered_steps(AppointmentStatus(item.status), item.start, self._ctx.now(),
+                              self._zone())
+        return {s.value for s in steps}
+
     def change_status(self, appointment_id: str, status: str) -> bool:
         result = self._call(lambda: booking.change_status(self._ctx, appointment_id, status))
         if result is not None and result.ok:
-            self.undo_steps.append(UndoStep("status", appointment_id))
+            self.history.record(status_changed(self._ctx, appointment_id, status))
+            self._say(_("Status changed."))
             self._done()
         return bool(result and result.ok)
 
     def cancel(self, appointment_id: str) -> bool:
-        """Ask for a reason, then cancel; giving no reason cancels nothing."""
+        """Ask for a reason, then cancel; giving no reason cancels nothing. A late
+        cancellation is recorded and said (seed 003), not refused."""
         reason = self.ask_cancel_reason()
         if not reason:
             self._say(_("Nothing was cancelled: a reason is needed."))
             return False
         result = self._call(lambda: booking.cancel(self._ctx, appointment_id, reason))
-        if result is not None and result.ok:
-            self._done()
-        return bool(result and result.ok)
+        if result is None or not result.ok:
+            return False
+        self.history.record(status_changed(self._ctx, appointment_id, "cancelled", reason))
+        self._say(self.cancelled_text(result))
+        self._done()
+        return True
+
+    def cancelled_text(self, result: ActionResult) -> str:
+        """"Cancelled." — or that it was a late cancellation, and the fee if there is one."""
+        if "LATE_CANCELLATION" not in result.notices:
+            return _("Cancelled. Ctrl+Z undoes it.")
+        fee = self._ctx.policy.late_cancellation_fee
+        if fee is None:
+            return _("Cancelled and recorded as a late cancellation. Ctrl+Z undoes it.")
+        return _("Cancelled and recorded as a late cancellation (fee {fee}). "
+                 "Ctrl+Z undoes it.").format(fee=fee)
 
     def duplicate(self, item: AgendaItem) -> bool:
         """Book a copy right after the original, with the same provider."""
         result = self._call(lambda: booking.duplicate(self._ctx, item.appointment_id, item.end))
-        if result is not None and result.ok:
+        if result is not None and result.ok and result.appointment is not None:
+            self.history.record(booked(self._ctx, result.appointment.id))
+            self._say(_("Duplicated right after the original."))
             self._done()
         return bool(result and result.ok)
 
-    def remember(self, step: UndoStep) -> None:
-        self.undo_steps.append(step)
-
     def undo(self) -> bool:
-        """Undo the last move, resize or status change made in this agenda."""
-        if not self.undo_steps:
-            self._say(_("Nothing to undo."))
-            return False
-        step = self.undo_steps[-1]
-        if step.kind == "move" and step.start is not None:
-            result = self._call(lambda: booking.move(
-                self._ctx, step.appointment_id, step.start, provider_id=step.provider_id,
-                room_id=step.room_id))
-        elif step.kind == "resize" and step.end is not None:
-            result = self._call(lambda: booking.resize(self._ctx, step.appointment_id, step.end))
-        else:
-            result = self._call(lambda: booking.undo_status(self._ctx, step.appointment_id))
-        if result is None or not result.ok:
-            return False
-        self.undo_steps.pop()
-        self._say(_("Undone."))
-        self._done()
-        return True
+        """Undo the last change made in this window (see :class:`UndoHistory`)."""
+        return self.history.undo()
+
+    def redo(self) -> bool:
+        return self.history.redo()
 
     def run(self, action: Callable[[], ActionResult]) -> ActionResult | None:
         """Run a service action; a refusal or a locked session is said, never raised."""
@@ -164,4 +173,4 @@ class AppointmentActions(QObject):
         return text.strip() if ok else None
 
 
-__all__ = ["STATUS_STEPS", "AppointmentActions", "UndoStep"]
+__all__ = ["STATUS_STEPS", "AppointmentActions"]

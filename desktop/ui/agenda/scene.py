@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.services.agenda_frame import AgendaFrame
 from desktop.services.dto import AgendaItem
 from desktop.ui.agenda.layout import DayAxis, Lane, Scale, Span, day_axis, lay_out
+from desktop.ui.agenda.status_style import STRIPE_WIDTH, opacity_of, status_colour
 from desktop.ui.text import _, display_locale, format_clock
 from scheduling.i18n import TERMS
 from scheduling.timeutil import zone
@@ -225,6 +226,7 @@ class AppointmentItem(QGraphicsItem):
         self.setFlag(_SELECTABLE, True)
         self.setToolTip(tooltip)
         self.setZValue(10)
+        self.setOpacity(opacity_of(item.status))  # completed and no-show: faded
 
     @property
     def appointment_id(self) -> str:
@@ -268,11 +270,15 @@ class AppointmentItem(QGraphicsItem):
         else:
             painter.setPen(style.pen)
         painter.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+        stripe = status_colour(self.agenda_item.status)
+        if stripe is not None:  # the confirmation state, down the left edge
+            painter.fillRect(QRectF(rect.left() + 1, rect.top() + 1, STRIPE_WIDTH,
+                                    rect.height() - 2), stripe)
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
             return  # zoomed far out (an overview, a thumbnail): text would be unreadable
         painter.setFont(self._font)
         painter.setPen(_TEXT)
-        inner = rect.adjusted(3, 1, -14 if self._marker else -2, -1)
+        inner = rect.adjusted(3 + STRIPE_WIDTH, 1, -14 if self._marker else -2, -1)
         first, second = self._text
         painter.drawText(inner, _TOP_LEFT, first + ("\n" + second if rect.height() > 26 else ""))
         if not self._marker:

@@ -1,10 +1,12 @@
 """The agenda's graphics view: mouse and drop handling as a small state machine.
 
 idle → pressed (on an appointment) → moving | resizing (after the drag distance)
-→ idle on release. Every mouse move while moving or resizing computes a snapped
-:class:`Target` and asks the :class:`DropJudge` (the agenda widget) for a verdict,
-which the ghost outline shows in green or red; the view itself never writes
-data. Drops from the waitlist (:data:`WAITLIST_MIME`) follow the same path.
+→ idle on release; idle → selecting (pressed on an empty slot) → idle on release,
+which asks for a new appointment there (a click: that time; a drag: that span).
+Every mouse move while moving or resizing computes a snapped :class:`Target` and
+asks the :class:`DropJudge` (the agenda widget) for a verdict, which the ghost
+outline shows in green or red; the view itself never writes data. Drops from
+the waitlist (:data:`WAITLIST_MIME`) follow the same path.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGraphicsRectItem,
     QGraphicsScene,
+    QGraphicsSimpleTextItem,
     QGraphicsView,
     QWidget,
 )
@@ -49,6 +52,21 @@ class Mode(enum.Enum):
     PRESSED = "pressed"
     MOVING = "moving"
     RESIZING = "resizing"
+    SELECTING = "selecting"  # a press on an empty slot: quick create
+
+
+#: Quick create snaps to this grid.
+SLOT_MINUTES = 15
+
+
+@dataclass(frozen=True, slots=True)
+class EmptySlot:
+    """An empty slot the user clicked or dragged over: its column, start and, for a drag,
+    its end (None: the type's default length)."""
+
+    column: Column
+    start: datetime
+    end: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +84,7 @@ class Target:
 class Judgement:
     ok: bool
     reason: str = ""
+    label: str = ""  # the target's time ("10:30 – 11:00"), shown on the ghost
 
 
 class DropJudge(Protocol):
@@ -108,6 +127,7 @@ class AgendaView(QGraphicsView):
     doubleClicked = Signal(str)
     keyPressed = Signal(QKeyEvent)
     resized = Signal()
+    slotChosen = Signal(object)  # EmptySlot: a click or a drag on an empty slot
 
     def __init__(self, scene: QGraphicsScene, judge: DropJudge) -> None:
         super().__init__(scene)
@@ -128,6 +148,7 @@ class AgendaView(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().setMouseTracking(True)  # hover: the resize cursor on a bottom edge
         # Always there, so the grid's width does not change with the day's height.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setViewportMargins(int(GUTTER), int(HEADER), 0, 0)
@@ -199,6 +220,11 @@ class AgendaView(QGraphicsView):
         self._item = item
         self._press = point
         self.clicked.emit(None if item is None else item.appointment_id)
+        if item is None and self.empty_slot_at(point) is not None:
+            self.mode = Mode.SELECTING
+            self._show_selection(point)
+            event.accept()
+            return
         if item is None or self.geometry_ is None:
             self.mode = Mode.IDLE
             return
@@ -222,7 +248,18 @@ class AgendaView(QGraphicsView):
             self._follow(self._source(), self._target_at(point))
             event.accept()
             return
+        if self.mode is Mode.SELECTING:
+            self._show_selection(point)
+            event.accept()
+            return
         super().mouseMoveEvent(event)
+        if self.mode is Mode.IDLE:
+            # The bottom edge resizes: say so with the cursor before the press (after the
+            # base class, which resets the viewport's cursor on every move).
+            item = self._appointment_at(point)
+            edge = item is not None and item.on_resize_handle(point)
+            self.viewport().setCursor(Qt.CursorShape.SizeVerCursor if edge
+                                      else Qt.CursorShape.ArrowCursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self.mode in (Mode.MOVING, Mode.RESIZING):
@@ -237,8 +274,65 @@ class AgendaView(QGraphicsView):
                 self._judge.end_drag()
             event.accept()
             return
+        if self.mode is Mode.SELECTING:
+            self.mode = Mode.IDLE
+            slot = self._selection(self.mapToScene(event.position().toPoint()))
+            self._clear_ghost()
+            if slot is not None:
+                self.slotChosen.emit(slot)
+            event.accept()
+            return
         self.mode = Mode.IDLE
         super().mouseReleaseEvent(event)
+
+    # ------------------------------------------------------------------ quick create
+
+    def empty_slot_at(self, point: QPointF) -> EmptySlot | None:
+        """The empty 15-minute slot under ``point`` (None on an appointment or outside)."""
+        geo = self.geometry_
+        if geo is None or self._appointment_at(point) is not None:
+            return None
+        column = geo.column_at(point.x())
+        if column is None or point.y() < geo.scale.top:
+            return None
+        axis = geo.axes[column.day]
+        minute = int(geo.minute_at(point.y()) // SLOT_MINUTES) * SLOT_MINUTES
+        start = axis.instant_at(minute)
+        if minute < 0 or start >= axis.end:
+            return None
+        return EmptySlot(column, start, None)
+
+    def _selection(self, point: QPointF) -> EmptySlot | None:
+        """From the press to ``point``: a click is the slot pressed; a drag its span."""
+        first = self.empty_slot_at(self._press)
+        if first is None or self.geometry_ is None:
+            return None
+        if (point - self._press).manhattanLength() < QApplication.startDragDistance():
+            return first
+        axis = self.geometry_.axes[first.column.day]
+        minute = self.geometry_.minute_at(max(point.y(), self._press.y()))
+        end = axis.instant_at(-(-minute // SLOT_MINUTES) * SLOT_MINUTES)
+        low = min(point.y(), self._press.y())
+        top = self.empty_slot_at(QPointF(self._press.x(), low)) or first
+        end = min(max(end, top.start + timedelta(minutes=SLOT_MINUTES)), axis.end)
+        return EmptySlot(first.column, top.start, end)
+
+    def _show_selection(self, point: QPointF) -> None:
+        slot = self._selection(point)
+        geo = self.geometry_
+        if slot is None or geo is None:
+            return
+        end = slot.end or slot.start + timedelta(minutes=SLOT_MINUTES)
+        if self._ghost is None:
+            self._ghost = QGraphicsRectItem()
+            self._ghost.setZValue(50)
+            self.scene().addItem(self._ghost)
+        color = QColor("#1a73e8")
+        self._ghost.setPen(QPen(color, 2.0, Qt.PenStyle.DashLine))
+        fill = QColor(color)
+        fill.setAlpha(40)
+        self._ghost.setBrush(fill)
+        self._ghost.setRect(geo.rect_of(slot.column, slot.start, end))
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         item = self._appointment_at(self.mapToScene(event.position().toPoint()))
@@ -351,8 +445,27 @@ class AgendaView(QGraphicsView):
         fill.setAlpha(40)
         self._ghost.setBrush(fill)
         self._ghost.setRect(rect)
+        self._label_ghost(rect, judgement.label, color)
         self._ghost.setToolTip(judgement.reason)
         self.viewport().setToolTip(judgement.reason)
+
+    def _label_ghost(self, rect: QRectF, text: str, color: QColor) -> None:
+        """The target's time on the ghost, just above it (inside at the top of the day)."""
+        assert self._ghost is not None
+        labels = [c for c in self._ghost.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        label = labels[0] if labels else QGraphicsSimpleTextItem(self._ghost)
+        label.setText(text)
+        label.setBrush(color.darker(130))
+        height = label.boundingRect().height()
+        top = rect.top() - height - 1
+        label.setPos(rect.left() + 2, top if top > HEADER else rect.top() + 1)
+
+    def ghost_label(self) -> str:
+        """The time shown on the drag's ghost ("" without a drag)."""
+        if self._ghost is None:
+            return ""
+        labels = [c for c in self._ghost.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
+        return labels[0].text() if labels else ""
 
     def _clear_ghost(self) -> None:
         if self._ghost is not None:
@@ -377,5 +490,5 @@ class AgendaView(QGraphicsView):
         return None
 
 
-__all__ = ["WAITLIST_MIME", "AgendaView", "DropJudge", "Judgement", "Mode", "PinnedStrip",
-           "Target"]
+__all__ = ["SLOT_MINUTES", "WAITLIST_MIME", "AgendaView", "DropJudge", "EmptySlot",
+           "Judgement", "Mode", "PinnedStrip", "Target"]

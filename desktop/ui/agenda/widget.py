@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
 
@@ -24,7 +25,8 @@ from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
 from desktop.services.preview import DragJudge, Verdict
 from desktop.services.session import SessionLocked
-from desktop.ui.agenda.actions import AppointmentActions, UndoStep
+from desktop.ui.agenda.actions import AppointmentActions
+from desktop.ui.agenda.now_line import NOW_LINE_MS, NowLine
 from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
@@ -43,10 +45,12 @@ from desktop.ui.agenda.updates import (
     SliceRunner,
     load_range,
 )
+from desktop.ui.agenda.slot_menu import empty_slot_menu, slot_request
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.clinic_reference import ClinicReference, load_reference
-from desktop.ui.text import _, render_message
+from desktop.ui.text import _, format_clock, format_when, render_message
+from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
 from scheduling.timeutil import day_bounds
 
 LOCKED = "The session is locked. Unlock it to continue."
@@ -68,6 +72,9 @@ class AgendaWidget(QWidget):
     changed = Signal()
     openPatient = Signal(str)
     pinboardRequested = Signal(str)
+    editRequested = Signal(str)
+    #: Quick create: ``(what, SlotRequest)``, what = "new", "block" or "waitlist".
+    slotRequested = Signal(str, object)
 
     #: A sync's changes are shown: the background load was applied to the scene.
     sceneUpdated = Signal()
@@ -94,15 +101,22 @@ class AgendaWidget(QWidget):
         self._patients_hidden = False
         self.scene = QGraphicsScene(self)
         self.view = GraphicsView(self.scene, self)
+        #: Every change made in this window, for Undo/Redo (the window's Edit menu too).
+        self.history = UndoHistory(ctx, say=self.message.emit, done=self._written,
+                                   render=self.render_refusal, parent=self)
         self.appointment_actions = AppointmentActions(
-            ctx, self, say=self.message.emit, done=self._written, render=self.render_refusal)
+            ctx, self, say=self.message.emit, done=self._written, render=self.render_refusal,
+            history=self.history, zone=self._zone)
         self.appointment_actions.open_patient = self.openPatient.emit
         self.appointment_actions.to_pinboard = self.pinboardRequested.emit
+        self.appointment_actions.edit = self.editRequested.emit
         #: Asks "this one / this and following / all" for a series; None = give up.
         self.choose_series_scope: Callable[[], str | None] = self._ask_series_scope
         self.view.clicked.connect(self.select)
         self.view.doubleClicked.connect(self.activated.emit)
         self.view.keyPressed.connect(self._on_key)
+        self.view.slotChosen.connect(
+            lambda slot: self.slotRequested.emit("new", slot_request(slot, self._columns)))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         # Columns share the grid's width: a resize lays them out again (once it settles).
@@ -122,6 +136,11 @@ class AgendaWidget(QWidget):
         self._slices = SliceRunner(lambda: self.view.mode is not Mode.IDLE, self)
         self._slices.finished.connect(self._on_update_applied)
         self._update: SceneUpdate | None = None
+        self.now_line = NowLine()
+        self._now_timer = QTimer(self)
+        self._now_timer.setInterval(NOW_LINE_MS)
+        self._now_timer.timeout.connect(self.place_now_line)
+        self._now_timer.start()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -210,7 +229,20 @@ class AgendaWidget(QWidget):
             self.selectionChanged.emit(chosen)
 
     def undo(self) -> bool:
-        return self.appointment_actions.undo()
+        return self.history.undo()
+
+    def redo(self) -> bool:
+        return self.history.redo()
+
+    def place_now_line(self) -> bool:
+        """Draw (or move) the "now" line; False when today is not shown."""
+        return self.now_line.place(self.scene, self.view.geometry_, self._ctx.now())
+
+    def _zone(self) -> str:
+        return "UTC" if self._reference is None else self._reference.time_zone
+
+    def _locale(self) -> str:
+        return "en_US" if self._reference is None else self._reference.locale
 
     def appointment_item(self, appointment_id: str) -> AppointmentItem | None:
         return self._items.get(appointment_id)
@@ -222,6 +254,14 @@ class AgendaWidget(QWidget):
     def context_menu(self, appointment_id: str) -> QMenu | None:
         item = self._items.get(appointment_id)
         return None if item is None else self.appointment_actions.context_menu(item.agenda_item)
+
+    def slot_menu_at(self, point: QPointF) -> QMenu | None:
+        """The right-click menu of the empty slot at scene ``point`` (None: not empty)."""
+        slot = self.view.empty_slot_at(point)
+        if slot is None:
+            return None
+        return empty_slot_menu(self, slot_request(slot, self._columns),
+                               self.slotRequested.emit)
 
     def render_refusal(self, refusal: RefusalDTO) -> str:
         ref = self._reference
@@ -271,6 +311,7 @@ class AgendaWidget(QWidget):
             geometry, self._data.items, self._frame, ref.locale, self._columns,
             hide_patients=self._patients_hidden))
         self.view.apply_geometry(geometry)
+        self.place_now_line()
         self.select(self._selected)
 
     def _on_view_resized(self) -> None:
@@ -383,6 +424,10 @@ class AgendaWidget(QWidget):
 
     def judge(self, source: str, target: Target) -> Judgement:
         judgement = self._judge_target(source, target)
+        if target.start is not None and target.end is not None:
+            judgement = replace(judgement, label=_("{start} – {end}").format(
+                start=format_clock(target.start, self._zone(), self._locale()),
+                end=format_clock(target.end, self._zone(), self._locale())))
         if not judgement.ok and judgement.reason != self._last_reason:
             self.message.emit(judgement.reason)
         self._last_reason = "" if judgement.ok else judgement.reason
@@ -445,29 +490,41 @@ class AgendaWidget(QWidget):
             end = target.end
             self._apply(self.appointment_actions.run(
                 lambda: booking.resize(self._ctx, ident, end)),
-                before and UndoStep("resize", ident, end=before.end))
+                None if before is None else resized(self._ctx, ident, before.end, end),
+                _("Now ends at {time}.").format(
+                    time=format_clock(end, self._zone(), self._locale())))
         elif kind == "move":
             self._commit_move(ident, target, before)
         else:
             provider_id, _verdict = self._waitlist_verdict(ident, target)
             _provider, room_id = self._placement(target)
             if provider_id is not None:
-                self._apply(self.appointment_actions.run(lambda: waitlist.book_from(
+                result = self.appointment_actions.run(lambda: waitlist.book_from(
                     self._ctx, ident, provider_id=provider_id, start=target.start,
-                    room_id=room_id)), None)
+                    room_id=room_id))
+                made = None if result is None else result.appointment
+                self._apply(result, None if made is None else booked(self._ctx, made.id),
+                            _("Booked from the waitlist for {when}.").format(
+                                when=self._when(target.start)))
+
+    def _when(self, start: datetime) -> str:
+        return format_when(start, self._zone(), self._locale())
 
     def _commit_move(self, appointment_id: str, target: Target,
                      before: AgendaItem | None) -> None:
         assert target.start is not None and self._judge is not None
         start = target.start
         provider_id, room_id = self._placement(target)
-        undo = before and UndoStep("move", appointment_id, start=before.start,
-                                   provider_id=before.provider_id,
-                                   room_id=before.room_id if self._columns == "room" else None)
+        undo = None if before is None else moved(
+            self._ctx, appointment_id,
+            (before.start, before.provider_id,
+             before.room_id if self._columns == "room" else None),
+            (start, provider_id, room_id))
+        said = _("Moved to {when}.").format(when=self._when(start))
         if self._judge.series_of(appointment_id) is None:
             self._apply(self.appointment_actions.run(lambda: booking.move(
                 self._ctx, appointment_id, start, provider_id=provider_id, room_id=room_id)),
-                undo)
+                undo, said)
             return
         scope = self.choose_series_scope()
         if scope is None:
@@ -475,13 +532,17 @@ class AgendaWidget(QWidget):
             return
         self._apply(self.appointment_actions.run(lambda: booking.edit_series(
             self._ctx, appointment_id, scope, action="move", start=start,
-            provider_id=provider_id, room_id=room_id)), undo if scope == "this" else None)
+            provider_id=provider_id, room_id=room_id)), undo if scope == "this" else None, said)
 
-    def _apply(self, result: ActionResult | None, undo: UndoStep | None) -> None:
+    def _apply(self, result: ActionResult | None, undo: Change | None,
+               said: str) -> None:
+        """After a write: remember how to undo it and say what happened (which also
+        replaces any earlier refusal in the status bar)."""
         if result is None or not result.ok:
             return
         if undo is not None:
-            self.appointment_actions.remember(undo)
+            self.history.record(undo)
+        self.message.emit(said)
         self._written()
 
     def _ask_series_scope(self) -> str | None:
@@ -544,6 +605,9 @@ class AgendaWidget(QWidget):
         point = self.view.mapToScene(position)
         item = next((i for i in self.scene.items(point) if isinstance(i, AppointmentItem)), None)
         if item is None:
+            menu = self.slot_menu_at(point)
+            if menu is not None:
+                menu.exec(self.view.viewport().mapToGlobal(position))
             return
         self.select(item.appointment_id)
         menu = self.appointment_actions.context_menu(item.agenda_item)

@@ -153,6 +153,8 @@ def test_a_monday_and_wednesday_series_for_six_weeks_shows_twelve_rows(
     dialog.recurrence.setChecked(True)
     dialog.recurrence.set_weekdays({0, 2})
     dialog.recurrence.weeks.setValue(6)
+    dialog.submit()  # the first press previews the dates
+    assert dialog.book_button.text() == "Book 12 appointments"
 
     with qtbot.waitSignal(dialog.booked) as signal:
         dialog.submit()
@@ -176,6 +178,7 @@ def test_a_series_clash_shows_the_reason_and_alternatives_in_its_row(
     dialog.recurrence.set_weekdays({0, 2})
     dialog.recurrence.weeks.setValue(2)
 
+    dialog.submit()  # the preview already shows the clash
     dialog.submit()
 
     model = dialog.occurrences_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from PySide6.QtCore import QAbstractItemModel
+from PySide6.QtCore import QAbstractItemModel, Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.services import agenda, booking
@@ -69,10 +69,11 @@ def test_the_board_groups_todays_appointments_by_state_and_shows_the_wait(
     assert board.model.names_in("completed") == []
     assert board.model.names_in("no_show") == ["Ana García"]
     assert expected  # booked ahead, still expected
-    waiting_group = board.model.index(1, 0)
+    waiting_group = board.model.index(board.model.group_keys().index("waiting"), 0)
     assert waiting_group.data() == "Arrived, waiting (1)"
     assert board.model.index(0, 4, waiting_group).data().startswith("12 min")
-    assert board.model.rowCount(board.model.index(3, 0)) == 0
+    assert board.model.rowCount(
+        board.model.index(board.model.group_keys().index("completed"), 0)) == 0
     assert [board.utilization_model.index(r, 0).data()
             for r in range(board.utilization_model.rowCount())] == ["Dr López", "Dr Ruiz"]
     assert board.exception_labels[0].text() == "0 conflicts to look at"
@@ -89,3 +90,39 @@ def test_the_wait_counts_from_the_start_when_the_arrival_time_is_unknown(
     [item] = agenda.day_view(ctx, CLINIC, MONDAY).items
     assert wait_time(BoardItem(item, None), item.start + timedelta(minutes=7)) == timedelta(
         minutes=7)
+
+
+def test_patients_not_checked_in_after_their_start_are_listed_late_in_red(
+    qtbot: QtBot, ctx: DeskContext, clock: FakeClock
+) -> None:
+    _book(ctx, ANA, 9)
+    _book(ctx, BEN, 9, DR_LOPEZ)
+    _book(ctx, CARLA, 16)
+    _walk(ctx, clock, timedelta(hours=1, minutes=25))  # 09:25
+    ben_arrived = [r for r in agenda.range_view(ctx, CLINIC, MONDAY, MONDAY).items
+                   if r.patient_id == BEN]
+    assert booking.change_status(ctx, ben_arrived[0].appointment_id, "arrived").ok
+
+    board = TodayBoard(ctx, CLINIC)
+    qtbot.addWidget(board)
+
+    assert board.model.names_in("late") == ["Ana García"]
+    assert board.model.names_in("expected") == ["Carla Núñez"]
+    late = board.model.index(0, 0)
+    assert late.data() == "Late, not arrived yet (1)"
+    assert board.model.index(0, 4, late).data() == "late by 25 mins"
+    assert board.model.index(0, 1, late).data(Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_the_board_refreshes_by_itself(
+    qtbot: QtBot, ctx: DeskContext, clock: FakeClock
+) -> None:
+    board = TodayBoard(ctx, CLINIC)
+    qtbot.addWidget(board)
+    assert board.auto_refresh.isActive() and board.auto_refresh.interval() <= 60_000
+    assert board.model.names_in("expected") == []
+    _book(ctx, ANA, 12)  # e.g. another desk's booking arrived by sync
+
+    board.auto_refresh.timeout.emit()
+
+    assert board.model.names_in("expected") == ["Ana García"]

@@ -1,0 +1,149 @@
+"""The patient panel: phone, e-mail, language, next and past appointments, no-shows.
+
+Answers "when is my next appointment?" on the phone: open the patient (from the
+agenda's menu or the finder) and the next one is on top. *Book* opens the
+booking dialog for them; a click on a listed appointment shows it in the agenda.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.services.context import DeskContext
+from desktop.services.patient_history import PatientHistory, VisitLine, patient_history
+from desktop.services.session import SessionLocked
+from desktop.ui.text import _, format_when, language_notifier, ngettext
+from scheduling.i18n import TERMS
+
+
+class PatientPanel(QWidget):
+    """Signals ``bookRequested(patient_id)`` and ``appointmentChosen(appointment_id)``."""
+
+    bookRequested = Signal(str)
+    appointmentChosen = Signal(str)
+
+    def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self.history: PatientHistory | None = None
+        self.empty = QLabel(self)
+        self.empty.setWordWrap(True)
+        self.name = QLabel(self)
+        self.name.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        self.name.setWordWrap(True)
+        self.titles = [QLabel(self) for _i in range(3)]
+        self.values = [QLabel(self) for _i in range(3)]
+        self.details = QWidget(self)
+        form = QFormLayout(self.details)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for title, value in zip(self.titles, self.values, strict=True):
+            title.setStyleSheet("color: #5f6368;")
+            value.setWordWrap(True)
+            form.addRow(title, value)
+        self.next_title, self.past_title = QLabel(self), QLabel(self)
+        for title in (self.next_title, self.past_title):
+            title.setStyleSheet("font-weight: bold; margin-top: 6px;")
+        self.upcoming, self.past = QListWidget(self), QListWidget(self)
+        self.no_shows = QLabel(self)
+        self.book_button = QPushButton(self)
+        layout = QVBoxLayout(self)
+        for widget in (self.empty, self.name, self.details, self.next_title, self.upcoming,
+                       self.past_title, self.past, self.no_shows, self.book_button):
+            layout.addWidget(widget)
+        for view in (self.upcoming, self.past):
+            view.setWordWrap(True)  # a whole line per appointment, never cut at the edge
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            view.setTextElideMode(Qt.TextElideMode.ElideNone)
+            view.itemActivated.connect(self._chosen)
+            view.itemClicked.connect(self._chosen)
+        self.book_button.clicked.connect(self._book)
+        language_notifier().languageChanged.connect(self.retranslate)
+        self.retranslate()
+
+    def show_patient(self, patient_id: str | None) -> None:
+        try:
+            self.history = None if patient_id is None else patient_history(self._ctx, patient_id)
+        except SessionLocked:
+            self.history = None
+        self._show()
+
+    @Slot()
+    def refresh(self) -> None:
+        self.show_patient(None if self.history is None else self.history.patient.id)
+
+    def clear(self) -> None:
+        """Forget the patient (the desk locked)."""
+        self.history = None
+        self._show()
+
+    @Slot()
+    def retranslate(self) -> None:
+        self.empty.setText(_("Open a patient from the agenda (right-click ▸ Open patient) or "
+                             "the patient finder."))
+        for title, text in zip(self.titles, (_("Phone"), _("E-mail"), _("Language")),
+                               strict=True):
+            title.setText(text)
+        self.next_title.setText(_("Next appointments"))
+        self.past_title.setText(_("Past appointments"))
+        self.book_button.setText(_("Book an appointment…"))
+        self._show()
+
+    def _show(self) -> None:
+        history = self.history
+        for widget in (self.name, self.details, self.next_title, self.upcoming,
+                       self.past_title, self.past, self.no_shows, self.book_button):
+            widget.setVisible(history is not None)
+        self.empty.setVisible(history is None)
+        self.upcoming.clear()
+        self.past.clear()
+        if history is None:
+            self.name.clear()
+            return
+        patient = history.patient
+        self.name.setText(patient.display_name)
+        languages = {"en": "English", "es": "Español"}
+        for value, text in zip(self.values, (
+                patient.phone or "—", patient.email or "—",
+                languages.get(patient.preferred_language, patient.preferred_language)),
+                strict=True):
+            value.setText(text)
+        for view, lines, none in ((self.upcoming, history.upcoming, _("None booked.")),
+                                  (self.past, history.past, _("None yet."))):
+            for line in lines:
+                item = QListWidgetItem(self._describe(line), view)
+                item.setData(256, line.appointment_id)
+            if not lines:
+                QListWidgetItem(none, view)
+        self.no_shows.setText(ngettext("{count} no-show", "{count} no-shows", history.no_shows)
+                              .format(count=history.no_shows))
+        self.no_shows.setStyleSheet("color: #b3261e;" if history.no_shows else "")
+
+    @staticmethod
+    def _describe(line: VisitLine) -> str:
+        status = TERMS.get(line.status)
+        return _("{when} · {type} with {provider} ({status})").format(
+            when=format_when(line.start, line.time_zone, line.clinic_locale),
+            type=line.type_name, provider=line.provider_name,
+            status=_(status) if status else line.status)
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        appointment_id = item.data(256)
+        if appointment_id:
+            self.appointmentChosen.emit(str(appointment_id))
+
+    def _book(self) -> None:
+        if self.history is not None:
+            self.bookRequested.emit(self.history.patient.id)
+
+
+__all__ = ["PatientPanel"]

@@ -1,0 +1,151 @@
+"""Undo and redo in the agenda: only the last change, never another one; cancels too;
+only the status steps that make sense today; the status bar says what just happened."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, timedelta
+from decimal import Decimal
+
+from PySide6.QtCore import QPoint
+from pytestqt.qtbot import QtBot
+
+from desktop.services import booking
+from desktop.services.context import DeskContext
+from desktop.store.models import AppointmentTypeRow
+from desktop.ui.agenda import AgendaWidget
+from scheduling.commands import Policy
+from tests.desktop.services.conftest import (
+    BEN,
+    CHECKUP,
+    CLINIC,
+    DR_LOPEZ,
+    DR_RUIZ,
+    MONDAY_8,
+    TUESDAY_9,
+    FakeClock,
+)
+from tests.desktop.ui.agenda.conftest import TUESDAY, OpenAgenda, book, drag, point_at, row
+
+TEN = TUESDAY_9 + timedelta(hours=1)
+
+
+def test_undo_after_a_cancel_restores_the_cancelled_one_and_leaves_an_earlier_move_alone(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    ana = book(ctx)
+    ben = book(ctx, BEN, TEN + timedelta(hours=2), DR_LOPEZ)
+    agenda = open_agenda()
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    drop = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(minutes=10))
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, grab, grab + QPoint(0, 10), drop)
+    agenda.appointment_actions.ask_cancel_reason = lambda: "patient called"
+    assert agenda.appointment_actions.cancel(ben)
+    assert row(ctx, ben).status == "cancelled"
+
+    assert agenda.undo()
+
+    assert row(ctx, ben).status == "booked"
+    moved = row(ctx, ana)
+    assert (moved.provider_id, moved.start.replace(tzinfo=UTC)) == (DR_LOPEZ, TEN)
+
+
+def test_redo_does_the_undone_cancel_again(ctx: DeskContext, open_agenda: OpenAgenda) -> None:
+    ben = book(ctx, BEN, TEN, DR_LOPEZ)
+    agenda = open_agenda()
+    agenda.appointment_actions.ask_cancel_reason = lambda: "patient called"
+    agenda.appointment_actions.cancel(ben)
+    agenda.undo()
+    assert agenda.history.can_redo()
+    assert agenda.history.redo_text() == "Redo cancellation"
+
+    assert agenda.redo()
+
+    assert row(ctx, ben).status == "cancelled"
+    assert agenda.history.can_undo() and not agenda.history.can_redo()
+
+
+def test_undo_refuses_when_another_change_touched_the_appointment_since(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    ana = book(ctx)
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    drop = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(minutes=10))
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, grab, grab + QPoint(0, 10), drop)
+    # Someone else (another screen, a sync) moves it again.
+    later = TEN + timedelta(hours=4)
+    assert booking.move(ctx, ana, later).ok
+
+    assert not agenda.undo()
+
+    assert row(ctx, ana).start.replace(tzinfo=UTC) == later
+    assert "has changed since" in said[-1]
+    assert not agenda.history.can_undo()
+
+
+def test_a_successful_drop_replaces_an_earlier_refusal_in_the_status_bar(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    book(ctx)
+    book(ctx, BEN, TEN, DR_LOPEZ)
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    busy = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(minutes=10))
+    drag(agenda, grab, grab + QPoint(0, 10), busy)
+    assert said and "Dr López" in said[-1]
+    free = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(hours=2, minutes=10))
+
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, grab, grab + QPoint(0, 10), free)
+
+    assert said[-1].startswith("Moved to ")
+    assert "Dr López" not in said[-1]
+
+
+def test_arrival_is_offered_on_the_day_not_the_day_before(
+    ctx: DeskContext, open_agenda: OpenAgenda, clock: FakeClock
+) -> None:
+    ana = book(ctx)
+    agenda = open_agenda()
+    menu = agenda.context_menu(ana)
+    assert menu is not None
+    assert "arrived" not in {a.data() for a in menu.actions()}
+    assert not booking.change_status(ctx, ana, "arrived").ok  # the rules agree
+
+    clock.advance(timedelta(days=1))  # Tuesday 08:00, the appointment's day
+    menu = agenda.context_menu(ana)
+    assert menu is not None
+    assert {"arrived", "confirmed", "cancel"} <= {a.data() for a in menu.actions()}
+    assert "no_show" not in {a.data() for a in menu.actions()}  # it has not started yet
+
+
+def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
+    ctx: DeskContext, qtbot: QtBot
+) -> None:
+    with ctx.store.write() as session:
+        kind = session.get(AppointmentTypeRow, CHECKUP)
+        assert kind is not None
+        kind.cancellation_period_seconds = 24 * 3600
+    ctx = replace(ctx, policy=Policy(late_cancellation_fee=Decimal(25)))
+    this_afternoon = MONDAY_8 + timedelta(hours=6)  # 14:00, six hours from now
+    ana = book(ctx, start=this_afternoon)
+    agenda = AgendaWidget(ctx)
+    qtbot.addWidget(agenda)
+    agenda.show_range(CLINIC, MONDAY_8.date())
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    agenda.appointment_actions.ask_cancel_reason = lambda: "ill"
+
+    assert agenda.appointment_actions.cancel(ana)
+
+    assert row(ctx, ana).status == "cancelled"
+    assert "late cancellation (fee 25)" in said[-1]
+    assert agenda.undo()  # and it can be taken back like any change
+    assert row(ctx, ana).status == "booked"
