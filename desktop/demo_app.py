@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtWidgets import QApplication
 
 from desktop import demo
 from desktop.assets import app_icon
@@ -42,14 +42,11 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
     app = QApplication.instance() or QApplication(sys.argv)
     collect_in_ui_thread(app)
     app.setWindowIcon(app_icon())
-    splash = QSplashScreen(app_icon().pixmap(256, 256))
+    splash = DemoSplash(steps=2 + launched.desks,
+                        hint=demo_hint(demo.RECEPTIONIST, demo.DEMO_PASSWORD))
     splash.show()
-
-    def progress(text: str) -> None:
-        splash.showMessage(text)
-        app.processEvents()  # the splash repaints while the desks connect
-
-    progress("Starting the ClinicDesk demo …")
+    progress = splash.advance  # repaints while the desks connect
+    progress()
     folder = launched.folder
     # SIGTERM (a closed terminal session, a service manager, a benchmark) must not orphan the
     # server child: while connecting it unwinds through the clean-up below, later it quits.
@@ -94,7 +91,7 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                     app.quit()
 
                 QTimer.singleShot(1500, capture)
-            splash.finish(windows[0])
+            splash.close()
             signal.signal(signal.SIGTERM, lambda *_args: app.quit())
             return app.exec()
         finally:

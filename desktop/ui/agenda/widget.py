@@ -36,6 +36,7 @@ from desktop.ui.agenda.scene import (
     build_scene,
     column_width_for,
 )
+from desktop.ui.agenda.slot_menu import empty_slot_menu, slot_request
 from desktop.ui.agenda.updates import (
     LoadFailed,
     RangeLoad,
@@ -45,7 +46,6 @@ from desktop.ui.agenda.updates import (
     SliceRunner,
     load_range,
 )
-from desktop.ui.agenda.slot_menu import empty_slot_menu, slot_request
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.clinic_reference import ClinicReference, load_reference
