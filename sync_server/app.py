@@ -16,6 +16,7 @@ from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
 from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
+from sync_server.feeds import routes as feeds
 from sync_server.services import pokes
 
 API_PREFIX = "/api/v1"
@@ -50,6 +51,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app.include_router(booking_router, prefix=API_PREFIX)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
+    app.include_router(feeds.router, prefix=API_PREFIX)
+    app.include_router(feeds.feed_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.db.bulk import insert_rows
 from sync_server.db.models import ChangeLogEntry, OrgVersion
+from sync_server.feeds import versions as feed_versions
 
 #: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
 NOTIFY_CHANNEL = "clinicdesk_version"
@@ -143,6 +144,8 @@ def record_change(
     op: Literal["upsert", "delete"],
     payload: dict[str, Any] | None = None,
 ) -> None:
+    # feed versions: becomes an event handler (issue 11)
+    feed_versions.note_change(session, organization_id, entity, op, payload)
     values = {"organization_id": organization_id, "version": version, "entity": entity,
               "entity_id": entity_id, "op": op,
               "payload": payload if op == "upsert" else None}
