@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration
 
 from scheduling.recurrence import Occurrence, parse_rrule
+from scheduling.refusals import N_
 
 PRODID = "-//ClinicDesk//Calendar feeds//EN"
 UID_DOMAIN = "clinicdesk"
@@ -310,7 +311,7 @@ def _fill(event: Event, item: FeedAppointment, privacy: Privacy, translate: Tran
     summary = _summary(item, privacy, translate)
     if status == "CANCELLED":
         # Some clients ignore STATUS in subscriptions: say it in the title too.
-        summary = translate("Cancelled: {title}").format(title=summary)
+        summary = translate(N_("Cancelled: {title}")).format(title=summary)
     event.add("summary", summary)
     location = ", ".join(part for part in (item.clinic_name, item.room_name) if part)
     if location:
@@ -327,12 +328,12 @@ def _fill(event: Event, item: FeedAppointment, privacy: Privacy, translate: Tran
 
 def _summary(item: FeedAppointment, privacy: Privacy, translate: Translate) -> str:
     if privacy is Privacy.BUSY:
-        return translate("Busy")
+        return translate(N_("Busy"))
     if privacy is Privacy.INITIALS:
-        return translate("{type} ({initials})").format(
+        return translate(N_("{type} ({initials})")).format(
             type=item.type_name, initials=initials(item.given_name, item.family_name))
     name = f"{item.given_name} {item.family_name}".strip()
-    return translate("{type}: {patient}").format(type=item.type_name, patient=name)
+    return translate(N_("{type}: {patient}")).format(type=item.type_name, patient=name)
 
 
 def initials(given_name: str, family_name: str) -> str:

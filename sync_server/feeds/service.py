@@ -43,6 +43,7 @@ from scheduling.ical import (
     window_years,
 )
 from scheduling.recurrence import expand
+from scheduling.refusals import N_
 from scheduling.series import occurrence_id
 from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch, CalendarFeedPolicy
@@ -255,6 +256,7 @@ class _Built:
     etag: str = ""
     body: bytes = b""
     fragments: dict[str, tuple[Any, bytes]] = field(default_factory=dict)
+    style: tuple[str, str] = ("", "")  # privacy and language the fragments were written in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -327,6 +329,8 @@ class FeedServer:
         translate = translations(feed.language).gettext
         privacy = Privacy(feed.privacy)
         fragments: dict[str, tuple[Any, bytes]] = {}
+        if built.style != (privacy, feed.language):  # other words: nothing to reuse
+            built.fragments, built.style = {}, (privacy, feed.language)
         ordered: list[tuple[datetime, str]] = []
         for key, (first_start, inputs, render) in content.units.items():
             kept = built.fragments.get(key)
@@ -338,7 +342,7 @@ class FeedServer:
                 self.rendered += 1
             ordered.append((first_start, key))
         built.fragments = fragments
-        name = translate("{resource} — ClinicDesk").format(resource=content.resource_name)
+        name = translate(N_("{resource} — appointments")).format(resource=content.resource_name)
         head = calendar_head(name, timedelta(minutes=policy.refresh_minutes),
                              content.time_zones or ["UTC"],
                              window_years(content.start.date(), content.end.date())).to_ical()

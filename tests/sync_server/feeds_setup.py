@@ -58,12 +58,19 @@ def _ok(response: Any) -> dict[str, Any]:
     return body
 
 
-def seed_calendar(client: TestClient, db_session: Session, settings: Settings,
-                  tenants: Tenants, tz: str) -> Calendar:
+def empty_calendar(client: TestClient, db_session: Session, settings: Settings,
+                   tenants: Tenants, tz: str = "Europe/Madrid") -> Calendar:
+    """The seeded clinic with nothing booked, its receptionist's and an admin's headers."""
     clinic = seed_clinic(db_session, settings, tz=tz)
     reception = sign_in(client, OrgUser(clinic.org_id, clinic.org_slug, "", clinic.user_email))
     admin = sign_in(client, tenants.user(clinic.org_id, clinic.org_slug, "administrator"))
-    cal = Calendar(clinic, tz, reception, admin)
+    return Calendar(clinic, tz, reception, admin)
+
+
+def seed_calendar(client: TestClient, db_session: Session, settings: Settings,
+                  tenants: Tenants, tz: str) -> Calendar:
+    cal = empty_calendar(client, db_session, settings, tenants, tz)
+    clinic, reception = cal.clinic, cal.reception
     booked = _ok(client.post("/api/v1/series", headers=reception, json={
         "clinic_id": clinic.clinic_id, "patient_id": clinic.patient_ids[0],
         "appointment_type_id": clinic.type_id, "provider_id": cal.provider_id,
