@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,6 +16,7 @@ from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
 from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
+from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
 from sync_server.services import pokes
 
@@ -31,7 +32,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with pokes.relaying(broker, settings, context.sessions):
+        async with pokes.relaying(broker, settings, context.sessions), busy.refreshing(
+                context.sessions, context.clock,
+                timedelta(minutes=settings.busy_calendar_refresh_minutes)):
             yield
         context.engine.dispose()
 

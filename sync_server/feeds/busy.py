@@ -14,7 +14,11 @@ the error, which the feeds API lists with the source: never silently ignored.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -24,7 +28,7 @@ import httpx
 import icalendar
 import recurring_ical_events
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling import model
 from scheduling.wire import to_wire
@@ -36,6 +40,8 @@ MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT_SECONDS = 10.0
 HORIZON_DAYS = 180
 REASON = "External calendar"
+
+log = logging.getLogger("sync_server.feeds.busy")
 
 
 class BusyCalendarError(Exception):
@@ -134,6 +140,36 @@ def refresh_due(session: Session, now: datetime, every: timedelta = timedelta(mi
         BusyCalendar.active.is_(True)))
         if row.last_attempt_at is None or row.last_attempt_at <= now - every]
     return [refresh(session, source_id, now, client) for source_id in due]
+
+
+@contextlib.asynccontextmanager
+async def refreshing(sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                     every: timedelta) -> AsyncIterator[None]:
+    """Refresh due busy calendars every ``every`` while the server runs (app lifespan)."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every.total_seconds())
+            try:
+                await asyncio.to_thread(_refresh_due_now, sessions, clock, every)
+            except Exception:  # a bad round must not end the schedule
+                log.exception("busy calendar refresh failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _refresh_due_now(sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                     every: timedelta) -> None:
+    with sessions() as session:
+        for state in refresh_due(session, clock(), every):
+            if not state.ok:  # ids only: the address may hold a secret
+                log.warning("busy calendar %s failed: %s", state.id, state.error)
 
 
 def read_busy_times(url: str, now: datetime, zone_name: str,
