@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user
-from sync_server.feeds import busy, service
+from sync_server.feeds import busy, service, serving
 from sync_server.services import accounts, devices
 from sync_server.services.errors import (
     AuthenticationFailed,
@@ -35,17 +35,17 @@ feed_router = APIRouter(tags=["feeds"])
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
 
-def feed_server(request: Request) -> service.FeedServer:
-    server: service.FeedServer | None = getattr(request.app.state, "feed_server", None)
+def feed_server(request: Request) -> serving.FeedServer:
+    server: serving.FeedServer | None = getattr(request.app.state, "feed_server", None)
     if server is None:
-        server = request.app.state.feed_server = service.FeedServer()
+        server = request.app.state.feed_server = serving.FeedServer()
     return server
 
 
 @feed_router.get("/feeds/{token}.ics", response_class=Response,
                  summary="A provider's or room's calendar feed (iCalendar)")
 def get_feed(token: str, request: Request, session: SessionDep, now: NowDep,
-             server: Annotated[service.FeedServer, Depends(feed_server)],
+             server: Annotated[serving.FeedServer, Depends(feed_server)],
              if_none_match: Annotated[str | None, Header()] = None) -> Response:
     address = request.client.host if request.client else ""
     answer = server.answer(session, token, now, if_none_match=if_none_match,

@@ -20,6 +20,7 @@ from sync_server.core.config import Settings
 from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import hash_token
+from sync_server.feeds.serving import FeedServer
 from tests.sync_server.conftest import START, Clock, Tenants
 from tests.sync_server.feeds_setup import Calendar, book, create_feed, empty_calendar, move
 
@@ -351,7 +352,7 @@ def test_a_provider_without_appointments_gets_a_valid_empty_calendar(
     body = client.get(path_of(room_feed)).content
     calendar = icalendar.Calendar.from_ical(body)
     assert calendar.walk("VEVENT") == []
-    assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["UTC"]
+    assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["Europe/Madrid"]
 
 
 def test_a_room_feed_shows_the_rooms_visits(
@@ -380,3 +381,30 @@ def test_bad_requests_about_feeds_are_clear(
     assert past.status_code == 422 and past.json()["error"]["code"] == "bad_expiry"
     assert isinstance(datetime.fromisoformat(
         create_feed(client, cal.admin, cal.provider_id)["feed"]["created_at"]), datetime)
+
+
+def test_an_incremental_rebuild_serves_what_a_full_build_would(
+        client: TestClient, app: FastAPI, db: Session, settings: Settings, tenants: Tenants,
+        clock: Clock) -> None:
+    cal = empty_calendar(client, db, settings, tenants)
+    ids = [book(client, cal, cal.local(MONDAY + timedelta(days=d), 9), patient=d)
+           for d in range(4)]
+    feed = create_feed(client, cal.admin, cal.provider_id, privacy="initials")
+    client.get(path_of(feed))  # the build later changes start from
+    rendered = app.state.feed_server.rendered
+
+    move(client, cal, ids[0], cal.local(MONDAY, 11))
+    client.post(f"/api/v1/appointments/{ids[1]}/cancel", headers=cal.reception,
+                json={"reason": "Ill"})
+    move(client, cal, ids[2], cal.local(MONDAY + timedelta(days=2), 10),
+         provider_id=cal.clinic.provider_ids[1])
+    client.post(f"/api/v1/appointments/{ids[3]}/status", headers=cal.reception,
+                json={"status": "confirmed"})
+    added = book(client, cal, cal.local(MONDAY + timedelta(days=1), 12), patient=5)
+    served = client.get(path_of(feed)).content
+
+    assert app.state.feed_server.rendered == rendered + 4  # 3 changed + 1 new, 1 removed
+    fresh = FeedServer().answer(db, feed["token"], clock()).body
+    assert served == fresh
+    uids = [str(e["UID"]) for e in events(served)]
+    assert uids == [f"{i}@clinicdesk" for i in (ids[0], ids[1], added, ids[3])]
