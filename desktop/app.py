@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from PySide6.QtCore import QObject, Slot
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.services.context import DeskContext
+from desktop.services.feeds import USER_HEADER, FeedsService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -132,11 +134,24 @@ class DeskStart(QObject):
         self.sync = SyncThread(worker)
         self.sync.start()
         window.localChange.connect(self.sync.request_sync)
+        window.calendar_menu.set_feeds(self._feeds_service())
         if self.screen is not None:
             self.screen.close()
             self.screen = None
         self.window = window
         window.show()
+
+    def _feeds_service(self) -> FeedsService:
+        """The feeds dialog's server calls: this desk, naming the signed-in user."""
+        client = self._client()
+        sessions = self._sessions
+        assert sessions is not None
+
+        def call(method: str, path: str, **kwargs: Any) -> Any:
+            headers = {USER_HEADER: sessions.require_user().user_id}
+            return client.call(method, path, headers=headers, **kwargs)
+
+        return FeedsService(call)
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:
