@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services.feeds import FeedDTO, FeedResource, FeedsService
-from desktop.ui.text import _, format_when, language_notifier
+from desktop.ui.text import _, current_language, format_when, language_notifier
 
 PRIVACY_LEVELS = ("busy", "initials", "full")
 _RED = "color: #b3261e;"
@@ -81,14 +81,18 @@ class FeedsDialog(QDialog):
         self.language_combo = QComboBox(self)
         self.language_combo.addItem("English", "en")
         self.language_combo.addItem("Español", "es")
+        self.language_combo.setCurrentIndex(max(0, self.language_combo.findData(
+            current_language())))
         self.create_button = QPushButton(self)
         self.create_button.setDefault(True)
         self.form = QFormLayout()
-        self.form.addRow("", self.resource_combo)
-        self.form.addRow("", self.privacy_combo)
-        self.form.addRow("", self.full_warning)
-        self.form.addRow("", self.label_edit)
-        self.form.addRow("", self.language_combo)
+        self.form_labels = [QLabel(self) for _row in range(4)]
+        for label, field_widget in zip(self.form_labels, (self.resource_combo, self.privacy_combo,
+                                                          self.label_edit, self.language_combo),
+                                       strict=True):
+            label.setBuddy(field_widget)
+            self.form.addRow(label, field_widget)
+        self.form.insertRow(2, "", self.full_warning)
         self.new_box = QGroupBox(self)
         new_layout = QVBoxLayout(self.new_box)
         new_layout.addLayout(self.form)
@@ -264,12 +268,9 @@ class FeedsDialog(QDialog):
             "room's appointments. Anyone with the link can read it: create one per device "
             "and revoke links that are no longer used."))
         self.new_box.setTitle(_("New link"))
-        labels = (_("Calendar"), _("Privacy"), "", _("Label"), _("Language"))
-        for row, text in enumerate(labels):
-            item = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            label = item.widget() if item is not None else None
-            if isinstance(label, QLabel):
-                label.setText(text)
+        for label, text in zip(self.form_labels, (_("&Calendar"), _("&Privacy"), _("&Label"),
+                                                  _("Lan&guage")), strict=True):
+            label.setText(text)
         for index, level in enumerate(PRIVACY_LEVELS):
             self.privacy_combo.setItemText(index, privacy_name(level))
         self.full_warning.setText(_(
@@ -277,7 +278,7 @@ class FeedsDialog(QDialog):
             "the link, or uses the phone or account it is added to, can read them."))
         self.label_edit.setPlaceholderText(_("Where it is used, e.g. Phone"))
         self.create_button.setText(_("Create link"))
-        self.link_box.setTitle(_("New link"))
+        self.link_box.setTitle(_("The link you just created"))
         self.link_note.setText(_(
             "Copy the link now or scan the code with a phone: it is shown only once."))
         self.copy_button.setText(_("Copy link"))
