@@ -18,6 +18,7 @@ day (the window and the cancelled visits' visibility move with it).
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -84,6 +85,10 @@ class _Built:
     #: The organization's sync version read before the content's appointments.
     cursor: int = 0
     units: dict[str, _Unit] = field(default_factory=dict)
+    #: (first start, key) of every unit, sorted: the order of the body.
+    order: list[tuple[datetime, str]] = field(default_factory=list)
+    #: Names read for the content (kept while the basis, so the configuration, holds).
+    names: _Names | None = None
     head: bytes = b""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -153,13 +158,15 @@ class FeedServer:
 
     def _refresh(self, session: Session, feed: CalendarFeed, policy: Policy, day: date,
                  built: _Built, basis: tuple[Any, ...]) -> None:
-        reader = _Reader(session, feed, policy, day)
+        same_basis = built.basis == basis
+        reader = _Reader(session, feed, policy, day, built.names if same_basis else None)
         cursor = reader.org_version()
         translate = translations(feed.language).gettext
         privacy = Privacy(feed.privacy)
-        changed = reader.changed_units(built.cursor, built.units) \
-            if built.basis == basis else None
+        changed = reader.changed_units(built.cursor, built.units) if same_basis else None
+        full = changed is None
         if changed is None:  # a full read; fragments with equal inputs are still reused
+            reader.forget_names()
             changed = reader.all_units()
             if built.basis[2:4] != basis[2:4]:  # another privacy or language: other words
                 built.units = {}
@@ -167,24 +174,38 @@ class FeedServer:
                 del built.units[key]
         for key, (start, inputs, render) in changed.items():
             kept = built.units.get(key)
+            if kept is not None and not full:
+                _unplace(built.order, (kept.start, key))
             if render is None:  # gone from the feed
                 built.units.pop(key, None)
-            elif kept is not None and kept.inputs == inputs:
+                continue
+            if kept is not None and kept.inputs == inputs:
                 kept.start = start
             else:
                 ical = b"".join(event.to_ical() for event in render(privacy, translate))
                 built.units[key] = _Unit(start, inputs, ical)
                 self.rendered += 1
-        if built.basis != basis:
+            if not full:
+                bisect.insort(built.order, (start, key))
+        if full:
+            built.order = sorted((unit.start, key) for key, unit in built.units.items())
+        if not same_basis:
             name = translate(N_("{resource} — appointments")).format(
                 resource=reader.resource_name())
             built.head = calendar_head(
                 name, timedelta(minutes=policy.refresh_minutes), reader.time_zones(),
                 window_years(reader.start.date(), reader.end.date())).to_ical()
-        built.basis, built.cursor = basis, cursor
+        built.basis, built.cursor, built.names = basis, cursor, reader.names
         end = b"END:VCALENDAR\r\n"
-        ordered = sorted(built.units.items(), key=lambda item: (item[1].start, item[0]))
-        built.body = b"".join([built.head[:-len(end)], *(u.ical for _k, u in ordered), end])
+        units = built.units
+        built.body = b"".join([built.head[:-len(end)],
+                               *(units[key].ical for _start, key in built.order), end])
+
+
+def _unplace(order: list[tuple[datetime, str]], entry: tuple[datetime, str]) -> None:
+    index = bisect.bisect_left(order, entry)
+    if index < len(order) and order[index] == entry:
+        del order[index]
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -224,14 +245,14 @@ class _Reader:
     EXDATEs of the rule)."""
 
     def __init__(self, session: Session, feed: CalendarFeed, policy: Policy,
-                 day: date) -> None:
+                 day: date, names: _Names | None = None) -> None:
         self.session, self.feed = session, feed
         self.org, self.resource_id = feed.organization_id, feed.resource_id
         midnight = datetime.combine(day, time(), UTC)
         self.start = midnight - timedelta(days=policy.past_days)
         self.end = midnight + timedelta(days=policy.ahead_days + 1)
         self.cancelled_since = midnight - timedelta(days=policy.cancelled_visible_days)
-        self._names: _Names | None = None
+        self.names: _Names | None = names
 
     def org_version(self) -> int:
         version = self.session.scalar(select(db.OrgVersion.version).where(
@@ -323,11 +344,15 @@ class _Reader:
     def _in_window(self, item: FeedAppointment) -> bool:
         return item.start < self.end and item.end > self.start
 
+    def forget_names(self) -> None:
+        """Read names afresh (a full read: a patient may have been renamed)."""
+        self.names = None
+
     def _names_of(self, rows: list[Any]) -> _Names:
-        if self._names is None:
-            self._names = _Names(self.session, self.org, self.feed.privacy != Privacy.BUSY)
-        self._names.add_patients(rows)
-        return self._names
+        if self.names is None:
+            self.names = _Names(self.session, self.org, self.feed.privacy != Privacy.BUSY)
+        self.names.add_patients(self.session, rows)
+        return self.names
 
     def _series(self, series_id: str, members: list[FeedAppointment], names: _Names) -> Units:
         series = self.session.get(db.Series, series_id)
@@ -370,7 +395,7 @@ class _Names:
     """Clinic, room, type and (when shown) patient names, read once per build."""
 
     def __init__(self, session: Session, org: str, with_patients: bool) -> None:
-        self.session, self.with_patients = session, with_patients
+        self.with_patients = with_patients  # kept between requests: holds no session
         self.clinics: dict[str, tuple[str, str]] = {
             c.id: (c.name, c.time_zone) for c in session.execute(
                 select(db.Clinic.id, db.Clinic.name, db.Clinic.time_zone)
@@ -383,13 +408,13 @@ class _Names:
             .where(db.AppointmentType.organization_id == org)).tuples().all())
         self.patients: dict[str, tuple[str, str]] = {}
 
-    def add_patients(self, rows: list[Any]) -> None:
+    def add_patients(self, session: Session, rows: list[Any]) -> None:
         if not self.with_patients:
             return
         wanted = list({row.patient_id for row in rows} - set(self.patients))
         for index in range(0, len(wanted), 900):
             self.patients.update(
-                (p.id, (p.given_name, p.family_name)) for p in self.session.execute(
+                (p.id, (p.given_name, p.family_name)) for p in session.execute(
                     select(db.Patient.id, db.Patient.given_name, db.Patient.family_name)
                     .where(db.Patient.id.in_(wanted[index:index + 900]))))
 
