@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
@@ -35,10 +36,15 @@ feed_router = APIRouter(tags=["feeds"])
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
 
+_CREATING = threading.Lock()
+
+
 def feed_server(request: Request) -> serving.FeedServer:
-    server: serving.FeedServer | None = getattr(request.app.state, "feed_server", None)
-    if server is None:
-        server = request.app.state.feed_server = serving.FeedServer()
+    """The app's one :class:`~sync_server.feeds.serving.FeedServer` (made on first use)."""
+    with _CREATING:
+        server: serving.FeedServer | None = getattr(request.app.state, "feed_server", None)
+        if server is None:
+            server = request.app.state.feed_server = serving.FeedServer()
     return server
 
 

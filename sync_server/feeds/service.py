@@ -1,18 +1,8 @@
-"""Calendar feeds: creating, listing and revoking them, and serving them cheaply.
+"""Calendar feeds: tokens, the organization's policy, creating, listing and revoking.
 
 Tokens are 256 random bits (``secrets.token_urlsafe(32)``), shown once at
 creation; the database keeps their SHA-256. A revoked, expired, unknown or
-malformed token all answer the same bare 404.
-
-Serving (:class:`FeedServer`): the ETag is made of the feed's version (moved by
-:mod:`sync_server.feeds.versions` in every transaction that changes an
-appointment of the feed's resource), the organization's configuration counter
-(names of clinics, rooms, types) and the day (the window and the cancelled
-visits' visibility move with it). ``If-None-Match`` equal to it → 304 after
-reading the feed row only. Otherwise the last body built for that ETag is sent
-again, or the feed is rebuilt: appointment rows are read, and every VEVENT (or
-series) whose inputs did not change is reused as the bytes rendered last time,
-so one change re-renders one VEVENT, not the whole calendar.
+malformed token all answer the same bare 404 (serving: :mod:`sync_server.feeds.serving`).
 """
 
 from __future__ import annotations
@@ -27,9 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scheduling.ical import (
-    Privacy,
-)
+from scheduling.ical import Privacy
 from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch, CalendarFeedPolicy
 from sync_server.feeds.versions import bump_feeds

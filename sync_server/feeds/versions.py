@@ -1,16 +1,18 @@
 """Feed versions: what makes a feed's ETag move.
 
-Every feed row carries a ``version``; :func:`note_records_changed` raises it, in
-the writing transaction, for every live feed whose calendar the written records
-touch: an appointment's provider and room *now and before* (a move to another
+Every feed row carries a ``version``; :func:`note_change` raises it, in the
+writing transaction, for every live feed whose calendar the written record
+touches: an appointment's provider and room *now and before* (a move to another
 provider leaves the first provider's feed), every feed of the organization for
 a series record (its rule or exceptions), and the feeds that show patient
 names for a patient record. A feed nobody changed keeps its version, so its
 304 answer needs no appointment read.
 
 Called from one place of the write path today (``changes.record_change``, which
-sees every synced record, the sync push batches included);
-it becomes a handler of the appointment domain events (issue 11).
+sees every synced record, the sync push batches included); it becomes a handler
+of the appointment domain events (issue 11), where
+:func:`note_appointment_change` (resources before and after) is the natural form.
+Cost when the organization has no live feed: one small query per transaction.
 """
 
 from __future__ import annotations
