@@ -52,7 +52,8 @@ def feed_server(request: Request) -> serving.FeedServer:
                  summary="A provider's or room's calendar feed (iCalendar)")
 def get_feed(token: str, request: Request, session: SessionDep, now: NowDep,
              server: Annotated[serving.FeedServer, Depends(feed_server)],
-             if_none_match: Annotated[str | None, Header()] = None) -> Response:
+             if_none_match: Annotated[str | None, Header(max_length=1024)] = None
+             ) -> Response:
     address = request.client.host if request.client else ""
     answer = server.answer(session, token, now, if_none_match=if_none_match,
                            method=request.method, client_address=address)

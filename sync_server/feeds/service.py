@@ -179,11 +179,11 @@ def list_feeds(session: Session, organization_id: str,
                func.max(CalendarFeedFetch.at)).where(
             CalendarFeedFetch.organization_id == organization_id,
             CalendarFeedFetch.status.in_((200, 304)))
-        .group_by(CalendarFeedFetch.feed_id)).tuples().all())
+        .group_by(CalendarFeedFetch.feed_id)).all())
     counts = dict(session.execute(
         select(CalendarFeedFetch.feed_id, func.count()).where(
             CalendarFeedFetch.organization_id == organization_id)
-        .group_by(CalendarFeedFetch.feed_id)).tuples().all())
+        .group_by(CalendarFeedFetch.feed_id)).all())
     return [_info(feed, name, fetched.get(feed.id), counts.get(feed.id, 0))
             for feed, name in rows]
 

@@ -405,10 +405,10 @@ class _Names:
                 .where(db.Clinic.organization_id == org))}
         self.rooms = dict(session.execute(
             select(db.Resource.id, db.Resource.name).where(
-                db.Resource.organization_id == org, db.Resource.kind == "room")).tuples().all())
+                db.Resource.organization_id == org, db.Resource.kind == "room")).all())
         self.types = dict(session.execute(
             select(db.AppointmentType.id, db.AppointmentType.name)
-            .where(db.AppointmentType.organization_id == org)).tuples().all())
+            .where(db.AppointmentType.organization_id == org)).all())
         self.patients: dict[str, tuple[str, str]] = {}
 
     def add_patients(self, session: Session, rows: list[Any]) -> None:

@@ -21,6 +21,7 @@ from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import hash_token
 from sync_server.feeds.serving import FeedServer
+from sync_server.feeds.versions import note_appointment_change
 from tests.sync_server.conftest import START, Clock, Tenants
 from tests.sync_server.feeds_setup import Calendar, book, create_feed, empty_calendar, move
 
@@ -408,3 +409,17 @@ def test_an_incremental_rebuild_serves_what_a_full_build_would(
     assert served == fresh
     uids = [str(e["UID"]) for e in events(served)]
     assert uids == [f"{i}@clinicdesk" for i in (ids[0], ids[1], added, ids[3])]
+
+
+def test_the_event_handler_form_moves_only_the_named_resources_feeds(
+        client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> None:
+    cal = empty_calendar(client, db, settings, tenants)
+    first = create_feed(client, cal.admin, cal.clinic.provider_ids[0])
+    second = create_feed(client, cal.admin, cal.clinic.provider_ids[1])
+    etags = [client.get(path_of(f)).headers["ETag"] for f in (first, second)]
+
+    note_appointment_change(db, cal.clinic.org_id, [cal.clinic.provider_ids[0]])
+    db.commit()
+    answers = [client.get(path_of(f), headers={"If-None-Match": e}).status_code
+               for f, e in zip((first, second), etags, strict=True)]
+    assert answers == [200, 304]
