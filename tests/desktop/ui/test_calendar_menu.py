@@ -66,7 +66,7 @@ def test_the_menu_exports_the_shown_day_and_the_selection(
 
 
 def test_the_feeds_dialog_opens_with_the_server_and_in_spanish(
-        window: MainWindow, tmp_path: Path) -> None:
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     menu = window.calendar_menu
     assert menu.open_feeds() is None  # no server connection yet: explained, not opened
     assert "connection to the server" in window.statusBar().currentMessage()
@@ -74,6 +74,7 @@ def test_the_feeds_dialog_opens_with_the_server_and_in_spanish(
         menu.set_feeds(live.service)
         dialog = menu.open_feeds()
         assert dialog is not None and dialog.isVisible()
+        qtbot.addWidget(dialog)
         assert [dialog.resource_combo.itemText(i) for i in range(dialog.resource_combo.count())] \
             == ["Dr López", "Dr Ruiz", "Room 1", "Room 2"]
         set_language("es")
