@@ -22,6 +22,7 @@ from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import hash_token
 from sync_server.feeds.serving import FeedServer
 from sync_server.feeds.versions import note_appointment_change
+from tests.sync_server.booking_setup import enroll_desk
 from tests.sync_server.conftest import START, Clock, Tenants
 from tests.sync_server.feeds_setup import Calendar, book, create_feed, empty_calendar, move
 
@@ -423,3 +424,26 @@ def test_the_event_handler_form_moves_only_the_named_resources_feeds(
     answers = [client.get(path_of(f), headers={"If-None-Match": e}).status_code
                for f, e in zip((first, second), etags, strict=True)]
     assert answers == [200, 304]
+
+
+def test_an_enrolled_desk_manages_feeds_for_its_signed_in_administrator(
+        client: TestClient, db: Session, settings: Settings, tenants: Tenants,
+        clock: Clock) -> None:
+    cal = empty_calendar(client, db, settings, tenants)
+    admin = tenants.user(cal.clinic.org_id, cal.clinic.org_slug, "administrator")
+    receptionist = tenants.user(cal.clinic.org_id, cal.clinic.org_slug, "receptionist")
+    desk = enroll_desk(db, cal.clinic, clock)
+    body = {"resource_id": cal.provider_id}
+
+    def as_desk(user_id: str | None) -> int:
+        headers = dict(desk.headers)
+        if user_id is not None:
+            headers["X-ClinicDesk-User"] = user_id
+        return client.post("/api/v1/feeds", headers=headers, json=body).status_code
+
+    assert as_desk(admin.user_id) == 201
+    assert as_desk(receptionist.user_id) == 403
+    assert as_desk(None) == 401
+    other = empty_calendar(client, db, settings, tenants)
+    stranger = tenants.user(other.clinic.org_id, other.clinic.org_slug, "administrator")
+    assert as_desk(stranger.user_id) == 401  # a user of another organization
