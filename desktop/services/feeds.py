@@ -74,6 +74,13 @@ class FeedsService:
             "language": language})
         return CreatedFeedDTO(_feed(answer["feed"]), str(answer["url"]))
 
+    def failing_busy_calendars(self) -> list[tuple[str, str]]:
+        """(provider id, the reason) of every external busy calendar whose last read
+        failed: shown, never silently ignored."""
+        answer = self._call("GET", "/api/v1/feeds/busy-calendars")
+        return [(str(s["provider_id"]), str(s["error"])) for s in answer["busy_calendars"]
+                if not s.get("ok", True)]
+
     def revoke(self, feed_id: str) -> FeedDTO:
         return _feed(self._call("POST", f"/api/v1/feeds/{feed_id}/revoke")["feed"])
 

@@ -123,6 +123,11 @@ class FeedsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.revoke_button = QPushButton(self)
         self.revoke_button.setEnabled(False)
+        self.busy_warning = QLabel(self)
+        self.busy_warning.setWordWrap(True)
+        self.busy_warning.setStyleSheet(_RED)
+        self.busy_warning.hide()
+        self._failing: list[tuple[str, str]] = []
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(_RED)
@@ -134,6 +139,7 @@ class FeedsDialog(QDialog):
         layout.addWidget(self.new_box)
         layout.addWidget(self.link_box)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.busy_warning)
         bottom = QHBoxLayout()
         bottom.addWidget(self.revoke_button)
         bottom.addStretch(1)
@@ -159,12 +165,14 @@ class FeedsDialog(QDialog):
         try:
             self._full_allowed = self._service.full_allowed()
             self._feeds = self._service.feeds()
+            self._failing = self._service.failing_busy_calendars()
         except Exception as error:  # noqa: BLE001 - any server trouble is shown, not raised
             self._show_error(error)
             return
         self._show_error(None)
         self._fill_table()
         self._privacy_changed()
+        self._show_failing()
 
     @Slot()
     def create_feed(self) -> None:
@@ -251,6 +259,14 @@ class FeedsDialog(QDialog):
             self.privacy_combo.setCurrentIndex(0)
         self.full_warning.setVisible(self.privacy_combo.currentData() == "full")
 
+    def _show_failing(self) -> None:
+        names = {r.id: r.name for r in self._resources}
+        lines = [_("The external busy calendar of {provider} could not be read: {reason}")
+                 .format(provider=names.get(provider_id, provider_id), reason=reason)
+                 for provider_id, reason in self._failing]
+        self.busy_warning.setText("\n".join(lines))
+        self.busy_warning.setVisible(bool(lines))
+
     def _show_error(self, error: Exception | None) -> None:
         if error is None:
             self.error_label.hide()
@@ -285,5 +301,6 @@ class FeedsDialog(QDialog):
         self.table.setHorizontalHeaderLabels([_("Calendar"), _("Label"), _("Privacy"),
                                               _("Last read"), _("Status")])
         self.revoke_button.setText(_("Revoke…"))
+        self._show_failing()
         self._fill_table()
         self._privacy_changed()

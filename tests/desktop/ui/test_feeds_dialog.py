@@ -14,6 +14,7 @@ from desktop.services.feeds import FeedResource
 from desktop.ui.feeds_dialog import FeedsDialog
 from desktop.ui.text import set_language
 from tests.desktop.ui.feeds_server import LiveFeeds, live_feeds
+from tests.support.http_servers import MisbehavingServer
 
 
 @pytest.fixture
@@ -106,3 +107,16 @@ def test_the_dialog_speaks_spanish(qtbot: QtBot, live: LiveFeeds) -> None:
     assert dialog.create_button.text() == "Crear enlace"
     assert dialog.privacy_combo.itemText(0) == "Solo ocupado"
     assert table_texts(dialog)[0][2:] == ["Solo ocupado", "nunca", "activo"]
+
+
+def test_a_failing_external_busy_calendar_is_shown(qtbot: QtBot, live: LiveFeeds) -> None:
+    with MisbehavingServer(200, b"<html>Sign in</html>") as source:
+        added = live.http.post(f"{live.url}/api/v1/feeds/busy-calendars", timeout=20, json={
+            "provider_id": live.clinic.provider_ids[1], "clinic_id": live.clinic.clinic_id,
+            "url": source.url + "/cal.ics"})
+    assert added.status_code == 201 and added.json()["ok"] is False
+    dialog = dialog_for(qtbot, live)
+    assert dialog.busy_warning.isVisible()
+    assert dialog.busy_warning.text().startswith(
+        "The external busy calendar of provider 1 could not be read: The address did not "
+        "answer with a calendar")
