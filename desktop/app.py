@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from keyring.backend import KeyringBackend
@@ -32,6 +33,7 @@ from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
 from desktop.services.context import DeskContext
+from desktop.services.feeds import USER_HEADER, FeedsService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -211,12 +213,25 @@ class DeskStart(QObject):
         self.sync = SyncThread(worker)
         self.sync.start()
         window.localChange.connect(self.sync.request_sync)
+        window.calendar_menu.set_feeds(self._feeds_service())
         if self.screen is not None:
             self.screen.close()
             self.screen = None
         self.window = window
         window.show()
         self.windowOpened.emit(window)
+
+    def _feeds_service(self) -> FeedsService:
+        """The feeds dialog's server calls: this desk, naming the signed-in user."""
+        client = self._client()
+        sessions = self._sessions
+        assert sessions is not None
+
+        def call(method: str, path: str, **kwargs: Any) -> Any:
+            headers = {USER_HEADER: sessions.require_user().user_id}
+            return client.call(method, path, headers=headers, **kwargs)
+
+        return FeedsService(call)
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,6 +15,8 @@ from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
 from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
+from sync_server.feeds import busy
+from sync_server.feeds import routes as feeds
 from sync_server.services import pokes
 
 API_PREFIX = "/api/v1"
@@ -29,7 +31,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with pokes.relaying(broker, settings, context.sessions):
+        async with pokes.relaying(broker, settings, context.sessions), busy.refreshing(
+                context.sessions, context.clock,
+                timedelta(minutes=settings.busy_calendar_refresh_minutes)):
             yield
         context.engine.dispose()
 
@@ -45,6 +49,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.state.pokes = broker
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(feeds.router, prefix=API_PREFIX)
+    app.include_router(feeds.feed_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

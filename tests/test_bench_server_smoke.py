@@ -89,3 +89,13 @@ def test_sse_sessions_holds_streams_and_every_stream_hears_each_poke() -> None:
     assert number(r"server RSS with 30 streams: (\d+) MiB", out) > 0
     assert "over 60 deliveries (2 pokes)" in out  # 30 streams × 2 pokes, none missed
     assert "; 0 missed" in out
+
+
+def test_feeds_serves_full_not_modified_and_changed_answers() -> None:
+    out = run_bench("feeds.py", "--events", "60", "--requests", "5", "--changes", "2")
+
+    assert "one provider feed of 60 events" in out
+    for label in ("full GET", "304 Not Modified", "one changed event re-served"):
+        assert number(rf"{label}: p50 ([\d.]+) ms", out) > 0
+    assert number(r"naive icalendar rebuild of the same events .*median ([\d.]+) ms", out) > 0
+    assert number(r"health \(one SELECT 1\) on the same connection: p50 ([\d.]+) ms", out) > 0

@@ -323,6 +323,11 @@ class SyncClient:
         except (KeyError, TypeError, AttributeError) as error:
             raise BadResponse("malformed account answer") from error
 
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request to the server as this desk (its device token), without retries:
+        the decoded JSON answer, or a :class:`SyncError` (e.g. for the feeds dialog)."""
+        return self._call(method, self._url(path), retry=False, **kwargs)
+
     # ------------------------------------------------------------------ internals
 
     def _pull_page(self, cursor: int) -> PullPage:

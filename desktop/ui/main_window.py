@@ -47,6 +47,7 @@ from desktop.sync.worker import SyncStatus
 from desktop.ui.agenda import AgendaWidget
 from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
+from desktop.ui.calendar_menu import CalendarMenu
 from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
+        self.calendar_menu = CalendarMenu(self, ctx, self, self.agenda.selected_appointment)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)

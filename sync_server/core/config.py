@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: closing it and lets the desk notice a dead connection).
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
 
+    #: Minutes between refreshes of the providers' external busy calendars.
+    busy_calendar_refresh_minutes: int = Field(default=30, ge=5, le=24 * 60)
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: Allowed browser origins; empty means CORS stays off.
     cors_origins: list[str] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from scheduling.wire import entity_of, to_wire
+from sync_server.feeds import versions as feed_versions
 from sync_server.services import audit, changes
 from sync_server.services.events import (
     AppointmentBooked,
@@ -74,17 +75,35 @@ def append_audit(uow: UnitOfWork, change: ChangeAccepted) -> None:
                  reason=change.reason[:200] or None)
 
 
+def move_feed_versions(uow: UnitOfWork, change: AppointmentChanged) -> None:
+    """The calendar feeds of the appointment's provider and room, before and after."""
+    placements = [placement for placement in (change.before, change.after) if placement]
+    feed_versions.note_appointment_change(
+        uow.session, change.organization_id,
+        [resource for placement in placements
+         for resource in (placement.provider_id, placement.room_id) if resource])
+
+
+def move_feed_versions_of_series(uow: UnitOfWork, change: SeriesChanged) -> None:
+    feed_versions.note_every_feed(uow.session, change.organization_id)
+
+
+def move_feed_versions_of_patient(uow: UnitOfWork, change: PatientChanged) -> None:
+    feed_versions.note_every_feed(uow.session, change.organization_id,
+                                  only_showing_names=True)
+
+
 #: The handlers of each event type, in the order they run. Bookkeeping first: every
 #: accepted change bumps the version, logs its records and appends its audit entry.
 HANDLERS: dict[type[Event], list[Handler]] = {
     ChangeAccepted: [bump_version, write_change_log, append_audit],
-    AppointmentChanged: [],
+    AppointmentChanged: [move_feed_versions],
     AppointmentBooked: [],
     AppointmentMoved: [],
     AppointmentCancelled: [],
     StatusChanged: [],
-    SeriesChanged: [],
-    PatientChanged: [],
+    SeriesChanged: [move_feed_versions_of_series],
+    PatientChanged: [move_feed_versions_of_patient],
     WaitlistChanged: [],
     BlockoutChanged: [],
     ConfigurationChanged: [],

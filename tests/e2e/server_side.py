@@ -105,7 +105,7 @@ def _record(session: Session, org_id: str, records: list[object]) -> None:
 
 
 def seed_clinic(session: Session, settings: Settings, *, providers: int = 2,
-                rooms: int = 2, patients: int = 20, codes: int = 3) -> Clinic:
+                rooms: int = 2, patients: int = 20, codes: int = 3, tz: str = TZ) -> Clinic:
     """An organization with one clinic, providers working Mon-Fri, rooms, a type, patients,
     a receptionist account and one-time enrollment codes."""
     now = datetime.now(UTC)
@@ -115,9 +115,9 @@ def seed_clinic(session: Session, settings: Settings, *, providers: int = 2,
     email = f"desk-{uuid.uuid4().hex[:6]}@clinic.example"
     accounts.create_user(session, Passwords(password_hasher(settings)), org.id, email, PASSWORD,
                          ["receptionist"], now)
-    clinic = model.Clinic(str(uuid.uuid4()), org.id, "Retiro", TZ, "es_ES")
+    clinic = model.Clinic(str(uuid.uuid4()), org.id, "Retiro", tz, "es_ES")
     session.add(db.Clinic(id=clinic.id, organization_id=org.id, name=clinic.name,
-                          time_zone=TZ, locale=clinic.locale))
+                          time_zone=tz, locale=clinic.locale))
     records: list[object] = [clinic]
     provider_ids, room_ids = [], []
     for index in range(providers + rooms):

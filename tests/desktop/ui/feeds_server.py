@@ -1,0 +1,80 @@
+"""A real sync server (uvicorn on a loopback port, SQLite) with a seeded clinic, and the
+desk's :class:`FeedsService` talking to it as the clinic's administrator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from desktop.services.feeds import FeedResource, FeedsService
+from sync_server.core.security import Passwords, password_hasher
+from sync_server.db.migrate import upgrade
+from sync_server.db.session import make_engine, make_session_factory
+from sync_server.services import accounts
+from tests.e2e.server_side import PASSWORD, Clinic, ServerThread, seed_clinic
+from tests.sync_server.conftest import make_settings
+
+
+@dataclass
+class LiveFeeds:
+    url: str
+    clinic: Clinic
+    service: FeedsService
+    resources: list[FeedResource]
+    http: requests.Session
+
+    def set_full_allowed(self, allowed: bool) -> None:
+        policy = self.http.get(f"{self.url}/api/v1/feeds/policy", timeout=10).json()
+        answer = self.http.put(f"{self.url}/api/v1/feeds/policy", timeout=10,
+                               json={**policy, "allow_full": allowed})
+        answer.raise_for_status()
+
+
+class Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@contextmanager
+def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
+    database = f"sqlite:///{folder / 'server.db'}"
+    upgrade(database)
+    settings = make_settings(database, folder)
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        clinic = seed_clinic(session, settings)
+        email = f"admin-{uuid.uuid4().hex[:6]}@clinic.example"
+        accounts.create_user(session, Passwords(password_hasher(settings)), clinic.org_id,
+                             email, PASSWORD, ["administrator"], datetime.now(UTC))
+        session.commit()
+    engine.dispose()
+    server = ServerThread(settings)
+    server.start()
+    http = requests.Session()
+    try:
+        token = http.post(f"{server.url}/api/v1/auth/login", timeout=10, json={
+            "organization": clinic.org_slug, "email": email, "password": PASSWORD}).json()
+        http.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+        def call(method: str, path: str, **kwargs: Any) -> Any:
+            answer = http.request(method, server.url + path, timeout=10, **kwargs)
+            if answer.status_code >= 400:
+                raise Refused(answer.json()["error"]["message"])
+            return answer.json()
+
+        resources = [FeedResource(r, f"provider {n}", "provider")
+                     for n, r in enumerate(clinic.provider_ids)]
+        resources += [FeedResource(r, f"room {n + 2}", "room")
+                      for n, r in enumerate(clinic.room_ids)]
+        yield LiveFeeds(server.url, clinic, FeedsService(call), resources, http)
+    finally:
+        http.close()
+        server.stop()
