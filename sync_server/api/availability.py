@@ -6,15 +6,16 @@ so every slot offered here is one a booking would be accepted for right now.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AfterValidator, BaseModel
 
+from scheduling import limits
 from scheduling.availability import SlotQuery, free_slots
 from scheduling.errors import SchedulingInputError
 from sync_server.api.deps import NowDep, SessionDep, require
+from sync_server.api.fields import Day, IdQuery, Instant, text_check
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import alternative_json
 from sync_server.services.calendar import (
@@ -28,7 +29,8 @@ from sync_server.services.errors import InvalidInput, NotFound
 router = APIRouter(prefix="/availability", tags=["availability"])
 
 Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
-IdQuery = Annotated[str, Query(min_length=1, max_length=64)]
+ProviderIds = Annotated[list[Annotated[str, AfterValidator(text_check(limits.ID))]] | None,
+                       Query(max_length=50)]
 MAX_DAYS = 31
 NEXT_HORIZON_DAYS = 60
 
@@ -55,9 +57,9 @@ def slots(
     now: NowDep,
     clinic_id: IdQuery,
     appointment_type_id: IdQuery,
-    first_day: Annotated[date, Query(alias="from", description="First local day")],
-    last_day: Annotated[date, Query(alias="to", description="Last local day (inclusive)")],
-    provider_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    first_day: Annotated[Day, Query(alias="from", description="First local day")],
+    last_day: Annotated[Day, Query(alias="to", description="Last local day (inclusive)")],
+    provider_id: ProviderIds = None,
 ) -> Slots:
     """Every free slot for the type over local days ``from``..``to`` (at most 31 days)."""
     if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
@@ -81,8 +83,8 @@ def next_slot(
     now: NowDep,
     clinic_id: IdQuery,
     appointment_type_id: IdQuery,
-    after: AwareDatetime | None = None,
-    provider_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    after: Instant | None = None,
+    provider_id: ProviderIds = None,
 ) -> NextSlot:
     """The earliest free slot at or after ``after`` (default now), up to 60 days ahead."""
     try:

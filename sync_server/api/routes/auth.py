@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from scheduling import limits
 from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
+from sync_server.api.fields import Email, Slug, text_check
 from sync_server.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -16,10 +19,10 @@ class Strict(BaseModel):
 
 
 class LoginRequest(Strict):
-    organization: str = Field(min_length=1, max_length=64, description="Slug or id")
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
-    totp: str | None = Field(default=None, max_length=16)
+    organization: Slug = Field(description="Slug or id")
+    email: Email = Field(min_length=3)
+    password: str = Field(min_length=1, max_length=limits.PASSWORD)
+    totp: Annotated[str, Field(max_length=16), AfterValidator(text_check(16))] | None = None
 
 
 class RefreshRequest(Strict):
