@@ -30,7 +30,7 @@ from desktop.services.session import (
     SignInService,
 )
 from desktop.store.engine import Store
-from desktop.store.errors import StoreError
+from desktop.store.errors import StoreEnvironmentError, StoreError
 from desktop.store.keys import create_store, open_store
 from desktop.store.models import ClinicRow
 from desktop.sync.client import SyncClient
@@ -76,8 +76,10 @@ class DeskStart(QObject):
         try:
             self.store = open_store(self.config.database_path)
         except StoreError as error:
+            reason = (error.localized(_) if isinstance(error, StoreEnvironmentError)
+                      else str(error))
             QMessageBox.critical(None, _("ClinicDesk"), _(
-                "The desk's data cannot be opened: {reason}").format(reason=str(error)))
+                "The desk's data cannot be opened: {reason}").format(reason=reason))
             return False
         self._show_sign_in()
         return True
