@@ -25,6 +25,7 @@ from pydantic import (
     create_model,
 )
 
+from scheduling import limits
 from sync_server.api.deps import NowDep, SessionDep, require
 from sync_server.api.fields import (
     Day,
@@ -40,6 +41,7 @@ from sync_server.api.fields import (
     PersonName,
     Phone,
     Reason,
+    text_check,
 )
 from sync_server.services import admin
 from sync_server.services.accounts import Principal
@@ -302,8 +304,9 @@ def _record_routes(
 def _search_patients(
     session: SessionDep,
     who: Annotated[Principal, Depends(require("patient:view"))],
-    q: Annotated[str, Query(min_length=2, max_length=100,
-                            description="Part of a name, or of a phone number")],
+    q: Annotated[str, Query(min_length=2, max_length=limits.PERSON_NAME,
+                            description="Part of a name, or of a phone number"),
+                 AfterValidator(text_check(limits.PERSON_NAME))],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[admin.Values]:
     return admin.search_patients(session, who, q, limit=limit)

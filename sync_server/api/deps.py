@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
@@ -17,6 +19,8 @@ from sync_server.core.security import InvalidTokenError, read_access_token
 from sync_server.db.models import Device
 from sync_server.services import accounts, devices
 from sync_server.services.errors import AuthenticationFailed, PermissionDenied
+
+log = logging.getLogger("sync_server.db")
 
 
 def get_context(request: Request) -> ServerContext:
@@ -28,8 +32,17 @@ ContextDep = Annotated[ServerContext, Depends(get_context)]
 
 
 def get_session(context: ContextDep) -> Iterator[Session]:
-    with context.sessions() as session:
+    session = context.sessions()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError as error:
+            # The answer is already on its way; a connection lost now (a database outage)
+            # changes nothing for this request, so it is worth a line, not a traceback.
+            log.warning("closing a database session failed after the answer: %s",
+                        type(error).__name__)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
