@@ -86,7 +86,7 @@ def get_current_user(
     if credentials is None:
         raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     try:
-        claims = read_access_token(context.signing_key, credentials.credentials, now)
+        claims = read_access_token(context.token_keys, credentials.credentials, now)
     except InvalidTokenError:
         raise AuthenticationFailed(
             "Your sign-in has expired or is not valid; refresh it or sign in again.",

@@ -44,9 +44,13 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    #: HMAC key for access tokens. When unset it is generated once and kept in
-    #: ``data_dir``; several instances behind a load balancer must share one value.
+    #: The key that signs access tokens (HS256 JWTs, at least 32 characters). When unset it
+    #: is generated once and kept in ``data_dir``; several instances behind a load
+    #: balancer must share one value.
     secret_key: SecretStr | None = None
+    #: Earlier (or upcoming) keys whose tokens are still accepted during a key rotation
+    #: (JSON list in ``CLINICDESK_ACCEPTED_SECRET_KEYS``); see docs/admin.md.
+    accepted_secret_keys: list[SecretStr] = Field(default_factory=list, max_length=4)
 
     #: Seconds between heartbeat comments on an idle event stream (keeps proxies from
     #: closing it and lets the desk notice a dead connection).

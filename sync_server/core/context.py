@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
-from sync_server.core.security import Passwords, password_hasher
+from sync_server.core.security import Passwords, TokenKeys, password_hasher
 from sync_server.db.session import make_engine, make_session_factory
 
 
@@ -24,7 +24,7 @@ class ServerContext:
     engine: Engine
     sessions: sessionmaker[Session]
     passwords: Passwords
-    signing_key: bytes
+    token_keys: TokenKeys
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -41,6 +41,7 @@ class ServerContext:
             engine=engine,
             sessions=make_session_factory(engine),
             passwords=Passwords(password_hasher(settings)),
-            signing_key=settings.signing_key(),
+            token_keys=TokenKeys(settings.signing_key(), tuple(
+                key.get_secret_value().encode() for key in settings.accepted_secret_keys)),
             clock=clock or utc_now,
         )

@@ -19,6 +19,7 @@ from sync_server.core.config import Settings
 from sync_server.core.security import (
     MIN_PASSWORD_LENGTH,
     Passwords,
+    TokenKeys,
     issue_access_token,
     new_opaque_token,
     token_digest,
@@ -141,7 +142,7 @@ def login(
     session: Session,
     settings: Settings,
     passwords: Passwords,
-    signing_key: bytes,
+    token_keys: TokenKeys,
     *,
     organization: str,
     email: str,
@@ -180,7 +181,7 @@ def login(
     user.locked_until = None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
-    pair = _issue_tokens(session, settings, signing_key, user, now)
+    pair = _issue_tokens(session, settings, token_keys, user, now)
     audit.append(
         session,
         user.organization_id,
@@ -220,10 +221,10 @@ def _record_failure(
 
 
 def _issue_tokens(
-    session: Session, settings: Settings, signing_key: bytes, user: User, now: datetime
+    session: Session, settings: Settings, token_keys: TokenKeys, user: User, now: datetime
 ) -> TokenPair:
     access, access_expires = issue_access_token(
-        signing_key,
+        token_keys,
         user.id,
         user.organization_id,
         now,
@@ -245,7 +246,7 @@ def _issue_tokens(
 
 
 def refresh(
-    session: Session, settings: Settings, signing_key: bytes, token: str, now: datetime
+    session: Session, settings: Settings, token_keys: TokenKeys, token: str, now: datetime
 ) -> TokenPair:
     """Rotate a refresh token. Re-using a rotated one revokes all of the user's tokens."""
     invalid = AuthenticationFailed(
@@ -282,7 +283,7 @@ def refresh(
         session.rollback()
         raise invalid
     stored.revoked_at = now
-    pair = _issue_tokens(session, settings, signing_key, user, now)
+    pair = _issue_tokens(session, settings, token_keys, user, now)
     session.commit()
     return pair
 

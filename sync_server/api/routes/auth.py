@@ -64,7 +64,7 @@ def login(
         session,
         context.settings,
         context.passwords,
-        context.signing_key,
+        context.token_keys,
         organization=body.organization,
         email=body.email,
         password=body.password,
@@ -79,7 +79,7 @@ def refresh(
     body: RefreshRequest, context: ContextDep, session: SessionDep, now: NowDep
 ) -> TokenResponse:
     """Exchange a refresh token for new tokens (the old refresh token stops working)."""
-    pair = accounts.refresh(session, context.settings, context.signing_key, body.refresh_token, now)
+    pair = accounts.refresh(session, context.settings, context.token_keys, body.refresh_token, now)
     return TokenResponse.of(pair)
 
 
