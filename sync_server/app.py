@@ -58,5 +58,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             allow_headers=["Authorization", "Content-Type", PROTOCOL_HEADER, REQUEST_ID_HEADER],
         )
     # Added last = outermost: limits and protocol checks run before anything else.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       body_idle_seconds=settings.body_idle_seconds,
+                       body_total_seconds=settings.body_total_seconds)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, TokenKeys, password_hasher
+from sync_server.core.throttle import LoginGuard, password_slots
 from sync_server.db.session import make_engine, make_session_factory
 
 
@@ -25,6 +26,7 @@ class ServerContext:
     sessions: sessionmaker[Session]
     passwords: Passwords
     token_keys: TokenKeys
+    login_guard: LoginGuard
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -43,5 +45,10 @@ class ServerContext:
             passwords=Passwords(password_hasher(settings)),
             token_keys=TokenKeys(settings.signing_key(), tuple(
                 key.get_secret_value().encode() for key in settings.accepted_secret_keys)),
+            login_guard=LoginGuard(
+                per_client=settings.login_per_client_per_minute,
+                per_account=settings.login_per_account_per_minute,
+                slots=password_slots(settings.argon2_memory_kib,
+                                     settings.password_hash_concurrency)),
             clock=clock or utc_now,
         )

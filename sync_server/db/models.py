@@ -612,3 +612,24 @@ class AuditHead(Base):
     )
     seq: Mapped[int] = mapped_column(BigIntId, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+class LoginLockout(Base):
+    """Failed sign-ins of one account from one client address (migration 0005).
+
+    Wrong passwords pause only that pair, so an attacker elsewhere cannot lock the
+    administrator out; ``clinicdesk-server unlock-account`` deletes the rows.
+    """
+
+    __tablename__ = "login_lockouts"
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from scheduling import limits
 from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
 from sync_server.api.fields import Email, Slug, text_check
+from sync_server.core.throttle import Throttled
 from sync_server.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -55,9 +57,36 @@ class Me(BaseModel):
     department_permissions: dict[str, list[str]]
 
 
-@router.post("/login", response_model=TokenResponse)
+def client_address(request: Request) -> str:
+    """The caller's address (behind a reverse proxy: run uvicorn with proxy headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def login_turn(body: LoginRequest, request: Request,
+                     context: ContextDep) -> AsyncIterator[None]:
+    """Rate limits per client and per account, then one password hashing slot (waited for
+    in the event loop, holding no worker thread); 429 with Retry-After otherwise."""
+    guard = context.login_guard
+    try:
+        guard.check(client_address(request),
+                    f"{body.organization.lower()}/{body.email.strip().lower()}")
+        async with guard.hashing_slot():
+            yield
+    except Throttled as busy:
+        raise HTTPException(429, busy.message,
+                            headers={"Retry-After": str(busy.retry_after)}) from None
+
+
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials, or a code is required"},
+    429: {"description": "Too many sign-in attempts (see Retry-After)"},
+}
+
+
+@router.post("/login", response_model=TokenResponse, responses=THROTTLED,
+             dependencies=[Depends(login_turn)])
 def login(
-    body: LoginRequest, context: ContextDep, session: SessionDep, now: NowDep
+    body: LoginRequest, request: Request, context: ContextDep, session: SessionDep, now: NowDep
 ) -> TokenResponse:
     """Sign in with e-mail, password and (when enabled) a TOTP code."""
     pair = accounts.login(
@@ -70,6 +99,7 @@ def login(
         password=body.password,
         totp=body.totp,
         now=now,
+        client_address=client_address(request),
     )
     return TokenResponse.of(pair)
 
