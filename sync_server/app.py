@@ -60,5 +60,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     # Added last = outermost: limits and protocol checks run before anything else.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_idle_seconds=settings.body_idle_seconds,
-                       body_total_seconds=settings.body_total_seconds)
+                       body_total_seconds=settings.body_total_seconds,
+                       login_guard=context.login_guard, login_path=f"{API_PREFIX}/auth/login")
     return app

@@ -23,6 +23,7 @@ from scheduling.sync_protocol import (
     UPDATE_REQUIRED,
 )
 from sync_server.api.errors import error_response
+from sync_server.core.throttle import LoginGuard, Throttled
 
 access_log = logging.getLogger("sync_server.access")
 
@@ -32,8 +33,11 @@ _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_idle_seconds: float = 5.0,
-                 body_total_seconds: float = 60.0) -> None:
+                 body_total_seconds: float = 60.0, login_guard: LoginGuard | None = None,
+                 login_path: str = "") -> None:
         self.app = app
+        self.login_guard = login_guard
+        self.login_path = login_path
         self.max_body_bytes = max_body_bytes
         self.body_idle_seconds = body_idle_seconds
         self.body_total_seconds = body_total_seconds
@@ -58,7 +62,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refuse_early(headers)
+            refusal = self._refuse_early(headers) or self._throttle_login(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
@@ -105,6 +109,19 @@ class RequestContextMiddleware:
                 return error_response(400, "bad_request", "Invalid Content-Length header.")
             if too_big:
                 return _too_large(self.max_body_bytes)
+        return None
+
+    def _throttle_login(self, scope: Scope) -> Any:
+        """A sign-in from a client over its rate limit: 429 before the body is read."""
+        if (self.login_guard is None or scope.get("path") != self.login_path
+                or scope.get("method") != "POST"):
+            return None
+        client = scope.get("client")
+        try:
+            self.login_guard.check_client(client[0] if client else "unknown")
+        except Throttled as busy:
+            return error_response(429, "too_many_requests", busy.message,
+                                  {"Retry-After": str(busy.retry_after)})
         return None
 
     def _limited(self, receive: Receive) -> Receive:

@@ -111,12 +111,16 @@ class LoginGuard:
         self.slots = slots
         self._semaphores: dict[int, asyncio.Semaphore] = {}
 
-    def check(self, client_address: str, account: str) -> None:
-        """Raise :class:`Throttled` when the client or the account tried too often."""
+    def check_client(self, client_address: str) -> None:
+        """Raise :class:`Throttled` when the client tried too often (checked by the outermost
+        middleware, before the body is even read: a flood's refusals stay cheap)."""
         wait = self.per_client.admit(f"client:{client_address}")
         if wait is not None:
             raise Throttled(wait, "Too many sign-in attempts from this computer; wait a "
                                   "minute and try again.")
+
+    def check_account(self, account: str) -> None:
+        """Raise :class:`Throttled` when the account was tried too often."""
         wait = self.per_account.admit(f"account:{account}")
         if wait is not None:
             raise Throttled(wait, "Too many sign-in attempts for this account; wait a minute "

@@ -62,14 +62,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def login_turn(body: LoginRequest, request: Request,
-                     context: ContextDep) -> AsyncIterator[None]:
-    """Rate limits per client and per account, then one password hashing slot (waited for
-    in the event loop, holding no worker thread); 429 with Retry-After otherwise."""
+async def login_turn(body: LoginRequest, context: ContextDep) -> AsyncIterator[None]:
+    """The rate limit per account (the one per client ran in the middleware), then one
+    password hashing slot (waited for in the event loop, holding no worker thread); 429
+    with Retry-After otherwise."""
     guard = context.login_guard
     try:
-        guard.check(client_address(request),
-                    f"{body.organization.lower()}/{body.email.strip().lower()}")
+        guard.check_account(f"{body.organization.lower()}/{body.email.strip().lower()}")
         async with guard.hashing_slot():
             yield
     except Throttled as busy:
