@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
 from sync_server.api import admin, appointments, availability, events, sync
-from sync_server.api.errors import install_error_handlers
+from sync_server.api.errors import COMMON_RESPONSES, install_error_handlers
 from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
 from sync_server.core.config import Settings
@@ -41,6 +41,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
     )
     app.state.context = context
     app.state.pokes = broker
