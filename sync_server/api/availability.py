@@ -6,10 +6,14 @@ so every slot offered here is one a booking would be accepted for right now.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from scheduling import limits
 from scheduling.availability import SlotQuery, free_slots
@@ -32,11 +36,34 @@ Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
 ProviderIds = Annotated[list[Annotated[str, AfterValidator(text_check(limits.ID))]] | None,
                        Query(max_length=50)]
 MAX_DAYS = 31
+#: The most slots one answer carries (a clinic-wide month can hold many more).
+MAX_SLOTS = 5000
 NEXT_HORIZON_DAYS = 60
 
 
 class Slots(BaseModel):
     slots: list[dict[str, Any]]
+    truncated: bool = Field(False, description="More slots follow: ask again with `cursor`")
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` (same other parameters) for the next page")
+
+
+def _slot_key(slot: Any) -> tuple[str, str, str]:
+    return (slot.start.isoformat(), slot.provider_id, slot.room_id or "")
+
+
+def _cursor(slot: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_slot_key(slot)).encode()).decode()
+
+
+def _after(cursor: str) -> tuple[str, str, str]:
+    try:
+        start, provider, room = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        datetime.fromisoformat(start)
+        return str(start), str(provider), str(room)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput("The cursor is not one this server gave out; start again "
+                           "without it.", code="invalid_cursor") from None
 
 
 class NextSlot(BaseModel):
@@ -60,8 +87,12 @@ def slots(
     first_day: Annotated[Day, Query(alias="from", description="First local day")],
     last_day: Annotated[Day, Query(alias="to", description="Last local day (inclusive)")],
     provider_id: ProviderIds = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SLOTS)] = MAX_SLOTS,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Slots:
-    """Every free slot for the type over local days ``from``..``to`` (at most 31 days)."""
+    """Every free slot for the type over local days ``from``..``to`` (at most 31 days),
+    ordered by start, provider and room, ``limit`` at a time: when more follow,
+    ``truncated`` is true and ``next_cursor`` continues after the last slot given."""
     if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
         raise InvalidInput(f"'to' must be on or after 'from' and cover at most {MAX_DAYS} days.")
     _zone(session, user, clinic_id)
@@ -70,10 +101,16 @@ def slots(
     try:
         query = SlotQuery(clinic_id, appointment_type_id, first_day, last_day,
                           tuple(provider_id) if provider_id else None)
-        found = free_slots(state, query, now=now, limit=5000)
+        found = free_slots(state, query, now=now)
     except SchedulingInputError as error:
         raise InvalidInput(f"The request is not valid: {error}") from None
-    return Slots(slots=[alternative_json(s) for s in found])
+    if cursor is not None:
+        after = _after(cursor)
+        found = [s for s in found if _slot_key(s) > after]
+    page = found[:limit]
+    truncated = len(found) > limit
+    return Slots(slots=[alternative_json(s) for s in page], truncated=truncated,
+                 next_cursor=_cursor(page[-1]) if truncated and page else None)
 
 
 @router.get("/next", response_model=NextSlot)
