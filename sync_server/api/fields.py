@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, Field, NaiveDatetime
@@ -43,29 +43,27 @@ def _utc(value: datetime) -> datetime:
     return _year_check(value).astimezone(UTC)
 
 
-Id = Annotated[str, Field(min_length=1, max_length=limits.ID),
-               AfterValidator(text_check(limits.ID))]
-AppointmentId = Annotated[str, Field(min_length=1, max_length=limits.APPOINTMENT_ID),
-                          AfterValidator(text_check(limits.APPOINTMENT_ID))]
-Name = Annotated[str, Field(min_length=1, max_length=limits.NAME),
-                 AfterValidator(text_check(limits.NAME))]
-Label = Annotated[str, Field(max_length=limits.NAME), AfterValidator(text_check(limits.NAME))]
-PersonName = Annotated[str, Field(min_length=1, max_length=limits.PERSON_NAME),
-                       AfterValidator(text_check(limits.PERSON_NAME))]
-Phone = Annotated[str, Field(max_length=limits.PHONE), AfterValidator(text_check(limits.PHONE))]
-Email = Annotated[str, Field(max_length=limits.EMAIL), AfterValidator(text_check(limits.EMAIL))]
-Reason = Annotated[str, Field(max_length=limits.REASON),
-                   AfterValidator(text_check(limits.REASON, multiline=True))]
-Note = Annotated[str, Field(max_length=limits.NOTE),
-                 AfterValidator(text_check(limits.NOTE, multiline=True))]
-InsuranceProvider = Annotated[str, Field(max_length=limits.INSURANCE_PROVIDER),
-                              AfterValidator(text_check(limits.INSURANCE_PROVIDER))]
-InsuranceId = Annotated[str, Field(max_length=limits.INSURANCE_ID),
-                        AfterValidator(text_check(limits.INSURANCE_ID))]
-Slug = Annotated[str, Field(min_length=1, max_length=limits.SLUG),
-                 AfterValidator(text_check(limits.SLUG))]
-RRule = Annotated[str, Field(min_length=1, max_length=limits.RRULE),
-                  AfterValidator(text_check(limits.RRULE))]
+def _text(limit: int, *, required: bool = False, multiline: bool = False,
+          marker: Callable[..., Any] = Field) -> Any:
+    """``str`` of at most ``limit`` characters without control characters (``required``:
+    not empty); ``marker`` is ``Path`` or ``Query`` for parameters."""
+    return Annotated[str, marker(min_length=1 if required else None, max_length=limit),
+                     AfterValidator(text_check(limit, multiline=multiline))]
+
+
+Id = _text(limits.ID, required=True)
+AppointmentId = _text(limits.APPOINTMENT_ID, required=True)
+Name = _text(limits.NAME, required=True)
+Label = _text(limits.NAME)
+PersonName = _text(limits.PERSON_NAME, required=True)
+Phone = _text(limits.PHONE)
+Email = _text(limits.EMAIL)
+Reason = _text(limits.REASON, multiline=True)
+Note = _text(limits.NOTE, multiline=True)
+InsuranceProvider = _text(limits.INSURANCE_PROVIDER)
+InsuranceId = _text(limits.INSURANCE_ID)
+Slug = _text(limits.SLUG, required=True)
+RRule = _text(limits.RRULE, required=True)
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc),
                     Field(description="ISO 8601 with a UTC offset, years "
@@ -75,9 +73,6 @@ WallTime = Annotated[NaiveDatetime, AfterValidator(_year_check),
 Day = Annotated[date, AfterValidator(_year_check)]
 
 #: Path and query parameters (FastAPI needs ``Path``/``Query`` markers for those).
-IdPath = Annotated[str, Path(min_length=1, max_length=limits.ID),
-                   AfterValidator(text_check(limits.ID))]
-AppointmentIdPath = Annotated[str, Path(min_length=1, max_length=limits.APPOINTMENT_ID),
-                              AfterValidator(text_check(limits.APPOINTMENT_ID))]
-IdQuery = Annotated[str, Query(min_length=1, max_length=limits.ID),
-                    AfterValidator(text_check(limits.ID))]
+IdPath = _text(limits.ID, required=True, marker=Path)
+AppointmentIdPath = _text(limits.APPOINTMENT_ID, required=True, marker=Path)
+IdQuery = _text(limits.ID, required=True, marker=Query)

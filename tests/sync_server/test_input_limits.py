@@ -99,6 +99,7 @@ COLUMN_LIMITS: dict[str, int | None] = {
     "audit_log.actor_device_id": None, "audit_log.target_type": None, "audit_log.target_id": None,
     "audit_log.outcome": None, "audit_log.reason": None, "audit_log.prev_hash": None,
     "audit_log.hash": None, "audit_heads.hash": None,
+    "login_lockouts.client_address": None,  # the connection's address, cut to 64
 }
 
 

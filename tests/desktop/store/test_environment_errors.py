@@ -66,6 +66,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path | None]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+@pytest.fixture
+def mounted_disk(small_disk: Path | None) -> Path:
+    """The small tmpfs; where mounting is not allowed, a skip (a failure in CI)."""
+    if small_disk is None:
+        _unavailable("cannot mount a tmpfs here (needs root)")
+    assert small_disk is not None
+    return small_disk
+
+
 def _fill(disk: Path) -> None:
     """Write a filler file until the disk is full."""
     with (disk / "filler").open("wb") as filler:
@@ -103,11 +112,9 @@ def test_creating_a_store_on_a_full_disk_says_the_disk_is_full_and_leaves_nothin
 
 
 def test_a_change_on_a_full_disk_says_disk_full_and_the_store_opens_intact_after(
-    small_disk: Path | None, key_store: MemoryKeyring,
+    mounted_disk: Path, key_store: MemoryKeyring,
 ) -> None:
-    if small_disk is None:
-        _unavailable("cannot mount a tmpfs here (needs root)")
-        return
+    small_disk = mounted_disk
     path = small_disk / "desk.db"
     store = create_store(path, PASSPHRASE, key_store, kdf=FAST_KDF)
     with store.write() as session:
@@ -125,11 +132,9 @@ def test_a_change_on_a_full_disk_says_disk_full_and_the_store_opens_intact_after
 
 
 def test_a_read_only_drive_is_reported_as_read_only_not_as_damage(
-    small_disk: Path | None, key_store: MemoryKeyring,
+    mounted_disk: Path, key_store: MemoryKeyring,
 ) -> None:
-    if small_disk is None:
-        _unavailable("cannot mount a tmpfs here (needs root)")
-        return
+    small_disk = mounted_disk
     path = small_disk / "desk.db"
     create_store(path, PASSPHRASE, key_store, kdf=FAST_KDF).close()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
