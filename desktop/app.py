@@ -42,7 +42,12 @@ from desktop.services.session import (
     SignInService,
 )
 from desktop.store.engine import Store
-from desktop.store.errors import CorruptStoreError, MigrationFailed, StoreError
+from desktop.store.errors import (
+    CorruptStoreError,
+    MigrationFailed,
+    StoreEnvironmentError,
+    StoreError,
+)
 from desktop.store.files import DataFolderLock, DeskAlreadyRunning
 from desktop.store.keys import create_store, open_store
 from desktop.store.models import ClinicRow
@@ -75,7 +80,8 @@ def opening_problem(error: StoreError) -> str:
         return _("This version of ClinicDesk could not update the desk's data, so it left the "
                  "data exactly as it was before the update. Start the previous version, or "
                  "contact support and send the log file from the desk's data folder.")
-    return _("The desk's data cannot be opened: {reason}").format(reason=str(error))
+    reason = error.localized(_) if isinstance(error, StoreEnvironmentError) else str(error)
+    return _("The desk's data cannot be opened: {reason}").format(reason=reason)
 
 
 class DeskStart(QObject):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from scheduling import limits
 from scheduling.commands import (
     Actor,
     BookAppointment,
@@ -365,6 +366,11 @@ PATIENT_FIELDS: Mapping[str, type] = {
     "given_name": str, "family_name": str, "phone": str, "email": str,
     "preferred_language": str, "active": bool,
 }
+#: The longest text each changeable patient field may hold.
+PATIENT_FIELD_LIMITS: Mapping[str, int] = {
+    "given_name": limits.PERSON_NAME, "family_name": limits.PERSON_NAME,
+    "phone": limits.PHONE, "email": limits.EMAIL, "preferred_language": limits.LANGUAGE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,11 +427,15 @@ def decode(name: str, args: Mapping[str, Any], actor: Actor) -> DecodedIntent:
 # --------------------------------------------------------------------------- argument reader
 
 _MISSING = object()
-_MAX_TEXT = 5000
 
 
 class _Args:
-    """Reads fields of one mutation, remembering which were consumed."""
+    """Reads fields of one mutation, remembering which were consumed.
+
+    Every text field has its bound from :mod:`scheduling.limits` (the same as its
+    column on the server) and refuses control characters; instants and wall times
+    must fall between the years ``limits.EARLIEST_YEAR`` and ``limits.LATEST_YEAR``.
+    """
 
     def __init__(self, name: str, args: Mapping[str, Any]) -> None:
         self.name = name
@@ -442,56 +452,74 @@ class _Args:
     def _fail(self, key: str, expected: str) -> IntentError:
         return IntentError(f"{self.name}: the field {key} must be {expected}")
 
-    def text(self, key: str, default: str | None = None, *, allow_empty: bool = False) -> str:
+    def _checked(self, key: str, value: str, limit: int, multiline: bool) -> str:
+        problem = limits.text_problem(value, limit, multiline=multiline)
+        if problem is not None:
+            raise self._fail(key, problem)
+        return value
+
+    def text(self, key: str, default: str | None = None, *, limit: int,
+             allow_empty: bool = False, multiline: bool = False) -> str:
         value = self._raw(key, default is None)
         if value is _MISSING:
             assert default is not None
             return default
-        if not isinstance(value, str) or len(value) > _MAX_TEXT or (
-            not allow_empty and not value.strip()
-        ):
+        if not isinstance(value, str) or (not allow_empty and not value.strip()):
             raise self._fail(key, "text" if allow_empty else "non-empty text")
-        return value
+        return self._checked(key, value, limit, multiline)
 
-    def id(self, key: str) -> str:
-        value = self.text(key)
-        if len(value) > 64:
-            raise self._fail(key, "an id of at most 64 characters")
-        return value
+    def id(self, key: str, limit: int = limits.ID) -> str:
+        value = self._raw(key, True)
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(key, f"an id of at most {limit} characters")
+        return self._checked(key, value, limit, False)
 
-    def optional_id(self, key: str) -> str | None:
+    def optional_id(self, key: str, limit: int = limits.ID) -> str | None:
         value = self._raw(key, False)
         if value is _MISSING or value is None:
             return None
-        if not isinstance(value, str) or not value.strip() or len(value) > 64:
-            raise self._fail(key, "an id of at most 64 characters or null")
-        return value
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(key, f"an id of at most {limit} characters or null")
+        return self._checked(key, value, limit, False)
 
-    def optional_text(self, key: str) -> str | None:
+    def appointment_id(self, key: str = "appointment_id") -> str:
+        return self.id(key, limits.APPOINTMENT_ID)
+
+    def reason(self, key: str = "reason") -> str:
+        return self.text(key, "", limit=limits.REASON, allow_empty=True, multiline=True)
+
+    def note(self, key: str) -> str:
+        return self.text(key, "", limit=limits.NOTE, allow_empty=True, multiline=True)
+
+    def optional_text(self, key: str, *, limit: int, multiline: bool = True) -> str | None:
         value = self._raw(key, False)
         if value is _MISSING or value is None:
             return None
-        if not isinstance(value, str) or len(value) > _MAX_TEXT:
+        if not isinstance(value, str):
             raise self._fail(key, "text or null")
-        return value
+        return self._checked(key, value, limit, multiline)
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
+    def integer(self, key: str, default: int | None = None, *, minimum: int,
+                maximum: int) -> int:
         value = self._raw(key, default is None)
         if value is _MISSING:
             assert default is not None
             return default
-        if not isinstance(value, int) or isinstance(value, bool) or (
-            minimum is not None and value < minimum
+        if not isinstance(value, int) or isinstance(value, bool) or not (
+            minimum <= value <= maximum
         ):
-            raise self._fail(key, "a whole number" + (f" >= {minimum}" if minimum else ""))
+            raise self._fail(key, f"a whole number from {minimum} to {maximum}")
         return value
 
-    def optional_integer(self, key: str, *, minimum: int = 0) -> int | None:
+    def optional_integer(self, key: str, *, minimum: int = 0,
+                         maximum: int = limits.COUNTER) -> int | None:
         value = self._raw(key, False)
         if value is _MISSING or value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise self._fail(key, f"a whole number >= {minimum} or null")
+        if not isinstance(value, int) or isinstance(value, bool) or not (
+            minimum <= value <= maximum
+        ):
+            raise self._fail(key, f"a whole number from {minimum} to {maximum} or null")
         return value
 
     def instant(self, key: str) -> datetime:
@@ -531,18 +559,23 @@ class _Args:
         if not isinstance(value, str) or len(value) > 64:
             raise self._fail(key, "an ISO-8601 date-time")
         try:
-            return datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise self._fail(key, "a valid ISO-8601 date-time") from None
+        problem = limits.year_problem(parsed)
+        if problem is not None:
+            raise self._fail(key, problem)
+        return parsed
 
     def ids(self, key: str) -> tuple[str, ...] | None:
         value = self._raw(key, False)
         if value is _MISSING or value is None:
             return None
-        if not isinstance(value, list) or len(value) > 100 or not all(
-            isinstance(item, str) and item.strip() and len(item) <= 64 for item in value
+        if not isinstance(value, list) or len(value) > limits.ID_LIST or not all(
+            isinstance(item, str) and item.strip()
+            and limits.text_problem(item, limits.ID) is None for item in value
         ):
-            raise self._fail(key, "a list of ids or null")
+            raise self._fail(key, f"a list of at most {limits.ID_LIST} ids or null")
         return tuple(value)
 
     def weekdays(self, key: str) -> frozenset[int]:
@@ -576,7 +609,7 @@ class _Args:
         return tuple(ranges)
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-        value = self.text(key, default)
+        value = self.text(key, default, limit=max(len(a) for a in allowed))
         if value not in allowed:
             raise self._fail(key, "one of " + ", ".join(allowed))
         return value
@@ -604,7 +637,7 @@ def _book_command(a: _Args, actor: Actor, *, appointment_id: str | None = None) 
     source = a.choice("source", tuple(s.value for s in AppointmentSource),
                       AppointmentSource.STAFF.value)
     fields: dict[str, Any] = {
-        "appointment_id": appointment_id or a.id("appointment_id"),
+        "appointment_id": appointment_id or a.appointment_id(),
         "clinic_id": a.id("clinic_id"),
         "patient_id": a.id("patient_id"),
         "appointment_type_id": a.id("appointment_type_id"),
@@ -614,9 +647,9 @@ def _book_command(a: _Args, actor: Actor, *, appointment_id: str | None = None) 
         "room_id": a.optional_id("room_id"),
         "equipment_ids": a.ids("equipment_ids"),
         "source": AppointmentSource(source),
-        "notes": a.text("notes", "", allow_empty=True),
-        "patient_notes": a.text("patient_notes", "", allow_empty=True),
-        "override_reason": a.optional_text("override_reason"),
+        "notes": a.note("notes"),
+        "patient_notes": a.note("patient_notes"),
+        "override_reason": a.optional_text("override_reason", limit=limits.REASON),
         "series_id": a.optional_id("series_id") if appointment_id is None else None,
         "original_start": a.optional_instant("original_start") if appointment_id is None
         else None,
@@ -636,41 +669,42 @@ def _decode_book(a: _Args, actor: Actor) -> DecodedIntent:
 
 
 def _decode_move(a: _Args, actor: Actor) -> DecodedIntent:
-    command = MoveAppointment(actor, a.id("appointment_id"), a.instant("start"),
+    command = MoveAppointment(actor, a.appointment_id(), a.instant("start"),
                               a.optional_id("provider_id"), a.optional_id("room_id"),
-                              a.optional_text("override_reason"))
+                              a.optional_text("override_reason", limit=limits.REASON))
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
 def _decode_resize(a: _Args, actor: Actor) -> DecodedIntent:
-    command = ResizeAppointment(actor, a.id("appointment_id"), a.instant("end"),
-                                a.optional_text("override_reason"))
+    command = ResizeAppointment(actor, a.appointment_id(), a.instant("end"),
+                                a.optional_text("override_reason", limit=limits.REASON))
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
 def _decode_cancel(a: _Args, actor: Actor) -> DecodedIntent:
-    command = CancelAppointment(actor, a.id("appointment_id"),
-                                a.text("reason", "", allow_empty=True),
-                                a.optional_text("override_reason"))
+    command = CancelAppointment(actor, a.appointment_id(),
+                                a.reason(),
+                                a.optional_text("override_reason", limit=limits.REASON))
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
 def _decode_change_status(a: _Args, actor: Actor) -> DecodedIntent:
     status = a.choice("status", tuple(s.value for s in AppointmentStatus))
-    command = ChangeStatus(actor, a.id("appointment_id"), AppointmentStatus(status),
-                           a.text("reason", "", allow_empty=True))
+    command = ChangeStatus(actor, a.appointment_id(), AppointmentStatus(status),
+                           a.reason())
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
 def _decode_undo_status(a: _Args, actor: Actor) -> DecodedIntent:
-    return DecodedIntent(a.name, UndoStatus(actor, a.id("appointment_id")),
+    return DecodedIntent(a.name, UndoStatus(actor, a.appointment_id()),
                          a.optional_integer("base_version"))
 
 
 def _decode_series_book(a: _Args, actor: Actor) -> DecodedIntent:
     series_id = a.id("series_id")
     template = _book_command(a, actor, appointment_id=series_id)
-    duration = a.optional_integer("duration_seconds", minimum=60)
+    duration = a.optional_integer("duration_seconds", minimum=60,
+                                    maximum=limits.DURATION_SECONDS)
     if duration is not None:
         template = _guard(lambda: BookAppointment(
             actor, series_id, template.clinic_id, template.patient_id,
@@ -678,7 +712,7 @@ def _decode_series_book(a: _Args, actor: Actor) -> DecodedIntent:
             _PLACEHOLDER + timedelta(seconds=duration), template.room_id,
             template.equipment_ids, template.source, template.notes, template.patient_notes,
             template.override_reason), a.name)
-    rrule = a.text("rrule")
+    rrule = a.text("rrule", limit=limits.RRULE)
     _guard(lambda: parse_rrule(rrule), a.name)
     request = SeriesBooking(template, series_id, rrule, a.wall_time("first_local"),
                             a.wall_times("exdates"), a.wall_times("skipped"))
@@ -689,9 +723,9 @@ def _decode_series_edit(a: _Args, actor: Actor) -> DecodedIntent:
     scope = SeriesScope(a.choice("scope", tuple(s.value for s in SeriesScope)))
     action = a.choice("action", ("move", "cancel"))
     edit = SeriesEdit(
-        actor, a.id("series_id"), a.id("appointment_id"), scope, action,
+        actor, a.id("series_id"), a.appointment_id(), scope, action,
         a.optional_instant("start"), a.optional_id("provider_id"), a.optional_id("room_id"),
-        a.text("reason", "", allow_empty=True), a.optional_text("override_reason"),
+        a.reason(), a.optional_text("override_reason", limit=limits.REASON),
         a.optional_id("new_series_id"),
     )
     if action == "move" and edit.start is None:
@@ -705,9 +739,10 @@ def _decode_waitlist_add(a: _Args, actor: Actor) -> DecodedIntent:
     del actor
     request = WaitlistAdd(
         a.id("entry_id"), a.id("clinic_id"), a.id("patient_id"), a.id("appointment_type_id"),
-        a.instant("created_at"), a.integer("priority", 0),
+        a.instant("created_at"), a.integer("priority", 0, minimum=-limits.PRIORITY,
+                                                   maximum=limits.PRIORITY),
         frozenset(a.ids("preferred_provider_ids") or ()), a.weekdays("preferred_weekdays"),
-        a.time_ranges("preferred_times"), a.text("note", "", allow_empty=True),
+        a.time_ranges("preferred_times"), a.note("note"),
     )
     return DecodedIntent(a.name, request)
 
@@ -725,9 +760,11 @@ def _decode_waitlist_book(a: _Args, actor: Actor) -> DecodedIntent:
 def _decode_patient_create(a: _Args, actor: Actor) -> DecodedIntent:
     del actor
     request = PatientCreate(
-        a.id("patient_id"), a.text("given_name"), a.text("family_name", "", allow_empty=True),
-        a.text("phone", "", allow_empty=True), a.text("email", "", allow_empty=True),
-        a.text("preferred_language", "en"),
+        a.id("patient_id"), a.text("given_name", limit=limits.PERSON_NAME),
+        a.text("family_name", "", limit=limits.PERSON_NAME, allow_empty=True),
+        a.text("phone", "", limit=limits.PHONE, allow_empty=True),
+        a.text("email", "", limit=limits.EMAIL, allow_empty=True),
+        a.text("preferred_language", "en", limit=limits.LANGUAGE),
     )
     return DecodedIntent(a.name, request)
 
@@ -742,8 +779,12 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
         expected = PATIENT_FIELDS.get(key)
         if expected is None:
             raise IntentError(f"{a.name}: a patient has no changeable field {key!r}")
-        if not isinstance(value, expected) or (isinstance(value, str) and len(value) > 320):
+        if not isinstance(value, expected):
             raise IntentError(f"{a.name}: the change to {key} has the wrong type")
+        if isinstance(value, str):
+            problem = limits.text_problem(value, PATIENT_FIELD_LIMITS[key])
+            if problem is not None:
+                raise IntentError(f"{a.name}: the change to {key} must be {problem}")
     return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes)))
 
 
@@ -751,7 +792,7 @@ def _decode_blockout_create(a: _Args, actor: Actor) -> DecodedIntent:
     del actor
     blockout_id, clinic_id = a.id("blockout_id"), a.id("clinic_id")
     start, end = a.instant("start"), a.instant("end")
-    resource_id, reason = a.optional_id("resource_id"), a.text("reason", "", allow_empty=True)
+    resource_id, reason = a.optional_id("resource_id"), a.reason()
     record = _guard(lambda: Blockout(blockout_id, clinic_id, start, end, resource_id, reason),
                     a.name)
     return DecodedIntent(a.name, BlockoutCreate(record))

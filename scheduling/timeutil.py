@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduling.errors import InvalidIntervalError, NaiveDatetimeError, UnknownTimeZoneError
@@ -28,6 +29,25 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UnknownTimeZoneError(f"unknown time zone: {name!r}") from exc
+
+
+#: The geographic areas of the IANA database; names outside them (``localtime``, ``EST5EDT``,
+#: ``US/Eastern``, ``Etc/GMT+5``, ``Cuba`` …) are legacy aliases or system-specific.
+_AREAS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
+                    "Australia", "Europe", "Indian", "Pacific"})
+
+
+@lru_cache(maxsize=1)
+def canonical_zone_names() -> frozenset[str]:
+    """The zone names a clinic may use: ``UTC`` and every ``Area/Location`` name the
+    ``tzdata`` package carries, so a desk with only that package (Windows) reads them all."""
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(name for name in listed if name.split("/", 1)[0] in _AREAS) | {"UTC"}
+
+
+def is_canonical_zone(name: str) -> bool:
+    """True for a name of :func:`canonical_zone_names` (exact spelling)."""
+    return name in canonical_zone_names()
 
 
 def require_aware(value: datetime, what: str = "datetime") -> datetime:

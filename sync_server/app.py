@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
-from sync_server.api.errors import install_error_handlers
+from sync_server.api.errors import COMMON_RESPONSES, install_error_handlers
 from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
 from sync_server.core.config import Settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
     )
     app.state.context = context
     app.state.pokes = broker
@@ -60,5 +61,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         )
     # Added last = outermost: limits and protocol checks run before anything else.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       desk_download_url=settings.desk_download_url)
+                       desk_download_url=settings.desk_download_url,
+                       body_idle_seconds=settings.body_idle_seconds,
+                       body_total_seconds=settings.body_total_seconds,
+                       login_guard=context.login_guard, login_path=f"{API_PREFIX}/auth/login")
     return app

@@ -114,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("client_id")
     p.set_defaults(run=_revoke_device)
 
+    p = sub.add_parser("unlock-account",
+                       help="lift the sign-in pauses of an account after failed attempts")
+    p.add_argument("--org", required=True, metavar="SLUG")
+    p.add_argument("email")
+    p.add_argument("--address", metavar="IP",
+                   help="only the pause for sign-ins from this client address")
+    p.set_defaults(run=_unlock_account)
+
     p = sub.add_parser("verify-audit", help="check the audit log's hash chains")
     p.add_argument("--org", metavar="SLUG", help="only this organization")
     p.set_defaults(run=_verify_audit)
@@ -282,6 +290,16 @@ def _revoke_device(settings: Settings, args: argparse.Namespace) -> int:
         device = devices.find_device_by_client_id(session, org.id, args.client_id)
         devices.revoke_device(session, org.id, device, _now(), audit.Actor())
         print(f"revoked desk {device.client_id} ({device.name or 'unnamed'})")
+    return EXIT_OK
+
+
+def _unlock_account(settings: Settings, args: argparse.Namespace) -> int:
+    with _session(settings) as session:
+        org = organizations.get_organization(session, args.org)
+        user = accounts.find_user(session, org.id, args.email)
+        paused = accounts.unlock(session, user, _now(), client_address=args.address)
+    where = f"from {args.address}" if args.address else "from every address"
+    print(f"unlocked {user.email} {where} ({paused} paused address(es) cleared)")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ DB-API cursor, below SQLAlchemy's statement logging.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 import sqlcipher3.dbapi2 as sqlcipher
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -28,14 +30,18 @@ from desktop.store import patient_names
 from desktop.store.errors import (
     RECOVERY_STEPS,
     CorruptStoreError,
+    StoreError,
     StoreExistsError,
     StoreNotFoundError,
     UnsupportedLocationError,
     WrongKeyError,
+    environment_error,
 )
 from desktop.store.files import is_network_path
 
 KEY_BYTES = 32
+#: The mode of every file the desk creates (POSIX; Windows: the user profile's ACL).
+OWNER_ONLY = 0o600
 # SQLCipher 4's default page size; an encrypted file is always whole pages.
 PAGE_SIZE = 4096
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -83,7 +89,8 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> Any:
             isolation_level=None,  # transactions are begun explicitly, see _begin
         )
     except sqlcipher.Error as error:
-        raise StoreNotFoundError(f"The desk database {path} cannot be opened: {error}") from error
+        raise environment_error(error, path) or StoreNotFoundError(
+            f"The desk database {path} cannot be opened: {error}") from error
     try:
         connection.execute(_key_pragma(key))
         # Pin SQLCipher 4's settings so a future library default cannot orphan the file.
@@ -93,6 +100,10 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> Any:
         connection.execute("PRAGMA secure_delete = ON")
         connection.execute("PRAGMA temp_store = MEMORY")
         connection.execute("PRAGMA foreign_keys = ON")
+    except sqlcipher.Error as error:
+        connection.close()
+        raise environment_error(error, path) or StoreError(
+            f"The desk database {path} cannot be opened ({error}).") from error
     except BaseException:
         connection.close()
         raise
@@ -104,6 +115,9 @@ def _verify_key(connection: Any, path: Path) -> None:
         connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except sqlcipher.DatabaseError as error:
         message = str(error)
+        environment = environment_error(error, path)
+        if environment is not None:  # a full or read-only disk is not damage
+            raise environment from error
         if "not a database" in message:
             raise WrongKeyError(
                 f"The key does not open the desk database {path}: it was encrypted with a "
@@ -121,6 +135,8 @@ def check_integrity(path: Path, key: bytes) -> None:
     Opening only proves page 1; this finds damage deeper in the file. It reads the whole
     file (0.3-0.4 s at 85 MiB), so it runs when the last session did not end cleanly
     (:func:`ended_cleanly`), on demand and in the background — never on every start.
+    Only this check reports damage; a disk that is full or read-only raises its own
+    :class:`StoreEnvironmentError`.
     """
     connection = open_connection(path, key)
     try:
@@ -133,6 +149,9 @@ def _raise_if_damaged(connection: Any, path: Path) -> None:
     try:
         problems = connection.execute("PRAGMA cipher_integrity_check").fetchall()
     except sqlcipher.DatabaseError as error:
+        environment = environment_error(error, path)
+        if environment is not None:
+            raise environment from error
         problems = [(str(error),)]
     if problems:
         raise CorruptStoreError(
@@ -163,7 +182,13 @@ def create_database_file(path: Path, key: bytes) -> None:
     """Create a new, empty encrypted database file at ``path`` (must not exist)."""
     if path.exists():
         raise StoreExistsError(f"A desk database already exists at {path}; it was left as it is.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner only (0600) from the first byte; SQLite gives -wal/-shm the same mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
+    except OSError as error:
+        raise environment_error(error, path) or StoreError(
+            f"The desk database {path} cannot be created ({error}).") from error
     connection = open_connection(path, key, create=True)
     connection.close()  # journal_mode=WAL has written the encrypted first page
 
@@ -184,6 +209,7 @@ def engine_with(creator: Callable[[], Any]) -> Engine:
         "sqlite://",
         module=sqlcipher,  # exceptions are sqlcipher3's, so SQLAlchemy must wrap those
         creator=creator,
+        hide_parameters=True,  # bound values (patient data) never reach a log or an error
         poolclass=QueuePool,
         pool_size=4,
         max_overflow=4,
@@ -233,9 +259,19 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write unit of work: ``BEGIN IMMEDIATE``, commit on success, roll back on error."""
-        with self._write.begin() as session:
-            yield session
+        """One write unit of work: ``BEGIN IMMEDIATE``, commit on success, roll back on error.
+
+        A full disk or a read-only/forbidden file raises its :class:`StoreEnvironmentError`
+        (the change was rolled back; the file is intact).
+        """
+        try:
+            with self._write.begin() as session:
+                yield session
+        except DBAPIError as error:
+            environment = environment_error(error, self.path)
+            if environment is None:
+                raise
+            raise environment from error
 
     def check_integrity(self) -> None:
         """Verify every page (see :func:`check_integrity`); safe from any thread, while

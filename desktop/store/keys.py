@@ -52,6 +52,7 @@ from keyring.errors import KeyringError
 from desktop.store import migrate
 from desktop.store.engine import (
     KEY_BYTES,
+    OWNER_ONLY,
     Store,
     check_integrity,
     create_database_file,
@@ -69,11 +70,14 @@ from desktop.store.errors import (
     StoreNotFoundError,
     WrongKeyError,
     WrongPassphraseError,
+    environment_error,
 )
 from desktop.store.files import replace_file
 
 KEYRING_SERVICE = "ClinicDesk"
 KEYFILE_FORMAT = 1
+#: A keyfile holds two sets of wrapped keys: a few KiB. Anything far larger is not one.
+MAX_KEYFILE_BYTES = 64 * 1024
 NONCE_BYTES = 12
 SALT_BYTES = 16
 MIN_PASSPHRASE_LENGTH = 10
@@ -206,7 +210,8 @@ def _slots_from_dict(data: dict[str, Any]) -> KeySlots:
 
 def read_keyfile(path: Path) -> DeskKeys:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_KEYFILE_BYTES + 1)
     except FileNotFoundError as error:
         raise KeyfileError(
             f"The keyfile {path} is missing, so the desk database cannot be unlocked. Restore it "
@@ -214,25 +219,44 @@ def read_keyfile(path: Path) -> DeskKeys:
             "desk's data from the server."
         ) from error
     except OSError as error:
-        raise KeyfileError(f"The keyfile {path} cannot be read: {error}") from error
+        raise environment_error(error, path) or KeyfileError(
+            f"The keyfile {path} cannot be read: {error}") from error
     try:
-        return DeskKeys.from_json(text)
-    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        if len(raw) > MAX_KEYFILE_BYTES:
+            raise ValueError("far larger than a keyfile")
+        return DeskKeys.from_json(raw.decode("utf-8"))
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error,
+            RecursionError) as error:
+        # RecursionError: JSON nested thousands deep is not a keyfile either.
         raise KeyfileError(
-            f"The keyfile {path} is damaged ({error}). Restore it from a backup, or re-download "
-            "this desk's data from the server."
-        ) from error
+            f"The keyfile {path} is damaged ({type(error).__name__}). Restore it from a "
+            "backup, or re-download this desk's data from the server."
+        ) from None
 
 
 def write_keyfile(path: Path, keys: DeskKeys) -> None:
-    """Replace the keyfile atomically: write a temporary file, flush it to disk, rename."""
+    """Replace the keyfile atomically: write a temporary file (0600), flush it, rename.
+
+    On any failure the temporary file is removed and the old keyfile stays as it was;
+    a full or read-only disk raises its :class:`StoreEnvironmentError`.
+    """
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(keys.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
-    replace_file(temporary, path)
-    _fsync_directory(path.parent)
+    try:
+        temporary.unlink(missing_ok=True)  # a leftover would keep its old mode
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(keys.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        replace_file(temporary, path)
+        _fsync_directory(path.parent)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        environment = environment_error(error, path) if isinstance(error, OSError) else None
+        if environment is None:
+            raise
+        raise environment from error
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -366,22 +390,29 @@ def create_store(
     key = secrets.token_bytes(KEY_BYTES)
     kek = _new_kek(key_store, store_id)
     slots = _wrap_slots(key, store_id, kek, recovery_passphrase, kdf or Argon2Params())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_keyfile(keyfile, DeskKeys(store_id=store_id, current=slots))
     engine = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_keyfile(keyfile, DeskKeys(store_id=store_id, current=slots))
         create_database_file(path, key)
         engine = make_engine(path, key)
         migrate.upgrade(engine, path)
-    except BaseException:
+    except BaseException as error:
         # A half-made store holds nothing yet: remove it so creation can simply be retried.
         if engine is not None:
             engine.dispose()
-        for leftover in (path, keyfile, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
-            leftover.unlink(missing_ok=True)
+        for leftover in (path, keyfile, *(path.with_name(path.name + s)
+                                          for s in ("-wal", "-shm", "-journal"))):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
         with contextlib.suppress(KeyringError):
             key_store.delete_password(KEYRING_SERVICE, store_id)
-        raise
+        if isinstance(error, StoreError):
+            raise
+        environment = environment_error(error, path)
+        if environment is None:
+            raise
+        raise environment from error
     store = Store(path=path, keyfile_path=keyfile, store_id=store_id, engine=engine)
     store.mark_in_use()
     return store

@@ -15,6 +15,7 @@ for a brand-new store, which has no data to protect.
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from desktop.store.engine import check_integrity, keyfile_path_for, make_engine
+from desktop.store.engine import OWNER_ONLY, check_integrity, keyfile_path_for, make_engine
 from desktop.store.errors import MigrationFailed, StoreError
 from desktop.store.files import replace_file
 
@@ -88,14 +89,20 @@ def backup_database(engine: Engine, db_path: Path, *, now: datetime | None = Non
         driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         # Hold the write lock while copying so no writer changes the files under us.
         driver.execute("BEGIN IMMEDIATE")
+        copies = [(db_path, backup)]
+        wal = db_path.with_name(db_path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            copies.append((wal, backup.with_name(backup.name + "-wal")))
+        keyfile = keyfile_path_for(db_path)
+        if keyfile.exists():
+            copies.append((keyfile, keyfile_path_for(backup)))
         try:
-            shutil.copy2(db_path, backup)
-            wal = db_path.with_name(db_path.name + "-wal")
-            if wal.exists() and wal.stat().st_size:
-                shutil.copy2(wal, backup.with_name(backup.name + "-wal"))
-            keyfile = keyfile_path_for(db_path)
-            if keyfile.exists():
-                shutil.copy2(keyfile, keyfile_path_for(backup))
+            for source, target in copies:
+                _private_copy(source, target)
+        except BaseException:
+            for _source, target in copies:  # a backup is whole or not there
+                target.unlink(missing_ok=True)
+            raise
         finally:
             driver.execute("ROLLBACK")
     finally:
@@ -197,3 +204,15 @@ def _remove(path: Path) -> None:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [""])[0][:200]
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new file only its owner can read (0600 on POSIX)."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    try:
+        with os.fdopen(descriptor, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out)
+        shutil.copystat(source, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # no half backup left behind (a full disk)
+        raise

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
@@ -16,6 +18,8 @@ from sync_server.core.context import ServerContext
 from sync_server.core.security import InvalidTokenError, read_access_token
 from sync_server.services import accounts, devices
 from sync_server.services.errors import AuthenticationFailed, PermissionDenied
+
+log = logging.getLogger("sync_server.db")
 
 
 def get_context(request: Request) -> ServerContext:
@@ -27,8 +31,17 @@ ContextDep = Annotated[ServerContext, Depends(get_context)]
 
 
 def get_session(context: ContextDep) -> Iterator[Session]:
-    with context.sessions() as session:
+    session = context.sessions()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError as error:
+            # The answer is already on its way; a connection lost now (a database outage)
+            # changes nothing for this request, so it is worth a line, not a traceback.
+            log.warning("closing a database session failed after the answer: %s",
+                        type(error).__name__)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -72,7 +85,7 @@ def get_current_user(
     if credentials is None:
         raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     try:
-        claims = read_access_token(context.signing_key, credentials.credentials, now)
+        claims = read_access_token(context.token_keys, credentials.credentials, now)
     except InvalidTokenError:
         raise AuthenticationFailed(
             "Your sign-in has expired or is not valid; refresh it or sign in again.",

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,6 +32,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -38,6 +40,37 @@ _CODES = {
     426: "update_required",
     429: "too_many_requests",
     503: "service_unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # params, alternatives, details, …
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+#: Answers any operation may give, documented on every one (the OpenAPI schema lists
+#: every status code the server can return).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("A malformed header (protocol version, Content-Length) or body"),
+    401: _documented("Not signed in, or the sign-in or device token is not valid"),
+    403: _documented("The caller's role does not allow this"),
+    404: _documented("No such record in the caller's organization"),
+    408: _documented("The request body arrived too slowly"),
+    413: _documented("The request body is larger than the server accepts"),
+    422: _documented("The request is not valid (the message names the fields)"),
+    426: _documented("The desk's protocol version is too old: update required"),
+    503: _documented("The database cannot be reached right now (see Retry-After)"),
 }
 
 

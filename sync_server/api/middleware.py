@@ -6,6 +6,7 @@ the server-sent-event streams that come later.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -22,6 +23,7 @@ from scheduling.sync_protocol import (
     UPDATE_REQUIRED,
 )
 from sync_server.api.errors import error_response
+from sync_server.core.throttle import LoginGuard, Throttled
 
 access_log = logging.getLogger("sync_server.access")
 
@@ -30,11 +32,17 @@ _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, desk_download_url: str = "") -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, desk_download_url: str = "",
+                 body_idle_seconds: float = 5.0, body_total_seconds: float = 60.0,
+                 login_guard: LoginGuard | None = None, login_path: str = "") -> None:
         self.app = app
+        self.login_guard = login_guard
+        self.login_path = login_path
         self.max_body_bytes = max_body_bytes
         #: Where a too-old desk downloads the update (shown with "update required").
         self.desk_download_url = desk_download_url
+        self.body_idle_seconds = body_idle_seconds
+        self.body_total_seconds = body_total_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +64,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refuse_early(headers)
+            refusal = self._refuse_early(headers) or self._throttle_login(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
@@ -107,21 +115,56 @@ class RequestContextMiddleware:
                 return _too_large(self.max_body_bytes)
         return None
 
+    def _throttle_login(self, scope: Scope) -> Any:
+        """A sign-in from a client over its rate limit: 429 before the body is read."""
+        if (self.login_guard is None or scope.get("path") != self.login_path
+                or scope.get("method") != "POST"):
+            return None
+        client = scope.get("client")
+        try:
+            self.login_guard.check_client(client[0] if client else "unknown")
+        except Throttled as busy:
+            return error_response(429, "too_many_requests", busy.message,
+                                  {"Retry-After": str(busy.retry_after)})
+        return None
+
     def _limited(self, receive: Receive) -> Receive:
+        """``receive`` with the body size limit and the body read timeouts: a body that
+        pauses longer than ``body_idle_seconds`` between chunks, or takes longer than
+        ``body_total_seconds`` in all, is answered 408 (a slow-body client cannot hold a
+        worker). Once the body is complete, receive waits as long as the app likes (event
+        streams wait on it for the client to leave)."""
         received = 0
         limit = self.max_body_bytes
+        body_done = False
+        deadline: float | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done, deadline
+            if body_done:
+                return await receive()
+            now = time.monotonic()
+            deadline = deadline or now + self.body_total_seconds
+            try:
+                message = await asyncio.wait_for(
+                    receive(), min(self.body_idle_seconds, max(deadline - now, 0.0)))
+            except TimeoutError:
+                raise HTTPException(408, _SLOW_BODY, headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
                     # FastAPI re-raises HTTPException from body reading; our handler shapes it.
                     raise HTTPException(413, _too_large_message(limit))
+            else:
+                body_done = True
             return message
 
         return limited_receive
+
+
+_SLOW_BODY = ("The request body arrived too slowly; the connection is closed. Check the "
+              "network and send the request again.")
 
 
 def _request_id(given: bytes | None) -> str:

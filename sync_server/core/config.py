@@ -36,17 +36,28 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=30, ge=1)
     enrollment_code_hours: int = Field(default=24, ge=1)
-    #: Failed sign-ins in a row that lock an account, and for how long.
+    #: Failed sign-ins in a row, from one client address, that pause that account's
+    #: sign-ins from that address, and for how long.
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    #: Sign-in attempts admitted per minute from one client address, and for one account.
+    login_per_client_per_minute: int = Field(default=30, ge=1)
+    login_per_account_per_minute: int = Field(default=10, ge=1)
+    #: Password hashes run at once; unset: as many as fit in a quarter of the memory
+    #: (``argon2_memory_kib`` each), at most one per CPU (docs/admin.md).
+    password_hash_concurrency: int | None = Field(default=None, ge=1)
     #: Argon2id cost (RFC 9106 second recommended profile by default).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    #: HMAC key for access tokens. When unset it is generated once and kept in
-    #: ``data_dir``; several instances behind a load balancer must share one value.
+    #: The key that signs access tokens (HS256 JWTs, at least 32 characters). When unset it
+    #: is generated once and kept in ``data_dir``; several instances behind a load
+    #: balancer must share one value.
     secret_key: SecretStr | None = None
+    #: Earlier (or upcoming) keys whose tokens are still accepted during a key rotation
+    #: (JSON list in ``CLINICDESK_ACCEPTED_SECRET_KEYS``); see docs/admin.md.
+    accepted_secret_keys: list[SecretStr] = Field(default_factory=list, max_length=4)
 
     #: Seconds between heartbeat comments on an idle event stream (keeps proxies from
     #: closing it and lets the desk notice a dead connection).
@@ -56,6 +67,10 @@ class Settings(BaseSettings):
     busy_calendar_refresh_minutes: int = Field(default=30, ge=5, le=24 * 60)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: A request body that pauses longer than this between chunks, or takes longer than
+    #: ``body_total_seconds`` in all, is answered 408 and its connection closed.
+    body_idle_seconds: float = Field(default=5.0, gt=0, le=300)
+    body_total_seconds: float = Field(default=60.0, gt=0, le=3600)
     #: Allowed browser origins; empty means CORS stays off.
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
-from sync_server.core.security import Passwords, password_hasher
+from sync_server.core.security import Passwords, TokenKeys, password_hasher
+from sync_server.core.throttle import LoginGuard, password_slots
 from sync_server.db.session import make_engine, make_session_factory
 
 
@@ -24,7 +25,8 @@ class ServerContext:
     engine: Engine
     sessions: sessionmaker[Session]
     passwords: Passwords
-    signing_key: bytes
+    token_keys: TokenKeys
+    login_guard: LoginGuard
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -41,6 +43,12 @@ class ServerContext:
             engine=engine,
             sessions=make_session_factory(engine),
             passwords=Passwords(password_hasher(settings)),
-            signing_key=settings.signing_key(),
+            token_keys=TokenKeys(settings.signing_key(), tuple(
+                key.get_secret_value().encode() for key in settings.accepted_secret_keys)),
+            login_guard=LoginGuard(
+                per_client=settings.login_per_client_per_minute,
+                per_account=settings.login_per_account_per_minute,
+                slots=password_slots(settings.argon2_memory_kib,
+                                     settings.password_hash_concurrency)),
             clock=clock or utc_now,
         )

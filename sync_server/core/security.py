@@ -1,30 +1,29 @@
 """Passwords (Argon2id), TOTP, signed access tokens and opaque bearer tokens.
 
-Access tokens are ``v1.<payload>.<signature>``: base64url JSON claims signed
-with HMAC-SHA256 under the server's signing key, valid ≤ 15 minutes and not
-stored. Refresh, device and enrollment secrets are random (≥ 128 bits) and
-only their SHA-256 is stored, so a database leak does not leak credentials.
+Access tokens are JWTs (RFC 7519, PyJWT): HS256 only (an explicit allow-list, so
+``alg: none`` or an asymmetric-key confusion is refused), a ``kid`` header naming
+the key that signed it, and ``sub``/``org``/``aud``/``iat``/``exp`` claims, valid
+≤ 15 minutes and not stored. :class:`TokenKeys` signs with one key and accepts
+several, so a key can be rotated across instances without signing anyone out
+(docs/admin.md). Refresh, device and enrollment secrets are random (≥ 128 bits)
+and only their SHA-256 is stored, so a database leak does not leak credentials.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import jwt
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from sync_server.core.config import Settings
 
-TOKEN_PREFIX = "v1"
 MIN_PASSWORD_LENGTH = 10
 #: Letters without look-alikes (no 0/O, 1/I/L), for codes read aloud or typed.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -104,53 +103,67 @@ class AccessClaims:
     expires_at: int
 
 
+#: The only algorithm accepted; anything else in a token's header is refused.
+ALGORITHMS = ("HS256",)
+AUDIENCE = "clinicdesk-api"
+#: How far a token's ``iat`` may lie ahead of this server's clock (instances' clocks differ).
+CLOCK_SKEW_SECONDS = 60
+
+
+def key_id(key: bytes) -> str:
+    """A key's public name (``kid``): the start of its SHA-256, never the key itself."""
+    return hashlib.sha256(b"clinicdesk token key|" + key).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeys:
+    """The key that signs new access tokens and every key whose tokens are still accepted."""
+
+    signing: bytes
+    accepted: tuple[bytes, ...] = ()
+
+    @property
+    def by_id(self) -> dict[str, bytes]:
+        return {key_id(k): k for k in (self.signing, *self.accepted)}
+
+
 def issue_access_token(
-    key: bytes, user_id: str, organization_id: str, now: datetime, lifetime: timedelta
+    keys: TokenKeys, user_id: str, organization_id: str, now: datetime, lifetime: timedelta
 ) -> tuple[str, datetime]:
     """Sign a short-lived access token; returns it and its expiry."""
     expires = now + lifetime
     claims = {
         "sub": user_id,
         "org": organization_id,
+        "aud": AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
     }
-    payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-    signed = f"{TOKEN_PREFIX}.{payload}"
-    return f"{signed}.{_b64(_sign(key, signed))}", expires
+    token = jwt.encode(claims, keys.signing, algorithm=ALGORITHMS[0],
+                       headers={"kid": key_id(keys.signing)})
+    return token, expires
 
 
-def read_access_token(key: bytes, token: str, now: datetime) -> AccessClaims:
-    """Check signature and expiry; raise :class:`InvalidTokenError` otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise InvalidTokenError("malformed token")
-    signed = f"{parts[0]}.{parts[1]}"
+def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaims:
+    """Check algorithm, key, signature, audience, ``iat`` and expiry against ``now``;
+    raise :class:`InvalidTokenError` otherwise."""
     try:
-        signature = _unb64(parts[2])
-        claims: dict[str, Any] = json.loads(_unb64(parts[1]))
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidTokenError("malformed token") from exc
-    if not hmac.compare_digest(signature, _sign(key, signed)):
-        raise InvalidTokenError("bad signature")
-    try:
-        result = AccessClaims(
-            str(claims["sub"]), str(claims["org"]), int(claims["iat"]), int(claims["exp"])
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidTokenError("malformed claims") from exc
-    if now.timestamp() >= result.expires_at:
+        header = jwt.get_unverified_header(token)
+        key = keys.by_id.get(str(header.get("kid")))
+        if key is None:
+            raise InvalidTokenError("unknown key")
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=list(ALGORITHMS), audience=AUDIENCE,
+            # exp and iat are checked below against the server's (injectable) clock
+            options={"require": ["sub", "org", "aud", "iat", "exp"], "verify_exp": False,
+                     "verify_iat": False})
+        result = AccessClaims(str(claims["sub"]), str(claims["org"]), int(claims["iat"]),
+                              int(claims["exp"]))
+    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidTokenError("malformed, forged or foreign token") from exc
+    moment = now.timestamp()
+    if moment >= result.expires_at:
         raise InvalidTokenError("expired")
+    if result.issued_at > moment + CLOCK_SKEW_SECONDS:
+        raise InvalidTokenError("issued in the future")
     return result
-
-
-def _sign(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -614,6 +614,27 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+# --------------------------------------------------------------------------- sign-in
+
+
+class LoginLockout(Base):
+    """Failed sign-ins of one account from one client address (migration 0006).
+
+    Wrong passwords pause only that pair, so an attacker elsewhere cannot lock the
+    administrator out; ``clinicdesk-server unlock-account`` deletes the rows.
+    """
+
+    __tablename__ = "login_lockouts"
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 #: The six configuration tables: what administrators configure and a booking reads as
 #: the clinic's configuration. Writing any of them moves the organization's configuration
 #: counter (triggers of migration 0004, which froze these table names), so the kept

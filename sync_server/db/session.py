@@ -15,8 +15,10 @@ database fails the request fast (503) instead of hanging.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -31,8 +33,11 @@ def make_engine(url: str, *, connect_timeout: int = 2, pool_size: int = 10) -> E
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            owner_only_file(Path(parsed.database))
         engine = create_engine(
             parsed,
+            hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
         _configure_sqlite(engine)
@@ -40,6 +45,7 @@ def make_engine(url: str, *, connect_timeout: int = 2, pool_size: int = 10) -> E
     if backend == "postgresql":
         return create_engine(
             parsed,
+            hide_parameters=True,  # bound values (patient data) never reach a log or an error
             pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -47,6 +53,23 @@ def make_engine(url: str, *, connect_timeout: int = 2, pool_size: int = 10) -> E
             connect_args={"connect_timeout": connect_timeout, "application_name": "clinicdesk"},
         )
     raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql+psycopg")
+
+
+def owner_only_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), or tighten an existing one.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so they
+    follow. On Windows the mode is ignored: the data directory's ACL (the service
+    account's profile) protects the file, see docs/admin.md.
+    """
+    if os.name != "posix":
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,9 +1,14 @@
 """Users, sign-in (password + optional TOTP, lockout), tokens and permissions.
 
 Sign-in never tells which part was wrong (unknown e-mail, wrong password,
-wrong code or a locked account all get the same answer), so it cannot be
+wrong code or a paused sign-in all get the same answer), so it cannot be
 used to find out who has an account. Only a correct password on an account
 with TOTP may learn that a code is required.
+
+Failed sign-ins are counted per (account, client address)
+(:class:`~sync_server.db.models.LoginLockout`): after ``lockout_threshold`` in a
+row that pair is paused for ``lockout_minutes``, while the same account signs in
+normally from other addresses. :func:`unlock` lifts the pauses.
 """
 
 from __future__ import annotations
@@ -12,19 +17,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.core.config import Settings
 from sync_server.core.security import (
     MIN_PASSWORD_LENGTH,
     Passwords,
+    TokenKeys,
     issue_access_token,
     new_opaque_token,
     token_digest,
     verify_totp,
 )
-from sync_server.db.models import RefreshToken, Role, RolePermission, User, UserRole
+from sync_server.db.models import (
+    LoginLockout,
+    RefreshToken,
+    Role,
+    RolePermission,
+    User,
+    UserRole,
+)
 from sync_server.services import audit
 from sync_server.services.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
 from sync_server.services.organizations import find_organization
@@ -66,9 +79,10 @@ class TokenPair:
 
 def _failure_message(settings: Settings) -> str:
     return (
-        "The organization, e-mail, password or security code is not correct, or the account "
-        f"is locked for {settings.lockout_minutes} minutes after {settings.lockout_threshold} "
-        "failed attempts. Check your details or ask an administrator."
+        "The organization, e-mail, password or security code is not correct, or sign-ins "
+        f"from this computer are locked for {settings.lockout_minutes} minutes after "
+        f"{settings.lockout_threshold} failed attempts. Check your details or ask an "
+        "administrator."
     )
 
 
@@ -141,13 +155,14 @@ def login(
     session: Session,
     settings: Settings,
     passwords: Passwords,
-    signing_key: bytes,
+    token_keys: TokenKeys,
     *,
     organization: str,
     email: str,
     password: str,
     totp: str | None,
     now: datetime,
+    client_address: str = "unknown",
 ) -> TokenPair:
     """Check credentials and issue tokens; commits failure counters before raising."""
     org = find_organization(session, organization)
@@ -163,9 +178,13 @@ def login(
         session.rollback()
         raise AuthenticationFailed(_failure_message(settings), code="invalid_credentials")
 
-    locked = user.locked_until is not None and user.locked_until > now
+    address = client_address[:64]
+    lockout = session.get(LoginLockout, (user.id, address), with_for_update=True)
+    locked = any(until is not None and until > now
+                 for until in (user.locked_until, lockout.locked_until if lockout else None))
     if not user.active or locked or not password_ok:
-        _record_failure(session, settings, user, now, "locked" if locked else "bad_credentials")
+        _record_failure(session, settings, user, lockout, address, now,
+                        "locked" if locked else "bad_credentials")
     if user.totp_secret:
         if not totp:
             session.rollback()
@@ -174,13 +193,13 @@ def login(
                 code="totp_required",
             )
         if not verify_totp(user.totp_secret, totp, now):
-            _record_failure(session, settings, user, now, "bad_totp")
+            _record_failure(session, settings, user, lockout, address, now, "bad_totp")
 
-    user.failed_attempts = 0
-    user.locked_until = None
+    if lockout is not None:
+        session.delete(lockout)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
-    pair = _issue_tokens(session, settings, signing_key, user, now)
+    pair = _issue_tokens(session, settings, token_keys, user, now)
     audit.append(
         session,
         user.organization_id,
@@ -196,13 +215,19 @@ def login(
 
 
 def _record_failure(
-    session: Session, settings: Settings, user: User, now: datetime, reason: str
+    session: Session, settings: Settings, user: User, lockout: LoginLockout | None,
+    address: str, now: datetime, reason: str,
 ) -> None:
     if reason != "locked":
-        user.failed_attempts += 1
-        if user.failed_attempts >= settings.lockout_threshold:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_attempts = 0
+        if lockout is None:
+            lockout = LoginLockout(user_id=user.id, client_address=address,
+                                   organization_id=user.organization_id, failed_attempts=0)
+            session.add(lockout)
+        lockout.failed_attempts += 1
+        lockout.updated_at = now
+        if lockout.failed_attempts >= settings.lockout_threshold:
+            lockout.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            lockout.failed_attempts = 0
             reason = "locked_now"
     audit.append(
         session,
@@ -220,10 +245,10 @@ def _record_failure(
 
 
 def _issue_tokens(
-    session: Session, settings: Settings, signing_key: bytes, user: User, now: datetime
+    session: Session, settings: Settings, token_keys: TokenKeys, user: User, now: datetime
 ) -> TokenPair:
     access, access_expires = issue_access_token(
-        signing_key,
+        token_keys,
         user.id,
         user.organization_id,
         now,
@@ -245,7 +270,7 @@ def _issue_tokens(
 
 
 def refresh(
-    session: Session, settings: Settings, signing_key: bytes, token: str, now: datetime
+    session: Session, settings: Settings, token_keys: TokenKeys, token: str, now: datetime
 ) -> TokenPair:
     """Rotate a refresh token. Re-using a rotated one revokes all of the user's tokens."""
     invalid = AuthenticationFailed(
@@ -282,7 +307,7 @@ def refresh(
         session.rollback()
         raise invalid
     stored.revoked_at = now
-    pair = _issue_tokens(session, settings, signing_key, user, now)
+    pair = _issue_tokens(session, settings, token_keys, user, now)
     session.commit()
     return pair
 
@@ -305,6 +330,34 @@ def logout(session: Session, token: str, now: datetime) -> None:
             target_id=stored.user_id,
         )
     session.commit()
+
+
+def unlock(session: Session, user: User, now: datetime, *, client_address: str | None = None,
+           actor: audit.Actor | None = None) -> int:
+    """Lift the sign-in pauses of ``user`` (from one address, or all); returns how many
+    (account, address) pairs were paused. Audited."""
+    query = delete(LoginLockout).where(LoginLockout.user_id == user.id)
+    if client_address is not None:
+        query = query.where(LoginLockout.client_address == client_address)
+    paused = session.scalar(select(func.count()).select_from(LoginLockout).where(
+        LoginLockout.user_id == user.id, LoginLockout.locked_until > now,
+        *([LoginLockout.client_address == client_address] if client_address else [])))
+    session.execute(query)
+    if client_address is None:
+        user.failed_attempts, user.locked_until = 0, None
+    audit.append(session, user.organization_id, at=now, actor=actor or audit.Actor(),
+                 intent="unlock_account", outcome="done", target_type="user",
+                 target_id=user.id)
+    session.commit()
+    return int(paused or 0)
+
+
+def find_user(session: Session, organization_id: str, email: str) -> User:
+    user = session.scalars(select(User).where(User.organization_id == organization_id,
+                                              User.email == email.strip().lower())).first()
+    if user is None:
+        raise NotFound("No account with this e-mail in the organization.", code="unknown_user")
+    return user
 
 
 def revoke_all_refresh_tokens(session: Session, user_id: str, now: datetime) -> None:

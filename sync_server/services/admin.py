@@ -23,8 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scheduling import model
-from scheduling.errors import SchedulingInputError
-from scheduling.timeutil import zone
+from scheduling.timeutil import is_canonical_zone
 from sync_server.db import models as db
 from sync_server.services import access, calendar
 from sync_server.services.accounts import Principal
@@ -274,12 +273,10 @@ def _resource_ids(session: Session, resource_id: str) -> list[str]:
 
 
 def _clinic_check(values: Values, _today: date) -> None:
-    try:
-        zone(values["time_zone"])
-    except SchedulingInputError:
+    if not is_canonical_zone(values["time_zone"]):
         raise InvalidInput(
-            "Unknown time zone: use an IANA name such as Europe/Madrid.", code="unknown_time_zone"
-        ) from None
+            "Unknown time zone: use a canonical IANA name such as Europe/Madrid or UTC "
+            "(not an alias such as US/Eastern or localtime).", code="unknown_time_zone")
 
 
 def _clinic_apply(_session: Session, row: db.Clinic, v: Values) -> None:

@@ -22,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 from sqlalchemy.orm import Session
 
@@ -35,14 +36,14 @@ EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}
 
 
 @pytest.fixture(scope="module")
-def api_app(sqlite_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    settings = make_settings(sqlite_database_url, Path(tmp_path_factory.mktemp("schemathesis")))
+def api_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    settings = make_settings(database_url, Path(tmp_path_factory.mktemp("schemathesis")))
     return create_app(settings)
 
 
 @pytest.fixture(scope="module")
-def admin_headers(api_app: FastAPI, sqlite_database_url: str) -> Iterator[dict[str, str]]:
-    engine = make_engine(sqlite_database_url)
+def admin_headers(api_app: FastAPI, database_url: str) -> Iterator[dict[str, str]]:
+    engine = make_engine(database_url)
     session: Session
     with make_session_factory(engine)() as session:
         tenants = Tenants(session, api_app.state.context.settings, Clock())
@@ -96,7 +97,8 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(
         response = case.call(headers=admin_headers)
         case.validate_response(
             response,
-            checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+            checks=[not_a_server_error, response_schema_conformance, content_type_conformance,
+                    status_code_conformance],
         )
 
     check()

@@ -12,13 +12,12 @@ instants must carry a UTC offset. The logic is in :mod:`sync_server.services.adm
 # function, and FastAPI must see their body classes as objects, not names.
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import time
 from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,33 +25,31 @@ from pydantic import (
     create_model,
 )
 
+from scheduling import limits
 from sync_server.api.deps import NowDep, SessionDep, require
+from sync_server.api.fields import (
+    Day,
+    Email,
+    Id,
+    IdPath,
+    Instant,
+    InsuranceId,
+    InsuranceProvider,
+    Label,
+    Name,
+    Note,
+    PersonName,
+    Phone,
+    Reason,
+    text_check,
+)
 from sync_server.services import admin
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import InvalidInput
 
 router = APIRouter()
 
-EARLIEST, LATEST = 1900, 2200
 DAY_SECONDS = 86_400
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _instant(value: datetime) -> datetime:
-    if not EARLIEST <= value.year <= LATEST:
-        raise ValueError(f"must be between the years {EARLIEST} and {LATEST}")
-    return value.astimezone(UTC)
-
-
-def _day(value: date) -> date:
-    if not EARLIEST <= value.year <= LATEST:
-        raise ValueError(f"must be between the years {EARLIEST} and {LATEST}")
-    return value
 
 
 def _wall_clock(value: time) -> time:
@@ -61,16 +58,6 @@ def _wall_clock(value: time) -> time:
     return value
 
 
-NoNul = AfterValidator(_no_nul)
-Id = Annotated[str, Field(min_length=1, max_length=64), NoNul]
-Name = Annotated[str, Field(min_length=1, max_length=200), NoNul]
-PersonName = Annotated[str, Field(min_length=1, max_length=100), NoNul]
-Label = Annotated[str, Field(max_length=200), NoNul]
-Reason = Annotated[str, Field(max_length=500), NoNul]
-Note = Annotated[str, Field(max_length=2000), NoNul]
-Instant = Annotated[AwareDatetime, AfterValidator(_instant),
-                    Field(description="ISO 8601 with a UTC offset")]
-Day = Annotated[date, AfterValidator(_day)]
 WallClock = Annotated[time, AfterValidator(_wall_clock),
                       Field(description="Local wall-clock time, e.g. 09:00")]
 Seconds = Annotated[int, Field(ge=0, le=366 * DAY_SECONDS)]
@@ -194,11 +181,11 @@ class PatientBody(Body):
     given_name: PersonName
     family_name: PersonName
     date_of_birth: Day | None = None
-    phone: Annotated[str, Field(max_length=32), NoNul] = ""
-    email: Annotated[str, Field(max_length=320), NoNul] = ""
+    phone: Phone = ""
+    email: Email = ""
     address: Note = ""
-    insurance_provider: Annotated[str, Field(max_length=100), NoNul] = ""
-    insurance_id: Annotated[str, Field(max_length=50), NoNul] = ""
+    insurance_provider: InsuranceProvider = ""
+    insurance_id: InsuranceId = ""
     preferred_language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] = "en"
     active: bool = True
 
@@ -272,16 +259,16 @@ def _record_routes(
     ) -> list[admin.Values]:
         return admin.list_records(session, who, kind, limit=limit, offset=offset)
 
-    def read_record(record_id: str, session: SessionDep, now: NowDep,
+    def read_record(record_id: IdPath, session: SessionDep, now: NowDep,
                     who: Annotated[Principal, viewer]) -> admin.Values:
         return admin.read(session, who, kind, record_id, now)
 
-    def update_record(record_id: str, request_body: Any, session: SessionDep, now: NowDep,
+    def update_record(record_id: IdPath, request_body: Any, session: SessionDep, now: NowDep,
                       who: Annotated[Principal, editor]) -> admin.Values:
         changes = request_body.model_dump(exclude_unset=True)
         return admin.update(session, who, kind, record_id, changes, normalize, now)
 
-    def delete_record(record_id: str, session: SessionDep, now: NowDep,
+    def delete_record(record_id: IdPath, session: SessionDep, now: NowDep,
                       who: Annotated[Principal, editor]) -> Response:
         admin.remove(session, who, kind, record_id, now)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -317,8 +304,9 @@ def _record_routes(
 def _search_patients(
     session: SessionDep,
     who: Annotated[Principal, Depends(require("patient:view"))],
-    q: Annotated[str, Query(min_length=2, max_length=100,
-                            description="Part of a name, or of a phone number")],
+    q: Annotated[str, Query(min_length=2, max_length=limits.PERSON_NAME,
+                            description="Part of a name, or of a phone number"),
+                 AfterValidator(text_check(limits.PERSON_NAME))],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[admin.Values]:
     return admin.search_patients(session, who, q, limit=limit)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from scheduling import intents
@@ -26,6 +26,18 @@ from scheduling.model import AppointmentSource, AppointmentStatus, Series
 from scheduling.wire import to_wire
 from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
 from sync_server.api.errors import error_response
+from sync_server.api.fields import (
+    AppointmentId,
+    AppointmentIdPath,
+    Id,
+    IdPath,
+    IdQuery,
+    Instant,
+    Note,
+    Reason,
+    RRule,
+    WallTime,
+)
 from sync_server.services import agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
@@ -39,8 +51,6 @@ Modifier = Annotated[Principal, Depends(require("booking:modify"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(max_length=5000)]
 MAX_LIST_DAYS = 62
 
 
@@ -54,44 +64,45 @@ class _Body(BaseModel):
 
 
 class BookBody(_Body):
-    appointment_id: Id | None = Field(None, description="Optional; generated when left out")
+    appointment_id: AppointmentId | None = Field(
+        None, description="Optional; generated when left out")
     clinic_id: Id
     patient_id: Id
     appointment_type_id: Id
     provider_id: Id
-    start: AwareDatetime
-    end: AwareDatetime | None = Field(None, description="Left out: the type's default length")
+    start: Instant
+    end: Instant | None = Field(None, description="Left out: the type's default length")
     room_id: Id | None = Field(None, description="Left out: any suitable free room")
-    equipment_ids: list[Id] | None = None
+    equipment_ids: Annotated[list[Id], Field(max_length=100)] | None = None
     source: AppointmentSource = AppointmentSource.STAFF
-    notes: Text = ""
-    patient_notes: Text = ""
-    override_reason: Text | None = None
+    notes: Note = ""
+    patient_notes: Note = ""
+    override_reason: Reason | None = None
 
 
 class MoveBody(_Body):
-    start: AwareDatetime
+    start: Instant
     provider_id: Id | None = None
     room_id: Id | None = None
-    override_reason: Text | None = None
+    override_reason: Reason | None = None
     base_version: int | None = Field(None, ge=0, description="Refused as stale when changed")
 
 
 class ResizeBody(_Body):
-    end: AwareDatetime
-    override_reason: Text | None = None
+    end: Instant
+    override_reason: Reason | None = None
     base_version: int | None = Field(None, ge=0)
 
 
 class CancelBody(_Body):
-    reason: Text
-    override_reason: Text | None = None
+    reason: Reason
+    override_reason: Reason | None = None
     base_version: int | None = Field(None, ge=0)
 
 
 class StatusBody(_Body):
     status: AppointmentStatus
-    reason: Text = ""
+    reason: Reason = ""
     base_version: int | None = Field(None, ge=0)
 
 
@@ -106,26 +117,26 @@ class SeriesBody(_Body):
     appointment_type_id: Id
     provider_id: Id
     room_id: Id | None = None
-    equipment_ids: list[Id] | None = None
+    equipment_ids: Annotated[list[Id], Field(max_length=100)] | None = None
     source: AppointmentSource = AppointmentSource.STAFF
-    notes: Text = ""
-    patient_notes: Text = ""
-    override_reason: Text | None = None
+    notes: Note = ""
+    patient_notes: Note = ""
+    override_reason: Reason | None = None
     duration_seconds: int | None = Field(None, ge=60, le=24 * 3600)
-    rrule: Annotated[str, Field(min_length=1, max_length=500)]
-    first_local: NaiveDatetime = Field(description="Local wall-clock time in the clinic's zone")
-    exdates: list[NaiveDatetime] = Field(default_factory=list)
+    rrule: RRule
+    first_local: WallTime
+    exdates: Annotated[list[WallTime], Field(max_length=1000)] = Field(default_factory=list)
 
 
 class SeriesEditBody(_Body):
-    appointment_id: Id
+    appointment_id: AppointmentId
     scope: Literal["this", "following", "all"]
     action: Literal["move", "cancel"]
-    start: AwareDatetime | None = None
+    start: Instant | None = None
     provider_id: Id | None = None
     room_id: Id | None = None
-    reason: Text = ""
-    override_reason: Text | None = None
+    reason: Reason = ""
+    override_reason: Reason | None = None
     new_series_id: Id | None = None
 
 
@@ -220,15 +231,15 @@ def book_appointment(body: BookBody, user: Creator, session: SessionDep,
 
 
 @router.post("/appointments/{appointment_id}/move", response_model=ChangeOut, responses=REFUSAL)
-def move_appointment(appointment_id: Id, body: MoveBody, user: Modifier, session: SessionDep,
-                     now: NowDep) -> ChangeOut | JSONResponse:
+def move_appointment(appointment_id: AppointmentIdPath, body: MoveBody, user: Modifier,
+                     session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
     """Move to a new start (length kept), optionally to another provider or room."""
     return _change(session, user, now, appointment_id, intents.APPOINTMENT_MOVE, body)
 
 
 @router.post("/appointments/{appointment_id}/resize", response_model=ChangeOut,
              responses=REFUSAL)
-def resize_appointment(appointment_id: Id, body: ResizeBody, user: Modifier,
+def resize_appointment(appointment_id: AppointmentIdPath, body: ResizeBody, user: Modifier,
                        session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
     """Change the end (the start stays)."""
     return _change(session, user, now, appointment_id, intents.APPOINTMENT_RESIZE, body)
@@ -236,7 +247,7 @@ def resize_appointment(appointment_id: Id, body: ResizeBody, user: Modifier,
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=ChangeOut,
              responses=REFUSAL)
-def cancel_appointment(appointment_id: Id, body: CancelBody, user: Canceller,
+def cancel_appointment(appointment_id: AppointmentIdPath, body: CancelBody, user: Canceller,
                        session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
     """Cancel with a reason (a late cancellation needs an override)."""
     return _change(session, user, now, appointment_id, intents.APPOINTMENT_CANCEL, body)
@@ -244,16 +255,16 @@ def cancel_appointment(appointment_id: Id, body: CancelBody, user: Canceller,
 
 @router.post("/appointments/{appointment_id}/status", response_model=ChangeOut,
              responses=REFUSAL)
-def change_status(appointment_id: Id, body: StatusBody, user: Modifier, session: SessionDep,
-                  now: NowDep) -> ChangeOut | JSONResponse:
+def change_status(appointment_id: AppointmentIdPath, body: StatusBody, user: Modifier,
+                  session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
     """Step the status machine (confirm, check in, start, complete, no-show …)."""
     return _change(session, user, now, appointment_id, intents.APPOINTMENT_CHANGE_STATUS, body)
 
 
 @router.post("/appointments/{appointment_id}/undo-status", response_model=ChangeOut,
              responses=REFUSAL)
-def undo_status(appointment_id: Id, body: UndoBody, user: Undoer, session: SessionDep,
-                now: NowDep) -> ChangeOut | JSONResponse:
+def undo_status(appointment_id: AppointmentIdPath, body: UndoBody, user: Undoer,
+                session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
     """Undo the last status step within the undo window."""
     return _change(session, user, now, appointment_id, intents.APPOINTMENT_UNDO_STATUS, body)
 
@@ -262,10 +273,10 @@ def undo_status(appointment_id: Id, body: UndoBody, user: Undoer, session: Sessi
 def list_appointments(
     user: Viewer,
     session: SessionDep,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
-    provider_id: Annotated[str | None, Query(max_length=64)] = None,
-    clinic_id: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[Instant, Query(alias="from")],
+    end: Annotated[Instant, Query(alias="to")],
+    provider_id: IdQuery | None = None,
+    clinic_id: IdQuery | None = None,
 ) -> AppointmentList:
     """Appointments overlapping ``[from, to)`` (at most 62 days), cancelled ones included."""
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
@@ -276,7 +287,7 @@ def list_appointments(
 
 
 @router.get("/appointments/{appointment_id}", response_model=dict[str, Any])
-def get_appointment(appointment_id: Id, user: Viewer, session: SessionDep,
+def get_appointment(appointment_id: AppointmentIdPath, user: Viewer, session: SessionDep,
                     now: NowDep) -> dict[str, Any]:
     """One appointment in its wire form."""
     return to_wire(agenda.own_appointment(session, user, appointment_id, now))
@@ -301,7 +312,7 @@ def book_series(body: SeriesBody, user: Creator, session: SessionDep,
 
 
 @router.post("/series/{series_id}/edit", response_model=ChangeOut, responses=REFUSAL)
-def edit_series(series_id: Id, body: SeriesEditBody, user: Modifier, session: SessionDep,
+def edit_series(series_id: IdPath, body: SeriesEditBody, user: Modifier, session: SessionDep,
                 now: NowDep) -> ChangeOut | JSONResponse:
     """Move or cancel this / this and following / all occurrences."""
     agenda.check_own_series(session, user, series_id, now)

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from scheduling import limits
 from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
+from sync_server.api.fields import Email, Slug, text_check
+from sync_server.core.throttle import Throttled
 from sync_server.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -16,10 +21,10 @@ class Strict(BaseModel):
 
 
 class LoginRequest(Strict):
-    organization: str = Field(min_length=1, max_length=64, description="Slug or id")
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
-    totp: str | None = Field(default=None, max_length=16)
+    organization: Slug = Field(description="Slug or id")
+    email: Email = Field(min_length=3)
+    password: str = Field(min_length=1, max_length=limits.PASSWORD)
+    totp: Annotated[str, Field(max_length=16), AfterValidator(text_check(16))] | None = None
 
 
 class RefreshRequest(Strict):
@@ -52,21 +57,48 @@ class Me(BaseModel):
     department_permissions: dict[str, list[str]]
 
 
-@router.post("/login", response_model=TokenResponse)
+def client_address(request: Request) -> str:
+    """The caller's address (behind a reverse proxy: run uvicorn with proxy headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def login_turn(body: LoginRequest, context: ContextDep) -> AsyncIterator[None]:
+    """The rate limit per account (the one per client ran in the middleware), then one
+    password hashing slot (waited for in the event loop, holding no worker thread); 429
+    with Retry-After otherwise."""
+    guard = context.login_guard
+    try:
+        guard.check_account(f"{body.organization.lower()}/{body.email.strip().lower()}")
+        async with guard.hashing_slot():
+            yield
+    except Throttled as busy:
+        raise HTTPException(429, busy.message,
+                            headers={"Retry-After": str(busy.retry_after)}) from None
+
+
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials, or a code is required"},
+    429: {"description": "Too many sign-in attempts (see Retry-After)"},
+}
+
+
+@router.post("/login", response_model=TokenResponse, responses=THROTTLED,
+             dependencies=[Depends(login_turn)])
 def login(
-    body: LoginRequest, context: ContextDep, session: SessionDep, now: NowDep
+    body: LoginRequest, request: Request, context: ContextDep, session: SessionDep, now: NowDep
 ) -> TokenResponse:
     """Sign in with e-mail, password and (when enabled) a TOTP code."""
     pair = accounts.login(
         session,
         context.settings,
         context.passwords,
-        context.signing_key,
+        context.token_keys,
         organization=body.organization,
         email=body.email,
         password=body.password,
         totp=body.totp,
         now=now,
+        client_address=client_address(request),
     )
     return TokenResponse.of(pair)
 
@@ -76,7 +108,7 @@ def refresh(
     body: RefreshRequest, context: ContextDep, session: SessionDep, now: NowDep
 ) -> TokenResponse:
     """Exchange a refresh token for new tokens (the old refresh token stops working)."""
-    pair = accounts.refresh(session, context.settings, context.signing_key, body.refresh_token, now)
+    pair = accounts.refresh(session, context.settings, context.token_keys, body.refresh_token, now)
     return TokenResponse.of(pair)
 
 

@@ -6,14 +6,19 @@ so every slot offered here is one a booking would be accepted for right now.
 
 from __future__ import annotations
 
-from datetime import date
+import base64
+import binascii
+import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
+from scheduling import limits
 from scheduling.errors import SchedulingInputError
 from sync_server.api.deps import NowDep, SessionDep, require
+from sync_server.api.fields import Day, IdQuery, Instant, text_check
 from sync_server.services import agenda
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import alternative_json
@@ -23,13 +28,37 @@ from sync_server.services.errors import InvalidInput, NotFound
 router = APIRouter(prefix="/availability", tags=["availability"])
 
 Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
-IdQuery = Annotated[str, Query(min_length=1, max_length=64)]
+ProviderIds = Annotated[list[Annotated[str, AfterValidator(text_check(limits.ID))]] | None,
+                       Query(max_length=50)]
 MAX_DAYS = 31
+#: The most slots one answer carries (a clinic-wide month can hold many more).
+MAX_SLOTS = 5000
 NEXT_HORIZON_DAYS = 60
 
 
 class Slots(BaseModel):
     slots: list[dict[str, Any]]
+    truncated: bool = Field(False, description="More slots follow: ask again with `cursor`")
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` (same other parameters) for the next page")
+
+
+def _slot_key(slot: Any) -> tuple[str, str, str]:
+    return (slot.start.isoformat(), slot.provider_id, slot.room_id or "")
+
+
+def _cursor(slot: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_slot_key(slot)).encode()).decode()
+
+
+def _after(cursor: str) -> tuple[str, str, str]:
+    try:
+        start, provider, room = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        datetime.fromisoformat(start)
+        return str(start), str(provider), str(room)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput("The cursor is not one this server gave out; start again "
+                           "without it.", code="invalid_cursor") from None
 
 
 class NextSlot(BaseModel):
@@ -43,11 +72,15 @@ def slots(
     now: NowDep,
     clinic_id: IdQuery,
     appointment_type_id: IdQuery,
-    first_day: Annotated[date, Query(alias="from", description="First local day")],
-    last_day: Annotated[date, Query(alias="to", description="Last local day (inclusive)")],
-    provider_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    first_day: Annotated[Day, Query(alias="from", description="First local day")],
+    last_day: Annotated[Day, Query(alias="to", description="Last local day (inclusive)")],
+    provider_id: ProviderIds = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SLOTS)] = MAX_SLOTS,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Slots:
-    """Every free slot for the type over local days ``from``..``to`` (at most 31 days)."""
+    """Every free slot for the type over local days ``from``..``to`` (at most 31 days),
+    ordered by start, provider and room, ``limit`` at a time: when more follow,
+    ``truncated`` is true and ``next_cursor`` continues after the last slot given."""
     if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
         raise InvalidInput(f"'to' must be on or after 'from' and cover at most {MAX_DAYS} days.")
     try:
@@ -58,7 +91,13 @@ def slots(
         raise InvalidInput(f"The request is not valid: {error}") from None
     if found is None:
         raise NotFound("No clinic with this id.", code="not_found")
-    return Slots(slots=[alternative_json(s) for s in found])
+    if cursor is not None:
+        after = _after(cursor)
+        found = [s for s in found if _slot_key(s) > after]
+    page = found[:limit]
+    truncated = len(found) > limit
+    return Slots(slots=[alternative_json(s) for s in page], truncated=truncated,
+                 next_cursor=_cursor(page[-1]) if truncated and page else None)
 
 
 @router.get("/next", response_model=NextSlot)
@@ -68,8 +107,8 @@ def next_slot(
     now: NowDep,
     clinic_id: IdQuery,
     appointment_type_id: IdQuery,
-    after: AwareDatetime | None = None,
-    provider_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    after: Instant | None = None,
+    provider_id: ProviderIds = None,
 ) -> NextSlot:
     """The earliest free slot at or after ``after`` (default now), up to 60 days ahead."""
     try:

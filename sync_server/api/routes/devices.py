@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_server.api.deps import ContextDep, CurrentDevice, NowDep, SessionDep, require
+from sync_server.api.fields import Label
 from sync_server.services import devices
 from sync_server.services.accounts import Principal
 
@@ -18,7 +19,7 @@ DeviceAdmin = Annotated[Principal, Depends(require("admin:devices"))]
 class EnrollRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=64)
-    name: str = Field(default="", max_length=200, description="A label such as 'Front desk 2'")
+    name: Label = Field(default="", description="A label such as 'Front desk 2'")
 
 
 class EnrollResponse(BaseModel):

@@ -52,7 +52,7 @@ def stream_organization(
                 code="not_authenticated",
             )
         try:
-            claims = read_access_token(context.signing_key, credentials.credentials, now)
+            claims = read_access_token(context.token_keys, credentials.credentials, now)
         except InvalidTokenError:
             raise AuthenticationFailed(
                 "Your sign-in has expired or is not valid; refresh it or sign in again.",

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from scheduling import limits
 from scheduling.sync_protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
@@ -21,6 +22,7 @@ from scheduling.sync_protocol import (
 )
 from sync_server.api.deps import CurrentDevice, NowDep, SessionDep, sqlite_write_turn
 from sync_server.api.errors import error_response
+from sync_server.api.fields import text_check
 from sync_server.services import sync
 
 router = APIRouter(prefix="/sync", tags=["sync"], dependencies=[Depends(sqlite_write_turn)])
@@ -29,15 +31,18 @@ router = APIRouter(prefix="/sync", tags=["sync"], dependencies=[Depends(sqlite_w
 class MutationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Annotated[StrictInt, Field(ge=1)]
-    name: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=limits.INTENT_NAME),
+                    AfterValidator(text_check(limits.INTENT_NAME))]
     args: dict[str, Any]
-    client_time: Annotated[StrictStr, Field(max_length=64)] | None = Field(
+    client_time: Annotated[StrictStr, Field(max_length=64),
+                           AfterValidator(text_check(64))] | None = Field(
         None, description="When the desk queued it; informational, never used for ordering")
 
 
 class PushBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    client_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    client_id: Annotated[StrictStr, Field(min_length=1, max_length=limits.ID),
+                         AfterValidator(text_check(limits.ID))]
     mutations: Annotated[list[MutationBody], Field(max_length=MAX_PUSH_MUTATIONS)]
 
 
