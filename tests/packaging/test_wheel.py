@@ -27,7 +27,7 @@ def test_the_wheel_carries_the_compiled_catalogue_and_the_icon(wheel: Path) -> N
     assert "scheduling/translations/es/LC_MESSAGES/clinicdesk.mo" in names
     assert "desktop/resources/icons/clinicdesk.svg" in names
     assert "desktop/store/migrations/versions/0001_initial_desk_schema.py" in names
-    assert "sync_server/migrations/env.py" in names
+    assert "sync_server/db/migrations/env.py" in names
 
 
 def test_a_spanish_desk_installed_from_the_wheel_speaks_spanish(
