@@ -45,6 +45,8 @@ INSURANCE_PROVIDER: Final = 100
 INSURANCE_ID: Final = 50
 #: An organization's slug, and a sign-in's organization field (slug or id).
 SLUG: Final = 64
+#: An address a server fetches (an external busy calendar's .ics URL).
+URL: Final = 2000
 #: A sync mutation's intent name.
 INTENT_NAME: Final = 64
 PASSWORD: Final = 1024

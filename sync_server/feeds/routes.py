@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from scheduling import limits
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user
 from sync_server.feeds import busy, service, serving
@@ -104,7 +105,7 @@ class FeedCreateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resource_id: Annotated[str, Field(min_length=1, max_length=36)]
     privacy: Literal["busy", "initials", "full"] = "busy"
-    label: Annotated[str, Field(max_length=200)] = ""
+    label: Annotated[str, Field(max_length=limits.NAME)] = ""
     language: Literal["en", "es"] = "en"
     expires_at: AwareDatetime | None = None
 
@@ -122,7 +123,7 @@ class BusyCalendarBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     provider_id: Annotated[str, Field(min_length=1, max_length=36)]
     clinic_id: Annotated[str, Field(min_length=1, max_length=36)]
-    url: Annotated[str, Field(min_length=8, max_length=2000)]
+    url: Annotated[str, Field(min_length=8, max_length=limits.URL)]
 
 
 def _failed(error: service.FeedError | busy.BusyCalendarError) -> Exception:

@@ -21,9 +21,10 @@ from sqlalchemy.sql.schema import Column
 from scheduling import intents, limits
 from scheduling.commands import Actor
 from scheduling.errors import SchedulingInputError
-from sync_server.api import admin as admin_api
-from sync_server.api import appointments as appointments_api
+from sync_server.api.routes import admin as admin_api
+from sync_server.api.routes import appointments as appointments_api
 from sync_server.db import models
+from sync_server.feeds import models as feed_models  # noqa: F401 - the feed tables too
 
 ACTOR = Actor("user-1", None, frozenset())
 
@@ -100,6 +101,12 @@ COLUMN_LIMITS: dict[str, int | None] = {
     "audit_log.outcome": None, "audit_log.reason": None, "audit_log.prev_hash": None,
     "audit_log.hash": None, "audit_heads.hash": None,
     "login_lockouts.client_address": None,  # the connection's address, cut to 64
+    "calendar_feeds.id": None, "calendar_feeds.label": limits.NAME,
+    "calendar_feeds.token_hash": None, "calendar_feeds.privacy": None,
+    "calendar_feeds.language": limits.LANGUAGE, "calendar_feeds.created_by_user_id": None,
+    "calendar_feed_fetches.client_address": None, "calendar_feed_fetches.method": None,
+    "busy_calendars.id": None, "busy_calendars.url": limits.URL,
+    "busy_calendars.last_error": None,
 }
 
 
