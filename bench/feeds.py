@@ -99,6 +99,7 @@ def change_one(url: str, org_id: str, appointment_id: str) -> None:
     from scheduling.wire import to_wire
     from sync_server.db import models as db
     from sync_server.db.session import make_engine, make_session_factory
+    from sync_server.feeds import versions as feed_versions
     from sync_server.services import changes
     from sync_server.services.calendar import appointment_record
 
@@ -114,8 +115,12 @@ def change_one(url: str, org_id: str, appointment_id: str) -> None:
             row.updated_at = datetime.now(UTC)
             session.flush()
             version = changes.bump_version(session, org_id)
+            record = appointment_record(row)
             changes.record_change(session, org_id, version, "appointment", row.id, "upsert",
-                                  to_wire(appointment_record(row)))
+                                  to_wire(record))
+            # What the unit of work's AppointmentMoved handler does for a booking service.
+            feed_versions.note_appointment_change(session, org_id,
+                                                  [record.provider_id, record.room_id or ""])
             session.commit()
     finally:
         engine.dispose()

@@ -49,8 +49,15 @@ def feed_server(request: Request) -> serving.FeedServer:
     return server
 
 
-@feed_router.get("/feeds/{token}.ics", response_class=Response,
-                 summary="A provider's or room's calendar feed (iCalendar)")
+@feed_router.get(
+    "/feeds/{token}.ics", response_class=Response,
+    summary="A provider's or room's calendar feed (iCalendar)",
+    responses={
+        200: {"description": "The feed", "content": {"text/calendar": {}}},
+        304: {"description": "Not modified (If-None-Match matched the feed's ETag)"},
+        404: {"description": "Unknown, revoked, expired or another organization's feed "
+                             "(no detail)", "content": {"text/plain": {}}},
+    })
 def get_feed(token: str, request: Request, session: SessionDep, now: NowDep,
              server: Annotated[serving.FeedServer, Depends(feed_server)],
              if_none_match: Annotated[str | None, Header(max_length=1024)] = None
@@ -61,7 +68,8 @@ def get_feed(token: str, request: Request, session: SessionDep, now: NowDep,
     if answer.status == 200:
         return Response(answer.body, status_code=200, headers=answer.headers,
                         media_type=service.MEDIA_TYPE)
-    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+    return Response(answer.body, status_code=answer.status, headers=answer.headers,
+                    media_type="text/plain" if answer.status == 404 else None)
 
 
 feed_router.add_api_route("/feeds/{token}.ics", get_feed, methods=["HEAD"],
