@@ -13,11 +13,13 @@ from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
 from sync_server.api.errors import COMMON_RESPONSES, install_error_handlers
 from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
+from sync_server.api.routes import metrics
 from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
 from sync_server.services import pokes
+from sync_server.services.metrics import install_counting
 
 API_PREFIX = "/api/v1"
 
@@ -26,6 +28,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     """Build the server for ``settings``; ``clock`` (UTC "now") is injectable for tests."""
     context = ServerContext.from_settings(settings, clock)
     broker = pokes.PokeBroker()
+    install_counting(context.sessions, context.metrics)
     if settings.is_sqlite:  # one instance: pokes come straight from its commits
         pokes.install_commit_hook(context.sessions, broker)
 
@@ -52,6 +55,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(feeds.router, prefix=API_PREFIX)
     app.include_router(feeds.feed_router)
+    app.include_router(metrics.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -64,5 +68,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                        desk_download_url=settings.desk_download_url,
                        body_idle_seconds=settings.body_idle_seconds,
                        body_total_seconds=settings.body_total_seconds,
-                       login_guard=context.login_guard, login_path=f"{API_PREFIX}/auth/login")
+                       login_guard=context.login_guard, login_path=f"{API_PREFIX}/auth/login",
+                       metrics=context.metrics)
     return app

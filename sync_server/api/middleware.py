@@ -1,4 +1,5 @@
-"""The outermost ASGI layer: request id, protocol check, body limit, access log.
+"""The outermost ASGI layer: request id, protocol check, body limit, access log, request
+metrics.
 
 Pure ASGI (no BaseHTTPMiddleware) so it neither buffers bodies nor breaks
 the server-sent-event streams that come later.
@@ -23,6 +24,7 @@ from scheduling.sync_protocol import (
     UPDATE_REQUIRED,
 )
 from sync_server.api.errors import error_response
+from sync_server.core.metrics import ServerMetrics
 from sync_server.core.throttle import LoginGuard, Throttled
 
 access_log = logging.getLogger("sync_server.access")
@@ -34,8 +36,10 @@ _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, desk_download_url: str = "",
                  body_idle_seconds: float = 5.0, body_total_seconds: float = 60.0,
-                 login_guard: LoginGuard | None = None, login_path: str = "") -> None:
+                 login_guard: LoginGuard | None = None, login_path: str = "",
+                 metrics: ServerMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
         self.login_guard = login_guard
         self.login_path = login_path
         self.max_body_bytes = max_body_bytes
@@ -70,16 +74,19 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         finally:
-            route = scope.get("route")
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            if self.metrics is not None:
+                self.metrics.count_request(scope.get("method") or "", route, status, seconds)
             access_log.info(
                 "request",
                 extra={
                     "event": "request",
                     "request_id": request_id,
                     "method": scope.get("method"),
-                    "path": getattr(route, "path", None) or scope.get("path"),
+                    "path": route or scope.get("path"),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                 },
             )
 
@@ -165,6 +172,16 @@ class RequestContextMiddleware:
 
 _SLOW_BODY = ("The request body arrived too slowly; the connection is closed. Check the "
               "network and send the request again.")
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template with its routers' prefixes (``None``: no route
+    matched); never the requested path, which carries ids."""
+    # FastAPI 0.16x keeps included routers lazy: the matched route's own path lacks the
+    # prefix, the effective route context has it. Earlier versions copy routes with it.
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path", None) or getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _request_id(given: bytes | None) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -74,6 +75,14 @@ class Settings(BaseSettings):
     #: Allowed browser origins; empty means CORS stays off.
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    #: ``GET /metrics`` (Prometheus text format): off answers 404. It answers only clients
+    #: whose address is in ``metrics_allow`` (behind the reverse proxy: the address the
+    #: proxy forwards) and, when ``metrics_token`` is set, that send it as a bearer token.
+    metrics_enabled: bool = True
+    metrics_allow: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [ipaddress.ip_network("127.0.0.0/8"),
+                                 ipaddress.ip_network("::1/128")])
+    metrics_token: SecretStr | None = None
     #: The page where clinics download the current desk; a too-old desk shows it
     #: with "update required" (the 426 answer's ``download_url``).
     desk_download_url: str = ""

@@ -1,4 +1,5 @@
-"""What the app's requests share: settings, database, password hasher, key, clock."""
+"""What the app's requests share: settings, database, password hasher, key, clock,
+metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
+from sync_server.core.metrics import ServerMetrics
 from sync_server.core.security import Passwords, TokenKeys, password_hasher
 from sync_server.core.throttle import LoginGuard, password_slots
 from sync_server.db.session import make_engine, make_session_factory
@@ -28,6 +30,8 @@ class ServerContext:
     token_keys: TokenKeys
     login_guard: LoginGuard
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: This instance's own metrics registry (``GET /metrics``).
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
     @classmethod
     def from_settings(

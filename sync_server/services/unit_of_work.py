@@ -14,6 +14,8 @@ of cosmicpython's unit of work, chapter 6):
 * the versions bumped (for the poke after commit) and the events emitted
   (:meth:`UnitOfWork.emit`: each one's handlers, from
   :data:`sync_server.services.handlers.HANDLERS`, run at once, in the transaction);
+* the codes of the intents refused in the transaction (:meth:`UnitOfWork.note_refusal`;
+  a refusal emits no event), for the metrics counted at commit;
 * one savepoint helper (:meth:`UnitOfWork.savepoint`) that forgets what a rolled back
   savepoint had put in those buffers.
 
@@ -67,6 +69,7 @@ class _Mark:
     changes: int
     chains: dict[str, tuple[int, str, int]] | None
     events: int
+    refusals: int
 
 
 @dataclass(slots=True, eq=False)
@@ -98,6 +101,8 @@ class UnitOfWork:
     bumped: dict[str, int] = field(default_factory=dict)
     #: The events emitted in this transaction, in order.
     events: list[Event] = field(default_factory=list)
+    #: The refusal codes of the intents refused in this transaction, in order.
+    refusals: list[str] = field(default_factory=list)
     _listener: Callable[[Session, Any], None] | None = None
 
     # ------------------------------------------------------------------ events
@@ -110,6 +115,18 @@ class UnitOfWork:
         for item in events:
             self.events.append(item)
             dispatch(self, item)
+
+    def note_refusal(self, code: str) -> None:
+        """An intent was refused with ``code`` (counted if the transaction commits)."""
+        self.refusals.append(code)
+
+    def take_outcomes(self) -> tuple[list[Event], list[str]]:
+        """The events and refusal codes noted since the last call, and forget them (at
+        the end of a transaction: :func:`sync_server.services.metrics.install_counting`;
+        SQLAlchemy's commit events fire for savepoints too, so nothing else clears them)."""
+        events, refusals = self.events, self.refusals
+        self.events, self.refusals = [], []
+        return events, refusals
 
     # ------------------------------------------------------------------ batch mode
 
@@ -185,18 +202,15 @@ class UnitOfWork:
             )
 
     def committed(self) -> dict[str, int]:
-        """The transaction committed: the versions to poke (and forget them and the
-        events)."""
+        """The transaction committed: the versions to poke (and forget them)."""
         bumped, self.bumped = self.bumped, {}
         self.versions.clear()
-        self.events.clear()
         return bumped
 
     def rolled_back(self) -> None:
-        """The transaction rolled back: its versions and events never happened."""
+        """The transaction rolled back: its versions never happened."""
         self.bumped = {}
         self.versions.clear()
-        self.events.clear()
 
     # ------------------------------------------------------------------ savepoints
 
@@ -227,7 +241,8 @@ class UnitOfWork:
         versions = None
         if self.batch_versions is not None:
             versions = {org: list(pair) for org, pair in self.batch_versions.items()}
-        return _Mark(versions, len(self.change_rows or ()), chains, len(self.events))
+        return _Mark(versions, len(self.change_rows or ()), chains, len(self.events),
+                     len(self.refusals))
 
     def _restore(self, marked: _Mark) -> None:
         # A first version bump or audit head lock inside the savepoint was undone (and
@@ -246,6 +261,7 @@ class UnitOfWork:
                 chain.seq, chain.hash, pending = marked.chains[org]
                 del chain.pending[pending:]
         del self.events[marked.events:]
+        del self.refusals[marked.refusals:]
         self.drop_run()
 
 

@@ -93,6 +93,7 @@ async def poke_stream(
     broker: pokes.PokeBroker, context: ServerContext, organization_id: str
 ) -> AsyncIterator[str]:
     subscription = broker.subscribe(organization_id)
+    context.metrics.sse_sessions.inc()
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n"
         try:
@@ -113,6 +114,7 @@ async def poke_stream(
                 yield ": heartbeat\n\n"
     finally:
         broker.unsubscribe(subscription)
+        context.metrics.sse_sessions.dec()
 
 
 def _poke(version: int) -> str:

@@ -5,6 +5,7 @@ The protocol, its semantics and examples are in :mod:`sync_server.services.sync`
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -20,7 +21,13 @@ from scheduling.sync_protocol import (
     Mutation,
     PushRequest,
 )
-from sync_server.api.deps import CurrentDevice, NowDep, SessionDep, sqlite_write_turn
+from sync_server.api.deps import (
+    ContextDep,
+    CurrentDevice,
+    NowDep,
+    SessionDep,
+    sqlite_write_turn,
+)
 from sync_server.api.errors import error_response
 from sync_server.api.fields import text_check
 from sync_server.services import sync
@@ -72,16 +79,22 @@ GAP: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/push", response_model=PushOut, responses=GAP)
-def push(body: PushBody, device: CurrentDevice, session: SessionDep,
-         now: NowDep) -> PushOut | JSONResponse:
+def push(body: PushBody, device: CurrentDevice, session: SessionDep, now: NowDep,
+         context: ContextDep) -> PushOut | JSONResponse:
     """Apply the desk's outbox in order; each mutation is processed exactly once."""
     request = PushRequest(body.client_id, tuple(
         Mutation(m.id, m.name, m.args, m.client_time) for m in body.mutations))
+    started = time.perf_counter()
     try:
         result = sync.push(session, device, request, now)
     except sync.MutationGap as gap:
         return error_response(409, MUTATION_GAP, gap.message,
                               last_mutation_id=gap.last_mutation_id)
+    metrics = context.metrics
+    metrics.push_seconds.observe(time.perf_counter() - started)
+    metrics.push_mutations.observe(len(body.mutations))
+    for outcome in result.results:
+        metrics.mutations.labels(outcome.status).inc()
     return PushOut.model_validate(result.to_json())
 
 

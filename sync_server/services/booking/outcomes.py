@@ -82,6 +82,7 @@ def _refuse(
     occurrences: tuple[OccurrenceResult, ...] = (),
 ) -> BookingResult:
     version = None
+    unit_of(session).note_refusal(refused.code.value)
     if caller.mutation is not None:
         version = changes.bump_version(session, caller.organization_id)
         _conflict(session, caller, refused, version, now)
