@@ -61,6 +61,7 @@ from desktop.ui.text import (
     render_message,
     time_edit_format,
 )
+from desktop.ui.theme import ERROR, SUCCESS, text_style
 from scheduling.commands import BookAppointment, Permission
 from scheduling.errors import RecurrenceError
 from scheduling.timeutil import to_local, to_utc
@@ -532,5 +533,5 @@ class BookingDialog(QDialog):
 
     def _say(self, text: str, *, error: bool) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b3261e;" if error else "color: #1b5e20;")
+        self.message.setStyleSheet(text_style(ERROR) if error else text_style(SUCCESS))
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from desktop.ui.text import _, language_notifier
+from desktop.ui.theme import LINK, text_style
 
 #: How long the notice stays.
 SHOWN_MS = 12_000
@@ -29,7 +30,7 @@ class ChangeNotice(QWidget):
         self.view_button, self.undo_button = QToolButton(self), QToolButton(self)
         for button in (self.view_button, self.undo_button):
             button.setAutoRaise(True)
-            button.setStyleSheet("font-weight: bold; color: #1a73e8;")
+            button.setStyleSheet(text_style(LINK, bold=True))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.text)

@@ -35,6 +35,7 @@ from desktop.ui.conflict_inbox_model import (
     load_conflicts,
 )
 from desktop.ui.text import _, language_notifier, render_message
+from desktop.ui.theme import ERROR, text_style
 from scheduling.commands import BookAppointment
 from scheduling.model import AppointmentSource
 
@@ -69,7 +70,7 @@ class ConflictInbox(QWidget):
             label.setWordWrap(True)
         for title in (self.tried_title, self.why_title, self.options_title):
             title.setStyleSheet("font-weight: bold;")
-        self.why.setStyleSheet("color: #b3261e;")
+        self.why.setStyleSheet(text_style(ERROR))
         self.options = QVBoxLayout()
         self.dismiss_button = QPushButton(details)
         self.message = QLabel(details)

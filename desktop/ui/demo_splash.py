@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from desktop.ui.text import _
+from desktop.ui.theme import hint_style, set_heading
 
 
 def demo_hint(email: str, password: str) -> str:
@@ -25,7 +26,7 @@ class DemoSplash(QWidget):
     def __init__(self, steps: int, hint: str) -> None:
         super().__init__(None, Qt.WindowType.SplashScreen | Qt.WindowType.WindowStaysOnTopHint)
         self.title = QLabel(_("Preparing the ClinicDesk demo…"), self)
-        self.title.setStyleSheet("font-size: 14pt; font-weight: bold;")
+        set_heading(self.title, 1.55)
         self.detail = QLabel(_("Starting a sync server with a demo clinic and enrolling the "
                                "desks. This takes about ten seconds."), self)
         self.detail.setWordWrap(True)
@@ -33,7 +34,7 @@ class DemoSplash(QWidget):
         self.progress.setRange(0, steps)
         self.hint = QLabel(hint, self)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setStyleSheet(hint_style())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         for widget in (self.title, self.detail, self.progress, self.hint):

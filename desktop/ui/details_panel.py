@@ -18,6 +18,7 @@ from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from desktop.store.models import AppointmentRow
 from desktop.ui.text import _, format_clock, format_when, language_notifier
+from desktop.ui.theme import hint_style, set_heading
 from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
 from scheduling.i18n import TERMS
@@ -98,12 +99,12 @@ class DetailsPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setSpacing(2)
         for title, value in zip(self.titles, self.values, strict=True):
-            title.setStyleSheet("color: #5f6368; margin-top: 4px;")
+            title.setStyleSheet(hint_style() + " margin-top: 4px;")
             title.setWordWrap(True)
             value.setWordWrap(True)
             form.addWidget(title)
             form.addWidget(value)
-        self.values[0].setStyleSheet("font-weight: bold; font-size: 12pt;")
+        set_heading(self.values[0], 1.3)
         layout = QVBoxLayout(self)
         layout.addWidget(self.empty)
         layout.addWidget(self.form_box)

@@ -36,6 +36,7 @@ from desktop.services.session import SessionLocked
 from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.details_panel import AppointmentDetails, load_details
 from desktop.ui.text import _, date_edit_format, language_notifier, render_message, time_edit_format
+from desktop.ui.theme import ERROR, set_heading, text_style
 from desktop.ui.undo_history import EDIT, Change, UndoHistory
 from scheduling.timeutil import to_local, to_utc
 
@@ -60,7 +61,7 @@ class EditDialog(QDialog):
         self.reference: ClinicReference = load_reference(ctx, details.clinic_id)
         ref = self.reference
         self.patient = QLabel(details.patient_name, self)
-        self.patient.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        set_heading(self.patient, 1.3)
         self.type_label = QLabel(details.type_name, self)
         self.notes = QLabel(details.notes or "—", self)
         self.notes.setWordWrap(True)
@@ -90,7 +91,7 @@ class EditDialog(QDialog):
             form.addRow(self.labels[key], field)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setStyleSheet(text_style(ERROR))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         layout = QVBoxLayout(self)

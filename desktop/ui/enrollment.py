@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from desktop.sync.errors import SyncError
 from desktop.ui.recovery import key_store_problem
 from desktop.ui.text import _, language_notifier
+from desktop.ui.theme import ERROR, set_heading, text_style
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class EnrollmentScreen(QWidget):
         self._pool = pool or QThreadPool.globalInstance()
         self._job: _EnrollmentJob | None = None
         self.title, self.intro = QLabel(self), QLabel(self)
-        self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
+        set_heading(self.title, 1.6)
         self.intro.setWordWrap(True)
         self.url, self.code, self.passphrase, self.repeat = (QLineEdit(self) for _i in range(4))
         for field in (self.passphrase, self.repeat):
@@ -190,4 +191,4 @@ class EnrollmentScreen(QWidget):
 
     def _say(self, text: str, *, error: bool) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b3261e;" if error else "")
+        self.message.setStyleSheet(text_style(ERROR) if error else "")

@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 
 from desktop.services.feeds import FeedDTO, FeedResource, FeedsService
 from desktop.ui.text import _, current_language, format_when, language_notifier
+from desktop.ui.theme import ERROR, text_style
 
 PRIVACY_LEVELS = ("busy", "initials", "full")
-_RED = "color: #b3261e;"
 
 
 def privacy_name(level: str) -> str:
@@ -75,7 +75,7 @@ class FeedsDialog(QDialog):
             self.privacy_combo.addItem("", level)
         self.full_warning = QLabel(self)
         self.full_warning.setWordWrap(True)
-        self.full_warning.setStyleSheet(_RED)
+        self.full_warning.setStyleSheet(text_style(ERROR))
         self.label_edit = QLineEdit(self)
         self.label_edit.setMaxLength(200)
         self.language_combo = QComboBox(self)
@@ -125,12 +125,12 @@ class FeedsDialog(QDialog):
         self.revoke_button.setEnabled(False)
         self.busy_warning = QLabel(self)
         self.busy_warning.setWordWrap(True)
-        self.busy_warning.setStyleSheet(_RED)
+        self.busy_warning.setStyleSheet(text_style(ERROR))
         self.busy_warning.hide()
         self._failing: list[tuple[str, str]] = []
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(_RED)
+        self.error_label.setStyleSheet(text_style(ERROR))
         self.error_label.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.services.session import SignInService
 from desktop.ui.text import _, language_notifier
+from desktop.ui.theme import ERROR, hint_style, set_heading, text_style
 
 #: How often the overlay asks whether the session has gone idle.
 IDLE_CHECK_MS = 5_000
@@ -49,7 +50,7 @@ class LockOverlay(QWidget):
         self._hidden_others: list[QWidget] = []
         self.setObjectName("lockOverlay")
         self.title = QLabel(self)
-        self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        set_heading(self.title, 1.75)
         self.who = QLabel(self)
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -57,11 +58,11 @@ class LockOverlay(QWidget):
         self.unlock_button = QPushButton(self)
         #: A line under the password field (the demo says its password there).
         self.hint = QLabel(self)
-        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setStyleSheet(hint_style())
         self.hint.setVisible(False)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setStyleSheet(text_style(ERROR))
         # The message spans the overlay's width (centred text): a wrapped label squeezed
         # to its empty size hint would cut the sentence off.
         self.message.setAlignment(Qt.AlignmentFlag.AlignHCenter)

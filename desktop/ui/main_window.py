@@ -70,6 +70,7 @@ from desktop.ui.text import (
     language_notifier,
     set_language,
 )
+from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
 from desktop.ui.waitlist_dock import WaitlistPanel
@@ -941,9 +942,9 @@ class MainWindow(QMainWindow):
             text = f"{text} · {status.error}"
         self.sync_label.setText(text)
         self.sync_label.setStyleSheet("" if status.online and not status.error
-                                      else "color: #b3261e;")
+                                      else text_style(ERROR))
 
     def _show_conflicts(self) -> None:
         self.conflicts_button.setText(_("Conflicts ({count})").format(count=self._conflicts))
-        self.conflicts_button.setStyleSheet("color: #b3261e; font-weight: bold;"
+        self.conflicts_button.setStyleSheet(text_style(ERROR, bold=True)
                                             if self._conflicts else "")

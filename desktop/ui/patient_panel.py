@@ -22,6 +22,7 @@ from desktop.services.context import DeskContext
 from desktop.services.patient_history import PatientHistory, VisitLine, patient_history
 from desktop.services.session import SessionLocked
 from desktop.ui.text import _, format_when, language_notifier, ngettext
+from desktop.ui.theme import ERROR, hint_style, set_heading, text_style
 from scheduling.i18n import TERMS
 
 
@@ -38,7 +39,7 @@ class PatientPanel(QWidget):
         self.empty = QLabel(self)
         self.empty.setWordWrap(True)
         self.name = QLabel(self)
-        self.name.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        set_heading(self.name, 1.3)
         self.name.setWordWrap(True)
         self.titles = [QLabel(self) for _i in range(3)]
         self.values = [QLabel(self) for _i in range(3)]
@@ -47,7 +48,7 @@ class PatientPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for title, value in zip(self.titles, self.values, strict=True):
-            title.setStyleSheet("color: #5f6368;")
+            title.setStyleSheet(hint_style())
             value.setWordWrap(True)
             form.addRow(title, value)
         self.next_title, self.past_title = QLabel(self), QLabel(self)
@@ -126,7 +127,7 @@ class PatientPanel(QWidget):
                 QListWidgetItem(none, view)
         self.no_shows.setText(ngettext("{count} no-show", "{count} no-shows", history.no_shows)
                               .format(count=history.no_shows))
-        self.no_shows.setStyleSheet("color: #b3261e;" if history.no_shows else "")
+        self.no_shows.setStyleSheet(text_style(ERROR) if history.no_shows else "")
 
     @staticmethod
     def _describe(line: VisitLine) -> str:

@@ -21,6 +21,7 @@ from desktop.services.dto import PatientDTO
 from desktop.services.patient_duplicates import likely_duplicates
 from desktop.ui.booking_model import PatientResultsModel
 from desktop.ui.text import _, language_notifier, render_message
+from desktop.ui.theme import ERROR, WARNING, text_style
 
 #: Wait this long after the last key stroke before searching (the search is local).
 SEARCH_DELAY_MS = 150
@@ -67,7 +68,7 @@ class PatientPicker(QGroupBox):
         self.create_button = QPushButton(self.create_box)
         self.create_error = QLabel(self.create_box)
         self.create_error.setWordWrap(True)
-        self.create_error.setStyleSheet("color: #b3261e;")
+        self.create_error.setStyleSheet(text_style(ERROR))
         form.addRow(self.create_error, self.create_button)
         self.create_box.setVisible(False)
         layout.addWidget(self.create_box)
@@ -77,7 +78,7 @@ class PatientPicker(QGroupBox):
         duplicate_layout.setContentsMargins(0, 0, 0, 0)
         self.duplicate_text = QLabel(self.duplicate_box)
         self.duplicate_text.setWordWrap(True)
-        self.duplicate_text.setStyleSheet("color: #8a4b00;")
+        self.duplicate_text.setStyleSheet(text_style(WARNING))
         self.use_existing_button = QPushButton(self.duplicate_box)
         self.create_anyway_button = QPushButton(self.duplicate_box)
         duplicate_buttons = QHBoxLayout()

@@ -22,6 +22,7 @@ from desktop.store.errors import (
     WrongPassphraseError,
 )
 from desktop.ui.text import _, language_notifier
+from desktop.ui.theme import ERROR, set_heading, text_style
 
 #: Errors of ``open_store`` that the recovery passphrase can get past.
 KEY_STORE_PROBLEMS = (KeyStoreEntryMissing, NoKeyStoreError, WrongKeyError)
@@ -52,7 +53,7 @@ class RecoveryScreen(QWidget):
         super().__init__(parent)
         self._unlock = unlock
         self.title, self.problem, self.message = QLabel(self), QLabel(problem, self), QLabel(self)
-        self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
+        set_heading(self.title, 1.6)
         for label in (self.problem, self.message):
             label.setWordWrap(True)
         self.passphrase = QLineEdit(self)
@@ -98,4 +99,4 @@ class RecoveryScreen(QWidget):
 
     def _say(self, text: str) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b3261e;" if text else "")
+        self.message.setStyleSheet(text_style(ERROR) if text else "")

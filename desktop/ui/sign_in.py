@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from desktop.services.session import ServerCheck, SignInFailure, SignInResult, SignInService
 from desktop.sync.errors import SyncError
 from desktop.ui.text import _, language_notifier
+from desktop.ui.theme import ERROR, WARNING, hint_style, set_heading, text_style
 
 
 def failure_text(failure: str | None) -> str:
@@ -47,7 +48,7 @@ class SignInScreen(QWidget):
         self._sessions = sessions
         self._server_check = server_check
         self.title = QLabel(self)
-        self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
+        set_heading(self.title, 1.6)
         self.email = QLineEdit(self)
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -62,7 +63,7 @@ class SignInScreen(QWidget):
         #: A line under the form (the demo says its e-mail and password there).
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setStyleSheet(hint_style())
         self.hint.setVisible(False)
         form = QFormLayout()
         form.addRow(self.email_label, self.email)
@@ -127,4 +128,4 @@ class SignInScreen(QWidget):
 
     def _say(self, text: str, *, error: bool) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #b3261e;" if error else "color: #5d4037;")
+        self.message.setStyleSheet(text_style(ERROR) if error else text_style(WARNING))

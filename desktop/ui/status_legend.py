@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QColorDialog, QGridLayout, QLabel, QToolButton, QWidget
 
 from desktop.ui.agenda.status_style import (
@@ -70,7 +70,8 @@ class StatusLegend(QWidget):
         for status, swatch in self.swatches.items():
             colour = status_colour(status)
             swatch.setStyleSheet("" if colour is None else
-                                 f"background: {colour.name()}; border: 1px solid #555;")
+                                 f"background: {colour.name()}; border: 1px solid "
+                                 f"{self.palette().color(QPalette.ColorRole.Text).name()};")
 
     def _ask_colour(self, current: QColor) -> QColor | None:
         chosen = QColorDialog.getColor(current, self, _("Status colour"))

@@ -41,6 +41,7 @@ from desktop.ui.text import (
     language_notifier,
     ngettext,
 )
+from desktop.ui.theme import set_heading
 from desktop.ui.today_model import (
     RangeStatistics,
     TodayModel,
@@ -73,7 +74,7 @@ class TodayBoard(QWidget):
         self.statistics: RangeStatistics | None = None
 
         self.title = QLabel(self)
-        self.title.setStyleSheet("font-size: 15pt; font-weight: bold;")
+        set_heading(self.title, 1.6)
         self.refresh_button = QPushButton(self)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)

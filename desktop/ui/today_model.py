@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor
 from sqlalchemy import select
 
 from desktop.services import agenda
@@ -30,6 +29,7 @@ from desktop.services.context import DeskContext, require
 from desktop.services.dto import AgendaItem
 from desktop.store.models import AppointmentRow
 from desktop.ui.text import N_, _, format_clock, format_duration, format_ratio
+from desktop.ui.theme import ERROR, accent
 from scheduling.commands import Permission
 from scheduling.model import AppointmentStatus
 from scheduling.statistics import appointment_statistics, utilization
@@ -233,7 +233,7 @@ class TodayModel(QAbstractItemModel):
         late = index.isValid() and (index.internalId() == 1
                                     or (index.internalId() == 0 and index.row() == 0))
         if role == Qt.ItemDataRole.ForegroundRole and late:
-            return QColor("#b3261e")  # the late group and its patients, in red
+            return accent(ERROR)  # the late group and its patients, in red
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
             return None
         if index.internalId() == 0:

@@ -40,6 +40,7 @@ from desktop.ui.agenda import WAITLIST_MIME
 from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.text import _, format_when, language_notifier, render_message
+from desktop.ui.theme import ERROR, hint_style, text_style
 
 ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -126,7 +127,7 @@ class AddToWaitlistDialog(QDialog):
         self.type_label, self.note_label = QLabel(self), QLabel(self)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setStyleSheet(text_style(ERROR))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         form = QFormLayout()
@@ -192,7 +193,7 @@ class WaitlistPanel(QWidget):
         self.list.setSpacing(1)
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #5f6368;")
+        self.hint.setStyleSheet(hint_style())
         self.add_button, self.remove_button = QPushButton(self), QPushButton(self)
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)

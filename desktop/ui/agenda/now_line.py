@@ -14,7 +14,7 @@ from desktop.ui.agenda.scene import AgendaGeometry
 
 #: How often the line moves.
 NOW_LINE_MS = 60_000
-_RED = QColor("#d93025")
+_RED = QColor("#d93025")  # readable on light and dark bases alike
 
 
 class NowLine:

@@ -30,6 +30,7 @@ from desktop.services.dto import AgendaItem
 from desktop.ui.agenda.layout import DayAxis, Lane, Scale, Span, day_axis, lay_out
 from desktop.ui.agenda.status_style import STRIPE_WIDTH, opacity_of, status_colour
 from desktop.ui.text import _, display_locale, format_clock
+from desktop.ui.theme import AgendaColours, scaled_font, text_on
 from scheduling.i18n import TERMS
 from scheduling.timeutil import zone
 
@@ -45,15 +46,9 @@ RESIZE_HANDLE = 6.0
 NO_ROOM = ""
 WHOLE = Lane(0, 1)
 
-# Paint resources shared by every item (built once: a week paints thousands of items).
-_TEXT = QColor("#111111")
-_SELECTED_BORDER = QColor("#1a237e")
-_CLOSED = QColor("#e6e6e6")
-_WORKING = QColor("white")
-_REASON = QColor("#444444")
-_HOUR_LINE = QPen(QColor("#cccccc"), 0)
-_DAY_END = QPen(QColor("#555555"), 2)
-_COLUMN_EDGE = QPen(QColor("#b0b0b0"), 0)
+#: The agenda's text, relative to the application font (it follows the system's size).
+FONT_SCALE = 0.9
+COMPACT_FONT_SCALE = 0.85
 _TOP_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
 _CENTER = Qt.AlignmentFlag.AlignCenter
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -155,9 +150,11 @@ class HeaderLabel(QGraphicsSimpleTextItem):
     ``Okafor``): in a narrow week column the surname tells the columns apart, where
     ``Dr Aisha…`` over every column would not."""
 
-    def __init__(self, text: str, font: QFont, width: float, shorten: bool = False) -> None:
+    def __init__(self, text: str, font: QFont, width: float, shorten: bool = False,
+                 colour: QColor | None = None) -> None:
         super().__init__(text)
         self.setFont(font)
+        self._colour = colour or AgendaColours.of().text
         self._width = max(width, 8.0)
         metrics = QFontMetricsF(font)
         shown = text
@@ -181,7 +178,7 @@ class HeaderLabel(QGraphicsSimpleTextItem):
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
               _widget: QWidget | None = None) -> None:
         painter.setFont(self.font())
-        painter.setPen(QColor("#111111"))
+        painter.setPen(self._colour)
         painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignLeft
                          | Qt.AlignmentFlag.AlignVCenter, self._shown)
 
@@ -194,20 +191,27 @@ class ItemStyle:
     fill: QColor
     pen: QPen
     hatch: QBrush | None
+    #: Black or white, whichever contrasts more with ``fill``.
+    text: QColor
+    selected: QColor
 
     @classmethod
-    def of(cls, color_name: str, pending: bool) -> ItemStyle:
+    def of(cls, color_name: str, pending: bool,
+           colours: AgendaColours | None = None) -> ItemStyle:
+        colours = colours or AgendaColours.of()
         color = QColor(color_name)
         if not color.isValid():
             color = QColor("#888888")
-        border = color.darker(150)
+        fill = colours.block_fill(color, pending)
+        border = color.darker(150) if not colours.dark else color.lighter(130)
         pen = QPen(border, 1.0)
         hatch = None
         if pending:
             # Not yet confirmed by the server: dashed border and a light hatching.
             pen.setStyle(Qt.PenStyle.DashLine)
-            hatch = QBrush(border.lighter(160), Qt.BrushStyle.BDiagPattern)
-        return cls(color.lighter(170) if pending else color.lighter(130), pen, hatch)
+            shade = border.lighter(160) if not colours.dark else border.darker(160)
+            hatch = QBrush(shade, Qt.BrushStyle.BDiagPattern)
+        return cls(fill, pen, hatch, text_on(fill), colours.selected)
 
 
 class AppointmentItem(QGraphicsItem):
@@ -251,6 +255,10 @@ class AppointmentItem(QGraphicsItem):
     def rect(self) -> QRectF:
         return QRectF(self._rect)
 
+    @property
+    def style(self) -> ItemStyle:
+        return self._style
+
     def on_resize_handle(self, point: QPointF) -> bool:
         """Whether a scene point grabs the bottom edge (resize) rather than the body (move)."""
         return self._rect.contains(point) and point.y() >= self._rect.bottom() - RESIZE_HANDLE
@@ -265,7 +273,7 @@ class AppointmentItem(QGraphicsItem):
         if self.isSelected():
             pen = QPen(style.pen)
             pen.setWidthF(2.5)
-            pen.setColor(_SELECTED_BORDER)
+            pen.setColor(style.selected)
             painter.setPen(pen)
         else:
             painter.setPen(style.pen)
@@ -277,7 +285,7 @@ class AppointmentItem(QGraphicsItem):
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
             return  # zoomed far out (an overview, a thumbnail): text would be unreadable
         painter.setFont(self._font)
-        painter.setPen(_TEXT)
+        painter.setPen(style.text)
         inner = rect.adjusted(3 + STRIPE_WIDTH, 1, -14 if self._marker else -2, -1)
         first, second = self._text
         painter.drawText(inner, _TOP_LEFT, first + ("\n" + second if rect.height() > 26 else ""))
@@ -293,41 +301,50 @@ class ColumnBackdrop(QGraphicsItem):
 
     def __init__(self, rect: QRectF, working: list[tuple[float, float]],
                  closed: list[tuple[float, float, str, bool]], hour_lines: list[float],
-                 holiday: str | None, day_end: bool = False) -> None:
+                 holiday: str | None, day_end: bool = False,
+                 colours: AgendaColours | None = None) -> None:
         super().__init__()
         self._rect = rect
         self._day_end = day_end
         self._working = working
         self._closed = closed  # (top, bottom, reason, is_outage)
-        self._lines = [QLineF(rect.left(), y, rect.right(), y) for y in hour_lines]
-        self._working_rects = [QRectF(rect.left(), top, rect.width(), bottom - top)
-                               for top, bottom in working]
+        self._hour_lines = hour_lines  # shared by the day's columns; lines made when painted
         self._holiday = holiday
+        self._colours = colours or AgendaColours.of()
         self.setZValue(0)
+
+    @property
+    def colours(self) -> AgendaColours:
+        return self._colours
 
     def boundingRect(self) -> QRectF:
         return self._rect
 
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem,
               _widget: QWidget | None = None) -> None:
-        rect = self._rect
-        painter.fillRect(rect, _CLOSED)
-        for band in self._working_rects:
-            painter.fillRect(band, _WORKING)
+        rect, colours = self._rect, self._colours
+        painter.fillRect(rect, colours.closed)
+        left, width = rect.left(), rect.width()
+        for top, bottom in self._working:
+            painter.fillRect(QRectF(left, top, width, bottom - top), colours.working)
         for top, bottom, reason, outage in self._closed:
-            band = QRectF(rect.left(), top, rect.width(), bottom - top)
-            painter.fillRect(band, QColor("#f3d6d6") if outage else QColor("#d9d9e8"))
-            painter.fillRect(band, QBrush(QColor("#9e9e9e"), Qt.BrushStyle.FDiagPattern))
-            painter.setPen(_REASON)
+            band = QRectF(left, top, width, bottom - top)
+            painter.fillRect(band, colours.outage if outage else colours.blocked)
+            painter.fillRect(band, QBrush(colours.hatch, Qt.BrushStyle.FDiagPattern))
+            painter.setPen(colours.reason)
             painter.drawText(band.adjusted(3, 2, -3, -2), Qt.AlignmentFlag.AlignLeft, reason)
-        painter.setPen(_HOUR_LINE)
-        painter.drawLines(self._lines)
+        painter.setPen(QPen(colours.hour_line, 0))
+        right = rect.right()
+        painter.drawLines([QLineF(left, y, right, y) for y in self._hour_lines])
         # The last column of a day in the week: a firmer line.
-        painter.setPen(_DAY_END if self._day_end else _COLUMN_EDGE)
+        painter.setPen(QPen(colours.day_end, 2) if self._day_end
+                       else QPen(colours.column_edge, 0))
         painter.drawLine(rect.topRight(), rect.bottomRight())
         if self._holiday is not None:
-            painter.fillRect(rect, QBrush(QColor(200, 120, 120, 70)))
-            painter.setPen(QColor("#7a1f1f"))
+            holiday = QColor(colours.holiday)
+            holiday.setAlpha(140)
+            painter.fillRect(rect, holiday)
+            painter.setPen(colours.holiday_text)
             painter.drawText(rect.adjusted(4, 8, -4, 0),
                              Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
                              | Qt.TextFlag.TextWordWrap, self._holiday)
@@ -343,6 +360,8 @@ class SceneContent:
     locale: str
     columns: str  # "provider" or "room"
     hide_patients: bool = False
+    #: From the application palette when the content is made (light or dark mode).
+    colours: AgendaColours = field(default_factory=AgendaColours.of)
 
 
 def column_key(item: AgendaItem, columns: str) -> str:
@@ -360,8 +379,7 @@ def build_scene(scene: QGraphicsScene, content: SceneContent) -> dict[str, Appoi
     scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
     geo = content.geometry
     scene.setSceneRect(QRectF(0, 0, geo.width, geo.height))
-    font = QFont()
-    font.setPointSizeF(8.0)
+    font = scaled_font(FONT_SCALE)
     header_font = QFont(font)
     header_font.setBold(True)
     _draw_headers(scene, content, header_font, font)
@@ -373,9 +391,7 @@ def build_scene(scene: QGraphicsScene, content: SceneContent) -> dict[str, Appoi
     for column in geo.columns:
         day_end = week and column.index % keys == keys - 1
         scene.addItem(_backdrop(content, column, lines[column.day], day_end))
-    item_font = QFont(font)
-    if geo.compact:
-        item_font.setPointSizeF(7.5)
+    item_font = scaled_font(COMPACT_FONT_SCALE) if geo.compact else QFont(font)
     return _draw_appointments(scene, content, item_font)
 
 
@@ -385,19 +401,21 @@ def _draw_headers(scene: QGraphicsScene, content: SceneContent, header_font: QFo
     locale = display_locale(content.locale)
     keys = len({c.key for c in geo.columns})
     group = keys * geo.column_width
-    shade = QBrush(QColor("#eef1f6"))
-    edge = QPen(QColor("#b0b0b0"), 0)
+    colours = content.colours
+    shade = QBrush(colours.header)
+    edge = QPen(colours.column_edge, 0)
     for column in geo.columns:
         x = geo.column_x(column)
         if column.index % keys == 0:
             # The day over its group of columns (the week), then each column's name.
-            scene.addRect(QRectF(x, 0, group, HEADER), QPen(QColor("#555555"), 0), shade)
+            scene.addRect(QRectF(x, 0, group, HEADER), QPen(colours.header_edge, 0), shade)
             day = str(format_skeleton("MMMEd", column.day, locale=locale))
-            label = HeaderLabel(day, header_font, group - 8)
+            label = HeaderLabel(day, header_font, group - 8, colour=colours.text)
             label.setPos(x + 4, 2)
             scene.addItem(label)
         scene.addLine(x, 19, x, HEADER, edge)
-        name = HeaderLabel(column.name, font, geo.column_width - 6, shorten=True)
+        name = HeaderLabel(column.name, font, geo.column_width - 6, shorten=True,
+                           colour=colours.text)
         name.setPos(x + 4, 21)
         scene.addItem(name)
     first_axis = geo.axes[geo.columns[0].day] if geo.columns else None
@@ -405,6 +423,7 @@ def _draw_headers(scene: QGraphicsScene, content: SceneContent, header_font: QFo
         return
     for minute, instant in first_axis.hour_marks():
         text = scene.addSimpleText(format_clock(instant, geo.tz, content.locale), font)
+        text.setBrush(colours.text)
         text.setPos(4, HEADER + minute * geo.scale.pixels_per_minute + 1)
 
 
@@ -435,7 +454,7 @@ def _backdrop(content: SceneContent, column: Column, lines: list[float],
             closed.append((geo.y_of(column.day, max(period.start, axis.start)),
                            geo.y_of(column.day, min(period.end, axis.end)),
                            reason, period.kind == "outage"))
-    return ColumnBackdrop(rect, working, closed, lines, holiday, day_end)
+    return ColumnBackdrop(rect, working, closed, lines, holiday, day_end, content.colours)
 
 
 def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
@@ -477,8 +496,7 @@ class ItemPainter:
     def __init__(self, content: SceneContent, font: QFont | None = None) -> None:
         self.content = content
         if font is None:
-            font = QFont()
-            font.setPointSizeF(7.5 if content.geometry.compact else 8.0)
+            font = scaled_font(COMPACT_FONT_SCALE if content.geometry.compact else FONT_SCALE)
         self.font = font
         self._tooltip = _("{time} {patient} — {type} ({status})")
         self._not_confirmed = _("{status}, not yet confirmed")
@@ -521,8 +539,8 @@ class ItemPainter:
         text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
         style = self._styles.get((item.color, item.pending))
         if style is None:
-            style = self._styles[(item.color, item.pending)] = ItemStyle.of(item.color,
-                                                                            item.pending)
+            style = self._styles[(item.color, item.pending)] = ItemStyle.of(
+                item.color, item.pending, content.colours)
         tooltip = self._tooltip.format(time=clock, patient=patient, type=item.type_name,
                                        status=status)
         return text, tooltip, style

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPalette,
     QPen,
     QResizeEvent,
     QWheelEvent,
@@ -41,10 +42,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.agenda.scene import GUTTER, HEADER, AgendaGeometry, AppointmentItem, Column
+from desktop.ui.theme import LINK, accent
 
 WAITLIST_MIME = "application/x-clinicdesk-waitlist-entry"
 SNAP_MINUTES = 5
 STRIP_SLACK = 200.0
+
+#: The drag ghost: the target fits, or the rules refuse it (adapted to the palette).
+_FITS, _CLASHES = QColor("#2e7d32"), QColor("#c62828")
 
 
 class Mode(enum.Enum):
@@ -109,7 +114,12 @@ class PinnedStrip(QGraphicsView):
         self.setInteractive(False)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setAcceptDrops(False)
-        self.setBackgroundBrush(QColor("#f4f4f4"))
+        self.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Window))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the platform switched dark / light
+            self.setBackgroundBrush(self.palette().color(QPalette.ColorRole.Window))
+        super().changeEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         self._grid.wheelEvent(event)
@@ -327,7 +337,7 @@ class AgendaView(QGraphicsView):
             self._ghost = QGraphicsRectItem()
             self._ghost.setZValue(50)
             self.scene().addItem(self._ghost)
-        color = QColor("#1a73e8")
+        color = accent(LINK, self.palette(), minimum=3.0)
         self._ghost.setPen(QPen(color, 2.0, Qt.PenStyle.DashLine))
         fill = QColor(color)
         fill.setAlpha(40)
@@ -439,7 +449,7 @@ class AgendaView(QGraphicsView):
             self._ghost = QGraphicsRectItem()
             self._ghost.setZValue(50)
             self.scene().addItem(self._ghost)
-        color = QColor("#2e7d32") if judgement.ok else QColor("#c62828")
+        color = accent(_FITS if judgement.ok else _CLASHES, self.palette(), minimum=3.0)
         self._ghost.setPen(QPen(color, 2.5, Qt.PenStyle.SolidLine))
         fill = QColor(color)
         fill.setAlpha(40)
@@ -455,7 +465,7 @@ class AgendaView(QGraphicsView):
         labels = [c for c in self._ghost.childItems() if isinstance(c, QGraphicsSimpleTextItem)]
         label = labels[0] if labels else QGraphicsSimpleTextItem(self._ghost)
         label.setText(text)
-        label.setBrush(color.darker(130))
+        label.setBrush(color)
         height = label.boundingRect().height()
         top = rect.top() - height - 1
         label.setPos(rect.left() + 2, top if top > HEADER else rect.top() + 1)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
 
@@ -205,6 +205,12 @@ class AgendaWidget(QWidget):
 
     def retranslate(self) -> None:
         self._redraw()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A new palette (the platform switched to dark mode or back): redraw with it."""
+        if event.type() == QEvent.Type.PaletteChange and self._data is not None:
+            self._redraw()
+        super().changeEvent(event)
 
     def selected_appointment(self) -> str | None:
         return self._selected
