@@ -410,10 +410,11 @@ class MainWindow(QMainWindow):
         self._show_sync_state()
 
     def _reload_range(self) -> None:
-        reference = load_reference(self._ctx, self.clinic_id)
+        self.agenda.show_range(self.clinic_id, self.first_day(), self._days, self._columns)
+        # The agenda keeps the clinic's reference while the clinic stays the same.
+        reference = self.agenda.reference or load_reference(self._ctx, self.clinic_id)
         self._zone, self._locale = reference.time_zone, reference.locale
         self._apply_date_format()
-        self.agenda.show_range(self.clinic_id, self.first_day(), self._days, self._columns)
         self.waitlist_panel.set_clinic(self.clinic_id)
         self.details_panel.refresh()
         self.refresh_conflicts()
@@ -451,7 +452,8 @@ class MainWindow(QMainWindow):
         if self.lock_overlay.is_locked():
             return
         if changes is not None and changes.configuration:
-            self.refresh()  # hours, resources, time zone: the whole frame (rare)
+            self.agenda.forget_reference()  # providers, rooms, types, time zone (rare)
+            self.refresh()
             return
         try:
             self.agenda.request_refresh(changes)

@@ -10,6 +10,7 @@ thousands of appointments stays cheap to build and to paint.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -230,7 +231,9 @@ class AppointmentItem(QGraphicsItem):
         self.setFlag(_SELECTABLE, True)
         self.setToolTip(tooltip)
         self.setZValue(10)
-        self.setOpacity(opacity_of(item.status))  # completed and no-show: faded
+        opacity = opacity_of(item.status)
+        if opacity != 1.0:
+            self.setOpacity(opacity)  # completed and no-show: faded
 
     @property
     def appointment_id(self) -> str:
@@ -371,53 +374,123 @@ def column_key(item: AgendaItem, columns: str) -> str:
 
 
 def build_scene(scene: QGraphicsScene, content: SceneContent) -> dict[str, AppointmentItem]:
-    """Clear ``scene`` and draw ``content``; returns the appointment items by id."""
-    scene.clear()
-    # Items never move once built (a drag moves a ghost, a change rebuilds the scene):
-    # without a BSP index, building and painting a busy week is cheaper, and finding the
-    # items under the pointer among a few thousand stays instant.
-    scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-    geo = content.geometry
-    scene.setSceneRect(QRectF(0, 0, geo.width, geo.height))
-    font = scaled_font(FONT_SCALE)
-    header_font = QFont(font)
-    header_font.setBold(True)
-    _draw_headers(scene, content, header_font, font)
-    lines = {day: [HEADER + minute * geo.scale.pixels_per_minute
-                   for minute, _instant in axis.hour_marks()]
-             for day, axis in geo.axes.items()}
-    keys = len({c.key for c in geo.columns}) or 1
-    week = len(geo.axes) > 1
-    for column in geo.columns:
-        day_end = week and column.index % keys == keys - 1
-        scene.addItem(_backdrop(content, column, lines[column.day], day_end))
-    item_font = scaled_font(COMPACT_FONT_SCALE) if geo.compact else QFont(font)
-    return _draw_appointments(scene, content, item_font)
+    """Clear ``scene`` and draw all of ``content``; returns the appointment items by id."""
+    drawing = SceneDrawing(scene, content)
+    drawing.finish()
+    return drawing.items
 
 
-def _draw_headers(scene: QGraphicsScene, content: SceneContent, header_font: QFont,
-                  font: QFont) -> None:
+class SceneDrawing:
+    """One build of the scene, column by column.
+
+    The day headers are drawn at once; a column (its name, backdrop and appointments)
+    when :meth:`draw_between` covers it, or by :meth:`draw_more` / :meth:`finish`. A
+    week of 50 providers is 350 columns of which ~25 fit on screen: the widget draws
+    those first, paints, and fills in the rest in short slices afterwards.
+    """
+
+    def __init__(self, scene: QGraphicsScene, content: SceneContent) -> None:
+        scene.clear()
+        # Items never move once built (a drag moves a ghost, a change rebuilds the scene):
+        # without a BSP index, building and painting a busy week is cheaper, and finding
+        # the items under the pointer among a few thousand stays instant.
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        geo = content.geometry
+        scene.setSceneRect(QRectF(0, 0, geo.width, geo.height))
+        self.scene, self.content = scene, content
+        self.font = scaled_font(FONT_SCALE)
+        header_font = QFont(self.font)
+        header_font.setBold(True)
+        _draw_day_headers(scene, content, header_font, self.font)
+        self._lines = {day: [HEADER + minute * geo.scale.pixels_per_minute
+                             for minute, _instant in axis.hour_marks()]
+                       for day, axis in geo.axes.items()}
+        self._keys = len({c.key for c in geo.columns}) or 1
+        placed = place_items(geo, content.items, content.columns)
+        self._lanes = lay_out(Span(i.appointment_id, c.index, i.start, i.end)
+                              for c, i in placed.values())
+        self._by_column: dict[int, list[AgendaItem]] = {}
+        self._column_of: dict[str, int] = {}
+        for column, item in placed.values():
+            self._by_column.setdefault(column.index, []).append(item)
+            self._column_of[item.appointment_id] = column.index
+        self._painter = ItemPainter(
+            content, scaled_font(COMPACT_FONT_SCALE) if geo.compact else QFont(self.font))
+        self._edge = QPen(content.colours.column_edge, 0)
+        #: Columns not drawn yet, by index (left to right).
+        self._pending: dict[int, Column] = {c.index: c for c in geo.columns}
+        self.items: dict[str, AppointmentItem] = {}
+
+    @property
+    def done(self) -> bool:
+        return not self._pending
+
+    @property
+    def pending_columns(self) -> int:
+        return len(self._pending)
+
+    def item(self, appointment_id: str) -> AppointmentItem | None:
+        """The item of ``appointment_id`` (its column drawn now if it was not yet)."""
+        column = self._pending.get(self._column_of.get(appointment_id, -1))
+        if column is not None:
+            self._draw(column)
+        return self.items.get(appointment_id)
+
+    def draw_between(self, left: float, right: float) -> None:
+        """Draw the columns that reach into scene x ``left``..``right``."""
+        geo = self.content.geometry
+        first = max(0, int((left - GUTTER) // geo.column_width))
+        last = int((right - GUTTER) // geo.column_width)
+        for index in range(first, last + 1):
+            column = self._pending.get(index)
+            if column is not None:
+                self._draw(column)
+
+    def draw_more(self, seconds: float) -> bool:
+        """Draw columns for about ``seconds``; True when every column is drawn."""
+        until = time.perf_counter() + seconds
+        while self._pending and time.perf_counter() < until:
+            self._draw(next(iter(self._pending.values())))
+        return self.done
+
+    def finish(self) -> None:
+        for column in list(self._pending.values()):
+            self._draw(column)
+
+    def _draw(self, column: Column) -> None:
+        del self._pending[column.index]
+        content, scene = self.content, self.scene
+        geo = content.geometry
+        x = geo.column_x(column)
+        scene.addLine(x, 19, x, HEADER, self._edge)
+        name = HeaderLabel(column.name, self.font, geo.column_width - 6, shorten=True,
+                           colour=content.colours.text)
+        name.setPos(x + 4, 21)
+        scene.addItem(name)
+        day_end = len(geo.axes) > 1 and column.index % self._keys == self._keys - 1
+        scene.addItem(_backdrop(content, column, self._lines[column.day], day_end))
+        for item in self._by_column.get(column.index, ()):
+            graphic = self._painter.make(item, column, self._lanes[item.appointment_id])
+            scene.addItem(graphic)
+            self.items[item.appointment_id] = graphic
+
+
+def _draw_day_headers(scene: QGraphicsScene, content: SceneContent, header_font: QFont,
+                      font: QFont) -> None:
+    """Each day over its group of columns, and the hours down the gutter."""
     geo = content.geometry
     locale = display_locale(content.locale)
     keys = len({c.key for c in geo.columns})
     group = keys * geo.column_width
     colours = content.colours
     shade = QBrush(colours.header)
-    edge = QPen(colours.column_edge, 0)
-    for column in geo.columns:
+    for column in geo.columns[::keys or 1]:
         x = geo.column_x(column)
-        if column.index % keys == 0:
-            # The day over its group of columns (the week), then each column's name.
-            scene.addRect(QRectF(x, 0, group, HEADER), QPen(colours.header_edge, 0), shade)
-            day = str(format_skeleton("MMMEd", column.day, locale=locale))
-            label = HeaderLabel(day, header_font, group - 8, colour=colours.text)
-            label.setPos(x + 4, 2)
-            scene.addItem(label)
-        scene.addLine(x, 19, x, HEADER, edge)
-        name = HeaderLabel(column.name, font, geo.column_width - 6, shorten=True,
-                           colour=colours.text)
-        name.setPos(x + 4, 21)
-        scene.addItem(name)
+        scene.addRect(QRectF(x, 0, group, HEADER), QPen(colours.header_edge, 0), shade)
+        day = str(format_skeleton("MMMEd", column.day, locale=locale))
+        label = HeaderLabel(day, header_font, group - 8, colour=colours.text)
+        label.setPos(x + 4, 2)
+        scene.addItem(label)
     first_axis = geo.axes[geo.columns[0].day] if geo.columns else None
     if first_axis is None:
         return
@@ -455,21 +528,6 @@ def _backdrop(content: SceneContent, column: Column, lines: list[float],
                            geo.y_of(column.day, min(period.end, axis.end)),
                            reason, period.kind == "outage"))
     return ColumnBackdrop(rect, working, closed, lines, holiday, day_end, content.colours)
-
-
-def _draw_appointments(scene: QGraphicsScene, content: SceneContent,
-                       font: QFont) -> dict[str, AppointmentItem]:
-    geo = content.geometry
-    placed = place_items(geo, content.items, content.columns)
-    lanes = lay_out(Span(i.appointment_id, c.index, i.start, i.end)
-                    for c, i in placed.values())
-    painter = ItemPainter(content, font)
-    drawn: dict[str, AppointmentItem] = {}
-    for appointment_id, (column, item) in placed.items():
-        graphic = painter.make(item, column, lanes[appointment_id])
-        scene.addItem(graphic)
-        drawn[appointment_id] = graphic
-    return drawn
 
 
 def place_items(geo: AgendaGeometry, items: Sequence[AgendaItem],
@@ -551,4 +609,4 @@ def _local_day(geo: AgendaGeometry, instant: datetime) -> date | None:
 
 
 __all__ = ["AgendaGeometry", "AppointmentItem", "Column", "HeaderLabel", "ItemPainter",
-           "SceneContent", "build_scene", "column_width_for", "place_items"]
+           "SceneContent", "SceneDrawing", "build_scene", "column_width_for", "place_items"]

@@ -33,7 +33,7 @@ from desktop.ui.agenda.scene import (
     AppointmentItem,
     ItemPainter,
     SceneContent,
-    build_scene,
+    SceneDrawing,
     column_width_for,
 )
 from desktop.ui.agenda.slot_menu import empty_slot_menu, slot_request
@@ -56,6 +56,11 @@ from scheduling.timeutil import day_bounds
 LOCKED = "The session is locked. Unlock it to continue."
 #: Sync changes arriving within this many milliseconds are loaded and drawn once.
 MERGE_MS = 40
+#: A range of up to this many columns is drawn whole at once; a wider one (a week of
+#: 50 providers is 350 columns, ~25 on screen) draws what is on screen, paints, and
+#: draws the rest in slices of FILL_SLICE_SECONDS between events.
+DRAW_AT_ONCE = 24
+FILL_SLICE_SECONDS = 0.008
 
 
 def _keys_of(geometry: AgendaGeometry) -> list[tuple[str, str]]:
@@ -94,7 +99,9 @@ class AgendaWidget(QWidget):
         self._reference_stale = False
         self._data: AgendaView | None = None
         self._frame: AgendaFrame | None = None
-        self._items: dict[str, AppointmentItem] = {}
+        #: The scene being drawn: columns on screen first, the rest in slices after a paint.
+        self._drawing: SceneDrawing | None = None
+        self._drawn: dict[str, AppointmentItem] = {}
         self._selected: str | None = None
         self._judge: DragJudge | None = None
         self._last_reason = ""
@@ -133,6 +140,11 @@ class AgendaWidget(QWidget):
         self._merge.timeout.connect(self._load_in_background)
         self._loader = RangeLoader(self._load_stamped, self)
         self._loader.loaded.connect(self._on_loaded)
+        self._fill = QTimer(self)
+        self._fill.setInterval(0)
+        self._fill.timeout.connect(self._draw_more)
+        self.view.horizontalScrollBar().valueChanged.connect(self._draw_visible)
+        self.view.verticalScrollBar().valueChanged.connect(self._draw_visible)
         self._slices = SliceRunner(lambda: self.view.mode is not Mode.IDLE, self)
         self._slices.finished.connect(self._on_update_applied)
         self._update: SceneUpdate | None = None
@@ -224,12 +236,15 @@ class AgendaWidget(QWidget):
 
     def select(self, appointment_id: object) -> None:
         chosen = appointment_id if isinstance(appointment_id, str) else None
-        if chosen not in self._items:
+        item = None if chosen is None else self._item(chosen)
+        if item is None:
             chosen = None
-        for key, item in self._items.items():
-            item.setSelected(key == chosen)
-        if chosen is not None:
-            self.view.ensureVisible(self._items[chosen], 20, 20)
+        for other in self.scene.selectedItems():
+            if other is not item:
+                other.setSelected(False)
+        if item is not None:
+            item.setSelected(True)
+            self.view.ensureVisible(item, 20, 20)
         if chosen != self._selected:
             self._selected = chosen
             self.selectionChanged.emit(chosen)
@@ -250,15 +265,41 @@ class AgendaWidget(QWidget):
     def _locale(self) -> str:
         return "en_US" if self._reference is None else self._reference.locale
 
+    def forget_reference(self) -> None:
+        """The clinic's configuration changed: the next refresh reads it again."""
+        self._reference = None
+
+    @property
+    def reference(self) -> ClinicReference | None:
+        """The shown clinic's configuration (None before a range is shown, or locked)."""
+        return self._reference if self._reference is not None and \
+            self._reference.clinic_id == self._clinic_id else None
+
     def appointment_item(self, appointment_id: str) -> AppointmentItem | None:
-        return self._items.get(appointment_id)
+        return self._item(appointment_id)
+
+    def _item(self, appointment_id: str) -> AppointmentItem | None:
+        if self._drawing is not None:
+            return self._drawing.item(appointment_id)
+        return self._drawn.get(appointment_id)
+
+    @property
+    def _items(self) -> dict[str, AppointmentItem]:
+        """Every appointment item of the scene (the columns not drawn yet drawn now)."""
+        self._finish_drawing()
+        return self._drawn
+
+    @_items.setter
+    def _items(self, items: dict[str, AppointmentItem]) -> None:
+        self._fill.stop()
+        self._drawing, self._drawn = None, items
 
     @property
     def geometry_(self) -> AgendaGeometry | None:
         return self.view.geometry_
 
     def context_menu(self, appointment_id: str) -> QMenu | None:
-        item = self._items.get(appointment_id)
+        item = self._item(appointment_id)
         return None if item is None else self.appointment_actions.context_menu(item.agenda_item)
 
     def slot_menu_at(self, point: QPointF) -> QMenu | None:
@@ -300,6 +341,31 @@ class AgendaWidget(QWidget):
         self._build()
         self.view.horizontalScrollBar().setValue(scrolled[0])
         self.view.verticalScrollBar().setValue(scrolled[1])
+        self._draw_visible()
+        drawing = self._drawing
+        if drawing is not None and not drawing.done:
+            if drawing.pending_columns <= DRAW_AT_ONCE:
+                self._finish_drawing()
+            else:
+                self._fill.start()  # the rest after the visible part is painted
+
+    def _draw_visible(self) -> None:
+        """Draw the columns on screen (and half a screen either side) not drawn yet."""
+        drawing = self._drawing
+        if drawing is None or drawing.done:
+            return
+        shown = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        drawing.draw_between(shown.left() - shown.width() / 2,
+                             shown.right() + shown.width() / 2)
+
+    def _draw_more(self) -> None:
+        if self._drawing is None or self._drawing.draw_more(FILL_SLICE_SECONDS):
+            self._fill.stop()
+
+    def _finish_drawing(self) -> None:
+        if self._drawing is not None and not self._drawing.done:
+            self._fill.stop()
+            self._drawing.finish()
 
     def _build(self) -> None:
         ref = self._reference
@@ -313,9 +379,11 @@ class AgendaWidget(QWidget):
             return
         geometry = AgendaGeometry.for_range(ref.time_zone, self._first, self._days, self._keys(),
                                             available=self.view.grid_width())
-        self._items = build_scene(self.scene, SceneContent(
+        self._items = {}
+        self._drawing = SceneDrawing(self.scene, SceneContent(
             geometry, self._data.items, self._frame, ref.locale, self._columns,
             hide_patients=self._patients_hidden))
+        self._drawn = self._drawing.items
         self.view.apply_geometry(geometry)
         self.place_now_line()
         self.select(self._selected)
