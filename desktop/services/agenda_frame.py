@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
+from desktop.store.models import OutboxEntry, SyncState
 from scheduling.commands import Permission
 from scheduling.model import ResourceKind
+from scheduling.state import CalendarState
 from scheduling.timeutil import Interval, day_bounds, subtract, union
 
 
@@ -53,9 +58,44 @@ def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> Age
     """The frame of ``clinic_id``; needs ``booking:view_calendar`` and an unlocked session."""
     user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
     with ctx.store.session() as session:
-        # Configuration only: an empty appointment window and no patients.
-        now = ctx.now()
-        state = load_state(session, user.organization_id, Window(now, now), patient_ids=())
+        state = _configuration(ctx, session, user.organization_id)
+    return _frame_of(state, clinic_id, first, last)
+
+
+class FrameLoader:
+    """:func:`load_frame` for one window (its UI thread), keeping the configuration it read
+    while nothing can have changed it: configuration reaches the store only by a pull
+    (the pull cursor moves) and a blockout made here by a local intent (a new outbox
+    entry). :meth:`forget` drops it (a sync said the configuration changed)."""
+
+    def __init__(self, ctx: DeskContext) -> None:
+        self._ctx = ctx
+        self._key: tuple[object, ...] | None = None
+        self._state: CalendarState | None = None
+
+    def forget(self) -> None:
+        self._key = self._state = None
+
+    def load(self, clinic_id: str, first: date, last: date) -> AgendaFrame:
+        user = require(self._ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
+        with self._ctx.store.session() as session:
+            sync = session.execute(select(SyncState.server_version, SyncState.last_mutation_id)
+                                   ).first()
+            key = (user.organization_id, tuple(sync) if sync else None,
+                   session.scalar(select(func.max(OutboxEntry.mutation_id))))
+            if key != self._key or self._state is None:
+                self._state = _configuration(self._ctx, session, user.organization_id)
+                self._key = key
+        return _frame_of(self._state, clinic_id, first, last)
+
+
+def _configuration(ctx: DeskContext, session: Session, organization_id: str) -> CalendarState:
+    """Configuration only: an empty appointment window and no patients."""
+    now = ctx.now()
+    return load_state(session, organization_id, Window(now, now), patient_ids=())
+
+
+def _frame_of(state: CalendarState, clinic_id: str, first: date, last: date) -> AgendaFrame:
     clinic = state.clinic(clinic_id)
     tz = clinic.time_zone
     span_start, _ = day_bounds(first, tz)
@@ -94,4 +134,4 @@ def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> Age
                        MappingProxyType(working), tuple(closed))
 
 
-__all__ = ["AgendaFrame", "ClosedPeriod", "load_frame"]
+__all__ = ["AgendaFrame", "ClosedPeriod", "FrameLoader", "load_frame"]

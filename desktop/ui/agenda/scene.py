@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from babel.dates import format_skeleton
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
@@ -407,8 +407,7 @@ class SceneDrawing:
                        for day, axis in geo.axes.items()}
         self._keys = len({c.key for c in geo.columns}) or 1
         placed = place_items(geo, content.items, content.columns)
-        self._lanes = lay_out(Span(i.appointment_id, c.index, i.start, i.end)
-                              for c, i in placed.values())
+        # Overlap lanes are worked out per column as it is drawn (a column's own items).
         self._by_column: dict[int, list[AgendaItem]] = {}
         self._column_of: dict[str, int] = {}
         for column, item in placed.values():
@@ -469,8 +468,10 @@ class SceneDrawing:
         scene.addItem(name)
         day_end = len(geo.axes) > 1 and column.index % self._keys == self._keys - 1
         scene.addItem(_backdrop(content, column, self._lines[column.day], day_end))
-        for item in self._by_column.get(column.index, ()):
-            graphic = self._painter.make(item, column, self._lanes[item.appointment_id])
+        items = self._by_column.get(column.index, ())
+        lanes = lay_out(Span(i.appointment_id, column.index, i.start, i.end) for i in items)
+        for item in items:
+            graphic = self._painter.make(item, column, lanes[item.appointment_id])
             scene.addItem(graphic)
             self.items[item.appointment_id] = graphic
 
@@ -535,8 +536,9 @@ def place_items(geo: AgendaGeometry, items: Sequence[AgendaItem],
     """The column of every item that falls in ``geo``'s range, by appointment id."""
     by_place = {(c.day, c.key): c for c in geo.columns}
     placed: dict[str, tuple[Column, AgendaItem]] = {}
+    tz = zone(geo.tz)
     for item in items:
-        day = _local_day(geo, item.start)
+        day = _local_day(geo, item.start, tz)
         column = by_place.get((day, column_key(item, columns)))
         if column is not None:
             placed[item.appointment_id] = (column, item)
@@ -604,7 +606,12 @@ class ItemPainter:
         return text, tooltip, style
 
 
-def _local_day(geo: AgendaGeometry, instant: datetime) -> date | None:
+def _local_day(geo: AgendaGeometry, instant: datetime,
+               tz: tzinfo | None = None) -> date | None:
+    day = instant.astimezone(tz or zone(geo.tz)).date()  # its local day holds it (DayAxis)
+    axis = geo.axes.get(day)
+    if axis is not None and axis.contains(instant):
+        return day
     return next((day for day, axis in geo.axes.items() if axis.contains(instant)), None)
 
 

@@ -19,7 +19,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
 
 from desktop.services import agenda, booking, waitlist
-from desktop.services.agenda_frame import AgendaFrame, load_frame
+from desktop.services.agenda_frame import AgendaFrame, FrameLoader
 from desktop.services.changes import DataChanges
 from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
@@ -99,6 +99,7 @@ class AgendaWidget(QWidget):
         self._reference_stale = False
         self._data: AgendaView | None = None
         self._frame: AgendaFrame | None = None
+        self._frames = FrameLoader(ctx)
         #: The scene being drawn: columns on screen first, the rest in slices after a paint.
         self._drawing: SceneDrawing | None = None
         self._drawn: dict[str, AppointmentItem] = {}
@@ -179,7 +180,7 @@ class AgendaWidget(QWidget):
             if self._reference is None:
                 self._reference = load_reference(self._ctx, self._clinic_id)
             self._data = agenda.range_view(self._ctx, self._clinic_id, self._first, last)
-            self._frame = load_frame(self._ctx, self._clinic_id, self._first, last)
+            self._frame = self._frames.load(self._clinic_id, self._first, last)
         except SessionLocked:
             # Locked: show nothing of the patients, and say why.
             self._data = None
@@ -204,6 +205,7 @@ class AgendaWidget(QWidget):
             return False
         if changes is None or changes.configuration or changes.everything:
             self._reference_stale = True
+            self._frames.forget()
         self._wanted_load = True
         if not self._merge.isActive():
             self._merge.start()
@@ -268,6 +270,7 @@ class AgendaWidget(QWidget):
     def forget_reference(self) -> None:
         """The clinic's configuration changed: the next refresh reads it again."""
         self._reference = None
+        self._frames.forget()
 
     @property
     def reference(self) -> ClinicReference | None:
