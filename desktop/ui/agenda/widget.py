@@ -455,7 +455,9 @@ class AgendaWidget(QWidget):
         rebuild = (result.reference != self._reference or result.frame != self._frame)
         self._reference, self._data, self._frame = result.reference, result.data, result.frame
         geometry = self.view.geometry_
-        if rebuild or geometry is None or self._keys() != _keys_of(geometry):
+        drawing = self._drawing is not None and not self._drawing.done
+        # Still drawing the columns off screen: draw the new data the same way instead.
+        if rebuild or drawing or geometry is None or self._keys() != _keys_of(geometry):
             self._redraw()
             self._on_update_applied()
             return
