@@ -238,6 +238,14 @@ def enroll(base_url: str, code: str) -> dict[str, Any]:
 
 
 def app() -> Any:
+    """The sync server, or the app ``CLINICDESK_BENCH_APP`` names (``module:factory``,
+    e.g. a benchmark's floor)."""
+    named = os.environ.get("CLINICDESK_BENCH_APP")
+    if named:
+        import importlib
+
+        module, _, factory = named.partition(":")
+        return getattr(importlib.import_module(module), factory)()
     from sync_server.app import create_app
     from sync_server.core.config import Settings
 
