@@ -253,22 +253,22 @@ def floor_app() -> Any:
                              Route("/api/v1/health", health)])
 
 
-def report(name: str, figures: dict[str, Any], idle_rss: int) -> float | None:
+def report(name: str, figures: dict[str, Any], idle_rss: int, pokes: int) -> float | None:
     """Print one server's figures; its poke p95 (s)."""
     latencies = figures["latencies"]
     held = figures["held"]
     per_stream = (figures["rss"] - idle_rss) / held / 1024 if held else 0.0
-    print(f"{name} streams: {figures['attempted']} attempted in "
+    print(f"{name}: streams: {figures['attempted']} attempted in "
           f"{figures['connect_seconds']:.1f} s, {held} held ({figures['failed']} failed); "
           f"{figures['held_after']} still held after the pokes (aim {GOAL_SESSIONS}: "
           f"{'met' if held >= GOAL_SESSIONS else 'not met'})")
-    print(f"{name} server RSS with {held} streams: {figures['rss'] / 2**20:.0f} MiB "
+    print(f"{name}: server RSS with {held} streams: {figures['rss'] / 2**20:.0f} MiB "
           f"({per_stream:.1f} KiB per stream above idle {idle_rss / 2**20:.0f} MiB)")
     if not latencies:
-        print(f"{name} poke latency: no delivery; {figures['missed']} missed")
+        print(f"{name}: poke latency: no delivery; {figures['missed']} missed")
         return None
     p95 = percentile(latencies, 0.95)
-    print(f"{name} poke latency over {len(latencies)} deliveries: "
+    print(f"{name}: poke latency over {len(latencies)} deliveries ({pokes} pokes): "
           f"p50 = {percentile(latencies, 0.5) * 1000:.0f} ms, p95 = {p95 * 1000:.0f} ms, "
           f"max = {latencies[-1] * 1000:.0f} ms; {figures['missed']} missed")
     return p95
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                                                        "bench.sse_sessions:floor_app"}) as bare:
                 idle = bare.rss_bytes()
                 floor = asyncio.run(run(args, bare, "none", partial(poke_floor, bare.url)))
-            floor_p95 = report("floor (bare Starlette)", floor, idle)
+            floor_p95 = report("floor (bare Starlette)", floor, idle, args.pokes)
         with database(args.database, work) as url:
             clinic = seeded_clinic(url, work, providers=2, rooms=2, patients=20, codes=1)
             with ServerProcess(url, work, workers=args.workers) as server:
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 idle_rss = server.rss_bytes()
                 figures = asyncio.run(run(args, server, desk["device_token"],
                                           partial(book, server.url, desk, clinic)))
-    p95 = report("sync server", figures, idle_rss)
+    p95 = report("sync server", figures, idle_rss, args.pokes)
     if p95 is not None:
         ratio = f"{p95 / floor_p95:.2f}x the floor's p95" if floor_p95 else "no floor measured"
         met = p95 <= GOAL_POKE_P95 and (not floor_p95 or p95 <= 2 * floor_p95)
