@@ -232,7 +232,7 @@ CREATE TABLE bench_slots (n integer PRIMARY KEY, provider_id text NOT NULL,
 INSERT INTO bench_slots
 SELECT n, (CAST(:providers AS text[]))[1 + n % :provider_count],
        (CAST(:rooms AS text[]))[1 + n % :provider_count],
-       (CAST(:patients AS text[]))[1 + (n * 7919) % :patient_count],
+       (CAST(:patients AS text[]))[1 + (n::bigint * 7919) % :patient_count],
        CASE WHEN n < :contested THEN timestamptz '2040-01-02 09:00+00'
                                      + (n / :provider_count) * interval '30 minutes'
             ELSE timestamptz '2050-01-03 09:00+00' + n * interval '30 minutes' END,

@@ -71,10 +71,11 @@ SELECT id AS booked_id, block_start AS booked_start FROM booked \gset
 -- the version bump (held until commit), its poke, the change log row
 UPDATE org_versions SET version = version + 1 WHERE organization_id = :org
 RETURNING version \gset
-SELECT pg_notify('clinicdesk_version', :org || ':' || :version);
+SELECT pg_notify('clinicdesk_version', CAST(:org AS text) || ':' || CAST(:version AS text));
 INSERT INTO change_log (organization_id, version, entity, entity_id, op, payload)
 VALUES (:org, :version, 'appointment', :booked_id, 'upsert',
-        json_build_object('id', :booked_id, 'start', :booked_start));
+        json_build_object('id', CAST(:booked_id AS text),
+                          'start', CAST(:booked_start AS timestamptz)));
 \endif
 -- the audit head and the chained audit row (a refusal is audited too)
 SELECT seq, hash FROM audit_heads WHERE organization_id = :org FOR UPDATE \gset
@@ -82,8 +83,8 @@ INSERT INTO audit_log (organization_id, seq, at, actor_user_id, intent, target_t
                        outcome, prev_hash, hash)
 VALUES (:org, :seq + 1, now(), :user_id, 'appointment.book', 'appointment',
         CASE WHEN :taken = 0 THEN 'accepted' ELSE 'refused' END, :hash,
-        encode(sha256(convert_to(:hash || :s, 'UTF8')), 'hex'));
+        encode(sha256(convert_to(CAST(:hash AS text) || CAST(:s AS text), 'UTF8')), 'hex'));
 UPDATE audit_heads SET seq = :seq + 1,
-       hash = encode(sha256(convert_to(:hash || :s, 'UTF8')), 'hex')
+       hash = encode(sha256(convert_to(CAST(:hash AS text) || CAST(:s AS text), 'UTF8')), 'hex')
  WHERE organization_id = :org;
 COMMIT;

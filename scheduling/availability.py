@@ -140,33 +140,36 @@ def free_slots_swept(
         last_day = min(last_day, local_date(now, clinic.time_zone)
                        + timedelta(days=kind.max_days_ahead))
     soonest = max(now, now + kind.min_notice).timestamp()
-    slots: list[Alternative] = []
+    found: list[tuple[float, str]] = []
     for provider_id in _providers(state, query):
         restriction = state.resources[provider_id].restriction
         floor = soonest if restriction is None else max(
             soonest, (now + restriction.min_lead_time).timestamp())
         # Starts strictly inside (lows[i], highs[i]) are refused; merged, sorted by end.
         lows, highs = _blocked_starts(busy.get(provider_id, ()), reach, before)
+        count = len(highs)
         for day in _days(query.first_day, last_day):
             for window in state.working_windows(provider_id, query.clinic_id, day):
-                opens, closes = window.start.timestamp(), window.end.timestamp()
                 shift = _steady_shift(window.start, window.end, tz)
                 ceil = (partial(_grid_ceil, step=step, tz=tz) if shift is None
                         else partial(_shifted_ceil, step=step, shift=shift))
-                t = ceil(max(opens, floor))
-                last_start = closes - seconds
+                t = ceil(max(window.start.timestamp(), floor))
+                last_start = window.end.timestamp() - seconds
                 index = bisect.bisect_right(highs, t)
                 while t <= last_start:
-                    if index < len(highs) and lows[index] < t:  # inside a blocked stretch
+                    if index < count and lows[index] < t:  # inside a blocked stretch
                         t = ceil(highs[index])
                         index = bisect.bisect_right(highs, t, index)
                         continue
-                    start = _instant(t)
-                    slots.append(Alternative(start, start + duration, provider_id, None, ()))
+                    found.append((t, provider_id))
                     t = ceil(t + step)
-                    index = bisect.bisect_right(highs, t, index)
-    slots.sort(key=_slot_order)
-    return slots[:limit] if limit is not None else slots
+                    while index < count and highs[index] <= t:
+                        index += 1
+    found.sort()
+    if limit is not None:
+        del found[limit:]
+    return [Alternative(start, start + duration, provider_id, None, ())
+            for start, provider_id in ((_instant(t), p) for t, p in found)]
 
 
 @lru_cache(maxsize=65536)
@@ -175,9 +178,10 @@ def _instant(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
 
 
+@lru_cache(maxsize=4096)
 def _steady_shift(start: datetime, end: datetime, tz: ZoneInfo) -> float | None:
     """The zone's UTC offset in seconds over ``[start, end]`` when it does not change
-    (no daylight-saving switch inside), else None."""
+    (no daylight-saving switch inside), else None (kept: providers share their hours)."""
     first = start.astimezone(tz).utcoffset()
     if first is None or end.astimezone(tz).utcoffset() != first:
         return None

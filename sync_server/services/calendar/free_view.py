@@ -145,13 +145,13 @@ def _spans(state: CalendarState, query: SlotQuery) -> list[Interval]:
     types = state.appointment_types.values()
     widen_before = kind.buffer_before + max(t.buffer_after for t in types)
     widen_after = kind.buffer_after + max(t.buffer_before for t in types)
-    found: list[Interval] = []
+    windows: set[tuple[datetime, datetime]] = set()  # providers mostly share their hours
     day = query.first_day
     while day <= query.last_day:
         for provider in state.providers_at(query.clinic_id):
             if query.provider_ids is None or provider.id in query.provider_ids:
-                found.extend(
-                    Interval(w.start - widen_before, w.end + widen_after)
-                    for w in state.working_windows(provider.id, query.clinic_id, day))
+                windows.update((w.start, w.end) for w in
+                               state.working_windows(provider.id, query.clinic_id, day))
         day += timedelta(days=1)
-    return union(found)
+    return union([Interval(start - widen_before, end + widen_after)
+                  for start, end in windows])
