@@ -9,8 +9,9 @@ Three parts:
   organization's waiting streams await: a poke resolves it once and every stream
   sends the shared bytes (no queue, timer or task per stream; 10,000 streams are
   woken in one pass). A slow stream never holds the others up and sends only the
-  latest version it has not sent. One heartbeat tick wakes every stream that has
-  had nothing to send. :meth:`PokeBroker.close` ends every stream (shutdown).
+  latest version it has not sent. One heartbeat tick wakes the streams of the
+  organizations that had no poke since the previous tick. :meth:`PokeBroker.close`
+  ends every stream (shutdown).
 - :func:`install_commit_hook` (SQLite, a single instance) feeds the broker after
   each commit that bumped a version (:func:`sync_server.services.changes.bump_version`
   notes it on the session).
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -51,13 +53,15 @@ class _Channel:
     """One organization's latest announced version, its message, and one future every
     waiting stream of the organization awaits (resolved and replaced on each wake-up)."""
 
-    __slots__ = ("_waiter", "message", "subscribers", "version")
+    __slots__ = ("_waiter", "message", "poked_at", "subscribers", "version")
 
     def __init__(self) -> None:
         self.version = 0
         self.message = b""
         self.subscribers: set[Subscription] = set()
         self._waiter: asyncio.Future[None] | None = None
+        #: When (event-loop time) the streams were last given a new version.
+        self.poked_at = -math.inf
 
     def waiter(self) -> asyncio.Future[None]:
         if self._waiter is None or self._waiter.done():
@@ -150,9 +154,17 @@ class PokeBroker:
             self._ticker = loop.call_later(heartbeat_seconds, self._tick, heartbeat_seconds)
 
     def _tick(self, seconds: float) -> None:
+        """Wake the streams of every organization that had no poke since the last tick
+        (the others sent one: they are not idle, and their heartbeat would only double
+        the work of the poke's fan-out). So an idle stream hears something at least
+        every two heartbeat intervals."""
+        if self._loop is None:
+            return
+        quiet_since = self._loop.time() - seconds
         for channel in self._channels.values():
-            channel.wake()
-        if not self._closed and self._loop is not None:
+            if channel.poked_at < quiet_since:
+                channel.wake()
+        if not self._closed:
             self._ticker = self._loop.call_later(seconds, self._tick, seconds)
 
     def subscribe(self, organization_id: str) -> Subscription:
@@ -187,6 +199,8 @@ class PokeBroker:
         channel = self._channels.get(organization_id)
         if channel is not None:
             channel.version, channel.message = version, poke_message(version)
+            if self._loop is not None:
+                channel.poked_at = self._loop.time()
             channel.wake()
 
     def catch_up(self, versions: dict[str, int]) -> None:

@@ -171,6 +171,27 @@ def test_one_poke_wakes_every_stream_of_the_organization_with_one_shared_message
     assert woken == [True] * 50 + [False]
 
 
+def test_the_heartbeat_tick_wakes_only_streams_with_nothing_sent_since_the_last() -> None:
+    async def scenario() -> tuple[bool, bool, bytes | None]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())  # ticks driven by hand below
+        poked, idle = broker.subscribe("poked"), broker.subscribe("idle")
+        broker.publish("poked", 3)
+        sent = poked.take()
+        waiting = [asyncio.create_task(s.wait()) for s in (poked, idle)]
+        await asyncio.sleep(0)
+        broker._tick(60.0)  # one heartbeat interval: "poked" had a poke within it
+        await asyncio.sleep(0)
+        woken = (waiting[0].done(), waiting[1].done())
+        for task in waiting:
+            task.cancel()
+        return *woken, sent
+
+    poked_woken, idle_woken, sent = asyncio.run(scenario())
+    assert sent == b'event: poke\ndata: {"version": 3}\n\n'
+    assert (poked_woken, idle_woken) == (False, True)
+
+
 def test_closing_the_broker_ends_waiting_and_later_streams() -> None:
     async def scenario() -> tuple[int | None, bool, float]:
         broker = pokes.PokeBroker()
