@@ -9,8 +9,9 @@ a stream counts as held once its first poke (the current version) arrived.
 At checkpoints it prints how many are held and the server's resident memory (all
 its processes, from /proc).
 
-Then ``--pokes`` times: a booking is pushed, and every stream's time from just
-before the push until it reads a poke with a newer version is recorded (at most
+Then ``--pokes`` times (after ``--untimed-pokes``, default 1, not timed: the push
+path's first use in the server process): a booking is pushed, and every stream's
+time from just before the push until it reads a poke with a newer version is recorded (at most
 ``--poke-timeout`` seconds). Prints p50/p95/max over all streams and pokes, and
 how many streams missed a poke. Everything stops by itself.
 
@@ -171,13 +172,15 @@ def poke_floor(base_url: str, _number: int) -> None:
     httpx.post(f"{base_url}/poke", timeout=60).raise_for_status()
 
 
-async def poke_latencies(poke: Callable[[int], None], held: Held, pokes: int, timeout: float
-                         ) -> tuple[list[float], int]:
+async def poke_latencies(poke: Callable[[int], None], held: Held, pokes: int, timeout: float,
+                         untimed: int = 1) -> tuple[list[float], int, list[float]]:
     """Latencies (s) from just before ``poke(number)`` (a booking) to each held stream
-    reading its poke."""
+    reading its poke, after ``untimed`` pokes that are not timed (the first use of
+    the push path in the server process); and each timed poke's slowest delivery."""
     latencies: list[float] = []
+    slowest: list[float] = []
     missed = 0
-    for number in range(1, pokes + 1):
+    for number in range(1, untimed + pokes + 1):
         live = [s for s in held.streams if s.opened.is_set() and not s.closed]
         before = {id(s): s.version for s in live}
         began = time.perf_counter()
@@ -187,14 +190,18 @@ async def poke_latencies(poke: Callable[[int], None], held: Held, pokes: int, ti
             if all(s.version > before[id(s)] for s in live):
                 break
             await asyncio.sleep(0.05)
+        this: list[float] = []
         for stream in live:
             arrivals = [t for v, t in stream.seen.items() if v > before[id(stream)]]
             if arrivals:
-                latencies.append(min(arrivals) - began)
-            else:
+                this.append(min(arrivals) - began)
+            elif number > untimed:
                 missed += 1
+        if number > untimed:
+            latencies.extend(this)
+            slowest.append(max(this, default=0.0))
         await asyncio.sleep(0.5)
-    return sorted(latencies), missed
+    return sorted(latencies), missed, slowest
 
 
 async def run(args: argparse.Namespace, server: ServerProcess, token: str,
@@ -209,8 +216,9 @@ async def run(args: argparse.Namespace, server: ServerProcess, token: str,
     figures: dict[str, Any] = {"attempted": len(held.streams), "failed": held.failed,
                                "connect_seconds": connect_seconds, "held": held.open,
                                "rss": server.rss_bytes()}
-    latencies, missed = await poke_latencies(poke, held, args.pokes, args.poke_timeout)
-    figures.update(latencies=latencies, missed=missed, held_after=held.open)
+    latencies, missed, slowest = await poke_latencies(poke, held, args.pokes,
+                                                      args.poke_timeout, args.untimed_pokes)
+    figures.update(latencies=latencies, missed=missed, held_after=held.open, slowest=slowest)
     for task in held.tasks:
         task.cancel()
     await asyncio.gather(*held.tasks, return_exceptions=True)
@@ -270,7 +278,8 @@ def report(name: str, figures: dict[str, Any], idle_rss: int, pokes: int) -> flo
     p95 = percentile(latencies, 0.95)
     print(f"{name}: poke latency over {len(latencies)} deliveries ({pokes} pokes): "
           f"p50 = {percentile(latencies, 0.5) * 1000:.0f} ms, p95 = {p95 * 1000:.0f} ms, "
-          f"max = {latencies[-1] * 1000:.0f} ms; {figures['missed']} missed")
+          f"max = {latencies[-1] * 1000:.0f} ms; {figures['missed']} missed; slowest "
+          f"delivery per poke {', '.join(f'{t * 1000:.0f}' for t in figures['slowest'])} ms")
     return p95
 
 
@@ -285,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to hold every stream before poking")
     parser.add_argument("--pokes", type=int, default=3)
     parser.add_argument("--poke-timeout", type=float, default=30.0)
+    parser.add_argument("--untimed-pokes", type=int, default=1,
+                        help="pokes sent first and not timed (the push path's first use)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--no-floor", dest="floor", action="store_false",
                         help="skip the bare Starlette stream server measured first")
