@@ -294,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to hold every stream before poking")
     parser.add_argument("--pokes", type=int, default=3)
     parser.add_argument("--poke-timeout", type=float, default=30.0)
+    parser.add_argument("--gc-log", type=float, default=0.0, metavar="MS",
+                        help="servers print each garbage collection longer than MS")
     parser.add_argument("--untimed-pokes", type=int, default=1,
                         help="pokes sent first and not timed (the push path's first use)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
@@ -307,14 +309,17 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(temporary)
         floor_p95 = None
         if args.floor:
-            with ServerProcess("sqlite://", work, env={"CLINICDESK_BENCH_APP":
-                                                       "bench.sse_sessions:floor_app"}) as bare:
+            floor_env = {"CLINICDESK_BENCH_APP": "bench.sse_sessions:floor_app"}
+            if args.gc_log:
+                floor_env["CLINICDESK_BENCH_GC_LOG"] = str(args.gc_log)
+            with ServerProcess("sqlite://", work, env=floor_env) as bare:
                 idle = bare.rss_bytes()
                 floor = asyncio.run(run(args, bare, "none", partial(poke_floor, bare.url)))
             floor_p95 = report("floor (bare Starlette)", floor, idle, args.pokes)
         with database(args.database, work) as url:
             clinic = seeded_clinic(url, work, providers=2, rooms=2, patients=20, codes=1)
-            with ServerProcess(url, work, workers=args.workers) as server:
+            gc_env = {"CLINICDESK_BENCH_GC_LOG": str(args.gc_log)} if args.gc_log else {}
+            with ServerProcess(url, work, workers=args.workers, env=gc_env) as server:
                 desk = enroll(server.url, clinic.codes[0])
                 idle_rss = server.rss_bytes()
                 figures = asyncio.run(run(args, server, desk["device_token"],
