@@ -238,10 +238,37 @@ def enroll(base_url: str, code: str) -> dict[str, Any]:
 
 
 def app() -> Any:
+    """The sync server, or the app ``CLINICDESK_BENCH_APP`` names (``module:factory``,
+    e.g. a benchmark's floor)."""
+    named = os.environ.get("CLINICDESK_BENCH_APP")
+    if named:
+        import importlib
+
+        module, _, factory = named.partition(":")
+        return getattr(importlib.import_module(module), factory)()
     from sync_server.app import create_app
     from sync_server.core.config import Settings
 
     return create_app(Settings())
+
+
+def log_slow_collections(threshold_ms: float) -> None:
+    """Print to stderr every garbage collection longer than ``threshold_ms`` (its
+    generation and duration), for a benchmark's server."""
+    import gc
+
+    started: list[float] = [0.0]
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        spent = (time.perf_counter() - started[0]) * 1000
+        if spent >= threshold_ms:
+            print(f"gc: generation {info['generation']} took {spent:.0f} ms "
+                  f"({info['collected']} collected)", file=sys.stderr, flush=True)
+
+    gc.callbacks.append(watch)
 
 
 def main() -> None:
@@ -250,6 +277,8 @@ def main() -> None:
     from sync_server.cli import EventAwareServer
 
     raise_open_files(1 << 20)
+    if os.environ.get("CLINICDESK_BENCH_GC_LOG"):
+        log_slow_collections(float(os.environ["CLINICDESK_BENCH_GC_LOG"]))
     fd, workers = int(sys.argv[1]), int(sys.argv[2])
     if workers > 1:
         uvicorn.run("bench._server:app", factory=True, fd=fd, workers=workers,

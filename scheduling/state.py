@@ -14,12 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from scheduling.errors import UnknownIdError
 from scheduling.model import (
     Appointment,
     AppointmentType,
     Blockout,
+    Break,
     Clinic,
     ExceptionKind,
     Holiday,
@@ -99,6 +101,7 @@ class CalendarState:
     _patient_busy: dict[str, Timeline] = field(default_factory=lambda: defaultdict(Timeline))
     _per_day: dict[tuple[str, date], set[str]] = field(default_factory=lambda: defaultdict(set))
     _windows: dict[tuple[str, str, date], list[Interval]] = field(default_factory=dict)
+    _hours_keys: dict[tuple[str, str], _HoursKey] = field(default_factory=dict)
     # Where each active appointment sits in the timelines, so removal does not depend on
     # the appointment type's buffers staying the same.
     _indexed_at: dict[str, tuple[float, date]] = field(default_factory=dict)
@@ -272,8 +275,10 @@ class CalendarState:
                 cached = []
             else:
                 hours, time_off = self.scheduled_hours(provider_id, clinic_id, day)
-                span = Interval(*day_bounds(day, self.clinic(clinic_id).time_zone))
-                removed = time_off + self.blocked_periods(provider_id, clinic_id, span)
+                removed = time_off
+                if hours and (self.blockouts.get(clinic_id) or self.outages.get(provider_id)):
+                    span = Interval(*_day_bounds(day, self.clinic(clinic_id).time_zone))
+                    removed = time_off + self.blocked_periods(provider_id, clinic_id, span)
                 cached = subtract(hours, union(removed))
             self._windows[key] = cached
         return cached
@@ -283,34 +288,27 @@ class CalendarState:
     ) -> tuple[list[Interval], list[Interval]]:
         """(weekly hours minus breaks plus extra hours, time off) on a local day; holidays,
         blockouts and outages not applied."""
-        clinic = self.clinic(clinic_id)
-        tz = clinic.time_zone
-        windows: list[Interval] = []
-        breaks: list[Interval] = []
-        for schedule in self.schedules.get(provider_id, ()):
-            if schedule.clinic_id != clinic_id or not schedule.applies_on(day):
-                continue
-            start = to_utc(datetime.combine(day, schedule.start), tz)
-            end = to_utc(datetime.combine(day, schedule.end), tz)
-            if end > start:
-                windows.append(Interval(start, end))
-            for pause in schedule.breaks:
-                pause_start = to_utc(datetime.combine(day, pause.start), tz)
-                pause_end = to_utc(datetime.combine(day, pause.end), tz)
-                if pause_end > pause_start:
-                    breaks.append(Interval(pause_start, pause_end))
-        day_start, day_end = day_bounds(day, tz)
+        tz = self.clinic(clinic_id).time_zone
+        key = self._hours_keys.get((provider_id, clinic_id))
+        if key is None:
+            key = tuple((s.weekday, s.start, s.end, s.breaks, s.valid_from, s.valid_until)
+                        for s in self.schedules.get(provider_id, ()) if s.clinic_id == clinic_id)
+            self._hours_keys[(provider_id, clinic_id)] = key
+        weekly = list(_weekly_hours(key, day, tz))
+        exceptions = self.exceptions.get(provider_id, ())
+        if not exceptions:
+            return weekly, []
+        day_start, day_end = _day_bounds(day, tz)
         day_span = Interval(day_start, day_end)
         extra: list[Interval] = []
         time_off: list[Interval] = []
-        for exception in self.exceptions.get(provider_id, ()):
+        for exception in exceptions:
             span = Interval(exception.start, exception.end)
             if not span.overlaps(day_span) or exception.clinic_id != clinic_id:
                 continue
             clipped = Interval(max(span.start, day_start), min(span.end, day_end))
             (extra if exception.kind is ExceptionKind.EXTRA_HOURS else time_off).append(clipped)
-        hours = union(subtract(union(windows), union(breaks)) + extra)
-        return hours, union(time_off)
+        return union(weekly + extra), union(time_off)
 
     def blocked_periods(self, resource_id: str, clinic_id: str, span: Interval) -> list[Interval]:
         """Blockouts (clinic-wide or for this resource) and outages overlapping ``span``."""
@@ -336,6 +334,44 @@ class CalendarState:
         start, end = day_bounds(day, clinic.time_zone)
         span = Interval(start, end)
         return subtract([span], union(self.blocked_periods(resource_id, clinic_id, span)))
+
+
+#: A provider's weekly schedules at a clinic, as :func:`_weekly_hours` reads them:
+#: (weekday, start, end, breaks, valid from, valid until) of each.
+_HoursKey = tuple[tuple[int, time, time, tuple[Break, ...], date | None, date | None], ...]
+
+
+@lru_cache(maxsize=16384)
+def _weekly_hours(key: _HoursKey, day: date, tz: str) -> tuple[Interval, ...]:
+    """Weekly hours minus breaks on a local day (kept: providers share schedules, and
+    requests ask for the same days)."""
+    windows: list[Interval] = []
+    breaks: list[Interval] = []
+    for weekday, opens, closes, pauses, valid_from, valid_until in key:
+        if day.weekday() != weekday or (valid_from is not None and day < valid_from) or (
+                valid_until is not None and day > valid_until):
+            continue
+        start = _wall_instant(day, opens, tz)
+        end = _wall_instant(day, closes, tz)
+        if end > start:
+            windows.append(Interval(start, end))
+        for pause in pauses:
+            pause_start = _wall_instant(day, pause.start, tz)
+            pause_end = _wall_instant(day, pause.end, tz)
+            if pause_end > pause_start:
+                breaks.append(Interval(pause_start, pause_end))
+    return tuple(union(subtract(union(windows), union(breaks))))
+
+
+@lru_cache(maxsize=8192)
+def _wall_instant(day: date, moment: time, tz: str) -> datetime:
+    """:func:`local_time_of`, kept: every provider's hours start at the same few times."""
+    return to_utc(datetime.combine(day, moment), tz)
+
+
+@lru_cache(maxsize=4096)
+def _day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    return day_bounds(day, tz)
 
 
 def local_time_of(day: date, moment: time, tz: str) -> datetime:

@@ -10,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import model
-from scheduling.availability import SlotQuery, free_slots
 from scheduling.commands import Alternative
 from sync_server.db import models as db
 from sync_server.services import access
 from sync_server.services.accounts import Principal
-from sync_server.services.calendar import Scope, appointment_record, clinic_zone, load_state
+from sync_server.services.calendar import appointment_record, free_view
 
 #: At most this many appointments in one listing.
 MAX_LISTED = 5000
@@ -60,9 +59,6 @@ def free_slots_between(
 ) -> list[Alternative] | None:
     """Every free slot of the type at the clinic over local days ``first_day`` ..
     ``last_day`` (the same predicate the rules use); ``None``: no such clinic."""
-    if clinic_zone(session, organization_id, clinic_id) is None:
-        return None
-    state = load_state(session, organization_id, Scope(clinic_id, first_day, last_day),
-                       keep_config=True)
-    query = SlotQuery(clinic_id, appointment_type_id, first_day, last_day, provider_ids)
-    return free_slots(state, query, now=now, limit=limit)
+    return free_view.free_slots_between(session, organization_id, clinic_id,
+                                        appointment_type_id, first_day, last_day,
+                                        provider_ids, now, limit)

@@ -4,10 +4,14 @@ A poke carries no data, only the new version; the desk answers it by pulling.
 Three parts:
 
 - :class:`PokeBroker` fans versions out to the event streams of one server
-  process. It lives on the server's event loop; each stream subscribes to its
-  organization and gets a small bounded queue. A slow stream never holds the
-  others up: when its queue is full the oldest poke is dropped, since only the
-  latest version matters. :meth:`PokeBroker.close` ends every stream (shutdown).
+  process. It lives on the server's event loop; per organization it keeps the
+  latest version, its poke message encoded once, and one future all of the
+  organization's waiting streams await: a poke resolves it once and every stream
+  sends the shared bytes (no queue, timer or task per stream; 10,000 streams are
+  woken in one pass). A slow stream never holds the others up and sends only the
+  latest version it has not sent. One heartbeat tick wakes the streams of the
+  organizations that had no poke since the previous tick. :meth:`PokeBroker.close`
+  ends every stream (shutdown).
 - :func:`install_commit_hook` (SQLite, a single instance) feeds the broker after
   each commit that bumped a version (:func:`sync_server.services.changes.bump_version`
   notes it on the session).
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -37,102 +43,170 @@ from sync_server.services.unit_of_work import NOTIFY_CHANNEL, unit_of
 
 log = logging.getLogger("sync_server.pokes")
 
-#: Pokes a stream may have waiting before the oldest is dropped.
-STREAM_QUEUE_SIZE = 8
+#: What a stream sends when its organization's version moves to N (pre-encoded once
+#: per version, shared by every stream of the organization).
+def poke_message(version: int) -> bytes:
+    return f"event: poke\ndata: {json.dumps({'version': version})}\n\n".encode()
+
+
+class _Channel:
+    """One organization's latest announced version, its message, and one future every
+    waiting stream of the organization awaits (resolved and replaced on each wake-up)."""
+
+    __slots__ = ("_waiter", "message", "poked_at", "subscribers", "version")
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.message = b""
+        self.subscribers: set[Subscription] = set()
+        self._waiter: asyncio.Future[None] | None = None
+        #: When (event-loop time) the streams were last given a new version.
+        self.poked_at = -math.inf
+
+    def waiter(self) -> asyncio.Future[None]:
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
+
+    def wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class Subscription:
-    """One event stream's view of the broker: pokes for one organization, in order."""
+    """One event stream's view of the broker: the newest version of one organization it
+    has not passed on yet. A slow stream never holds the others up and never queues:
+    whatever it missed, it is given the latest version (the only one that matters)."""
 
-    def __init__(self, organization_id: str) -> None:
+    __slots__ = ("_channel", "_closed", "organization_id", "seen")
+
+    def __init__(self, organization_id: str, channel: _Channel, *, closed: bool = False) -> None:
         self.organization_id = organization_id
-        self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
-        self._closed = asyncio.Event()
+        self._channel = channel
+        self._closed = closed
+        #: The newest version this stream has sent (or was current when it subscribed).
+        self.seen = channel.version
 
     @property
     def closed(self) -> bool:
-        return self._closed.is_set()
-
-    def offer(self, version: int) -> None:
-        """Queue ``version``; a full queue drops its oldest entry (the latest one matters)."""
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(version)
+        return self._closed
 
     def close(self) -> None:
-        self._closed.set()
+        self._closed = True
+
+    def saw(self, version: int) -> None:
+        """The stream sent ``version`` itself (e.g. the current one, read at connect)."""
+        self.seen = max(self.seen, version)
+
+    def take(self) -> bytes | None:
+        """The poke to send now (the latest version, pre-encoded), if any."""
+        channel = self._channel
+        if channel.version <= self.seen:
+            return None
+        self.seen = channel.version
+        return channel.message
+
+    async def wait(self) -> None:
+        """Until the organization's version moves, the broker's heartbeat ticks or the
+        broker closes (one future shared by the organization's streams: no timer, queue
+        or task per stream)."""
+        if not self._closed and self._channel.version <= self.seen:
+            await self._channel.waiter()
 
     async def next_version(self, timeout: float) -> int | None:
         """The next poked version; None after ``timeout`` seconds without one or once closed."""
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        if self.closed:
-            return None
-        getter = asyncio.ensure_future(self._queue.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            done, _pending = await asyncio.wait(
-                {getter, closer}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done and not getter.cancelled():
-            return getter.result()
-        return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.take() is not None:
+                return self.seen
+            remaining = deadline - loop.time()
+            if self._closed or remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._channel.waiter()), remaining)
 
 
 class PokeBroker:
-    """Per-organization fan-out of versions to the event streams of this process."""
+    """Per-organization fan-out of versions to the event streams of this process, and
+    one heartbeat tick for all of them (see :meth:`bind`)."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[Subscription]] = {}
+        self._channels: dict[str, _Channel] = {}
         self._announced: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.TimerHandle | None = None
         self._closed = False
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Attach to the server's event loop (called once at startup)."""
+    def bind(self, loop: asyncio.AbstractEventLoop, heartbeat_seconds: float | None = None
+             ) -> None:
+        """Attach to the server's event loop (called once at startup). With
+        ``heartbeat_seconds`` every waiting stream is woken that often (to send a
+        heartbeat when it has nothing else to send)."""
         self._loop = loop
         self._closed = False
+        if heartbeat_seconds is not None:
+            self._ticker = loop.call_later(heartbeat_seconds, self._tick, heartbeat_seconds)
+
+    def _tick(self, seconds: float) -> None:
+        """Wake the streams of every organization that had no poke since the last tick
+        (the others sent one: they are not idle, and their heartbeat would only double
+        the work of the poke's fan-out). So an idle stream hears something at least
+        every two heartbeat intervals."""
+        if self._loop is None:
+            return
+        quiet_since = self._loop.time() - seconds
+        for channel in self._channels.values():
+            if channel.poked_at < quiet_since:
+                channel.wake()
+        if not self._closed:
+            self._ticker = self._loop.call_later(seconds, self._tick, seconds)
 
     def subscribe(self, organization_id: str) -> Subscription:
-        subscription = Subscription(organization_id)
-        if self._closed:
-            subscription.close()
-        else:
-            self._subscribers.setdefault(organization_id, set()).add(subscription)
+        channel = self._channels.get(organization_id)
+        if channel is None:
+            channel = self._channels[organization_id] = _Channel()
+            channel.version = self._announced.get(organization_id, 0)
+            channel.message = poke_message(channel.version)
+        subscription = Subscription(organization_id, channel, closed=self._closed)
+        if not self._closed:
+            channel.subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        subscribers = self._subscribers.get(subscription.organization_id)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscribers[subscription.organization_id]
+        channel = self._channels.get(subscription.organization_id)
+        if channel is not None:
+            channel.subscribers.discard(subscription)
+            if not channel.subscribers:
+                del self._channels[subscription.organization_id]
 
     def subscribed_organizations(self) -> list[str]:
-        return list(self._subscribers)
+        return list(self._channels)
 
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        return sum(len(c.subscribers) for c in self._channels.values())
 
     def publish(self, organization_id: str, version: int) -> None:
         """Poke the organization's streams (event-loop thread only)."""
-        self._announced[organization_id] = max(version, self._announced.get(organization_id, 0))
-        for subscription in self._subscribers.get(organization_id, ()):
-            subscription.offer(version)
+        if version <= self._announced.get(organization_id, 0):
+            return  # announced already (or older): the streams have it
+        self._announced[organization_id] = version
+        channel = self._channels.get(organization_id)
+        if channel is not None:
+            channel.version, channel.message = version, poke_message(version)
+            if self._loop is not None:
+                channel.poked_at = self._loop.time()
+            channel.wake()
 
     def catch_up(self, versions: dict[str, int]) -> None:
         """Poke the organizations whose version is beyond the last one announced here."""
         for organization_id, version in versions.items():
-            if version > self._announced.get(organization_id, 0):
-                self.publish(organization_id, version)
+            self.publish(organization_id, version)
 
     def publish_threadsafe(self, organization_id: str, version: int) -> None:
         """:meth:`publish` from any thread (e.g. a request's worker thread after commit)."""
@@ -145,10 +219,14 @@ class PokeBroker:
     def close(self) -> None:
         """End every stream, now and for later subscribers (server shutdown)."""
         self._closed = True
-        for subscribers in self._subscribers.values():
-            for subscription in subscribers:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        for channel in self._channels.values():
+            for subscription in channel.subscribers:
                 subscription.close()
-        self._subscribers.clear()
+            channel.wake()
+        self._channels.clear()
 
     def close_threadsafe(self) -> None:
         loop = self._loop
@@ -291,7 +369,7 @@ async def relaying(
 
     On exit every stream is told to end, so a graceful shutdown never waits on them.
     """
-    broker.bind(asyncio.get_running_loop())
+    broker.bind(asyncio.get_running_loop(), settings.sse_heartbeat_seconds)
     listener: VersionListener | None = None
     if not settings.is_sqlite:
 

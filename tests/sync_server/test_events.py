@@ -134,20 +134,62 @@ def test_pokes_resume_after_the_database_drops_the_listener(
 # --------------------------------------------------------------------------- broker
 
 
-def test_a_slow_stream_keeps_only_the_latest_pokes() -> None:
+def test_a_slow_stream_is_given_only_the_latest_poke() -> None:
     async def scenario() -> list[int]:
         broker = pokes.PokeBroker()
         broker.bind(asyncio.get_running_loop())
         subscription = broker.subscribe("org")
-        for version in range(1, pokes.STREAM_QUEUE_SIZE + 5):
+        for version in range(1, 13):
             broker.publish("org", version)
         got = []
         while (version := await subscription.next_version(0.01)) is not None:
             got.append(version)
         return got
 
-    got = asyncio.run(scenario())
-    assert got == list(range(5, pokes.STREAM_QUEUE_SIZE + 5))
+    assert asyncio.run(scenario()) == [12]
+
+
+def test_one_poke_wakes_every_stream_of_the_organization_with_one_shared_message() -> None:
+    async def scenario() -> tuple[list[bytes | None], list[bool]]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())
+        streams = [broker.subscribe("org") for _ in range(50)]
+        other = broker.subscribe("other-org")
+        waiting = [asyncio.create_task(s.wait()) for s in [*streams, other]]
+        await asyncio.sleep(0)
+        broker.publish("org", 7)
+        await asyncio.sleep(0)
+        woken = [task.done() for task in waiting]
+        for task in waiting:
+            task.cancel()
+        return [s.take() for s in [*streams, other]], woken
+
+    messages, woken = asyncio.run(scenario())
+    assert messages[:-1] == [b'event: poke\ndata: {"version": 7}\n\n'] * 50
+    assert len({id(m) for m in messages[:-1]}) == 1  # encoded once, shared
+    assert messages[-1] is None
+    assert woken == [True] * 50 + [False]
+
+
+def test_the_heartbeat_tick_wakes_only_streams_with_nothing_sent_since_the_last() -> None:
+    async def scenario() -> tuple[bool, bool, bytes | None]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())  # ticks driven by hand below
+        poked, idle = broker.subscribe("poked"), broker.subscribe("idle")
+        broker.publish("poked", 3)
+        sent = poked.take()
+        waiting = [asyncio.create_task(s.wait()) for s in (poked, idle)]
+        await asyncio.sleep(0)
+        broker._tick(60.0)  # one heartbeat interval: "poked" had a poke within it
+        await asyncio.sleep(0)
+        woken = (waiting[0].done(), waiting[1].done())
+        for task in waiting:
+            task.cancel()
+        return *woken, sent
+
+    poked_woken, idle_woken, sent = asyncio.run(scenario())
+    assert sent == b'event: poke\ndata: {"version": 3}\n\n'
+    assert (poked_woken, idle_woken) == (False, True)
 
 
 def test_closing_the_broker_ends_waiting_and_later_streams() -> None:

@@ -11,7 +11,6 @@ streaming, so open streams hold no database connection.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -34,6 +33,8 @@ log = logging.getLogger("sync_server.events")
 EVENT_STREAM = "text/event-stream"
 #: Tells the browser-style client how long to wait before reconnecting (milliseconds).
 RETRY_MILLISECONDS = 3000
+CONNECTED = f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode()
+HEARTBEAT = b": heartbeat\n\n"
 
 
 def stream_organization(
@@ -91,11 +92,11 @@ async def events(request: Request, organization_id: StreamOrganization) -> Strea
 
 async def poke_stream(
     broker: pokes.PokeBroker, context: ServerContext, organization_id: str
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     subscription = broker.subscribe(organization_id)
     context.metrics.sse_sessions.inc()
     try:
-        yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n"
+        yield CONNECTED
         try:
             current = await run_in_threadpool(
                 pokes.read_versions, context.sessions, [organization_id]
@@ -104,18 +105,17 @@ async def poke_stream(
             log.warning("event stream: version not readable (%s)", type(error).__name__)
             current = {}
         if organization_id in current:
-            yield _poke(current[organization_id])
-        heartbeat = context.settings.sse_heartbeat_seconds
+            subscription.saw(current[organization_id])
+            yield pokes.poke_message(current[organization_id])
         while not subscription.closed:
-            version = await subscription.next_version(heartbeat)
-            if version is not None:
-                yield _poke(version)
+            message = subscription.take()
+            if message is None:
+                await subscription.wait()  # a poke, the heartbeat tick, or shutdown
+                message = subscription.take()
+            if message is not None:
+                yield message
             elif not subscription.closed:
-                yield ": heartbeat\n\n"
+                yield HEARTBEAT
     finally:
         broker.unsubscribe(subscription)
         context.metrics.sse_sessions.dec()
-
-
-def _poke(version: int) -> str:
-    return f"event: poke\ndata: {json.dumps({'version': version})}\n\n"

@@ -5,7 +5,7 @@ and the events of an accepted change."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -228,8 +228,11 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def alternative_json(alternative: Alternative) -> dict[str, Any]:
-    return {"start": alternative.start.isoformat(), "end": alternative.end.isoformat(),
+def alternative_json(alternative: Alternative,
+                     instant: Callable[[datetime], str] = datetime.isoformat) -> dict[str, Any]:
+    """The slot as JSON; ``instant`` writes its times (a caller listing thousands of
+    slots passes one that remembers the few distinct starts)."""
+    return {"start": instant(alternative.start), "end": instant(alternative.end),
             "provider_id": alternative.provider_id, "room_id": alternative.room_id,
             "equipment_ids": list(alternative.equipment_ids)}
 

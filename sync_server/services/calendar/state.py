@@ -100,6 +100,36 @@ def load_state(
     ``config``: the configuration, likewise (its clinic must be ``scope``'s).
     """
     org = organization_id
+    state, window_start, window_end = _configured_state(
+        session, org, scope, keep_config=keep_config, dated_for=dated_for, config=config)
+    ids = list(state.resources)
+    config_clinics = len(state.clinics)
+    since, until = _appointment_window(state, scope, window_start, window_end)
+    appointments = _appointments(session, org, scope, ids, since, until, longest_block,
+                                 other_clinics=config_clinics > 1)
+    patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
+                                           if a.id in scope.appointment_ids}
+    if patient_ids:
+        state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
+            PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
+    for appointment in appointments:
+        state.put_appointment(appointment)
+    return state
+
+
+def bare_state(session: Session, organization_id: str, scope: Scope, *,
+               keep_config: bool = False) -> CalendarState:
+    """:func:`load_state` without appointments: the configuration and the dated records
+    (time off, holidays, blockouts, outages) of ``scope``'s padded days."""
+    return _configured_state(session, organization_id, scope, keep_config=keep_config)[0]
+
+
+def _configured_state(
+    session: Session, org: str, scope: Scope, *, keep_config: bool,
+    dated_for: Scope | None = None, config: Config | None = None,
+) -> tuple[CalendarState, datetime, datetime]:
+    """The state with configuration and dated records, and the instants its padded days
+    span (see :func:`load_state` for the arguments)."""
     if config is None:
         read = kept_config if keep_config else _read_config
         config = read(session, org, scope.clinic_id, scope.resource_ids)
@@ -110,23 +140,12 @@ def load_state(
         wide = _window(dated_for, clinic, config.quotas)
         dated = (min(first, wide[0]), max(last, wide[1]), min(window_start, wide[2]),
                  max(window_end, wide[3]))
-    ids = [r.id for r in config.resources]
     state = CalendarState.build(
         org, clinics=config.clinics, resources=config.resources,
         appointment_types=config.appointment_types, schedules=config.schedules,
         quotas=config.quotas,
-        **_dated(session, org, scope.clinic_id, ids, *dated))
-    since, until = _appointment_window(state, scope, window_start, window_end)
-    appointments = _appointments(session, org, scope, ids, since, until, longest_block,
-                                 other_clinics=len(config.clinics) > 1)
-    patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
-                                           if a.id in scope.appointment_ids}
-    if patient_ids:
-        state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
-            PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
-    for appointment in appointments:
-        state.put_appointment(appointment)
-    return state
+        **_dated(session, org, scope.clinic_id, [r.id for r in config.resources], *dated))
+    return state, window_start, window_end
 
 
 def _slot_margins(types: Iterable[model.AppointmentType]) -> tuple[timedelta, timedelta]:
