@@ -34,13 +34,14 @@ version, so the returned ``cursor`` is always a consistent checkpoint.
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
 from scheduling import intents
@@ -70,6 +71,8 @@ from sync_server.services.unit_of_work import unit_of
 #: What a desk may do through sync. The wire format does not carry the signed-in desk
 #: user yet, so pushes act with the front desk's permissions (the receptionist role):
 #: overrides and approvals are refused as conflicts and must be done online.
+log = logging.getLogger("sync_server.sync")
+
 DESK_PERMISSIONS = frozenset({
     "booking:view_calendar", "booking:create", "booking:modify", "booking:cancel",
     "booking:undo", "patient:view", "patient:edit",
@@ -106,6 +109,30 @@ CHUNK = 1000
 #: A run that has worked this long commits after the mutation in hand; the rest of the
 #: push goes on in a new run (measured: 1,000 plain bookings take about 0.4 s here).
 RUN_SECONDS = 0.5
+#: A push that has worked this long answers after the run in hand with what it
+#: processed (``last_mutation_id``); the desk sends the rest in its next push. Well
+#: under the desk's 10 s read timeout, so a slow backlog never makes the desk retry.
+PUSH_SECONDS = 4.0
+
+
+class PushFailed(ServiceError):
+    """A push failed before any of its runs committed: nothing of it was applied.
+    ``last_mutation_id``: the desk's processed position (``None`` when the database
+    could not even tell)."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, last: int | None, *, unavailable: bool) -> None:
+        where = ("" if last is None else
+                 f" The server has processed this desk's changes up to change {last}.")
+        if unavailable:
+            self.status, self.code = 503, "database_unavailable"
+            text = "The database cannot be reached right now; nothing of this push was applied."
+        else:
+            text = "Something went wrong on the server; nothing of this push was applied."
+        super().__init__(text + where)
+        self.last_mutation_id = last
 
 
 def push(session: Session, device: DeskDevice, request: PushRequest, now: datetime) -> PushResult:
@@ -113,36 +140,73 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
 
     Runs of up to :data:`CHUNK` mutations share one transaction (each mutation in its own
     savepoint, so a refused or invalid one is still isolated); every mutation still gets
-    its own version. The result is returned only after the last run committed.
+    its own version. The result is returned after the last run committed, or after
+    :data:`PUSH_SECONDS` with what the runs so far processed.
 
     A run never waits for a lock while it holds what earlier mutations of the run took
     (the organization's version row, audit head, resource locks): when a later mutation's
     resources are locked by another transaction, the run commits before it and a new run
     starts with it (so a run cannot deadlock with a REST booking). If a run's transaction
-    fails as a whole anyway, it is rolled back and its mutations are processed again one
-    transaction each.
+    fails as a whole anyway (the database refused a row its fast path staged), it is
+    rolled back and the rest of the push is processed one mutation per savepoint, where
+    a mutation the database refuses is an ``INVALID_MUTATION`` conflict.
+
+    An unexpected failure after a run committed ends the push with what was processed
+    (200); before any, it is :class:`PushFailed` (nothing of the push was applied).
     """
     if request.client_id != device.client_id:
         raise PermissionDenied("A desk can only push its own changes (client id mismatch).",
                                code="client_mismatch")
     results: list[MutationResult] = []
-    last = 0
+    last: int | None = None
     mutations = list(request.mutations)
+    started = time.monotonic()
+    fast = True
     first = 0
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
-            last, done = _push_run(session, device, chunk, now, batch=True)
-        except MutationGap:
+            try:
+                last, done = _push_run(session, device, chunk, now, batch=fast)
+            except DBAPIError as error:
+                if not fast or error.connection_invalidated \
+                        or isinstance(error, OperationalError):
+                    raise
+                session.rollback()
+                fast = False  # the rest one mutation per savepoint (see above)
+                last, done = _push_run(session, device, chunk, now, batch=False)
+        except (MutationGap, PermissionDenied):
             raise
-        except DBAPIError:
+        except Exception as error:
             session.rollback()
-            last, done = _push_run(session, device, chunk[:1], now, batch=False)
+            if results:  # runs committed: answer what they processed
+                log.error("push stopped after a committed run: %s", type(error).__name__,
+                          exc_info=error)
+                break
+            raise _failed(session, device, error, last) from error
         results += done
         first += len(done)
-    if not request.mutations:
+        if time.monotonic() - started > PUSH_SECONDS:
+            break  # answer now; the desk pushes the rest
+    if last is None:
         last = last_mutation_id(session, device.client_id)
     return PushResult(last, tuple(results))
+
+
+def _failed(
+    session: Session, device: DeskDevice, error: Exception, last: int | None
+) -> PushFailed:
+    """:class:`PushFailed` for ``error``, with the desk's position read afresh if the
+    database still answers."""
+    log.error("push failed, nothing applied: %s", type(error).__name__, exc_info=error)
+    unavailable = isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+    if last is None:
+        try:
+            last = last_mutation_id(session, device.client_id)
+        except Exception:  # the database is gone: the answer cannot say
+            session.rollback()
+    return PushFailed(last, unavailable=unavailable)
 
 
 def _push_run(
@@ -158,10 +222,9 @@ def _push_run(
             last = _lock_client(session, device)
             decoded: dict[int, intents.DecodedIntent] = {}
             if batch:
-                decoded = _decode_bookings(device, [m for m in mutations if m.id > last])
+                decoded = _decode(device, [m for m in mutations if m.id > last])
                 booking.prepare_run(session, device.organization_id,
-                                    [d.request for d in decoded.values()
-                                     if type(d.request) is BookAppointment])
+                                    [d.request for d in decoded.values()])
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -180,8 +243,8 @@ def _push_run(
                 results.append(MutationResult(mutation.id, status, code))
                 if batch:
                     booking.holding(session)
-                    if time.monotonic() - started > RUN_SECONDS:
-                        break  # long enough: commit, a new run goes on with the next one
+                if time.monotonic() - started > RUN_SECONDS:
+                    break  # long enough: commit, a new run goes on with the next one
             _advance(session, device, last)
             uow.flush()  # staged bookings, change log, versions (one NOTIFY), audit
             session.commit()
@@ -191,15 +254,13 @@ def _push_run(
     return last, results
 
 
-def _decode_bookings(
+def _decode(
     device: DeskDevice, mutations: list[Mutation]
 ) -> dict[int, intents.DecodedIntent]:
-    """The readable ``appointment.book`` mutations among ``mutations``, decoded, by id."""
+    """The readable mutations among ``mutations``, decoded, by id."""
     actor = _actor(device)
     found = {}
     for mutation in mutations:
-        if mutation.name != "appointment.book":
-            continue
         try:
             found[mutation.id] = intents.decode(mutation.name, mutation.args, actor)
         except SchedulingInputError:
@@ -249,10 +310,12 @@ def _process(
                            str(error), now)
         return "invalid", INVALID_MUTATION
     if type(decoded.request) is BookAppointment:
-        if booking.book_in_run(session, caller, decoded.request, now) is not None:
-            return "applied", None
+        result = booking.book_in_run(session, caller, decoded.request, now)
+        if result is not None:
+            return ("applied", None) if result.refused is None else \
+                ("refused", result.refused.code.value)
     else:
-        booking.drop_run(session)  # it may change what the run's shared state holds
+        booking.before_other(session, decoded.request)
     # A savepoint that rolls back forgets the versions, changes, audit entries and events
     # the unit of work kept of it.
     try:
@@ -261,12 +324,17 @@ def _process(
     except booking.DuplicateId:
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
-    except (SchedulingInputError, IntegrityError) as error:
+    except (SchedulingInputError, IntegrityError, DataError, InternalError) as error:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise
+        # The database refused what the rules let through (a value its column cannot
+        # hold, a constraint or trigger): the desk cannot fix it by sending it again.
         problem = str(error) if isinstance(error, SchedulingInputError) else \
-            "it contradicts records on the server"
+            "the database refused it: it contradicts records on the server"
         _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
                            problem, now)
         return "invalid", INVALID_MUTATION
+    booking.after_other(session, result)
     if result.refused is not None:
         return "refused", result.refused.code.value
     return "applied", None

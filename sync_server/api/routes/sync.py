@@ -21,7 +21,7 @@ from scheduling.sync_protocol import (
     PushRequest,
 )
 from sync_server.api.deps import CurrentDevice, NowDep, SessionDep, sqlite_write_turn
-from sync_server.api.errors import error_response
+from sync_server.api.errors import ErrorOut, error_response
 from sync_server.api.fields import text_check
 from sync_server.services import sync
 
@@ -68,13 +68,18 @@ class PullOut(BaseModel):
 
 GAP: dict[int | str, dict[str, Any]] = {
     409: {"description": "The mutation ids skip a number (mutation_gap)"},
+    500: {"model": ErrorOut,
+          "description": "Nothing of the push was applied (internal_error); "
+                         "last_mutation_id says where the desk stands"},
 }
 
 
 @router.post("/push", response_model=PushOut, responses=GAP)
 def push(body: PushBody, device: CurrentDevice, session: SessionDep,
          now: NowDep) -> PushOut | JSONResponse:
-    """Apply the desk's outbox in order; each mutation is processed exactly once."""
+    """Apply the desk's outbox in order; each mutation is processed exactly once. The
+    answer may cover only the first mutations (a push answers within a few seconds):
+    the desk sends the rest from ``last_mutation_id + 1``."""
     request = PushRequest(body.client_id, tuple(
         Mutation(m.id, m.name, m.args, m.client_time) for m in body.mutations))
     try:
@@ -82,6 +87,10 @@ def push(body: PushBody, device: CurrentDevice, session: SessionDep,
     except sync.MutationGap as gap:
         return error_response(409, MUTATION_GAP, gap.message,
                               last_mutation_id=gap.last_mutation_id)
+    except sync.PushFailed as failed:
+        headers = {"Retry-After": "5"} if failed.status == 503 else None
+        return error_response(failed.status, failed.code, failed.message, headers,
+                              last_mutation_id=failed.last_mutation_id)
     return PushOut.model_validate(result.to_json())
 
 
