@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -45,7 +46,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError,
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.commands import Actor, BookAppointment, Command
+from scheduling.availability import DEFAULT_POLICY
+from scheduling.commands import Actor, BookAppointment, Command, Policy
 from scheduling.errors import SchedulingInputError
 from scheduling.sync_protocol import (
     DUPLICATE_ID,
@@ -113,6 +115,11 @@ RUN_SECONDS = 0.5
 #: processed (``last_mutation_id``); the desk sends the rest in its next push. Well
 #: under the desk's 10 s read timeout, so a slow backlog never makes the desk retry.
 PUSH_SECONDS = 4.0
+#: How pushed intents are judged: as REST, except that a refusal's alternatives are the
+#: nearest free times within this many days (and other providers at the same time)
+#: instead of two weeks. A desk's backlog after a day offline can hold hundreds of
+#: refusals; searching two weeks for each would cost several bookings' time apiece.
+PUSH_POLICY = replace(DEFAULT_POLICY, alternatives_horizon_days=2)
 
 
 class PushFailed(ServiceError):
@@ -161,20 +168,21 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     last: int | None = None
     mutations = list(request.mutations)
     started = time.monotonic()
+    decoded = _decode(device, mutations)
     fast = True
     first = 0
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
             try:
-                last, done = _push_run(session, device, chunk, now, batch=fast)
+                last, done = _push_run(session, device, chunk, decoded, now, batch=fast)
             except DBAPIError as error:
                 if not fast or error.connection_invalidated \
                         or isinstance(error, OperationalError):
                     raise
                 session.rollback()
                 fast = False  # the rest one mutation per savepoint (see above)
-                last, done = _push_run(session, device, chunk, now, batch=False)
+                last, done = _push_run(session, device, chunk, decoded, now, batch=False)
         except (MutationGap, PermissionDenied):
             raise
         except Exception as error:
@@ -210,21 +218,22 @@ def _failed(
 
 
 def _push_run(
-    session: Session, device: DeskDevice, mutations: list[Mutation], now: datetime, *, batch: bool
+    session: Session, device: DeskDevice, mutations: list[Mutation],
+    decoded: dict[int, intents.DecodedIntent], now: datetime, *, batch: bool,
 ) -> tuple[int, list[MutationResult]]:
-    """Process ``mutations`` (or the first ones, see :func:`push`) in one transaction and
-    commit; (last id, results of the mutations processed)."""
+    """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
+    that could be read) in one transaction and commit; (last id, results of the mutations
+    processed)."""
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
     with booking.batch(session) if batch else nullcontext(unit_of(session)) as uow:
         try:
             last = _lock_client(session, device)
-            decoded: dict[int, intents.DecodedIntent] = {}
             if batch:
-                decoded = _decode(device, [m for m in mutations if m.id > last])
                 booking.prepare_run(session, device.organization_id,
-                                    [d.request for d in decoded.values()])
+                                    [decoded[m.id].request for m in mutations
+                                     if m.id > last and m.id in decoded], PUSH_POLICY)
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -310,7 +319,7 @@ def _process(
                            str(error), now)
         return "invalid", INVALID_MUTATION
     if type(decoded.request) is BookAppointment:
-        result = booking.book_in_run(session, caller, decoded.request, now)
+        result = booking.book_in_run(session, caller, decoded.request, now, PUSH_POLICY)
         if result is not None:
             return ("applied", None) if result.refused is None else \
                 ("refused", result.refused.code.value)
@@ -320,7 +329,7 @@ def _process(
     # the unit of work kept of it.
     try:
         with unit_of(session).savepoint():
-            result = apply_intent(session, caller, decoded, now)
+            result = apply_intent(session, caller, decoded, now, PUSH_POLICY)
     except booking.DuplicateId:
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
@@ -356,23 +365,24 @@ def _protocol_conflict(
 
 
 def apply_intent(
-    session: Session, caller: Caller, decoded: intents.DecodedIntent, now: datetime
+    session: Session, caller: Caller, decoded: intents.DecodedIntent, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
 ) -> BookingResult:
     """Run a decoded intent through its booking service (the caller commits)."""
     request = decoded.request
     match request:
         case BookAppointment():
-            return booking.book(session, caller, request, now)
+            return booking.book(session, caller, request, now, policy)
         case intents.SeriesBooking():
-            return booking.book_recurring(session, caller, request, now)
+            return booking.book_recurring(session, caller, request, now, policy)
         case intents.SeriesEdit():
-            return booking.edit_recurring(session, caller, request, now)
+            return booking.edit_recurring(session, caller, request, now, policy)
         case intents.WaitlistAdd():
             return booking.waitlist_add(session, caller, request, now)
         case intents.WaitlistRemove():
             return booking.waitlist_remove(session, caller, request, now)
         case intents.WaitlistBook():
-            return booking.waitlist_book(session, caller, request, now)
+            return booking.waitlist_book(session, caller, request, now, policy)
         case intents.PatientCreate():
             return booking.patient_create(session, caller, request, now)
         case intents.PatientUpdate():
@@ -384,7 +394,7 @@ def apply_intent(
     command: Command = request
     # Intents are re-judged against the current calendar: a desk's stale base version
     # does not refuse them (the rules decide), unlike an explicit REST base_version.
-    return booking.change(session, caller, command, now)
+    return booking.change(session, caller, command, now, policy)
 
 
 def last_mutation_id(session: Session, client_id: str) -> int:

@@ -210,15 +210,15 @@ class UnitOfWork:
         nested = self.session.begin_nested()
         try:
             yield nested
+            if nested.is_active:
+                nested.commit()  # flushes: the database may refuse a row only here
+                return
         except BaseException:
             if nested.is_active:
                 nested.rollback()
             self._restore(marked)
             raise
-        if nested.is_active:
-            nested.commit()
-        else:
-            self._restore(marked)
+        self._restore(marked)
 
     def _mark(self) -> _Mark:
         chains = None

@@ -139,7 +139,9 @@ class _Reach:
     appointment_id: str | None = None
 
 
-def prepare_run(session: Session, org: str, requests: Iterable[object]) -> None:
+def prepare_run(
+    session: Session, org: str, requests: Iterable[object], policy: Policy = DEFAULT_POLICY
+) -> None:
     """In a push batch: lock everything the run's appointment mutations may occupy and
     load ONE calendar state for them, so each is judged in memory instead of reading the
     calendar again (the expensive part of a booking, move or cancel). Plain bookings,
@@ -191,7 +193,7 @@ def prepare_run(session: Session, org: str, requests: Iterable[object]) -> None:
         existing = set(session.scalars(select(db.Appointment.id)
                                        .where(db.Appointment.id.in_(ids))))
     # Dated records (a handful of rows) are read for the alternatives' horizon at once.
-    wide = replace(scope, pad_days=DEFAULT_POLICY.alternatives_horizon_days + 1)
+    wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
     uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
                       existing)
 
