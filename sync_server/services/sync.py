@@ -42,7 +42,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from scheduling import intents
@@ -333,9 +333,10 @@ def _process(
     except booking.DuplicateId:
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
-    except (SchedulingInputError, IntegrityError, DataError, InternalError) as error:
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            raise
+    except (SchedulingInputError, DBAPIError) as error:
+        if isinstance(error, OperationalError) or (
+                isinstance(error, DBAPIError) and error.connection_invalidated):
+            raise  # the database is unwell, not this mutation: the desk sends it again
         # The database refused what the rules let through (a value its column cannot
         # hold, a constraint or trigger): the desk cannot fix it by sending it again.
         problem = str(error) if isinstance(error, SchedulingInputError) else \

@@ -214,7 +214,8 @@ class UnitOfWork:
                 nested.commit()  # flushes: the database may refuse a row only here
                 return
         except BaseException:
-            if nested.is_active:
+            # A failed flush leaves the savepoint inactive but not yet rolled back.
+            if nested.is_active or nested._rollback_can_be_called():
                 nested.rollback()
             self._restore(marked)
             raise
