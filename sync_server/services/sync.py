@@ -169,20 +169,23 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     mutations = list(request.mutations)
     started = time.monotonic()
     decoded = _decode(device, mutations)
+    kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
     fast = True
     first = 0
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
             try:
-                last, done = _push_run(session, device, chunk, decoded, now, batch=fast)
+                last, done, kept = _push_run(session, device, chunk, decoded, now, kept,
+                                             batch=fast)
             except DBAPIError as error:
                 if not fast or error.connection_invalidated \
                         or isinstance(error, OperationalError):
                     raise
                 session.rollback()
                 fast = False  # the rest one mutation per savepoint (see above)
-                last, done = _push_run(session, device, chunk, decoded, now, batch=False)
+                last, done, kept = _push_run(session, device, chunk, decoded, now, None,
+                                             batch=False)
         except (MutationGap, PermissionDenied):
             raise
         except Exception as error:
@@ -219,11 +222,12 @@ def _failed(
 
 def _push_run(
     session: Session, device: DeskDevice, mutations: list[Mutation],
-    decoded: dict[int, intents.DecodedIntent], now: datetime, *, batch: bool,
-) -> tuple[int, list[MutationResult]]:
+    decoded: dict[int, intents.DecodedIntent], now: datetime, kept: booking.PushRun | None,
+    *, batch: bool,
+) -> tuple[int, list[MutationResult], booking.PushRun | None]:
     """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
     that could be read) in one transaction and commit; (last id, results of the mutations
-    processed)."""
+    processed, the run's shared state for the next run)."""
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
@@ -233,7 +237,7 @@ def _push_run(
             if batch:
                 booking.prepare_run(session, device.organization_id,
                                     [decoded[m.id].request for m in mutations
-                                     if m.id > last and m.id in decoded], PUSH_POLICY)
+                                     if m.id > last and m.id in decoded], PUSH_POLICY, kept)
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -256,11 +260,12 @@ def _push_run(
                     break  # long enough: commit, a new run goes on with the next one
             _advance(session, device, last)
             uow.flush()  # staged bookings, change log, versions (one NOTIFY), audit
+            kept = booking.finish_run(session, device.organization_id) if batch else None
             session.commit()
         except BaseException:
             session.rollback()
             raise
-    return last, results
+    return last, results, kept
 
 
 def _decode(

@@ -87,6 +87,11 @@ class PushRun:
     #: The state holds the appointments of the alternatives' horizon around ``scope``
     #: too (read on the first refusal that offers alternatives, :meth:`widen`).
     wide: bool = False
+    #: Every lock key the run holds, and the organization's version its state is true at
+    #: (the next run of the same push keeps the state if nothing else was written since,
+    #: see :func:`prepare_run`).
+    keys: frozenset[str] = frozenset()
+    version: int = 0
 
     def flush(self, session: Session) -> None:
         """Write the staged rows (many per statement). On PostgreSQL the exclusion
@@ -140,7 +145,8 @@ class _Reach:
 
 
 def prepare_run(
-    session: Session, org: str, requests: Iterable[object], policy: Policy = DEFAULT_POLICY
+    session: Session, org: str, requests: Iterable[object], policy: Policy = DEFAULT_POLICY,
+    previous: PushRun | None = None,
 ) -> None:
     """In a push batch: lock everything the run's appointment mutations may occupy and
     load ONE calendar state for them, so each is judged in memory instead of reading the
@@ -149,6 +155,11 @@ def prepare_run(
     booking's clinic within :data:`RUN_DAYS` of it are covered; the others take the usual
     path, and so does everything after a mutation that may change what the state holds
     beyond appointments and patients (:func:`before_other`).
+
+    ``previous``: the state of the push's previous run (:func:`finish_run`). When it
+    covers this run and the organization's version has not moved since it committed
+    (nothing else was written), it is kept instead of read again: a desk's backlog spread
+    over months is read once per push, not once per run.
 
     Must run before the run takes any other lock: it waits for the resource locks."""
     uow = unit_of(session)
@@ -181,21 +192,66 @@ def prepare_run(
     if not days:
         return
     keys |= _quota_keys(session, org, clinic_id, days)
+    if previous is not None and _keep(session, org, previous, clinic_id, keys, days):
+        uow.run = previous
+        fresh = [i for i in (b.appointment_id for b in bookings) if i not in previous.checked]
+        previous.checked.update(fresh)
+        previous.existing.update(_existing(session, fresh))
+        return
     lock_resources(session, keys)
     _refresh(session)
     # Patients are locked like resources but are no resources: they stay out of the
     # resource lists the state's queries carry.
     scope = Scope(clinic_id, min(days), max(days), patient_ids=frozenset(patients),
                   appointment_ids=frozenset(changed), resource_ids=frozenset(keys - patients))
-    if session.get_bind().dialect.name == "postgresql":  # one array, not 200 parameters
-        existing = set(session.scalars(_EXISTING_IDS, {"ids": ids}))
-    else:
-        existing = set(session.scalars(select(db.Appointment.id)
-                                       .where(db.Appointment.id.in_(ids))))
     # Dated records (a handful of rows) are read for the alternatives' horizon at once.
     wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
     uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
-                      existing)
+                      _existing(session, ids), keys=frozenset(keys),
+                      version=_version(session, org))
+
+
+def _existing(session: Session, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that are appointments already."""
+    if not ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":  # one array, not 200 parameters
+        return set(session.scalars(_EXISTING_IDS, {"ids": ids}))
+    return set(session.scalars(select(db.Appointment.id).where(db.Appointment.id.in_(ids))))
+
+
+def _version(session: Session, org: str) -> int:
+    return int(session.scalar(select(db.OrgVersion.version)
+                              .where(db.OrgVersion.organization_id == org)) or 0)
+
+
+def _keep(
+    session: Session, org: str, previous: PushRun, clinic_id: str, keys: set[str],
+    days: list[date],
+) -> bool:
+    """Lock ``previous``'s keys; whether its state holds for a run needing ``keys`` on
+    ``days`` (it covers them, and nothing was written in the organization since it was
+    true). On ``False`` the locks taken stay: the caller locks what it needs and reads."""
+    scope = previous.scope
+    if (scope.clinic_id != clinic_id or not keys <= previous.keys
+            or min(days) < scope.first_day or max(days) > scope.last_day):
+        return False
+    lock_resources(session, previous.keys)
+    if _version(session, org) != previous.version:
+        return False
+    previous.appointment_rows, previous.occupation_rows = [], []
+    return True
+
+
+def finish_run(session: Session, org: str) -> PushRun | None:
+    """The run's state as it stands at its commit (call after the unit of work's flush),
+    for the push's next run (:func:`prepare_run`'s ``previous``)."""
+    uow = unit_of(session)
+    run = _current_run(session)
+    if run is None:
+        return None
+    run.version = uow.bumped.get(org, run.version)
+    return run
 
 
 #: The change commands a push run judges on its state (as :func:`change` takes them).
