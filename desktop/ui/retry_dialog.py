@@ -73,6 +73,7 @@ class RetryDialog(QDialog):
         column.addWidget(self.problem)
         column.addLayout(form)
         column.addWidget(buttons)
+        self.setMinimumWidth(480)
 
     def args(self) -> dict[str, Any]:
         """The change with the edited values (numbers stay numbers when they still read
