@@ -12,19 +12,24 @@ savepoint (see :func:`push`); a run starts by locking the desk's
   (what came before a gap is committed before the 409).
   A refusal is recorded as a conflict (code, message id, parameters, alternatives)
   and still counts as processed. A mutation that cannot even be read (unknown
-  name, bad or missing fields, naive datetimes …) is recorded as an
-  ``INVALID_MUTATION`` conflict and counts as processed too: a poisoned outbox
-  entry must never block every later change of a desk.
+  name, bad or missing fields, naive datetimes …), or that the database refuses
+  although the rules let it through, is recorded as an ``INVALID_MUTATION``
+  conflict and counts as processed too: a poisoned outbox entry must never block
+  every later change of a desk.
 
-Re-sending any push gives the same state; client timestamps are never used.
+Re-sending any push gives the same state; client timestamps are never used. A push
+answers after :data:`PUSH_SECONDS` of work with what it processed (the desk goes on
+from ``last_mutation_id``); it fails (:class:`PushFailed`, 5xx) only when nothing of
+it was committed.
 
-Plain bookings (``appointment.book``) of a run take a fast path
+Bookings, moves, resizes, cancels and status changes of a run take a fast path
 (:func:`booking.prepare_run`): the run locks everything they may occupy, loads
-one calendar state for them, judges each in memory with the same rules, keeps
-that state current, and writes their rows many per statement before the run
-commits (or before any other kind of mutation runs). On PostgreSQL the
-exclusion constraint still guards those rows; if it ever refused one, the run
-would be rolled back and processed again one mutation per transaction.
+one calendar state for them (kept for the push's next run when nothing else was
+written meanwhile), judges each in memory with the same rules — refusals and their
+alternatives included — keeps that state current, and writes new bookings' rows many
+per statement before the run commits (or before any other kind of mutation runs).
+On PostgreSQL the exclusion constraint still guards those rows; if it ever refused
+one, the run would be rolled back and the push go on one mutation per savepoint.
 
 Pull: the changes after a version cursor (the latest state of each changed
 record, tombstones for deletions), the desk's ``last_mutation_id`` and its

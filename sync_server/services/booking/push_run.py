@@ -128,9 +128,15 @@ class PushRun:
         if self.wide:
             return
         self.wide = True
-        wide = replace(self.scope, pad_days=policy.alternatives_horizon_days + 1)
-        add_appointments(session, self.state, wide, read_longest_block(
-            session, self.state.organization_id))
+        # Only the days the state lacks: the horizon's edges either side of its window.
+        pad, scope = policy.alternatives_horizon_days + 1, self.scope
+        longest = read_longest_block(session, self.state.organization_id)
+        edges = ((scope.first_day - timedelta(days=pad), scope.first_day - timedelta(days=1)),
+                 (scope.last_day + timedelta(days=1), scope.last_day + timedelta(days=pad)))
+        for first, last in edges:
+            add_appointments(session, self.state, replace(
+                scope, first_day=first, last_day=last, pad_days=0,
+                appointment_ids=frozenset()), longest)
 
 
 @dataclass(frozen=True, slots=True)
