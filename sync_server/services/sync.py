@@ -220,7 +220,7 @@ def _failed(
     if last is None:
         try:
             last = last_mutation_id(session, device.client_id)
-        except Exception:  # the database is gone: the answer cannot say
+        except DBAPIError:  # the database is gone: the answer cannot say
             session.rollback()
     return PushFailed(last, unavailable=unavailable)
 

@@ -3,7 +3,7 @@ and the batch mode of its unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -265,7 +265,7 @@ _CHANGES = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus,
 
 
 def _reaches(
-    session: Session, org: str, clinic_id: str, tz: str, requests: list[object]
+    session: Session, org: str, clinic_id: str, tz: str, requests: Sequence[object]
 ) -> Iterator[_Reach]:
     """What each of ``requests`` (bookings and changes) may touch, in order; changes of
     appointments neither booked earlier in the run nor found in ``clinic_id`` are left
