@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduling.errors import SchedulingInputError
+from scheduling.refusals import N_
 
 #: The protocol version this code speaks. Bump it when the wire format changes.
 PROTOCOL_VERSION = 1
@@ -41,8 +42,9 @@ INVALID_MUTATION = "INVALID_MUTATION"
 #: Conflict code of a create intent whose record id the server already has.
 DUPLICATE_ID = "DUPLICATE_ID"
 #: The message ids (English msgids) of those two protocol-level conflicts.
-INVALID_MUTATION_MESSAGE = "The server could not read this change ({problem}); it was not applied."
-DUPLICATE_ID_MESSAGE = "A record with this id already exists; the change was not applied."
+INVALID_MUTATION_MESSAGE = N_(
+    "The server could not read this change ({problem}); it was not applied.")
+DUPLICATE_ID_MESSAGE = N_("A record with this id already exists; the change was not applied.")
 #: Largest pull page the server serves.
 MAX_PULL_LIMIT = 5000
 #: The most mutations one push may carry.

@@ -6,6 +6,7 @@ Read-only, one read session per call, DTOs out. Each needs an unlocked session
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,9 +27,9 @@ from desktop.store.models import (
     QuotaRow,
     ResourceRow,
 )
-from scheduling import availability
+from scheduling import availability, intents
 from scheduling.commands import Alternative, Permission
-from scheduling.errors import UnknownIdError
+from scheduling.errors import SchedulingInputError, UnknownIdError
 from scheduling.model import AppointmentStatus
 from scheduling.timeutil import day_bounds
 
@@ -178,6 +179,26 @@ def dismiss_conflict(ctx: DeskContext, conflict_id: int) -> None:
         if row is not None and row.dismissed_at is None:
             row.dismissed_at = ctx.now()
             row.dismissed_by = user.user_id
+
+
+def retry_conflict(ctx: DeskContext, conflict_id: int, args: Mapping[str, Any]) -> str | None:
+    """Send an intent the server could not read (an ``INVALID_MUTATION`` conflict) again
+    with ``args`` corrected by staff, and dismiss its inbox entry. ``None`` when queued;
+    otherwise why the corrected intent still cannot be read (nothing is queued)."""
+    user = require(ctx, Permission.MODIFY.value, "change appointments")
+    with ctx.store.write() as session:
+        row = session.get(ConflictRow, conflict_id)
+        if row is None or row.dismissed_at is not None:
+            return None
+        name = str(row.attempted.get("name", ""))
+        try:
+            intents.decode(name, args, ctx.actor())
+        except SchedulingInputError as error:
+            return str(error)
+        outbox.append(session, name, dict(args), now=ctx.now())
+        row.dismissed_at = ctx.now()
+        row.dismissed_by = user.user_id
+    return None
 
 
 def pending_count(ctx: DeskContext) -> int:

@@ -229,7 +229,8 @@ class SyncClient:
             return outbox.pending_count(session)
 
     def push(self) -> PushResult:
-        """Send every outbox entry in order, ``push_batch`` at a time."""
+        """Send every outbox entry in order, ``push_batch`` at a time; a batch the server
+        answered only in part goes on from its ``last_mutation_id``."""
         client_id, _ = self._credentials()
         sent_up_to = 0
         sent = batches = 0
@@ -247,10 +248,16 @@ class SyncClient:
             body = self._call("POST", self._url(PUSH_PATH),
                               json={"client_id": client_id, "mutations": entries})
             server_last = parse_push(body)
-            sent_up_to = entries[-1]["id"]
+            # A server answers within a few seconds with what it processed: the rest of
+            # the batch goes again, from the next one on.
+            done = entries[-1]["id"] if server_last is None \
+                else min(server_last, entries[-1]["id"])
+            if done < entries[0]["id"]:
+                break  # nothing of this batch processed: the next sync round retries
+            sent_up_to = done
             with self.store.write() as session:
                 outbox.mark_pushed(session, sent_up_to)
-            sent += len(entries)
+            sent += sum(1 for e in entries if e["id"] <= done)
             batches += 1
         return PushResult(sent, batches, server_last)
 

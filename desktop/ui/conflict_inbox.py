@@ -3,8 +3,10 @@
 A list of refused actions on the left; for the selected one, what was tried,
 why it lost (translated), its alternatives as buttons — one click books that
 alternative with the original request's data — and "Dismiss", which keeps the
-entry in the audit trail (who dismissed it and when). ``count`` is the badge the
-main window shows.
+entry in the audit trail (who dismissed it and when). A change the server could not
+read at all (``INVALID_MUTATION``: a value it cannot store) offers "Edit and retry"
+(:mod:`desktop.ui.retry_dialog`: correct the fields, the change is queued again) and
+"Discard". ``count`` is the badge the main window shows.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from desktop.ui.conflict_inbox_model import (
     describe_reason,
     load_conflicts,
 )
+from desktop.ui.retry_dialog import RetryDialog
 from desktop.ui.text import _, language_notifier, render_message
 from desktop.ui.theme import ERROR, text_style
 from scheduling.commands import BookAppointment
 from scheduling.model import AppointmentSource
+from scheduling.sync_protocol import INVALID_MUTATION
 
 
 class ConflictInbox(QWidget):
@@ -97,6 +101,7 @@ class ConflictInbox(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
         self._buttons: list[QPushButton] = []
+        self.retry_dialog: RetryDialog | None = None
 
         self.list.selectionModel().selectionChanged.connect(self._selection_changed)
         self.dismiss_button.clicked.connect(self.dismiss_selected)
@@ -148,8 +153,6 @@ class ConflictInbox(QWidget):
         self.empty.setText(_("No conflicts: everything done on this desk reached the server."))
         self.tried_title.setText(_("What was tried"))
         self.why_title.setText(_("Why it did not go through"))
-        self.dismiss_button.setText(_("Dismiss"))
-        self.dismiss_button.setToolTip(_("Remove it from the inbox; the audit trail keeps it."))
         self.model.retranslate()
         self._show(self.selected())
 
@@ -160,11 +163,24 @@ class ConflictInbox(QWidget):
             button.deleteLater()
         self._buttons = []
         self.details.setVisible(entry is not None)
+        invalid = entry is not None and entry.conflict.code == INVALID_MUTATION
+        self.dismiss_button.setText(_("Discard") if invalid else _("Dismiss"))
+        self.dismiss_button.setToolTip(
+            _("Drop this change: it is never sent again; the audit trail keeps it.") if invalid
+            else _("Remove it from the inbox; the audit trail keeps it."))
         if entry is None:
             return
         reference = self.reference_for(entry)
         self.tried.setText(describe_attempt(entry, reference))
         self.why.setText(describe_reason(entry, reference))
+        if invalid:
+            self.options_title.setText(_("Correct the change and send it again, or discard "
+                                         "it."))
+            button = QPushButton(_("Edit and retry"), self.details)
+            button.clicked.connect(lambda _checked=False: self.edit_and_retry(entry))
+            self.options.addWidget(button)
+            self._buttons.append(button)
+            return
         bookable = entry.can_book_alternative
         self.options_title.setText(_("Book one of these instead:") if bookable
                                    else _("No alternative can be booked from here."))
@@ -216,6 +232,34 @@ class ConflictInbox(QWidget):
                 result.refusal.message_id, result.refusal.params, tz=reference.time_zone,
                 clinic_locale=reference.locale, names=reference.names))
         return result
+
+    def edit_and_retry(self, entry: ConflictEntry) -> RetryDialog:
+        """Open the edit dialog for ``entry`` (window-modal); sending queues the edited
+        change again (:meth:`retry`)."""
+        problem = describe_reason(entry, self.reference_for(entry))
+        dialog = RetryDialog(entry.args, problem, self)
+        dialog.accepted.connect(lambda: self.retry(entry, dialog.args()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.retry_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def retry(self, entry: ConflictEntry, args: dict[str, object]) -> bool:
+        """Queue ``entry``'s change again with ``args``; on success the entry leaves the
+        inbox, otherwise why it still cannot be read is shown."""
+        try:
+            problem = agenda.retry_conflict(self._ctx, entry.conflict.id, args)
+        except SessionLocked:
+            self.message.setText(_("The desk is locked. Unlock it to continue."))
+            return False
+        if problem is not None:
+            self.message.setText(_("It still cannot be sent: {problem}").format(
+                problem=problem))
+            return False
+        self.refresh()
+        self.message.setText(_("Sent again: it reaches the server with the next sync."))
+        self.changed.emit()
+        return True
 
     @Slot()
     def dismiss_selected(self) -> None:

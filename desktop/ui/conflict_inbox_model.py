@@ -90,8 +90,17 @@ def load_conflicts(ctx: DeskContext) -> tuple[ConflictEntry, ...]:
             patient = session.get(PatientRow, patient_id) if patient_id else None
             name = (f"{patient.given_name} {patient.family_name}".strip() if patient else
                     " ".join(str(args.get(k, "")) for k in ("given_name", "family_name")).strip())
-            entries.append(ConflictEntry(conflict, args, patient_id, name, start))
+            entries.append(ConflictEntry(conflict, args, patient_id, _shown(name), start))
     return tuple(entries)
+
+
+#: Longer names are cut for display: a change the server could not read may carry one
+#: far longer than any real name, which would widen the inbox past the screen.
+_NAME_SHOWN = 60
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _NAME_SHOWN else name[:_NAME_SHOWN - 1] + "…"
 
 
 def describe_attempt(entry: ConflictEntry, reference: ClinicReference) -> str:

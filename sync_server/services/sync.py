@@ -12,19 +12,24 @@ savepoint (see :func:`push`); a run starts by locking the desk's
   (what came before a gap is committed before the 409).
   A refusal is recorded as a conflict (code, message id, parameters, alternatives)
   and still counts as processed. A mutation that cannot even be read (unknown
-  name, bad or missing fields, naive datetimes …) is recorded as an
-  ``INVALID_MUTATION`` conflict and counts as processed too: a poisoned outbox
-  entry must never block every later change of a desk.
+  name, bad or missing fields, naive datetimes …), or that the database refuses
+  although the rules let it through, is recorded as an ``INVALID_MUTATION``
+  conflict and counts as processed too: a poisoned outbox entry must never block
+  every later change of a desk.
 
-Re-sending any push gives the same state; client timestamps are never used.
+Re-sending any push gives the same state; client timestamps are never used. A push
+answers after :data:`PUSH_SECONDS` of work with what it processed (the desk goes on
+from ``last_mutation_id``); it fails (:class:`PushFailed`, 5xx) only when nothing of
+it was committed.
 
-Plain bookings (``appointment.book``) of a run take a fast path
+Bookings, moves, resizes, cancels and status changes of a run take a fast path
 (:func:`booking.prepare_run`): the run locks everything they may occupy, loads
-one calendar state for them, judges each in memory with the same rules, keeps
-that state current, and writes their rows many per statement before the run
-commits (or before any other kind of mutation runs). On PostgreSQL the
-exclusion constraint still guards those rows; if it ever refused one, the run
-would be rolled back and processed again one mutation per transaction.
+one calendar state for them (kept for the push's next run when nothing else was
+written meanwhile), judges each in memory with the same rules — refusals and their
+alternatives included — keeps that state current, and writes new bookings' rows many
+per statement before the run commits (or before any other kind of mutation runs).
+On PostgreSQL the exclusion constraint still guards those rows; if it ever refused
+one, the run would be rolled back and the push go on one mutation per savepoint.
 
 Pull: the changes after a version cursor (the latest state of each changed
 record, tombstones for deletions), the desk's ``last_mutation_id`` and its
@@ -34,17 +39,20 @@ version, so the returned ``cursor`` is always a consistent checkpoint.
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.commands import Actor, BookAppointment, Command
+from scheduling.availability import DEFAULT_POLICY
+from scheduling.commands import Actor, BookAppointment, Command, Policy
 from scheduling.errors import SchedulingInputError
 from scheduling.sync_protocol import (
     DUPLICATE_ID,
@@ -70,6 +78,8 @@ from sync_server.services.unit_of_work import unit_of
 #: What a desk may do through sync. The wire format does not carry the signed-in desk
 #: user yet, so pushes act with the front desk's permissions (the receptionist role):
 #: overrides and approvals are refused as conflicts and must be done online.
+log = logging.getLogger("sync_server.sync")
+
 DESK_PERMISSIONS = frozenset({
     "booking:view_calendar", "booking:create", "booking:modify", "booking:cancel",
     "booking:undo", "patient:view", "patient:edit",
@@ -106,6 +116,35 @@ CHUNK = 1000
 #: A run that has worked this long commits after the mutation in hand; the rest of the
 #: push goes on in a new run (measured: 1,000 plain bookings take about 0.4 s here).
 RUN_SECONDS = 0.5
+#: A push that has worked this long answers after the run in hand with what it
+#: processed (``last_mutation_id``); the desk sends the rest in its next push. Well
+#: under the desk's 10 s read timeout, so a slow backlog never makes the desk retry.
+PUSH_SECONDS = 4.0
+#: How pushed intents are judged: as REST, except that a refusal's alternatives are the
+#: nearest free times within this many days (and other providers at the same time)
+#: instead of two weeks. A desk's backlog after a day offline can hold hundreds of
+#: refusals; searching two weeks for each would cost several bookings' time apiece.
+PUSH_POLICY = replace(DEFAULT_POLICY, alternatives_horizon_days=2)
+
+
+class PushFailed(ServiceError):
+    """A push failed before any of its runs committed: nothing of it was applied.
+    ``last_mutation_id``: the desk's processed position (``None`` when the database
+    could not even tell)."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, last: int | None, *, unavailable: bool) -> None:
+        where = ("" if last is None else
+                 f" The server has processed this desk's changes up to change {last}.")
+        if unavailable:
+            self.status, self.code = 503, "database_unavailable"
+            text = "The database cannot be reached right now; nothing of this push was applied."
+        else:
+            text = "Something went wrong on the server; nothing of this push was applied."
+        super().__init__(text + where)
+        self.last_mutation_id = last
 
 
 def push(session: Session, device: DeskDevice, request: PushRequest, now: datetime) -> PushResult:
@@ -113,55 +152,97 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
 
     Runs of up to :data:`CHUNK` mutations share one transaction (each mutation in its own
     savepoint, so a refused or invalid one is still isolated); every mutation still gets
-    its own version. The result is returned only after the last run committed.
+    its own version. The result is returned after the last run committed, or after
+    :data:`PUSH_SECONDS` with what the runs so far processed.
 
     A run never waits for a lock while it holds what earlier mutations of the run took
     (the organization's version row, audit head, resource locks): when a later mutation's
     resources are locked by another transaction, the run commits before it and a new run
     starts with it (so a run cannot deadlock with a REST booking). If a run's transaction
-    fails as a whole anyway, it is rolled back and its mutations are processed again one
-    transaction each.
+    fails as a whole anyway (the database refused a row its fast path staged), it is
+    rolled back and the rest of the push is processed one mutation per savepoint, where
+    a mutation the database refuses is an ``INVALID_MUTATION`` conflict.
+
+    An unexpected failure after a run committed ends the push with what was processed
+    (200); before any, it is :class:`PushFailed` (nothing of the push was applied).
     """
     if request.client_id != device.client_id:
         raise PermissionDenied("A desk can only push its own changes (client id mismatch).",
                                code="client_mismatch")
     results: list[MutationResult] = []
-    last = 0
+    last: int | None = None
     mutations = list(request.mutations)
+    started = time.monotonic()
+    decoded = _decode(device, mutations)
+    kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
+    fast = True
     first = 0
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
-            last, done = _push_run(session, device, chunk, now, batch=True)
-        except MutationGap:
+            try:
+                last, done, kept = _push_run(session, device, chunk, decoded, now, kept,
+                                             batch=fast)
+            except DBAPIError as error:
+                if not fast or error.connection_invalidated \
+                        or isinstance(error, OperationalError):
+                    raise
+                session.rollback()
+                fast = False  # the rest one mutation per savepoint (see above)
+                last, done, kept = _push_run(session, device, chunk, decoded, now, None,
+                                             batch=False)
+        except (MutationGap, PermissionDenied):
             raise
-        except DBAPIError:
+        except Exception as error:
             session.rollback()
-            last, done = _push_run(session, device, chunk[:1], now, batch=False)
+            if results:  # runs committed: answer what they processed
+                log.error("push stopped after a committed run: %s", type(error).__name__,
+                          exc_info=error)
+                break
+            raise _failed(session, device, error, last) from error
         results += done
         first += len(done)
-    if not request.mutations:
+        if time.monotonic() - started > PUSH_SECONDS:
+            break  # answer now; the desk pushes the rest
+    if last is None:
         last = last_mutation_id(session, device.client_id)
     return PushResult(last, tuple(results))
 
 
+def _failed(
+    session: Session, device: DeskDevice, error: Exception, last: int | None
+) -> PushFailed:
+    """:class:`PushFailed` for ``error``, with the desk's position read afresh if the
+    database still answers."""
+    log.error("push failed, nothing applied: %s", type(error).__name__, exc_info=error)
+    unavailable = isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+    if last is None:
+        try:
+            last = last_mutation_id(session, device.client_id)
+        except DBAPIError:  # the database is gone: the answer cannot say
+            session.rollback()
+    return PushFailed(last, unavailable=unavailable)
+
+
 def _push_run(
-    session: Session, device: DeskDevice, mutations: list[Mutation], now: datetime, *, batch: bool
-) -> tuple[int, list[MutationResult]]:
-    """Process ``mutations`` (or the first ones, see :func:`push`) in one transaction and
-    commit; (last id, results of the mutations processed)."""
+    session: Session, device: DeskDevice, mutations: list[Mutation],
+    decoded: dict[int, intents.DecodedIntent], now: datetime, kept: booking.PushRun | None,
+    *, batch: bool,
+) -> tuple[int, list[MutationResult], booking.PushRun | None]:
+    """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
+    that could be read) in one transaction and commit; (last id, results of the mutations
+    processed, the run's shared state for the next run)."""
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
     with booking.batch(session) if batch else nullcontext(unit_of(session)) as uow:
         try:
             last = _lock_client(session, device)
-            decoded: dict[int, intents.DecodedIntent] = {}
             if batch:
-                decoded = _decode_bookings(device, [m for m in mutations if m.id > last])
                 booking.prepare_run(session, device.organization_id,
-                                    [d.request for d in decoded.values()
-                                     if type(d.request) is BookAppointment])
+                                    [decoded[m.id].request for m in mutations
+                                     if m.id > last and m.id in decoded], PUSH_POLICY, kept)
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -180,26 +261,25 @@ def _push_run(
                 results.append(MutationResult(mutation.id, status, code))
                 if batch:
                     booking.holding(session)
-                    if time.monotonic() - started > RUN_SECONDS:
-                        break  # long enough: commit, a new run goes on with the next one
+                if time.monotonic() - started > RUN_SECONDS:
+                    break  # long enough: commit, a new run goes on with the next one
             _advance(session, device, last)
             uow.flush()  # staged bookings, change log, versions (one NOTIFY), audit
+            kept = booking.finish_run(session, device.organization_id) if batch else None
             session.commit()
         except BaseException:
             session.rollback()
             raise
-    return last, results
+    return last, results, kept
 
 
-def _decode_bookings(
+def _decode(
     device: DeskDevice, mutations: list[Mutation]
 ) -> dict[int, intents.DecodedIntent]:
-    """The readable ``appointment.book`` mutations among ``mutations``, decoded, by id."""
+    """The readable mutations among ``mutations``, decoded, by id."""
     actor = _actor(device)
     found = {}
     for mutation in mutations:
-        if mutation.name != "appointment.book":
-            continue
         try:
             found[mutation.id] = intents.decode(mutation.name, mutation.args, actor)
         except SchedulingInputError:
@@ -249,24 +329,32 @@ def _process(
                            str(error), now)
         return "invalid", INVALID_MUTATION
     if type(decoded.request) is BookAppointment:
-        if booking.book_in_run(session, caller, decoded.request, now) is not None:
-            return "applied", None
+        result = booking.book_in_run(session, caller, decoded.request, now, PUSH_POLICY)
+        if result is not None:
+            return ("applied", None) if result.refused is None else \
+                ("refused", result.refused.code.value)
     else:
-        booking.drop_run(session)  # it may change what the run's shared state holds
+        booking.before_other(session, decoded.request)
     # A savepoint that rolls back forgets the versions, changes, audit entries and events
     # the unit of work kept of it.
     try:
         with unit_of(session).savepoint():
-            result = apply_intent(session, caller, decoded, now)
+            result = apply_intent(session, caller, decoded, now, PUSH_POLICY)
     except booking.DuplicateId:
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
-    except (SchedulingInputError, IntegrityError) as error:
+    except (SchedulingInputError, DBAPIError) as error:
+        if isinstance(error, OperationalError) or (
+                isinstance(error, DBAPIError) and error.connection_invalidated):
+            raise  # the database is unwell, not this mutation: the desk sends it again
+        # The database refused what the rules let through (a value its column cannot
+        # hold, a constraint or trigger): the desk cannot fix it by sending it again.
         problem = str(error) if isinstance(error, SchedulingInputError) else \
-            "it contradicts records on the server"
+            "the database refused it: it contradicts records on the server"
         _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
                            problem, now)
         return "invalid", INVALID_MUTATION
+    booking.after_other(session, result)
     if result.refused is not None:
         return "refused", result.refused.code.value
     return "applied", None
@@ -288,23 +376,24 @@ def _protocol_conflict(
 
 
 def apply_intent(
-    session: Session, caller: Caller, decoded: intents.DecodedIntent, now: datetime
+    session: Session, caller: Caller, decoded: intents.DecodedIntent, now: datetime,
+    policy: Policy = DEFAULT_POLICY,
 ) -> BookingResult:
     """Run a decoded intent through its booking service (the caller commits)."""
     request = decoded.request
     match request:
         case BookAppointment():
-            return booking.book(session, caller, request, now)
+            return booking.book(session, caller, request, now, policy)
         case intents.SeriesBooking():
-            return booking.book_recurring(session, caller, request, now)
+            return booking.book_recurring(session, caller, request, now, policy)
         case intents.SeriesEdit():
-            return booking.edit_recurring(session, caller, request, now)
+            return booking.edit_recurring(session, caller, request, now, policy)
         case intents.WaitlistAdd():
             return booking.waitlist_add(session, caller, request, now)
         case intents.WaitlistRemove():
             return booking.waitlist_remove(session, caller, request, now)
         case intents.WaitlistBook():
-            return booking.waitlist_book(session, caller, request, now)
+            return booking.waitlist_book(session, caller, request, now, policy)
         case intents.PatientCreate():
             return booking.patient_create(session, caller, request, now)
         case intents.PatientUpdate():
@@ -316,7 +405,7 @@ def apply_intent(
     command: Command = request
     # Intents are re-judged against the current calendar: a desk's stale base version
     # does not refuse them (the rules decide), unlike an explicit REST base_version.
-    return booking.change(session, caller, command, now)
+    return booking.change(session, caller, command, now, policy)
 
 
 def last_mutation_id(session: Session, client_id: str) -> int:

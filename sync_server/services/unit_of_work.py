@@ -224,15 +224,16 @@ class UnitOfWork:
         nested = self.session.begin_nested()
         try:
             yield nested
-        except BaseException:
             if nested.is_active:
+                nested.commit()  # flushes: the database may refuse a row only here
+                return
+        except BaseException:
+            # A failed flush leaves the savepoint inactive but not yet rolled back.
+            if nested.is_active or nested._rollback_can_be_called():
                 nested.rollback()
             self._restore(marked)
             raise
-        if nested.is_active:
-            nested.commit()
-        else:
-            self._restore(marked)
+        self._restore(marked)
 
     def _mark(self) -> _Mark:
         chains = None

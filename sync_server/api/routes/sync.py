@@ -28,7 +28,7 @@ from sync_server.api.deps import (
     SessionDep,
     sqlite_write_turn,
 )
-from sync_server.api.errors import error_response
+from sync_server.api.errors import ErrorOut, error_response
 from sync_server.api.fields import text_check
 from sync_server.services import sync
 
@@ -75,13 +75,18 @@ class PullOut(BaseModel):
 
 GAP: dict[int | str, dict[str, Any]] = {
     409: {"description": "The mutation ids skip a number (mutation_gap)"},
+    500: {"model": ErrorOut,
+          "description": "Nothing of the push was applied (internal_error); "
+                         "last_mutation_id says where the desk stands"},
 }
 
 
 @router.post("/push", response_model=PushOut, responses=GAP)
 def push(body: PushBody, device: CurrentDevice, session: SessionDep, now: NowDep,
          context: ContextDep) -> PushOut | JSONResponse:
-    """Apply the desk's outbox in order; each mutation is processed exactly once."""
+    """Apply the desk's outbox in order; each mutation is processed exactly once. The
+    answer may cover only the first mutations (a push answers within a few seconds):
+    the desk sends the rest from ``last_mutation_id + 1``."""
     request = PushRequest(body.client_id, tuple(
         Mutation(m.id, m.name, m.args, m.client_time) for m in body.mutations))
     started = time.perf_counter()
@@ -90,9 +95,13 @@ def push(body: PushBody, device: CurrentDevice, session: SessionDep, now: NowDep
     except sync.MutationGap as gap:
         return error_response(409, MUTATION_GAP, gap.message,
                               last_mutation_id=gap.last_mutation_id)
+    except sync.PushFailed as failed:
+        headers = {"Retry-After": "5"} if failed.status == 503 else None
+        return error_response(failed.status, failed.code, failed.message, headers,
+                              last_mutation_id=failed.last_mutation_id)
     metrics = context.metrics
     metrics.push_seconds.observe(time.perf_counter() - started)
-    metrics.push_mutations.observe(len(body.mutations))
+    metrics.push_mutations.observe(len(result.results))
     for outcome in result.results:
         metrics.mutations.labels(outcome.status).inc()
     return PushOut.model_validate(result.to_json())

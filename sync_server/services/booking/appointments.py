@@ -41,7 +41,7 @@ from sync_server.services.booking.outcomes import (
     _refuse,
     _waitlist_event,
 )
-from sync_server.services.booking.push_run import _current_run, _judge_in_run, drop_run
+from sync_server.services.booking.push_run import _current_run, _judge_in_run
 from sync_server.services.calendar import Scope, waitlist_record
 from sync_server.services.unit_of_work import unit_of
 
@@ -74,7 +74,7 @@ def book(
     covered = run is not None and waitlist_entry is None and run.covers(scope)
     if covered:
         assert run is not None
-        state, outcome = _judge_in_run(session, org, run, scope, command, now, policy)
+        state, outcome = _judge_in_run(session, run, command, now, policy)
     else:
         _lock_days(session, resources, [(command.start, end)], kind,
                    exclusive={command.patient_id, *quota})
@@ -84,12 +84,8 @@ def book(
                        command.appointment_id, state, command.clinic_id)
     result = _write(session, caller, command, outcome, state, now,
                     new=frozenset({command.appointment_id}))
-    if result.refused is None:
-        if covered:
-            assert run is not None
-            run.booked(result.appointments)
-        else:
-            drop_run(session)  # written outside the run's state: it may be stale now
+    if result.refused is None and run is not None and unit_of(session).run is run:
+        run.booked(result.appointments)  # the run's state stays the truth
     if waitlist_entry is not None and result.refused is None:
         waitlist_entry.active = False
         waitlist_entry.version += 1
@@ -135,17 +131,25 @@ def change(
     tz = _zone(config, current.clinic_id)
     days = _days(tz, [moment for span in spans for moment in span])
     quota = _quota_keys(session, org, current.clinic_id, days, config)
-    _lock_days(session, keys, spans, kind, exclusive={current.patient_id, *quota})
     scope = Scope(current.clinic_id, min(days), max(days),
                   patient_ids=frozenset({current.patient_id}),
                   appointment_ids=frozenset({current.id}),
                   resource_ids=frozenset(keys | quota | {current.patient_id}))
-    state, outcome = _judge(session, org, scope, command, now, policy, config)
+    run = _current_run(session)
+    if run is not None and current.id in run.state.appointments and run.covers(scope):
+        # A sync push run holds these locks and its state holds this appointment as it is
+        state, outcome = _judge_in_run(session, run, command, now, policy)
+    else:
+        _lock_days(session, keys, spans, kind, exclusive={current.patient_id, *quota})
+        state, outcome = _judge(session, org, scope, command, now, policy, config)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, intent, current.id, state,
                        current.clinic_id)
     keep = not isinstance(command, MoveAppointment | ResizeAppointment) and current.overridden
-    return _write(session, caller, command, outcome, state, now, keep_overridden=keep)
+    result = _write(session, caller, command, outcome, state, now, keep_overridden=keep)
+    if result.refused is None and run is not None and unit_of(session).run is run:
+        run.booked(result.appointments)
+    return result
 
 
 # Commands of the change path, for callers that dispatch on type.

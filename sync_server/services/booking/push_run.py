@@ -3,7 +3,7 @@ and the batch mode of its unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -15,32 +15,66 @@ from sqlalchemy.orm import Session
 from scheduling import model
 from scheduling.audit import audit_record
 from scheduling.availability import DEFAULT_POLICY
-from scheduling.commands import Accepted, BookAppointment, Command, Policy, Refused
+from scheduling.commands import (
+    Accepted,
+    BookAppointment,
+    CancelAppointment,
+    ChangeStatus,
+    Command,
+    MoveAppointment,
+    Policy,
+    Refused,
+    ResizeAppointment,
+    UndoStatus,
+)
+from scheduling.intents import PatientCreate, PatientUpdate
 from scheduling.refusals import OFFERS_ALTERNATIVES
 from scheduling.rules import check
 from scheduling.state import CalendarState
 from sync_server.db import models as db
 from sync_server.db.bulk import insert_rows
 from sync_server.db.session import lock_resources
-from sync_server.services.booking.judging import _KEEP_IN_BATCH, _judge, _refresh
-from sync_server.services.booking.locks import _book_keys, _days, _quota_keys, _type
-from sync_server.services.booking.outcomes import BookingResult, Caller, _accepted, _new_id
-from sync_server.services.calendar import Scope, appointment_values, clinic_zone, load_state
+from sync_server.services.booking.judging import _KEEP_IN_BATCH, _refresh
+from sync_server.services.booking.locks import (
+    _book_keys,
+    _candidate_resources,
+    _days,
+    _quota_keys,
+    _type,
+)
+from sync_server.services.booking.outcomes import (
+    BookingResult,
+    Caller,
+    _accepted,
+    _new_id,
+    _refuse,
+)
+from sync_server.services.calendar import (
+    Scope,
+    add_appointments,
+    appointment_values,
+    clinic_zone,
+    load_state,
+    read_longest_block,
+)
 from sync_server.services.events import appointment_event
 from sync_server.services.unit_of_work import UnitOfWork, unit_of
 
 #: The widest span of local days (either side of its first booking) a push run's shared
-#: calendar state covers; bookings further away are judged one by one.
-RUN_DAYS = timedelta(days=14)
+#: calendar state covers; mutations further away are judged one by one. A desk's month
+#: offline books up to a few months ahead: one state for all of it is read once a run.
+RUN_DAYS = timedelta(days=120)
 
 
 @dataclass(slots=True)
 class PushRun:
-    """One calendar state for the plain bookings of a sync push run (:func:`prepare_run`).
+    """One calendar state for the appointment mutations of a sync push run
+    (:func:`prepare_run`).
 
     The run holds the locks of every key in ``keys`` for its whole transaction, so the
-    state stays the truth for those resources and patients: each accepted booking of the
-    run is added to it (:meth:`booked`) instead of reading the calendar again."""
+    state stays the truth for those resources and patients: each change the run makes
+    to an appointment or patient is put into it (:meth:`booked`, :func:`after_other`)
+    instead of reading the calendar again."""
 
     scope: Scope
     state: CalendarState
@@ -50,6 +84,14 @@ class PushRun:
     #: Rows of bookings accepted by :func:`book_in_run` not written yet (see :meth:`flush`).
     appointment_rows: list[dict[str, Any]] = field(default_factory=list)
     occupation_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: The state holds the appointments of the alternatives' horizon around ``scope``
+    #: too (read on the first refusal that offers alternatives, :meth:`widen`).
+    wide: bool = False
+    #: Every lock key the run holds, and the organization's version its state is true at
+    #: (the next run of the same push keeps the state if nothing else was written since,
+    #: see :func:`prepare_run`).
+    keys: frozenset[str] = frozenset()
+    version: int = 0
 
     def flush(self, session: Session) -> None:
         """Write the staged rows (many per statement). On PostgreSQL the exclusion
@@ -78,59 +120,197 @@ class PushRun:
             self.checked.add(appointment.id)
             self.existing.add(appointment.id)
 
+    def widen(self, session: Session, policy: Policy) -> None:
+        """Read the appointments of the alternatives' horizon around the run's days once
+        (the dated records were read with the state), so a refusal's alternatives are
+        searched in memory on a state that spans them — as :func:`_judge` does for one
+        refusal. What the run staged is in the state already."""
+        if self.wide:
+            return
+        self.wide = True
+        # Only the days the state lacks: the horizon's edges either side of its window.
+        pad, scope = policy.alternatives_horizon_days + 1, self.scope
+        longest = read_longest_block(session, self.state.organization_id)
+        edges = ((scope.first_day - timedelta(days=pad), scope.first_day - timedelta(days=1)),
+                 (scope.last_day + timedelta(days=1), scope.last_day + timedelta(days=pad)))
+        for first, last in edges:
+            add_appointments(session, self.state, replace(
+                scope, first_day=first, last_day=last, pad_days=0,
+                appointment_ids=frozenset()), longest)
 
-def prepare_run(session: Session, org: str, commands: Iterable[BookAppointment]) -> None:
-    """In a push batch: lock everything the run's bookings may occupy and load ONE
-    calendar state for them, so each booking is judged in memory instead of reading the
-    calendar again (the expensive part of a booking). Only bookings in the first one's
-    clinic within :data:`RUN_DAYS` of it are covered; the others, and every booking
-    after a mutation of another kind (:func:`drop_run`), take the usual path.
+
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """What one mutation of a run may touch: lock keys, its patient, local days, and the
+    appointment it changes (``None`` for a booking)."""
+
+    keys: frozenset[str]
+    patient_id: str
+    days: tuple[date, ...]
+    appointment_id: str | None = None
+
+
+def prepare_run(
+    session: Session, org: str, requests: Iterable[object], policy: Policy = DEFAULT_POLICY,
+    previous: PushRun | None = None,
+) -> None:
+    """In a push batch: lock everything the run's appointment mutations may occupy and
+    load ONE calendar state for them, so each is judged in memory instead of reading the
+    calendar again (the expensive part of a booking, move or cancel). Plain bookings,
+    and moves, resizes, cancels and status changes of appointments, in the first
+    booking's clinic within :data:`RUN_DAYS` of it are covered; the others take the usual
+    path, and so does everything after a mutation that may change what the state holds
+    beyond appointments and patients (:func:`before_other`).
+
+    ``previous``: the state of the push's previous run (:func:`finish_run`). When it
+    covers this run and the organization's version has not moved since it committed
+    (nothing else was written), it is kept instead of read again: a desk's backlog spread
+    over months is read once per push, not once per run.
 
     Must run before the run takes any other lock: it waits for the resource locks."""
     uow = unit_of(session)
     if not uow.batch:
         return
     uow.run = None
-    wanted = list(commands)
-    if not wanted:
+    wanted = [r for r in requests if type(r) is BookAppointment or isinstance(r, _CHANGES)]
+    bookings = [r for r in wanted if isinstance(r, BookAppointment)]
+    if not bookings:
         return
-    clinic_id = wanted[0].clinic_id
+    clinic_id = bookings[0].clinic_id
     tz = clinic_zone(session, org, clinic_id)
     if tz is None:
         return
     keys: set[str] = set()
     patients: set[str] = set()
     days: list[date] = []
-    ids: list[str] = []
+    changed: list[str] = []
     anchor: date | None = None
-    for command in wanted:
-        kind = _type(session, org, command.appointment_type_id)
-        if command.clinic_id != clinic_id or kind is None:
+    for reach in _reaches(session, org, clinic_id, tz, wanted):
+        anchor = anchor or reach.days[0]
+        if min(reach.days) < anchor - RUN_DAYS or max(reach.days) > anchor + RUN_DAYS:
             continue
-        end = command.end or command.start + kind.default_duration
-        span = _days(tz, [command.start, end])
-        anchor = anchor or span[0]
-        if min(span) < anchor - RUN_DAYS or max(span) > anchor + RUN_DAYS:
-            continue
-        keys |= _book_keys(command, kind)
-        patients.add(command.patient_id)
-        days += span
-        ids.append(command.appointment_id)
-    if not ids:
+        keys |= reach.keys
+        patients.add(reach.patient_id)
+        days += reach.days
+        if reach.appointment_id is not None:
+            changed.append(reach.appointment_id)
+    ids = [b.appointment_id for b in bookings]
+    if not days:
         return
     keys |= _quota_keys(session, org, clinic_id, days)
+    if previous is not None and _keep(session, org, previous, clinic_id, keys, days):
+        uow.run = previous
+        fresh = [i for i in (b.appointment_id for b in bookings) if i not in previous.checked]
+        previous.checked.update(fresh)
+        previous.existing.update(_existing(session, fresh))
+        return
     lock_resources(session, keys)
     _refresh(session)
     # Patients are locked like resources but are no resources: they stay out of the
     # resource lists the state's queries carry.
     scope = Scope(clinic_id, min(days), max(days), patient_ids=frozenset(patients),
-                  resource_ids=frozenset(keys - patients))
+                  appointment_ids=frozenset(changed), resource_ids=frozenset(keys - patients))
+    # Dated records (a handful of rows) are read for the alternatives' horizon at once.
+    wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
+    uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
+                      _existing(session, ids), keys=frozenset(keys),
+                      version=_version(session, org))
+
+
+def _existing(session: Session, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that are appointments already."""
+    if not ids:
+        return set()
     if session.get_bind().dialect.name == "postgresql":  # one array, not 200 parameters
-        existing = set(session.scalars(_EXISTING_IDS, {"ids": ids}))
-    else:
-        existing = set(session.scalars(select(db.Appointment.id)
-                                       .where(db.Appointment.id.in_(ids))))
-    uow.run = PushRun(scope, load_state(session, org, scope), set(ids), existing)
+        return set(session.scalars(_EXISTING_IDS, {"ids": ids}))
+    return set(session.scalars(select(db.Appointment.id).where(db.Appointment.id.in_(ids))))
+
+
+def _version(session: Session, org: str) -> int:
+    return int(session.scalar(select(db.OrgVersion.version)
+                              .where(db.OrgVersion.organization_id == org)) or 0)
+
+
+def _keep(
+    session: Session, org: str, previous: PushRun, clinic_id: str, keys: set[str],
+    days: list[date],
+) -> bool:
+    """Lock ``previous``'s keys; whether its state holds for a run needing ``keys`` on
+    ``days`` (it covers them, and nothing was written in the organization since it was
+    true). On ``False`` the locks taken stay: the caller locks what it needs and reads."""
+    scope = previous.scope
+    if (scope.clinic_id != clinic_id or not keys <= previous.keys
+            or min(days) < scope.first_day or max(days) > scope.last_day):
+        return False
+    lock_resources(session, previous.keys)
+    if _version(session, org) != previous.version:
+        return False
+    previous.appointment_rows, previous.occupation_rows = [], []
+    return True
+
+
+def finish_run(session: Session, org: str) -> PushRun | None:
+    """The run's state as it stands at its commit (call after the unit of work's flush),
+    for the push's next run (:func:`prepare_run`'s ``previous``)."""
+    uow = unit_of(session)
+    run = _current_run(session)
+    if run is None:
+        return None
+    run.version = uow.bumped.get(org, run.version)
+    return run
+
+
+#: The change commands a push run judges on its state (as :func:`change` takes them).
+_CHANGES = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus, UndoStatus)
+
+
+def _reaches(
+    session: Session, org: str, clinic_id: str, tz: str, requests: Sequence[object]
+) -> Iterator[_Reach]:
+    """What each of ``requests`` (bookings and changes) may touch, in order; changes of
+    appointments neither booked earlier in the run nor found in ``clinic_id`` are left
+    out. The same keys :func:`book` and :func:`change` lock."""
+    targets = {r.appointment_id for r in requests if isinstance(r, _CHANGES)}
+    found: dict[str, tuple[str, str, str, str | None, tuple[str, ...], datetime, datetime]] = {}
+    table = db.Appointment
+    listed = sorted(targets)
+    for first in range(0, len(listed), 500):
+        for row in session.execute(select(
+                table.id, table.appointment_type_id, table.patient_id, table.provider_id,
+                table.room_id, table.equipment_ids, table.start_at, table.end_at).where(
+                table.id.in_(listed[first:first + 500]), table.organization_id == org,
+                table.clinic_id == clinic_id)):
+            found[row[0]] = (row[1], row[2], row[3], row[4], tuple(row[5] or ()), row[6],
+                             row[7])
+    for request in requests:
+        if isinstance(request, BookAppointment):
+            kind = _type(session, org, request.appointment_type_id)
+            if request.clinic_id != clinic_id or kind is None:
+                continue
+            end = request.end or request.start + kind.default_duration
+            found[request.appointment_id] = (
+                request.appointment_type_id, request.patient_id, request.provider_id,
+                request.room_id, tuple(request.equipment_ids or ()), request.start, end)
+            yield _Reach(frozenset(_book_keys(request, kind)), request.patient_id,
+                         tuple(_days(tz, [request.start, end])))
+            continue
+        assert isinstance(request, _CHANGES)
+        current = found.get(request.appointment_id)
+        if current is None:
+            continue
+        type_id, patient_id, provider_id, room_id, equipment, start, end = current
+        kind = _type(session, org, type_id)
+        named = {provider_id, room_id, *equipment}
+        moments = [start, end]
+        if isinstance(request, MoveAppointment):
+            named |= {request.provider_id, request.room_id}
+            named |= _candidate_resources(kind, rooms=request.room_id is None,
+                                          equipment=not equipment)
+            moments += [request.start, request.start + (end - start)]
+        elif isinstance(request, ResizeAppointment):
+            moments.append(request.end)
+        yield _Reach(frozenset({k for k in named if k} | {patient_id}), patient_id,
+                     tuple(_days(tz, moments)), request.appointment_id)
 
 
 _EXISTING_IDS = text("SELECT id FROM appointments WHERE id = ANY(:ids)")
@@ -140,6 +320,29 @@ def drop_run(session: Session) -> None:
     """Write what the run staged and forget its shared state (a mutation of another kind
     may change what it holds); later bookings of the run are judged one by one."""
     unit_of(session).drop_run()
+
+
+def before_other(session: Session, request: object) -> None:
+    """Before a mutation that is not a plain booking of the run's fast path runs: write
+    what the run staged (it reads and writes the tables). The run's state lives on
+    through a change of an appointment or a patient (:func:`after_other` puts the
+    result into it); anything else may change what it holds (series, waitlist,
+    blockouts), so the run's state is dropped."""
+    if isinstance(request, (*_CHANGES, BookAppointment, PatientCreate, PatientUpdate)):
+        settle_run(session)
+    else:
+        drop_run(session)
+
+
+def after_other(session: Session, result: BookingResult) -> None:
+    """Put a patient a mutation of the usual path wrote into the run's state (booking
+    and change put their appointments there themselves)."""
+    run = _current_run(session)
+    if run is None or result.refused is not None:
+        return
+    for record in result.records:
+        if isinstance(record, model.Patient) and record.id in run.scope.patient_ids:
+            run.state.patients[record.id] = record
 
 
 def settle_run(session: Session) -> None:
@@ -155,11 +358,13 @@ def book_in_run(
     policy: Policy = DEFAULT_POLICY,
 ) -> BookingResult | None:
     """The fast path of a sync push run (:func:`prepare_run`): a new booking the run's
-    state covers and accepts is staged (rows written by :meth:`PushRun.flush`), versioned,
-    logged and audited like :func:`book` would, without a database round trip.
+    state covers is judged on it. Accepted, it is staged (rows written by
+    :meth:`PushRun.flush`), versioned, logged and audited like :func:`book` would, without
+    a database round trip; refused, it is refused as :func:`book` would, its alternatives
+    searched on the run's state (:meth:`PushRun.widen`).
 
-    ``None``: not this path's case (not covered, a duplicate id, a group type, refused,
-    an override); the staged rows are written and :func:`book` must take it."""
+    ``None``: not this path's case (not covered, a duplicate id, a group type, an
+    override); the staged rows are written and :func:`book` must take it."""
     run = _current_run(session)
     if run is None:
         return None
@@ -175,9 +380,14 @@ def book_in_run(
     keys = _book_keys(command, kind) | _quota_keys(session, org, command.clinic_id, days)
     scope = Scope(command.clinic_id, min(days), max(days),
                   patient_ids=frozenset({command.patient_id}), resource_ids=frozenset(keys))
-    outcome = check(command, run.state, now, replace(policy, max_alternatives=0)) \
-        if run.covers(scope) else None
-    if not isinstance(outcome, Accepted) or outcome.overridden:
+    if not run.covers(scope):
+        run.flush(session)
+        return None
+    outcome = _check_in_run(session, run, command, now, policy)
+    if isinstance(outcome, Refused):
+        return _refuse(session, caller, outcome, now, "appointment.book",
+                       command.appointment_id, run.state, command.clinic_id)
+    if outcome.overridden:
         run.flush(session)
         return None
     appointments = list(outcome.appointments)
@@ -202,6 +412,19 @@ def book_in_run(
                          clinic=run.state.clinics.get(command.clinic_id))
 
 
+def _check_in_run(
+    session: Session, run: PushRun, command: Command, now: datetime, policy: Policy
+) -> Accepted | Refused:
+    """The rules on the run's state; a refusal that offers alternatives is judged again
+    with them, on the state widened to their horizon."""
+    outcome = check(command, run.state, now, replace(policy, max_alternatives=0))
+    if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES \
+            and policy.max_alternatives:
+        run.widen(session, policy)
+        outcome = check(command, run.state, now, policy)
+    return outcome
+
+
 def _current_run(session: Session) -> PushRun | None:
     run = unit_of(session).run
     return run if isinstance(run, PushRun) else None
@@ -220,12 +443,7 @@ def holding(session: Session) -> None:
 
 
 def _judge_in_run(
-    session: Session, org: str, run: PushRun, scope: Scope, command: Command, now: datetime,
-    policy: Policy,
+    session: Session, run: PushRun, command: Command, now: datetime, policy: Policy,
 ) -> tuple[CalendarState, Accepted | Refused]:
-    """:func:`_judge` on the run's state (its locks are held, its state is current); a
-    refusal that offers alternatives is judged again the usual way, over the horizon."""
-    outcome = check(command, run.state, now, replace(policy, max_alternatives=0))
-    if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES:
-        return _judge(session, org, scope, command, now, policy)
-    return run.state, outcome
+    """:func:`_judge` on the run's state (its locks are held, its state is current)."""
+    return run.state, _check_in_run(session, run, command, now, policy)
