@@ -3,7 +3,9 @@
 A list of refused actions on the left; for the selected one, what was tried,
 why it lost (translated), its alternatives as buttons — one click books that
 alternative with the original request's data — and "Dismiss", which keeps the
-entry in the audit trail (who dismissed it and when). ``count`` is the badge the
+entry in the audit trail (who dismissed it and when). A patient edit that met a
+newer value on the server (``EDIT_CONFLICT``) shows both values per field with
+"Keep mine" (send this desk's values again) and "Keep theirs". ``count`` is the badge the
 main window shows.
 """
 
@@ -20,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import agenda, booking
+from desktop.services import agenda, booking, patients
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AlternativeDTO
 from desktop.services.session import SessionLocked
@@ -34,9 +36,21 @@ from desktop.ui.conflict_inbox_model import (
     describe_reason,
     load_conflicts,
 )
-from desktop.ui.text import _, language_notifier, render_message
+from desktop.ui.text import N_, _, language_notifier, render_message
 from scheduling.commands import BookAppointment
 from scheduling.model import AppointmentSource
+
+
+#: How an edit conflict names a patient field.
+FIELD_NAMES = {
+    "given_name": N_("Given name"), "family_name": N_("Family name"), "phone": N_("Phone"),
+    "email": N_("E-mail"), "preferred_language": N_("Language"), "active": N_("Active"),
+}
+
+
+def _shown(value: object) -> str:
+    """A field value as the inbox shows it ("(empty)" for nothing)."""
+    return _("(empty)") if value in ("", None) else str(value)
 
 
 class ConflictInbox(QWidget):
@@ -95,7 +109,7 @@ class ConflictInbox(QWidget):
         splitter.setStretchFactor(1, 1)
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
-        self._buttons: list[QPushButton] = []
+        self._buttons: list[QWidget] = []
 
         self.list.selectionModel().selectionChanged.connect(self._selection_changed)
         self.dismiss_button.clicked.connect(self.dismiss_selected)
@@ -164,6 +178,10 @@ class ConflictInbox(QWidget):
         reference = self.reference_for(entry)
         self.tried.setText(describe_attempt(entry, reference))
         self.why.setText(describe_reason(entry, reference))
+        edit = patients.edit_conflict(self._ctx, entry.conflict.id)
+        if edit is not None:
+            self._show_edit_conflict(edit)
+            return
         bookable = entry.can_book_alternative
         self.options_title.setText(_("Book one of these instead:") if bookable
                                    else _("No alternative can be booked from here."))
@@ -178,7 +196,62 @@ class ConflictInbox(QWidget):
             self.options.addWidget(button)
             self._buttons.append(button)
 
+    def _show_edit_conflict(self, edit: patients.EditConflict) -> None:
+        """Each field with both values, and "Keep mine" / "Keep theirs"."""
+        self.options_title.setText(_("Which value should stay?"))
+        for name in edit.mine:
+            label = QLabel(_("{field}: this desk {mine} — the server {theirs}").format(
+                field=_(FIELD_NAMES.get(name, name)), mine=_shown(edit.mine[name]),
+                theirs=_shown(edit.theirs[name])), self.details)
+            label.setWordWrap(True)
+            self.options.addWidget(label)
+            self._buttons.append(label)
+        for text, tip, slot in (
+            (_("Keep mine"), _("Send this desk's values again."), self.keep_mine),
+            (_("Keep theirs"), _("Keep the values now on the server."), self.keep_theirs),
+        ):
+            button = QPushButton(text, self.details)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, e=edit, act=slot: act(e))
+            self.options.addWidget(button)
+            self._buttons.append(button)
+
     # ------------------------------------------------------------------ acting
+
+    def keep_mine(self, edit: patients.EditConflict) -> bool:
+        """Queue this desk's values again (based on the server's now); True when queued."""
+        try:
+            result = patients.keep_mine(self._ctx, edit)
+        except SessionLocked:
+            self.message.setText(_("The desk is locked. Unlock it to continue."))
+            return False
+        if not result.ok:
+            if result.refusal is not None:
+                self.message.setText(render_message(
+                    result.refusal.message_id, result.refusal.params,
+                    tz=self._default_reference().time_zone,
+                    clinic_locale=self._default_reference().locale))
+            return False
+        self.message.setText(_("Your values will be sent with the next sync."))
+        self.refresh()
+        self.changed.emit()
+        return True
+
+    def keep_theirs(self, edit: patients.EditConflict) -> None:
+        try:
+            patients.keep_theirs(self._ctx, edit)
+        except SessionLocked:
+            self.message.setText(_("The desk is locked. Unlock it to continue."))
+            return
+        self.message.clear()
+        self.refresh()
+        self.changed.emit()
+
+    def _default_reference(self) -> ClinicReference:
+        if self._default_clinic not in self._references:
+            self._references[self._default_clinic] = load_reference(self._ctx,
+                                                                    self._default_clinic)
+        return self._references[self._default_clinic]
 
     def book_alternative(self, entry: ConflictEntry, alternative: AlternativeDTO) -> ActionResult:
         """Book (or move to) ``alternative`` with the refused request's data; when it is

@@ -4,8 +4,9 @@ Desks talk to the proxy; the proxy forwards each connection to one of the live
 server instances (another one when a connect fails). Faults, set at any time from
 the test's thread:
 
-* ``refuse``: the chance a new connection is closed at once (nothing reaches a server);
-* ``cut``: the chance a connection is cut when the server starts answering, so the
+* ``refuse``: the chance a new connection, or a request on a kept-alive one, is dropped
+  (nothing of it reaches a server);
+* ``cut``: the chance an answer is dropped when the server starts sending it, so the
   request was applied but the desk never reads the answer (the hardest case for
   exactly-once);
 * ``delay``: up to that many seconds of latency before each chunk is relayed;
@@ -86,8 +87,7 @@ class ChaosProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.counts.connections += 1
-        faults = self.faults
-        if faults.offline or self._random.random() < faults.refuse:
+        if self.faults.offline or self._random.random() < self.faults.refuse:
             self.counts.refused += 1
             await _close(writer)
             return
@@ -97,10 +97,9 @@ class ChaosProxy:
             await _close(writer)
             return
         up_reader, up_writer = upstream
-        cut = self._random.random() < faults.cut
         try:
-            await asyncio.gather(self._pipe(reader, up_writer, cut=False),
-                                 self._pipe(up_reader, writer, cut=cut))
+            await asyncio.gather(self._pipe(reader, up_writer, writer, answer=False),
+                                 self._pipe(up_reader, writer, up_writer, answer=True))
         finally:
             await _close(writer)
             await _close(up_writer)
@@ -115,16 +114,25 @@ class ChaosProxy:
                 continue
         return None
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *,
-                    cut: bool) -> None:
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter,
+                    other: asyncio.StreamWriter, *, answer: bool) -> None:
+        """Relay ``source`` to ``sink``. Each request (``answer`` False) may be refused and
+        each answer cut, which aborts the connection both ways (connections are kept
+        alive, so faults are drawn per chunk, not per connection)."""
         try:
             while data := await source.read(CHUNK):
-                if cut:  # the server has answered: the desk never reads it
-                    self.counts.cut += 1
+                faults = self.faults
+                chance = faults.cut if answer else faults.refuse
+                if faults.offline or self._random.random() < chance:
+                    if answer:  # the server has answered: the desk never reads it
+                        self.counts.cut += 1
+                    else:
+                        self.counts.refused += 1
                     sink.transport.abort()
+                    other.transport.abort()
                     return
-                if self.faults.delay:
-                    await asyncio.sleep(self._random.uniform(0, self.faults.delay))
+                if faults.delay:
+                    await asyncio.sleep(self._random.uniform(0, faults.delay))
                 sink.write(data)
                 await sink.drain()
         except (OSError, asyncio.IncompleteReadError):
