@@ -40,7 +40,6 @@ from desktop.ui.text import N_, _, language_notifier, render_message
 from scheduling.commands import BookAppointment
 from scheduling.model import AppointmentSource
 
-
 #: How an edit conflict names a patient field.
 FIELD_NAMES = {
     "given_name": N_("Given name"), "family_name": N_("Family name"), "phone": N_("Phone"),

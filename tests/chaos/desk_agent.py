@@ -2,6 +2,7 @@
 
 Commands (each prints one JSON line on stdout):
 
+* ``setup``: create the store, enroll and sign in (see :func:`setup`).
 * ``run``: work through ``operations`` random operations on the contested slots
   and patients (book, move, cancel, edit a patient's phone or e-mail), syncing now
   and then and going offline for a while now and then. Every operation the store
@@ -36,6 +37,7 @@ from desktop.store.engine import Store
 from desktop.store.models import AppointmentRow, ConflictRow, PatientRow
 from desktop.sync.client import RetryPolicy, SyncClient
 from desktop.sync.errors import SyncError
+from tests.e2e import desk as e2e_desk
 from tests.e2e.desk import FileKeyring, _open, _sessions, dump
 
 EDITED_FIELDS = ("phone", "email")
@@ -169,10 +171,24 @@ def full_dump(store: Store) -> dict[str, Any]:
     return state
 
 
+def setup(directory: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Create the store, enroll (through the proxy) and sign in once online: the three
+    ``tests.e2e.desk`` commands in one process."""
+    e2e_desk.run(directory, "create", {})
+    enrolled = e2e_desk.run(directory, "enroll", {"url": options["url"], "code": options["code"]})
+    signed = e2e_desk.run(directory, "sign-in", {
+        "organization": options["organization"], "email": options["email"],
+        "password": options["password"]})
+    return {"client_id": enrolled["client_id"], "signed_in": signed["ok"]}
+
+
 def main(argv: list[str]) -> int:
     directory, command = Path(argv[0]), argv[1]
     raw = argv[2] if len(argv) > 2 else "{}"
     options = json.loads(Path(raw[1:]).read_text() if raw.startswith("@") else raw)
+    if command == "setup":
+        print(json.dumps(setup(directory, options)), flush=True)
+        return 0
     store = _open(directory)
     try:
         if command == "run":

@@ -54,7 +54,6 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import audit
 from tests.chaos.desk_agent import read_journal
 from tests.chaos.proxy import ChaosProxy
-from tests.e2e.conftest import Desk
 from tests.e2e.server_side import PASSWORD, Clinic, free_port, seed_clinic
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import make_settings
@@ -142,18 +141,19 @@ class ServerProcess:
 class Agent:
     """A desk's ``run`` process; started again after every kill until it finishes."""
 
-    def __init__(self, desk: Desk, options: dict[str, Any]) -> None:
-        self.desk = desk
-        self.options_file = desk.directory / "chaos.json"
+    def __init__(self, directory: Path, options: dict[str, Any]) -> None:
+        self.directory = directory
+        self.client_id = ""
+        self.options_file = directory / "chaos.json"
         self.options_file.write_text(json.dumps(options))
         self.process: subprocess.Popen[bytes] | None = None
         self.finished = False
         self.kills = 0
 
     def start(self) -> None:
-        with (self.desk.directory / "agent.log").open("ab") as log:
+        with (self.directory / "agent.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.chaos.desk_agent", str(self.desk.directory),
+                [sys.executable, "-m", "tests.chaos.desk_agent", str(self.directory),
                  "run", f"@{self.options_file}"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
@@ -163,8 +163,8 @@ class Agent:
         code = self.process.poll()
         if code is None or self.finished:
             return
-        log = (self.desk.directory / "agent.log").read_text()[-3000:]
-        assert code == 0, f"desk {self.desk.directory.name} failed ({code}): {log}"
+        log = (self.directory / "agent.log").read_text()[-3000:]
+        assert code == 0, f"desk {self.directory.name} failed ({code}): {log}"
         self.finished = True
 
     @property
@@ -179,7 +179,7 @@ class Agent:
 
     def command(self, name: str) -> dict[str, Any]:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.chaos.desk_agent", str(self.desk.directory), name,
+            [sys.executable, "-m", "tests.chaos.desk_agent", str(self.directory), name,
              f"@{self.options_file}"],
             cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -232,16 +232,21 @@ def clinic(pg_database_url: str, tmp_path: Path) -> Clinic:
     return seeded
 
 
-def _enroll(directory: Path, clinic: Clinic, url: str, code: str) -> Desk:
-    desk = Desk(directory, clinic)
-    desk.command("create")
-    enrolled = desk.command("enroll", {"url": url, "code": code})
-    assert "client_id" in enrolled, enrolled
-    desk.client_id = enrolled["client_id"]  # type: ignore[attr-defined]
-    signed = desk.command("sign-in", {"organization": clinic.org_slug,
-                                      "email": clinic.user_email, "password": PASSWORD})
-    assert signed["ok"], signed
-    return desk
+def _agent(directory: Path, clinic: Clinic, url: str, index: int,
+           slots: list[list[str]]) -> Agent:
+    """An enrolled, signed-in desk (one process) and its chaos options."""
+    directory.mkdir(parents=True)
+    agent = Agent(directory, {
+        "desk": index, "seed": SEED, "operations": OPERATIONS // DESKS,
+        "email": clinic.user_email, "password": PASSWORD, "clinic": clinic.clinic_id,
+        "type": clinic.type_id, "patients": clinic.patient_ids, "slots": slots,
+        "edited_patients": clinic.patient_ids[:EDITED_PATIENTS],
+        "url": url, "code": clinic.codes[index], "organization": clinic.org_slug,
+    })
+    ready = agent.command("setup")
+    assert ready["signed_in"], ready
+    agent.client_id = ready["client_id"]
+    return agent
 
 
 @pytest.mark.timeout(RUN_BUDGET_SECONDS + 900)
@@ -252,14 +257,9 @@ def test_desks_and_servers_killed_at_random_lose_nothing_and_converge(
     slots = [[p, clinic.slot(i)[1].isoformat()] for i in range(SLOTS // 2)
              for p in clinic.provider_ids]
     with ThreadPoolExecutor(4) as pool:
-        desks = list(pool.map(lambda i: _enroll(tmp_path / f"desk{i:02d}", clinic, proxy.url,
-                                                clinic.codes[i]), range(DESKS)))
-    agents = [Agent(desk, {
-        "desk": index, "seed": SEED, "operations": OPERATIONS // DESKS,
-        "email": clinic.user_email, "password": PASSWORD, "clinic": clinic.clinic_id,
-        "type": clinic.type_id, "patients": clinic.patient_ids, "slots": slots,
-        "edited_patients": clinic.patient_ids[:EDITED_PATIENTS],
-    }) for index, desk in enumerate(desks)]
+        agents = list(pool.map(
+            lambda i: _agent(tmp_path / f"desk{i:02d}", clinic, proxy.url, i, slots),
+            range(DESKS)))
 
     tally = _run_with_faults(agents, servers, proxy)
     proxy.faults.calm()
@@ -365,7 +365,7 @@ def _check(session: Session, clinic: Clinic, agents: list[Agent],
         row.id: {"phone": row.phone, "email": row.email, "pending": None}
         for row in session.scalars(select(db.Patient).where(db.Patient.organization_id == org))}
     for agent, state in zip(agents, dumps, strict=True):
-        name = agent.desk.directory.name
+        name = agent.directory.name
         assert state["integrity"] == "ok" and state["cipher_problems"] == 0, name
         assert state["pending"] == 0, name
         on_desk = {
@@ -385,12 +385,12 @@ def _check(session: Session, clinic: Clinic, agents: list[Agent],
         if outcome.startswith("accepted"))
     history = _field_history(session, org)
     for agent in agents:
-        client_id: str = agent.desk.client_id  # type: ignore[attr-defined]
+        client_id = agent.client_id
         device = session.scalars(select(db.Device.id).where(
             db.Device.client_id == client_id)).one()
         processed = session.scalars(select(db.ClientMutation.last_mutation_id).where(
             db.ClientMutation.client_id == client_id)).one()
-        journal = read_journal(agent.desk.directory / "journal.jsonl")
+        journal = read_journal(agent.directory / "journal.jsonl")
         acked = max([e["ack"] for e in journal if "ack" in e], default=0)
         assert processed >= acked, "the server forgot acknowledged writes"
         ops = [e for e in journal if "op" in e and e.get("mutation")]
