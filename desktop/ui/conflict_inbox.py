@@ -11,6 +11,8 @@ main window shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Property, QItemSelection, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -237,8 +239,13 @@ class ConflictInbox(QWidget):
         return True
 
     def keep_theirs(self, edit: patients.EditConflict) -> None:
+        self._settle(lambda: patients.keep_theirs(self._ctx, edit))
+
+    def _settle(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the selected entry, then read the inbox again and emit
+        ``changed`` (a locked desk says so instead)."""
         try:
-            patients.keep_theirs(self._ctx, edit)
+            action()
         except SessionLocked:
             self.message.setText(_("The desk is locked. Unlock it to continue."))
             return
@@ -291,13 +298,5 @@ class ConflictInbox(QWidget):
     @Slot()
     def dismiss_selected(self) -> None:
         entry = self.selected()
-        if entry is None:
-            return
-        try:
-            agenda.dismiss_conflict(self._ctx, entry.conflict.id)
-        except SessionLocked:
-            self.message.setText(_("The desk is locked. Unlock it to continue."))
-            return
-        self.message.clear()
-        self.refresh()
-        self.changed.emit()
+        if entry is not None:
+            self._settle(lambda: agenda.dismiss_conflict(self._ctx, entry.conflict.id))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -44,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,14 +52,14 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import audit
 from tests.chaos.desk_agent import read_journal
 from tests.chaos.proxy import ChaosProxy
-from tests.e2e.server_side import PASSWORD, Clinic, free_port, seed_clinic
+from tests.e2e.server_side import PASSWORD, Clinic, seed_clinic
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import make_settings
+from tests.sync_server.server_process import Instance, Killable
 
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "chaos-run-shared-secret-not-for-production"
 LONG = os.environ.get("CLINICDESK_CHAOS") == "long"
 DESKS = int(os.environ.get("CLINICDESK_CHAOS_DESKS") or (20 if LONG else 4))
 OPERATIONS = int(os.environ.get("CLINICDESK_CHAOS_OPERATIONS") or (5000 if LONG else 240))
@@ -74,71 +72,7 @@ FAULT_GAP = (0.5, 2.0)
 RUN_BUDGET_SECONDS = 4 * 3600 if LONG else 600
 
 
-class ServerProcess:
-    """``clinicdesk-server serve`` on a fixed loopback port, killable and restartable."""
-
-    def __init__(self, database_url: str, data_dir: Path, name: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"{name}.log"
-        self.env = {
-            **os.environ,
-            "CLINICDESK_DATABASE_URL": database_url,
-            "CLINICDESK_SECRET_KEY": SECRET,
-            "CLINICDESK_DATA_DIR": str(data_dir / name),
-            "CLINICDESK_ARGON2_TIME_COST": "1",
-            "CLINICDESK_ARGON2_MEMORY_KIB": "1024",
-            "CLINICDESK_ARGON2_PARALLELISM": "1",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sync_server.cli", "serve", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.kills += 1
-
-    def healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.running, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling readiness with a deadline
-        raise AssertionError(f"server not ready within {timeout} s")
-
-    def stop(self) -> None:
-        if self.running:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
-class Agent:
+class Agent(Killable):
     """A desk's ``run`` process; started again after every kill until it finishes."""
 
     def __init__(self, directory: Path, options: dict[str, Any]) -> None:
@@ -146,9 +80,7 @@ class Agent:
         self.client_id = ""
         self.options_file = directory / "chaos.json"
         self.options_file.write_text(json.dumps(options))
-        self.process: subprocess.Popen[bytes] | None = None
         self.finished = False
-        self.kills = 0
 
     def start(self) -> None:
         with (self.directory / "agent.log").open("ab") as log:
@@ -166,16 +98,6 @@ class Agent:
         log = (self.directory / "agent.log").read_text()[-3000:]
         assert code == 0, f"desk {self.directory.name} failed ({code}): {log}"
         self.finished = True
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.kills += 1
 
     def command(self, name: str) -> dict[str, Any]:
         done = subprocess.run(
@@ -201,13 +123,11 @@ class Tally:
 
 
 @pytest.fixture
-def servers(pg_database_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    pair = [ServerProcess(pg_database_url, tmp_path, name) for name in ("one", "two")]
+def servers(pg_database_url: str, tmp_path: Path) -> Iterator[list[Instance]]:
+    pair = [Instance(pg_database_url, tmp_path, name) for name in ("one", "two")]
     try:
         for server in pair:
-            server.start()
-        for server in pair:
-            server.wait_ready()
+            server.wait_ready(60)
         yield pair
     finally:
         for server in pair:
@@ -215,7 +135,7 @@ def servers(pg_database_url: str, tmp_path: Path) -> Iterator[list[ServerProcess
 
 
 @pytest.fixture
-def proxy(servers: list[ServerProcess]) -> Iterator[ChaosProxy]:
+def proxy(servers: list[Instance]) -> Iterator[ChaosProxy]:
     running = ChaosProxy([s.port for s in servers], seed=SEED)
     running.start()
     yield running
@@ -251,7 +171,7 @@ def _agent(directory: Path, clinic: Clinic, url: str, index: int,
 
 @pytest.mark.timeout(RUN_BUDGET_SECONDS + 900)
 def test_desks_and_servers_killed_at_random_lose_nothing_and_converge(
-    pg_database_url: str, servers: list[ServerProcess], proxy: ChaosProxy, clinic: Clinic,
+    pg_database_url: str, servers: list[Instance], proxy: ChaosProxy, clinic: Clinic,
     tmp_path: Path,
 ) -> None:
     slots = [[p, clinic.slot(i)[1].isoformat()] for i in range(SLOTS // 2)
@@ -267,7 +187,7 @@ def test_desks_and_servers_killed_at_random_lose_nothing_and_converge(
         if not server.running:
             server.start()
     for server in servers:
-        server.wait_ready()
+        server.wait_ready(60)
 
     # Two sync rounds after the last fault: every desk pushes all in the first, and the
     # second pull of every desk comes after every push.
@@ -294,7 +214,7 @@ def test_desks_and_servers_killed_at_random_lose_nothing_and_converge(
           f"outages {tally.outages}; proxy {proxy.counts}")
 
 
-def _run_with_faults(agents: list[Agent], servers: list[ServerProcess],
+def _run_with_faults(agents: list[Agent], servers: list[Instance],
                      proxy: ChaosProxy) -> Tally:
     pick = random.Random(SEED)  # the fault schedule
     tally = Tally()
