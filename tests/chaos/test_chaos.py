@@ -62,7 +62,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("CLINICDESK_CHAOS") == "long"
 DESKS = int(os.environ.get("CLINICDESK_CHAOS_DESKS") or (20 if LONG else 4))
-OPERATIONS = int(os.environ.get("CLINICDESK_CHAOS_OPERATIONS") or (5000 if LONG else 240))
+OPERATIONS = int(os.environ.get("CLINICDESK_CHAOS_OPERATIONS") or (5000 if LONG else 160))
 SEED = int(os.environ.get("CLINICDESK_CHAOS_SEED") or 12)
 SLOTS = 20  # 10 half hours x 2 providers
 EDITED_PATIENTS = 3
@@ -127,7 +127,7 @@ def servers(pg_database_url: str, tmp_path: Path) -> Iterator[list[Instance]]:
     pair = [Instance(pg_database_url, tmp_path, name) for name in ("one", "two")]
     try:
         for server in pair:
-            server.wait_ready(60)
+            server.wait_ready()
         yield pair
     finally:
         for server in pair:
@@ -187,7 +187,7 @@ def test_desks_and_servers_killed_at_random_lose_nothing_and_converge(
         if not server.running:
             server.start()
     for server in servers:
-        server.wait_ready(60)
+        server.wait_ready()
 
     # Two sync rounds after the last fault: every desk pushes all in the first, and the
     # second pull of every desk comes after every push.
