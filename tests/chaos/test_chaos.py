@@ -81,8 +81,24 @@ class Agent(Killable):
         self.options_file = directory / "chaos.json"
         self.options_file.write_text(json.dumps(options))
         self.finished = False
+        self.done_at_start = 0
+
+    def done(self) -> int:
+        """Operations in the journal."""
+        return sum(1 for entry in read_journal(self.directory / "journal.jsonl")
+                   if "op" in entry)
 
     def start(self) -> None:
+        self.done_at_start = self.done()
+        self._start()
+
+    @property
+    def killable(self) -> bool:
+        """Running and past its last restart (a desk killed again before it does anything
+        would only measure start-up time)."""
+        return self.running and self.done() > self.done_at_start
+
+    def _start(self) -> None:
         with (self.directory / "agent.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.chaos.desk_agent", str(self.directory),
@@ -235,9 +251,9 @@ def _run_with_faults(agents: list[Agent], servers: list[Instance],
                 if not server.running:  # killed at the previous fault: back now
                     server.start()
             roll = pick.random()
-            running = [agent for agent in agents if agent.running]
-            if roll < 0.3 and running:
-                victim = pick.choice(running)
+            killable = [agent for agent in agents if agent.killable]
+            if roll < 0.3 and killable:
+                victim = pick.choice(killable)
                 victim.kill()
                 victim.start()
                 tally.desk_kills += 1
