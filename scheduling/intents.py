@@ -22,7 +22,7 @@ may be left out.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -236,9 +236,16 @@ def patient_create(patient: Patient) -> Args:
     }
 
 
-def patient_update(patient_id: str, changes: dict[str, Any]) -> Args:
-    """Only the changed fields: the server applies them last-writer-wins per field."""
-    return {"patient_id": patient_id, "changes": dict(changes)}
+def patient_update(patient_id: str, changes: dict[str, Any],
+                   base: Mapping[str, Any] | None = None) -> Args:
+    """Only the changed fields, and per field the value the edit was based on (``base``):
+    the server applies a field only while it still holds that value; otherwise the field
+    is a conflict for the desk's inbox. Without ``base`` (desks before it) the fields
+    are applied last-writer-wins."""
+    args: Args = {"patient_id": patient_id, "changes": dict(changes)}
+    if base is not None:
+        args["base"] = {name: base[name] for name in changes if name in base}
+    return args
 
 
 def blockout_create(record: Blockout) -> Args:
@@ -375,10 +382,21 @@ PATIENT_FIELD_LIMITS: Mapping[str, int] = {
 
 @dataclass(frozen=True, slots=True)
 class PatientUpdate:
-    """Changed fields only; applied last-writer-wins per field in server order."""
+    """Changed fields only. ``base`` holds, per changed field, the value the desk based its
+    edit on: a field whose value has moved on since is *stale* (a conflict, not applied).
+    Fields without a base value (older desks) are applied last-writer-wins in server order."""
 
     patient_id: str
     changes: Mapping[str, Any]
+    base: Mapping[str, Any] = field(default_factory=dict)
+
+    def stale(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The changed fields whose ``current`` value is neither the base nor the new value:
+        field -> current value (someone else's edit the desk had not seen)."""
+        return {
+            name: current[name] for name, value in self.changes.items()
+            if name in self.base and current[name] != self.base[name] and current[name] != value
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,7 +803,16 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
             problem = limits.text_problem(value, PATIENT_FIELD_LIMITS[key])
             if problem is not None:
                 raise IntentError(f"{a.name}: the change to {key} must be {problem}")
-    return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes)))
+    base = a._raw("base", False)
+    if base is _MISSING:
+        base = {}
+    if not isinstance(base, Mapping) or not set(base) <= set(changes):
+        raise a._fail("base", "an object of values for changed fields")
+    for key, value in base.items():
+        if not isinstance(value, PATIENT_FIELDS[key]) or (
+                isinstance(value, str) and limits.text_problem(value, PATIENT_FIELD_LIMITS[key])):
+            raise IntentError(f"{a.name}: the base value of {key} is not a valid {key}")
+    return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes), dict(base)))
 
 
 def _decode_blockout_create(a: _Args, actor: Actor) -> DecodedIntent:

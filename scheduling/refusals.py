@@ -59,6 +59,8 @@ class RefusalCode(StrEnum):
     OVERRIDE_NOT_PERMITTED = "OVERRIDE_NOT_PERMITTED"
     OVERRIDE_REASON_REQUIRED = "OVERRIDE_REASON_REQUIRED"
     STALE_VERSION = "STALE_VERSION"
+    #: A synced record edit whose field moved on the server since the desk read it.
+    EDIT_CONFLICT = "EDIT_CONFLICT"
 
 
 MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
@@ -144,6 +146,10 @@ MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
         RefusalCode.OVERRIDE_REASON_REQUIRED: N_("Double-booking needs a reason."),
         RefusalCode.STALE_VERSION: N_(
             "This appointment was changed by someone else; reload and try again."
+        ),
+        RefusalCode.EDIT_CONFLICT: N_(
+            "Someone else changed this while the desk was working on an older copy: "
+            "choose which value to keep."
         ),
     }
 )

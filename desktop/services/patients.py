@@ -1,18 +1,22 @@
 """Patients on the desk: create, update, find by name or phone.
 
-Patient fields are last-writer-wins in server order, so an update sends only
-the fields that changed. Search folds case and accents ("nunez" finds "Núñez")
+An update sends only the fields that changed, each with the value it was based
+on: the server applies a field only while it still holds that value, otherwise
+the field becomes a conflict in the desk's inbox ("keep mine" / "keep theirs",
+see :func:`keep_mine`). Search folds case and accents ("nunez" finds "Núñez")
 and matches phone numbers by their digits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
 from sqlalchemy.orm import Session
 
-from desktop.services import mapping
+from desktop.services import agenda, mapping
 from desktop.services.context import (
     DeskContext,
     add_event,
@@ -23,7 +27,7 @@ from desktop.services.context import (
 )
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
 from desktop.store import outbox, patient_names
-from desktop.store.models import PatientNameKey, PatientRow
+from desktop.store.models import ConflictRow, PatientNameKey, PatientRow
 from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
 from scheduling.model import Patient
@@ -104,8 +108,11 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
         }
         if not changed:
             return PatientResult(True, _dto(mapping.patient(row), row.is_pending))
+        # Each field's value as this desk saw it: the server applies a field only while it
+        # still holds that value, otherwise the desk's inbox gets the field as a conflict.
+        base = {name: getattr(row, name) for name in changed}
         mutation_id = outbox.append(session, intents.PATIENT_UPDATE,
-                                    intents.patient_update(patient_id, changed), now=now)
+                                    intents.patient_update(patient_id, changed, base), now=now)
         for name, value in changed.items():
             setattr(row, name, value)
         row.pending_mutation_id = mutation_id
@@ -184,3 +191,49 @@ def _dto(patient: Patient, pending: bool) -> PatientDTO:
     return PatientDTO(patient.id, patient.given_name, patient.family_name, patient.display_name,
                       patient.phone, patient.email, patient.preferred_language, patient.active,
                       pending)
+
+
+# --------------------------------------------------------------------------- edit conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class EditConflict:
+    """An ``EDIT_CONFLICT`` of the inbox: the patient and, per field, this desk's value
+    (``mine``) and the one the server kept (``theirs``)."""
+
+    conflict_id: int
+    patient_id: str
+    mine: Mapping[str, Any]
+    theirs: Mapping[str, Any]
+
+
+def edit_conflict(ctx: DeskContext, conflict_id: int) -> EditConflict | None:
+    """The inbox entry ``conflict_id`` as an edit conflict (None for any other entry)."""
+    require(ctx, VIEW, "see patients")
+    with ctx.store.session() as session:
+        row = session.get(ConflictRow, conflict_id)
+        if row is None or row.code != RefusalCode.EDIT_CONFLICT.value:
+            return None
+        patient_id = (row.attempted.get("args") or {}).get("patient_id")
+        fields = [name for name in str(row.params.get("fields", "")).split(",")
+                  if name in EDITABLE]
+        if not isinstance(patient_id, str) or not fields:
+            return None
+        return EditConflict(conflict_id, patient_id,
+                            {name: row.params.get(f"mine_{name}") for name in fields},
+                            {name: row.params.get(f"theirs_{name}") for name in fields})
+
+
+def keep_mine(ctx: DeskContext, conflict: EditConflict) -> PatientResult:
+    """Send this desk's values again, now based on the server's (a new, ordinary edit that
+    conflicts only if the server moved again); the inbox entry is dismissed when queued."""
+    result = update(ctx, conflict.patient_id, **conflict.mine)
+    if result.ok:
+        agenda.dismiss_conflict(ctx, conflict.conflict_id)
+    return result
+
+
+def keep_theirs(ctx: DeskContext, conflict: EditConflict) -> None:
+    """Keep the server's values (the desk already shows them): dismiss the inbox entry."""
+    agenda.dismiss_conflict(ctx, conflict.conflict_id)
+

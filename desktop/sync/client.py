@@ -424,6 +424,11 @@ class SyncClient:
             except requests.Timeout as error:
                 failure = ServerTimeout(type(error).__name__)
                 retry_after = None
+            except requests.RequestException as error:
+                # The answer broke off mid-body (ChunkedEncodingError …): the connection went,
+                # as in a ConnectionError; pushing again is safe (processed ids are skipped).
+                failure = ServerUnreachable(type(error).__name__)
+                retry_after = None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return _decode(response)

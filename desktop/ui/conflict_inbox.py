@@ -6,10 +6,14 @@ alternative with the original request's data — and "Dismiss", which keeps the
 entry in the audit trail (who dismissed it and when). A change the server could not
 read at all (``INVALID_MUTATION``: a value it cannot store) offers "Edit and retry"
 (:mod:`desktop.ui.retry_dialog`: correct the fields, the change is queued again) and
-"Discard". ``count`` is the badge the main window shows.
+"Discard". A patient edit that met a newer value on the server (``EDIT_CONFLICT``) shows
+both values per field with "Keep mine" (send this desk's values again) and "Keep theirs".
+``count`` is the badge the main window shows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Property, QItemSelection, Signal, Slot
 from PySide6.QtWidgets import (
@@ -22,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.services import agenda, booking
+from desktop.services import agenda, booking, patients
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AlternativeDTO
 from desktop.services.session import SessionLocked
@@ -37,11 +41,22 @@ from desktop.ui.conflict_inbox_model import (
     load_conflicts,
 )
 from desktop.ui.retry_dialog import RetryDialog
-from desktop.ui.text import _, language_notifier, render_message
+from desktop.ui.text import N_, _, language_notifier, render_message
 from desktop.ui.theme import ERROR, text_style
 from scheduling.commands import BookAppointment
 from scheduling.model import AppointmentSource
 from scheduling.sync_protocol import INVALID_MUTATION
+
+#: How an edit conflict names a patient field.
+FIELD_NAMES = {
+    "given_name": N_("Given name"), "family_name": N_("Family name"), "phone": N_("Phone"),
+    "email": N_("E-mail"), "preferred_language": N_("Language"), "active": N_("Active"),
+}
+
+
+def _shown(value: object) -> str:
+    """A field value as the inbox shows it ("(empty)" for nothing)."""
+    return _("(empty)") if value in ("", None) else str(value)
 
 
 class ConflictInbox(QWidget):
@@ -100,7 +115,7 @@ class ConflictInbox(QWidget):
         splitter.setStretchFactor(1, 1)
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
-        self._buttons: list[QPushButton] = []
+        self._buttons: list[QWidget] = []
         self.retry_dialog: RetryDialog | None = None
 
         self.list.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -181,6 +196,10 @@ class ConflictInbox(QWidget):
             self.options.addWidget(button)
             self._buttons.append(button)
             return
+        edit = patients.edit_conflict(self._ctx, entry.conflict.id)
+        if edit is not None:
+            self._show_edit_conflict(edit)
+            return
         bookable = entry.can_book_alternative
         self.options_title.setText(_("Book one of these instead:") if bookable
                                    else _("No alternative can be booked from here."))
@@ -195,7 +214,67 @@ class ConflictInbox(QWidget):
             self.options.addWidget(button)
             self._buttons.append(button)
 
+    def _show_edit_conflict(self, edit: patients.EditConflict) -> None:
+        """Each field with both values, and "Keep mine" / "Keep theirs"."""
+        self.options_title.setText(_("Which value should stay?"))
+        for name in edit.mine:
+            label = QLabel(_("{field}: this desk {mine} — the server {theirs}").format(
+                field=_(FIELD_NAMES.get(name, name)), mine=_shown(edit.mine[name]),
+                theirs=_shown(edit.theirs[name])), self.details)
+            label.setWordWrap(True)
+            self.options.addWidget(label)
+            self._buttons.append(label)
+        for text, tip, slot in (
+            (_("Keep mine"), _("Send this desk's values again."), self.keep_mine),
+            (_("Keep theirs"), _("Keep the values now on the server."), self.keep_theirs),
+        ):
+            button = QPushButton(text, self.details)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, e=edit, act=slot: act(e))
+            self.options.addWidget(button)
+            self._buttons.append(button)
+
     # ------------------------------------------------------------------ acting
+
+    def keep_mine(self, edit: patients.EditConflict) -> bool:
+        """Queue this desk's values again (based on the server's now); True when queued."""
+        try:
+            result = patients.keep_mine(self._ctx, edit)
+        except SessionLocked:
+            self.message.setText(_("The desk is locked. Unlock it to continue."))
+            return False
+        if not result.ok:
+            if result.refusal is not None:
+                self.message.setText(render_message(
+                    result.refusal.message_id, result.refusal.params,
+                    tz=self._default_reference().time_zone,
+                    clinic_locale=self._default_reference().locale))
+            return False
+        self.message.setText(_("Your values will be sent with the next sync."))
+        self.refresh()
+        self.changed.emit()
+        return True
+
+    def keep_theirs(self, edit: patients.EditConflict) -> None:
+        self._settle(lambda: patients.keep_theirs(self._ctx, edit))
+
+    def _settle(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the selected entry, then read the inbox again and emit
+        ``changed`` (a locked desk says so instead)."""
+        try:
+            action()
+        except SessionLocked:
+            self.message.setText(_("The desk is locked. Unlock it to continue."))
+            return
+        self.message.clear()
+        self.refresh()
+        self.changed.emit()
+
+    def _default_reference(self) -> ClinicReference:
+        if self._default_clinic not in self._references:
+            self._references[self._default_clinic] = load_reference(self._ctx,
+                                                                    self._default_clinic)
+        return self._references[self._default_clinic]
 
     def book_alternative(self, entry: ConflictEntry, alternative: AlternativeDTO) -> ActionResult:
         """Book (or move to) ``alternative`` with the refused request's data; when it is
@@ -264,13 +343,5 @@ class ConflictInbox(QWidget):
     @Slot()
     def dismiss_selected(self) -> None:
         entry = self.selected()
-        if entry is None:
-            return
-        try:
-            agenda.dismiss_conflict(self._ctx, entry.conflict.id)
-        except SessionLocked:
-            self.message.setText(_("The desk is locked. Unlock it to continue."))
-            return
-        self.message.clear()
-        self.refresh()
-        self.changed.emit()
+        if entry is not None:
+            self._settle(lambda: agenda.dismiss_conflict(self._ctx, entry.conflict.id))

@@ -323,4 +323,4 @@ def test_a_restricted_resource_is_accepted_as_pending_with_a_notice(
 
 def test_every_refusal_code_has_a_row() -> None:
     shown = {row.values[1] for row in REFUSALS + NOTICES if not row.marks}
-    assert set(RefusalCode) - shown == {R.STALE_VERSION}
+    assert set(RefusalCode) - shown == {R.STALE_VERSION, R.EDIT_CONFLICT}

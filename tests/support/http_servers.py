@@ -4,9 +4,10 @@ They stand in for "something outside": a proxy or a broken server between the
 desk and the real sync server. Each runs ``http.server`` in a daemon thread on
 ``127.0.0.1:0`` and counts the requests it receives.
 
-:class:`MisbehavingServer` answers every request with a fixed status and body,
-or — in ``hang`` mode — holds the request until :meth:`MisbehavingServer.release`
-(so a client's read timeout fires without the test sleeping). With
+:class:`MisbehavingServer` answers every request with a fixed status and body
+(``cut_body``: a body that breaks off), or — in ``hang`` mode — holds the request
+until :meth:`MisbehavingServer.release` (so a client's read timeout fires without
+the test sleeping). With
 ``forward_to`` it hangs only the first ``hang_first`` requests and relays the
 rest to the real server, as a flaky proxy would.
 """
@@ -31,6 +32,7 @@ class MisbehavingServer:
         content_type: str = "text/html",
         hang_first: int = 0,
         forward_to: str | None = None,
+        cut_body: bool = False,
     ) -> None:
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         self._released = threading.Event()
@@ -55,9 +57,12 @@ class MisbehavingServer:
                     return
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                # cut_body: announce more than is sent, then close (the answer breaks off).
+                self.send_header("Content-Length", str(len(body) + (100 if cut_body else 0)))
                 self.end_headers()
                 self.wfile.write(body)
+                if cut_body:
+                    self.close_connection = True
 
             def _relay(self, target: str, payload: bytes) -> None:
                 parts = urlsplit(target)

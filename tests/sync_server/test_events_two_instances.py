@@ -8,10 +8,7 @@ instance 1 with the stream still open must finish within a few seconds.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,62 +18,15 @@ import pytest
 from sqlalchemy.orm import Session
 
 from sync_server.core.config import Settings
-from tests.e2e.server_side import PASSWORD, Clinic, free_port, seed_clinic
+from tests.e2e.server_side import PASSWORD, Clinic, seed_clinic
 from tests.sync_server.conftest import make_settings
 from tests.sync_server.event_stream import EventStream
+from tests.sync_server.server_process import Instance
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "two-instance-test-shared-secret"
 POKE_DEADLINE_SECONDS = 1.0
 
 pytestmark = pytest.mark.postgres
-
-
-class Instance:
-    """``clinicdesk-server serve`` in a subprocess on a loopback port."""
-
-    def __init__(self, database_url: str, data_dir: Path, name: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"{name}.log"
-        env = {
-            **os.environ,
-            "CLINICDESK_DATABASE_URL": database_url,
-            "CLINICDESK_SECRET_KEY": SECRET,
-            "CLINICDESK_DATA_DIR": str(data_dir / name),
-            "CLINICDESK_ARGON2_TIME_COST": "1",
-            "CLINICDESK_ARGON2_MEMORY_KIB": "1024",
-            "CLINICDESK_ARGON2_PARALLELISM": "1",
-        }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sync_server.cli", "serve", "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling readiness with a deadline
-        raise AssertionError(f"server not ready within {timeout} s")
-
-    def stop(self, timeout: float = 15.0) -> float:
-        """SIGTERM (as a service manager stops it); how long it took to exit."""
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return time.monotonic() - started
 
 
 @pytest.fixture(scope="module")

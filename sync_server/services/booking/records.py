@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from sync_server.services.booking.outcomes import (
     Caller,
     DuplicateId,
     _accepted,
+    _conflict,
     _done,
     _missing_refs,
     _not_permitted,
@@ -114,7 +116,10 @@ def patient_create(
 def patient_update(
     session: Session, caller: Caller, request: PatientUpdate, now: datetime
 ) -> BookingResult:
-    """Apply the changed fields last-writer-wins, in server order."""
+    """Apply the changed fields in server order; a field the desk based on a value the
+    server no longer holds (``request.base``) is not applied but becomes an
+    ``EDIT_CONFLICT`` showing both values in the desk's inbox. Fields without a base
+    value (older desks) are last-writer-wins."""
     if "patient:edit" not in caller.actor.permissions:
         return _not_permitted(session, caller, now, "patient.update", request.patient_id,
                               "edit patients")
@@ -122,13 +127,32 @@ def patient_update(
     if row is None:
         return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "patient"}), now,
                        "patient.update", request.patient_id, None, None)
-    for name, value in request.changes.items():
+    stale = request.stale({name: getattr(row, name) for name in request.changes})
+    conflict = Refused(R.EDIT_CONFLICT, edit_conflict_params(request, stale)) if stale else None
+    applied = {name: value for name, value in request.changes.items() if name not in stale}
+    if not applied:
+        assert conflict is not None
+        return _refuse(session, caller, conflict, now, "patient.update", row.id, None, None)
+    for name, value in applied.items():
         setattr(row, name, value)
     row.version += 1
     row.updated_at = now
     session.flush()
-    return _done(session, caller, now, "patient.update", row.id, patient_record(row),
-                 PatientChanged(row.organization_id, row.id, created=False))
+    result = _done(session, caller, now, "patient.update", row.id, patient_record(row),
+                   PatientChanged(row.organization_id, row.id, created=False))
+    if conflict is not None and result.version is not None:
+        _conflict(session, caller, conflict, result.version, now)
+    return result
+
+
+def edit_conflict_params(request: PatientUpdate, stale: dict[str, Any]) -> dict[str, Any]:
+    """The conflict's parameters: the stale field names, and per field the desk's value
+    (``mine_<field>``) and the server's (``theirs_<field>``)."""
+    params: dict[str, Any] = {"fields": ",".join(sorted(stale))}
+    for name, theirs in stale.items():
+        params[f"mine_{name}"] = request.changes[name]
+        params[f"theirs_{name}"] = theirs
+    return params
 
 
 def blockout_create(

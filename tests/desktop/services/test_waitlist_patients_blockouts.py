@@ -87,7 +87,8 @@ def test_creating_and_updating_a_patient_queues_intents(ctx: DeskContext) -> Non
         entries = list(pending(session))
         assert [e.name for e in entries] == ["patient.create", "patient.update"]
         assert entries[1].args == {"patient_id": created.patient.id,
-                                   "changes": {"phone": "+34 699 00 00 00"}}
+                                   "changes": {"phone": "+34 699 00 00 00"},
+                                   "base": {"phone": "+34 611 22 33 44"}}
         row = session.get(PatientRow, created.patient.id)
         assert row is not None and row.pending_mutation_id == 2
 

@@ -391,6 +391,21 @@ def test_connection_errors_and_5xx_are_retried_with_backoff(desk: Desk) -> None:
     assert outbox_ids(desk.store) == [1]
 
 
+def test_an_answer_that_breaks_off_mid_body_is_retried_then_reported_as_unreachable(
+    desk: Desk,
+) -> None:
+    """Found by the chaos run: a cut answer raised requests' ChunkedEncodingError, which
+    escaped the client (and ended the desk's sync) instead of being retried."""
+    desk.book(0)
+    with MisbehavingServer(200, b'{"last_mutation_id": 1}', content_type="application/json",
+                           cut_body=True) as broken, \
+            pytest.raises(ServerUnreachable, match="cannot be reached"):
+        repoint(desk, broken.url).push()
+    assert [path for _m, path in broken.requests] == [PUSH] * 3  # retried like a lost line
+    assert outbox_ids(desk.store) == [1]
+    assert desk.client.sync_once().pending == 0
+
+
 def test_one_slow_answer_is_retried_transparently(
     desk: Desk, server: ServerThread, db: Session, clinic: Clinic
 ) -> None:
