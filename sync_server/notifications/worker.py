@@ -27,7 +27,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
 from scheduling.reminders import after_quiet_hours
+from sync_server.core.context import ServerContext
 from sync_server.db import models as db
 from sync_server.notifications import messages
 from sync_server.notifications.channels import (
@@ -72,7 +74,8 @@ REASON_OF = {"invalid_email": "invalid_email", "invalid_phone": "invalid_phone",
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … at most an hour."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
 
 
 def due_condition(now: datetime) -> Any:
@@ -403,3 +406,20 @@ def _alert_staff(session: Session, row: Notification, now: datetime, code: str,
         appointment_start=row.occurrence_start, kind=row.kind, reason=reason,
         channels_tried=tried, created_at=now))
     log.warning("notification %s: every channel failed; staff alert %s", row.id, alert_id)
+
+
+@contextmanager
+def in_thread(context: ServerContext) -> Iterator[Worker]:
+    """A worker in a thread of this process while the block runs (``CLINICDESK_RUN_WORKER``)."""
+    settings = context.settings
+    worker = Worker(context.sessions, LinkKey(settings.signing_key()), clock=context.clock,
+                    public_url=settings.public_url)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, settings.worker_idle_seconds),
+                              name="notification-worker", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=30)
