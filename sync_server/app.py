@@ -18,6 +18,8 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.notifications import routes as notifications
+from sync_server.notifications import worker as notification_worker
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 
@@ -37,7 +39,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         async with pokes.relaying(broker, settings, context.sessions), busy.refreshing(
                 context.sessions, context.clock,
                 timedelta(minutes=settings.busy_calendar_refresh_minutes)):
-            yield
+            if settings.run_worker:
+                with notification_worker.in_thread(context):
+                    yield
+            else:
+                yield
         context.engine.dispose()
 
     app = FastAPI(
@@ -56,6 +62,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(feeds.router, prefix=API_PREFIX)
     app.include_router(feeds.feed_router)
     app.include_router(metrics.router)
+    app.include_router(notifications.router, prefix=API_PREFIX)
+    app.include_router(notifications.page_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

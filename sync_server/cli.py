@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, password_hasher
@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(run=_serve)
+
+    p = sub.add_parser("worker", help="send notifications and reminders (run one or more)")
+    p.add_argument("--batch", type=int, default=20, help="rows claimed at a time")
+    p.add_argument("--once", action="store_true",
+                   help="send what is due now, then stop")
+    p.set_defaults(run=_worker)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(run=_migrate)
@@ -218,6 +224,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,  # a fallback: EventAwareServer ends streams at once
     )
     EventAwareServer(config, freeze_startup_heap=True).run()
+    return EXIT_OK
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sync_server.core.logging import configure_logging
+    from sync_server.notifications.links import LinkKey
+    from sync_server.notifications.worker import Worker
+
+    configure_logging(settings.log_level)
+    if args.batch < 1:
+        raise CommandError("--batch must be at least 1")
+    with _session(settings) as session:
+        worker = Worker(sessionmaker(session.get_bind(), expire_on_commit=False),
+                        LinkKey(settings.signing_key()), batch=args.batch,
+                        public_url=settings.public_url)
+        if args.once:
+            try:
+                while worker.run_once():
+                    pass
+            finally:
+                worker.close()
+            return EXIT_OK
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"notification worker {worker.owner} running (Ctrl+C stops it)", file=sys.stderr)
+        worker.run(stop, settings.worker_idle_seconds)
     return EXIT_OK
 
 
