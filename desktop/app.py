@@ -33,7 +33,8 @@ from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
 from desktop.services.context import DeskContext
-from desktop.services.feeds import USER_HEADER, FeedsService
+from desktop.services.feeds import USER_HEADER, FeedsService, ServerCall
+from desktop.services.notifications import NotificationsService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -216,10 +217,13 @@ class DeskStart(QObject):
         worker.stateChanged.connect(window.on_sync_state)
         worker.changesArrived.connect(window.on_changes, Qt.ConnectionType.QueuedConnection)
         worker.conflictsArrived.connect(lambda _count: window.refresh_conflicts())
+        worker.stateChanged.connect(window.notifications.on_sync_state)
         self.sync = SyncThread(worker)
         self.sync.start()
         window.localChange.connect(self.sync.request_sync)
-        window.calendar_menu.set_feeds(self._feeds_service())
+        call = self._server_call()
+        window.calendar_menu.set_feeds(FeedsService(call))
+        window.notifications.set_service(NotificationsService(call))
         if self.screen is not None:
             self.screen.close()
             self.screen = None
@@ -227,17 +231,20 @@ class DeskStart(QObject):
         window.show()
         self.windowOpened.emit(window)
 
-    def _feeds_service(self) -> FeedsService:
-        """The feeds dialog's server calls: this desk, naming the signed-in user."""
+    def _server_call(self) -> ServerCall:
+        """The feeds' and notifications' server calls: this desk (its own HTTP session,
+        not the sync worker's), naming the signed-in user."""
         client = self._client()
         sessions = self._sessions
         assert sessions is not None
+        lock = threading.Lock()  # the exceptions panel reads from its own thread
 
         def call(method: str, path: str, **kwargs: Any) -> Any:
             headers = {USER_HEADER: sessions.require_user().user_id}
-            return client.call(method, path, headers=headers, **kwargs)
+            with lock:
+                return client.call(method, path, headers=headers, **kwargs)
 
-        return FeedsService(call)
+        return call
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:

@@ -64,6 +64,7 @@ from desktop.sync.protocol import (
     PUSH_PATH,
     PullPage,
     error_code,
+    error_message,
     mutation_body,
     parse_enrollment,
     parse_pull,
@@ -440,6 +441,8 @@ def _decode(response: requests.Response) -> Any:
         body = response.json()
     except ValueError:
         body = None
+    if status == 204:
+        return None  # done, nothing to say (e.g. a deletion)
     if 200 <= status < 300:
         if body is None:
             raise BadResponse(f"HTTP {status} with a body that is not JSON")
@@ -457,7 +460,7 @@ def _decode(response: requests.Response) -> Any:
         raise OutOfOrder(code)
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
-    raise RequestRefused(status, code)
+    raise RequestRefused(status, code, error_message(body))
 
 
 def _download_url(body: Any) -> str:
