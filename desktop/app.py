@@ -75,6 +75,19 @@ def desk_clinics(store: Store) -> tuple[str, list[tuple[str, str, str]]]:
                 [(row.id, row.name, row.locale) for row in rows])
 
 
+def signed_in_call(client: SyncClient, sessions: SignInService) -> ServerCall:
+    """A server call as this desk (device token) naming the signed-in user, as the feeds
+    and notifications APIs expect; raises SessionLocked when nobody is signed in."""
+    lock = threading.Lock()  # the exceptions panel reads from its own thread
+
+    def call(method: str, path: str, **kwargs: Any) -> Any:
+        headers = {USER_HEADER: sessions.require_user().user_id}
+        with lock:
+            return client.call(method, path, headers=headers, **kwargs)
+
+    return call
+
+
 def opening_problem(error: StoreError) -> str:
     """Why the store did not open, for a message box (the recovery screen handles key stores)."""
     if isinstance(error, MigrationFailed):
@@ -232,19 +245,10 @@ class DeskStart(QObject):
         self.windowOpened.emit(window)
 
     def _server_call(self) -> ServerCall:
-        """The feeds' and notifications' server calls: this desk (its own HTTP session,
-        not the sync worker's), naming the signed-in user."""
-        client = self._client()
-        sessions = self._sessions
-        assert sessions is not None
-        lock = threading.Lock()  # the exceptions panel reads from its own thread
-
-        def call(method: str, path: str, **kwargs: Any) -> Any:
-            headers = {USER_HEADER: sessions.require_user().user_id}
-            with lock:
-                return client.call(method, path, headers=headers, **kwargs)
-
-        return call
+        """The feeds' and notifications' server calls (an HTTP session of their own, not
+        the sync worker's)."""
+        assert self._sessions is not None
+        return signed_in_call(self._client(), self._sessions)
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:

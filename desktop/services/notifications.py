@@ -131,6 +131,8 @@ class NotificationSettings:
     fallback_delay_minutes: int = 15
     email: EmailSettings = field(default_factory=EmailSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    #: Fields this desk does not edit (newer servers may add some): sent back unchanged.
+    other: Mapping[str, Any] = field(default_factory=_no_offsets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +183,11 @@ class NotificationsService:
         self._call = call
 
     def staff_alerts(self, state: str = "open") -> list[StaffAlert]:
-        """The staff alerts in ``state`` (``open``, ``resolved`` or ``all``), newest first."""
+        """The staff alerts in ``state`` (``open``, ``resolved`` or ``all``), the soonest
+        appointment first (the most urgent call)."""
         answer = self._ask("GET", f"{BASE}/exceptions", params={"state": state})
         alerts = [_alert(item) for item in answer["items"]]
-        return sorted(alerts, key=lambda a: a.created_at, reverse=True)
+        return sorted(alerts, key=lambda a: (a.appointment_start, a.created_at))
 
     def resolve(self, alert_id: str, note: str | None = None) -> StaffAlert:
         return _alert(self._ask("POST", f"{BASE}/exceptions/{alert_id}/resolve",
@@ -333,7 +336,12 @@ def _settings(body: Mapping[str, Any]) -> NotificationSettings:
                       str(email.get("sender") or "")),
         SmsSettings(bool(sms.get("enabled")), str(sms.get("gateway_url") or ""),
                     _text_or_none(sms.get("account_id")), bool(sms.get("api_key_set")),
-                    str(sms.get("sender") or "")))
+                    str(sms.get("sender") or "")),
+        MappingProxyType({k: v for k, v in body.items() if k not in _EDITED}))
+
+
+_EDITED = frozenset({"reminder_offsets_minutes", "type_offsets_minutes", "quiet_hours",
+                     "fallback_delay_minutes", "email", "sms"})
 
 
 def settings_body(settings: NotificationSettings, password: str | None,
@@ -351,7 +359,8 @@ def settings_body(settings: NotificationSettings, password: str | None,
     if api_key:
         sms_body["api_key"] = api_key
     quiet = settings.quiet_hours
-    return {"reminder_offsets_minutes": list(settings.reminder_offsets_minutes),
+    return {**settings.other,
+            "reminder_offsets_minutes": list(settings.reminder_offsets_minutes),
             "type_offsets_minutes": {k: list(v) for k, v in settings.type_offsets_minutes.items()},
             "quiet_hours": {"start": quiet[0], "end": quiet[1]} if quiet else None,
             "fallback_delay_minutes": settings.fallback_delay_minutes,

@@ -42,6 +42,9 @@ from desktop.ui.text import _, current_language, language_notifier
 #: The preview waits this long after the last keystroke before asking the server.
 PREVIEW_DELAY_MS = 400
 _RED = "color: #b3261e;"
+#: What a template may use (the server's list; it names them again when one is unknown).
+VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
+             "appointment_type", "date", "time", "confirm_url", "cancel_url")
 
 
 class TemplatesDialog(QDialog):
@@ -243,10 +246,8 @@ class TemplatesDialog(QDialog):
         for label, text in zip(self.labels, (_("&Subject"), _("&Text"), _("&HTML")),
                                strict=True):
             label.setText(text)
-        self.variables.setText(_(
-            "Variables: {{ patient_first_name }}, {{ clinic_name }}, {{ clinic_phone }}, "
-            "{{ appointment_date }}, {{ appointment_time }}, {{ provider_name }}, "
-            "{{ confirm_url }}, {{ cancel_url }}."))
+        self.variables.setText(_("Variables: {names}").format(names=", ".join(
+            f"{{{{ {name} }}}}" for name in VARIABLES)))
         self.preview_box.setTitle(_("Preview (a sample appointment)"))
         self.reset_button.setText(_("Back to default"))
         self._show_customized(self.current())
