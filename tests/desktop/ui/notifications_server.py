@@ -35,6 +35,7 @@ from sync_server.core.security import Passwords, password_hasher
 from sync_server.db import models as db
 from sync_server.db.migrate import upgrade
 from sync_server.db.session import make_engine, make_session_factory
+from sync_server.notifications.models import Notification, NotificationException
 from sync_server.services import accounts, changes
 from tests.desktop.services.conftest import FAST_HASHER
 from tests.desktop.store.conftest import FAST_KDF, PASSPHRASE, MemoryKeyring
@@ -53,6 +54,7 @@ class LiveNotifications:
     database: sessionmaker[Session]
     clinic: Clinic
     admin_email: str
+    viewer_email: str  # sees the calendar, may not change appointments
     store: Store
     client: SyncClient
     ctx: DeskContext
@@ -74,6 +76,14 @@ class LiveNotifications:
         assert result.ok, result.refusal
         self.client.sync_once()
         return result.appointments[0].id
+
+    def forget_alerts(self) -> None:
+        """Resolve every open alert on the server (tests sharing the server start clean)."""
+        with self.database() as session:
+            for row in session.scalars(select(NotificationException).where(
+                    NotificationException.resolved_at.is_(None))):
+                row.resolved_at = datetime.now(UTC)
+            session.commit()
 
 
 def _give_phone(session: Session, clinic: Clinic, patient_id: str) -> None:
@@ -98,8 +108,10 @@ def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
     with factory() as session:
         clinic = seed_clinic(session, settings, patients=3)
         admin = f"admin-{uuid.uuid4().hex[:6]}@clinic.example"
-        accounts.create_user(session, Passwords(password_hasher(settings)), clinic.org_id,
-                             admin, PASSWORD, ["administrator"], datetime.now(UTC))
+        viewer = f"viewer-{uuid.uuid4().hex[:6]}@clinic.example"
+        for email, role in ((admin, "administrator"), (viewer, "viewer")):
+            accounts.create_user(session, Passwords(password_hasher(settings)), clinic.org_id,
+                                 email, PASSWORD, [role], datetime.now(UTC))
         # "Given0 Family0" has a phone; the others have none.
         _give_phone(session, clinic, clinic.patient_ids[0])
         session.commit()
@@ -115,7 +127,7 @@ def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
         sessions = SignInService(store, lambda: datetime.now(UTC), SessionSettings(),
                                  hasher=FAST_HASHER, device_id="notifications-desk")
         ctx = DeskContext(store, sessions, lambda: datetime.now(UTC))
-        live = LiveNotifications(server, factory, clinic, admin, store, client, ctx,
+        live = LiveNotifications(server, factory, clinic, admin, viewer, store, client, ctx,
                                  NotificationsService(signed_in_call(client, sessions)))
         live.sign_in(admin)
         yield live
@@ -125,8 +137,45 @@ def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
         engine.dispose()
 
 
-def server_patient(live: LiveNotifications, patient_id: str) -> db.Patient:
+def raise_alert(live: LiveNotifications, appointment_id: str, *, patient: int,
+                reason: str = "invalid_phone", kind: str = "reminder") -> str:
+    """A staff alert as the worker writes it when every channel failed; returns its id."""
     with live.database() as session:
-        found = session.scalars(select(db.Patient).where(db.Patient.id == patient_id)).one()
-        session.expunge(found)
-        return found
+        appointment = session.get(db.Appointment, appointment_id)
+        assert appointment is not None
+        now = datetime.now(UTC)
+        alert = NotificationException(
+            id=str(uuid.uuid4()), organization_id=live.clinic.org_id,
+            notification_id=str(uuid.uuid4()), appointment_id=appointment_id,
+            patient_id=live.clinic.patient_ids[patient],
+            appointment_start=appointment.start, kind=kind, reason=reason,
+            channels_tried=["sms", "email"], created_at=now)
+        session.add(alert)
+        session.commit()
+        return alert.id
+
+
+def resolved_on_server(live: LiveNotifications, alert_id: str) -> str | None:
+    """The resolution note the server keeps (None: still open)."""
+    with live.database() as session:
+        row = session.get(NotificationException, alert_id)
+        assert row is not None
+        return None if row.resolved_at is None else row.resolution_note or ""
+
+
+def add_history(live: LiveNotifications, appointment_id: str,
+                rows: list[dict[str, object]]) -> None:
+    """Outbox rows of ``appointment_id`` as the handler and the worker leave them."""
+    with live.database() as session:
+        appointment = session.get(db.Appointment, appointment_id)
+        assert appointment is not None
+        now = datetime.now(UTC)
+        for values in rows:
+            due = values.pop("due_at", now)
+            session.add(Notification(**{
+                "id": str(uuid.uuid4()), "organization_id": live.clinic.org_id,
+                "clinic_id": live.clinic.clinic_id, "appointment_id": appointment_id,
+                "patient_id": appointment.patient_id, "occurrence_start": appointment.start,
+                "offset_minutes": 0, "recipient": appointment.patient_id, "due_at": due,
+                "next_attempt_at": due, "created_at": now, "updated_at": now, **values}))
+        session.commit()
