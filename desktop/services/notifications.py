@@ -253,7 +253,7 @@ def appointment_types(ctx: DeskContext) -> list[tuple[str, str]]:
     """(id, name) of the organization's appointment types, by name (per-type reminders)."""
     ctx.user()
     with ctx.store.session() as session:
-        rows = session.execute(select(AppointmentTypeRow.id, AppointmentTypeRow.name)).tuples()
+        rows = session.execute(select(AppointmentTypeRow.id, AppointmentTypeRow.name))
         return sorted(((str(i), str(n)) for i, n in rows), key=lambda t: t[1].casefold())
 
 
@@ -266,8 +266,9 @@ def alert_people(ctx: DeskContext, alerts: Iterable[StaffAlert]) -> dict[str, Al
     with ctx.store.session() as session:
         patients = {p.id: p for p in session.scalars(
             select(PatientRow).where(PatientRow.id.in_(patient_ids)))}
-        clinic_of = dict(session.execute(select(AppointmentRow.id, AppointmentRow.clinic_id).where(
-            AppointmentRow.id.in_(appointment_ids), AppointmentRow.deleted.is_(False))).tuples())
+        clinic_of = {str(i): str(c) for i, c in session.execute(
+            select(AppointmentRow.id, AppointmentRow.clinic_id).where(
+                AppointmentRow.id.in_(appointment_ids), AppointmentRow.deleted.is_(False)))}
         clinics = {c.id: (c.time_zone, c.locale) for c in session.scalars(select(ClinicRow))}
     default = next(iter(sorted(clinics.items())), ("", ("UTC", "en_US")))[1]
     found: dict[str, AlertPerson] = {}

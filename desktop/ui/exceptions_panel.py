@@ -86,8 +86,8 @@ def alert_sentence(alert: StaffAlert, person: AlertPerson, now: datetime) -> str
     patient = person.initials or _("a patient not on this desk")
     sentence = _(UNDELIVERED.get(alert.kind, UNDELIVERED["reminder"])).format(
         time=when, patient=patient, reason=reason_text(alert.reason))
-    if person.phone:
-        todo = _("Call {phone}.").format(phone=person.phone)
+    if person.phone:  # kept on one line: a number broken in two is misread
+        todo = _("Call {phone}.").format(phone=person.phone.replace(" ", "\u00a0"))
     elif person.email:
         todo = _("Write to {email}.").format(email=person.email)
     else:
@@ -122,6 +122,7 @@ class ExceptionsPanel(QWidget):
         self.list = QListWidget(self)
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
+        self.list.setSpacing(3)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.empty_label = QLabel(self)
