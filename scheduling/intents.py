@@ -39,6 +39,7 @@ from scheduling.commands import (
 )
 from scheduling.errors import NaiveDatetimeError, SchedulingInputError
 from scheduling.model import (
+    CONTACT_PREFERENCES,
     AppointmentSource,
     AppointmentStatus,
     Blockout,
@@ -233,6 +234,8 @@ def patient_create(patient: Patient) -> Args:
         "phone": patient.phone,
         "email": patient.email,
         "preferred_language": patient.preferred_language,
+        "contact_preference": patient.contact_preference,
+        "reminders_opt_out": patient.reminders_opt_out,
     }
 
 
@@ -355,21 +358,26 @@ class PatientCreate:
     phone: str = ""
     email: str = ""
     preferred_language: str = "en"
+    contact_preference: str = "email_then_sms"
+    reminders_opt_out: bool = False
 
     def patient(self, organization_id: str) -> Patient:
         return Patient(self.patient_id, organization_id, self.given_name, self.family_name,
-                       True, self.phone, self.email, self.preferred_language)
+                       True, self.phone, self.email, self.preferred_language,
+                       self.contact_preference, self.reminders_opt_out)
 
 
 #: Patient fields a ``patient.update`` may change, with their type.
 PATIENT_FIELDS: Mapping[str, type] = {
     "given_name": str, "family_name": str, "phone": str, "email": str,
-    "preferred_language": str, "active": bool,
+    "preferred_language": str, "active": bool, "contact_preference": str,
+    "reminders_opt_out": bool,
 }
 #: The longest text each changeable patient field may hold.
 PATIENT_FIELD_LIMITS: Mapping[str, int] = {
     "given_name": limits.PERSON_NAME, "family_name": limits.PERSON_NAME,
     "phone": limits.PHONE, "email": limits.EMAIL, "preferred_language": limits.LANGUAGE,
+    "contact_preference": limits.CONTACT_PREFERENCE,
 }
 
 
@@ -498,6 +506,14 @@ class _Args:
         if not isinstance(value, str):
             raise self._fail(key, "text or null")
         return self._checked(key, value, limit, multiline)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._raw(key, False)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false")
+        return value
 
     def integer(self, key: str, default: int | None = None, *, minimum: int,
                 maximum: int) -> int:
@@ -765,8 +781,18 @@ def _decode_patient_create(a: _Args, actor: Actor) -> DecodedIntent:
         a.text("phone", "", limit=limits.PHONE, allow_empty=True),
         a.text("email", "", limit=limits.EMAIL, allow_empty=True),
         a.text("preferred_language", "en", limit=limits.LANGUAGE),
+        _contact_preference(a, a.text("contact_preference", "email_then_sms",
+                                      limit=limits.CONTACT_PREFERENCE)),
+        a.flag("reminders_opt_out", False),
     )
     return DecodedIntent(a.name, request)
+
+
+def _contact_preference(a: _Args, value: str) -> str:
+    if value not in CONTACT_PREFERENCES:
+        raise IntentError(f"{a.name}: contact_preference must be one of "
+                          f"{', '.join(CONTACT_PREFERENCES)}")
+    return value
 
 
 def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
@@ -785,6 +811,8 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
             problem = limits.text_problem(value, PATIENT_FIELD_LIMITS[key])
             if problem is not None:
                 raise IntentError(f"{a.name}: the change to {key} must be {problem}")
+        if key == "contact_preference":
+            _contact_preference(a, value)
     return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes)))
 
 

@@ -39,6 +39,8 @@ NOTE: Final = 2000
 RRULE: Final = 500
 #: A patient's preferred language (``en``, ``es`` …).
 LANGUAGE: Final = 8
+#: A patient's contact preference (``email_then_sms`` …).
+CONTACT_PREFERENCE: Final = 16
 #: An IANA time zone name (the longest real one has 32 characters).
 TIME_ZONE: Final = 64
 INSURANCE_PROVIDER: Final = 100

@@ -258,6 +258,16 @@ class Quota:
 # ------------------------------------------------------------------ patients and appointments
 
 
+#: A patient's notification channels, in the order they are tried ("none": never contacted).
+CONTACT_PREFERENCES: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "sms": ("sms",),
+    "email_then_sms": ("email", "sms"),
+    "sms_then_email": ("sms", "email"),
+    "none": (),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Patient:
     id: str
@@ -268,6 +278,10 @@ class Patient:
     phone: str = ""
     email: str = ""
     preferred_language: str = "en"
+    #: How the patient wants notices and reminders: one of :data:`CONTACT_PREFERENCES`.
+    contact_preference: str = "email_then_sms"
+    #: The patient asked for no reminders (booking notices still follow the preference).
+    reminders_opt_out: bool = False
 
     @property
     def display_name(self) -> str:

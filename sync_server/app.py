@@ -17,6 +17,7 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.notifications import routes as notifications
 from sync_server.services import pokes
 
 API_PREFIX = "/api/v1"
@@ -52,6 +53,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(feeds.router, prefix=API_PREFIX)
     app.include_router(feeds.feed_router)
+    app.include_router(notifications.router, prefix=API_PREFIX)
+    app.include_router(notifications.page_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

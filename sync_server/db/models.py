@@ -388,6 +388,9 @@ class Patient(Base):
     insurance_provider: Mapped[str] = mapped_column(String(100), default="")
     insurance_id: Mapped[str] = mapped_column(String(50), default="")
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    #: ``email`` | ``sms`` | ``email_then_sms`` | ``sms_then_email`` | ``none`` (0007).
+    contact_preference: Mapped[str] = mapped_column(String(16), default="email_then_sms")
+    reminders_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime]

@@ -530,7 +530,8 @@ QUOTA = RecordType(
 # --------------------------------------------------------------------------- patients, waitlist
 
 _PATIENT_FIELDS = ("given_name", "family_name", "date_of_birth", "phone", "email", "address",
-                   "insurance_provider", "insurance_id", "preferred_language", "active")
+                   "insurance_provider", "insurance_id", "preferred_language", "active",
+                   "contact_preference", "reminders_opt_out")
 
 
 def _patient_check(v: Values, today: date) -> None:

@@ -137,7 +137,8 @@ def _row(record: Any, org_id: str, now: datetime, data: DemoData) -> Any:
                 id=record.id, organization_id=org_id, given_name=record.given_name,
                 family_name=record.family_name, phone=record.phone, email=record.email,
                 preferred_language=record.preferred_language, active=record.active,
-                updated_at=now,
+                contact_preference=record.contact_preference,
+                reminders_opt_out=record.reminders_opt_out, updated_at=now,
             )
         case model.Series():
             first = next(a for a in data.appointments if a.series_id == record.id)

@@ -92,6 +92,7 @@ class AppointmentChanged(Event):
     series_id: str | None
     before: Placement | None
     after: Placement
+    appointment_type_id: str | None = None
 
     @property
     def clinic_id(self) -> str:
@@ -143,7 +144,7 @@ def appointment_event(
     else:
         kind = StatusChanged  # written again unchanged in place (an undo, a note)
     return kind(organization_id, after.id, after.patient_id, after.series_id, before,
-                placement)
+                placement, after.appointment_type_id)
 
 
 # --------------------------------------------------------------------------- other records

@@ -188,6 +188,9 @@ class PatientBody(Body):
     insurance_id: InsuranceId = ""
     preferred_language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] = "en"
     active: bool = True
+    contact_preference: Literal["email", "sms", "email_then_sms", "sms_then_email",
+                                "none"] = "email_then_sms"
+    reminders_opt_out: bool = False
 
 
 class WaitlistEntryBody(Body):

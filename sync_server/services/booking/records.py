@@ -104,7 +104,9 @@ def patient_create(
     session.add(db.Patient(
         id=patient.id, organization_id=patient.organization_id, given_name=patient.given_name,
         family_name=patient.family_name, phone=patient.phone, email=patient.email,
-        preferred_language=patient.preferred_language, active=True, version=1,
+        preferred_language=patient.preferred_language,
+        contact_preference=patient.contact_preference,
+        reminders_opt_out=patient.reminders_opt_out, active=True, version=1,
         updated_at=now))
     session.flush()
     return _done(session, caller, now, "patient.create", patient.id, patient,

@@ -80,7 +80,8 @@ def quota_record(row: db.Quota) -> model.Quota:
 
 def patient_record(row: db.Patient) -> model.Patient:
     return model.Patient(row.id, row.organization_id, row.given_name, row.family_name,
-                         row.active, row.phone, row.email, row.preferred_language)
+                         row.active, row.phone, row.email, row.preferred_language,
+                         row.contact_preference, row.reminders_opt_out)
 
 
 def appointment_record(row: db.Appointment | Row[Any]) -> model.Appointment:

@@ -1,0 +1,201 @@
+"""What a patient receives: templates (the catalogue's defaults or the organization's own),
+their variables, and the rendered subject, text, HTML and .ics.
+
+Templates are Jinja2 with ``StrictUndefined`` in a sandbox: a variable that does not
+exist is an error at save and preview time (:class:`TemplateProblem`), never an empty
+hole in a patient's message. The default texts are msgids of the one gettext
+catalogue, so Spanish comes from ``translations/es``; dates and times are formatted
+with Babel in the clinic's zone and the patient's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from scheduling import ical
+from scheduling.i18n import translations
+from scheduling.refusals import N_
+
+LANGUAGES = ("en", "es")
+PATIENT_KINDS = ("created", "modified", "cancelled", "reminder")
+PATIENT_CHANNELS = ("email", "sms")
+
+#: Every variable a template may use (the preview's sample values in :func:`sample`).
+VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
+             "appointment_type", "date", "time", "confirm_url", "cancel_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    subject: str | None
+    body_text: str
+    body_html: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str | None
+    text: str
+    html: str | None
+
+
+class TemplateProblem(ValueError):
+    """A template that cannot be rendered: unknown variable, syntax error (message says which)."""
+
+
+# --------------------------------------------------------------------------- defaults
+
+_SUBJECTS = {
+    "created": N_("Your appointment on {{ date }} at {{ time }}"),
+    "modified": N_("Your appointment has moved to {{ date }} at {{ time }}"),
+    "cancelled": N_("Your appointment on {{ date }} at {{ time }} is cancelled"),
+    "reminder": N_("Reminder: your appointment on {{ date }} at {{ time }}"),
+}
+_EMAIL_TEXTS = {
+    "created": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
+                  "{{ clinic_name }} is booked for {{ date }} at {{ time }}.\n\nTo change it, "
+                  "call us at {{ clinic_phone }}."),
+    "modified": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
+                   "{{ clinic_name }} has moved to {{ date }} at {{ time }}.\n\nTo change it, "
+                   "call us at {{ clinic_phone }}."),
+    "cancelled": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
+                    "{{ clinic_name }} on {{ date }} at {{ time }} is cancelled.\n\nTo book "
+                    "again, call us at {{ clinic_phone }}."),
+    "reminder": N_("Hello {{ patient_name }},\n\nThis is a reminder of your appointment with "
+                   "{{ provider_name }} at {{ clinic_name }} on {{ date }} at {{ time }}.\n\n"
+                   "Confirm: {{ confirm_url }}\nCancel: {{ cancel_url }}\n\nTo change it, call "
+                   "us at {{ clinic_phone }}."),
+}
+_SMS_TEXTS = {
+    "created": N_("{{ clinic_name }}: your appointment is booked for {{ date }} at {{ time }}."),
+    "modified": N_("{{ clinic_name }}: your appointment has moved to {{ date }} at "
+                   "{{ time }}."),
+    "cancelled": N_("{{ clinic_name }}: your appointment on {{ date }} at {{ time }} is "
+                    "cancelled."),
+    "reminder": N_("{{ clinic_name }}: reminder of your appointment on {{ date }} at "
+                   "{{ time }}. Reply C to confirm or X to cancel."),
+}
+#: The HTML of every default e-mail: the text's paragraphs (``body``) and the links.
+DEFAULT_HTML = (
+    '<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{{ body }}\n'
+    '{% if confirm_url %}<p><a href="{{ confirm_url }}">{{ confirm_label }}</a> &middot; '
+    '<a href="{{ cancel_url }}">{{ cancel_label }}</a></p>{% endif %}\n</body></html>\n')
+
+
+def default_template(kind: str, channel: str, language: str) -> Template:
+    catalogue = translations(language)
+    if channel == "sms":
+        return Template(None, catalogue.gettext(_SMS_TEXTS[kind]), None)
+    return Template(catalogue.gettext(_SUBJECTS[kind]), catalogue.gettext(_EMAIL_TEXTS[kind]),
+                    DEFAULT_HTML)
+
+
+# --------------------------------------------------------------------------- rendering
+
+_TEXT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True)
+_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True,
+                             keep_trailing_newline=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a message says about one appointment (plain values, already looked up)."""
+
+    appointment_id: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    language: str
+    patient_name: str
+    clinic_name: str
+    clinic_phone: str
+    provider_name: str
+    appointment_type: str
+    confirm_url: str = ""
+    cancel_url: str = ""
+    version: int = 1
+    cancelled: bool = False
+
+
+def variables(facts: Facts) -> dict[str, Any]:
+    local = facts.start.astimezone(ZoneInfo(facts.time_zone))
+    locale = "es_ES" if facts.language == "es" else "en_US"
+    catalogue = translations(facts.language)
+    return {
+        "patient_name": facts.patient_name, "clinic_name": facts.clinic_name,
+        "clinic_phone": facts.clinic_phone, "provider_name": facts.provider_name,
+        "appointment_type": facts.appointment_type,
+        "date": format_date(local.date(), "full", locale=locale),
+        "time": format_time(local.time(), "short", locale=locale),
+        "confirm_url": facts.confirm_url, "cancel_url": facts.cancel_url,
+        "confirm_label": catalogue.gettext(N_("Confirm")),
+        "cancel_label": catalogue.gettext(N_("Cancel the appointment")),
+    }
+
+
+def render(template: Template, values: dict[str, Any]) -> Rendered:
+    """Render all parts of ``template``; :class:`TemplateProblem` names what is wrong."""
+    subject = _render(_TEXT, template.subject, values, "subject")
+    text = _render(_TEXT, template.body_text, values, "text") or ""
+    html = None
+    if template.body_html is not None:
+        paragraphs = Markup("\n").join(
+            Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line)
+                                                                for line in part.split("\n")))
+            for part in text.strip().split("\n\n"))
+        html = _render(_HTML, template.body_html, {**values, "body": paragraphs}, "HTML")
+    return Rendered(subject.strip() if subject else subject, text.strip(), html)
+
+
+def _render(environment: SandboxedEnvironment, source: str | None, values: dict[str, Any],
+            part: str) -> str | None:
+    if source is None:
+        return None
+    try:
+        return environment.from_string(source).render(values)
+    except UndefinedError as error:
+        raise TemplateProblem(f"The {part} uses a variable that does not exist: {error.message}. "
+                              f"Known variables: {', '.join(VARIABLES)}.") from None
+    except TemplateError as error:
+        raise TemplateProblem(f"The {part} is not a valid template: {error.message}") from None
+
+
+def sample(language: str) -> Facts:
+    """The sample appointment previews are rendered with."""
+    start = datetime(2026, 3, 10, 9, 30, tzinfo=ZoneInfo("Europe/Madrid"))
+    return Facts("sample", start, start + timedelta(minutes=30), "Europe/Madrid", language,
+                 "Ana", "Clínica Centro", "+34 910 000 000", "Dr. Ruiz", "Check-up",
+                 "https://clinic.example/n/confirm-link", "https://clinic.example/n/cancel-link")
+
+
+# --------------------------------------------------------------------------- calendar file
+
+
+def ics(facts: Facts) -> bytes:
+    """The appointment as an iCalendar file (attached to every e-mail)."""
+    catalogue = translations(facts.language)
+    item = ical.FeedAppointment(
+        facts.appointment_id, facts.start, facts.end,
+        "cancelled" if facts.cancelled else "booked", facts.version, facts.start,
+        facts.time_zone, facts.clinic_name, "", facts.appointment_type, facts.patient_name,
+        "", "", "", "", None, None, None)
+    year = facts.start.year
+    calendar = ical.calendar_head(facts.clinic_name, timedelta(days=1), [facts.time_zone],
+                                  (year - 1, year + 1))
+    event = ical.appointment_event(item, ical.Privacy.BUSY, catalogue.gettext)
+    event.pop("summary")
+    summary = f"{facts.appointment_type} — {facts.clinic_name}"
+    if facts.cancelled:
+        summary = catalogue.gettext(N_("Cancelled: {title}")).format(title=summary)
+    event.add("summary", summary)
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())

@@ -1,0 +1,397 @@
+"""The notification worker: claims due outbox rows, sends them, records the outcome.
+
+Exactly once, by construction:
+
+* **Claim** (one short transaction): due ``pending`` rows, and ``sending`` rows whose
+  lease ran out (a worker died), become ``sending`` under this worker's lease.
+  PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent workers take
+  disjoint rows; SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
+  time) and the ``UPDATE`` repeats the due condition (compare-and-set).
+* **Re-check**: right after the claim the appointments are read again; a row whose
+  appointment was cancelled, moved or finished is voided, never sent.
+* **Send**, then **record** (one short transaction per message, compare-and-set on
+  the lease): ``sent`` with the provider's message id, or a retry with exponential
+  backoff (transient failures), or ``failed`` with the fallback row for the next
+  channel after the configured delay; when no channel is left, a staff alert.
+  The SMS gateway gets the row's id as idempotency key, so a row sent by a worker
+  killed before it recorded the result is answered with the first message when the
+  next worker takes it over. An e-mail's Message-ID is the row's id, equally stable.
+
+The worker never holds a database transaction while it talks to SMTP or the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
+from scheduling.reminders import after_quiet_hours
+from sync_server.db import models as db
+from sync_server.notifications import messages
+from sync_server.notifications.channels import (
+    EmailChannel,
+    SendFailed,
+    SmsChannel,
+    SmsConfig,
+    SmtpConfig,
+    email_hint,
+    phone_hint,
+)
+from sync_server.notifications.links import PATH, LinkKey
+from sync_server.notifications.models import (
+    Notification,
+    NotificationException,
+    NotificationSettings,
+    NotificationTemplate,
+)
+from sync_server.notifications.policy import Policy, policy_from_row
+
+log = logging.getLogger("clinicdesk.notifications")
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+#: Which failure codes a staff alert names (the exceptions panel's reasons).
+REASON_OF = {"invalid_email": "invalid_email", "invalid_phone": "invalid_phone",
+             "smtp_refused": "smtp_refused", "smtp_unavailable": "smtp_refused",
+             "gateway_failed": "gateway_failed", "gateway_unavailable": "gateway_failed",
+             "no_email": "no_contact", "no_phone": "no_contact",
+             "channel_disabled": "no_contact"}
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … at most an hour."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def due_condition(now: datetime) -> Any:
+    return or_(and_(Notification.state == "pending", Notification.next_attempt_at <= now),
+               and_(Notification.state == "sending", Notification.lease_until < now))
+
+
+@dataclass
+class Channels:
+    """The organization's open channels (made from its settings, kept between batches)."""
+
+    email: EmailChannel | None = None
+    sms: SmsChannel | None = None
+    signature: tuple[Any, ...] = ()
+
+    def close(self) -> None:
+        if self.email:
+            self.email.close()
+        if self.sms:
+            self.sms.close()
+
+
+@dataclass
+class Worker:
+    sessions: sessionmaker[Session]
+    link_key: LinkKey
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
+                                                f"{uuid.uuid4().hex[:8]}")
+    batch: int = 20
+    lease: timedelta = timedelta(minutes=2)
+    public_url: str = ""
+    #: Test hook: called with the claimed ids after the claim committed, before sending.
+    after_claim: Callable[[list[str]], None] | None = None
+    _channels: dict[str, Channels] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- loop
+
+    def run(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
+        """Work until ``stop`` is set; sleep ``idle_seconds`` when nothing is due."""
+        try:
+            while not stop.is_set():
+                try:
+                    done = self.run_once()
+                except Exception:  # the loop must outlive a database hiccup
+                    log.exception("notification batch failed; retrying")
+                    done = 0
+                if not done:
+                    stop.wait(idle_seconds)
+        finally:
+            self.close()
+
+    def run_once(self) -> int:
+        """Claim and handle one batch; the number of rows handled."""
+        claimed = self.claim()
+        if self.after_claim is not None and claimed:
+            self.after_claim(claimed)
+        for notification_id in claimed:
+            self.handle(notification_id)
+        return len(claimed)
+
+    def close(self) -> None:
+        for channels in self._channels.values():
+            channels.close()
+        self._channels.clear()
+
+    # ----------------------------------------------------------------- claim
+
+    def claim(self) -> list[str]:
+        now = self.clock()
+        with self.sessions() as session:
+            query = (select(Notification.id).where(due_condition(now))
+                     .order_by(Notification.next_attempt_at).limit(self.batch))
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                session.rollback()
+                return []
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids), due_condition(now))
+                .values(state="sending", lease_owner=self.owner, lease_until=now + self.lease,
+                        attempts=Notification.attempts + 1, updated_at=now)
+                .execution_options(synchronize_session=False))
+            won = list(session.scalars(select(Notification.id).where(
+                Notification.id.in_(ids), Notification.lease_owner == self.owner,
+                Notification.state == "sending")))
+            session.commit()
+        return won
+
+    # ----------------------------------------------------------------- one row
+
+    def handle(self, notification_id: str) -> None:
+        now = self.clock()
+        with self.sessions() as session:
+            row = session.get(Notification, notification_id)
+            if row is None or row.state != "sending" or row.lease_owner != self.owner:
+                return
+            settings = session.get(NotificationSettings, row.organization_id)
+            policy = policy_from_row(settings) if settings else Policy()
+            appointment = session.get(db.Appointment, row.appointment_id)
+            patient = session.get(db.Patient, row.patient_id)
+            if row.kind == "staff-alert":
+                self._record(session, row, now, "sent", message_id=None)
+                return
+            if appointment is None or patient is None or not _still_holds(row, appointment, now):
+                self._record(session, row, now, "void", error="appointment_changed")
+                log.info("notification %s void: appointment %s changed", row.id,
+                         row.appointment_id)
+                return
+            try:
+                outgoing = self._prepare(session, row, settings, policy, appointment, patient)
+            except SendFailed as failure:
+                self._failed(session, row, now, failure, policy, patient)
+                return
+            session.expunge_all()
+            session.rollback()  # no transaction (nor SQLite write lock) while sending
+            try:
+                message_id = outgoing()
+            except SendFailed as failure:
+                self._failed(session, row, now, failure, policy, patient)
+                return
+            hint = email_hint(patient.email) if row.channel == "email" else \
+                phone_hint(patient.phone)
+            self._record(session, row, now, "sent", message_id=message_id, hint=hint)
+            log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
+                     row.channel, row.appointment_id)
+
+    def _prepare(self, session: Session, row: Notification,
+                 settings: NotificationSettings | None, policy: Policy,
+                 appointment: db.Appointment, patient: db.Patient) -> Callable[[], str]:
+        """Everything read and rendered; the returned call only talks to the provider."""
+        if not policy.enabled(row.channel) or settings is None:
+            raise SendFailed("channel_disabled", transient=False)
+        language = patient.preferred_language if patient.preferred_language in \
+            messages.LANGUAGES else "en"
+        facts = self._facts(session, row, appointment, patient, policy, language)
+        template = _template(session, row.organization_id, row.kind, row.channel, language)
+        try:
+            rendered = messages.render(template, messages.variables(facts))
+        except messages.TemplateProblem:
+            raise SendFailed("template_invalid", transient=False) from None
+        channels = self._open(settings)
+        if row.channel == "email":
+            email, to = channels.email, patient.email
+            if not to.strip():
+                raise SendFailed("no_email", transient=False)
+            assert email is not None
+            message_id = f"<{row.id}@clinicdesk.notifications>"
+            attachment = messages.ics(facts)
+            return lambda: email.send(to, rendered, message_id=message_id,
+                                      attachment=attachment, language=language)
+        sms, number = channels.sms, patient.phone
+        if not number.strip():
+            raise SendFailed("no_phone", transient=False)
+        assert sms is not None
+        key = row.id
+        return lambda: sms.send(number, rendered, idempotency_key=key)
+
+    def _facts(self, session: Session, row: Notification, appointment: db.Appointment,
+               patient: db.Patient, policy: Policy, language: str) -> messages.Facts:
+        clinic = session.get(db.Clinic, appointment.clinic_id)
+        provider = session.get(db.Resource, appointment.provider_id)
+        kind = session.get(db.AppointmentType, appointment.appointment_type_id)
+        confirm = cancel = ""
+        base = (policy.public_base_url or self.public_url).rstrip("/")
+        if row.kind == "reminder" and base:
+            expires = min(appointment.start_at,
+                          self.clock() + timedelta(hours=policy.reply_link_hours))
+            confirm = base + PATH + self.link_key.token(row.id, "confirm", expires)
+            cancel = base + PATH + self.link_key.token(row.id, "cancel", expires)
+        return messages.Facts(
+            appointment.id, appointment.start_at, appointment.end_at,
+            clinic.time_zone if clinic else "UTC", language, patient.given_name,
+            clinic.name if clinic else "", policy.clinic_phone,
+            provider.name if provider else "", kind.name if kind else "", confirm, cancel,
+            appointment.version, row.kind == "cancelled")
+
+    def _open(self, settings: NotificationSettings) -> Channels:
+        signature = (settings.smtp_host, settings.smtp_port, settings.smtp_username,
+                     settings.smtp_password, settings.smtp_starttls, settings.email_sender,
+                     settings.sms_gateway_url, settings.sms_account_id, settings.sms_api_key,
+                     settings.sms_sender)
+        channels = self._channels.get(settings.organization_id)
+        if channels is None or channels.signature != signature:
+            if channels is not None:
+                channels.close()
+            channels = Channels(signature=signature)
+            if settings.email_enabled:
+                channels.email = EmailChannel(SmtpConfig(
+                    settings.smtp_host, settings.smtp_port, settings.smtp_username,
+                    settings.smtp_password, settings.smtp_starttls, settings.email_sender))
+            if settings.sms_enabled:
+                channels.sms = SmsChannel(SmsConfig(
+                    settings.sms_gateway_url, settings.sms_account_id or "",
+                    settings.sms_api_key or "", settings.sms_sender))
+            self._channels[settings.organization_id] = channels
+        return channels
+
+    # ----------------------------------------------------------------- outcomes
+
+    def _record(self, session: Session, row: Notification, now: datetime, state: str, *,
+                message_id: str | None = None, hint: str | None = None,
+                error: str | None = None, retry_at: datetime | None = None) -> bool:
+        """Compare-and-set the outcome: only while this worker still holds the lease."""
+        values: dict[str, Any] = {"state": state, "updated_at": now, "lease_owner": None,
+                                  "lease_until": None, "error_code": error}
+        if state == "sent":
+            values.update(sent_at=now, provider_message_id=message_id, recipient_hint=hint)
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        done = session.execute(
+            update(Notification).where(Notification.id == row.id,
+                                       Notification.state == "sending",
+                                       Notification.lease_owner == self.owner)
+            .values(**values).execution_options(synchronize_session=False))
+        session.commit()
+        return bool(getattr(done, "rowcount", 0))
+
+    def _failed(self, session: Session, row: Notification, now: datetime,
+                failure: SendFailed, policy: Policy, patient: db.Patient) -> None:
+        if failure.transient and row.attempts < MAX_ATTEMPTS:
+            retry = now + backoff(row.attempts)
+            self._record(session, row, now, "pending", error=failure.code, retry_at=retry)
+            log.warning("notification %s: %s, attempt %d, retry at %s", row.id, failure.code,
+                        row.attempts, retry.isoformat())
+            return
+        log.warning("notification %s failed: %s (%s)", row.id, failure.code, row.channel)
+        if not self._record(session, row, now, "failed", error=failure.code):
+            return
+        tried = _channels_tried(session, row)
+        preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ())
+        following = [c for c in preferred if c not in tried and policy.enabled(c)]
+        if following:
+            _fall_back(session, row, following[0], now, policy)
+        else:
+            _alert_staff(session, row, now, failure.code, tried)
+        session.commit()
+
+
+def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:
+    status = AppointmentStatus(appointment.status)
+    if row.kind == "cancelled":
+        return status is AppointmentStatus.CANCELLED
+    if appointment.deleted or status in (AppointmentStatus.CANCELLED,
+                                         AppointmentStatus.ENTERED_IN_ERROR):
+        return False
+    if appointment.start_at != row.occurrence_start or appointment.start_at <= now:
+        return False
+    if row.kind == "reminder":
+        return status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
+                          AppointmentStatus.PENDING)
+    return True
+
+
+def _template(session: Session, org: str, kind: str, channel: str,
+              language: str) -> messages.Template:
+    own = session.get(NotificationTemplate, (org, kind, channel, language))
+    if own is not None:
+        return messages.Template(own.subject, own.body_text, own.body_html)
+    return messages.default_template(kind, channel, language)
+
+
+def _channels_tried(session: Session, row: Notification) -> list[str]:
+    tried = [row.channel]
+    previous = row.fallback_of
+    while previous:
+        earlier = session.get(Notification, previous)
+        if earlier is None:
+            break
+        tried.insert(0, earlier.channel)
+        previous = earlier.fallback_of
+    return tried
+
+
+def _fall_back(session: Session, row: Notification, channel: str, now: datetime,
+               policy: Policy) -> None:
+    exists = session.scalar(select(Notification.id).where(
+        Notification.appointment_id == row.appointment_id,
+        Notification.occurrence_start == row.occurrence_start, Notification.kind == row.kind,
+        Notification.offset_minutes == row.offset_minutes,
+        Notification.recipient == row.recipient, Notification.channel == channel))
+    if exists is not None:
+        return
+    clinic = session.get(db.Clinic, row.clinic_id)
+    due = now + timedelta(minutes=policy.fallback_delay_minutes)
+    ready = after_quiet_hours(due, policy.quiet, clinic.time_zone if clinic else "UTC")
+    session.add(Notification(
+        id=str(uuid.uuid4()), organization_id=row.organization_id, clinic_id=row.clinic_id,
+        appointment_id=row.appointment_id, patient_id=row.patient_id,
+        occurrence_start=row.occurrence_start, kind=row.kind, offset_minutes=row.offset_minutes,
+        recipient=row.recipient, channel=channel, state="pending", due_at=due,
+        next_attempt_at=ready, attempts=0, fallback_of=row.id, created_at=now, updated_at=now))
+    log.info("notification %s falls back to %s as a new row", row.id, channel)
+
+
+def _alert_staff(session: Session, row: Notification, now: datetime, code: str,
+                 tried: Iterable[str]) -> None:
+    tried = list(tried)
+    recipient = f"staff:{row.kind}"
+    if session.scalar(select(Notification.id).where(
+            Notification.appointment_id == row.appointment_id,
+            Notification.occurrence_start == row.occurrence_start,
+            Notification.kind == "staff-alert", Notification.offset_minutes == row.offset_minutes,
+            Notification.recipient == recipient)) is not None:
+        return  # the staff already have this alert
+    alert_id = str(uuid.uuid4())
+    session.add(Notification(
+        id=alert_id, organization_id=row.organization_id, clinic_id=row.clinic_id,
+        appointment_id=row.appointment_id, patient_id=row.patient_id,
+        occurrence_start=row.occurrence_start, kind="staff-alert",
+        offset_minutes=row.offset_minutes, recipient=recipient, channel="desk", state="sent",
+        due_at=now, next_attempt_at=now, attempts=1, fallback_of=row.id, sent_at=now,
+        error_code=code, created_at=now, updated_at=now))
+    reason = "all_channels_failed" if len(tried) > 1 else REASON_OF.get(code, "no_contact")
+    session.add(NotificationException(
+        id=str(uuid.uuid4()), organization_id=row.organization_id, notification_id=alert_id,
+        appointment_id=row.appointment_id, patient_id=row.patient_id,
+        appointment_start=row.occurrence_start, kind=row.kind, reason=reason,
+        channels_tried=tried, created_at=now))
+    log.warning("notification %s: every channel failed; staff alert %s", row.id, alert_id)
