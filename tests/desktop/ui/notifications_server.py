@@ -148,7 +148,7 @@ def raise_alert(live: LiveNotifications, appointment_id: str, *, patient: int,
             id=str(uuid.uuid4()), organization_id=live.clinic.org_id,
             notification_id=str(uuid.uuid4()), appointment_id=appointment_id,
             patient_id=live.clinic.patient_ids[patient],
-            appointment_start=appointment.start, kind=kind, reason=reason,
+            appointment_start=appointment.start_at, kind=kind, reason=reason,
             channels_tried=["sms", "email"], created_at=now)
         session.add(alert)
         session.commit()
@@ -175,7 +175,7 @@ def add_history(live: LiveNotifications, appointment_id: str,
             session.add(Notification(**{
                 "id": str(uuid.uuid4()), "organization_id": live.clinic.org_id,
                 "clinic_id": live.clinic.clinic_id, "appointment_id": appointment_id,
-                "patient_id": appointment.patient_id, "occurrence_start": appointment.start,
+                "patient_id": appointment.patient_id, "occurrence_start": appointment.start_at,
                 "offset_minutes": 0, "recipient": appointment.patient_id, "due_at": due,
                 "next_attempt_at": due, "created_at": now, "updated_at": now, **values}))
         session.commit()

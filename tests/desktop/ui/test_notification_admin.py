@@ -216,6 +216,6 @@ def test_the_spanish_template_is_shown_in_spanish(qtbot: QtBot, admin: LiveNotif
     dialog.language_combo.setCurrentIndex(dialog.language_combo.findData("es"))
     assert not dialog.subject_edit.isVisible()
     assert "{{ clinic_name }}" in dialog.text_edit.toPlainText()
-    assert "cita" in dialog.preview.toPlainText()
+    assert "10 de marzo de 2026" in dialog.preview.toPlainText()  # the patient's language
     set_language("es")
     assert dialog.windowTitle() == "Plantillas de mensajes"
