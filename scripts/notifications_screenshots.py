@@ -1,6 +1,7 @@
 """Save the exceptions panel's screenshots (EN and ES, 1600x1000 and 1280x800) for the docs.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/notifications_screenshots.py [--out docs/screenshots]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/notifications_screenshots.py \
+        [--out docs/screenshots]
 
 A real sync server thread (SQLite, the end-to-end clinic), a real desk enrolled on it
 and its main window: three booked appointments whose messages reached no one (staff

@@ -218,6 +218,9 @@ class PatientRow(Mirror, DeskEditable, Base):
     phone: Mapped[str] = mapped_column(default="")
     email: Mapped[str] = mapped_column(default="")
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    #: How notices and reminders reach the patient (scheduling.model.CONTACT_PREFERENCES).
+    contact_preference: Mapped[str] = mapped_column(String(16), default="email_then_sms")
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False)
     # Kept by desktop.store.patient_names on every flush: folded "family<TAB>given" (the
     # search results' order) and the phone's digits.
     folded_name: Mapped[str] = mapped_column(default="")

@@ -643,6 +643,7 @@ class MainWindow(QMainWindow):
         self.lock_overlay.unlocked.connect(self.notifications.on_unlocked)
         self.details_panel.notificationsRequested.connect(self.notifications.open_history)
         self.patient_panel.appointmentChosen.connect(self.show_appointment)
+        self.patient_panel.changed.connect(self.localChange)
         self.patient_panel.bookRequested.connect(
             lambda patient_id: self.new_appointment(patients.get(self._ctx, patient_id)))
         self.agenda.view.doubleClicked.connect(self.edit_appointment)

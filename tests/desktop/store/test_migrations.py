@@ -102,3 +102,31 @@ def test_migration_0003_indexes_the_names_of_patients_already_stored(tmp_path: P
         engine.dispose()
     assert words == {"inigo", "zuniga", "pena"}
     assert (folded, digits) == ("zuniga pena\tinigo", "34600111")
+
+
+def test_migration_0004_gives_stored_patients_the_default_contact_preferences(
+        tmp_path: Path) -> None:
+    from alembic import command
+
+    path = tmp_path / "desk.db"
+    key = os.urandom(32)
+    create_database_file(path, key)
+    keyfile_path_for(path).write_text("{}")
+    engine = make_engine(path, key)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate.alembic_config(connection), "0003")
+            connection.execute(text(
+                "INSERT INTO patients (id, organization_id, given_name, family_name, active, "
+                "phone, email, preferred_language, server_version, folded_name, phone_digits) "
+                "VALUES ('p1', 'o', 'Ana', 'García', 1, '', '', 'es', 1, '', '')"))
+
+        migrate.upgrade(engine, path)
+
+        with engine.connect() as connection:
+            stored = connection.execute(text(
+                "SELECT contact_preference, reminders_opt_out FROM patients "
+                "WHERE id = 'p1'")).one()
+    finally:
+        engine.dispose()
+    assert tuple(stored) == ("email_then_sms", 0)

@@ -30,7 +30,8 @@ def person(phone: str = "+34 600 111 222", email: str = "") -> AlertPerson:
 def test_a_reminder_that_reached_no_one_today_says_the_time_the_initials_and_whom_to_call(
         ) -> None:
     assert alert_sentence(alert(), person(), SAME_MORNING) == (
-        "Reminder for 10:30 A. G. not delivered: no valid phone. Call +34\u00a0600\u00a0111\u00a0222.")
+        "Reminder for 10:30 A. G. not delivered: no valid phone. "
+        "Call +34\u00a0600\u00a0111\u00a0222.")
 
 
 def test_another_day_gives_the_date_too_and_no_phone_says_what_to_do() -> None:
