@@ -45,6 +45,8 @@ from desktop.ui.text import _, language_notifier
 _UNITS = {"d": 1440, "h": 60, "min": 1, "m": 1}
 _OFFSET = re.compile(r"^\s*(\d+)\s*(d|h|min|m)?\s*$")
 _RED = "color: #b3261e;"
+#: Settings the server adds to the contract (its name → the dialog's field).
+EXTRA_FIELDS = {"clinic_phone": "clinic_phone", "public_base_url": "public_url"}
 
 
 def parse_offsets(text: str) -> tuple[int, ...]:
@@ -165,6 +167,10 @@ class NotificationSettingsDialog(QDialog):
         self.fallback_spin = QSpinBox(page)
         self.fallback_spin.setRange(0, 24 * 60)
         self._label(form, "fallback", self.fallback_spin)
+        # Kept by the server beside the contract's fields; edited only when it sends them.
+        self.clinic_phone, self.public_url = QLineEdit(page), QLineEdit(page)
+        self._label(form, "clinic_phone", self.clinic_phone)
+        self._label(form, "public_url", self.public_url)
 
     def _build_email(self) -> None:
         page, form = self._page()
@@ -233,6 +239,10 @@ class NotificationSettingsDialog(QDialog):
         self.quiet_start.setTime(QTime.fromString(start, "HH:mm"))
         self.quiet_end.setTime(QTime.fromString(end, "HH:mm"))
         self.fallback_spin.setValue(s.fallback_delay_minutes)
+        for key, field in EXTRA_FIELDS.items():
+            line = getattr(self, field)
+            line.setText(str(s.other.get(key) or ""))
+            line.setEnabled(key in s.other)
         e, m = s.email, s.sms
         self.email_enabled.setChecked(e.enabled)
         self.smtp_host.setText(e.host)
@@ -260,8 +270,13 @@ class NotificationSettingsDialog(QDialog):
         quiet = ((self.quiet_start.time().toString("HH:mm"),
                   self.quiet_end.time().toString("HH:mm"))
                  if self.quiet_check.isChecked() else None)
+        other = {**self.settings.other}
+        for key, field in EXTRA_FIELDS.items():
+            if key in other:
+                other[key] = getattr(self, field).text().strip()
         return replace(
-            self.settings, reminder_offsets_minutes=parse_offsets(self.offsets_edit.text()),
+            self.settings, other=other,
+            reminder_offsets_minutes=parse_offsets(self.offsets_edit.text()),
             type_offsets_minutes=per_type, quiet_hours=quiet,
             fallback_delay_minutes=self.fallback_spin.value(),
             email=replace(self.settings.email, enabled=self.email_enabled.isChecked(),
@@ -326,6 +341,8 @@ class NotificationSettingsDialog(QDialog):
         for key, text in (
                 ("offsets", _("&Reminders before")), ("types", _("Per appointment &type")),
                 ("quiet", _("Quiet hours")), ("fallback", _("Next channel &after")),
+                ("clinic_phone", _("Clinic &phone in messages")),
+                ("public_url", _("Public address for &reply links")),
                 ("host", _("SMTP &server")), ("port", _("&Port")), ("user", _("&User name")),
                 ("password", _("Pass&word")), ("sender", _("&From")),
                 ("gateway", _("&Gateway address")), ("account", _("&Account")),
@@ -338,6 +355,9 @@ class NotificationSettingsDialog(QDialog):
         self.quiet_check.setText(_("No messages from"))
         self.quiet_to.setText(_("to"))
         self.fallback_spin.setSuffix(" " + _("min"))
+        self.clinic_phone.setPlaceholderText(_("e.g. +34 910 000 000"))
+        self.public_url.setPlaceholderText(_("e.g. https://clinic.example (where patients "
+                                             "confirm or cancel)"))
         self.email_enabled.setText(_("Send e-mail"))
         self.starttls.setText(_("Encrypt with STARTTLS"))
         self.sms_enabled.setText(_("Send SMS"))

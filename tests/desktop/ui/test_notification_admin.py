@@ -109,6 +109,7 @@ def test_settings_are_saved_and_the_password_is_write_only(
     dialog.quiet_check.setChecked(True)
     dialog.smtp_host.setText("smtp.clinic.example")
     dialog.smtp_password.setText("s3cret-smtp")
+    dialog.clinic_phone.setText("+34 910 000 000")
     assert dialog.save(), dialog.problem.text()
 
     row = stored_settings(admin)
@@ -116,6 +117,7 @@ def test_settings_are_saved_and_the_password_is_write_only(
     assert row.type_offsets == {admin.clinic.type_id: [60]}
     assert (row.quiet_start, row.quiet_end) == ("21:00", "08:00")
     assert row.smtp_host == "smtp.clinic.example" and row.smtp_password == "s3cret-smtp"
+    assert row.clinic_phone == "+34 910 000 000"  # a server field beyond the contract
     assert "s3cret-smtp" not in str(admin.service.settings())
     # Opened again: the password is only "set"; saving without typing keeps it.
     again = settings_dialog(qtbot, admin)
