@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,7 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from desktop.app import desk_clinics  # noqa: E402
+from desktop.sync.worker import SyncStatus  # noqa: E402
 from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.qt_language import follow_desk_language  # noqa: E402
 from desktop.ui.text import set_language  # noqa: E402
@@ -55,6 +57,8 @@ def main() -> int:
         window = MainWindow(live.ctx, clinics, live.clinic.first_day, "Front desk",
                             settings=settings)
         window.show()
+        window.on_sync_state(SyncStatus(online=True, pending=0,
+                                        last_success=datetime.now(UTC), error=None))
         loop = QEventLoop()
         window.notifications.panel.loaded.connect(loop.quit)
         window.notifications.set_service(live.service)

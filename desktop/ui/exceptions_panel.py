@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 #: How often the list is read again without a sync (a sync reads it too).
 REFRESH_MS = 120_000
 _RED = "color: #b3261e;"
+NBSP = "\u00a0"  # initials and phone numbers are never broken across lines
 
 #: "… not delivered", one full sentence per kind (word order differs by language).
 UNDELIVERED = {
@@ -83,11 +84,11 @@ def alert_sentence(alert: StaffAlert, person: AlertPerson, now: datetime) -> str
     same_day = to_local(alert.appointment_start, zone).date() == to_local(now, zone).date()
     when = (format_clock(alert.appointment_start, zone, locale) if same_day
             else format_when(alert.appointment_start, zone, locale))
-    patient = person.initials or _("a patient not on this desk")
+    patient = person.initials.replace(" ", NBSP) or _("a patient not on this desk")
     sentence = _(UNDELIVERED.get(alert.kind, UNDELIVERED["reminder"])).format(
         time=when, patient=patient, reason=reason_text(alert.reason))
     if person.phone:  # kept on one line: a number broken in two is misread
-        todo = _("Call {phone}.").format(phone=person.phone.replace(" ", "\u00a0"))
+        todo = _("Call {phone}.").format(phone=person.phone.replace(" ", NBSP))
     elif person.email:
         todo = _("Write to {email}.").format(email=person.email)
     else:

@@ -70,7 +70,7 @@ def test_open_alerts_are_sentences_with_the_desks_own_patient_data(
     assert len(shown) == 2 and not panel.offline
     call = "Call " + PHONE.replace(" ", "\u00a0")
     assert shown[0].startswith("Reminder for ")
-    assert shown[0].endswith(f" G. F. not delivered: no valid phone. {call}.")
+    assert shown[0].endswith(f" G.\u00a0F. not delivered: no valid phone. {call}.")
     assert shown[1].startswith("Booking confirmation for ")
     assert shown[1].endswith("not delivered: no phone or e-mail on file. Add a phone number "
                              "to the patient's details.")

@@ -30,13 +30,13 @@ def person(phone: str = "+34 600 111 222", email: str = "") -> AlertPerson:
 def test_a_reminder_that_reached_no_one_today_says_the_time_the_initials_and_whom_to_call(
         ) -> None:
     assert alert_sentence(alert(), person(), SAME_MORNING) == (
-        "Reminder for 10:30 A. G. not delivered: no valid phone. "
+        "Reminder for 10:30 A.\u00a0G. not delivered: no valid phone. "
         "Call +34\u00a0600\u00a0111\u00a0222.")
 
 
 def test_another_day_gives_the_date_too_and_no_phone_says_what_to_do() -> None:
     text = alert_sentence(alert("cancelled", "no_contact"), person(phone=""), DAY_BEFORE)
-    assert text == ("Cancellation notice for Tue, 4 Mar 2025, 10:30 A. G. not delivered: "
+    assert text == ("Cancellation notice for Tue, 4 Mar 2025, 10:30 A.\u00a0G. not delivered: "
                     "no phone or e-mail on file. Add a phone number to the patient's details.")
 
 
@@ -54,7 +54,7 @@ def test_a_patient_the_desk_does_not_mirror_is_named_as_such() -> None:
 def test_the_sentence_speaks_spanish() -> None:
     set_language("es")
     assert alert_sentence(alert(), person(), SAME_MORNING) == (
-        "Recordatorio de las 10:30 de A. G. no entregado: ningún teléfono válido. "
+        "Recordatorio para A.\u00a0G., 10:30, no entregado: ningún teléfono válido. "
         "Llame al +34\u00a0600\u00a0111\u00a0222.")
 
 
