@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import desk_clinics
+from desktop.sync.worker import SyncStatus
 from desktop.ui.exceptions_panel import ExceptionsPanel
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
@@ -22,6 +23,7 @@ from tests.desktop.ui.notifications_server import (
     raise_alert,
     resolved_on_server,
 )
+from tests.desktop.ui.test_texts_fit import clipped
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +187,31 @@ def test_the_panel_speaks_spanish(qtbot: QtBot, fresh: LiveNotifications) -> Non
     set_language("es")
     assert panel.resolve_button.text() == "Resolver…"
     assert " no entregado: el servicio de SMS falló. Llame al " in texts(panel)[0]
+
+
+def test_each_sync_reads_the_panel_again_and_nothing_is_cut_off_in_spanish(
+        qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
+    _org, clinics = desk_clinics(fresh.store)
+    window = MainWindow(fresh.ctx, clinics, fresh.clinic.first_day,
+                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    notifications = window.notifications
+    with qtbot.waitSignal(notifications.panel.loaded, timeout=20_000):
+        notifications.set_service(fresh.service)
+    assert notifications.panel.alerts == [] and not notifications.badge.isVisible()
+
+    raise_alert(fresh, fresh.book(10), patient=0, reason="smtp_refused", kind="cancelled")
+    with qtbot.waitSignal(notifications.panel.loaded, timeout=20_000):  # a poke's pull
+        notifications.on_sync_state(SyncStatus(True, 0, datetime.now(UTC), None))
+    assert len(notifications.panel.alerts) == 1 and notifications.badge.isVisible()
+
+    set_language("es")
+    notifications.panel.list.setCurrentRow(0)
+    assert notifications.dock.windowTitle() == "Mensajes sin entregar (1)"
+    assert clipped(notifications.panel) == []
+    settings = notifications.open_settings()
+    assert settings is not None
+    assert clipped(settings) == []
+    window.close()
