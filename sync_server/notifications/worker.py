@@ -105,6 +105,8 @@ class Worker:
     batch: int = 20
     lease: timedelta = timedelta(minutes=2)
     public_url: str = ""
+    #: Work for this organization only (default: every organization).
+    organization_id: str | None = None
     #: Test hook: called with the claimed ids after the claim committed, before sending.
     after_claim: Callable[[list[str]], None] | None = None
     _channels: dict[str, Channels] = field(default_factory=dict)
@@ -146,6 +148,8 @@ class Worker:
         with self.sessions() as session:
             query = (select(Notification.id).where(due_condition(now))
                      .order_by(Notification.next_attempt_at).limit(self.batch))
+            if self.organization_id is not None:
+                query = query.where(Notification.organization_id == self.organization_id)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.scalars(query))
