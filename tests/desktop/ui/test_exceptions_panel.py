@@ -13,9 +13,14 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app import desk_clinics
 from desktop.sync.worker import SyncStatus
+from desktop.ui.details_panel import load_details
 from desktop.ui.exceptions_panel import ExceptionsPanel
 from desktop.ui.main_window import MainWindow
+from desktop.ui.notification_history import NotificationHistoryDialog
 from desktop.ui.text import set_language
+from sync_server.notifications.links import LinkKey
+from sync_server.notifications.service import settings_row
+from sync_server.notifications.worker import Worker
 from tests.desktop.ui.notifications_server import (
     PHONE,
     LiveNotifications,
@@ -24,6 +29,7 @@ from tests.desktop.ui.notifications_server import (
     resolved_on_server,
 )
 from tests.desktop.ui.test_texts_fit import clipped
+from tests.support.notify_servers import SmtpSink
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +221,40 @@ def test_each_sync_reads_the_panel_again_and_nothing_is_cut_off_in_spanish(
     assert settings is not None
     assert clipped(settings) == []
     window.close()
+
+
+def test_a_booking_whose_notice_reaches_no_one_shows_up_on_the_desk(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    """End to end: the desk books for a patient without an e-mail address, the server's
+    handler queues the notice, its worker finds no address and alerts the staff; the
+    panel and the appointment's history say so."""
+    smtp = SmtpSink().start()
+    try:
+        with live_notifications(tmp_path) as live:
+            now = datetime.now(UTC)
+            with live.database() as session:
+                row = settings_row(session, live.clinic.org_id, now)
+                row.email_enabled, row.smtp_host, row.smtp_port = True, "127.0.0.1", smtp.port
+                row.smtp_starttls, row.email_sender = False, "clinic@clinic.example"
+                session.commit()
+            appointment_id = live.book(11, patient=1)  # Given1 Family1: no e-mail, no phone
+            worker = Worker(live.database, LinkKey(b"a-test-key-of-enough-length-0123"),
+                            clock=lambda: now + timedelta(minutes=5),
+                            organization_id=live.clinic.org_id)
+            try:
+                assert worker.run_once() >= 1
+            finally:
+                worker.close()
+            panel = panel_for(qtbot, live)
+            assert [a.appointment_id for a in panel.alerts] == [appointment_id]
+            assert texts(panel)[0].startswith("Booking confirmation for ")
+            assert "not delivered: no phone or e-mail on file." in texts(panel)[0]
+            assert smtp.received == []
+            details = load_details(live.ctx, appointment_id)
+            assert details is not None
+            history = NotificationHistoryDialog(live.service, details)
+            qtbot.addWidget(history)
+            kinds = [row[0] for row in history.rows()]
+            assert "Booking confirmation" in kinds and "Staff alert" in kinds
+    finally:
+        smtp.stop()
