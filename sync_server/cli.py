@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(run=_serve)
 
+    p = sub.add_parser("worker", help="send notifications and reminders (run one or more)")
+    p.add_argument("--batch", type=int, default=20, help="rows claimed at a time")
+    p.add_argument("--once", action="store_true",
+                   help="send what is due now, then stop")
+    p.set_defaults(run=_worker)
+
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(run=_migrate)
 
@@ -218,6 +224,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,  # a fallback: EventAwareServer ends streams at once
     )
     EventAwareServer(config, freeze_startup_heap=True).run()
+    return EXIT_OK
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sync_server.core.logging import configure_logging
+    from sync_server.notifications.links import LinkKey
+    from sync_server.notifications.worker import Worker
+
+    configure_logging(settings.log_level)
+    if args.batch < 1:
+        raise CommandError("--batch must be at least 1")
+    with _session(settings) as session:
+        engine = session.get_bind()
+        worker = Worker(make_session_factory(engine), LinkKey(settings.signing_key()),
+                        batch=args.batch, public_url=settings.public_url)
+        if args.once:
+            try:
+                while worker.run_once():
+                    pass
+            finally:
+                worker.close()
+            return EXIT_OK
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"notification worker {worker.owner} running (Ctrl+C stops it)", file=sys.stderr)
+        worker.run(stop, settings.worker_idle_seconds)
     return EXIT_OK
 
 

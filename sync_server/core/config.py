@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     #: closing it and lets the desk notice a dead connection).
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
 
+    #: The server's address as patients reach it (``https://clinic.example``): the base of
+    #: the confirm/cancel links in reminders, unless the organization's notification
+    #: settings name one.
+    public_url: str = ""
+    #: Seconds the notification worker waits when nothing is due.
+    worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+
     #: Minutes between refreshes of the providers' external busy calendars.
     busy_calendar_refresh_minutes: int = Field(default=30, ge=5, le=24 * 60)
 

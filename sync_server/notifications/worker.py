@@ -57,7 +57,7 @@ from sync_server.notifications.models import (
 )
 from sync_server.notifications.policy import Policy, policy_from_row
 
-log = logging.getLogger("clinicdesk.notifications")
+log = logging.getLogger("sync_server.notifications")
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
@@ -107,8 +107,10 @@ class Worker:
     public_url: str = ""
     #: Work for this organization only (default: every organization).
     organization_id: str | None = None
-    #: Test hook: called with the claimed ids after the claim committed, before sending.
+    #: Test hooks: after a claim committed (the ids), after a send before its outcome is
+    #: recorded (the id).
     after_claim: Callable[[list[str]], None] | None = None
+    after_send: Callable[[str], None] | None = None
     _channels: dict[str, Channels] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- loop
@@ -200,6 +202,8 @@ class Worker:
             except SendFailed as failure:
                 self._failed(session, row, now, failure, policy, patient)
                 return
+            if self.after_send is not None:
+                self.after_send(row.id)
             hint = email_hint(patient.email) if row.channel == "email" else \
                 phone_hint(patient.phone)
             self._record(session, row, now, "sent", message_id=message_id, hint=hint)

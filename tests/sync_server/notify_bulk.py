@@ -14,7 +14,7 @@ from tests.sync_server.notify_setup import NotifyClinic
 
 
 def due_reminders(clinic: NotifyClinic, count: int, now: datetime,
-                  start: datetime | None = None) -> list[str]:
+                  start: datetime | None = None, channel: str = "email") -> list[str]:
     """``count`` appointments a day after ``now`` with a reminder each, due at ``now``."""
     start = start or now + timedelta(days=1)
     ids = [str(uuid.uuid4()) for _ in range(count)]
@@ -32,7 +32,7 @@ def due_reminders(clinic: NotifyClinic, count: int, now: datetime,
         "id": notification_id, "organization_id": org, "clinic_id": c.clinic_id,
         "appointment_id": appointment["id"], "patient_id": appointment["patient_id"],
         "occurrence_start": start, "kind": "reminder", "offset_minutes": 1440,
-        "recipient": appointment["patient_id"], "channel": "email", "state": "pending",
+        "recipient": appointment["patient_id"], "channel": channel, "state": "pending",
         "due_at": now, "next_attempt_at": now, "attempts": 0, "created_at": now,
         "updated_at": now}
         for appointment, notification_id in zip(appointments, ids, strict=True)]

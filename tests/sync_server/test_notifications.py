@@ -4,10 +4,15 @@ real SMTP server (aiosmtpd) and a real local SMS gateway, on SQLite and PostgreS
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +262,44 @@ def test_logs_carry_ids_never_contact_data(clinic: NotifyClinic, smtp: SmtpSink,
     for secret in ("patient0@example.org", "600 000 000", "34600000000", "Given0", "Family0",
                    clinic.clinic.patient_ids[0], gateway.key):
         assert secret not in logged
+
+
+@pytest.mark.parametrize("mode,channel", [("claim", "email"), ("send", "sms")])
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
+        clinic: NotifyClinic, smtp: SmtpSink, gateway: SmsGateway, database_url: str,
+        tmp_path: Path, mode: str, channel: str) -> None:
+    """kill -9 between claim and commit (e-mail) and after sending before the outcome was
+    recorded (SMS, whose gateway honours the idempotency key): 1,000 reminders, each
+    delivered once."""
+    from tests.sync_server.notify_bulk import due_reminders
+
+    now = datetime.now(UTC)
+    ids = due_reminders(clinic, 1000, now, channel=channel)
+    marker = tmp_path / "marker"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.notify_worker_process", database_url,
+         clinic.org_id, str(marker), mode, "5"],
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONPATH": str(
+            Path(__file__).resolve().parents[2])})
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the marker the worker writes (no fixed wait)
+        assert marker.read_text() == "paused"
+    finally:
+        process.kill()  # SIGKILL: no clean-up runs in the worker
+        process.wait()
+    stuck = [r for r in clinic.rows() if r.state == "sending"]
+    assert stuck, "the killed worker held claimed rows"
+    later = Clock(datetime.now(UTC) + timedelta(minutes=3))  # its lease has run out
+    drain(clinic, later)
+    rows = clinic.rows()
+    assert {r.state for r in rows} == {"sent"} and len(rows) == 1000
+    if channel == "email":
+        delivered = Counter(m.message_id.strip("<>").split("@")[0] for m in smtp.messages())
+    else:
+        delivered = Counter(m["sid"] for m in gateway.sent)
+        assert {r.provider_message_id for r in rows} == set(delivered)
+    assert len(delivered) == 1000 and max(delivered.values()) == 1
+    if channel == "email":
+        assert set(delivered) == set(ids)
