@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -83,20 +85,24 @@ def test_the_history_says_what_was_sent_when_how_and_to_whom_masked(
 def test_an_appointment_without_messages_says_so(qtbot: QtBot, admin: LiveNotifications) -> None:
     details = load_details(admin.ctx, admin.book(1))
     assert details is not None
-    dialog = NotificationHistoryDialog(admin.service, details)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog = shown(qtbot, NotificationHistoryDialog(admin.service, details))
     assert dialog.rows() == [] and dialog.empty.isVisible()
 
 
 # --------------------------------------------------------------------------- settings
 
 
+W = TypeVar("W", bound=QWidget)
+
+
+def shown(qtbot: QtBot, widget: W) -> W:
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
 def settings_dialog(qtbot: QtBot, live: LiveNotifications) -> NotificationSettingsDialog:
-    dialog = NotificationSettingsDialog(live.service, appointment_types(live.ctx))
-    qtbot.addWidget(dialog)
-    dialog.show()
-    return dialog
+    return shown(qtbot, NotificationSettingsDialog(live.service, appointment_types(live.ctx)))
 
 
 def test_settings_are_saved_and_the_password_is_write_only(
@@ -176,10 +182,7 @@ def test_a_user_without_admin_config_gets_no_settings(
 
 
 def templates_dialog(qtbot: QtBot, live: LiveNotifications) -> TemplatesDialog:
-    dialog = TemplatesDialog(live.service)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    return dialog
+    return shown(qtbot, TemplatesDialog(live.service))
 
 
 def test_the_preview_is_rendered_by_the_server_and_a_bad_variable_is_named(
