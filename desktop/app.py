@@ -20,7 +20,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import requests
 from keyring.backend import KeyringBackend
@@ -33,8 +32,9 @@ from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
 from desktop.services.context import DeskContext
-from desktop.services.feeds import USER_HEADER, FeedsService, ServerCall
+from desktop.services.feeds import FeedsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -73,19 +73,6 @@ def desk_clinics(store: Store) -> tuple[str, list[tuple[str, str, str]]]:
         rows = session.scalars(select(ClinicRow).order_by(ClinicRow.name)).all()
         return (rows[0].organization_id if rows else "",
                 [(row.id, row.name, row.locale) for row in rows])
-
-
-def signed_in_call(client: SyncClient, sessions: SignInService) -> ServerCall:
-    """A server call as this desk (device token) naming the signed-in user, as the feeds
-    and notifications APIs expect; raises SessionLocked when nobody is signed in."""
-    lock = threading.Lock()  # the exceptions panel reads from its own thread
-
-    def call(method: str, path: str, **kwargs: Any) -> Any:
-        headers = {USER_HEADER: sessions.require_user().user_id}
-        with lock:
-            return client.call(method, path, headers=headers, **kwargs)
-
-    return call
 
 
 def opening_problem(error: StoreError) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import select
 
 from desktop.services.context import DeskContext
-from desktop.services.feeds import MANAGE, ServerCall
+from desktop.services.feeds import MANAGE
+from desktop.services.server_call import ServerCall
 from desktop.store.models import AppointmentRow, AppointmentTypeRow, ClinicRow, PatientRow
 from desktop.sync.errors import RequestRefused, SyncError
 from scheduling.ical import initials

@@ -169,6 +169,14 @@ class SyncClient:
         self._protocol = protocol_version
         self._cancelled = threading.Event()
 
+    def sibling(self) -> SyncClient:
+        """The same desk with an HTTP session of its own, for calls from another thread
+        than this client's (``requests`` sessions are not shared across threads)."""
+        return SyncClient(self.store, self.config, requests.Session(),
+                          keyring_backend=self._keyring, retry=self._retry,
+                          timeout=self._timeout, clock=self._clock,
+                          protocol_version=self._protocol)
+
     def cancel(self) -> None:
         """Thread-safe: stop at the next request or retry wait (the desk is closing).
 

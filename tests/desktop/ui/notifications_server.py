@@ -2,7 +2,7 @@
 for the desk's notification screens.
 
 The desk is a SQLCipher store filled by its first pull, signed in online, and calls the
-notifications API exactly as the application does (:func:`desktop.app.signed_in_call`:
+notifications API exactly as the application does (:func:`signed_in_call`:
 device token and the signed-in user). Staff alerts are written into the server's own
 tables through its notifications code, as the worker writes them when every channel failed.
 """
@@ -20,11 +20,11 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from desktop.app import signed_in_call
 from desktop.config import DeskConfig
 from desktop.services import booking
 from desktop.services.context import DeskContext
 from desktop.services.notifications import NotificationsService
+from desktop.services.server_call import signed_in_call
 from desktop.services.session import SessionSettings, SignInService
 from desktop.store.engine import Store
 from desktop.store.keys import create_store
