@@ -258,3 +258,39 @@ def test_a_booking_whose_notice_reaches_no_one_shows_up_on_the_desk(
             assert "Booking confirmation" in kinds and "Staff alert" in kinds
     finally:
         smtp.stop()
+
+
+def test_the_settings_are_offered_to_administrators_only(
+        qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
+    _org, clinics = desk_clinics(fresh.store)
+    window = MainWindow(fresh.ctx, clinics, fresh.clinic.first_day,
+                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    notifications = window.notifications
+    with qtbot.waitSignal(notifications.panel.loaded, timeout=20_000):
+        notifications.set_service(fresh.service)
+    notifications.menu.aboutToShow.emit()
+    assert notifications.settings_action.isVisible()
+    assert notifications.templates_action.isVisible()
+
+    fresh.sign_in(fresh.clinic.user_email)  # the receptionist
+    notifications.menu.aboutToShow.emit()
+    assert not notifications.settings_action.isVisible()
+    assert not notifications.templates_action.isVisible()
+    assert notifications.history_action.isEnabled()
+    assert notifications.open_settings() is None
+    assert notifications.last_message.startswith("Notification settings need a connection")
+
+
+def test_the_history_of_an_appointment_offline_says_why_it_is_empty(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    with live_notifications(tmp_path) as live:
+        appointment_id = live.book(0)
+        live.server.stop()
+        details = load_details(live.ctx, appointment_id)
+        assert details is not None
+        dialog = NotificationHistoryDialog(live.service, details)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.rows() == [] and not dialog.empty.isVisible()
+    assert dialog.problem.text().startswith("The server cannot be reached, so the history")
