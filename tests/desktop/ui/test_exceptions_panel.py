@@ -179,9 +179,14 @@ def test_the_window_has_a_menu_a_shortcut_a_badge_and_opens_the_appointment(
     assert window.agenda.selected_appointment() == appointment_id
     assert window.details_panel.details is not None
     assert window.details_panel.details.appointment_id == appointment_id
+    window.details_panel.notifications_button.click()  # "Notifications…" of the details
+    history = notifications.dialog
+    assert isinstance(history, NotificationHistoryDialog)
+    assert history.details.appointment_id == appointment_id
 
     window.lock_overlay.lock()  # no patient initials or phones behind the lock
     assert notifications.panel.list.count() == 0
+    qtbot.waitUntil(lambda: notifications.dialog is None)  # closed and deleted
     set_language("es")
     assert notifications.menu.title() == "&Notificaciones"
     window.close()
