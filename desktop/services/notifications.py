@@ -20,12 +20,20 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from desktop.services.context import DeskContext
 from desktop.services.feeds import MANAGE
 from desktop.services.server_call import ServerCall
-from desktop.store.models import AppointmentRow, AppointmentTypeRow, ClinicRow, PatientRow
+from desktop.store.models import (
+    SYNC_STATE_ID,
+    AppointmentRow,
+    AppointmentTypeRow,
+    ClinicRow,
+    PatientRow,
+    StaffAlertRow,
+    SyncState,
+)
 from desktop.sync.errors import RequestRefused, SyncError
 from scheduling.ical import initials
 
@@ -256,6 +264,33 @@ def appointment_types(ctx: DeskContext) -> list[tuple[str, str]]:
     with ctx.store.session() as session:
         rows = session.execute(select(AppointmentTypeRow.id, AppointmentTypeRow.name))
         return sorted(((str(i), str(n)) for i, n in rows), key=lambda t: t[1].casefold())
+
+
+def remember_alerts(ctx: DeskContext, alerts: Iterable[StaffAlert], read_at: datetime) -> None:
+    """Keep the open alerts just read (replacing the last list) for an offline desk."""
+    ctx.user()
+    with ctx.store.write() as session:
+        session.execute(delete(StaffAlertRow))
+        session.add_all(StaffAlertRow(
+            id=a.id, appointment_id=a.appointment_id, patient_id=a.patient_id,
+            appointment_start=a.appointment_start, kind=a.kind, reason=a.reason,
+            channels_tried=list(a.channels_tried), created_at=a.created_at)
+            for a in alerts if a.is_open)
+        state = session.get(SyncState, SYNC_STATE_ID)
+        if state is not None:
+            state.staff_alerts_read_at = read_at
+
+
+def remembered_alerts(ctx: DeskContext) -> tuple[list[StaffAlert], datetime | None]:
+    """The open alerts as last read from the server, and when (None: never read here)."""
+    ctx.user()
+    with ctx.store.session() as session:
+        state = session.get(SyncState, SYNC_STATE_ID)
+        rows = session.scalars(select(StaffAlertRow).order_by(
+            StaffAlertRow.appointment_start, StaffAlertRow.created_at)).all()
+        return ([StaffAlert(r.id, r.appointment_id, r.patient_id, r.appointment_start, r.kind,
+                            r.reason, tuple(r.channels_tried), r.created_at) for r in rows],
+                None if state is None else state.staff_alerts_read_at)
 
 
 def alert_people(ctx: DeskContext, alerts: Iterable[StaffAlert]) -> dict[str, AlertPerson]:

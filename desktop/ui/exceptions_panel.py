@@ -7,8 +7,9 @@ in the clinic's zone. Actions: *Resolve* (asks to confirm, with an optional
 note), *Open appointment* (selects it in the agenda), *Copy phone*.
 
 The list is read off the UI thread (:meth:`ExceptionsPanel.refresh`) after each
-sync and on a timer; when the server cannot be reached the last list stays,
-marked offline. Locking the desk empties it (patient initials and phones).
+sync and on a timer, and kept in the desk's store: when the server cannot be
+reached — also right after a start — the last list shows, marked offline.
+Locking the desk empties the panel (patient initials and phones).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from desktop.services.notifications import (
     StaffAlert,
     alert_people,
     can_resolve,
+    remember_alerts,
+    remembered_alerts,
 )
 from desktop.services.session import SessionLocked
 from desktop.ui.text import N_, _, format_clock, format_when, language_notifier
@@ -160,13 +163,23 @@ class ExceptionsPanel(QWidget):
     # ------------------------------------------------------------------ reading
 
     def set_service(self, service: NotificationsService | None) -> None:
-        """The server connection (None: a desk without one); reads at once and on a timer."""
+        """The server connection (None: a desk without one). Shows the list last read (kept
+        on the desk), then reads the server at once and on a timer."""
         self._service = service
         if service is None:
             self._timer.stop()
         else:
             self._timer.start()
+            self.show_remembered()
         self.refresh()
+
+    def show_remembered(self) -> None:
+        """The list as this desk last read it (after a start or an unlock)."""
+        try:
+            alerts, self._updated = remembered_alerts(self._ctx)
+        except SessionLocked:
+            return
+        self.show_alerts(alerts)
 
     @property
     def alerts(self) -> list[StaffAlert]:
@@ -205,6 +218,8 @@ class ExceptionsPanel(QWidget):
         elif alerts is not None:
             self._offline = False
             self._updated = self._ctx.now()
+            with contextlib.suppress(SessionLocked):  # locked meanwhile: show_alerts clears
+                remember_alerts(self._ctx, alerts, self._updated)
             self.show_alerts(alerts)
         elif isinstance(error, NotificationsRefused):
             self._say(_("The server did not give the list: {reason}").format(
@@ -279,7 +294,10 @@ class ExceptionsPanel(QWidget):
         except NotificationsOffline:
             self._say(_("The server cannot be reached: try again when the desk is online."))
             return None
-        self.show_alerts([a for a in self._alerts if a.id != alert.id])
+        left = [a for a in self._alerts if a.id != alert.id]
+        with contextlib.suppress(SessionLocked):
+            remember_alerts(self._ctx, left, self._updated or self._ctx.now())
+        self.show_alerts(left)
         self._say(_("Resolved."))
         return resolved
 

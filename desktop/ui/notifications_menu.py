@@ -103,6 +103,7 @@ class NotificationsMenu(QObject):
 
     @Slot()
     def on_unlocked(self) -> None:
+        self.panel.show_remembered()
         self.panel.refresh()
 
     # ------------------------------------------------------------------ actions

@@ -140,16 +140,24 @@ def test_copy_phone_puts_the_desks_number_on_the_clipboard(
     assert not panel.copy_button.isEnabled()
 
 
-def test_offline_the_last_list_stays_marked_offline(
+def test_offline_the_last_list_stays_marked_offline_even_after_a_restart(
         qtbot: QtBot, tmp_path: Path) -> None:
     with live_notifications(tmp_path) as live:
-        raise_alert(live, live.book(0), patient=0)
+        kept = raise_alert(live, live.book(0), patient=0)
+        resolved = raise_alert(live, live.book(1), patient=1)
         panel = panel_for(qtbot, live)
+        panel.select_alert(resolved)
+        panel.ask_note = lambda _alert: ""
+        assert panel.resolve_selected() is not None
         live.server.stop()
         read(qtbot, panel)
-    assert panel.offline and len(panel.alerts) == 1
-    assert panel.state_label.text().startswith("Offline: the list as it was at ")
-    assert panel.list.isVisible()
+        assert panel.offline and [a.id for a in panel.alerts] == [kept]
+        assert panel.state_label.text().startswith("Offline: the list as it was at ")
+        assert panel.list.isVisible()
+        restarted = panel_for(qtbot, live)  # the desk started again, still offline
+    assert restarted.offline and [a.id for a in restarted.alerts] == [kept]
+    assert restarted.state_label.text() == panel.state_label.text()
+    assert texts(restarted) == texts(panel)
 
 
 def test_the_window_has_a_menu_a_shortcut_a_badge_and_opens_the_appointment(
