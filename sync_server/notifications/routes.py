@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
@@ -398,25 +399,26 @@ def twilio_signature(key: str, url: str, params: dict[str, str]) -> str:
 @page_router.post("/notify/sms/inbound")
 async def sms_inbound(request: Request, session: SessionDep, now: NowDep) -> Response:
     """An SMS reply: ``C`` confirms, ``X`` cancels the last reminder's appointment."""
-    form = {name: str(value) for name, value in (await request.form()).items()}
+    # Twilio posts application/x-www-form-urlencoded (read here without python-multipart).
+    form = {name: values[0] for name, values in
+            parse_qs((await request.body()).decode("utf-8", "replace")).items()}
     account = form.get("AccountSid", "")
-    settings = session.scalar(select(NotificationSettings).where(
-        NotificationSettings.sms_account_id == account, NotificationSettings.sms_enabled))
     given = request.headers.get("X-Twilio-Signature", "")
-    if settings is None or not settings.sms_api_key or not hmac.compare_digest(
-            given, twilio_signature(settings.sms_api_key, str(request.url), form)):
+    # Organizations sending through this gateway account (one, unless they share it).
+    orgs = [s for s in session.scalars(select(NotificationSettings).where(
+        NotificationSettings.sms_account_id == account, NotificationSettings.sms_enabled))
+        if s.sms_api_key and hmac.compare_digest(
+            given, twilio_signature(s.sms_api_key, str(request.url), form))]
+    if not orgs:
         session.rollback()
         return Response(status_code=403)
-    word = form.get("Body", "").strip().upper()
-    action = {"C": "confirm", "X": "cancel"}.get(word)
-    row = replies.latest_sms_reminder(session, settings.organization_id, form.get("From", ""),
-                                      now)
-    answer = "ignored"
-    language = "en"
+    action = {"C": "confirm", "X": "cancel"}.get(form.get("Body", "").strip().upper())
+    answer, language = "ignored", "en"
+    row = next((found for settings in orgs if (found := replies.latest_sms_reminder(
+        session, settings.organization_id, form.get("From", ""), now)) is not None), None)
     if action is not None and row is not None:
         target, outcome = replies.find_target_of(session, row, action, None, now)
-        language = outcome.language
-        answer = outcome.outcome
+        language, answer = outcome.language, outcome.outcome
         if target is not None:
             answer = replies.act(session, target, action, replies.VIA_SMS, now).outcome
     session.commit()

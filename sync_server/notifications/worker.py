@@ -166,7 +166,7 @@ class Worker:
                 .execution_options(synchronize_session=False))
             won = list(session.scalars(select(Notification.id).where(
                 Notification.id.in_(ids), Notification.lease_owner == self.owner,
-                Notification.state == "sending")))
+                Notification.state == "sending").order_by(Notification.next_attempt_at)))
             session.commit()
         return won
 

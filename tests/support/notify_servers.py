@@ -95,9 +95,9 @@ class SmtpSink:
 
 
 class SmsGateway:
-    def __init__(self, account: str = "AC0123456789", key: str = "gateway-secret-key",
-                 fail_status: int | None = None) -> None:
-        self.account, self.key, self.fail_status = account, key, fail_status
+    def __init__(self, key: str = "gateway-secret-key", fail_status: int | None = None) -> None:
+        self.account = "AC" + uuid.uuid4().hex  # Twilio's account sids: "AC" + 32 hex digits
+        self.key, self.fail_status = key, fail_status
         self.invalid: set[str] = set()
         self.sent: list[dict[str, str]] = []
         self.requests = 0

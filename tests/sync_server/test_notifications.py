@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -303,3 +304,20 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     assert len(delivered) == 1000 and max(delivered.values()) == 1
     if channel == "email":
         assert set(delivered) == set(ids)
+
+
+@pytest.mark.parametrize("zone,day", [
+    ("America/New_York", date(2026, 3, 9)), ("America/New_York", date(2026, 11, 2)),
+    ("Europe/Madrid", date(2026, 3, 30)), ("Europe/Madrid", date(2026, 10, 26))])
+def test_reminders_are_queued_at_the_right_local_hour_on_dst_days(
+        database_url: str, settings: Settings, smtp: SmtpSink, gateway: SmsGateway,
+        zone: str, day: date) -> None:
+    """The Monday after each transition: "24 h before" is 10:30 on the transition Sunday,
+    "2 h before" is 08:30 on the Monday."""
+    clinic = notify_clinic(database_url, settings, smtp, gateway, START, tz=zone, patients=1)
+    appointment = clinic.book(clinic.local(day, 10, 30), START)
+    due = {r.offset_minutes: r.due_at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+           for r in clinic.rows(appointment) if r.kind == "reminder"}
+    sunday = day - timedelta(days=1)
+    assert due == {1440: datetime(sunday.year, sunday.month, sunday.day, 10, 30),
+                   120: datetime(day.year, day.month, day.day, 8, 30)}
