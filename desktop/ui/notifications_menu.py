@@ -190,7 +190,7 @@ class NotificationsMenu(QObject):
         self.dock.setWindowTitle(f"{title} ({count})" if count else title)
         self.badge.setText(_("Undelivered: {count}").format(count=count))
         self.badge.setStyleSheet("color: #b3261e; font-weight: bold;" if count else "")
-        self.badge.setVisible(count > 0 or self.panel.offline)
+        self.badge.setVisible(count > 0)
         self.badge.setToolTip(_("Messages that reached no one ({shortcut})").format(
             shortcut=SHORTCUT))
 
