@@ -120,6 +120,10 @@ def launch(folder: Path, desks: int = 1, progress: Callable[[str], None] = print
         seeded = _run_server_command(env, "seed-demo")
         codes = [line.split()[-1] for line in seeded.splitlines() if "enrollment code" in line]
     port = _free_port()
+    # Notifications: the worker runs inside the demo server; nothing is sent until an
+    # administrator enables a channel (docs/notifications.md, "The demo").
+    env["CLINICDESK_RUN_WORKER"] = "1"
+    env["CLINICDESK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     log_path = folder / "server.log"
     with log_path.open("wb") as server_log:  # the child keeps its own handle
         process = subprocess.Popen(

@@ -812,7 +812,7 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
             if problem is not None:
                 raise IntentError(f"{a.name}: the change to {key} must be {problem}")
         if key == "contact_preference":
-            _contact_preference(a, value)
+            _contact_preference(a, str(value))
     return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes)))
 
 

@@ -39,6 +39,14 @@ NOTE: Final = 2000
 RRULE: Final = 500
 #: A patient's preferred language (``en``, ``es`` …).
 LANGUAGE: Final = 8
+#: Notification settings: an SMTP host or user name, a secret (SMTP password, gateway
+#: key), a gateway account id, a link or gateway base URL; a template's subject and body.
+HOST: Final = 255
+SECRET: Final = 500
+ACCOUNT_ID: Final = 100
+BASE_URL: Final = 500
+TEMPLATE_SUBJECT: Final = 500
+TEMPLATE: Final = 20_000
 #: A patient's contact preference (``email_then_sms`` …).
 CONTACT_PREFERENCE: Final = 16
 #: An IANA time zone name (the longest real one has 32 characters).

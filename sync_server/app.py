@@ -18,6 +18,7 @@ from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
 from sync_server.notifications import routes as notifications
+from sync_server.notifications import worker as notification_worker
 from sync_server.services import pokes
 
 API_PREFIX = "/api/v1"
@@ -35,7 +36,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         async with pokes.relaying(broker, settings, context.sessions), busy.refreshing(
                 context.sessions, context.clock,
                 timedelta(minutes=settings.busy_calendar_refresh_minutes)):
-            yield
+            if settings.run_worker:
+                with notification_worker.in_thread(context):
+                    yield
+            else:
+                yield
         context.engine.dispose()
 
     app = FastAPI(

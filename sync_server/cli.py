@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, password_hasher
@@ -239,9 +239,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise CommandError("--batch must be at least 1")
     with _session(settings) as session:
-        engine = session.get_bind()
-        worker = Worker(make_session_factory(engine), LinkKey(settings.signing_key()),
-                        batch=args.batch, public_url=settings.public_url)
+        worker = Worker(sessionmaker(session.get_bind(), expire_on_commit=False),
+                        LinkKey(settings.signing_key()), batch=args.batch,
+                        public_url=settings.public_url)
         if args.once:
             try:
                 while worker.run_once():

@@ -53,3 +53,11 @@ def test_the_desk_scale_benchmark_runs_and_prints_every_figure_and_ratio() -> No
                    "patient search", "dialog open"):
         assert re.search(rf"^{figure} +[\d.]+ +[\d.]+ +[\d.]+", out, re.MULTILINE), figure
     assert "largest ratio 1000 / 400: " in out
+
+
+def test_the_notification_benchmark_runs_and_prints_its_ratio_and_lag() -> None:
+    out = _run("notifications.py", "--count", "40", "--spread", "2", "--floor-count", "40",
+               "--database", "sqlite", timeout=240)
+    assert re.search(r"sqlite: worker \(2 processes\) [\d,]+ reminders/min; bare smtplib floor "
+                     r"[\d,]+ messages/min; ratio \d+\.\d\d", out)
+    assert re.search(r"sqlite: due-to-sent lag at 40 reminders due over 2 s: p50 ", out)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     #: the confirm/cancel links in reminders, unless the organization's notification
     #: settings name one.
     public_url: str = ""
+    #: Run the notification worker inside the server process (the demo, a one-box
+    #: clinic); a larger site runs ``clinicdesk-server worker`` processes instead.
+    run_worker: bool = False
     #: Seconds the notification worker waits when nothing is due.
     worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
 

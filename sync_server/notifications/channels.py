@@ -12,8 +12,10 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate
 
 import httpx
 
@@ -77,19 +79,8 @@ class EmailChannel:
              attachment: bytes | None = None, language: str = "en") -> str:
         if not valid_email(to):
             raise SendFailed("invalid_email", transient=False)
-        mail = EmailMessage()
-        mail["From"] = self.config.sender
-        mail["To"] = to.strip()
-        mail["Subject"] = message.subject or ""
-        mail["Message-ID"] = message_id
-        mail["Content-Language"] = language
-        mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(message.text)
-        if message.html:
-            mail.add_alternative(message.html, subtype="html")
-        if attachment is not None:
-            mail.add_attachment(attachment, maintype="text", subtype="calendar",
-                                filename="appointment.ics")
+        mail = compose(self.config.sender, to.strip(), message, message_id=message_id,
+                       attachment=attachment, language=language)
         for attempt in (1, 2):  # a kept connection the server closed meanwhile: once more
             try:
                 self._connection().send_message(mail)
@@ -127,6 +118,31 @@ class EmailChannel:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def compose(sender: str, to: str, message: Rendered, *, message_id: str,
+            attachment: bytes | None, language: str) -> MIMEMultipart:
+    """multipart/mixed: (text, HTML) alternatives and the .ics. The ``email.mime`` classes
+    (compat32 policy) serialize several times faster than ``EmailMessage``'s header
+    registry, which the worker would otherwise spend most of its time in."""
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(message.text, "plain", "utf-8"))
+    if message.html:
+        body.attach(MIMEText(message.html, "html", "utf-8"))
+    mail = MIMEMultipart("mixed")
+    mail.attach(body)
+    if attachment is not None:
+        calendar = MIMEText(attachment.decode("utf-8"), "calendar", "utf-8")
+        calendar.add_header("Content-Disposition", "attachment", filename="appointment.ics")
+        mail.attach(calendar)
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = Header(message.subject or "", "utf-8")
+    mail["Message-ID"] = message_id
+    mail["Date"] = formatdate(localtime=False)
+    mail["Content-Language"] = language
+    mail["Auto-Submitted"] = "auto-generated"
+    return mail
 
 
 # --------------------------------------------------------------------------- SMS

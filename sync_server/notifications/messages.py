@@ -11,6 +11,7 @@ with Babel in the clinic's zone and the patient's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -156,12 +157,18 @@ def render(template: Template, values: dict[str, Any]) -> Rendered:
     return Rendered(subject.strip() if subject else subject, text.strip(), html)
 
 
+@lru_cache(maxsize=512)
+def _compiled(html: bool, source: str) -> Any:
+    """Compiled once per text (the defaults and each organization's templates)."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def _render(environment: SandboxedEnvironment, source: str | None, values: dict[str, Any],
             part: str) -> str | None:
     if source is None:
         return None
     try:
-        return environment.from_string(source).render(values)
+        return str(_compiled(environment is _HTML, source).render(values))
     except UndefinedError as error:
         raise TemplateProblem(f"The {part} uses a variable that does not exist: {error.message}. "
                               f"Known variables: {', '.join(VARIABLES)}.") from None
@@ -188,14 +195,22 @@ def ics(facts: Facts) -> bytes:
         "cancelled" if facts.cancelled else "booked", facts.version, facts.start,
         facts.time_zone, facts.clinic_name, "", facts.appointment_type, facts.patient_name,
         "", "", "", "", None, None, None)
-    year = facts.start.year
-    calendar = ical.calendar_head(facts.clinic_name, timedelta(days=1), [facts.time_zone],
-                                  (year - 1, year + 1))
     event = ical.appointment_event(item, ical.Privacy.BUSY, catalogue.gettext)
     event.pop("summary")
     summary = f"{facts.appointment_type} — {facts.clinic_name}"
     if facts.cancelled:
         summary = catalogue.gettext(N_("Cancelled: {title}")).format(title=summary)
     event.add("summary", summary)
-    calendar.add_component(event)
-    return bytes(calendar.to_ical())
+    head = _calendar_head(facts.clinic_name, facts.time_zone, facts.start.year)
+    return head + bytes(event.to_ical()) + b"END:VCALENDAR\r\n"
+
+
+@lru_cache(maxsize=64)
+def _calendar_head(name: str, time_zone: str, year: int) -> bytes:
+    """The VCALENDAR's lines and VTIMEZONE up to its last event (the same for every message
+    of a clinic and year: serialized once)."""
+    calendar = ical.calendar_head(name, timedelta(days=1), [time_zone], (year - 1, year + 1))
+    text = bytes(calendar.to_ical())
+    end = b"END:VCALENDAR\r\n"
+    assert text.endswith(end)
+    return text[:-len(end)]

@@ -16,10 +16,8 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
-
-#: The longest template body (text or HTML).
-TEMPLATE = 20_000
 KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")
@@ -93,7 +91,7 @@ class NotificationException(Base):
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(ID)
-    resolution_note: Mapped[str | None] = mapped_column(String(500))
+    resolution_note: Mapped[str | None] = mapped_column(String(limits.REASON))
 
 
 class NotificationSettings(Base):
@@ -111,21 +109,21 @@ class NotificationSettings(Base):
     #: Booking notices wait this long, so five moves in a minute send one notice.
     notice_delay_seconds: Mapped[int] = mapped_column(Integer, default=60)
     reply_link_hours: Mapped[int] = mapped_column(Integer, default=72)
-    public_base_url: Mapped[str] = mapped_column(String(500), default="")
-    clinic_phone: Mapped[str] = mapped_column(String(32), default="")
+    public_base_url: Mapped[str] = mapped_column(String(limits.BASE_URL), default="")
+    clinic_phone: Mapped[str] = mapped_column(String(limits.PHONE), default="")
     email_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    smtp_host: Mapped[str] = mapped_column(String(255), default="")
+    smtp_host: Mapped[str] = mapped_column(String(limits.HOST), default="")
     smtp_port: Mapped[int] = mapped_column(Integer, default=587)
-    smtp_username: Mapped[str | None] = mapped_column(String(255))
+    smtp_username: Mapped[str | None] = mapped_column(String(limits.HOST))
     #: Write-only through the API; never returned or logged.
-    smtp_password: Mapped[str | None] = mapped_column(String(500))
+    smtp_password: Mapped[str | None] = mapped_column(String(limits.SECRET))
     smtp_starttls: Mapped[bool] = mapped_column(Boolean, default=True)
-    email_sender: Mapped[str] = mapped_column(String(320), default="")
+    email_sender: Mapped[str] = mapped_column(String(limits.EMAIL), default="")
     sms_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    sms_gateway_url: Mapped[str] = mapped_column(String(500), default="")
-    sms_account_id: Mapped[str | None] = mapped_column(String(100))
-    sms_api_key: Mapped[str | None] = mapped_column(String(500))
-    sms_sender: Mapped[str] = mapped_column(String(32), default="")
+    sms_gateway_url: Mapped[str] = mapped_column(String(limits.BASE_URL), default="")
+    sms_account_id: Mapped[str | None] = mapped_column(String(limits.ACCOUNT_ID))
+    sms_api_key: Mapped[str | None] = mapped_column(String(limits.SECRET))
+    sms_sender: Mapped[str] = mapped_column(String(limits.PHONE), default="")
     updated_at: Mapped[datetime]
 
 
@@ -138,9 +136,9 @@ class NotificationTemplate(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
-    subject: Mapped[str | None] = mapped_column(String(500))
-    body_text: Mapped[str] = mapped_column(String(TEMPLATE))
-    body_html: Mapped[str | None] = mapped_column(String(TEMPLATE))
+    subject: Mapped[str | None] = mapped_column(String(limits.TEMPLATE_SUBJECT))
+    body_text: Mapped[str] = mapped_column(String(limits.TEMPLATE))
+    body_html: Mapped[str | None] = mapped_column(String(limits.TEMPLATE))
     updated_at: Mapped[datetime]
 
 

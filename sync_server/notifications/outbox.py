@@ -96,11 +96,10 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
         rows.notice("created" if unsent_created else "modified", channel)
         if reminders:
             rows.reminders(channel, change.appointment_type_id)
-    else:  # a status change
-        if not reminders:
-            rows.void(lambda row: row.kind == "reminder")
-        elif change.before is not None and change.before.status is AppointmentStatus.CANCELLED:
-            rows.reminders(channel, change.appointment_type_id)
+    elif not reminders:  # a status change after which no reminder helps
+        rows.void(lambda row: row.kind == "reminder")
+    elif change.before is not None and change.before.status is AppointmentStatus.CANCELLED:
+        rows.reminders(channel, change.appointment_type_id)  # a cancellation undone
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

@@ -28,11 +28,11 @@ from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from scheduling import limits
 from scheduling.i18n import translations
 from scheduling.refusals import N_
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
-from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, \
-    sqlite_write_turn
+from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, sqlite_write_turn
 from sync_server.notifications import messages, replies, service
 from sync_server.notifications.channels import (
     EmailChannel,
@@ -112,7 +112,7 @@ def list_exceptions(user: Viewer, session: SessionDep,
 
 class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[str, Field(max_length=limits.REASON)] | None = None
 
 
 @router.post("/notifications/exceptions/{exception_id}/resolve")
@@ -149,21 +149,21 @@ class QuietHours(BaseModel):
 class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     enabled: bool | None = None
-    host: Annotated[str, Field(max_length=255)] | None = None
+    host: Annotated[str, Field(max_length=limits.HOST)] | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    username: Annotated[str, Field(max_length=255)] | None = None
-    password: Annotated[str, Field(max_length=500)] | None = None
+    username: Annotated[str, Field(max_length=limits.HOST)] | None = None
+    password: Annotated[str, Field(max_length=limits.SECRET)] | None = None
     starttls: bool | None = None
-    sender: Annotated[str, Field(max_length=320)] | None = None
+    sender: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
 
 
 class SmsSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     enabled: bool | None = None
-    gateway_url: Annotated[str, Field(max_length=500)] | None = None
-    account_id: Annotated[str, Field(max_length=100)] | None = None
-    api_key: Annotated[str, Field(max_length=500)] | None = None
-    sender: Annotated[str, Field(max_length=32)] | None = None
+    gateway_url: Annotated[str, Field(max_length=limits.BASE_URL)] | None = None
+    account_id: Annotated[str, Field(max_length=limits.ACCOUNT_ID)] | None = None
+    api_key: Annotated[str, Field(max_length=limits.SECRET)] | None = None
+    sender: Annotated[str, Field(max_length=limits.PHONE)] | None = None
 
 
 class SettingsBody(BaseModel):
@@ -178,8 +178,8 @@ class SettingsBody(BaseModel):
     fallback_delay_minutes: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
     notice_delay_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     reply_link_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
-    public_base_url: Annotated[str, Field(max_length=500)] | None = None
-    clinic_phone: Annotated[str, Field(max_length=32)] | None = None
+    public_base_url: Annotated[str, Field(max_length=limits.BASE_URL)] | None = None
+    clinic_phone: Annotated[str, Field(max_length=limits.PHONE)] | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
 
@@ -202,9 +202,9 @@ def put_settings(body: SettingsBody, user: Admin, session: SessionDep,
 
 class TemplateBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    subject: Annotated[str, Field(max_length=500)] | None = None
-    body_text: Annotated[str, Field(min_length=1, max_length=20_000)]
-    body_html: Annotated[str, Field(max_length=20_000)] | None = None
+    subject: Annotated[str, Field(max_length=limits.TEMPLATE_SUBJECT)] | None = None
+    body_text: Annotated[str, Field(min_length=1, max_length=limits.TEMPLATE)]
+    body_html: Annotated[str, Field(max_length=limits.TEMPLATE)] | None = None
 
     def template(self) -> messages.Template:
         return messages.Template(self.subject, self.body_text, self.body_html)

@@ -27,7 +27,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
 from scheduling.reminders import after_quiet_hours
+from sync_server.core.context import ServerContext
 from sync_server.db import models as db
 from sync_server.notifications import messages
 from sync_server.notifications.channels import (
@@ -72,7 +74,8 @@ REASON_OF = {"invalid_email": "invalid_email", "invalid_phone": "invalid_phone",
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … at most an hour."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
 
 
 def due_condition(now: datetime) -> Any:
@@ -112,6 +115,8 @@ class Worker:
     after_claim: Callable[[list[str]], None] | None = None
     after_send: Callable[[str], None] | None = None
     _channels: dict[str, Channels] = field(default_factory=dict)
+    #: Rows read once per batch (settings, clinics, providers, types), detached.
+    _kept: dict[tuple[type[Any], Any], Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- loop
 
@@ -132,6 +137,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim and handle one batch; the number of rows handled."""
         claimed = self.claim()
+        self._kept.clear()
         if self.after_claim is not None and claimed:
             self.after_claim(claimed)
         for notification_id in claimed:
@@ -175,10 +181,13 @@ class Worker:
     def handle(self, notification_id: str) -> None:
         now = self.clock()
         with self.sessions() as session:
+            # Reads first, without SQLite's write lock (a plain BEGIN); the outcome is
+            # written in its own short transaction (_record).
+            session.connection(execution_options={"read_only": True})
             row = session.get(Notification, notification_id)
             if row is None or row.state != "sending" or row.lease_owner != self.owner:
                 return
-            settings = session.get(NotificationSettings, row.organization_id)
+            settings = self._get(session, NotificationSettings, row.organization_id)
             policy = policy_from_row(settings) if settings else Policy()
             appointment = session.get(db.Appointment, row.appointment_id)
             patient = session.get(db.Patient, row.patient_id)
@@ -219,7 +228,8 @@ class Worker:
         language = patient.preferred_language if patient.preferred_language in \
             messages.LANGUAGES else "en"
         facts = self._facts(session, row, appointment, patient, policy, language)
-        template = _template(session, row.organization_id, row.kind, row.channel, language)
+        template = self._template(session, row.organization_id, row.kind, row.channel,
+                                  language)
         try:
             rendered = messages.render(template, messages.variables(facts))
         except messages.TemplateProblem:
@@ -243,9 +253,9 @@ class Worker:
 
     def _facts(self, session: Session, row: Notification, appointment: db.Appointment,
                patient: db.Patient, policy: Policy, language: str) -> messages.Facts:
-        clinic = session.get(db.Clinic, appointment.clinic_id)
-        provider = session.get(db.Resource, appointment.provider_id)
-        kind = session.get(db.AppointmentType, appointment.appointment_type_id)
+        clinic = self._get(session, db.Clinic, appointment.clinic_id)
+        provider = self._get(session, db.Resource, appointment.provider_id)
+        kind = self._get(session, db.AppointmentType, appointment.appointment_type_id)
         confirm = cancel = ""
         base = (policy.public_base_url or self.public_url).rstrip("/")
         if row.kind == "reminder" and base:
@@ -259,6 +269,23 @@ class Worker:
             clinic.name if clinic else "", policy.clinic_phone,
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled")
+
+    def _get(self, session: Session, table: type[Any], key: Any) -> Any:
+        """A configuration row, read once per batch and kept detached."""
+        found = self._kept.get((table, key), self)
+        if found is self:
+            found = session.get(table, key)
+            if found is not None:
+                session.expunge(found)
+            self._kept[(table, key)] = found
+        return found
+
+    def _template(self, session: Session, org: str, kind: str, channel: str,
+                  language: str) -> messages.Template:
+        own = self._get(session, NotificationTemplate, (org, kind, channel, language))
+        if own is not None:
+            return messages.Template(own.subject, own.body_text, own.body_html)
+        return messages.default_template(kind, channel, language)
 
     def _open(self, settings: NotificationSettings) -> Channels:
         signature = (settings.smtp_host, settings.smtp_port, settings.smtp_username,
@@ -286,7 +313,10 @@ class Worker:
     def _record(self, session: Session, row: Notification, now: datetime, state: str, *,
                 message_id: str | None = None, hint: str | None = None,
                 error: str | None = None, retry_at: datetime | None = None) -> bool:
-        """Compare-and-set the outcome: only while this worker still holds the lease."""
+        """Compare-and-set the outcome: only while this worker still holds the lease (in a
+        transaction of its own: the reads before ran without the write lock)."""
+        session.expunge_all()
+        session.rollback()
         values: dict[str, Any] = {"state": state, "updated_at": now, "lease_owner": None,
                                   "lease_until": None, "error_code": error}
         if state == "sent":
@@ -335,14 +365,6 @@ def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) 
         return status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
                           AppointmentStatus.PENDING)
     return True
-
-
-def _template(session: Session, org: str, kind: str, channel: str,
-              language: str) -> messages.Template:
-    own = session.get(NotificationTemplate, (org, kind, channel, language))
-    if own is not None:
-        return messages.Template(own.subject, own.body_text, own.body_html)
-    return messages.default_template(kind, channel, language)
 
 
 def _channels_tried(session: Session, row: Notification) -> list[str]:
@@ -403,3 +425,20 @@ def _alert_staff(session: Session, row: Notification, now: datetime, code: str,
         appointment_start=row.occurrence_start, kind=row.kind, reason=reason,
         channels_tried=tried, created_at=now))
     log.warning("notification %s: every channel failed; staff alert %s", row.id, alert_id)
+
+
+@contextmanager
+def in_thread(context: ServerContext) -> Iterator[Worker]:
+    """A worker in a thread of this process while the block runs (``CLINICDESK_RUN_WORKER``)."""
+    settings = context.settings
+    worker = Worker(context.sessions, LinkKey(settings.signing_key()), clock=context.clock,
+                    public_url=settings.public_url)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, settings.worker_idle_seconds),
+                              name="notification-worker", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=30)

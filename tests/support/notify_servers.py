@@ -49,7 +49,7 @@ class Received:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None, keep: bool = True) -> None:
         try:
             from aiosmtpd.controller import Controller
         except ImportError as error:  # CI must have it: a missing SMTP server fails there
@@ -73,13 +73,15 @@ class SmtpSink:
                 return "250 OK"
 
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if not keep:
+                    return "250 Message accepted"
                 parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 assert isinstance(parsed, EmailMessage)
                 with owner._lock:
                     owner.received.append(Received(tuple(envelope.rcpt_tos), parsed))
                 return "250 Message accepted"
 
-        self.port = free_port()
+        self.port = port or free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SmtpSink:
@@ -111,7 +113,7 @@ class SmsGateway:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 with owner._lock:
@@ -156,3 +158,19 @@ class SmsGateway:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def serve_sink(port: int) -> None:
+    """Run an accepting SMTP server on ``port`` until killed (the bench's child)."""
+    import time
+
+    SmtpSink(port, keep=False).start()
+    print("ready", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_sink(int(sys.argv[1]))

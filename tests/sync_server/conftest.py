@@ -29,6 +29,7 @@ from sync_server.core.security import Passwords, password_hasher
 from sync_server.db.migrate import upgrade
 from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import accounts, organizations
+from tests.support.notify_servers import SmsGateway, SmtpSink
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 REQUIRE_ALL = os.environ.get("CLINICDESK_REQUIRE_ALL") == "1"
@@ -233,3 +234,19 @@ def sign_in(client: TestClient, who: OrgUser) -> dict[str, str]:
     response = client.post("/api/v1/auth/login", json=who.login_body())
     assert response.status_code == 200, response.text
     return bearer(response.json()["access_token"])
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def gateway() -> Iterator[SmsGateway]:
+    """A real HTTP SMS gateway on loopback speaking Twilio's Messages API shape."""
+    server = SmsGateway().start()
+    yield server
+    server.stop()

@@ -14,9 +14,11 @@ from tests.sync_server.notify_setup import NotifyClinic
 
 
 def due_reminders(clinic: NotifyClinic, count: int, now: datetime,
-                  start: datetime | None = None, channel: str = "email") -> list[str]:
-    """``count`` appointments a day after ``now`` with a reminder each, due at ``now``."""
-    start = start or now + timedelta(days=1)
+                  start: datetime | None = None, channel: str = "email",
+                  spread: timedelta = timedelta(0)) -> list[str]:
+    """``count`` appointments a day after ``now`` with a reminder each, due at ``now`` (or
+    evenly over ``spread`` from ``now``)."""
+    start = start or now + timedelta(days=1) + spread
     ids = [str(uuid.uuid4()) for _ in range(count)]
     org, c = clinic.org_id, clinic.clinic
     appointments = [{
@@ -33,11 +35,14 @@ def due_reminders(clinic: NotifyClinic, count: int, now: datetime,
         "appointment_id": appointment["id"], "patient_id": appointment["patient_id"],
         "occurrence_start": start, "kind": "reminder", "offset_minutes": 1440,
         "recipient": appointment["patient_id"], "channel": channel, "state": "pending",
-        "due_at": now, "next_attempt_at": now, "attempts": 0, "created_at": now,
+        "due_at": due, "next_attempt_at": due, "attempts": 0, "created_at": now,
         "updated_at": now}
-        for appointment, notification_id in zip(appointments, ids, strict=True)]
+        for index, (appointment, notification_id) in enumerate(zip(appointments, ids,
+                                                                   strict=True))
+        for due in (now + spread * index / count,)]
     with clinic.sessions() as session:
-        session.execute(insert(db.Appointment), appointments)
-        session.execute(insert(Notification), rows)
+        for first in range(0, count, 2000):
+            session.execute(insert(db.Appointment), appointments[first:first + 2000])
+            session.execute(insert(Notification), rows[first:first + 2000])
         session.commit()
     return ids

@@ -25,6 +25,7 @@ from sync_server.api.routes import admin as admin_api
 from sync_server.api.routes import appointments as appointments_api
 from sync_server.db import models
 from sync_server.feeds import models as feed_models  # noqa: F401 - the feed tables too
+from sync_server.notifications import models as notification_models  # noqa: F401
 
 ACTOR = Actor("user-1", None, frozenset())
 
@@ -107,6 +108,33 @@ COLUMN_LIMITS: dict[str, int | None] = {
     "calendar_feed_fetches.client_address": None, "calendar_feed_fetches.method": None,
     "busy_calendars.id": None, "busy_calendars.url": limits.URL,
     "busy_calendars.last_error": None,
+    "patients.contact_preference": limits.CONTACT_PREFERENCE,
+    **{f"notifications.{name}": None for name in (
+        "id", "clinic_id", "appointment_id", "patient_id", "kind", "recipient", "channel",
+        "state", "lease_owner", "provider_message_id", "error_code", "recipient_hint",
+        "fallback_of")},
+    **{f"notification_exceptions.{name}": None for name in (
+        "id", "notification_id", "appointment_id", "patient_id", "kind", "reason",
+        "resolved_by")},
+    "notification_exceptions.resolution_note": limits.REASON,
+    "notification_settings.quiet_start": None, "notification_settings.quiet_end": None,
+    "notification_settings.public_base_url": limits.BASE_URL,
+    "notification_settings.clinic_phone": limits.PHONE,
+    "notification_settings.smtp_host": limits.HOST,
+    "notification_settings.smtp_username": limits.HOST,
+    "notification_settings.smtp_password": limits.SECRET,
+    "notification_settings.email_sender": limits.EMAIL,
+    "notification_settings.sms_gateway_url": limits.BASE_URL,
+    "notification_settings.sms_account_id": limits.ACCOUNT_ID,
+    "notification_settings.sms_api_key": limits.SECRET,
+    "notification_settings.sms_sender": limits.PHONE,
+    "notification_templates.kind": None, "notification_templates.channel": None,
+    "notification_templates.language": None,
+    "notification_templates.subject": limits.TEMPLATE_SUBJECT,
+    "notification_templates.body_text": limits.TEMPLATE,
+    "notification_templates.body_html": limits.TEMPLATE,
+    "notification_replies.notification_id": None, "notification_replies.action": None,
+    "notification_replies.via": None, "notification_replies.outcome": None,
 }
 
 

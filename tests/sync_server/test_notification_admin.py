@@ -4,7 +4,6 @@ write-only), templates with preview (unknown variable → 422), test message."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -16,20 +15,6 @@ from tests.sync_server.notify_setup import NotifyClinic, notify_clinic
 from tests.sync_server.test_notifications import drain
 
 DAY = date(2026, 3, 17)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def gateway() -> Iterator[SmsGateway]:
-    server = SmsGateway().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -79,7 +64,8 @@ def test_a_template_with_an_unknown_variable_is_refused_by_name(
     assert bad.status_code == 422 and "patient_fullname" in bad.json()["error"]["message"]
     preview = client.post("/api/v1/notifications/templates/preview", headers=admin, json={
         "kind": "reminder", "channel": "email", "language": "es", "subject": "Cita {{ date }}",
-        "body_text": "Hola {{ patient_name }}, {{ time }}", "body_html": "<b>{{ clinic_name }}</b>"})
+        "body_text": "Hola {{ patient_name }}, {{ time }}",
+        "body_html": "<b>{{ clinic_name }}</b>"})
     assert preview.json() == {"subject": "Cita martes, 10 de marzo de 2026",
                               "text": "Hola Ana, 9:30", "html": "<b>Clínica Centro</b>"}
     saved = client.put("/api/v1/notifications/templates/reminder/email/en", headers=admin,

@@ -4,7 +4,6 @@ booking path of a running app (TestClient), the real SMTP server and SMS gateway
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -19,20 +18,6 @@ from tests.sync_server.notify_setup import NotifyClinic, notify_clinic
 from tests.sync_server.test_notifications import drain
 
 DAY = date(2026, 3, 17)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def gateway() -> Iterator[SmsGateway]:
-    server = SmsGateway().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

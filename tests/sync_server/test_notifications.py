@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,20 +24,6 @@ from tests.sync_server.notify_setup import NotifyClinic, notify_clinic
 
 #: A Tuesday well after the test clock's start.
 DAY = date(2026, 3, 17)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def gateway() -> Iterator[SmsGateway]:
-    server = SmsGateway().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
