@@ -20,7 +20,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import requests
 from keyring.backend import KeyringBackend
@@ -33,7 +32,9 @@ from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
 from desktop.services.context import DeskContext
-from desktop.services.feeds import USER_HEADER, FeedsService
+from desktop.services.feeds import FeedsService
+from desktop.services.notifications import NotificationsService
+from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -216,10 +217,13 @@ class DeskStart(QObject):
         worker.stateChanged.connect(window.on_sync_state)
         worker.changesArrived.connect(window.on_changes, Qt.ConnectionType.QueuedConnection)
         worker.conflictsArrived.connect(lambda _count: window.refresh_conflicts())
+        worker.stateChanged.connect(window.notifications.on_sync_state)
         self.sync = SyncThread(worker)
         self.sync.start()
         window.localChange.connect(self.sync.request_sync)
-        window.calendar_menu.set_feeds(self._feeds_service())
+        call = self._server_call()
+        window.calendar_menu.set_feeds(FeedsService(call))
+        window.notifications.set_service(NotificationsService(call))
         if self.screen is not None:
             self.screen.close()
             self.screen = None
@@ -227,17 +231,11 @@ class DeskStart(QObject):
         window.show()
         self.windowOpened.emit(window)
 
-    def _feeds_service(self) -> FeedsService:
-        """The feeds dialog's server calls: this desk, naming the signed-in user."""
-        client = self._client()
-        sessions = self._sessions
-        assert sessions is not None
-
-        def call(method: str, path: str, **kwargs: Any) -> Any:
-            headers = {USER_HEADER: sessions.require_user().user_id}
-            return client.call(method, path, headers=headers, **kwargs)
-
-        return FeedsService(call)
+    def _server_call(self) -> ServerCall:
+        """The feeds' and notifications' server calls (an HTTP session of their own, not
+        the sync worker's)."""
+        assert self._sessions is not None
+        return signed_in_call(self._client(), self._sessions)
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:

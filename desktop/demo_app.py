@@ -24,6 +24,8 @@ from PySide6.QtWidgets import QApplication
 from desktop import demo
 from desktop.assets import app_icon
 from desktop.demo_server import ServerLaunch
+from desktop.services.notifications import NotificationsService
+from desktop.services.server_call import signed_in_call
 from desktop.services.session import ServerIdentity
 from desktop.sync.client import SyncClient
 from desktop.sync.worker import SyncThread, SyncWorker
@@ -71,6 +73,9 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                 worker.changesArrived.connect(window.on_changes,
                                               Qt.ConnectionType.QueuedConnection)
                 worker.conflictsArrived.connect(lambda _count, w=window: w.refresh_conflicts())
+                worker.stateChanged.connect(window.notifications.on_sync_state)
+                window.notifications.set_service(NotificationsService(
+                    signed_in_call(desk.client.sibling(), desk.context.sessions)))
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)
                 thread.start()

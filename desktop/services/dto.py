@@ -107,6 +107,8 @@ class PatientDTO:
     preferred_language: str
     active: bool
     pending: bool
+    contact_preference: str = "email_then_sms"
+    reminders_opt_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ that creates it and nowhere else: the server keeps only its hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 
 from desktop.services.context import DeskContext
+from desktop.services.server_call import USER_HEADER, ServerCall
 from desktop.store.models import ResourceRow
 
-#: ``call(method, path, json=..., params=...)`` → decoded JSON; raises on refusal.
-ServerCall = Callable[..., Any]
-USER_HEADER = "X-ClinicDesk-User"
 MANAGE = "admin:config"
+__all__ = ["MANAGE", "USER_HEADER", "CreatedFeedDTO", "FeedDTO", "FeedResource",
+           "FeedsService", "ServerCall", "can_manage_feeds", "feed_resources"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,8 @@ def quota(row: QuotaRow) -> Quota:
 
 def patient(row: PatientRow) -> Patient:
     return Patient(row.id, row.organization_id, row.given_name, row.family_name, row.active,
-                   row.phone, row.email, row.preferred_language)
+                   row.phone, row.email, row.preferred_language, row.contact_preference,
+                   row.reminders_opt_out)
 
 
 def waitlist_entry(row: WaitlistEntryRow) -> WaitlistEntry:

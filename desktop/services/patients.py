@@ -30,14 +30,14 @@ from desktop.store import outbox, patient_names
 from desktop.store.models import ConflictRow, PatientNameKey, PatientRow
 from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
-from scheduling.model import Patient
+from scheduling.model import CONTACT_PREFERENCES, Patient
 from scheduling.refusals import RefusalCode
 
 VIEW = "patient:view"
 EDIT = "patient:edit"
 #: Fields an update may change.
 EDITABLE = frozenset({"given_name", "family_name", "phone", "email", "preferred_language",
-                      "active"})
+                      "active", "contact_preference", "reminders_opt_out"})
 #: Fewer digits than this in a search is not treated as a phone number.
 MIN_PHONE_DIGITS = 3
 #: A word matching fewer patients than this drives the search (see _name_condition).
@@ -85,6 +85,8 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
     unknown = set(changes) - EDITABLE
     if unknown:
         raise ValueError(f"not editable patient fields: {', '.join(sorted(unknown))}")
+    if changes.get("contact_preference", "none") not in CONTACT_PREFERENCES:
+        raise ValueError("unknown contact preference")
     user = ctx.user()
     now = ctx.now()
     with ctx.store.write() as session:
@@ -190,7 +192,7 @@ def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
 def _dto(patient: Patient, pending: bool) -> PatientDTO:
     return PatientDTO(patient.id, patient.given_name, patient.family_name, patient.display_name,
                       patient.phone, patient.email, patient.preferred_language, patient.active,
-                      pending)
+                      pending, patient.contact_preference, patient.reminders_opt_out)
 
 
 # --------------------------------------------------------------------------- edit conflicts

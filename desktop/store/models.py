@@ -218,6 +218,9 @@ class PatientRow(Mirror, DeskEditable, Base):
     phone: Mapped[str] = mapped_column(default="")
     email: Mapped[str] = mapped_column(default="")
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    #: How notices and reminders reach the patient (scheduling.model.CONTACT_PREFERENCES).
+    contact_preference: Mapped[str] = mapped_column(String(16), default="email_then_sms")
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False)
     # Kept by desktop.store.patient_names on every flush: folded "family<TAB>given" (the
     # search results' order) and the phone's digits.
     folded_name: Mapped[str] = mapped_column(default="")
@@ -350,6 +353,8 @@ class SyncState(Base):
     server_version: Mapped[int] = mapped_column(Integer, default=0)  # the pull cursor
     last_mutation_id: Mapped[int] = mapped_column(Integer, default=0)  # acknowledged
     last_sync_at: Mapped[datetime | None]
+    # When the exceptions panel last read the open staff alerts (see StaffAlertRow).
+    staff_alerts_read_at: Mapped[datetime | None]
 
 
 class ConflictRow(Base):
@@ -370,6 +375,22 @@ class ConflictRow(Base):
 
 
 # --------------------------------------------------------------------------- desk-only
+
+
+class StaffAlertRow(Base):
+    """An open staff alert as the exceptions panel last read it from the server, so an
+    offline desk still shows the list (replaced whole at every read; ids, no contact data)."""
+
+    __tablename__ = "staff_alerts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    appointment_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(String(64))
+    appointment_start: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(40))
+    channels_tried: Mapped[list[Any]] = _json(list)
+    created_at: Mapped[datetime]
 
 
 class CachedUser(Base):

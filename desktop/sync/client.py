@@ -64,6 +64,7 @@ from desktop.sync.protocol import (
     PUSH_PATH,
     PullPage,
     error_code,
+    error_message,
     mutation_body,
     parse_enrollment,
     parse_pull,
@@ -167,6 +168,14 @@ class SyncClient:
         self._clock = clock
         self._protocol = protocol_version
         self._cancelled = threading.Event()
+
+    def sibling(self) -> SyncClient:
+        """The same desk with an HTTP session of its own, for calls from another thread
+        than this client's (``requests`` sessions are not shared across threads)."""
+        return SyncClient(self.store, self.config, requests.Session(),
+                          keyring_backend=self._keyring, retry=self._retry,
+                          timeout=self._timeout, clock=self._clock,
+                          protocol_version=self._protocol)
 
     def cancel(self) -> None:
         """Thread-safe: stop at the next request or retry wait (the desk is closing).
@@ -452,6 +461,8 @@ def _decode(response: requests.Response) -> Any:
         body = response.json()
     except ValueError:
         body = None
+    if status == 204:
+        return None  # done, nothing to say (e.g. a deletion)
     if 200 <= status < 300:
         if body is None:
             raise BadResponse(f"HTTP {status} with a body that is not JSON")
@@ -469,7 +480,7 @@ def _decode(response: requests.Response) -> Any:
         raise OutOfOrder(code)
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
-    raise RequestRefused(status, code)
+    raise RequestRefused(status, code, error_message(body))
 
 
 def _download_url(body: Any) -> str:

@@ -105,10 +105,13 @@ class RequestRefused(SyncError):
                     "If this keeps happening, tell your administrator.")
     transient = False
 
-    def __init__(self, status: int, code: str = "") -> None:
+    def __init__(self, status: int, code: str = "", server_message: str = "") -> None:
         super().__init__(f"HTTP {status} {code}".strip(), status=status)
         self.status = status
         self.code = code
+        #: The server's own words for the desk (its error bodies never echo submitted
+        #: values); shown only by screens that ask, never logged.
+        self.server_message = server_message
 
 
 class OtherOrganization(SyncError):

@@ -133,6 +133,7 @@ def _patient(row: Any, r: model.Patient) -> None:
         r.organization_id, r.given_name, r.family_name)
     row.active, row.phone, row.email = r.active, r.phone, r.email
     row.preferred_language = r.preferred_language
+    row.contact_preference, row.reminders_opt_out = r.contact_preference, r.reminders_opt_out
 
 
 def _appointment(row: Any, r: model.Appointment) -> None:

@@ -184,3 +184,12 @@ def error_code(body: Any) -> str:
         if isinstance(detail, dict) and isinstance(detail.get("code"), str):
             return str(detail["code"])
     return ""
+
+
+def error_message(body: Any) -> str:
+    """The server's ``{"error": {"message": ...}}`` words for the desk, or ""."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:500]
+    return ""

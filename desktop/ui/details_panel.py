@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
@@ -82,7 +82,11 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
 
 
 class DetailsPanel(QWidget):
-    """Shows one appointment; :meth:`show_appointment` with None empties it."""
+    """Shows one appointment; :meth:`show_appointment` with None empties it.
+
+    Signal ``notificationsRequested(appointment_id)``: its "Notifications…" button."""
+
+    notificationsRequested = Signal(str)
 
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +109,10 @@ class DetailsPanel(QWidget):
             form.addWidget(title)
             form.addWidget(value)
         set_heading(self.values[0], 1.3)
+        self.notifications_button = QPushButton(self.form_box)
+        form.addSpacing(6)
+        form.addWidget(self.notifications_button)
+        self.notifications_button.clicked.connect(self._notifications)
         layout = QVBoxLayout(self)
         layout.addWidget(self.empty)
         layout.addWidget(self.form_box)
@@ -127,7 +135,13 @@ class DetailsPanel(QWidget):
         self._show()
 
     @Slot()
+    def _notifications(self) -> None:
+        if self.details is not None:
+            self.notificationsRequested.emit(self.details.appointment_id)
+
+    @Slot()
     def retranslate(self) -> None:
+        self.notifications_button.setText(_("Notifications…"))
         self.empty.setText(_("Select an appointment in the agenda to see its details."))
         for title, text in zip(self.titles, (
                 _("Patient"), _("Type"), _("Provider"), _("Room"), _("When"), _("Status"),

@@ -55,6 +55,7 @@ from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
 from desktop.ui.details_panel import DetailsPanel, load_details
 from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
+from desktop.ui.notifications_menu import NotificationsMenu
 from desktop.ui.patient_panel import PatientPanel
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.qt_language import follow_desk_language
@@ -130,6 +131,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self.calendar_menu = CalendarMenu(self, ctx, self, self.agenda.selected_appointment)
+        self.notifications = NotificationsMenu(self, ctx, self.agenda.selected_appointment,
+                                               self.show_appointment)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)
@@ -639,7 +642,11 @@ class MainWindow(QMainWindow):
         self.pdf_action.triggered.connect(lambda _checked=False: self.save_day_sheet_pdf())
         self.legend.coloursChanged.connect(self.agenda.retranslate)  # a redraw
         self.lock_overlay.locked.connect(self.patient_panel.clear)  # no patient data locked
+        self.lock_overlay.locked.connect(self.notifications.on_locked)
+        self.lock_overlay.unlocked.connect(self.notifications.on_unlocked)
+        self.details_panel.notificationsRequested.connect(self.notifications.open_history)
         self.patient_panel.appointmentChosen.connect(self.show_appointment)
+        self.patient_panel.changed.connect(self.localChange)
         self.patient_panel.bookRequested.connect(
             lambda patient_id: self.new_appointment(patients.get(self._ctx, patient_id)))
         self.agenda.view.doubleClicked.connect(self.edit_appointment)

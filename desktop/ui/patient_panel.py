@@ -1,8 +1,9 @@
-"""The patient panel: phone, e-mail, language, next and past appointments, no-shows.
+"""The patient panel: phone, e-mail, language, messages, next and past appointments, no-shows.
 
 Answers "when is my next appointment?" on the phone: open the patient (from the
-agenda's menu or the finder) and the next one is on top. *Book* opens the
-booking dialog for them; a click on a listed appointment shows it in the agenda.
+agenda's menu or the finder) and the next one is on top. *Messages…* sets how
+notices and reminders reach them. *Book* opens the booking dialog for them; a
+click on a listed appointment shows it in the agenda.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from PySide6.QtWidgets import (
 from desktop.services.context import DeskContext
 from desktop.services.patient_history import PatientHistory, VisitLine, patient_history
 from desktop.services.session import SessionLocked
+from desktop.ui.contact_preferences import ContactPreferencesDialog, preference_text
 from desktop.ui.text import _, format_when, language_notifier, ngettext
 from desktop.ui.theme import ERROR, hint_style, set_heading, text_style
 from scheduling.i18n import TERMS
 
 
 class PatientPanel(QWidget):
-    """Signals ``bookRequested(patient_id)`` and ``appointmentChosen(appointment_id)``."""
+    """Signals ``bookRequested(patient_id)``, ``appointmentChosen(appointment_id)`` and
+    ``changed()`` (the patient's messages preference was saved on the desk)."""
 
     bookRequested = Signal(str)
     appointmentChosen = Signal(str)
+    changed = Signal()
 
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,8 +45,8 @@ class PatientPanel(QWidget):
         self.name = QLabel(self)
         set_heading(self.name, 1.3)
         self.name.setWordWrap(True)
-        self.titles = [QLabel(self) for _i in range(3)]
-        self.values = [QLabel(self) for _i in range(3)]
+        self.titles = [QLabel(self) for _i in range(4)]
+        self.values = [QLabel(self) for _i in range(4)]
         self.details = QWidget(self)
         form = QFormLayout(self.details)
         form.setContentsMargins(0, 0, 0, 0)
@@ -57,6 +61,9 @@ class PatientPanel(QWidget):
         self.upcoming, self.past = QListWidget(self), QListWidget(self)
         self.no_shows = QLabel(self)
         self.book_button = QPushButton(self)
+        self.messages_button = QPushButton(self.details)
+        form.addRow("", self.messages_button)
+        self.messages_button.clicked.connect(lambda _checked=False: self.edit_messages())
         layout = QVBoxLayout(self)
         for widget in (self.empty, self.name, self.details, self.next_title, self.upcoming,
                        self.past_title, self.past, self.no_shows, self.book_button):
@@ -91,12 +98,13 @@ class PatientPanel(QWidget):
     def retranslate(self) -> None:
         self.empty.setText(_("Open a patient from the agenda (right-click ▸ Open patient) or "
                              "the patient finder."))
-        for title, text in zip(self.titles, (_("Phone"), _("E-mail"), _("Language")),
-                               strict=True):
+        for title, text in zip(self.titles, (_("Phone"), _("E-mail"), _("Language"),
+                                             _("Messages")), strict=True):
             title.setText(text)
         self.next_title.setText(_("Next appointments"))
         self.past_title.setText(_("Past appointments"))
         self.book_button.setText(_("Book an appointment…"))
+        self.messages_button.setText(_("Messages…"))
         self._show()
 
     def _show(self) -> None:
@@ -115,8 +123,8 @@ class PatientPanel(QWidget):
         languages = {"en": "English", "es": "Español"}
         for value, text in zip(self.values, (
                 patient.phone or "—", patient.email or "—",
-                languages.get(patient.preferred_language, patient.preferred_language)),
-                strict=True):
+                languages.get(patient.preferred_language, patient.preferred_language),
+                preference_text(patient)), strict=True):
             value.setText(text)
         for view, lines, none in ((self.upcoming, history.upcoming, _("None booked.")),
                                   (self.past, history.past, _("None yet."))):
@@ -141,6 +149,15 @@ class PatientPanel(QWidget):
         appointment_id = item.data(256)
         if appointment_id:
             self.appointmentChosen.emit(str(appointment_id))
+
+    def edit_messages(self) -> ContactPreferencesDialog | None:
+        """How notices and reminders reach the shown patient (saved on the desk, synced)."""
+        if self.history is None:
+            return None
+        dialog = ContactPreferencesDialog(self._ctx, self.history.patient, self)
+        dialog.saved.connect(lambda _patient_id: (self.refresh(), self.changed.emit()))
+        dialog.open()
+        return dialog
 
     def _book(self) -> None:
         if self.history is not None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from desktop.store import migrate
 from desktop.store.engine import Store, create_database_file, keyfile_path_for, make_engine
@@ -75,7 +77,9 @@ def test_the_sync_state_row_exists_after_migration(store: Store) -> None:
     assert tuple(row) == (1, 0, 0)
 
 
-def test_migration_0003_indexes_the_names_of_patients_already_stored(tmp_path: Path) -> None:
+@contextmanager
+def store_at(tmp_path: Path, revision: str) -> Iterator[tuple[Engine, Path]]:
+    """A store file migrated only up to ``revision`` (an older desk's), and its path."""
     from alembic import command
 
     path = tmp_path / "desk.db"
@@ -85,20 +89,40 @@ def test_migration_0003_indexes_the_names_of_patients_already_stored(tmp_path: P
     engine = make_engine(path, key)
     try:
         with engine.begin() as connection:
-            command.upgrade(migrate.alembic_config(connection), "0002")
+            command.upgrade(migrate.alembic_config(connection), revision)
+        yield engine, path
+    finally:
+        engine.dispose()
+
+
+def test_migration_0003_indexes_the_names_of_patients_already_stored(tmp_path: Path) -> None:
+    with store_at(tmp_path, "0002") as (engine, path):
+        with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO patients (id, organization_id, given_name, family_name, active, "
                 "phone, email, preferred_language, server_version) VALUES ('p1', 'o', "
                 "'Íñigo', 'Zúñiga Peña', 1, '+34 600-111', '', 'es', 1)"))
-
         migrate.upgrade(engine, path)
-
         with engine.connect() as connection:
             words = set(connection.execute(text(
                 "SELECT word FROM patient_name_keys WHERE patient_id = 'p1'")).scalars())
             folded, digits = connection.execute(text(
                 "SELECT folded_name, phone_digits FROM patients WHERE id = 'p1'")).one()
-    finally:
-        engine.dispose()
     assert words == {"inigo", "zuniga", "pena"}
     assert (folded, digits) == ("zuniga pena\tinigo", "34600111")
+
+
+def test_migration_0004_gives_stored_patients_the_default_contact_preferences(
+        tmp_path: Path) -> None:
+    with store_at(tmp_path, "0003") as (engine, path):
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO patients (id, organization_id, given_name, family_name, active, "
+                "phone, email, preferred_language, server_version, folded_name, phone_digits) "
+                "VALUES ('p1', 'o', 'Ana', 'García', 1, '', '', 'es', 1, '', '')"))
+        migrate.upgrade(engine, path)
+        with engine.connect() as connection:
+            stored = connection.execute(text(
+                "SELECT contact_preference, reminders_opt_out FROM patients "
+                "WHERE id = 'p1'")).one()
+    assert tuple(stored) == ("email_then_sms", 0)

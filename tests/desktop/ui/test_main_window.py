@@ -132,7 +132,7 @@ def contains(texts: set[str], fragment: str) -> bool:
 def test_the_window_has_the_agenda_and_its_docks(window: MainWindow) -> None:
     docks = {d.objectName(): d for d in window.findChildren(QDockWidget)}
     assert set(docks) == {"calendar-dock", "waitlist-dock", "details-dock", "legend-dock",
-                          "patient-dock"}
+                          "patient-dock", "exceptions-dock"}
     assert all(dock.isVisible() for dock in docks.values())
     assert window.centralWidget() is window.agenda
     assert docks["calendar-dock"].widget() is window.mini_calendar
