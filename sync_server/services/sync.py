@@ -71,7 +71,8 @@ from sync_server.services.unit_of_work import unit_of
 #: user yet, so pushes act with the front desk's permissions (the receptionist role):
 #: overrides and approvals are refused as conflicts and must be done online.
 DESK_PERMISSIONS = frozenset({
-    "booking:view_calendar", "booking:create", "booking:modify", "booking:cancel",
+    "booking:view_calendar", "booking:create_appointment", "booking:modify_appointment",
+    "booking:cancel_appointment",
     "booking:undo", "patient:view", "patient:edit",
 })
 

@@ -1,5 +1,5 @@
 """Administration API: an organization's configuration (``admin:config``), patients
-(``patient:view`` / ``patient:edit``) and waitlist entries (``booking:create``).
+(``patient:view`` / ``patient:edit``) and waitlist entries (``booking:create_appointment``).
 
 Every kind of record gets the same thin routes, built by :func:`_record_routes`:
 ``POST`` (create, 201), ``GET`` (list), ``GET /{id}``, ``PATCH /{id}`` (changed
@@ -332,4 +332,5 @@ for _path, _kind, _body, _label in (
 _record_routes("/patients", admin.PATIENT, PatientBody, label="patient", view="patient:view",
                edit="patient:edit", tag="patients", search=True)
 _record_routes("/waitlist", admin.WAITLIST_ENTRY, WaitlistEntryBody, label="waitlist entry",
-               view="booking:create", edit="booking:create", tag="waitlist")
+               view="booking:create_appointment", edit="booking:create_appointment",
+               tag="waitlist")

@@ -46,9 +46,9 @@ from sync_server.services.errors import InvalidInput, PermissionDenied
 router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
 
 Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
-Creator = Annotated[Principal, Depends(require("booking:create"))]
-Modifier = Annotated[Principal, Depends(require("booking:modify"))]
-Canceller = Annotated[Principal, Depends(require("booking:cancel"))]
+Creator = Annotated[Principal, Depends(require("booking:create_appointment"))]
+Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
+Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 
 MAX_LIST_DAYS = 62
@@ -321,9 +321,9 @@ def edit_series(series_id: IdPath, body: SeriesEditBody, user: Modifier, session
         args["new_series_id"] = str(uuid.uuid4())
     decoded = _decode(intents.SERIES_EDIT, args, _caller(user).actor)
     assert isinstance(decoded.request, intents.SeriesEdit)
-    if body.action == "cancel" and not user.can("booking:cancel"):
+    if body.action == "cancel" and not user.can("booking:cancel_appointment"):
         raise PermissionDenied(
-            "Your role does not allow this (needs the 'booking:cancel' permission).",
+            "Your role does not allow this (needs the 'booking:cancel_appointment' permission).",
             code="permission_denied")
     try:
         result = booking.edit_recurring(session, _caller(user), decoded.request, now)
