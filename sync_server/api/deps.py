@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.core.context import ServerContext
 from sync_server.core.security import InvalidTokenError, read_access_token
-from sync_server.services import accounts, devices
-from sync_server.services.errors import AuthenticationFailed, PermissionDenied
+from sync_server.services import access, accounts, devices
+from sync_server.services.errors import AuthenticationFailed
 
 log = logging.getLogger("sync_server.db")
 
@@ -118,12 +118,10 @@ CurrentDevice = Annotated[devices.DeskDevice, Depends(get_current_device)]
 def require(permission: str) -> Callable[[accounts.Principal], accounts.Principal]:
     """A dependency that lets the request through only when the user holds ``permission``."""
 
-    def check(user: CurrentUser) -> accounts.Principal:
+    def check(user: CurrentUser, session: SessionDep, now: NowDep) -> accounts.Principal:
         if not user.can(permission):
-            raise PermissionDenied(
-                f"Your role does not allow this (needs the '{permission}' permission).",
-                code="permission_denied",
-            )
+            raise access.refuse(session, user.organization_id, user.actor, now,
+                                permission=permission)
         return user
 
     return check

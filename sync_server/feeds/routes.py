@@ -23,13 +23,8 @@ from scheduling import limits
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user
 from sync_server.feeds import busy, service, serving
-from sync_server.services import accounts, devices
-from sync_server.services.errors import (
-    AuthenticationFailed,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-)
+from sync_server.services import access, accounts, devices
+from sync_server.services.errors import AuthenticationFailed, InvalidInput, NotFound
 
 USER_HEADER = "X-ClinicDesk-User"
 
@@ -101,8 +96,10 @@ def feed_manager(context: ContextDep, session: SessionDep, now: NowDep,
     else:
         raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     if not user.can("admin:config"):
-        raise PermissionDenied("Your role does not allow managing calendar feeds (needs the "
-                               "'admin:config' permission).", code="permission_denied")
+        raise access.refuse(session, user.organization_id, user.actor, now,
+                            permission="admin:config",
+                            message="Your role does not allow managing calendar feeds (needs "
+                                    "the 'admin:config' permission).")
     return user
 
 

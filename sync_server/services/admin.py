@@ -148,7 +148,10 @@ def read(
     session: Session, who: Principal, kind: RecordType, record_id: str, now: datetime
 ) -> Values:
     row = get_row(session, who, kind, record_id, now)
-    return {"id": row.id, **kind.fields(session, row)}
+    values = {"id": row.id, **kind.fields(session, row)}
+    if kind.entity == "patient":
+        access.record_reads(session, who.organization_id, who.actor, now, "patient", [row.id])
+    return values
 
 
 def list_records(
@@ -174,10 +177,11 @@ def get_row(
 
 
 def search_patients(
-    session: Session, who: Principal, query: str, *, limit: int
+    session: Session, who: Principal, query: str, now: datetime, *, limit: int
 ) -> list[Values]:
     """Patients whose name contains ``query`` (any case), or whose phone number
-    contains its digits (spaces, dashes and brackets ignored on both sides)."""
+    contains its digits (spaces, dashes and brackets ignored on both sides). Each
+    patient found is an audited read."""
     text = query.strip().lower()
     pattern = f"%{_escape_like(text)}%"
     full_name = func.lower(db.Patient.given_name + " " + db.Patient.family_name)
@@ -197,7 +201,10 @@ def search_patients(
         .order_by(db.Patient.family_name, db.Patient.given_name, db.Patient.id)
         .limit(limit)
     )
-    return [{"id": row.id, **PATIENT.fields(session, row)} for row in rows]
+    found = [{"id": row.id, **PATIENT.fields(session, row)} for row in rows]
+    access.record_reads(session, who.organization_id, who.actor, now, "patient",
+                        [values["id"] for values in found])
+    return found
 
 
 def _escape_like(text: str) -> str:

@@ -124,6 +124,12 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     transaction each.
     """
     if request.client_id != device.client_id:
+        session.rollback()
+        audit.append(session, device.organization_id, at=now,
+                     actor=audit.Actor(device_id=device.id), intent="permission_denied",
+                     outcome="refused", target_type="device", target_id=device.id,
+                     reason="client_mismatch")
+        session.commit()
         raise PermissionDenied("A desk can only push its own changes (client id mismatch).",
                                code="client_mismatch")
     results: list[MutationResult] = []

@@ -303,13 +303,14 @@ def _record_routes(
 
 def _search_patients(
     session: SessionDep,
+    now: NowDep,
     who: Annotated[Principal, Depends(require("patient:view"))],
     q: Annotated[str, Query(min_length=2, max_length=limits.PERSON_NAME,
                             description="Part of a name, or of a phone number"),
                  AfterValidator(text_check(limits.PERSON_NAME))],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[admin.Values]:
-    return admin.search_patients(session, who, q, limit=limit)
+    return admin.search_patients(session, who, q, now, limit=limit)
 
 
 _CONFIG = "admin:config"

@@ -38,10 +38,10 @@ from sync_server.api.fields import (
     RRule,
     WallTime,
 )
-from sync_server.services import agenda, booking
+from sync_server.services import access, agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
-from sync_server.services.errors import InvalidInput, PermissionDenied
+from sync_server.services.errors import InvalidInput
 
 router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
 
@@ -322,9 +322,8 @@ def edit_series(series_id: IdPath, body: SeriesEditBody, user: Modifier, session
     decoded = _decode(intents.SERIES_EDIT, args, _caller(user).actor)
     assert isinstance(decoded.request, intents.SeriesEdit)
     if body.action == "cancel" and not user.can("booking:cancel_appointment"):
-        raise PermissionDenied(
-            "Your role does not allow this (needs the 'booking:cancel_appointment' permission).",
-            code="permission_denied")
+        raise access.refuse(session, user.organization_id, user.actor, now,
+                            permission="booking:cancel_appointment")
     try:
         result = booking.edit_recurring(session, _caller(user), decoded.request, now)
     except SchedulingInputError as error:

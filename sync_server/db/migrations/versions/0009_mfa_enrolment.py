@@ -17,11 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(sa.Column("totp_pending_secret", sa.String(64), nullable=True))
-    with op.batch_alter_table("roles") as batch_op:
-        batch_op.add_column(sa.Column("mfa_required", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # Plain ADD COLUMN (no batch copy): on SQLite a batch copy drops the old table, and
+    # with foreign keys on that would cascade-delete role_permissions and user_roles.
+    op.add_column("users", sa.Column("totp_pending_secret", sa.String(64), nullable=True))
+    op.add_column("roles", sa.Column("mfa_required", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
     op.create_table(
         "recovery_codes",
         sa.Column("id", sa.String(36), nullable=False),
@@ -45,7 +45,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_recovery_codes_user_id"), table_name="recovery_codes")
     op.drop_index(op.f("ix_recovery_codes_organization_id"), table_name="recovery_codes")
     op.drop_table("recovery_codes")
-    with op.batch_alter_table("roles") as batch_op:
-        batch_op.drop_column("mfa_required")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("totp_pending_secret")
+    op.drop_column("roles", "mfa_required")  # SQLite 3.35+ drops a column in place
+    op.drop_column("users", "totp_pending_secret")
