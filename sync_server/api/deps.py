@@ -76,12 +76,29 @@ _device_header = APIKeyHeader(
 )
 
 
+#: Names the user signed in on an enrolled desk that calls with its device token.
+USER_HEADER = "X-ClinicDesk-User"
+_user_header = APIKeyHeader(name=USER_HEADER, auto_error=False,
+                            description="The desk's signed-in user (with the device token)")
+
+
 def get_current_user(
     context: ContextDep,
     session: SessionDep,
     now: NowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    device_token: Annotated[str | None, Depends(_device_header)] = None,
+    user_id: Annotated[str | None, Depends(_user_header)] = None,
 ) -> accounts.Principal:
+    """The caller: a bearer access token, or an enrolled desk (device token) naming the
+    user signed in on it (the desk checked the password; the server checks the rights)."""
+    if credentials is None and device_token:
+        device = devices.authenticate_device(session, device_token, now)
+        desk_user = accounts.load_principal(session, user_id or "", device.organization_id)
+        if desk_user is None:
+            raise AuthenticationFailed(f"Name the signed-in user in the {USER_HEADER} header.",
+                                       code="not_authenticated")
+        return desk_user
     if credentials is None:
         raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     try:
