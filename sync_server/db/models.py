@@ -124,6 +124,10 @@ class Clinic(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16), default="en_US")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    address: Mapped[str] = mapped_column(Text, default="")
+    #: Opening hours as shown to people ("Mon-Fri 08:00-18:00"); bookable hours are the
+    #: providers' weekly schedules.
+    opening_hours: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Department(Base):
@@ -265,6 +269,12 @@ class Resource(Base):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     min_lead_time_seconds: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Providers (seed 002 "physicians"): specialty, licence number, and the user account
+    #: that may manage this provider's own schedule (``schedule:own``; checked by the
+    #: service, no foreign key: SQLite cannot add one to an existing table in place).
+    specialty: Mapped[str] = mapped_column(String(200), default="")
+    licence_number: Mapped[str] = mapped_column(String(50), default="")
+    user_id: Mapped[str | None] = mapped_column(ID)
 
 
 class ResourceClinic(Base):

@@ -36,6 +36,7 @@ from sync_server.api.fields import (
     InsuranceId,
     InsuranceProvider,
     Label,
+    LicenceNumber,
     Name,
     Note,
     PersonName,
@@ -73,6 +74,8 @@ class ClinicBody(Body):
     time_zone: Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Madrid"])]
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
     active: bool = True
+    address: Note = ""
+    opening_hours: Label = Field("", description="As shown to people, e.g. Mon-Fri 08-18")
 
 
 class DepartmentBody(Body):
@@ -93,6 +96,10 @@ class ResourceBody(Body):
     clinic_ids: Annotated[list[Id], Field(max_length=100)] = []
     restriction: RestrictionBody | None = Field(
         None, description="Set for a restricted resource (approval, minimum lead time)")
+    specialty: Label = ""
+    licence_number: LicenceNumber = ""
+    user_id: Id | None = Field(
+        None, description="A provider's own account (may manage its schedule: schedule:own)")
 
 
 class OutageBody(Body):
@@ -159,6 +166,9 @@ class HolidayBody(Body):
     clinic_id: Id
     day: Day
     name: Label = ""
+    keep_appointments: bool = Field(
+        False, description="Save even when appointments are booked that day (else 422 "
+                           "listing them)")
 
 
 class BlockoutBody(Body):
@@ -228,8 +238,11 @@ def _record_routes(
     edit: str,
     tag: str,
     search: bool = False,
+    also: tuple[str, ...] = (),
 ) -> None:
-    """Register the create / list / read / update (/ delete) routes of one record type."""
+    """Register the create / list / read / update (/ delete) routes of one record type
+    (``also``: other permissions that let a caller in, the service narrowing what they
+    may touch)."""
     out = create_model(f"{body.__name__.removesuffix('Body')}Out",
                        __base__=body, id=(str, ...))
     optional: dict[str, Any] = {
@@ -239,8 +252,8 @@ def _record_routes(
     patch = create_model(
         f"{body.__name__.removesuffix('Body')}Patch", __base__=Body, **optional
     )
-    viewer = Depends(require(view))
-    editor = Depends(require(edit))
+    viewer = Depends(require(view, *also))
+    editor = Depends(require(edit, *also))
     normalize = _normalizer(body)
     item_path = f"{path}/{{record_id}}"
     responses: dict[int | str, dict[str, Any]] = {
@@ -321,14 +334,18 @@ for _path, _kind, _body, _label in (
     ("/admin/outages", admin.OUTAGE, OutageBody, "resource outage"),
     ("/admin/appointment-types", admin.APPOINTMENT_TYPE, AppointmentTypeBody,
      "appointment type"),
-    ("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody, "weekly schedule"),
-    ("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
-     "schedule exception"),
     ("/admin/holidays", admin.HOLIDAY, HolidayBody, "holiday"),
     ("/admin/blockouts", admin.BLOCKOUT, BlockoutBody, "blockout"),
     ("/admin/quotas", admin.QUOTA, QuotaBody, "quota"),
 ):
     _record_routes(_path, _kind, _body, label=_label, view=_CONFIG, edit=_CONFIG, tag="admin")
+# A provider's user with ``schedule:own`` manages that provider's schedule and time off.
+_record_routes("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody,
+               label="weekly schedule", view=_CONFIG, edit=_CONFIG, tag="admin",
+               also=(admin.OWN_SCHEDULE,))
+_record_routes("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
+               label="schedule exception", view=_CONFIG, edit=_CONFIG, tag="admin",
+               also=(admin.OWN_SCHEDULE,))
 
 _record_routes("/patients", admin.PATIENT, PatientBody, label="patient", view="patient:view",
                edit="patient:edit", tag="patients", search=True)
