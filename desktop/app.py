@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
+from desktop.services.admin import AdminService, TwoStepService
 from desktop.services.context import DeskContext
 from desktop.services.feeds import USER_HEADER, FeedsService
 from desktop.services.session import (
@@ -59,6 +60,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.recovery import KEY_STORE_PROBLEMS, RecoveryScreen, key_store_problem
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.text import _
+from desktop.ui.two_step_dialog import TwoStepDialog
 from desktop.version import desk_version
 
 log = logging.getLogger(__name__)
@@ -197,13 +199,16 @@ class DeskStart(QObject):
         self._sessions = SignInService(self.store, self._clock,
                                        SessionSettings.from_config(self.config))
         screen = SignInScreen(self._sessions, server_check)
+        enrolment = TwoStepService(checker.call, organization)
+        screen.set_enrol(lambda: TwoStepDialog(enrolment, screen.email.text().strip(),
+                                               screen).exec())
         screen.signedIn.connect(self._open_window)
         self._show_screen(screen, _("Sign in to ClinicDesk"))
 
     @Slot(object)
     def _open_window(self, user: SignedInUser) -> None:
         assert self.store is not None and self._sessions is not None
-        _organization, clinics = desk_clinics(self.store)
+        organization, clinics = desk_clinics(self.store)
         if not clinics:
             QMessageBox.warning(None, _("ClinicDesk"), _(
                 "This desk has no clinic yet. Ask your administrator to set one up."))
@@ -220,6 +225,8 @@ class DeskStart(QObject):
         self.sync.start()
         window.localChange.connect(self.sync.request_sync)
         window.calendar_menu.set_feeds(self._feeds_service())
+        window.admin_menu.set_server(AdminService(self._user_call()),
+                                     TwoStepService(self._user_call(), organization))
         if self.screen is not None:
             self.screen.close()
             self.screen = None
@@ -229,6 +236,10 @@ class DeskStart(QObject):
 
     def _feeds_service(self) -> FeedsService:
         """The feeds dialog's server calls: this desk, naming the signed-in user."""
+        return FeedsService(self._user_call())
+
+    def _user_call(self) -> Callable[..., Any]:
+        """Server calls as this desk (its own HTTP session), naming the signed-in user."""
         client = self._client()
         sessions = self._sessions
         assert sessions is not None
@@ -237,7 +248,7 @@ class DeskStart(QObject):
             headers = {USER_HEADER: sessions.require_user().user_id}
             return client.call(method, path, headers=headers, **kwargs)
 
-        return FeedsService(call)
+        return call
 
     def _show_screen(self, screen: QWidget, title: str) -> None:
         if self.screen is not None:

@@ -54,6 +54,7 @@ from desktop.sync.errors import (
     ServerUnreachable,
     SyncCancelled,
     SyncError,
+    TwoStepRequired,
     UpdateRequired,
 )
 from desktop.sync.events import PokeListener
@@ -64,6 +65,7 @@ from desktop.sync.protocol import (
     PUSH_PATH,
     PullPage,
     error_code,
+    error_message,
     mutation_body,
     parse_enrollment,
     parse_pull,
@@ -307,6 +309,8 @@ class SyncClient:
                                 retry=False, json={"organization": organization, "email": email,
                                                    "password": password, "totp": totp})
         except RequestRefused as refused:
+            if refused.code == "mfa_enrolment_required":
+                raise TwoStepRequired(refused.code) from None
             if refused.status in (400, 401, 403, 422):
                 return None
             raise BadResponse(f"login answered {refused.status}") from None
@@ -440,6 +444,8 @@ def _decode(response: requests.Response) -> Any:
         body = response.json()
     except ValueError:
         body = None
+    if status == 204:
+        return None
     if 200 <= status < 300:
         if body is None:
             raise BadResponse(f"HTTP {status} with a body that is not JSON")
@@ -452,12 +458,12 @@ def _decode(response: requests.Response) -> Any:
             raise EnrollmentRefused(code)
         if code in ("device_revoked", "unknown_device"):
             raise DeviceRevoked(code)
-        raise RequestRefused(status, code)
+        raise RequestRefused(status, code, error_message(body))
     if status == 409 and code == MUTATION_GAP:
         raise OutOfOrder(code)
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
-    raise RequestRefused(status, code)
+    raise RequestRefused(status, code, error_message(body))
 
 
 def _download_url(body: Any) -> str:

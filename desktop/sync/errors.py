@@ -105,10 +105,22 @@ class RequestRefused(SyncError):
                     "If this keeps happening, tell your administrator.")
     transient = False
 
-    def __init__(self, status: int, code: str = "") -> None:
+    def __init__(self, status: int, code: str = "", server_message: str = "") -> None:
         super().__init__(f"HTTP {status} {code}".strip(), status=status)
         self.status = status
         self.code = code
+        #: The server's own words (shown in administration dialogs; never logged).
+        self.server_message = server_message
+
+
+class TwoStepRequired(SyncError):
+    """The password was right, but the user's role requires two-step sign-in and the
+    account has none yet."""
+
+    message_id = N_("Your role requires two-step sign-in. Choose “Enrol two-step sign-in” "
+                    "below to set up an authenticator app, then sign in with its code.")
+    transient = False
+    keeps_changes = False
 
 
 class OtherOrganization(SyncError):
