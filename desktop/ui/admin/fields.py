@@ -164,7 +164,7 @@ class FieldEditor:
                       else datetime.now(self._zone).replace(minute=0, second=0, microsecond=0))
             local = moment.astimezone(self._zone)
             widget.setDateTime(QDateTime(local.year, local.month, local.day, local.hour,
-                                         local.minute))
+                                         local.minute, 0))
 
     def value(self) -> Any:
         """The field in the API's shape; :class:`FieldProblem` when it cannot be read."""

@@ -212,7 +212,7 @@ USERS_KIND = RecordKind(
     N_("Who may sign in and with which roles. The e-mail and first password are set when "
        "the account is made; the last user who manages users cannot lose that right."),
     (FieldSpec("email", N_("E-mail"), required=True, create_only=True, max_length=320),
-     FieldSpec("display_name", N_("Name"), required=True, max_length=100),
+     FieldSpec("display_name", N_("Name"), default="", max_length=100),
      FieldSpec("password", N_("First password"), "password", required=True,
                create_only=True, max_length=1024),
      FieldSpec("roles", N_("Roles"), "many", lookup="roles", default=[]),

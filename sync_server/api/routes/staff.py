@@ -6,11 +6,11 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from scheduling import limits
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, require
-from sync_server.api.fields import Email, Id, IdPath, PersonName
+from sync_server.api.fields import Email, Id, IdPath, text_check
 from sync_server.services import staff
 from sync_server.services.accounts import Principal
 
@@ -19,6 +19,8 @@ Admin = Annotated[Principal, Depends(require(staff.ADMIN))]
 Permissions = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
 RoleNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
                       Field(max_length=20)]
+DisplayName = Annotated[str, Field(max_length=limits.PERSON_NAME),
+                        AfterValidator(text_check(limits.PERSON_NAME))]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such record in your organization"},
     422: {"description": "Not valid, or it would leave nobody managing users"},
@@ -49,13 +51,13 @@ class RoleOut(BaseModel):
 
 class UserBody(Strict):
     email: Email = Field(min_length=3)
-    display_name: PersonName = ""
+    display_name: DisplayName = ""
     password: str = Field(min_length=1, max_length=limits.PASSWORD)
     roles: RoleNames = []
 
 
 class UserPatch(Strict):
-    display_name: PersonName | None = None
+    display_name: DisplayName | None = None
     roles: RoleNames | None = None
     active: bool | None = None
 
