@@ -80,10 +80,13 @@ class RecordEditorDialog(QDialog):
         self.editors = [FieldEditor(spec, self, lookups, zone) for spec in kind.fields]
         self._labels = [QLabel(self) for _spec in kind.fields]
         form_box = QWidget(self)
-        form = QFormLayout(form_box)
+        form = QFormLayout()
         for label, editor in zip(self._labels, self.editors, strict=True):
             label.setBuddy(editor.widget)
             form.addRow(label, editor.widget)
+        top = QVBoxLayout(form_box)  # rows at the top, not spread over a tall dialog
+        top.addLayout(form)
+        top.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_box)
@@ -170,6 +173,10 @@ class RecordEditorDialog(QDialog):
         self.list.setCurrentRow(-1)
         self.list.blockSignals(False)
         self._fill(None)
+        # The form has the focus: the list would select its first row on taking it.
+        first = next((e.widget for e in self.editors if e.widget.isEnabled()), None)
+        if first is not None:
+            first.setFocus()
 
     def _fill(self, record: Record | None) -> None:
         self._current = record
