@@ -4,13 +4,12 @@ refuses (in the server's words, or before sending what the server would refuse).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QDateTime, QTime, Qt
+from PySide6.QtCore import QDateTime, Qt, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
