@@ -40,19 +40,8 @@ def get_in_organization(
     if record is not None and record.organization_id == organization_id:
         return record
     if record is not None:
-        session.rollback()
-        audit.append(
-            session,
-            organization_id,
-            at=now,
-            actor=actor,
-            intent="access_denied",
-            outcome="refused",
-            target_type=target_type,
-            target_id=record_id,
-            reason="other_organization",
-        )
-        session.commit()
+        _refused(session, organization_id, actor, now, "access_denied", target_type,
+                 record_id, "other_organization")
     raise NotFound(f"No {target_type.replace('_', ' ')} with this id.", code="not_found")
 
 
@@ -70,19 +59,8 @@ def refuse(
     Like the 404 above, whatever the caller's transaction did is rolled back and
     the ``permission_denied`` entry is committed on its own.
     """
-    session.rollback()
-    audit.append(
-        session,
-        organization_id,
-        at=now,
-        actor=actor,
-        intent="permission_denied",
-        outcome="refused",
-        target_type="permission",
-        target_id=permission,
-        reason="missing_permission",
-    )
-    session.commit()
+    _refused(session, organization_id, actor, now, "permission_denied", "permission",
+             permission, "missing_permission")
     return PermissionDenied(
         message or f"Your role does not allow this (needs the '{permission}' permission).",
         code="permission_denied",
@@ -99,3 +77,13 @@ def record_reads(
                      outcome="done", target_type=target_type, target_id=record_id)
     if record_ids:
         session.commit()
+
+
+def _refused(session: Session, organization_id: str, actor: audit.Actor, now: datetime,
+             intent: str, target_type: str, target_id: str, reason: str) -> None:
+    """Undo the caller's transaction, then commit the refusal's audit entry on its own."""
+    session.rollback()
+    audit.append(session, organization_id, at=now, actor=actor, intent=intent,
+                 outcome="refused", target_type=target_type, target_id=target_id,
+                 reason=reason)
+    session.commit()

@@ -58,6 +58,12 @@ def _schedule_problem(v: dict[str, Any]) -> str | None:
     return None
 
 
+#: From, until and why: the fields of time off and of a blockout.
+PERIOD = (FieldSpec("start", N_("From"), "instant"), FieldSpec("end", N_("Until"), "instant"),
+          FieldSpec("reason", N_("Reason"), default="", max_length=500))
+CLINIC = FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True)
+
+
 def _minutes(name: str, label: str, low: int = 1, high: int = DAY) -> FieldSpec:
     return FieldSpec(name, label, "int", minimum=low, maximum=high, unit=60, default=low * 60)
 
@@ -140,7 +146,7 @@ WEEKLY_SCHEDULES = RecordKind(
     N_("When each provider works, per weekday and clinic, in the clinic's local time, "
        "with breaks and optional first and last valid days."),
     (FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", required=True),
-     FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True),
+     CLINIC,
      FieldSpec("weekday", N_("Weekday"), "choice", options=WEEKDAYS, default=0),
      FieldSpec("start", N_("From"), "time", default="09:00"),
      FieldSpec("end", N_("Until"), "time", default="17:00"),
@@ -158,12 +164,10 @@ TIME_OFF = RecordKind(
     N_("Dated exceptions to a provider's weekly schedule: time off (no bookings) or extra "
        "working hours."),
     (FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", required=True),
-     FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True),
+     CLINIC,
      FieldSpec("kind", N_("Kind"), "choice", default="time_off",
                options=(("time_off", N_("Time off")), ("extra_hours", N_("Extra hours")))),
-     FieldSpec("start", N_("From"), "instant"),
-     FieldSpec("end", N_("Until"), "instant"),
-     FieldSpec("reason", N_("Reason"), default="", max_length=500)),
+     *PERIOD),
     lambda r, lk: f"{name_of(lk, 'providers', r['provider_id'])} · {str(r['start'])[:16]}",
     _range_problem, lookups=("providers", "clinics"))
 
@@ -171,7 +175,7 @@ HOLIDAYS = RecordKind(
     "holidays", f"{ADMIN}/holidays", N_("Holidays"),
     N_("Days a clinic is closed. A holiday on a day with booked appointments is refused "
        "with the list of them, unless you tick “keep booked appointments”."),
-    (FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True),
+    (CLINIC,
      FieldSpec("day", N_("Day"), "day", required=True),
      FieldSpec("name", N_("Name"), default=""),
      FieldSpec("keep_appointments", N_("Keep booked appointments"), "bool", default=False)),
@@ -182,12 +186,10 @@ BLOCKOUTS = RecordKind(
     "blockouts", f"{ADMIN}/blockouts", N_("Blockouts"),
     N_("Periods when a provider, room or the whole clinic takes no bookings (also "
        "created by right-clicking an empty slot in the agenda)."),
-    (FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True),
+    (CLINIC,
      FieldSpec("resource_id", N_("Provider or room"), "choice", lookup="resources",
                optional=True),
-     FieldSpec("start", N_("From"), "instant"),
-     FieldSpec("end", N_("Until"), "instant"),
-     FieldSpec("reason", N_("Reason"), default="", max_length=500)),
+     *PERIOD),
     lambda r, lk: f"{str(r['start'])[:16]} · {name_of(lk, 'resources', r['resource_id'])}",
     _range_problem, lookups=("clinics", "resources"))
 
@@ -195,7 +197,7 @@ QUOTAS = RecordKind(
     "quotas", f"{ADMIN}/quotas", N_("Quotas"),
     N_("At most so many bookings per day or week at a clinic, optionally per provider "
        "or appointment type."),
-    (FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True),
+    (CLINIC,
      FieldSpec("period", N_("Per"), "choice", default="day",
                options=(("day", N_("day")), ("week", N_("week")))),
      FieldSpec("max_count", N_("At most"), "int", maximum=100_000, default=10),

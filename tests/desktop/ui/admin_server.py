@@ -3,11 +3,9 @@ desk's administration services talking to it as the clinic's administrator."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +13,8 @@ import requests
 
 from desktop.services.admin import AdminService, TwoStepService
 from desktop.ui.admin.kinds import lookup_lists
-from sync_server.core.security import Passwords, password_hasher
-from sync_server.db.migrate import upgrade
-from sync_server.db.session import make_engine, make_session_factory
-from sync_server.services import accounts
-from tests.e2e.server_side import PASSWORD, Clinic, ServerThread, seed_clinic
-from tests.sync_server.conftest import make_settings
+from tests.desktop.ui.feeds_server import seeded_server
+from tests.e2e.server_side import PASSWORD, Clinic
 
 
 class Refused(Exception):
@@ -62,27 +56,8 @@ class LiveAdmin:
 
 @contextmanager
 def live_admin(folder: Path) -> Iterator[LiveAdmin]:
-    database = f"sqlite:///{folder / 'server.db'}"
-    upgrade(database)
-    settings = make_settings(database, folder)
-    engine = make_engine(database)
-    with make_session_factory(engine)() as session:
-        clinic = seed_clinic(session, settings)
-        email = f"admin-{uuid.uuid4().hex[:6]}@clinic.example"
-        accounts.create_user(session, Passwords(password_hasher(settings)), clinic.org_id,
-                             email, PASSWORD, ["administrator"], datetime.now(UTC))
-        session.commit()
-    engine.dispose()
-    server = ServerThread(settings)
-    server.start()
-    http = requests.Session()
-    try:
-        token = http.post(f"{server.url}/api/v1/auth/login", timeout=20, json={
-            "organization": clinic.org_slug, "email": email, "password": PASSWORD}).json()
-        http.headers["Authorization"] = f"Bearer {token['access_token']}"
-        live = LiveAdmin(server.url, clinic, email, AdminService(lambda *a, **k: None), http)
+    with seeded_server(folder) as running:
+        live = LiveAdmin(running.url, running.clinic, running.admin_email,
+                         AdminService(lambda *a, **k: None), running.http)
         live.service = AdminService(live.call)
         yield live
-    finally:
-        http.close()
-        server.stop()
