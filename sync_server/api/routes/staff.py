@@ -16,13 +16,15 @@ from sync_server.services.accounts import Principal
 
 router = APIRouter(prefix="/admin", tags=["users and roles"])
 Admin = Annotated[Principal, Depends(require(staff.ADMIN))]
-Permissions = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
-RoleNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                      Field(max_length=20)]
+Permissions = Annotated[list[Annotated[str, Field(max_length=64),
+                                       AfterValidator(text_check(64))]], Field(max_length=100)]
+RoleNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=64),
+                                     AfterValidator(text_check(64))]], Field(max_length=20)]
 DisplayName = Annotated[str, Field(max_length=limits.PERSON_NAME),
                         AfterValidator(text_check(limits.PERSON_NAME))]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such record in your organization"},
+    409: {"description": "A role or account with this name or e-mail already exists"},
     422: {"description": "Not valid, or it would leave nobody managing users"},
 }
 
@@ -32,7 +34,7 @@ class Strict(BaseModel):
 
 
 class RoleBody(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(text_check(64))]
     permissions: Permissions = []
     mfa_required: bool = False
 
