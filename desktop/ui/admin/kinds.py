@@ -99,6 +99,40 @@ PROVIDERS = RecordKind(
     keep=lambda r: r.get("kind") == "provider", fixed={"kind": "provider"},
     removable=False, lookups=("clinics", "users"))
 
+def _restriction_form(record: Record) -> Record:
+    restriction = record.get("restriction") or {}
+    return {**record, "restricted": bool(record.get("restriction")),
+            "requires_approval": restriction.get("requires_approval", True),
+            "min_lead_time_seconds": restriction.get("min_lead_time_seconds", 0)}
+
+
+def _restriction_api(values: Record) -> Record:
+    flat = dict(values)
+    restricted = flat.pop("restricted")
+    approval, lead = flat.pop("requires_approval"), flat.pop("min_lead_time_seconds")
+    flat["restriction"] = ({"requires_approval": approval, "min_lead_time_seconds": lead}
+                           if restricted else None)
+    return flat
+
+
+ROOMS = RecordKind(
+    "rooms", f"{ADMIN}/resources", N_("Rooms and equipment"),
+    N_("Rooms, chairs and equipment that appointments need. A restricted one is booked "
+       "only with approval and a minimum lead time."),
+    (FieldSpec("kind", N_("Kind"), "choice", create_only=True, default="room",
+               options=(("room", N_("Room")), ("equipment", N_("Equipment")))),
+     FieldSpec("name", N_("Name"), required=True),
+     FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
+     FieldSpec("restricted", N_("Restricted"), "bool", default=False),
+     FieldSpec("requires_approval", N_("Needs approval"), "bool", default=True),
+     FieldSpec("min_lead_time_seconds", N_("Minimum lead time (hours)"), "int",
+               maximum=24 * 366, unit=3600, default=0),
+     FieldSpec("active", N_("Active"), "bool", default=True)),
+    lambda r, _l: f"{r['name']} · {_('Room') if r['kind'] == 'room' else _('Equipment')}"
+                  + (" · " + _("restricted") if r.get("restriction") else ""),
+    keep=lambda r: r.get("kind") in ("room", "equipment"), removable=False,
+    lookups=("clinics",), to_form=_restriction_form, to_api=_restriction_api)
+
 APPOINTMENT_TYPES = RecordKind(
     "appointment_types", f"{ADMIN}/appointment-types", N_("Appointment types"),
     N_("What can be booked: durations (minutes), buffers kept free around it, how many "
@@ -235,7 +269,7 @@ ROLES = RecordKind(
     removable=False, permission=USERS, lookups=("permissions",))
 
 #: The Administration menu's screens, in its order.
-ALL_KINDS = (CLINICS, PROVIDERS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
+ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
              TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
 
 

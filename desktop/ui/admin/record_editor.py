@@ -55,6 +55,9 @@ class RecordKind:
     permission: str = "admin:config"
     #: Lookup lists the form needs (clinics, providers, …).
     lookups: tuple[str, ...] = ()
+    #: The server's record → the form's flat fields, and back (nested API fields).
+    to_form: Callable[[Record], Record] = lambda record: record
+    to_api: Callable[[Record], Record] = lambda values: values
 
 
 class RecordEditorDialog(QDialog):
@@ -180,9 +183,10 @@ class RecordEditorDialog(QDialog):
 
     def _fill(self, record: Record | None) -> None:
         self._current = record
+        shown = None if record is None else self.kind.to_form(record)
         for editor in self.editors:
-            editor.set_value(editor.spec.default if record is None
-                             else record.get(editor.spec.name, editor.spec.default))
+            editor.set_value(editor.spec.default if shown is None
+                             else shown.get(editor.spec.name, editor.spec.default))
             editor.set_editable(not editor.spec.create_only if record is not None
                                 else not editor.spec.update_only)
         self.delete_button.setEnabled(record is not None)
@@ -219,9 +223,11 @@ class RecordEditorDialog(QDialog):
             return None
         try:
             if self._current is None:
-                saved = self._service.create(self.kind.path, {**self.kind.fixed, **values})
+                saved = self._service.create(self.kind.path,
+                                             {**self.kind.fixed, **self.kind.to_api(values)})
             else:
-                saved = self._service.update(self.kind.path, self._current["id"], values)
+                saved = self._service.update(self.kind.path, self._current["id"],
+                                             self.kind.to_api(values))
         except Exception as error:  # noqa: BLE001 - the server's refusal is shown
             self._show_error(error)
             return None

@@ -286,3 +286,19 @@ def test_screens_open_for_the_permissions_they_need() -> None:
     assert not may_open(kinds.HOLIDAYS, frozenset({"schedule:own"}))
 
 
+
+
+def test_rooms_and_equipment_with_a_restriction(qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.ROOMS)
+    assert sorted(lines(dialog)) == ["room 2 · Room", "room 3 · Room"]
+    fill(dialog, kind="equipment", name="Ultrasound", clinic_ids=["Retiro"], restricted=True,
+         requires_approval=True, min_lead_time_seconds=48)
+    record = saved(dialog)
+    assert record["restriction"] == {"requires_approval": True,
+                                     "min_lead_time_seconds": 48 * 3600}
+    assert "Ultrasound · Equipment · restricted" in lines(dialog)
+    assert not dialog.editors[0].widget.isEnabled()  # the kind is set once
+    fill(dialog, restricted=False)
+    assert saved(dialog)["restriction"] is None
+    fill(dialog, name="")
+    assert refused(dialog) == "Fill in: Name."
