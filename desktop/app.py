@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from desktop.assets import app_icon
 from desktop.config import DeskConfig, DeskConfigError, load_config
 from desktop.logs import configure_logging
+from desktop.services.admin import AdminService, TwoStepService
 from desktop.services.context import DeskContext
 from desktop.services.feeds import FeedsService
 from desktop.services.notifications import NotificationsService
@@ -60,6 +61,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.recovery import KEY_STORE_PROBLEMS, RecoveryScreen, key_store_problem
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.text import _
+from desktop.ui.two_step_dialog import TwoStepDialog
 from desktop.version import desk_version
 
 log = logging.getLogger(__name__)
@@ -198,13 +200,16 @@ class DeskStart(QObject):
         self._sessions = SignInService(self.store, self._clock,
                                        SessionSettings.from_config(self.config))
         screen = SignInScreen(self._sessions, server_check)
+        enrolment = TwoStepService(checker.call, organization)
+        screen.set_enrol(lambda: TwoStepDialog(enrolment, screen.email.text().strip(),
+                                               screen).exec())
         screen.signedIn.connect(self._open_window)
         self._show_screen(screen, _("Sign in to ClinicDesk"))
 
     @Slot(object)
     def _open_window(self, user: SignedInUser) -> None:
         assert self.store is not None and self._sessions is not None
-        _organization, clinics = desk_clinics(self.store)
+        organization, clinics = desk_clinics(self.store)
         if not clinics:
             QMessageBox.warning(None, _("ClinicDesk"), _(
                 "This desk has no clinic yet. Ask your administrator to set one up."))
@@ -224,6 +229,7 @@ class DeskStart(QObject):
         call = self._server_call()
         window.calendar_menu.set_feeds(FeedsService(call))
         window.notifications.set_service(NotificationsService(call))
+        window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         if self.screen is not None:
             self.screen.close()
             self.screen = None

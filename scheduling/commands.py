@@ -22,9 +22,9 @@ from scheduling.timeutil import require_aware
 
 class Permission(StrEnum):
     VIEW_CALENDAR = "booking:view_calendar"
-    CREATE = "booking:create"
-    MODIFY = "booking:modify"
-    CANCEL = "booking:cancel"
+    CREATE = "booking:create_appointment"
+    MODIFY = "booking:modify_appointment"
+    CANCEL = "booking:cancel_appointment"
     OVERRIDE = "booking:override"
     APPROVE = "booking:approve"
     UNDO = "booking:undo"

@@ -53,6 +53,8 @@ CONTACT_PREFERENCE: Final = 16
 TIME_ZONE: Final = 64
 INSURANCE_PROVIDER: Final = 100
 INSURANCE_ID: Final = 50
+#: A provider's professional licence number (seed 002: 50).
+LICENCE_NUMBER: Final = 50
 #: An organization's slug, and a sign-in's organization field (slug or id).
 SLUG: Final = 64
 #: An address a server fetches (an external busy calendar's .ics URL).

@@ -308,9 +308,17 @@ class SignInService:
                                     outcome=outcome, reason=reason))
 
 
+#: Permission names cached by desks before the server took seed 003's names: an offline
+#: sign-in after the update keeps the rights the user had.
+RENAMED = {"booking:create": "booking:create_appointment",
+           "booking:modify": "booking:modify_appointment",
+           "booking:cancel": "booking:cancel_appointment"}
+
+
 def _cached(row: CachedUser) -> tuple[SignedInUser, str, datetime]:
     user = SignedInUser(row.user_id, row.organization_id, row.email, row.display_name,
-                        tuple(_strings(row.roles)), frozenset(_strings(row.permissions)),
+                        tuple(_strings(row.roles)),
+                        frozenset(RENAMED.get(p, p) for p in _strings(row.permissions)),
                         online=False)
     return user, row.verifier, row.verified_at
 

@@ -54,6 +54,7 @@ from desktop.sync.errors import (
     ServerUnreachable,
     SyncCancelled,
     SyncError,
+    TwoStepRequired,
     UpdateRequired,
 )
 from desktop.sync.events import PokeListener
@@ -323,6 +324,8 @@ class SyncClient:
                                 retry=False, json={"organization": organization, "email": email,
                                                    "password": password, "totp": totp})
         except RequestRefused as refused:
+            if refused.code == "mfa_enrolment_required":
+                raise TwoStepRequired(refused.code) from None
             if refused.status in (400, 401, 403, 422):
                 return None
             raise BadResponse(f"login answered {refused.status}") from None
@@ -475,7 +478,7 @@ def _decode(response: requests.Response) -> Any:
             raise EnrollmentRefused(code)
         if code in ("device_revoked", "unknown_device"):
             raise DeviceRevoked(code)
-        raise RequestRefused(status, code)
+        raise RequestRefused(status, code, error_message(body))
     if status == 409 and code == MUTATION_GAP:
         raise OutOfOrder(code)
     if status >= 500:

@@ -114,6 +114,16 @@ class RequestRefused(SyncError):
         self.server_message = server_message
 
 
+class TwoStepRequired(SyncError):
+    """The password was right, but the user's role requires two-step sign-in and the
+    account has none yet."""
+
+    message_id = N_("Your role requires two-step sign-in. Choose “Enrol two-step sign-in” "
+                    "below to set up an authenticator app, then sign in with its code.")
+    transient = False
+    keeps_changes = False
+
+
 class OtherOrganization(SyncError):
     """The server answered for another organization than the one this desk belongs to."""
 

@@ -174,6 +174,13 @@ def parse_enrollment(body: Any) -> Enrollment:
     )
 
 
+def error_message(body: Any) -> str:
+    """The server's ``{"error": {"message": ...}}`` words, or "" when there are none."""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message[:2000] if isinstance(message, str) else ""
+
+
 def error_code(body: Any) -> str:
     """The server's ``{"error": {"code": ...}}`` code, or "" when there is none."""
     if isinstance(body, dict):

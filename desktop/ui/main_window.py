@@ -44,6 +44,7 @@ from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
 from desktop.sync.errors import ServerUnreachable
 from desktop.sync.worker import SyncStatus
+from desktop.ui.admin.menu import AdministrationMenu
 from desktop.ui.agenda import AgendaWidget
 from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self.calendar_menu = CalendarMenu(self, ctx, self, self.agenda.selected_appointment)
         self.notifications = NotificationsMenu(self, ctx, self.agenda.selected_appointment,
                                                self.show_appointment)
+        self.admin_menu = AdministrationMenu(self, ctx, lambda: self._zone)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)

@@ -8,6 +8,8 @@ in plain words; nothing typed is ever logged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -53,7 +55,7 @@ class SignInScreen(QWidget):
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.totp = QLineEdit(self)
-        self.totp.setMaxLength(8)
+        self.totp.setMaxLength(16)  # a recovery code is 11 characters
         self.email_label, self.password_label, self.totp_label = (QLabel(self)
                                                                   for _i in range(3))
         self.sign_in_button = QPushButton(self)
@@ -74,6 +76,10 @@ class SignInScreen(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(form)
         layout.addWidget(self.sign_in_button)
+        self.enrol_button = QPushButton(self)
+        self.enrol_button.setFlat(True)
+        self.enrol_button.hide()
+        layout.addWidget(self.enrol_button)
         layout.addWidget(self.message)
         layout.addWidget(self.hint)
         layout.addStretch(2)
@@ -82,6 +88,11 @@ class SignInScreen(QWidget):
         self.totp.returnPressed.connect(self.sign_in)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
+
+    def set_enrol(self, enrol: Callable[[], object]) -> None:
+        """Offer "Enrol two-step sign-in" (needs the server) with ``enrol`` behind it."""
+        self.enrol_button.clicked.connect(enrol)
+        self.enrol_button.show()
 
     def set_hint(self, text: str) -> None:
         """Show ``text`` under the form (empty: nothing)."""
@@ -94,8 +105,9 @@ class SignInScreen(QWidget):
         self.email_label.setText(_("E-mail"))
         self.password_label.setText(_("Password"))
         self.totp_label.setText(_("One-time code"))
-        self.totp.setPlaceholderText(_("Only if your account uses one"))
+        self.totp.setPlaceholderText(_("Only if your account uses one (or a recovery code)"))
         self.sign_in_button.setText(_("Sign in"))
+        self.enrol_button.setText(_("Enrol two-step sign-in…"))
 
     @Slot()
     def sign_in(self) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.core.context import ServerContext
 from sync_server.core.security import InvalidTokenError, read_access_token
-from sync_server.services import accounts, devices
-from sync_server.services.errors import AuthenticationFailed, PermissionDenied
+from sync_server.services import access, accounts, devices
+from sync_server.services.errors import AuthenticationFailed
 
 log = logging.getLogger("sync_server.db")
 
@@ -76,12 +76,29 @@ _device_header = APIKeyHeader(
 )
 
 
+#: Names the user signed in on an enrolled desk that calls with its device token.
+USER_HEADER = "X-ClinicDesk-User"
+_user_header = APIKeyHeader(name=USER_HEADER, auto_error=False,
+                            description="The desk's signed-in user (with the device token)")
+
+
 def get_current_user(
     context: ContextDep,
     session: SessionDep,
     now: NowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    device_token: Annotated[str | None, Depends(_device_header)] = None,
+    user_id: Annotated[str | None, Depends(_user_header)] = None,
 ) -> accounts.Principal:
+    """The caller: a bearer access token, or an enrolled desk (device token) naming the
+    user signed in on it (the desk checked the password; the server checks the rights)."""
+    if credentials is None and device_token:
+        device = devices.authenticate_device(session, device_token, now)
+        desk_user = accounts.load_principal(session, user_id or "", device.organization_id)
+        if desk_user is None:
+            raise AuthenticationFailed(f"Name the signed-in user in the {USER_HEADER} header.",
+                                       code="not_authenticated")
+        return desk_user
     if credentials is None:
         raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     try:
@@ -115,15 +132,14 @@ def get_current_device(
 CurrentDevice = Annotated[devices.DeskDevice, Depends(get_current_device)]
 
 
-def require(permission: str) -> Callable[[accounts.Principal], accounts.Principal]:
-    """A dependency that lets the request through only when the user holds ``permission``."""
+def require(permission: str, *alternatives: str) -> Callable[..., accounts.Principal]:
+    """A dependency that lets the request through only when the user holds ``permission``
+    (or one of ``alternatives``); otherwise an audited 403 naming ``permission``."""
 
-    def check(user: CurrentUser) -> accounts.Principal:
-        if not user.can(permission):
-            raise PermissionDenied(
-                f"Your role does not allow this (needs the '{permission}' permission).",
-                code="permission_denied",
-            )
+    def check(user: CurrentUser, session: SessionDep, now: NowDep) -> accounts.Principal:
+        if not any(user.can(p) for p in (permission, *alternatives)):
+            raise access.refuse(session, user.organization_id, user.actor, now,
+                                permission=permission)
         return user
 
     return check

@@ -62,6 +62,7 @@ Reason = _text(limits.REASON, multiline=True)
 Note = _text(limits.NOTE, multiline=True)
 InsuranceProvider = _text(limits.INSURANCE_PROVIDER)
 InsuranceId = _text(limits.INSURANCE_ID)
+LicenceNumber = _text(limits.LICENCE_NUMBER)
 Slug = _text(limits.SLUG, required=True)
 RRule = _text(limits.RRULE, required=True)
 

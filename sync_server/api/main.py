@@ -10,10 +10,11 @@ from sync_server.api.routes import (
     devices,
     events,
     health,
+    staff,
     sync,
 )
 
 api_router = APIRouter()
 for router in (health.router, auth.router, devices.router, appointments.router,
-               availability.router, sync.router, events.router, admin.router):
+               availability.router, sync.router, events.router, admin.router, staff.router):
     api_router.include_router(router)

@@ -72,6 +72,25 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
+def totp_uri(secret: str, account: str, issuer: str) -> str:
+    """The ``otpauth://`` link an authenticator app reads from a QR code."""
+    return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
+
+
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+
+
+def new_recovery_code() -> str:
+    """A one-time recovery code, ``xxxxx-xxxxx`` (about 50 random bits)."""
+    letters = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+    return f"{letters[:5]}-{letters[5:]}"
+
+
+def normalize_recovery_code(code: str) -> str:
+    """Lower case, without spaces or dashes, as typed from paper."""
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
 def new_opaque_token() -> str:
     """A bearer secret with 256 random bits."""
     return secrets.token_urlsafe(32)

@@ -124,6 +124,10 @@ class Clinic(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16), default="en_US")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    address: Mapped[str] = mapped_column(Text, default="")
+    #: Opening hours as shown to people ("Mon-Fri 08:00-18:00"); bookable hours are the
+    #: providers' weekly schedules.
+    opening_hours: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Department(Base):
@@ -146,6 +150,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: A secret being enrolled: it becomes ``totp_secret`` once a code from it is confirmed.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -153,7 +159,7 @@ class User(Base):
 
 
 class Permission(Base):
-    """The global catalogue of permission codes (``booking:create`` …)."""
+    """The global catalogue of permission codes (``booking:create_appointment`` …)."""
 
     __tablename__ = "permissions"
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -166,6 +172,21 @@ class Role(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
     name: Mapped[str] = mapped_column(String(64))
+    #: Users holding this role must have a second factor to sign in.
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RecoveryCode(Base):
+    """A one-time sign-in code for a lost authenticator (SHA-256 stored, shown once)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class RolePermission(Base):
@@ -248,6 +269,12 @@ class Resource(Base):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     min_lead_time_seconds: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Providers (seed 002 "physicians"): specialty, licence number, and the user account
+    #: that may manage this provider's own schedule (``schedule:own``; checked by the
+    #: service, no foreign key: SQLite cannot add one to an existing table in place).
+    specialty: Mapped[str] = mapped_column(String(200), default="")
+    licence_number: Mapped[str] = mapped_column(String(50), default="")
+    user_id: Mapped[str | None] = mapped_column(ID)
 
 
 class ResourceClinic(Base):

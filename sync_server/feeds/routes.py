@@ -16,22 +16,13 @@ from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from scheduling import limits
-from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
-from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user
+from sync_server.api.deps import CurrentUser, NowDep, SessionDep
 from sync_server.feeds import busy, service, serving
-from sync_server.services import accounts, devices
-from sync_server.services.errors import (
-    AuthenticationFailed,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-)
-
-USER_HEADER = "X-ClinicDesk-User"
+from sync_server.services import access, accounts
+from sync_server.services.errors import InvalidInput, NotFound
 
 feed_router = APIRouter(tags=["feeds"])
 router = APIRouter(prefix="/feeds", tags=["feeds"])
@@ -79,30 +70,13 @@ feed_router.add_api_route("/feeds/{token}.ics", get_feed, methods=["HEAD"],
 # --------------------------------------------------------------------------- management
 
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-def feed_manager(context: ContextDep, session: SessionDep, now: NowDep,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                        Depends(_bearer)],
-                 device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
-                 user_id: Annotated[str | None, Header(alias=USER_HEADER)] = None,
-                 ) -> accounts.Principal:
+def feed_manager(user: CurrentUser, session: SessionDep, now: NowDep) -> accounts.Principal:
     """An administrator (``admin:config``), signed in directly or through an enrolled desk."""
-    if credentials is not None:
-        user = get_current_user(context, session, now, credentials)
-    elif device_token:
-        device = devices.authenticate_device(session, device_token, now)
-        found = accounts.load_principal(session, user_id or "", device.organization_id)
-        if found is None:
-            raise AuthenticationFailed(f"Name the signed-in user in the {USER_HEADER} header.",
-                                       code="not_authenticated")
-        user = found
-    else:
-        raise AuthenticationFailed("Sign in first.", code="not_authenticated")
     if not user.can("admin:config"):
-        raise PermissionDenied("Your role does not allow managing calendar feeds (needs the "
-                               "'admin:config' permission).", code="permission_denied")
+        raise access.refuse(session, user.organization_id, user.actor, now,
+                            permission="admin:config",
+                            message="Your role does not allow managing calendar feeds (needs "
+                                    "the 'admin:config' permission).")
     return user
 
 

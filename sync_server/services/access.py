@@ -1,4 +1,5 @@
-"""Organization scoping of ids: another organization's id is a 404 and an audit entry."""
+"""Organization scoping of ids: another organization's id is a 404 and an audit entry;
+a missing permission is a 403 and an audit entry; patient reads are audited."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from sync_server.services import audit
-from sync_server.services.errors import NotFound
+from sync_server.services.errors import NotFound, PermissionDenied
 
 
 class OrgScoped(Protocol):
@@ -39,17 +40,50 @@ def get_in_organization(
     if record is not None and record.organization_id == organization_id:
         return record
     if record is not None:
-        session.rollback()
-        audit.append(
-            session,
-            organization_id,
-            at=now,
-            actor=actor,
-            intent="access_denied",
-            outcome="refused",
-            target_type=target_type,
-            target_id=record_id,
-            reason="other_organization",
-        )
-        session.commit()
+        _refused(session, organization_id, actor, now, "access_denied", target_type,
+                 record_id, "other_organization")
     raise NotFound(f"No {target_type.replace('_', ' ')} with this id.", code="not_found")
+
+
+def refuse(
+    session: Session,
+    organization_id: str,
+    actor: audit.Actor,
+    now: datetime,
+    *,
+    permission: str,
+    message: str | None = None,
+) -> PermissionDenied:
+    """Audit a refusal for want of ``permission`` and return the 403 to raise.
+
+    Like the 404 above, whatever the caller's transaction did is rolled back and
+    the ``permission_denied`` entry is committed on its own.
+    """
+    _refused(session, organization_id, actor, now, "permission_denied", "permission",
+             permission, "missing_permission")
+    return PermissionDenied(
+        message or f"Your role does not allow this (needs the '{permission}' permission).",
+        code="permission_denied",
+    )
+
+
+def record_reads(
+    session: Session, organization_id: str, actor: audit.Actor, now: datetime,
+    target_type: str, record_ids: list[str],
+) -> None:
+    """One ``read`` audit entry per record shown (seed 002: audit of all data access)."""
+    for record_id in record_ids:
+        audit.append(session, organization_id, at=now, actor=actor, intent="read",
+                     outcome="done", target_type=target_type, target_id=record_id)
+    if record_ids:
+        session.commit()
+
+
+def _refused(session: Session, organization_id: str, actor: audit.Actor, now: datetime,
+             intent: str, target_type: str, target_id: str, reason: str) -> None:
+    """Undo the caller's transaction, then commit the refusal's audit entry on its own."""
+    session.rollback()
+    audit.append(session, organization_id, at=now, actor=actor, intent=intent,
+                 outcome="refused", target_type=target_type, target_id=target_id,
+                 reason=reason)
+    session.commit()

@@ -27,11 +27,13 @@ from sync_server.core.security import (
     TokenKeys,
     issue_access_token,
     new_opaque_token,
+    normalize_recovery_code,
     token_digest,
     verify_totp,
 )
 from sync_server.db.models import (
     LoginLockout,
+    RecoveryCode,
     RefreshToken,
     Role,
     RolePermission,
@@ -39,7 +41,13 @@ from sync_server.db.models import (
     UserRole,
 )
 from sync_server.services import audit
-from sync_server.services.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound
+from sync_server.services.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from sync_server.services.organizations import find_organization
 
 
@@ -151,6 +159,60 @@ def create_user(
     return user
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a person types to sign in (or to enrol a second factor)."""
+
+    organization: str
+    email: str
+    password: str
+    totp: str | None
+    client_address: str = "unknown"
+
+
+def authenticate(
+    session: Session, settings: Settings, passwords: Passwords, given: Credentials,
+    now: datetime,
+) -> User:
+    """The account whose password (and, once enrolled, second factor) is correct; failures
+    are counted and committed before :class:`AuthenticationFailed` is raised."""
+    org = find_organization(session, given.organization)
+    user = None
+    if org is not None:
+        user = session.scalars(
+            select(User)
+            .where(User.organization_id == org.id, User.email == given.email.strip().lower())
+            .with_for_update()
+        ).first()
+    password_ok = passwords.verify(user.password_hash if user else None, given.password)
+    if org is None or user is None:
+        session.rollback()
+        raise AuthenticationFailed(_failure_message(settings), code="invalid_credentials")
+
+    address = given.client_address[:64]
+    lockout = session.get(LoginLockout, (user.id, address), with_for_update=True)
+    locked = any(until is not None and until > now
+                 for until in (user.locked_until, lockout.locked_until if lockout else None))
+    if not user.active or locked or not password_ok:
+        _record_failure(session, settings, user, lockout, address, now,
+                        "locked" if locked else "bad_credentials")
+    if user.totp_secret:
+        if not given.totp:
+            session.rollback()
+            raise AuthenticationFailed(
+                "This account needs the 6-digit code from its authenticator app "
+                "(or one of its recovery codes).",
+                code="totp_required",
+            )
+        if not second_factor_ok(session, user, given.totp, now):
+            _record_failure(session, settings, user, lockout, address, now, "bad_totp")
+    if lockout is not None:
+        session.delete(lockout)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(given.password)
+    return user
+
+
 def login(
     session: Session,
     settings: Settings,
@@ -164,41 +226,24 @@ def login(
     now: datetime,
     client_address: str = "unknown",
 ) -> TokenPair:
-    """Check credentials and issue tokens; commits failure counters before raising."""
-    org = find_organization(session, organization)
-    user = None
-    if org is not None:
-        user = session.scalars(
-            select(User)
-            .where(User.organization_id == org.id, User.email == email.strip().lower())
-            .with_for_update()
-        ).first()
-    password_ok = passwords.verify(user.password_hash if user else None, password)
-    if org is None or user is None:
+    """Check credentials and issue tokens; commits failure counters before raising.
+
+    A user whose role requires a second factor and who has none is refused (403
+    ``mfa_enrolment_required``) after a correct password only."""
+    user = authenticate(session, settings, passwords,
+                        Credentials(organization, email, password, totp, client_address), now)
+    if not user.totp_secret and mfa_required(session, user):
         session.rollback()
-        raise AuthenticationFailed(_failure_message(settings), code="invalid_credentials")
-
-    address = client_address[:64]
-    lockout = session.get(LoginLockout, (user.id, address), with_for_update=True)
-    locked = any(until is not None and until > now
-                 for until in (user.locked_until, lockout.locked_until if lockout else None))
-    if not user.active or locked or not password_ok:
-        _record_failure(session, settings, user, lockout, address, now,
-                        "locked" if locked else "bad_credentials")
-    if user.totp_secret:
-        if not totp:
-            session.rollback()
-            raise AuthenticationFailed(
-                "This account needs the 6-digit code from its authenticator app.",
-                code="totp_required",
-            )
-        if not verify_totp(user.totp_secret, totp, now):
-            _record_failure(session, settings, user, lockout, address, now, "bad_totp")
-
-    if lockout is not None:
-        session.delete(lockout)
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
+        audit.append(session, user.organization_id, at=now, actor=audit.Actor(user_id=user.id),
+                     intent="login", outcome="refused", target_type="user", target_id=user.id,
+                     reason="mfa_enrolment_required")
+        session.commit()
+        raise PermissionDenied(
+            "Your role requires two-step sign-in and this account has none yet. Enrol an "
+            "authenticator app first (on the desk: 'Enrol two-step sign-in' on the sign-in "
+            "screen), then sign in with its code.",
+            code="mfa_enrolment_required",
+        )
     pair = _issue_tokens(session, settings, token_keys, user, now)
     audit.append(
         session,
@@ -212,6 +257,28 @@ def login(
     )
     session.commit()
     return pair
+
+
+def second_factor_ok(session: Session, user: User, code: str, now: datetime) -> bool:
+    """The authenticator's current code, or an unused recovery code (then used up)."""
+    assert user.totp_secret is not None
+    if verify_totp(user.totp_secret, code, now):
+        return True
+    used = session.scalars(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
+        RecoveryCode.code_hash == token_digest(normalize_recovery_code(code)),
+    ).with_for_update()).first()
+    if used is None:
+        return False
+    used.used_at = now
+    return True
+
+
+def mfa_required(session: Session, user: User) -> bool:
+    """Whether one of the user's roles asks for a second factor."""
+    return bool(session.scalar(
+        select(func.count()).select_from(UserRole).join(Role, Role.id == UserRole.role_id)
+        .where(UserRole.user_id == user.id, Role.mfa_required.is_(True))))
 
 
 def _record_failure(

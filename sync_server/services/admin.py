@@ -15,8 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -79,6 +80,16 @@ class RecordType:
     check: Callable[[Values, date], None] = lambda _values, _today: None
     #: What DELETE does: remove the row, set ``active`` false, or nothing (not offered).
     removal: Literal["delete", "deactivate", "none"] = "none"
+    #: The field naming the provider whose linked user may manage the record with
+    #: :data:`OWN_SCHEDULE` instead of :data:`CONFIGURE`.
+    owner_field: str | None = None
+    #: Rules against the organization's other records: (session, organization id, values,
+    #: the record's own id or None when new); raises InvalidInput.
+    check_against: Callable[[Session, str, Values, str | None], None] | None = None
+
+
+CONFIGURE = "admin:config"
+OWN_SCHEDULE = "schedule:own"
 
 
 # --------------------------------------------------------------------------- write path
@@ -90,7 +101,10 @@ def create(
     """Create a record from API fields; return it as API fields with its new ``id``."""
     org = who.organization_id
     _check_refs(session, who, kind, values, now)
+    _check_owner(session, who, kind, values, now)
     kind.check(values, now.date())
+    if kind.check_against is not None:
+        kind.check_against(session, org, values, None)
     row = kind.table(id=str(uuid.uuid4()), organization_id=org)
     if hasattr(row, "created_at"):
         row.created_at = now
@@ -116,7 +130,10 @@ def update(
     row = get_row(session, who, kind, record_id, now)
     values = normalize({**kind.fields(session, row), **changes_})
     _check_refs(session, who, kind, values, now)
+    _check_owner(session, who, kind, values, now)
     kind.check(values, now.date())
+    if kind.check_against is not None:
+        kind.check_against(session, who.organization_id, values, row.id)
     kind.apply(session, row, values)
     if hasattr(row, "updated_at"):
         row.updated_at = now
@@ -148,15 +165,21 @@ def read(
     session: Session, who: Principal, kind: RecordType, record_id: str, now: datetime
 ) -> Values:
     row = get_row(session, who, kind, record_id, now)
-    return {"id": row.id, **kind.fields(session, row)}
+    values = {"id": row.id, **kind.fields(session, row)}
+    if kind.entity == "patient":
+        access.record_reads(session, who.organization_id, who.actor, now, "patient", [row.id])
+    return values
 
 
 def list_records(
     session: Session, who: Principal, kind: RecordType, *, limit: int, offset: int
 ) -> list[Values]:
+    query = select(kind.table).where(kind.table.organization_id == who.organization_id)
+    if kind.owner_field is not None and not who.can(CONFIGURE):
+        query = query.where(getattr(kind.table, kind.owner_field).in_(
+            _own_providers(session, who)))
     rows = session.scalars(
-        select(kind.table)
-        .where(kind.table.organization_id == who.organization_id)
+        query
         .order_by(kind.table.id)
         .limit(limit)
         .offset(offset)
@@ -167,17 +190,38 @@ def list_records(
 def get_row(
     session: Session, who: Principal, kind: RecordType, record_id: str, now: datetime
 ) -> Any:
-    return access.get_in_organization(
+    """The record of the caller's organization (and, for ``schedule:own``, of their own
+    provider), else an audited 404 / 403."""
+    row = access.get_in_organization(
         session, kind.table, record_id, who.organization_id, who.actor, now,
         target_type=kind.entity,
     )
+    _check_owner(session, who, kind, kind.fields(session, row), now)
+    return row
+
+
+def _own_providers(session: Session, who: Principal) -> list[str]:
+    return list(session.scalars(select(db.Resource.id).where(
+        db.Resource.organization_id == who.organization_id, db.Resource.user_id == who.user_id)))
+
+
+def _check_owner(session: Session, who: Principal, kind: RecordType, values: Values,
+                 now: datetime) -> None:
+    if kind.owner_field is None or who.can(CONFIGURE):
+        return
+    if values[kind.owner_field] not in _own_providers(session, who):
+        raise access.refuse(
+            session, who.organization_id, who.actor, now, permission=CONFIGURE,
+            message="You may change only your own schedule and time off (the "
+                    "'schedule:own' permission); this provider is not linked to your account.")
 
 
 def search_patients(
-    session: Session, who: Principal, query: str, *, limit: int
+    session: Session, who: Principal, query: str, now: datetime, *, limit: int
 ) -> list[Values]:
     """Patients whose name contains ``query`` (any case), or whose phone number
-    contains its digits (spaces, dashes and brackets ignored on both sides)."""
+    contains its digits (spaces, dashes and brackets ignored on both sides). Each
+    patient found is an audited read."""
     text = query.strip().lower()
     pattern = f"%{_escape_like(text)}%"
     full_name = func.lower(db.Patient.given_name + " " + db.Patient.family_name)
@@ -197,7 +241,10 @@ def search_patients(
         .order_by(db.Patient.family_name, db.Patient.given_name, db.Patient.id)
         .limit(limit)
     )
-    return [{"id": row.id, **PATIENT.fields(session, row)} for row in rows]
+    found = [{"id": row.id, **PATIENT.fields(session, row)} for row in rows]
+    access.record_reads(session, who.organization_id, who.actor, now, "patient",
+                        [values["id"] for values in found])
+    return found
 
 
 def _escape_like(text: str) -> str:
@@ -279,15 +326,17 @@ def _clinic_check(values: Values, _today: date) -> None:
             "(not an alias such as US/Eastern or localtime).", code="unknown_time_zone")
 
 
+_CLINIC_FIELDS = ("name", "time_zone", "locale", "active", "address", "opening_hours")
+
+
 def _clinic_apply(_session: Session, row: db.Clinic, v: Values) -> None:
-    row.name, row.time_zone, row.locale, row.active = (
-        v["name"], v["time_zone"], v["locale"], v["active"])
+    for name in _CLINIC_FIELDS:
+        setattr(row, name, v[name])
 
 
 CLINIC = RecordType(
     "clinic", db.Clinic, (),
-    fields=lambda _s, r: {"name": r.name, "time_zone": r.time_zone, "locale": r.locale,
-                          "active": r.active},
+    fields=lambda _s, r: {name: getattr(r, name) for name in _CLINIC_FIELDS},
     apply=_clinic_apply,
     record=lambda _s, r: calendar.clinic_record(r),
     check=_clinic_check,
@@ -318,12 +367,15 @@ def _resource_fields(session: Session, row: db.Resource) -> Values:
     )
     return {"kind": row.kind, "name": row.name, "department_id": row.department_id,
             "active": row.active, "clinic_ids": _resource_ids(session, row.id),
-            "restriction": restriction}
+            "restriction": restriction, "specialty": row.specialty,
+            "licence_number": row.licence_number, "user_id": row.user_id}
 
 
 def _resource_apply(session: Session, row: db.Resource, v: Values) -> None:
     row.kind, row.name, row.department_id, row.active = (
         v["kind"], v["name"], v["department_id"], v["active"])
+    row.specialty, row.licence_number, row.user_id = (
+        v["specialty"], v["licence_number"], v["user_id"])
     restriction = v["restriction"]
     row.restricted = restriction is not None
     row.requires_approval = bool(restriction and restriction["requires_approval"])
@@ -339,7 +391,7 @@ def _resource_apply(session: Session, row: db.Resource, v: Values) -> None:
 RESOURCE = RecordType(
     "resource", db.Resource,
     (one("department_id", db.Department, "department"),
-     many("clinic_ids", db.Clinic, "clinic")),
+     many("clinic_ids", db.Clinic, "clinic"), one("user_id", db.User, "user")),
     fields=_resource_fields,
     apply=_resource_apply,
     record=lambda s, r: calendar.resource_record(r, _resource_ids(s, r.id)),
@@ -440,6 +492,25 @@ def _schedule_check(v: Values, _today: date) -> None:
         _require(v["valid_until"] >= v["valid_from"], "valid_until must not be before valid_from.")
 
 
+def _schedule_overlaps(session: Session, org: str, v: Values, own_id: str | None) -> None:
+    """Two blocks of one provider on one weekday may not overlap while both are valid."""
+    others = session.scalars(select(db.WeeklySchedule).where(
+        db.WeeklySchedule.organization_id == org,
+        db.WeeklySchedule.provider_id == v["provider_id"],
+        db.WeeklySchedule.weekday == v["weekday"],
+        db.WeeklySchedule.id != (own_id or "")))
+    for other in others:
+        dates_meet = ((v["valid_until"] is None or other.valid_from is None
+                       or other.valid_from <= v["valid_until"])
+                      and (other.valid_until is None or v["valid_from"] is None
+                           or v["valid_from"] <= other.valid_until))
+        if dates_meet and other.start_time < v["end"] and v["start"] < other.end_time:
+            raise InvalidInput(
+                "This block overlaps another weekly block of the same provider on that day "
+                f"({other.start_time:%H:%M}-{other.end_time:%H:%M}); change or remove that "
+                "one first.", code="overlapping_schedule")
+
+
 def _schedule_apply(_session: Session, row: db.WeeklySchedule, v: Values) -> None:
     row.provider_id, row.clinic_id, row.weekday = v["provider_id"], v["clinic_id"], v["weekday"]
     row.start_time, row.end_time = v["start"], v["end"]
@@ -458,6 +529,8 @@ WEEKLY_SCHEDULE = RecordType(
     record=lambda _s, r: calendar.schedule_record(r),
     check=_schedule_check,
     removal="delete",
+    owner_field="provider_id",
+    check_against=_schedule_overlaps,
 )
 
 
@@ -475,6 +548,7 @@ SCHEDULE_EXCEPTION = RecordType(
     record=lambda _s, r: calendar.exception_record(r),
     check=lambda v, _t: _range(v),
     removal="delete",
+    owner_field="provider_id",
 )
 
 
@@ -482,12 +556,40 @@ def _holiday_apply(_session: Session, row: db.Holiday, v: Values) -> None:
     row.clinic_id, row.day, row.name = v["clinic_id"], v["day"], v["name"]
 
 
+def _holiday_over_appointments(session: Session, org: str, v: Values,
+                               _own_id: str | None) -> None:
+    """A holiday on a day with active appointments is refused, listing them (ids and local
+    times only), unless ``keep_appointments`` says the clinic will deal with them."""
+    if v.get("keep_appointments"):
+        return
+    clinic = session.get(db.Clinic, v["clinic_id"])
+    assert clinic is not None  # the reference was checked
+    zone = ZoneInfo(clinic.time_zone)
+    start = datetime.combine(v["day"], time(), zone)
+    end = datetime.combine(v["day"] + timedelta(days=1), time(), zone)
+    found = session.execute(select(db.Appointment.id, db.Appointment.start_at).where(
+        db.Appointment.organization_id == org, db.Appointment.clinic_id == clinic.id,
+        db.Appointment.deleted.is_(False), db.Appointment.status.in_(_OCCUPYING),
+        db.Appointment.start_at < end, db.Appointment.end_at > start,
+    ).order_by(db.Appointment.start_at).limit(50)).all()
+    if found:
+        listed = ", ".join(f"{at.astimezone(zone):%H:%M} ({appointment_id})"
+                           for appointment_id, at in found)
+        raise InvalidInput(
+            f"{len(found)} appointment(s) are booked at this clinic on that day: {listed}. "
+            "Move or cancel them first, or save the holiday with keep_appointments to leave "
+            "them in place.", code="appointments_on_holiday")
+
+
+_OCCUPYING = [s.value for s in model.AppointmentStatus if s.occupies_time]
+
 HOLIDAY = RecordType(
     "holiday", db.Holiday, (one("clinic_id", db.Clinic, "clinic"),),
     fields=lambda _s, r: {"clinic_id": r.clinic_id, "day": r.day, "name": r.name},
     apply=_holiday_apply,
     record=lambda _s, r: model.Holiday(r.id, r.clinic_id, r.day, r.name),
     removal="delete",
+    check_against=_holiday_over_appointments,
 )
 
 

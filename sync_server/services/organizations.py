@@ -17,9 +17,9 @@ from sync_server.services.errors import AlreadyExists, InvalidInput, NotFound
 
 ALL_PERMISSIONS = (
     "booking:view_calendar",
-    "booking:create",
-    "booking:modify",
-    "booking:cancel",
+    "booking:create_appointment",
+    "booking:modify_appointment",
+    "booking:cancel_appointment",
     "booking:override",
     "booking:approve",
     "booking:undo",
@@ -29,6 +29,7 @@ ALL_PERMISSIONS = (
     "admin:users",
     "admin:devices",
     "admin:audit",
+    "schedule:own",
 )
 
 DEFAULT_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -36,14 +37,15 @@ DEFAULT_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "administrator": ALL_PERMISSIONS,
         "receptionist": (
             "booking:view_calendar",
-            "booking:create",
-            "booking:modify",
-            "booking:cancel",
+            "booking:create_appointment",
+            "booking:modify_appointment",
+            "booking:cancel_appointment",
             "booking:undo",
             "patient:view",
             "patient:edit",
         ),
-        "provider": ("booking:view_calendar", "booking:modify", "booking:undo", "patient:view"),
+        "provider": ("booking:view_calendar", "booking:modify_appointment", "booking:undo",
+                     "patient:view", "schedule:own"),
         "viewer": ("booking:view_calendar",),
     }
 )

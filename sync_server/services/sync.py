@@ -81,7 +81,8 @@ from sync_server.services.unit_of_work import unit_of
 log = logging.getLogger("sync_server.sync")
 
 DESK_PERMISSIONS = frozenset({
-    "booking:view_calendar", "booking:create", "booking:modify", "booking:cancel",
+    "booking:view_calendar", "booking:create_appointment", "booking:modify_appointment",
+    "booking:cancel_appointment",
     "booking:undo", "patient:view", "patient:edit",
 })
 
@@ -167,6 +168,12 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     (200); before any, it is :class:`PushFailed` (nothing of the push was applied).
     """
     if request.client_id != device.client_id:
+        session.rollback()
+        audit.append(session, device.organization_id, at=now,
+                     actor=audit.Actor(device_id=device.id), intent="permission_denied",
+                     outcome="refused", target_type="device", target_id=device.id,
+                     reason="client_mismatch")
+        session.commit()
         raise PermissionDenied("A desk can only push its own changes (client id mismatch).",
                                code="client_mismatch")
     results: list[MutationResult] = []

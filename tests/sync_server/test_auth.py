@@ -30,7 +30,7 @@ def test_me_lists_the_roles_and_permissions_of_the_signed_in_user(
     who = tenants.organization(role="receptionist")
     me = client.get("/api/v1/auth/me", headers=sign_in(client, who)).json()
     assert me["roles"] == ["receptionist"]
-    assert "booking:create" in me["permissions"]
+    assert "booking:create_appointment" in me["permissions"]
     assert "admin:devices" not in me["permissions"]
 
 

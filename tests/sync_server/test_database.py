@@ -118,9 +118,9 @@ def test_the_permission_catalogue_is_seeded(db: Session) -> None:
     codes = set(db.scalars(text("SELECT code FROM permissions")))
     assert {
         "booking:view_calendar",
-        "booking:create",
-        "booking:modify",
-        "booking:cancel",
+        "booking:create_appointment",
+        "booking:modify_appointment",
+        "booking:cancel_appointment",
         "booking:override",
         "admin:audit",
     } <= codes

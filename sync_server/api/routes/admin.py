@@ -1,5 +1,5 @@
 """Administration API: an organization's configuration (``admin:config``), patients
-(``patient:view`` / ``patient:edit``) and waitlist entries (``booking:create``).
+(``patient:view`` / ``patient:edit``) and waitlist entries (``booking:create_appointment``).
 
 Every kind of record gets the same thin routes, built by :func:`_record_routes`:
 ``POST`` (create, 201), ``GET`` (list), ``GET /{id}``, ``PATCH /{id}`` (changed
@@ -36,6 +36,7 @@ from sync_server.api.fields import (
     InsuranceId,
     InsuranceProvider,
     Label,
+    LicenceNumber,
     Name,
     Note,
     PersonName,
@@ -73,6 +74,8 @@ class ClinicBody(Body):
     time_zone: Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Madrid"])]
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
     active: bool = True
+    address: Note = ""
+    opening_hours: Label = Field("", description="As shown to people, e.g. Mon-Fri 08-18")
 
 
 class DepartmentBody(Body):
@@ -93,6 +96,10 @@ class ResourceBody(Body):
     clinic_ids: Annotated[list[Id], Field(max_length=100)] = []
     restriction: RestrictionBody | None = Field(
         None, description="Set for a restricted resource (approval, minimum lead time)")
+    specialty: Label = ""
+    licence_number: LicenceNumber = ""
+    user_id: Id | None = Field(
+        None, description="A provider's own account (may manage its schedule: schedule:own)")
 
 
 class OutageBody(Body):
@@ -159,6 +166,9 @@ class HolidayBody(Body):
     clinic_id: Id
     day: Day
     name: Label = ""
+    keep_appointments: bool = Field(
+        False, description="Save even when appointments are booked that day (else 422 "
+                           "listing them)")
 
 
 class BlockoutBody(Body):
@@ -231,8 +241,11 @@ def _record_routes(
     edit: str,
     tag: str,
     search: bool = False,
+    also: tuple[str, ...] = (),
 ) -> None:
-    """Register the create / list / read / update (/ delete) routes of one record type."""
+    """Register the create / list / read / update (/ delete) routes of one record type
+    (``also``: other permissions that let a caller in, the service narrowing what they
+    may touch)."""
     out = create_model(f"{body.__name__.removesuffix('Body')}Out",
                        __base__=body, id=(str, ...))
     optional: dict[str, Any] = {
@@ -242,8 +255,8 @@ def _record_routes(
     patch = create_model(
         f"{body.__name__.removesuffix('Body')}Patch", __base__=Body, **optional
     )
-    viewer = Depends(require(view))
-    editor = Depends(require(edit))
+    viewer = Depends(require(view, *also))
+    editor = Depends(require(edit, *also))
     normalize = _normalizer(body)
     item_path = f"{path}/{{record_id}}"
     responses: dict[int | str, dict[str, Any]] = {
@@ -306,13 +319,14 @@ def _record_routes(
 
 def _search_patients(
     session: SessionDep,
+    now: NowDep,
     who: Annotated[Principal, Depends(require("patient:view"))],
     q: Annotated[str, Query(min_length=2, max_length=limits.PERSON_NAME,
                             description="Part of a name, or of a phone number"),
                  AfterValidator(text_check(limits.PERSON_NAME))],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[admin.Values]:
-    return admin.search_patients(session, who, q, limit=limit)
+    return admin.search_patients(session, who, q, now, limit=limit)
 
 
 _CONFIG = "admin:config"
@@ -323,16 +337,21 @@ for _path, _kind, _body, _label in (
     ("/admin/outages", admin.OUTAGE, OutageBody, "resource outage"),
     ("/admin/appointment-types", admin.APPOINTMENT_TYPE, AppointmentTypeBody,
      "appointment type"),
-    ("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody, "weekly schedule"),
-    ("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
-     "schedule exception"),
     ("/admin/holidays", admin.HOLIDAY, HolidayBody, "holiday"),
     ("/admin/blockouts", admin.BLOCKOUT, BlockoutBody, "blockout"),
     ("/admin/quotas", admin.QUOTA, QuotaBody, "quota"),
 ):
     _record_routes(_path, _kind, _body, label=_label, view=_CONFIG, edit=_CONFIG, tag="admin")
+# A provider's user with ``schedule:own`` manages that provider's schedule and time off.
+_record_routes("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody,
+               label="weekly schedule", view=_CONFIG, edit=_CONFIG, tag="admin",
+               also=(admin.OWN_SCHEDULE,))
+_record_routes("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
+               label="schedule exception", view=_CONFIG, edit=_CONFIG, tag="admin",
+               also=(admin.OWN_SCHEDULE,))
 
 _record_routes("/patients", admin.PATIENT, PatientBody, label="patient", view="patient:view",
                edit="patient:edit", tag="patients", search=True)
 _record_routes("/waitlist", admin.WAITLIST_ENTRY, WaitlistEntryBody, label="waitlist entry",
-               view="booking:create", edit="booking:create", tag="waitlist")
+               view="booking:create_appointment", edit="booking:create_appointment",
+               tag="waitlist")

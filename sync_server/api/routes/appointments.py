@@ -38,17 +38,17 @@ from sync_server.api.fields import (
     RRule,
     WallTime,
 )
-from sync_server.services import agenda, booking
+from sync_server.services import access, agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
-from sync_server.services.errors import InvalidInput, PermissionDenied
+from sync_server.services.errors import InvalidInput
 
 router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
 
 Viewer = Annotated[Principal, Depends(require("booking:view_calendar"))]
-Creator = Annotated[Principal, Depends(require("booking:create"))]
-Modifier = Annotated[Principal, Depends(require("booking:modify"))]
-Canceller = Annotated[Principal, Depends(require("booking:cancel"))]
+Creator = Annotated[Principal, Depends(require("booking:create_appointment"))]
+Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
+Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 
 MAX_LIST_DAYS = 62
@@ -321,10 +321,9 @@ def edit_series(series_id: IdPath, body: SeriesEditBody, user: Modifier, session
         args["new_series_id"] = str(uuid.uuid4())
     decoded = _decode(intents.SERIES_EDIT, args, _caller(user).actor)
     assert isinstance(decoded.request, intents.SeriesEdit)
-    if body.action == "cancel" and not user.can("booking:cancel"):
-        raise PermissionDenied(
-            "Your role does not allow this (needs the 'booking:cancel' permission).",
-            code="permission_denied")
+    if body.action == "cancel" and not user.can("booking:cancel_appointment"):
+        raise access.refuse(session, user.organization_id, user.actor, now,
+                            permission="booking:cancel_appointment")
     try:
         result = booking.edit_recurring(session, _caller(user), decoded.request, now)
     except SchedulingInputError as error:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,8 +11,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from scheduling import limits
 from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
 from sync_server.api.fields import Email, Slug, text_check
+from sync_server.core.context import ServerContext
 from sync_server.core.throttle import Throttled
-from sync_server.services import accounts
+from sync_server.services import accounts, mfa
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -25,6 +27,21 @@ class LoginRequest(Strict):
     email: Email = Field(min_length=3)
     password: str = Field(min_length=1, max_length=limits.PASSWORD)
     totp: Annotated[str, Field(max_length=16), AfterValidator(text_check(16))] | None = None
+
+
+class MfaConfirmRequest(LoginRequest):
+    code: Annotated[str, Field(min_length=6, max_length=16),
+                    AfterValidator(text_check(16))] = Field(
+        description="The code the authenticator app shows for the new secret")
+
+
+class MfaEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into the app by hand")
+    otpauth_uri: str = Field(description="For the QR code")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown once; each works once")
 
 
 class RefreshRequest(Strict):
@@ -66,6 +83,18 @@ async def login_turn(body: LoginRequest, context: ContextDep) -> AsyncIterator[N
     """The rate limit per account (the one per client ran in the middleware), then one
     password hashing slot (waited for in the event loop, holding no worker thread); 429
     with Retry-After otherwise."""
+    async with _password_turn(context, body):
+        yield
+
+
+async def confirm_turn(body: MfaConfirmRequest, context: ContextDep) -> AsyncIterator[None]:
+    """:func:`login_turn` for the enrolment confirmation (its body has a code more)."""
+    async with _password_turn(context, body):
+        yield
+
+
+@asynccontextmanager
+async def _password_turn(context: ServerContext, body: LoginRequest) -> AsyncIterator[None]:
     guard = context.login_guard
     try:
         guard.check_account(f"{body.organization.lower()}/{body.email.strip().lower()}")
@@ -129,3 +158,32 @@ def me(user: CurrentUser) -> Me:
         permissions=sorted(user.permissions),
         department_permissions={p: sorted(d) for p, d in user.department_permissions.items()},
     )
+
+
+def _credentials(body: LoginRequest, request: Request) -> accounts.Credentials:
+    return accounts.Credentials(body.organization, body.email, body.password, body.totp,
+                                client_address(request))
+
+
+@router.post("/mfa/start", response_model=MfaEnrolmentOut, responses=THROTTLED,
+             dependencies=[Depends(login_turn)])
+def start_mfa_enrolment(body: LoginRequest, request: Request, context: ContextDep,
+                        session: SessionDep, now: NowDep) -> MfaEnrolmentOut:
+    """Start enrolling an authenticator app: a new secret (pending until confirmed).
+
+    Needs the password, and a code of the current factor when one is enrolled; works
+    before the first sign-in of a user whose role requires two-step sign-in."""
+    enrolment = mfa.start(session, context.settings, context.passwords,
+                          _credentials(body, request), now)
+    return MfaEnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+
+
+@router.post("/mfa/confirm", response_model=RecoveryCodesOut,
+             responses={**THROTTLED, 422: {"description": "Wrong code, or nothing to confirm"}},
+             dependencies=[Depends(confirm_turn)])
+def confirm_mfa_enrolment(body: MfaConfirmRequest, request: Request, context: ContextDep,
+                          session: SessionDep, now: NowDep) -> RecoveryCodesOut:
+    """Confirm the new secret with a code from it; answers the recovery codes (once)."""
+    codes = mfa.confirm(session, context.settings, context.passwords,
+                        _credentials(body, request), body.code, now)
+    return RecoveryCodesOut(recovery_codes=codes)

@@ -56,7 +56,7 @@ def test_online_sign_in_caches_a_verifier_not_the_password(
         cached = session.get(CachedUser, USER_ID)
         assert cached is not None and cached.email == EMAIL
         assert cached.verifier.startswith("$argon2id$") and PASSWORD not in cached.verifier
-        assert "booking:create" in cached.permissions
+        assert "booking:create_appointment" in cached.permissions
     assert PASSWORD not in str(_audit(store))
 
 
@@ -81,7 +81,7 @@ def test_offline_sign_in_works_for_a_user_cached_on_this_desk(
     result = sessions.sign_in_offline(EMAIL, PASSWORD)
 
     assert result.ok and result.user is not None and not result.user.online
-    assert "booking:create" in result.user.permissions
+    assert "booking:create_appointment" in result.user.permissions
     assert not sessions.is_locked()
 
 

@@ -43,8 +43,19 @@ class Refused(Exception):
         self.message = message
 
 
+@dataclass
+class SeededServer:
+    """A running server, its seeded clinic, and an HTTP session signed in as its
+    administrator (``admin_email``)."""
+
+    url: str
+    clinic: Clinic
+    admin_email: str
+    http: requests.Session
+
+
 @contextmanager
-def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
+def seeded_server(folder: Path) -> Iterator[SeededServer]:
     database = f"sqlite:///{folder / 'server.db'}"
     upgrade(database)
     settings = make_settings(database, folder)
@@ -63,6 +74,16 @@ def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
         token = http.post(f"{server.url}/api/v1/auth/login", timeout=10, json={
             "organization": clinic.org_slug, "email": email, "password": PASSWORD}).json()
         http.headers["Authorization"] = f"Bearer {token['access_token']}"
+        yield SeededServer(server.url, clinic, email, http)
+    finally:
+        http.close()
+        server.stop()
+
+
+@contextmanager
+def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
+    with seeded_server(folder) as running:
+        server, clinic, http = running, running.clinic, running.http
 
         def call(method: str, path: str, **kwargs: Any) -> Any:
             answer = http.request(method, server.url + path, timeout=10, **kwargs)
@@ -75,6 +96,3 @@ def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
         resources += [FeedResource(r, f"room {n + 2}", "room")
                       for n, r in enumerate(clinic.room_ids)]
         yield LiveFeeds(server.url, clinic, FeedsService(call), resources, http)
-    finally:
-        http.close()
-        server.stop()

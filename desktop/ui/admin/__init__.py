@@ -1,0 +1,1 @@
+"""Administration screens: record editors for the configuration, users and roles."""
