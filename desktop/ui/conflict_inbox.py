@@ -51,6 +51,7 @@ from scheduling.sync_protocol import INVALID_MUTATION
 FIELD_NAMES = {
     "given_name": N_("Given name"), "family_name": N_("Family name"), "phone": N_("Phone"),
     "email": N_("E-mail"), "preferred_language": N_("Language"), "active": N_("Active"),
+    "contact_preference": N_("Messages"), "reminders_opt_out": N_("Reminders"),
 }
 
 

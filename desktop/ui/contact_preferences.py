@@ -4,7 +4,8 @@ Opened with "Messages…" in the patient panel. The preference (e-mail, SMS, e-m
 then SMS, SMS then e-mail, none) says which channels the server tries and in what
 order; "No reminders" stops reminders while booking notices still follow the
 preference. Saved like every patient change: on this desk at once, sent with the
-next sync (last writer wins, in server order).
+next sync (a field another desk changed meanwhile becomes a conflict in the
+inbox, with both values).
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 
 def test_the_migration_gives_existing_roles_the_new_names(unmigrated_url: str) -> None:
-    upgrade(unmigrated_url, "0006")
+    upgrade(unmigrated_url, "0007_notifications")
     engine = make_engine(unmigrated_url)
     try:
         with engine.begin() as connection:
