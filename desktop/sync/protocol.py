@@ -192,11 +192,3 @@ def error_code(body: Any) -> str:
             return str(detail["code"])
     return ""
 
-
-def error_message(body: Any) -> str:
-    """The server's ``{"error": {"message": ...}}`` words for the desk, or ""."""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:500]
-    return ""

@@ -137,7 +137,7 @@ def compose(sender: str, to: str, message: Rendered, *, message_id: str,
         mail.attach(calendar)
     mail["From"] = sender
     mail["To"] = to
-    mail["Subject"] = Header(message.subject or "", "utf-8")
+    mail["Subject"] = Header(message.subject or "", "utf-8")  # type: ignore[assignment]
     mail["Message-ID"] = message_id
     mail["Date"] = formatdate(localtime=False)
     mail["Content-Language"] = language
