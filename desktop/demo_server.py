@@ -12,6 +12,7 @@ overrides it). A later demo copies the snapshot instead.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -92,12 +93,27 @@ def _run_server_command(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+#: The migration trees whose revisions a prepared demo was made with (read as files:
+#: the desk never imports the server's code).
+_MIGRATION_TREES = (("sync_server", "db", "migrations", "versions"),
+                    ("desktop", "store", "migrations", "versions"))
+
+
+def _schema_mark() -> str:
+    """A short fingerprint of the migrations shipped with this build: a demo prepared by
+    a build with other migrations (another branch, an upgrade the same day) is not reused."""
+    root = Path(__file__).resolve().parents[1]
+    names = sorted(f"{'/'.join(tree)}/{path.name}" for tree in _MIGRATION_TREES
+                   for path in root.joinpath(*tree).glob("*.py"))
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+
+
 def demo_cache_dir() -> Path:
-    """Where the day's prepared demo is kept (per version and date)."""
+    """Where the day's prepared demo is kept (per version, migrations and date)."""
     configured = os.environ.get(DEMO_CACHE_ENV, "").strip()
     base = (Path(configured) if configured
             else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "demo")
-    return base / f"{desk_version()}-{datetime.now(UTC).date().isoformat()}"
+    return base / f"{desk_version()}-{_schema_mark()}-{datetime.now(UTC).date().isoformat()}"
 
 
 def launch(folder: Path, desks: int = 1, progress: Callable[[str], None] = print,
