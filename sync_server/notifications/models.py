@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
+
 KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")

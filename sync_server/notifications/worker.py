@@ -199,6 +199,11 @@ class Worker:
                 log.info("notification %s void: appointment %s changed", row.id,
                          row.appointment_id)
                 return
+            if not CONTACT_PREFERENCES.get(patient.contact_preference, ("email",)) or (
+                    row.kind == "reminder" and patient.reminders_opt_out):
+                # The patient changed their preference after the row was queued.
+                self._record(session, row, now, "skipped", error="opted_out")
+                return
             try:
                 outgoing = self._prepare(session, row, settings, policy, appointment, patient)
             except SendFailed as failure:

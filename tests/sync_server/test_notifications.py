@@ -306,3 +306,15 @@ def test_reminders_are_queued_at_the_right_local_hour_on_dst_days(
     sunday = day - timedelta(days=1)
     assert due == {1440: datetime(sunday.year, sunday.month, sunday.day, 10, 30),
                    120: datetime(day.year, day.month, day.day, 8, 30)}
+
+
+def test_an_opt_out_after_queueing_skips_the_reminders_but_not_the_notice(
+        clinic: NotifyClinic, smtp: SmtpSink, clock: Clock) -> None:
+    appointment = clinic.book(clinic.local(DAY, 9, 0), START)
+    clinic.patient(0, reminders_opt_out=True)
+    clock.now = clinic.local(DAY, 7, 1)
+    drain(clinic, clock)
+    assert len(smtp.messages()) == 1
+    assert sorted((r.kind, r.state, r.error_code) for r in clinic.rows(appointment)) == [
+        ("created", "sent", None), ("reminder", "skipped", "opted_out"),
+        ("reminder", "skipped", "opted_out")]
