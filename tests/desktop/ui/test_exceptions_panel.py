@@ -62,6 +62,15 @@ def panel_for(qtbot: QtBot, live: LiveNotifications) -> ExceptionsPanel:
     return panel
 
 
+def window_for(qtbot: QtBot, live: LiveNotifications, tmp_path: Path) -> MainWindow:
+    """The desk's main window on the week of the clinic's bookable slots."""
+    _org, clinics = desk_clinics(live.store)
+    window = MainWindow(live.ctx, clinics, live.clinic.first_day,
+                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    return window
+
+
 def texts(panel: ExceptionsPanel) -> list[str]:
     return [panel.list.item(row).text() for row in range(panel.list.count())]
 
@@ -165,11 +174,7 @@ def test_the_window_has_a_menu_a_shortcut_a_badge_and_opens_the_appointment(
     appointment_id = fresh.book(7)
     raise_alert(fresh, appointment_id, patient=0)
     raise_alert(fresh, fresh.book(8), patient=1, reason="all_channels_failed")
-    _org, clinics = desk_clinics(fresh.store)
-    day = (datetime.now(UTC) + timedelta(days=1)).date()
-    window = MainWindow(fresh.ctx, clinics, day,
-                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
+    window = window_for(qtbot, fresh, tmp_path)
     window.show()
     notifications = window.notifications
     with qtbot.waitSignal(notifications.panel.loaded, timeout=20_000):
@@ -210,10 +215,7 @@ def test_the_panel_speaks_spanish(qtbot: QtBot, fresh: LiveNotifications) -> Non
 
 def test_each_sync_reads_the_panel_again_and_nothing_is_cut_off_in_spanish(
         qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
-    _org, clinics = desk_clinics(fresh.store)
-    window = MainWindow(fresh.ctx, clinics, fresh.clinic.first_day,
-                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
+    window = window_for(qtbot, fresh, tmp_path)
     window.resize(1280, 800)
     window.show()
     notifications = window.notifications
@@ -275,10 +277,7 @@ def test_a_booking_whose_notice_reaches_no_one_shows_up_on_the_desk(
 
 def test_the_settings_are_offered_to_administrators_only(
         qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
-    _org, clinics = desk_clinics(fresh.store)
-    window = MainWindow(fresh.ctx, clinics, fresh.clinic.first_day,
-                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
+    window = window_for(qtbot, fresh, tmp_path)
     notifications = window.notifications
     with qtbot.waitSignal(notifications.panel.loaded, timeout=20_000):
         notifications.set_service(fresh.service)
