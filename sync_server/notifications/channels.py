@@ -16,6 +16,7 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
+from typing import cast
 
 import httpx
 
@@ -137,7 +138,8 @@ def compose(sender: str, to: str, message: Rendered, *, message_id: str,
         mail.attach(calendar)
     mail["From"] = sender
     mail["To"] = to
-    mail["Subject"] = Header(message.subject or "", "utf-8")  # type: ignore[assignment]
+    # A Header object is what compat32 encodes (RFC 2047) when it writes the message.
+    mail["Subject"] = cast(str, Header(message.subject or "", "utf-8"))
     mail["Message-ID"] = message_id
     mail["Date"] = formatdate(localtime=False)
     mail["Content-Language"] = language

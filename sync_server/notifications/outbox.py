@@ -65,7 +65,7 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
         return
     clinic = session.get(db.Clinic, after.clinic_id)
     tz = clinic.time_zone if clinic else "UTC"
-    policy = policy_of(session, change.organization_id)
+    policy = _policy(uow, change.organization_id)
     if not (policy.email_enabled or policy.sms_enabled):
         return  # notifications are off until the organization enables a channel
     rows = Outbox(session, change, now, policy, tz)
@@ -100,6 +100,18 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
         rows.void(lambda row: row.kind == "reminder")
     elif change.before is not None and change.before.status is AppointmentStatus.CANCELLED:
         rows.reminders(channel, change.appointment_type_id)  # a cancellation undone
+
+
+def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
+    """The organization's policy; a sync push run reads it once (``uow.known``), not once
+    per booking."""
+    if not uow.batch:
+        return policy_of(uow.session, organization_id)
+    key = ("notification_policy", organization_id)
+    found: Policy | None = uow.known.get(key)
+    if found is None:
+        found = uow.known[key] = policy_of(uow.session, organization_id)
+    return found
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

@@ -318,3 +318,20 @@ def test_an_opt_out_after_queueing_skips_the_reminders_but_not_the_notice(
     assert sorted((r.kind, r.state, r.error_code) for r in clinic.rows(appointment)) == [
         ("created", "sent", None), ("reminder", "skipped", "opted_out"),
         ("reminder", "skipped", "opted_out")]
+
+
+def test_the_worker_command_sends_what_is_due_and_stops(
+        clinic: NotifyClinic, smtp: SmtpSink, database_url: str, tmp_path: Path) -> None:
+    from tests.sync_server.notify_bulk import due_reminders
+
+    ids = due_reminders(clinic, 3, datetime.now(UTC))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_server.cli", "--database-url", database_url, "worker",
+         "--once"], cwd=root, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(root), "CLINICDESK_DATA_DIR": str(tmp_path),
+             "CLINICDESK_SECRET_KEY": "test-signing-key-not-for-production"})
+    assert done.returncode == 0, done.stderr
+    assert {m.message_id for m in smtp.messages()} >= {
+        f"<{i}@clinicdesk.notifications>" for i in ids}
+    assert {r.state for r in clinic.rows() if r.id in ids} == {"sent"}
