@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -83,9 +84,10 @@ def test_a_mostly_refused_push_answers_with_what_it_processed_and_the_next_push_
     assert sorted(c.mutation_id for c in conflicts) == list(range(2, 9))
 
 
-def test_a_push_within_its_budget_answers_every_mutation(
-    client: TestClient, booked: Booked, desk: Desk,
+def test_a_push_within_its_budget_answers_every_mutation_across_runs(
+    client: TestClient, booked: Booked, desk: Desk, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync_service, "RUN_SECONDS", 0.0)  # one mutation per run
     outbox = [desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(i), patient=i))
               for i in range(6)]
 
@@ -105,32 +107,40 @@ def _engine(db: Session) -> Engine:
     return bind
 
 
-@pytest.fixture
-def refusing_patients(db: Session, backend: str) -> Iterator[str]:
-    """A trigger that makes the database refuse a patient named ``Refused`` (a refusal
-    the rules cannot foresee, like a value the column cannot hold)."""
-    name = "Refused"
-    engine = _engine(db)
-    with engine.begin() as connection:
+@contextmanager
+def trigger(db: Session, backend: str, table: str, event: str, condition: str
+            ) -> Iterator[None]:
+    """A trigger on ``table`` that fails the ``event`` (INSERT or UPDATE) of a row meeting
+    ``condition`` (SQL on ``NEW``), on either backend, for the block."""
+    name = f"fail_{table}"
+    with _engine(db).begin() as connection:
         if backend == "postgresql":
             connection.execute(text(
-                "CREATE FUNCTION refuse_patient() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.given_name = '{name}' THEN RAISE EXCEPTION 'refused by the database'; "
+                f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN "
+                f"IF {condition} THEN RAISE EXCEPTION 'refused by the database'; "
                 "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
-            connection.execute(text(
-                "CREATE TRIGGER refuse_patient BEFORE INSERT ON patients "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_patient()"))
+            connection.execute(text(f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                                    f"FOR EACH ROW EXECUTE FUNCTION {name}()"))
         else:
             connection.execute(text(
-                "CREATE TRIGGER refuse_patient BEFORE INSERT ON patients "
-                f"WHEN NEW.given_name = '{name}' BEGIN "
+                f"CREATE TRIGGER {name} BEFORE {event} ON {table} WHEN {condition} BEGIN "
                 "SELECT RAISE(ABORT, 'refused by the database'); END"))
-    yield name
-    with _engine(db).begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_patient" +
-                                (" ON patients" if backend == "postgresql" else "")))
-        if backend == "postgresql":
-            connection.execute(text("DROP FUNCTION refuse_patient()"))
+    try:
+        yield
+    finally:
+        with _engine(db).begin() as connection:
+            connection.execute(text(f"DROP TRIGGER {name}" +
+                                    (f" ON {table}" if backend == "postgresql" else "")))
+            if backend == "postgresql":
+                connection.execute(text(f"DROP FUNCTION {name}()"))
+
+
+@pytest.fixture
+def refusing_patients(db: Session, backend: str) -> Iterator[str]:
+    """The database refuses a patient named ``Refused`` (a refusal the rules cannot
+    foresee, like a value the column cannot hold)."""
+    with trigger(db, backend, "patients", "INSERT", "NEW.given_name = 'Refused'"):
+        yield "Refused"
 
 
 def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one_applies(
@@ -166,30 +176,10 @@ def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one
 
 @pytest.fixture
 def failing_advance(db: Session, backend: str) -> Iterator[int]:
-    """A trigger that fails any commit moving a desk's position to 5 or beyond: a fault
-    outside every mutation's savepoint, which no mutation can be blamed for."""
-    at = 5
-    engine = _engine(db)
-    with engine.begin() as connection:
-        if backend == "postgresql":
-            connection.execute(text(
-                "CREATE FUNCTION fail_advance() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.last_mutation_id >= {at} THEN RAISE EXCEPTION 'disk on fire'; "
-                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
-            connection.execute(text(
-                "CREATE TRIGGER fail_advance BEFORE UPDATE ON client_mutations "
-                "FOR EACH ROW EXECUTE FUNCTION fail_advance()"))
-        else:
-            connection.execute(text(
-                "CREATE TRIGGER fail_advance BEFORE UPDATE ON client_mutations "
-                f"WHEN NEW.last_mutation_id >= {at} BEGIN "
-                "SELECT RAISE(ABORT, 'disk on fire'); END"))
-    yield at
-    with _engine(db).begin() as connection:
-        connection.execute(text("DROP TRIGGER fail_advance" +
-                                (" ON client_mutations" if backend == "postgresql" else "")))
-        if backend == "postgresql":
-            connection.execute(text("DROP FUNCTION fail_advance()"))
+    """Any commit moving a desk's position to 5 or beyond fails: a fault outside every
+    mutation's savepoint, which no mutation can be blamed for."""
+    with trigger(db, backend, "client_mutations", "UPDATE", "NEW.last_mutation_id >= 5"):
+        yield 5
 
 
 def test_a_failure_before_anything_committed_is_a_5xx_naming_the_last_processed_id(
