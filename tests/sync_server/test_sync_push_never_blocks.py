@@ -22,6 +22,7 @@ from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.services import audit, booking
 from sync_server.services import sync as sync_service
+from sync_server.services.unit_of_work import unit_of
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -169,6 +170,62 @@ def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one
     db.rollback()
     assert db.get(models.Patient, refused_id) is None
     assert audit.verify(db, booked.org_id) is None
+
+
+def test_a_mutation_the_server_fails_on_is_an_invalid_conflict_and_the_next_one_applies(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server fault on one mutation (planted: creating the patient named ``Crash``
+    raises) must not make the desk send it again forever."""
+    real = sync_service.booking.patient_create
+
+    def failing(session: Session, caller: Any, request: Any, now: Any) -> Any:
+        if request.given_name == "Crash":
+            raise RuntimeError("planted fault")
+        return real(session, caller, request, now)
+
+    monkeypatch.setattr(sync_service.booking, "patient_create", failing)
+    outbox = [
+        desk.mutation(intents.PATIENT_CREATE, {"patient_id": str(uuid.uuid4()),
+                                               "given_name": "Crash"}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=0)),
+    ]
+
+    answer = push(client, desk, outbox)
+
+    assert statuses(answer) == ["invalid", "applied"]
+    [conflict] = pull_all(client, desk)[-1].conflicts
+    assert conflict.params["problem"] == "the server failed on it"
+    assert audit.verify(db, booked.org_id) is None
+
+
+def test_a_fault_on_the_runs_fast_path_is_redone_one_mutation_at_a_time(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path failing (planted: on the third booking) rolls its run back; the
+    push goes on one mutation per savepoint and every booking is decided as usual."""
+    real = sync_service.booking.book_in_run
+    outbox = [desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(i), patient=i))
+              for i in range(4)]
+    outbox.append(desk.mutation(intents.APPOINTMENT_BOOK,
+                                book_args(booked, slot(0), patient=5)))  # a clash
+    planted = outbox[2]["args"]["appointment_id"]
+
+    def failing(session: Session, caller: Any, command: Any, *rest: Any) -> Any:
+        if command.appointment_id == planted and unit_of(session).run is not None:
+            raise RuntimeError("planted fault")
+        return real(session, caller, command, *rest)
+
+    monkeypatch.setattr(sync_service.booking, "book_in_run", failing)
+
+    answer = push(client, desk, outbox)
+
+    assert statuses(answer) == ["applied"] * 4 + ["refused"]
+    assert last_mutation(db, desk) == 5
+    db.rollback()
+    assert active_overlaps(db) == 0
 
 
 # --------------------------------------------------------------------------- 5xx
