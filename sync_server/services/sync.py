@@ -78,13 +78,14 @@ from sync_server.services.unit_of_work import unit_of
 #: What a desk may do through sync. The wire format does not carry the signed-in desk
 #: user yet, so pushes act with the front desk's permissions (the receptionist role):
 #: overrides and approvals are refused as conflicts and must be done online.
-log = logging.getLogger("sync_server.sync")
-
 DESK_PERMISSIONS = frozenset({
     "booking:view_calendar", "booking:create_appointment", "booking:modify_appointment",
     "booking:cancel_appointment",
     "booking:undo", "patient:view", "patient:edit",
 })
+
+
+log = logging.getLogger("sync_server.sync")
 
 
 class MutationGap(ServiceError):
@@ -160,9 +161,10 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     (the organization's version row, audit head, resource locks): when a later mutation's
     resources are locked by another transaction, the run commits before it and a new run
     starts with it (so a run cannot deadlock with a REST booking). If a run's transaction
-    fails as a whole anyway (the database refused a row its fast path staged), it is
-    rolled back and the rest of the push is processed one mutation per savepoint, where
-    a mutation the database refuses is an ``INVALID_MUTATION`` conflict.
+    fails as a whole anyway (the database refused a row its fast path staged, the fast
+    path failed), it is rolled back and the rest of the push is processed one mutation
+    per savepoint, where a mutation the database refuses or the server fails on is an
+    ``INVALID_MUTATION`` conflict.
 
     An unexpected failure after a run committed ends the push with what was processed
     (200); before any, it is :class:`PushFailed` (nothing of the push was applied).
@@ -187,21 +189,16 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
-            try:
-                last, done, kept = _push_run(session, device, chunk, decoded, now, kept,
-                                             batch=fast)
-            except DBAPIError as error:
-                if not fast or error.connection_invalidated \
-                        or isinstance(error, OperationalError):
-                    raise
-                session.rollback()
-                fast = False  # the rest one mutation per savepoint (see above)
-                last, done, kept = _push_run(session, device, chunk, decoded, now, None,
-                                             batch=False)
+            last, done, kept = _push_run(session, device, chunk, decoded, now, kept,
+                                         batch=fast)
         except (MutationGap, PermissionDenied):
             raise
         except Exception as error:
             session.rollback()
+            kept = None
+            if fast and not _outage(error):
+                fast = False  # the rest one mutation per savepoint (see above)
+                continue
             if results:  # runs committed: answer what they processed
                 log.error("push stopped after a committed run: %s", type(error).__name__,
                           exc_info=error)
@@ -222,14 +219,19 @@ def _failed(
     """:class:`PushFailed` for ``error``, with the desk's position read afresh if the
     database still answers."""
     log.error("push failed, nothing applied: %s", type(error).__name__, exc_info=error)
-    unavailable = isinstance(error, OperationalError) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated)
+    unavailable = _outage(error)
     if last is None:
         try:
             last = last_mutation_id(session, device.client_id)
         except DBAPIError:  # the database is gone: the answer cannot say
             session.rollback()
     return PushFailed(last, unavailable=unavailable)
+
+
+def _outage(error: Exception) -> bool:
+    """Whether ``error`` says the database is unwell (not that it refused something)."""
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
 def _push_run(
@@ -350,14 +352,21 @@ def _process(
     except booking.DuplicateId:
         _protocol_conflict(session, caller, DUPLICATE_ID, DUPLICATE_ID_MESSAGE, "", now)
         return "refused", DUPLICATE_ID
-    except (SchedulingInputError, DBAPIError) as error:
-        if isinstance(error, OperationalError) or (
-                isinstance(error, DBAPIError) and error.connection_invalidated):
+    except booking.LockBusy:
+        raise
+    except Exception as error:
+        if _outage(error):
             raise  # the database is unwell, not this mutation: the desk sends it again
         # The database refused what the rules let through (a value its column cannot
-        # hold, a constraint or trigger): the desk cannot fix it by sending it again.
-        problem = str(error) if isinstance(error, SchedulingInputError) else \
-            "the database refused it: it contradicts records on the server"
+        # hold, a constraint or trigger), or the server failed on this mutation alone:
+        # sending it again would fail again, so it must not hold up the desk's others.
+        if isinstance(error, SchedulingInputError):
+            problem = str(error)
+        elif isinstance(error, DBAPIError):
+            problem = "the database refused it: it contradicts records on the server"
+        else:
+            log.error("mutation failed: %s", type(error).__name__, exc_info=error)
+            problem = "the server failed on it"
         _protocol_conflict(session, caller, INVALID_MUTATION, INVALID_MUTATION_MESSAGE,
                            problem, now)
         return "invalid", INVALID_MUTATION

@@ -28,7 +28,7 @@ from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, password_hasher
 from sync_server.db.migrate import upgrade
 from sync_server.db.session import make_engine, make_session_factory
-from sync_server.services import accounts, organizations
+from sync_server.services import accounts, organizations, sync
 from tests.support.notify_servers import SmsGateway, SmtpSink
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
@@ -108,6 +108,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_database_url" if request.param == "sqlite" else "pg_database_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@pytest.fixture(autouse=True)
+def whole_pushes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push answers every mutation it was sent: on a busy machine the few seconds of
+    ``sync.PUSH_SECONDS`` could otherwise cut a test's push short (tests of that budget
+    set it themselves)."""
+    monkeypatch.setattr(sync, "PUSH_SECONDS", 3600.0)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.services import audit, booking
 from sync_server.services import sync as sync_service
+from sync_server.services.unit_of_work import unit_of
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -83,9 +85,10 @@ def test_a_mostly_refused_push_answers_with_what_it_processed_and_the_next_push_
     assert sorted(c.mutation_id for c in conflicts) == list(range(2, 9))
 
 
-def test_a_push_within_its_budget_answers_every_mutation(
-    client: TestClient, booked: Booked, desk: Desk,
+def test_a_push_within_its_budget_answers_every_mutation_across_runs(
+    client: TestClient, booked: Booked, desk: Desk, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync_service, "RUN_SECONDS", 0.0)  # one mutation per run
     outbox = [desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(i), patient=i))
               for i in range(6)]
 
@@ -105,32 +108,40 @@ def _engine(db: Session) -> Engine:
     return bind
 
 
-@pytest.fixture
-def refusing_patients(db: Session, backend: str) -> Iterator[str]:
-    """A trigger that makes the database refuse a patient named ``Refused`` (a refusal
-    the rules cannot foresee, like a value the column cannot hold)."""
-    name = "Refused"
-    engine = _engine(db)
-    with engine.begin() as connection:
+@contextmanager
+def trigger(db: Session, backend: str, table: str, event: str, condition: str
+            ) -> Iterator[None]:
+    """A trigger on ``table`` that fails the ``event`` (INSERT or UPDATE) of a row meeting
+    ``condition`` (SQL on ``NEW``), on either backend, for the block."""
+    name = f"fail_{table}"
+    with _engine(db).begin() as connection:
         if backend == "postgresql":
             connection.execute(text(
-                "CREATE FUNCTION refuse_patient() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.given_name = '{name}' THEN RAISE EXCEPTION 'refused by the database'; "
+                f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN "
+                f"IF {condition} THEN RAISE EXCEPTION 'refused by the database'; "
                 "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
-            connection.execute(text(
-                "CREATE TRIGGER refuse_patient BEFORE INSERT ON patients "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_patient()"))
+            connection.execute(text(f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                                    f"FOR EACH ROW EXECUTE FUNCTION {name}()"))
         else:
             connection.execute(text(
-                "CREATE TRIGGER refuse_patient BEFORE INSERT ON patients "
-                f"WHEN NEW.given_name = '{name}' BEGIN "
+                f"CREATE TRIGGER {name} BEFORE {event} ON {table} WHEN {condition} BEGIN "
                 "SELECT RAISE(ABORT, 'refused by the database'); END"))
-    yield name
-    with _engine(db).begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_patient" +
-                                (" ON patients" if backend == "postgresql" else "")))
-        if backend == "postgresql":
-            connection.execute(text("DROP FUNCTION refuse_patient()"))
+    try:
+        yield
+    finally:
+        with _engine(db).begin() as connection:
+            connection.execute(text(f"DROP TRIGGER {name}" +
+                                    (f" ON {table}" if backend == "postgresql" else "")))
+            if backend == "postgresql":
+                connection.execute(text(f"DROP FUNCTION {name}()"))
+
+
+@pytest.fixture
+def refusing_patients(db: Session, backend: str) -> Iterator[str]:
+    """The database refuses a patient named ``Refused`` (a refusal the rules cannot
+    foresee, like a value the column cannot hold)."""
+    with trigger(db, backend, "patients", "INSERT", "NEW.given_name = 'Refused'"):
+        yield "Refused"
 
 
 def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one_applies(
@@ -161,35 +172,71 @@ def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one
     assert audit.verify(db, booked.org_id) is None
 
 
+def test_a_mutation_the_server_fails_on_is_an_invalid_conflict_and_the_next_one_applies(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server fault on one mutation (planted: creating the patient named ``Crash``
+    raises) must not make the desk send it again forever."""
+    real = sync_service.booking.patient_create
+
+    def failing(session: Session, caller: Any, request: Any, now: Any) -> Any:
+        if request.given_name == "Crash":
+            raise RuntimeError("planted fault")
+        return real(session, caller, request, now)
+
+    monkeypatch.setattr(sync_service.booking, "patient_create", failing)
+    outbox = [
+        desk.mutation(intents.PATIENT_CREATE, {"patient_id": str(uuid.uuid4()),
+                                               "given_name": "Crash"}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=0)),
+    ]
+
+    answer = push(client, desk, outbox)
+
+    assert statuses(answer) == ["invalid", "applied"]
+    [conflict] = pull_all(client, desk)[-1].conflicts
+    assert conflict.params["problem"] == "the server failed on it"
+    assert audit.verify(db, booked.org_id) is None
+
+
+def test_a_fault_on_the_runs_fast_path_is_redone_one_mutation_at_a_time(
+    client: TestClient, booked: Booked, desk: Desk, db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path failing (planted: on the third booking) rolls its run back; the
+    push goes on one mutation per savepoint and every booking is decided as usual."""
+    real = sync_service.booking.book_in_run
+    outbox = [desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(i), patient=i))
+              for i in range(4)]
+    outbox.append(desk.mutation(intents.APPOINTMENT_BOOK,
+                                book_args(booked, slot(0), patient=5)))  # a clash
+    planted = outbox[2]["args"]["appointment_id"]
+
+    def failing(session: Session, caller: Any, command: Any, *rest: Any) -> Any:
+        if command.appointment_id == planted and unit_of(session).run is not None:
+            raise RuntimeError("planted fault")
+        return real(session, caller, command, *rest)
+
+    monkeypatch.setattr(sync_service.booking, "book_in_run", failing)
+
+    answer = push(client, desk, outbox)
+
+    assert statuses(answer) == ["applied"] * 4 + ["refused"]
+    assert last_mutation(db, desk) == 5
+    db.rollback()
+    assert active_overlaps(db) == 0
+
+
 # --------------------------------------------------------------------------- 5xx
 
 
 @pytest.fixture
 def failing_advance(db: Session, backend: str) -> Iterator[int]:
-    """A trigger that fails any commit moving a desk's position to 5 or beyond: a fault
-    outside every mutation's savepoint, which no mutation can be blamed for."""
-    at = 5
-    engine = _engine(db)
-    with engine.begin() as connection:
-        if backend == "postgresql":
-            connection.execute(text(
-                "CREATE FUNCTION fail_advance() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.last_mutation_id >= {at} THEN RAISE EXCEPTION 'disk on fire'; "
-                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
-            connection.execute(text(
-                "CREATE TRIGGER fail_advance BEFORE UPDATE ON client_mutations "
-                "FOR EACH ROW EXECUTE FUNCTION fail_advance()"))
-        else:
-            connection.execute(text(
-                "CREATE TRIGGER fail_advance BEFORE UPDATE ON client_mutations "
-                f"WHEN NEW.last_mutation_id >= {at} BEGIN "
-                "SELECT RAISE(ABORT, 'disk on fire'); END"))
-    yield at
-    with _engine(db).begin() as connection:
-        connection.execute(text("DROP TRIGGER fail_advance" +
-                                (" ON client_mutations" if backend == "postgresql" else "")))
-        if backend == "postgresql":
-            connection.execute(text("DROP FUNCTION fail_advance()"))
+    """Any commit moving a desk's position to 5 or beyond fails: a fault outside every
+    mutation's savepoint, which no mutation can be blamed for."""
+    with trigger(db, backend, "client_mutations", "UPDATE", "NEW.last_mutation_id >= 5"):
+        yield 5
 
 
 def test_a_failure_before_anything_committed_is_a_5xx_naming_the_last_processed_id(
