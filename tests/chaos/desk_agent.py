@@ -48,12 +48,12 @@ OFFLINE_CHANCE = 0.03
 ACTIVE = ("booked", "confirmed")
 
 
-def client_for(directory: Path, store: Store) -> SyncClient:
+def client_for(directory: Path, store: Store, read_timeout: float = 10.0) -> SyncClient:
     config = load_config({"CLINICDESK_DESK_DIR": str(directory)})
     return SyncClient(store, config, requests.Session(),
                       keyring_backend=FileKeyring(directory / "keys.json"),
                       retry=RetryPolicy(attempts=3, base_seconds=0.05, cap_seconds=0.3),
-                      timeout=(2.0, 10.0))
+                      timeout=(2.0, read_timeout))
 
 
 class Journal:
@@ -194,7 +194,9 @@ def main(argv: list[str]) -> int:
         if command == "run":
             output = run(directory, store, options)
         elif command == "sync":
-            client = client_for(directory, store)
+            # After the last fault: a slow answer (a long backlog on a loaded machine) is
+            # not a fault to report, so the settling syncs wait longer than the desk's 10 s.
+            client = client_for(directory, store, read_timeout=120.0)
             error = sync(client, Journal(directory / "journal.jsonl"))
             output = {"error": error} if error else {"pending": client.pending_count()}
         elif command == "dump":

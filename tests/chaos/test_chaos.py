@@ -19,7 +19,7 @@ After the last fault every desk syncs twice, then:
   is the value it replaced; the others are conflicts in the desk's inbox;
 * each organization's audit chain verifies.
 
-The bounded form (CI, about a minute here) is the default; the long form runs by hand::
+The bounded form (4 desks, 160 operations) is the default; the long form runs by hand::
 
     CLINICDESK_CHAOS=long python -m pytest tests/chaos -q -s
 

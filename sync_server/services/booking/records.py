@@ -21,6 +21,7 @@ from scheduling.intents import (
 from scheduling.refusals import RefusalCode as R
 from sync_server.db import models as db
 from sync_server.services.booking.appointments import book
+from sync_server.services.booking.locks import _lock
 from sync_server.services.booking.outcomes import (
     BookingResult,
     Caller,
@@ -125,10 +126,15 @@ def patient_update(
     if "patient:edit" not in caller.actor.permissions:
         return _not_permitted(session, caller, now, "patient.update", request.patient_id,
                               "edit patients")
+    # Read, compare with the base values and write under the patient's lock: two server
+    # instances editing one patient at once would otherwise both see the old value and the
+    # second would overwrite the first without a conflict (found by the chaos run).
+    _lock(session, [request.patient_id])
     row = _owned(session, caller, db.Patient, request.patient_id, now)
     if row is None:
         return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "patient"}), now,
                        "patient.update", request.patient_id, None, None)
+    session.refresh(row)  # as committed before the lock was granted
     stale = request.stale({name: getattr(row, name) for name in request.changes})
     conflict = Refused(R.EDIT_CONFLICT, edit_conflict_params(request, stale)) if stale else None
     applied = {name: value for name, value in request.changes.items() if name not in stale}
