@@ -35,6 +35,7 @@ from desktop.store.models import (
     SyncState,
 )
 from desktop.sync.errors import RequestRefused, SyncError
+from scheduling.commands import Permission
 from scheduling.ical import initials
 
 BASE = "/api/v1/notifications"
@@ -43,7 +44,7 @@ REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gate
            "all_channels_failed", "opted_out")
 KINDS = ("created", "modified", "cancelled", "reminder")
 CHANNELS = ("email", "sms")
-RESOLVE = "booking:modify"
+RESOLVE = Permission.MODIFY.value
 
 
 class NotificationsError(Exception):

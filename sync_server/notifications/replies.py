@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduling.commands import Actor, CancelAppointment, ChangeStatus
+from scheduling.commands import Actor, CancelAppointment, ChangeStatus, Permission
 from scheduling.model import AppointmentStatus
 from scheduling.refusals import RefusalCode
 from sync_server.db import models as db
@@ -91,7 +91,7 @@ def act(session: Session, target: Target, action: str, via: str,
     actor_id = f"patient:{via}"
     caller = booking.Caller(
         row.organization_id,
-        Actor(actor_id, None, frozenset({"booking:modify", "booking:cancel"}),
+        Actor(actor_id, None, frozenset({Permission.MODIFY, Permission.CANCEL}),
               online_booking=True),
         audit.Actor(actor_id, None))
     reason = "by patient via e-mail link" if via == VIA_LINK else "by patient via SMS reply"

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from scheduling import limits
+from scheduling.commands import Permission
 from scheduling.i18n import translations
 from scheduling.refusals import N_
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
@@ -88,7 +89,7 @@ def _needs(permission: str) -> Any:
 
 
 Viewer = Annotated[accounts.Principal, Depends(_needs("booking:view_calendar"))]
-Modifier = Annotated[accounts.Principal, Depends(_needs("booking:modify"))]
+Modifier = Annotated[accounts.Principal, Depends(_needs(Permission.MODIFY))]
 Admin = Annotated[accounts.Principal, Depends(_needs("admin:config"))]
 
 
