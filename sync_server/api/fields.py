@@ -43,7 +43,7 @@ def _utc(value: datetime) -> datetime:
     return _year_check(value).astimezone(UTC)
 
 
-def _text(limit: int, *, required: bool = False, multiline: bool = False,
+def bounded_text(limit: int, *, required: bool = False, multiline: bool = False,
           marker: Callable[..., Any] = Field) -> Any:
     """``str`` of at most ``limit`` characters without control characters (``required``:
     not empty); ``marker`` is ``Path`` or ``Query`` for parameters."""
@@ -51,20 +51,27 @@ def _text(limit: int, *, required: bool = False, multiline: bool = False,
                      AfterValidator(text_check(limit, multiline=multiline))]
 
 
-Id = _text(limits.ID, required=True)
-AppointmentId = _text(limits.APPOINTMENT_ID, required=True)
-Name = _text(limits.NAME, required=True)
-Label = _text(limits.NAME)
-PersonName = _text(limits.PERSON_NAME, required=True)
-Phone = _text(limits.PHONE)
-Email = _text(limits.EMAIL)
-Reason = _text(limits.REASON, multiline=True)
-Note = _text(limits.NOTE, multiline=True)
-InsuranceProvider = _text(limits.INSURANCE_PROVIDER)
-InsuranceId = _text(limits.INSURANCE_ID)
-LicenceNumber = _text(limits.LICENCE_NUMBER)
-Slug = _text(limits.SLUG, required=True)
-RRule = _text(limits.RRULE, required=True)
+Id = bounded_text(limits.ID, required=True)
+AppointmentId = bounded_text(limits.APPOINTMENT_ID, required=True)
+Name = bounded_text(limits.NAME, required=True)
+Label = bounded_text(limits.NAME)
+PersonName = bounded_text(limits.PERSON_NAME, required=True)
+Phone = bounded_text(limits.PHONE)
+Email = bounded_text(limits.EMAIL)
+Reason = bounded_text(limits.REASON, multiline=True)
+Note = bounded_text(limits.NOTE, multiline=True)
+InsuranceProvider = bounded_text(limits.INSURANCE_PROVIDER)
+InsuranceId = bounded_text(limits.INSURANCE_ID)
+LicenceNumber = bounded_text(limits.LICENCE_NUMBER)
+Slug = bounded_text(limits.SLUG, required=True)
+RRule = bounded_text(limits.RRULE, required=True)
+AccountId = bounded_text(limits.ACCOUNT_ID)
+BaseUrl = bounded_text(limits.BASE_URL)
+Host = bounded_text(limits.HOST)
+Secret = bounded_text(limits.SECRET)
+TemplateText = bounded_text(limits.TEMPLATE, multiline=True)
+TemplateTextRequired = bounded_text(limits.TEMPLATE, required=True, multiline=True)
+TemplateSubject = bounded_text(limits.TEMPLATE_SUBJECT)
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc),
                     Field(description="ISO 8601 with a UTC offset, years "
@@ -74,6 +81,6 @@ WallTime = Annotated[NaiveDatetime, AfterValidator(_year_check),
 Day = Annotated[date, AfterValidator(_year_check)]
 
 #: Path and query parameters (FastAPI needs ``Path``/``Query`` markers for those).
-IdPath = _text(limits.ID, required=True, marker=Path)
-AppointmentIdPath = _text(limits.APPOINTMENT_ID, required=True, marker=Path)
-IdQuery = _text(limits.ID, required=True, marker=Query)
+IdPath = bounded_text(limits.ID, required=True, marker=Path)
+AppointmentIdPath = bounded_text(limits.APPOINTMENT_ID, required=True, marker=Path)
+IdQuery = bounded_text(limits.ID, required=True, marker=Query)

@@ -25,15 +25,28 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from scheduling import limits
 from scheduling.commands import Permission
 from scheduling.i18n import translations
 from scheduling.refusals import N_
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, sqlite_write_turn
+from sync_server.api.fields import (
+    AccountId,
+    BaseUrl,
+    Email,
+    Host,
+    Id,
+    Phone,
+    Reason,
+    Secret,
+    TemplateSubject,
+    TemplateText,
+    TemplateTextRequired,
+    text_check,
+)
 from sync_server.notifications import messages, replies, service
 from sync_server.notifications.channels import (
     EmailChannel,
@@ -111,9 +124,10 @@ def list_exceptions(user: Viewer, session: SessionDep,
     return {"items": service.list_exceptions(session, user.organization_id, state)}
 
 
+
 class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: Annotated[str, Field(max_length=limits.REASON)] | None = None
+    note: Reason | None = None
 
 
 @router.post("/notifications/exceptions/{exception_id}/resolve")
@@ -150,21 +164,21 @@ class QuietHours(BaseModel):
 class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     enabled: bool | None = None
-    host: Annotated[str, Field(max_length=limits.HOST)] | None = None
+    host: Host | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    username: Annotated[str, Field(max_length=limits.HOST)] | None = None
-    password: Annotated[str, Field(max_length=limits.SECRET)] | None = None
+    username: Host | None = None
+    password: Secret | None = None
     starttls: bool | None = None
-    sender: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
+    sender: Email | None = None
 
 
 class SmsSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     enabled: bool | None = None
-    gateway_url: Annotated[str, Field(max_length=limits.BASE_URL)] | None = None
-    account_id: Annotated[str, Field(max_length=limits.ACCOUNT_ID)] | None = None
-    api_key: Annotated[str, Field(max_length=limits.SECRET)] | None = None
-    sender: Annotated[str, Field(max_length=limits.PHONE)] | None = None
+    gateway_url: BaseUrl | None = None
+    account_id: AccountId | None = None
+    api_key: Secret | None = None
+    sender: Phone | None = None
 
 
 class SettingsBody(BaseModel):
@@ -173,14 +187,14 @@ class SettingsBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     reminder_offsets_minutes: Annotated[list[Minutes], Field(max_length=5)] | None = None
-    type_offsets_minutes: dict[Annotated[str, Field(max_length=36)],
+    type_offsets_minutes: dict[Id,
                                Annotated[list[Minutes], Field(max_length=5)]] | None = None
     quiet_hours: QuietHours | None = None
     fallback_delay_minutes: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
     notice_delay_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     reply_link_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
-    public_base_url: Annotated[str, Field(max_length=limits.BASE_URL)] | None = None
-    clinic_phone: Annotated[str, Field(max_length=limits.PHONE)] | None = None
+    public_base_url: BaseUrl | None = None
+    clinic_phone: Phone | None = None
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
 
@@ -203,9 +217,9 @@ def put_settings(body: SettingsBody, user: Admin, session: SessionDep,
 
 class TemplateBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    subject: Annotated[str, Field(max_length=limits.TEMPLATE_SUBJECT)] | None = None
-    body_text: Annotated[str, Field(min_length=1, max_length=limits.TEMPLATE)]
-    body_html: Annotated[str, Field(max_length=limits.TEMPLATE)] | None = None
+    subject: TemplateSubject | None = None
+    body_text: TemplateTextRequired
+    body_html: TemplateText | None = None
 
     def template(self) -> messages.Template:
         return messages.Template(self.subject, self.body_text, self.body_html)
@@ -264,7 +278,7 @@ def preview_template(body: PreviewBody, user: Admin) -> dict[str, Any]:
 class TestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: Literal["email", "sms"]
-    to: Annotated[str, Field(min_length=3, max_length=320)]
+    to: Annotated[str, Field(min_length=3, max_length=320), AfterValidator(text_check(320))]
 
 
 @router.post("/notifications/test")

@@ -133,9 +133,14 @@ def update_settings(session: Session, org: str, values: dict[str, Any],
              "notice_delay_seconds": "notice_delay_seconds",
              "reply_link_hours": "reply_link_hours", "public_base_url": "public_base_url",
              "clinic_phone": "clinic_phone"}
+    def put(source: dict[str, Any], key: str, column: str) -> None:
+        # null for a column that cannot be empty means "unchanged", like a left-out field
+        if key in source and (source[key] is not None
+                              or NotificationSettings.__table__.c[column].nullable):
+            setattr(row, column, source[key])
+
     for key, column in plain.items():
-        if key in values:
-            setattr(row, column, values[key])
+        put(values, key, column)
     if "quiet_hours" in values:
         quiet = values["quiet_hours"]
         row.quiet_start, row.quiet_end = (quiet["start"], quiet["end"]) if quiet else (None,
@@ -144,13 +149,11 @@ def update_settings(session: Session, org: str, values: dict[str, Any],
     for key, column in {"enabled": "email_enabled", "host": "smtp_host", "port": "smtp_port",
                         "username": "smtp_username", "password": "smtp_password",
                         "starttls": "smtp_starttls", "sender": "email_sender"}.items():
-        if key in email:
-            setattr(row, column, email[key])
+        put(email, key, column)
     for key, column in {"enabled": "sms_enabled", "gateway_url": "sms_gateway_url",
                         "account_id": "sms_account_id", "api_key": "sms_api_key",
                         "sender": "sms_sender"}.items():
-        if key in sms:
-            setattr(row, column, sms[key])
+        put(sms, key, column)
     row.updated_at = now
     session.flush()
 

@@ -493,10 +493,13 @@ def _schedule_check(v: Values, _today: date) -> None:
 
 
 def _schedule_overlaps(session: Session, org: str, v: Values, own_id: str | None) -> None:
-    """Two blocks of one provider on one weekday may not overlap while both are valid."""
+    """Two blocks of one provider at one clinic on one weekday may not overlap while both
+    are valid. Blocks at two clinics may: the provider is bookable at either, and a booking
+    at one makes them busy at the other (through its occupations)."""
     others = session.scalars(select(db.WeeklySchedule).where(
         db.WeeklySchedule.organization_id == org,
         db.WeeklySchedule.provider_id == v["provider_id"],
+        db.WeeklySchedule.clinic_id == v["clinic_id"],
         db.WeeklySchedule.weekday == v["weekday"],
         db.WeeklySchedule.id != (own_id or "")))
     for other in others:
@@ -506,7 +509,8 @@ def _schedule_overlaps(session: Session, org: str, v: Values, own_id: str | None
                            or v["valid_from"] <= other.valid_until))
         if dates_meet and other.start_time < v["end"] and v["start"] < other.end_time:
             raise InvalidInput(
-                "This block overlaps another weekly block of the same provider on that day "
+                "This block overlaps another weekly block of the same provider at this clinic on "
+                "that day "
                 f"({other.start_time:%H:%M}-{other.end_time:%H:%M}); change or remove that "
                 "one first.", code="overlapping_schedule")
 
