@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
@@ -60,6 +60,7 @@ from sync_server.notifications.models import (
 from sync_server.notifications.policy import Policy, policy_from_row
 
 log = logging.getLogger("sync_server.notifications")
+_TABLE = cast(Table, Notification.__table__)
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
@@ -106,6 +107,10 @@ class Worker:
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{uuid.uuid4().hex[:8]}")
     batch: int = 20
+    #: Rows read, sent and recorded together (one read, one write per group). A worker
+    #: killed after sending and before the group's outcomes commit sends at most this
+    #: many messages again, each with its first Message-ID or idempotency key.
+    group: int = 10
     lease: timedelta = timedelta(minutes=2)
     public_url: str = ""
     #: Work for this organization only (default: every organization).
@@ -140,8 +145,8 @@ class Worker:
         self._kept.clear()
         if self.after_claim is not None and claimed:
             self.after_claim(claimed)
-        for notification_id in claimed:
-            self.handle(notification_id)
+        for first in range(0, len(claimed), self.group):
+            self.handle(claimed[first:first + self.group])
         return len(claimed)
 
     def close(self) -> None:
@@ -152,77 +157,87 @@ class Worker:
     # ----------------------------------------------------------------- claim
 
     def claim(self) -> list[str]:
+        """One statement: ``UPDATE … WHERE id IN (the first due rows) RETURNING id``
+        (PostgreSQL: the inner ``SELECT`` locks ``FOR UPDATE SKIP LOCKED``; SQLite: one
+        writer at a time, and the outer ``UPDATE`` repeats the due condition)."""
         now = self.clock()
         with self.sessions() as session:
-            query = (select(Notification.id).where(due_condition(now))
-                     .order_by(Notification.next_attempt_at).limit(self.batch))
+            due = (select(Notification.id).where(due_condition(now))
+                   .order_by(Notification.next_attempt_at).limit(self.batch))
             if self.organization_id is not None:
-                query = query.where(Notification.organization_id == self.organization_id)
+                due = due.where(Notification.organization_id == self.organization_id)
             if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                session.rollback()
-                return []
-            session.execute(
+                due = due.with_for_update(skip_locked=True)
+            won = session.execute(
                 update(Notification)
-                .where(Notification.id.in_(ids), due_condition(now))
+                .where(Notification.id.in_(due.scalar_subquery()), due_condition(now))
                 .values(state="sending", lease_owner=self.owner, lease_until=now + self.lease,
                         attempts=Notification.attempts + 1, updated_at=now)
-                .execution_options(synchronize_session=False))
-            won = list(session.scalars(select(Notification.id).where(
-                Notification.id.in_(ids), Notification.lease_owner == self.owner,
-                Notification.state == "sending").order_by(Notification.next_attempt_at)))
+                .returning(Notification.id, Notification.next_attempt_at)
+                .execution_options(synchronize_session=False)).all()
             session.commit()
-        return won
+        return [row_id for row_id, _at in sorted(won, key=lambda found: (found[1], found[0]))]
 
-    # ----------------------------------------------------------------- one row
+    # ----------------------------------------------------------------- a group of rows
 
-    def handle(self, notification_id: str) -> None:
-        now = self.clock()
+    def handle(self, notification_ids: list[str]) -> None:
+        """Read the rows, their appointments and patients in one query (the re-check),
+        send, then record every outcome in one transaction."""
+        failures: list[tuple[Notification, datetime, SendFailed, Policy, db.Patient]] = []
+        outcomes: list[dict[str, Any]] = []
+        ready: list[tuple[Notification, Policy, db.Patient, Callable[[], str]]] = []
         with self.sessions() as session:
-            # Reads first, without SQLite's write lock (a plain BEGIN); the outcome is
-            # written in its own short transaction (_record).
+            # Reads first, without SQLite's write lock (a plain BEGIN); the outcomes are
+            # written in a short transaction of their own.
             session.connection(execution_options={"read_only": True})
-            row = session.get(Notification, notification_id)
-            if row is None or row.state != "sending" or row.lease_owner != self.owner:
-                return
-            settings = self._get(session, NotificationSettings, row.organization_id)
-            policy = policy_from_row(settings) if settings else Policy()
-            appointment = session.get(db.Appointment, row.appointment_id)
-            patient = session.get(db.Patient, row.patient_id)
-            if row.kind == "staff-alert":
-                self._record(session, row, now, "sent", message_id=None)
-                return
-            if appointment is None or patient is None or not _still_holds(row, appointment, now):
-                self._record(session, row, now, "void", error="appointment_changed")
-                log.info("notification %s void: appointment %s changed", row.id,
-                         row.appointment_id)
-                return
-            if not CONTACT_PREFERENCES.get(patient.contact_preference, ("email",)) or (
-                    row.kind == "reminder" and patient.reminders_opt_out):
-                # The patient changed their preference after the row was queued.
-                self._record(session, row, now, "skipped", error="opted_out")
-                return
-            try:
-                outgoing = self._prepare(session, row, settings, policy, appointment, patient)
-            except SendFailed as failure:
-                self._failed(session, row, now, failure, policy, patient)
-                return
+            order = {row_id: index for index, row_id in enumerate(notification_ids)}
+            found = sorted(session.execute(
+                select(Notification, db.Appointment, db.Patient)
+                .outerjoin(db.Appointment, db.Appointment.id == Notification.appointment_id)
+                .outerjoin(db.Patient, db.Patient.id == Notification.patient_id)
+                .where(Notification.id.in_(notification_ids), Notification.state == "sending",
+                       Notification.lease_owner == self.owner)).all(),
+                key=lambda found: order[found[0].id])
+            now = self.clock()
+            for row, appointment, patient in found:
+                settings = self._get(session, NotificationSettings, row.organization_id)
+                policy = policy_from_row(settings) if settings else Policy()
+                if row.kind == "staff-alert":
+                    outcomes.append(_outcome(row, now, "sent"))
+                elif appointment is None or patient is None or not _still_holds(
+                        row, appointment, now):
+                    outcomes.append(_outcome(row, now, "void", error="appointment_changed"))
+                    log.info("notification %s void: appointment %s changed", row.id,
+                             row.appointment_id)
+                elif not CONTACT_PREFERENCES.get(patient.contact_preference, ("email",)) or (
+                        row.kind == "reminder" and patient.reminders_opt_out):
+                    # The patient changed their preference after the row was queued.
+                    outcomes.append(_outcome(row, now, "skipped", error="opted_out"))
+                else:
+                    try:
+                        ready.append((row, policy, patient, self._prepare(
+                            session, row, settings, policy, appointment, patient)))
+                    except SendFailed as failure:
+                        failures.append((row, now, failure, policy, patient))
             session.expunge_all()
             session.rollback()  # no transaction (nor SQLite write lock) while sending
-            try:
-                message_id = outgoing()
-            except SendFailed as failure:
-                self._failed(session, row, now, failure, policy, patient)
-                return
-            if self.after_send is not None:
-                self.after_send(row.id)
-            hint = email_hint(patient.email) if row.channel == "email" else \
-                phone_hint(patient.phone)
-            self._record(session, row, now, "sent", message_id=message_id, hint=hint)
-            log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
-                     row.channel, row.appointment_id)
+            for row, policy, patient, outgoing in ready:
+                try:
+                    message_id = outgoing()
+                except SendFailed as failure:
+                    failures.append((row, self.clock(), failure, policy, patient))
+                    continue
+                if self.after_send is not None:
+                    self.after_send(row.id)
+                hint = email_hint(patient.email) if row.channel == "email" else \
+                    phone_hint(patient.phone)
+                outcomes.append(_outcome(row, self.clock(), "sent", message_id=message_id,
+                                         hint=hint))
+                log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
+                         row.channel, row.appointment_id)
+            self._record_all(session, outcomes)
+            for row, at, failure, policy, patient in failures:
+                self._failed(session, row, at, failure, policy, patient)
 
     def _prepare(self, session: Session, row: Notification,
                  settings: NotificationSettings | None, policy: Policy,
@@ -315,17 +330,30 @@ class Worker:
 
     # ----------------------------------------------------------------- outcomes
 
+    def _record_all(self, session: Session, outcomes: list[dict[str, Any]]) -> None:
+        """Every outcome of a group in one transaction (one ``executemany``), each a
+        compare-and-set on this worker's lease; the provider's message id is written in
+        the same statement that marks the row sent."""
+        if not outcomes:
+            return
+        session.execute(
+            update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
+                                 _TABLE.c.state == "sending",
+                                 _TABLE.c.lease_owner == self.owner)
+            .values(state=bindparam("new_state"), updated_at=bindparam("at"),
+                    lease_owner=None, lease_until=None, error_code=bindparam("error"),
+                    sent_at=bindparam("sent"), provider_message_id=bindparam("message_id"),
+                    recipient_hint=bindparam("hint")), outcomes)
+        session.commit()
+
     def _record(self, session: Session, row: Notification, now: datetime, state: str, *,
-                message_id: str | None = None, hint: str | None = None,
                 error: str | None = None, retry_at: datetime | None = None) -> bool:
-        """Compare-and-set the outcome: only while this worker still holds the lease (in a
-        transaction of its own: the reads before ran without the write lock)."""
+        """Compare-and-set one failure's outcome: only while this worker still holds the
+        lease (in a transaction of its own: the reads before ran without the write lock)."""
         session.expunge_all()
         session.rollback()
         values: dict[str, Any] = {"state": state, "updated_at": now, "lease_owner": None,
                                   "lease_until": None, "error_code": error}
-        if state == "sent":
-            values.update(sent_at=now, provider_message_id=message_id, recipient_hint=hint)
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         done = session.execute(
@@ -355,6 +383,13 @@ class Worker:
         else:
             _alert_staff(session, row, now, failure.code, tried)
         session.commit()
+
+
+def _outcome(row: Notification, at: datetime, state: str, *, message_id: str | None = None,
+             hint: str | None = None, error: str | None = None) -> dict[str, Any]:
+    """One row's outcome, as :meth:`Worker._record_all`'s parameters."""
+    return {"row_id": row.id, "new_state": state, "at": at, "error": error,
+            "sent": at if state == "sent" else None, "message_id": message_id, "hint": hint}
 
 
 def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:

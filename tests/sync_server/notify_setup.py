@@ -26,7 +26,8 @@ from tests.e2e.server_side import Clinic, seed_clinic
 from tests.support.notify_servers import SmsGateway, SmtpSink
 
 STAFF = Actor("staff-user", None, frozenset({
-    "booking:create", "booking:modify", "booking:cancel", "booking:view_calendar"}))
+    "booking:create_appointment", "booking:modify_appointment", "booking:cancel_appointment",
+    "booking:view_calendar"}))
 LINK_SECRET = b"test-signing-key-not-for-production"
 
 
