@@ -165,9 +165,18 @@ def _plain_header(value: str) -> bool:
 
 
 def _subject(subject: str) -> str:
+    """As it is when short plain ASCII, else RFC 2047 base64 words of at most 45 bytes
+    (whole UTF-8 characters), one per folded line."""
     if _plain_header(subject) and len(subject) <= 68:
         return subject
-    return Header(subject, "utf-8").encode(linesep="\r\n")
+    data, words, start = subject.encode("utf-8"), [], 0
+    while start < len(data):
+        end = min(start + 45, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        start = end
+    return "\r\n ".join(words)
 
 
 def _part(content_type: str, content: bytes, extra: str = "") -> bytes:
