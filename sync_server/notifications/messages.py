@@ -11,7 +11,7 @@ with Babel in the clinic's zone and the patient's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,12 +135,23 @@ def variables(facts: Facts) -> dict[str, Any]:
         "patient_name": facts.patient_name, "clinic_name": facts.clinic_name,
         "clinic_phone": facts.clinic_phone, "provider_name": facts.provider_name,
         "appointment_type": facts.appointment_type,
-        "date": format_date(local.date(), "full", locale=locale),
-        "time": format_time(local.time(), "short", locale=locale),
+        "date": _date_text(local.date(), locale),
+        "time": _time_text(local.time(), locale),
         "confirm_url": facts.confirm_url, "cancel_url": facts.cancel_url,
         "confirm_label": catalogue.gettext(N_("Confirm")),
         "cancel_label": catalogue.gettext(N_("Cancel the appointment")),
     }
+
+
+@lru_cache(maxsize=4096)
+def _date_text(day: date, locale: str) -> str:
+    """Babel's full date (the same few days recur in every batch of reminders)."""
+    return str(format_date(day, "full", locale=locale))
+
+
+@lru_cache(maxsize=4096)
+def _time_text(at: time, locale: str) -> str:
+    return str(format_time(at, "short", locale=locale))
 
 
 def render(template: Template, values: dict[str, Any]) -> Rendered:

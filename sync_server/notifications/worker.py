@@ -157,20 +157,26 @@ class Worker:
     # ----------------------------------------------------------------- claim
 
     def claim(self) -> list[str]:
-        """One statement: ``UPDATE … WHERE id IN (the first due rows) RETURNING id``
-        (PostgreSQL: the inner ``SELECT`` locks ``FOR UPDATE SKIP LOCKED``; SQLite: one
-        writer at a time, and the outer ``UPDATE`` repeats the due condition)."""
+        """The first due rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), then one ``UPDATE …
+        RETURNING`` of those that are still due (SQLite: ``BEGIN IMMEDIATE`` makes it one
+        writer at a time; the repeated due condition is a compare-and-set). Not one
+        ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL may
+        run that subquery again per row and claim far more than ``n``."""
         now = self.clock()
         with self.sessions() as session:
-            due = (select(Notification.id).where(due_condition(now))
-                   .order_by(Notification.next_attempt_at).limit(self.batch))
+            query = (select(Notification.id).where(due_condition(now))
+                     .order_by(Notification.next_attempt_at).limit(self.batch))
             if self.organization_id is not None:
-                due = due.where(Notification.organization_id == self.organization_id)
+                query = query.where(Notification.organization_id == self.organization_id)
             if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                session.rollback()
+                return []
             won = session.execute(
                 update(Notification)
-                .where(Notification.id.in_(due.scalar_subquery()), due_condition(now))
+                .where(Notification.id.in_(ids), due_condition(now))
                 .values(state="sending", lease_owner=self.owner, lease_until=now + self.lease,
                         attempts=Notification.attempts + 1, updated_at=now)
                 .returning(Notification.id, Notification.next_attempt_at)
