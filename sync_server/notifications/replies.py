@@ -91,7 +91,8 @@ def act(session: Session, target: Target, action: str, via: str,
     actor_id = f"patient:{via}"
     caller = booking.Caller(
         row.organization_id,
-        Actor(actor_id, None, frozenset({"booking:modify", "booking:cancel"}),
+        Actor(actor_id, None,
+              frozenset({"booking:modify_appointment", "booking:cancel_appointment"}),
               online_booking=True),
         audit.Actor(actor_id, None))
     reason = "by patient via e-mail link" if via == VIA_LINK else "by patient via SMS reply"

@@ -88,7 +88,7 @@ def _needs(permission: str) -> Any:
 
 
 Viewer = Annotated[accounts.Principal, Depends(_needs("booking:view_calendar"))]
-Modifier = Annotated[accounts.Principal, Depends(_needs("booking:modify"))]
+Modifier = Annotated[accounts.Principal, Depends(_needs("booking:modify_appointment"))]
 Admin = Annotated[accounts.Principal, Depends(_needs("admin:config"))]
 
 
