@@ -6,16 +6,20 @@ Exactly once, by construction:
   lease ran out (a worker died), become ``sending`` under this worker's lease.
   PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent workers take
   disjoint rows; SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
-  time) and the ``UPDATE`` repeats the due condition (compare-and-set).
-* **Re-check**: right after the claim the appointments are read again; a row whose
-  appointment was cancelled, moved or finished is voided, never sent.
-* **Send**, then **record** (one short transaction per message, compare-and-set on
-  the lease): ``sent`` with the provider's message id, or a retry with exponential
+  time); on both the ``UPDATE … RETURNING`` repeats the due condition (compare-and-set).
+* **Re-check**, per group of ``group`` rows (default 10): one query reads the rows,
+  their appointments and patients; a row whose appointment was cancelled, moved or
+  finished is voided, never sent.
+* **Send** the group, then **record** its outcomes (one short transaction per group,
+  each row a compare-and-set on the lease): ``sent`` with the provider's message id
+  (written by the statement that marks it sent), or a retry with exponential
   backoff (transient failures), or ``failed`` with the fallback row for the next
   channel after the configured delay; when no channel is left, a staff alert.
   The SMS gateway gets the row's id as idempotency key, so a row sent by a worker
   killed before it recorded the result is answered with the first message when the
-  next worker takes it over. An e-mail's Message-ID is the row's id, equally stable.
+  next worker takes it over. An e-mail's Message-ID is the row's id, equally stable:
+  a worker killed after sending and before its group committed sends those (at most
+  ``group``) e-mails again under the same Message-ID; ``group=1`` narrows that to one.
 
 The worker never holds a database transaction while it talks to SMTP or the gateway.
 """
