@@ -246,8 +246,8 @@ class Worker:
                 log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
                          row.channel, row.appointment_id)
             self._record_all(session, outcomes)
-            for row, at, failure, policy, patient in failures:
-                self._failed(session, row, at, failure, policy, patient)
+            for row, at, reason, policy, patient in failures:
+                self._failed(session, row, at, reason, policy, patient)
 
     def _prepare(self, session: Session, row: Notification,
                  settings: NotificationSettings | None, policy: Policy,
