@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="send notifications and reminders (run one or more)")
     p.add_argument("--batch", type=int, default=20, help="rows claimed at a time")
+    p.add_argument("--group", type=int, default=10,
+                   help="messages sent between two commits of their outcomes (a worker "
+                        "killed in between sends at most this many again; 1: one)")
     p.add_argument("--once", action="store_true",
                    help="send what is due now, then stop")
     p.set_defaults(run=_worker)
@@ -236,12 +239,12 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from sync_server.notifications.worker import Worker
 
     configure_logging(settings.log_level)
-    if args.batch < 1:
-        raise CommandError("--batch must be at least 1")
+    if args.batch < 1 or args.group < 1:
+        raise CommandError("--batch and --group must be at least 1")
     with _session(settings) as session:
         worker = Worker(sessionmaker(session.get_bind(), expire_on_commit=False),
                         LinkKey(settings.signing_key()), batch=args.batch,
-                        public_url=settings.public_url)
+                        group=args.group, public_url=settings.public_url)
         if args.once:
             try:
                 while worker.run_once():

@@ -6,16 +6,20 @@ Exactly once, by construction:
   lease ran out (a worker died), become ``sending`` under this worker's lease.
   PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent workers take
   disjoint rows; SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
-  time) and the ``UPDATE`` repeats the due condition (compare-and-set).
-* **Re-check**: right after the claim the appointments are read again; a row whose
-  appointment was cancelled, moved or finished is voided, never sent.
-* **Send**, then **record** (one short transaction per message, compare-and-set on
-  the lease): ``sent`` with the provider's message id, or a retry with exponential
+  time); on both the ``UPDATE … RETURNING`` repeats the due condition (compare-and-set).
+* **Re-check**, per group of ``group`` rows (default 10): one query reads the rows,
+  their appointments and patients; a row whose appointment was cancelled, moved or
+  finished is voided, never sent.
+* **Send** the group, then **record** its outcomes (one short transaction per group,
+  each row a compare-and-set on the lease): ``sent`` with the provider's message id
+  (written by the statement that marks it sent), or a retry with exponential
   backoff (transient failures), or ``failed`` with the fallback row for the next
   channel after the configured delay; when no channel is left, a staff alert.
   The SMS gateway gets the row's id as idempotency key, so a row sent by a worker
   killed before it recorded the result is answered with the first message when the
-  next worker takes it over. An e-mail's Message-ID is the row's id, equally stable.
+  next worker takes it over. An e-mail's Message-ID is the row's id, equally stable:
+  a worker killed after sending and before its group committed sends those (at most
+  ``group``) e-mails again under the same Message-ID; ``group=1`` narrows that to one.
 
 The worker never holds a database transaction while it talks to SMTP or the gateway.
 """
@@ -31,9 +35,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
@@ -60,6 +64,7 @@ from sync_server.notifications.models import (
 from sync_server.notifications.policy import Policy, policy_from_row
 
 log = logging.getLogger("sync_server.notifications")
+_TABLE = cast(Table, Notification.__table__)
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=30)
@@ -106,6 +111,10 @@ class Worker:
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{uuid.uuid4().hex[:8]}")
     batch: int = 20
+    #: Rows read, sent and recorded together (one read, one write per group). A worker
+    #: killed after sending and before the group's outcomes commit sends at most this
+    #: many messages again, each with its first Message-ID or idempotency key.
+    group: int = 10
     lease: timedelta = timedelta(minutes=2)
     public_url: str = ""
     #: Work for this organization only (default: every organization).
@@ -140,8 +149,8 @@ class Worker:
         self._kept.clear()
         if self.after_claim is not None and claimed:
             self.after_claim(claimed)
-        for notification_id in claimed:
-            self.handle(notification_id)
+        for first in range(0, len(claimed), self.group):
+            self.handle(claimed[first:first + self.group])
         return len(claimed)
 
     def close(self) -> None:
@@ -152,6 +161,11 @@ class Worker:
     # ----------------------------------------------------------------- claim
 
     def claim(self) -> list[str]:
+        """The first due rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), then one ``UPDATE …
+        RETURNING`` of those that are still due (SQLite: ``BEGIN IMMEDIATE`` makes it one
+        writer at a time; the repeated due condition is a compare-and-set). Not one
+        ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL may
+        run that subquery again per row and claim far more than ``n``."""
         now = self.clock()
         with self.sessions() as session:
             query = (select(Notification.id).where(due_condition(now))
@@ -164,65 +178,76 @@ class Worker:
             if not ids:
                 session.rollback()
                 return []
-            session.execute(
+            won = session.execute(
                 update(Notification)
                 .where(Notification.id.in_(ids), due_condition(now))
                 .values(state="sending", lease_owner=self.owner, lease_until=now + self.lease,
                         attempts=Notification.attempts + 1, updated_at=now)
-                .execution_options(synchronize_session=False))
-            won = list(session.scalars(select(Notification.id).where(
-                Notification.id.in_(ids), Notification.lease_owner == self.owner,
-                Notification.state == "sending").order_by(Notification.next_attempt_at)))
+                .returning(Notification.id, Notification.next_attempt_at)
+                .execution_options(synchronize_session=False)).all()
             session.commit()
-        return won
+        return [row_id for row_id, _at in sorted(won, key=lambda found: (found[1], found[0]))]
 
-    # ----------------------------------------------------------------- one row
+    # ----------------------------------------------------------------- a group of rows
 
-    def handle(self, notification_id: str) -> None:
-        now = self.clock()
+    def handle(self, notification_ids: list[str]) -> None:
+        """Read the rows, their appointments and patients in one query (the re-check),
+        send, then record every outcome in one transaction."""
+        failures: list[tuple[Notification, datetime, SendFailed, Policy, db.Patient]] = []
+        outcomes: list[dict[str, Any]] = []
+        ready: list[tuple[Notification, Policy, db.Patient, Callable[[], str]]] = []
         with self.sessions() as session:
-            # Reads first, without SQLite's write lock (a plain BEGIN); the outcome is
-            # written in its own short transaction (_record).
+            # Reads first, without SQLite's write lock (a plain BEGIN); the outcomes are
+            # written in a short transaction of their own.
             session.connection(execution_options={"read_only": True})
-            row = session.get(Notification, notification_id)
-            if row is None or row.state != "sending" or row.lease_owner != self.owner:
-                return
-            settings = self._get(session, NotificationSettings, row.organization_id)
-            policy = policy_from_row(settings) if settings else Policy()
-            appointment = session.get(db.Appointment, row.appointment_id)
-            patient = session.get(db.Patient, row.patient_id)
-            if row.kind == "staff-alert":
-                self._record(session, row, now, "sent", message_id=None)
-                return
-            if appointment is None or patient is None or not _still_holds(row, appointment, now):
-                self._record(session, row, now, "void", error="appointment_changed")
-                log.info("notification %s void: appointment %s changed", row.id,
-                         row.appointment_id)
-                return
-            if not CONTACT_PREFERENCES.get(patient.contact_preference, ("email",)) or (
-                    row.kind == "reminder" and patient.reminders_opt_out):
-                # The patient changed their preference after the row was queued.
-                self._record(session, row, now, "skipped", error="opted_out")
-                return
-            try:
-                outgoing = self._prepare(session, row, settings, policy, appointment, patient)
-            except SendFailed as failure:
-                self._failed(session, row, now, failure, policy, patient)
-                return
+            order = {row_id: index for index, row_id in enumerate(notification_ids)}
+            found = sorted(session.execute(
+                select(Notification, db.Appointment, db.Patient)
+                .outerjoin(db.Appointment, db.Appointment.id == Notification.appointment_id)
+                .outerjoin(db.Patient, db.Patient.id == Notification.patient_id)
+                .where(Notification.id.in_(notification_ids), Notification.state == "sending",
+                       Notification.lease_owner == self.owner)).all(),
+                key=lambda found: order[found[0].id])
+            now = self.clock()
+            for row, appointment, patient in found:
+                settings = self._get(session, NotificationSettings, row.organization_id)
+                policy = policy_from_row(settings) if settings else Policy()
+                if row.kind == "staff-alert":
+                    outcomes.append(_outcome(row, now, "sent"))
+                elif appointment is None or patient is None or not _still_holds(
+                        row, appointment, now):
+                    outcomes.append(_outcome(row, now, "void", error="appointment_changed"))
+                    log.info("notification %s void: appointment %s changed", row.id,
+                             row.appointment_id)
+                elif not CONTACT_PREFERENCES.get(patient.contact_preference, ("email",)) or (
+                        row.kind == "reminder" and patient.reminders_opt_out):
+                    # The patient changed their preference after the row was queued.
+                    outcomes.append(_outcome(row, now, "skipped", error="opted_out"))
+                else:
+                    try:
+                        ready.append((row, policy, patient, self._prepare(
+                            session, row, settings, policy, appointment, patient)))
+                    except SendFailed as failure:
+                        failures.append((row, now, failure, policy, patient))
             session.expunge_all()
             session.rollback()  # no transaction (nor SQLite write lock) while sending
-            try:
-                message_id = outgoing()
-            except SendFailed as failure:
-                self._failed(session, row, now, failure, policy, patient)
-                return
-            if self.after_send is not None:
-                self.after_send(row.id)
-            hint = email_hint(patient.email) if row.channel == "email" else \
-                phone_hint(patient.phone)
-            self._record(session, row, now, "sent", message_id=message_id, hint=hint)
-            log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
-                     row.channel, row.appointment_id)
+            for row, policy, patient, outgoing in ready:
+                try:
+                    message_id = outgoing()
+                except SendFailed as failure:
+                    failures.append((row, self.clock(), failure, policy, patient))
+                    continue
+                if self.after_send is not None:
+                    self.after_send(row.id)
+                hint = email_hint(patient.email) if row.channel == "email" else \
+                    phone_hint(patient.phone)
+                outcomes.append(_outcome(row, self.clock(), "sent", message_id=message_id,
+                                         hint=hint))
+                log.info("notification %s sent (%s %s, appointment %s)", row.id, row.kind,
+                         row.channel, row.appointment_id)
+            self._record_all(session, outcomes)
+            for row, at, reason, policy, patient in failures:
+                self._failed(session, row, at, reason, policy, patient)
 
     def _prepare(self, session: Session, row: Notification,
                  settings: NotificationSettings | None, policy: Policy,
@@ -315,17 +340,30 @@ class Worker:
 
     # ----------------------------------------------------------------- outcomes
 
+    def _record_all(self, session: Session, outcomes: list[dict[str, Any]]) -> None:
+        """Every outcome of a group in one transaction (one ``executemany``), each a
+        compare-and-set on this worker's lease; the provider's message id is written in
+        the same statement that marks the row sent."""
+        if not outcomes:
+            return
+        session.execute(
+            update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
+                                 _TABLE.c.state == "sending",
+                                 _TABLE.c.lease_owner == self.owner)
+            .values(state=bindparam("new_state"), updated_at=bindparam("at"),
+                    lease_owner=None, lease_until=None, error_code=bindparam("error"),
+                    sent_at=bindparam("sent"), provider_message_id=bindparam("message_id"),
+                    recipient_hint=bindparam("hint")), outcomes)
+        session.commit()
+
     def _record(self, session: Session, row: Notification, now: datetime, state: str, *,
-                message_id: str | None = None, hint: str | None = None,
                 error: str | None = None, retry_at: datetime | None = None) -> bool:
-        """Compare-and-set the outcome: only while this worker still holds the lease (in a
-        transaction of its own: the reads before ran without the write lock)."""
+        """Compare-and-set one failure's outcome: only while this worker still holds the
+        lease (in a transaction of its own: the reads before ran without the write lock)."""
         session.expunge_all()
         session.rollback()
         values: dict[str, Any] = {"state": state, "updated_at": now, "lease_owner": None,
                                   "lease_until": None, "error_code": error}
-        if state == "sent":
-            values.update(sent_at=now, provider_message_id=message_id, recipient_hint=hint)
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         done = session.execute(
@@ -355,6 +393,13 @@ class Worker:
         else:
             _alert_staff(session, row, now, failure.code, tried)
         session.commit()
+
+
+def _outcome(row: Notification, at: datetime, state: str, *, message_id: str | None = None,
+             hint: str | None = None, error: str | None = None) -> dict[str, Any]:
+    """One row's outcome, as :meth:`Worker._record_all`'s parameters."""
+    return {"row_id": row.id, "new_state": state, "at": at, "error": error,
+            "sent": at if state == "sent" else None, "message_id": message_id, "hint": hint}
 
 
 def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:

@@ -221,6 +221,21 @@ def test_two_workers_send_a_thousand_reminders_exactly_once(
     assert {r.state for r in clinic.rows()} == {"sent"}
 
 
+def test_a_claim_takes_at_most_one_batch(clinic: NotifyClinic, smtp: SmtpSink,
+                                         clock: Clock) -> None:
+    """PostgreSQL may run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery again
+    per row; a claim that took every due row would outlive its lease and be sent twice."""
+    from tests.sync_server.notify_bulk import due_reminders
+
+    due_reminders(clinic, 60, START)
+    clock.now = START + timedelta(minutes=1)
+    worker = clinic.worker(clock, batch=25)
+    first, second = worker.claim(), worker.claim()
+    assert (len(first), len(second)) == (25, 25) and not set(first) & set(second)
+    assert sum(r.state == "sending" for r in clinic.rows()) == 50
+    assert not smtp.messages()
+
+
 def _drain_worker(worker: object) -> None:
     from sync_server.notifications.worker import Worker
 
