@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from scheduling import limits
-from scheduling.i18n import translations
 from scheduling.refusals import N_
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, sqlite_write_turn
+from sync_server.core.translations import translations
 from sync_server.notifications import messages, replies, service
 from sync_server.notifications.channels import (
     EmailChannel,
