@@ -50,8 +50,8 @@ from desktop.store.models import (
     WeeklyScheduleRow,
 )
 from desktop.sync.errors import OtherOrganization
-from desktop.sync.protocol import Change, ConflictNote, PullPage, Tombstone
 from scheduling import intents, model
+from scheduling.sync_protocol import ChangeRecord, ConflictRecord, PullResponse, Tombstone
 from scheduling.timeutil import to_utc
 from scheduling.wire import from_wire
 
@@ -230,7 +230,7 @@ def still_pending(row: Any, acknowledged: int) -> bool:
     return pending is not None and pending > acknowledged
 
 
-def _write(session: Session, change: Change, row: Any | None) -> Any:
+def _write(session: Session, change: ChangeRecord, row: Any | None) -> Any:
     table = _table(change.entity)
     assert table is not None
     record = from_wire(change.entity, dict(change.data))
@@ -264,7 +264,7 @@ _PRELOAD_CHUNK = 500
 
 def apply_changes(
     session: Session,
-    changes: Iterable[Change],
+    changes: Iterable[ChangeRecord],
     tombstones: Iterable[Tombstone],
     acknowledged: int,
     only: set[Orphan] | None = None,
@@ -279,7 +279,7 @@ def apply_changes(
     queries per entity rather than one per record, and flushed once at the end.
     """
     changed = 0
-    latest: dict[tuple[str, str], Change] = {}
+    latest: dict[tuple[str, str], ChangeRecord] = {}
     for change in changes:  # a page may hold several versions of one record: keep the last
         known = latest.get((change.entity, change.id))
         if known is None or change.version >= known.version:
@@ -337,7 +337,7 @@ def _report(report: ChangeCollector, entity: str, row: Any) -> None:
         report.entity(entity, row.id)
 
 
-def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime) -> int:
+def add_conflicts(session: Session, notes: Iterable[ConflictRecord], now: datetime) -> int:
     """Put new refusals in the conflict inbox (once per mutation); returns how many."""
     added = 0
     for note in notes:
@@ -345,10 +345,7 @@ def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime
             ConflictRow.mutation_id == note.mutation_id).limit(1))
         if known is not None:
             continue
-        attempted = dict(note.attempted) if note.attempted else {}
-        if not attempted:
-            entry = session.get(OutboxEntry, note.mutation_id)
-            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        attempted = _attempted(session, note)
         session.add(ConflictRow(
             mutation_id=note.mutation_id, attempted=attempted, code=note.code,
             message_id=note.message_id, params=dict(note.params),
@@ -357,6 +354,14 @@ def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime
         added += 1
     session.flush()
     return added
+
+
+def _attempted(session: Session, note: ConflictRecord) -> dict[str, Any]:
+    """What the refused mutation asked for: the answer's words, else this desk's outbox."""
+    if note.args is not None:
+        return {"name": note.name, "args": dict(note.args)}
+    entry = session.get(OutboxEntry, note.mutation_id)
+    return {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
 
 
 def orphans(session: Session, acknowledged: int) -> list[Orphan]:
@@ -384,7 +389,7 @@ def drop_unconfirmed(session: Session, found: Iterable[Orphan]) -> list[Orphan]:
     return to_fetch
 
 
-def check_organization(state: SyncState, changes: Iterable[Change]) -> None:
+def check_organization(state: SyncState, changes: Iterable[ChangeRecord]) -> None:
     """Refuse records of another organization than the desk's (a desk enrolled before
     the desk remembered its organization learns it here, from the first record naming one)."""
     for change in changes:
@@ -397,7 +402,7 @@ def check_organization(state: SyncState, changes: Iterable[Change]) -> None:
             raise OtherOrganization(f"a {change.entity} record of another organization")
 
 
-def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orphan]:
+def refused_lifts(session: Session, notes: Iterable[ConflictRecord]) -> list[Orphan]:
     """Blockouts whose lift the server refused and that are no longer on the desk.
 
     A lifted blockout may already be gone from the mirror (older desks deleted it at
@@ -409,10 +414,7 @@ def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orpha
         if session.scalar(select(ConflictRow.id).where(
                 ConflictRow.mutation_id == note.mutation_id).limit(1)) is not None:
             continue
-        attempted = dict(note.attempted) if note.attempted else {}
-        if not attempted:
-            entry = session.get(OutboxEntry, note.mutation_id)
-            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        attempted = _attempted(session, note)
         if attempted.get("name") != intents.BLOCKOUT_DELETE:
             continue
         blockout_id = (attempted.get("args") or {}).get("blockout_id")
@@ -421,7 +423,7 @@ def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orpha
     return found
 
 
-def apply_page(session: Session, page: PullPage, now: datetime) -> PageResult:
+def apply_page(session: Session, page: PullResponse, now: datetime) -> PageResult:
     """One pull page in the caller's write transaction (see the module docstring).
 
     Raises :class:`OtherOrganization` (the transaction then rolls back, nothing applied)
