@@ -36,8 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._server import ServerProcess, database, seeded_clinic  # noqa: E402
 from desktop.config import DeskConfig  # noqa: E402
-from desktop.services import mapping  # noqa: E402
-from desktop.store import outbox  # noqa: E402
+from desktop.store import outbox, row_mapping  # noqa: E402
 from desktop.store.engine import Store  # noqa: E402
 from desktop.store.keys import create_store  # noqa: E402
 from desktop.store.models import AppointmentRow  # noqa: E402
@@ -119,7 +118,7 @@ def queue_bookings(store: Store, clinic: Clinic, count: int) -> None:
                                  patient, clinic.type_id, provider, start, start + length,
                                  room_id=room)
             row = AppointmentRow()
-            mapping.write_appointment(row, record, mutation_id)
+            row_mapping.write_appointment(row, record, mutation_id)
             session.add(row)
 
 

@@ -17,6 +17,7 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from desktop.translations import translations
 from scheduling.availability import SlotQuery, free_slots, next_available
 from scheduling.commands import Accepted, Actor, BookAppointment, Permission, Refused
 from scheduling.i18n import render_refusal
@@ -77,7 +78,8 @@ def run_demo(today: date) -> int:
     if isinstance(clash, Refused):
         names = {"dr-garcia": "Dr García", "dr-okafor": "Dr Okafor"}
         for language, locale in (("en", "en_US"), ("es", "es_ES")):
-            text = render_refusal(clash, language=language, locale=locale, tz=TZ, names=names)
+            text = render_refusal(clash, catalogue=translations(language), locale=locale, tz=TZ,
+                                  names=names)
             print(f"[{language}] {text}")
         for alternative in clash.alternatives:
             print(f"    alternative: {to_local(alternative.start, TZ):%a %H:%M} "

@@ -2,27 +2,24 @@
 
 Messages are English msgids with named placeholders (``{provider}``); the
 catalogue ``clinicdesk`` in ``translations/<lang>/LC_MESSAGES/`` holds their
-translations. A compiled ``clinicdesk.mo`` is used when it is present and not
-older than its ``.po``; otherwise the ``.po`` is compiled in memory, so a fresh
-clone needs no build step. Parameters are formatted with Babel in the clinic's
-locale and time zone: instants as local wall-clock time, ids as display names.
+translations. Parameters are formatted with Babel in the clinic's locale and
+time zone: instants as local wall-clock time, ids as display names.
 
-The catalogue folder is ``scheduling/translations/`` where a build put it (wheel,
-bundle), else ``translations/`` next to the ``scheduling`` package,
-or ``$CLINICDESK_TRANSLATIONS_DIR``. Refreshing it after adding a message:
-``python translations/update.py`` (see its docstring).
+This module reads no file and no environment variable: the desk
+(``desktop/translations.py``) and the server (``sync_server/core/translations.py``)
+find the catalogue files, and hand their bytes to :func:`compiled_catalogue` or
+:func:`source_catalogue` (a ``.po`` compiled in memory, so a fresh clone needs no
+build step); :func:`render` takes the catalogue to translate with. Refreshing
+the catalogue after adding a message: ``python translations/update.py``.
 """
 
 from __future__ import annotations
 
 import gettext
-import os
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from io import BytesIO
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
@@ -35,13 +32,6 @@ from scheduling.commands import Refused
 from scheduling.refusals import N_
 
 DOMAIN = "clinicdesk"
-TRANSLATIONS_ENV = "CLINICDESK_TRANSLATIONS_DIR"
-#: A wheel or a desk bundle carries the compiled catalogue inside the package (built by
-#: ``translations/compile.py``); a source checkout reads ``translations/`` at the root.
-PACKAGED_TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
-SOURCE_TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
-DEFAULT_TRANSLATIONS_DIR = (PACKAGED_TRANSLATIONS_DIR if PACKAGED_TRANSLATIONS_DIR.is_dir()
-                            else SOURCE_TRANSLATIONS_DIR)
 
 #: Words the domain puts into message parameters (statuses, record kinds, periods,
 #: actions), translated like any other message so no English word lands in a
@@ -78,43 +68,54 @@ TERMS: Mapping[str, str] = {
 }
 
 
-def translations_dir() -> Path:
-    """Where the catalogue lives: ``$CLINICDESK_TRANSLATIONS_DIR`` or the repository's."""
-    configured = os.environ.get(TRANSLATIONS_ENV)
-    return Path(configured) if configured else DEFAULT_TRANSLATIONS_DIR
+def catalogue_files(language: str) -> tuple[tuple[str, str], ...]:
+    """The catalogue files for ``language`` (``es``, ``es_MX`` or ``es-MX``), best first, as
+    (compiled ``.mo``, source ``.po``) paths relative to the catalogue folder.
 
-
-def translations(language: str) -> gettext.NullTranslations:
-    """The catalogue for ``language`` (``es``, ``es_MX`` or ``es-MX`` → ``es``).
-
-    An unknown language gets English: a :class:`gettext.NullTranslations`,
-    which returns each msgid unchanged.
+    A regional language falls back to its base language; anything that is not a plain
+    language code (e.g. ``../x``) gives nothing, so a caller never leaves the folder.
     """
-    return _load(_normalize(language), str(translations_dir()))
+    language = language.strip().replace("-", "_")
+    candidates = [language]
+    if "_" in language:
+        candidates.append(language.split("_", 1)[0])
+    return tuple(
+        (f"{code}/LC_MESSAGES/{DOMAIN}.mo", f"{code}/LC_MESSAGES/{DOMAIN}.po")
+        for code in candidates
+        if code and "/" not in code and "\\" not in code and code not in (".", "..")
+    )
 
 
-def clear_cache() -> None:
-    """Forget loaded catalogues (after editing a ``.po``, or in tests)."""
-    _load.cache_clear()
+def compiled_catalogue(data: bytes) -> gettext.NullTranslations:
+    """The catalogue of a compiled ``.mo`` file's bytes."""
+    return Translations(fp=BytesIO(data), domain=DOMAIN)
+
+
+def source_catalogue(data: bytes) -> gettext.NullTranslations:
+    """The catalogue of a ``.po`` file's bytes, compiled in memory."""
+    catalog = read_po(BytesIO(data), domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)  # fuzzy entries are left out, as pybabel compile does
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
 
 
 def render(
     message_id: str,
     params: Mapping[str, object],
     *,
-    language: str,
+    catalogue: gettext.NullTranslations,
     locale: str,
     tz: str,
     names: Mapping[str, str] | None = None,
 ) -> str:
-    """Translate ``message_id`` into ``language`` and fill in ``params``.
+    """Translate ``message_id`` with ``catalogue`` and fill in ``params``.
 
     Aware datetimes are shown in ``tz`` (short date and time), dates as medium
     dates, numbers with the ``locale``'s separators, ids found in ``names`` as
     display names and known domain words (:data:`TERMS`) translated. A
     placeholder without a parameter stays visible as ``{name}``.
     """
-    catalogue = translations(language)
     text = catalogue.gettext(message_id)
     zone = ZoneInfo(tz)
     shown = {
@@ -135,14 +136,14 @@ def render(
 def render_refusal(
     refused: Refused,
     *,
-    language: str,
+    catalogue: gettext.NullTranslations,
     locale: str,
     tz: str,
     names: Mapping[str, str] | None = None,
 ) -> str:
     """The message of a refusal, rendered as :func:`render` does."""
-    return render(refused.message_id, refused.params, language=language, locale=locale, tz=tz,
-                  names=names)
+    return render(refused.message_id, refused.params, catalogue=catalogue, locale=locale,
+                  tz=tz, names=names)
 
 
 # --------------------------------------------------------------------------- internals
@@ -181,37 +182,3 @@ def _format(
             return catalogue.gettext(TERMS[value])
         return value
     return str(value)
-
-
-def _normalize(language: str) -> str:
-    return language.strip().replace("-", "_")
-
-
-@lru_cache(maxsize=32)
-def _load(language: str, directory: str) -> gettext.NullTranslations:
-    root = Path(directory)
-    candidates = [language]
-    if "_" in language:
-        candidates.append(language.split("_", 1)[0])
-    for candidate in candidates:
-        if not candidate or candidate != Path(candidate).name:
-            continue  # not a plain language code (e.g. "../x"): never leave the folder
-        folder = root / candidate / "LC_MESSAGES"
-        compiled, source = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
-        if compiled.is_file() and (
-            not source.is_file() or compiled.stat().st_mtime >= source.stat().st_mtime
-        ):
-            with compiled.open("rb") as stream:
-                return Translations(fp=stream, domain=DOMAIN)
-        if source.is_file():
-            return _compile_in_memory(source)
-    return gettext.NullTranslations()
-
-
-def _compile_in_memory(source: Path) -> Translations:
-    with source.open("rb") as stream:
-        catalog = read_po(stream, domain=DOMAIN)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)  # fuzzy entries are left out, as pybabel compile does
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)

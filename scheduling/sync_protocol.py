@@ -26,6 +26,11 @@ from scheduling.refusals import N_
 PROTOCOL_VERSION = 1
 #: The oldest desk protocol the server still accepts; older desks get 426 "update required".
 MIN_PROTOCOL_VERSION = 1
+#: The sync endpoints, relative to the server's address.
+PUSH_PATH = "/api/v1/sync/push"
+PULL_PATH = "/api/v1/sync/pull"
+EVENTS_PATH = "/api/v1/sync/events"
+ENROLL_PATH = "/api/v1/devices/enroll"
 #: Request header carrying the sender's protocol version (an integer).
 PROTOCOL_HEADER = "X-ClinicDesk-Protocol"
 #: Request header carrying an enrolled desk's device token.
@@ -307,6 +312,8 @@ __all__ = [
     "DEVICE_TOKEN_HEADER",
     "DUPLICATE_ID",
     "DUPLICATE_ID_MESSAGE",
+    "ENROLL_PATH",
+    "EVENTS_PATH",
     "INVALID_MUTATION",
     "INVALID_MUTATION_MESSAGE",
     "MAX_PULL_LIMIT",
@@ -315,6 +322,8 @@ __all__ = [
     "MUTATION_GAP",
     "PROTOCOL_HEADER",
     "PROTOCOL_VERSION",
+    "PULL_PATH",
+    "PUSH_PATH",
     "REQUEST_ID_HEADER",
     "UPDATE_REQUIRED",
     "ChangeRecord",

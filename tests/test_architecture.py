@@ -1,4 +1,6 @@
-"""The one-way import rule of DESIGN §1: desktop → scheduling ← sync_server."""
+"""The one-way import rule of DESIGN §1 (desktop → scheduling ← sync_server) and the
+layers inside: the server's routers never import its database, the desk's screens
+never import its store, and the domain does no I/O."""
 
 from __future__ import annotations
 
@@ -114,4 +116,87 @@ def test_the_layer_checker_catches_an_api_module_importing_the_database(tmp_path
         "sync_server/api/routes/bad.py imports sync_server.db.models",
         "sync_server/api/routes/bad.py imports sync_server.db.models.Device",
         "sync_server/api/routes/bad.py imports sync_server.db.session",
+    ]
+
+
+# --------------------------------------------------------------------------- inside the desk
+
+
+def test_the_desk_screens_do_not_import_the_store() -> None:
+    """Screens call ``desktop/services``; no session, query or ORM row reaches ``desktop/ui``."""
+    assert imported_modules("desktop/ui"), "desktop/ui has no modules"
+    assert layer_violations("desktop/ui", "desktop.store") == []
+
+
+def test_the_layer_checker_catches_a_screen_importing_the_store(tmp_path: Path) -> None:
+    screens = tmp_path / "desktop" / "ui" / "agenda"
+    screens.mkdir(parents=True)
+    (screens / "bad.py").write_text(
+        "import desktop.store.engine\n"
+        "from desktop.store.models import AppointmentRow\n"
+        "from ...store import errors\n"
+        "from desktop.services import agenda\n"
+    )
+    assert layer_violations("desktop/ui", "desktop.store", tmp_path) == [
+        "desktop/ui/agenda/bad.py imports desktop.store",
+        "desktop/ui/agenda/bad.py imports desktop.store.engine",
+        "desktop/ui/agenda/bad.py imports desktop.store.errors",
+        "desktop/ui/agenda/bad.py imports desktop.store.models",
+        "desktop/ui/agenda/bad.py imports desktop.store.models.AppointmentRow",
+    ]
+
+
+# --------------------------------------------------------------------------- the domain does no I/O
+
+#: Standard-library and client modules whose only use is reaching files, the environment,
+#: processes or the network. ``scheduling`` is handed what it needs by its callers.
+IO_MODULES = {"os", "io", "pathlib", "socket", "requests", "sqlite3", "subprocess", "shutil",
+              "tempfile", "glob", "urllib", "http", "httpx", "ssl", "select", "selectors"}
+
+
+#: In-memory buffers are no I/O (a catalogue's bytes are parsed through one).
+IN_MEMORY = {"BytesIO", "StringIO"}
+
+
+def io_violations(package: str, root: Path = ROOT) -> list[str]:
+    """Modules of ``package`` importing an I/O module or calling the built-in ``open``."""
+    found: set[str] = set()
+    for path in (root / package).rglob("*.py"):
+        module = path.relative_to(root)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                in_memory = node.module == "io" and {a.name for a in node.names} <= IN_MEMORY
+                names = set() if in_memory else {node.module.split(".")[0]}
+            else:
+                names = set()
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "open"):
+                    found.add(f"{module} calls open()")
+            found.update(f"{module} imports {name}" for name in names & IO_MODULES)
+    return sorted(found)
+
+
+def test_scheduling_does_no_file_environment_or_network_io() -> None:
+    assert io_violations("scheduling") == []
+
+
+def test_the_io_checker_catches_a_domain_module_reaching_outside(tmp_path: Path) -> None:
+    (tmp_path / "scheduling").mkdir()
+    (tmp_path / "scheduling" / "bad.py").write_text(
+        "import os.path\n"
+        "from pathlib import Path\n"
+        "import socket\n"
+        "from io import BytesIO, open as io_open\n"
+        "def catalogue():\n"
+        "    with open('messages.mo', 'rb') as stream:\n"
+        "        return stream.read()\n"
+    )
+    assert io_violations("scheduling", tmp_path) == [
+        "scheduling/bad.py calls open()",
+        "scheduling/bad.py imports io",
+        "scheduling/bad.py imports os",
+        "scheduling/bad.py imports pathlib",
+        "scheduling/bad.py imports socket",
     ]

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from desktop.services.context import DeskContext
 from desktop.services.session import SessionLocked
+from desktop.store.models import ClinicRow, ResourceRow
 
 #: ``call(method, path, json=..., params=...)`` → decoded JSON; raises on refusal.
 ServerCall = Callable[..., Any]
@@ -84,6 +87,16 @@ def permissions(ctx: DeskContext) -> frozenset[str]:
         return ctx.user().permissions
     except SessionLocked:
         return frozenset()
+
+
+def local_records(ctx: DeskContext, what: str) -> list[Record]:
+    """This desk's copy of the clinics (``what == "clinics"``) or of all resources, as the
+    lookup lists of an admin form want them when the server's lists cannot be read."""
+    with ctx.store.session() as session:
+        if what == "clinics":
+            return [{"id": c.id, "name": c.name} for c in session.scalars(select(ClinicRow))]
+        return [{"id": r.id, "name": r.name, "kind": r.kind}
+                for r in session.scalars(select(ResourceRow))]
 
 
 def refusal_text(error: Exception) -> str:

@@ -28,7 +28,7 @@ from desktop.services import mapping
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_audit
 from desktop.services.dto import ActionResult, AppointmentDTO, OccurrenceDTO
-from desktop.store import outbox
+from desktop.store import outbox, row_mapping
 from desktop.store.models import AppointmentRow, ClinicRow, SeriesRow
 from scheduling import intents
 from scheduling.audit import audit_record
@@ -202,7 +202,7 @@ def duplicate(
     ctx.user()
     with ctx.store.session() as session:
         row = session.get(AppointmentRow, appointment_id)
-        source = None if row is None or row.deleted else mapping.appointment(row)
+        source = None if row is None or row.deleted else row_mapping.appointment(row)
     actor = ctx.actor()
     if source is None:
         # Judged like any booking of an unknown record, so it is refused and audited.
@@ -280,7 +280,7 @@ def book_series(
             provider_id=provider_id, rrule=rrule, first_start=min(starts),
             duration_seconds=int((outcome.accepted[0].end - outcome.accepted[0].start)
                                  .total_seconds()),
-            details=mapping.series_details(booked, {"room_id": room_id, "notes": notes,
+            details=row_mapping.series_details(booked, {"room_id": room_id, "notes": notes,
                                                     "source": source.value}),
             pending_mutation_id=mutation_id,
         )
@@ -332,7 +332,7 @@ def edit_series(
             refused = Refused(RefusalCode.UNKNOWN_RECORD, {"kind": "series"})
             add_audit(session, audit_record(command, refused, now))
             return ActionResult(False, refusal=mapping.refusal_dto(refused))
-        series = mapping.series(series_row, clinic.time_zone)
+        series = row_mapping.series(series_row, clinic.time_zone)
         shift = (start - anchor.start) if start is not None else timedelta(0)
         # Every member may move, so the window spans the whole series, before and after.
         first, last = session.execute(
@@ -417,7 +417,7 @@ def _upsert(
     dtos = []
     for record in appointments:
         row = session.get(AppointmentRow, record.id) or AppointmentRow()
-        mapping.write_appointment(row, record, mutation_id)
+        row_mapping.write_appointment(row, record, mutation_id)
         session.add(row)
         dtos.append(mapping.appointment_dto(record, pending=True))
     session.flush()
@@ -438,7 +438,7 @@ def _upsert_series(
             session.add(row)
         row.rrule = record.rrule
         row.first_start = to_utc(record.first_local, tz)
-        row.details = mapping.series_details(record, old.details)
+        row.details = row_mapping.series_details(record, old.details)
         row.pending_mutation_id = mutation_id
 
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from desktop.services import mapping
+from desktop.store import row_mapping
 from desktop.store.models import (
     AppointmentRow,
     AppointmentTypeRow,
@@ -102,30 +102,30 @@ def load_state(
     clinic_ids = [row.id for row in clinic_rows]
     return CalendarState.build(
         organization_id,
-        clinics=map(mapping.clinic, clinic_rows),
-        resources=map(mapping.resource, session.scalars(
+        clinics=map(row_mapping.clinic, clinic_rows),
+        resources=map(row_mapping.resource, session.scalars(
             select(ResourceRow).where(ResourceRow.organization_id == organization_id))),
-        appointment_types=map(mapping.appointment_type, session.scalars(
+        appointment_types=map(row_mapping.appointment_type, session.scalars(
             select(AppointmentTypeRow).where(
                 AppointmentTypeRow.organization_id == organization_id))),
-        patients=map(mapping.patient, session.scalars(patients)),
-        schedules=map(mapping.weekly_schedule, session.scalars(
+        patients=map(row_mapping.patient, session.scalars(patients)),
+        schedules=map(row_mapping.weekly_schedule, session.scalars(
             select(WeeklyScheduleRow).where(WeeklyScheduleRow.clinic_id.in_(clinic_ids)))),
-        exceptions=map(mapping.schedule_exception, session.scalars(
+        exceptions=map(row_mapping.schedule_exception, session.scalars(
             select(ScheduleExceptionRow).where(ScheduleExceptionRow.clinic_id.in_(clinic_ids)))),
-        holidays=map(mapping.holiday, session.scalars(
+        holidays=map(row_mapping.holiday, session.scalars(
             select(HolidayRow).where(HolidayRow.clinic_id.in_(clinic_ids)))),
-        blockouts=map(mapping.blockout, session.scalars(
+        blockouts=map(row_mapping.blockout, session.scalars(
             select(BlockoutRow).where(BlockoutRow.clinic_id.in_(clinic_ids)))),
-        outages=map(mapping.outage, session.scalars(select(OutageRow))),
-        quotas=map(mapping.quota, session.scalars(
+        outages=map(row_mapping.outage, session.scalars(select(OutageRow))),
+        quotas=map(row_mapping.quota, session.scalars(
             select(QuotaRow).where(QuotaRow.clinic_id.in_(clinic_ids)))),
-        waitlist=map(mapping.waitlist_entry, session.scalars(
+        waitlist=map(row_mapping.waitlist_entry, session.scalars(
             select(WaitlistEntryRow).where(
                 WaitlistEntryRow.organization_id == organization_id,
                 WaitlistEntryRow.active.is_(True)))),
         appointments=() if wanted is None else map(
-            mapping.appointment, session.scalars(wanted)),
+            row_mapping.appointment, session.scalars(wanted)),
     )
 
 

@@ -23,8 +23,8 @@ from desktop.store.models import (
     PatientRow,
     ResourceRow,
 )
+from desktop.translations import translations
 from scheduling.commands import Permission
-from scheduling.i18n import translations
 from scheduling.ical import (
     ICAL_STATUS,
     FeedAppointment,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from desktop.services.context import DeskContext
 from desktop.services.server_call import USER_HEADER, ServerCall
-from desktop.store.models import ResourceRow
+from desktop.store.models import ClinicRow, ResourceRow
 
 MANAGE = "admin:config"
 __all__ = ["MANAGE", "USER_HEADER", "CreatedFeedDTO", "FeedDTO", "FeedResource",
@@ -95,6 +95,14 @@ def feed_resources(ctx: DeskContext) -> list[FeedResource]:
             ResourceRow.kind.in_(("provider", "room")), ResourceRow.active.is_(True)))
         found = [FeedResource(r.id, r.name, r.kind) for r in rows]
     return sorted(found, key=lambda r: (r.kind != "provider", r.name.casefold()))
+
+
+def clinic_zone(ctx: DeskContext, clinic_id: str) -> tuple[str, str]:
+    """The clinic's time zone and locale, as the feeds dialog shows times (UTC, en_US
+    for a clinic this desk does not know)."""
+    with ctx.store.session() as session:
+        clinic = session.get(ClinicRow, clinic_id)
+        return (clinic.time_zone, clinic.locale) if clinic else ("UTC", "en_US")
 
 
 def _feed(item: dict[str, Any]) -> FeedDTO:

@@ -12,9 +12,9 @@ import unicodedata
 
 from sqlalchemy import select
 
-from desktop.services import mapping
 from desktop.services.context import DeskContext, require
 from desktop.services.dto import PatientDTO
+from desktop.store import row_mapping
 from desktop.store.models import PatientRow
 
 #: Fewer digits than this is not compared as a phone number.
@@ -36,7 +36,7 @@ def likely_duplicates(ctx: DeskContext, given_name: str, family_name: str,
             same_phone = (len(digits) >= MIN_PHONE_DIGITS and _digits(row.phone) == digits
                           and _fold(row.given_name) == name[0])
             if same_name or same_phone:
-                patient = mapping.patient(row)
+                patient = row_mapping.patient(row)
                 found.append(PatientDTO(
                     patient.id, patient.given_name, patient.family_name, patient.display_name,
                     patient.phone, patient.email, patient.preferred_language, patient.active,

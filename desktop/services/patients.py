@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
 from sqlalchemy.orm import Session
 
-from desktop.services import agenda, mapping
+from desktop.services import agenda
 from desktop.services.context import (
     DeskContext,
     add_event,
@@ -26,7 +26,7 @@ from desktop.services.context import (
     require,
 )
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
-from desktop.store import outbox, patient_names
+from desktop.store import outbox, patient_names, row_mapping
 from desktop.store.models import ConflictRow, PatientNameKey, PatientRow
 from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
@@ -109,7 +109,7 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
             if getattr(row, name) != value
         }
         if not changed:
-            return PatientResult(True, _dto(mapping.patient(row), row.is_pending))
+            return PatientResult(True, _dto(row_mapping.patient(row), row.is_pending))
         # Each field's value as this desk saw it: the server applies a field only while it
         # still holds that value, otherwise the desk's inbox gets the field as a conflict.
         base = {name: getattr(row, name) for name in changed}
@@ -120,7 +120,7 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
         row.pending_mutation_id = mutation_id
         add_event(session, now, user.user_id, intents.PATIENT_UPDATE, patient_id, "accepted",
                   ",".join(sorted(changed)))  # field names only, never values
-        return PatientResult(True, _dto(mapping.patient(row), pending=True),
+        return PatientResult(True, _dto(row_mapping.patient(row), pending=True),
                              mutation_id=mutation_id)
 
 
@@ -148,7 +148,8 @@ def search(
         if not phone_search:
             query = _name_condition(session, query, set(words))
         query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
-        return tuple(_dto(mapping.patient(row), row.is_pending) for row in session.scalars(query))
+        return tuple(_dto(row_mapping.patient(row), row.is_pending)
+                     for row in session.scalars(query))
 
 
 def _name_condition(session: Session, query: Select[tuple[PatientRow]],
@@ -186,7 +187,7 @@ def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
     require(ctx, VIEW, "see patients")
     with ctx.store.session() as session:
         row = session.get(PatientRow, patient_id)
-        return None if row is None else _dto(mapping.patient(row), row.is_pending)
+        return None if row is None else _dto(row_mapping.patient(row), row.is_pending)
 
 
 def _dto(patient: Patient, pending: bool) -> PatientDTO:

@@ -13,12 +13,11 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.services import mapping
 from desktop.services.booking import run_booking
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_event, not_permitted, refusal, require
 from desktop.services.dto import ActionResult, RefusalDTO, WaitlistEntryDTO
-from desktop.store import outbox
+from desktop.store import outbox, row_mapping
 from desktop.store.models import AppointmentTypeRow, PatientRow, WaitlistEntryRow
 from scheduling import intents
 from scheduling.commands import BookAppointment, Permission
@@ -110,7 +109,7 @@ def book_from(
     ctx.user()
     with ctx.store.session() as session:
         row = session.get(WaitlistEntryRow, entry_id)
-        entry = None if row is None or not row.active else mapping.waitlist_entry(row)
+        entry = None if row is None or not row.active else row_mapping.waitlist_entry(row)
     if entry is None:
         return _refused(ctx, intents.WAITLIST_BOOK, entry_id,
                         refusal(RefusalCode.UNKNOWN_RECORD, kind="waitlist entry"))
@@ -134,7 +133,7 @@ def entries(ctx: DeskContext, clinic_id: str) -> tuple[WaitlistEntryDTO, ...]:
     with ctx.store.session() as session:
         rows = session.scalars(select(WaitlistEntryRow).where(
             WaitlistEntryRow.clinic_id == clinic_id, WaitlistEntryRow.active.is_(True))).all()
-        return _dtos(session, rows, [e.id for e in rank(map(mapping.waitlist_entry, rows))])
+        return _dtos(session, rows, [e.id for e in rank(map(row_mapping.waitlist_entry, rows))])
 
 
 def matches_for_slot(

@@ -41,6 +41,13 @@ from desktop.store.errors import NoKeyStoreError
 from desktop.store.keys import KEYRING_SERVICE, usable_key_store
 from desktop.store.models import SYNC_STATE_ID, OutboxEntry, OutboxState, SyncState
 from desktop.sync import mirror
+from desktop.sync.answers import (
+    error_code,
+    error_message,
+    parse_enrollment,
+    parse_pull,
+    parse_push,
+)
 from desktop.sync.errors import (
     BadResponse,
     DeviceRevoked,
@@ -58,24 +65,17 @@ from desktop.sync.errors import (
     UpdateRequired,
 )
 from desktop.sync.events import PokeListener
-from desktop.sync.protocol import (
-    ENROLL_PATH,
-    MUTATION_GAP,
-    PULL_PATH,
-    PUSH_PATH,
-    PullPage,
-    error_code,
-    error_message,
-    mutation_body,
-    parse_enrollment,
-    parse_pull,
-    parse_push,
-)
 from scheduling.sync_protocol import (
     DEVICE_TOKEN_HEADER,
+    ENROLL_PATH,
     MAX_PUSH_MUTATIONS,
+    MUTATION_GAP,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    PULL_PATH,
+    PUSH_PATH,
+    Mutation,
+    PullResponse,
 )
 
 log = logging.getLogger("desktop.sync")
@@ -248,7 +248,8 @@ class SyncClient:
         while True:
             with self.store.session() as session:
                 entries = [
-                    mutation_body(e.mutation_id, e.name, e.args, e.created_at)
+                    Mutation(e.mutation_id, e.name, dict(e.args),
+                             e.created_at.isoformat()).to_json()
                     for e in session.scalars(
                         select(OutboxEntry).where(OutboxEntry.mutation_id > sent_up_to)
                         .order_by(OutboxEntry.mutation_id).limit(self._push_batch))
@@ -349,7 +350,7 @@ class SyncClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _pull_page(self, cursor: int) -> PullPage:
+    def _pull_page(self, cursor: int) -> PullResponse:
         body = self._call("GET", self._url(PULL_PATH),
                           params={"cursor": cursor, "limit": self._pull_limit})
         return parse_pull(body)

@@ -21,8 +21,12 @@ from dataclasses import dataclass
 
 import requests
 
-from desktop.sync.protocol import EVENTS_PATH
-from scheduling.sync_protocol import DEVICE_TOKEN_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION
+from scheduling.sync_protocol import (
+    DEVICE_TOKEN_HEADER,
+    EVENTS_PATH,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+)
 
 log = logging.getLogger("desktop.sync.events")
 

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.services import mapping
 from desktop.services.changes import NOTHING, ChangeCollector, DataChanges
-from desktop.store import outbox
+from desktop.store import outbox, row_mapping
 from desktop.store.models import (
     SYNC_STATE_ID,
     AppointmentRow,
@@ -50,147 +49,26 @@ from desktop.store.models import (
     WeeklyScheduleRow,
 )
 from desktop.sync.errors import OtherOrganization
-from desktop.sync.protocol import Change, ConflictNote, PullPage, Tombstone
-from scheduling import intents, model
-from scheduling.timeutil import to_utc
+from scheduling import intents
+from scheduling.sync_protocol import ChangeRecord, ConflictRecord, PullResponse, Tombstone
 from scheduling.wire import from_wire
-
-# --------------------------------------------------------------------------- records → rows
-
-
-def _seconds(value: Any) -> int:
-    return int(value.total_seconds())
-
-
-def _clinic(row: Any, r: model.Clinic) -> None:
-    row.organization_id, row.name, row.time_zone, row.locale = (
-        r.organization_id, r.name, r.time_zone, r.locale)
-
-
-def _resource(row: Any, r: model.Resource) -> None:
-    row.organization_id, row.kind, row.name = r.organization_id, r.kind.value, r.name
-    row.clinic_ids = sorted(r.clinic_ids)
-    row.department_id, row.active = r.department_id, r.active
-    row.restriction = None if r.restriction is None else {
-        "requires_approval": r.restriction.requires_approval,
-        "min_lead_time_seconds": _seconds(r.restriction.min_lead_time),
-    }
-
-
-def _appointment_type(row: Any, r: model.AppointmentType) -> None:
-    row.organization_id, row.name = r.organization_id, r.name
-    row.default_duration_seconds = _seconds(r.default_duration)
-    row.min_duration_seconds = _seconds(r.min_duration)
-    row.max_duration_seconds = _seconds(r.max_duration)
-    row.buffer_before_seconds = _seconds(r.buffer_before)
-    row.buffer_after_seconds = _seconds(r.buffer_after)
-    row.requirement = {
-        "providers": sorted(r.requirement.providers),
-        "rooms": sorted(r.requirement.rooms),
-        "equipment": [sorted(group) for group in r.requirement.equipment],
-    }
-    row.capacity, row.online_bookable, row.telemedicine = (
-        r.capacity, r.online_bookable, r.telemedicine)
-    row.min_notice_seconds = _seconds(r.min_notice)
-    row.max_days_ahead = r.max_days_ahead
-    row.cancellation_period_seconds = _seconds(r.cancellation_period)
-    row.reschedule_limit, row.color = r.reschedule_limit, r.color
-
-
-def _weekly_schedule(row: Any, r: model.WeeklySchedule) -> None:
-    row.provider_id, row.clinic_id, row.weekday = r.provider_id, r.clinic_id, r.weekday
-    row.start, row.end = r.start, r.end
-    row.breaks = [[b.start.isoformat(), b.end.isoformat()] for b in r.breaks]
-    row.valid_from, row.valid_until = r.valid_from, r.valid_until
-
-
-def _schedule_exception(row: Any, r: model.ScheduleException) -> None:
-    row.provider_id, row.clinic_id, row.kind = r.provider_id, r.clinic_id, r.kind.value
-    row.start, row.end, row.reason = r.start, r.end, r.reason
-
-
-def _holiday(row: Any, r: model.Holiday) -> None:
-    row.clinic_id, row.day, row.name = r.clinic_id, r.day, r.name
-
-
-def _blockout(row: Any, r: model.Blockout) -> None:
-    row.clinic_id, row.start, row.end = r.clinic_id, r.start, r.end
-    row.resource_id, row.reason = r.resource_id, r.reason
-    row.deleted = False  # the server has it: not (or no longer) lifted
-
-
-def _outage(row: Any, r: model.Outage) -> None:
-    row.resource_id, row.start, row.end, row.reason = r.resource_id, r.start, r.end, r.reason
-
-
-def _quota(row: Any, r: model.Quota) -> None:
-    row.clinic_id, row.period, row.max_count = r.clinic_id, r.period.value, r.max_count
-    row.provider_id, row.appointment_type_id = r.provider_id, r.appointment_type_id
-
-
-def _patient(row: Any, r: model.Patient) -> None:
-    row.organization_id, row.given_name, row.family_name = (
-        r.organization_id, r.given_name, r.family_name)
-    row.active, row.phone, row.email = r.active, r.phone, r.email
-    row.preferred_language = r.preferred_language
-    row.contact_preference, row.reminders_opt_out = r.contact_preference, r.reminders_opt_out
-
-
-def _appointment(row: Any, r: model.Appointment) -> None:
-    mapping.write_appointment(row, r, None)
-
-
-def _waitlist_entry(row: Any, r: model.WaitlistEntry) -> None:
-    row.organization_id, row.clinic_id, row.patient_id = (
-        r.organization_id, r.clinic_id, r.patient_id)
-    row.appointment_type_id, row.created_at, row.priority = (
-        r.appointment_type_id, r.created_at, r.priority)
-    row.preferred_provider_ids = sorted(r.preferred_provider_ids)
-    row.preferred_weekdays = sorted(r.preferred_weekdays)
-    row.preferred_times = [[a.isoformat(), b.isoformat()] for a, b in r.preferred_times]
-    row.active, row.note = r.active, r.note
-
-
-def _series(row: Any, r: model.Series, session: Session) -> None:
-    # The row is incomplete until the end of this function: no autoflush of it meanwhile.
-    with session.no_autoflush:
-        _fill_series(row, r, session)
-
-
-def _fill_series(row: Any, r: model.Series, session: Session) -> None:
-    # The domain series has no template; keep the desk's, else borrow it from an occurrence.
-    row.organization_id, row.clinic_id, row.rrule = r.organization_id, r.clinic_id, r.rrule
-    row.details = mapping.series_details(r, row.details or {})
-    clinic = session.get(ClinicRow, r.clinic_id)
-    row.first_start = to_utc(r.first_local, clinic.time_zone) if clinic else (
-        row.first_start or r.first_local.replace(tzinfo=UTC))
-    if not row.patient_id:
-        member = session.scalars(select(AppointmentRow).where(
-            AppointmentRow.series_id == r.id).limit(1)).first()
-        row.patient_id = member.patient_id if member else ""
-        row.appointment_type_id = member.appointment_type_id if member else ""
-        row.provider_id = member.provider_id if member else ""
-        row.duration_seconds = (
-            int((member.end - member.start).total_seconds()) if member else 0)
-    row.deleted = False
-
 
 Writer = Callable[[Any, Any], None]
 
 #: Wire entity → (mirror table, writer). Organizations and departments have no mirror.
 TABLES: dict[str, tuple[type[Any], Writer]] = {
-    "clinic": (ClinicRow, _clinic),
-    "resource": (ResourceRow, _resource),
-    "appointment_type": (AppointmentTypeRow, _appointment_type),
-    "weekly_schedule": (WeeklyScheduleRow, _weekly_schedule),
-    "schedule_exception": (ScheduleExceptionRow, _schedule_exception),
-    "holiday": (HolidayRow, _holiday),
-    "blockout": (BlockoutRow, _blockout),
-    "outage": (OutageRow, _outage),
-    "quota": (QuotaRow, _quota),
-    "patient": (PatientRow, _patient),
-    "appointment": (AppointmentRow, _appointment),
-    "waitlist_entry": (WaitlistEntryRow, _waitlist_entry),
+    "clinic": (ClinicRow, row_mapping.write_clinic),
+    "resource": (ResourceRow, row_mapping.write_resource),
+    "appointment_type": (AppointmentTypeRow, row_mapping.write_appointment_type),
+    "weekly_schedule": (WeeklyScheduleRow, row_mapping.write_weekly_schedule),
+    "schedule_exception": (ScheduleExceptionRow, row_mapping.write_schedule_exception),
+    "holiday": (HolidayRow, row_mapping.write_holiday),
+    "blockout": (BlockoutRow, row_mapping.write_blockout),
+    "outage": (OutageRow, row_mapping.write_outage),
+    "quota": (QuotaRow, row_mapping.write_quota),
+    "patient": (PatientRow, row_mapping.write_patient),
+    "appointment": (AppointmentRow, row_mapping.write_pulled_appointment),
+    "waitlist_entry": (WaitlistEntryRow, row_mapping.write_waitlist_entry),
 }
 SERIES = "series"
 EDITABLE: tuple[tuple[str, type[Any]], ...] = (
@@ -230,7 +108,7 @@ def still_pending(row: Any, acknowledged: int) -> bool:
     return pending is not None and pending > acknowledged
 
 
-def _write(session: Session, change: Change, row: Any | None) -> Any:
+def _write(session: Session, change: ChangeRecord, row: Any | None) -> Any:
     table = _table(change.entity)
     assert table is not None
     record = from_wire(change.entity, dict(change.data))
@@ -239,7 +117,7 @@ def _write(session: Session, change: Change, row: Any | None) -> Any:
         row.id = change.id
         session.add(row)
     if change.entity == SERIES:
-        _series(row, record, session)
+        row_mapping.write_series(row, record, session)
     else:
         TABLES[change.entity][1](row, record)
     row.server_version = change.version
@@ -264,7 +142,7 @@ _PRELOAD_CHUNK = 500
 
 def apply_changes(
     session: Session,
-    changes: Iterable[Change],
+    changes: Iterable[ChangeRecord],
     tombstones: Iterable[Tombstone],
     acknowledged: int,
     only: set[Orphan] | None = None,
@@ -279,7 +157,7 @@ def apply_changes(
     queries per entity rather than one per record, and flushed once at the end.
     """
     changed = 0
-    latest: dict[tuple[str, str], Change] = {}
+    latest: dict[tuple[str, str], ChangeRecord] = {}
     for change in changes:  # a page may hold several versions of one record: keep the last
         known = latest.get((change.entity, change.id))
         if known is None or change.version >= known.version:
@@ -337,7 +215,7 @@ def _report(report: ChangeCollector, entity: str, row: Any) -> None:
         report.entity(entity, row.id)
 
 
-def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime) -> int:
+def add_conflicts(session: Session, notes: Iterable[ConflictRecord], now: datetime) -> int:
     """Put new refusals in the conflict inbox (once per mutation); returns how many."""
     added = 0
     for note in notes:
@@ -345,10 +223,7 @@ def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime
             ConflictRow.mutation_id == note.mutation_id).limit(1))
         if known is not None:
             continue
-        attempted = dict(note.attempted) if note.attempted else {}
-        if not attempted:
-            entry = session.get(OutboxEntry, note.mutation_id)
-            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        attempted = _attempted(session, note)
         session.add(ConflictRow(
             mutation_id=note.mutation_id, attempted=attempted, code=note.code,
             message_id=note.message_id, params=dict(note.params),
@@ -357,6 +232,14 @@ def add_conflicts(session: Session, notes: Iterable[ConflictNote], now: datetime
         added += 1
     session.flush()
     return added
+
+
+def _attempted(session: Session, note: ConflictRecord) -> dict[str, Any]:
+    """What the refused mutation asked for: the answer's words, else this desk's outbox."""
+    if note.args is not None:
+        return {"name": note.name, "args": dict(note.args)}
+    entry = session.get(OutboxEntry, note.mutation_id)
+    return {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
 
 
 def orphans(session: Session, acknowledged: int) -> list[Orphan]:
@@ -384,7 +267,7 @@ def drop_unconfirmed(session: Session, found: Iterable[Orphan]) -> list[Orphan]:
     return to_fetch
 
 
-def check_organization(state: SyncState, changes: Iterable[Change]) -> None:
+def check_organization(state: SyncState, changes: Iterable[ChangeRecord]) -> None:
     """Refuse records of another organization than the desk's (a desk enrolled before
     the desk remembered its organization learns it here, from the first record naming one)."""
     for change in changes:
@@ -397,7 +280,7 @@ def check_organization(state: SyncState, changes: Iterable[Change]) -> None:
             raise OtherOrganization(f"a {change.entity} record of another organization")
 
 
-def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orphan]:
+def refused_lifts(session: Session, notes: Iterable[ConflictRecord]) -> list[Orphan]:
     """Blockouts whose lift the server refused and that are no longer on the desk.
 
     A lifted blockout may already be gone from the mirror (older desks deleted it at
@@ -409,10 +292,7 @@ def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orpha
         if session.scalar(select(ConflictRow.id).where(
                 ConflictRow.mutation_id == note.mutation_id).limit(1)) is not None:
             continue
-        attempted = dict(note.attempted) if note.attempted else {}
-        if not attempted:
-            entry = session.get(OutboxEntry, note.mutation_id)
-            attempted = {} if entry is None else {"name": entry.name, "args": dict(entry.args)}
+        attempted = _attempted(session, note)
         if attempted.get("name") != intents.BLOCKOUT_DELETE:
             continue
         blockout_id = (attempted.get("args") or {}).get("blockout_id")
@@ -421,7 +301,7 @@ def refused_lifts(session: Session, notes: Iterable[ConflictNote]) -> list[Orpha
     return found
 
 
-def apply_page(session: Session, page: PullPage, now: datetime) -> PageResult:
+def apply_page(session: Session, page: PullResponse, now: datetime) -> PageResult:
     """One pull page in the caller's write transaction (see the module docstring).
 
     Raises :class:`OtherOrganization` (the transaction then rolls back, nothing applied)

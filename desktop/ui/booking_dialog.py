@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from desktop.services import agenda, booking
 from desktop.services.agenda_frame import load_frame
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import (
     ActionResult,
@@ -49,7 +50,6 @@ from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
 from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
-from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.recurrence_editor import RecurrenceEditor
 from desktop.ui.text import (

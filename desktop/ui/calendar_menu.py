@@ -19,9 +19,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 
 from desktop.services import calendar_export
 from desktop.services.context import DeskContext
-from desktop.services.feeds import FeedsService, can_manage_feeds, feed_resources
+from desktop.services.feeds import FeedsService, can_manage_feeds, clinic_zone, feed_resources
 from desktop.services.session import SessionLocked
-from desktop.store.models import ClinicRow
 from desktop.ui.feeds_dialog import FeedsDialog
 from desktop.ui.text import _, current_language, language_notifier
 
@@ -158,7 +157,7 @@ class CalendarMenu(QObject):
             self._tell(_("Calendar feeds need a connection to the server and the "
                          "permission to configure the calendar."))
             return None
-        zone, locale = self._clinic_zone()
+        zone, locale = clinic_zone(self._ctx, self._agenda.clinic_id)
         self.dialog = FeedsDialog(self._feeds, feed_resources(self._ctx), zone, locale,
                                   self._window)
         self.dialog.show()
@@ -169,11 +168,6 @@ class CalendarMenu(QObject):
             return can_manage_feeds(self._ctx)
         except SessionLocked:
             return False
-
-    def _clinic_zone(self) -> tuple[str, str]:
-        with self._ctx.store.session() as session:
-            clinic = session.get(ClinicRow, self._agenda.clinic_id)
-            return (clinic.time_zone, clinic.locale) if clinic else ("UTC", "en_US")
 
     @Slot()
     def _update_enabled(self) -> None:

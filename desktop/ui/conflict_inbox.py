@@ -27,19 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda, booking, patients
+from desktop.services.clinic_reference import ClinicReference, load_reference
+from desktop.services.conflict_inbox import BOOKINGS, ConflictEntry, load_conflicts
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AlternativeDTO
 from desktop.services.session import SessionLocked
 from desktop.ui.booking_model import describe_alternative
-from desktop.ui.clinic_reference import ClinicReference, load_reference
-from desktop.ui.conflict_inbox_model import (
-    BOOKINGS,
-    ConflictEntry,
-    ConflictInboxModel,
-    describe_attempt,
-    describe_reason,
-    load_conflicts,
-)
+from desktop.ui.conflict_inbox_model import ConflictInboxModel, describe_attempt, describe_reason
 from desktop.ui.retry_dialog import RetryDialog
 from desktop.ui.text import N_, _, language_notifier, render_message
 from desktop.ui.theme import ERROR, text_style

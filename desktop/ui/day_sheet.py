@@ -18,9 +18,9 @@ from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtPrintSupport import QPrinter
 
 from desktop.services import agenda
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem
-from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.text import _, format_clock, format_day
 from scheduling.i18n import TERMS
 

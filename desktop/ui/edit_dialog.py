@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import booking
+from desktop.services.appointment_details import AppointmentDetails, load_details
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult
 from desktop.services.session import SessionLocked
-from desktop.ui.clinic_reference import ClinicReference, load_reference
-from desktop.ui.details_panel import AppointmentDetails, load_details
 from desktop.ui.text import _, date_edit_format, language_notifier, render_message, time_edit_format
 from desktop.ui.theme import ERROR, set_heading, text_style
 from desktop.ui.undo_history import EDIT, Change, UndoHistory

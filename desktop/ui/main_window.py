@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
 
 from desktop.services import agenda as agenda_service
 from desktop.services import patients
+from desktop.services.appointment_details import load_details
 from desktop.services.changes import DataChanges
+from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
@@ -50,10 +52,9 @@ from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.calendar_menu import CalendarMenu
 from desktop.ui.change_notice import ChangeNotice
-from desktop.ui.clinic_reference import load_reference
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
-from desktop.ui.details_panel import DetailsPanel, load_details
+from desktop.ui.details_panel import DetailsPanel
 from desktop.ui.edit_dialog import EditDialog
 from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.notifications_menu import NotificationsMenu

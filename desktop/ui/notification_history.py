@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.appointment_details import AppointmentDetails
 from desktop.services.notifications import (
     NotificationsError,
     NotificationsOffline,
@@ -29,7 +30,6 @@ from desktop.services.notifications import (
     NotificationsService,
     SentNotification,
 )
-from desktop.ui.details_panel import AppointmentDetails
 from desktop.ui.text import N_, _, format_when, language_notifier
 
 KIND_NAMES = {"created": N_("Booking confirmation"), "modified": N_("Change notice"),

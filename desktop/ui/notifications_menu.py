@@ -17,11 +17,11 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QToolButton
 
+from desktop.services.appointment_details import load_details
 from desktop.services.context import DeskContext
 from desktop.services.notifications import NotificationsService, appointment_types, can_configure
 from desktop.services.session import SessionLocked
 from desktop.sync.worker import SyncStatus
-from desktop.ui.details_panel import load_details
 from desktop.ui.exceptions_panel import ExceptionsPanel
 from desktop.ui.notification_history import NotificationHistoryDialog
 from desktop.ui.notification_settings import NotificationSettingsDialog

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from desktop.store.errors import (
+from desktop.services.store_opening import (
     KeyStoreEntryMissing,
     NoKeyStoreError,
     StoreError,

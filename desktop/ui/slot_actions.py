@@ -13,11 +13,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from desktop.services import blockouts, waitlist
+from desktop.services.clinic_reference import ClinicReference
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda.slot_menu import SlotRequest
-from desktop.ui.clinic_reference import ClinicReference
 from desktop.ui.text import _, format_when, render_message
 from scheduling.timeutil import to_local
 

@@ -26,7 +26,8 @@ from babel.dates import format_time as _babel_time
 from babel.numbers import format_decimal, format_percent
 from PySide6.QtCore import QObject, Signal
 
-from scheduling.i18n import render, translations
+from desktop.translations import translations
+from scheduling.i18n import render
 from scheduling.refusals import N_
 
 LANGUAGES: tuple[str, ...] = ("en", "es")
@@ -155,7 +156,7 @@ def render_message(
     names: Mapping[str, str] | None = None,
 ) -> str:
     """A domain message (a refusal) in the current language, as the clinic shows it."""
-    return render(message_id, params, language=current_language(),
+    return render(message_id, params, catalogue=translations(current_language()),
                   locale=display_locale(clinic_locale), tz=tz, names=names)
 
 

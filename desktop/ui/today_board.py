@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.session import SessionLocked
-from desktop.ui.clinic_reference import ClinicReference, load_reference
+from desktop.services.today import RangeStatistics, TodaySnapshot, load_statistics, load_today
 from desktop.ui.text import (
     _,
     date_edit_format,
@@ -42,14 +43,7 @@ from desktop.ui.text import (
     ngettext,
 )
 from desktop.ui.theme import set_heading
-from desktop.ui.today_model import (
-    RangeStatistics,
-    TodayModel,
-    TodaySnapshot,
-    UtilizationModel,
-    load_statistics,
-    load_today,
-)
+from desktop.ui.today_model import TodayModel, UtilizationModel
 from scheduling.i18n import TERMS
 from scheduling.timeutil import local_date
 

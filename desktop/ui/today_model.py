@@ -1,17 +1,12 @@
-"""What the today board shows, read once per refresh, and its two item models.
+"""The today board's two item models and its grouping of the day's appointments.
 
-:func:`load_today` answers "who is expected, waiting, in a room, done or missing
-today, what needs attention, how busy is each provider"; :func:`load_statistics`
-gives seed 001's counts for a range of days. Both are read-only queries over the
-desk services (the day view, the conflict inbox, the optimistic calendar) that
-return frozen values; the models only format them.
+They format what :mod:`desktop.services.today` reads (frozen values, once per refresh).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import (
@@ -21,19 +16,11 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from sqlalchemy import select
 
-from desktop.services import agenda
-from desktop.services.calendar import Window, load_state
-from desktop.services.context import DeskContext, require
-from desktop.services.dto import AgendaItem
-from desktop.store.models import AppointmentRow
+from desktop.services.today import BoardItem, ProviderLoad, TodaySnapshot
 from desktop.ui.text import N_, _, format_clock, format_duration, format_ratio
 from desktop.ui.theme import ERROR, accent
-from scheduling.commands import Permission
 from scheduling.model import AppointmentStatus
-from scheduling.statistics import appointment_statistics, utilization
-from scheduling.timeutil import day_bounds
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -47,97 +34,6 @@ GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("completed", N_("Completed"), frozenset({"completed"})),
     ("no_show", N_("No-show"), frozenset({"no_show"})),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class BoardItem:
-    appointment: AgendaItem
-    arrived_at: datetime | None  # when the patient checked in, if the desk knows
-
-
-@dataclass(frozen=True, slots=True)
-class OutageInfo:
-    resource_name: str
-    start: datetime
-    end: datetime
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderLoad:
-    provider_name: str
-    booked: timedelta
-    available: timedelta
-    ratio: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class TodaySnapshot:
-    day: date
-    now: datetime
-    time_zone: str
-    items: tuple[BoardItem, ...]
-    conflicts: int
-    outages: tuple[OutageInfo, ...]
-    pending_approvals: int
-    waiting_to_sync: int
-    utilization: tuple[ProviderLoad, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RangeStatistics:
-    total: int
-    by_status: Mapping[str, int]
-    by_type: Mapping[str, int]  # type name → count
-    average_per_day: float
-    no_show_rate: float | None
-
-
-def load_today(ctx: DeskContext, clinic_id: str, day: date) -> TodaySnapshot:
-    view = agenda.day_view(ctx, clinic_id, day)  # checks the session and the permission
-    start, end = day_bounds(day, view.time_zone)
-    user = ctx.user()
-    with ctx.store.session() as session:
-        rows = session.execute(select(AppointmentRow.id, AppointmentRow.last_status_change)
-                               .where(AppointmentRow.id.in_([i.appointment_id
-                                                             for i in view.items])))
-        changes = {row.id: row.last_status_change for row in rows}
-        state = load_state(session, user.organization_id, Window(start, end), patient_ids=())
-    items = tuple(BoardItem(i, _arrival(i.status, changes.get(i.appointment_id)))
-                  for i in view.items)
-    names = {r.id: r.name for r in state.resources.values()}
-    outages = tuple(
-        OutageInfo(names.get(o.resource_id, ""), o.start, o.end, o.reason)
-        for resource in state.resources.values() if clinic_id in resource.clinic_ids
-        for o in state.outages.get(resource.id, ()) if o.start < end and o.end > start
-    )
-    loads = tuple(ProviderLoad(names.get(u.provider_id, ""), u.booked, u.available, u.ratio)
-                  for u in utilization(state, clinic_id, day, day))
-    return TodaySnapshot(
-        day, ctx.now(), view.time_zone, items, len(agenda.conflict_inbox(ctx)), outages,
-        sum(1 for i in view.items if i.status == AppointmentStatus.PENDING.value),
-        agenda.pending_count(ctx), loads,
-    )
-
-
-def load_statistics(ctx: DeskContext, clinic_id: str, first: date, last: date,
-                    time_zone: str) -> RangeStatistics:
-    """Seed 001's statistics of ``clinic_id`` over local days ``first``..``last``."""
-    user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
-    start, end = day_bounds(first, time_zone)[0], day_bounds(last, time_zone)[1]
-    with ctx.store.session() as session:
-        state = load_state(session, user.organization_id, Window(start, end),
-                           patient_ids=())
-    stats = appointment_statistics(
-        (a for a in state.appointments.values() if a.clinic_id == clinic_id), first, last,
-        time_zone)
-    type_names = {t.id: t.name for t in state.appointment_types.values()}
-    return RangeStatistics(
-        stats.total, {s.value: n for s, n in stats.by_status.items()},
-        {type_names.get(t, t): n for t, n in stats.by_type.items()},
-        stats.average_per_day, stats.no_show_rate,
-    )
-
 
 #: A patient not checked in this long after the start is listed as late.
 LATE_AFTER = timedelta(minutes=10)
@@ -160,12 +56,6 @@ def wait_time(item: BoardItem, now: datetime) -> timedelta:
     """How long an arrived patient has waited: since check-in, else since the start."""
     since = item.arrived_at or item.appointment.start
     return max(timedelta(0), now - since)
-
-
-def _arrival(status: str, change: dict[str, Any] | None) -> datetime | None:
-    if status != AppointmentStatus.ARRIVED.value or not change or not change.get("at"):
-        return None
-    return datetime.fromisoformat(str(change["at"])).astimezone(UTC)
 
 
 class TodayModel(QAbstractItemModel):

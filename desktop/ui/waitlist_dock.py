@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import waitlist
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, WaitlistEntryDTO
 from desktop.ui.agenda import WAITLIST_MIME
-from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.text import _, format_when, language_notifier, render_message
 from desktop.ui.theme import ERROR, hint_style, text_style

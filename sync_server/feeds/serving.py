@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from scheduling.i18n import translations
 from scheduling.ical import (
     ICAL_STATUS,
     FeedAppointment,
@@ -44,6 +43,7 @@ from scheduling.ical import (
 from scheduling.recurrence import expand
 from scheduling.refusals import N_
 from scheduling.series import occurrence_id
+from sync_server.core.translations import translations
 from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import MEDIA_TYPE, Policy, hash_token, policy_of

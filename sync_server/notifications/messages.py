@@ -22,8 +22,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from scheduling import ical
-from scheduling.i18n import translations
 from scheduling.refusals import N_
+from sync_server.core.translations import translations
 
 LANGUAGES = ("en", "es")
 PATIENT_KINDS = ("created", "modified", "cancelled", "reminder")

@@ -29,7 +29,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from scheduling.commands import Permission
-from scheduling.i18n import translations
 from scheduling.refusals import N_
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, sqlite_write_turn
@@ -47,6 +46,7 @@ from sync_server.api.fields import (
     TemplateTextRequired,
     text_check,
 )
+from sync_server.core.translations import translations
 from sync_server.notifications import messages, replies, service
 from sync_server.notifications.channels import (
     EmailChannel,

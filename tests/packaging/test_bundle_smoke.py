@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from desktop.store.keys import KEYRING_SERVICE, read_keyfile
-from scheduling.i18n import translations
+from desktop.translations import translations
 from tests.packaging.conftest import DEMO_PASSWORD, RECEPTIONIST, ROOT, DemoServer, server_env
 
 PASSPHRASE = "the clinic's recovery passphrase"

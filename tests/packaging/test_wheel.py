@@ -36,7 +36,7 @@ def test_a_spanish_desk_installed_from_the_wheel_speaks_spanish(
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
     probe = (
-        "import scheduling, scheduling.i18n as i18n;"
+        "import scheduling, desktop.translations as i18n;"
         "print(scheduling.__file__);"
         "print(i18n.translations('es').gettext('Sign in to ClinicDesk'))"
     )

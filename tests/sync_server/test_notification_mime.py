@@ -11,8 +11,8 @@ from email.message import EmailMessage
 import pytest
 
 from scheduling import ical
-from scheduling.i18n import translations
 from scheduling.refusals import N_
+from sync_server.core.translations import translations
 from sync_server.notifications import messages
 from sync_server.notifications.channels import compose
 from sync_server.notifications.messages import Facts, Rendered

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
-from sqlalchemy import select
 
 from desktop.services.admin import (
     CONFIGURE,
@@ -22,11 +21,11 @@ from desktop.services.admin import (
     AdminService,
     Record,
     TwoStepService,
+    local_records,
     permissions,
 )
 from desktop.services.context import DeskContext
 from desktop.services.session import SessionLocked
-from desktop.store.models import ClinicRow, ResourceRow
 from desktop.ui.admin.kinds import ALL_KINDS, TIME_OFF, WEEKLY_SCHEDULES, lookup_lists
 from desktop.ui.admin.record_editor import RecordEditorDialog, RecordKind
 from desktop.ui.text import _, language_notifier
@@ -111,16 +110,9 @@ class AdministrationMenu(QObject):
             except Exception:  # noqa: BLE001 - a list that cannot be read stays empty
                 answer = []
             records[path] = answer  # type: ignore[assignment]
-        records.setdefault("clinics", self._local("clinics"))
-        records.setdefault("resources", self._local("resources"))
+        records.setdefault("clinics", local_records(self._ctx, "clinics"))
+        records.setdefault("resources", local_records(self._ctx, "resources"))
         return lookup_lists(records)
-
-    def _local(self, what: str) -> list[Record]:
-        with self._ctx.store.session() as session:
-            if what == "clinics":
-                return [{"id": c.id, "name": c.name} for c in session.scalars(select(ClinicRow))]
-            return [{"id": r.id, "name": r.name, "kind": r.kind}
-                    for r in session.scalars(select(ResourceRow))]
 
     @Slot()
     def open_two_step(self) -> TwoStepDialog | None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from desktop.services import agenda
 from desktop.services.agenda_frame import AgendaFrame, load_frame
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem, AgendaView
 from desktop.ui.agenda.layout import Lane, Span, day_axis, lay_out
@@ -34,7 +35,6 @@ from desktop.ui.agenda.scene import (
     Column,
     ItemPainter,
 )
-from desktop.ui.clinic_reference import ClinicReference, load_reference
 
 #: How long one slice of scene updates may hold the UI thread (a frame at 60 Hz).
 SLICE_BUDGET_S = 0.012

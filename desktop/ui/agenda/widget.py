@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, Q
 from desktop.services import agenda, booking, waitlist
 from desktop.services.agenda_frame import AgendaFrame, FrameLoader
 from desktop.services.changes import DataChanges
+from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDTO
 from desktop.services.preview import DragJudge, Verdict
@@ -48,7 +49,6 @@ from desktop.ui.agenda.updates import (
 )
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
-from desktop.ui.clinic_reference import ClinicReference, load_reference
 from desktop.ui.text import _, format_clock, format_when, render_message
 from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
 from scheduling.timeutil import day_bounds

@@ -38,6 +38,7 @@ from sync_server.api.fields import (
     RRule,
     WallTime,
 )
+from sync_server.core.translations import translations
 from sync_server.services import access, agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
@@ -176,7 +177,7 @@ def refusal_response(result: BookingResult) -> JSONResponse:
     refused = result.refused
     assert refused is not None
     clinic = result.clinic
-    message = render(refused.message_id, refused.params, language="en",
+    message = render(refused.message_id, refused.params, catalogue=translations("en"),
                      locale=clinic.locale if clinic else "en_US",
                      tz=clinic.time_zone if clinic else "UTC", names=result.names)
     return error_response(

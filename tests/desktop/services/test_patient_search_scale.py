@@ -11,7 +11,7 @@ from desktop.services.context import DeskContext
 from desktop.store import patient_names
 from desktop.store.models import PatientNameKey, PatientRow
 from desktop.sync import mirror
-from desktop.sync.protocol import Tombstone
+from scheduling.sync_protocol import Tombstone
 from tests.desktop.services.conftest import ORG
 
 GIVEN = ("María", "José", "Lucía", "Ángel", "Sofía", "Iñaki", "Chloé", "Zoë", "Ana", "Tomás",

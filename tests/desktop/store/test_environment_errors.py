@@ -31,7 +31,7 @@ from desktop.store.errors import (
 )
 from desktop.store.keys import create_store, open_store, read_keyfile
 from desktop.store.migrate import backup_database
-from scheduling.i18n import translations
+from desktop.translations import translations
 from tests.desktop.store.conftest import FAST_KDF, PASSPHRASE, MemoryKeyring
 
 REQUIRE_ALL = os.environ.get("CLINICDESK_REQUIRE_ALL") == "1"

@@ -12,8 +12,8 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import desk_clinics
+from desktop.services.appointment_details import load_details
 from desktop.sync.worker import SyncStatus
-from desktop.ui.details_panel import load_details
 from desktop.ui.exceptions_panel import ExceptionsPanel
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notification_history import NotificationHistoryDialog

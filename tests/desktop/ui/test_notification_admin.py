@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from desktop.services.appointment_details import load_details
 from desktop.services.notifications import NotificationsRefused, appointment_types
-from desktop.ui.details_panel import load_details
 from desktop.ui.notification_history import NotificationHistoryDialog
 from desktop.ui.notification_settings import NotificationSettingsDialog
 from desktop.ui.template_editor import TemplatesDialog

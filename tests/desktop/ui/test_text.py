@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from desktop.translations import translations
 from desktop.ui import text as desk_text
 from desktop.ui.text import render_message
-from scheduling.i18n import translations
 from scheduling.refusals import MESSAGES, RefusalCode
 
 NEW_YORK = "America/New_York"

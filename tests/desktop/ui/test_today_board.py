@@ -10,8 +10,9 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import agenda, booking
 from desktop.services.context import DeskContext
+from desktop.services.today import BoardItem
 from desktop.ui.today_board import TodayBoard
-from desktop.ui.today_model import BoardItem, wait_time
+from desktop.ui.today_model import wait_time
 from tests.desktop.services.conftest import (
     ANA,
     BEN,

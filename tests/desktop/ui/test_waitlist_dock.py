@@ -9,9 +9,9 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from desktop.services import agenda, booking, patients, waitlist
+from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
 from desktop.ui.agenda import WAITLIST_MIME
-from desktop.ui.clinic_reference import load_reference
 from desktop.ui.main_window import MainWindow
 from desktop.ui.waitlist_dock import AddToWaitlistDialog, WaitlistPanel
 from tests.desktop.services.conftest import (

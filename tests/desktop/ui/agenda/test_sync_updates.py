@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 from desktop.services.changes import ChangeCollector, DataChanges
 from desktop.services.context import DeskContext
 from desktop.sync import mirror
-from desktop.sync.protocol import Change
 from desktop.ui.agenda import AgendaWidget
 from scheduling.model import Appointment
+from scheduling.sync_protocol import ChangeRecord
 from scheduling.wire import to_wire
 from tests.desktop.services.conftest import ANA, BEN, CHECKUP, CLINIC, DR_LOPEZ, ORG, TUESDAY_9
 from tests.desktop.ui.agenda.conftest import TUESDAY, OpenAgenda, book
@@ -30,7 +30,7 @@ def pulled(ctx: DeskContext, *starts: datetime, provider: str = DR_LOPEZ) -> tup
         record = Appointment(str(uuid.uuid4()), ORG, CLINIC, BEN, CHECKUP, provider, start,
                              start + timedelta(minutes=30))
         ids.append(record.id)
-        changes.append(Change("appointment", record.id, 1, to_wire(record)))
+        changes.append(ChangeRecord("appointment", record.id, 1, to_wire(record)))
     report = ChangeCollector()
     with ctx.store.write() as session:
         mirror.apply_changes(session, changes, [], acknowledged=0, report=report)
@@ -123,8 +123,8 @@ def test_an_appointment_another_desk_moved_away_leaves_the_agenda(
                         version=2)
     report = ChangeCollector()
     with ctx.store.write() as session:
-        mirror.apply_changes(session, [Change("appointment", moved.id, 2, to_wire(moved))], [],
-                             acknowledged=0, report=report)
+        mirror.apply_changes(session, [ChangeRecord("appointment", moved.id, 2, to_wire(moved))],
+                             [], acknowledged=0, report=report)
     with qtbot.waitSignal(agenda.sceneUpdated, timeout=5000):
         assert agenda.request_refresh(report.result())  # where it was is on screen
 

@@ -1,64 +1,19 @@
-"""The desk's reading of the sync wire format: strict parsing of push and pull answers.
+"""The desk's reading of the server's answers: push, pull, enrollment and error bodies.
 
-Anything that does not parse raises :class:`desktop.sync.errors.BadResponse`,
-so a garbage answer can never reach the store half-understood. The header
-names and the protocol version come from :mod:`scheduling.sync_protocol`, the
-definitions the server uses too.
+Pull pages decode into :mod:`scheduling.sync_protocol`'s own values (the definitions
+the server uses too). Anything that does not parse raises
+:class:`desktop.sync.errors.BadResponse`, so a garbage answer can never reach the
+store half-understood; the field aliases and defaults older servers used are accepted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from desktop.sync.errors import BadResponse
-
-PUSH_PATH = "/api/v1/sync/push"
-PULL_PATH = "/api/v1/sync/pull"
-EVENTS_PATH = "/api/v1/sync/events"
-ENROLL_PATH = "/api/v1/devices/enroll"
-MUTATION_GAP = "mutation_gap"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A record as the server has it now (``data`` is its :mod:`scheduling.wire` form)."""
-
-    entity: str
-    id: str
-    version: int
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Tombstone:
-    entity: str
-    id: str
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConflictNote:
-    """A mutation of this desk the server refused: code, msgid, parameters, alternatives."""
-
-    mutation_id: int
-    code: str
-    message_id: str
-    params: Mapping[str, Any]
-    alternatives: tuple[Mapping[str, Any], ...]
-    attempted: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PullPage:
-    cursor: int
-    changes: tuple[Change, ...]
-    tombstones: tuple[Tombstone, ...]
-    last_mutation_id: int
-    conflicts: tuple[ConflictNote, ...]
-    has_more: bool
+from scheduling.sync_protocol import ChangeRecord, ConflictRecord, PullResponse, Tombstone
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +22,6 @@ class Enrollment:
     device_token: str
     organization_id: str
     device_id: str
-
-
-def mutation_body(mutation_id: int, name: str, args: Mapping[str, Any],
-                  created_at: datetime) -> dict[str, Any]:
-    return {"id": mutation_id, "name": name, "args": dict(args),
-            "client_time": created_at.isoformat()}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -96,7 +45,7 @@ def _str(data: Mapping[str, Any], *names: str) -> str:
     raise BadResponse(f"missing or non-text field {names[0]}")
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
+def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadResponse(f"{what} is not an object")
     return value
@@ -109,10 +58,10 @@ def _list(data: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
-def parse_change(item: Any) -> Change:
+def parse_change(item: Any) -> ChangeRecord:
     item = _object(item, "a change")
     data = item.get("data", item.get("payload", item.get("record")))
-    return Change(_str(item, "entity"), _str(item, "id", "entity_id"),
+    return ChangeRecord(_str(item, "entity"), _str(item, "id", "entity_id"),
                   _int(item, "version", default=0), _object(data, "a change's record"))
 
 
@@ -122,7 +71,9 @@ def parse_tombstone(item: Any) -> Tombstone:
                      _int(item, "version", default=0))
 
 
-def parse_conflict(item: Any) -> ConflictNote:
+def parse_conflict(item: Any) -> ConflictRecord:
+    """A refused mutation; ``args`` is None when the answer does not say what was tried
+    (the desk then looks it up in its outbox)."""
     item = _object(item, "a conflict")
     params = item.get("params") or {}
     alternatives = item.get("alternatives") or []
@@ -131,20 +82,25 @@ def parse_conflict(item: Any) -> ConflictNote:
         attempted = {"name": item.get("name"), "args": item.get("args") or {}}
     if not isinstance(params, dict) or not isinstance(alternatives, list):
         raise BadResponse("a conflict's params or alternatives are malformed")
-    return ConflictNote(
+    if isinstance(attempted, dict) and attempted:
+        name, args = str(attempted.get("name") or ""), dict(attempted.get("args") or {})
+    else:
+        name, args = "", None
+    return ConflictRecord(
         mutation_id=_int(item, "mutation_id"),
+        name=name,
         code=_str(item, "code"),
         message_id=str(item.get("message_id") or item.get("message") or item["code"]),
         params=params,
         alternatives=tuple(_object(a, "an alternative") for a in alternatives),
-        attempted=attempted if isinstance(attempted, dict) else None,
+        args=args,
     )
 
 
-def parse_pull(body: Any) -> PullPage:
+def parse_pull(body: Any) -> PullResponse:
     body = _object(body, "the pull answer")
     try:
-        return PullPage(
+        return PullResponse(
             cursor=_int(body, "cursor"),
             changes=tuple(parse_change(c) for c in _list(body, "changes")),
             tombstones=tuple(parse_tombstone(t) for t in _list(body, "tombstones")),

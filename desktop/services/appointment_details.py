@@ -1,0 +1,73 @@
+"""The selected appointment as the details panel and the edit dialog show it.
+
+:func:`load_details` is a read-only query returning a small frozen value, so no
+screen holds a session or an ORM row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from desktop.services.calendar import Window, load_state
+from desktop.services.context import DeskContext, require
+from desktop.store.models import AppointmentRow
+from scheduling.cancellation import was_cancelled_late
+from scheduling.commands import Permission
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentDetails:
+    appointment_id: str
+    clinic_id: str
+    patient_id: str
+    appointment_type_id: str
+    patient_name: str
+    type_name: str
+    provider_name: str
+    room_name: str | None
+    start: datetime
+    end: datetime
+    time_zone: str
+    clinic_locale: str
+    status: str
+    notes: str
+    patient_notes: str
+    pending: bool
+    late_cancellation: bool = False  # cancelled inside the type's cancellation period
+    provider_id: str = ""
+    room_id: str | None = None
+
+
+def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
+    """The appointment as the panel shows it, or None when it is gone (e.g. after a sync)."""
+    user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
+    now = ctx.now()
+    with ctx.store.session() as session:
+        row = session.get(AppointmentRow, appointment_id)
+        if row is None or row.deleted:
+            return None
+        pending = row.pending_mutation_id is not None
+        state = load_state(session, user.organization_id, Window(now, now),
+                           appointment_ids=(appointment_id,), patient_ids=(row.patient_id,))
+    appointment = state.appointments.get(appointment_id)
+    if appointment is None:
+        return None
+    clinic = state.clinics[appointment.clinic_id]
+    patient = state.patients.get(appointment.patient_id)
+    kind = state.appointment_types.get(appointment.appointment_type_id)
+    provider = state.resources.get(appointment.provider_id)
+    room = state.resources.get(appointment.room_id) if appointment.room_id else None
+    return AppointmentDetails(
+        appointment_id=appointment.id, clinic_id=appointment.clinic_id,
+        patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
+        patient_name=(f"{patient.given_name} {patient.family_name}".strip() if patient else ""),
+        type_name=kind.name if kind else "",
+        provider_name=provider.name if provider else "",
+        room_name=room.name if room else None,
+        start=appointment.start, end=appointment.end, time_zone=clinic.time_zone,
+        clinic_locale=clinic.locale, status=appointment.status.value,
+        notes=appointment.notes, patient_notes=appointment.patient_notes, pending=pending,
+        late_cancellation=was_cancelled_late(appointment, kind),
+        provider_id=appointment.provider_id, room_id=appointment.room_id,
+    )
