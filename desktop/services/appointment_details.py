@@ -14,6 +14,7 @@ from desktop.services.context import DeskContext, require
 from desktop.store.models import AppointmentRow
 from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
+from scheduling.model import StatusChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,9 @@ class AppointmentDetails:
     late_cancellation: bool = False  # cancelled inside the type's cancellation period
     provider_id: str = ""
     room_id: str | None = None
+    #: How the patient set the current status themselves ("email-link" or "sms-reply", from
+    #: a reminder's reply), or "" when staff did.
+    status_by_patient: str = ""
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -70,4 +74,16 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         notes=appointment.notes, patient_notes=appointment.patient_notes, pending=pending,
         late_cancellation=was_cancelled_late(appointment, kind),
         provider_id=appointment.provider_id, room_id=appointment.room_id,
+        status_by_patient=_patient_channel(appointment.last_status_change),
     )
+
+
+#: The actor id a patient's reply to a reminder is recorded under (the server's
+#: ``sync_server/notifications/replies.py``), by channel.
+PATIENT_ACTOR_PREFIX = "patient:"
+
+
+def _patient_channel(change: StatusChange | None) -> str:
+    if change is None or not change.actor_id.startswith(PATIENT_ACTOR_PREFIX):
+        return ""
+    return change.actor_id.removeprefix(PATIENT_ACTOR_PREFIX)

@@ -13,10 +13,12 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.services.appointment_details import AppointmentDetails, load_details
 from desktop.services.context import DeskContext
-from desktop.ui.text import _, format_clock, format_when, language_notifier
+from desktop.ui.text import N_, _, format_clock, format_when, language_notifier
 from desktop.ui.theme import hint_style, set_heading
 from scheduling.i18n import TERMS
 
+#: How a patient answered a reminder themselves (the status line says so).
+PATIENT_CHANNELS = {"email-link": N_("e-mail link"), "sms-reply": N_("SMS reply")}
 
 class DetailsPanel(QWidget):
     """Shows one appointment; :meth:`show_appointment` with None empties it.
@@ -108,6 +110,10 @@ class DetailsPanel(QWidget):
                             if fee is None else
                             _("{status} — late cancellation, fee {fee}").format(
                                 status=shown_status, fee=fee))
+        by_patient = PATIENT_CHANNELS.get(details.status_by_patient)
+        if by_patient is not None:
+            shown_status = _("{status} — by the patient ({channel})").format(
+                status=shown_status, channel=_(by_patient))
         texts = (details.patient_name, details.type_name, details.provider_name,
                  details.room_name or _("No room"), when,
                  shown_status,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desktop.services import booking
+from desktop.services.appointment_details import load_details
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AlternativeDTO, AppointmentDTO, RefusalDTO
 from desktop.store.models import AppointmentRow, LocalAuditEntry, SeriesRow
@@ -303,3 +304,22 @@ def test_results_hold_only_frozen_dtos_and_plain_values(ctx: DeskContext) -> Non
                 assert isinstance(value, (*plain, tuple)) or hasattr(value, "items"), value
     assert isinstance(results[0].appointment, AppointmentDTO)
     assert isinstance(results[1].refusal, RefusalDTO)
+
+
+def test_a_status_the_patient_set_by_replying_says_how(ctx: DeskContext) -> None:
+    """A confirmation pulled from the server whose last status step was the patient's reply
+    (actor ``patient:email-link``) is shown as the patient's; one set at the desk is not."""
+    booked = _book(ctx)
+    assert booked.appointment is not None
+    appointment_id = booked.appointment.id
+    assert booking.change_status(ctx, appointment_id, "confirmed").ok
+    details = load_details(ctx, appointment_id)
+    assert details is not None and details.status_by_patient == ""
+
+    with ctx.store.session() as session:  # as a pull writes the server's confirmation
+        row = session.get(AppointmentRow, appointment_id)
+        assert row is not None and row.last_status_change is not None
+        row.last_status_change = {**row.last_status_change, "actor_id": "patient:email-link"}
+        session.commit()
+    details = load_details(ctx, appointment_id)
+    assert details is not None and details.status_by_patient == "email-link"
