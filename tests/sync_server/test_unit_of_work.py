@@ -168,25 +168,36 @@ def test_a_handler_that_raises_in_a_push_run_rolls_back_the_run(
     client: TestClient, booked: Booked, desk: Desk, db: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[str] = []
-
-    def fail_on_third(_uow: UnitOfWork, event: AppointmentBooked) -> None:
-        calls.append(event.appointment_id)
-        if len(calls) == 3:
-            raise RuntimeError("a later feature's handler failed")
-
-    monkeypatch.setitem(handlers.HANDLERS, AppointmentBooked, [fail_on_third])
-    monkeypatch.setattr(sync_service, "RUN_SECONDS", 60.0)  # the four in one run
-    before = counts(db, booked.org_id)
+    """A handler raising inside a push run rolls the whole run back; the push then goes
+    one mutation at a time, so the failing change alone is rolled back and answered as
+    ``invalid`` (nothing of it kept), and the others are applied once each."""
     mutations = [desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(i), patient=i))
                  for i in range(4)]
+    failing = mutations[2]["args"]["appointment_id"]
+    calls: list[str] = []
+
+    def fail_on_the_third(_uow: UnitOfWork, event: AppointmentBooked) -> None:
+        calls.append(event.appointment_id)
+        if event.appointment_id == failing:
+            raise RuntimeError("a later feature's handler failed")
+
+    monkeypatch.setitem(handlers.HANDLERS, AppointmentBooked, [fail_on_the_third])
+    monkeypatch.setattr(sync_service, "RUN_SECONDS", 60.0)  # the four in one run
+    before = counts(db, booked.org_id)
     quiet = TestClient(client.app, raise_server_exceptions=False)
     answer = quiet.post("/api/v1/sync/push", json=desk.push_body(mutations),
                         headers=desk.headers)
-    assert answer.status_code == 500
-    assert len(calls) == 3
-    assert counts(db, booked.org_id) == before
-    assert last_mutation(db, desk) == 0
+    assert answer.status_code == 200, answer.text
+    statuses = [result["status"] for result in answer.json()["results"]]
+    assert statuses == ["applied", "applied", "invalid", "applied"]
+    # the run (three calls, the third raising) and then one call per mutation
+    assert calls[:3] == [m["args"]["appointment_id"] for m in mutations[:3]]
+    assert calls[3:] == [m["args"]["appointment_id"] for m in mutations]
+    after = counts(db, booked.org_id)
+    assert after["appointments"] == before["appointments"] + 3  # each applied one once
+    assert db.get(models.Appointment, failing) is None
+    db.rollback()
+    assert last_mutation(db, desk) == 4
 
 
 def _push_mix(booked: Booked, desk: Desk) -> tuple[list[dict[str, Any]], list[str]]:
