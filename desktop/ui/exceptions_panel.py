@@ -214,8 +214,8 @@ class ExceptionsPanel(QWidget):
     def _show_answer(self, alerts: list[StaffAlert] | None, error: Exception | None) -> None:
         self._reading = False
         if isinstance(error, SessionLocked):
-            pass  # the desk locked meanwhile: the lock cleared the panel
-        elif alerts is not None:
+            return  # the desk locked meanwhile: the lock cleared the panel
+        if alerts is not None:
             self._offline = False
             self._updated = self._ctx.now()
             with contextlib.suppress(SessionLocked):  # locked meanwhile: show_alerts clears
