@@ -1,7 +1,9 @@
 """Calendar feeds managed from the desk: the server's ``/api/v1/feeds`` API.
 
 The desk calls it as itself (device token) naming the signed-in user, whose
-``admin:config`` permission the server checks. A feed's link is in the answer
+permission the server checks: ``admin:config`` for every provider and room, or
+``schedule:own`` for the provider linked to the user's account (the server
+narrows the lists and refuses the rest). A feed's link is in the answer
 that creates it and nowhere else: the server keeps only its hash.
 """
 
@@ -18,7 +20,8 @@ from desktop.services.server_call import USER_HEADER, ServerCall
 from desktop.store.models import ClinicRow, ResourceRow
 
 MANAGE = "admin:config"
-__all__ = ["MANAGE", "USER_HEADER", "CreatedFeedDTO", "FeedDTO", "FeedResource",
+OWN = "schedule:own"
+__all__ = ["MANAGE", "OWN", "USER_HEADER", "CreatedFeedDTO", "FeedDTO", "FeedResource",
            "FeedsService", "ServerCall", "can_manage_feeds", "feed_resources"]
 
 
@@ -63,6 +66,13 @@ class FeedsService:
         answer = self._call("GET", "/api/v1/feeds")
         return [_feed(item) for item in answer["feeds"]]
 
+    def resources(self) -> list[FeedResource]:
+        """The providers and rooms the signed-in user may make feeds for (a provider:
+        their own calendar), as the server says."""
+        answer = self._call("GET", "/api/v1/feeds/resources")
+        return [FeedResource(str(r["id"]), str(r["name"]), str(r["kind"]))
+                for r in answer["resources"]]
+
     def full_allowed(self) -> bool:
         return bool(self._call("GET", "/api/v1/feeds/policy").get("allow_full"))
 
@@ -85,6 +95,12 @@ class FeedsService:
 
 
 def can_manage_feeds(ctx: DeskContext) -> bool:
+    """Every feed (administrator) or their own calendar's (``schedule:own``)."""
+    granted = ctx.user().permissions
+    return MANAGE in granted or OWN in granted
+
+
+def manages_every_feed(ctx: DeskContext) -> bool:
     return MANAGE in ctx.user().permissions
 
 

@@ -3,7 +3,7 @@
 Exports (type and patient initials, never notes): the selected appointment, the
 shown day or week, or one provider's appointments over the shown days. The feeds
 dialog needs the server (set by the application with :meth:`CalendarMenu.set_feeds`)
-and the ``admin:config`` permission.
+and the ``admin:config`` permission, or ``schedule:own`` for the user's own calendar.
 """
 
 from __future__ import annotations
@@ -19,8 +19,15 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 
 from desktop.services import calendar_export
 from desktop.services.context import DeskContext
-from desktop.services.feeds import FeedsService, can_manage_feeds, clinic_zone, feed_resources
+from desktop.services.feeds import (
+    FeedsService,
+    can_manage_feeds,
+    clinic_zone,
+    feed_resources,
+    manages_every_feed,
+)
 from desktop.services.session import SessionLocked
+from desktop.sync.errors import SyncError
 from desktop.ui.feeds_dialog import FeedsDialog
 from desktop.ui.text import _, current_language, language_notifier
 
@@ -158,8 +165,14 @@ class CalendarMenu(QObject):
                          "permission to configure the calendar."))
             return None
         zone, locale = clinic_zone(self._ctx, self._agenda.clinic_id)
-        self.dialog = FeedsDialog(self._feeds, feed_resources(self._ctx), zone, locale,
-                                  self._window)
+        try:
+            resources = (feed_resources(self._ctx) if manages_every_feed(self._ctx)
+                         else self._feeds.resources())
+        except (SessionLocked, SyncError):
+            self._tell(_("Calendar feeds need a connection to the server and the "
+                         "permission to configure the calendar."))
+            return None
+        self.dialog = FeedsDialog(self._feeds, resources, zone, locale, self._window)
         self.dialog.show()
         return self.dialog
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -165,14 +166,37 @@ def create_feed(session: Session, organization_id: str, resource_id: str, now: d
     return CreatedFeed(_info(row, resource.name, None, 0), token)
 
 
-def list_feeds(session: Session, organization_id: str,
-               resource_id: str | None = None) -> list[FeedInfo]:
+@dataclass(frozen=True, slots=True)
+class FeedResource:
+    id: str
+    name: str
+    kind: str  # provider | room
+
+
+def feed_resources(session: Session, organization_id: str,
+                   within: Collection[str] | None = None) -> list[FeedResource]:
+    """The active providers and rooms a feed can be made for (``within``: only those),
+    providers first, by name."""
+    query = select(db.Resource.id, db.Resource.name, db.Resource.kind).where(
+        db.Resource.organization_id == organization_id, db.Resource.active.is_(True),
+        db.Resource.kind.in_(("provider", "room")))
+    if within is not None:
+        query = query.where(db.Resource.id.in_(list(within)))
+    found = [FeedResource(*row) for row in session.execute(query)]
+    return sorted(found, key=lambda r: (r.kind != "provider", r.name.casefold()))
+
+
+def list_feeds(session: Session, organization_id: str, resource_id: str | None = None, *,
+               within: Collection[str] | None = None) -> list[FeedInfo]:
+    """The organization's feeds (``within``: only those of these resources)."""
     query = (select(CalendarFeed, db.Resource.name)
              .join(db.Resource, db.Resource.id == CalendarFeed.resource_id)
              .where(CalendarFeed.organization_id == organization_id)
              .order_by(CalendarFeed.created_at, CalendarFeed.id))
     if resource_id is not None:
         query = query.where(CalendarFeed.resource_id == resource_id)
+    if within is not None:
+        query = query.where(CalendarFeed.resource_id.in_(list(within)))
     rows = session.execute(query).all()
     fetched = dict(session.execute(
         select(CalendarFeedFetch.feed_id,

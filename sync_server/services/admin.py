@@ -177,7 +177,7 @@ def list_records(
     query = select(kind.table).where(kind.table.organization_id == who.organization_id)
     if kind.owner_field is not None and not who.can(CONFIGURE):
         query = query.where(getattr(kind.table, kind.owner_field).in_(
-            _own_providers(session, who)))
+            own_providers(session, who)))
     rows = session.scalars(
         query
         .order_by(kind.table.id)
@@ -200,7 +200,8 @@ def get_row(
     return row
 
 
-def _own_providers(session: Session, who: Principal) -> list[str]:
+def own_providers(session: Session, who: Principal) -> list[str]:
+    """The providers linked to the caller's account (what ``schedule:own`` lets them manage)."""
     return list(session.scalars(select(db.Resource.id).where(
         db.Resource.organization_id == who.organization_id, db.Resource.user_id == who.user_id)))
 
@@ -209,7 +210,7 @@ def _check_owner(session: Session, who: Principal, kind: RecordType, values: Val
                  now: datetime) -> None:
     if kind.owner_field is None or who.can(CONFIGURE):
         return
-    if values[kind.owner_field] not in _own_providers(session, who):
+    if values[kind.owner_field] not in own_providers(session, who):
         raise access.refuse(
             session, who.organization_id, who.actor, now, permission=CONFIGURE,
             message="You may change only your own schedule and time off (the "

@@ -4,7 +4,7 @@ desk's :class:`FeedsService` talking to it as the clinic's administrator."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import update
 
 from desktop.services.feeds import FeedResource, FeedsService
 from sync_server.core.security import Passwords, password_hasher
+from sync_server.db import models as db
 from sync_server.db.migrate import upgrade
 from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import accounts
@@ -29,6 +31,17 @@ class LiveFeeds:
     service: FeedsService
     resources: list[FeedResource]
     http: requests.Session
+    #: A user with the provider role (``schedule:own``), linked to provider 0.
+    provider_email: str = ""
+
+    def provider_service(self) -> FeedsService:
+        """The desk's service as the provider's own user (signed in on its own session)."""
+        http = requests.Session()
+        token = http.post(f"{self.url}/api/v1/auth/login", timeout=10, json={
+            "organization": self.clinic.org_slug, "email": self.provider_email,
+            "password": PASSWORD}).json()
+        http.headers["Authorization"] = f"Bearer {token['access_token']}"
+        return FeedsService(_caller(http, self.url))
 
     def set_full_allowed(self, allowed: bool) -> None:
         policy = self.http.get(f"{self.url}/api/v1/feeds/policy", timeout=10).json()
@@ -52,6 +65,7 @@ class SeededServer:
     clinic: Clinic
     admin_email: str
     http: requests.Session
+    provider_email: str
 
 
 @contextmanager
@@ -63,8 +77,14 @@ def seeded_server(folder: Path) -> Iterator[SeededServer]:
     with make_session_factory(engine)() as session:
         clinic = seed_clinic(session, settings)
         email = f"admin-{uuid.uuid4().hex[:6]}@clinic.example"
-        accounts.create_user(session, Passwords(password_hasher(settings)), clinic.org_id,
+        passwords = Passwords(password_hasher(settings))
+        accounts.create_user(session, passwords, clinic.org_id,
                              email, PASSWORD, ["administrator"], datetime.now(UTC))
+        provider_email = f"doctor-{uuid.uuid4().hex[:6]}@clinic.example"
+        doctor = accounts.create_user(session, passwords, clinic.org_id, provider_email,
+                                      PASSWORD, ["provider"], datetime.now(UTC))
+        session.execute(update(db.Resource).where(db.Resource.id == clinic.provider_ids[0])
+                        .values(user_id=doctor.id))
         session.commit()
     engine.dispose()
     server = ServerThread(settings)
@@ -74,7 +94,7 @@ def seeded_server(folder: Path) -> Iterator[SeededServer]:
         token = http.post(f"{server.url}/api/v1/auth/login", timeout=10, json={
             "organization": clinic.org_slug, "email": email, "password": PASSWORD}).json()
         http.headers["Authorization"] = f"Bearer {token['access_token']}"
-        yield SeededServer(server.url, clinic, email, http)
+        yield SeededServer(server.url, clinic, email, http, provider_email)
     finally:
         http.close()
         server.stop()
@@ -85,14 +105,19 @@ def live_feeds(folder: Path) -> Iterator[LiveFeeds]:
     with seeded_server(folder) as running:
         server, clinic, http = running, running.clinic, running.http
 
-        def call(method: str, path: str, **kwargs: Any) -> Any:
-            answer = http.request(method, server.url + path, timeout=10, **kwargs)
-            if answer.status_code >= 400:
-                raise Refused(answer.json()["error"]["message"])
-            return answer.json()
-
         resources = [FeedResource(r, f"provider {n}", "provider")
                      for n, r in enumerate(clinic.provider_ids)]
         resources += [FeedResource(r, f"room {n + 2}", "room")
                       for n, r in enumerate(clinic.room_ids)]
-        yield LiveFeeds(server.url, clinic, FeedsService(call), resources, http)
+        yield LiveFeeds(server.url, clinic, FeedsService(_caller(http, server.url)), resources,
+                        http, running.provider_email)
+
+
+def _caller(http: requests.Session, url: str) -> Callable[..., Any]:
+    def call(method: str, path: str, **kwargs: Any) -> Any:
+        answer = http.request(method, url + path, timeout=10, **kwargs)
+        if answer.status_code >= 400:
+            raise Refused(answer.json()["error"]["message"])
+        return answer.json()
+
+    return call

@@ -1,5 +1,6 @@
 """The main window's Calendar menu: .ics exports of the selection and the shown days, and
-the feeds dialog (which needs the server and ``admin:config``)."""
+the feeds dialog (which needs the server and ``admin:config``, or ``schedule:own`` for
+the user's own calendar)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,26 @@ from pathlib import Path
 
 import icalendar
 import pytest
+import requests
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from desktop.services import booking
 from desktop.services.context import DeskContext
+from desktop.services.session import SignInService
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
-from tests.desktop.services.conftest import ANA, BEN, CHECKUP, CLINIC, DR_RUIZ, TUESDAY_9
+from tests.desktop.services.conftest import (
+    ANA,
+    BEN,
+    CHECKUP,
+    CLINIC,
+    DR_RUIZ,
+    EMAIL,
+    PASSWORD,
+    TUESDAY_9,
+    server_accepting,
+)
 from tests.desktop.ui.feeds_server import live_feeds
 
 CLINICS = [(CLINIC, "Madrid", "es_ES")]
@@ -81,3 +94,32 @@ def test_the_feeds_dialog_opens_with_the_server_and_in_spanish(
         assert menu.menu.title() == "&Calendario"
         assert menu.feeds_action.text() == "Enlaces de calendario…"
         dialog.close()
+
+
+def test_a_provider_opens_the_feeds_dialog_for_their_own_calendar_only(
+        qtbot: QtBot, window: MainWindow, sessions: SignInService, tmp_path: Path) -> None:
+    """A user with ``schedule:own`` and no ``admin:config``: the dialog offers only the
+    provider linked to their account (as the server lists it), and creating works."""
+    signed = sessions.sign_in_online(EMAIL, PASSWORD, None, server_accepting(
+        frozenset({"booking:view_calendar", "schedule:own"}), user_id="user-doctor"))
+    assert signed.ok
+    menu = window.calendar_menu
+    with live_feeds(tmp_path) as live:
+        menu.set_feeds(live.provider_service())
+        menu.menu.aboutToShow.emit()
+        assert menu.feeds_action.isEnabled()
+        dialog = menu.open_feeds()
+        assert dialog is not None
+        qtbot.addWidget(dialog)
+        names = [dialog.resource_combo.itemText(i) for i in range(dialog.resource_combo.count())]
+        own = live.clinic.provider_ids[0]
+        assert [dialog.resource_combo.itemData(i) for i in range(len(names))] == [own]
+        dialog.label_edit.setText("Phone")
+        dialog.create_button.click()
+        assert dialog.link_edit.text().startswith(live.url + "/feeds/")
+        assert requests.get(dialog.link_edit.text(), timeout=10).status_code == 200
+        assert [f.resource_id for f in live.service.feeds()] == [own]
+        dialog.close()
+    sessions.sign_in_online(EMAIL, PASSWORD, None, server_accepting(frozenset()))
+    menu.menu.aboutToShow.emit()
+    assert not menu.feeds_action.isEnabled()  # neither permission
