@@ -58,9 +58,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.state.context = context
     app.state.pokes = broker
     install_error_handlers(app)
+    app.include_router(feeds.feed_router)  # first: calendar apps poll it, matched first
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(feeds.router, prefix=API_PREFIX)
-    app.include_router(feeds.feed_router)
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from scheduling import limits
 from sync_server.api.deps import CurrentUser, NowDep, SessionDep
+from sync_server.core.context import ServerContext
 from sync_server.feeds import busy, service, serving
 from sync_server.feeds.models import CalendarFeed
 from sync_server.services import access, accounts, admin
@@ -55,13 +56,17 @@ def feed_server(request: Request) -> serving.FeedServer:
         404: {"description": "Unknown, revoked, expired or another organization's feed "
                              "(no detail)", "content": {"text/plain": {}}},
     })
-def get_feed(token: str, request: Request, session: SessionDep, now: NowDep,
-             server: Annotated[serving.FeedServer, Depends(feed_server)],
+def get_feed(token: str, request: Request,
              if_none_match: Annotated[str | None, Header(max_length=1024)] = None
              ) -> Response:
+    # No dependencies: each would be a thread hop of its own on the path calendar apps
+    # poll; the session, clock and feed server are taken here, in the one hop.
+    context: ServerContext = request.app.state.context
     address = request.client.host if request.client else ""
-    answer = server.answer(session, token, now, if_none_match=if_none_match,
-                           method=request.method, client_address=address)
+    with context.sessions() as session:
+        answer = feed_server(request).answer(
+            session, token, context.clock(), if_none_match=if_none_match,
+            method=request.method, client_address=address)
     if answer.status == 200:
         return Response(answer.body, status_code=200, headers=answer.headers,
                         media_type=service.MEDIA_TYPE)

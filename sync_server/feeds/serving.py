@@ -5,7 +5,8 @@ in every transaction that changes an appointment of the feed's resource), the
 organization's configuration counter (names of clinics, rooms, types) and the
 day (the window and the cancelled visits' visibility move with it).
 
-* ``If-None-Match`` equal to it → 304 after reading the feed row only.
+* ``If-None-Match`` equal to it → 304 after one indexed SELECT of the feed's columns
+  (Core, no ORM objects) and the fetch's audit insert, committed together.
 * Same ETag as the last build → the kept body.
 * Otherwise, if only appointments changed since the last build (same day,
   configuration, privacy and language), only the appointments named by the
@@ -27,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from scheduling.ical import (
@@ -109,39 +110,40 @@ class FeedServer:
     def answer(self, session: Session, token: str, now: datetime, *,
                if_none_match: str | None = None, method: str = "GET",
                client_address: str = "") -> FeedAnswer:
-        found = session.execute(
-            select(CalendarFeed, db.ConfigVersion.version)
-            .outerjoin(db.ConfigVersion,
-                       db.ConfigVersion.organization_id == CalendarFeed.organization_id)
-            .where(CalendarFeed.token_hash == hash_token(token))).first()
+        """The answer to one fetch. A refresh that changed nothing costs one indexed
+        SELECT (the feed's columns and the configuration counter by the token's hash)
+        and the fetch's audit row; appointments are read only for a new ETag."""
+        found = session.execute(_FEED_BY_TOKEN, {"token_hash": hash_token(token)}).first()
         if found is None:
             return NOT_FOUND
-        feed, config_version = found
-        if feed.revoked_at is not None or (feed.expires_at is not None
-                                           and feed.expires_at <= now):
-            _audit(session, feed, now, method, client_address, 404)
+        if found.revoked_at is not None or (found.expires_at is not None
+                                            and _aware(found.expires_at) <= now):
+            _audit(session, found, now, method, client_address, 404)
             return NOT_FOUND
         day = now.date()
-        etag = f'"{feed.id[:8]}-{feed.version}-{config_version or 0}-{day:%Y%m%d}"'
+        etag = f'"{found.id[:8]}-{found.version}-{found.config_version or 0}-{day:%Y%m%d}"'
         midnight = datetime.combine(day, time(), UTC)
         headers = {
             "ETag": etag,
-            "Last-Modified": format_datetime(max(feed.changed_at, midnight), usegmt=True),
+            "Last-Modified": format_datetime(max(_aware(found.changed_at), midnight),
+                                             usegmt=True),
             "Cache-Control": "private, max-age=0, must-revalidate",
             "Content-Type": MEDIA_TYPE,
         }
         if if_none_match is not None and _matches(if_none_match, etag):
-            _audit(session, feed, now, method, client_address, 304)
+            _audit(session, found, now, method, client_address, 304)
             return FeedAnswer(304, headers)
-        built = self._slot(feed.id)
+        built = self._slot(found.id)
         with built.lock:
             if built.etag != etag:
+                feed = session.get(CalendarFeed, found.id)
+                assert feed is not None
                 policy = policy_of(session, feed.organization_id)
-                basis = (day, config_version, feed.privacy, feed.language, policy)
+                basis = (day, found.config_version, feed.privacy, feed.language, policy)
                 self._refresh(session, feed, policy, day, built, basis)
                 built.etag = etag
             body = built.body
-        _audit(session, feed, now, method, client_address, 200)
+        _audit(session, found, now, method, client_address, 200)
         headers["Content-Length"] = str(len(body))
         return FeedAnswer(200, headers, b"" if method == "HEAD" else body)
 
@@ -213,12 +215,30 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
-def _audit(session: Session, feed: CalendarFeed, now: datetime, method: str,
+#: A feed's columns the ETag needs, by its token's hash (unique index): the only read of
+#: a 304. Core, not ORM: no identity map or unit of work on the path calendar apps poll.
+_FEED_BY_TOKEN = (
+    select(CalendarFeed.id, CalendarFeed.organization_id, CalendarFeed.version,
+           CalendarFeed.changed_at, CalendarFeed.revoked_at, CalendarFeed.expires_at,
+           db.ConfigVersion.version.label("config_version"))
+    .outerjoin(db.ConfigVersion,
+               db.ConfigVersion.organization_id == CalendarFeed.organization_id)
+    .where(CalendarFeed.token_hash == bindparam("token_hash")))
+
+_FETCH = insert(CalendarFeedFetch)
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored UTC time (SQLite gives it back naive to Core reads)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _audit(session: Session, feed: Any, now: datetime, method: str,
            client_address: str, status: int) -> None:
     """Every fetch is kept: which feed, when, from where, and the answer (never the token)."""
-    session.add(CalendarFeedFetch(organization_id=feed.organization_id, feed_id=feed.id,
-                                  at=now, client_address=client_address[:64],
-                                  method=method[:8], status=status))
+    session.execute(_FETCH, {"organization_id": feed.organization_id, "feed_id": feed.id,
+                             "at": now, "client_address": client_address[:64],
+                             "method": method[:8], "status": status})
     if session.get_bind().dialect.name == "postgresql":
         # A fetch record may be lost in a crash's last instant; a calendar app polling
         # must not wait for a WAL flush (bookings keep the default, durable commit).
