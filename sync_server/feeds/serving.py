@@ -200,8 +200,10 @@ class FeedServer:
         built.basis, built.cursor, built.names = basis, cursor, reader.names
         end = b"END:VCALENDAR\r\n"
         units = built.units
-        built.body = b"".join([built.head[:-len(end)],
-                               *(units[key].ical for _start, key in built.order), end])
+        parts = [units[key].ical for _start, key in built.order]
+        parts.insert(0, built.head[:-len(end)])
+        parts.append(end)
+        built.body = b"".join(parts)
 
 
 def _unplace(order: list[tuple[datetime, str]], entry: tuple[datetime, str]) -> None:
@@ -225,7 +227,7 @@ _FEED_BY_TOKEN = (
                db.ConfigVersion.organization_id == CalendarFeed.organization_id)
     .where(CalendarFeed.token_hash == bindparam("token_hash")))
 
-_FETCH = insert(CalendarFeedFetch)
+_FETCH = insert(CalendarFeedFetch.__table__)  # the table's: no ORM bulk-insert path
 
 
 def _aware(value: datetime) -> datetime:
