@@ -381,39 +381,52 @@ class _Reader:
 
     def _series(self, series_id: str, members: list[FeedAppointment], names: _Names) -> Units:
         series = self.session.get(db.Series, series_id)
-        unit = _series_unit(series, members, names) if series is not None else None
-        if unit is None:  # not expressible as a rule: every occurrence on its own
-            return {item.id: (item.start, item, _single(item)) for item in members
-                    if self._in_window(item)}
-        if not any(self._in_window(item) for item in members):
-            return {}
-        return {f"series:{series_id}": unit}
+        found = _series_unit(series, members, names) if series is not None else None
+        if found is None:  # not expressible as a rule: every occurrence on its own
+            return self._singles(members)
+        unit, strays = found
+        units = self._singles(strays)
+        if unit is not None and any(self._in_window(item) for item in members
+                                    if item not in strays):
+            units[f"series:{series_id}"] = unit
+        return units
+
+    def _singles(self, items: list[FeedAppointment]) -> Units:
+        return {item.id: (item.start, item, _single(item)) for item in items
+                if self._in_window(item)}
 
 
 def _single(item: FeedAppointment) -> Render:
     return lambda privacy, translate: [appointment_event(item, privacy, translate)]
 
 
-def _series_unit(series: db.Series, members: list[FeedAppointment],
-                 names: _Names) -> tuple[datetime, Any, Render] | None:
-    """The series as RRULE + EXDATE + overrides, or None when the rule cannot say it
-    (an occurrence in a DST gap, members whose ids are not the rule's occurrences)."""
+def _series_unit(series: db.Series, members: list[FeedAppointment], names: _Names
+                 ) -> tuple[tuple[datetime, Any, Render] | None, list[FeedAppointment]] | None:
+    """The series as RRULE + EXDATE + overrides, and the members the rule does not
+    generate (strays: a split-off tail keeps its first series' occurrence ids, an
+    occurrence cancelled after the split point stays in the first series), which are
+    served as single events. None when the rule cannot say it at all (an occurrence
+    in a DST gap)."""
     zone = names.zone(series.clinic_id)
     occurrences = tuple(expand(series.rrule, series.first_local, zone, max_occurrences=10_000))
     if not occurrences or any(o.local_start != o.original_local for o in occurrences):
         return None
     by_id = {occurrence_id(series.id, o.original_local): o for o in occurrences}
     rows: dict[datetime, FeedAppointment] = {}
+    strays: list[FeedAppointment] = []
     for item in members:
         occurrence = by_id.get(item.id)
         if occurrence is None:
-            return None
-        rows[occurrence.start] = item
+            strays.append(item)
+        else:
+            rows[occurrence.start] = item
+    if not rows:
+        return None, strays
     shape = FeedSeries(series.id, series.version, zone, series.rrule,
                        timedelta(seconds=series.duration_seconds), occurrences)
     inputs = (shape, tuple(sorted(rows.items())))
     return (min(rows), inputs,
-            lambda privacy, translate: series_events(shape, rows, privacy, translate))
+            lambda privacy, translate: series_events(shape, rows, privacy, translate)), strays
 
 
 class _Names:
