@@ -88,6 +88,9 @@ class _Built:
     units: dict[str, _Unit] = field(default_factory=dict)
     #: (first start, key) of every unit, sorted: the order of the body.
     order: list[tuple[datetime, str]] = field(default_factory=list)
+    #: Every unit's rendering in that order (kept beside it: a change inserts or removes
+    #: one entry, and the body is one C-level join, not a walk over the units).
+    parts: list[bytes] = field(default_factory=list)
     #: Names read for the content (kept while the basis, so the configuration, holds).
     names: _Names | None = None
     head: bytes = b""
@@ -136,11 +139,9 @@ class FeedServer:
         built = self._slot(found.id)
         with built.lock:
             if built.etag != etag:
-                feed = session.get(CalendarFeed, found.id)
-                assert feed is not None
-                policy = policy_of(session, feed.organization_id)
-                basis = (day, found.config_version, feed.privacy, feed.language, policy)
-                self._refresh(session, feed, policy, day, built, basis)
+                policy = policy_of(session, found.organization_id)
+                basis = (day, found.config_version, found.privacy, found.language, policy)
+                self._refresh(session, found, policy, day, built, basis)
                 built.etag = etag
             body = built.body
         _audit(session, found, now, method, client_address, 200)
@@ -158,7 +159,7 @@ class FeedServer:
                 self._built.move_to_end(feed_id)
             return built
 
-    def _refresh(self, session: Session, feed: CalendarFeed, policy: Policy, day: date,
+    def _refresh(self, session: Session, feed: Any, policy: Policy, day: date,
                  built: _Built, basis: tuple[Any, ...]) -> None:
         same_basis = built.basis == basis
         reader = _Reader(session, feed, policy, day, built.names if same_basis else None)
@@ -177,7 +178,7 @@ class FeedServer:
         for key, (start, inputs, render) in changed.items():
             kept = built.units.get(key)
             if kept is not None and not full:
-                _unplace(built.order, (kept.start, key))
+                _unplace(built, (kept.start, key))
             if render is None:  # gone from the feed
                 built.units.pop(key, None)
                 continue
@@ -185,12 +186,15 @@ class FeedServer:
                 kept.start = start
             else:
                 ical = b"".join(event.to_ical() for event in render(privacy, translate))
-                built.units[key] = _Unit(start, inputs, ical)
+                kept = built.units[key] = _Unit(start, inputs, ical)
                 self.rendered += 1
             if not full:
-                bisect.insort(built.order, (start, key))
+                index = bisect.bisect_left(built.order, (start, key))
+                built.order.insert(index, (start, key))
+                built.parts.insert(index, kept.ical)
         if full:
             built.order = sorted((unit.start, key) for key, unit in built.units.items())
+            built.parts = [built.units[key].ical for _start, key in built.order]
         if not same_basis:
             name = translate(N_("{resource} — appointments")).format(
                 resource=reader.resource_name())
@@ -199,17 +203,14 @@ class FeedServer:
                 window_years(reader.start.date(), reader.end.date())).to_ical()
         built.basis, built.cursor, built.names = basis, cursor, reader.names
         end = b"END:VCALENDAR\r\n"
-        units = built.units
-        parts = [units[key].ical for _start, key in built.order]
-        parts.insert(0, built.head[:-len(end)])
-        parts.append(end)
-        built.body = b"".join(parts)
+        built.body = b"".join([built.head[:-len(end)], *built.parts, end])
 
 
-def _unplace(order: list[tuple[datetime, str]], entry: tuple[datetime, str]) -> None:
-    index = bisect.bisect_left(order, entry)
-    if index < len(order) and order[index] == entry:
-        del order[index]
+def _unplace(built: _Built, entry: tuple[datetime, str]) -> None:
+    index = bisect.bisect_left(built.order, entry)
+    if index < len(built.order) and built.order[index] == entry:
+        del built.order[index]
+        del built.parts[index]
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -222,6 +223,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 _FEED_BY_TOKEN = (
     select(CalendarFeed.id, CalendarFeed.organization_id, CalendarFeed.version,
            CalendarFeed.changed_at, CalendarFeed.revoked_at, CalendarFeed.expires_at,
+           CalendarFeed.resource_id, CalendarFeed.privacy, CalendarFeed.language,
            db.ConfigVersion.version.label("config_version"))
     .outerjoin(db.ConfigVersion,
                db.ConfigVersion.organization_id == CalendarFeed.organization_id)
@@ -260,6 +262,19 @@ _COLUMNS = (db.Appointment.id, db.Appointment.start_at, db.Appointment.end_at,
             db.Appointment.last_status_at, db.Appointment.provider_id,
             db.Appointment.deleted)
 
+# Statements of the incremental path, built once (no expression building or cache-key
+# work per request).
+_ORG_VERSION = select(db.OrgVersion.version).where(
+    db.OrgVersion.organization_id == bindparam("org"))
+_CHANGES = (select(db.ChangeLogEntry.entity, db.ChangeLogEntry.entity_id)
+            .where(db.ChangeLogEntry.organization_id == bindparam("org"),
+                   db.ChangeLogEntry.version > bindparam("cursor"),
+                   db.ChangeLogEntry.entity.in_(("appointment", "series", "patient")))
+            .limit(MAX_INCREMENTAL_CHANGES + 1))
+_ROWS_BY_ID = select(*_COLUMNS).where(
+    db.Appointment.organization_id == bindparam("org"), db.Appointment.deleted.is_(False),
+    db.Appointment.id.in_(bindparam("ids", expanding=True)))
+
 #: A unit's key → (first start, inputs, renderer); renderer None: the unit is gone.
 Units = dict[str, tuple[datetime, Any, Render | None]]
 
@@ -270,7 +285,7 @@ class _Reader:
     cancelled, and whole series (occurrences outside the window are overrides or
     EXDATEs of the rule)."""
 
-    def __init__(self, session: Session, feed: CalendarFeed, policy: Policy,
+    def __init__(self, session: Session, feed: Any, policy: Policy,
                  day: date, names: _Names | None = None) -> None:
         self.session, self.feed = session, feed
         self.org, self.resource_id = feed.organization_id, feed.resource_id
@@ -281,8 +296,7 @@ class _Reader:
         self.names: _Names | None = names
 
     def org_version(self) -> int:
-        version = self.session.scalar(select(db.OrgVersion.version).where(
-            db.OrgVersion.organization_id == self.org))
+        version = self.session.connection().scalar(_ORG_VERSION, {"org": self.org})
         return int(version or 0)
 
     def resource_name(self) -> str:
@@ -321,12 +335,8 @@ class _Reader:
     def changed_units(self, cursor: int, kept: dict[str, _Unit]) -> Units | None:
         """The units the change log names after ``cursor``, read again; None when a full
         read is needed (too many changes, a series or a patient changed)."""
-        log = db.ChangeLogEntry
-        changes = self.session.execute(
-            select(log.entity, log.entity_id).where(
-                log.organization_id == self.org, log.version > cursor,
-                log.entity.in_(("appointment", "series", "patient")))
-            .limit(MAX_INCREMENTAL_CHANGES + 1)).all()
+        connection = self.session.connection()
+        changes = connection.execute(_CHANGES, {"org": self.org, "cursor": cursor}).all()
         if len(changes) > MAX_INCREMENTAL_CHANGES \
                 or any(entity != "appointment" for entity, _id in changes):
             return None
@@ -335,7 +345,7 @@ class _Reader:
             return {}
         if any(f"series:{i.split('@')[0]}" in kept for i in ids):  # an occurrence
             return None
-        rows = self._rows(db.Appointment.id.in_(ids))
+        rows = list(connection.execute(_ROWS_BY_ID, {"org": self.org, "ids": ids}))
         if any(row.series_id for row in rows):
             return None
         names = self._names_of(rows)
