@@ -226,6 +226,13 @@ def test_an_unchanged_feed_answers_304_without_reading_appointments(
     assert again.status_code == 304 and again.content == b""
     assert again.headers["ETag"] == etag
     assert seen and not any("appointments" in s for s in seen)
+    # One read (the feed's columns by its token's hash) and the fetch's audit row.
+    assert [s.split()[0] for s in seen if s.split()[0] in ("SELECT", "INSERT")] == [
+        "SELECT", "INSERT"]
+
+    # Never compressed (Outlook mishandles compressed feeds), whatever the client offers.
+    offered = client.get(path_of(feed), headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in offered.headers and offered.content == first.content
 
     head = client.head(path_of(feed))
     assert head.status_code == 200 and head.content == b""
