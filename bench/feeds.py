@@ -8,6 +8,7 @@ serves it to one keep-alive client:
 * first GET: the feed built from nothing (every VEVENT rendered);
 * full GET ×``--requests`` (no ``If-None-Match``): p50/p95;
 * 304 ×``--requests`` (``If-None-Match`` = the ETag): p50/p95;
+  (full GET, 304 and the floor below are taken in turn, one of each per round);
 * one changed event ×``--changes``: an appointment moved through the change-log
   write (which moves the feed's version), then a GET: p50/p95 — one VEVENT is
   rendered again, the other fragments are reused;
@@ -206,18 +207,16 @@ def main() -> None:
             print(f"setup: {args.database}, one provider feed of {events} events "
                   f"({len(first.content) / 1e6:.2f} MB), busy privacy, {args.requests} requests")
             print(f"first GET (built from nothing): {cold:.1f} ms")
-            full = []
+            # Interleaved (full GET, 304, health floor, in turn), so the three see the
+            # same moments of a shared machine and their ratios compare like with like.
+            full, cached, floor = [], [], []
             for _ in range(args.requests):
                 elapsed, response = timed(client, path)
                 assert response.status_code == 200 and len(response.content) == len(first.content)
                 full.append(elapsed)
-            cached = []
-            for _ in range(args.requests):
                 elapsed, response = timed(client, path, {"If-None-Match": etag})
                 assert response.status_code == 304
                 cached.append(elapsed)
-            floor = []
-            for _ in range(args.requests):
                 elapsed, response = timed(client, "/api/v1/health")
                 assert response.status_code == 200
                 floor.append(elapsed)
@@ -245,6 +244,8 @@ def main() -> None:
     print(f"baseline, naive icalendar rebuild of the same events (read + build, in process): "
           f"median {naive_ms:.1f} ms of {len(naive)}")
     print(f"ratio first GET / naive rebuild = {cold / naive_ms:.2f}")
+    print(f"load average at the end: {Path('/proc/loadavg').read_text().split()[0]}"
+          if Path("/proc/loadavg").exists() else "")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,8 @@ class Facts:
     cancel_url: str = ""
     version: int = 1
     cancelled: bool = False
+    #: The appointment's last change (its DTSTAMP and LAST-MODIFIED, as in the feeds).
+    updated_at: datetime | None = None
 
 
 def variables(facts: Facts) -> dict[str, Any]:
@@ -208,7 +210,7 @@ def ics(facts: Facts) -> bytes:
     if facts.cancelled:
         summary = translations(facts.language).gettext(N_("Cancelled: {title}")).format(
             title=summary)
-    stamp = f"{facts.start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    stamp = f"{(facts.updated_at or facts.start).astimezone(UTC):%Y%m%dT%H%M%SZ}"
     lines = [f"SUMMARY:{_ical_text(summary)}",
              f"DTSTART;TZID={facts.time_zone}:{facts.start.astimezone(zone):%Y%m%dT%H%M%S}",
              f"DTEND;TZID={facts.time_zone}:{facts.end.astimezone(zone):%Y%m%dT%H%M%S}",

@@ -298,7 +298,7 @@ class Worker:
             clinic.time_zone if clinic else "UTC", language, patient.given_name,
             clinic.name if clinic else "", policy.clinic_phone,
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
-            appointment.version, row.kind == "cancelled")
+            appointment.version, row.kind == "cancelled", appointment.updated_at)
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""

@@ -57,6 +57,8 @@ def _same_event(mailed: Any, fed: Any) -> None:
     assert str(mailed["UID"]) == str(fed["UID"])
     assert int(mailed["SEQUENCE"]) == int(fed["SEQUENCE"])
     assert str(mailed["STATUS"]) == str(fed["STATUS"])
+    for name in ("DTSTAMP", "LAST-MODIFIED"):  # the appointment's last change
+        assert mailed[name].dt == fed[name].dt
     for name in ("DTSTART", "DTEND"):
         assert mailed[name].dt == fed[name].dt
         assert mailed[name].params["TZID"] == fed[name].params["TZID"] == "Europe/Madrid"

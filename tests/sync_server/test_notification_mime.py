@@ -24,7 +24,8 @@ FACTS = [
           "Revisión general con un nombre bastante largo que obliga a plegar la línea \\ ñ",
           version=3),
     Facts("b2", START, START + timedelta(hours=1), "America/New_York", "en", "Bo", "",
-          "", "", "Check-up", version=1, cancelled=True),
+          "", "", "Check-up", version=1, cancelled=True,
+          updated_at=START - timedelta(days=3, seconds=7)),
     Facts("c3", START, START + timedelta(minutes=15), "Europe/Madrid", "en", "Cy",
           "€" * 40 + " " + "x" * 80, "", "", "😀" * 30, version=12, cancelled=True),
 ]
@@ -35,7 +36,8 @@ def _reference_ics(facts: Facts) -> bytes:
     catalogue = translations(facts.language)
     item = ical.FeedAppointment(
         facts.appointment_id, facts.start, facts.end,
-        "cancelled" if facts.cancelled else "booked", facts.version, facts.start,
+        "cancelled" if facts.cancelled else "booked", facts.version,
+        facts.updated_at or facts.start,
         facts.time_zone, facts.clinic_name, "", facts.appointment_type, facts.patient_name,
         "", "", "", "", None, None, None)
     event = ical.appointment_event(item, ical.Privacy.BUSY, catalogue.gettext)
