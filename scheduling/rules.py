@@ -36,7 +36,13 @@ from scheduling.commands import (
     ResizeAppointment,
     UndoStatus,
 )
-from scheduling.model import Appointment, AppointmentStatus, AppointmentType, StatusChange
+from scheduling.model import (
+    Appointment,
+    AppointmentSource,
+    AppointmentStatus,
+    AppointmentType,
+    StatusChange,
+)
 from scheduling.refusals import OFFERS_ALTERNATIVES, OVERRIDABLE
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
@@ -76,6 +82,9 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
     kind = state.appointment_types.get(cmd.appointment_type_id)
     if kind is None:
         return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+    if cmd.source is AppointmentSource.ONLINE and not kind.online_bookable:
+        # Staff recording an online request still honour the type's online setting.
+        return Refused(R.NOT_ONLINE_BOOKABLE, {"appointment_type": kind.id})
     end = cmd.end if cmd.end is not None else cmd.start + kind.default_duration
     if end <= cmd.start:
         return _too_short(kind)

@@ -195,7 +195,7 @@ def retry_conflict(ctx: DeskContext, conflict_id: int, args: Mapping[str, Any]) 
             intents.decode(name, args, ctx.actor())
         except SchedulingInputError as error:
             return str(error)
-        outbox.append(session, name, dict(args), now=ctx.now())
+        outbox.append(session, name, dict(args), now=ctx.now(), user_id=user.user_id)
         row.dismissed_at = ctx.now()
         row.dismissed_by = user.user_id
     return None

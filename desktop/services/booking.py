@@ -273,7 +273,8 @@ def book_series(
         skipped = [to_local(r.original_start, tz) for r in outcome.refused]
         booked = replace(series, exdates=series.exdates | frozenset(skipped))
         mutation_id = outbox.append(session, intents.SERIES_BOOK,
-                                    intents.series_book(template, booked, skipped), now=now)
+                                    intents.series_book(template, booked, skipped), now=now,
+                                    user_id=user.user_id)
         row = SeriesRow(
             id=series_id, organization_id=user.organization_id, clinic_id=clinic_id,
             patient_id=patient_id, appointment_type_id=appointment_type_id,
@@ -359,7 +360,7 @@ def edit_series(
             series_id=series.id, appointment_id=appointment_id, scope=scope.value,
             action=action, start=start, provider_id=provider_id, room_id=room_id,
             reason=reason, override_reason=override_reason, new_series_id=new_series_id,
-        ), now=now)
+        ), now=now, user_id=user.user_id)
         _upsert_series(session, series_row, outcome.series, clinic.time_zone, mutation_id)
         dtos = _upsert(session, outcome.accepted, mutation_id)
     return ActionResult(True, dtos, mutation_id=mutation_id, occurrences=_occurrences(outcome),
@@ -395,7 +396,8 @@ def _run(ctx: DeskContext, plan: _Plan) -> ActionResult:
         add_audit(session, audit_record(command, outcome, now))
         if isinstance(outcome, Refused):
             return ActionResult(False, refusal=mapping.refusal_dto(outcome))
-        mutation_id = outbox.append(session, plan.intent, plan.args(state), now=now)
+        mutation_id = outbox.append(session, plan.intent, plan.args(state), now=now,
+                                    user_id=user.user_id)
         dtos = _upsert(session, outcome.appointments, mutation_id)
         if plan.also is not None:
             plan.also(session, mutation_id)

@@ -333,6 +333,8 @@ class OutboxEntry(Base):
     args: Mapped[dict[str, Any]] = _json(dict)
     created_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.QUEUED)
+    # The user signed in when it was queued (the server judges it with their permissions).
+    user_id: Mapped[str | None] = mapped_column(String(64))
 
 
 SYNC_STATE_ID = 1

@@ -81,7 +81,8 @@ def book(
         state, outcome = _judge(session, org, scope, command, now, policy, config)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
-                       command.appointment_id, state, command.clinic_id)
+                       command.appointment_id, state, command.clinic_id,
+                       patient_id=command.patient_id)
     result = _write(session, caller, command, outcome, state, now,
                     new=frozenset({command.appointment_id}))
     if result.refused is None and run is not None and unit_of(session).run is run:
