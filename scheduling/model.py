@@ -291,8 +291,10 @@ class Patient:
 class AppointmentStatus(StrEnum):
     PENDING = "pending"
     BOOKED = "booked"
+    MESSAGE_LEFT = "message_left"  # the clinic left a message; the patient has not answered
     CONFIRMED = "confirmed"
     ARRIVED = "arrived"
+    READY = "ready"  # arrived and ready for the provider (paperwork done, seated)
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

@@ -49,7 +49,8 @@ from scheduling.state import CalendarState
 from scheduling.status import MOVABLE, can_transition, too_early, undo_allowed
 from scheduling.timeutil import require_aware
 
-_RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS}
+_RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.READY,
+                        AppointmentStatus.IN_PROGRESS}
 
 
 def check(

@@ -27,6 +27,7 @@ from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDT
 from desktop.services.preview import DragJudge, Verdict
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda.actions import AppointmentActions
+from desktop.ui.agenda.fit import ChangeHighlight, hidden_days, zoom_step
 from desktop.ui.agenda.now_line import NOW_LINE_MS, NowLine
 from desktop.ui.agenda.scene import (
     NO_ROOM,
@@ -107,6 +108,10 @@ class AgendaWidget(QWidget):
         self._judge: DragJudge | None = None
         self._last_reason = ""
         self._patients_hidden = False
+        #: The vertical scale (Ctrl+= / Ctrl+- / Ctrl+0, see ``fit``).
+        self.zoom = 1.0
+        #: Outlines what another desk just changed.
+        self.highlight = ChangeHighlight(self)
         self.scene = QGraphicsScene(self)
         self.view = GraphicsView(self.scene, self)
         #: Every change made in this window, for Undo/Redo (the window's Edit menu too).
@@ -381,7 +386,8 @@ class AgendaWidget(QWidget):
             self.select(None)
             return
         geometry = AgendaGeometry.for_range(ref.time_zone, self._first, self._days, self._keys(),
-                                            available=self.view.grid_width())
+                                            available=self.view.grid_width(),
+                                            hidden=self._hidden_days(), zoom=self.zoom)
         self._items = {}
         self._drawing = SceneDrawing(self.scene, SceneContent(
             geometry, self._data.items, self._frame, ref.locale, self._columns,
@@ -395,8 +401,8 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         if geometry is None or not geometry.columns:
             return
-        wanted = column_width_for(self._days, len(geometry.columns) // self._days,
-                                  self.view.grid_width())
+        shown = len(geometry.axes)
+        wanted = column_width_for(shown, len(geometry.columns) // shown, self.view.grid_width())
         if wanted != geometry.column_width:
             self._relayout.start()
 
@@ -405,14 +411,34 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         if geometry is None:
             return
-        axis = geometry.axes[self._first]
+        first = min(geometry.axes)
+        axis = geometry.axes[first]
         starts = [] if self._frame is None else [
             hours[0][0] for (day, _key), hours in self._frame.working.items()
-            if day == self._first and hours]
+            if day == first and hours]
         top = min(starts) - timedelta(minutes=30) if starts else axis.instant_at(7 * 60)
         # The grid shows scene y from HEADER down; its scroll value is the scene y at its top.
-        self.view.verticalScrollBar().setValue(round(geometry.y_of(self._first,
-                                                                   max(top, axis.start))))
+        self.view.verticalScrollBar().setValue(round(geometry.y_of(first, max(top, axis.start))))
+
+    def _hidden_days(self) -> frozenset[date]:
+        if self._reference is None or self._data is None:
+            return frozenset()
+        return hidden_days(self._first, self._days, self._frame, self._data.items,
+                           self._reference.time_zone)
+
+    def set_zoom(self, zoom: float) -> None:
+        """Scale the hours by ``zoom`` (1.0: normal), keeping the time at the top."""
+        geometry = self.view.geometry_
+        if zoom == self.zoom:
+            return
+        top = None if geometry is None else geometry.minute_at(
+            self.view.verticalScrollBar().value())
+        self.zoom = zoom
+        self._redraw()
+        geometry = self.view.geometry_
+        if top is not None and geometry is not None:
+            self.view.verticalScrollBar().setValue(
+                round(geometry.scale.top + top * geometry.scale.pixels_per_minute))
 
     # ------------------------------------------------------------------ sync updates
 
@@ -457,7 +483,8 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         drawing = self._drawing is not None and not self._drawing.done
         # Still drawing the columns off screen: draw the new data the same way instead.
-        if rebuild or drawing or geometry is None or self._keys() != _keys_of(geometry):
+        if (rebuild or drawing or geometry is None or self._keys() != _keys_of(geometry)
+                or set(geometry.axes) != self._shown_days()):
             self._redraw()
             self._on_update_applied()
             return
@@ -466,8 +493,15 @@ class AgendaWidget(QWidget):
         self._update = SceneUpdate(self.scene, geometry, painter, self._items, result)
         self._slices.start(self._update)
 
+    def _shown_days(self) -> set[date]:
+        hidden = self._hidden_days()
+        every = (self._first + timedelta(days=n) for n in range(self._days))
+        return {day for day in every if day not in hidden} or {self._first}
+
     def _on_update_applied(self) -> None:
-        self._update = None
+        update, self._update = self._update, None
+        if update is not None:
+            self.highlight.flash(self._items[i] for i in update.elsewhere if i in self._items)
         self.sync_redraws += 1
         if self._selected is not None and self._selected not in self._items:
             self.select(None)
@@ -652,6 +686,8 @@ class AgendaWidget(QWidget):
             self.appointment_actions.cancel(self._selected)
         elif key == Qt.Key.Key_Z and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.undo()
+        elif (zoom := zoom_step(self.zoom, event)) is not None:
+            self.set_zoom(zoom)
         else:
             event.ignore()
             return
