@@ -28,6 +28,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     Outcome,
     Permission,
@@ -65,6 +66,8 @@ def check(
             return _move(command, state, now, policy)
         case ResizeAppointment():
             return _resize(command, state, now, policy)
+        case EditAppointment():
+            return _edit(command, state, now, policy)
         case CancelAppointment():
             return _cancel(command, state, now)
         case ChangeStatus():
@@ -194,6 +197,39 @@ def _resize(cmd: ResizeAppointment, state: CalendarState, now: datetime, policy:
         version=current.version + 1,
     )
     return Accepted((resized,), (), overridden, cmd.override_reason if overridden else None)
+
+
+def _edit(cmd: EditAppointment, state: CalendarState, now: datetime, policy: Policy) -> Outcome:
+    if not cmd.actor.may(Permission.MODIFY):
+        return Refused(R.NOT_PERMITTED, {"action": "change appointments"})
+    found = _changeable(state, cmd.appointment_id, MOVABLE)
+    if isinstance(found, Refused):
+        return found
+    current, kind = found
+    type_id = cmd.appointment_type_id or current.appointment_type_id
+    if type_id != current.appointment_type_id:
+        new_kind = state.appointment_types.get(type_id)
+        if new_kind is None:
+            return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+        base = pl.Placement(
+            current.clinic_id, current.patient_id, new_kind.id, current.provider_id,
+            current.start, current.end, current.room_id, current.equipment_ids,
+        )
+        decision = _place(
+            state, base, now, policy, cmd.actor, None, ignore=frozenset({current.id}),
+            room_fixed=current.room_id is not None or not new_kind.requirement.rooms,
+            equipment_fixed=bool(current.equipment_ids),
+            checks=pl.Checks(window=False), offer_alternatives=False,
+        )
+        if isinstance(decision, Refused):
+            return decision
+        chosen = decision[0]
+        current = replace(current, appointment_type_id=new_kind.id, room_id=chosen.room_id,
+                          equipment_ids=chosen.equipment_ids)
+    edited = replace(current, notes=current.notes if cmd.notes is None else cmd.notes,
+                     version=current.version + 1)
+    del kind
+    return Accepted((edited,), (), (), None)
 
 
 def _changeable(

@@ -38,6 +38,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     Permission,
     Refused,
@@ -150,6 +151,19 @@ def resize(
         command, frozenset({Permission.MODIFY}), "change appointments",
         intents.APPOINTMENT_RESIZE,
         lambda state: intents.resize(command, _version(state, appointment_id)), (end,),
+    ))
+
+
+def edit(
+    ctx: DeskContext, appointment_id: str, *, appointment_type_id: str | None = None,
+    notes: str | None = None,
+) -> ActionResult:
+    """Change the type and/or the notes (``None``: unchanged); the server judges it again."""
+    command = EditAppointment(ctx.actor(), appointment_id, appointment_type_id, notes)
+    return _run(ctx, _Plan(
+        command, frozenset({Permission.MODIFY}), "change appointments",
+        intents.APPOINTMENT_EDIT,
+        lambda state: intents.edit(command, _version(state, appointment_id)), (),
     ))
 
 

@@ -232,3 +232,42 @@ def test_a_booking_naming_another_organizations_patient_is_audited_as_an_access_
     assert db.scalars(select(models.AuditEntry.organization_id).where(
         models.AuditEntry.target_id == foreign)).one() == booked.org_id
     db.rollback()
+
+
+# --------------------------------------------------------------------------- edit dialog
+
+
+def test_a_desk_edit_of_type_and_notes_is_judged_again_by_the_server(
+    client: TestClient, booked: Booked, desk: Desk, db: Session
+) -> None:
+    rooms = booked.clinic.room_ids
+    for type_id, room_ids in (("type-long", rooms), ("type-room-b", [rooms[1]])):
+        db.add(models.AppointmentType(
+            id=type_id, organization_id=booked.org_id, name=type_id,
+            default_duration_seconds=1800, min_duration_seconds=900,
+            max_duration_seconds=3600, buffer_after_seconds=600,
+            requirement={"providers": [], "rooms": sorted(room_ids), "equipment": []}))
+    db.commit()
+    args = book_args(booked, slot(0), room_id=rooms[0])
+    admin = booked.admin_user.user_id
+    assert push_as(client, desk, admin, intents.APPOINTMENT_BOOK, args) == "applied"
+    target = args["appointment_id"]
+
+    def edit(**change: Any) -> str:
+        return push_as(client, desk, admin, intents.APPOINTMENT_EDIT,
+                       {"appointment_id": target, "base_version": None} | change)
+
+    assert edit(appointment_type_id="type-room-b") == "RESOURCE_NOT_SUITABLE"
+    assert edit(notes="Bring the X-rays") == "applied"
+    assert edit(appointment_type_id="type-long") == "applied"
+    db.rollback()
+    row = db.get(models.Appointment, target)
+    assert row is not None
+    assert (row.appointment_type_id, row.notes) == ("type-long", "Bring the X-rays")
+    # the occupations follow the new type's buffer (10 minutes after)
+    ends = set(db.scalars(select(models.AppointmentResource.block_end).where(
+        models.AppointmentResource.appointment_id == target,
+        models.AppointmentResource.active.is_(True))))
+    assert {e.replace(tzinfo=None) for e in ends} == {
+        (row.end_at + timedelta(minutes=10)).replace(tzinfo=None)}
+    db.rollback()
