@@ -76,6 +76,7 @@ from desktop.ui.text import (
 from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
+from desktop.ui.pinboard import install_pinboard
 from desktop.ui.waitlist_dock import WaitlistPanel
 from scheduling.timeutil import to_local, to_utc
 
@@ -314,7 +315,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.agenda, "openPatient"):
             self.agenda.openPatient.connect(self.open_patient)
         if hasattr(self.agenda, "pinboardRequested"):
-            self.agenda.pinboardRequested.connect(self.pin_to_waitlist)
+            self.pinboard = install_pinboard(self, self._ctx, self.agenda, self.lock_overlay)
         self.waitlist_panel.message.connect(self.show_message)
         self._connect_changes()
         self.waitlist_panel.changed.connect(self.agenda.refresh)

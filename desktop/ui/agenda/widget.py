@@ -29,6 +29,7 @@ from desktop.services.session import SessionLocked
 from desktop.ui.agenda.actions import AppointmentActions
 from desktop.ui.agenda.fit import ChangeHighlight, hidden_days, zoom_step
 from desktop.ui.agenda.now_line import NOW_LINE_MS, NowLine
+from desktop.ui.agenda.pins import as_move, read_pin
 from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
@@ -516,6 +517,9 @@ class AgendaWidget(QWidget):
     def begin_drag(self, appointment_id: str | None, entry_id: str | None) -> bool:
         if self._clinic_id is None or self._reference is None:
             return False
+        pinned = None if entry_id is None else read_pin(entry_id)
+        if pinned is not None:  # from the pinboard: a move of that appointment
+            appointment_id, entry_id = pinned[0], None
         first, _end = day_bounds(self._first, self._reference.time_zone)
         _start, last = day_bounds(self._first + timedelta(days=self._days - 1),
                                   self._reference.time_zone)
@@ -533,10 +537,13 @@ class AgendaWidget(QWidget):
         self._last_reason = ""
 
     def entry_duration(self, entry_id: str) -> timedelta | None:
+        pinned = read_pin(entry_id)
+        if pinned is not None:
+            return timedelta(minutes=pinned[1])
         return None if self._judge is None else self._judge.entry_duration(entry_id)
 
     def judge(self, source: str, target: Target) -> Judgement:
-        judgement = self._judge_target(source, target)
+        judgement = self._judge_target(as_move(source), target)
         if target.start is not None and target.end is not None:
             judgement = replace(judgement, label=_("{start} – {end}").format(
                 start=format_clock(target.start, self._zone(), self._locale()),
@@ -595,7 +602,7 @@ class AgendaWidget(QWidget):
         if not judgement.ok:
             self.message.emit(judgement.reason)
             return
-        kind, ident = source.split(":", 1)
+        kind, ident = as_move(source).split(":", 1)
         assert target.start is not None and target.end is not None
         current = self._items.get(ident)
         before = None if current is None else current.agenda_item
