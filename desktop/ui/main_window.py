@@ -60,6 +60,7 @@ from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.notifications_menu import NotificationsMenu
 from desktop.ui.patient_panel import PatientPanel
 from desktop.ui.patient_picker import PatientPicker
+from desktop.ui.pinboard import install_pinboard
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.slot_actions import SlotActions
@@ -76,7 +77,6 @@ from desktop.ui.text import (
 from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
-from desktop.ui.pinboard import install_pinboard
 from desktop.ui.waitlist_dock import WaitlistPanel
 from scheduling.timeutil import to_local, to_utc
 

@@ -224,7 +224,10 @@ class AgendaWidget(QWidget):
                 or self._slices.running)
 
     def retranslate(self) -> None:
-        self._redraw()
+        """Another language (or new colours): read the range again, as type names are
+        per language."""
+        self._reference = None
+        self.refresh()
 
     def changeEvent(self, event: QEvent) -> None:
         """A new palette (the platform switched to dark mode or back): redraw with it."""
