@@ -90,7 +90,8 @@ def test_a_push_is_judged_with_the_permissions_of_the_user_who_made_the_change(
                    book_args(booked, slot(0), patient_id=booked.clinic.patient_ids[1],
                              **clash)) == "OVERRIDE_NOT_PERMITTED"
     forced = book_args(booked, slot(0), patient_id=booked.clinic.patient_ids[2], **clash)
-    assert push_as(client, desk, booked.admin_user.user_id, intents.APPOINTMENT_BOOK, forced) == "applied"
+    admin = booked.admin_user.user_id
+    assert push_as(client, desk, admin, intents.APPOINTMENT_BOOK, forced) == "applied"
     row = db.get(models.Appointment, forced["appointment_id"])
     assert row is not None and row.overridden
     db.rollback()
