@@ -169,7 +169,9 @@ def friction_screens(window: MainWindow, out: Path, suffix: str, items: list) ->
         booking.change_status(ctx, arrived[0].appointment_id, "ready")
     window.set_days(7)
     window.go_to(window.day)
-    shown = [window.agenda.appointment_item(i.appointment_id) for i in items[2:4]]
+    bar = window.agenda.view.horizontalScrollBar()
+    bar.setValue(bar.maximum())  # the end of the week: Friday, the closed weekend left out
+    shown = [window.agenda.appointment_item(i.appointment_id) for i in items[2:5]]
     window.agenda.highlight.flash(i for i in shown if i is not None)
     save(window, out, f"agenda-fit-{suffix}.png")
     window.agenda.highlight.clear()
