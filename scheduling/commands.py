@@ -119,6 +119,17 @@ class ResizeAppointment:
 
 
 @dataclass(frozen=True, slots=True)
+class EditAppointment:
+    """Change an appointment's type and/or notes (``None``: unchanged). A new type is
+    judged like a booking of it at the same time, with the same provider and room."""
+
+    actor: Actor
+    appointment_id: str
+    appointment_type_id: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CancelAppointment:
     actor: Actor
     appointment_id: str
@@ -144,6 +155,7 @@ Command = (
     BookAppointment
     | MoveAppointment
     | ResizeAppointment
+    | EditAppointment
     | CancelAppointment
     | ChangeStatus
     | UndoStatus

@@ -122,26 +122,32 @@ def build_demo(today: date, *, seed: int = 7, patients: int = 500, weeks: int = 
     ny_rooms = frozenset({"room-ny-1", "room-ny-2"})
     types = [
         AppointmentType("type-consult", org.id, "Consultation", minutes(30), minutes(15),
-                        minutes(60), color="#4a90d9", online_bookable=True,
+                        minutes(60), color="#4a90d9", names=(("es", "Consulta"),),
+                        online_bookable=True,
                         cancellation_period=timedelta(hours=24)),
         AppointmentType("type-new", org.id, "New patient", minutes(45), minutes(30), minutes(90),
                         buffer_after=minutes(10), color="#7b61ff",
+                        names=(("es", "Paciente nuevo"),),
                         requirement=ResourceRequirement(rooms=ny_rooms | {"room-md-1",
                                                                           "room-md-2"})),
         AppointmentType("type-ecg", org.id, "ECG", minutes(20), minutes(15), minutes(30),
-                        color="#e67e22",
+                        color="#e67e22", names=(("es", "Electrocardiograma"),),
                         requirement=ResourceRequirement(equipment=(frozenset({"eq-ecg"}),))),
         AppointmentType("type-procedure", org.id, "Minor procedure", minutes(60), minutes(30),
                         minutes(120), buffer_after=minutes(15), color="#c0392b",
+                        names=(("es", "Procedimiento menor"),),
                         requirement=ResourceRequirement(rooms=frozenset({"room-ny-proc"}))),
         AppointmentType("type-physio", org.id, "Physiotherapy", minutes(45), minutes(30),
                         minutes(60), color="#27ae60", reschedule_limit=3,
+                        names=(("es", "Fisioterapia"),),
                         requirement=ResourceRequirement(rooms=frozenset({"room-md-gym"}))),
         AppointmentType("type-group", org.id, "Group back class", minutes(60), minutes(60),
                         minutes(60), capacity=6, color="#16a085",
+                        names=(("es", "Clase de espalda en grupo"),),
                         requirement=ResourceRequirement(rooms=frozenset({"room-md-gym"}))),
         AppointmentType("type-video", org.id, "Video visit", minutes(20), minutes(10),
-                        minutes(40), telemedicine=True, online_bookable=True, color="#8e44ad"),
+                        minutes(40), telemedicine=True, online_bookable=True, color="#8e44ad",
+                        names=(("es", "Videoconsulta"),)),
     ]
     schedules = [
         WeeklySchedule(f"ws-{p.id}-{day}", p.id, next(iter(p.clinic_ids)), day,
@@ -250,10 +256,11 @@ def _age(appointment: Appointment, today: date, tz: str, rng: random.Random) -> 
         )[0]
     elif day == today:
         status = rng.choice([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
-                             AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS])
+                             AppointmentStatus.ARRIVED, AppointmentStatus.READY,
+                             AppointmentStatus.IN_PROGRESS])
     else:
-        status = rng.choices([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED],
-                             weights=(60, 40))[0]
+        status = rng.choices([AppointmentStatus.BOOKED, AppointmentStatus.MESSAGE_LEFT,
+                              AppointmentStatus.CONFIRMED], weights=(50, 10, 40))[0]
     if status is appointment.status:
         return appointment
     return replace(

@@ -40,8 +40,10 @@ TERMS: Mapping[str, str] = {
     # appointment statuses (scheduling.model.AppointmentStatus values)
     "pending": N_("pending approval"),
     "booked": N_("booked"),
+    "message_left": N_("message left"),
     "confirmed": N_("confirmed"),
     "arrived": N_("arrived"),
+    "ready": N_("ready"),
     "in_progress": N_("in progress"),
     "completed": N_("completed"),
     "cancelled": N_("cancelled"),

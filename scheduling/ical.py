@@ -47,8 +47,10 @@ class Privacy(StrEnum):
 ICAL_STATUS: dict[str, str | None] = {
     "pending": "TENTATIVE",
     "booked": "CONFIRMED",
+    "message_left": "CONFIRMED",
     "confirmed": "CONFIRMED",
     "arrived": "CONFIRMED",
+    "ready": "CONFIRMED",
     "in_progress": "CONFIRMED",
     "completed": "CONFIRMED",
     "no_show": "CONFIRMED",  # the time was held for the patient

@@ -33,6 +33,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     ResizeAppointment,
     UndoStatus,
@@ -53,6 +54,7 @@ from scheduling.series import SeriesScope
 APPOINTMENT_BOOK = "appointment.book"
 APPOINTMENT_MOVE = "appointment.move"
 APPOINTMENT_RESIZE = "appointment.resize"
+APPOINTMENT_EDIT = "appointment.edit"
 APPOINTMENT_CANCEL = "appointment.cancel"
 APPOINTMENT_CHANGE_STATUS = "appointment.change_status"
 APPOINTMENT_UNDO_STATUS = "appointment.undo_status"
@@ -67,7 +69,7 @@ BLOCKOUT_CREATE = "blockout.create"
 BLOCKOUT_DELETE = "blockout.delete"
 
 ALL_INTENTS = frozenset({
-    APPOINTMENT_BOOK, APPOINTMENT_MOVE, APPOINTMENT_RESIZE, APPOINTMENT_CANCEL,
+    APPOINTMENT_BOOK, APPOINTMENT_MOVE, APPOINTMENT_RESIZE, APPOINTMENT_EDIT, APPOINTMENT_CANCEL,
     APPOINTMENT_CHANGE_STATUS, APPOINTMENT_UNDO_STATUS, SERIES_BOOK, SERIES_EDIT,
     WAITLIST_ADD, WAITLIST_REMOVE, WAITLIST_BOOK, PATIENT_CREATE, PATIENT_UPDATE,
     BLOCKOUT_CREATE, BLOCKOUT_DELETE,
@@ -123,6 +125,15 @@ def resize(command: ResizeAppointment, base_version: int) -> Args:
         "appointment_id": command.appointment_id,
         "end": instant(command.end),
         "override_reason": command.override_reason,
+        "base_version": base_version,
+    }
+
+
+def edit(command: EditAppointment, base_version: int) -> Args:
+    return {
+        "appointment_id": command.appointment_id,
+        "appointment_type_id": command.appointment_type_id,
+        "notes": command.notes,
         "base_version": base_version,
     }
 
@@ -715,6 +726,12 @@ def _decode_resize(a: _Args, actor: Actor) -> DecodedIntent:
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
+def _decode_edit(a: _Args, actor: Actor) -> DecodedIntent:
+    command = EditAppointment(actor, a.appointment_id(), a.optional_id("appointment_type_id"),
+                              a.optional_text("notes", limit=limits.NOTE))
+    return DecodedIntent(a.name, command, a.optional_integer("base_version"))
+
+
 def _decode_cancel(a: _Args, actor: Actor) -> DecodedIntent:
     command = CancelAppointment(actor, a.appointment_id(),
                                 a.reason(),
@@ -862,6 +879,7 @@ _DECODERS: dict[str, Callable[[_Args, Actor], DecodedIntent]] = {
     APPOINTMENT_BOOK: _decode_book,
     APPOINTMENT_MOVE: _decode_move,
     APPOINTMENT_RESIZE: _decode_resize,
+    APPOINTMENT_EDIT: _decode_edit,
     APPOINTMENT_CANCEL: _decode_cancel,
     APPOINTMENT_CHANGE_STATUS: _decode_change_status,
     APPOINTMENT_UNDO_STATUS: _decode_undo_status,

@@ -129,6 +129,13 @@ class AppointmentType:
     cancellation_period: timedelta = timedelta(0)
     reschedule_limit: int | None = None
     color: str = "#4a90d9"
+    #: The name in other languages, as (language, name) pairs: ``(("es", "Revisión"),)``.
+    #: ``name`` is used for any language not listed.
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str) -> str:
+        """The type's name in ``language`` (``en``, ``es`` …), else its ``name``."""
+        return next((n for lang, n in self.names if lang == language and n), self.name)
 
     def __post_init__(self) -> None:
         zero = timedelta(0)
@@ -291,8 +298,10 @@ class Patient:
 class AppointmentStatus(StrEnum):
     PENDING = "pending"
     BOOKED = "booked"
+    MESSAGE_LEFT = "message_left"  # the clinic left a message; the patient has not answered
     CONFIRMED = "confirmed"
     ARRIVED = "arrived"
+    READY = "ready"  # arrived and ready for the provider (paperwork done, seated)
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

@@ -28,6 +28,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     Outcome,
     Permission,
@@ -36,14 +37,21 @@ from scheduling.commands import (
     ResizeAppointment,
     UndoStatus,
 )
-from scheduling.model import Appointment, AppointmentStatus, AppointmentType, StatusChange
+from scheduling.model import (
+    Appointment,
+    AppointmentSource,
+    AppointmentStatus,
+    AppointmentType,
+    StatusChange,
+)
 from scheduling.refusals import OFFERS_ALTERNATIVES, OVERRIDABLE
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
 from scheduling.status import MOVABLE, can_transition, too_early, undo_allowed
 from scheduling.timeutil import require_aware
 
-_RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS}
+_RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.READY,
+                        AppointmentStatus.IN_PROGRESS}
 
 
 def check(
@@ -58,6 +66,8 @@ def check(
             return _move(command, state, now, policy)
         case ResizeAppointment():
             return _resize(command, state, now, policy)
+        case EditAppointment():
+            return _edit(command, state, now, policy)
         case CancelAppointment():
             return _cancel(command, state, now)
         case ChangeStatus():
@@ -76,6 +86,9 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
     kind = state.appointment_types.get(cmd.appointment_type_id)
     if kind is None:
         return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+    if cmd.source is AppointmentSource.ONLINE and not kind.online_bookable:
+        # Staff recording an online request still honour the type's online setting.
+        return Refused(R.NOT_ONLINE_BOOKABLE, {"appointment_type": kind.id})
     end = cmd.end if cmd.end is not None else cmd.start + kind.default_duration
     if end <= cmd.start:
         return _too_short(kind)
@@ -184,6 +197,39 @@ def _resize(cmd: ResizeAppointment, state: CalendarState, now: datetime, policy:
         version=current.version + 1,
     )
     return Accepted((resized,), (), overridden, cmd.override_reason if overridden else None)
+
+
+def _edit(cmd: EditAppointment, state: CalendarState, now: datetime, policy: Policy) -> Outcome:
+    if not cmd.actor.may(Permission.MODIFY):
+        return Refused(R.NOT_PERMITTED, {"action": "change appointments"})
+    found = _changeable(state, cmd.appointment_id, MOVABLE)
+    if isinstance(found, Refused):
+        return found
+    current, kind = found
+    type_id = cmd.appointment_type_id or current.appointment_type_id
+    if type_id != current.appointment_type_id:
+        new_kind = state.appointment_types.get(type_id)
+        if new_kind is None:
+            return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+        base = pl.Placement(
+            current.clinic_id, current.patient_id, new_kind.id, current.provider_id,
+            current.start, current.end, current.room_id, current.equipment_ids,
+        )
+        decision = _place(
+            state, base, now, policy, cmd.actor, None, ignore=frozenset({current.id}),
+            room_fixed=current.room_id is not None or not new_kind.requirement.rooms,
+            equipment_fixed=bool(current.equipment_ids),
+            checks=pl.Checks(window=False), offer_alternatives=False,
+        )
+        if isinstance(decision, Refused):
+            return decision
+        chosen = decision[0]
+        current = replace(current, appointment_type_id=new_kind.id, room_id=chosen.room_id,
+                          equipment_ids=chosen.equipment_ids)
+    edited = replace(current, notes=current.notes if cmd.notes is None else cmd.notes,
+                     version=current.version + 1)
+    del kind
+    return Accepted((edited,), (), (), None)
 
 
 def _changeable(

@@ -142,20 +142,31 @@ def move_in_series(
             if isinstance(outcome, Accepted):
                 scratch(outcome.appointments)
             results.append(OccurrenceResult(_original(target), outcome))
-    records: tuple[Series, ...] = (series,)
+    tz = state.clinic(series.clinic_id).time_zone
+    wall_of = _original_wall_times(series, tz)
+    # The rule itself moves: by the wall-clock shift of the anchor's occurrence.
+    wall_shift = to_local(_original(anchor) + shift, tz) - wall_of(_original(anchor))
     if scope is SeriesScope.FOLLOWING:
         if not new_series_id:
             raise SchedulingInputError("splitting a series needs the new series' id")
-        records = _split(state, series, anchor, new_series_id, shift)
-        results = [
-            OccurrenceResult(
-                r.original_start,
-                replace(r.outcome, appointments=tuple(
-                    replace(a, series_id=new_series_id) for a in r.outcome.appointments
-                )) if isinstance(r.outcome, Accepted) else r.outcome,
-            )
-            for r in results
-        ]
+        records: tuple[Series, ...] = _split(state, series, anchor, new_series_id, wall_shift)
+        member_of = new_series_id
+    else:
+        records = (replace(series, first_local=series.first_local + wall_shift,
+                           exdates=frozenset(d + wall_shift for d in series.exdates)),)
+        member_of = series.id
+    # The moved occurrences are the shifted rule's occurrences now: their original start
+    # moves with it, so a later exception of one is recorded at the rule's new time.
+    results = [
+        OccurrenceResult(
+            r.original_start,
+            replace(r.outcome, appointments=tuple(
+                replace(a, series_id=member_of, original_start=_original(a) + shift)
+                for a in r.outcome.appointments
+            )) if isinstance(r.outcome, Accepted) else r.outcome,
+        )
+        for r in results
+    ]
     return SeriesOutcome(tuple(results), records)
 
 
@@ -220,12 +231,15 @@ def _targets(
 
 
 def _split(
-    state: CalendarState, series: Series, anchor: Appointment, new_id: str, shift: timedelta
+    state: CalendarState, series: Series, anchor: Appointment, new_id: str,
+    wall_shift: timedelta,
 ) -> tuple[Series, Series]:
-    """End ``series`` before ``anchor`` and start ``new_id`` at the anchor's new time."""
+    """End ``series`` before ``anchor`` and start ``new_id`` at the anchor's occurrence
+    shifted by ``wall_shift`` (its exceptions after the cut shifted alike)."""
     tz = state.clinic(series.clinic_id).time_zone
     rule = parse_rrule(series.rrule)
-    cut = _original_wall_times(series, tz)(_original(anchor)) - timedelta(seconds=1)
+    anchor_wall = _original_wall_times(series, tz)(_original(anchor))
+    cut = anchor_wall - timedelta(seconds=1)
     ended = replace(
         series,
         rrule=replace(rule, count=None, until=cut.strftime("%Y%m%dT%H%M%S")).to_rrule(),
@@ -238,8 +252,8 @@ def _split(
     new_rule = replace(rule, count=remaining, until=None) if rule.count else rule
     started = Series(
         new_id, series.organization_id, series.clinic_id, new_rule.to_rrule(),
-        to_local(anchor.start + shift, tz),
-        frozenset(d for d in series.exdates if d > cut),
+        anchor_wall + wall_shift,
+        frozenset(d + wall_shift for d in series.exdates if d > cut),
     )
     return ended, started
 

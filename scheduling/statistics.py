@@ -25,6 +25,7 @@ ATTENDANCE_OUTCOMES: frozenset[AppointmentStatus] = frozenset(
         AppointmentStatus.COMPLETED,
         AppointmentStatus.NO_SHOW,
         AppointmentStatus.ARRIVED,
+        AppointmentStatus.READY,
         AppointmentStatus.IN_PROGRESS,
     }
 )

@@ -4,7 +4,8 @@ Transitions only go forward (a later step may be skipped, e.g. booked →
 arrived). The one way back is :func:`undo`, which restores the previous
 status within a short window and needs the ``booking:undo`` permission.
 
-FHIR R4 ``Appointment.status`` mapping (one-to-one; FHIR's ``waitlist`` is
+FHIR R4 ``Appointment.status`` mapping (one-to-one but for the two confirmation steps
+Open Dental also has, ``message_left`` and ``ready``; FHIR's ``waitlist`` is
 not an appointment status here, waiting patients are waitlist entries):
 
 =================  =================  =============================================
@@ -12,8 +13,10 @@ ClinicDesk         FHIR R4            why
 =================  =================  =============================================
 pending            proposed           awaiting approval: nobody has accepted yet
 booked             pending            booked by staff; the patient has not confirmed
+message_left       pending            a message was left; the patient has not confirmed
 confirmed          booked             every participant (patient included) accepted
 arrived            arrived            the patient is in the waiting room
+ready              arrived            in the waiting room, ready for the provider
 in_progress        checked-in         paperwork done, the encounter has begun
 completed          fulfilled
 cancelled          cancelled
@@ -35,12 +38,20 @@ TRANSITIONS: Mapping[S, frozenset[S]] = MappingProxyType(
     {
         S.PENDING: frozenset({S.BOOKED, S.CANCELLED, S.ENTERED_IN_ERROR}),
         S.BOOKED: frozenset(
-            {S.CONFIRMED, S.ARRIVED, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW, S.ENTERED_IN_ERROR}
+            {S.MESSAGE_LEFT, S.CONFIRMED, S.ARRIVED, S.READY, S.IN_PROGRESS, S.CANCELLED,
+             S.NO_SHOW, S.ENTERED_IN_ERROR}
+        ),
+        S.MESSAGE_LEFT: frozenset(
+            {S.CONFIRMED, S.ARRIVED, S.READY, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW,
+             S.ENTERED_IN_ERROR}
         ),
         S.CONFIRMED: frozenset(
-            {S.ARRIVED, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW, S.ENTERED_IN_ERROR}
+            {S.ARRIVED, S.READY, S.IN_PROGRESS, S.CANCELLED, S.NO_SHOW, S.ENTERED_IN_ERROR}
         ),
-        S.ARRIVED: frozenset({S.IN_PROGRESS, S.COMPLETED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+        S.ARRIVED: frozenset(
+            {S.READY, S.IN_PROGRESS, S.COMPLETED, S.CANCELLED, S.ENTERED_IN_ERROR}
+        ),
+        S.READY: frozenset({S.IN_PROGRESS, S.COMPLETED, S.CANCELLED, S.ENTERED_IN_ERROR}),
         S.IN_PROGRESS: frozenset({S.COMPLETED, S.ENTERED_IN_ERROR}),
         S.COMPLETED: frozenset({S.ENTERED_IN_ERROR}),
         S.CANCELLED: frozenset(),
@@ -52,14 +63,16 @@ TRANSITIONS: Mapping[S, frozenset[S]] = MappingProxyType(
 TERMINAL: frozenset[S] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
 #: Statuses in which an appointment may still be moved, resized or have its resources changed.
-MOVABLE: frozenset[S] = frozenset({S.PENDING, S.BOOKED, S.CONFIRMED})
+MOVABLE: frozenset[S] = frozenset({S.PENDING, S.BOOKED, S.MESSAGE_LEFT, S.CONFIRMED})
 
 FHIR_STATUS: Mapping[S, str] = MappingProxyType(
     {
         S.PENDING: "proposed",
         S.BOOKED: "pending",
+        S.MESSAGE_LEFT: "pending",
         S.CONFIRMED: "booked",
         S.ARRIVED: "arrived",
+        S.READY: "arrived",
         S.IN_PROGRESS: "checked-in",
         S.COMPLETED: "fulfilled",
         S.CANCELLED: "cancelled",
@@ -74,13 +87,15 @@ RANK: Mapping[S, int] = MappingProxyType(
     {
         S.PENDING: 0,
         S.BOOKED: 1,
-        S.CONFIRMED: 2,
-        S.ARRIVED: 3,
-        S.IN_PROGRESS: 4,
-        S.COMPLETED: 5,
-        S.CANCELLED: 6,
-        S.NO_SHOW: 6,
-        S.ENTERED_IN_ERROR: 7,
+        S.MESSAGE_LEFT: 2,
+        S.CONFIRMED: 3,
+        S.ARRIVED: 4,
+        S.READY: 5,
+        S.IN_PROGRESS: 6,
+        S.COMPLETED: 7,
+        S.CANCELLED: 8,
+        S.NO_SHOW: 8,
+        S.ENTERED_IN_ERROR: 9,
     }
 )
 
@@ -91,7 +106,7 @@ def can_transition(current: S, target: S) -> bool:
 
 
 #: Steps that only make sense once the appointment's day has come (in the clinic's zone).
-ON_THE_DAY: frozenset[S] = frozenset({S.ARRIVED, S.IN_PROGRESS, S.COMPLETED})
+ON_THE_DAY: frozenset[S] = frozenset({S.ARRIVED, S.READY, S.IN_PROGRESS, S.COMPLETED})
 
 
 def too_early(target: S, start: datetime, now: datetime, tz: str) -> bool:

@@ -119,19 +119,29 @@ class Mutation:
     name: str
     args: dict[str, Any]
     client_time: str | None = None
+    #: The user signed in on the desk who made the change: the server judges the change
+    #: with that user's permissions and names them in its audit. ``None`` (older desks):
+    #: the front desk's fixed permissions.
+    user_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "args": dict(self.args),
+        data = {"id": self.id, "name": self.name, "args": dict(self.args),
                 "client_time": self.client_time}
+        if self.user_id is not None:
+            data["user_id"] = self.user_id
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> Mutation:
-        d = _fields(data, "a mutation", {"id", "name", "args"}, {"client_time"})
+        d = _fields(data, "a mutation", {"id", "name", "args"}, {"client_time", "user_id"})
         client_time = d.get("client_time")
         if client_time is not None and not isinstance(client_time, str):
             raise ProtocolError("a mutation's client_time must be text or null")
+        user_id = d.get("user_id")
+        if user_id is not None:
+            user_id = _text(user_id, "a mutation's user_id")
         return cls(_int(d["id"], "a mutation id", minimum=1), _text(d["name"], "a mutation name"),
-                   _object(d["args"], "a mutation's args"), client_time)
+                   _object(d["args"], "a mutation's args"), client_time, user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,7 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
     save(window, out, f"locked-hint-{suffix}.png")
     window.lock_overlay.password.setText(demo.DEMO_PASSWORD)
     window.lock_overlay.unlock()
+    friction_screens(window, out, suffix, items)
     if not first:
         return
     # Dialogs and tool windows, at their own size.
@@ -154,6 +155,32 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
     save(duplicate, out, f"duplicate-patient-{language}.png")
     duplicate.close()
     slot_menu(window, out, language)
+
+
+def friction_screens(window: MainWindow, out: Path, suffix: str, items: list) -> None:  # type: ignore[type-arg]
+    """The week without the closed weekend, the new confirmation steps, a change from
+    another desk outlined; then the pinboard holding an appointment."""
+    ctx = window._ctx
+    booked = [i for i in items if i.status == "booked"]
+    if booked:
+        booking.change_status(ctx, booked[0].appointment_id, "message_left")
+    arrived = [i for i in items if i.status == "arrived"]
+    if arrived:
+        booking.change_status(ctx, arrived[0].appointment_id, "ready")
+    window.set_days(7)
+    window.go_to(window.day)
+    bar = window.agenda.view.horizontalScrollBar()
+    bar.setValue(bar.maximum())  # the end of the week: Friday, the closed weekend left out
+    shown = [window.agenda.appointment_item(i.appointment_id) for i in items[2:5]]
+    window.agenda.highlight.flash(i for i in shown if i is not None)
+    save(window, out, f"agenda-fit-{suffix}.png")
+    window.agenda.highlight.clear()
+    window.set_days(1)
+    window.go_to(window.day)
+    window.agenda.pinboardRequested.emit(items[-1].appointment_id)
+    save(window, out, f"pinboard-{suffix}.png")
+    window.pinboard.model.remove(0)
+    window.pinboard.dock.hide()
 
 
 def slot_menu(window: MainWindow, out: Path, language: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from desktop.services import mapping
 from desktop.services.calendar import MARGIN_BEFORE, Window, load_state, overlapping, window_for
 from desktop.services.context import DeskContext, NotPermitted, require
+from desktop.services.display_language import type_name
 from desktop.services.dto import AgendaItem, AgendaView, AlternativeDTO, ConflictDTO
 from desktop.store import outbox
 from desktop.store.models import (
@@ -195,7 +196,7 @@ def retry_conflict(ctx: DeskContext, conflict_id: int, args: Mapping[str, Any]) 
             intents.decode(name, args, ctx.actor())
         except SchedulingInputError as error:
             return str(error)
-        outbox.append(session, name, dict(args), now=ctx.now())
+        outbox.append(session, name, dict(args), now=ctx.now(), user_id=user.user_id)
         row.dismissed_at = ctx.now()
         row.dismissed_by = user.user_id
     return None
@@ -228,7 +229,7 @@ def _view(
             select(a.id, a.patient_id, patient.given_name, patient.family_name,
                    a.appointment_type_id, kind.name, kind.color, a.provider_id,
                    provider.name, a.room_id, room.name, a.start, a.end, a.status,
-                   a.pending_mutation_id)
+                   a.pending_mutation_id, kind.names)
             .outerjoin(patient, patient.id == a.patient_id)
             .outerjoin(kind, kind.id == a.appointment_type_id)
             .outerjoin(provider, provider.id == a.provider_id)
@@ -243,7 +244,7 @@ def _view(
             AgendaItem(
                 appointment_id=row[0], patient_id=row[1],
                 patient_name=f"{row[2]} {row[3]}".strip() if row[3] is not None else "",
-                appointment_type_id=row[4], type_name=row[5] or "",
+                appointment_type_id=row[4], type_name=type_name(row[5] or "", row[15]),
                 color=row[6] or "#888888", provider_id=row[7], provider_name=row[8] or "",
                 room_id=row[9], room_name=row[10] if row[9] else None,
                 start=row[11], end=row[12], status=row[13], pending=row[14] is not None,

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
+from desktop.services.display_language import display_language
 from desktop.store.models import AppointmentRow
 from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
@@ -66,7 +67,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         appointment_id=appointment.id, clinic_id=appointment.clinic_id,
         patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
         patient_name=(f"{patient.given_name} {patient.family_name}".strip() if patient else ""),
-        type_name=kind.name if kind else "",
+        type_name=kind.name_in(display_language()) if kind else "",
         provider_name=provider.name if provider else "",
         room_name=room.name if room else None,
         start=appointment.start, end=appointment.end, time_zone=clinic.time_zone,

@@ -48,7 +48,7 @@ def create(
                       why.code)
             return ActionResult(False, refusal=why)
         mutation_id = outbox.append(session, intents.BLOCKOUT_CREATE,
-                                    intents.blockout_create(record), now=now)
+                                    intents.blockout_create(record), now=now, user_id=user.user_id)
         session.add(BlockoutRow(id=record.id, clinic_id=clinic_id, start=record.start,
                                 end=record.end, resource_id=resource_id, reason=record.reason,
                                 pending_mutation_id=mutation_id))
@@ -72,7 +72,8 @@ def delete(ctx: DeskContext, blockout_id: str) -> ActionResult:
                       "refused", why.code)
             return ActionResult(False, refusal=why)
         mutation_id = outbox.append(session, intents.BLOCKOUT_DELETE,
-                                    intents.blockout_delete(blockout_id), now=now)
+                                    intents.blockout_delete(blockout_id), now=now,
+                                    user_id=user.user_id)
         session.delete(row)
         add_event(session, now, user.user_id, intents.BLOCKOUT_DELETE, blockout_id, "accepted")
     return ActionResult(True, mutation_id=mutation_id, record_id=blockout_id)

@@ -38,6 +38,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     Permission,
     Refused,
@@ -150,6 +151,19 @@ def resize(
         command, frozenset({Permission.MODIFY}), "change appointments",
         intents.APPOINTMENT_RESIZE,
         lambda state: intents.resize(command, _version(state, appointment_id)), (end,),
+    ))
+
+
+def edit(
+    ctx: DeskContext, appointment_id: str, *, appointment_type_id: str | None = None,
+    notes: str | None = None,
+) -> ActionResult:
+    """Change the type and/or the notes (``None``: unchanged); the server judges it again."""
+    command = EditAppointment(ctx.actor(), appointment_id, appointment_type_id, notes)
+    return _run(ctx, _Plan(
+        command, frozenset({Permission.MODIFY}), "change appointments",
+        intents.APPOINTMENT_EDIT,
+        lambda state: intents.edit(command, _version(state, appointment_id)), (),
     ))
 
 
@@ -273,7 +287,8 @@ def book_series(
         skipped = [to_local(r.original_start, tz) for r in outcome.refused]
         booked = replace(series, exdates=series.exdates | frozenset(skipped))
         mutation_id = outbox.append(session, intents.SERIES_BOOK,
-                                    intents.series_book(template, booked, skipped), now=now)
+                                    intents.series_book(template, booked, skipped), now=now,
+                                    user_id=user.user_id)
         row = SeriesRow(
             id=series_id, organization_id=user.organization_id, clinic_id=clinic_id,
             patient_id=patient_id, appointment_type_id=appointment_type_id,
@@ -359,7 +374,7 @@ def edit_series(
             series_id=series.id, appointment_id=appointment_id, scope=scope.value,
             action=action, start=start, provider_id=provider_id, room_id=room_id,
             reason=reason, override_reason=override_reason, new_series_id=new_series_id,
-        ), now=now)
+        ), now=now, user_id=user.user_id)
         _upsert_series(session, series_row, outcome.series, clinic.time_zone, mutation_id)
         dtos = _upsert(session, outcome.accepted, mutation_id)
     return ActionResult(True, dtos, mutation_id=mutation_id, occurrences=_occurrences(outcome),
@@ -395,7 +410,8 @@ def _run(ctx: DeskContext, plan: _Plan) -> ActionResult:
         add_audit(session, audit_record(command, outcome, now))
         if isinstance(outcome, Refused):
             return ActionResult(False, refusal=mapping.refusal_dto(outcome))
-        mutation_id = outbox.append(session, plan.intent, plan.args(state), now=now)
+        mutation_id = outbox.append(session, plan.intent, plan.args(state), now=now,
+                                    user_id=user.user_id)
         dtos = _upsert(session, outcome.appointments, mutation_id)
         if plan.also is not None:
             plan.also(session, mutation_id)

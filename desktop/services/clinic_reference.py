@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
+from desktop.services.display_language import display_language
 from scheduling.commands import Permission
 from scheduling.model import ResourceKind
 
@@ -74,10 +75,12 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
         elif resource.kind is ResourceKind.ROOM:
             rooms.append(ResourceInfo(resource.id, resource.name))
     types = []
-    for kind in sorted(state.appointment_types.values(), key=lambda t: (t.name, t.id)):
-        names[kind.id] = kind.name
+    language = display_language()
+    for kind in sorted(state.appointment_types.values(),
+                       key=lambda t: (t.name_in(language), t.id)):
+        names[kind.id] = kind.name_in(language)
         types.append(TypeInfo(
-            kind.id, kind.name, _minutes(kind.default_duration.total_seconds()),
+            kind.id, kind.name_in(language), _minutes(kind.default_duration.total_seconds()),
             _minutes(kind.min_duration.total_seconds()),
             _minutes(kind.max_duration.total_seconds()), kind.color,
             frozenset(kind.requirement.providers), frozenset(kind.requirement.rooms),

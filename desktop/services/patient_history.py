@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from desktop.services import patients
 from desktop.services.context import DeskContext, require
+from desktop.services.display_language import type_name
 from desktop.services.dto import PatientDTO
 from desktop.store.models import AppointmentRow, AppointmentTypeRow, ClinicRow, ResourceRow
 from scheduling.commands import Permission
@@ -57,7 +58,8 @@ def patient_history(ctx: DeskContext, patient_id: str) -> PatientHistory | None:
             AppointmentRow.patient_id == patient_id, AppointmentRow.deleted.is_(False))
             .order_by(AppointmentRow.start)).all()
         clinics = {c.id: c for c in session.scalars(select(ClinicRow))}
-        types = {t.id: t.name for t in session.scalars(select(AppointmentTypeRow))}
+        types = {t.id: type_name(t.name, t.names)
+                 for t in session.scalars(select(AppointmentTypeRow))}
         people = {r.id: r.name for r in session.scalars(select(ResourceRow))}
         lines = []
         for row in rows:

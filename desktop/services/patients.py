@@ -69,7 +69,7 @@ def create(
                       why.code)
             return PatientResult(False, refusal=why)
         mutation_id = outbox.append(session, intents.PATIENT_CREATE,
-                                    intents.patient_create(patient), now=now)
+                                    intents.patient_create(patient), now=now, user_id=user.user_id)
         session.add(PatientRow(
             id=patient.id, organization_id=patient.organization_id,
             given_name=patient.given_name, family_name=patient.family_name, active=True,
@@ -114,7 +114,8 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
         # still holds that value, otherwise the desk's inbox gets the field as a conflict.
         base = {name: getattr(row, name) for name in changed}
         mutation_id = outbox.append(session, intents.PATIENT_UPDATE,
-                                    intents.patient_update(patient_id, changed, base), now=now)
+                                    intents.patient_update(patient_id, changed, base), now=now,
+                                    user_id=user.user_id)
         for name, value in changed.items():
             setattr(row, name, value)
         row.pending_mutation_id = mutation_id

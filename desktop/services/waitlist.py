@@ -60,7 +60,7 @@ def add(
                       RefusalCode.UNKNOWN_RECORD.value)
             return ActionResult(False, refusal=refusal(RefusalCode.UNKNOWN_RECORD, kind=kind))
         mutation_id = outbox.append(session, intents.WAITLIST_ADD, intents.waitlist_add(entry),
-                                    now=now)
+                                    now=now, user_id=user.user_id)
         session.add(WaitlistEntryRow(
             id=entry.id, organization_id=entry.organization_id, clinic_id=clinic_id,
             patient_id=patient_id, appointment_type_id=appointment_type_id, created_at=now,
@@ -88,7 +88,8 @@ def remove(ctx: DeskContext, entry_id: str) -> ActionResult:
             return ActionResult(False, refusal=refusal(RefusalCode.UNKNOWN_RECORD,
                                                        kind="waitlist entry"))
         mutation_id = outbox.append(session, intents.WAITLIST_REMOVE,
-                                    intents.waitlist_remove(entry_id), now=now)
+                                    intents.waitlist_remove(entry_id), now=now,
+                                    user_id=user.user_id)
         _close(session, entry_id, mutation_id)
         add_event(session, now, user.user_id, intents.WAITLIST_REMOVE, entry_id, "accepted")
     return ActionResult(True, mutation_id=mutation_id, record_id=entry_id)

@@ -139,6 +139,8 @@ class AppointmentTypeRow(Mirror, Base):
     cancellation_period_seconds: Mapped[int] = mapped_column(default=0)
     reschedule_limit: Mapped[int | None]
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
+    #: The name per language: [[language, name], …] (store migration 0007).
+    names: Mapped[list[Any]] = _json(list)
 
 
 class WeeklyScheduleRow(Mirror, Base):
@@ -333,6 +335,8 @@ class OutboxEntry(Base):
     args: Mapped[dict[str, Any]] = _json(dict)
     created_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.QUEUED)
+    # The user signed in when it was queued (the server judges it with their permissions).
+    user_id: Mapped[str | None] = mapped_column(String(64))
 
 
 SYNC_STATE_ID = 1

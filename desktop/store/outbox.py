@@ -30,9 +30,11 @@ def next_mutation_id(session: Session) -> int:
 
 
 def append(
-    session: Session, name: str, args: Mapping[str, Any], *, now: datetime | None = None
+    session: Session, name: str, args: Mapping[str, Any], *, now: datetime | None = None,
+    user_id: str | None = None,
 ) -> int:
-    """Queue intent ``name`` with JSON-able ``args``; returns its mutation id."""
+    """Queue intent ``name`` with JSON-able ``args`` made by ``user_id`` (the signed-in
+    user, sent with the mutation); returns its mutation id."""
     mutation_id = next_mutation_id(session)
     session.add(
         OutboxEntry(
@@ -41,6 +43,7 @@ def append(
             args=dict(args),
             created_at=now or datetime.now(UTC),
             state=OutboxState.QUEUED,
+            user_id=user_id,
         )
     )
     session.flush()

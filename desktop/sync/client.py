@@ -249,7 +249,7 @@ class SyncClient:
             with self.store.session() as session:
                 entries = [
                     Mutation(e.mutation_id, e.name, dict(e.args),
-                             e.created_at.isoformat()).to_json()
+                             e.created_at.isoformat(), e.user_id).to_json()
                     for e in session.scalars(
                         select(OutboxEntry).where(OutboxEntry.mutation_id > sent_up_to)
                         .order_by(OutboxEntry.mutation_id).limit(self._push_batch))

@@ -1,13 +1,11 @@
-"""The edit dialog of one appointment: provider, room, date and time, duration.
+"""The edit dialog of one appointment: type, staff notes, provider, room, date and time,
+duration.
 
 Opened by double-clicking an appointment (or "Edit…" in its menu). What changed is
-asked of the services as the same intents a drag makes: a move (time, provider,
-room) and a resize (duration), each judged by the rules; a refusal says why and
-changes nothing (a move already made is taken back). The change goes into the
-window's undo history as one step.
-
-The type and the notes are shown but read-only: the sync protocol has no intent
-to change them yet (the server's booking code would have to accept it first).
+asked of the services as the intents a drag makes — a move (time, provider, room) and a
+resize (duration) — and an edit (type, notes), each judged by the rules on the desk and
+again by the server; a refusal says why and changes nothing (what was already changed
+is taken back). The change goes into the window's undo history as one step.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QSpinBox,
     QTimeEdit,
     QVBoxLayout,
@@ -62,9 +61,14 @@ class EditDialog(QDialog):
         ref = self.reference
         self.patient = QLabel(details.patient_name, self)
         set_heading(self.patient, 1.3)
-        self.type_label = QLabel(details.type_name, self)
-        self.notes = QLabel(details.notes or "—", self)
-        self.notes.setWordWrap(True)
+        self.type_combo = QComboBox(self)
+        for kind in ref.types:
+            self.type_combo.addItem(kind.name, kind.id)
+        self.type_combo.setCurrentIndex(max(0, self.type_combo.findData(self._type_id())))
+        self.type_combo.currentIndexChanged.connect(self._type_chosen)
+        self.notes = QPlainTextEdit(details.notes, self)
+        self.notes.setTabChangesFocus(True)
+        self.notes.setFixedHeight(self.notes.fontMetrics().lineSpacing() * 4 + 12)
         self.provider_combo, self.room_combo = QComboBox(self), QComboBox(self)
         for provider in ref.providers:
             self.provider_combo.addItem(provider.name, provider.id)
@@ -79,13 +83,11 @@ class EditDialog(QDialog):
         when.addWidget(self.time_edit)
         self.duration = QSpinBox(self)
         self.duration.setSingleStep(STEP_MINUTES)
-        kind = ref.type_info(self._type_id())
-        if kind is not None:
-            self.duration.setRange(kind.min_minutes, kind.max_minutes)
+        self._duration_bounds(self._type_id())
         self.labels = {key: QLabel(self) for key in
                        ("type", "notes", "provider", "room", "when", "duration")}
         form = QFormLayout()
-        for key, field in (("type", self.type_label), ("notes", self.notes),
+        for key, field in (("type", self.type_combo), ("notes", self.notes),
                            ("provider", self.provider_combo), ("room", self.room_combo),
                            ("when", when), ("duration", self.duration)):
             form.addRow(self.labels[key], field)
@@ -107,6 +109,16 @@ class EditDialog(QDialog):
 
     def _type_id(self) -> str:
         return self.details.appointment_type_id
+
+    def _duration_bounds(self, type_id: str) -> None:
+        kind = self.reference.type_info(type_id)
+        if kind is not None:
+            self.duration.setRange(kind.min_minutes, kind.max_minutes)
+
+    @Slot()
+    def _type_chosen(self) -> None:
+        """Another type: its length bounds (the current length kept where it fits)."""
+        self._duration_bounds(str(self.type_combo.currentData()))
 
     def _show_current(self) -> None:
         details = self.details
@@ -135,7 +147,6 @@ class EditDialog(QDialog):
         self.duration.setSuffix(" " + _("min"))
         self.date_edit.setDisplayFormat(date_edit_format(self.reference.locale))
         self.time_edit.setDisplayFormat(time_edit_format(self.reference.locale))
-        self.type_label.setToolTip(_("The type and the notes cannot be changed here yet."))
 
     def start(self) -> datetime:
         wall = datetime.combine(self.date_edit.date().toPython(), self.time_edit.time().toPython())
@@ -151,31 +162,52 @@ class EditDialog(QDialog):
         room = self.room_combo.currentData()
         back_provider = self._provider_id()
         back_room = self._room_id()
+        kind = str(self.type_combo.currentData())
+        notes = self.notes.toPlainText().strip()
         moves = (start != before.start or provider != back_provider or room != back_room)
-        ident = before.appointment_id
+        resizes = end - start != before.end - before.start
+        edits = kind != before.appointment_type_id or notes != before.notes.strip()
+        ident, ctx = before.appointment_id, self._ctx
+
+        def take_back(moved: bool, resized: bool) -> None:
+            """The edit is all or nothing: undo the steps already taken."""
+            if resized:
+                booking.resize(ctx, ident, start + (before.end - before.start))
+            if moved:
+                booking.move(ctx, ident, before.start, provider_id=back_provider,
+                             room_id=back_room)
+
         try:
-            if moves and not self._ok(booking.move(self._ctx, ident, start,
+            if moves and not self._ok(booking.move(ctx, ident, start,
                                                    provider_id=provider, room_id=room)):
                 return
-            if end - start != before.end - before.start and not self._ok(
-                    booking.resize(self._ctx, ident, end)):
-                if moves:  # take the move back: the edit is all or nothing
-                    booking.move(self._ctx, ident, before.start, provider_id=back_provider,
-                                 room_id=back_room)
+            if resizes and not self._ok(booking.resize(ctx, ident, end)):
+                take_back(moves, False)
+                return
+            if edits and not self._ok(booking.edit(ctx, ident, appointment_type_id=kind,
+                                                   notes=notes)):
+                take_back(moves, resizes)
                 return
         except SessionLocked:
             self.message.setText(_("The session is locked. Unlock it to continue."))
             return
-        ctx = self._ctx
 
         def undo() -> ActionResult:
+            if edits:
+                result = booking.edit(ctx, ident, appointment_type_id=before.appointment_type_id,
+                                      notes=before.notes)
+                if not result.ok:
+                    return result
             result = booking.move(ctx, ident, before.start, provider_id=back_provider,
                                   room_id=back_room)
             return result if not result.ok else booking.resize(ctx, ident, before.end)
 
         def redo() -> ActionResult:
             result = booking.move(ctx, ident, start, provider_id=provider, room_id=room)
-            return result if not result.ok else booking.resize(ctx, ident, end)
+            result = result if not result.ok else booking.resize(ctx, ident, end)
+            if result.ok and edits:
+                result = booking.edit(ctx, ident, appointment_type_id=kind, notes=notes)
+            return result
 
         self._history.record(Change(EDIT, ident, undo, redo))
         self.changed.emit(ident)

@@ -60,6 +60,7 @@ from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.notifications_menu import NotificationsMenu
 from desktop.ui.patient_panel import PatientPanel
 from desktop.ui.patient_picker import PatientPicker
+from desktop.ui.pinboard import install_pinboard
 from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.slot_actions import SlotActions
@@ -314,7 +315,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.agenda, "openPatient"):
             self.agenda.openPatient.connect(self.open_patient)
         if hasattr(self.agenda, "pinboardRequested"):
-            self.agenda.pinboardRequested.connect(self.pin_to_waitlist)
+            self.pinboard = install_pinboard(self, self._ctx, self.agenda, self.lock_overlay)
         self.waitlist_panel.message.connect(self.show_message)
         self._connect_changes()
         self.waitlist_panel.changed.connect(self.agenda.refresh)

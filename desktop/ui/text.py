@@ -26,6 +26,7 @@ from babel.dates import format_time as _babel_time
 from babel.numbers import format_decimal, format_percent
 from PySide6.QtCore import QObject, Signal
 
+from desktop.services.display_language import set_display_language
 from desktop.translations import translations
 from scheduling.i18n import render
 from scheduling.refusals import N_
@@ -60,6 +61,7 @@ def set_language(language: str) -> None:
         return
     _state["language"] = language
     _state["catalogue"] = translations(language)
+    set_display_language(language)  # records named per language (appointment types)
     language_notifier().languageChanged.emit(language)
 
 

@@ -27,9 +27,10 @@ _ROOT = QModelIndex()
 
 #: The board's groups, in the order of a visit, and the statuses each holds.
 GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("late", N_("Late, not arrived yet"), frozenset({"pending", "booked", "confirmed"})),
-    ("expected", N_("Expected"), frozenset({"pending", "booked", "confirmed"})),
-    ("waiting", N_("Arrived, waiting"), frozenset({"arrived"})),
+    ("late", N_("Late, not arrived yet"),
+     frozenset({"pending", "booked", "message_left", "confirmed"})),
+    ("expected", N_("Expected"), frozenset({"pending", "booked", "message_left", "confirmed"})),
+    ("waiting", N_("Arrived, waiting"), frozenset({"arrived", "ready"})),
     ("in_room", N_("In the room"), frozenset({"in_progress"})),
     ("completed", N_("Completed"), frozenset({"completed"})),
     ("no_show", N_("No-show"), frozenset({"no_show"})),

@@ -324,6 +324,8 @@ class AppointmentType(Base):
     cancellation_period_seconds: Mapped[int] = mapped_column(Integer, default=0)
     reschedule_limit: Mapped[int | None] = mapped_column(Integer)
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
+    #: The name per language: [[language, name], …] (migration 0015).
+    names: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 

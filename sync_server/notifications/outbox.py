@@ -47,7 +47,8 @@ from sync_server.services.unit_of_work import UnitOfWork
 #: States a row is never sent from again.
 DONE = ("sent", "sending")
 #: After these statuses no reminder is useful any more.
-NO_REMINDER = frozenset({AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS,
+NO_REMINDER = frozenset({AppointmentStatus.ARRIVED, AppointmentStatus.READY,
+                         AppointmentStatus.IN_PROGRESS,
                          AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW,
                          AppointmentStatus.ENTERED_IN_ERROR, AppointmentStatus.CANCELLED})
 Key = tuple[datetime, str, int, str, str]

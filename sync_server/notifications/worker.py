@@ -413,7 +413,7 @@ def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) 
         return False
     if row.kind == "reminder":
         return status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
-                          AppointmentStatus.PENDING)
+                          AppointmentStatus.PENDING, AppointmentStatus.MESSAGE_LEFT)
     return True
 
 

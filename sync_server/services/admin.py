@@ -433,6 +433,7 @@ def _type_fields(_session: Session, row: db.AppointmentType) -> Values:
             "rooms": sorted(requirement.get("rooms") or ()),
             "equipment": [sorted(group) for group in requirement.get("equipment") or ()],
         },
+        "names": {str(lang): str(name) for lang, name in row.names or ()},
     }
 
 
@@ -451,6 +452,7 @@ def _type_apply(_session: Session, row: db.AppointmentType, v: Values) -> None:
         "rooms": sorted(set(requirement["rooms"])),
         "equipment": [sorted(set(group)) for group in requirement["equipment"]],
     }
+    row.names = [[lang, name] for lang, name in sorted((v.get("names") or {}).items())]
 
 
 APPOINTMENT_TYPE = RecordType(

@@ -69,15 +69,17 @@ from scheduling.sync_protocol import (
     Tombstone,
 )
 from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, OrgVersion
-from sync_server.services import audit, booking, changes
+from sync_server.services import accounts, audit, booking, changes
 from sync_server.services.booking import BookingResult, Caller, MutationRef
 from sync_server.services.devices import DeskDevice
 from sync_server.services.errors import PermissionDenied, ServiceError
 from sync_server.services.unit_of_work import unit_of
 
-#: What a desk may do through sync. The wire format does not carry the signed-in desk
-#: user yet, so pushes act with the front desk's permissions (the receptionist role):
-#: overrides and approvals are refused as conflicts and must be done online.
+#: What a desk may do through sync for a mutation that names no user (desks from before
+#: mutations carried ``user_id``): the front desk's permissions (the receptionist role).
+#: A mutation naming its user is judged with that user's permissions (roles and
+#: overrides as the administrator set them; none when the account is gone or disabled)
+#: and audited in that user's name as well as the device's.
 DESK_PERMISSIONS = frozenset({
     "booking:view_calendar", "booking:create_appointment", "booking:modify_appointment",
     "booking:cancel_appointment",
@@ -182,15 +184,16 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     last: int | None = None
     mutations = list(request.mutations)
     started = time.monotonic()
-    decoded = _decode(device, mutations)
+    actors = _actors(session, device, mutations)
+    decoded = _decode(actors, mutations)
     kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
     fast = True
     first = 0
     while first < len(mutations):
         chunk = mutations[first:first + CHUNK]
         try:
-            last, done, kept = _push_run(session, device, chunk, decoded, now, kept,
-                                         batch=fast)
+            last, done, kept = _push_run(session, device, chunk, decoded, actors, now,
+                                         kept, batch=fast)
         except (MutationGap, PermissionDenied):
             raise
         except Exception as error:
@@ -236,8 +239,8 @@ def _outage(error: Exception) -> bool:
 
 def _push_run(
     session: Session, device: DeskDevice, mutations: list[Mutation],
-    decoded: dict[int, intents.DecodedIntent], now: datetime, kept: booking.PushRun | None,
-    *, batch: bool,
+    decoded: dict[int, intents.DecodedIntent], actors: dict[str | None, Actor],
+    now: datetime, kept: booking.PushRun | None, *, batch: bool,
 ) -> tuple[int, list[MutationResult], booking.PushRun | None]:
     """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
     that could be read) in one transaction and commit; (last id, results of the mutations
@@ -263,7 +266,7 @@ def _push_run(
                     raise MutationGap(last, mutation.id)
                 try:
                     status, code = _process(session, device, mutation, now,
-                                            decoded.get(mutation.id))
+                                            actors[mutation.user_id], decoded.get(mutation.id))
                 except booking.LockBusy:
                     break  # commit what came before; a new run starts with this mutation
                 last = mutation.id
@@ -283,21 +286,37 @@ def _push_run(
 
 
 def _decode(
-    device: DeskDevice, mutations: list[Mutation]
+    actors: dict[str | None, Actor], mutations: list[Mutation]
 ) -> dict[int, intents.DecodedIntent]:
     """The readable mutations among ``mutations``, decoded, by id."""
-    actor = _actor(device)
     found = {}
     for mutation in mutations:
         try:
-            found[mutation.id] = intents.decode(mutation.name, mutation.args, actor)
+            found[mutation.id] = intents.decode(mutation.name, mutation.args,
+                                                actors[mutation.user_id])
         except SchedulingInputError:
             continue
     return found
 
 
-def _actor(device: DeskDevice) -> Actor:
-    return Actor(device.id, device.id, DESK_PERMISSIONS)
+def _actors(
+    session: Session, device: DeskDevice, mutations: list[Mutation]
+) -> dict[str | None, Actor]:
+    """Who each of ``mutations`` acts as, by the user it names (see
+    :data:`DESK_PERMISSIONS`)."""
+    found: dict[str | None, Actor] = {None: Actor(device.id, device.id, DESK_PERMISSIONS)}
+    for user_id in {m.user_id for m in mutations} - {None}:
+        assert user_id is not None
+        principal = accounts.load_principal(session, user_id, device.organization_id)
+        permissions = frozenset() if principal is None else principal.permissions
+        found[user_id] = Actor(user_id, device.id, permissions)
+    return found
+
+
+def _audit_actor(device: DeskDevice, actor: Actor) -> audit.Actor:
+    """The device, and the user when the mutation named one."""
+    return audit.Actor(user_id=None if actor.user_id == device.id else actor.user_id,
+                       device_id=device.id)
 
 
 def _advance(session: Session, device: DeskDevice, last: int) -> None:
@@ -324,12 +343,11 @@ def _lock_client(session: Session, device: DeskDevice) -> int:
 
 
 def _process(
-    session: Session, device: DeskDevice, mutation: Mutation, now: datetime,
+    session: Session, device: DeskDevice, mutation: Mutation, now: datetime, actor: Actor,
     decoded: intents.DecodedIntent | None = None,
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
-    caller = Caller(device.organization_id, _actor(device), audit.Actor(device_id=device.id),
-                    ref)
+    caller = Caller(device.organization_id, actor, _audit_actor(device, actor), ref)
     try:
         if decoded is None:
             decoded = intents.decode(mutation.name, mutation.args, caller.actor)

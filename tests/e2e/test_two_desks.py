@@ -61,3 +61,22 @@ def test_five_hundred_offline_changes_reach_the_server_and_the_other_desk(
     assert set(desk_b["appointments"]) == set(ids)
     assert desk_a["appointments"] == desk_b["appointments"]
 
+
+
+def test_the_server_audits_a_desk_change_in_the_name_of_the_user_signed_in_on_it(
+    desks: Callable[[str], Desk], clinic: Clinic, db: Session
+) -> None:
+    """Issue 18 item 13: the desk sends its signed-in user with each change."""
+    from sync_server.db.models import AuditEntry, User
+
+    a = desks("a")
+    mine = str(uuid.uuid4())
+    assert a.book([a.booking(3, mine)])["booked"] == [mine]
+    assert a.sync()["pending"] == 0
+    db.rollback()
+    user_id = db.scalars(select(User.id).where(User.organization_id == clinic.org_id,
+                                               User.email == clinic.user_email)).one()
+    actors = db.execute(select(AuditEntry.actor_user_id, AuditEntry.actor_device_id).where(
+        AuditEntry.target_id == mine, AuditEntry.intent == "appointment.book")).all()
+    assert len(actors) == 1 and actors[0][0] == user_id and actors[0][1] is not None
+    db.rollback()

@@ -71,6 +71,16 @@ def test_a_free_slot_is_booked_with_the_type_default_duration() -> None:
     assert appointment.status is AppointmentStatus.BOOKED
 
 
+def test_a_staff_request_marked_online_still_needs_an_online_bookable_type() -> None:
+    from scheduling.model import AppointmentSource
+
+    state = clinic_state()  # the consultation is not bookable online
+    refused = check(book(DR_ADAMS, TEN, source=AppointmentSource.ONLINE), state, NOW)
+    assert isinstance(refused, Refused) and refused.code is R.NOT_ONLINE_BOOKABLE
+    assert isinstance(check(book(DR_ADAMS, TEN, source=AppointmentSource.PHONE), state, NOW),
+                      Accepted)
+
+
 def test_group_bookings_join_the_same_slot_until_capacity_is_reached() -> None:
     state = clinic_state()
     for patient in ("pat-1", "pat-2", "pat-3"):

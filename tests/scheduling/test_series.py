@@ -156,3 +156,41 @@ def test_cancelling_an_occurrence_moved_out_of_the_spring_gap_records_the_asked_
                                  SeriesScope.THIS, series, datetime(2026, 3, 1,
                                                                     tzinfo=start.tzinfo))
     assert cancelled.series[0].exdates == {datetime(2026, 3, 8, 2, 30)}
+
+
+def test_moving_all_occurrences_moves_the_series_record_to_the_new_time() -> None:
+    state = clinic_state()
+    series = mon_wed_six_weeks()
+    outcome = booked_series(state, series)
+    moved = move_in_series(state, later(outcome.accepted[0]), SeriesScope.ALL, series, NOW)
+    [record] = moved.series
+    assert record.first_local == datetime.combine(MONDAY, time(10))
+    assert all(a.original_start == a.start for a in moved.accepted)
+
+
+def test_cancelling_an_occurrence_of_a_split_off_tail_records_it_at_the_tail_time() -> None:
+    from scheduling.recurrence import expand
+
+    state = clinic_state()
+    series = mon_wed_six_weeks()
+    outcome = booked_series(state, series)
+    moved = move_in_series(state, later(outcome.accepted[4]), SeriesScope.FOLLOWING, series,
+                           NOW, new_series_id="series-2")
+    for appointment in moved.accepted:
+        state.put_appointment(appointment)
+    _, tail = moved.series
+    second = moved.accepted[1]
+    cancelled = cancel_in_series(state, CancelAppointment(STAFF, second.id, "patient asked"),
+                                 SeriesScope.THIS, tail, NOW)
+    [updated] = cancelled.series
+    assert updated.exdates == {to_wall(second.start)}
+    starts = [o.start for o in expand(updated.rrule, updated.first_local, "America/New_York",
+                                      exdates=updated.exdates)]
+    assert second.start not in starts
+    assert len(starts) == 7
+
+
+def to_wall(instant: datetime) -> datetime:
+    from scheduling.timeutil import to_local
+
+    return to_local(instant, "America/New_York")

@@ -313,3 +313,22 @@ def test_unknown_ids_answer_404(org: Admin) -> None:
     response = org.call("POST", "/admin/departments", json={"clinic_id": "nope", "name": "D"})
     assert response.status_code == 404
     assert "clinic" in response.json()["error"]["message"]
+
+
+def test_an_appointment_type_is_named_per_language_and_desks_receive_the_names(
+    org: Admin, db: Session
+) -> None:
+    """Issue 18: types named per language (the name stays for other languages)."""
+    body = bodies(org)["/admin/appointment-types"][0] | {
+        "names": {"es": "Revisión", "en": "Check-up"}}
+    created = org.create("/admin/appointment-types", body)
+    assert created["names"] == {"en": "Check-up", "es": "Revisión"}
+    kind = from_wire("appointment_type", latest_change(db, created["id"]).payload or {})
+    assert (kind.name_in("es"), kind.name_in("en"), kind.name_in("fr")) == (
+        "Revisión", "Check-up", "Check-up")
+    patched = org.call("PATCH", f"/admin/appointment-types/{created['id']}",
+                       json={"names": {"es": "Control"}})
+    assert patched.status_code == 200 and patched.json()["names"] == {"es": "Control"}
+    refused = org.call("POST", "/admin/appointment-types",
+                       json=body | {"names": {"spanish": "Revisión"}})
+    assert refused.status_code == 422

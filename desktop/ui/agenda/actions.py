@@ -26,8 +26,10 @@ from scheduling.status import offered_steps
 
 #: Status steps offered by the context menu: (status, menu label).
 STATUS_STEPS: tuple[tuple[str, str], ...] = (
+    ("message_left", N_("Mark as message left")),
     ("confirmed", N_("Mark as confirmed")),
     ("arrived", N_("Mark as arrived")),
+    ("ready", N_("Mark as ready")),
     ("in_progress", N_("Mark as in progress")),
     ("completed", N_("Mark as completed")),
     ("no_show", N_("Mark as no-show")),

@@ -56,7 +56,8 @@ _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 
 #: A small marker per status, drawn in the item's top-right corner.
 STATUS_MARKS = {
-    "pending": "?", "booked": "○", "confirmed": "✓", "arrived": "➜", "in_progress": "▶",
+    "pending": "?", "booked": "○", "message_left": "✉", "confirmed": "✓", "arrived": "➜",
+    "ready": "●", "in_progress": "▶",
     "completed": "✔", "no_show": "✗", "cancelled": "⊘", "entered_in_error": "⊘",
 }
 
@@ -84,15 +85,18 @@ class AgendaGeometry:
     @classmethod
     def for_range(cls, tz: str, first: date, days: int,
                   keys: Sequence[tuple[str, str]],
-                  available: float | None = None) -> AgendaGeometry:
-        """The columns of ``days`` days from ``first``; with ``available`` (the width of
-        the grid area in pixels) they share it, down to a minimum column width."""
-        width = column_width_for(days, len(keys), available)
-        columns = [Column(d * len(keys) + i, first + timedelta(days=d), key, name)
-                   for d in range(days) for i, (key, name) in enumerate(keys)]
-        axes = {first + timedelta(days=d): day_axis(first + timedelta(days=d), tz)
-                for d in range(days)}
-        return cls(tz, columns, axes, width)
+                  available: float | None = None, *, hidden: frozenset[date] = frozenset(),
+                  zoom: float = 1.0) -> AgendaGeometry:
+        """The columns of ``days`` days from ``first`` but the ``hidden`` ones; with
+        ``available`` (the width of the grid area in pixels) they share it, down to a
+        minimum column width. ``zoom`` scales the hours."""
+        shown = [first + timedelta(days=d) for d in range(days)
+                 if first + timedelta(days=d) not in hidden] or [first]
+        width = column_width_for(len(shown), len(keys), available)
+        columns = [Column(d * len(keys) + i, day, key, name)
+                   for d, day in enumerate(shown) for i, (key, name) in enumerate(keys)]
+        axes = {day: day_axis(day, tz) for day in shown}
+        return cls(tz, columns, axes, width, Scale(HEADER, PIXELS_PER_MINUTE * zoom))
 
     @property
     def width(self) -> float:

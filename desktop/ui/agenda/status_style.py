@@ -1,8 +1,8 @@
 """Confirmation states on the agenda: a colour stripe per status, finished ones dimmed.
 
 Each appointment keeps its type's colour; a stripe down its left edge says where
-it stands (unconfirmed, confirmed by the patient, arrived, in the room, completed,
-no-show), as Open Dental's confirmation colours do. The colours are the user's
+it stands (unconfirmed, message left, confirmed by the patient, arrived, ready, in
+the room, completed, no-show), as Open Dental's confirmation colours do. The colours are the user's
 to choose (kept in the desk's settings, never patient data); completed and no-show
 appointments are drawn faded so the day's open work stands out.
 """
@@ -18,8 +18,10 @@ from desktop.ui.text import N_
 LEGEND: tuple[tuple[str, str], ...] = (
     ("pending", N_("Awaiting approval")),
     ("booked", N_("Unconfirmed")),
+    ("message_left", N_("Message left")),
     ("confirmed", N_("Confirmed by the patient")),
     ("arrived", N_("Arrived")),
+    ("ready", N_("Ready for the provider")),
     ("in_progress", N_("In the room")),
     ("completed", N_("Completed")),
     ("no_show", N_("No-show")),
@@ -28,8 +30,10 @@ LEGEND: tuple[tuple[str, str], ...] = (
 DEFAULT_COLOURS: dict[str, str] = {
     "pending": "#9e9e9e",
     "booked": "#f9a825",
+    "message_left": "#ef6c00",
     "confirmed": "#2e7d32",
     "arrived": "#1565c0",
+    "ready": "#00838f",
     "in_progress": "#6a1b9a",
     "completed": "#546e7a",
     "no_show": "#c62828",

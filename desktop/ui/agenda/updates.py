@@ -27,6 +27,7 @@ from desktop.services.agenda_frame import AgendaFrame, load_frame
 from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem, AgendaView
+from desktop.ui.agenda.fit import changed_elsewhere
 from desktop.ui.agenda.layout import Lane, Span, day_axis, lay_out
 from desktop.ui.agenda.scene import (
     NO_ROOM,
@@ -188,6 +189,8 @@ class SceneUpdate:
         columns = {(c.day, c.key): c for c in geometry.columns}
         self._work = self._operations(columns, load)
         self.changed = 0
+        #: Appointments shown with a change made elsewhere (see ``changed_elsewhere``).
+        self.elsewhere: list[str] = []
 
     def _operations(self, columns: dict[tuple[date, str], Column],
                     load: RangeLoad) -> Iterator[None]:
@@ -206,15 +209,17 @@ class SceneUpdate:
                 continue
             lane = load.lanes[appointment_id]
             drawn = self._drawn.get(appointment_id)
+            before = None if drawn is None else drawn.agenda_item
             if drawn is None:
                 made = self._painter.make(item, column, lane)
                 self._scene.addItem(made)
                 self._drawn[appointment_id] = made
-                self.changed += 1
-                yield
-            elif self._painter.update(drawn, item, column, lane):
-                self.changed += 1
-                yield
+            elif not self._painter.update(drawn, item, column, lane):
+                continue
+            self.changed += 1
+            if changed_elsewhere(before, item):
+                self.elsewhere.append(appointment_id)
+            yield
 
     def step(self, budget_s: float = SLICE_BUDGET_S) -> bool:
         """Work for at most ``budget_s``; True while there is more to do."""

@@ -27,7 +27,9 @@ from desktop.services.dto import ActionResult, AgendaItem, AgendaView, RefusalDT
 from desktop.services.preview import DragJudge, Verdict
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda.actions import AppointmentActions
+from desktop.ui.agenda.fit import ChangeHighlight, hidden_days, zoom_step
 from desktop.ui.agenda.now_line import NOW_LINE_MS, NowLine
+from desktop.ui.agenda.pins import as_move, read_pin
 from desktop.ui.agenda.scene import (
     NO_ROOM,
     AgendaGeometry,
@@ -107,6 +109,10 @@ class AgendaWidget(QWidget):
         self._judge: DragJudge | None = None
         self._last_reason = ""
         self._patients_hidden = False
+        #: The vertical scale (Ctrl+= / Ctrl+- / Ctrl+0, see ``fit``).
+        self.zoom = 1.0
+        #: Outlines what another desk just changed.
+        self.highlight = ChangeHighlight(self)
         self.scene = QGraphicsScene(self)
         self.view = GraphicsView(self.scene, self)
         #: Every change made in this window, for Undo/Redo (the window's Edit menu too).
@@ -218,7 +224,10 @@ class AgendaWidget(QWidget):
                 or self._slices.running)
 
     def retranslate(self) -> None:
-        self._redraw()
+        """Another language (or new colours): read the range again, as type names are
+        per language."""
+        self._reference = None
+        self.refresh()
 
     def changeEvent(self, event: QEvent) -> None:
         """A new palette (the platform switched to dark mode or back): redraw with it."""
@@ -381,7 +390,8 @@ class AgendaWidget(QWidget):
             self.select(None)
             return
         geometry = AgendaGeometry.for_range(ref.time_zone, self._first, self._days, self._keys(),
-                                            available=self.view.grid_width())
+                                            available=self.view.grid_width(),
+                                            hidden=self._hidden_days(), zoom=self.zoom)
         self._items = {}
         self._drawing = SceneDrawing(self.scene, SceneContent(
             geometry, self._data.items, self._frame, ref.locale, self._columns,
@@ -395,8 +405,8 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         if geometry is None or not geometry.columns:
             return
-        wanted = column_width_for(self._days, len(geometry.columns) // self._days,
-                                  self.view.grid_width())
+        shown = len(geometry.axes)
+        wanted = column_width_for(shown, len(geometry.columns) // shown, self.view.grid_width())
         if wanted != geometry.column_width:
             self._relayout.start()
 
@@ -405,14 +415,34 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         if geometry is None:
             return
-        axis = geometry.axes[self._first]
+        first = min(geometry.axes)
+        axis = geometry.axes[first]
         starts = [] if self._frame is None else [
             hours[0][0] for (day, _key), hours in self._frame.working.items()
-            if day == self._first and hours]
+            if day == first and hours]
         top = min(starts) - timedelta(minutes=30) if starts else axis.instant_at(7 * 60)
         # The grid shows scene y from HEADER down; its scroll value is the scene y at its top.
-        self.view.verticalScrollBar().setValue(round(geometry.y_of(self._first,
-                                                                   max(top, axis.start))))
+        self.view.verticalScrollBar().setValue(round(geometry.y_of(first, max(top, axis.start))))
+
+    def _hidden_days(self) -> frozenset[date]:
+        if self._reference is None or self._data is None:
+            return frozenset()
+        return hidden_days(self._first, self._days, self._frame, self._data.items,
+                           self._reference.time_zone)
+
+    def set_zoom(self, zoom: float) -> None:
+        """Scale the hours by ``zoom`` (1.0: normal), keeping the time at the top."""
+        geometry = self.view.geometry_
+        if zoom == self.zoom:
+            return
+        top = None if geometry is None else geometry.minute_at(
+            self.view.verticalScrollBar().value())
+        self.zoom = zoom
+        self._redraw()
+        geometry = self.view.geometry_
+        if top is not None and geometry is not None:
+            self.view.verticalScrollBar().setValue(
+                round(geometry.scale.top + top * geometry.scale.pixels_per_minute))
 
     # ------------------------------------------------------------------ sync updates
 
@@ -457,7 +487,8 @@ class AgendaWidget(QWidget):
         geometry = self.view.geometry_
         drawing = self._drawing is not None and not self._drawing.done
         # Still drawing the columns off screen: draw the new data the same way instead.
-        if rebuild or drawing or geometry is None or self._keys() != _keys_of(geometry):
+        if (rebuild or drawing or geometry is None or self._keys() != _keys_of(geometry)
+                or set(geometry.axes) != self._shown_days()):
             self._redraw()
             self._on_update_applied()
             return
@@ -466,8 +497,15 @@ class AgendaWidget(QWidget):
         self._update = SceneUpdate(self.scene, geometry, painter, self._items, result)
         self._slices.start(self._update)
 
+    def _shown_days(self) -> set[date]:
+        hidden = self._hidden_days()
+        every = (self._first + timedelta(days=n) for n in range(self._days))
+        return {day for day in every if day not in hidden} or {self._first}
+
     def _on_update_applied(self) -> None:
-        self._update = None
+        update, self._update = self._update, None
+        if update is not None:
+            self.highlight.flash(self._items[i] for i in update.elsewhere if i in self._items)
         self.sync_redraws += 1
         if self._selected is not None and self._selected not in self._items:
             self.select(None)
@@ -482,6 +520,9 @@ class AgendaWidget(QWidget):
     def begin_drag(self, appointment_id: str | None, entry_id: str | None) -> bool:
         if self._clinic_id is None or self._reference is None:
             return False
+        pinned = None if entry_id is None else read_pin(entry_id)
+        if pinned is not None:  # from the pinboard: a move of that appointment
+            appointment_id, entry_id = pinned[0], None
         first, _end = day_bounds(self._first, self._reference.time_zone)
         _start, last = day_bounds(self._first + timedelta(days=self._days - 1),
                                   self._reference.time_zone)
@@ -499,10 +540,13 @@ class AgendaWidget(QWidget):
         self._last_reason = ""
 
     def entry_duration(self, entry_id: str) -> timedelta | None:
+        pinned = read_pin(entry_id)
+        if pinned is not None:
+            return timedelta(minutes=pinned[1])
         return None if self._judge is None else self._judge.entry_duration(entry_id)
 
     def judge(self, source: str, target: Target) -> Judgement:
-        judgement = self._judge_target(source, target)
+        judgement = self._judge_target(as_move(source), target)
         if target.start is not None and target.end is not None:
             judgement = replace(judgement, label=_("{start} – {end}").format(
                 start=format_clock(target.start, self._zone(), self._locale()),
@@ -561,7 +605,7 @@ class AgendaWidget(QWidget):
         if not judgement.ok:
             self.message.emit(judgement.reason)
             return
-        kind, ident = source.split(":", 1)
+        kind, ident = as_move(source).split(":", 1)
         assert target.start is not None and target.end is not None
         current = self._items.get(ident)
         before = None if current is None else current.agenda_item
@@ -652,6 +696,8 @@ class AgendaWidget(QWidget):
             self.appointment_actions.cancel(self._selected)
         elif key == Qt.Key.Key_Z and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.undo()
+        elif (zoom := zoom_step(self.zoom, event)) is not None:
+            self.set_zoom(zoom)
         else:
             event.ignore()
             return

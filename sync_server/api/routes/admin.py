@@ -135,6 +135,9 @@ class AppointmentTypeBody(Body):
     reschedule_limit: Annotated[int, Field(ge=0, le=1000)] | None = None
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4a90d9"
     active: bool = True
+    names: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Name],
+                     Field(max_length=20, description="The name per language, e.g. "
+                                                      '{"es": "Revisión"}')] = {}
 
 
 class TimeRange(Body):

@@ -44,6 +44,10 @@ class MutationBody(BaseModel):
     client_time: Annotated[StrictStr, Field(max_length=64),
                            AfterValidator(text_check(64))] | None = Field(
         None, description="When the desk queued it; informational, never used for ordering")
+    user_id: Annotated[StrictStr, Field(min_length=1, max_length=limits.ID),
+                       AfterValidator(text_check(limits.ID))] | None = Field(
+        None, description="The user signed in on the desk who made the change: it is "
+                          "judged with that user's permissions and audited in their name")
 
 
 class PushBody(BaseModel):
@@ -88,7 +92,7 @@ def push(body: PushBody, device: CurrentDevice, session: SessionDep, now: NowDep
     answer may cover only the first mutations (a push answers within a few seconds):
     the desk sends the rest from ``last_mutation_id + 1``."""
     request = PushRequest(body.client_id, tuple(
-        Mutation(m.id, m.name, m.args, m.client_time) for m in body.mutations))
+        Mutation(m.id, m.name, m.args, m.client_time, m.user_id) for m in body.mutations))
     started = time.perf_counter()
     try:
         result = sync.push(session, device, request, now)

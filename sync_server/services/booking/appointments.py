@@ -13,6 +13,7 @@ from scheduling.commands import (
     CancelAppointment,
     ChangeStatus,
     Command,
+    EditAppointment,
     MoveAppointment,
     Policy,
     Refused,
@@ -81,7 +82,8 @@ def book(
         state, outcome = _judge(session, org, scope, command, now, policy, config)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
-                       command.appointment_id, state, command.clinic_id)
+                       command.appointment_id, state, command.clinic_id,
+                       patient_id=command.patient_id)
     result = _write(session, caller, command, outcome, state, now,
                     new=frozenset({command.appointment_id}))
     if result.refused is None and run is not None and unit_of(session).run is run:
@@ -125,9 +127,12 @@ def change(
         spans.append((command.start, command.start + (current.end_at - current.start_at)))
     elif isinstance(command, ResizeAppointment):
         spans.append((current.start_at, command.end))
-    config, kind, keys = _configuration(session, org, current.clinic_id,
-                                        current.appointment_type_id, named, rooms=rooms,
-                                        equipment=equipment)
+    type_id = current.appointment_type_id
+    if isinstance(command, EditAppointment) and command.appointment_type_id:
+        # a new type: judged with its buffers; its rooms if the appointment has none
+        type_id, rooms = command.appointment_type_id, current.room_id is None
+    config, kind, keys = _configuration(session, org, current.clinic_id, type_id, named,
+                                        rooms=rooms, equipment=equipment)
     tz = _zone(config, current.clinic_id)
     days = _days(tz, [moment for span in spans for moment in span])
     quota = _quota_keys(session, org, current.clinic_id, days, config)
@@ -153,5 +158,5 @@ def change(
 
 
 # Commands of the change path, for callers that dispatch on type.
-CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus,
-                   UndoStatus)
+CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, EditAppointment, CancelAppointment,
+                   ChangeStatus, UndoStatus)

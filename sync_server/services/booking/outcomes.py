@@ -79,10 +79,16 @@ def _intent_name(command: Command) -> str:
 def _refuse(
     session: Session, caller: Caller, refused: Refused, now: datetime, intent: str,
     target: str, state: CalendarState | None, clinic_id: str | None, *,
-    occurrences: tuple[OccurrenceResult, ...] = (),
+    occurrences: tuple[OccurrenceResult, ...] = (), patient_id: str | None = None,
 ) -> BookingResult:
+    """Record ``refused`` (audit; conflict on the sync path). ``patient_id``: the patient
+    a booking named; when the rules did not know it and it is another organization's,
+    the attempt is audited as an access outside scope, as a direct read would be."""
     version = None
     unit_of(session).note_refusal(refused.code.value)
+    if patient_id and refused.code is R.UNKNOWN_RECORD \
+            and refused.params.get("kind") == "patient":
+        _owned(session, caller, db.Patient, patient_id, now)
     if caller.mutation is not None:
         version = changes.bump_version(session, caller.organization_id)
         _conflict(session, caller, refused, version, now)

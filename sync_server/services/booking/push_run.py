@@ -386,7 +386,8 @@ def book_in_run(
     outcome = _check_in_run(session, run, command, now, policy)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
-                       command.appointment_id, run.state, command.clinic_id)
+                       command.appointment_id, run.state, command.clinic_id,
+                       patient_id=command.patient_id)
     if outcome.overridden:
         run.flush(session)
         return None

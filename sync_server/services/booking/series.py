@@ -78,7 +78,8 @@ def book_recurring(
         first = outcome.refused[0].outcome
         assert isinstance(first, Refused)
         return _refuse(session, caller, first, now, "series.book", request.series_id, state,
-                       template.clinic_id, occurrences=outcome.results)
+                       template.clinic_id, occurrences=outcome.results,
+                       patient_id=template.patient_id)
     refused_walls = frozenset(to_local(r.original_start, tz) for r in outcome.refused)
     series = replace(series, exdates=series.exdates | refused_walls)
     duration = (template.end - template.start) if template.end else kind.default_duration

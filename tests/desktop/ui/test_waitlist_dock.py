@@ -79,10 +79,7 @@ def test_pinning_an_appointment_puts_its_patient_on_the_waitlist_and_keeps_the_b
                         settings=QSettings(str(tmp_path / "desk.ini"),
                                            QSettings.Format.IniFormat))
     qtbot.addWidget(window)
-    if hasattr(window.agenda, "pinboardRequested"):
-        window.agenda.pinboardRequested.emit(appointment_id)
-    else:
-        window.pin_to_waitlist(appointment_id)
+    window.pin_to_waitlist(appointment_id)  # "Move to pinboard" now holds the appointment
 
     entries = waitlist.entries(ctx, CLINIC)
     assert [(e.patient_id, e.appointment_type_id) for e in entries] == [(ANA, CHECKUP)]

@@ -100,3 +100,64 @@ def test_a_refused_edit_says_why_and_changes_nothing(
         before.provider_id, before.start, before.version)
     assert "Dr López" in dialog.message.text()
     assert not window.agenda.history.can_undo()
+
+
+def _add_type(ctx: DeskContext, type_id: str, name: str, rooms: list[str]) -> None:
+    from desktop.store.models import AppointmentTypeRow
+    from tests.desktop.services.conftest import ORG
+
+    with ctx.store.write() as session:
+        session.add(AppointmentTypeRow(
+            id=type_id, organization_id=ORG, name=name, default_duration_seconds=1800,
+            min_duration_seconds=900, max_duration_seconds=3600,
+            requirement={"providers": [], "rooms": rooms, "equipment": []},
+            color="#3366aa", cancellation_period_seconds=0,
+        ))
+
+
+def test_the_type_and_the_notes_are_changed_and_queued_for_the_server_as_one_step(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext
+) -> None:
+    from desktop.store import outbox
+
+    _add_type(ctx, "type-cleaning", "Cleaning", ["room-1", ROOM_2])
+    ana = _book(ctx)
+    dialog = EditDialog(ctx, ana, window.agenda.history, window)
+    qtbot.addWidget(dialog)
+    assert dialog.type_combo.currentData() == CHECKUP
+    dialog.type_combo.setCurrentIndex(dialog.type_combo.findData("type-cleaning"))
+    dialog.notes.setPlainText("Bring the X-rays")
+
+    dialog.save()
+
+    changed = row(ctx, ana)
+    assert (changed.appointment_type_id, changed.notes) == ("type-cleaning", "Bring the X-rays")
+    with ctx.store.session() as session:
+        last = outbox.pending(session)[-1]
+        assert (last.name, last.args["appointment_type_id"], last.args["notes"]) == (
+            "appointment.edit", "type-cleaning", "Bring the X-rays")
+    window.agenda.history.undo()
+    back = row(ctx, ana)
+    assert (back.appointment_type_id, back.notes) == (CHECKUP, "")
+
+
+def test_a_type_the_appointments_room_does_not_suit_is_refused_and_nothing_changes(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext
+) -> None:
+    _add_type(ctx, "type-xray", "X-ray", [ROOM_2])
+    ana = _book(ctx)
+    before = row(ctx, ana)
+    assert before.room_id != ROOM_2
+    dialog = EditDialog(ctx, ana, window.agenda.history, window)
+    qtbot.addWidget(dialog)
+    dialog.type_combo.setCurrentIndex(dialog.type_combo.findData("type-xray"))
+    dialog.notes.setPlainText("changed too")
+    dialog.duration.setValue(45)
+
+    dialog.save()
+
+    after = row(ctx, ana)
+    assert (after.appointment_type_id, after.notes, after.end) == (
+        before.appointment_type_id, before.notes, before.end)
+    assert dialog.message.text()
+    assert not window.agenda.history.can_undo()
