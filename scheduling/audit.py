@@ -15,6 +15,7 @@ from scheduling.commands import (
     Accepted,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
     MoveAppointment,
@@ -52,6 +53,7 @@ INTENTS: dict[type, str] = {
     CancelAppointment: "appointment.cancel",
     ChangeStatus: "appointment.change_status",
     UndoStatus: "appointment.undo_status",
+    ChangeDetails: "appointment.change_details",
 }
 
 

@@ -26,6 +26,7 @@ from scheduling.commands import (
     Alternative,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
     MoveAppointment,
@@ -64,6 +65,8 @@ def check(
             return _change_status(command, state, now)
         case UndoStatus():
             return _undo(command, state, now, policy)
+        case ChangeDetails():
+            return _change_details(command, state, now, policy)
     raise TypeError(f"not a scheduling command: {type(command).__name__}")
 
 
@@ -108,6 +111,8 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
         series_id=cmd.series_id,
         original_start=cmd.original_start,
         override_reason=cmd.override_reason if overridden else None,
+        visit_id=cmd.visit_id,
+        slot_template_id=cmd.slot_template_id,
     )
     return Accepted((appointment,), notices, overridden, appointment.override_reason)
 
@@ -184,6 +189,54 @@ def _resize(cmd: ResizeAppointment, state: CalendarState, now: datetime, policy:
         version=current.version + 1,
     )
     return Accepted((resized,), (), overridden, cmd.override_reason if overridden else None)
+
+
+def _change_details(
+    cmd: ChangeDetails, state: CalendarState, now: datetime, policy: Policy
+) -> Outcome:
+    """A new type is placed again at the same start (the rules may pick another room or
+    equipment the new type needs); notes alone change nothing else."""
+    if not cmd.actor.may(Permission.MODIFY):
+        return Refused(R.NOT_PERMITTED, {"action": "change appointments"})
+    found = _changeable(state, cmd.appointment_id, _RESIZABLE)
+    if isinstance(found, Refused):
+        return found
+    current, kind = found
+    changed = replace(
+        current,
+        notes=current.notes if cmd.notes is None else cmd.notes,
+        patient_notes=current.patient_notes if cmd.patient_notes is None else cmd.patient_notes,
+        version=current.version + 1,
+    )
+    retyped = cmd.appointment_type_id not in (None, current.appointment_type_id)
+    if not retyped and cmd.end is None:
+        return Accepted((changed,))
+    new_kind = state.appointment_types.get(cmd.appointment_type_id or kind.id)
+    if new_kind is None:
+        return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+    end = cmd.end or (current.start + new_kind.default_duration if retyped else current.end)
+    if end <= current.start:
+        return _too_short(new_kind)
+    keeps_room = current.room_id is not None and current.room_id in new_kind.requirement.rooms
+    base = pl.Placement(
+        current.clinic_id, current.patient_id, new_kind.id, current.provider_id, current.start,
+        end, current.room_id if keeps_room else None,
+        current.equipment_ids if not retyped else (),
+    )
+    decision = _place(
+        state, base, now, policy, cmd.actor, cmd.override_reason,
+        ignore=frozenset({current.id}), room_fixed=keeps_room or not new_kind.requirement.rooms,
+        equipment_fixed=not retyped, checks=pl.Checks(window=False), offer_alternatives=False,
+    )
+    if isinstance(decision, Refused):
+        return decision
+    chosen, overridden, _notices = decision
+    changed = replace(
+        changed, appointment_type_id=new_kind.id, end=chosen.end, room_id=chosen.room_id,
+        equipment_ids=chosen.equipment_ids,
+        override_reason=cmd.override_reason if overridden else current.override_reason,
+    )
+    return Accepted((changed,), (), overridden, cmd.override_reason if overridden else None)
 
 
 def _changeable(
@@ -301,6 +354,7 @@ def _cancel(cmd: CancelAppointment, state: CalendarState, now: datetime) -> Outc
         current,
         status=AppointmentStatus.CANCELLED,
         cancel_reason=cmd.reason,
+        cancel_category=cmd.category,
         last_status_change=StatusChange(current.status, now, cmd.actor.user_id),
         version=current.version + 1,
     )
@@ -367,6 +421,7 @@ def _undo(cmd: UndoStatus, state: CalendarState, now: datetime, policy: Policy) 
         current,
         status=last.previous,
         cancel_reason=None if last.previous.occupies_time else current.cancel_reason,
+        cancel_category=None if last.previous.occupies_time else current.cancel_category,
         last_status_change=None,
         version=current.version + 1,
     )
