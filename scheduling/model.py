@@ -110,6 +110,11 @@ class ResourceRequirement:
     equipment: tuple[frozenset[str], ...] = ()
 
 
+def localized_name(name: str, name_es: str, language: str) -> str:
+    """``name_es`` for Spanish (``es``, ``es_MX`` …) when there is one, else ``name``."""
+    return name_es if name_es and language.partition("_")[0] == "es" else name
+
+
 @dataclass(frozen=True, slots=True)
 class AppointmentType:
     id: str
@@ -129,6 +134,12 @@ class AppointmentType:
     cancellation_period: timedelta = timedelta(0)
     reschedule_limit: int | None = None
     color: str = "#4a90d9"
+    #: The name in Spanish ("" = the same as ``name``): see :meth:`name_in`.
+    name_es: str = ""
+
+    def name_in(self, language: str) -> str:
+        """The name to show in ``language`` (see :func:`localized_name`)."""
+        return localized_name(self.name, self.name_es, language)
 
     def __post_init__(self) -> None:
         zero = timedelta(0)

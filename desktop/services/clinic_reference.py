@@ -15,7 +15,7 @@ from types import MappingProxyType
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from scheduling.commands import Permission
-from scheduling.model import ResourceKind
+from scheduling.model import ResourceKind, localized_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,11 @@ class TypeInfo:
     color: str
     provider_ids: frozenset[str] = frozenset()  # empty: any provider
     room_ids: frozenset[str] = frozenset()  # empty: no room needed
+    name_es: str = ""  # the name in Spanish ("" = ``name``)
+
+    def name_in(self, language: str) -> str:
+        """The name to show in ``language``."""
+        return localized_name(self.name, self.name_es, language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
             _minutes(kind.min_duration.total_seconds()),
             _minutes(kind.max_duration.total_seconds()), kind.color,
             frozenset(kind.requirement.providers), frozenset(kind.requirement.rooms),
+            kind.name_es,
         ))
     return ClinicReference(clinic.id, clinic.name, clinic.time_zone, clinic.locale,
                            tuple(types), tuple(providers), tuple(rooms),

@@ -124,6 +124,7 @@ class AppointmentTypeRow(Mirror, Base):
 
     organization_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str]
+    name_es: Mapped[str] = mapped_column(default="")
     default_duration_seconds: Mapped[int]
     min_duration_seconds: Mapped[int]
     max_duration_seconds: Mapped[int]

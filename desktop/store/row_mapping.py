@@ -117,6 +117,7 @@ def appointment_type(row: AppointmentTypeRow) -> AppointmentType:
         cancellation_period=_seconds(row.cancellation_period_seconds),
         reschedule_limit=row.reschedule_limit,
         color=row.color,
+        name_es=row.name_es or "",
     )
 
 
@@ -317,6 +318,7 @@ def write_appointment_type(row: Any, r: model.AppointmentType) -> None:
     row.max_days_ahead = r.max_days_ahead
     row.cancellation_period_seconds = _whole_seconds(r.cancellation_period)
     row.reschedule_limit, row.color = r.reschedule_limit, r.color
+    row.name_es = r.name_es
 
 
 def write_weekly_schedule(row: Any, r: model.WeeklySchedule) -> None:

@@ -54,6 +54,7 @@ from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.recurrence_editor import RecurrenceEditor
 from desktop.ui.text import (
     _,
+    current_language,
     date_edit_format,
     format_when,
     language_notifier,
@@ -239,7 +240,7 @@ class BookingDialog(QDialog):
     def _fill_choices(self, start: datetime | None, provider_id: str | None) -> None:
         ref = self.reference
         for kind in ref.types:
-            self.type_combo.addItem(kind.name, kind.id)
+            self.type_combo.addItem(kind.name_in(current_language()), kind.id)
         for provider in ref.providers:
             self.provider_combo.addItem(provider.name, provider.id)
         self.room_combo.addItem("", None)

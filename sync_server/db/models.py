@@ -310,6 +310,7 @@ class AppointmentType(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
     name: Mapped[str] = mapped_column(String(200))
+    name_es: Mapped[str] = mapped_column(String(200), default="")
     default_duration_seconds: Mapped[int] = mapped_column(Integer)
     min_duration_seconds: Mapped[int] = mapped_column(Integer)
     max_duration_seconds: Mapped[int] = mapped_column(Integer)

@@ -419,7 +419,7 @@ OUTAGE = RecordType(
 _DURATIONS = ("default_duration_seconds", "min_duration_seconds", "max_duration_seconds",
               "buffer_before_seconds", "buffer_after_seconds", "min_notice_seconds",
               "cancellation_period_seconds")
-_TYPE_FIELDS = ("name", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
+_TYPE_FIELDS = ("name", "name_es", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
                 "max_days_ahead", "reschedule_limit", "color", "active")
 
 

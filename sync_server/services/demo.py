@@ -116,6 +116,7 @@ def _row(record: Any, org_id: str, now: datetime, data: DemoData) -> Any:
                 max_days_ahead=record.max_days_ahead,
                 cancellation_period_seconds=wire["cancellation_period"],
                 reschedule_limit=record.reschedule_limit, color=record.color,
+                name_es=record.name_es,
             )
         case model.WeeklySchedule():
             return db.WeeklySchedule(

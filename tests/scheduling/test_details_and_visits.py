@@ -162,3 +162,12 @@ def test_a_slot_template_fits_inside_its_weekday_window_provider_and_type() -> N
                          START + timedelta(days=1) + half, "UTC")
     # 09:00 in Madrid is 08:00 UTC in winter
     assert slot.fits("p1", "c", "desk", START - timedelta(hours=1), START - half, "Europe/Madrid")
+
+
+def test_a_type_is_named_in_the_desk_language_when_it_has_that_name() -> None:
+    kind = _type("t")
+    named = AppointmentType("t", "o", "First visit", timedelta(minutes=30),
+                            timedelta(minutes=15), timedelta(hours=1), name_es="Primera visita")
+    assert named.name_in("es") == named.name_in("es_MX") == "Primera visita"
+    assert named.name_in("en") == "First visit"
+    assert kind.name_in("es") == "t"  # no Spanish name: the one name

@@ -334,3 +334,15 @@ def test_booking_into_a_template_records_it_and_availability_filters_by_it(
                           .isoformat() for s in starts)
     assert {s["provider_id"] for s in slots} == {booked.clinic.provider_ids[0]}
     assert slot(1).isoformat() not in starts  # taken above
+
+
+# --------------------------------------------------------------------------- names per language
+
+
+def test_an_appointment_type_keeps_its_spanish_name(client: TestClient, booked: Booked) -> None:
+    type_id = long_type(client, booked, name_es="Consulta larga")
+    path = f"{API}/admin/appointment-types/{type_id}"
+    assert client.get(path, headers=booked.admin).json()["name_es"] == "Consulta larga"
+    renamed = client.patch(path, json={"name_es": "Consulta extensa"}, headers=booked.admin)
+    assert renamed.status_code == 200 and renamed.json()["name_es"] == "Consulta extensa"
+    assert client.get(path, headers=booked.admin).json()["name"] == "Long consultation"

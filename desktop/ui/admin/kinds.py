@@ -138,6 +138,7 @@ APPOINTMENT_TYPES = RecordKind(
     N_("What can be booked: durations (minutes), buffers kept free around it, how many "
        "patients share a slot, and whether patients may book it online."),
     (FieldSpec("name", N_("Name"), required=True),
+     FieldSpec("name_es", N_("Name in Spanish"), default=""),
      _minutes("default_duration_seconds", N_("Usual length (minutes)"), 5),
      _minutes("min_duration_seconds", N_("Shortest (minutes)"), 5),
      _minutes("max_duration_seconds", N_("Longest (minutes)"), 5),

@@ -120,6 +120,7 @@ class RequirementBody(Body):
 
 class AppointmentTypeBody(Body):
     name: Name
+    name_es: Label = Field("", description="The name in Spanish (empty: the same as name)")
     default_duration_seconds: Duration
     min_duration_seconds: Duration
     max_duration_seconds: Duration

@@ -44,6 +44,7 @@ def appointment_type_record(row: db.AppointmentType) -> model.AppointmentType:
         row.capacity, row.online_bookable, row.telemedicine,
         timedelta(seconds=row.min_notice_seconds), row.max_days_ahead,
         timedelta(seconds=row.cancellation_period_seconds), row.reschedule_limit, row.color,
+        row.name_es or "",
     )
 
 

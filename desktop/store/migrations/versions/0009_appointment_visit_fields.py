@@ -1,4 +1,6 @@
-"""appointment fields of issue 19 item 6, mirrored from the server
+"""appointment fields of issue 19 item 6 and a type's Spanish name, mirrored from the server
+
+``appointment_types.name_es``: the name shown when the desk speaks Spanish.
 
 ``appointments.cancel_category`` (why it was cancelled, one of a fixed list),
 ``visit_id`` (the visit it is booked with), ``slot_template_id`` (the named slot it was
@@ -27,6 +29,9 @@ _COLUMNS = (("cancel_category", 40), ("visit_id", 64), ("slot_template_id", 64),
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("appointment_types", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_es", sa.String(), nullable=False,
+                                      server_default=""))
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         for name, length in _COLUMNS:
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
@@ -39,3 +44,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_appointments_visit_id"))
         for name, _length in reversed(_COLUMNS):
             batch_op.drop_column(name)
+    with op.batch_alter_table("appointment_types", schema=None) as batch_op:
+        batch_op.drop_column("name_es")

@@ -1,5 +1,6 @@
 """Issue 19 item 6: visits, slot templates, cancellation categories and EHR encounter
-references on appointments, and the ``slot_templates`` table.
+references on appointments, and the ``slot_templates`` table; item 1: an appointment
+type's Spanish name; the ``ehr:encounter`` permission.
 
 Revision ID: 0017_visits_templates
 Revises: 0009_provider_and_clinic_fields
@@ -60,9 +61,12 @@ def upgrade() -> None:
         op.add_column("appointments", sa.Column(name, kind, nullable=True))
     op.create_index(op.f("ix_appointments_visit_id"), "appointments", ["visit_id"])
     op.bulk_insert(permissions, [{"code": ENCOUNTER[0], "description": ENCOUNTER[1]}])
+    op.add_column("appointment_types", sa.Column("name_es", sa.String(200), nullable=False,
+                                                 server_default=""))
 
 
 def downgrade() -> None:
+    op.drop_column("appointment_types", "name_es")
     op.execute(sa.text("DELETE FROM role_permissions WHERE permission = 'ehr:encounter'"))
     op.execute(permissions.delete().where(permissions.c.code == ENCOUNTER[0]))
     op.drop_index(op.f("ix_appointments_visit_id"), table_name="appointments")
