@@ -15,9 +15,9 @@ from scheduling.commands import (
     Accepted,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
-    EditAppointment,
     MoveAppointment,
     Outcome,
     Refused,
@@ -50,10 +50,10 @@ INTENTS: dict[type, str] = {
     BookAppointment: "appointment.book",
     MoveAppointment: "appointment.move",
     ResizeAppointment: "appointment.resize",
-    EditAppointment: "appointment.edit",
     CancelAppointment: "appointment.cancel",
     ChangeStatus: "appointment.change_status",
     UndoStatus: "appointment.undo_status",
+    ChangeDetails: "appointment.change_details",
 }
 
 

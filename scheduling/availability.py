@@ -510,3 +510,23 @@ def _nearest_for_provider(
 
 def _as_alternative(p: pl.Placement) -> Alternative:
     return Alternative(p.start, p.end, p.provider_id, p.room_id, p.equipment_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicRoom:
+    """A clinic with room on a day: how many free slots, and the earliest."""
+
+    clinic_id: str
+    free_slots: int
+    first: Alternative
+
+
+def get_available_clinics(
+    slots_by_clinic: Mapping[str, Sequence[Alternative]],
+) -> list[ClinicRoom]:
+    """Which clinics have room (seed 001 ``get_available_clinics``): those with at least
+    one free slot (:func:`free_slots` for the type on the day, per clinic), the earliest
+    free slot first, then by clinic id."""
+    found = [ClinicRoom(clinic_id, len(slots), min(slots, key=_slot_order))
+             for clinic_id, slots in slots_by_clinic.items() if slots]
+    return sorted(found, key=lambda c: (c.first.start, c.clinic_id))

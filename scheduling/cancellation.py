@@ -11,6 +11,24 @@ from __future__ import annotations
 from datetime import datetime
 
 from scheduling.model import Appointment, AppointmentStatus, AppointmentType
+from scheduling.refusals import N_
+
+#: Why an appointment was cancelled, as front desks record it (with free text).
+CANCEL_CATEGORIES: tuple[str, ...] = (
+    "patient_request", "illness", "scheduling_conflict", "provider_unavailable",
+    "no_transport", "weather", "clinic_closure", "other",
+)
+#: The label of each category (msgids; the desk translates them).
+CANCEL_CATEGORY_LABELS: dict[str, str] = {
+    "patient_request": N_("Patient request"),
+    "illness": N_("Illness"),
+    "scheduling_conflict": N_("Scheduling conflict"),
+    "provider_unavailable": N_("Provider unavailable"),
+    "no_transport": N_("No transport"),
+    "weather": N_("Weather"),
+    "clinic_closure": N_("Clinic closure"),
+    "other": N_("Other"),
+}
 
 
 def is_late(start: datetime, cancelled_at: datetime, kind: AppointmentType) -> bool:
@@ -27,4 +45,4 @@ def was_cancelled_late(appointment: Appointment, kind: AppointmentType | None) -
             and is_late(appointment.start, change.at, kind))
 
 
-__all__ = ["is_late", "was_cancelled_late"]
+__all__ = ["CANCEL_CATEGORIES", "CANCEL_CATEGORY_LABELS", "is_late", "was_cancelled_late"]

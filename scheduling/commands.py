@@ -87,6 +87,8 @@ class BookAppointment:
     override_reason: str | None = None
     series_id: str | None = None
     original_start: datetime | None = None
+    visit_id: str | None = None
+    slot_template_id: str | None = None
 
     def __post_init__(self) -> None:
         _aware(self, "start", "end", "original_start")
@@ -119,14 +121,23 @@ class ResizeAppointment:
 
 
 @dataclass(frozen=True, slots=True)
-class EditAppointment:
-    """Change an appointment's type and/or notes (``None``: unchanged). A new type is
-    judged like a booking of it at the same time, with the same provider and room."""
+class ChangeDetails:
+    """Change an appointment's type and/or notes after booking (seed 001).
+
+    ``None`` keeps a field. A new type is judged again like a booking at the same start
+    (its length, capacity, online-bookable flag, rooms and equipment); ``end`` None with
+    a new type means the new type's default length."""
 
     actor: Actor
     appointment_id: str
     appointment_type_id: str | None = None
     notes: str | None = None
+    patient_notes: str | None = None
+    end: datetime | None = None
+    override_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self, "end")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,8 @@ class CancelAppointment:
     appointment_id: str
     reason: str
     override_reason: str | None = None
+    #: One of :data:`scheduling.cancellation.CANCEL_CATEGORIES`, or None.
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +168,10 @@ Command = (
     BookAppointment
     | MoveAppointment
     | ResizeAppointment
-    | EditAppointment
     | CancelAppointment
     | ChangeStatus
     | UndoStatus
+    | ChangeDetails
 )
 
 

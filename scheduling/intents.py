@@ -27,13 +27,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from scheduling import limits
+from scheduling.cancellation import CANCEL_CATEGORIES
 from scheduling.commands import (
     Actor,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
-    EditAppointment,
     MoveAppointment,
     ResizeAppointment,
     UndoStatus,
@@ -54,10 +55,10 @@ from scheduling.series import SeriesScope
 APPOINTMENT_BOOK = "appointment.book"
 APPOINTMENT_MOVE = "appointment.move"
 APPOINTMENT_RESIZE = "appointment.resize"
-APPOINTMENT_EDIT = "appointment.edit"
 APPOINTMENT_CANCEL = "appointment.cancel"
 APPOINTMENT_CHANGE_STATUS = "appointment.change_status"
 APPOINTMENT_UNDO_STATUS = "appointment.undo_status"
+APPOINTMENT_CHANGE_DETAILS = "appointment.change_details"
 SERIES_BOOK = "series.book"
 SERIES_EDIT = "series.edit"
 WAITLIST_ADD = "waitlist.add"
@@ -69,9 +70,9 @@ BLOCKOUT_CREATE = "blockout.create"
 BLOCKOUT_DELETE = "blockout.delete"
 
 ALL_INTENTS = frozenset({
-    APPOINTMENT_BOOK, APPOINTMENT_MOVE, APPOINTMENT_RESIZE, APPOINTMENT_EDIT, APPOINTMENT_CANCEL,
-    APPOINTMENT_CHANGE_STATUS, APPOINTMENT_UNDO_STATUS, SERIES_BOOK, SERIES_EDIT,
-    WAITLIST_ADD, WAITLIST_REMOVE, WAITLIST_BOOK, PATIENT_CREATE, PATIENT_UPDATE,
+    APPOINTMENT_BOOK, APPOINTMENT_MOVE, APPOINTMENT_RESIZE, APPOINTMENT_CANCEL,
+    APPOINTMENT_CHANGE_STATUS, APPOINTMENT_UNDO_STATUS, APPOINTMENT_CHANGE_DETAILS, SERIES_BOOK,
+    SERIES_EDIT, WAITLIST_ADD, WAITLIST_REMOVE, WAITLIST_BOOK, PATIENT_CREATE, PATIENT_UPDATE,
     BLOCKOUT_CREATE, BLOCKOUT_DELETE,
 })
 
@@ -105,6 +106,8 @@ def book(command: BookAppointment) -> Args:
         "override_reason": command.override_reason,
         "series_id": command.series_id,
         "original_start": instant(command.original_start),
+        "visit_id": command.visit_id,
+        "slot_template_id": command.slot_template_id,
     }
 
 
@@ -129,20 +132,13 @@ def resize(command: ResizeAppointment, base_version: int) -> Args:
     }
 
 
-def edit(command: EditAppointment, base_version: int) -> Args:
-    return {
-        "appointment_id": command.appointment_id,
-        "appointment_type_id": command.appointment_type_id,
-        "notes": command.notes,
-        "base_version": base_version,
-    }
-
 
 def cancel(command: CancelAppointment, base_version: int) -> Args:
     return {
         "appointment_id": command.appointment_id,
         "reason": command.reason,
         "override_reason": command.override_reason,
+        "category": command.category,
         "base_version": base_version,
     }
 
@@ -152,6 +148,19 @@ def change_status(command: ChangeStatus, base_version: int) -> Args:
         "appointment_id": command.appointment_id,
         "status": command.status.value,
         "reason": command.reason,
+        "base_version": base_version,
+    }
+
+
+def change_details(command: ChangeDetails, base_version: int) -> Args:
+    """``appointment.change_details``: a new type and/or notes (None keeps a field)."""
+    return {
+        "appointment_id": command.appointment_id,
+        "appointment_type_id": command.appointment_type_id,
+        "notes": command.notes,
+        "patient_notes": command.patient_notes,
+        "end": instant(command.end),
+        "override_reason": command.override_reason,
         "base_version": base_version,
     }
 
@@ -698,6 +707,9 @@ def _book_command(a: _Args, actor: Actor, *, appointment_id: str | None = None) 
         "series_id": a.optional_id("series_id") if appointment_id is None else None,
         "original_start": a.optional_instant("original_start") if appointment_id is None
         else None,
+        "visit_id": a.optional_id("visit_id") if appointment_id is None else None,
+        "slot_template_id": a.optional_id("slot_template_id") if appointment_id is None
+        else None,
     }
     command: BookAppointment = _guard(lambda: BookAppointment(actor, **fields), a.name)
     if command.end is not None and command.end <= command.start:
@@ -726,16 +738,28 @@ def _decode_resize(a: _Args, actor: Actor) -> DecodedIntent:
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
-def _decode_edit(a: _Args, actor: Actor) -> DecodedIntent:
-    command = EditAppointment(actor, a.appointment_id(), a.optional_id("appointment_type_id"),
-                              a.optional_text("notes", limit=limits.NOTE))
-    return DecodedIntent(a.name, command, a.optional_integer("base_version"))
-
 
 def _decode_cancel(a: _Args, actor: Actor) -> DecodedIntent:
     command = CancelAppointment(actor, a.appointment_id(),
                                 a.reason(),
-                                a.optional_text("override_reason", limit=limits.REASON))
+                                a.optional_text("override_reason", limit=limits.REASON),
+                                _category(a))
+    return DecodedIntent(a.name, command, a.optional_integer("base_version"))
+
+
+def _category(a: _Args) -> str | None:
+    category = a.optional_text("category", limit=40, multiline=False)
+    if category is not None and category not in CANCEL_CATEGORIES:
+        raise a._fail("category", "one of " + ", ".join(CANCEL_CATEGORIES))
+    return category
+
+
+def _decode_change_details(a: _Args, actor: Actor) -> DecodedIntent:
+    notes, patient_notes = (a.optional_text(key, limit=limits.NOTE)
+                            for key in ("notes", "patient_notes"))
+    command = ChangeDetails(actor, a.appointment_id(), a.optional_id("appointment_type_id"),
+                            notes, patient_notes, a.optional_instant("end"),
+                            a.optional_text("override_reason", limit=limits.REASON))
     return DecodedIntent(a.name, command, a.optional_integer("base_version"))
 
 
@@ -879,10 +903,10 @@ _DECODERS: dict[str, Callable[[_Args, Actor], DecodedIntent]] = {
     APPOINTMENT_BOOK: _decode_book,
     APPOINTMENT_MOVE: _decode_move,
     APPOINTMENT_RESIZE: _decode_resize,
-    APPOINTMENT_EDIT: _decode_edit,
     APPOINTMENT_CANCEL: _decode_cancel,
     APPOINTMENT_CHANGE_STATUS: _decode_change_status,
     APPOINTMENT_UNDO_STATUS: _decode_undo_status,
+    APPOINTMENT_CHANGE_DETAILS: _decode_change_details,
     SERIES_BOOK: _decode_series_book,
     SERIES_EDIT: _decode_series_edit,
     WAITLIST_ADD: _decode_waitlist_add,

@@ -135,7 +135,8 @@ class AppointmentType:
 
     def name_in(self, language: str) -> str:
         """The type's name in ``language`` (``en``, ``es`` …), else its ``name``."""
-        return next((n for lang, n in self.names if lang == language and n), self.name)
+        wanted = (language, language.partition("_")[0])  # "es_MX" takes an "es" name too
+        return next((n for lang, n in self.names if lang in wanted and n), self.name)
 
     def __post_init__(self) -> None:
         zero = timedelta(0)
@@ -363,6 +364,14 @@ class Appointment:
     override_reason: str | None = None
     cancel_reason: str | None = None
     last_status_change: StatusChange | None = None
+    #: One of :data:`scheduling.cancellation.CANCEL_CATEGORIES` (with ``cancel_reason``).
+    cancel_category: str | None = None
+    #: The visit this appointment belongs to (booked, moved, cancelled with the others).
+    visit_id: str | None = None
+    #: The named slot template it was booked into, if any.
+    slot_template_id: str | None = None
+    #: An EHR encounter reference set by an integration (opaque to the rules).
+    encounter_ref: str | None = None
 
     def __post_init__(self) -> None:
         _check_range(self, "start", "end")
@@ -383,6 +392,38 @@ class Appointment:
             ids.append(self.room_id)
         ids.extend(self.equipment_ids)
         return tuple(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTemplate:
+    """A named slot of a provider's week at a clinic ("New patient 09:00-10:00"), in the
+    clinic's local wall-clock time; ``appointment_type_id`` None: any type fits."""
+
+    id: str
+    provider_id: str
+    clinic_id: str
+    weekday: int
+    start: time
+    end: time
+    name: str
+    appointment_type_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise SchedulingInputError("weekday must be 0 (Monday) to 6 (Sunday)")
+        if self.end <= self.start:
+            raise InvalidIntervalError("a slot template must end after it starts")
+
+    def fits(self, provider_id: str, clinic_id: str, appointment_type_id: str,
+             start: datetime, end: datetime, tz: str) -> bool:
+        """Whether an appointment from ``start`` to ``end`` (aware) lies inside this slot
+        on the slot's weekday in the clinic's zone ``tz``, for its provider and type."""
+        local_start, local_end = (moment.astimezone(zone(tz)) for moment in (start, end))
+        return (provider_id == self.provider_id and clinic_id == self.clinic_id
+                and self.appointment_type_id in (None, appointment_type_id)
+                and local_start.weekday() == self.weekday
+                and local_end.date() == local_start.date()
+                and self.start <= local_start.time() and local_end.time() <= self.end)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ class RefusalCode(StrEnum):
     STALE_VERSION = "STALE_VERSION"
     #: A synced record edit whose field moved on the server since the desk read it.
     EDIT_CONFLICT = "EDIT_CONFLICT"
+    #: A booking into a named slot template that does not lie inside that slot.
+    OUTSIDE_SLOT_TEMPLATE = "OUTSIDE_SLOT_TEMPLATE"
 
 
 MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
@@ -150,6 +152,9 @@ MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
         RefusalCode.EDIT_CONFLICT: N_(
             "Someone else changed this while the desk was working on an older copy: "
             "choose which value to keep."
+        ),
+        RefusalCode.OUTSIDE_SLOT_TEMPLATE: N_(
+            "This time is not inside the chosen slot template for this provider and type."
         ),
     }
 )

@@ -26,9 +26,9 @@ from scheduling.commands import (
     Alternative,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
-    EditAppointment,
     MoveAppointment,
     Outcome,
     Permission,
@@ -66,14 +66,14 @@ def check(
             return _move(command, state, now, policy)
         case ResizeAppointment():
             return _resize(command, state, now, policy)
-        case EditAppointment():
-            return _edit(command, state, now, policy)
         case CancelAppointment():
             return _cancel(command, state, now)
         case ChangeStatus():
             return _change_status(command, state, now)
         case UndoStatus():
             return _undo(command, state, now, policy)
+        case ChangeDetails():
+            return _change_details(command, state, now, policy)
     raise TypeError(f"not a scheduling command: {type(command).__name__}")
 
 
@@ -121,6 +121,8 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
         series_id=cmd.series_id,
         original_start=cmd.original_start,
         override_reason=cmd.override_reason if overridden else None,
+        visit_id=cmd.visit_id,
+        slot_template_id=cmd.slot_template_id,
     )
     return Accepted((appointment,), notices, overridden, appointment.override_reason)
 
@@ -199,37 +201,52 @@ def _resize(cmd: ResizeAppointment, state: CalendarState, now: datetime, policy:
     return Accepted((resized,), (), overridden, cmd.override_reason if overridden else None)
 
 
-def _edit(cmd: EditAppointment, state: CalendarState, now: datetime, policy: Policy) -> Outcome:
+def _change_details(
+    cmd: ChangeDetails, state: CalendarState, now: datetime, policy: Policy
+) -> Outcome:
+    """A new type is placed again at the same start (the rules may pick another room or
+    equipment the new type needs); notes alone change nothing else."""
     if not cmd.actor.may(Permission.MODIFY):
         return Refused(R.NOT_PERMITTED, {"action": "change appointments"})
-    found = _changeable(state, cmd.appointment_id, MOVABLE)
+    found = _changeable(state, cmd.appointment_id, _RESIZABLE)
     if isinstance(found, Refused):
         return found
     current, kind = found
-    type_id = cmd.appointment_type_id or current.appointment_type_id
-    if type_id != current.appointment_type_id:
-        new_kind = state.appointment_types.get(type_id)
-        if new_kind is None:
-            return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
-        base = pl.Placement(
-            current.clinic_id, current.patient_id, new_kind.id, current.provider_id,
-            current.start, current.end, current.room_id, current.equipment_ids,
-        )
-        decision = _place(
-            state, base, now, policy, cmd.actor, None, ignore=frozenset({current.id}),
-            room_fixed=current.room_id is not None or not new_kind.requirement.rooms,
-            equipment_fixed=bool(current.equipment_ids),
-            checks=pl.Checks(window=False), offer_alternatives=False,
-        )
-        if isinstance(decision, Refused):
-            return decision
-        chosen = decision[0]
-        current = replace(current, appointment_type_id=new_kind.id, room_id=chosen.room_id,
-                          equipment_ids=chosen.equipment_ids)
-    edited = replace(current, notes=current.notes if cmd.notes is None else cmd.notes,
-                     version=current.version + 1)
-    del kind
-    return Accepted((edited,), (), (), None)
+    changed = replace(
+        current,
+        notes=current.notes if cmd.notes is None else cmd.notes,
+        patient_notes=current.patient_notes if cmd.patient_notes is None else cmd.patient_notes,
+        version=current.version + 1,
+    )
+    retyped = cmd.appointment_type_id not in (None, current.appointment_type_id)
+    if not retyped and cmd.end is None:
+        return Accepted((changed,))
+    new_kind = state.appointment_types.get(cmd.appointment_type_id or kind.id)
+    if new_kind is None:
+        return Refused(R.UNKNOWN_RECORD, {"kind": "appointment type"})
+    end = cmd.end or (current.start + new_kind.default_duration if retyped else current.end)
+    if end <= current.start:
+        return _too_short(new_kind)
+    keeps_room = current.room_id is not None and current.room_id in new_kind.requirement.rooms
+    base = pl.Placement(
+        current.clinic_id, current.patient_id, new_kind.id, current.provider_id, current.start,
+        end, current.room_id if keeps_room else None,
+        current.equipment_ids if not retyped else (),
+    )
+    decision = _place(
+        state, base, now, policy, cmd.actor, cmd.override_reason,
+        ignore=frozenset({current.id}), room_fixed=keeps_room or not new_kind.requirement.rooms,
+        equipment_fixed=not retyped, checks=pl.Checks(window=False), offer_alternatives=False,
+    )
+    if isinstance(decision, Refused):
+        return decision
+    chosen, overridden, _notices = decision
+    changed = replace(
+        changed, appointment_type_id=new_kind.id, end=chosen.end, room_id=chosen.room_id,
+        equipment_ids=chosen.equipment_ids,
+        override_reason=cmd.override_reason if overridden else current.override_reason,
+    )
+    return Accepted((changed,), (), overridden, cmd.override_reason if overridden else None)
 
 
 def _changeable(
@@ -347,6 +364,7 @@ def _cancel(cmd: CancelAppointment, state: CalendarState, now: datetime) -> Outc
         current,
         status=AppointmentStatus.CANCELLED,
         cancel_reason=cmd.reason,
+        cancel_category=cmd.category,
         last_status_change=StatusChange(current.status, now, cmd.actor.user_id),
         version=current.version + 1,
     )
@@ -413,6 +431,7 @@ def _undo(cmd: UndoStatus, state: CalendarState, now: datetime, policy: Policy) 
         current,
         status=last.previous,
         cancel_reason=None if last.previous.occupies_time else current.cancel_reason,
+        cancel_category=None if last.previous.occupies_time else current.cancel_category,
         last_status_change=None,
         version=current.version + 1,
     )

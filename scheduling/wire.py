@@ -36,6 +36,7 @@ ENTITIES: dict[str, type[Any]] = {
     "patient": model.Patient,
     "appointment": model.Appointment,
     "series": model.Series,
+    "slot_template": model.SlotTemplate,
     "waitlist_entry": model.WaitlistEntry,
 }
 ENTITY_OF: dict[type[Any], str] = {cls: name for name, cls in ENTITIES.items()}

@@ -94,11 +94,22 @@ def late_cancel(ctx: object, day: date) -> None:
         booking.cancel(ctx, items[0].appointment_id, "Patient called: ill")  # type: ignore[arg-type]
 
 
+#: ``--today-board``: only the today board (with its per-provider statistics).
+ONLY = {"today_board": False}
+
+
 def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
                    language: str) -> None:
     ctx = window._ctx
     window.set_clinic(RIVERSIDE)
     window.go_to(window.day)
+    if ONLY["today_board"]:
+        if first:
+            board = window.open_today_board()
+            board.resize(1280, 800)
+            save(board, out, f"today-board-providers-{language}.png")
+            board.close()
+        return
     items = [i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day).items]
     # 1. The agenda after a quick-created booking: stripes, legend, now line, the notice.
     free = agenda.free_slots(ctx, RIVERSIDE, items[0].appointment_type_id, window.day,
@@ -199,7 +210,10 @@ def slot_menu(window: MainWindow, out: Path, language: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--today-board", action="store_true",
+                        help="only the today board with its per-provider statistics")
     args = parser.parse_args()
+    ONLY["today_board"] = args.today_board
     args.out.mkdir(parents=True, exist_ok=True)
     capture(args.out)
     for dialog in QApplication.topLevelWidgets():

@@ -36,9 +36,9 @@ from scheduling.commands import (
     Accepted,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
-    EditAppointment,
     MoveAppointment,
     Permission,
     Refused,
@@ -154,27 +154,40 @@ def resize(
     ))
 
 
-def edit(
-    ctx: DeskContext, appointment_id: str, *, appointment_type_id: str | None = None,
-    notes: str | None = None,
-) -> ActionResult:
-    """Change the type and/or the notes (``None``: unchanged); the server judges it again."""
-    command = EditAppointment(ctx.actor(), appointment_id, appointment_type_id, notes)
-    return _run(ctx, _Plan(
-        command, frozenset({Permission.MODIFY}), "change appointments",
-        intents.APPOINTMENT_EDIT,
-        lambda state: intents.edit(command, _version(state, appointment_id)), (),
-    ))
-
 
 def cancel(
-    ctx: DeskContext, appointment_id: str, reason: str, *, override_reason: str | None = None
+    ctx: DeskContext, appointment_id: str, reason: str, *, override_reason: str | None = None,
+    category: str | None = None,
 ) -> ActionResult:
-    command = CancelAppointment(ctx.actor(), appointment_id, reason, override_reason)
+    """Cancel with a free-text reason and optionally a category
+    (:data:`scheduling.cancellation.CANCEL_CATEGORIES`)."""
+    command = CancelAppointment(ctx.actor(), appointment_id, reason, override_reason, category)
     return _run(ctx, _Plan(
         command, frozenset({Permission.CANCEL}), "cancel appointments",
         intents.APPOINTMENT_CANCEL,
         lambda state: intents.cancel(command, _version(state, appointment_id)), (),
+    ))
+
+
+def change_type_and_notes(
+    ctx: DeskContext,
+    appointment_id: str,
+    *,
+    appointment_type_id: str | None = None,
+    notes: str | None = None,
+    patient_notes: str | None = None,
+    end: datetime | None = None,
+    override_reason: str | None = None,
+) -> ActionResult:
+    """Change the type and/or notes after booking (None keeps a field); a new type is
+    judged again at the same start (``appointment.change_details``)."""
+    command = ChangeDetails(ctx.actor(), appointment_id, appointment_type_id, notes,
+                            patient_notes, end, override_reason)
+    return _run(ctx, _Plan(
+        command, frozenset({Permission.MODIFY}), "change appointments",
+        intents.APPOINTMENT_CHANGE_DETAILS,
+        lambda state: intents.change_details(command, _version(state, appointment_id)),
+        () if end is None else (end,),
     ))
 
 

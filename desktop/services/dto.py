@@ -109,6 +109,8 @@ class PatientDTO:
     pending: bool
     contact_preference: str = "email_then_sms"
     reminders_opt_out: bool = False
+    #: The start of the patient's next booked appointment (searches fill it), if any.
+    next_appointment: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

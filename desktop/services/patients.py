@@ -10,7 +10,8 @@ and matches phone numbers by their digits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
@@ -27,10 +28,10 @@ from desktop.services.context import (
 )
 from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
 from desktop.store import outbox, patient_names, row_mapping
-from desktop.store.models import ConflictRow, PatientNameKey, PatientRow
+from desktop.store.models import AppointmentRow, ConflictRow, PatientNameKey, PatientRow
 from desktop.store.patient_names import PREFIX_END, fold
 from scheduling import intents
-from scheduling.model import CONTACT_PREFERENCES, Patient
+from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus, Patient
 from scheduling.refusals import RefusalCode
 
 VIEW = "patient:view"
@@ -149,8 +150,28 @@ def search(
         if not phone_search:
             query = _name_condition(session, query, set(words))
         query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
-        return tuple(_dto(row_mapping.patient(row), row.is_pending)
-                     for row in session.scalars(query))
+        found = [_dto(row_mapping.patient(row), row.is_pending)
+                 for row in session.scalars(query)]
+        upcoming = _next_appointments(session, [p.id for p in found], ctx.now())
+    return tuple(replace(p, next_appointment=upcoming.get(p.id)) for p in found)
+
+
+#: Statuses of a booking that still holds its time (the "next appointment" of a search).
+_HOLDING = tuple(s.value for s in AppointmentStatus if s.occupies_time)
+
+
+def _next_appointments(session: Session, patient_ids: list[str],
+                       now: datetime) -> dict[str, datetime]:
+    """Each patient's next booked start at or after ``now`` (one grouped query)."""
+    if not patient_ids:
+        return {}
+    rows = session.execute(
+        select(AppointmentRow.patient_id, func.min(AppointmentRow.start))
+        .where(AppointmentRow.patient_id.in_(patient_ids), AppointmentRow.start >= now,
+               AppointmentRow.deleted.is_(False), AppointmentRow.status.in_(_HOLDING))
+        .group_by(AppointmentRow.patient_id))
+    return {patient_id: start.replace(tzinfo=UTC) if start.tzinfo is None else start
+            for patient_id, start in rows}
 
 
 def _name_condition(session: Session, query: Select[tuple[PatientRow]],

@@ -10,7 +10,7 @@ return frozen values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,20 @@ class ProviderLoad:
     booked: timedelta
     available: timedelta
     ratio: float | None
+    #: The provider's appointments of the day at the clinic by status (every status).
+    by_status: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def appointments(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def seen(self) -> int:
+        """Arrived, in progress or completed."""
+        return sum(self.by_status.get(s.value, 0) for s in _SEEN)
+
+
+_SEEN = (AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS, AppointmentStatus.COMPLETED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +103,13 @@ def load_today(ctx: DeskContext, clinic_id: str, day: date) -> TodaySnapshot:
         for resource in state.resources.values() if clinic_id in resource.clinic_ids
         for o in state.outages.get(resource.id, ()) if o.start < end and o.end > start
     )
-    loads = tuple(ProviderLoad(names.get(u.provider_id, ""), u.booked, u.available, u.ratio)
-                  for u in utilization(state, clinic_id, day, day))
+    at_clinic = [a for a in state.appointments.values() if a.clinic_id == clinic_id]
+    loads = tuple(
+        ProviderLoad(names.get(u.provider_id, ""), u.booked, u.available, u.ratio, {
+            s.value: n for s, n in appointment_statistics(
+                at_clinic, day, day, view.time_zone, provider_id=u.provider_id,
+            ).by_status.items()})
+        for u in utilization(state, clinic_id, day, day))
     return TodaySnapshot(
         day, ctx.now(), view.time_zone, items, len(agenda.conflict_inbox(ctx)), outages,
         sum(1 for i in view.items if i.status == AppointmentStatus.PENDING.value),

@@ -275,6 +275,10 @@ class AppointmentRow(Mirror, DeskEditable, Base):
     reschedule_count: Mapped[int] = mapped_column(default=0)
     override_reason: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_category: Mapped[str | None] = mapped_column(String(40))
+    visit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    slot_template_id: Mapped[str | None] = mapped_column(String(64))
+    encounter_ref: Mapped[str | None] = mapped_column(String(200))
     # {"previous": status, "at": iso instant, "actor_id": str} or None
     last_status_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -211,6 +211,10 @@ def appointment(row: AppointmentRow) -> Appointment:
         override_reason=row.override_reason,
         cancel_reason=row.cancel_reason,
         last_status_change=change,
+        cancel_category=row.cancel_category,
+        visit_id=row.visit_id,
+        slot_template_id=row.slot_template_id,
+        encounter_ref=row.encounter_ref,
     )
 
 
@@ -257,6 +261,10 @@ def write_appointment(row: AppointmentRow, record: Appointment, mutation_id: int
     row.reschedule_count = record.reschedule_count
     row.override_reason = record.override_reason
     row.cancel_reason = record.cancel_reason
+    row.cancel_category = record.cancel_category
+    row.visit_id = record.visit_id
+    row.slot_template_id = record.slot_template_id
+    row.encounter_ref = record.encounter_ref
     change = record.last_status_change
     row.last_status_change = None if change is None else {
         "previous": change.previous.value,

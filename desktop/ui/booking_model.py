@@ -8,6 +8,7 @@ changed". ``Qt.UserRole`` gives back the DTO of a row.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -31,6 +32,8 @@ class PatientResultsModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._patients: tuple[PatientDTO, ...] = ()
+        #: Writes a patient's next appointment time (None: not shown).
+        self.describe_when: Callable[[datetime], str] | None = None
 
     def set_patients(self, patients: Sequence[PatientDTO]) -> None:
         self.beginResetModel()
@@ -48,9 +51,12 @@ class PatientResultsModel(QAbstractListModel):
         if patient is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            if not patient.phone:
-                return patient.display_name
-            return _("{name} · {phone}").format(name=patient.display_name, phone=patient.phone)
+            text = patient.display_name if not patient.phone else _("{name} · {phone}").format(
+                name=patient.display_name, phone=patient.phone)
+            if patient.next_appointment is not None and self.describe_when is not None:
+                text = _("{patient} · next: {time}").format(
+                    patient=text, time=self.describe_when(patient.next_appointment))
+            return text
         if role == Qt.ItemDataRole.UserRole:
             return patient
         return None

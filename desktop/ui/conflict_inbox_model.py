@@ -29,10 +29,11 @@ _ATTEMPTS: Mapping[str, str] = {
     intents.APPOINTMENT_MOVE: N_("Move the appointment of {patient} to {time}"),
     intents.SERIES_EDIT: N_("Change the series of {patient}"),
     intents.APPOINTMENT_RESIZE: N_("Change the length of the appointment of {patient}"),
-    intents.APPOINTMENT_EDIT: N_("Change the type or notes of the appointment of {patient}"),
     intents.APPOINTMENT_CANCEL: N_("Cancel the appointment of {patient}"),
     intents.APPOINTMENT_CHANGE_STATUS: N_("Change the status of the appointment of {patient}"),
     intents.APPOINTMENT_UNDO_STATUS: N_("Undo a status change of the appointment of {patient}"),
+    intents.APPOINTMENT_CHANGE_DETAILS: N_(
+        "Change the type or notes of the appointment of {patient}"),
     intents.PATIENT_CREATE: N_("Register the patient {patient}"),
     intents.PATIENT_UPDATE: N_("Update the details of {patient}"),
 }

@@ -168,6 +168,12 @@ class EditDialog(QDialog):
         resizes = end - start != before.end - before.start
         edits = kind != before.appointment_type_id or notes != before.notes.strip()
         ident, ctx = before.appointment_id, self._ctx
+        retyped = kind != before.appointment_type_id
+
+        def details(type_id: str, text: str) -> ActionResult:
+            # a new type keeps the length chosen here (else it would take its default)
+            return booking.change_type_and_notes(ctx, ident, appointment_type_id=type_id,
+                                                 notes=text, end=end if retyped else None)
 
         def take_back(moved: bool, resized: bool) -> None:
             """The edit is all or nothing: undo the steps already taken."""
@@ -184,8 +190,7 @@ class EditDialog(QDialog):
             if resizes and not self._ok(booking.resize(ctx, ident, end)):
                 take_back(moves, False)
                 return
-            if edits and not self._ok(booking.edit(ctx, ident, appointment_type_id=kind,
-                                                   notes=notes)):
+            if edits and not self._ok(details(kind, notes)):
                 take_back(moves, resizes)
                 return
         except SessionLocked:
@@ -194,8 +199,7 @@ class EditDialog(QDialog):
 
         def undo() -> ActionResult:
             if edits:
-                result = booking.edit(ctx, ident, appointment_type_id=before.appointment_type_id,
-                                      notes=before.notes)
+                result = details(before.appointment_type_id, before.notes)
                 if not result.ok:
                     return result
             result = booking.move(ctx, ident, before.start, provider_id=back_provider,
@@ -206,7 +210,7 @@ class EditDialog(QDialog):
             result = booking.move(ctx, ident, start, provider_id=provider, room_id=room)
             result = result if not result.ok else booking.resize(ctx, ident, end)
             if result.ok and edits:
-                result = booking.edit(ctx, ident, appointment_type_id=kind, notes=notes)
+                result = details(kind, notes)
             return result
 
         self._history.record(Change(EDIT, ident, undo, redo))

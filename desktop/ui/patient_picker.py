@@ -20,7 +20,7 @@ from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
 from desktop.services.patient_duplicates import likely_duplicates
 from desktop.ui.booking_model import PatientResultsModel
-from desktop.ui.text import _, language_notifier, render_message
+from desktop.ui.text import _, format_when, language_notifier, render_message
 from desktop.ui.theme import ERROR, WARNING, text_style
 
 #: Wait this long after the last key stroke before searching (the search is local).
@@ -41,6 +41,7 @@ class PatientPicker(QGroupBox):
         self.search = QLineEdit(self)
         self.search.setClearButtonEnabled(True)
         self.results_model = PatientResultsModel(self)
+        self.results_model.describe_when = lambda moment: format_when(moment, tz, clinic_locale)
         self.results = QListView(self)
         self.results.setModel(self.results_model)
         self.results.setMaximumHeight(96)

@@ -96,8 +96,11 @@ class TodayBoard(QWidget):
         self.utilization_table = QTableView(self.utilization)
         self.utilization_table.setModel(self.utilization_model)
         self.utilization_table.verticalHeader().setVisible(False)
+        # Every column as wide as its words (eight of them: counts by status, then time);
+        # a narrow window scrolls sideways instead of cutting a header or a name.
         self.utilization_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.Stretch)
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.utilization_table.horizontalHeader().setStretchLastSection(True)
         QVBoxLayout(self.utilization).addWidget(self.utilization_table)
 
         self.stats = QGroupBox(self)

@@ -153,9 +153,11 @@ class TodayModel(QAbstractItemModel):
 
 
 class UtilizationModel(QAbstractTableModel):
-    """Per provider: booked and working time today, and the share booked."""
+    """Per provider: today's appointments (all, seen, no-shows, cancelled), booked and
+    working time, and the share booked."""
 
-    COLUMNS = (N_("Provider"), N_("Booked"), N_("Working"), N_("Utilization"))
+    COLUMNS = (N_("Provider"), N_("Appointments"), N_("Seen"), N_("No-shows"),
+               N_("Cancelled"), N_("Booked"), N_("Working"), N_("Utilization"))
 
     def __init__(self, clinic_locale: str, parent: Any = None) -> None:
         super().__init__(parent)
@@ -190,6 +192,8 @@ class UtilizationModel(QAbstractTableModel):
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
             return None
         load = self._rows[index.row()]
-        return (load.provider_name, format_duration(load.booked, self._locale),
+        return (load.provider_name, str(load.appointments), str(load.seen),
+                str(load.by_status.get("no_show", 0)), str(load.by_status.get("cancelled", 0)),
+                format_duration(load.booked, self._locale),
                 format_duration(load.available, self._locale),
                 format_ratio(load.ratio, self._locale))[index.column()]

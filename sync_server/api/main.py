@@ -12,9 +12,11 @@ from sync_server.api.routes import (
     health,
     staff,
     sync,
+    visits,
 )
 
 api_router = APIRouter()
 for router in (health.router, auth.router, devices.router, appointments.router,
-               availability.router, sync.router, events.router, admin.router, staff.router):
+               availability.router, sync.router, events.router, admin.router, staff.router,
+               visits.router):
     api_router.include_router(router)

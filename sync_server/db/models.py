@@ -347,6 +347,29 @@ class WeeklySchedule(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
 
 
+class SlotTemplate(Base):
+    """A named slot of a provider's week ("New patient 09:00-10:00"), local wall time.
+
+    Booking into it records its id on the appointment; availability can be narrowed to
+    it. ``appointment_type_id`` None: any type."""
+
+    __tablename__ = "slot_templates"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("end_time > start_time", name="range"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    provider_id: Mapped[str] = mapped_column(ID, ForeignKey("resources.id"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ID, ForeignKey("clinics.id"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    name: Mapped[str] = mapped_column(String(100))
+    appointment_type_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("appointment_types.id"))
+
+
 class ScheduleException(Base):
     __tablename__ = "schedule_exceptions"
     __table_args__ = (
@@ -492,6 +515,10 @@ class Appointment(Base):
     last_status_previous: Mapped[str | None] = mapped_column(String(20))
     last_status_at: Mapped[datetime | None]
     last_status_actor_id: Mapped[str | None] = mapped_column(ID)
+    cancel_category: Mapped[str | None] = mapped_column(String(40))
+    visit_id: Mapped[str | None] = mapped_column(ID, index=True)
+    slot_template_id: Mapped[str | None] = mapped_column(ID)
+    encounter_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -529,6 +529,34 @@ def _schedule_apply(_session: Session, row: db.WeeklySchedule, v: Values) -> Non
 _PROVIDER_AT_CLINIC = (one("provider_id", db.Resource, "resource", "provider"),
                        one("clinic_id", db.Clinic, "clinic"))
 
+def _slot_template_fields(_session: Session, row: db.SlotTemplate) -> Values:
+    return {"provider_id": row.provider_id, "clinic_id": row.clinic_id, "weekday": row.weekday,
+            "start": row.start_time, "end": row.end_time, "name": row.name,
+            "appointment_type_id": row.appointment_type_id}
+
+
+def _slot_template_apply(_session: Session, row: db.SlotTemplate, v: Values) -> None:
+    row.provider_id, row.clinic_id, row.weekday = v["provider_id"], v["clinic_id"], v["weekday"]
+    row.start_time, row.end_time, row.name = v["start"], v["end"], v["name"]
+    row.appointment_type_id = v["appointment_type_id"]
+
+
+def _slot_template_check(v: Values, _today: date) -> None:
+    _range(v)
+    _require(bool(v["name"].strip()), "A slot template needs a name.")
+
+
+SLOT_TEMPLATE = RecordType(
+    "slot_template", db.SlotTemplate,
+    (*_PROVIDER_AT_CLINIC, one("appointment_type_id", db.AppointmentType, "appointment_type")),
+    fields=_slot_template_fields,
+    apply=_slot_template_apply,
+    record=lambda _s, r: calendar.slot_template_record(r),
+    check=_slot_template_check,
+    removal="delete",
+    owner_field="provider_id",
+)
+
 WEEKLY_SCHEDULE = RecordType(
     "weekly_schedule", db.WeeklySchedule, _PROVIDER_AT_CLINIC,
     fields=_schedule_fields,
@@ -703,5 +731,6 @@ WAITLIST_ENTRY = RecordType(
 RECORD_TYPES: dict[str, RecordType] = {
     kind.entity: kind
     for kind in (CLINIC, DEPARTMENT, RESOURCE, OUTAGE, APPOINTMENT_TYPE, WEEKLY_SCHEDULE,
-                 SCHEDULE_EXCEPTION, HOLIDAY, BLOCKOUT, QUOTA, PATIENT, WAITLIST_ENTRY)
+                 SCHEDULE_EXCEPTION, HOLIDAY, BLOCKOUT, QUOTA, PATIENT, WAITLIST_ENTRY,
+                 SLOT_TEMPLATE)
 }

@@ -189,7 +189,9 @@ def _appointment_row(
         override_reason=record.override_reason, cancel_reason=record.cancel_reason,
         last_status_previous=change.previous.value if change else None,
         last_status_at=change.at if change else None,
-        last_status_actor_id=None, created_at=now, updated_at=now,
+        last_status_actor_id=None, cancel_category=record.cancel_category,
+        visit_id=record.visit_id, slot_template_id=record.slot_template_id,
+        encounter_ref=record.encounter_ref, created_at=now, updated_at=now,
     )
 
 

@@ -15,6 +15,9 @@ from sync_server.db.models import Organization, OrgVersion, Role, RolePermission
 from sync_server.services import audit
 from sync_server.services.errors import AlreadyExists, InvalidInput, NotFound
 
+#: An EHR integration may set an appointment's encounter reference (issue 19 item 6).
+ENCOUNTER_PERMISSION = "ehr:encounter"
+
 ALL_PERMISSIONS = (
     "booking:view_calendar",
     "booking:create_appointment",
@@ -30,6 +33,7 @@ ALL_PERMISSIONS = (
     "admin:devices",
     "admin:audit",
     "schedule:own",
+    ENCOUNTER_PERMISSION,
 )
 
 DEFAULT_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -255,10 +255,15 @@ def test_a_desk_edit_of_type_and_notes_is_judged_again_by_the_server(
     target = args["appointment_id"]
 
     def edit(**change: Any) -> str:
-        return push_as(client, desk, admin, intents.APPOINTMENT_EDIT,
+        return push_as(client, desk, admin, intents.APPOINTMENT_CHANGE_DETAILS,
                        {"appointment_id": target, "base_version": None} | change)
 
-    assert edit(appointment_type_id="type-room-b") == "RESOURCE_NOT_SUITABLE"
+    # a type whose room is another: the rules place it in that room
+    assert edit(appointment_type_id="type-room-b") == "applied"
+    db.rollback()
+    moved_room = db.get(models.Appointment, target)
+    assert moved_room is not None and moved_room.room_id == rooms[1]
+    db.rollback()
     assert edit(notes="Bring the X-rays") == "applied"
     assert edit(appointment_type_id="type-long") == "applied"
     db.rollback()

@@ -34,7 +34,7 @@ from desktop.ui.text import _
 #: Lists of (value, label) the choice fields offer, by name (clinics, providers …).
 Lookups = Mapping[str, list[tuple[Any, str]]]
 Kind = Literal["text", "password", "multiline", "int", "bool", "choice", "many", "time",
-               "day", "instant", "breaks"]
+               "day", "instant", "breaks", "names"]
 
 
 class FieldProblem(ValueError):
@@ -81,7 +81,7 @@ class FieldEditor:
 
     def _make(self, parent: QWidget) -> QWidget:
         kind = self.spec.kind
-        if kind in ("text", "password", "breaks"):
+        if kind in ("text", "password", "breaks", "names"):
             edit = QLineEdit(parent)
             edit.setMaxLength(self.spec.max_length if kind != "breaks" else 400)
             if kind == "password":
@@ -140,6 +140,8 @@ class FieldEditor:
             if kind == "breaks":
                 widget.setText(", ".join(f"{b['start'][:5]}-{b['end'][:5]}"
                                          for b in value or ()))
+            elif kind == "names":  # a type's names per language: the Spanish one here
+                widget.setText(str((value or {}).get("es", "")))
             else:
                 widget.setText("" if value is None else str(value))
         elif isinstance(widget, QPlainTextEdit):
@@ -173,6 +175,8 @@ class FieldEditor:
             text = widget.text().strip()
             if kind == "breaks":
                 return _breaks(text)
+            if kind == "names":
+                return {"es": text} if text else {}
             if kind == "day":
                 return _day(text, self.spec.required)
             if kind == "password":

@@ -138,6 +138,7 @@ APPOINTMENT_TYPES = RecordKind(
     N_("What can be booked: durations (minutes), buffers kept free around it, how many "
        "patients share a slot, and whether patients may book it online."),
     (FieldSpec("name", N_("Name"), required=True),
+     FieldSpec("names", N_("Name in Spanish"), "names", default={}),
      _minutes("default_duration_seconds", N_("Usual length (minutes)"), 5),
      _minutes("min_duration_seconds", N_("Shortest (minutes)"), 5),
      _minutes("max_duration_seconds", N_("Longest (minutes)"), 5),
@@ -192,6 +193,24 @@ WEEKLY_SCHEDULES = RecordKind(
         weekday=_(dict(WEEKDAYS)[int(r["weekday"])]), start=str(r["start"])[:5],
         end=str(r["end"])[:5]),
     _schedule_problem, permission=CONFIGURE, lookups=("providers", "clinics"))
+
+SLOT_TEMPLATES = RecordKind(
+    "slot_templates", f"{ADMIN}/slot-templates", N_("Slot templates"),
+    N_("Named slots of a provider's week, such as “New patient 09:00-10:00”. A booking "
+       "made into one records it, and free times can be shown for one slot template."),
+    (FieldSpec("name", N_("Name"), required=True, max_length=100),
+     FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", required=True),
+     CLINIC,
+     FieldSpec("weekday", N_("Weekday"), "choice", options=WEEKDAYS, default=0),
+     FieldSpec("start", N_("From"), "time", default="09:00"),
+     FieldSpec("end", N_("Until"), "time", default="10:00"),
+     FieldSpec("appointment_type_id", N_("Appointment type"), "choice",
+               lookup="appointment_types", optional=True)),
+    lambda r, lk: _("{name} · {provider} · {weekday} {start}-{end}").format(
+        name=r["name"], provider=name_of(lk, "providers", r["provider_id"]),
+        weekday=_(dict(WEEKDAYS)[int(r["weekday"])]), start=str(r["start"])[:5],
+        end=str(r["end"])[:5]),
+    _range_problem, permission=CONFIGURE, lookups=("providers", "clinics", "appointment_types"))
 
 TIME_OFF = RecordKind(
     "time_off", f"{ADMIN}/schedule-exceptions", N_("Time off and extra hours"),
@@ -270,7 +289,7 @@ ROLES = RecordKind(
 
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
+             SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:

@@ -26,7 +26,13 @@ from desktop.services.admin import (
 )
 from desktop.services.context import DeskContext
 from desktop.services.session import SessionLocked
-from desktop.ui.admin.kinds import ALL_KINDS, TIME_OFF, WEEKLY_SCHEDULES, lookup_lists
+from desktop.ui.admin.kinds import (
+    ALL_KINDS,
+    SLOT_TEMPLATES,
+    TIME_OFF,
+    WEEKLY_SCHEDULES,
+    lookup_lists,
+)
 from desktop.ui.admin.record_editor import RecordEditorDialog, RecordKind
 from desktop.ui.text import _, language_notifier
 from desktop.ui.two_step_dialog import TwoStepDialog
@@ -37,7 +43,7 @@ SOURCES = {"clinics": ("clinics", CONFIGURE), "providers": ("resources", CONFIGU
            "appointment_types": ("appointment-types", CONFIGURE),
            "users": ("users", USERS), "roles": ("roles", USERS),
            "permissions": ("permissions", USERS)}
-OWN = (WEEKLY_SCHEDULES, TIME_OFF)
+OWN = (WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF)
 
 
 def may_open(kind: RecordKind, granted: frozenset[str]) -> bool:

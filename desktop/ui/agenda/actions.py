@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from desktop.services import booking
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
 from desktop.services.session import SessionLocked
+from desktop.ui.cancel_dialog import CancelChoice, ask_cancellation
 from desktop.ui.text import N_, _
 from desktop.ui.undo_history import UndoHistory, booked, status_changed
 from scheduling.model import AppointmentStatus
@@ -58,8 +59,9 @@ class AppointmentActions(QObject):
         self._render = render
         self._zone = zone
         self.history = history
-        #: Asks the reason for a cancellation; None = the user gave up. Tests replace it.
-        self.ask_cancel_reason: Callable[[], str | None] = self._ask_reason
+        #: Asks why it is cancelled (a category and text, or text alone); None = the user
+        #: gave up. Tests replace it.
+        self.ask_cancel_reason: Callable[[], CancelChoice | str | None] = self._ask_reason
         self.open_patient: Callable[[str], None] = lambda _patient_id: None
         self.edit: Callable[[str], None] = lambda _appointment_id: None
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
@@ -117,11 +119,15 @@ class AppointmentActions(QObject):
     def cancel(self, appointment_id: str) -> bool:
         """Ask for a reason, then cancel; giving no reason cancels nothing. A late
         cancellation is recorded and said (seed 003), not refused."""
-        reason = self.ask_cancel_reason()
-        if not reason:
+        answer = self.ask_cancel_reason()
+        choice = answer if isinstance(answer, CancelChoice) or answer is None \
+            else CancelChoice("", answer)
+        reason = choice.reason if choice is not None else ""
+        if choice is None or not reason:
             self._say(_("Nothing was cancelled: a reason is needed."))
             return False
-        result = self._call(lambda: booking.cancel(self._ctx, appointment_id, reason))
+        result = self._call(lambda: booking.cancel(self._ctx, appointment_id, reason,
+                                                   category=choice.category or None))
         if result is None or not result.ok:
             return False
         self.history.record(status_changed(self._ctx, appointment_id, "cancelled", reason))
@@ -169,10 +175,8 @@ class AppointmentActions(QObject):
             self._say(self._render(result.refusal))
         return result
 
-    def _ask_reason(self) -> str | None:
-        text, ok = QInputDialog.getText(self._parent, _("Cancel appointment"),
-                                        _("Why is it cancelled?"))
-        return text.strip() if ok else None
+    def _ask_reason(self) -> CancelChoice | None:
+        return ask_cancellation(self._parent)
 
 
 __all__ = ["STATUS_STEPS", "AppointmentActions"]

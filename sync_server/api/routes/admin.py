@@ -156,6 +156,16 @@ class WeeklyScheduleBody(Body):
     valid_until: Day | None = None
 
 
+class SlotTemplateBody(Body):
+    provider_id: Id
+    clinic_id: Id
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday")]
+    start: WallClock
+    end: WallClock
+    name: Name = Field(..., description='e.g. "New patient"')
+    appointment_type_id: Id | None = Field(None, description="Left out: any type fits")
+
+
 class ScheduleExceptionBody(Body):
     provider_id: Id
     clinic_id: Id
@@ -348,6 +358,9 @@ for _path, _kind, _body, _label in (
 # A provider's user with ``schedule:own`` manages that provider's schedule and time off.
 _record_routes("/admin/weekly-schedules", admin.WEEKLY_SCHEDULE, WeeklyScheduleBody,
                label="weekly schedule", view=_CONFIG, edit=_CONFIG, tag="admin",
+               also=(admin.OWN_SCHEDULE,))
+_record_routes("/admin/slot-templates", admin.SLOT_TEMPLATE, SlotTemplateBody,
+               label="slot template", view=_CONFIG, edit=_CONFIG, tag="admin",
                also=(admin.OWN_SCHEDULE,))
 _record_routes("/admin/schedule-exceptions", admin.SCHEDULE_EXCEPTION, ScheduleExceptionBody,
                label="schedule exception", view=_CONFIG, edit=_CONFIG, tag="admin",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from scheduling import intents
+from scheduling.cancellation import CANCEL_CATEGORIES
 from scheduling.commands import Actor, BookAppointment, Command, Refused
 from scheduling.errors import SchedulingInputError
 from scheduling.i18n import render
@@ -37,12 +38,14 @@ from sync_server.api.fields import (
     Reason,
     RRule,
     WallTime,
+    bounded_text,
 )
 from sync_server.core.translations import translations
 from sync_server.services import access, agenda, booking
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
 from sync_server.services.errors import InvalidInput
+from sync_server.services.organizations import ENCOUNTER_PERMISSION
 
 router = APIRouter(tags=["appointments"], dependencies=[Depends(sqlite_write_turn)])
 
@@ -51,6 +54,8 @@ Creator = Annotated[Principal, Depends(require("booking:create_appointment"))]
 Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
+Encounters = Annotated[Principal, Depends(require(ENCOUNTER_PERMISSION))]
+EncounterRef = bounded_text(200)
 
 MAX_LIST_DAYS = 62
 
@@ -79,6 +84,8 @@ class BookBody(_Body):
     notes: Note = ""
     patient_notes: Note = ""
     override_reason: Reason | None = None
+    slot_template_id: Id | None = Field(
+        None, description="Book into this named slot template (recorded on the appointment)")
 
 
 class MoveBody(_Body):
@@ -95,10 +102,37 @@ class ResizeBody(_Body):
     base_version: int | None = Field(None, ge=0)
 
 
+CancelCategory = Literal[CANCEL_CATEGORIES]  # type: ignore[valid-type]
+
+
 class CancelBody(_Body):
     reason: Reason
     override_reason: Reason | None = None
+    category: CancelCategory | None = Field(None, description="Why, as one of a fixed list")
     base_version: int | None = Field(None, ge=0)
+
+
+class DetailsBody(_Body):
+    appointment_type_id: Id | None = Field(None, description="Left out: the type is kept")
+    notes: Note | None = Field(None, description="Left out: the staff notes are kept")
+    patient_notes: Note | None = None
+    end: Instant | None = Field(None, description="Left out with a new type: its default length")
+    override_reason: Reason | None = None
+    base_version: int | None = Field(None, ge=0)
+
+
+class DuplicateBody(_Body):
+    start: Instant
+    appointment_id: AppointmentId | None = Field(
+        None, description="The copy's id; generated when left out")
+    provider_id: Id | None = Field(None, description="Left out: the same provider")
+    room_id: Id | None = Field(None, description="Left out: any suitable free room")
+    override_reason: Reason | None = None
+
+
+class EncounterBody(_Body):
+    encounter_ref: EncounterRef | None = Field(
+        ..., description="The EHR's encounter reference; null clears it")
 
 
 class StatusBody(_Body):
@@ -231,6 +265,47 @@ def book_appointment(body: BookBody, user: Creator, session: SessionDep,
     return _answer(session, booking.book(session, _caller(user), decoded.request, now))
 
 
+@router.post("/appointments/{appointment_id}/details", response_model=ChangeOut,
+             responses=REFUSAL)
+def change_details(appointment_id: AppointmentIdPath, body: DetailsBody, user: Modifier,
+                   session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+    """Change the type and/or notes after booking; a new type is judged again at the same
+    start (length, capacity, online-bookable, rooms and equipment)."""
+    agenda.own_appointment(session, user, appointment_id, now)
+    result = booking.change_type_and_notes(
+        session, _caller(user), appointment_id, now,
+        appointment_type_id=body.appointment_type_id, notes=body.notes,
+        patient_notes=body.patient_notes, end=body.end, override_reason=body.override_reason,
+        base_version=body.base_version)
+    return _answer(session, result)
+
+
+@router.post("/appointments/{appointment_id}/duplicate", response_model=ChangeOut,
+             status_code=status.HTTP_201_CREATED, responses=REFUSAL)
+def duplicate_appointment(appointment_id: AppointmentIdPath, body: DuplicateBody,
+                          user: Creator, session: SessionDep,
+                          now: NowDep) -> ChangeOut | JSONResponse:
+    """Book a copy (patient, type, length, notes) at another time, judged like a booking."""
+    source = agenda.own_appointment(session, user, appointment_id, now)
+    command = BookAppointment(
+        _caller(user).actor, body.appointment_id or str(uuid.uuid4()), source.clinic_id,
+        source.patient_id, source.appointment_type_id, body.provider_id or source.provider_id,
+        body.start, body.start + (source.end - source.start), body.room_id,
+        source=source.source, notes=source.notes, patient_notes=source.patient_notes,
+        override_reason=body.override_reason)
+    return _answer(session, booking.book(session, _caller(user), command, now))
+
+
+@router.put("/appointments/{appointment_id}/encounter", response_model=dict[str, Any])
+def set_encounter(appointment_id: AppointmentIdPath, body: EncounterBody, user: Encounters,
+                  session: SessionDep, now: NowDep) -> dict[str, Any]:
+    """Set (or clear) the EHR encounter reference (needs ``ehr:encounter``); the
+    appointment's status is not changed (see docs/domain.md)."""
+    record = agenda.set_encounter(session, user, appointment_id, body.encounter_ref, now)
+    session.commit()
+    return to_wire(record)
+
+
 @router.post("/appointments/{appointment_id}/move", response_model=ChangeOut, responses=REFUSAL)
 def move_appointment(appointment_id: AppointmentIdPath, body: MoveBody, user: Modifier,
                      session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
@@ -284,6 +359,16 @@ def list_appointments(
         raise InvalidInput(f"'to' must be after 'from' and at most {MAX_LIST_DAYS} days later.")
     found = agenda.appointments_between(session, user.organization_id, start, end,
                                         provider_id=provider_id, clinic_id=clinic_id)
+    return AppointmentList(appointments=[to_wire(a) for a in found])
+
+
+@router.get("/appointments/upcoming", response_model=AppointmentList)
+def upcoming_appointments(
+    user: Viewer, session: SessionDep, now: NowDep, patient_id: IdQuery,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> AppointmentList:
+    """A patient's appointments still to come (not cancelled), soonest first."""
+    found = agenda.upcoming_for_patient(session, user, patient_id, now, limit)
     return AppointmentList(appointments=[to_wire(a) for a in found])
 
 

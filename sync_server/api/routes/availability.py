@@ -77,6 +77,8 @@ def slots(
     provider_id: ProviderIds = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SLOTS)] = MAX_SLOTS,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    slot_template_id: Annotated[IdQuery | None, Query(
+        description="Only slots inside this named slot template")] = None,
 ) -> Response:
     """Every free slot for the type over local days ``from``..``to`` (at most 31 days),
     ordered by start, provider and room, ``limit`` at a time: when more follow,
@@ -91,6 +93,9 @@ def slots(
         raise InvalidInput(f"The request is not valid: {error}") from None
     if found is None:
         raise NotFound("No clinic with this id.", code="not_found")
+    if slot_template_id is not None:
+        found = agenda.inside_template(session, user, slot_template_id, clinic_id,
+                                       appointment_type_id, found, now)
     if cursor is not None:
         after = _after(cursor)
         found = [s for s in found if _slot_key(s) > after]
@@ -131,3 +136,34 @@ def next_slot(
     except SchedulingInputError as error:
         raise InvalidInput(f"The request is not valid: {error}") from None
     return NextSlot(slot=None if found is None else alternative_json(found))
+
+
+class ClinicWithRoom(BaseModel):
+    clinic_id: str
+    free_slots: int = Field(description="Free slots for the type on that day")
+    first: dict[str, Any] = Field(description="The earliest free slot")
+
+
+class AvailableClinics(BaseModel):
+    clinics: list[ClinicWithRoom]
+
+
+@router.get("/clinics", response_model=AvailableClinics)
+def available_clinics(
+    user: Viewer,
+    session: SessionDep,
+    now: NowDep,
+    appointment_type_id: IdQuery,
+    day: Annotated[Day, Query(description="The local day at each clinic")],
+    provider_id: ProviderIds = None,
+) -> AvailableClinics:
+    """Which clinics have room for the type on ``day`` (``get_available_clinics``):
+    those with at least one free slot, earliest free slot first."""
+    try:
+        found = agenda.available_clinics(session, user.organization_id, appointment_type_id,
+                                         day, now, tuple(provider_id) if provider_id else None)
+    except SchedulingInputError as error:
+        raise InvalidInput(f"The request is not valid: {error}") from None
+    return AvailableClinics(clinics=[
+        ClinicWithRoom(clinic_id=c.clinic_id, free_slots=c.free_slots,
+                       first=alternative_json(c.first)) for c in found])

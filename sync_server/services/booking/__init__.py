@@ -41,7 +41,12 @@ conflicts), :mod:`.push_run` (the sync push fast path).
 
 from __future__ import annotations
 
-from sync_server.services.booking.appointments import CHANGE_COMMANDS, book, change
+from sync_server.services.booking.appointments import (
+    CHANGE_COMMANDS,
+    book,
+    change,
+    change_type_and_notes,
+)
 from sync_server.services.booking.locks import MAX_DAY_LOCKS, LockBusy
 from sync_server.services.booking.outcomes import (
     BookingResult,
@@ -71,11 +76,18 @@ from sync_server.services.booking.records import (
     blockout_delete,
     patient_create,
     patient_update,
+    set_encounter,
     waitlist_add,
     waitlist_book,
     waitlist_remove,
 )
 from sync_server.services.booking.series import book_recurring, edit_recurring
+from sync_server.services.booking.visits import (
+    book_visit,
+    cancel_visit,
+    move_visit,
+    visit_parts,
+)
 
 __all__ = [
     "CHANGE_COMMANDS",
@@ -96,18 +108,24 @@ __all__ = [
     "book",
     "book_in_run",
     "book_recurring",
+    "book_visit",
+    "cancel_visit",
     "change",
+    "change_type_and_notes",
     "drop_run",
     "edit_recurring",
     "finish_run",
     "holding",
     "json_params",
+    "move_visit",
     "patient_create",
     "patient_update",
     "placement_of",
     "prepare_run",
     "record_conflict",
+    "set_encounter",
     "settle_run",
+    "visit_parts",
     "waitlist_add",
     "waitlist_book",
     "waitlist_remove",

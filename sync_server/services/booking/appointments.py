@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from scheduling.availability import DEFAULT_POLICY
 from scheduling.commands import (
+    Accepted,
     BookAppointment,
     CancelAppointment,
+    ChangeDetails,
     ChangeStatus,
     Command,
-    EditAppointment,
     MoveAppointment,
     Policy,
     Refused,
@@ -43,7 +44,7 @@ from sync_server.services.booking.outcomes import (
     _waitlist_event,
 )
 from sync_server.services.booking.push_run import _current_run, _judge_in_run
-from sync_server.services.calendar import Scope, waitlist_record
+from sync_server.services.calendar import Scope, slot_template_record, waitlist_record
 from sync_server.services.unit_of_work import unit_of
 
 
@@ -80,6 +81,9 @@ def book(
         _lock_days(session, resources, [(command.start, end)], kind,
                    exclusive={command.patient_id, *quota})
         state, outcome = _judge(session, org, scope, command, now, policy, config)
+    if isinstance(outcome, Accepted) and command.slot_template_id is not None \
+            and not _in_template(session, org, command.slot_template_id, outcome, tz):
+        outcome = Refused(R.OUTSIDE_SLOT_TEMPLATE, {"slot_template": command.slot_template_id})
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",
                        command.appointment_id, state, command.clinic_id,
@@ -96,6 +100,16 @@ def book(
         _record(session, org, result.version, [entry])
         unit_of(session).emit(_waitlist_event(entry))
     return result
+
+
+def _in_template(session: Session, org: str, template_id: str, outcome: Accepted,
+                 tz: str) -> bool:
+    """Whether the booked appointment lies inside the organization's slot template."""
+    row = session.get(db.SlotTemplate, template_id)
+    booked = outcome.appointment
+    return row is not None and row.organization_id == org and slot_template_record(row).fits(
+        booked.provider_id, booked.clinic_id, booked.appointment_type_id, booked.start,
+        booked.end, tz)
 
 
 def change(
@@ -120,6 +134,8 @@ def change(
     named = {current.provider_id, current.room_id, *(current.equipment_ids or ())}
     spans = [(current.start_at, current.end_at)]
     rooms = equipment = False  # the rules pick no other room or equipment …
+    type_id = current.appointment_type_id
+    placed = isinstance(command, MoveAppointment | ResizeAppointment)
     if isinstance(command, MoveAppointment):
         named |= {command.provider_id, command.room_id}
         # … unless a move leaves them to the rules
@@ -127,12 +143,16 @@ def change(
         spans.append((command.start, command.start + (current.end_at - current.start_at)))
     elif isinstance(command, ResizeAppointment):
         spans.append((current.start_at, command.end))
-    type_id = current.appointment_type_id
-    if isinstance(command, EditAppointment) and command.appointment_type_id:
-        # a new type: judged with its buffers; its rooms if the appointment has none
-        type_id, rooms = command.appointment_type_id, current.room_id is None
+    elif isinstance(command, ChangeDetails):
+        # … or a new type, whose rooms and equipment the rules pick again
+        rooms = equipment = command.appointment_type_id not in (None, type_id)
+        type_id = command.appointment_type_id or type_id
+        placed = rooms or command.end is not None
     config, kind, keys = _configuration(session, org, current.clinic_id, type_id, named,
                                         rooms=rooms, equipment=equipment)
+    if isinstance(command, ChangeDetails) and placed:
+        spans.append((current.start_at, command.end or current.start_at + (
+            kind.default_duration if kind else timedelta(0))))
     tz = _zone(config, current.clinic_id)
     days = _days(tz, [moment for span in spans for moment in span])
     quota = _quota_keys(session, org, current.clinic_id, days, config)
@@ -150,7 +170,7 @@ def change(
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, intent, current.id, state,
                        current.clinic_id)
-    keep = not isinstance(command, MoveAppointment | ResizeAppointment) and current.overridden
+    keep = not placed and current.overridden
     result = _write(session, caller, command, outcome, state, now, keep_overridden=keep)
     if result.refused is None and run is not None and unit_of(session).run is run:
         run.booked(result.appointments)
@@ -158,5 +178,20 @@ def change(
 
 
 # Commands of the change path, for callers that dispatch on type.
-CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, EditAppointment, CancelAppointment,
-                   ChangeStatus, UndoStatus)
+CHANGE_COMMANDS = (MoveAppointment, ResizeAppointment, CancelAppointment, ChangeStatus,
+                   UndoStatus, ChangeDetails)
+
+
+def change_type_and_notes(
+    session: Session, caller: Caller, appointment_id: str, now: datetime, *,
+    appointment_type_id: str | None = None, notes: str | None = None,
+    patient_notes: str | None = None, end: datetime | None = None,
+    override_reason: str | None = None, base_version: int | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> BookingResult:
+    """Change an appointment's type and/or notes after booking (None keeps a field): a
+    new type is judged again at the same start (length, capacity, online-bookable,
+    rooms and equipment), as ``appointment.change_details`` from a desk."""
+    command = ChangeDetails(caller.actor, appointment_id, appointment_type_id, notes,
+                            patient_notes, end, override_reason)
+    return change(session, caller, command, now, policy, base_version=base_version)

@@ -81,11 +81,17 @@ def _store(
             rows[appointment.id] = write_appointment(session, appointment, kind, now,
                                                      overridden=flag, new=appointment.id in new)
         session.flush()
+        # Every old occupation goes before any new one is taken: appointments changed
+        # together (a visit, a series) may move into each other's old places.
+        for appointment in appointments:
+            if appointment.id not in new:
+                _vacate(session, appointment.id)
+        if len(new) < len(appointments):
+            session.flush()
         for appointment in appointments:
             kind = state.appointment_type(appointment.appointment_type_id)
             resource_id = _occupy(session, org, appointment, kind,
-                                  overridden=rows[appointment.id].overridden,
-                                  new=appointment.id in new)
+                                  overridden=rows[appointment.id].overridden)
             if resource_id is not None:
                 blocked = resource_id, appointment
                 savepoint.rollback()
@@ -116,29 +122,29 @@ def _store(
                          occurrences, clinic, _names(state))
 
 
-def _occupy(
-    session: Session, org: str, appointment: model.Appointment, kind: model.AppointmentType,
-    *, overridden: bool, new: bool = False,
-) -> str | None:
-    """Replace the appointment's occupations; the id of a resource the guard refused, if any.
-
-    ``new``: the appointment was just inserted, it has no occupations to replace."""
+def _vacate(session: Session, appointment_id: str) -> None:
+    """Remove an appointment's occupations, handing a group slot's hold to a remaining
+    member."""
     table = db.AppointmentResource
-    holders: list[tuple[str, datetime, datetime]] = []
-    if not new:
-        old = list(session.scalars(select(table).where(table.appointment_id == appointment.id)))
-        holders = [(r.resource_id, r.block_start, r.block_end) for r in old
-                   if r.active and not r.group_member and not r.overridden]
-        session.execute(delete(table).where(table.appointment_id == appointment.id))
-    for resource_id, start, end in holders:  # hand a group slot's hold to a remaining member
+    old = list(session.scalars(select(table).where(table.appointment_id == appointment_id)))
+    holders = [(r.resource_id, r.block_start, r.block_end) for r in old
+               if r.active and not r.group_member and not r.overridden]
+    session.execute(delete(table).where(table.appointment_id == appointment_id))
+    for resource_id, start, end in holders:
         mate = session.scalars(select(table).where(
             table.resource_id == resource_id, table.block_start == start,
             table.block_end == end, table.active.is_(True), table.group_member.is_(True),
         ).limit(1)).first()
         if mate is not None:
             mate.group_member = False
-    if not new:
-        session.flush()
+
+
+def _occupy(
+    session: Session, org: str, appointment: model.Appointment, kind: model.AppointmentType,
+    *, overridden: bool,
+) -> str | None:
+    """Take the appointment's occupations (its old ones already :func:`_vacate`-d); the id
+    of a resource the guard refused, if any."""
     block_start = appointment.start - kind.buffer_before
     block_end = appointment.end + kind.buffer_after
     wanted: list[dict[str, Any]] = []

@@ -372,7 +372,8 @@ def book_in_run(
     kind = _type(session, org, command.appointment_type_id)
     tz = clinic_zone(session, org, command.clinic_id)
     if (command.appointment_id not in run.checked or command.appointment_id in run.existing
-            or kind is None or kind.capacity > 1 or tz is None):
+            or kind is None or kind.capacity > 1 or tz is None
+            or command.slot_template_id is not None):  # book() checks the template
         run.flush(session)
         return None
     end = command.end or command.start + kind.default_duration

@@ -34,9 +34,10 @@ from sync_server.services.booking.outcomes import (
     _owned,
     _refuse,
     _waitlist_event,
+    placement_of,
 )
-from sync_server.services.calendar import patient_record, waitlist_record
-from sync_server.services.events import BlockoutChanged, PatientChanged
+from sync_server.services.calendar import appointment_record, patient_record, waitlist_record
+from sync_server.services.events import BlockoutChanged, PatientChanged, appointment_event
 from sync_server.services.unit_of_work import unit_of
 
 
@@ -151,6 +152,28 @@ def patient_update(
     if conflict is not None and result.version is not None:
         _conflict(session, caller, conflict, result.version, now)
     return result
+
+
+def set_encounter(
+    session: Session, caller: Caller, appointment_id: str, encounter_ref: str | None,
+    now: datetime,
+) -> BookingResult:
+    """Set or clear an appointment's EHR encounter reference under its lock: its status,
+    time and resources stay (the EHR coordinates status through the status endpoint)."""
+    _lock(session, [appointment_id])
+    row = _owned(session, caller, db.Appointment, appointment_id, now)
+    if row is None:
+        return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
+                       now, "appointment.set_encounter", appointment_id, None, None)
+    session.refresh(row)  # as committed before the lock was granted
+    before = placement_of(row)
+    row.encounter_ref = encounter_ref
+    row.version += 1
+    row.updated_at = now
+    session.flush()
+    record = appointment_record(row)
+    return _done(session, caller, now, "appointment.set_encounter", row.id, record,
+                 appointment_event(caller.organization_id, before, record))
 
 
 def edit_conflict_params(request: PatientUpdate, stale: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ APPOINTMENT_COLUMNS = tuple(db.Appointment.__table__.c[name] for name in (
     "start_at", "end_at", "status", "room_id", "equipment_ids", "source", "notes",
     "patient_notes", "series_id", "original_start", "deleted", "version", "reschedule_count",
     "override_reason", "cancel_reason", "last_status_previous", "last_status_at",
-    "last_status_actor_id",
+    "last_status_actor_id", "cancel_category", "visit_id", "slot_template_id", "encounter_ref",
 ))
 
 

@@ -59,6 +59,11 @@ def schedule_record(row: db.WeeklySchedule) -> model.WeeklySchedule:
                                 row.valid_until)
 
 
+def slot_template_record(row: db.SlotTemplate) -> model.SlotTemplate:
+    return model.SlotTemplate(row.id, row.provider_id, row.clinic_id, row.weekday,
+                              row.start_time, row.end_time, row.name, row.appointment_type_id)
+
+
 def exception_record(row: db.ScheduleException) -> model.ScheduleException:
     return model.ScheduleException(row.id, row.provider_id, row.clinic_id,
                                    model.ExceptionKind(row.kind), row.start_at, row.end_at,
@@ -102,6 +107,8 @@ def appointment_record(row: db.Appointment | Row[Any]) -> model.Appointment:
         original_start=row.original_start, deleted=row.deleted, version=row.version,
         reschedule_count=row.reschedule_count, override_reason=row.override_reason,
         cancel_reason=row.cancel_reason, last_status_change=change,
+        cancel_category=row.cancel_category, visit_id=row.visit_id,
+        slot_template_id=row.slot_template_id, encounter_ref=row.encounter_ref,
     )
 
 
@@ -159,6 +166,8 @@ def appointment_values(
         "last_status_previous": change.previous.value if change else None,
         "last_status_at": change.at if change else None,
         "last_status_actor_id": change.actor_id[:36] if change and change.actor_id else None,
+        "cancel_category": record.cancel_category, "visit_id": record.visit_id,
+        "slot_template_id": record.slot_template_id, "encounter_ref": record.encounter_ref,
         "updated_at": now,
     }
 

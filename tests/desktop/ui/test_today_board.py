@@ -77,6 +77,10 @@ def test_the_board_groups_todays_appointments_by_state_and_shows_the_wait(
         board.model.index(board.model.group_keys().index("completed"), 0)) == 0
     assert [board.utilization_model.index(r, 0).data()
             for r in range(board.utilization_model.rowCount())] == ["Dr López", "Dr Ruiz"]
+    per_provider = [[board.utilization_model.index(r, c).data() for c in range(5)]
+                    for r in range(board.utilization_model.rowCount())]
+    # provider, appointments, seen (arrived / in progress / completed), no-shows, cancelled
+    assert per_provider == [["Dr López", "2", "1", "1", "0"], ["Dr Ruiz", "2", "1", "0", "0"]]
     assert board.exception_labels[0].text() == "0 conflicts to look at"
     assert board.exception_labels[3].text() == "8 changes not yet sent to the server"
     assert board.stat_values[0].text() == "4"

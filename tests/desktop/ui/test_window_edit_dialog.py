@@ -135,13 +135,13 @@ def test_the_type_and_the_notes_are_changed_and_queued_for_the_server_as_one_ste
     with ctx.store.session() as session:
         last = outbox.pending(session)[-1]
         assert (last.name, last.args["appointment_type_id"], last.args["notes"]) == (
-            "appointment.edit", "type-cleaning", "Bring the X-rays")
+            "appointment.change_details", "type-cleaning", "Bring the X-rays")
     window.agenda.history.undo()
     back = row(ctx, ana)
     assert (back.appointment_type_id, back.notes) == (CHECKUP, "")
 
 
-def test_a_type_the_appointments_room_does_not_suit_is_refused_and_nothing_changes(
+def test_a_type_the_appointments_room_does_not_suit_is_placed_in_a_room_that_does(
     qtbot: QtBot, window: MainWindow, ctx: DeskContext
 ) -> None:
     _add_type(ctx, "type-xray", "X-ray", [ROOM_2])
@@ -151,13 +151,14 @@ def test_a_type_the_appointments_room_does_not_suit_is_refused_and_nothing_chang
     dialog = EditDialog(ctx, ana, window.agenda.history, window)
     qtbot.addWidget(dialog)
     dialog.type_combo.setCurrentIndex(dialog.type_combo.findData("type-xray"))
-    dialog.notes.setPlainText("changed too")
     dialog.duration.setValue(45)
 
     dialog.save()
 
     after = row(ctx, ana)
-    assert (after.appointment_type_id, after.notes, after.end) == (
-        before.appointment_type_id, before.notes, before.end)
-    assert dialog.message.text()
-    assert not window.agenda.history.can_undo()
+    assert (after.appointment_type_id, after.room_id) == ("type-xray", ROOM_2)
+    assert after.end - after.start == timedelta(minutes=45)  # the length chosen, not the default
+    window.agenda.history.undo()
+    back = row(ctx, ana)
+    assert (back.appointment_type_id, back.room_id, back.end) == (
+        before.appointment_type_id, before.room_id, before.end)
