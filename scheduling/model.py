@@ -77,6 +77,8 @@ class Resource:
     department_id: str | None = None
     active: bool = True
     restriction: Restriction | None = None
+    #: A provider's colour in the agenda (``#rrggbb``; empty: the agenda's own).
+    color: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,9 @@ class AppointmentType:
     cancellation_period: timedelta = timedelta(0)
     reschedule_limit: int | None = None
     color: str = "#4a90d9"
+    #: The fee a cancellation inside ``cancellation_period`` incurs, in cents of the
+    #: clinic's currency (None: no fee; seed 003).
+    late_cancellation_fee_cents: int | None = None
 
     def __post_init__(self) -> None:
         zero = timedelta(0)
@@ -142,6 +147,8 @@ class AppointmentType:
             raise InvalidIntervalError("buffers cannot be negative")
         if self.capacity < 1:
             raise SchedulingInputError("capacity must be at least 1")
+        if self.late_cancellation_fee_cents is not None and self.late_cancellation_fee_cents < 0:
+            raise SchedulingInputError("a late-cancellation fee cannot be negative")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -282,6 +289,11 @@ class Patient:
     contact_preference: str = "email_then_sms"
     #: The patient asked for no reminders (booking notices still follow the preference).
     reminders_opt_out: bool = False
+    #: Seed 002's demographics and insurance (PHI: never in logs, URLs or audit details).
+    date_of_birth: date | None = None
+    address: str = ""
+    insurance_provider: str = ""
+    insurance_id: str = ""
 
     @property
     def display_name(self) -> str:

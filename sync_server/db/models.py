@@ -275,6 +275,8 @@ class Resource(Base):
     specialty: Mapped[str] = mapped_column(String(200), default="")
     licence_number: Mapped[str] = mapped_column(String(50), default="")
     user_id: Mapped[str | None] = mapped_column(ID)
+    #: The provider's colour in the agenda (``#rrggbb``, empty: the agenda's own; 0016).
+    color: Mapped[str] = mapped_column(String(16), default="")
 
 
 class ResourceClinic(Base):
@@ -326,6 +328,8 @@ class AppointmentType(Base):
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Booking policy: the fee of a late cancellation, in cents (None: no fee; 0016).
+    late_cancellation_fee_cents: Mapped[int | None] = mapped_column(Integer)
 
 
 class WeeklySchedule(Base):
@@ -517,7 +521,8 @@ class AppointmentResource(Base):
 
 
 class AppointmentFinancials(Base):
-    """Seed 002's financial record of an appointment."""
+    """Seed 002's financial record of an appointment (:mod:`scheduling.financials`:
+    ``amount_due`` and ``payment_status`` are kept equal to what the amounts give)."""
 
     __tablename__ = "appointment_financials"
     __table_args__ = (
@@ -534,6 +539,10 @@ class AppointmentFinancials(Base):
     amount_due: Mapped[Decimal | None]
     payment_status: Mapped[str] = mapped_column(String(16), default="pending")
     payment_date: Mapped[date | None] = mapped_column(Date)
+    #: Paid so far, the fee of a late cancellation, and whether it was one (0016).
+    amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    late_cancellation_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class WaitlistEntry(Base):

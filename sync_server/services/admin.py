@@ -368,14 +368,14 @@ def _resource_fields(session: Session, row: db.Resource) -> Values:
     return {"kind": row.kind, "name": row.name, "department_id": row.department_id,
             "active": row.active, "clinic_ids": _resource_ids(session, row.id),
             "restriction": restriction, "specialty": row.specialty,
-            "licence_number": row.licence_number, "user_id": row.user_id}
+            "licence_number": row.licence_number, "user_id": row.user_id, "color": row.color}
 
 
 def _resource_apply(session: Session, row: db.Resource, v: Values) -> None:
     row.kind, row.name, row.department_id, row.active = (
         v["kind"], v["name"], v["department_id"], v["active"])
-    row.specialty, row.licence_number, row.user_id = (
-        v["specialty"], v["licence_number"], v["user_id"])
+    row.specialty, row.licence_number, row.user_id, row.color = (
+        v["specialty"], v["licence_number"], v["user_id"], v["color"])
     restriction = v["restriction"]
     row.restricted = restriction is not None
     row.requires_approval = bool(restriction and restriction["requires_approval"])
@@ -420,7 +420,8 @@ _DURATIONS = ("default_duration_seconds", "min_duration_seconds", "max_duration_
               "buffer_before_seconds", "buffer_after_seconds", "min_notice_seconds",
               "cancellation_period_seconds")
 _TYPE_FIELDS = ("name", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
-                "max_days_ahead", "reschedule_limit", "color", "active")
+                "max_days_ahead", "reschedule_limit", "color", "active",
+                "late_cancellation_fee_cents")
 
 
 def _type_fields(_session: Session, row: db.AppointmentType) -> Values:

@@ -100,6 +100,8 @@ class ResourceBody(Body):
     licence_number: LicenceNumber = ""
     user_id: Id | None = Field(
         None, description="A provider's own account (may manage its schedule: schedule:own)")
+    color: Annotated[str, Field(pattern=r"^(#[0-9a-fA-F]{6})?$",
+                                description="The agenda colour, #rrggbb; empty: none")] = ""
 
 
 class OutageBody(Body):
@@ -135,6 +137,10 @@ class AppointmentTypeBody(Body):
     reschedule_limit: Annotated[int, Field(ge=0, le=1000)] | None = None
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4a90d9"
     active: bool = True
+    late_cancellation_fee_cents: Annotated[int, Field(
+        ge=0, le=9_999_999_999,
+        description="Booking policy: the fee of a cancellation inside the cancellation "
+                    "period, in cents; null: no fee")] | None = None
 
 
 class TimeRange(Body):
