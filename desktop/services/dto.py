@@ -109,6 +109,11 @@ class PatientDTO:
     pending: bool
     contact_preference: str = "email_then_sms"
     reminders_opt_out: bool = False
+    #: Seed 002's record: ISO date of birth ("" when unknown), address and insurance.
+    date_of_birth: str = ""
+    address: str = ""
+    insurance_provider: str = ""
+    insurance_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

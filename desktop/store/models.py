@@ -117,6 +117,7 @@ class ResourceRow(Mirror, Base):
     active: Mapped[bool] = mapped_column(default=True)
     # {"requires_approval": bool, "min_lead_time_seconds": int} or None
     restriction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    color: Mapped[str] = mapped_column(String(16), default="")  # a provider's, or ""
 
 
 class AppointmentTypeRow(Mirror, Base):
@@ -139,6 +140,7 @@ class AppointmentTypeRow(Mirror, Base):
     cancellation_period_seconds: Mapped[int] = mapped_column(default=0)
     reschedule_limit: Mapped[int | None]
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
+    late_cancellation_fee_cents: Mapped[int | None]
 
 
 class WeeklyScheduleRow(Mirror, Base):
@@ -221,6 +223,11 @@ class PatientRow(Mirror, DeskEditable, Base):
     #: How notices and reminders reach the patient (scheduling.model.CONTACT_PREFERENCES).
     contact_preference: Mapped[str] = mapped_column(String(16), default="email_then_sms")
     reminders_opt_out: Mapped[bool] = mapped_column(default=False)
+    #: ISO date ("" when unknown), as a patient update carries it.
+    date_of_birth: Mapped[str] = mapped_column(String(10), default="")
+    address: Mapped[str] = mapped_column(default="")
+    insurance_provider: Mapped[str] = mapped_column(String(100), default="")
+    insurance_id: Mapped[str] = mapped_column(String(50), default="")
     # Kept by desktop.store.patient_names on every flush: folded "family<TAB>given" (the
     # search results' order) and the phone's digits.
     folded_name: Mapped[str] = mapped_column(default="")
