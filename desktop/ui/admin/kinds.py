@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from desktop.services.admin import CONFIGURE, USERS, Record
+from desktop.services.financials import FinancialError, amount
 from desktop.ui.admin.fields import FieldSpec, Lookups
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
+from scheduling.financials import cents, from_cents
 
 ADMIN = "/api/v1/admin"
 DAY = 24 * 60
@@ -94,8 +96,11 @@ PROVIDERS = RecordKind(
      FieldSpec("licence_number", N_("Licence number"), max_length=50, default=""),
      FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
      FieldSpec("user_id", N_("User account"), "choice", lookup="users", optional=True),
+     FieldSpec("color", N_("Agenda colour (#rrggbb, or empty)"), default="", max_length=7),
      FieldSpec("active", N_("Active"), "bool", default=True)),
     lambda r, _l: f"{r['name']}" + (f" · {r['specialty']}" if r.get("specialty") else ""),
+    lambda v: None if not v["color"] or _is_colour(v["color"]) else _(
+        "A colour is written #rrggbb, e.g. #4a90d9."),
     keep=lambda r: r.get("kind") == "provider", fixed={"kind": "provider"},
     removable=False, lookups=("clinics", "users"))
 
@@ -161,10 +166,36 @@ def _is_colour(text: str) -> bool:
                                                      for c in text[1:])
 
 
+def late_fee_form(record: Record) -> Record:
+    """The fee in cents as the form shows it ("25.00"; empty: no fee)."""
+    cents = record.get("late_cancellation_fee_cents")
+    return {**record, "late_cancellation_fee": "" if cents is None else str(from_cents(cents))}
+
+
+def late_fee_problem(values: Record) -> str | None:
+    text = str(values["late_cancellation_fee"]).strip()
+    try:
+        if text:
+            amount(text, "late_cancellation_fee")
+    except FinancialError:
+        return _("Write the late-cancellation fee like 25.00 (not negative, at most two "
+                 "decimals), or leave it empty for no fee.")
+    return None
+
+
+def late_fee_api(values: Record) -> Record:
+    flat = dict(values)
+    text = str(flat.pop("late_cancellation_fee")).strip()
+    flat["late_cancellation_fee_cents"] = (cents(amount(text, "late_cancellation_fee"))
+                                           if text else None)
+    return flat
+
+
 BOOKING_POLICIES = RecordKind(
     "booking_policies", f"{ADMIN}/appointment-types", N_("Booking policies"),
     N_("Per appointment type: how short the notice may be, how far ahead patients may "
-       "book, until when they may cancel, and how often they may reschedule."),
+       "book, until when they may cancel, how often they may reschedule, and the fee of a "
+       "later cancellation."),
     (FieldSpec("min_notice_seconds", N_("Minimum notice (hours)"), "int", maximum=24 * 366,
                unit=3600, default=0),
      FieldSpec("max_days_ahead", N_("Bookable up to (days ahead)"), "int", minimum=1,
@@ -172,8 +203,11 @@ BOOKING_POLICIES = RecordKind(
      FieldSpec("cancellation_period_seconds", N_("Free cancellation until (hours before)"),
                "int", maximum=24 * 366, unit=3600, default=0),
      FieldSpec("reschedule_limit", N_("Reschedules allowed"), "int", maximum=1000,
-               optional=True)),
-    lambda r, _l: str(r["name"]), creatable=False, removable=False)
+               optional=True),
+     FieldSpec("late_cancellation_fee", N_("Late-cancellation fee (empty: none)"),
+               default="", max_length=14)),
+    lambda r, _l: str(r["name"]), late_fee_problem, creatable=False, removable=False,
+    to_form=late_fee_form, to_api=late_fee_api)
 
 WEEKLY_SCHEDULES = RecordKind(
     "weekly_schedules", f"{ADMIN}/weekly-schedules", N_("Weekly schedules"),
