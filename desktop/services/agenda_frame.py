@@ -9,7 +9,7 @@ blockouts and outages are listed separately so the agenda can draw their reasons
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
@@ -53,7 +53,7 @@ class AgendaFrame:
     working: Mapping[tuple[date, str], tuple[tuple[datetime, datetime], ...]]
     closed: tuple[ClosedPeriod, ...]
     #: Providers' agenda colours (``#rrggbb``) by id; a provider without one is absent.
-    colours: Mapping[str, str] = MappingProxyType({})
+    colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> AgendaFrame:
