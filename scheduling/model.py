@@ -247,7 +247,8 @@ class QuotaPeriod(StrEnum):
 class Quota:
     """At most ``max_count`` active appointments per local day/week.
 
-    Scoped to a provider and/or an appointment type (None = any).
+    Scoped to a provider, an appointment type and/or a department (the providers
+    belonging to it; None = any).
     """
 
     id: str
@@ -256,6 +257,7 @@ class Quota:
     max_count: int
     provider_id: str | None = None
     appointment_type_id: str | None = None
+    department_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_count < 0:

@@ -204,6 +204,7 @@ class QuotaRow(Mirror, Base):
     max_count: Mapped[int]
     provider_id: Mapped[str | None] = mapped_column(String(64))
     appointment_type_id: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class PatientRow(Mirror, DeskEditable, Base):

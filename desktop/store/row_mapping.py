@@ -155,7 +155,7 @@ def outage(row: OutageRow) -> Outage:
 
 def quota(row: QuotaRow) -> Quota:
     return Quota(row.id, row.clinic_id, QuotaPeriod(row.period), row.max_count,
-                 row.provider_id, row.appointment_type_id)
+                 row.provider_id, row.appointment_type_id, row.department_id)
 
 
 def patient(row: PatientRow) -> Patient:
@@ -345,6 +345,7 @@ def write_outage(row: Any, r: model.Outage) -> None:
 def write_quota(row: Any, r: model.Quota) -> None:
     row.clinic_id, row.period, row.max_count = r.clinic_id, r.period.value, r.max_count
     row.provider_id, row.appointment_type_id = r.provider_id, r.appointment_type_id
+    row.department_id = r.department_id
 
 
 def write_patient(row: Any, r: model.Patient) -> None:

@@ -174,6 +174,20 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(64))
     #: Users holding this role must have a second factor to sign in.
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Its permissions hold only in the departments its users belong to (0016).
+    department_scoped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserDepartment(Base):
+    """A user's membership of a department (0016): a department-scoped role of the user
+    grants its permissions in these departments only."""
+
+    __tablename__ = "user_departments"
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = org_fk()
 
 
 class RecoveryCode(Base):
@@ -399,6 +413,8 @@ class Quota(Base):
     max_count: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[str | None] = mapped_column(ID, ForeignKey("resources.id"))
     appointment_type_id: Mapped[str | None] = mapped_column(ID, ForeignKey("appointment_types.id"))
+    #: Counts only the providers of this department (0016; no foreign key: see Resource.user_id).
+    department_id: Mapped[str | None] = mapped_column(ID)
 
 
 # --------------------------------------------------------------------------- patients

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from scheduling import model
 from scheduling.timeutil import is_canonical_zone
 from sync_server.db import models as db
-from sync_server.services import access, calendar
+from sync_server.services import access, calendar, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import AlreadyExists, InvalidInput
 from sync_server.services.events import (
@@ -395,6 +395,7 @@ RESOURCE = RecordType(
     fields=_resource_fields,
     apply=_resource_apply,
     record=lambda s, r: calendar.resource_record(r, _resource_ids(s, r.id)),
+    check_against=departments.check_provider_department,
 )
 
 
@@ -618,16 +619,19 @@ BLOCKOUT = RecordType(
 def _quota_apply(_session: Session, row: db.Quota, v: Values) -> None:
     row.clinic_id, row.period, row.max_count = v["clinic_id"], v["period"], v["max_count"]
     row.provider_id, row.appointment_type_id = v["provider_id"], v["appointment_type_id"]
+    row.department_id = v["department_id"]
 
 
 QUOTA = RecordType(
     "quota", db.Quota,
     (one("clinic_id", db.Clinic, "clinic"),
      one("provider_id", db.Resource, "resource", "provider"),
-     one("appointment_type_id", db.AppointmentType, "appointment_type")),
+     one("appointment_type_id", db.AppointmentType, "appointment_type"),
+     one("department_id", db.Department, "department")),
     fields=lambda _s, r: {"clinic_id": r.clinic_id, "period": r.period,
                           "max_count": r.max_count, "provider_id": r.provider_id,
-                          "appointment_type_id": r.appointment_type_id},
+                          "appointment_type_id": r.appointment_type_id,
+                          "department_id": r.department_id},
     apply=_quota_apply,
     record=lambda _s, r: calendar.quota_record(r),
     removal="delete",

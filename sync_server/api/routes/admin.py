@@ -191,6 +191,8 @@ class QuotaBody(Body):
     max_count: Annotated[int, Field(ge=0, le=100_000)]
     provider_id: Id | None = None
     appointment_type_id: Id | None = None
+    department_id: Id | None = Field(
+        None, description="Count only the providers of this department")
 
 
 class PatientBody(Body):

@@ -77,7 +77,7 @@ def outage_record(row: db.Outage) -> model.Outage:
 
 def quota_record(row: db.Quota) -> model.Quota:
     return model.Quota(row.id, row.clinic_id, model.QuotaPeriod(row.period), row.max_count,
-                       row.provider_id, row.appointment_type_id)
+                       row.provider_id, row.appointment_type_id, row.department_id)
 
 
 def patient_record(row: db.Patient) -> model.Patient:

@@ -6,6 +6,7 @@
   them (empty until then).
 * ``appointment_types.late_cancellation_fee_cents`` (seed 003: the fee of a late
   cancellation, none when null) and ``resources.color`` (a provider's agenda colour).
+* ``quotas.department_id``: a quota counting one department's providers only.
 
 Revision ID: 0008
 Revises: 0004
@@ -39,9 +40,13 @@ def upgrade() -> None:
     with op.batch_alter_table("resources", schema=None) as batch_op:
         batch_op.add_column(sa.Column("color", sa.String(length=16), nullable=False,
                                       server_default=""))
+    with op.batch_alter_table("quotas", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("department_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("quotas", schema=None) as batch_op:
+        batch_op.drop_column("department_id")
     with op.batch_alter_table("resources", schema=None) as batch_op:
         batch_op.drop_column("color")
     with op.batch_alter_table("appointment_types", schema=None) as batch_op:
