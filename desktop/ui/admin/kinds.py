@@ -64,6 +64,9 @@ def _schedule_problem(v: dict[str, Any]) -> str | None:
 PERIOD = (FieldSpec("start", N_("From"), "instant"), FieldSpec("end", N_("Until"), "instant"),
           FieldSpec("reason", N_("Reason"), default="", max_length=500))
 CLINIC = FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True)
+#: A provider's, room's or quota's department (none: shared by the organization).
+DEPARTMENT = FieldSpec("department_id", N_("Department"), "choice", lookup="departments",
+                       optional=True)
 
 
 def _minutes(name: str, label: str, low: int = 1, high: int = DAY) -> FieldSpec:
@@ -96,13 +99,14 @@ PROVIDERS = RecordKind(
      FieldSpec("licence_number", N_("Licence number"), max_length=50, default=""),
      FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
      FieldSpec("user_id", N_("User account"), "choice", lookup="users", optional=True),
+     DEPARTMENT,
      FieldSpec("color", N_("Agenda colour (#rrggbb, or empty)"), default="", max_length=7),
      FieldSpec("active", N_("Active"), "bool", default=True)),
     lambda r, _l: f"{r['name']}" + (f" · {r['specialty']}" if r.get("specialty") else ""),
     lambda v: None if not v["color"] or _is_colour(v["color"]) else _(
         "A colour is written #rrggbb, e.g. #4a90d9."),
     keep=lambda r: r.get("kind") == "provider", fixed={"kind": "provider"},
-    removable=False, lookups=("clinics", "users"))
+    removable=False, lookups=("clinics", "users", "departments"))
 
 def _restriction_form(record: Record) -> Record:
     restriction = record.get("restriction") or {}
@@ -128,6 +132,7 @@ ROOMS = RecordKind(
                options=(("room", N_("Room")), ("equipment", N_("Equipment")))),
      FieldSpec("name", N_("Name"), required=True),
      FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
+     DEPARTMENT,
      FieldSpec("restricted", N_("Restricted"), "bool", default=False),
      FieldSpec("requires_approval", N_("Needs approval"), "bool", default=True),
      FieldSpec("min_lead_time_seconds", N_("Minimum lead time (hours)"), "int",
@@ -136,7 +141,7 @@ ROOMS = RecordKind(
     lambda r, _l: f"{r['name']} · {_('Room') if r['kind'] == 'room' else _('Equipment')}"
                   + (" · " + _("restricted") if r.get("restriction") else ""),
     keep=lambda r: r.get("kind") in ("room", "equipment"), removable=False,
-    lookups=("clinics",), to_form=_restriction_form, to_api=_restriction_api)
+    lookups=("clinics", "departments"), to_form=_restriction_form, to_api=_restriction_api)
 
 APPOINTMENT_TYPES = RecordKind(
     "appointment_types", f"{ADMIN}/appointment-types", N_("Appointment types"),
@@ -271,11 +276,20 @@ QUOTAS = RecordKind(
      FieldSpec("max_count", N_("At most"), "int", maximum=100_000, default=10),
      FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", optional=True),
      FieldSpec("appointment_type_id", N_("Appointment type"), "choice",
-               lookup="appointment_types", optional=True)),
+               lookup="appointment_types", optional=True),
+     DEPARTMENT),
     lambda r, lk: _("{count} per {period} · {clinic}").format(
         count=r["max_count"], period=_(r["period"]),
         clinic=name_of(lk, "clinics", r["clinic_id"])),
-    lookups=("clinics", "providers", "appointment_types"))
+    lookups=("clinics", "providers", "appointment_types", "departments"))
+
+DEPARTMENTS = RecordKind(
+    "departments", f"{ADMIN}/departments", N_("Departments"),
+    N_("Departments of a clinic. Providers, rooms and users belong to departments; a user "
+       "whose role is limited to their departments sees and books only theirs."),
+    (CLINIC, FieldSpec("name", N_("Name"), required=True)),
+    lambda r, lk: f"{r['name']} · {name_of(lk, 'clinics', r['clinic_id'])}",
+    lookups=("clinics",))
 
 USERS_KIND = RecordKind(
     "users", f"{ADMIN}/users", N_("Users"),
@@ -286,10 +300,12 @@ USERS_KIND = RecordKind(
      FieldSpec("password", N_("First password"), "password", required=True,
                create_only=True, max_length=1024),
      FieldSpec("roles", N_("Roles"), "many", lookup="roles", default=[]),
+     FieldSpec("department_ids", N_("Departments"), "many", lookup="departments",
+               default=[]),
      FieldSpec("active", N_("Active"), "bool", default=True, update_only=True)),
     lambda r, _l: f"{r['email']} · {', '.join(r['roles'])}"
                   + (" · " + _("two-step") if r.get("mfa_enrolled") else ""),
-    removable=False, permission=USERS, lookups=("roles",))
+    removable=False, permission=USERS, lookups=("roles", "departments"))
 
 ROLES = RecordKind(
     "roles", f"{ADMIN}/roles", N_("Roles"),
@@ -297,14 +313,17 @@ ROLES = RecordKind(
        "users enrol an authenticator app."),
     (FieldSpec("name", N_("Name"), required=True, create_only=True, max_length=64),
      FieldSpec("permissions", N_("Permissions"), "many", lookup="permissions", default=[]),
-     FieldSpec("mfa_required", N_("Requires two-step sign-in"), "bool", default=False)),
+     FieldSpec("mfa_required", N_("Requires two-step sign-in"), "bool", default=False),
+     FieldSpec("department_scoped", N_("Only in the user's departments"), "bool",
+               default=False)),
     lambda r, _l: f"{r['name']} · {len(r['permissions'])}"
-                  + (" · " + _("two-step") if r.get("mfa_required") else ""),
+                  + (" · " + _("two-step") if r.get("mfa_required") else "")
+                  + (" · " + _("by department") if r.get("department_scoped") else ""),
     removable=False, permission=USERS, lookups=("permissions",))
 
 #: The Administration menu's screens, in its order.
-ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
+ALL_KINDS = (CLINICS, DEPARTMENTS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES,
+             WEEKLY_SCHEDULES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:
@@ -317,6 +336,7 @@ def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, 
 
     return {
         "clinics": named(records.get("clinics", [])),
+        "departments": named(records.get("departments", [])),
         "providers": named([r for r in resources if r.get("kind") == "provider"]),
         "resources": named([r for r in resources if r.get("kind") in ("provider", "room")]),
         "appointment_types": named(records.get("appointment-types", [])),
