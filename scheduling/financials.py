@@ -46,10 +46,10 @@ def money(value: object, field: str) -> Decimal:
         raise FinancialError(f"{field}: not an amount (write it like 12.50).")
     if amount < 0:
         raise FinancialError(f"{field}: amounts cannot be negative.")
+    if amount > MAXIMUM:  # before quantizing: a huge exponent cannot be quantized
+        raise FinancialError(f"{field}: the amount is too large.")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise FinancialError(f"{field}: amounts have at most two decimal places.")
-    if amount > MAXIMUM:
-        raise FinancialError(f"{field}: the amount is too large.")
     return amount.quantize(CENT)
 
 

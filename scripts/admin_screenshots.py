@@ -73,7 +73,7 @@ def add_examples(live: LiveAdmin) -> None:
         live.call("PATCH", f"{ADMIN}/resources/{provider}", json={
             "department_id": department, "color": colour})
     live.call("PATCH", f"{ADMIN}/appointment-types/{live.clinic.type_id}", json={
-        "cancellation_period_seconds": 86_400, "late_cancellation_fee_cents": 2500})
+        "cancellation_period_seconds": 60 * 86_400, "late_cancellation_fee_cents": 2500})
     live.call("POST", f"{ADMIN}/quotas", json={
         "clinic_id": clinic, "period": "day", "max_count": 24, "provider_id": providers[0]})
     live.call("POST", f"{ADMIN}/quotas", json={
@@ -113,6 +113,7 @@ def patient_desk(live: LiveAdmin, folder: Path) -> Desk:
     desk = Desk(folder / "desk", live.clinic)
     desk.enroll(live, live.clinic.codes[0])  # type: ignore[arg-type]
     desk.client.pull()
+    assert desk.ctx.user()  # signed in now: the receptionist enrols two-step sign-in later
     return desk
 
 

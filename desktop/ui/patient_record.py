@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from babel.numbers import format_decimal
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -57,8 +57,8 @@ from scheduling.model import CONTACT_PREFERENCES
 LANGUAGE_NAMES = (("en", "English"), ("es", "Español"))
 PAYMENT_NAMES = {"pending": N_("Pending"), "partial": N_("Partly paid"), "paid": N_("Paid")}
 #: The table's columns: heading msgid.
-COLUMNS = (N_("Appointment"), N_("Charge"), N_("Insurance"), N_("Copay"),
-           N_("Late-cancellation fee"), N_("Paid"), N_("Due"), N_("Payment"))
+COLUMNS = (N_("Appointment"), N_("Charge"), N_("Insurance covers"), N_("Copay"),
+           N_("Late-cancellation fee"), N_("Paid"), N_("Amount due"), N_("Payment"))
 #: Details fields edited as one line of text: (patient field, label msgid, longest).
 TEXT_FIELDS = (("given_name", N_("Given name"), 100), ("family_name", N_("Family name"), 100),
                ("date_of_birth", N_("Date of birth"), 10), ("phone", N_("Phone"), 32),
@@ -133,7 +133,7 @@ class PatientRecordDialog(QDialog):
         layout = QVBoxLayout(page)
         layout.addLayout(form)
         layout.addWidget(self.details_note)
-        layout.addWidget(self.save_details_button)
+        layout.addWidget(self.save_details_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         return page
 

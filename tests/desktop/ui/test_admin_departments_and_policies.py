@@ -1,7 +1,8 @@
-"""The Departments screen and the department fields of providers, users and roles against
-a real server: a department is made, a role limited to its users' departments, a user
-put in a department, and a link that would hide that user's own appointments is refused
-in the server's words."""
+"""Issue 19's later admin fields against a real server: the Departments screen and the
+department fields of providers, users and roles (a link that would hide a user's own
+appointments is refused in the server's words); a booking policy's late-cancellation fee
+(money on the form, cents on the server, a negative one refused before sending); a
+provider's agenda colour."""
 
 from __future__ import annotations
 
@@ -64,3 +65,34 @@ def test_a_scoped_user_of_a_department_and_a_link_hiding_their_appointments_refu
     saved(providers)
     fill(providers, user_id=user["id"])
     assert "would hide the linked user's own appointments" in refused(providers)
+
+
+def test_a_booking_policy_takes_a_late_cancellation_fee(qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.BOOKING_POLICIES)
+    fill(dialog, cancellation_period_seconds=24, late_cancellation_fee="25,50")
+    record = saved(dialog)
+    assert record["late_cancellation_fee_cents"] == 2550
+    assert server_record(live, "/api/v1/admin/appointment-types",
+                         record["id"])["late_cancellation_fee_cents"] == 2550
+    assert {e.spec.name: e for e in dialog.editors}[
+        "late_cancellation_fee"].widget.text() == "25.50"  # type: ignore[attr-defined]
+    fill(dialog, late_cancellation_fee="")
+    assert saved(dialog)["late_cancellation_fee_cents"] is None
+
+
+def test_a_negative_fee_is_refused_before_sending(qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.BOOKING_POLICIES)
+    before = saved(dialog)  # the first policy, as it stands
+    fill(dialog, late_cancellation_fee="-5")
+    assert refused(dialog).startswith("Write the late-cancellation fee like 25.00")
+    after = server_record(live, "/api/v1/admin/appointment-types", before["id"])
+    assert after["late_cancellation_fee_cents"] == before["late_cancellation_fee_cents"]
+
+
+def test_a_provider_gets_an_agenda_colour(qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.PROVIDERS)
+    fill(dialog, name="Dr. Colour", clinic_ids=["Retiro"], color="#2e7d32")
+    record = saved(dialog)
+    assert server_record(live, "/api/v1/admin/resources", record["id"])["color"] == "#2e7d32"
+    fill(dialog, color="green")
+    assert refused(dialog) == "A colour is written #rrggbb, e.g. #4a90d9."
