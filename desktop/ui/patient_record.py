@@ -202,7 +202,7 @@ class PatientRecordDialog(QDialog):
         paying.addStretch(1)
         self.money_note = QLabel(page)
         self.money_note.setWordWrap(True)
-        self.formula = QLabel(_("Due = charge − insurance + late-cancellation fee − paid. "
+        self.formula = QLabel(_("Amount due = charge − insurance + late-cancellation fee − paid. "
                                 "The copay is the part of the patient's share collected at "
                                 "the visit."), page)
         self.formula.setWordWrap(True)

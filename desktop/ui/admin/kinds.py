@@ -268,8 +268,8 @@ BLOCKOUTS = RecordKind(
 
 QUOTAS = RecordKind(
     "quotas", f"{ADMIN}/quotas", N_("Quotas"),
-    N_("At most so many bookings per day or week at a clinic, optionally per provider "
-       "or appointment type."),
+    N_("At most so many bookings per day or week at a clinic, optionally per provider, "
+       "appointment type or department."),
     (CLINIC,
      FieldSpec("period", N_("Per"), "choice", default="day",
                options=(("day", N_("day")), ("week", N_("week")))),
