@@ -4,8 +4,9 @@ late-cancellation fee posted when an appointment is cancelled late (seed 003).
 The amounts and their rules are :mod:`scheduling.financials`; this module keeps
 ``appointment_financials`` rows equal to what they give (``amount_due`` and
 ``payment_status`` are stored for reports, never entered). An appointment or patient
-of another organization is a 404 with an ``access_denied`` audit entry; every read
-is audited (ids only) and every write is an accepted change with its audit entry.
+of another organization (or, for a department-scoped user, of another department) is
+a 404 with an ``access_denied`` audit entry; every read is audited (ids only) and
+every write is an accepted change with its audit entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scheduling.financials import FinancialError, Financials
 from scheduling.model import AppointmentStatus
 from scheduling.refusals import RefusalCode
 from sync_server.db import models as db
-from sync_server.services import access
+from sync_server.services import access, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import InvalidInput
 from sync_server.services.events import (
@@ -82,9 +83,11 @@ def _row_of(session: Session, appointment: db.Appointment) -> db.AppointmentFina
 
 def _appointment(session: Session, who: Principal, appointment_id: str,
                  now: datetime) -> db.Appointment:
-    return access.get_in_organization(session, db.Appointment, appointment_id,
-                                      who.organization_id, who.actor, now,
-                                      target_type="appointment")
+    row = access.get_in_organization(session, db.Appointment, appointment_id,
+                                     who.organization_id, who.actor, now,
+                                     target_type="appointment")
+    departments.check_appointment(session, who, departments.VIEW, row, now)
+    return row
 
 
 def _existing(session: Session, appointment_id: str) -> db.AppointmentFinancials | None:
@@ -158,12 +161,14 @@ def patient_appointments(session: Session, who: Principal, patient_id: str, now:
                db.Appointment.patient_id == patient.id, db.Appointment.deleted.is_(False))
         .order_by(db.Appointment.start_at.desc(), db.Appointment.id)
         .limit(min(limit, MAX_PAGE)).offset(offset)).all()
+    hidden = departments.hidden_resources(session, who)
     found = [{"id": appointment.id, "clinic_id": appointment.clinic_id,
               "provider_id": appointment.provider_id,
               "appointment_type_id": appointment.appointment_type_id,
               "start": appointment.start_at, "end": appointment.end_at,
               "status": appointment.status, "financials": _values(financial)}
-             for appointment, financial in rows]
+             for appointment, financial in rows
+             if not {appointment.provider_id, appointment.room_id} & hidden]
     access.record_reads(session, who.organization_id, who.actor, now, "patient", [patient.id])
     return found
 

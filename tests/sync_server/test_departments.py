@@ -21,7 +21,8 @@ from tests.sync_server.conftest import PASSWORD, OrgUser, Tenants, sign_in
 
 API = "/api/v1"
 SCOPED_PERMISSIONS = ["booking:view_calendar", "booking:create_appointment",
-                      "booking:cancel_appointment", "booking:modify_appointment"]
+                      "booking:cancel_appointment", "booking:modify_appointment",
+                      "patient:view"]
 
 
 @dataclass
@@ -116,6 +117,21 @@ def test_lists_and_reads_leave_out_another_departments_appointments(
     assert org.scoped("GET", f"/appointments/{physio_id}").status_code == 404
     assert org.scoped("POST", f"/appointments/{physio_id}/cancel",
                       json={"reason": "x"}).status_code == 404
+    assert ("appointment", physio_id, "other_department") in denied(db, org.booked.org_id)
+
+
+def test_a_patients_money_of_another_department_is_hidden(org: Departments,
+                                                          db: Session) -> None:
+    physio = created(org.admin("POST", "/appointments",
+                               json=book_body(org, org.physio_provider, 2)))
+    physio_id = physio["appointments"][0]["id"]
+    dental = created(org.scoped("POST", "/appointments",
+                                json=book_body(org, org.dental_provider)))
+    patient = org.booked.clinic.patient_ids[0]
+    listed = org.scoped("GET", f"/patients/{patient}/appointments").json()
+    assert [a["id"] for a in listed] == [dental["appointments"][0]["id"]]
+    assert len(org.admin("GET", f"/patients/{patient}/appointments").json()) == 2
+    assert org.scoped("GET", f"/appointments/{physio_id}/financials").status_code == 404
     assert ("appointment", physio_id, "other_department") in denied(db, org.booked.org_id)
 
 
