@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
-from tests.sync_server.booking_setup import Booked, seed_booked, slot
-from tests.sync_server.conftest import Tenants, sign_in
+from tests.sync_server.booking_setup import Booked, enroll_desk, seed_booked, slot
+from tests.sync_server.conftest import Clock, Tenants, sign_in
 
 API = "/api/v1"
 THIRTY_DAYS = 30 * 86_400
@@ -218,3 +219,18 @@ def test_a_negative_policy_fee_is_refused(client: TestClient, booked: Booked) ->
                           json={"late_cancellation_fee_cents": -1}, headers=booked.admin)
     assert answer.status_code == 422
     assert "late_cancellation_fee_cents" in answer.json()["error"]["message"]
+
+
+def test_a_late_cancellation_pushed_by_a_desk_posts_the_fee(
+        client: TestClient, booked: Booked, db: Session, clock: Clock) -> None:
+    set_policy(client, booked, 1500)
+    appointment_id = book(client, booked)
+    desk = enroll_desk(db, booked.clinic, clock)
+    answer = client.post("/api/v1/sync/push", headers=desk.headers, json=desk.push_body([
+        desk.mutation(intents.APPOINTMENT_CANCEL, {
+            "appointment_id": appointment_id, "reason": "patient called",
+            "override_reason": None, "base_version": 1})]))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["status"] == "applied", answer.text
+    found = financials(client, booked, appointment_id)
+    assert (found["late_cancellation"], found["amount_due"]) == (True, "15.00")
