@@ -65,8 +65,8 @@ def _values(row: db.AppointmentFinancials | None) -> Values:
 
 def _store(session: Session, row: db.AppointmentFinancials, amounts: Financials) -> None:
     row.total_charge, row.insurance_coverage = amounts.total_charge, amounts.insurance_coverage
-    row.copay_amount, row.late_cancellation_fee = amounts.copay_amount, \
-        amounts.late_cancellation_fee
+    row.copay_amount = amounts.copay_amount
+    row.late_cancellation_fee = amounts.late_cancellation_fee
     row.amount_paid, row.amount_due = amounts.amount_paid, amounts.amount_due
     row.payment_status = amounts.payment_status
     session.add(row)
