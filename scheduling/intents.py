@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from scheduling import limits
@@ -256,7 +256,16 @@ def patient_create(patient: Patient) -> Args:
         "preferred_language": patient.preferred_language,
         "contact_preference": patient.contact_preference,
         "reminders_opt_out": patient.reminders_opt_out,
+        "date_of_birth": birth_date_text(patient.date_of_birth),
+        "address": patient.address,
+        "insurance_provider": patient.insurance_provider,
+        "insurance_id": patient.insurance_id,
     }
+
+
+def birth_date_text(value: date | None) -> str:
+    """A date of birth as an intent carries it: ISO ``YYYY-MM-DD``, empty when unknown."""
+    return "" if value is None else value.isoformat()
 
 
 def patient_update(patient_id: str, changes: dict[str, Any],
@@ -387,25 +396,35 @@ class PatientCreate:
     preferred_language: str = "en"
     contact_preference: str = "email_then_sms"
     reminders_opt_out: bool = False
+    date_of_birth: date | None = None
+    address: str = ""
+    insurance_provider: str = ""
+    insurance_id: str = ""
 
     def patient(self, organization_id: str) -> Patient:
         return Patient(self.patient_id, organization_id, self.given_name, self.family_name,
                        True, self.phone, self.email, self.preferred_language,
-                       self.contact_preference, self.reminders_opt_out)
+                       self.contact_preference, self.reminders_opt_out, self.date_of_birth,
+                       self.address, self.insurance_provider, self.insurance_id)
 
 
 #: Patient fields a ``patient.update`` may change, with their type.
 PATIENT_FIELDS: Mapping[str, type] = {
     "given_name": str, "family_name": str, "phone": str, "email": str,
     "preferred_language": str, "active": bool, "contact_preference": str,
-    "reminders_opt_out": bool,
+    "reminders_opt_out": bool, "date_of_birth": str, "address": str,
+    "insurance_provider": str, "insurance_id": str,
 }
 #: The longest text each changeable patient field may hold.
 PATIENT_FIELD_LIMITS: Mapping[str, int] = {
     "given_name": limits.PERSON_NAME, "family_name": limits.PERSON_NAME,
     "phone": limits.PHONE, "email": limits.EMAIL, "preferred_language": limits.LANGUAGE,
-    "contact_preference": limits.CONTACT_PREFERENCE,
+    "contact_preference": limits.CONTACT_PREFERENCE, "date_of_birth": len("YYYY-MM-DD"),
+    "address": limits.NOTE, "insurance_provider": limits.INSURANCE_PROVIDER,
+    "insurance_id": limits.INSURANCE_ID,
 }
+#: Patient fields that may hold line breaks.
+MULTILINE_PATIENT_FIELDS = frozenset({"address"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -843,8 +862,19 @@ def _decode_patient_create(a: _Args, actor: Actor) -> DecodedIntent:
         _contact_preference(a, a.text("contact_preference", "email_then_sms",
                                       limit=limits.CONTACT_PREFERENCE)),
         a.flag("reminders_opt_out", False),
+        _birth_date(a, a.text("date_of_birth", "", limit=len("YYYY-MM-DD"), allow_empty=True)),
+        a.text("address", "", limit=limits.NOTE, allow_empty=True, multiline=True),
+        a.text("insurance_provider", "", limit=limits.INSURANCE_PROVIDER, allow_empty=True),
+        a.text("insurance_id", "", limit=limits.INSURANCE_ID, allow_empty=True),
     )
     return DecodedIntent(a.name, request)
+
+
+def _birth_date(a: _Args, value: str) -> date | None:
+    problem = _patient_field_problem("date_of_birth", value)
+    if problem is not None:
+        raise a._fail("date_of_birth", problem)
+    return date.fromisoformat(value) if value else None
 
 
 def _contact_preference(a: _Args, value: str) -> str:
@@ -866,10 +896,9 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
             raise IntentError(f"{a.name}: a patient has no changeable field {key!r}")
         if not isinstance(value, expected):
             raise IntentError(f"{a.name}: the change to {key} has the wrong type")
-        if isinstance(value, str):
-            problem = limits.text_problem(value, PATIENT_FIELD_LIMITS[key])
-            if problem is not None:
-                raise IntentError(f"{a.name}: the change to {key} must be {problem}")
+        problem = _patient_field_problem(key, value)
+        if problem is not None:
+            raise IntentError(f"{a.name}: the change to {key} must be {problem}")
         if key == "contact_preference":
             _contact_preference(a, str(value))
     base = a._raw("base", False)
@@ -878,10 +907,23 @@ def _decode_patient_update(a: _Args, actor: Actor) -> DecodedIntent:
     if not isinstance(base, Mapping) or not set(base) <= set(changes):
         raise a._fail("base", "an object of values for changed fields")
     for key, value in base.items():
-        if not isinstance(value, PATIENT_FIELDS[key]) or (
-                isinstance(value, str) and limits.text_problem(value, PATIENT_FIELD_LIMITS[key])):
+        if not isinstance(value, PATIENT_FIELDS[key]) or _patient_field_problem(key, value):
             raise IntentError(f"{a.name}: the base value of {key} is not a valid {key}")
     return DecodedIntent(a.name, PatientUpdate(patient_id, dict(changes), dict(base)))
+
+
+def _patient_field_problem(key: str, value: Any) -> str | None:
+    """What is wrong with a patient field's text value (None: fine, or not text)."""
+    if not isinstance(value, str):
+        return None
+    problem = limits.text_problem(value, PATIENT_FIELD_LIMITS[key],
+                                  multiline=key in MULTILINE_PATIENT_FIELDS)
+    if problem is None and key == "date_of_birth" and value:
+        try:
+            problem = limits.year_problem(date.fromisoformat(value))
+        except ValueError:
+            problem = "a date written YYYY-MM-DD, or empty"
+    return problem
 
 
 def _decode_blockout_create(a: _Args, actor: Actor) -> DecodedIntent:

@@ -77,6 +77,8 @@ class Resource:
     department_id: str | None = None
     active: bool = True
     restriction: Restriction | None = None
+    #: A provider's colour in the agenda (``#rrggbb``; empty: the agenda's own).
+    color: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,9 @@ class AppointmentType:
     #: The name in other languages, as (language, name) pairs: ``(("es", "Revisión"),)``.
     #: ``name`` is used for any language not listed.
     names: tuple[tuple[str, str], ...] = ()
+    #: The fee a cancellation inside ``cancellation_period`` incurs, in cents of the
+    #: clinic's currency (None: no fee; seed 003).
+    late_cancellation_fee_cents: int | None = None
 
     def name_in(self, language: str) -> str:
         """The type's name in ``language`` (``en``, ``es`` …), else its ``name``."""
@@ -150,6 +155,8 @@ class AppointmentType:
             raise InvalidIntervalError("buffers cannot be negative")
         if self.capacity < 1:
             raise SchedulingInputError("capacity must be at least 1")
+        if self.late_cancellation_fee_cents is not None and self.late_cancellation_fee_cents < 0:
+            raise SchedulingInputError("a late-cancellation fee cannot be negative")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -248,7 +255,8 @@ class QuotaPeriod(StrEnum):
 class Quota:
     """At most ``max_count`` active appointments per local day/week.
 
-    Scoped to a provider and/or an appointment type (None = any).
+    Scoped to a provider, an appointment type and/or a department (the providers
+    belonging to it; None = any).
     """
 
     id: str
@@ -257,6 +265,7 @@ class Quota:
     max_count: int
     provider_id: str | None = None
     appointment_type_id: str | None = None
+    department_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_count < 0:
@@ -290,6 +299,11 @@ class Patient:
     contact_preference: str = "email_then_sms"
     #: The patient asked for no reminders (booking notices still follow the preference).
     reminders_opt_out: bool = False
+    #: Seed 002's demographics and insurance (PHI: never in logs, URLs or audit details).
+    date_of_birth: date | None = None
+    address: str = ""
+    insurance_provider: str = ""
+    insurance_id: str = ""
 
     @property
     def display_name(self) -> str:

@@ -449,6 +449,10 @@ def _quota_obstacle(
             quota.appointment_type_id != p.appointment_type_id
         ):
             continue
+        if quota.department_id is not None and (
+            _department_of(state, p.provider_id) != quota.department_id
+        ):
+            continue
         days = [day] if quota.period is QuotaPeriod.DAY else _iso_week(day)
         count = 0
         for each in days:
@@ -461,12 +465,21 @@ def _quota_obstacle(
                     other.appointment_type_id != quota.appointment_type_id
                 ):
                     continue
+                if quota.department_id is not None and (
+                    _department_of(state, other.provider_id) != quota.department_id
+                ):
+                    continue
                 count += 1
         if count >= quota.max_count:
             return Violation(
                 R.QUOTA_REACHED, {"max_count": quota.max_count, "period": quota.period.value}
             )
     return None
+
+
+def _department_of(state: CalendarState, provider_id: str) -> str | None:
+    provider = state.resources.get(provider_id)
+    return provider.department_id if provider is not None else None
 
 
 def _iso_week(day: date) -> list[date]:

@@ -9,7 +9,7 @@ blockouts and outages are listed separately so the agenda can draw their reasons
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
@@ -52,6 +52,8 @@ class AgendaFrame:
     holidays: Mapping[date, str]
     working: Mapping[tuple[date, str], tuple[tuple[datetime, datetime], ...]]
     closed: tuple[ClosedPeriod, ...]
+    #: Providers' agenda colours (``#rrggbb``) by id; a provider without one is absent.
+    colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> AgendaFrame:
@@ -130,8 +132,9 @@ def _frame_of(state: CalendarState, clinic_id: str, first: date, last: date) -> 
             for o in state.outages.get(resource.id, ())
             if o.start < span.end and span.start < o.end
         )
+    colours = {provider.id: provider.color for provider in providers if provider.color}
     return AgendaFrame(clinic_id, tz, first, last, MappingProxyType(holidays),
-                       MappingProxyType(working), tuple(closed))
+                       MappingProxyType(working), tuple(closed), MappingProxyType(colours))
 
 
 __all__ = ["AgendaFrame", "ClosedPeriod", "FrameLoader", "load_frame"]

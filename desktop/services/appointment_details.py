@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
@@ -15,7 +16,8 @@ from desktop.services.display_language import display_language
 from desktop.store.models import AppointmentRow
 from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
-from scheduling.model import StatusChange
+from scheduling.financials import from_cents
+from scheduling.model import AppointmentType, StatusChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class AppointmentDetails:
     #: How the patient set the current status themselves ("email-link" or "sms-reply", from
     #: a reminder's reply), or "" when staff did.
     status_by_patient: str = ""
+    #: A late cancellation's fee per the type's booking policy (None: no fee).
+    late_cancellation_fee: Decimal | None = None
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -76,7 +80,15 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         late_cancellation=was_cancelled_late(appointment, kind),
         provider_id=appointment.provider_id, room_id=appointment.room_id,
         status_by_patient=_patient_channel(appointment.last_status_change),
+        late_cancellation_fee=_fee(kind, ctx.policy.late_cancellation_fee),
     )
+
+
+def _fee(kind: AppointmentType | None, fallback: Decimal | None) -> Decimal | None:
+    """The type's late-cancellation fee, else the desk policy's."""
+    if kind is None or kind.late_cancellation_fee_cents is None:
+        return fallback
+    return from_cents(kind.late_cancellation_fee_cents)
 
 
 #: The actor id a patient's reply to a reminder is recorded under (the server's

@@ -111,6 +111,11 @@ class PatientDTO:
     reminders_opt_out: bool = False
     #: The start of the patient's next booked appointment (searches fill it), if any.
     next_appointment: datetime | None = None
+    #: Seed 002's record: ISO date of birth ("" when unknown), address and insurance.
+    date_of_birth: str = ""
+    address: str = ""
+    insurance_provider: str = ""
+    insurance_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
@@ -30,15 +31,21 @@ from desktop.services.dto import PatientDTO, PatientResult, RefusalDTO
 from desktop.store import outbox, patient_names, row_mapping
 from desktop.store.models import AppointmentRow, ConflictRow, PatientNameKey, PatientRow
 from desktop.store.patient_names import PREFIX_END, fold
-from scheduling import intents
+from scheduling import intents, limits
+from scheduling.intents import birth_date_text
 from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus, Patient
-from scheduling.refusals import RefusalCode
+from scheduling.refusals import N_, RefusalCode
 
 VIEW = "patient:view"
 EDIT = "patient:edit"
 #: Fields an update may change.
 EDITABLE = frozenset({"given_name", "family_name", "phone", "email", "preferred_language",
-                      "active", "contact_preference", "reminders_opt_out"})
+                      "active", "contact_preference", "reminders_opt_out", "date_of_birth",
+                      "address", "insurance_provider", "insurance_id"})
+#: A desk-level refusal: a date of birth that is not a past date.
+INVALID_BIRTH_DATE = "INVALID_BIRTH_DATE"
+INVALID_BIRTH_DATE_MESSAGE = N_("Write the date of birth as YYYY-MM-DD, not in the future "
+                                "(or leave it empty).")
 #: Fewer digits than this in a search is not treated as a phone number.
 MIN_PHONE_DIGITS = 3
 #: A word matching fewer patients than this drives the search (see _name_condition).
@@ -99,6 +106,8 @@ def update(ctx: DeskContext, patient_id: str, **changes: Any) -> PatientResult:
             why = refusal(RefusalCode.UNKNOWN_RECORD, kind="patient")
         elif "family_name" in changes and not str(changes["family_name"]).strip():
             why = missing_field("family_name")
+        elif not _birth_date_possible(str(changes.get("date_of_birth", "")), now.date()):
+            why = RefusalDTO(INVALID_BIRTH_DATE, INVALID_BIRTH_DATE_MESSAGE, MappingProxyType({}))
         if why is not None or row is None:
             assert why is not None
             add_event(session, now, user.user_id, intents.PATIENT_UPDATE, patient_id, "refused",
@@ -212,10 +221,23 @@ def get(ctx: DeskContext, patient_id: str) -> PatientDTO | None:
         return None if row is None else _dto(row_mapping.patient(row), row.is_pending)
 
 
+def _birth_date_possible(text: str, today: date) -> bool:
+    """Empty (unknown), or an ISO date between 1900 and today."""
+    if not text.strip():
+        return True
+    try:
+        born = date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return born <= today and limits.year_problem(born) is None
+
+
 def _dto(patient: Patient, pending: bool) -> PatientDTO:
     return PatientDTO(patient.id, patient.given_name, patient.family_name, patient.display_name,
                       patient.phone, patient.email, patient.preferred_language, patient.active,
-                      pending, patient.contact_preference, patient.reminders_opt_out)
+                      pending, patient.contact_preference, patient.reminders_opt_out,
+                      birth_date_text(patient.date_of_birth), patient.address,
+                      patient.insurance_provider, patient.insurance_id)
 
 
 # --------------------------------------------------------------------------- edit conflicts

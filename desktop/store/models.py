@@ -117,6 +117,7 @@ class ResourceRow(Mirror, Base):
     active: Mapped[bool] = mapped_column(default=True)
     # {"requires_approval": bool, "min_lead_time_seconds": int} or None
     restriction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    color: Mapped[str] = mapped_column(String(16), default="")  # a provider's, or ""
 
 
 class AppointmentTypeRow(Mirror, Base):
@@ -141,6 +142,7 @@ class AppointmentTypeRow(Mirror, Base):
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
     #: The name per language: [[language, name], …] (store migration 0007).
     names: Mapped[list[Any]] = _json(list)
+    late_cancellation_fee_cents: Mapped[int | None]
 
 
 class WeeklyScheduleRow(Mirror, Base):
@@ -204,6 +206,7 @@ class QuotaRow(Mirror, Base):
     max_count: Mapped[int]
     provider_id: Mapped[str | None] = mapped_column(String(64))
     appointment_type_id: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class PatientRow(Mirror, DeskEditable, Base):
@@ -223,6 +226,11 @@ class PatientRow(Mirror, DeskEditable, Base):
     #: How notices and reminders reach the patient (scheduling.model.CONTACT_PREFERENCES).
     contact_preference: Mapped[str] = mapped_column(String(16), default="email_then_sms")
     reminders_opt_out: Mapped[bool] = mapped_column(default=False)
+    #: ISO date ("" when unknown), as a patient update carries it.
+    date_of_birth: Mapped[str] = mapped_column(String(10), default="")
+    address: Mapped[str] = mapped_column(default="")
+    insurance_provider: Mapped[str] = mapped_column(String(100), default="")
+    insurance_id: Mapped[str] = mapped_column(String(50), default="")
     # Kept by desktop.store.patient_names on every flush: folded "family<TAB>given" (the
     # search results' order) and the phone's digits.
     folded_name: Mapped[str] = mapped_column(default="")

@@ -11,7 +11,7 @@ pulled change or an optimistic booking).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -90,6 +90,7 @@ def resource(row: ResourceRow) -> Resource:
         department_id=row.department_id,
         active=row.active,
         restriction=restriction,
+        color=row.color,
     )
 
 
@@ -118,6 +119,7 @@ def appointment_type(row: AppointmentTypeRow) -> AppointmentType:
         reschedule_limit=row.reschedule_limit,
         color=row.color,
         names=tuple((str(lang), str(name)) for lang, name in row.names or ()),
+        late_cancellation_fee_cents=row.late_cancellation_fee_cents,
     )
 
 
@@ -154,13 +156,15 @@ def outage(row: OutageRow) -> Outage:
 
 def quota(row: QuotaRow) -> Quota:
     return Quota(row.id, row.clinic_id, QuotaPeriod(row.period), row.max_count,
-                 row.provider_id, row.appointment_type_id)
+                 row.provider_id, row.appointment_type_id, row.department_id)
 
 
 def patient(row: PatientRow) -> Patient:
     return Patient(row.id, row.organization_id, row.given_name, row.family_name, row.active,
                    row.phone, row.email, row.preferred_language, row.contact_preference,
-                   row.reminders_opt_out)
+                   row.reminders_opt_out,
+                   date.fromisoformat(row.date_of_birth) if row.date_of_birth else None,
+                   row.address, row.insurance_provider, row.insurance_id)
 
 
 def waitlist_entry(row: WaitlistEntryRow) -> WaitlistEntry:
@@ -293,7 +297,7 @@ def write_clinic(row: Any, r: model.Clinic) -> None:
 def write_resource(row: Any, r: model.Resource) -> None:
     row.organization_id, row.kind, row.name = r.organization_id, r.kind.value, r.name
     row.clinic_ids = sorted(r.clinic_ids)
-    row.department_id, row.active = r.department_id, r.active
+    row.department_id, row.active, row.color = r.department_id, r.active, r.color
     row.restriction = None if r.restriction is None else {
         "requires_approval": r.restriction.requires_approval,
         "min_lead_time_seconds": _whole_seconds(r.restriction.min_lead_time),
@@ -319,6 +323,7 @@ def write_appointment_type(row: Any, r: model.AppointmentType) -> None:
     row.cancellation_period_seconds = _whole_seconds(r.cancellation_period)
     row.reschedule_limit, row.color = r.reschedule_limit, r.color
     row.names = [[lang, name] for lang, name in r.names]
+    row.late_cancellation_fee_cents = r.late_cancellation_fee_cents
 
 
 def write_weekly_schedule(row: Any, r: model.WeeklySchedule) -> None:
@@ -350,6 +355,7 @@ def write_outage(row: Any, r: model.Outage) -> None:
 def write_quota(row: Any, r: model.Quota) -> None:
     row.clinic_id, row.period, row.max_count = r.clinic_id, r.period.value, r.max_count
     row.provider_id, row.appointment_type_id = r.provider_id, r.appointment_type_id
+    row.department_id = r.department_id
 
 
 def write_patient(row: Any, r: model.Patient) -> None:
@@ -358,6 +364,9 @@ def write_patient(row: Any, r: model.Patient) -> None:
     row.active, row.phone, row.email = r.active, r.phone, r.email
     row.preferred_language = r.preferred_language
     row.contact_preference, row.reminders_opt_out = r.contact_preference, r.reminders_opt_out
+    row.date_of_birth = "" if r.date_of_birth is None else r.date_of_birth.isoformat()
+    row.address, row.insurance_provider, row.insurance_id = (
+        r.address, r.insurance_provider, r.insurance_id)
 
 
 def write_pulled_appointment(row: Any, r: model.Appointment) -> None:

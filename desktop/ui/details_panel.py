@@ -105,7 +105,7 @@ class DetailsPanel(QWidget):
         status = TERMS.get(details.status)
         shown_status = _(status) if status else details.status
         if details.late_cancellation:
-            fee = self._ctx.policy.late_cancellation_fee
+            fee = details.late_cancellation_fee
             shown_status = (_("{status} — late cancellation").format(status=shown_status)
                             if fee is None else
                             _("{status} — late cancellation, fee {fee}").format(

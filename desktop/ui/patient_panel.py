@@ -2,8 +2,9 @@
 
 Answers "when is my next appointment?" on the phone: open the patient (from the
 agenda's menu or the finder) and the next one is on top. *Messages…* sets how
-notices and reminders reach them. *Book* opens the booking dialog for them; a
-click on a listed appointment shows it in the agenda.
+notices and reminders reach them; *Record…* opens the whole record (date of birth,
+address, insurance) and the appointments' payments. *Book* opens the booking
+dialog for them; a click on a listed appointment shows it in the agenda.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -20,9 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services.context import DeskContext
+from desktop.services.financials import FinancialsService
 from desktop.services.patient_history import PatientHistory, VisitLine, patient_history
 from desktop.services.session import SessionLocked
 from desktop.ui.contact_preferences import ContactPreferencesDialog, preference_text
+from desktop.ui.patient_record import PatientRecordDialog
 from desktop.ui.text import _, format_when, language_notifier, ngettext
 from desktop.ui.theme import ERROR, hint_style, set_heading, text_style
 from scheduling.i18n import TERMS
@@ -39,6 +43,7 @@ class PatientPanel(QWidget):
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
+        self._money: FinancialsService | None = None
         self.history: PatientHistory | None = None
         self.empty = QLabel(self)
         self.empty.setWordWrap(True)
@@ -62,8 +67,15 @@ class PatientPanel(QWidget):
         self.no_shows = QLabel(self)
         self.book_button = QPushButton(self)
         self.messages_button = QPushButton(self.details)
-        form.addRow("", self.messages_button)
+        self.record_button = QPushButton(self.details)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.messages_button)
+        buttons.addWidget(self.record_button)
+        buttons.addStretch(1)
+        form.addRow("", buttons)
         self.messages_button.clicked.connect(lambda _checked=False: self.edit_messages())
+        self.record_button.clicked.connect(lambda _checked=False: self.open_record())
         layout = QVBoxLayout(self)
         for widget in (self.empty, self.name, self.details, self.next_title, self.upcoming,
                        self.past_title, self.past, self.no_shows, self.book_button):
@@ -105,6 +117,7 @@ class PatientPanel(QWidget):
         self.past_title.setText(_("Past appointments"))
         self.book_button.setText(_("Book an appointment…"))
         self.messages_button.setText(_("Messages…"))
+        self.record_button.setText(_("Record…"))
         self._show()
 
     def _show(self) -> None:
@@ -155,6 +168,23 @@ class PatientPanel(QWidget):
         if self.history is None:
             return None
         dialog = ContactPreferencesDialog(self._ctx, self.history.patient, self)
+        dialog.saved.connect(lambda _patient_id: (self.refresh(), self.changed.emit()))
+        dialog.open()
+        return dialog
+
+    def set_financials(self, service: FinancialsService | None) -> None:
+        """The server's financials API (None: offline desk; the record says so)."""
+        self._money = service
+
+    def open_record(self) -> PatientRecordDialog | None:
+        """The shown patient's whole record and the payments of their appointments."""
+        if self.history is None:
+            return None
+        lines = (*self.history.upcoming, *self.history.past)
+        tz, clinic_locale = ((lines[0].time_zone, lines[0].clinic_locale) if lines
+                             else ("UTC", "en_US"))
+        dialog = PatientRecordDialog(self._ctx, self.history.patient, self._money, tz,
+                                     clinic_locale, self)
         dialog.saved.connect(lambda _patient_id: (self.refresh(), self.changed.emit()))
         dialog.open()
         return dialog

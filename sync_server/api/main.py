@@ -9,6 +9,7 @@ from sync_server.api.routes import (
     availability,
     devices,
     events,
+    financials,
     health,
     staff,
     sync,
@@ -18,5 +19,5 @@ from sync_server.api.routes import (
 api_router = APIRouter()
 for router in (health.router, auth.router, devices.router, appointments.router,
                availability.router, sync.router, events.router, admin.router, staff.router,
-               visits.router):
+               visits.router, financials.router):
     api_router.include_router(router)

@@ -174,6 +174,20 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(64))
     #: Users holding this role must have a second factor to sign in.
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Its permissions hold only in the departments its users belong to (0016).
+    department_scoped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserDepartment(Base):
+    """A user's membership of a department (0016): a department-scoped role of the user
+    grants its permissions in these departments only."""
+
+    __tablename__ = "user_departments"
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = org_fk()
 
 
 class RecoveryCode(Base):
@@ -275,6 +289,8 @@ class Resource(Base):
     specialty: Mapped[str] = mapped_column(String(200), default="")
     licence_number: Mapped[str] = mapped_column(String(50), default="")
     user_id: Mapped[str | None] = mapped_column(ID)
+    #: The provider's colour in the agenda (``#rrggbb``, empty: the agenda's own; 0016).
+    color: Mapped[str] = mapped_column(String(16), default="")
 
 
 class ResourceClinic(Base):
@@ -328,6 +344,8 @@ class AppointmentType(Base):
     names: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Booking policy: the fee of a late cancellation, in cents (None: no fee; 0016).
+    late_cancellation_fee_cents: Mapped[int | None] = mapped_column(Integer)
 
 
 class WeeklySchedule(Base):
@@ -420,6 +438,8 @@ class Quota(Base):
     max_count: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[str | None] = mapped_column(ID, ForeignKey("resources.id"))
     appointment_type_id: Mapped[str | None] = mapped_column(ID, ForeignKey("appointment_types.id"))
+    #: Counts only the providers of this department (0016; no foreign key: see Resource.user_id).
+    department_id: Mapped[str | None] = mapped_column(ID)
 
 
 # --------------------------------------------------------------------------- patients
@@ -546,7 +566,8 @@ class AppointmentResource(Base):
 
 
 class AppointmentFinancials(Base):
-    """Seed 002's financial record of an appointment."""
+    """Seed 002's financial record of an appointment (:mod:`scheduling.financials`:
+    ``amount_due`` and ``payment_status`` are kept equal to what the amounts give)."""
 
     __tablename__ = "appointment_financials"
     __table_args__ = (
@@ -563,6 +584,10 @@ class AppointmentFinancials(Base):
     amount_due: Mapped[Decimal | None]
     payment_status: Mapped[str] = mapped_column(String(16), default="pending")
     payment_date: Mapped[date | None] = mapped_column(Date)
+    #: Paid so far, the fee of a late cancellation, and whether it was one (0016).
+    amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    late_cancellation_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class WaitlistEntry(Base):

@@ -45,6 +45,15 @@ def get_in_organization(
     raise NotFound(f"No {target_type.replace('_', ' ')} with this id.", code="not_found")
 
 
+def outside_scope(session: Session, organization_id: str, actor: audit.Actor, now: datetime,
+                  target_type: str, target_id: str, reason: str) -> NotFound:
+    """A record of the caller's organization outside their scope (another department):
+    audited like another organization's id, and answered with the same 404."""
+    _refused(session, organization_id, actor, now, "access_denied", target_type, target_id,
+             reason)
+    return NotFound(f"No {target_type.replace('_', ' ')} with this id.", code="not_found")
+
+
 def refuse(
     session: Session,
     organization_id: str,

@@ -38,6 +38,7 @@ from sync_server.db.models import (
     Role,
     RolePermission,
     User,
+    UserDepartment,
     UserRole,
 )
 from sync_server.services import audit
@@ -441,22 +442,28 @@ def load_principal(session: Session, user_id: str, organization_id: str) -> Prin
     if user is None or not user.active or user.organization_id != organization_id:
         return None
     rows = session.execute(
-        select(Role.name, RolePermission.permission, UserRole.department_id)
+        select(Role.name, RolePermission.permission, UserRole.department_id,
+               Role.department_scoped)
         .join(UserRole, UserRole.role_id == Role.id)
         .outerjoin(RolePermission, RolePermission.role_id == Role.id)
         .where(UserRole.user_id == user.id, Role.organization_id == organization_id)
     ).all()
+    # A department-scoped role grants its permissions in the user's departments only.
+    members = set(session.scalars(select(UserDepartment.department_id)
+                                  .where(UserDepartment.user_id == user.id)))
     roles: set[str] = set()
     org_wide: set[str] = set()
     scoped: dict[str, set[str]] = {}
-    for role_name, permission, department_id in rows:
+    for role_name, permission, department_id, department_scoped in rows:
         roles.add(role_name)
         if permission is None:
             continue
-        if department_id is None:
-            org_wide.add(permission)
-        else:
+        if department_id is not None:
             scoped.setdefault(permission, set()).add(department_id)
+        elif department_scoped:
+            scoped.setdefault(permission, set()).update(members)
+        else:
+            org_wide.add(permission)
     return Principal(
         user_id=user.id,
         organization_id=organization_id,

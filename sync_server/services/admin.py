@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from scheduling import model
 from scheduling.timeutil import is_canonical_zone
 from sync_server.db import models as db
-from sync_server.services import access, calendar
+from sync_server.services import access, calendar, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import AlreadyExists, InvalidInput
 from sync_server.services.events import (
@@ -369,14 +369,14 @@ def _resource_fields(session: Session, row: db.Resource) -> Values:
     return {"kind": row.kind, "name": row.name, "department_id": row.department_id,
             "active": row.active, "clinic_ids": _resource_ids(session, row.id),
             "restriction": restriction, "specialty": row.specialty,
-            "licence_number": row.licence_number, "user_id": row.user_id}
+            "licence_number": row.licence_number, "user_id": row.user_id, "color": row.color}
 
 
 def _resource_apply(session: Session, row: db.Resource, v: Values) -> None:
     row.kind, row.name, row.department_id, row.active = (
         v["kind"], v["name"], v["department_id"], v["active"])
-    row.specialty, row.licence_number, row.user_id = (
-        v["specialty"], v["licence_number"], v["user_id"])
+    row.specialty, row.licence_number, row.user_id, row.color = (
+        v["specialty"], v["licence_number"], v["user_id"], v["color"])
     restriction = v["restriction"]
     row.restricted = restriction is not None
     row.requires_approval = bool(restriction and restriction["requires_approval"])
@@ -396,6 +396,7 @@ RESOURCE = RecordType(
     fields=_resource_fields,
     apply=_resource_apply,
     record=lambda s, r: calendar.resource_record(r, _resource_ids(s, r.id)),
+    check_against=departments.check_provider_department,
 )
 
 
@@ -421,7 +422,8 @@ _DURATIONS = ("default_duration_seconds", "min_duration_seconds", "max_duration_
               "buffer_before_seconds", "buffer_after_seconds", "min_notice_seconds",
               "cancellation_period_seconds")
 _TYPE_FIELDS = ("name", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
-                "max_days_ahead", "reschedule_limit", "color", "active")
+                "max_days_ahead", "reschedule_limit", "color", "active",
+                "late_cancellation_fee_cents")
 
 
 def _type_fields(_session: Session, row: db.AppointmentType) -> Values:
@@ -648,16 +650,19 @@ BLOCKOUT = RecordType(
 def _quota_apply(_session: Session, row: db.Quota, v: Values) -> None:
     row.clinic_id, row.period, row.max_count = v["clinic_id"], v["period"], v["max_count"]
     row.provider_id, row.appointment_type_id = v["provider_id"], v["appointment_type_id"]
+    row.department_id = v["department_id"]
 
 
 QUOTA = RecordType(
     "quota", db.Quota,
     (one("clinic_id", db.Clinic, "clinic"),
      one("provider_id", db.Resource, "resource", "provider"),
-     one("appointment_type_id", db.AppointmentType, "appointment_type")),
+     one("appointment_type_id", db.AppointmentType, "appointment_type"),
+     one("department_id", db.Department, "department")),
     fields=lambda _s, r: {"clinic_id": r.clinic_id, "period": r.period,
                           "max_count": r.max_count, "provider_id": r.provider_id,
-                          "appointment_type_id": r.appointment_type_id},
+                          "appointment_type_id": r.appointment_type_id,
+                          "department_id": r.department_id},
     apply=_quota_apply,
     record=lambda _s, r: calendar.quota_record(r),
     removal="delete",

@@ -4,6 +4,7 @@ with an ``access_denied`` audit entry)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from scheduling import model
 from scheduling.availability import ClinicRoom, get_available_clinics
 from scheduling.commands import Actor, Alternative
 from sync_server.db import models as db
-from sync_server.services import access, booking
+from sync_server.services import access, booking, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import Caller
 from sync_server.services.calendar import (
@@ -30,8 +31,10 @@ MAX_LISTED = 5000
 def appointments_between(
     session: Session, organization_id: str, start: datetime, end: datetime, *,
     provider_id: str | None = None, clinic_id: str | None = None,
+    hidden: Collection[str] = (),
 ) -> list[model.Appointment]:
-    """Appointments overlapping ``[start, end)`` (cancelled ones included), by start."""
+    """Appointments overlapping ``[start, end)`` (cancelled ones included), by start;
+    none with a provider, room or equipment in ``hidden`` (another department's)."""
     table = db.Appointment
     query = select(table).where(table.organization_id == organization_id,
                                 table.deleted.is_(False), table.start_at < end,
@@ -40,7 +43,11 @@ def appointments_between(
         query = query.where(table.provider_id == provider_id)
     if clinic_id is not None:
         query = query.where(table.clinic_id == clinic_id)
-    return [appointment_record(r) for r in session.scalars(query.limit(MAX_LISTED))]
+    found = [appointment_record(r) for r in session.scalars(query.limit(MAX_LISTED))]
+    if hidden:
+        found = [a for a in found
+                 if not {a.provider_id, a.room_id, *a.equipment_ids} & set(hidden)]
+    return found
 
 
 def own_appointment(
@@ -50,6 +57,7 @@ def own_appointment(
     row = access.get_in_organization(session, db.Appointment, appointment_id,
                                      user.organization_id, user.actor, now,
                                      target_type="appointment")
+    departments.check_appointment(session, user, departments.VIEW, row, now)
     return appointment_record(row)
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from scheduling.wire import entity_of, to_wire
 from sync_server.feeds import versions as feed_versions
 from sync_server.notifications.outbox import queue_notifications
-from sync_server.services import audit, changes
+from sync_server.services import audit, changes, financials
 from sync_server.services.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -101,8 +101,8 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     AppointmentChanged: [move_feed_versions, queue_notifications],
     AppointmentBooked: [],
     AppointmentMoved: [],
-    AppointmentCancelled: [],
-    StatusChanged: [],
+    AppointmentCancelled: [financials.post_late_cancellation_fee],
+    StatusChanged: [financials.take_back_late_cancellation_fee],
     SeriesChanged: [move_feed_versions_of_series],
     PatientChanged: [move_feed_versions_of_patient],
     WaitlistChanged: [],

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.core.security import Passwords
 from sync_server.db.models import Permission, Role, RolePermission, User, UserRole
-from sync_server.services import access, accounts, audit
+from sync_server.services import access, accounts, audit, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.errors import AlreadyExists, InvalidInput
 
@@ -30,6 +30,7 @@ class RoleOut:
     name: str
     permissions: list[str]
     mfa_required: bool
+    department_scoped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class UserOut:
     roles: list[str]
     active: bool
     mfa_enrolled: bool
+    department_ids: list[str]
 
 
 def catalogue(session: Session) -> list[str]:
@@ -53,7 +55,7 @@ def roles(session: Session, who: Principal) -> list[RoleOut]:
 
 
 def create_role(session: Session, who: Principal, name: str, permissions: list[str],
-                mfa_required: bool, now: datetime) -> RoleOut:
+                mfa_required: bool, now: datetime, department_scoped: bool = False) -> RoleOut:
     name = name.strip()
     if not name:
         raise InvalidInput("A role needs a name.")
@@ -61,7 +63,7 @@ def create_role(session: Session, who: Principal, name: str, permissions: list[s
                                             Role.name == name)):
         raise AlreadyExists("A role with this name already exists.")
     row = Role(id=str(uuid.uuid4()), organization_id=who.organization_id, name=name,
-               mfa_required=mfa_required)
+               mfa_required=mfa_required, department_scoped=department_scoped)
     session.add(row)
     session.flush()
     _grant(session, row, permissions)
@@ -69,8 +71,8 @@ def create_role(session: Session, who: Principal, name: str, permissions: list[s
 
 
 def update_role(session: Session, who: Principal, role_id: str, now: datetime, *,
-                permissions: list[str] | None = None, mfa_required: bool | None = None
-                ) -> RoleOut:
+                permissions: list[str] | None = None, mfa_required: bool | None = None,
+                department_scoped: bool | None = None) -> RoleOut:
     row = access.get_in_organization(session, Role, role_id, who.organization_id, who.actor,
                                      now, target_type="role")
     if permissions is not None:
@@ -78,7 +80,10 @@ def update_role(session: Session, who: Principal, role_id: str, now: datetime, *
         _grant(session, row, permissions)
     if mfa_required is not None:
         row.mfa_required = mfa_required
+    if department_scoped is not None:
+        row.department_scoped = department_scoped
     _keep_an_administrator(session, who.organization_id)
+    departments.keep_own_appointments_visible(session, who.organization_id)
     return _done(session, who, now, "update_role", row)
 
 
@@ -89,18 +94,21 @@ def users(session: Session, who: Principal) -> list[UserOut]:
 
 
 def create_user(session: Session, passwords: Passwords, who: Principal, email: str,
-                display_name: str, password: str, role_names: list[str], now: datetime
-                ) -> UserOut:
+                display_name: str, password: str, role_names: list[str], now: datetime,
+                department_ids: list[str] | None = None) -> UserOut:
     row = accounts.create_user(session, passwords, who.organization_id, email, password,
                                role_names, now, display_name=display_name.strip(),
                                actor=who.actor)
+    if department_ids:
+        departments.set_user_departments(session, who, row.id, department_ids, now)
     session.commit()
     return _user(session, row)
 
 
 def update_user(session: Session, who: Principal, user_id: str, now: datetime, *,
                 display_name: str | None = None, role_names: list[str] | None = None,
-                active: bool | None = None) -> UserOut:
+                active: bool | None = None, department_ids: list[str] | None = None
+                ) -> UserOut:
     row = access.get_in_organization(session, User, user_id, who.organization_id, who.actor,
                                      now, target_type="user")
     if display_name is not None:
@@ -119,8 +127,11 @@ def update_user(session: Session, who: Principal, user_id: str, now: datetime, *
         session.add_all(UserRole(id=str(uuid.uuid4()), organization_id=who.organization_id,
                                  user_id=row.id, role_id=role_id)
                         for role_id in sorted(set(found.values())))
+    if department_ids is not None:
+        departments.set_user_departments(session, who, row.id, department_ids, now)
     session.flush()
     _keep_an_administrator(session, who.organization_id)
+    departments.keep_own_appointments_visible(session, who.organization_id, [row.id])
     audit.append(session, who.organization_id, at=now, actor=who.actor, intent="update_user",
                  outcome="done", target_type="user", target_id=row.id)
     session.commit()
@@ -166,7 +177,8 @@ def _done(session: Session, who: Principal, now: datetime, intent: str, row: Rol
 def _role(session: Session, row: Role) -> RoleOut:
     granted = sorted(session.scalars(select(RolePermission.permission)
                                      .where(RolePermission.role_id == row.id)))
-    return RoleOut(row.id, row.name, granted, bool(row.mfa_required))
+    return RoleOut(row.id, row.name, granted, bool(row.mfa_required),
+                   bool(row.department_scoped))
 
 
 def _user(session: Session, row: User) -> UserOut:
@@ -174,4 +186,4 @@ def _user(session: Session, row: User) -> UserOut:
                                                                UserRole.role_id == Role.id)
                                        .where(UserRole.user_id == row.id))))
     return UserOut(row.id, row.email, row.display_name, names, row.active,
-                   row.totp_secret is not None)
+                   row.totp_secret is not None, departments.user_departments(session, row.id))

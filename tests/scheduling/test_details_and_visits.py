@@ -167,7 +167,8 @@ def test_a_slot_template_fits_inside_its_weekday_window_provider_and_type() -> N
 def test_a_type_is_named_in_the_desk_language_when_it_has_that_name() -> None:
     kind = _type("t")
     named = AppointmentType("t", "o", "First visit", timedelta(minutes=30),
-                            timedelta(minutes=15), timedelta(hours=1), names=(("es", "Primera visita"),))
+                            timedelta(minutes=15), timedelta(hours=1),
+                            names=(("es", "Primera visita"),))
     assert named.name_in("es") == named.name_in("es_MX") == "Primera visita"
     assert named.name_in("en") == "First visit"
     assert kind.name_in("es") == "t"  # no Spanish name: the one name

@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from desktop.services.admin import CONFIGURE, USERS, Record
+from desktop.services.financials import FinancialError, amount
 from desktop.ui.admin.fields import FieldSpec, Lookups
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
+from scheduling.financials import cents, from_cents
 
 ADMIN = "/api/v1/admin"
 DAY = 24 * 60
@@ -62,6 +64,9 @@ def _schedule_problem(v: dict[str, Any]) -> str | None:
 PERIOD = (FieldSpec("start", N_("From"), "instant"), FieldSpec("end", N_("Until"), "instant"),
           FieldSpec("reason", N_("Reason"), default="", max_length=500))
 CLINIC = FieldSpec("clinic_id", N_("Clinic"), "choice", lookup="clinics", required=True)
+#: A provider's, room's or quota's department (none: shared by the organization).
+DEPARTMENT = FieldSpec("department_id", N_("Department"), "choice", lookup="departments",
+                       optional=True)
 
 
 def _minutes(name: str, label: str, low: int = 1, high: int = DAY) -> FieldSpec:
@@ -94,10 +99,14 @@ PROVIDERS = RecordKind(
      FieldSpec("licence_number", N_("Licence number"), max_length=50, default=""),
      FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
      FieldSpec("user_id", N_("User account"), "choice", lookup="users", optional=True),
+     DEPARTMENT,
+     FieldSpec("color", N_("Agenda colour (#rrggbb, or empty)"), default="", max_length=7),
      FieldSpec("active", N_("Active"), "bool", default=True)),
     lambda r, _l: f"{r['name']}" + (f" · {r['specialty']}" if r.get("specialty") else ""),
+    lambda v: None if not v["color"] or _is_colour(v["color"]) else _(
+        "A colour is written #rrggbb, e.g. #4a90d9."),
     keep=lambda r: r.get("kind") == "provider", fixed={"kind": "provider"},
-    removable=False, lookups=("clinics", "users"))
+    removable=False, lookups=("clinics", "users", "departments"))
 
 def _restriction_form(record: Record) -> Record:
     restriction = record.get("restriction") or {}
@@ -123,6 +132,7 @@ ROOMS = RecordKind(
                options=(("room", N_("Room")), ("equipment", N_("Equipment")))),
      FieldSpec("name", N_("Name"), required=True),
      FieldSpec("clinic_ids", N_("Clinics"), "many", lookup="clinics", default=[]),
+     DEPARTMENT,
      FieldSpec("restricted", N_("Restricted"), "bool", default=False),
      FieldSpec("requires_approval", N_("Needs approval"), "bool", default=True),
      FieldSpec("min_lead_time_seconds", N_("Minimum lead time (hours)"), "int",
@@ -131,7 +141,7 @@ ROOMS = RecordKind(
     lambda r, _l: f"{r['name']} · {_('Room') if r['kind'] == 'room' else _('Equipment')}"
                   + (" · " + _("restricted") if r.get("restriction") else ""),
     keep=lambda r: r.get("kind") in ("room", "equipment"), removable=False,
-    lookups=("clinics",), to_form=_restriction_form, to_api=_restriction_api)
+    lookups=("clinics", "departments"), to_form=_restriction_form, to_api=_restriction_api)
 
 APPOINTMENT_TYPES = RecordKind(
     "appointment_types", f"{ADMIN}/appointment-types", N_("Appointment types"),
@@ -162,10 +172,36 @@ def _is_colour(text: str) -> bool:
                                                      for c in text[1:])
 
 
+def late_fee_form(record: Record) -> Record:
+    """The fee in cents as the form shows it ("25.00"; empty: no fee)."""
+    cents = record.get("late_cancellation_fee_cents")
+    return {**record, "late_cancellation_fee": "" if cents is None else str(from_cents(cents))}
+
+
+def late_fee_problem(values: Record) -> str | None:
+    text = str(values["late_cancellation_fee"]).strip()
+    try:
+        if text:
+            amount(text, "late_cancellation_fee")
+    except FinancialError:
+        return _("Write the late-cancellation fee like 25.00 (not negative, at most two "
+                 "decimals), or leave it empty for no fee.")
+    return None
+
+
+def late_fee_api(values: Record) -> Record:
+    flat = dict(values)
+    text = str(flat.pop("late_cancellation_fee")).strip()
+    flat["late_cancellation_fee_cents"] = (cents(amount(text, "late_cancellation_fee"))
+                                           if text else None)
+    return flat
+
+
 BOOKING_POLICIES = RecordKind(
     "booking_policies", f"{ADMIN}/appointment-types", N_("Booking policies"),
     N_("Per appointment type: how short the notice may be, how far ahead patients may "
-       "book, until when they may cancel, and how often they may reschedule."),
+       "book, until when they may cancel, how often they may reschedule, and the fee of a "
+       "later cancellation."),
     (FieldSpec("min_notice_seconds", N_("Minimum notice (hours)"), "int", maximum=24 * 366,
                unit=3600, default=0),
      FieldSpec("max_days_ahead", N_("Bookable up to (days ahead)"), "int", minimum=1,
@@ -173,8 +209,11 @@ BOOKING_POLICIES = RecordKind(
      FieldSpec("cancellation_period_seconds", N_("Free cancellation until (hours before)"),
                "int", maximum=24 * 366, unit=3600, default=0),
      FieldSpec("reschedule_limit", N_("Reschedules allowed"), "int", maximum=1000,
-               optional=True)),
-    lambda r, _l: str(r["name"]), creatable=False, removable=False)
+               optional=True),
+     FieldSpec("late_cancellation_fee", N_("Late-cancellation fee (empty: none)"),
+               default="", max_length=14)),
+    lambda r, _l: str(r["name"]), late_fee_problem, creatable=False, removable=False,
+    to_form=late_fee_form, to_api=late_fee_api)
 
 WEEKLY_SCHEDULES = RecordKind(
     "weekly_schedules", f"{ADMIN}/weekly-schedules", N_("Weekly schedules"),
@@ -248,19 +287,28 @@ BLOCKOUTS = RecordKind(
 
 QUOTAS = RecordKind(
     "quotas", f"{ADMIN}/quotas", N_("Quotas"),
-    N_("At most so many bookings per day or week at a clinic, optionally per provider "
-       "or appointment type."),
+    N_("At most so many bookings per day or week at a clinic, optionally per provider, "
+       "appointment type or department."),
     (CLINIC,
      FieldSpec("period", N_("Per"), "choice", default="day",
                options=(("day", N_("day")), ("week", N_("week")))),
      FieldSpec("max_count", N_("At most"), "int", maximum=100_000, default=10),
      FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", optional=True),
      FieldSpec("appointment_type_id", N_("Appointment type"), "choice",
-               lookup="appointment_types", optional=True)),
+               lookup="appointment_types", optional=True),
+     DEPARTMENT),
     lambda r, lk: _("{count} per {period} · {clinic}").format(
         count=r["max_count"], period=_(r["period"]),
         clinic=name_of(lk, "clinics", r["clinic_id"])),
-    lookups=("clinics", "providers", "appointment_types"))
+    lookups=("clinics", "providers", "appointment_types", "departments"))
+
+DEPARTMENTS = RecordKind(
+    "departments", f"{ADMIN}/departments", N_("Departments"),
+    N_("Departments of a clinic. Providers, rooms and users belong to departments; a user "
+       "whose role is limited to their departments sees and books only theirs."),
+    (CLINIC, FieldSpec("name", N_("Name"), required=True)),
+    lambda r, lk: f"{r['name']} · {name_of(lk, 'clinics', r['clinic_id'])}",
+    lookups=("clinics",))
 
 USERS_KIND = RecordKind(
     "users", f"{ADMIN}/users", N_("Users"),
@@ -271,10 +319,12 @@ USERS_KIND = RecordKind(
      FieldSpec("password", N_("First password"), "password", required=True,
                create_only=True, max_length=1024),
      FieldSpec("roles", N_("Roles"), "many", lookup="roles", default=[]),
+     FieldSpec("department_ids", N_("Departments"), "many", lookup="departments",
+               default=[]),
      FieldSpec("active", N_("Active"), "bool", default=True, update_only=True)),
     lambda r, _l: f"{r['email']} · {', '.join(r['roles'])}"
                   + (" · " + _("two-step") if r.get("mfa_enrolled") else ""),
-    removable=False, permission=USERS, lookups=("roles",))
+    removable=False, permission=USERS, lookups=("roles", "departments"))
 
 ROLES = RecordKind(
     "roles", f"{ADMIN}/roles", N_("Roles"),
@@ -282,14 +332,18 @@ ROLES = RecordKind(
        "users enrol an authenticator app."),
     (FieldSpec("name", N_("Name"), required=True, create_only=True, max_length=64),
      FieldSpec("permissions", N_("Permissions"), "many", lookup="permissions", default=[]),
-     FieldSpec("mfa_required", N_("Requires two-step sign-in"), "bool", default=False)),
+     FieldSpec("mfa_required", N_("Requires two-step sign-in"), "bool", default=False),
+     FieldSpec("department_scoped", N_("Only in the user's departments"), "bool",
+               default=False)),
     lambda r, _l: f"{r['name']} · {len(r['permissions'])}"
-                  + (" · " + _("two-step") if r.get("mfa_required") else ""),
+                  + (" · " + _("two-step") if r.get("mfa_required") else "")
+                  + (" · " + _("by department") if r.get("department_scoped") else ""),
     removable=False, permission=USERS, lookups=("permissions",))
 
 #: The Administration menu's screens, in its order.
-ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
+ALL_KINDS = (CLINICS, DEPARTMENTS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES,
+             WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND,
+             ROLES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:
@@ -302,6 +356,7 @@ def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, 
 
     return {
         "clinics": named(records.get("clinics", [])),
+        "departments": named(records.get("departments", [])),
         "providers": named([r for r in resources if r.get("kind") == "provider"]),
         "resources": named([r for r in resources if r.get("kind") in ("provider", "room")]),
         "appointment_types": named(records.get("appointment-types", [])),

@@ -42,7 +42,8 @@ SOURCES = {"clinics": ("clinics", CONFIGURE), "providers": ("resources", CONFIGU
            "resources": ("resources", CONFIGURE),
            "appointment_types": ("appointment-types", CONFIGURE),
            "users": ("users", USERS), "roles": ("roles", USERS),
-           "permissions": ("permissions", USERS)}
+           "permissions": ("permissions", USERS),
+           "departments": ("departments", CONFIGURE)}
 OWN = (WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF)
 
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMenu, QWidget
 
 from desktop.services import booking
+from desktop.services.appointment_details import load_details
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
 from desktop.services.session import SessionLocked
@@ -139,7 +140,10 @@ class AppointmentActions(QObject):
         """"Cancelled." — or that it was a late cancellation, and the fee if there is one."""
         if "LATE_CANCELLATION" not in result.notices:
             return _("Cancelled. Ctrl+Z undoes it.")
-        fee = self._ctx.policy.late_cancellation_fee
+        details = (load_details(self._ctx, result.appointments[0].id) if result.appointments
+                   else None)
+        fee = (details.late_cancellation_fee if details is not None
+               else self._ctx.policy.late_cancellation_fee)
         if fee is None:
             return _("Cancelled and recorded as a late cancellation. Ctrl+Z undoes it.")
         return _("Cancelled and recorded as a late cancellation (fee {fee}). "

@@ -470,6 +470,10 @@ class SceneDrawing:
                            colour=content.colours.text)
         name.setPos(x + 4, 21)
         scene.addItem(name)
+        colour = content.frame.colours.get(column.key) if content.frame is not None else None
+        if colour:  # the provider's own colour, as a band under their name
+            scene.addRect(QRectF(x + 1, HEADER - 4, geo.column_width - 2, 4),
+                          QPen(Qt.PenStyle.NoPen), QBrush(QColor(colour)))
         day_end = len(geo.axes) > 1 and column.index % self._keys == self._keys - 1
         scene.addItem(_backdrop(content, column, self._lines[column.day], day_end))
         items = self._by_column.get(column.index, ())

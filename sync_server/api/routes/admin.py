@@ -100,6 +100,8 @@ class ResourceBody(Body):
     licence_number: LicenceNumber = ""
     user_id: Id | None = Field(
         None, description="A provider's own account (may manage its schedule: schedule:own)")
+    color: Annotated[str, Field(pattern=r"^(#[0-9a-fA-F]{6})?$",
+                                description="The agenda colour, #rrggbb; empty: none")] = ""
 
 
 class OutageBody(Body):
@@ -138,6 +140,10 @@ class AppointmentTypeBody(Body):
     names: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Name],
                      Field(max_length=20, description="The name per language, e.g. "
                                                       '{"es": "Revisión"}')] = {}
+    late_cancellation_fee_cents: Annotated[int, Field(
+        ge=0, le=9_999_999_999,
+        description="Booking policy: the fee of a cancellation inside the cancellation "
+                    "period, in cents; null: no fee")] | None = None
 
 
 class TimeRange(Body):
@@ -198,6 +204,8 @@ class QuotaBody(Body):
     max_count: Annotated[int, Field(ge=0, le=100_000)]
     provider_id: Id | None = None
     appointment_type_id: Id | None = None
+    department_id: Id | None = Field(
+        None, description="Count only the providers of this department")
 
 
 class PatientBody(Body):

@@ -41,7 +41,7 @@ from sync_server.api.fields import (
     bounded_text,
 )
 from sync_server.core.translations import translations
-from sync_server.services import access, agenda, booking
+from sync_server.services import access, agenda, booking, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
 from sync_server.services.errors import InvalidInput
@@ -197,7 +197,8 @@ REFUSAL: dict[int | str, dict[str, Any]] = {
 
 
 def _caller(user: Principal) -> Caller:
-    return Caller(user.organization_id, Actor(user.user_id, None, user.permissions), user.actor)
+    return Caller(user.organization_id, Actor(user.user_id, None, departments.granted(user)),
+                  user.actor)
 
 
 def _decode(name: str, args: dict[str, Any], actor: Actor) -> intents.DecodedIntent:
@@ -243,6 +244,8 @@ def _change(session: Session, user: Principal, now: datetime, appointment_id: st
             name: str, body: _Body) -> ChangeOut | JSONResponse:
     agenda.own_appointment(session, user, appointment_id, now)
     args = body.intent_args(appointment_id=appointment_id)
+    departments.check_resources(session, user, departments.VIEW,
+                                (args.get("provider_id"), args.get("room_id")), now)
     base_version = args.pop("base_version", None)
     decoded = _decode(name, args, _caller(user).actor)
     command = decoded.request
@@ -260,6 +263,9 @@ def book_appointment(body: BookBody, user: Creator, session: SessionDep,
                      now: NowDep) -> ChangeOut | JSONResponse:
     """Book a patient; the rules pick a free room when ``room_id`` is left out."""
     args = body.intent_args(appointment_id=body.appointment_id or str(uuid.uuid4()))
+    departments.check_resources(session, user, departments.VIEW,
+                                (body.provider_id, body.room_id, *(body.equipment_ids or ())),
+                                now)
     decoded = _decode(intents.APPOINTMENT_BOOK, args, _caller(user).actor)
     assert isinstance(decoded.request, BookAppointment)
     return _answer(session, booking.book(session, _caller(user), decoded.request, now))
@@ -358,7 +364,8 @@ def list_appointments(
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
         raise InvalidInput(f"'to' must be after 'from' and at most {MAX_LIST_DAYS} days later.")
     found = agenda.appointments_between(session, user.organization_id, start, end,
-                                        provider_id=provider_id, clinic_id=clinic_id)
+                                        provider_id=provider_id, clinic_id=clinic_id,
+                                        hidden=departments.hidden_resources(session, user))
     return AppointmentList(appointments=[to_wire(a) for a in found])
 
 

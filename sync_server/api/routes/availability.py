@@ -19,7 +19,7 @@ from scheduling import limits
 from scheduling.errors import SchedulingInputError
 from sync_server.api.deps import NowDep, SessionDep, require
 from sync_server.api.fields import Day, IdQuery, Instant, text_check
-from sync_server.services import agenda
+from sync_server.services import agenda, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import alternative_json
 from sync_server.services.calendar import next_available_in_windows
@@ -88,7 +88,7 @@ def slots(
     try:
         found = agenda.free_slots_between(
             session, user.organization_id, clinic_id, appointment_type_id, first_day,
-            last_day, tuple(provider_id) if provider_id else None, now)
+            last_day, departments.visible_providers(session, user, provider_id, now), now)
     except SchedulingInputError as error:
         raise InvalidInput(f"The request is not valid: {error}") from None
     if found is None:
@@ -96,6 +96,9 @@ def slots(
     if slot_template_id is not None:
         found = agenda.inside_template(session, user, slot_template_id, clinic_id,
                                        appointment_type_id, found, now)
+    hidden = departments.hidden_resources(session, user)
+    if hidden:  # a room of another department
+        found = [s for s in found if s.room_id not in hidden]
     if cursor is not None:
         after = _after(cursor)
         found = [s for s in found if _slot_key(s) > after]
@@ -131,7 +134,8 @@ def next_slot(
     try:
         found = next_available_in_windows(
             session, user.organization_id, clinic_id, appointment_type_id, now=now,
-            after=after, provider_ids=tuple(provider_id) if provider_id else None,
+            after=after,
+            provider_ids=departments.visible_providers(session, user, provider_id, now),
             horizon_days=NEXT_HORIZON_DAYS)
     except SchedulingInputError as error:
         raise InvalidInput(f"The request is not valid: {error}") from None

@@ -20,6 +20,7 @@ Permissions = Annotated[list[Annotated[str, Field(max_length=64),
                                        AfterValidator(text_check(64))]], Field(max_length=100)]
 RoleNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=64),
                                      AfterValidator(text_check(64))]], Field(max_length=20)]
+DepartmentIds = Annotated[list[Id], Field(max_length=100)]
 DisplayName = Annotated[str, Field(max_length=limits.PERSON_NAME),
                         AfterValidator(text_check(limits.PERSON_NAME))]
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -37,11 +38,14 @@ class RoleBody(Strict):
     name: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(text_check(64))]
     permissions: Permissions = []
     mfa_required: bool = False
+    department_scoped: bool = Field(
+        False, description="Its permissions hold only in its users' departments")
 
 
 class RolePatch(Strict):
     permissions: Permissions | None = None
     mfa_required: bool | None = None
+    department_scoped: bool | None = None
 
 
 class RoleOut(BaseModel):
@@ -49,6 +53,7 @@ class RoleOut(BaseModel):
     name: str
     permissions: list[str]
     mfa_required: bool
+    department_scoped: bool
 
 
 class UserBody(Strict):
@@ -56,12 +61,14 @@ class UserBody(Strict):
     display_name: DisplayName = ""
     password: str = Field(min_length=1, max_length=limits.PASSWORD)
     roles: RoleNames = []
+    department_ids: DepartmentIds = []
 
 
 class UserPatch(Strict):
     display_name: DisplayName | None = None
     roles: RoleNames | None = None
     active: bool | None = None
+    department_ids: DepartmentIds | None = None
 
 
 class UserOut(BaseModel):
@@ -71,6 +78,7 @@ class UserOut(BaseModel):
     roles: list[str]
     active: bool
     mfa_enrolled: bool
+    department_ids: list[str]
 
 
 @router.get("/permissions", response_model=list[str])
@@ -89,7 +97,7 @@ def list_roles(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 def create_role(body: RoleBody, who: Admin, session: SessionDep,
                 now: NowDep) -> dict[str, Any]:
     return asdict(staff.create_role(session, who, body.name, body.permissions,
-                                    body.mfa_required, now))
+                                    body.mfa_required, now, body.department_scoped))
 
 
 @router.patch("/roles/{role_id}", response_model=RoleOut, responses=REFUSALS)
@@ -97,7 +105,8 @@ def update_role(role_id: IdPath, body: RolePatch, who: Admin, session: SessionDe
                 now: NowDep) -> dict[str, Any]:
     """Change a role's permissions or whether it requires two-step sign-in."""
     return asdict(staff.update_role(session, who, role_id, now, permissions=body.permissions,
-                                    mfa_required=body.mfa_required))
+                                    mfa_required=body.mfa_required,
+                                    department_scoped=body.department_scoped))
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -110,7 +119,8 @@ def list_users(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 def create_user(body: UserBody, who: Admin, context: ContextDep, session: SessionDep,
                 now: NowDep) -> dict[str, Any]:
     return asdict(staff.create_user(session, context.passwords, who, body.email,
-                                    body.display_name, body.password, body.roles, now))
+                                    body.display_name, body.password, body.roles, now,
+                                    body.department_ids))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, responses=REFUSALS)
@@ -118,4 +128,5 @@ def update_user(user_id: IdPath, body: UserPatch, who: Admin, session: SessionDe
                 now: NowDep) -> dict[str, Any]:
     """Change a user's name, roles (organization-wide) or whether the account is active."""
     return asdict(staff.update_user(session, who, user_id, now, display_name=body.display_name,
-                                    role_names=body.roles, active=body.active))
+                                    role_names=body.roles, active=body.active,
+                                    department_ids=body.department_ids))

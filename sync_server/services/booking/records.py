@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from scheduling.intents import (
     WaitlistAdd,
     WaitlistBook,
     WaitlistRemove,
+    birth_date_text,
 )
 from scheduling.refusals import RefusalCode as R
 from sync_server.db import models as db
@@ -110,8 +111,9 @@ def patient_create(
         family_name=patient.family_name, phone=patient.phone, email=patient.email,
         preferred_language=patient.preferred_language,
         contact_preference=patient.contact_preference,
-        reminders_opt_out=patient.reminders_opt_out, active=True, version=1,
-        updated_at=now))
+        reminders_opt_out=patient.reminders_opt_out, date_of_birth=patient.date_of_birth,
+        address=patient.address, insurance_provider=patient.insurance_provider,
+        insurance_id=patient.insurance_id, active=True, version=1, updated_at=now))
     session.flush()
     return _done(session, caller, now, "patient.create", patient.id, patient,
                  PatientChanged(patient.organization_id, patient.id, created=True))
@@ -136,14 +138,14 @@ def patient_update(
         return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "patient"}), now,
                        "patient.update", request.patient_id, None, None)
     session.refresh(row)  # as committed before the lock was granted
-    stale = request.stale({name: getattr(row, name) for name in request.changes})
+    stale = request.stale({name: _intent_value(row, name) for name in request.changes})
     conflict = Refused(R.EDIT_CONFLICT, edit_conflict_params(request, stale)) if stale else None
     applied = {name: value for name, value in request.changes.items() if name not in stale}
     if not applied:
         assert conflict is not None
         return _refuse(session, caller, conflict, now, "patient.update", row.id, None, None)
     for name, value in applied.items():
-        setattr(row, name, value)
+        setattr(row, name, _column_value(name, value))
     row.version += 1
     row.updated_at = now
     session.flush()
@@ -174,6 +176,16 @@ def set_encounter(
     record = appointment_record(row)
     return _done(session, caller, now, "appointment.set_encounter", row.id, record,
                  appointment_event(caller.organization_id, before, record))
+def _intent_value(row: db.Patient, name: str) -> Any:
+    """A patient field as a ``patient.update`` carries it (a date of birth as ISO text)."""
+    value = getattr(row, name)
+    return birth_date_text(value) if name == "date_of_birth" else value
+
+
+def _column_value(name: str, value: Any) -> Any:
+    if name == "date_of_birth":
+        return date.fromisoformat(value) if value else None
+    return value
 
 
 def edit_conflict_params(request: PatientUpdate, stale: dict[str, Any]) -> dict[str, Any]:

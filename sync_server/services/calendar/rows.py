@@ -24,7 +24,8 @@ def resource_record(row: db.Resource, clinic_ids: Iterable[str]) -> model.Resour
         else None
     )
     return model.Resource(row.id, row.organization_id, model.ResourceKind(row.kind), row.name,
-                          frozenset(clinic_ids), row.department_id, row.active, restriction)
+                          frozenset(clinic_ids), row.department_id, row.active, restriction,
+                          row.color)
 
 
 def appointment_type_record(row: db.AppointmentType) -> model.AppointmentType:
@@ -45,6 +46,7 @@ def appointment_type_record(row: db.AppointmentType) -> model.AppointmentType:
         timedelta(seconds=row.min_notice_seconds), row.max_days_ahead,
         timedelta(seconds=row.cancellation_period_seconds), row.reschedule_limit, row.color,
         tuple((str(lang), str(name)) for lang, name in row.names or ()),
+        row.late_cancellation_fee_cents,
     )
 
 
@@ -81,13 +83,14 @@ def outage_record(row: db.Outage) -> model.Outage:
 
 def quota_record(row: db.Quota) -> model.Quota:
     return model.Quota(row.id, row.clinic_id, model.QuotaPeriod(row.period), row.max_count,
-                       row.provider_id, row.appointment_type_id)
+                       row.provider_id, row.appointment_type_id, row.department_id)
 
 
 def patient_record(row: db.Patient) -> model.Patient:
     return model.Patient(row.id, row.organization_id, row.given_name, row.family_name,
                          row.active, row.phone, row.email, row.preferred_language,
-                         row.contact_preference, row.reminders_opt_out)
+                         row.contact_preference, row.reminders_opt_out, row.date_of_birth,
+                         row.address, row.insurance_provider, row.insurance_id)
 
 
 def appointment_record(row: db.Appointment | Row[Any]) -> model.Appointment:

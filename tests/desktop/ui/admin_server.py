@@ -40,7 +40,7 @@ class LiveAdmin:
         return None if answer.status_code == 204 else answer.json()
 
     def lookups(self) -> dict[str, list[tuple[str, str]]]:
-        paths = ("clinics", "resources", "appointment-types", "users", "roles")
+        paths = ("clinics", "resources", "appointment-types", "users", "roles", "departments")
         records: dict[str, Any] = {p: self.service.records(f"/api/v1/admin/{p}") for p in paths}
         records["permissions"] = self.service.permissions()
         return lookup_lists(records)

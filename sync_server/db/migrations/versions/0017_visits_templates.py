@@ -3,7 +3,7 @@ references on appointments, the ``slot_templates`` table and the ``ehr:encounter
 permission.
 
 Revision ID: 0017_visits_templates
-Revises: 0015_desk_friction
+Revises: 0016_departments_financials
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_visits_templates"
-down_revision: str | Sequence[str] | None = "0015_desk_friction"
+down_revision: str | Sequence[str] | None = "0016_departments_financials"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
