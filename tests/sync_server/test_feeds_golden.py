@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling.ical import ICAL_STATUS
-
 from sync_server.core.config import Settings
 from sync_server.db import models
 from tests.sync_server.conftest import START, Tenants
