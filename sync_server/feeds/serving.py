@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, or_, select, text
+from sqlalchemy import Table, bindparam, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from scheduling.ical import (
@@ -229,7 +229,7 @@ _FEED_BY_TOKEN = (
                db.ConfigVersion.organization_id == CalendarFeed.organization_id)
     .where(CalendarFeed.token_hash == bindparam("token_hash")))
 
-_FETCH = insert(CalendarFeedFetch.__table__)  # the table's: no ORM bulk-insert path
+_FETCH = insert(cast(Table, CalendarFeedFetch.__table__))  # the table's: no ORM bulk path
 
 
 def _aware(value: datetime) -> datetime:

@@ -1,11 +1,14 @@
 """A provider manages the feeds of their own calendar (``schedule:own``) without
 administrator rights: their own provider only; another provider's calendar, feed or
-busy calendar is a 403 (audited), another organization's feed a 404 (audited)."""
+busy calendar is a 403 (audited), another organization's feed a 404 (audited). And a
+fetch's log line names the route, never the token."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -135,3 +138,18 @@ def test_an_enrolled_desk_manages_the_feeds_of_its_signed_in_providers_calendar(
                        json={"resource_id": cal.provider_id}).status_code == 201
     assert client.post("/api/v1/feeds", headers=headers,
                        json={"resource_id": cal.clinic.provider_ids[1]}).status_code == 403
+
+
+def test_a_fetch_logs_the_route_never_the_token(
+        client: TestClient, db: Session, settings: Settings, tenants: Tenants,
+        caplog: pytest.LogCaptureFixture) -> None:
+    cal = empty_calendar(client, db, settings, tenants)
+    feed = create_feed(client, cal.admin, cal.provider_id)
+    with caplog.at_level(logging.DEBUG):
+        assert client.get(feed["url"].removeprefix("http://testserver")).status_code == 200
+        assert client.get("/feeds/" + feed["token"][::-1] + ".ics").status_code == 404
+    server = [r for r in caplog.records if not r.name.startswith("httpx")]  # not the client's
+    paths = [getattr(r, "path", "") for r in server if getattr(r, "event", "") == "request"]
+    assert paths == ["/feeds/{token}.ics"] * 2
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in server)
+    assert feed["token"] not in logged and feed["token"][::-1] not in logged
