@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from scheduling.commands import Accepted, Actor, BookAppointment, Permission, Policy
+from scheduling.commands import Accepted, Actor, BookAppointment, Outcome, Permission, Policy
 from scheduling.model import (
     Appointment,
     AppointmentSource,
@@ -192,6 +192,23 @@ _DESK = Actor("demo-desk", None, frozenset(p.value for p in Permission) - {Permi
 _FAST = Policy(max_alternatives=0)
 
 
+#: Types booked online in the demo, and types seen in an exam room though they do not
+#: require one (the room columns show them; the rules leave their room free otherwise).
+_ONLINE = frozenset({"type-consult", "type-video"})
+_IN_EXAM_ROOM = frozenset({"type-consult", "type-ecg"})
+_EXAM_ROOMS = {NEW_YORK: ("room-ny-1", "room-ny-2"), MADRID: ("room-md-1", "room-md-2")}
+
+
+def _in_an_exam_room(command: BookAppointment, state: CalendarState,
+                     now: datetime) -> Outcome:
+    """``command`` in the first free exam room of its clinic, else without a room."""
+    for room in _EXAM_ROOMS[command.clinic_id]:
+        outcome = check(replace(command, room_id=room), state, now, _FAST)
+        if isinstance(outcome, Accepted):
+            return outcome
+    return check(command, state, now, _FAST)
+
+
 def _book_calendar(data: DemoData, rng: random.Random, monday: date, weeks: int) -> None:
     state = data.state()
     seed_now = to_utc(datetime.combine(monday - timedelta(days=14), time(0)), "UTC")
@@ -218,12 +235,15 @@ def _book_calendar(data: DemoData, rng: random.Random, monday: date, weeks: int)
                     counter += 1
                     kind = rng.choice(types_at[clinic.id])
                     actor = _DESK if kind == "type-procedure" else _STAFF
+                    source = rng.choice(list(AppointmentSource))
+                    if source is AppointmentSource.ONLINE and kind not in _ONLINE:
+                        source = AppointmentSource.PHONE  # only online-bookable types are
                     command = BookAppointment(
                         actor, f"appt-{counter:05d}", clinic.id, rng.choice(patients), kind,
-                        provider.id, start,
-                        source=rng.choice(list(AppointmentSource)),
+                        provider.id, start, source=source,
                     )
-                    outcome = check(command, state, seed_now, _FAST)
+                    outcome = _in_an_exam_room(command, state, seed_now) \
+                        if kind in _IN_EXAM_ROOM else check(command, state, seed_now, _FAST)
                     if isinstance(outcome, Accepted):
                         appointment = _age(outcome.appointment, today, clinic.time_zone, rng)
                         state.put_appointment(appointment)

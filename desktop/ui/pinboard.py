@@ -181,6 +181,9 @@ def install_pinboard(window: QMainWindow, ctx: DeskContext, agenda: QWidget,
                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
     window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
     dock.hide()
+    view_menu = getattr(window, "view_menu", None)
+    if view_menu is not None:  # View ▸ Pinboard shows it again
+        view_menu.addAction(dock.toggleViewAction())
     panel.dock = dock
     panel.retranslate()
 

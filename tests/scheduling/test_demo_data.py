@@ -56,3 +56,20 @@ def test_no_resource_or_patient_is_double_booked(demo: DemoData) -> None:
 def test_the_recipe_is_deterministic() -> None:
     first, second = build_demo(date(2026, 11, 25)), build_demo(date(2026, 11, 25))
     assert first.appointments == second.appointments
+
+
+def test_the_room_columns_show_the_demos_appointments_and_online_ones_are_online_types(
+    demo: DemoData,
+) -> None:
+    """Issue 18: room columns that work (consultations and ECGs are seen in an exam room
+    when one is free); only online-bookable types come from the online source."""
+    from scheduling.model import AppointmentSource
+
+    exam_rooms = {"room-ny-1", "room-ny-2", "room-md-1", "room-md-2"}
+    consults = [a for a in demo.appointments if a.appointment_type_id == "type-consult"]
+    in_rooms = [a for a in consults if a.room_id in exam_rooms]
+    assert len(in_rooms) >= len(consults) // 2
+    assert {a.room_id for a in in_rooms} == exam_rooms
+    online_types = {t.id for t in demo.appointment_types if t.online_bookable}
+    assert all(a.appointment_type_id in online_types for a in demo.appointments
+               if a.source is AppointmentSource.ONLINE)
