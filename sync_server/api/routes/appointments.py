@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scheduling import intents
+from scheduling import intents, limits
 from scheduling.cancellation import CANCEL_CATEGORIES
 from scheduling.commands import Actor, BookAppointment, Command, Refused
 from scheduling.errors import SchedulingInputError
@@ -55,7 +55,7 @@ Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 Encounters = Annotated[Principal, Depends(require(ENCOUNTER_PERMISSION))]
-EncounterRef = bounded_text(200)
+EncounterRef = bounded_text(limits.ENCOUNTER_REF)
 
 MAX_LIST_DAYS = 62
 
