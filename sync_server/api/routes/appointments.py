@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scheduling import intents, limits
+from scheduling import intents
 from scheduling.cancellation import CANCEL_CATEGORIES
 from scheduling.commands import Actor, BookAppointment, Command, Refused
 from scheduling.errors import SchedulingInputError
@@ -30,6 +30,7 @@ from sync_server.api.errors import error_response
 from sync_server.api.fields import (
     AppointmentId,
     AppointmentIdPath,
+    EncounterRef,
     Id,
     IdPath,
     IdQuery,
@@ -38,7 +39,6 @@ from sync_server.api.fields import (
     Reason,
     RRule,
     WallTime,
-    bounded_text,
 )
 from sync_server.core.translations import translations
 from sync_server.services import access, agenda, booking
@@ -55,7 +55,6 @@ Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 Encounters = Annotated[Principal, Depends(require(ENCOUNTER_PERMISSION))]
-EncounterRef = bounded_text(limits.ENCOUNTER_REF)
 
 MAX_LIST_DAYS = 62
 
