@@ -18,18 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.commands import Actor, BookAppointment
+from scheduling.commands import BookAppointment
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.db.session import make_engine, make_session_factory
-from sync_server.services import accounts, booking
-from sync_server.services.booking import BookingResult, Caller
+from sync_server.services import booking
+from sync_server.services.booking import BookingResult
 from tests.sync_server.booking_setup import (
     Booked,
     active_overlaps,
     counts,
     seed_booked,
     slot,
+    staff_caller,
 )
 from tests.sync_server.conftest import Clock, Tenants
 
@@ -143,15 +144,7 @@ class Racer:
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self.booked, self.clock = booked, clock
-        with self.sessions() as session:
-            user_id = session.scalar(select(models.User.id).where(
-                models.User.organization_id == booked.org_id,
-                models.User.email == booked.clinic.user_email))
-            assert user_id is not None
-            principal = accounts.load_principal(session, user_id, booked.org_id)
-            assert principal is not None
-        self.caller = Caller(booked.org_id, Actor(principal.user_id, None,
-                                                  principal.permissions), principal.actor)
+        self.caller = staff_caller(self.sessions, booked)
 
     def command(self, index: int, provider: int, patient: int) -> BookAppointment:
         body = {**self.booked.book_body(slot(index), provider=provider, patient=patient),
