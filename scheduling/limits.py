@@ -61,6 +61,8 @@ SLUG: Final = 64
 URL: Final = 2000
 #: A sync mutation's intent name.
 INTENT_NAME: Final = 64
+#: An EHR's encounter reference on an appointment (e.g. ``Encounter/123``).
+ENCOUNTER_REF: Final = 200
 PASSWORD: Final = 1024
 #: Whole-number counters (versions): a 32-bit column.
 COUNTER: Final = 2**31 - 1

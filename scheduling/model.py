@@ -162,6 +162,15 @@ class AppointmentType:
 # --------------------------------------------------------------------------- schedules
 
 
+def _check_weekly(weekday: int, start: time, end: time, backwards: str) -> None:
+    """A weekly block: a weekday 0-6 and local times that end after they start
+    (``backwards``: the message when they do not)."""
+    if not 0 <= weekday <= 6:
+        raise SchedulingInputError("weekday must be 0 (Monday) to 6 (Sunday)")
+    if end <= start:
+        raise InvalidIntervalError(backwards)
+
+
 @dataclass(frozen=True, slots=True)
 class Break:
     start: time
@@ -187,10 +196,8 @@ class WeeklySchedule:
     valid_until: date | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.weekday <= 6:
-            raise SchedulingInputError("weekday must be 0 (Monday) to 6 (Sunday)")
-        if self.end <= self.start:
-            raise InvalidIntervalError("working hours must end after they start")
+        _check_weekly(self.weekday, self.start, self.end,
+                      "working hours must end after they start")
 
     def applies_on(self, day: date) -> bool:
         return (
@@ -423,10 +430,8 @@ class SlotTemplate:
     appointment_type_id: str | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.weekday <= 6:
-            raise SchedulingInputError("weekday must be 0 (Monday) to 6 (Sunday)")
-        if self.end <= self.start:
-            raise InvalidIntervalError("a slot template must end after it starts")
+        _check_weekly(self.weekday, self.start, self.end,
+                      "a slot template must end after it starts")
 
     def fits(self, provider_id: str, clinic_id: str, appointment_type_id: str,
              start: datetime, end: datetime, tz: str) -> bool:

@@ -383,7 +383,7 @@ class SlotTemplate(Base):
     weekday: Mapped[int] = mapped_column(Integer)
     start_time: Mapped[time] = mapped_column(Time)
     end_time: Mapped[time] = mapped_column(Time)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
     appointment_type_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("appointment_types.id"))
 

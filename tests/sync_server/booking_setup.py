@@ -17,10 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduling.commands import Actor
 from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
 from sync_server.core.config import Settings
 from sync_server.db import models as db
-from sync_server.services import devices
+from sync_server.services import accounts, devices
+from sync_server.services.booking import Caller
 from tests.e2e.server_side import TZ, Clinic, seed_clinic
 from tests.sync_server.conftest import START, Clock, OrgUser, Tenants, sign_in
 
@@ -121,3 +123,26 @@ def active_overlaps(db_session: Session) -> int:
                a.block_start < b.c.block_end, b.c.block_start < a.block_end)) or 0)
     db_session.rollback()
     return found
+
+
+API = "/api/v1"
+
+
+def book(client: TestClient, booked: Booked, **body: object) -> dict[str, Any]:
+    """Book over REST as the receptionist; the appointment's wire form (201 expected)."""
+    response = client.post(f"{API}/appointments", json=body, headers=booked.reception)
+    assert response.status_code == 201, response.text
+    appointment: dict[str, Any] = response.json()["appointments"][0]
+    return appointment
+
+
+def staff_caller(sessions: Any, booked: Booked) -> Caller:
+    """The receptionist as the booking services see a REST caller."""
+    with sessions() as session:
+        user_id = session.scalar(select(db.User.id).where(
+            db.User.organization_id == booked.org_id, db.User.email == booked.clinic.user_email))
+        assert user_id is not None
+        principal = accounts.load_principal(session, user_id, booked.org_id)
+        assert principal is not None
+    return Caller(booked.org_id, Actor(principal.user_id, None, principal.permissions),
+                  principal.actor)

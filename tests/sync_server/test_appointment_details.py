@@ -20,6 +20,7 @@ from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
     active_overlaps,
+    book,
     counts,
     enroll_desk,
     local,
@@ -34,13 +35,6 @@ API = "/api/v1"
 @pytest.fixture
 def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
     return seed_booked(client, db, settings, tenants)
-
-
-def book(client: TestClient, booked: Booked, **body: object) -> dict[str, Any]:
-    response = client.post(f"{API}/appointments", json=body, headers=booked.reception)
-    assert response.status_code == 201, response.text
-    appointment: dict[str, Any] = response.json()["appointments"][0]
-    return appointment
 
 
 def long_type(client: TestClient, booked: Booked, **extra: object) -> str:

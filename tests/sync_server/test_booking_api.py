@@ -15,6 +15,7 @@ from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
     active_overlaps,
+    book,
     counts,
     seed_booked,
     slot,
@@ -27,13 +28,6 @@ API = "/api/v1"
 @pytest.fixture
 def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
     return seed_booked(client, db, settings, tenants)
-
-
-def book(client: TestClient, booked: Booked, **body: object) -> dict[str, object]:
-    response = client.post(f"{API}/appointments", json=body, headers=booked.reception)
-    assert response.status_code == 201, response.text
-    appointment: dict[str, object] = response.json()["appointments"][0]
-    return appointment
 
 
 def test_a_booking_is_stored_with_its_occupations_audit_and_change(

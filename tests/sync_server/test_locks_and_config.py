@@ -25,18 +25,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.commands import Actor, BookAppointment
+from scheduling.commands import BookAppointment
 from sync_server.db import models as db_models
 from sync_server.db.session import lock_resources, make_engine, make_session_factory
-from sync_server.services import accounts, booking
-from sync_server.services.booking import BookingResult, Caller
+from sync_server.services import booking
+from sync_server.services.booking import BookingResult
 from sync_server.services.calendar import config_version
-from tests.sync_server.booking_setup import FIRST_DAY, Booked, seed_booked, slot
+from tests.sync_server.booking_setup import FIRST_DAY, Booked, seed_booked, slot, staff_caller
 from tests.sync_server.conftest import Clock, Settings, Tenants
 
 API = "/api/v1"
@@ -57,15 +57,7 @@ class Desk:
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self.booked, self.clock = booked, clock
-        with self.sessions() as session:
-            user_id = session.scalar(select(db_models.User.id).where(
-                db_models.User.organization_id == booked.org_id,
-                db_models.User.email == booked.clinic.user_email))
-            assert user_id is not None
-            principal = accounts.load_principal(session, user_id, booked.org_id)
-            assert principal is not None
-        self.caller = Caller(booked.org_id, Actor(principal.user_id, None, principal.permissions),
-                             principal.actor)
+        self.caller = staff_caller(self.sessions, booked)
 
     def command(self, start: datetime, **extra: Any) -> BookAppointment:
         body = {**self.booked.book_body(start, **extra), "appointment_id": str(uuid.uuid4())}

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,18 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import intents
-from scheduling.commands import Actor, BookAppointment
+from scheduling.commands import BookAppointment
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.db.session import make_engine, make_session_factory
-from sync_server.services import accounts, booking
-from sync_server.services.booking import BookingResult, Caller
+from sync_server.services import booking
+from sync_server.services.booking import BookingResult
+from tests.e2e.server_side import TZ
 from tests.sync_server.booking_setup import (
     Booked,
     active_overlaps,
     counts,
     seed_booked,
     slot,
+    staff_caller,
 )
 from tests.sync_server.conftest import Clock, Tenants
 
@@ -143,15 +146,7 @@ class Racer:
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self.booked, self.clock = booked, clock
-        with self.sessions() as session:
-            user_id = session.scalar(select(models.User.id).where(
-                models.User.organization_id == booked.org_id,
-                models.User.email == booked.clinic.user_email))
-            assert user_id is not None
-            principal = accounts.load_principal(session, user_id, booked.org_id)
-            assert principal is not None
-        self.caller = Caller(booked.org_id, Actor(principal.user_id, None,
-                                                  principal.permissions), principal.actor)
+        self.caller = staff_caller(self.sessions, booked)
 
     def command(self, index: int, provider: int, patient: int) -> BookAppointment:
         body = {**self.booked.book_body(slot(index), provider=provider, patient=patient),
@@ -253,3 +248,25 @@ def test_a_visit_after_a_committed_booking_of_its_slot_keeps_nothing(
     assert visit_rows(db, visit_id) == []
     assert db.get(models.Appointment, parts[0].appointment_id) is None
     db.rollback()
+
+
+def test_a_series_moved_a_week_on_takes_its_own_next_places(
+    client: TestClient, booked: Booked, db: Session
+) -> None:
+    """Appointments changed together vacate their old places before taking new ones: a
+    weekly series moved by a week lands each occurrence on the next one's old place
+    (before, PostgreSQL's exclusion constraint refused the first of them)."""
+    made = client.post(f"{API}/series", headers=booked.reception, json={
+        **{k: v for k, v in booked.book_body(slot(0)).items() if k != "start"},
+        "room_id": booked.clinic.room_ids[0], "rrule": "FREQ=WEEKLY;COUNT=3",
+        "first_local": slot(0).astimezone(ZoneInfo(TZ)).replace(tzinfo=None).isoformat()})
+    assert made.status_code == 201, made.text
+    occurrences = sorted(made.json()["appointments"], key=lambda a: a["start"])
+    series_id = made.json()["series"][0]["id"]
+    moved = client.post(f"{API}/series/{series_id}/edit", headers=booked.reception, json={
+        "appointment_id": occurrences[0]["id"], "scope": "all", "action": "move",
+        "start": (slot(0) + timedelta(days=7)).isoformat()})
+    assert moved.status_code == 200, moved.text
+    starts = sorted(a["start"] for a in moved.json()["appointments"])
+    assert starts == [(slot(0) + timedelta(days=7 * n)).isoformat() for n in (1, 2, 3)]
+    assert active_overlaps(db) == 0

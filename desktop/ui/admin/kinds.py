@@ -237,7 +237,7 @@ SLOT_TEMPLATES = RecordKind(
     "slot_templates", f"{ADMIN}/slot-templates", N_("Slot templates"),
     N_("Named slots of a provider's week, such as “New patient 09:00-10:00”. A booking "
        "made into one records it, and free times can be shown for one slot template."),
-    (FieldSpec("name", N_("Name"), required=True, max_length=100),
+    (FieldSpec("name", N_("Name"), required=True),
      FieldSpec("provider_id", N_("Provider"), "choice", lookup="providers", required=True),
      CLINIC,
      FieldSpec("weekday", N_("Weekday"), "choice", options=WEEKDAYS, default=0),

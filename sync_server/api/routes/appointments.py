@@ -30,6 +30,7 @@ from sync_server.api.errors import error_response
 from sync_server.api.fields import (
     AppointmentId,
     AppointmentIdPath,
+    EncounterRef,
     Id,
     IdPath,
     IdQuery,
@@ -38,7 +39,6 @@ from sync_server.api.fields import (
     Reason,
     RRule,
     WallTime,
-    bounded_text,
 )
 from sync_server.core.translations import translations
 from sync_server.services import access, agenda, booking, departments
@@ -55,7 +55,6 @@ Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 Encounters = Annotated[Principal, Depends(require(ENCOUNTER_PERMISSION))]
-EncounterRef = bounded_text(200)
 
 MAX_LIST_DAYS = 62
 

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("weekday", sa.Integer(), nullable=False),
         sa.Column("start_time", sa.Time(), nullable=False),
         sa.Column("end_time", sa.Time(), nullable=False),
-        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("appointment_type_id", _ID, nullable=True),
         sa.CheckConstraint("weekday BETWEEN 0 AND 6", name=op.f("ck_slot_templates_weekday")),
         sa.CheckConstraint("end_time > start_time", name=op.f("ck_slot_templates_range")),
