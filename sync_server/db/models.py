@@ -326,6 +326,10 @@ class AppointmentType(Base):
     color: Mapped[str] = mapped_column(String(16), default="#4a90d9")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: A completed visit asks for a follow-up within this many days (server only).
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    #: … and/or a recall this many months later (:mod:`scheduling.followups`).
+    recall_months: Mapped[int | None] = mapped_column(Integer)
 
 
 class WeeklySchedule(Base):

@@ -420,7 +420,8 @@ _DURATIONS = ("default_duration_seconds", "min_duration_seconds", "max_duration_
               "buffer_before_seconds", "buffer_after_seconds", "min_notice_seconds",
               "cancellation_period_seconds")
 _TYPE_FIELDS = ("name", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
-                "max_days_ahead", "reschedule_limit", "color", "active")
+                "max_days_ahead", "reschedule_limit", "color", "active", "follow_up_days",
+                "recall_months")
 
 
 def _type_fields(_session: Session, row: db.AppointmentType) -> Values:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from scheduling import limits
+from scheduling.followups import MAX_FOLLOW_UP_DAYS, MAX_RECALL_MONTHS
 from sync_server.api.deps import NowDep, SessionDep, require
 from sync_server.api.fields import (
     Day,
@@ -135,6 +136,10 @@ class AppointmentTypeBody(Body):
     reschedule_limit: Annotated[int, Field(ge=0, le=1000)] | None = None
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4a90d9"
     active: bool = True
+    follow_up_days: Annotated[int, Field(ge=1, le=MAX_FOLLOW_UP_DAYS)] | None = Field(
+        None, description="A completed visit asks for a follow-up within this many days")
+    recall_months: Annotated[int, Field(ge=1, le=MAX_RECALL_MONTHS)] | None = Field(
+        None, description="A completed visit asks for a recall this many months later")
 
 
 class TimeRange(Body):
