@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication
 from desktop import demo
 from desktop.assets import app_icon
 from desktop.demo_server import ServerLaunch
+from desktop.services.followups import FollowUpsService
 from desktop.services.notifications import NotificationsService
 from desktop.services.server_call import signed_in_call
 from desktop.services.session import ServerIdentity
@@ -75,6 +76,8 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                 worker.conflictsArrived.connect(lambda _count, w=window: w.refresh_conflicts())
                 worker.stateChanged.connect(window.notifications.on_sync_state)
                 window.notifications.set_service(NotificationsService(
+                    signed_in_call(desk.client.sibling(), desk.context.sessions)))
+                window.care.set_service(FollowUpsService(
                     signed_in_call(desk.client.sibling(), desk.context.sessions)))
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)

@@ -20,6 +20,7 @@ clinic's local day at the time of asking (:meth:`scheduling.followups.Window.sta
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -267,10 +268,11 @@ def summary(session: Session, org: str, clinic_id: str, first: date, last: date,
     today = local_today(now, _zone(session, clinic_id))
     ended = (FollowUp.organization_id == org, FollowUp.clinic_id == clinic_id,
              FollowUp.due_until >= first, FollowUp.due_until <= last)
-    counts: dict[tuple[str, bool], int] = {
-        (state, overdue): int(count) for state, overdue, count in session.execute(
-            select(FollowUp.state, FollowUp.due_until < today, func.count())
-            .where(*ended).group_by(FollowUp.state, FollowUp.due_until < today))}
+    counts: Counter[tuple[str, bool]] = Counter()
+    for state, until, count in session.execute(
+            select(FollowUp.state, FollowUp.due_until, func.count())
+            .where(*ended).group_by(FollowUp.state, FollowUp.due_until)):
+        counts[(state, until < today)] += int(count)
     overdue_now = int(session.scalar(select(func.count()).select_from(FollowUp).where(
         FollowUp.organization_id == org, FollowUp.clinic_id == clinic_id,
         FollowUp.state == "open", FollowUp.due_until < today)) or 0)

@@ -44,6 +44,7 @@ from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
 from scheduling.reminders import after_quiet_hours
 from sync_server.core.context import ServerContext
 from sync_server.db import models as db
+from sync_server.followups.models import FollowUp
 from sync_server.notifications import messages
 from sync_server.notifications.channels import (
     EmailChannel,
@@ -55,7 +56,6 @@ from sync_server.notifications.channels import (
     phone_hint,
 )
 from sync_server.notifications.links import PATH, LinkKey
-from sync_server.followups.models import FollowUp
 from sync_server.notifications.models import (
     Notification,
     NotificationException,
