@@ -208,7 +208,7 @@ def test_the_list_fits_in_the_window_in_both_languages(
         window.care.show_panel()
         panel = window.care.panel
         panel.list.setCurrentRow(0)
-        qtbot.waitUntil(lambda: panel.isVisible())
+        qtbot.waitUntil(panel.isVisible)
         for button in (panel.invite_button, panel.call_button, panel.book_button):
             assert not clipped(button), button.text()
         out = os.environ.get("CLINICDESK_SCREENSHOTS")

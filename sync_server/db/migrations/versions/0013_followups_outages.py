@@ -1,6 +1,8 @@
-"""Follow-ups and recalls: an appointment type's follow-up days and recall months, the
-follow-ups a completed visit opens and their outreach log, and the notifications
-outbox's new ``invitation`` kind (models in ``sync_server/followups/models.py``).
+"""Follow-ups and recalls, and outage incidents: an appointment type's follow-up days
+and recall months, the follow-ups a completed visit opens and their outreach log, the
+notifications outbox's new ``invitation`` kind (models in
+``sync_server/followups/models.py``); an outage incident and its decisions per affected
+appointment (``sync_server/outages/models.py``).
 
 Revision ID: 0013_followups_outages
 Revises: 0009_provider_and_clinic_fields
@@ -79,9 +81,38 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('invitation', 'call')", name="kind"),
     )
     _notification_kinds(_KINDS + ", 'invitation'")
+    op.create_table(
+        "outage_incidents",
+        sa.Column("id", _ID, primary_key=True),
+        _org(),
+        sa.Column("outage_id", _ID, nullable=False),
+        sa.Column("resource_id", _ID, nullable=False),
+        _instant("start_at"),
+        _instant("end_at"),
+        sa.Column("reason", sa.String(500), nullable=False),
+        sa.Column("created_by", _ID, nullable=True),
+        _instant("created_at"),
+    )
+    op.create_table(
+        "outage_decisions",
+        sa.Column("id", _ID, primary_key=True),
+        _org(),
+        sa.Column("incident_id", _ID, sa.ForeignKey("outage_incidents.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("appointment_id", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("start_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("provider_id", _ID, nullable=True),
+        sa.Column("room_id", _ID, nullable=True),
+        sa.Column("by_user_id", _ID, nullable=True),
+        _instant("at"),
+        sa.CheckConstraint("action IN ('moved', 'unplaced')", name="action"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outage_decisions")
+    op.drop_table("outage_incidents")
     op.execute("DELETE FROM notifications WHERE kind = 'invitation'")
     _notification_kinds(_KINDS)
     op.drop_table("follow_up_contacts")
