@@ -36,6 +36,7 @@ from desktop.services.context import DeskContext
 from desktop.services.feeds import FeedsService
 from desktop.services.followups import FollowUpsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
     ServerCheck,
@@ -230,7 +231,7 @@ class DeskStart(QObject):
         call = self._server_call()
         window.calendar_menu.set_feeds(FeedsService(call))
         window.notifications.set_service(NotificationsService(call))
-        window.care.set_service(FollowUpsService(call))
+        window.care.set_service(FollowUpsService(call), OutagesService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         if self.screen is not None:
             self.screen.close()

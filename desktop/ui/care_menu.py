@@ -1,4 +1,5 @@
-"""The main window's "Care" menu: the follow-up list's dock (Ctrl+Shift+F).
+"""The main window's "Care" menu: the follow-up list's dock (Ctrl+Shift+F) and the
+"Resource out of service" dialog (Ctrl+Shift+O).
 
 Needs the server (set by the application with :meth:`CareMenu.set_service`). "Book
 now" opens the booking dialog for the follow-up's patient and type, on its first due
@@ -11,18 +12,22 @@ from collections.abc import Callable
 from datetime import datetime, time
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow
 
+from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
 from desktop.services.followups import FollowUp, FollowUpsService, follow_up_patient
+from desktop.services.outages import OutagesService
 from desktop.services.session import SessionLocked
 from desktop.ui.follow_up_list import FollowUpPanel
+from desktop.ui.outage_dialog import OutageDialog
 from desktop.ui.text import _, language_notifier
 from scheduling.timeutil import to_utc
 
 SHORTCUT = "Ctrl+Shift+F"
+OUTAGE_SHORTCUT = "Ctrl+Shift+O"
 #: Opens the booking dialog: (patient, clinic id, start or None) → the dialog.
 OpenBooking = Callable[[PatientDTO, datetime | None], QDialog]
 
@@ -45,15 +50,48 @@ class CareMenu(QObject):
         self.dock.hide()
         self.panel_action = self.dock.toggleViewAction()
         self.panel_action.setShortcut(QKeySequence(SHORTCUT))
+        self.outage_action = QAction(window)
+        self.outage_action.setShortcut(QKeySequence(OUTAGE_SHORTCUT))
         self.menu = window.menuBar().addMenu("")
         self.menu.addAction(self.panel_action)
+        self.menu.addAction(self.outage_action)
+        self.outage_action.triggered.connect(lambda _checked=False: self.open_outage())
+        self._outages: OutagesService | None = None
+        self.dialog: OutageDialog | None = None
+        self.last_message = ""
         self.panel.bookRequested.connect(self.book)
         self.dock.visibilityChanged.connect(lambda shown: shown and self.panel.refresh())
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
 
-    def set_service(self, service: FollowUpsService | None) -> None:
+    def set_service(self, service: FollowUpsService | None,
+                    outages: OutagesService | None = None) -> None:
+        """The server connection (None: this desk has none)."""
         self.panel.set_service(service)
+        self._outages = outages
+
+    @Slot()
+    def open_outage(self) -> OutageDialog | None:
+        """The "Resource out of service" dialog for the shown clinic."""
+        if self._outages is None:
+            self.last_message = _("Marking a resource out of service needs a connection to "
+                                  "the server.")
+            self._window.statusBar().showMessage(self.last_message, 8000)
+            return None
+        try:
+            reference = load_reference(self._ctx, self._clinic()[0])
+        except SessionLocked:
+            return None
+        dialog = OutageDialog(self._ctx, self._outages, reference, self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(self._forget_dialog)
+        self.dialog = dialog
+        dialog.show()
+        return dialog
+
+    @Slot()
+    def _forget_dialog(self) -> None:
+        self.dialog = None
 
     @Slot()
     def show_panel(self) -> None:
@@ -84,6 +122,8 @@ class CareMenu(QObject):
 
     @Slot()
     def on_locked(self) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
         self.panel.clear()
 
     @Slot()
@@ -95,3 +135,4 @@ class CareMenu(QObject):
         self.menu.setTitle(_("&Care"))
         self.dock.setWindowTitle(_("Follow-ups and recalls"))
         self.panel_action.setText(_("Follow-ups and recalls"))
+        self.outage_action.setText(_("Resource out of service…"))
