@@ -93,8 +93,7 @@ class OutageDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(False)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.apply_button, self.apply_all_button, self.close_button = (
             QPushButton(self), QPushButton(self), QPushButton(self))
         self.message_label = QLabel(self)
@@ -235,6 +234,7 @@ class OutageDialog(QDialog):
                      where)):
                 self.table.setItem(row, column, QTableWidgetItem(text))
             combo = QComboBox(self.table)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             for proposal in affected.proposals:
                 combo.addItem(self.proposal_text(proposal))
             if not affected.proposals:
@@ -242,8 +242,6 @@ class OutageDialog(QDialog):
                 combo.setEnabled(False)
             self.table.setCellWidget(row, 3, combo)
         self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setSectionResizeMode(
-            3, QHeaderView.ResizeMode.Stretch)
         self.summary_label.setText(_(
             "{count} appointments are hit ({decided} decided so far). New bookings of this "
             "resource in this period are refused.").format(count=len(incident.affected),

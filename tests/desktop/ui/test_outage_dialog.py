@@ -107,13 +107,16 @@ def test_the_dialog_fits_in_both_languages(
             ("es", (1280, 800)): 5}[(language, size)]
     set_language(language)
     try:
-        window, dialog = dialog_for(qtbot, live, tmp_path, size)
+        _window, dialog = dialog_for(qtbot, live, tmp_path, size)
         mark_week(live, dialog, week)
-        dialog.resize(min(size[0] - 80, 1100), min(size[1] - 80, 640))
+        dialog.resize(size[0] - 200, size[1] - 200)  # a dialog inside the window
         dialog.table.selectRow(0)
         for widget in (dialog.mark_button, dialog.apply_button, dialog.apply_all_button,
                        dialog.close_button):
             assert not clipped(widget), widget.text()
+        for row in range(dialog.table.rowCount()):
+            combo = dialog.table.cellWidget(row, 3)
+            assert combo.width() >= combo.sizeHint().width(), combo.currentText()
         out = os.environ.get("CLINICDESK_SCREENSHOTS")
         if out:
             suffix = "" if size == (1600, 1000) else "-1280x800"
