@@ -19,11 +19,10 @@ from sqlalchemy import select
 
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
-from desktop.services.notifications import NotificationsOffline, NotificationsRefused
+from desktop.services.notifications import NotificationsOffline, NotificationsRefused, ask
 from desktop.services.patients import get as get_patient
 from desktop.services.server_call import ServerCall
 from desktop.store.models import AppointmentTypeRow, PatientRow
-from desktop.sync.errors import RequestRefused, SyncError
 
 BASE = "/api/v1/follow-ups"
 
@@ -88,13 +87,7 @@ class FollowUpsService:
         return {str(k): int(v) for k, v in answer.items()}
 
     def _ask(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._call(method, path, **kwargs)
-        except RequestRefused as refused:
-            raise NotificationsRefused(refused.status, refused.code,
-                                       refused.server_message) from None
-        except SyncError as error:
-            raise NotificationsOffline(error) from None
+        return ask(self._call, method, path, **kwargs)
 
 
 def follow_up_people(ctx: DeskContext, items: Iterable[FollowUp]) -> dict[str, FollowUpPerson]:

@@ -17,10 +17,9 @@ from typing import Any
 from sqlalchemy import select
 
 from desktop.services.context import DeskContext
-from desktop.services.notifications import NotificationsOffline, NotificationsRefused
+from desktop.services.notifications import NotificationsOffline, NotificationsRefused, ask
 from desktop.services.server_call import ServerCall
 from desktop.store.models import PatientRow
-from desktop.sync.errors import RequestRefused, SyncError
 
 BASE = "/api/v1/outages/incidents"
 
@@ -99,13 +98,7 @@ class OutagesService:
         return [_outcome(item) for item in answer["outcomes"]]
 
     def _ask(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._call(method, path, **kwargs)
-        except RequestRefused as refused:
-            raise NotificationsRefused(refused.status, refused.code,
-                                       refused.server_message) from None
-        except SyncError as error:
-            raise NotificationsOffline(error) from None
+        return ask(self._call, method, path, **kwargs)
 
 
 def patient_names(ctx: DeskContext, patient_ids: Iterable[str]) -> dict[str, str]:

@@ -63,6 +63,13 @@ def _refused(error: service.OutageError) -> Exception:
     return InvalidInput(error.message, code=error.code)
 
 
+def _incident(session: SessionDep, user: accounts.Principal, incident_id: str) -> Any:
+    try:
+        return service.incident_of(session, user.organization_id, incident_id)
+    except service.OutageError as error:
+        raise _refused(error) from None
+
+
 def _answer(session: SessionDep, user: accounts.Principal, incident: Any,
             now: NowDep) -> dict[str, Any]:
     plan = service.plan(session, _caller(user), incident, now)
@@ -88,11 +95,7 @@ def start_incident(body: IncidentBody, user: Configurer, session: SessionDep,
 @router.get("/outages/incidents/{incident_id}")
 def read_incident(incident_id: IncidentId, user: Mover, session: SessionDep,
                   now: NowDep) -> dict[str, Any]:
-    try:
-        incident = service.incident_of(session, user.organization_id, incident_id)
-    except service.OutageError as error:
-        raise _refused(error) from None
-    return _answer(session, user, incident, now)
+    return _answer(session, user, _incident(session, user, incident_id), now)
 
 
 @router.post("/outages/incidents/{incident_id}/apply")
@@ -100,8 +103,8 @@ def apply_one(incident_id: IncidentId, body: ApplyBody, user: Mover, session: Se
               now: NowDep) -> dict[str, Any]:
     """Move one appointment to the chosen placement through the normal move path."""
     chosen = body.placement
+    incident = _incident(session, user, incident_id)
     try:
-        incident = service.incident_of(session, user.organization_id, incident_id)
         outcome = service.apply(session, _caller(user), incident, body.appointment_id,
                                 service.Proposal(chosen.start, chosen.end, chosen.provider_id,
                                                  chosen.room_id, chosen.kind), now)
@@ -113,9 +116,6 @@ def apply_one(incident_id: IncidentId, body: ApplyBody, user: Mover, session: Se
 @router.post("/outages/incidents/{incident_id}/apply-all")
 def apply_all(incident_id: IncidentId, user: Mover, session: SessionDep,
               now: NowDep) -> dict[str, Any]:
-    try:
-        incident = service.incident_of(session, user.organization_id, incident_id)
-    except service.OutageError as error:
-        raise _refused(error) from None
+    incident = _incident(session, user, incident_id)
     outcomes = service.apply_all(session, _caller(user), incident, now)
     return {"outcomes": [o.json() for o in outcomes]}

@@ -21,6 +21,7 @@ from sync_server.services import audit, booking
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.conftest import START, Clock, OrgUser, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
+from tests.sync_server.test_notifications import drain
 
 #: A Monday; the clinic's 20-day follow-up window then ends on 2026-03-29, the day Madrid
 #: moves its clocks forward (a 23-hour local day).
@@ -210,12 +211,7 @@ def test_outreach_logs_calls_and_sends_an_invitation_once_through_the_outbox(
         ("call", "no answer, try Friday"), ("invitation", "")]
     assert all(c["by_user_id"] for c in item["contacts"])
 
-    worker = clinic.worker(clock)
-    try:
-        while worker.run_once():
-            pass
-    finally:
-        worker.close()
+    drain(clinic, clock)
     invitations = [m for m in smtp.messages() if "Time to book" in str(m.message["Subject"])]
     assert len(invitations) == 1
     message = invitations[0].message
@@ -240,12 +236,7 @@ def test_a_spanish_patient_gets_the_spanish_invitation(
     headers = reception(client, clinic)
     assert client.post(f"/api/v1/follow-ups/{item['id']}/invitation",
                        headers=headers).status_code == 201
-    worker = clinic.worker(clock)
-    try:
-        while worker.run_once():
-            pass
-    finally:
-        worker.close()
+    drain(clinic, clock)
     [message] = [m.message for m in smtp.messages() if "reservar" in str(m.message["Subject"])]
     assert "Hola" in message.get_body(("plain",)).get_content()
 

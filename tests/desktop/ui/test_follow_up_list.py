@@ -14,16 +14,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, update
 
-from desktop.app import desk_clinics
 from desktop.services import booking as desk_booking
 from desktop.services.followups import FollowUpsService
 from desktop.services.server_call import signed_in_call
 from desktop.ui.follow_up_list import FollowUpPanel
-from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from scheduling.commands import Actor, BookAppointment, ChangeStatus
 from scheduling.model import AppointmentStatus
@@ -33,6 +30,7 @@ from sync_server.notifications.models import Notification
 from sync_server.notifications.service import settings_row
 from sync_server.services import audit, booking
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications
+from tests.desktop.ui.test_exceptions_panel import window_for
 from tests.desktop.ui.test_texts_fit import clipped
 from tests.e2e.server_side import TZ
 
@@ -182,14 +180,6 @@ def test_locking_the_desk_empties_the_list(qtbot: QtBot, fresh: LiveNotification
     assert panel.list.count() == 2
     panel.clear()
     assert panel.list.count() == 0 and panel.items == []
-
-
-def window_for(qtbot: QtBot, live: LiveNotifications, tmp_path: Path) -> MainWindow:
-    _org, clinics = desk_clinics(live.store)
-    window = MainWindow(live.ctx, clinics, live.clinic.first_day,
-                        settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    return window
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
