@@ -35,7 +35,9 @@ from desktop.services.admin import AdminService, TwoStepService
 from desktop.services.context import DeskContext
 from desktop.services.feeds import FeedsService
 from desktop.services.financials import FinancialsService
+from desktop.services.followups import FollowUpsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
     ServerCheck,
@@ -230,6 +232,7 @@ class DeskStart(QObject):
         call = self._server_call()
         window.calendar_menu.set_feeds(FeedsService(call))
         window.notifications.set_service(NotificationsService(call))
+        window.care.set_service(FollowUpsService(call), OutagesService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
         if self.screen is not None:

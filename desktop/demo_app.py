@@ -24,7 +24,9 @@ from PySide6.QtWidgets import QApplication
 from desktop import demo
 from desktop.assets import app_icon
 from desktop.demo_server import ServerLaunch
+from desktop.services.followups import FollowUpsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.outages import OutagesService
 from desktop.services.server_call import signed_in_call
 from desktop.services.session import ServerIdentity
 from desktop.sync.client import SyncClient
@@ -76,6 +78,8 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                 worker.stateChanged.connect(window.notifications.on_sync_state)
                 window.notifications.set_service(NotificationsService(
                     signed_in_call(desk.client.sibling(), desk.context.sessions)))
+                care_call = signed_in_call(desk.client.sibling(), desk.context.sessions)
+                window.care.set_service(FollowUpsService(care_call), OutagesService(care_call))
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)
                 thread.start()

@@ -18,8 +18,10 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.followups import routes as followups
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
+from sync_server.outages import routes as outages
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 
@@ -64,6 +66,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
+    app.include_router(followups.router, prefix=API_PREFIX)
+    app.include_router(outages.router, prefix=API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

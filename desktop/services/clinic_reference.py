@@ -50,6 +50,7 @@ class ClinicReference:
     rooms: tuple[ResourceInfo, ...]
     #: Display names of every id a message may carry (clinic, types, resources).
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    equipment: tuple[ResourceInfo, ...] = ()
 
     def type_info(self, type_id: str) -> TypeInfo | None:
         return next((t for t in self.types if t.id == type_id), None)
@@ -66,6 +67,7 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
     names: dict[str, str] = {clinic.id: clinic.name}
     providers: list[ResourceInfo] = []
     rooms: list[ResourceInfo] = []
+    equipment: list[ResourceInfo] = []
     for resource in sorted(state.resources.values(), key=lambda r: (r.name, r.id)):
         names[resource.id] = resource.name
         if not resource.active or clinic_id not in resource.clinic_ids:
@@ -74,6 +76,8 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
             providers.append(ResourceInfo(resource.id, resource.name))
         elif resource.kind is ResourceKind.ROOM:
             rooms.append(ResourceInfo(resource.id, resource.name))
+        else:
+            equipment.append(ResourceInfo(resource.id, resource.name))
     types = []
     language = display_language()
     for kind in sorted(state.appointment_types.values(),
@@ -87,7 +91,7 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
         ))
     return ClinicReference(clinic.id, clinic.name, clinic.time_zone, clinic.locale,
                            tuple(types), tuple(providers), tuple(rooms),
-                           MappingProxyType(names))
+                           MappingProxyType(names), tuple(equipment))
 
 
 def _minutes(seconds: float) -> int:

@@ -42,7 +42,7 @@ BASE = "/api/v1/notifications"
 #: Why a message reached nobody (the contract's ``reason`` values).
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
            "all_channels_failed", "opted_out")
-KINDS = ("created", "modified", "cancelled", "reminder")
+KINDS = ("created", "modified", "cancelled", "reminder", "invitation")
 CHANNELS = ("email", "sms")
 RESOLVE = Permission.MODIFY.value
 
@@ -241,13 +241,19 @@ class NotificationsService:
         return TestOutcome(bool(answer.get("ok")), str(answer.get("message", "")))
 
     def _ask(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._call(method, path, **kwargs)
-        except RequestRefused as refused:
-            raise NotificationsRefused(refused.status, refused.code,
-                                       refused.server_message) from None
-        except SyncError as error:
-            raise NotificationsOffline(error) from None
+        return ask(self._call, method, path, **kwargs)
+
+
+def ask(call: ServerCall, method: str, path: str, **kwargs: Any) -> Any:
+    """``call`` with the failures the desk's server screens tell apart: offline
+    (:class:`NotificationsOffline`) or refused (:class:`NotificationsRefused`)."""
+    try:
+        return call(method, path, **kwargs)
+    except RequestRefused as refused:
+        raise NotificationsRefused(refused.status, refused.code,
+                                   refused.server_message) from None
+    except SyncError as error:
+        raise NotificationsOffline(error) from None
 
 
 def can_configure(ctx: DeskContext) -> bool:

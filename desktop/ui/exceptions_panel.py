@@ -64,6 +64,7 @@ UNDELIVERED = {
     "created": N_("Booking confirmation for {time} {patient} not delivered: {reason}."),
     "modified": N_("Change notice for {time} {patient} not delivered: {reason}."),
     "cancelled": N_("Cancellation notice for {time} {patient} not delivered: {reason}."),
+    "outage": N_("Appointment at {time} {patient} could not be re-routed: {reason}."),
 }
 REASONS = {
     "no_contact": N_("no phone or e-mail on file"),
@@ -73,6 +74,7 @@ REASONS = {
     "gateway_failed": N_("the SMS service failed"),
     "all_channels_failed": N_("every channel failed"),
     "opted_out": N_("the patient opted out of messages"),
+    "no_alternative": N_("its resource is out of service and no other placement is free"),
 }
 
 

@@ -51,6 +51,7 @@ from desktop.ui.agenda import AgendaWidget
 from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.calendar_menu import CalendarMenu
+from desktop.ui.care_menu import CareMenu
 from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
@@ -137,6 +138,8 @@ class MainWindow(QMainWindow):
         self.notifications = NotificationsMenu(self, ctx, self.agenda.selected_appointment,
                                                self.show_appointment)
         self.admin_menu = AdministrationMenu(self, ctx, lambda: self._zone)
+        self.care = CareMenu(self, ctx, lambda: (self.clinic_id, self._locale, self._zone),
+                             lambda patient, start: self.new_appointment(patient, start=start))
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)
@@ -477,10 +480,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ actions
 
     def new_appointment(self, patient: PatientDTO | None = None, *,
-                        slot: SlotRequest | None = None) -> BookingDialog:
+                        slot: SlotRequest | None = None,
+                        start: datetime | None = None) -> BookingDialog:
         """Open the booking dialog: at ``slot`` (quick create) with its provider, time and
-        length; else on the shown day (today: the next quarter hour inside working hours)."""
-        start = None if slot is None else slot.start
+        length, or at ``start``; else on the shown day (today: the next quarter hour inside
+        working hours)."""
+        start = start if slot is None else slot.start
         if start is None and self._day != self._today:
             start = to_utc(datetime.combine(self._day, time(9)), self._zone)
         dialog = BookingDialog(self._ctx, self.clinic_id, start=start, patient=patient,
@@ -648,6 +653,8 @@ class MainWindow(QMainWindow):
         self.lock_overlay.locked.connect(self.patient_panel.clear)  # no patient data locked
         self.lock_overlay.locked.connect(self.notifications.on_locked)
         self.lock_overlay.unlocked.connect(self.notifications.on_unlocked)
+        self.lock_overlay.locked.connect(self.care.on_locked)
+        self.lock_overlay.unlocked.connect(self.care.on_unlocked)
         self.details_panel.notificationsRequested.connect(self.notifications.open_history)
         self.patient_panel.appointmentChosen.connect(self.show_appointment)
         self.patient_panel.changed.connect(self.localChange)

@@ -346,6 +346,10 @@ class AppointmentType(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     #: Booking policy: the fee of a late cancellation, in cents (None: no fee; 0016).
     late_cancellation_fee_cents: Mapped[int | None] = mapped_column(Integer)
+    #: A completed visit asks for a follow-up within this many days (server only).
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    #: … and/or a recall this many months later (:mod:`scheduling.followups`).
+    recall_months: Mapped[int | None] = mapped_column(Integer)
 
 
 class WeeklySchedule(Base):

@@ -26,7 +26,7 @@ from scheduling.refusals import N_
 from sync_server.core.translations import translations
 
 LANGUAGES = ("en", "es")
-PATIENT_KINDS = ("created", "modified", "cancelled", "reminder")
+PATIENT_KINDS = ("created", "modified", "cancelled", "reminder", "invitation")
 PATIENT_CHANNELS = ("email", "sms")
 
 #: Every variable a template may use (the preview's sample values in :func:`sample`).
@@ -59,6 +59,7 @@ _SUBJECTS = {
     "modified": N_("Your appointment has moved to {{ date }} at {{ time }}"),
     "cancelled": N_("Your appointment on {{ date }} at {{ time }} is cancelled"),
     "reminder": N_("Reminder: your appointment on {{ date }} at {{ time }}"),
+    "invitation": N_("Time to book your {{ appointment_type }} at {{ clinic_name }}"),
 }
 _EMAIL_TEXTS = {
     "created": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
@@ -74,6 +75,10 @@ _EMAIL_TEXTS = {
                    "{{ provider_name }} at {{ clinic_name }} on {{ date }} at {{ time }}.\n\n"
                    "Confirm: {{ confirm_url }}\nCancel: {{ cancel_url }}\n\nTo change it, call "
                    "us at {{ clinic_phone }}."),
+    "invitation": N_("Hello {{ patient_name }},\n\nAfter your visit on {{ date }}, "
+                     "{{ provider_name }} asked to see you again for a {{ appointment_type }} "
+                     "at {{ clinic_name }}.\n\nPlease call us at {{ clinic_phone }} to book "
+                     "a time that suits you."),
 }
 _SMS_TEXTS = {
     "created": N_("{{ clinic_name }}: your appointment is booked for {{ date }} at {{ time }}."),
@@ -83,6 +88,8 @@ _SMS_TEXTS = {
                     "cancelled."),
     "reminder": N_("{{ clinic_name }}: reminder of your appointment on {{ date }} at "
                    "{{ time }}. Reply C to confirm or X to cancel."),
+    "invitation": N_("{{ clinic_name }}: it is time to book your {{ appointment_type }}. "
+                     "Call us at {{ clinic_phone }}."),
 }
 #: The HTML of every default e-mail: the text's paragraphs (``body``) and the links.
 DEFAULT_HTML = (

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
 
-KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert")
+KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert", "invitation")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
@@ -27,10 +27,15 @@ REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gate
 
 
 class Notification(Base):
+    """An ``invitation`` (to book a follow-up, :mod:`sync_server.followups`) names the
+    completed visit as its appointment and the moment it was asked for as its
+    ``occurrence_start``."""
+
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('created', 'modified', 'cancelled', 'reminder', 'staff-alert')",
+            "kind IN ('created', 'modified', 'cancelled', 'reminder', 'staff-alert', "
+            "'invitation')",
             name="kind"),
         CheckConstraint("channel IN ('email', 'sms', 'desk')", name="channel"),
         CheckConstraint(

@@ -92,7 +92,7 @@ def signed_in(context: ContextDep, session: SessionDep, now: NowDep,
     raise AuthenticationFailed("Sign in first.", code="not_authenticated")
 
 
-def _needs(permission: str) -> Any:
+def needs(permission: str) -> Any:
     def check(user: Annotated[accounts.Principal, Depends(signed_in)]) -> accounts.Principal:
         if not user.can(permission):
             raise PermissionDenied(f"Your role does not allow this (needs the '{permission}' "
@@ -101,9 +101,9 @@ def _needs(permission: str) -> Any:
     return check
 
 
-Viewer = Annotated[accounts.Principal, Depends(_needs("booking:view_calendar"))]
-Modifier = Annotated[accounts.Principal, Depends(_needs(Permission.MODIFY))]
-Admin = Annotated[accounts.Principal, Depends(_needs("admin:config"))]
+Viewer = Annotated[accounts.Principal, Depends(needs("booking:view_calendar"))]
+Modifier = Annotated[accounts.Principal, Depends(needs(Permission.MODIFY))]
+Admin = Annotated[accounts.Principal, Depends(needs("admin:config"))]
 
 
 def _refused(error: service.NotifyError) -> Exception:

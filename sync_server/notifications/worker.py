@@ -44,6 +44,7 @@ from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
 from scheduling.reminders import after_quiet_hours
 from sync_server.core.context import ServerContext
 from sync_server.db import models as db
+from sync_server.followups.models import FollowUp
 from sync_server.notifications import messages
 from sync_server.notifications.channels import (
     EmailChannel,
@@ -215,7 +216,8 @@ class Worker:
                 if row.kind == "staff-alert":
                     outcomes.append(_outcome(row, now, "sent"))
                 elif appointment is None or patient is None or not _still_holds(
-                        row, appointment, now):
+                        row, appointment, now) or (row.kind == "invitation"
+                                                   and not _follow_up_open(session, row)):
                     outcomes.append(_outcome(row, now, "void", error="appointment_changed"))
                     log.info("notification %s void: appointment %s changed", row.id,
                              row.appointment_id)
@@ -271,7 +273,8 @@ class Worker:
                 raise SendFailed("no_email", transient=False)
             assert email is not None
             message_id = f"<{row.id}@clinicdesk.notifications>"
-            attachment = messages.ics(facts)
+            # An invitation asks the patient to book: no appointment to put in a calendar.
+            attachment = None if row.kind == "invitation" else messages.ics(facts)
             return lambda: email.send(to, rendered, message_id=message_id,
                                       attachment=attachment, language=language)
         sms, number = channels.sms, patient.phone
@@ -406,6 +409,8 @@ def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) 
     status = AppointmentStatus(appointment.status)
     if row.kind == "cancelled":
         return status is AppointmentStatus.CANCELLED
+    if row.kind == "invitation":  # about the completed visit: it stays completed
+        return not appointment.deleted and status is AppointmentStatus.COMPLETED
     if appointment.deleted or status in (AppointmentStatus.CANCELLED,
                                          AppointmentStatus.ENTERED_IN_ERROR):
         return False
@@ -415,6 +420,13 @@ def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) 
         return status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
                           AppointmentStatus.PENDING, AppointmentStatus.MESSAGE_LEFT)
     return True
+
+
+def _follow_up_open(session: Session, row: Notification) -> bool:
+    """An invitation goes only while its visit's follow-up is still to be booked."""
+    return session.scalar(select(FollowUp.id).where(
+        FollowUp.source_appointment_id == row.appointment_id,
+        FollowUp.state == "open").limit(1)) is not None
 
 
 def _channels_tried(session: Session, row: Notification) -> list[str]:

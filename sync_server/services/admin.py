@@ -423,7 +423,7 @@ _DURATIONS = ("default_duration_seconds", "min_duration_seconds", "max_duration_
               "cancellation_period_seconds")
 _TYPE_FIELDS = ("name", *_DURATIONS, "capacity", "online_bookable", "telemedicine",
                 "max_days_ahead", "reschedule_limit", "color", "active",
-                "late_cancellation_fee_cents")
+                "late_cancellation_fee_cents", "follow_up_days", "recall_months")
 
 
 def _type_fields(_session: Session, row: db.AppointmentType) -> Values:

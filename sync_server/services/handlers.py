@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from scheduling.wire import entity_of, to_wire
 from sync_server.feeds import versions as feed_versions
+from sync_server.followups.service import track_follow_ups
 from sync_server.notifications.outbox import queue_notifications
 from sync_server.services import audit, changes, financials
 from sync_server.services.events import (
@@ -98,7 +99,7 @@ def move_feed_versions_of_patient(uow: UnitOfWork, change: PatientChanged) -> No
 #: accepted change bumps the version, logs its records and appends its audit entry.
 HANDLERS: dict[type[Event], list[Handler]] = {
     ChangeAccepted: [bump_version, write_change_log, append_audit],
-    AppointmentChanged: [move_feed_versions, queue_notifications],
+    AppointmentChanged: [move_feed_versions, queue_notifications, track_follow_ups],
     AppointmentBooked: [],
     AppointmentMoved: [],
     AppointmentCancelled: [financials.post_late_cancellation_fee],

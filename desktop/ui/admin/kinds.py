@@ -12,6 +12,7 @@ from desktop.ui.admin.fields import FieldSpec, Lookups
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
 from scheduling.financials import cents, from_cents
+from scheduling.followups import MAX_FOLLOW_UP_DAYS, MAX_RECALL_MONTHS
 
 ADMIN = "/api/v1/admin"
 DAY = 24 * 60
@@ -160,6 +161,10 @@ APPOINTMENT_TYPES = RecordKind(
      FieldSpec("online_bookable", N_("Patients may book online"), "bool", default=False),
      FieldSpec("telemedicine", N_("Video visit"), "bool", default=False),
      FieldSpec("color", N_("Colour (#rrggbb)"), default="#4a90d9", max_length=7),
+     FieldSpec("follow_up_days", N_("Follow-up within (days)"), "int", minimum=1,
+               maximum=MAX_FOLLOW_UP_DAYS, optional=True),
+     FieldSpec("recall_months", N_("Recall after (months)"), "int", minimum=1,
+               maximum=MAX_RECALL_MONTHS, optional=True),
      FieldSpec("active", N_("Active"), "bool", default=True)),
     lambda r, _l: f"{r['name']} · {r['default_duration_seconds'] // 60} min",
     lambda v: _type_problem(v) or (None if _is_colour(v["color"]) else

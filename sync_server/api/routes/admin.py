@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from scheduling import limits
+from scheduling.followups import MAX_FOLLOW_UP_DAYS, MAX_RECALL_MONTHS
 from sync_server.api.deps import NowDep, SessionDep, require
 from sync_server.api.fields import (
     Day,
@@ -144,6 +145,10 @@ class AppointmentTypeBody(Body):
         ge=0, le=9_999_999_999,
         description="Booking policy: the fee of a cancellation inside the cancellation "
                     "period, in cents; null: no fee")] | None = None
+    follow_up_days: Annotated[int, Field(ge=1, le=MAX_FOLLOW_UP_DAYS)] | None = Field(
+        None, description="A completed visit asks for a follow-up within this many days")
+    recall_months: Annotated[int, Field(ge=1, le=MAX_RECALL_MONTHS)] | None = Field(
+        None, description="A completed visit asks for a recall this many months later")
 
 
 class TimeRange(Body):

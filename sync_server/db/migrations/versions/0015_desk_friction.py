@@ -2,7 +2,7 @@
 list of ``[language, name]`` pairs; ``name`` stays the name for any other language.
 
 Revision ID: 0015_desk_friction
-Revises: 0009_provider_and_clinic_fields
+Revises: 0013_followups_outages
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_desk_friction"
-down_revision: str | Sequence[str] | None = "0009_provider_and_clinic_fields"
+down_revision: str | Sequence[str] | None = "0013_followups_outages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Resource outages that re-route the appointments they hit instead of stranding them."""

@@ -1,0 +1,213 @@
+"""A resource out of service re-routes what it hits: 40 appointments of a provider during
+an outage get the placements the rules accept, are moved through the normal move path with
+0 overlaps (checked in the database) and one message per patient; the outage blocks new
+bookings; a desk booking that takes a proposed placement during the apply does not
+overlap; an appointment with nowhere to go lands in the exceptions panel — SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scheduling.commands import BookAppointment
+from sync_server.core.config import Settings
+from sync_server.db import models as db_models
+from sync_server.notifications.models import NotificationException
+from sync_server.outages import service
+from sync_server.outages.models import OutageDecision, OutageIncident
+from sync_server.services import audit, booking
+from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.sync_server.booking_setup import active_overlaps
+from tests.sync_server.conftest import START, Clock, Tenants, sign_in
+from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
+
+#: Monday; the outage covers provider 0 from Monday 08:00 to Wednesday 20:00 (local).
+DAY = date(2026, 3, 16)
+TIMES = [(h, m) for h in (9, 10, 11, 12) for m in (0, 30)] + [
+    (h, m) for h in (14, 15, 16) for m in (0, 30)]  # 14 half hours a day
+
+
+@pytest.fixture
+def clinic(database_url: str, settings: Settings, smtp: SmtpSink,
+           gateway: SmsGateway) -> NotifyClinic:
+    return notify_clinic(database_url, settings, smtp, gateway, START, patients=20)
+
+
+def slot(clinic: NotifyClinic, index: int) -> datetime:
+    hour, minute = TIMES[index % 14]
+    return clinic.local(DAY + timedelta(days=index // 14), hour, minute)
+
+
+def forty_on_provider_0(clinic: NotifyClinic) -> list[str]:
+    """40 appointments of provider 0 (two per patient) and 10 of provider 1 at the same
+    times as some of them (those must move to another time)."""
+    booked = [clinic.book(slot(clinic, i), START, patient=i % 20, provider=0)
+              for i in range(40)]
+    for i in range(10):
+        clinic.book(slot(clinic, 3 * i), START, patient=(3 * i + 7) % 20, provider=1)
+    return booked
+
+
+def admin_headers(client: TestClient, clinic: NotifyClinic, tenants: Tenants) -> dict[str, str]:
+    return sign_in(client, tenants.user(clinic.org_id, clinic.clinic.org_slug, "administrator"))
+
+
+def start_outage(client: TestClient, clinic: NotifyClinic,
+                 headers: dict[str, str]) -> dict[str, Any]:
+    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
+        "resource_id": clinic.clinic.provider_ids[0],
+        "start": clinic.local(DAY, 8).isoformat(),
+        "end": clinic.local(DAY + timedelta(days=2), 20).isoformat(),
+        "reason": "sick leave"})
+    assert answer.status_code == 201, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def outage_window(clinic: NotifyClinic) -> tuple[datetime, datetime]:
+    return clinic.local(DAY, 8), clinic.local(DAY + timedelta(days=2), 20)
+
+
+def test_forty_appointments_get_valid_proposals_and_are_all_moved_without_overlap(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session) -> None:
+    booked = forty_on_provider_0(clinic)
+    headers = admin_headers(client, clinic, tenants)
+    incident = start_outage(client, clinic, headers)
+    provider_0 = clinic.clinic.provider_ids[0]
+    begin, end = outage_window(clinic)
+
+    assert sorted(a["appointment_id"] for a in incident["affected"]) == sorted(booked)
+    kinds: Counter[str] = Counter()
+    for item in incident["affected"]:
+        assert item["proposals"], item["appointment_id"]
+        for proposal in item["proposals"]:
+            start = datetime.fromisoformat(proposal["start"])
+            stop = datetime.fromisoformat(proposal["end"])
+            # Never on the provider while they are out.
+            assert proposal["provider_id"] != provider_0 or stop <= begin or start >= end
+        kinds[item["proposals"][0]["kind"]] += 1
+    assert kinds["other_provider"] == 30 and kinds["other_time"] == 10
+
+    # The outage blocks new bookings of that provider in that period.
+    refused = client.post("/api/v1/appointments", headers=headers, json={
+        "clinic_id": clinic.clinic.clinic_id, "patient_id": clinic.clinic.patient_ids[0],
+        "appointment_type_id": clinic.clinic.type_id, "provider_id": provider_0,
+        "start": clinic.local(DAY + timedelta(days=2), 16, 30).isoformat()})
+    assert refused.status_code == 409 and "RESOURCE_OUTAGE" in refused.text
+
+    applied = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                          headers=headers)
+    assert applied.status_code == 200, applied.text
+    outcomes = applied.json()["outcomes"]
+    assert [o["action"] for o in outcomes] == ["moved"] * 40
+
+    assert active_overlaps(db) == 0
+    still_out = db.scalar(select(func.count()).select_from(db_models.Appointment).where(
+        db_models.Appointment.provider_id == provider_0, db_models.Appointment.start_at < end,
+        db_models.Appointment.end_at > begin, db_models.Appointment.deleted.is_(False),
+        db_models.Appointment.status != "cancelled"))
+    assert still_out == 0
+    row = db.get(OutageIncident, incident["id"])
+    assert row is not None
+    told = service.patients_told(db, row)
+    assert told == {patient: 1 for patient in clinic.clinic.patient_ids}
+    decisions = list(db.scalars(select(OutageDecision).where(
+        OutageDecision.incident_id == incident["id"])))
+    assert len(decisions) == 40 and all(d.by_user_id and d.action == "moved"
+                                        for d in decisions)
+    db.rollback()
+    # Planned again: nothing is left on the provider.
+    again = client.get(f"/api/v1/outages/incidents/{incident['id']}", headers=headers)
+    assert again.json()["affected"] == [] and len(again.json()["decisions"]) == 40
+
+
+def test_one_by_one_and_a_desk_booking_that_takes_the_placement_meanwhile(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = clinic.book(slot(clinic, 0), START, patient=0, provider=0)
+    second = clinic.book(slot(clinic, 1), START, patient=1, provider=0)
+    headers = admin_headers(client, clinic, tenants)
+    incident = start_outage(client, clinic, headers)
+    item = next(a for a in incident["affected"] if a["appointment_id"] == first)
+    chosen = item["proposals"][0]
+    assert chosen["kind"] == "other_provider"
+
+    # One by one: the staff's choice goes through the move path.
+    answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply", headers=headers,
+                         json={"appointment_id": first, "placement": chosen})
+    assert answer.status_code == 200 and answer.json()["action"] == "moved"
+    moved = db.get(db_models.Appointment, first)
+    assert moved is not None and moved.provider_id == chosen["provider_id"]
+    db.rollback()
+
+    # Apply all: a desk books the second appointment's first proposal right after it was
+    # planned and before its move; the move is refused under the locks, planned again.
+    taken: list[str] = []
+    real_propose = service.propose
+
+    def desk_books_first(session: Session, caller: Any, appointment_id: str,
+                         now: datetime) -> tuple[service.Proposal, ...]:
+        proposals = real_propose(session, caller, appointment_id, now)
+        if not taken and proposals:
+            taken.append(clinic_book_at(clinic, proposals[0]))
+        return proposals
+
+    monkeypatch.setattr(service, "propose", desk_books_first)
+    answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                         headers=headers)
+    assert [o["action"] for o in answer.json()["outcomes"]] == ["moved"]
+    assert active_overlaps(db) == 0
+    desk = db.get(db_models.Appointment, taken[0])
+    again = db.get(db_models.Appointment, second)
+    assert desk is not None and again is not None and desk.status == "booked"
+    assert (again.provider_id, again.start_at) != (desk.provider_id, desk.start_at)
+    db.rollback()
+
+
+def clinic_book_at(clinic: NotifyClinic, placement: service.Proposal) -> str:
+    """The other desk's booking of ``placement`` (another patient), committed."""
+    appointment_id = str(uuid.uuid4())
+    caller = booking.Caller(clinic.org_id, STAFF, audit.Actor(None, None))
+    with clinic.sessions() as session:
+        result = booking.book(session, caller, BookAppointment(
+            STAFF, appointment_id, clinic.clinic.clinic_id, clinic.clinic.patient_ids[19],
+            clinic.clinic.type_id, placement.provider_id, placement.start), START)
+        assert result.refused is None, result.refused
+        session.commit()
+    return appointment_id
+
+
+def test_an_appointment_with_nowhere_to_go_lands_in_the_exceptions_panel(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stranded = clinic.book(slot(clinic, 2), START, patient=2, provider=0)
+    headers = admin_headers(client, clinic, tenants)
+    incident = start_outage(client, clinic, headers)
+    monkeypatch.setattr(service, "propose", lambda *_args: ())  # the rules find nothing
+    answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                         headers=headers)
+    assert answer.json()["outcomes"] == [
+        {"appointment_id": stranded, "action": "unplaced", "placement": None, "code": None}]
+    alerts = client.get("/api/v1/notifications/exceptions", headers=headers).json()["items"]
+    assert [(a["appointment_id"], a["kind"], a["reason"]) for a in alerts] == [
+        (stranded, "outage", "no_alternative")]
+    assert db.scalar(select(NotificationException.id).where(
+        NotificationException.appointment_id == stranded)) is not None
+    db.rollback()
+
+
+def test_another_organization_cannot_read_the_incident(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, clock: Clock) -> None:
+    headers = admin_headers(client, clinic, tenants)
+    incident = start_outage(client, clinic, headers)
+    stranger = sign_in(client, tenants.organization())
+    answer = client.get(f"/api/v1/outages/incidents/{incident['id']}", headers=stranger)
+    assert answer.status_code == 404
