@@ -20,6 +20,8 @@ from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
+from sync_server.portal import routes as portal
+from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     )
     app.state.context = context
     app.state.pokes = broker
+    app.state.portal_guard = PortalGuard()
     install_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(feeds.router, prefix=API_PREFIX)
@@ -64,6 +67,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
+    app.include_router(portal.admin_router, prefix=API_PREFIX)
+    app.include_router(portal.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
