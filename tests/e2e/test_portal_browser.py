@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sync_server.db import models
 from sync_server.db.migrate import upgrade
 from sync_server.db.session import make_engine, make_session_factory
+from sync_server.portal import signin
 from tests.e2e.server_side import PASSWORD, ServerThread
 from tests.support.notify_servers import SmtpSink
 from tests.sync_server.conftest import make_settings
@@ -100,7 +101,9 @@ def lang() -> str:
 
 @pytest.fixture
 def page(live: Live, lang: str) -> Iterator[Any]:
-    """A fresh browser context (no cookies) in the browser language ``lang``."""
+    """A fresh browser context (no cookies) in the browser language ``lang``, and fresh
+    sign-in rate limits (every test signs the same patient in from the same address)."""
+    live.server.server.config.app.state.portal_guard = signin.Guard()
     context = live.browser.new_context(
         locale="es-ES" if lang == "es" else "en-US", viewport={"width": 390, "height": 844},
         extra_http_headers={"Accept-Language": "es-ES,es;q=0.9" if lang == "es" else "en-US"})
