@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -23,6 +23,8 @@ from sync_server.core.translations import translations
 LANGUAGES = ("en", "es")
 LANG_COOKIE = "cd_portal_lang"
 LOCALES = {"en": "en_US", "es": "es_ES"}
+#: A day heading above its free times: "Friday, December 4" / "viernes, 4 de diciembre".
+DAY_PATTERNS = {"en": "EEEE, MMMM d", "es": "EEEE, d 'de' MMMM"}
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -79,11 +81,11 @@ class Page:
 
     def when(self, moment: datetime, time_zone: str | None = None) -> str:
         local = moment.astimezone(ZoneInfo(time_zone or self.time_zone))
-        return format_datetime(local, "EEEE d MMMM y, HH:mm", locale=self.locale)
+        return f"{format_date(local, 'full', locale=self.locale)}, {self.clock(local)}"
 
     def day(self, moment: datetime, time_zone: str | None = None) -> str:
         local = moment.astimezone(ZoneInfo(time_zone or self.time_zone))
-        return format_date(local, "EEEE d MMMM", locale=self.locale)
+        return format_date(local, DAY_PATTERNS[self.lang], locale=self.locale)
 
     def clock(self, moment: datetime, time_zone: str | None = None) -> str:
         local = moment.astimezone(ZoneInfo(time_zone or self.time_zone))

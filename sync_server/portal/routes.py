@@ -225,7 +225,6 @@ def find(v: VisitDep, type: str | None = None, clinic: str | None = None,
         kind = options.types[0]
     chosen_provider = provider if provider and any(
         p.id == provider for p in options.providers) else None
-    searched = bool(type or clinic)
     soonest, slots = None, []
     if kind is not None and where is not None:
         v.page.time_zone = where.time_zone
@@ -239,7 +238,7 @@ def find(v: VisitDep, type: str | None = None, clinic: str | None = None,
         "find.html", frame_ancestors=ancestors if v.page.embedded else "'none'",
         options=options, kind=kind, clinic=where, provider=chosen_provider,
         first=first_day.isoformat(), last=last_day.isoformat(), soonest=soonest,
-        slots=slots, names=names, searched=searched, phone=v.clinic_phone()))
+        slots=slots, names=names, phone=v.clinic_phone(), max_shown=service.MAX_SLOTS_SHOWN))
 
 
 def _slot_query(clinic: str, kind: str, provider: str, start: datetime) -> str:
