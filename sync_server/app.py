@@ -18,6 +18,7 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.fhir import routes as fhir
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
 from sync_server.services import pokes
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
+    fhir.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

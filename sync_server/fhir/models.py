@@ -74,3 +74,29 @@ class ResultToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class FhirPublication(Base):
+    """An organization's published slot data: when it last changed (the manifest's
+    ``transactionTime``) and a digest of its locations and schedules. Its row lock
+    serializes refreshes."""
+
+    __tablename__ = "fhir_publications"
+    organization_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    changed_at: Mapped[datetime]
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class FhirSlotState(Base):
+    """A published slot's last status and when it changed (for ``_since``); no patient data."""
+
+    __tablename__ = "fhir_slot_states"
+    __table_args__ = (Index("ix_fhir_slot_states_org_changed", "organization_id", "changed_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    schedule_id: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime]

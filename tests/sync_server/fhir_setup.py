@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,3 +55,35 @@ def plain_appointment(session: Session, org_id: str, clinic_id: str, provider_id
         source="online", created_at=now, updated_at=now))
     session.commit()
     return appointment_id
+
+
+def make_online(session: Session, org_id: str, phone: str = "+34 910 000 111") -> None:
+    """Every appointment type of the organization bookable online; the clinic's phone set."""
+    from sync_server.notifications.models import NotificationSettings
+
+    for kind in session.scalars(select(db.AppointmentType).where(
+            db.AppointmentType.organization_id == org_id)):
+        kind.online_bookable = True
+    session.add(NotificationSettings(organization_id=org_id, reminder_offsets=[],
+                                     type_offsets={}, clinic_phone=phone,
+                                     updated_at=datetime.now(UTC)))
+    session.commit()
+
+
+def ndjson_lines(text: str) -> list[dict[str, Any]]:
+    assert text.endswith("\n") or text == ""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+R4B_MODELS = ("Location", "Schedule", "Slot", "Appointment", "Practitioner", "Bundle",
+              "OperationOutcome")
+
+
+def validate_r4(resource: dict[str, Any]) -> None:
+    """Validate against the FHIR structures (fhir.resources.R4B; see docs/integration.md)."""
+    import importlib
+
+    kind = resource["resourceType"]
+    assert kind in R4B_MODELS, kind
+    module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
+    getattr(module, kind).model_validate(resource)

@@ -1,5 +1,6 @@
 """Hand-off / FHIR API clients per organization, seed-004 hand-offs and their
-single-use result tokens (models in ``sync_server/fhir/models.py``).
+single-use result tokens, and the state of the slots published per SMART Scheduling
+Links (models in ``sync_server/fhir/models.py``).
 
 Revision ID: 0010_fhir_clients
 Revises: 0009_provider_and_clinic_fields
@@ -79,9 +80,31 @@ def upgrade() -> None:
         _instant("expires_at"),
         _instant("used_at", True),
     )
+    op.create_table(
+        "fhir_publications",
+        sa.Column("organization_id", _ID, sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+                  primary_key=True),
+        _instant("changed_at"),
+        sa.Column("digest", sa.String(64), nullable=False),
+    )
+    op.create_table(
+        "fhir_slot_states",
+        sa.Column("id", sa.String(64), primary_key=True),
+        _org(),
+        sa.Column("schedule_id", sa.String(64), nullable=False),
+        _instant("start_at"),
+        _instant("end_at"),
+        sa.Column("status", sa.String(20), nullable=False),
+        _instant("changed_at"),
+    )
+    op.create_index("ix_fhir_slot_states_org_changed", "fhir_slot_states",
+                    ["organization_id", "changed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_fhir_slot_states_org_changed", "fhir_slot_states")
+    op.drop_table("fhir_slot_states")
+    op.drop_table("fhir_publications")
     op.drop_table("fhir_result_tokens")
     op.drop_index("ix_fhir_handoffs_org_created", "fhir_handoffs")
     op.drop_table("fhir_handoffs")
