@@ -57,7 +57,7 @@ MOVABLE: frozenset[S] = frozenset({S.PENDING, S.BOOKED, S.CONFIRMED})
 FHIR_STATUS: Mapping[S, str] = MappingProxyType(
     {
         S.PENDING: "proposed",
-        S.BOOKED: "pending",
+        S.BOOKED: "booked",
         S.CONFIRMED: "booked",
         S.ARRIVED: "arrived",
         S.IN_PROGRESS: "checked-in",

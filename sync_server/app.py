@@ -18,6 +18,7 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.fhir import routes as fhir
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
 from sync_server.portal import routes as portal
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(notifications.page_router)
     app.include_router(portal.admin_router, prefix=API_PREFIX)
     app.include_router(portal.router)
+    fhir.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -5,6 +5,7 @@ A deep link with ``returnUrl`` and ``state`` is checked and recorded by
 id then lives in the visitor's server-side portal session, never in later URLs. When
 the patient finishes (booked, cancelled, or gives up), the browser is sent to the URL
 :func:`sync_server.fhir.handoff.finish` builds (state, outcome, refs, result token).
+Refusals there are audited by that module; the portal only shows them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi.responses import RedirectResponse, Response
 
 from scheduling.refusals import N_
-
-try:
-    from sync_server.fhir import handoff
-except ImportError:  # pragma: no cover - until the FHIR part is merged
-    handoff = None  # type: ignore[assignment]
+from sync_server.fhir import handoff
 
 if TYPE_CHECKING:
     from sync_server.portal.routes import Visit
@@ -26,14 +23,10 @@ if TYPE_CHECKING:
 
 def start(v: Visit, return_url: str, state: str) -> Response:
     """Begin a hand-off, keep its id in the session and show the clean search page."""
-    if handoff is None:
-        return v.refused("portal.handoff", "unavailable", 400, N_(
-            "The app that sent you here is not allowed to use this booking page. "
-            "Please book with the clinic directly."))
     try:
-        begun = handoff.begin(v.db, v.org.id, return_url, state)
-    except handoff.HandoffRefused as refused:
-        return v.refused("portal.handoff", refused.code, 400, N_(
+        begun = handoff.begin(v.db, v.org.id, return_url, state, now=v.now)
+    except handoff.HandoffRefused:
+        return v.show_problem(400, N_(
             "The app that sent you here is not allowed to use this booking page. "
             "Please book with the clinic directly."))
     v.session_row().handoff_id = begun.id
@@ -41,10 +34,16 @@ def start(v: Visit, return_url: str, state: str) -> Response:
 
 
 def finish(v: Visit, outcome: str, *, reason: str | None = None,
-           appointment_id: str | None = None) -> Response:
-    """Send the patient back to the app with the outcome; the hand-off ends here."""
+           appointment_id: str | None = None, fallback: str = "/") -> Response:
+    """Send the patient back to the app with the outcome; the hand-off ends here. An
+    expired or finished hand-off leaves the patient in the portal (at ``fallback``)."""
     assert v.portal is not None and v.portal.handoff_id
-    url = handoff.finish(v.db, v.portal.handoff_id, outcome=outcome, reason=reason,
-                         appointment_id=appointment_id)
-    v.portal.handoff_id = None
+    handoff_id, v.portal.handoff_id = v.portal.handoff_id, None
+    try:
+        url = handoff.finish(v.db, handoff_id, outcome=outcome, reason=reason,
+                             appointment_id=appointment_id, now=v.now)
+    except handoff.HandoffRefused:
+        v.portal = v.db.merge(v.portal)  # the refusal rolled the session's changes back
+        v.portal.handoff_id = None
+        return v.to(fallback)
     return v.finish(RedirectResponse(url, status_code=303))

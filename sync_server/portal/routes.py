@@ -111,6 +111,10 @@ class Visit:
         """Audit the refusal and show it (the session's own changes are dropped)."""
         self.db.rollback()
         service.refuse(self.db, self.org.id, intent, reason, self.now, **target)
+        return self.show_problem(status_code, message, headers)
+
+    def show_problem(self, status_code: int, message: str,
+                     headers: dict[str, str] | None = None) -> Response:
         return self.finish(self.page.render(
             "problem.html", status_code, headers=headers, message=self.page._(message),
             phone=policy_of(self.db, self.org.id).clinic_phone))
@@ -439,7 +443,8 @@ def book(v: VisitDep, form: FormDep) -> Response:
     booked = result.appointments[0]
     v.db.commit()
     if v.portal.handoff_id:
-        return handoffs.finish(v, "booked", appointment_id=booked.id)
+        return handoffs.finish(v, "booked", appointment_id=booked.id,
+                               fallback=f"/appointments/{booked.id}?done=booked")
     return v.to(f"/appointments/{booked.id}?done=booked")
 
 
@@ -562,7 +567,8 @@ def cancel(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
         return _refusal(v, result, "cancel.html", appointment=row)
     v.db.commit()
     if v.portal is not None and v.portal.handoff_id:
-        return handoffs.finish(v, "cancelled", appointment_id=row.id)
+        return handoffs.finish(v, "cancelled", appointment_id=row.id,
+                               fallback=f"/appointments/{row.id}?done=cancelled")
     return v.to(f"/appointments/{row.id}?done=cancelled")
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_portal"
-down_revision: str | Sequence[str] | None = "0009_provider_and_clinic_fields"
+down_revision: str | Sequence[str] | None = "0010_fhir_clients"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
