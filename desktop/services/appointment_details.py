@@ -41,6 +41,9 @@ class AppointmentDetails:
     #: How the patient set the current status themselves ("email-link" or "sms-reply", from
     #: a reminder's reply), or "" when staff did.
     status_by_patient: str = ""
+    #: Where the booking came from (``scheduling.model.AppointmentSource``: "online" for
+    #: the patient portal).
+    source: str = "staff"
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -75,6 +78,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         late_cancellation=was_cancelled_late(appointment, kind),
         provider_id=appointment.provider_id, room_id=appointment.room_id,
         status_by_patient=_patient_channel(appointment.last_status_change),
+        source=appointment.source.value,
     )
 
 

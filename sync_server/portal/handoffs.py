@@ -43,7 +43,6 @@ def finish(v: Visit, outcome: str, *, reason: str | None = None,
         url = handoff.finish(v.db, handoff_id, outcome=outcome, reason=reason,
                              appointment_id=appointment_id, now=v.now)
     except handoff.HandoffRefused:
-        v.portal = v.db.merge(v.portal)  # the refusal rolled the session's changes back
         v.portal.handoff_id = None
         return v.to(fallback)
     return v.finish(RedirectResponse(url, status_code=303))

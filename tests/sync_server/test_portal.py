@@ -474,3 +474,66 @@ def test_no_patient_data_in_urls_or_logs(portal_client: TestClient, place: Porta
         assert value not in logs
         assert not any(value.lower() in url.lower() for url in urls)
     assert len(urls) > 8
+
+
+# --------------------------------------------------------------------------- hand-off (seed 004)
+
+RETURN = "https://app.example/return"
+
+
+def _client(db: Session, place: PortalClinic) -> None:
+    from sync_server.fhir import clients
+    clients.register(db, place.clinic.org_id, name="Rides app", return_urls=[RETURN],
+                     now=datetime.now(UTC))
+    db.commit()
+
+
+def _deep_link(client: TestClient, place: PortalClinic, state: str,
+               return_url: str = RETURN) -> Any:
+    return client.get(f"{place.base}/", params={"returnUrl": return_url, "state": state},
+                      follow_redirects=False)
+
+
+def test_a_hand_off_booking_returns_to_the_app_with_state_outcome_and_result_token(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    from urllib.parse import parse_qs, urlsplit
+    _client(db, place)
+    arrived = _deep_link(portal_client, place, "attempt-1 ünïcode&=")
+    assert arrived.status_code == 303 and arrived.headers["location"] == f"{place.base}/"
+    assert "Go back without booking" in portal_client.get(f"{place.base}/").text
+    signed_in(portal_client, place, smtp_sink)
+    status, location, _ = book(portal_client, place, 16)
+    assert status == 303 and location.startswith(RETURN + "?")
+    answer = parse_qs(urlsplit(location).query)
+    [booked] = appointments_of(db, place.patient_id)
+    assert answer["state"] == ["attempt-1 ünïcode&="] and answer["outcome"] == ["booked"]
+    assert answer["appointmentRef"] == [booked.id] and answer["resultToken"][0]
+    for value in (place.email, GIVEN, FAMILY, place.phone):
+        assert value not in location
+    # The hand-off is over: the next booking stays in the portal.
+    status, location, _ = book(portal_client, place, 18)
+    assert location.startswith(f"{place.base}/appointments/")
+
+
+def test_a_foreign_return_url_and_a_reused_state_are_refused(
+        portal_client: TestClient, place: PortalClinic, db: Session) -> None:
+    _client(db, place)
+    foreign = _deep_link(portal_client, place, "s-1", "https://evil.example/return")
+    assert foreign.status_code == 400 and "not allowed" in foreign.text
+    assert _deep_link(portal_client, place, "s-2").status_code == 303
+    reused = _deep_link(portal_client, place, "s-2")
+    assert reused.status_code == 400
+    assert refusals(db, place.clinic.org_id, "return-url-not-allowed") == 1
+    assert refusals(db, place.clinic.org_id, "state-reused") == 1
+
+
+def test_leaving_a_hand_off_without_booking_returns_cancelled(
+        portal_client: TestClient, place: PortalClinic, db: Session) -> None:
+    _client(db, place)
+    _deep_link(portal_client, place, "s-leave")
+    page = portal_client.get(f"{place.base}/")
+    back = portal_client.post(f"{place.base}/handoff/return", data={"csrf": token(page.text)},
+                              follow_redirects=False)
+    assert back.status_code == 303
+    assert back.headers["location"] == f"{RETURN}?state=s-leave&outcome=cancelled"
