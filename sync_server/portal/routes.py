@@ -31,7 +31,7 @@ from sync_server.notifications.messages import Rendered
 from sync_server.notifications.models import NotificationSettings
 from sync_server.notifications.policy import policy_of
 from sync_server.portal import handoffs, service, signin
-from sync_server.portal.models import PortalSession, PortalSettings
+from sync_server.portal.models import PortalCode, PortalSession, PortalSettings
 from sync_server.portal.pages import Page, security_headers
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult
@@ -335,7 +335,7 @@ def check_code(v: VisitDep, form: FormDep) -> Response:
             "Too many tries. Please wait a few minutes and try again."),
             headers={"Retry-After": str(max(1, int(wait) + 1))})
     portal = v.portal
-    row = v.db.get(signin.PortalCode, portal.code_id) if portal and portal.code_id else None
+    row = v.db.get(PortalCode, portal.code_id) if portal and portal.code_id else None
     outcome = signin.check_code(v.db, v.key, row, form.get("code", 12), v.now)
     if outcome == "ok" and portal is not None:
         patient = service.patient_for(v.db, v.org.id, portal.channel, portal.address)

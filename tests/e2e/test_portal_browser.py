@@ -251,3 +251,48 @@ def test_no_patient_data_in_any_url_the_browser_visited_or_in_the_server_log(
     for value in planted:
         assert not any(value.lower() in u for u in visited), value
         assert value not in logs, value
+
+
+def _admin_token(live: Live) -> str:
+    from datetime import UTC, datetime
+
+    from sync_server.core.security import Passwords, password_hasher
+    from sync_server.services import accounts
+    settings = live.server.server.config.app.state.context.settings
+    email = f"admin-{live.place.org}@clinic.example"
+    with live.database() as session:
+        if session.scalar(select(models.User).where(models.User.email == email)) is None:
+            accounts.create_user(session, Passwords(password_hasher(settings)),
+                                 live.place.clinic.org_id, email, PASSWORD, ["administrator"],
+                                 datetime.now(UTC))
+            session.commit()
+    login = requests.post(f"{live.server.url}/api/v1/auth/login", json={
+        "organization": live.place.org, "email": email, "password": PASSWORD}, timeout=10)
+    return str(login.json()["access_token"])
+
+
+def test_the_widget_shows_on_an_allowed_site_and_is_refused_elsewhere(
+        live: Live, page: Any) -> None:
+    from tests.support.http_servers import MisbehavingServer
+    snippet = (f'<!DOCTYPE html><html lang="en"><head><title>Clinic site</title></head><body>'
+               f'<main><h1>Our clinic</h1><script src="{live.url("/widget.js")}" async>'
+               f'</script></main></body></html>').encode()
+    headers = {"Authorization": f"Bearer {_admin_token(live)}"}
+    with MisbehavingServer(200, snippet) as site:
+        allowed = requests.put(f"{live.server.url}/api/v1/portal/settings", headers=headers,
+                               json={"widget_sites": [site.url]}, timeout=10)
+        assert allowed.status_code == 200, allowed.text
+        page.goto(site.url)
+        frame = page.frame_locator("iframe")
+        frame.get_by_role("heading", name="Book an appointment").wait_for()
+        assert frame.locator("a.slot").first.get_attribute("target") == "_blank"
+        shoot(page, "widget", "en")
+        requests.put(f"{live.server.url}/api/v1/portal/settings", headers=headers,
+                     json={"widget_sites": []}, timeout=10)
+        page.goto(site.url)
+        page.wait_for_selector("iframe")
+        embedded = page.frames[1]
+        embedded.wait_for_load_state()
+        # The browser refused to show it (frame-ancestors): Chromium's error page instead.
+        assert embedded.url.startswith("chrome-error://")
+        assert embedded.get_by_text("Book an appointment").count() == 0
