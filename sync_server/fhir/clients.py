@@ -134,6 +134,8 @@ def register(session: Session, organization_id: str, *, name: str, return_urls: 
 
 def authenticate(session: Session, client_id: str, secret: str) -> FhirClient | None:
     """The active client with these credentials, or None."""
+    if not client_id.isascii() or not client_id.isprintable() or len(client_id) > 64:
+        return None
     client = session.scalars(select(FhirClient).where(FhirClient.client_id == client_id)).first()
     if client is None or not client.active:
         return None
