@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
-    fhir.install(app)
+    fhir.install(app, API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

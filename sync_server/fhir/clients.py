@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import select
@@ -160,3 +161,52 @@ def client_for_return_url(session: Session, organization_id: str,
                                               for p in client.return_urls):
             return client
     return None
+
+
+def to_json(client: FhirClient) -> dict[str, Any]:
+    """What the admin API and the desk show of a client (never its secret)."""
+    return {"id": client.id, "name": client.name, "client_id": client.client_id,
+            "return_urls": list(client.return_urls), "scopes": list(client.scopes),
+            "active": client.active, "created_at": client.created_at.isoformat(),
+            "updated_at": client.updated_at.isoformat()}
+
+
+def list_clients(session: Session, organization_id: str) -> list[FhirClient]:
+    return list(session.scalars(select(FhirClient).where(
+        FhirClient.organization_id == organization_id).order_by(FhirClient.name,
+                                                                FhirClient.id)))
+
+
+def client_of(session: Session, organization_id: str, client_row_id: str) -> FhirClient:
+    client = session.get(FhirClient, client_row_id) if client_row_id.isprintable() else None
+    if client is None or client.organization_id != organization_id:
+        raise ClientError("unknown-client", "No hand-off client with this id.")
+    return client
+
+
+def update(session: Session, organization_id: str, client_row_id: str, *, now: datetime,
+           name: str | None = None, return_urls: list[str] | None = None,
+           scopes: list[str] | None = None) -> FhirClient:
+    """Change a client's name, allowed return URLs or scopes (the caller commits)."""
+    client = client_of(session, organization_id, client_row_id)
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200 or not name.isprintable():
+            raise ClientError("name-invalid", "A client needs a name of 1 to 200 characters.")
+        client.name = name
+    if return_urls is not None:
+        client.return_urls = check_patterns(return_urls)
+    if scopes is not None:
+        client.scopes = check_scopes(scopes)
+    client.updated_at = now
+    session.flush()
+    return client
+
+
+def deactivate(session: Session, organization_id: str, client_row_id: str,
+               now: datetime) -> FhirClient:
+    """Stop a client: no new hand-offs, tokens or reads (its tokens stop working at once)."""
+    client = client_of(session, organization_id, client_row_id)
+    client.active, client.updated_at = False, now
+    session.flush()
+    return client

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, sqlite_write_turn
 from sync_server.core.security import InvalidTokenError, issue_access_token, read_access_token
 from sync_server.db import models as db
-from sync_server.fhir import clients, handoff, publish
+from sync_server.fhir import admin, clients, handoff, publish
 from sync_server.fhir.models import FhirClient, Handoff
 from sync_server.fhir.resources import (
     FHIR_JSON,
@@ -72,8 +72,11 @@ async def _problem(_request: Request, exc: Exception) -> JSONResponse:
                         media_type=FHIR_JSON, headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, api_prefix: str) -> None:
+    """The FHIR routes, the admin API of clients (under ``api_prefix``) and the
+    OperationOutcome error answers."""
     app.include_router(router)
+    app.include_router(admin.router, prefix=api_prefix)
     app.add_exception_handler(FhirProblem, _problem)
 
 
