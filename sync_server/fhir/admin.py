@@ -1,6 +1,8 @@
-"""Admin API of hand-off / FHIR clients (``/api/v1/fhir-clients``, ``admin:config``):
-register (the secret is in that one answer), list, change name, allowed return URLs
-and scopes, deactivate. Every change is in the audit log (ids only)."""
+"""Admin API of hand-off / FHIR clients (``/api/v1/fhir-clients``, ``admin:config``), in
+the shape of the other admin records (a list; ``PATCH`` to change): register (the
+``client_secret`` is in that one answer), list, change name, allowed return URLs and
+scopes, deactivate (``active: false``; its tokens stop working at once). Every change
+is in the audit log (ids only)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class UpdateBody(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     return_urls: Annotated[list[Url], Field(max_length=clients.MAX_RETURN_URLS)] | None = None
     scopes: Annotated[list[Scope], Field(max_length=20)] | None = None
+    active: bool | None = None
 
 
 def _failed(error: clients.ClientError) -> Exception:
@@ -60,40 +63,27 @@ def create_client(body: CreateBody, user: Admin, session: SessionDep,
     except clients.ClientError as error:
         raise _failed(error) from None
     _audit(session, user, "fhir_client.create", new.client.id, now)
-    answer = {"client": clients.to_json(new.client), "client_secret": new.secret}
+    answer = {**clients.to_json(new.client), "client_secret": new.secret}
     session.commit()
     return answer
 
 
 @router.get("")
-def list_clients(user: Admin, session: SessionDep) -> dict[str, Any]:
-    return {"clients": [clients.to_json(c)
-                        for c in clients.list_clients(session, user.organization_id)]}
+def list_clients(user: Admin, session: SessionDep) -> list[dict[str, Any]]:
+    return [clients.to_json(c) for c in clients.list_clients(session, user.organization_id)]
 
 
-@router.put("/{client_row_id}")
+@router.patch("/{client_row_id}")
 def update_client(client_row_id: ClientRowId, body: UpdateBody,
                   user: Admin, session: SessionDep, now: NowDep) -> dict[str, Any]:
     try:
         client = clients.update(session, user.organization_id, client_row_id, now=now,
                                 name=body.name, return_urls=body.return_urls,
-                                scopes=body.scopes)
+                                scopes=body.scopes, active=body.active)
     except clients.ClientError as error:
         raise _failed(error) from None
-    _audit(session, user, "fhir_client.update", client.id, now)
-    answer = {"client": clients.to_json(client)}
-    session.commit()
-    return answer
-
-
-@router.post("/{client_row_id}/deactivate")
-def deactivate_client(client_row_id: ClientRowId, user: Admin,
-                      session: SessionDep, now: NowDep) -> dict[str, Any]:
-    try:
-        client = clients.deactivate(session, user.organization_id, client_row_id, now)
-    except clients.ClientError as error:
-        raise _failed(error) from None
-    _audit(session, user, "fhir_client.deactivate", client.id, now)
-    answer = {"client": clients.to_json(client)}
+    intent = "fhir_client.deactivate" if body.active is False else "fhir_client.update"
+    _audit(session, user, intent, client.id, now)
+    answer = clients.to_json(client)
     session.commit()
     return answer

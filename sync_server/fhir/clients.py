@@ -186,8 +186,10 @@ def client_of(session: Session, organization_id: str, client_row_id: str) -> Fhi
 
 def update(session: Session, organization_id: str, client_row_id: str, *, now: datetime,
            name: str | None = None, return_urls: list[str] | None = None,
-           scopes: list[str] | None = None) -> FhirClient:
-    """Change a client's name, allowed return URLs or scopes (the caller commits)."""
+           scopes: list[str] | None = None, active: bool | None = None) -> FhirClient:
+    """Change a client's name, allowed return URLs, scopes or whether it is active (an
+    inactive client gets no hand-offs, tokens or reads; its tokens stop working at once).
+    The caller commits."""
     client = client_of(session, organization_id, client_row_id)
     if name is not None:
         name = name.strip()
@@ -198,15 +200,8 @@ def update(session: Session, organization_id: str, client_row_id: str, *, now: d
         client.return_urls = check_patterns(return_urls)
     if scopes is not None:
         client.scopes = check_scopes(scopes)
+    if active is not None:
+        client.active = active
     client.updated_at = now
-    session.flush()
-    return client
-
-
-def deactivate(session: Session, organization_id: str, client_row_id: str,
-               now: datetime) -> FhirClient:
-    """Stop a client: no new hand-offs, tokens or reads (its tokens stop working at once)."""
-    client = client_of(session, organization_id, client_row_id)
-    client.active, client.updated_at = False, now
     session.flush()
     return client

@@ -24,9 +24,9 @@ def test_register_list_update_and_deactivate(client: TestClient, tenants: Tenant
         "name": "Ride app", "return_urls": ["https://ride.example/back"]})
     assert created.status_code == 201, created.text
     body = created.json()
-    secret, row_id = body["client_secret"], body["client"]["id"]
-    assert len(secret) >= 40 and body["client"]["active"] is True
-    listed = client.get(URL, headers=headers).json()["clients"]
+    secret, row_id = body["client_secret"], body["id"]
+    assert len(secret) >= 40 and body["active"] is True
+    listed = client.get(URL, headers=headers).json()
     assert [c["id"] for c in listed] == [row_id]
     assert secret not in client.get(URL, headers=headers).text
     stored = db.scalars(select(models.AuditEntry.intent).where(
@@ -35,25 +35,30 @@ def test_register_list_update_and_deactivate(client: TestClient, tenants: Tenant
     db.rollback()
     assert stored == ["fhir_client.create"]
     token = client.post(f"/fhir/{admin.org_slug}/auth/token", data={
-        "grant_type": "client_credentials", "client_id": body["client"]["client_id"],
+        "grant_type": "client_credentials", "client_id": body["client_id"],
         "client_secret": secret})
     assert token.status_code == 200, token.text
-    changed = client.put(f"{URL}/{row_id}", headers=headers, json={
+    changed = client.patch(f"{URL}/{row_id}", headers=headers, json={
         "return_urls": ["https://ride.example/v2/*"]})
     assert changed.status_code == 200, changed.text
-    assert changed.json()["client"]["return_urls"] == ["https://ride.example/v2/*"]
+    assert changed.json()["return_urls"] == ["https://ride.example/v2/*"]
     assert handoff.begin(db, admin.org_id, "https://ride.example/v2/done", "s1").id
     db.commit()
     with pytest.raises(HandoffRefused):
         handoff.begin(db, admin.org_id, "https://ride.example/back", "s2")
-    gone = client.post(f"{URL}/{row_id}/deactivate", headers=headers)
-    assert gone.status_code == 200 and gone.json()["client"]["active"] is False
+    gone = client.patch(f"{URL}/{row_id}", headers=headers, json={"active": False})
+    assert gone.status_code == 200 and gone.json()["active"] is False
     with pytest.raises(HandoffRefused):
         handoff.begin(db, admin.org_id, "https://ride.example/v2/done", "s3")
     refused = client.post(f"/fhir/{admin.org_slug}/auth/token", data={
-        "grant_type": "client_credentials", "client_id": body["client"]["client_id"],
+        "grant_type": "client_credentials", "client_id": body["client_id"],
         "client_secret": secret})
     assert refused.status_code == 401
+    intents = db.scalars(select(models.AuditEntry.intent).where(
+        models.AuditEntry.organization_id == admin.org_id,
+        models.AuditEntry.target_id == row_id).order_by(models.AuditEntry.seq)).all()
+    db.rollback()
+    assert intents == ["fhir_client.create", "fhir_client.update", "fhir_client.deactivate"]
 
 
 @pytest.mark.parametrize("urls", [
@@ -74,13 +79,14 @@ def test_other_roles_and_other_organizations_cannot_manage_clients(
     admin = tenants.organization("administrator")
     headers = sign_in(client, admin)
     row_id = client.post(URL, headers=headers, json={
-        "name": "A", "return_urls": ["https://a.example/r"]}).json()["client"]["id"]
+        "name": "A", "return_urls": ["https://a.example/r"]}).json()["id"]
     reception = sign_in(client, tenants.user(admin.org_id, admin.org_slug, "receptionist"))
     assert client.get(URL, headers=reception).status_code == 403
     other = sign_in(client, tenants.organization("administrator"))
-    assert client.get(URL, headers=other).json()["clients"] == []
-    assert client.put(f"{URL}/{row_id}", headers=other,
-                      json={"name": "mine"}).status_code == 404
-    assert client.post(f"{URL}/{row_id}/deactivate", headers=other).status_code == 404
+    assert client.get(URL, headers=other).json() == []
+    assert client.patch(f"{URL}/{row_id}", headers=other,
+                        json={"name": "mine"}).status_code == 404
+    assert client.patch(f"{URL}/{row_id}", headers=other,
+                        json={"active": False}).status_code == 404
     assert client.post(URL, headers=headers, json={
         "name": "B", "return_urls": [], "scopes": ["system/Patient.read"]}).status_code == 422
