@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(notifications.page_router)
     app.include_router(portal.admin_router, prefix=API_PREFIX)
     app.include_router(portal.router)
-    fhir.install(app)
+    fhir.install(app, API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import select
@@ -134,6 +135,8 @@ def register(session: Session, organization_id: str, *, name: str, return_urls: 
 
 def authenticate(session: Session, client_id: str, secret: str) -> FhirClient | None:
     """The active client with these credentials, or None."""
+    if not client_id.isascii() or not client_id.isprintable() or len(client_id) > 64:
+        return None
     client = session.scalars(select(FhirClient).where(FhirClient.client_id == client_id)).first()
     if client is None or not client.active:
         return None
@@ -158,3 +161,47 @@ def client_for_return_url(session: Session, organization_id: str,
                                               for p in client.return_urls):
             return client
     return None
+
+
+def to_json(client: FhirClient) -> dict[str, Any]:
+    """What the admin API and the desk show of a client (never its secret)."""
+    return {"id": client.id, "name": client.name, "client_id": client.client_id,
+            "return_urls": list(client.return_urls), "scopes": list(client.scopes),
+            "active": client.active, "created_at": client.created_at.isoformat(),
+            "updated_at": client.updated_at.isoformat()}
+
+
+def list_clients(session: Session, organization_id: str) -> list[FhirClient]:
+    return list(session.scalars(select(FhirClient).where(
+        FhirClient.organization_id == organization_id).order_by(FhirClient.name,
+                                                                FhirClient.id)))
+
+
+def client_of(session: Session, organization_id: str, client_row_id: str) -> FhirClient:
+    client = session.get(FhirClient, client_row_id) if client_row_id.isprintable() else None
+    if client is None or client.organization_id != organization_id:
+        raise ClientError("unknown-client", "No hand-off client with this id.")
+    return client
+
+
+def update(session: Session, organization_id: str, client_row_id: str, *, now: datetime,
+           name: str | None = None, return_urls: list[str] | None = None,
+           scopes: list[str] | None = None, active: bool | None = None) -> FhirClient:
+    """Change a client's name, allowed return URLs, scopes or whether it is active (an
+    inactive client gets no hand-offs, tokens or reads; its tokens stop working at once).
+    The caller commits."""
+    client = client_of(session, organization_id, client_row_id)
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200 or not name.isprintable():
+            raise ClientError("name-invalid", "A client needs a name of 1 to 200 characters.")
+        client.name = name
+    if return_urls is not None:
+        client.return_urls = check_patterns(return_urls)
+    if scopes is not None:
+        client.scopes = check_scopes(scopes)
+    if active is not None:
+        client.active = active
+    client.updated_at = now
+    session.flush()
+    return client

@@ -34,6 +34,7 @@ from sync_server.core.security import token_digest
 from sync_server.db import models as db
 from sync_server.fhir import clients
 from sync_server.fhir.models import MAX_STATE_LENGTH, FhirClient, Handoff, ResultToken
+from sync_server.fhir.resources import booking_ref, fhir_id
 from sync_server.services import audit
 
 #: How long a patient may take between the deep link and the return.
@@ -130,11 +131,6 @@ def begin(session: Session, organization_id: str, return_url: str, state: str, *
     return HandoffStart(handoff.id, client.client_id, handoff.expires_at)
 
 
-def booking_ref(appointment_id: str) -> str:
-    """The short reference a patient may read to the clinic (no PHI: part of the id)."""
-    return "CD-" + appointment_id.replace("-", "")[:10].upper()
-
-
 def finish(session: Session, handoff_id: str, *, outcome: str, reason: str | None = None,
            appointment_id: str | None = None, now: datetime | None = None) -> str:
     """Record how the hand-off ended (once) and return the URL to send the patient to."""
@@ -174,7 +170,7 @@ def finish(session: Session, handoff_id: str, *, outcome: str, reason: str | Non
                                 appointment_id=appointment_id, created_at=now,
                                 expires_at=now + RESULT_TOKEN_LIFETIME))
         params += [("bookingRef", booking_ref(appointment_id)),
-                   ("appointmentRef", appointment_id), ("resultToken", token)]
+                   ("appointmentRef", fhir_id(appointment_id)), ("resultToken", token)]
     session.flush()
     audit.append(session, org, at=now, actor=_ACTOR, intent="handoff.finish", outcome="done",
                  target_type="handoff", target_id=handoff.id, reason=outcome)

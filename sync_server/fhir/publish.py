@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -55,11 +55,12 @@ class ScheduleKey:
     clinic_id: str
     type_id: str
     provider_id: str
+    #: Opaque and stable: derived from the three ids (FHIR ids are at most 64 characters).
+    id: str = field(init=False)
 
-    @property
-    def id(self) -> str:
+    def __post_init__(self) -> None:
         text = f"{self.clinic_id}|{self.type_id}|{self.provider_id}"
-        return "s" + hashlib.sha256(text.encode()).hexdigest()[:31]
+        object.__setattr__(self, "id", "s" + hashlib.sha256(text.encode()).hexdigest()[:31])
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,11 @@ class FreeSlot:
     schedule: ScheduleKey
     start: datetime
     end: datetime
+    id: str = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return f"{self.schedule.id}.{self.start.astimezone(UTC):%Y%m%dT%H%MZ}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id",
+                           f"{self.schedule.id}.{self.start.astimezone(UTC):%Y%m%dT%H%MZ}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def instant(moment: datetime) -> str:
 
 def organization_by_ref(session: Session, ref: str) -> db.Organization | None:
     """The organization a public URL names (its slug)."""
-    if not ref or len(ref) > 64:
+    if not ref or len(ref) > 64 or not ref.isascii() or not ref.isprintable():
         return None
     return session.scalars(select(db.Organization).where(db.Organization.slug == ref)).first()
 
@@ -148,7 +150,8 @@ def free_of(session: Session, org_id: str, offer: Offer, now: datetime) -> list[
     first, last = publish_window(offer.clinic, now)
     found = free_slots_between(session, org_id, offer.clinic.id, offer.kind.id, first, last,
                                tuple(p.id for p in offer.providers), now) or []
-    slots = (FreeSlot(ScheduleKey(offer.clinic.id, offer.kind.id, s.provider_id), s.start, s.end)
+    keys = {p.id: ScheduleKey(offer.clinic.id, offer.kind.id, p.id) for p in offer.providers}
+    slots = (FreeSlot(keys[s.provider_id], s.start, s.end)
              for s in found)  # one per provider and start, whichever room it would take
     return list({slot.id: slot for slot in slots}.values())
 
@@ -206,12 +209,16 @@ def ndjson(resources: Iterable[dict[str, Any]]) -> bytes:
 # --------------------------------------------------------------------------- refreshing
 
 
-def refresh(session: Session, organization: db.Organization, now: datetime) -> Published:
+def refresh(session: Session, organization: db.Organization, now: datetime, *,
+            with_slots: bool = True) -> Published:
     """Compute what is published now and record what changed since the last refresh
-    (the caller commits). Refreshes of one organization run one at a time."""
+    (the caller commits). Refreshes of one organization run one at a time. Without
+    slots: the locations and schedules only, nothing written."""
     org_id = organization.id
-    publication = session.get(FhirPublication, org_id, with_for_update=True)
-    if publication is None:
+    publication = session.get(FhirPublication, org_id, with_for_update=with_slots)
+    if publication is None and not with_slots:
+        publication = FhirPublication(organization_id=org_id, changed_at=now, digest="")
+    elif publication is None:
         publication = FhirPublication(organization_id=org_id, changed_at=now, digest="")
         session.add(publication)
         session.flush()
@@ -227,8 +234,12 @@ def refresh(session: Session, organization: db.Organization, now: datetime) -> P
             key = ScheduleKey(offer.clinic.id, offer.kind.id, provider.id)
             keys.append(key)
             schedules.append(schedule_resource(key, offer.kind.name))
-        free.extend(free_of(session, org_id, offer, now))
+        if with_slots:
+            free.extend(free_of(session, org_id, offer, now))
     locations = [location_resource(c, phone) for c in clinics.values()]
+    if not with_slots:
+        return Published(organization, locations, schedules, keys, [], publication.changed_at,
+                         phone)
     changed = _record_slots(session, org_id, free, now)
     digest = hashlib.sha256(ndjson(locations) + ndjson(schedules) + phone.encode()).hexdigest()
     if changed or digest != publication.digest:

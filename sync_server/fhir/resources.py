@@ -9,15 +9,35 @@ booked it (seed 004: a booking invalidated later); to anyone else it does not ex
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scheduling.model import AppointmentStatus
 from scheduling.status import FHIR_STATUS
 from sync_server.db import models as db
-from sync_server.fhir.handoff import booking_ref
 from sync_server.fhir.publish import TYPE_SYSTEM, instant
 
 FHIR_JSON = "application/fhir+json"
+#: FHIR's id syntax; a path id outside it names nothing here.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def fhir_id(record_id: str) -> str:
+    """An appointment's FHIR id: series occurrences' ``<series>@<start>`` with ``.`` for
+    ``@`` (FHIR ids allow letters, digits, ``-`` and ``.``; UUIDs hold no ``.``)."""
+    return record_id.replace("@", ".")
+
+
+def booking_ref(appointment_id: str) -> str:
+    """The short reference a patient may read to the clinic (no PHI: part of the id)."""
+    return "CD-" + appointment_id.replace("-", "")[:10].upper()
+
+
+def record_id(fhir_id_: str) -> str | None:
+    """The record id a FHIR id names, or None when it is not a FHIR id."""
+    if not FHIR_ID.fullmatch(fhir_id_):
+        return None
+    return fhir_id_.replace(".", "@")
 BOOKING_REF_SYSTEM = "urn:clinicdesk:booking-ref"
 
 
@@ -25,7 +45,7 @@ def appointment_resource(row: db.Appointment, type_name: str) -> dict[str, Any]:
     status = "entered-in-error" if row.deleted else FHIR_STATUS[AppointmentStatus(row.status)]
     minutes = int((row.end_at - row.start_at).total_seconds() // 60)
     resource: dict[str, Any] = {
-        "resourceType": "Appointment", "id": row.id,
+        "resourceType": "Appointment", "id": fhir_id(row.id),
         "meta": {"lastUpdated": instant(row.updated_at)},
         "identifier": [{"system": BOOKING_REF_SYSTEM, "value": booking_ref(row.id)}],
         "status": status,

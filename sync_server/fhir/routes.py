@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sync_server.api.deps import ContextDep, NowDep, SessionDep, sqlite_write_turn
 from sync_server.core.security import InvalidTokenError, issue_access_token, read_access_token
 from sync_server.db import models as db
-from sync_server.fhir import clients, handoff, publish
+from sync_server.fhir import admin, clients, handoff, publish
 from sync_server.fhir.models import FhirClient, Handoff
 from sync_server.fhir.resources import (
     FHIR_JSON,
@@ -43,6 +43,7 @@ from sync_server.fhir.resources import (
     operation_outcome,
     practitioner_resource,
 )
+from sync_server.fhir.resources import record_id as record_id_of
 from sync_server.notifications.policy import policy_of
 from sync_server.services import audit
 
@@ -71,8 +72,11 @@ async def _problem(_request: Request, exc: Exception) -> JSONResponse:
                         media_type=FHIR_JSON, headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, api_prefix: str) -> None:
+    """The FHIR routes, the admin API of clients (under ``api_prefix``) and the
+    OperationOutcome error answers."""
     app.include_router(router)
+    app.include_router(admin.router, prefix=api_prefix)
     app.add_exception_handler(FhirProblem, _problem)
 
 
@@ -182,8 +186,9 @@ def _cached(request: Request, body: bytes, media_type: str) -> Response:
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _published(session: Session, org: db.Organization, now: datetime) -> publish.Published:
-    published = publish.refresh(session, org, now)
+def _published(session: Session, org: db.Organization, now: datetime, *,
+               with_slots: bool = True) -> publish.Published:
+    published = publish.refresh(session, org, now, with_slots=with_slots)
     session.commit()
     return published
 
@@ -212,7 +217,7 @@ def ndjson_file(org: Org, kind: str, request: Request, session: SessionDep, now:
     if kind not in NDJSON_TYPES:
         raise NOT_FOUND
     since = _since(request)
-    published = _published(session, org, now)
+    published = _published(session, org, now, with_slots=kind == "Slot")
     if kind == "Location":
         resources = published.locations
     elif kind == "Schedule":
@@ -284,21 +289,25 @@ def _in_org(session: Session, who: Caller, model: type[Any], record_id: str,
             now: datetime, target_type: str) -> Any:
     """The record of the caller's organization; another organization's id is an audited 404."""
     org_id = who.client.organization_id
-    record = session.get(model, record_id[:64])
+    wanted = record_id_of(record_id)
+    if wanted is None:
+        raise NOT_FOUND
+    record = session.get(model, wanted)
     if record is not None and record.organization_id == org_id:
         return record
     if record is not None:
         session.rollback()
         audit.append(session, org_id, at=now, actor=who.actor, intent="access_denied",
-                     outcome="refused", target_type=target_type, target_id=record_id[:64],
+                     outcome="refused", target_type=target_type, target_id=wanted,
                      reason="other_organization")
         session.commit()
     raise NOT_FOUND
 
 
 def _type_names(session: Session, org_id: str) -> dict[str, str]:
-    return dict(session.execute(select(db.AppointmentType.id, db.AppointmentType.name).where(
-        db.AppointmentType.organization_id == org_id)).tuples())
+    rows = session.execute(select(db.AppointmentType.id, db.AppointmentType.name).where(
+        db.AppointmentType.organization_id == org_id))
+    return {type_id: name for type_id, name in rows}
 
 
 def _own_handoff_ids(session: Session, who: Caller) -> set[str]:
@@ -373,7 +382,7 @@ def search_appointments(org: Org, request: Request, who: Client, session: Sessio
 def _published_for(who: Caller, org: db.Organization, session: Session, now: datetime,
                    scope: str) -> publish.Published:
     require_scope(who, scope, session, now)
-    return _published(session, org, now)
+    return _published(session, org, now, with_slots=scope == "system/Slot.read")
 
 
 @router.get("/Location", summary="Search Locations")
