@@ -11,6 +11,7 @@ Refusals there are audited by that module; the portal only shows them.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from fastapi.responses import RedirectResponse, Response
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 
 def start(v: Visit, return_url: str, state: str) -> Response:
-    """Begin a hand-off, keep its id in the session and show the clean search page."""
+    """Begin a hand-off, keep its id in the session and show the page asked for again
+    without ``returnUrl`` and ``state`` (the search, or a published slot's booking page)."""
     try:
         begun = handoff.begin(v.db, v.org.id, return_url, state, now=v.now)
     except handoff.HandoffRefused:
@@ -30,7 +32,10 @@ def start(v: Visit, return_url: str, state: str) -> Response:
             "The app that sent you here is not allowed to use this booking page. "
             "Please book with the clinic directly."))
     v.session_row().handoff_id = begun.id
-    return v.to("/")
+    kept = [(k, value) for k, value in v.request.query_params.multi_items()
+            if k not in ("returnUrl", "state")]
+    return v.finish(RedirectResponse(
+        v.request.url.path + (f"?{urlencode(kept)}" if kept else ""), status_code=303))
 
 
 def finish(v: Visit, outcome: str, *, reason: str | None = None,

@@ -395,7 +395,13 @@ def _booking_subject(v: Visit, clinic: str, type: str, provider: str, start: str
 
 
 @router.get("/{org}/book")
-def book_page(v: VisitDep, clinic: Text, type: Text, provider: Text, start: Text) -> Response:
+def book_page(v: VisitDep, clinic: Text, type: Text, provider: Text, start: Text,
+              returnUrl: Annotated[str | None, Field(max_length=2000)] = None,
+              state: Annotated[str | None, Field(max_length=500)] = None) -> Response:
+    """Book one slot (a published slot's deep link lands here, with ``returnUrl`` and
+    ``state`` when an app hands the patient over)."""
+    if returnUrl is not None or state is not None:
+        return handoffs.start(v, returnUrl or "", state or "")
     subject = _booking_subject(v, clinic, type, provider, start)
     if subject is None:
         return v.refused("portal.book", "not_online_bookable", 404, N_(

@@ -9,6 +9,7 @@ browser visited and the server's log records for the planted patient's details.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -296,3 +298,75 @@ def test_the_widget_shows_on_an_allowed_site_and_is_refused_elsewhere(
         # The browser refused to show it (frame-ancestors): Chromium's error page instead.
         assert embedded.url.startswith("chrome-error://")
         assert embedded.get_by_text("Book an appointment").count() == 0
+
+
+class ClientApp:
+    """The patient-facing app of seed 004, on loopback: it reads the published slots, hands
+    the patient to the portal with ``state`` and ``returnUrl``, takes the return on its own
+    HTTP server, and exchanges the ``resultToken`` at the back channel for the FHIR
+    Appointment."""
+
+    def __init__(self, live: Live) -> None:
+        from tests.support.http_servers import MisbehavingServer
+        self.live = live
+        self.server = MisbehavingServer(200, b"<!DOCTYPE html><title>Back in the app</title>")
+        self.return_url = f"{self.server.url}/return"
+        self.fhir = f"{live.server.url}/fhir/{live.place.org}"
+
+    def register(self) -> None:
+        from tests.sync_server.fhir_setup import register
+        with self.live.database() as session:
+            registered = register(session, self.live.place.clinic.org_id,
+                                  urls=(self.return_url,), name="Rides app")
+        self.client_id, self.secret = registered.client_id, registered.secret
+
+    def a_free_slot_link(self) -> str:
+        """Manifest → Slot NDJSON → the first free slot's booking deep link."""
+        manifest = requests.get(f"{self.fhir}/$bulk-publish", timeout=10).json()
+        slot_file = next(o["url"] for o in manifest["output"] if o["type"] == "Slot")
+        slots = [json.loads(line) for line in requests.get(slot_file, timeout=10).text
+                 .splitlines()]
+        free = next(s for s in slots if s["status"] == "free")
+        return str(next(e["valueUrl"] for e in free["extension"]
+                        if e["url"].endswith("booking-deep-link")))
+
+    def returned(self) -> dict[str, list[str]]:
+        path = next(p for method, p in self.server.requests if p.startswith("/return"))
+        return parse_qs(urlsplit(path).query)
+
+    def exchange(self, result_token: str) -> dict[str, Any]:
+        token = requests.post(f"{self.fhir}/auth/token", timeout=10, data={
+            "grant_type": "client_credentials", "client_id": self.client_id,
+            "client_secret": self.secret}).json()["access_token"]
+        answer = requests.post(f"{self.fhir}/handoff/result", timeout=10,
+                               headers={"Authorization": f"Bearer {token}"},
+                               json={"resultToken": result_token})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+
+def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
+        live: Live, page: Any) -> None:
+    from tests.sync_server.fhir_setup import validate_r4
+    app = ClientApp(live)
+    try:
+        app.register()
+        link = app.a_free_slot_link()
+        state = "rides-attempt-42"
+        page.goto(f"{link}&{urlencode({'state': state, 'returnUrl': app.return_url})}")
+        assert "returnUrl" not in page.url and "state=" not in page.url
+        sign_in(live, page, "en")
+        page.get_by_role("button", name="Book this time").click()
+        page.wait_for_url(f"{app.return_url}?*")
+        back = app.returned()
+        assert back["state"] == [state] and back["outcome"] == ["booked"]
+        appointment = app.exchange(back["resultToken"][0])
+        validate_r4(appointment)
+        assert appointment["id"] == back["appointmentRef"][0]
+        assert appointment["status"] == "booked"
+        [row] = [a for a in appointments(live) if a.id == appointment["id"]]
+        assert row.source == "online"
+        for value in (GIVEN, FAMILY, live.place.email, live.place.phone):
+            assert value not in page.url
+    finally:
+        app.server.close()
