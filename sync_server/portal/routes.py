@@ -8,6 +8,7 @@ patient's) is audited; the booking rules' refusals are audited by the booking se
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])
 admin_router = APIRouter(prefix="/portal", tags=["portal"])
 STATIC = Path(__file__).resolve().parent / "static"
+MAX_WIDGET_SITES = 20
 
 Text = Annotated[str, Field(max_length=200)]
 Admin = Annotated[Principal, Depends(require("admin:config"))]
@@ -611,7 +613,7 @@ Site = Annotated[str, Field(max_length=200), AfterValidator(text_check(200)),
 
 class PortalSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    widget_sites: Annotated[list[Site], Field(max_length=20)]
+    widget_sites: Annotated[list[Site], Field(max_length=MAX_WIDGET_SITES)]
 
 
 @admin_router.get("/settings", response_model=PortalSettingsBody)
@@ -624,14 +626,95 @@ def get_settings(user: Admin, session: SessionDep) -> PortalSettingsBody:
 @admin_router.put("/settings", response_model=PortalSettingsBody)
 def put_settings(body: PortalSettingsBody, user: Admin, session: SessionDep,
                  now: NowDep) -> PortalSettingsBody:
-    row = session.get(PortalSettings, user.organization_id)
-    if row is None:
-        row = PortalSettings(organization_id=user.organization_id, widget_sites=[],
-                             updated_at=now)
-        session.add(row)
-    row.widget_sites, row.updated_at = sorted(set(body.widget_sites)), now
+    row = _sites(session, user.organization_id, now)
+    _save_sites(row, body.widget_sites, now)
     session.commit()
     return PortalSettingsBody(widget_sites=list(row.widget_sites))
+
+
+class WidgetSite(BaseModel):
+    """One allowed site as a record of the desk's Administration screens."""
+
+    id: str
+    site: str
+
+
+class WidgetSiteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: Site
+
+
+def _site_id(site: str) -> str:
+    return hashlib.sha256(site.encode()).hexdigest()[:16]
+
+
+def _sites(session: Session, organization_id: str, now: datetime) -> PortalSettings:
+    row = session.get(PortalSettings, organization_id)
+    if row is None:
+        row = PortalSettings(organization_id=organization_id, widget_sites=[], updated_at=now)
+        session.add(row)
+    return row
+
+
+def _site_records(row: PortalSettings) -> list[WidgetSite]:
+    return [WidgetSite(id=_site_id(site), site=site) for site in row.widget_sites]
+
+
+def _save_sites(row: PortalSettings, sites: list[str], now: datetime) -> None:
+    if len(set(sites)) > MAX_WIDGET_SITES:
+        raise InvalidInput(f"At most {MAX_WIDGET_SITES} sites.")
+    row.widget_sites, row.updated_at = sorted(set(sites)), now
+
+
+@admin_router.get("/widget-sites", response_model=list[WidgetSite])
+def list_widget_sites(user: Admin, session: SessionDep, now: NowDep) -> list[WidgetSite]:
+    """The allowed sites one per record (the desk's Administration ▸ Website widget)."""
+    records = _site_records(_sites(session, user.organization_id, now))
+    session.rollback()
+    return records
+
+
+@admin_router.get("/widget-sites/{site_id}", response_model=WidgetSite)
+def get_widget_site(site_id: str, user: Admin, session: SessionDep, now: NowDep) -> WidgetSite:
+    found = next((r for r in _site_records(_sites(session, user.organization_id, now))
+                  if r.id == site_id), None)
+    session.rollback()
+    if found is None:
+        raise NotFound("No such site.", code="not_found")
+    return found
+
+
+@admin_router.post("/widget-sites", response_model=WidgetSite, status_code=201)
+def add_widget_site(body: WidgetSiteBody, user: Admin, session: SessionDep,
+                    now: NowDep) -> WidgetSite:
+    row = _sites(session, user.organization_id, now)
+    _save_sites(row, [*row.widget_sites, body.site], now)
+    session.commit()
+    return WidgetSite(id=_site_id(body.site), site=body.site)
+
+
+@admin_router.patch("/widget-sites/{site_id}", response_model=WidgetSite)
+def change_widget_site(site_id: str, body: WidgetSiteBody, user: Admin, session: SessionDep,
+                       now: NowDep) -> WidgetSite:
+    row = _sites(session, user.organization_id, now)
+    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
+    if len(kept) == len(row.widget_sites):
+        raise NotFound("No such site.", code="not_found")
+    _save_sites(row, [*kept, body.site], now)
+    session.commit()
+    return WidgetSite(id=_site_id(body.site), site=body.site)
+
+
+@admin_router.delete("/widget-sites/{site_id}", status_code=204)
+def remove_widget_site(site_id: str, user: Admin, session: SessionDep,
+                       now: NowDep) -> Response:
+    row = _sites(session, user.organization_id, now)
+    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
+    if len(kept) == len(row.widget_sites):
+        raise NotFound("No such site.", code="not_found")
+    _save_sites(row, kept, now)
+    session.commit()
+    return Response(status_code=204)
 
 
 __all__ = ["admin_router", "router", "security_headers"]

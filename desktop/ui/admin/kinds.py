@@ -268,9 +268,16 @@ ROLES = RecordKind(
                   + (" · " + _("two-step") if r.get("mfa_required") else ""),
     removable=False, permission=USERS, lookups=("permissions",))
 
+WIDGET_SITES = RecordKind(
+    "widget_sites", "/api/v1/portal/widget-sites", N_("Website widget"),
+    N_("The websites that may show the online booking widget, as https://www.example.org "
+       "(docs/portal.md has the snippet to paste). With none, it shows on no site."),
+    (FieldSpec("site", N_("Website"), required=True, max_length=200),),
+    lambda r, _l: str(r["site"]))
+
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
+             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES, WIDGET_SITES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:

@@ -246,6 +246,22 @@ def test_quotas_are_created_edited_and_removed(qtbot: QtBot, live: LiveAdmin) ->
     assert record["id"] not in {r["id"] for r in dialog.records()}
 
 
+def test_the_widgets_allowed_sites_are_added_changed_and_removed(
+        qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.WIDGET_SITES)
+    fill(dialog, site="https://www.clinic.example")
+    saved(dialog)
+    assert lines(dialog) == ["https://www.clinic.example"]
+    fill(dialog, site="https://clinic.example/page?x=1")
+    assert "origin" in refused(dialog)  # a site is an origin, nothing after it
+    fill(dialog, site="https://book.clinic.example")
+    saved(dialog)
+    assert live.call("GET", "/api/v1/portal/settings") == {
+        "widget_sites": ["https://book.clinic.example"]}
+    assert dialog.remove_current()
+    assert live.call("GET", "/api/v1/portal/settings") == {"widget_sites": []}
+
+
 def test_users_are_created_given_roles_and_the_last_administrator_is_kept(
         qtbot: QtBot, live: LiveAdmin) -> None:
     dialog = open_editor(qtbot, live, kinds.USERS_KIND)
