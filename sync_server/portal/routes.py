@@ -660,6 +660,14 @@ def _site_records(row: PortalSettings) -> list[WidgetSite]:
     return [WidgetSite(id=_site_id(site), site=site) for site in row.widget_sites]
 
 
+def _without(row: PortalSettings, site_id: str) -> list[str]:
+    """The allowed sites but ``site_id`` (``NotFound`` when it is not one of them)."""
+    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
+    if len(kept) == len(row.widget_sites):
+        raise NotFound("No such site.", code="not_found")
+    return kept
+
+
 def _save_sites(row: PortalSettings, sites: list[str], now: datetime) -> None:
     if len(set(sites)) > MAX_WIDGET_SITES:
         raise InvalidInput(f"At most {MAX_WIDGET_SITES} sites.")
@@ -697,10 +705,7 @@ def add_widget_site(body: WidgetSiteBody, user: Admin, session: SessionDep,
 def change_widget_site(site_id: str, body: WidgetSiteBody, user: Admin, session: SessionDep,
                        now: NowDep) -> WidgetSite:
     row = _sites(session, user.organization_id, now)
-    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
-    if len(kept) == len(row.widget_sites):
-        raise NotFound("No such site.", code="not_found")
-    _save_sites(row, [*kept, body.site], now)
+    _save_sites(row, [*_without(row, site_id), body.site], now)
     session.commit()
     return WidgetSite(id=_site_id(body.site), site=body.site)
 
@@ -709,10 +714,7 @@ def change_widget_site(site_id: str, body: WidgetSiteBody, user: Admin, session:
 def remove_widget_site(site_id: str, user: Admin, session: SessionDep,
                        now: NowDep) -> Response:
     row = _sites(session, user.organization_id, now)
-    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
-    if len(kept) == len(row.widget_sites):
-        raise NotFound("No such site.", code="not_found")
-    _save_sites(row, kept, now)
+    _save_sites(row, _without(row, site_id), now)
     session.commit()
     return Response(status_code=204)
 

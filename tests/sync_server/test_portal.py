@@ -537,3 +537,25 @@ def test_leaving_a_hand_off_without_booking_returns_cancelled(
                               follow_redirects=False)
     assert back.status_code == 303
     assert back.headers["location"] == f"{RETURN}?state=s-leave&outcome=cancelled"
+
+
+def test_the_widget_sites_are_records_for_the_desks_administration(
+        portal_client: TestClient, place: PortalClinic) -> None:
+    admin = sign_in(portal_client, _admin(place, portal_client))
+    url = "/api/v1/portal/widget-sites"
+    assert portal_client.get(url, headers=admin).json() == []
+    made = portal_client.post(url, headers=admin, json={"site": "https://clinic.example/"})
+    assert made.status_code == 201 and made.json()["site"] == "https://clinic.example"
+    site_id = made.json()["id"]
+    changed = portal_client.patch(f"{url}/{site_id}", headers=admin,
+                                  json={"site": "https://www.clinic.example"})
+    assert changed.status_code == 200
+    assert [r["site"] for r in portal_client.get(url, headers=admin).json()] == [
+        "https://www.clinic.example"]
+    assert portal_client.post(url, headers=admin, json={"site": "javascript:alert(1)"}
+                              ).status_code == 422
+    assert portal_client.delete(f"{url}/{changed.json()['id']}", headers=admin
+                                ).status_code == 204
+    assert portal_client.delete(f"{url}/{site_id}", headers=admin).status_code == 404
+    desk = sign_in(portal_client, _desk_user(place))  # a receptionist may not
+    assert portal_client.get(url, headers=desk).status_code == 403
