@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import limits
@@ -69,8 +70,11 @@ class Visit:
             self.browser = self.new_browser = secrets.token_urlsafe(24)
         self.portal = signin.find_session(session, org.id, request.cookies.get(
             signin.SESSION_COOKIE), now)
+        if self.portal is not None:  # a session lasts from its last page, not its first
+            self.portal.expires_at = now + timedelta(minutes=signin.SESSION_MINUTES)
         self.new_token = ""
-        clinic = session.query(db.Clinic).filter_by(organization_id=org.id).first()
+        clinic = session.scalars(select(db.Clinic).where(
+            db.Clinic.organization_id == org.id).order_by(db.Clinic.name)).first()
         self.page = Page(request, org_ref, org.name, signin.csrf_token(self.key, self.browser),
                          self.signed_in, clinic.time_zone if clinic else "UTC")
         self.page.handoff = bool(self.portal is not None and self.portal.handoff_id)
@@ -491,8 +495,8 @@ def _names(v: Visit) -> dict[str, str]:
     options = service.choices(v.db, v.org.id)
     names = {p.id: p.name for p in options.providers}
     names.update({c.id: c.name for c in options.clinics})
-    names.update({t.id: t.name for t in v.db.query(db.AppointmentType).filter_by(
-        organization_id=v.org.id)})
+    names.update({t.id: t.name for t in v.db.scalars(select(db.AppointmentType).where(
+        db.AppointmentType.organization_id == v.org.id))})
     return names
 
 

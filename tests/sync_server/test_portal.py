@@ -559,3 +559,22 @@ def test_the_widget_sites_are_records_for_the_desks_administration(
     assert portal_client.delete(f"{url}/{site_id}", headers=admin).status_code == 404
     desk = sign_in(portal_client, _desk_user(place))  # a receptionist may not
     assert portal_client.get(url, headers=desk).status_code == 403
+
+
+def test_a_session_past_its_expiry_signs_the_patient_out(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    from sync_server.portal.models import PortalSession
+    signed_in(portal_client, place, smtp_sink)
+    assert portal_client.get(f"{place.base}/appointments",
+                             follow_redirects=False).status_code == 200
+    [row] = read(db, select(PortalSession).where(
+        PortalSession.organization_id == place.clinic.org_id))
+    assert row.expires_at > datetime.now(UTC) + timedelta(
+        minutes=signin.SESSION_MINUTES - 5)  # moved on by the last page
+    expired = db.get(PortalSession, row.token_hash)
+    assert expired is not None
+    expired.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.commit()
+    answer = portal_client.get(f"{place.base}/appointments", follow_redirects=False)
+    assert answer.status_code == 303 and "/signin" in answer.headers["location"]
