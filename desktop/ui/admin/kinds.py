@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 from desktop.services.admin import CONFIGURE, USERS, Record
 from desktop.ui.admin.fields import FieldSpec, Lookups
+from desktop.ui.admin.handoff_clients import HANDOFF_CLIENTS
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
 
@@ -270,7 +271,7 @@ ROLES = RecordKind(
 
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES)
+             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, HANDOFF_CLIENTS, USERS_KIND, ROLES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:
