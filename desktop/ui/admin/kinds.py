@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 from desktop.services.admin import CONFIGURE, USERS, Record
 from desktop.ui.admin.fields import FieldSpec, Lookups
+from desktop.ui.admin.handoff_clients import HANDOFF_CLIENTS
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
 
@@ -277,7 +278,8 @@ WIDGET_SITES = RecordKind(
 
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES, WEEKLY_SCHEDULES,
-             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND, ROLES, WIDGET_SITES)
+             TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, HANDOFF_CLIENTS, WIDGET_SITES, USERS_KIND,
+             ROLES)
 
 
 def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, str]]]:
