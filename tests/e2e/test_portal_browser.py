@@ -9,7 +9,6 @@ browser visited and the server's log records for the planted patient's details.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -300,77 +298,39 @@ def test_the_widget_shows_on_an_allowed_site_and_is_refused_elsewhere(
         assert embedded.get_by_text("Book an appointment").count() == 0
 
 
-class ClientApp:
-    """The patient-facing app of seed 004, on loopback: it reads the published slots, hands
-    the patient to the portal with ``state`` and ``returnUrl``, takes the return on its own
-    HTTP server, and exchanges the ``resultToken`` at the back channel for the FHIR
-    Appointment."""
-
-    def __init__(self, live: Live) -> None:
-        from tests.support.http_servers import MisbehavingServer
-        self.live = live
-        self.server = MisbehavingServer(200, b"<!DOCTYPE html><title>Back in the app</title>")
-        self.return_url = f"{self.server.url}/return"
-        self.fhir = f"{live.server.url}/fhir/{live.place.org}"
-
-    def register(self) -> None:
-        from tests.sync_server.fhir_setup import register
-        with self.live.database() as session:
-            registered = register(session, self.live.place.clinic.org_id,
-                                  urls=(self.return_url,), name="Rides app")
-        self.client_id, self.secret = registered.client_id, registered.secret
-
-    def a_free_slot_link(self) -> str:
-        """Manifest → Slot NDJSON → the first free slot's booking deep link."""
-        manifest = requests.get(f"{self.fhir}/$bulk-publish", timeout=10).json()
-        slot_file = next(o["url"] for o in manifest["output"] if o["type"] == "Slot")
-        slots = [json.loads(line) for line in requests.get(slot_file, timeout=10).text
-                 .splitlines()]
-        free = next(s for s in slots if s["status"] == "free")
-        return str(next(e["valueUrl"] for e in free["extension"]
-                        if e["url"].endswith("booking-deep-link")))
-
-    def returned(self) -> dict[str, list[str]]:
-        path = next(p for method, p in self.server.requests if p.startswith("/return"))
-        return parse_qs(urlsplit(path).query)
-
-    def exchange(self, result_token: str) -> dict[str, Any]:
-        token = requests.post(f"{self.fhir}/auth/token", timeout=10, data={
-            "grant_type": "client_credentials", "client_id": self.client_id,
-            "client_secret": self.secret}).json()["access_token"]
-        answer = requests.post(f"{self.fhir}/handoff/result", timeout=10,
-                               headers={"Authorization": f"Bearer {token}"},
-                               json={"resultToken": result_token})
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-
 def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
         live: Live, page: Any) -> None:
-    from tests.sync_server.fhir_setup import validate_r4
-    app = ClientApp(live)
+    """The i16 test client app (tests/support/handoff_client.py) discovers a slot, sends the
+    patient here; the patient books in Chromium; the app gets the return and exchanges its
+    result token for the FHIR Appointment."""
+    from tests.support.handoff_client import HandoffClient
+    from tests.sync_server.fhir_setup import register, validate_r4
+    app = HandoffClient(live.server.url, live.place.org, "", "")
+    with live.database() as session:
+        registered = register(session, live.place.clinic.org_id, urls=(app.return_url,),
+                              name="Rides app")
+    app.client_id, app.client_secret = registered.client_id, registered.secret
+    app.start()
     try:
-        app.register()
-        link = app.a_free_slot_link()
         state = "rides-attempt-42"
-        page.goto(f"{link}&{urlencode({'state': state, 'returnUrl': app.return_url})}")
+        page.goto(app.deep_link(app.free_slots()[0], state))
         assert "returnUrl" not in page.url and "state=" not in page.url
         sign_in(live, page, "en", "new.rider@patients.example")  # a new patient
         page.get_by_label("First name").fill("Rider")
         page.get_by_label("Last name").fill("Newcomer")
         page.get_by_role("button", name="Book this time").click()
-        page.wait_for_url(f"{app.return_url}?*")
-        back = app.returned()
-        assert back["state"] == [state] and back["outcome"] == ["booked"]
-        appointment = app.exchange(back["resultToken"][0])
-        validate_r4(appointment)
-        assert appointment["id"] == back["appointmentRef"][0]
-        assert appointment["status"] == "booked"
+        back = app.wait_for_return(state)
+        assert back.params["outcome"] == "booked", back.params
+        assert back.appointment is not None, back.exchange_error
+        validate_r4(back.appointment)
+        assert back.appointment["id"] == back.params["appointmentRef"]
+        assert back.appointment["status"] == "booked"
         with live.database() as session:
-            row = session.get(models.Appointment, appointment["id"])
+            row = session.get(models.Appointment, back.appointment["id"])
             assert row is not None and row.source == "online"
             session.rollback()
-        for value in (GIVEN, FAMILY, live.place.email, live.place.phone):
+        page.wait_for_url(f"{app.return_url}?*")
+        for value in (GIVEN, FAMILY, "new.rider@patients.example", "Newcomer"):
             assert value not in page.url
     finally:
-        app.server.close()
+        app.stop()
