@@ -21,6 +21,7 @@ from sync_server.feeds import routes as feeds
 from sync_server.fhir import routes as fhir
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
+from sync_server.portal import admin as portal_admin
 from sync_server.portal import routes as portal
 from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
@@ -68,7 +69,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
-    app.include_router(portal.admin_router, prefix=API_PREFIX)
+    app.include_router(portal_admin.admin_router, prefix=API_PREFIX)
     app.include_router(portal.router)
     fhir.install(app, API_PREFIX)
     if settings.cors_origins:

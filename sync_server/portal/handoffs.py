@@ -19,7 +19,7 @@ from scheduling.refusals import N_
 from sync_server.fhir import handoff
 
 if TYPE_CHECKING:
-    from sync_server.portal.routes import Visit
+    from sync_server.portal.visit import Visit
 
 
 def start(v: Visit, return_url: str, state: str) -> Response:

@@ -1,4 +1,5 @@
-"""The portal's pages (``/portal/{organization}/…``), its widget script and its admin API.
+"""The portal's pages (``/portal/{organization}/…``) and its widget script (the admin API
+is in :mod:`.admin`, the request plumbing in :mod:`.visit`).
 
 URLs carry ids, dates and times only: never a name, phone or e-mail (those travel in
 POST bodies and live in the server-side session). Every POST checks the CSRF token;
@@ -8,186 +9,50 @@ patient's) is audited; the booking rules' refusals are audited by the booking se
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from scheduling import limits
 from scheduling.i18n import render_refusal
 from scheduling.refusals import N_, RefusalCode
-from sync_server.api.deps import ContextDep, NowDep, SessionDep, require, sqlite_write_turn
-from sync_server.api.fields import text_check
+from sync_server.api.deps import sqlite_write_turn
 from sync_server.core.translations import translations
 from sync_server.db import models as db
 from sync_server.notifications.channels import SendFailed, email_channel, sms_channel
 from sync_server.notifications.messages import Rendered
 from sync_server.notifications.models import NotificationSettings
-from sync_server.notifications.policy import policy_of
 from sync_server.portal import handoffs, service, signin
-from sync_server.portal.models import PortalCode, PortalSession, PortalSettings
-from sync_server.portal.pages import Page, security_headers
-from sync_server.services.accounts import Principal
+from sync_server.portal.models import PortalCode, PortalSettings
+from sync_server.portal.pages import Page
+from sync_server.portal.visit import (
+    FormDep,
+    Visit,
+    VisitDep,
+    day_or,
+    instant_of,
+    safe_next,
+)
 from sync_server.services.booking import BookingResult
-from sync_server.services.errors import InvalidInput, NotFound
+from sync_server.services.errors import InvalidInput
 
 router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])
-admin_router = APIRouter(prefix="/portal", tags=["portal"])
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_WIDGET_SITES = 20
 
 Text = Annotated[str, Field(max_length=200)]
-Admin = Annotated[Principal, Depends(require("admin:config"))]
+Optional = Annotated[str | None, Field(max_length=200)]
 #: Refusals the portal answers with other slots to choose from.
 TAKEN = {RefusalCode.PROVIDER_BUSY, RefusalCode.ROOM_BUSY, RefusalCode.EQUIPMENT_BUSY,
          RefusalCode.NO_SUITABLE_ROOM, RefusalCode.CAPACITY_REACHED,
          RefusalCode.QUOTA_REACHED, RefusalCode.BUFFER_CONFLICT}
-
-
-class Visit:
-    """One request's organization, browser cookie, portal session and page."""
-
-    def __init__(self, request: Request, session: Session, context: Any, now: datetime,
-                 org_ref: str) -> None:
-        org = service.organization(session, org_ref)
-        if org is None:
-            raise NotFound("No such organization.", code="not_found")
-        self.request, self.db, self.now, self.org = request, session, now, org
-        self.key = context.settings.signing_key()
-        self.guard: signin.Guard = request.app.state.portal_guard
-        self.browser = request.cookies.get(signin.CSRF_COOKIE) or ""
-        self.new_browser = ""
-        if not self.browser or len(self.browser) > 100:
-            self.browser = self.new_browser = secrets.token_urlsafe(24)
-        self.portal = signin.find_session(session, org.id, request.cookies.get(
-            signin.SESSION_COOKIE), now)
-        if self.portal is not None:  # a session lasts from its last page, not its first
-            self.portal.expires_at = now + timedelta(minutes=signin.SESSION_MINUTES)
-        self.new_token = ""
-        clinic = session.scalars(select(db.Clinic).where(
-            db.Clinic.organization_id == org.id).order_by(db.Clinic.name)).first()
-        self.page = Page(request, org_ref, org.name, signin.csrf_token(self.key, self.browser),
-                         self.signed_in, clinic.time_zone if clinic else "UTC")
-        self.page.handoff = bool(self.portal is not None and self.portal.handoff_id)
-
-    @property
-    def signed_in(self) -> bool:
-        return self.portal is not None and self.portal.verified_at is not None
-
-    @property
-    def patient_id(self) -> str | None:
-        return self.portal.patient_id if self.signed_in and self.portal else None
-
-    def ip(self) -> str:
-        return self.request.client.host if self.request.client else "unknown"
-
-    def session_row(self) -> PortalSession:
-        """The visitor's portal session, opened now when they have none."""
-        if self.portal is None:
-            self.portal, self.new_token = signin.open_session(self.db, self.org.id, self.now)
-        self.portal.expires_at = self.now + timedelta(minutes=signin.SESSION_MINUTES)
-        return self.portal
-
-    def finish(self, response: Response) -> Response:
-        """Set the cookies this request created (and commit the session's changes)."""
-        secure = self.request.url.scheme == "https"
-        if self.new_browser:
-            response.set_cookie(signin.CSRF_COOKIE, self.new_browser, path="/portal/",
-                                httponly=True, samesite="lax", secure=secure)
-        if self.new_token:
-            response.set_cookie(signin.SESSION_COOKIE, self.new_token, path="/portal/",
-                                httponly=True, samesite="lax", secure=secure)
-        self.db.commit()
-        return response
-
-    def render(self, template: str, status_code: int = 200, **values: Any) -> Response:
-        return self.finish(self.page.render(template, status_code, **values))
-
-    def refused(self, intent: str, reason: str, status_code: int, message: str,
-                headers: dict[str, str] | None = None, **target: str) -> Response:
-        """Audit the refusal and show it (the session's own changes are dropped)."""
-        self.db.rollback()
-        service.refuse(self.db, self.org.id, intent, reason, self.now, **target)
-        return self.show_problem(status_code, message, headers)
-
-    def show_problem(self, status_code: int, message: str,
-                     headers: dict[str, str] | None = None) -> Response:
-        return self.finish(self.page.render(
-            "problem.html", status_code, headers=headers, message=self.page._(message),
-            phone=policy_of(self.db, self.org.id).clinic_phone))
-
-    def check_csrf(self, given: str | None) -> Response | None:
-        if self.new_browser or not signin.csrf_ok(self.key, self.browser, given):
-            return self.refused("portal.form", "csrf", 403, N_(
-                "This form has expired. Please go back, reload the page and try again."))
-        return None
-
-    def to(self, path: str) -> Response:
-        return self.finish(RedirectResponse(f"{self.page.base}{path}", status_code=303))
-
-    def clinic_phone(self) -> str:
-        return policy_of(self.db, self.org.id).clinic_phone
-
-
-def visit(org: str, request: Request, session: SessionDep, context: ContextDep,
-          now: NowDep) -> Visit:
-    return Visit(request, session, context, now, org)
-
-
-VisitDep = Annotated[Visit, Depends(visit)]
-
-
-class Posted:
-    """A posted form (``application/x-www-form-urlencoded``, read without python-multipart);
-    a field longer than its limit reads as empty, and so fails the page's checks."""
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        self.fields = fields
-
-    def get(self, name: str, limit: int = 200) -> str:
-        value = self.fields.get(name, "")
-        return value if len(value) <= limit else ""
-
-
-async def posted(request: Request) -> Posted:
-    body = (await request.body()).decode("utf-8", "replace")
-    return Posted({name: values[0] for name, values in parse_qs(body).items()})
-
-
-FormDep = Annotated[Posted, Depends(posted)]
-
-
-def _day(text: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(text) if text else default
-    except ValueError:
-        return default
-
-
-def _instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _safe_next(v: Visit, given: str | None) -> str:
-    """Where to go after signing in: a path inside this organization's portal only."""
-    if given and given.startswith(v.page.base + "/") and "//" not in given \
-            and not urlsplit(given).netloc:
-        return given
-    return f"{v.page.base}/appointments"
-
 
 # --------------------------------------------------------------------------- static
 
@@ -215,8 +80,8 @@ def widget(v: VisitDep) -> Response:
 
 
 @router.get("/{org}/")
-def find(v: VisitDep, type: str | None = None, clinic: str | None = None,
-         provider: str | None = None, first: Annotated[str | None, Field(max_length=10)] = None,
+def find(v: VisitDep, type: Optional = None, clinic: Optional = None,
+         provider: Optional = None, first: Annotated[str | None, Field(max_length=10)] = None,
          last: Annotated[str | None, Field(max_length=10)] = None,
          returnUrl: Annotated[str | None, Field(max_length=2000)] = None,
          state: Annotated[str | None, Field(max_length=500)] = None) -> Response:
@@ -225,8 +90,8 @@ def find(v: VisitDep, type: str | None = None, clinic: str | None = None,
         return handoffs.start(v, returnUrl or "", state or "")
     options = service.choices(v.db, v.org.id)
     today = v.now.date()
-    first_day = _day(first, today)
-    last_day = _day(last, first_day + timedelta(days=13))
+    first_day = day_or(first, today)
+    last_day = day_or(last, first_day + timedelta(days=13))
     kind = service.online_type(v.db, v.org.id, type) if type else None
     where = service.own_clinic(v.db, v.org.id, clinic) if clinic else None
     if where is None and len(options.clinics) == 1:
@@ -262,7 +127,7 @@ def _slot_query(clinic: str, kind: str, provider: str, start: datetime) -> str:
 @router.get("/{org}/signin")
 def signin_page(v: VisitDep, next: Annotated[str | None, Field(max_length=500)] = None
                 ) -> Response:
-    return v.render("signin.html", next=_safe_next(v, next), error="")
+    return v.render("signin.html", next=safe_next(v, next), error="")
 
 
 @router.post("/{org}/signin")
@@ -271,7 +136,7 @@ def ask_code(v: VisitDep, form: FormDep) -> Response:
     a patient has it: new patients sign in the same way)."""
     if (problem := v.check_csrf(form.get("csrf"))) is not None:
         return problem
-    target = _safe_next(v, form.get("next", 500))
+    target = safe_next(v, form.get("next", 500))
     parsed = signin.address_of(form.get("address", limits.EMAIL))
     if parsed is None:
         return v.render("signin.html", 422, next=target, error=v.page._(N_(
@@ -334,7 +199,7 @@ def _send_code(settings: NotificationSettings, channel: str, address: str, code:
 def check_code(v: VisitDep, form: FormDep) -> Response:
     if (problem := v.check_csrf(form.get("csrf"))) is not None:
         return problem
-    target = _safe_next(v, form.get("next", 500))
+    target = safe_next(v, form.get("next", 500))
     wait = v.guard.checks.admit(v.ip())
     if wait is not None:
         return v.refused("portal.signin", "rate_checks", 429, N_(
@@ -392,7 +257,7 @@ def _booking_subject(v: Visit, clinic: str, type: str, provider: str, start: str
     where = service.own_clinic(v.db, v.org.id, clinic)
     kind = service.online_type(v.db, v.org.id, type)
     who = v.db.get(db.Resource, provider)
-    moment = _instant(start)
+    moment = instant_of(start)
     if where is None or kind is None or who is None or who.organization_id != v.org.id \
             or moment is None:
         return None
@@ -532,8 +397,8 @@ def reschedule_page(v: VisitDep, appointment_id: str,
     row = _own(v, appointment_id)
     if isinstance(row, Response):
         return row
-    first_day = _day(first, v.now.date())
-    last_day = _day(last, first_day + timedelta(days=13))
+    first_day = day_or(first, v.now.date())
+    last_day = day_or(last, first_day + timedelta(days=13))
     slots = service.free_slots(v.db, v.org.id, row.clinic_id, row.appointment_type_id, None,
                                first_day, last_day, v.now)
     return v.render("reschedule.html", appointment=row, names=_names(v), slots=slots,
@@ -548,7 +413,7 @@ def reschedule(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
     row = _own(v, appointment_id)
     if isinstance(row, Response):
         return row
-    moment = _instant(form.get("start"))
+    moment = instant_of(form.get("start"))
     if moment is None:
         raise InvalidInput("The start is not a time.")
     result = service.move(v.db, v.org.id, row.id, moment, form.get("provider"), v.now)
@@ -598,129 +463,3 @@ def leave(v: VisitDep, form: FormDep) -> Response:
     if form.get("why") == "slot-unavailable":
         return handoffs.finish(v, "failed", reason="slot-unavailable")
     return handoffs.finish(v, "cancelled")
-
-
-# --------------------------------------------------------------------------- admin API
-
-
-def _origin(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or any(c in value for c in " ;,'\""):
-        raise ValueError("a site is an origin such as https://clinic.example")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-Site = Annotated[str, Field(max_length=200), AfterValidator(text_check(200)),
-                 AfterValidator(_origin)]
-
-
-class PortalSettingsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    widget_sites: Annotated[list[Site], Field(max_length=MAX_WIDGET_SITES)]
-
-
-@admin_router.get("/settings", response_model=PortalSettingsBody)
-def get_settings(user: Admin, session: SessionDep) -> PortalSettingsBody:
-    """The sites allowed to embed the booking widget (empty: not embeddable)."""
-    row = session.get(PortalSettings, user.organization_id)
-    return PortalSettingsBody(widget_sites=list(row.widget_sites) if row else [])
-
-
-@admin_router.put("/settings", response_model=PortalSettingsBody)
-def put_settings(body: PortalSettingsBody, user: Admin, session: SessionDep,
-                 now: NowDep) -> PortalSettingsBody:
-    row = _sites(session, user.organization_id, now)
-    _save_sites(row, body.widget_sites, now)
-    session.commit()
-    return PortalSettingsBody(widget_sites=list(row.widget_sites))
-
-
-class WidgetSite(BaseModel):
-    """One allowed site as a record of the desk's Administration screens."""
-
-    id: str
-    site: str
-
-
-class WidgetSiteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    site: Site
-
-
-def _site_id(site: str) -> str:
-    return hashlib.sha256(site.encode()).hexdigest()[:16]
-
-
-def _sites(session: Session, organization_id: str, now: datetime) -> PortalSettings:
-    row = session.get(PortalSettings, organization_id)
-    if row is None:
-        row = PortalSettings(organization_id=organization_id, widget_sites=[], updated_at=now)
-        session.add(row)
-    return row
-
-
-def _site_records(row: PortalSettings) -> list[WidgetSite]:
-    return [WidgetSite(id=_site_id(site), site=site) for site in row.widget_sites]
-
-
-def _without(row: PortalSettings, site_id: str) -> list[str]:
-    """The allowed sites but ``site_id`` (``NotFound`` when it is not one of them)."""
-    kept = [site for site in row.widget_sites if _site_id(site) != site_id]
-    if len(kept) == len(row.widget_sites):
-        raise NotFound("No such site.", code="not_found")
-    return kept
-
-
-def _save_sites(row: PortalSettings, sites: list[str], now: datetime) -> None:
-    if len(set(sites)) > MAX_WIDGET_SITES:
-        raise InvalidInput(f"At most {MAX_WIDGET_SITES} sites.")
-    row.widget_sites, row.updated_at = sorted(set(sites)), now
-
-
-@admin_router.get("/widget-sites", response_model=list[WidgetSite])
-def list_widget_sites(user: Admin, session: SessionDep, now: NowDep) -> list[WidgetSite]:
-    """The allowed sites one per record (the desk's Administration ▸ Website widget)."""
-    records = _site_records(_sites(session, user.organization_id, now))
-    session.rollback()
-    return records
-
-
-@admin_router.get("/widget-sites/{site_id}", response_model=WidgetSite)
-def get_widget_site(site_id: str, user: Admin, session: SessionDep, now: NowDep) -> WidgetSite:
-    found = next((r for r in _site_records(_sites(session, user.organization_id, now))
-                  if r.id == site_id), None)
-    session.rollback()
-    if found is None:
-        raise NotFound("No such site.", code="not_found")
-    return found
-
-
-@admin_router.post("/widget-sites", response_model=WidgetSite, status_code=201)
-def add_widget_site(body: WidgetSiteBody, user: Admin, session: SessionDep,
-                    now: NowDep) -> WidgetSite:
-    row = _sites(session, user.organization_id, now)
-    _save_sites(row, [*row.widget_sites, body.site], now)
-    session.commit()
-    return WidgetSite(id=_site_id(body.site), site=body.site)
-
-
-@admin_router.patch("/widget-sites/{site_id}", response_model=WidgetSite)
-def change_widget_site(site_id: str, body: WidgetSiteBody, user: Admin, session: SessionDep,
-                       now: NowDep) -> WidgetSite:
-    row = _sites(session, user.organization_id, now)
-    _save_sites(row, [*_without(row, site_id), body.site], now)
-    session.commit()
-    return WidgetSite(id=_site_id(body.site), site=body.site)
-
-
-@admin_router.delete("/widget-sites/{site_id}", status_code=204)
-def remove_widget_site(site_id: str, user: Admin, session: SessionDep,
-                       now: NowDep) -> Response:
-    row = _sites(session, user.organization_id, now)
-    _save_sites(row, _without(row, site_id), now)
-    session.commit()
-    return Response(status_code=204)
-
-
-__all__ = ["admin_router", "router", "security_headers"]
