@@ -48,7 +48,7 @@ router = APIRouter(prefix="/portal", include_in_schema=False,
 STATIC = Path(__file__).resolve().parent / "static"
 
 Text = Annotated[str, Field(max_length=200)]
-Optional = Annotated[str | None, Field(max_length=200)]
+MaybeText = Annotated[str | None, Field(max_length=200)]
 #: Refusals the portal answers with other slots to choose from.
 TAKEN = {RefusalCode.PROVIDER_BUSY, RefusalCode.ROOM_BUSY, RefusalCode.EQUIPMENT_BUSY,
          RefusalCode.NO_SUITABLE_ROOM, RefusalCode.CAPACITY_REACHED,
@@ -80,8 +80,8 @@ def widget(v: VisitDep) -> Response:
 
 
 @router.get("/{org}/")
-def find(v: VisitDep, type: Optional = None, clinic: Optional = None,
-         provider: Optional = None, first: Annotated[str | None, Field(max_length=10)] = None,
+def find(v: VisitDep, type: MaybeText = None, clinic: MaybeText = None,
+         provider: MaybeText = None, first: Annotated[str | None, Field(max_length=10)] = None,
          last: Annotated[str | None, Field(max_length=10)] = None,
          returnUrl: Annotated[str | None, Field(max_length=2000)] = None,
          state: Annotated[str | None, Field(max_length=500)] = None) -> Response:
