@@ -60,17 +60,18 @@ def _documented(description: str, media_type: str = FHIR_JSON) -> dict[str, Any]
     return {"description": description, "content": {media_type: _OBJECT}}
 
 
+Documented = dict[int | str, dict[str, Any]]
 #: What every FHIR route may answer (OperationOutcome errors, not the API's ErrorOut).
-OUTCOMES: dict[int | str, dict[str, Any]] = {
+OUTCOMES: Documented = {
     400: _documented("A bad input value (OperationOutcome)"),
     401: _documented("No valid bearer token of this organization (OperationOutcome)"),
     403: _documented("The token lacks the scope (OperationOutcome)"),
     404: _documented("No such organization or resource (OperationOutcome)"),
 }
-READ = {200: _documented("The resource, or a searchset Bundle"), **OUTCOMES}
-PUBLISHED = {304: {"description": "Not modified (If-None-Match matched the ETag)"},
+READ: Documented = {200: _documented("The resource, or a searchset Bundle"), **OUTCOMES}
+PUBLISHED: Documented = {304: {"description": "Not modified (If-None-Match matched the ETag)"},
              400: OUTCOMES[400], 404: OUTCOMES[404]}
-TOKEN = {200: _documented("The bearer token", "application/json"),
+TOKEN: Documented = {200: _documented("The bearer token", "application/json"),
          400: _documented("OAuth 2 error (unsupported_grant_type, invalid_scope)",
                           "application/json"),
          401: _documented("OAuth 2 error invalid_client", "application/json"),
@@ -105,6 +106,11 @@ def install(app: FastAPI, api_prefix: str) -> None:
 
 
 NOT_FOUND = FhirProblem(404, "not-found", "No such resource.")
+
+
+def _searchset(request: Request, org: db.Organization, base: str,
+               found: list[dict[str, Any]]) -> Response:
+    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
 
 
 def fhir_json(body: Any, status: int = 200) -> Response:
@@ -412,7 +418,7 @@ def search_appointments(org: Org, request: Request, who: Client, session: Sessio
     found = [appointment_resource(r, names.get(r.appointment_type_id, ""))
              for r in rows if not r.deleted or r.id in own]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 def _published_for(who: Caller, org: db.Organization, session: Session, now: datetime,
@@ -430,7 +436,7 @@ def search_locations(org: Org, request: Request, who: Client, session: SessionDe
                            .order_by(db.Clinic.id))
     found = [publish.location_resource(c, phone) for c in rows]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 @router.get("/Location/{location_id}", summary="Read a Location")
@@ -455,7 +461,7 @@ def search_practitioners(org: Org, request: Request, who: Client, session: Sessi
     rows = session.scalars(_practitioners(session, org.id).order_by(db.Resource.id))
     found = [practitioner_resource(r) for r in rows]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 @router.get("/Practitioner/{practitioner_id}", summary="Read a Practitioner")
@@ -474,7 +480,7 @@ def read_practitioner(org: Org, practitioner_id: str, who: Client, session: Sess
 def search_schedules(org: Org, request: Request, who: Client, session: SessionDep,
                      now: NowDep, base: Base) -> Response:
     published = _published_for(who, org, session, now, "system/Schedule.read")
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), published.schedules))
+    return _searchset(request, org, base, published.schedules)
 
 
 @router.get("/Schedule/{schedule_id}", summary="Read a Schedule")
@@ -504,7 +510,7 @@ def search_slots(org: Org, request: Request, who: Client, session: SessionDep,
     for value in params.getlist("start")[:4]:
         prefix, text = (value[:2], value[2:]) if value[:2] in _DATE_PREFIXES else ("eq", value)
         found = [r for r in found if _compare(r["start"], prefix, text)]
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found[:MAX_RESULTS]))
+    return _searchset(request, org, base, found[:MAX_RESULTS])
 
 
 def _compare(start: str, prefix: str, text: str) -> bool:
