@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,8 +53,32 @@ CACHE_CONTROL = "public, max-age=60"
 MAX_RESULTS = 1000
 NDJSON_TYPES = ("Location", "Schedule", "Slot")
 
-router = APIRouter(prefix="/fhir/{org}", tags=["fhir"],
-                   dependencies=[Depends(sqlite_write_turn)])
+_OBJECT: dict[str, Any] = {"schema": {"type": "object"}}
+
+
+def _documented(description: str, media_type: str = FHIR_JSON) -> dict[str, Any]:
+    return {"description": description, "content": {media_type: _OBJECT}}
+
+
+Documented = dict[int | str, dict[str, Any]]
+#: What every FHIR route may answer (OperationOutcome errors, not the API's ErrorOut).
+OUTCOMES: Documented = {
+    400: _documented("A bad input value (OperationOutcome)"),
+    401: _documented("No valid bearer token of this organization (OperationOutcome)"),
+    403: _documented("The token lacks the scope (OperationOutcome)"),
+    404: _documented("No such organization or resource (OperationOutcome)"),
+}
+READ: Documented = {200: _documented("The resource, or a searchset Bundle"), **OUTCOMES}
+PUBLISHED: Documented = {304: {"description": "Not modified (If-None-Match matched the ETag)"},
+             400: OUTCOMES[400], 404: OUTCOMES[404]}
+TOKEN: Documented = {200: _documented("The bearer token", "application/json"),
+         400: _documented("OAuth 2 error (unsupported_grant_type, invalid_scope)",
+                          "application/json"),
+         401: _documented("OAuth 2 error invalid_client", "application/json"),
+         404: OUTCOMES[404]}
+
+router = APIRouter(prefix="/fhir/{org}", tags=["fhir"], default_response_class=Response,
+                   responses=READ, dependencies=[Depends(sqlite_write_turn)])
 
 
 class FhirProblem(Exception):
@@ -81,6 +106,11 @@ def install(app: FastAPI, api_prefix: str) -> None:
 
 
 NOT_FOUND = FhirProblem(404, "not-found", "No such resource.")
+
+
+def _searchset(request: Request, org: db.Organization, base: str,
+               found: list[dict[str, Any]]) -> Response:
+    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
 
 
 def fhir_json(body: Any, status: int = 200) -> Response:
@@ -127,18 +157,20 @@ class Caller:
         return audit.Actor(user_id=self.client.id)
 
 
-def caller(org: Org, request: Request, session: SessionDep, context: ContextDep,
-           now: NowDep) -> Caller:
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST auth/token")
+
+
+def caller(org: Org, session: SessionDep, context: ContextDep, now: NowDep,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+           ) -> Caller:
     """The registered client calling with its bearer token, or an audited 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
     unauthorized = FhirProblem(401, "login", "A valid bearer token of this organization is "
                                "needed (POST auth/token).", {"WWW-Authenticate": "Bearer"})
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None or not credentials.credentials.strip():
         _refused(session, org.id, "fhir.read", "no_token", None, now)
         raise unauthorized
     try:
-        claims = read_access_token(context.token_keys, token.strip(), now,
+        claims = read_access_token(context.token_keys, credentials.credentials.strip(), now,
                                    audience=FHIR_AUDIENCE)
     except InvalidTokenError:
         _refused(session, org.id, "fhir.read", "invalid_token", None, now)
@@ -164,8 +196,7 @@ def require_scope(who: Caller, scope: str, session: Session, now: datetime) -> N
 # --------------------------------------------------------------------------- publishing
 
 
-def _since(request: Request) -> datetime | None:
-    raw = request.query_params.get("_since")
+def _since(raw: str | None) -> datetime | None:
     if raw is None:
         return None
     try:
@@ -175,6 +206,11 @@ def _since(request: Request) -> datetime | None:
     if value is None or value.tzinfo is None:
         raise FhirProblem(400, "invalid", "_since must be an ISO 8601 instant with its offset.")
     return value.astimezone(UTC)
+
+
+Since = Annotated[str | None, Query(alias="_since", max_length=64,
+                                    description="Only what changed after this instant")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", max_length=1024)]
 
 
 def _cached(request: Request, body: bytes, media_type: str) -> Response:
@@ -193,10 +229,11 @@ def _published(session: Session, org: db.Organization, now: datetime, *,
     return published
 
 
-@router.get("/$bulk-publish", summary="SMART Scheduling Links manifest")
-def manifest(org: Org, request: Request, session: SessionDep, now: NowDep,
-             base: Base) -> Response:
-    since = _since(request)
+@router.get("/$bulk-publish", summary="SMART Scheduling Links manifest",
+            responses={200: _documented("The manifest", "application/json"), **PUBLISHED})
+def manifest(org: Org, request: Request, session: SessionDep, now: NowDep, base: Base,
+             since_text: Since = None, _etag: IfNoneMatch = None) -> Response:
+    since = _since(since_text)
     published = _published(session, org, now)
     files = f"{base}/fhir/{org.slug}/$bulk-publish"
     suffix = f"?{urlencode({'_since': publish.instant(since)})}" if since else ""
@@ -211,12 +248,13 @@ def manifest(org: Org, request: Request, session: SessionDep, now: NowDep,
                    "application/json")
 
 
-@router.get("/$bulk-publish/{kind}.ndjson", summary="Published Location/Schedule/Slot file")
+@router.get("/$bulk-publish/{kind}.ndjson", summary="Published Location/Schedule/Slot file",
+            responses={200: _documented("One resource per line", publish.NDJSON), **PUBLISHED})
 def ndjson_file(org: Org, kind: str, request: Request, session: SessionDep, now: NowDep,
-                base: Base) -> Response:
+                base: Base, since_text: Since = None, _etag: IfNoneMatch = None) -> Response:
     if kind not in NDJSON_TYPES:
         raise NOT_FOUND
-    since = _since(request)
+    since = _since(since_text)
     published = _published(session, org, now, with_slots=kind == "Slot")
     if kind == "Location":
         resources = published.locations
@@ -254,9 +292,13 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return user, password
 
 
-@router.post("/auth/token", summary="OAuth 2 client credentials → bearer token")
+@router.post("/auth/token", summary="OAuth 2 client credentials → bearer token",
+             response_class=JSONResponse, responses=TOKEN)
 def token(org: Org, request: Request, form: Form, session: SessionDep, context: ContextDep,
-          now: NowDep) -> JSONResponse:
+          now: NowDep, _authorization: Annotated[str | None, Header(
+              alias="Authorization", max_length=2048,
+              description="HTTP Basic client_id:client_secret (or send them in the form)")]
+          = None) -> JSONResponse:
     def refuse(error: str, reason: str, target: str | None = None) -> JSONResponse:
         _refused(session, org.id, "fhir.token", reason, target, now)
         return JSONResponse({"error": error}, status_code=400 if error != "invalid_client"
@@ -376,7 +418,7 @@ def search_appointments(org: Org, request: Request, who: Client, session: Sessio
     found = [appointment_resource(r, names.get(r.appointment_type_id, ""))
              for r in rows if not r.deleted or r.id in own]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 def _published_for(who: Caller, org: db.Organization, session: Session, now: datetime,
@@ -394,7 +436,7 @@ def search_locations(org: Org, request: Request, who: Client, session: SessionDe
                            .order_by(db.Clinic.id))
     found = [publish.location_resource(c, phone) for c in rows]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 @router.get("/Location/{location_id}", summary="Read a Location")
@@ -419,7 +461,7 @@ def search_practitioners(org: Org, request: Request, who: Client, session: Sessi
     rows = session.scalars(_practitioners(session, org.id).order_by(db.Resource.id))
     found = [practitioner_resource(r) for r in rows]
     session.rollback()
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found))
+    return _searchset(request, org, base, found)
 
 
 @router.get("/Practitioner/{practitioner_id}", summary="Read a Practitioner")
@@ -438,7 +480,7 @@ def read_practitioner(org: Org, practitioner_id: str, who: Client, session: Sess
 def search_schedules(org: Org, request: Request, who: Client, session: SessionDep,
                      now: NowDep, base: Base) -> Response:
     published = _published_for(who, org, session, now, "system/Schedule.read")
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), published.schedules))
+    return _searchset(request, org, base, published.schedules)
 
 
 @router.get("/Schedule/{schedule_id}", summary="Read a Schedule")
@@ -468,7 +510,7 @@ def search_slots(org: Org, request: Request, who: Client, session: SessionDep,
     for value in params.getlist("start")[:4]:
         prefix, text = (value[:2], value[2:]) if value[:2] in _DATE_PREFIXES else ("eq", value)
         found = [r for r in found if _compare(r["start"], prefix, text)]
-    return fhir_json(bundle(f"{base}/fhir/{org.slug}", str(request.url), found[:MAX_RESULTS]))
+    return _searchset(request, org, base, found[:MAX_RESULTS])
 
 
 def _compare(start: str, prefix: str, text: str) -> bool:
