@@ -34,6 +34,7 @@ from sync_server.portal.models import PortalCode, PortalSettings
 from sync_server.portal.pages import Page
 from sync_server.portal.visit import (
     FormDep,
+    Posted,
     Visit,
     VisitDep,
     day_or,
@@ -379,6 +380,12 @@ def _own(v: Visit, appointment_id: str) -> db.Appointment | Response:
     return row
 
 
+def _own_posted(v: Visit, appointment_id: str, form: Posted) -> db.Appointment | Response:
+    """A form about the patient's appointment: its CSRF token checked, then the id."""
+    problem = v.check_csrf(form.get("csrf"))
+    return problem if problem is not None else _own(v, appointment_id)
+
+
 @router.get("/{org}/appointments/{appointment_id}")
 def appointment_page(v: VisitDep, appointment_id: str,
                      done: Annotated[str | None, Field(max_length=20)] = None) -> Response:
@@ -408,9 +415,7 @@ def reschedule_page(v: VisitDep, appointment_id: str,
 
 @router.post("/{org}/appointments/{appointment_id}/reschedule")
 def reschedule(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
-    if (problem := v.check_csrf(form.get("csrf"))) is not None:
-        return problem
-    row = _own(v, appointment_id)
+    row = _own_posted(v, appointment_id, form)
     if isinstance(row, Response):
         return row
     moment = instant_of(form.get("start"))
@@ -434,9 +439,7 @@ def cancel_page(v: VisitDep, appointment_id: str) -> Response:
 
 @router.post("/{org}/appointments/{appointment_id}/cancel")
 def cancel(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
-    if (problem := v.check_csrf(form.get("csrf"))) is not None:
-        return problem
-    row = _own(v, appointment_id)
+    row = _own_posted(v, appointment_id, form)
     if isinstance(row, Response):
         return row
     result = service.cancel(v.db, v.org.id, row.id, v.now)
