@@ -68,8 +68,8 @@ MOVABLE: frozenset[S] = frozenset({S.PENDING, S.BOOKED, S.MESSAGE_LEFT, S.CONFIR
 FHIR_STATUS: Mapping[S, str] = MappingProxyType(
     {
         S.PENDING: "proposed",
-        S.BOOKED: "pending",
-        S.MESSAGE_LEFT: "pending",
+        S.BOOKED: "booked",
+        S.MESSAGE_LEFT: "booked",
         S.CONFIRMED: "booked",
         S.ARRIVED: "arrived",
         S.READY: "arrived",

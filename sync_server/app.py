@@ -18,10 +18,14 @@ from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
 from sync_server.feeds import routes as feeds
+from sync_server.fhir import routes as fhir
 from sync_server.followups import routes as followups
 from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
 from sync_server.outages import routes as outages
+from sync_server.portal import admin as portal_admin
+from sync_server.portal import routes as portal
+from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 
@@ -59,6 +63,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     )
     app.state.context = context
     app.state.pokes = broker
+    app.state.portal_guard = PortalGuard()
     install_error_handlers(app)
     app.include_router(feeds.feed_router)  # first: calendar apps poll it, matched first
     app.include_router(api_router, prefix=API_PREFIX)
@@ -68,6 +73,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(notifications.page_router)
     app.include_router(followups.router, prefix=API_PREFIX)
     app.include_router(outages.router, prefix=API_PREFIX)
+    app.include_router(portal_admin.admin_router, prefix=API_PREFIX)
+    app.include_router(portal.router)
+    fhir.install(app, API_PREFIX)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -46,6 +46,9 @@ class AppointmentDetails:
     status_by_patient: str = ""
     #: A late cancellation's fee per the type's booking policy (None: no fee).
     late_cancellation_fee: Decimal | None = None
+    #: Where the booking came from (``scheduling.model.AppointmentSource``: "online" for
+    #: the patient portal).
+    source: str = "staff"
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -81,6 +84,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         provider_id=appointment.provider_id, room_id=appointment.room_id,
         status_by_patient=_patient_channel(appointment.last_status_change),
         late_cancellation_fee=_fee(kind, ctx.policy.late_cancellation_fee),
+        source=appointment.source.value,
     )
 
 

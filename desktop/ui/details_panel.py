@@ -18,7 +18,12 @@ from desktop.ui.theme import hint_style, set_heading
 from scheduling.i18n import TERMS
 
 #: How a patient answered a reminder themselves (the status line says so).
-PATIENT_CHANNELS = {"email-link": N_("e-mail link"), "sms-reply": N_("SMS reply")}
+PATIENT_CHANNELS = {"email-link": N_("e-mail link"), "sms-reply": N_("SMS reply"),
+                    "portal": N_("patient portal")}
+#: Where a booking came from (``scheduling.model.AppointmentSource``).
+SOURCES = {"staff": N_("Front desk"), "online": N_("Online (patient portal)"),
+           "phone": N_("Phone"), "recall": N_("Recall"), "treatment_plan": N_("Treatment plan"),
+           "waitlist": N_("Waiting list")}
 
 class DetailsPanel(QWidget):
     """Shows one appointment; :meth:`show_appointment` with None empties it.
@@ -33,8 +38,8 @@ class DetailsPanel(QWidget):
         self.details: AppointmentDetails | None = None
         self.empty = QLabel(self)
         self.empty.setWordWrap(True)
-        self.titles = [QLabel(self) for _i in range(9)]
-        self.values = [QLabel(self) for _i in range(9)]
+        self.titles = [QLabel(self) for _i in range(10)]
+        self.values = [QLabel(self) for _i in range(10)]
         self.form_box = QWidget(self)
         # Each title above its value (a form's two columns cut long Spanish values off in
         # a narrow dock; a column of labels wraps every text to the dock's width).
@@ -84,7 +89,7 @@ class DetailsPanel(QWidget):
         self.empty.setText(_("Select an appointment in the agenda to see its details."))
         for title, text in zip(self.titles, (
                 _("Patient"), _("Type"), _("Provider"), _("Room"), _("When"), _("Status"),
-                _("Staff notes"), _("Patient notes"), _("Sync")), strict=True):
+                _("Booked via"), _("Staff notes"), _("Patient notes"), _("Sync")), strict=True):
             title.setText(text)
         self._show()
 
@@ -116,7 +121,8 @@ class DetailsPanel(QWidget):
                 status=shown_status, channel=_(by_patient))
         texts = (details.patient_name, details.type_name, details.provider_name,
                  details.room_name or _("No room"), when,
-                 shown_status,
+                 shown_status, _(SOURCES[details.source]) if details.source in SOURCES
+                 else details.source,
                  details.notes or "—", details.patient_notes or "—", sync)
         for value, text in zip(self.values, texts, strict=True):
             value.setText(text)

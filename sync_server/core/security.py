@@ -120,6 +120,8 @@ class AccessClaims:
     organization_id: str
     issued_at: int
     expires_at: int
+    #: Space-separated scopes (tokens of FHIR API clients); empty for staff tokens.
+    scope: str = ""
 
 
 #: The only algorithm accepted; anything else in a token's header is refused.
@@ -147,23 +149,28 @@ class TokenKeys:
 
 
 def issue_access_token(
-    keys: TokenKeys, user_id: str, organization_id: str, now: datetime, lifetime: timedelta
+    keys: TokenKeys, user_id: str, organization_id: str, now: datetime, lifetime: timedelta,
+    *, audience: str = AUDIENCE, scope: str | None = None,
 ) -> tuple[str, datetime]:
-    """Sign a short-lived access token; returns it and its expiry."""
+    """Sign a short-lived access token; returns it and its expiry. Tokens of another
+    ``audience`` (the FHIR API's clients) are never accepted where staff tokens are."""
     expires = now + lifetime
-    claims = {
+    claims: dict[str, Any] = {
         "sub": user_id,
         "org": organization_id,
-        "aud": AUDIENCE,
+        "aud": audience,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
     }
+    if scope is not None:
+        claims["scope"] = scope
     token = jwt.encode(claims, keys.signing, algorithm=ALGORITHMS[0],
                        headers={"kid": key_id(keys.signing)})
     return token, expires
 
 
-def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaims:
+def read_access_token(keys: TokenKeys, token: str, now: datetime, *,
+                      audience: str = AUDIENCE) -> AccessClaims:
     """Check algorithm, key, signature, audience, ``iat`` and expiry against ``now``;
     raise :class:`InvalidTokenError` otherwise."""
     try:
@@ -172,12 +179,12 @@ def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaim
         if key is None:
             raise InvalidTokenError("unknown key")
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=list(ALGORITHMS), audience=AUDIENCE,
+            token, key, algorithms=list(ALGORITHMS), audience=audience,
             # exp and iat are checked below against the server's (injectable) clock
             options={"require": ["sub", "org", "aud", "iat", "exp"], "verify_exp": False,
                      "verify_iat": False})
         result = AccessClaims(str(claims["sub"]), str(claims["org"]), int(claims["iat"]),
-                              int(claims["exp"]))
+                              int(claims["exp"]), str(claims.get("scope", "")))
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
         raise InvalidTokenError("malformed, forged or foreign token") from exc
     moment = now.timestamp()

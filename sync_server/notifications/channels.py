@@ -18,11 +18,14 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
 from sync_server.notifications.messages import Rendered
+
+if TYPE_CHECKING:
+    from sync_server.notifications.models import NotificationSettings
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]{2,}$")
 _PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
@@ -270,3 +273,16 @@ def _gateway_code(answer: httpx.Response) -> int | None:
 
 def sender_address(name: str, address: str) -> str:
     return formataddr((name, address)) if name else address
+
+
+def email_channel(settings: NotificationSettings) -> EmailChannel:
+    """The e-mail channel an organization's saved settings describe."""
+    return EmailChannel(SmtpConfig(settings.smtp_host, settings.smtp_port,
+                                   settings.smtp_username, settings.smtp_password,
+                                   settings.smtp_starttls, settings.email_sender))
+
+
+def sms_channel(settings: NotificationSettings) -> SmsChannel:
+    """The SMS channel an organization's saved settings describe."""
+    return SmsChannel(SmsConfig(settings.sms_gateway_url, settings.sms_account_id or "",
+                                settings.sms_api_key or "", settings.sms_sender))

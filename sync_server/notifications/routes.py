@@ -48,13 +48,7 @@ from sync_server.api.fields import (
 )
 from sync_server.core.translations import translations
 from sync_server.notifications import messages, replies, service
-from sync_server.notifications.channels import (
-    EmailChannel,
-    SendFailed,
-    SmsChannel,
-    SmsConfig,
-    SmtpConfig,
-)
+from sync_server.notifications.channels import SendFailed, email_channel, sms_channel
 from sync_server.notifications.links import LinkKey
 from sync_server.notifications.models import NotificationSettings
 from sync_server.services import accounts, devices
@@ -293,9 +287,7 @@ def send_test(body: TestBody, user: Admin, session: SessionDep) -> dict[str, Any
                                messages.variables(facts))
     try:
         if body.channel == "email":
-            email = EmailChannel(SmtpConfig(row.smtp_host, row.smtp_port, row.smtp_username,
-                                            row.smtp_password, row.smtp_starttls,
-                                            row.email_sender))
+            email = email_channel(row)
             try:
                 email.send(body.to, rendered, message_id=f"<test-{facts.appointment_id}-"
                            f"{id(email)}@clinicdesk.notifications>",
@@ -303,8 +295,7 @@ def send_test(body: TestBody, user: Admin, session: SessionDep) -> dict[str, Any
             finally:
                 email.close()
         else:
-            sms = SmsChannel(SmsConfig(row.sms_gateway_url, row.sms_account_id or "",
-                                       row.sms_api_key or "", row.sms_sender))
+            sms = sms_channel(row)
             try:
                 sms.send(body.to, rendered, idempotency_key=f"test-{id(sms)}")
             finally:

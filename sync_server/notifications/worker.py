@@ -50,10 +50,10 @@ from sync_server.notifications.channels import (
     EmailChannel,
     SendFailed,
     SmsChannel,
-    SmsConfig,
-    SmtpConfig,
+    email_channel,
     email_hint,
     phone_hint,
+    sms_channel,
 )
 from sync_server.notifications.links import PATH, LinkKey
 from sync_server.notifications.models import (
@@ -331,13 +331,9 @@ class Worker:
                 channels.close()
             channels = Channels(signature=signature)
             if settings.email_enabled:
-                channels.email = EmailChannel(SmtpConfig(
-                    settings.smtp_host, settings.smtp_port, settings.smtp_username,
-                    settings.smtp_password, settings.smtp_starttls, settings.email_sender))
+                channels.email = email_channel(settings)
             if settings.sms_enabled:
-                channels.sms = SmsChannel(SmsConfig(
-                    settings.sms_gateway_url, settings.sms_account_id or "",
-                    settings.sms_api_key or "", settings.sms_sender))
+                channels.sms = sms_channel(settings)
             self._channels[settings.organization_id] = channels
         return channels
 

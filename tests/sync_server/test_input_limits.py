@@ -26,6 +26,7 @@ from sync_server.api.routes import appointments as appointments_api
 from sync_server.db import models
 from sync_server.feeds import models as feed_models  # noqa: F401 - the feed tables too
 from sync_server.notifications import models as notification_models  # noqa: F401
+from sync_server.portal import models as portal_models  # noqa: F401 - the portal tables too
 
 ACTOR = Actor("user-1", None, frozenset())
 
@@ -126,6 +127,22 @@ COLUMN_LIMITS: dict[str, int | None] = {
         "id", "notification_id", "appointment_id", "patient_id", "kind", "reason",
         "resolved_by")},
     "notification_exceptions.resolution_note": limits.REASON,
+    # Hand-off and FHIR clients: bounded by sync_server.fhir (clients.register checks the
+    # name, handoff.begin the state and the return URL); the rest is server-written.
+    **{f"fhir_clients.{name}": None for name in (
+        "id", "client_id", "secret_hash", "created_by_user_id")},
+    "fhir_clients.name": 200, "fhir_publications.digest": None,
+    **{f"fhir_slot_states.{name}": None for name in ("id", "schedule_id", "status")},
+    **{f"fhir_handoffs.{name}": None for name in (
+        "id", "state_hash", "outcome", "reason", "appointment_id")},
+    "fhir_handoffs.state": 512, "fhir_handoffs.return_url": 2000,
+    "fhir_result_tokens.token_hash": None, "fhir_result_tokens.appointment_id": None,
+    # The portal: hashes and ids written by the server; the verified address is bounded
+    # by the sign-in form (limits.EMAIL; a phone is normalized first).
+    "portal_codes.id": None, "portal_codes.address_hash": None, "portal_codes.code_hash": None,
+    "portal_sessions.token_hash": None, "portal_sessions.channel": None,
+    "portal_sessions.address": limits.EMAIL, "portal_sessions.code_id": None,
+    "portal_sessions.patient_id": None, "portal_sessions.handoff_id": None,
     "notification_settings.quiet_start": None, "notification_settings.quiet_end": None,
     "notification_settings.public_base_url": limits.BASE_URL,
     "notification_settings.clinic_phone": limits.PHONE,

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from desktop.services.admin import CONFIGURE, USERS, Record
 from desktop.services.financials import FinancialError, amount
 from desktop.ui.admin.fields import FieldSpec, Lookups
+from desktop.ui.admin.handoff_clients import HANDOFF_CLIENTS
 from desktop.ui.admin.record_editor import RecordKind
 from desktop.ui.text import N_, _
 from scheduling.financials import cents, from_cents
@@ -345,9 +346,17 @@ ROLES = RecordKind(
                   + (" · " + _("by department") if r.get("department_scoped") else ""),
     removable=False, permission=USERS, lookups=("permissions",))
 
+WIDGET_SITES = RecordKind(
+    "widget_sites", "/api/v1/portal/widget-sites", N_("Website widget"),
+    N_("The websites that may show the online booking widget, as https://www.example.org "
+       "(docs/portal.md has the snippet to paste). With none, it shows on no site."),
+    (FieldSpec("site", N_("Website"), required=True, max_length=200),),
+    lambda r, _l: str(r["site"]))
+
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, DEPARTMENTS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES,
-             WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS, USERS_KIND,
+             WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS,
+             HANDOFF_CLIENTS, WIDGET_SITES, USERS_KIND,
              ROLES)
 
 

@@ -26,6 +26,7 @@ from desktop.services.admin import (
 )
 from desktop.services.context import DeskContext
 from desktop.services.session import SessionLocked
+from desktop.ui.admin.handoff_clients import HANDOFF_CLIENTS, HandoffClientsDialog
 from desktop.ui.admin.kinds import (
     ALL_KINDS,
     SLOT_TEMPLATES,
@@ -66,7 +67,7 @@ class AdministrationMenu(QObject):
             action.triggered.connect(lambda _checked=False, k=kind: self.open_kind(k))
             self.actions[kind.key] = action
             self.menu.addAction(action)
-            if kind.key in ("booking_policies", "quotas"):
+            if kind.key in ("booking_policies", "quotas", HANDOFF_CLIENTS.key):
                 self.menu.addSeparator()
         self.menu.addSeparator()
         self.two_step_action = QAction(window)
@@ -95,8 +96,12 @@ class AdministrationMenu(QObject):
                 "This screen needs a connection to the server and the permission to "
                 "change this part of the configuration."), 8000)
             return None
-        dialog = RecordEditorDialog(kind, self._service, self.lookups(kind), self._zone(),
-                                    self._window)
+        if kind is HANDOFF_CLIENTS:
+            dialog: RecordEditorDialog = HandoffClientsDialog(
+                self._service, self.lookups(kind), self._zone(), self._window)
+        else:
+            dialog = RecordEditorDialog(kind, self._service, self.lookups(kind), self._zone(),
+                                        self._window)
         self.dialog = dialog
         dialog.show()
         return dialog

@@ -3,6 +3,7 @@ refuses (in the server's words, or before sending what the server would refuse).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtCore import QDateTime, Qt, QTime
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDateTimeEdit,
@@ -25,6 +27,7 @@ from pytestqt.qtbot import QtBot
 from desktop.ui.admin import kinds
 from desktop.ui.admin.menu import may_open
 from desktop.ui.admin.record_editor import RecordEditorDialog, RecordKind
+from desktop.ui.text import set_language
 from tests.desktop.ui.admin_server import LiveAdmin, live_admin
 
 ZONE = "Europe/Madrid"
@@ -244,6 +247,34 @@ def test_quotas_are_created_edited_and_removed(qtbot: QtBot, live: LiveAdmin) ->
     fill(dialog, clinic_id="Retiro")
     assert dialog.remove_current()
     assert record["id"] not in {r["id"] for r in dialog.records()}
+
+
+def test_the_widgets_allowed_sites_are_added_changed_and_removed(
+        qtbot: QtBot, live: LiveAdmin) -> None:
+    dialog = open_editor(qtbot, live, kinds.WIDGET_SITES)
+    fill(dialog, site="https://www.clinic.example")
+    saved(dialog)
+    assert lines(dialog) == ["https://www.clinic.example"]
+    fill(dialog, site="https://clinic.example/page?x=1")
+    assert "origin" in refused(dialog)  # a site is an origin, nothing after it
+    fill(dialog, site="https://book.clinic.example")
+    saved(dialog)
+    assert live.call("GET", "/api/v1/portal/settings") == {
+        "widget_sites": ["https://book.clinic.example"]}
+    assert dialog.remove_current()
+    assert live.call("GET", "/api/v1/portal/settings") == {"widget_sites": []}
+    folder = os.environ.get("DESK_SCREENSHOTS")  # docs/screenshots/admin-widget-sites-*.png
+    if folder:
+        fill(dialog, site="https://www.clinic.example")
+        saved(dialog)
+        for language in ("en", "es"):
+            set_language(language)
+            for width, height in ((1600, 1000), (1280, 800)):
+                dialog.resize(width, height)
+                QApplication.processEvents()
+                dialog.grab().save(
+                    f"{folder}/admin-widget-sites-{language}-{width}x{height}.png")
+        set_language("en")
 
 
 def test_users_are_created_given_roles_and_the_last_administrator_is_kept(

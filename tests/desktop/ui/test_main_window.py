@@ -25,7 +25,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import booking, waitlist
 from desktop.services.context import DeskContext
-from desktop.store.models import ClinicRow, ConflictRow
+from desktop.store.models import AppointmentRow, ClinicRow, ConflictRow
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from scheduling import intents
@@ -279,6 +279,25 @@ def test_the_details_panel_shows_the_activated_appointment_in_clinic_time(
     assert "10:00" in texts[4]  # 09:00 UTC is 10:00 in Madrid
     assert "bring x-rays" in texts
     assert "Waiting to be confirmed by the server" in texts
+
+
+def test_the_details_panel_says_an_online_booking_came_from_the_patient_portal(
+    window: MainWindow, ctx: DeskContext
+) -> None:
+    booked = booking.book(ctx, clinic_id=CLINIC, patient_id=ANA, appointment_type_id=CHECKUP,
+                          provider_id=DR_RUIZ, start=datetime.fromisoformat(
+                              "2025-03-03T11:00:00+00:00"))
+    assert booked.ok
+    window.agenda.activated.emit(booked.appointments[0].id)
+    assert window.details_panel.values[6].text() == "Front desk"
+    with ctx.store.session() as session:  # as a pull writes a booking made in the portal
+        row = session.get(AppointmentRow, booked.appointments[0].id)
+        assert row is not None
+        row.source = "online"
+        session.commit()
+    window.details_panel.refresh()
+    assert window.details_panel.titles[6].text() == "Booked via"
+    assert window.details_panel.values[6].text() == "Online (patient portal)"
 
 
 def test_preferences_and_layout_survive_a_restart(

@@ -5,7 +5,7 @@ notifications outbox's new ``invitation`` kind (models in
 appointment (``sync_server/outages/models.py``).
 
 Revision ID: 0013_followups_outages
-Revises: 0009_provider_and_clinic_fields
+Revises: 0011_portal
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_followups_outages"
-down_revision: str | Sequence[str] | None = "0009_provider_and_clinic_fields"
+down_revision: str | Sequence[str] | None = "0011_portal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
