@@ -22,6 +22,7 @@ from sync_server.notifications import routes as notifications
 from sync_server.notifications import worker as notification_worker
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
+from sync_server.waitlist import routes as waitlist_routes
 
 API_PREFIX = "/api/v1"
 
@@ -64,6 +65,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(metrics.router)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(notifications.page_router)
+    app.include_router(waitlist_routes.router, prefix=API_PREFIX)
+    app.include_router(waitlist_routes.page_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
