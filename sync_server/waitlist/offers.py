@@ -13,17 +13,17 @@ expiring hold; the first patient to accept books it through the booking service.
   times, priority, then age) whose booking the rules accept right now, up to the
   organization's ``offers_at_once``; a ``waitlist-offer`` message with an accept link goes
   through the outbox. Patients at the no-show limit are not offered slots automatically.
-* **Accepted** (:func:`accept`): the offer ``open → accepted`` and the slot
-  ``offering → taken`` are compare-and-set updates, then the booking goes through
-  :func:`sync_server.services.booking.waitlist_book` (locks, rules, audit, events). Two
-  patients accepting at the same instant: one update waits for the other's commit and
-  then matches no row, so exactly one books; the other is told the slot is gone.
+* **Accepted** (:func:`accept`): under the slot's row lock, the offer ``open → accepted``
+  and the slot ``offering → taken`` are compare-and-set updates, then the booking goes
+  through :func:`sync_server.services.booking.waitlist_book` (locks, rules, audit,
+  events). Two patients accepting at the same instant: the second waits for the first's
+  commit, then its slot update matches no row, so exactly one books; the other is told
+  the slot is gone. Every writer takes a slot's row before its offers' rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -210,10 +210,7 @@ def offer_slot(session: Session, slot_id: str, now: datetime,
                entry_id: str | None = None, offered_by: str = "auto") -> list[WaitlistOffer]:
     """Expire run-out holds and make the slot's next offers (or only to ``entry_id``:
     staff offering by hand); the offers made. The caller commits."""
-    query = select(FreedSlot).where(FreedSlot.id == slot_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    slot = session.scalars(query).one_or_none()
+    slot = _locked_slot(session, slot_id)
     if slot is None or slot.state not in ("pending", "offering"):
         return []
     for offer in session.scalars(select(WaitlistOffer).where(
@@ -243,10 +240,13 @@ def offer_slot(session: Session, slot_id: str, now: datetime,
     return made
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    entry: db.WaitlistEntry
-    command: BookAppointment
+def _locked_slot(session: Session, slot_id: str) -> FreedSlot | None:
+    """The slot's row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
+    serializes writers with ``BEGIN IMMEDIATE``)."""
+    query = select(FreedSlot).where(FreedSlot.id == slot_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
 
 
 def _make_offers(session: Session, slot: FreedSlot, settings: CareSettings, now: datetime,
@@ -359,6 +359,9 @@ def accept(session: Session, offer_id: str, now: datetime) -> str:
     if offer is None:
         session.rollback()
         return "invalid"
+    # The slot's row first, as every writer of a slot and its offers takes them: the
+    # winner's booking closes the other offers while the others wait here.
+    _locked_slot(session, offer.slot_id)
     won = session.execute(
         update(WaitlistOffer).where(WaitlistOffer.id == offer_id,
                                     WaitlistOffer.state == "open",
@@ -408,8 +411,10 @@ def _gone(session: Session, offer_id: str, now: datetime) -> str:
 def _why_not(session: Session, offer_id: str, now: datetime) -> str:
     offer = session.get(WaitlistOffer, offer_id)
     assert offer is not None
-    if offer.state == "accepted":
+    state, expires_at = offer.state, offer.expires_at
+    session.rollback()
+    if state == "accepted":
         return "used"
-    if offer.state == "expired" or (offer.state == "open" and offer.expires_at <= now):
+    if state == "expired" or (state == "open" and expires_at <= now):
         return "expired"
     return "gone"
