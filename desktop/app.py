@@ -35,6 +35,7 @@ from desktop.services.admin import AdminService, TwoStepService
 from desktop.services.context import DeskContext
 from desktop.services.feeds import FeedsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.offers import OffersService
 from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
     ServerCheck,
@@ -229,6 +230,7 @@ class DeskStart(QObject):
         call = self._server_call()
         window.calendar_menu.set_feeds(FeedsService(call))
         window.notifications.set_service(NotificationsService(call))
+        window.waitlist_panel.set_service(OffersService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         if self.screen is not None:
             self.screen.close()

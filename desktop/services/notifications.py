@@ -241,13 +241,19 @@ class NotificationsService:
         return TestOutcome(bool(answer.get("ok")), str(answer.get("message", "")))
 
     def _ask(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._call(method, path, **kwargs)
-        except RequestRefused as refused:
-            raise NotificationsRefused(refused.status, refused.code,
-                                       refused.server_message) from None
-        except SyncError as error:
-            raise NotificationsOffline(error) from None
+        return ask(self._call, method, path, **kwargs)
+
+
+def ask(call: ServerCall, method: str, path: str, **kwargs: Any) -> Any:
+    """``call`` with its failures as :class:`NotificationsRefused` (the server said no) or
+    :class:`NotificationsOffline` (it could not be reached)."""
+    try:
+        return call(method, path, **kwargs)
+    except RequestRefused as refused:
+        raise NotificationsRefused(refused.status, refused.code,
+                                   refused.server_message) from None
+    except SyncError as error:
+        raise NotificationsOffline(error) from None
 
 
 def can_configure(ctx: DeskContext) -> bool:
