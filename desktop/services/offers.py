@@ -1,4 +1,4 @@
-"""Waitlist offers and no-shows seen from the desk: the server's ``/api/v1/waitlist/offers``
+"""Waitlist offers and no-shows seen from the desk: the server's ``/api/v1/waitlist-offers``
 and ``/api/v1/patients/{id}/no-shows`` (offers live on the server: its worker makes them
 and patients accept them there). Called like the notifications API (device token naming
 the signed-in user); failures are :class:`~desktop.services.notifications.NotificationsOffline`
@@ -14,7 +14,7 @@ from typing import Any
 from desktop.services.notifications import ask
 from desktop.services.server_call import ServerCall
 
-BASE = "/api/v1/waitlist/offers"
+BASE = "/api/v1/waitlist-offers"
 #: An offer's states (see sync_server/waitlist/models.py).
 STATES = ("open", "accepted", "expired", "gone", "withdrawn")
 

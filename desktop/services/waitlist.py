@@ -167,11 +167,20 @@ def next_fits(ctx: DeskContext, entry_id: str, *, limit: int = 5,
     if entry is None or duration is None:
         return ()
     providers = tuple(sorted(entry.preferred_provider_ids)) or None
-    found = earliest_free(ctx, entry.clinic_id, entry.appointment_type_id, limit=limit * 10,
-                          provider_ids=providers, patient_id=entry.patient_id,
-                          horizon_days=horizon_days)
-    fits = [slot for slot in found
-            if wishes_allow(entry, slot.provider_id, slot.start, duration, tz)]
+    until = ctx.now() + timedelta(days=horizon_days)
+    fits: list[AlternativeDTO] = []
+    after: datetime | None = None
+    while len(fits) < limit:  # the free slots in batches, kept when the wishes allow them
+        found = earliest_free(ctx, entry.clinic_id, entry.appointment_type_id, limit=40,
+                              after=after, provider_ids=providers, patient_id=entry.patient_id,
+                              horizon_days=horizon_days)
+        found = tuple(slot for slot in found if slot.start < until
+                      and (after is None or slot.start >= after))
+        if not found:
+            break
+        fits += [slot for slot in found
+                 if wishes_allow(entry, slot.provider_id, slot.start, duration, tz)]
+        after = found[-1].start + timedelta(minutes=1)
     return tuple(fits[:limit])
 
 

@@ -1,6 +1,6 @@
 """HTTP routes of waitlist offers and no-shows (docs/notifications.md, docs/user-guide.md).
 
-* ``/api/v1/waitlist/offers``: the desk's list of offers, an offer made by hand, a
+* ``/api/v1/waitlist-offers``: the desk's list of offers, an offer made by hand, a
   withdrawal; ``/api/v1/patients/{id}/no-shows``; ``/api/v1/care/settings`` (hold length,
   offers at once, no-show policy). Signed in as the notification routes are (a desk's
   device token naming its user, or a bearer token).
@@ -57,7 +57,7 @@ def _offer_json(offer: WaitlistOffer, slot: FreedSlot) -> dict[str, Any]:
             "end": slot.end_at.isoformat(), "reason": slot.reason}
 
 
-@router.get("/waitlist/offers")
+@router.get("/waitlist-offers")
 def list_offers(user: Viewer, session: SessionDep,
                 state: Literal["open", "all"] = "all",
                 limit: Annotated[int, Field(ge=1, le=1000)] = 200) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class OfferBody(BaseModel):
     end: datetime
 
 
-@router.post("/waitlist/offers")
+@router.post("/waitlist-offers")
 def offer_by_hand(body: OfferBody, user: Booker, session: SessionDep,
                   now: NowDep) -> dict[str, Any]:
     """Offer this slot to this waitlist entry now (the rules must accept the booking)."""
@@ -100,7 +100,7 @@ def offer_by_hand(body: OfferBody, user: Booker, session: SessionDep,
     return answer
 
 
-@router.post("/waitlist/offers/{offer_id}/withdraw")
+@router.post("/waitlist-offers/{offer_id}/withdraw")
 def withdraw_offer(offer_id: Annotated[str, Field(max_length=36)], user: Booker,
                    session: SessionDep, now: NowDep) -> dict[str, Any]:
     if not offers.withdraw(session, user.organization_id, offer_id, now):
