@@ -271,6 +271,10 @@ class WaitlistPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setAlternatingRowColors(True)
         self.list.setSpacing(1)
+        # Offer lines are long for a narrow dock: wrap them instead of scrolling sideways.
+        self.list.setWordWrap(True)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(hint_style())
@@ -278,7 +282,8 @@ class WaitlistPanel(QWidget):
         self.find_button, self.offer_button = QPushButton(self), QPushButton(self)
         self.fits_title = QLabel(self)
         self.fits = QListWidget(self)
-        self.fits.setMaximumHeight(self.fontMetrics().height() * 7)
+        self.fits.setMaximumHeight(self.fontMetrics().height() * 5)
+        self._fit_values: tuple[AlternativeDTO, ...] = ()
         self.offers_state = QLabel(self)
         self.offers_state.setWordWrap(True)
         self.offers_state.setStyleSheet(hint_style())
@@ -384,6 +389,7 @@ class WaitlistPanel(QWidget):
     def _show_fits(self, fits: tuple[AlternativeDTO, ...], *, asked: bool = True) -> None:
         """List ``fits`` under the buttons (``asked`` False: hide the list)."""
         self.fits.clear()
+        self._fit_values = fits
         ref, entry = self._reference, self.selected_entry()
         for fit in fits:
             assert ref is not None
@@ -450,6 +456,10 @@ class WaitlistPanel(QWidget):
         self.offer_button.setText(_("Offer this slot"))
         self.offer_button.setToolTip(_("Send the chosen slot to the patient with a hold; "
                                        "they accept it from the message"))
+        if not self.fits_title.isHidden():
+            chosen = self.fits.currentRow()
+            self._show_fits(self._fit_values)
+            self.fits.setCurrentRow(chosen)
         self.model.layoutChanged.emit()
 
     @Slot()
