@@ -45,7 +45,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     follow_desk_language()
     with tempfile.TemporaryDirectory() as tmp, live_notifications(Path(tmp)) as live:
-        wishes, with_provider, plain = add_entries(live)
+        _wishes, with_provider, plain = add_entries(live)
         service = offers_service(live)
         _org, clinics = desk_clinics(live.store)
         settings = QSettings(str(Path(tmp) / "window.ini"), QSettings.Format.IniFormat)

@@ -366,8 +366,8 @@ def accept(session: Session, offer_id: str, now: datetime) -> str:
         update(WaitlistOffer).where(WaitlistOffer.id == offer_id,
                                     WaitlistOffer.state == "open",
                                     WaitlistOffer.expires_at > now)
-        .values(state="accepted", answered_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .values(state="accepted", answered_at=now).returning(WaitlistOffer.id)
+        .execution_options(synchronize_session=False)).first() is not None
     if not won:
         session.rollback()
         return _why_not(session, offer_id, now)
@@ -375,7 +375,8 @@ def accept(session: Session, offer_id: str, now: datetime) -> str:
     took = session.execute(
         update(FreedSlot).where(FreedSlot.id == offer.slot_id, FreedSlot.state == "offering")
         .values(state="taken", booked_appointment_id=appointment_id, updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .returning(FreedSlot.id)
+        .execution_options(synchronize_session=False)).first() is not None
     entry = session.get(db.WaitlistEntry, offer.entry_id)
     slot = session.get(FreedSlot, offer.slot_id)
     if not took or entry is None or slot is None:
