@@ -12,9 +12,6 @@ offer the chosen one to them (with the organization's hold).
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 from babel.dates import get_day_names
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -52,6 +49,7 @@ from desktop.services.offers import Offer, OffersService, latest_by_entry
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda import WAITLIST_MIME
 from desktop.ui.patient_picker import PatientPicker
+from desktop.ui.server_read import read_in_thread
 from desktop.ui.text import (
     _,
     display_locale,
@@ -341,19 +339,7 @@ class WaitlistPanel(QWidget):
         if service is None or self._reading:
             return
         self._reading = True
-        arrived = self._arrived
-
-        def read() -> None:
-            found: list[Offer] | None = None
-            error: Exception | None = None
-            try:
-                found = service.offers()
-            except Exception as failure:  # noqa: BLE001 - said on the panel, never raised
-                error = failure
-            with contextlib.suppress(RuntimeError):  # the panel is gone (the desk closed)
-                arrived.emit(found, error)
-
-        threading.Thread(target=read, name="clinicdesk-waitlist-offers", daemon=True).start()
+        read_in_thread(service.offers, self._arrived, "clinicdesk-waitlist-offers")
 
     @Slot(object, object)
     def _show_offers(self, offers: list[Offer] | None, error: Exception | None) -> None:
