@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -39,6 +39,9 @@ router = APIRouter(tags=["waitlist"], dependencies=[Depends(sqlite_write_turn)])
 page_router = APIRouter(tags=["waitlist"], include_in_schema=False,
                         dependencies=[Depends(sqlite_write_turn)])
 
+#: How far ahead staff may offer a slot by hand.
+OFFER_HORIZON = timedelta(days=366)
+
 Viewer = Annotated[accounts.Principal, Depends(_needs(Permission.VIEW_CALENDAR))]
 Booker = Annotated[accounts.Principal, Depends(_needs(Permission.CREATE))]
 Admin = Annotated[accounts.Principal, Depends(_needs("admin:config"))]
@@ -60,7 +63,7 @@ def _offer_json(offer: WaitlistOffer, slot: FreedSlot) -> dict[str, Any]:
 @router.get("/waitlist-offers")
 def list_offers(user: Viewer, session: SessionDep,
                 state: Literal["open", "all"] = "all",
-                limit: Annotated[int, Field(ge=1, le=1000)] = 200) -> dict[str, Any]:
+                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
     """The organization's latest offers, newest first."""
     query = (select(WaitlistOffer, FreedSlot).join(FreedSlot, FreedSlot.id == WaitlistOffer.slot_id)
              .where(WaitlistOffer.organization_id == user.organization_id)
@@ -84,9 +87,11 @@ class OfferBody(BaseModel):
 def offer_by_hand(body: OfferBody, user: Booker, session: SessionDep,
                   now: NowDep) -> dict[str, Any]:
     """Offer this slot to this waitlist entry now (the rules must accept the booking)."""
-    if body.start.tzinfo is None or body.end <= body.start or body.start <= now:
-        raise InvalidInput("Give a future slot with a time zone, ending after it starts.",
-                           code="invalid_slot")
+    if body.start.tzinfo is None or body.end.tzinfo is None or body.end <= body.start \
+            or not now < body.start < now + OFFER_HORIZON \
+            or body.end - body.start > timedelta(hours=12):
+        raise InvalidInput("Give a slot with a time zone, starting in the next year, ending "
+                           "after it starts and within 12 hours.", code="invalid_slot")
     made = offers.offer_by_hand(session, user.organization_id, body.entry_id,
                                 body.provider_id, body.start, body.end, user.user_id, now)
     if made is None:
@@ -152,7 +157,7 @@ def get_care_settings(user: Admin, session: SessionDep) -> dict[str, Any]:
 def put_care_settings(body: CareBody, user: Admin, session: SessionDep) -> dict[str, Any]:
     row = offers.care_settings(session, user.organization_id)
     session.add(row)
-    for name, value in body.model_dump(exclude_unset=True).items():
+    for name, value in body.model_dump(exclude_none=True).items():  # null: unchanged
         setattr(row, name, value)
     answer = _care_json(row)
     session.commit()
