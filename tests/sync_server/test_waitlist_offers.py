@@ -20,7 +20,7 @@ from sync_server.services import audit, booking
 from sync_server.waitlist import offers
 from sync_server.waitlist.models import FreedSlot, PatientNoShow, WaitlistOffer
 from tests.support.notify_servers import SmsGateway, SmtpSink
-from tests.sync_server.conftest import START, Clock
+from tests.sync_server.conftest import START, Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
 from tests.sync_server.test_notifications import drain
 
@@ -321,3 +321,27 @@ def test_no_shows_outside_the_window_do_not_count(clinic: NotifyClinic, clock: C
     assert book_as(clinic, online, clinic.local(date(2026, 3, 5), 8)).refused is not None
     later = clinic.local(date(2026, 3, 3), 9) + timedelta(days=31)
     assert book_as(clinic, online, later, date(2026, 4, 14)).refused is None
+
+
+def test_the_care_settings_and_a_patients_no_shows_through_the_api(
+        clinic: NotifyClinic, clock: Clock, client: TestClient, tenants: Tenants) -> None:
+    admin = sign_in(client, tenants.user(clinic.org_id, clinic.clinic.org_slug, "administrator"))
+    receptionist = tenants.user(clinic.org_id, clinic.clinic.org_slug, "receptionist")
+    desk = sign_in(client, receptionist)
+    assert client.get("/api/v1/care/settings", headers=admin).json() == {
+        "offer_hold_minutes": 30, "offers_at_once": 2, "offers_enabled": True,
+        "no_show_limit": 3, "no_show_months": 12, "no_show_message": True}
+    assert client.put("/api/v1/care/settings", json={"no_show_limit": 1},
+                      headers=desk).status_code == 403
+    saved = client.put("/api/v1/care/settings", json={"no_show_limit": 1, "offers_at_once": None},
+                       headers=admin).json()
+    assert (saved["no_show_limit"], saved["offers_at_once"]) == (1, 2)
+    miss(clinic, clock, date(2026, 3, 3))
+    patient = clinic.clinic.patient_ids[1]
+    clock.now = clinic.local(date(2026, 3, 5), 8)
+    desk = sign_in(client, receptionist)  # the first sign-in expired meanwhile
+    answer = client.get(f"/api/v1/patients/{patient}/no-shows", headers=desk)
+    assert answer.status_code == 200, answer.text
+    shown = answer.json()
+    assert (shown["count"], shown["at_limit"], len(shown["dates"])) == (1, True, 1)
+    assert shown["dates"][0].startswith("2026-03-03T08:00:00")  # 09:00 in Madrid
