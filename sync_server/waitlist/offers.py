@@ -79,7 +79,8 @@ def note_freed_slot(uow: UnitOfWork, change: AppointmentChanged) -> None:
     """The handler (see the module doc)."""
     session, now = uow.session, change_time(uow)
     after = change.after
-    if _occupies(after):
+    watched = _providers_with_open_slots(uow, change.organization_id)
+    if _occupies(after) and (watched is None or after.provider_id in watched):
         _take_overlapping(session, change.organization_id, after, change.appointment_id, now)
     before = change.before
     if before is None or not _occupies(before):
@@ -95,12 +96,29 @@ def note_freed_slot(uow: UnitOfWork, change: AppointmentChanged) -> None:
         reason, start = "no_show", max(start, _next_five_minutes(now))
     if reason is None or start >= before.end or before.end <= now:
         return
+    if watched is not None:
+        watched.add(before.provider_id)
     session.add(FreedSlot(
         id=str(uuid.uuid4()), organization_id=change.organization_id,
         clinic_id=before.clinic_id, provider_id=before.provider_id, room_id=before.room_id,
         start_at=max(start, now), end_at=before.end,
         source_appointment_id=change.appointment_id, reason=reason, state="pending",
         next_check_at=now, created_at=now, updated_at=now))
+
+
+def _providers_with_open_slots(uow: UnitOfWork, org: str) -> set[str] | None:
+    """In a sync push run: the providers with an open freed slot, read once per run (a
+    booking of another provider takes no slot, so needs no query); otherwise ``None``."""
+    if not uow.batch:
+        return None
+    key = ("providers_with_open_slots", org)
+    found: set[str] | None = uow.known.get(key)
+    if found is None:
+        found = uow.known[key] = set(uow.session.scalars(
+            select(FreedSlot.provider_id).distinct().where(
+                FreedSlot.organization_id == org,
+                FreedSlot.state.in_(("pending", "offering")))))
+    return found
 
 
 def _occupies(placement: Placement) -> bool:
