@@ -11,18 +11,25 @@ from datetime import date, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from scheduling import intents
 from scheduling.commands import Actor, BookAppointment, ChangeStatus
 from scheduling.model import AppointmentStatus
 from scheduling.refusals import RefusalCode
+from sync_server.core.config import Settings
+from sync_server.db import models
 from sync_server.db import models as db
+from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import audit, booking
 from sync_server.waitlist import offers
 from sync_server.waitlist.models import FreedSlot, PatientNoShow, WaitlistOffer
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.sync_server.booking_setup import Booked, enroll_desk, seed_booked, slot
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
 from tests.sync_server.test_notifications import drain
+from tests.sync_server.test_sync_push_pull import book_args, push
 
 DAY = date(2026, 3, 17)  # a Tuesday: the providers work 9-17 in Madrid
 
@@ -345,3 +352,51 @@ def test_the_care_settings_and_a_patients_no_shows_through_the_api(
     shown = answer.json()
     assert (shown["count"], shown["at_limit"], len(shown["dates"])) == (1, True, 1)
     assert shown["dates"][0].startswith("2026-03-03T08:00:00")  # 09:00 in Madrid
+
+
+# --------------------------------------------------------------------------- sync push
+
+
+@pytest.fixture
+def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
+    return seed_booked(client, db, settings, tenants)
+
+
+def test_a_desks_push_frees_slots_and_a_slot_it_re_books_in_the_same_run_is_not_offered(
+        client: TestClient, booked: Booked, db: Session, clock: Clock,
+        database_url: str) -> None:
+    desk = enroll_desk(db, booked.clinic, clock)
+    entry = str(uuid.uuid4())
+    db.add(models.WaitlistEntry(
+        id=entry, organization_id=booked.org_id, clinic_id=booked.clinic.clinic_id,
+        patient_id=booked.clinic.patient_ids[7], appointment_type_id=booked.clinic.type_id,
+        created_at=clock.now, priority=0, preferred_provider_ids=[], preferred_weekdays=[],
+        preferred_times=[], active=True, note="", version=1))
+    db.commit()
+    refilled, freed = str(uuid.uuid4()), str(uuid.uuid4())
+    answer = push(client, desk, [
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0),
+                                                          appointment_id=refilled)),
+        desk.mutation(intents.APPOINTMENT_CANCEL, {"appointment_id": refilled, "reason": "x"}),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(0), patient=5)),
+        desk.mutation(intents.APPOINTMENT_BOOK, book_args(booked, slot(2), patient=1,
+                                                          appointment_id=freed)),
+        desk.mutation(intents.APPOINTMENT_CANCEL, {"appointment_id": freed, "reason": "x"}),
+    ])
+    assert answer.status_code == 200, answer.text
+    db.rollback()
+    states = {row.start_at: row.state for row in db.scalars(select(FreedSlot).where(
+        FreedSlot.organization_id == booked.org_id))}
+    assert states == {slot(0): "taken", slot(2): "pending"}
+    db.rollback()  # SQLite: no write lock held while the offer step runs
+    engine = make_engine(database_url)
+    try:
+        assert offers.run_offers(make_session_factory(engine), clock.now, booked.org_id) == 1
+    finally:
+        engine.dispose()
+    db.rollback()
+    made = list(db.scalars(select(WaitlistOffer).where(
+        WaitlistOffer.organization_id == booked.org_id)))
+    assert [(o.entry_id, o.state) for o in made] == [(entry, "open")]
+    (offered,) = db.scalars(select(FreedSlot).where(FreedSlot.id == made[0].slot_id))
+    assert offered.start_at == slot(2)
