@@ -37,6 +37,7 @@ from desktop.services.feeds import FeedsService
 from desktop.services.financials import FinancialsService
 from desktop.services.followups import FollowUpsService
 from desktop.services.notifications import NotificationsService
+from desktop.services.offers import OffersService
 from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
 from desktop.services.session import (
@@ -233,6 +234,7 @@ class DeskStart(QObject):
         window.calendar_menu.set_feeds(FeedsService(call))
         window.notifications.set_service(NotificationsService(call))
         window.care.set_service(FollowUpsService(call), OutagesService(call))
+        window.waitlist_panel.set_service(OffersService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
         if self.screen is not None:

@@ -54,6 +54,11 @@ class Policy:
     max_occurrences: int = 520
     #: The fee a late cancellation incurs, in the clinic's currency (None: no fee).
     late_cancellation_fee: Decimal | None = None
+    #: Patients at the organization's no-show limit (:mod:`scheduling.no_shows`; the server
+    #: works them out and passes them in): their bookings by the patient are refused, by
+    #: staff without ``booking:approve`` they wait for approval.
+    no_show_limited: Mapping[str, int] = field(default_factory=dict)
+    no_show_months: int = 12
 
 
 # --------------------------------------------------------------------------- commands

@@ -63,6 +63,8 @@ class RefusalCode(StrEnum):
     EDIT_CONFLICT = "EDIT_CONFLICT"
     #: A booking into a named slot template that does not lie inside that slot.
     OUTSIDE_SLOT_TEMPLATE = "OUTSIDE_SLOT_TEMPLATE"
+    #: The patient reached the organization's no-show limit (:mod:`scheduling.no_shows`).
+    NO_SHOW_LIMIT = "NO_SHOW_LIMIT"
 
 
 MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
@@ -120,6 +122,10 @@ MESSAGES: Mapping[RefusalCode, str] = MappingProxyType(
         ),
         RefusalCode.NEEDS_APPROVAL: N_(
             "{resource} is restricted: the booking waits for approval."
+        ),
+        RefusalCode.NO_SHOW_LIMIT: N_(
+            "This patient missed {count} appointments in the last {months} months: "
+            "please call the clinic to book (a booking by staff waits for approval)."
         ),
         RefusalCode.NOT_MOVABLE: N_("An appointment that is {status} cannot be changed."),
         RefusalCode.RESCHEDULE_LIMIT_REACHED: N_(

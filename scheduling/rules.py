@@ -103,6 +103,13 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
     if isinstance(decision, Refused):
         return decision
     chosen, overridden, notices = decision
+    missed = policy.no_show_limited.get(cmd.patient_id)
+    if missed is not None:
+        limit = {"count": missed, "months": policy.no_show_months}
+        if cmd.actor.online_booking:
+            return Refused(R.NO_SHOW_LIMIT, limit)
+        if not cmd.actor.may(Permission.APPROVE):
+            notices = (*notices, R.NO_SHOW_LIMIT)  # staff book it; it waits for approval
     appointment = Appointment(
         id=cmd.appointment_id,
         organization_id=state.organization_id,

@@ -80,7 +80,6 @@ def matching_entries(
         or slot.clinic_id not in provider.clinic_ids
     ):
         return []
-    local_start = to_local(slot.start, tz)
 
     def serves(entry: WaitlistEntry) -> bool:
         kind = state.appointment_types.get(entry.appointment_type_id)
@@ -94,22 +93,29 @@ def matching_entries(
             or not _fits(kind, slot)
         ):
             return False
-        if entry.preferred_provider_ids and slot.provider_id not in entry.preferred_provider_ids:
-            return False
-        if entry.preferred_weekdays and local_start.weekday() not in entry.preferred_weekdays:
-            return False
-        if not entry.preferred_times:
-            return True
-        local_end = to_local(slot.start + kind.default_duration, tz)
-        if local_end.date() != local_start.date():
-            return False  # runs past local midnight: no same-day range can hold it
-        return any(
-            _contains(window, local_start.time(), local_end.time())
-            for window in entry.preferred_times
-        )
+        return wishes_allow(entry, slot.provider_id, slot.start, kind.default_duration, tz)
 
     matches = rank(entry for entry in state.waitlist.values() if serves(entry))
     return matches if limit is None else matches[:limit]
+
+
+def wishes_allow(entry: WaitlistEntry, provider_id: str, start: datetime,
+                 duration: timedelta, tz: str) -> bool:
+    """Whether the entry's preferences (provider, local weekday, local time ranges, as
+    :func:`matching_entries` reads them) allow an appointment of ``duration`` with
+    ``provider_id`` from ``start``."""
+    if entry.preferred_provider_ids and provider_id not in entry.preferred_provider_ids:
+        return False
+    local_start = to_local(start, tz)
+    if entry.preferred_weekdays and local_start.weekday() not in entry.preferred_weekdays:
+        return False
+    if not entry.preferred_times:
+        return True
+    local_end = to_local(start + duration, tz)
+    if local_end.date() != local_start.date():
+        return False  # runs past local midnight: no same-day range can hold it
+    return any(_contains(window, local_start.time(), local_end.time())
+               for window in entry.preferred_times)
 
 
 def _serving_order(entry: WaitlistEntry) -> tuple[int, datetime, str]:

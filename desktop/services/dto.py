@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from types import MappingProxyType
 from typing import Any
 
@@ -140,6 +140,8 @@ class WaitlistEntryDTO:
     note: str
     active: bool
     pending: bool
+    #: Local wall-clock ranges the patient prefers (empty: any time).
+    preferred_times: tuple[tuple[time, time], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

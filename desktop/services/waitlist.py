@@ -8,22 +8,23 @@ so the server does the same atomically.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from desktop.services.agenda import earliest_free
 from desktop.services.booking import run_booking
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_event, not_permitted, refusal, require
-from desktop.services.dto import ActionResult, RefusalDTO, WaitlistEntryDTO
+from desktop.services.dto import ActionResult, AlternativeDTO, RefusalDTO, WaitlistEntryDTO
 from desktop.store import outbox, row_mapping
-from desktop.store.models import AppointmentTypeRow, PatientRow, WaitlistEntryRow
+from desktop.store.models import AppointmentTypeRow, ClinicRow, PatientRow, WaitlistEntryRow
 from scheduling import intents
 from scheduling.commands import BookAppointment, Permission
 from scheduling.model import AppointmentSource, WaitlistEntry
 from scheduling.refusals import RefusalCode
-from scheduling.waitlist import FreedSlot, matching_entries, rank
+from scheduling.waitlist import FreedSlot, matching_entries, rank, wishes_allow
 
 
 def add(
@@ -153,6 +154,37 @@ def matches_for_slot(
         return _dtos(session, rows, [e.id for e in found])
 
 
+def next_fits(ctx: DeskContext, entry_id: str, *, limit: int = 5,
+              horizon_days: int = 28) -> tuple[AlternativeDTO, ...]:
+    """"Find a slot for this patient": the earliest free slots for the entry's type (with
+    its preferred providers) that its preferred days and times allow, earliest first."""
+    with ctx.store.session() as session:
+        row = session.get(WaitlistEntryRow, entry_id)
+        entry = None if row is None else row_mapping.waitlist_entry(row)
+        kind = session.get(AppointmentTypeRow, entry.appointment_type_id) if entry else None
+        clinic = session.get(ClinicRow, entry.clinic_id) if entry else None
+        duration = timedelta(seconds=kind.default_duration_seconds) if kind else None
+        tz = clinic.time_zone if clinic else "UTC"
+    if entry is None or duration is None:
+        return ()
+    providers = tuple(sorted(entry.preferred_provider_ids)) or None
+    until = ctx.now() + timedelta(days=horizon_days)
+    fits: list[AlternativeDTO] = []
+    after: datetime | None = None
+    while len(fits) < limit:  # the free slots in batches, kept when the wishes allow them
+        found = earliest_free(ctx, entry.clinic_id, entry.appointment_type_id, limit=40,
+                              after=after, provider_ids=providers, patient_id=entry.patient_id,
+                              horizon_days=horizon_days)
+        found = tuple(slot for slot in found if slot.start < until
+                      and (after is None or slot.start >= after))
+        if not found:
+            break
+        fits += [slot for slot in found
+                 if wishes_allow(entry, slot.provider_id, slot.start, duration, tz)]
+        after = found[-1].start + timedelta(minutes=1)
+    return tuple(fits[:limit])
+
+
 # --------------------------------------------------------------------------- internals
 
 
@@ -187,5 +219,7 @@ def _dtos(
             preferred_provider_ids=tuple(str(p) for p in row.preferred_provider_ids),
             preferred_weekdays=tuple(int(d) for d in row.preferred_weekdays),
             note=row.note, active=row.active, pending=row.pending_mutation_id is not None,
+            preferred_times=tuple((time.fromisoformat(a), time.fromisoformat(b))
+                                  for a, b in row.preferred_times),
         ))
     return tuple(items)

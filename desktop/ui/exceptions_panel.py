@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -48,6 +47,7 @@ from desktop.services.notifications import (
     remembered_alerts,
 )
 from desktop.services.session import SessionLocked
+from desktop.ui.server_read import read_in_thread
 from desktop.ui.text import N_, _, format_clock, format_when, language_notifier
 from scheduling.timeutil import to_local
 
@@ -198,19 +198,8 @@ class ExceptionsPanel(QWidget):
         if service is None or self._reading:
             return
         self._reading = True
-        arrived = self._arrived
-
-        def read() -> None:
-            found: list[StaffAlert] | None = None
-            error: Exception | None = None
-            try:
-                found = service.staff_alerts("open")
-            except Exception as failure:  # noqa: BLE001 - said on the panel, never raised
-                error = failure
-            with contextlib.suppress(RuntimeError):  # the panel is gone (the desk closed)
-                arrived.emit(found, error)
-
-        threading.Thread(target=read, name="clinicdesk-staff-alerts", daemon=True).start()
+        read_in_thread(lambda: service.staff_alerts("open"), self._arrived,
+                       "clinicdesk-staff-alerts")
 
     @Slot(object, object)
     def _show_answer(self, alerts: list[StaffAlert] | None, error: Exception | None) -> None:

@@ -1,13 +1,18 @@
 """The waitlist / pinboard dock: patients waiting for a slot, dragged into the agenda.
 
-Each row is an active waitlist entry of the shown clinic, in serving order.
-Dragging a row starts a drag carrying :data:`WAITLIST_MIME` with the entry id;
-the agenda books it where it is dropped (through the waitlist service, which
-asks the rules). "Add…" puts a patient on the list, "Remove" takes one off.
+Each row is an active waitlist entry of the shown clinic, in serving order, with its
+priority, preferences and the state of its latest offer (offered and held until when,
+accepted, expired, taken by someone else, withdrawn: read from the server, which makes
+the offers). Dragging a row starts a drag carrying :data:`WAITLIST_MIME` with the entry
+id; the agenda books it where it is dropped (through the waitlist service, which asks
+the rules). "Add…" puts a patient on the list, "Remove" takes one off, "Find a slot"
+lists the next free slots their preferences allow, and "Offer this slot" has the server
+offer the chosen one to them (with the organization's hold).
 """
 
 from __future__ import annotations
 
+from babel.dates import get_day_names
 from PySide6.QtCore import (
     QAbstractListModel,
     QMimeData,
@@ -28,6 +33,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -36,10 +43,21 @@ from PySide6.QtWidgets import (
 from desktop.services import waitlist
 from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
-from desktop.services.dto import ActionResult, WaitlistEntryDTO
+from desktop.services.dto import ActionResult, AlternativeDTO, WaitlistEntryDTO
+from desktop.services.notifications import NotificationsRefused
+from desktop.services.offers import Offer, OffersService, latest_by_entry
+from desktop.services.session import SessionLocked
 from desktop.ui.agenda import WAITLIST_MIME
 from desktop.ui.patient_picker import PatientPicker
-from desktop.ui.text import _, format_when, language_notifier, render_message
+from desktop.ui.server_read import read_in_thread
+from desktop.ui.text import (
+    _,
+    display_locale,
+    format_clock,
+    format_when,
+    language_notifier,
+    render_message,
+)
 from desktop.ui.theme import ERROR, hint_style, text_style
 
 ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -52,12 +70,40 @@ class WaitlistModel(QAbstractListModel):
         super().__init__(parent)
         self._entries: tuple[WaitlistEntryDTO, ...] = ()
         self._reference: ClinicReference | None = None
+        self._offers: dict[str, Offer] = {}
 
     def set_entries(self, entries: tuple[WaitlistEntryDTO, ...],
                     reference: ClinicReference | None) -> None:
         self.beginResetModel()
         self._entries, self._reference = entries, reference
         self.endResetModel()
+
+    def set_offers(self, offers: list[Offer]) -> None:
+        """The server's offers (each entry shows its latest)."""
+        self.beginResetModel()
+        self._offers = latest_by_entry(offers)
+        self.endResetModel()
+
+    def offer_of(self, entry_id: str) -> Offer | None:
+        return self._offers.get(entry_id)
+
+    def lines(self, entry: WaitlistEntryDTO) -> list[str]:
+        """What a row says: name and priority, type, preferences, the latest offer."""
+        ref = self._reference
+        first = entry.patient_name
+        if entry.priority:
+            first += " · " + _("priority {priority}").format(priority=entry.priority)
+        lines = [first]
+        kind = ref.names.get(entry.appointment_type_id, "") if ref else ""
+        if kind:
+            lines.append(kind)
+        wishes = preferences_text(entry, ref)
+        if wishes:
+            lines.append(wishes)
+        offer = self._offers.get(entry.id)
+        if offer is not None and ref is not None:
+            lines.append(offer_text(offer, ref))
+        return lines
 
     def entry(self, row: int) -> WaitlistEntryDTO | None:
         return self._entries[row] if 0 <= row < len(self._entries) else None
@@ -72,8 +118,7 @@ class WaitlistModel(QAbstractListModel):
             return None
         ref = self._reference
         if role == Qt.ItemDataRole.DisplayRole:
-            kind = ref.names.get(entry.appointment_type_id, "") if ref else ""
-            return f"{entry.patient_name}\n{kind}" if kind else entry.patient_name
+            return "\n".join(self.lines(entry))
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [entry.note] if entry.note else []
             if ref is not None:
@@ -109,6 +154,35 @@ class WaitlistModel(QAbstractListModel):
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction | Qt.DropAction.CopyAction
+
+
+def preferences_text(entry: WaitlistEntryDTO, ref: ClinicReference | None) -> str:
+    """The entry's wishes in words: providers, weekdays, times ("" when it has none)."""
+    parts = []
+    if entry.preferred_provider_ids:
+        parts.append(", ".join(ref.names.get(p, p) if ref else p
+                               for p in entry.preferred_provider_ids))
+    if entry.preferred_weekdays:
+        locale = display_locale(ref.locale if ref else "en_US")
+        names = get_day_names("abbreviated", locale=locale)
+        parts.append(" ".join(str(names[day]) for day in sorted(entry.preferred_weekdays)))
+    if entry.preferred_times:
+        parts.append(", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in entry.preferred_times))
+    return _("Prefers: {wishes}").format(wishes="; ".join(parts)) if parts else ""
+
+
+def offer_text(offer: Offer, ref: ClinicReference) -> str:
+    """The latest offer's state in words."""
+    when = format_when(offer.start, ref.time_zone, ref.locale)
+    if offer.state == "open":
+        return _("Offered {when}, held until {until}").format(
+            when=when, until=format_clock(offer.expires_at, ref.time_zone, ref.locale))
+    return {
+        "accepted": _("Accepted the offer of {when}"),
+        "expired": _("Did not answer the offer of {when}"),
+        "gone": _("The offer of {when} went to someone else"),
+        "withdrawn": _("The offer of {when} was withdrawn"),
+    }.get(offer.state, "").format(when=when)
 
 
 class AddToWaitlistDialog(QDialog):
@@ -176,12 +250,16 @@ class WaitlistPanel(QWidget):
 
     message = Signal(str)
     changed = Signal()
+    offersLoaded = Signal()
+    _arrived = Signal(object, object)  # (offers or None, error or None), from a thread
 
     def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._clinic_id: str | None = None
         self._reference: ClinicReference | None = None
+        self._service: OffersService | None = None
+        self._reading = False
         self.model = WaitlistModel(self)
         self.list = QListView(self)
         self.list.setModel(self.model)
@@ -191,21 +269,46 @@ class WaitlistPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setAlternatingRowColors(True)
         self.list.setSpacing(1)
+        # Offer lines are long for a narrow dock: wrap them instead of scrolling sideways.
+        self.list.setWordWrap(True)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(hint_style())
         self.add_button, self.remove_button = QPushButton(self), QPushButton(self)
+        self.find_button, self.offer_button = QPushButton(self), QPushButton(self)
+        self.fits_title = QLabel(self)
+        self.fits = QListWidget(self)
+        self.fits.setMaximumHeight(self.fontMetrics().height() * 5)
+        self._fit_values: tuple[AlternativeDTO, ...] = ()
+        self.offers_state = QLabel(self)
+        self.offers_state.setWordWrap(True)
+        self.offers_state.setStyleSheet(hint_style())
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.find_button)
+        actions.addWidget(self.offer_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.offers_state)
         layout.addWidget(self.hint)
         layout.addLayout(buttons)
+        layout.addLayout(actions)
+        layout.addWidget(self.fits_title)
+        layout.addWidget(self.fits)
+        self.fits_title.hide()
+        self.fits.hide()
         self.add_button.clicked.connect(self.add_entry)
         self.remove_button.clicked.connect(self.remove_selected)
-        self.list.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.find_button.clicked.connect(self.find_slots)
+        self.offer_button.clicked.connect(self.offer_chosen_slot)
+        self.fits.currentRowChanged.connect(self._update_buttons)
+        self._arrived.connect(self._show_offers)
+        self.list.selectionModel().selectionChanged.connect(self._selection_changed)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
 
@@ -215,18 +318,116 @@ class WaitlistPanel(QWidget):
             self._reference = load_reference(self._ctx, clinic_id)
         self.refresh()
 
+    def set_service(self, service: OffersService | None) -> None:
+        """The server's offers API (``None``: not enrolled; no offers shown)."""
+        self._service = service
+        self.refresh_offers()
+
     @Slot()
     def refresh(self) -> None:
-        """Read the clinic's waitlist again."""
+        """Read the clinic's waitlist again (and the offers, in the background)."""
         if self._clinic_id is None:
             return
         self.model.set_entries(waitlist.entries(self._ctx, self._clinic_id), self._reference)
         self._update_buttons()
+        self.refresh_offers()
+
+    @Slot()
+    def refresh_offers(self) -> None:
+        """Read the offers from the server in a thread (one read at a time)."""
+        service = self._service
+        if service is None or self._reading:
+            return
+        self._reading = True
+        read_in_thread(service.offers, self._arrived, "clinicdesk-waitlist-offers")
+
+    @Slot(object, object)
+    def _show_offers(self, offers: list[Offer] | None, error: Exception | None) -> None:
+        self._reading = False
+        if isinstance(error, SessionLocked):
+            return
+        if offers is not None:
+            self.model.set_offers(offers)
+            self.offers_state.setText("")
+        elif isinstance(error, NotificationsRefused):
+            self.offers_state.setText(_("The server did not give the offers: {reason}").format(
+                reason=error.message or error.code))
+        else:
+            self.offers_state.setText(_("Offers cannot be shown: the server cannot be "
+                                        "reached."))
+        self.offersLoaded.emit()
 
     def clear(self) -> None:
         """Show no names (the desk locked)."""
         self.model.set_entries((), self._reference)
+        self.model.set_offers([])
+        self._show_fits((), asked=False)
         self._update_buttons()
+
+    @Slot()
+    def find_slots(self) -> None:
+        """"Find a slot for this patient": the next free slots their wishes allow."""
+        entry = self.selected_entry()
+        if entry is None or self._reference is None:
+            return
+        self._show_fits(waitlist.next_fits(self._ctx, entry.id))
+
+    def _show_fits(self, fits: tuple[AlternativeDTO, ...], *, asked: bool = True) -> None:
+        """List ``fits`` under the buttons (``asked`` False: hide the list)."""
+        self.fits.clear()
+        self._fit_values = fits
+        ref, entry = self._reference, self.selected_entry()
+        for fit in fits:
+            assert ref is not None
+            item = QListWidgetItem(_("{when} with {provider}").format(
+                when=format_when(fit.start, ref.time_zone, ref.locale),
+                provider=ref.names.get(fit.provider_id, "")), self.fits)
+            item.setData(Qt.ItemDataRole.UserRole, fit)
+        if fits:
+            self.fits.setCurrentRow(0)
+            self.fits_title.setText(_("Next free slots for {name}").format(
+                name=entry.patient_name if entry else ""))
+        else:
+            self.fits_title.setText(_("No free slot fits this patient's wishes in the next "
+                                      "four weeks."))
+        self.fits_title.setVisible(asked and entry is not None)
+        self.fits.setVisible(asked and bool(fits))
+        self._update_buttons()
+
+    def chosen_fit(self) -> AlternativeDTO | None:
+        item = self.fits.currentItem()
+        found = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return found if isinstance(found, AlternativeDTO) else None
+
+    @Slot()
+    def offer_chosen_slot(self) -> None:
+        """"Offer this slot": the server offers the chosen slot to the selected patient."""
+        entry, fit, service = self.selected_entry(), self.chosen_fit(), self._service
+        if entry is None or fit is None or self._reference is None:
+            return
+        if service is None:
+            self.message.emit(_("Offers need the server: this desk is not connected."))
+            return
+        try:
+            offer = service.offer(entry.id, fit.provider_id, fit.start, fit.end)
+        except NotificationsRefused as refused:
+            self.message.emit(_("The slot was not offered: {reason}").format(
+                reason=refused.message or refused.code))
+            return
+        except Exception:  # noqa: BLE001 - offline, or locked meanwhile: said, never raised
+            self.message.emit(_("The slot was not offered: the server cannot be reached."))
+            return
+        self.message.emit(_("{name} was offered {when}; held until {until}.").format(
+            name=entry.patient_name,
+            when=format_when(offer.start, self._reference.time_zone, self._reference.locale),
+            until=format_clock(offer.expires_at, self._reference.time_zone,
+                               self._reference.locale)))
+        self._show_fits((), asked=False)
+        self.refresh_offers()
+
+    @Slot()
+    def _selection_changed(self) -> None:
+        self._show_fits((), asked=False)
 
     def selected_entry(self) -> WaitlistEntryDTO | None:
         return self.model.entry(self.list.currentIndex().row())
@@ -236,6 +437,15 @@ class WaitlistPanel(QWidget):
         self.hint.setText(_("Drag a patient into a free slot of the agenda to book them."))
         self.add_button.setText(_("Add…"))
         self.remove_button.setText(_("Remove"))
+        self.find_button.setText(_("Find a slot"))
+        self.find_button.setToolTip(_("The next free slots this patient's wishes allow"))
+        self.offer_button.setText(_("Offer this slot"))
+        self.offer_button.setToolTip(_("Send the chosen slot to the patient with a hold; "
+                                       "they accept it from the message"))
+        if not self.fits_title.isHidden():
+            chosen = self.fits.currentRow()
+            self._show_fits(self._fit_values)
+            self.fits.setCurrentRow(chosen)
         self.model.layoutChanged.emit()
 
     @Slot()
@@ -278,4 +488,7 @@ class WaitlistPanel(QWidget):
 
     @Slot()
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(self.selected_entry() is not None)
+        chosen = self.selected_entry() is not None
+        self.remove_button.setEnabled(chosen)
+        self.find_button.setEnabled(chosen)
+        self.offer_button.setEnabled(chosen and self.chosen_fit() is not None)

@@ -1,6 +1,7 @@
 """Signed, expiring reply links: ``/notify/r/{token}``.
 
-The token holds the notification's id, the action (``confirm`` / ``cancel``) and the
+The token holds the notification's id, the action (``confirm`` / ``cancel``, or ``accept``
+for a waitlist offer's ``/notify/offer/{token}``) and the
 expiry, signed with HMAC-SHA256 under the server's secret (a key derived for this
 use only); it carries no patient data. Single use is kept by the database
 (``notification_replies``, one row per notice), not by the token.
@@ -14,8 +15,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-ACTIONS = ("confirm", "cancel")
+ACTIONS = ("confirm", "cancel", "accept")
 PATH = "/notify/r/"
+#: A waitlist offer's accept page (:mod:`sync_server.waitlist.routes`).
+OFFER_PATH = "/notify/offer/"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,16 @@ from scheduling.refusals import N_
 from sync_server.core.translations import translations
 
 LANGUAGES = ("en", "es")
-PATIENT_KINDS = ("created", "modified", "cancelled", "reminder", "invitation")
+PATIENT_KINDS = ("created", "modified", "cancelled", "reminder", "invitation",
+                 "waitlist-offer", "offer-gone", "no-show")
+#: Kinds about an appointment the patient has (an .ics goes with their e-mails).
+APPOINTMENT_KINDS = ("created", "modified", "cancelled", "reminder")
 PATIENT_CHANNELS = ("email", "sms")
 
 #: Every variable a template may use (the preview's sample values in :func:`sample`).
 VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
-             "appointment_type", "date", "time", "confirm_url", "cancel_url")
+             "appointment_type", "date", "time", "confirm_url", "cancel_url", "accept_url",
+             "hold_until")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,9 @@ _SUBJECTS = {
     "cancelled": N_("Your appointment on {{ date }} at {{ time }} is cancelled"),
     "reminder": N_("Reminder: your appointment on {{ date }} at {{ time }}"),
     "invitation": N_("Time to book your {{ appointment_type }} at {{ clinic_name }}"),
+    "waitlist-offer": N_("A place is free on {{ date }} at {{ time }}"),
+    "offer-gone": N_("The place on {{ date }} at {{ time }} has been taken"),
+    "no-show": N_("We missed you on {{ date }}"),
 }
 _EMAIL_TEXTS = {
     "created": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
@@ -79,6 +86,19 @@ _EMAIL_TEXTS = {
                      "{{ provider_name }} asked to see you again for a {{ appointment_type }} "
                      "at {{ clinic_name }}.\n\nPlease call us at {{ clinic_phone }} to book "
                      "a time that suits you."),
+    "waitlist-offer": N_("Hello {{ patient_name }},\n\nA place for {{ appointment_type }} with "
+                         "{{ provider_name }} at {{ clinic_name }} is free on {{ date }} at "
+                         "{{ time }}. We hold it for you until {{ hold_until }}; other patients "
+                         "on the waiting list may be offered it too, and the first to accept "
+                         "gets it.\n\nAccept: {{ accept_url }}\n\nQuestions: call us at "
+                         "{{ clinic_phone }}."),
+    "offer-gone": N_("Hello {{ patient_name }},\n\nThe place on {{ date }} at {{ time }} at "
+                     "{{ clinic_name }} has been taken. You stay on our waiting list and we "
+                     "will write again when another place is free.\n\nQuestions: call us at "
+                     "{{ clinic_phone }}."),
+    "no-show": N_("Hello {{ patient_name }},\n\nWe missed you at {{ clinic_name }} on "
+                  "{{ date }} at {{ time }}. To book a new appointment, call us at "
+                  "{{ clinic_phone }}."),
 }
 _SMS_TEXTS = {
     "created": N_("{{ clinic_name }}: your appointment is booked for {{ date }} at {{ time }}."),
@@ -90,12 +110,20 @@ _SMS_TEXTS = {
                    "{{ time }}. Reply C to confirm or X to cancel."),
     "invitation": N_("{{ clinic_name }}: it is time to book your {{ appointment_type }}. "
                      "Call us at {{ clinic_phone }}."),
+    "waitlist-offer": N_("{{ clinic_name }}: a place is free on {{ date }} at {{ time }}, held "
+                         "for you until {{ hold_until }}. Accept: {{ accept_url }}"),
+    "offer-gone": N_("{{ clinic_name }}: the place on {{ date }} at {{ time }} has been "
+                     "taken. You stay on our waiting list."),
+    "no-show": N_("{{ clinic_name }}: we missed you on {{ date }} at {{ time }}. To book "
+                  "again, call {{ clinic_phone }}."),
 }
 #: The HTML of every default e-mail: the text's paragraphs (``body``) and the links.
 DEFAULT_HTML = (
     '<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{{ body }}\n'
     '{% if confirm_url %}<p><a href="{{ confirm_url }}">{{ confirm_label }}</a> &middot; '
-    '<a href="{{ cancel_url }}">{{ cancel_label }}</a></p>{% endif %}\n</body></html>\n')
+    '<a href="{{ cancel_url }}">{{ cancel_label }}</a></p>{% endif %}\n'
+    '{% if accept_url %}<p><a href="{{ accept_url }}">{{ accept_label }}</a></p>{% endif %}\n'
+    '</body></html>\n')
 
 
 def default_template(kind: str, channel: str, language: str) -> Template:
@@ -134,6 +162,9 @@ class Facts:
     cancelled: bool = False
     #: The appointment's last change (its DTSTAMP and LAST-MODIFIED, as in the feeds).
     updated_at: datetime | None = None
+    accept_url: str = ""
+    #: Until when a waitlist offer holds the place.
+    hold_until: datetime | None = None
 
 
 def variables(facts: Facts) -> dict[str, Any]:
@@ -147,6 +178,10 @@ def variables(facts: Facts) -> dict[str, Any]:
         "date": _date_text(local.date(), locale),
         "time": _time_text(local.time(), locale),
         "confirm_url": facts.confirm_url, "cancel_url": facts.cancel_url,
+        "accept_url": facts.accept_url,
+        "hold_until": _time_text(facts.hold_until.astimezone(ZoneInfo(facts.time_zone)).time(),
+                                 locale) if facts.hold_until else "",
+        "accept_label": catalogue.gettext(N_("Accept the place")),
         "confirm_label": catalogue.gettext(N_("Confirm")),
         "cancel_label": catalogue.gettext(N_("Cancel the appointment")),
     }
@@ -201,7 +236,9 @@ def sample(language: str) -> Facts:
     start = datetime(2026, 3, 10, 9, 30, tzinfo=ZoneInfo("Europe/Madrid"))
     return Facts("sample", start, start + timedelta(minutes=30), "Europe/Madrid", language,
                  "Ana", "Clínica Centro", "+34 910 000 000", "Dr. Ruiz", "Check-up",
-                 "https://clinic.example/n/confirm-link", "https://clinic.example/n/cancel-link")
+                 "https://clinic.example/n/confirm-link", "https://clinic.example/n/cancel-link",
+                 accept_url="https://clinic.example/n/accept-link",
+                 hold_until=start - timedelta(hours=20))
 
 
 # --------------------------------------------------------------------------- calendar file

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
 
-KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert", "invitation")
+KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert", "waitlist-offer",
+         "offer-gone", "no-show", "invitation")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
@@ -35,8 +36,7 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('created', 'modified', 'cancelled', 'reminder', 'staff-alert', "
-            "'invitation')",
-            name="kind"),
+            "'waitlist-offer', 'offer-gone', 'no-show', 'invitation')", name="kind"),
         CheckConstraint("channel IN ('email', 'sms', 'desk')", name="channel"),
         CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'failed', 'void', 'skipped')",

@@ -220,7 +220,8 @@ class TemplateBody(BaseModel):
 
 
 class PreviewBody(TemplateBody):
-    kind: Literal["created", "modified", "cancelled", "reminder"]
+    kind: Literal["created", "modified", "cancelled", "reminder", "waitlist-offer", "offer-gone",
+                  "no-show"]
     channel: Literal["email", "sms"]
     language: Literal["en", "es"]
 

@@ -55,7 +55,7 @@ from sync_server.notifications.channels import (
     phone_hint,
     sms_channel,
 )
-from sync_server.notifications.links import PATH, LinkKey
+from sync_server.notifications.links import OFFER_PATH, PATH, LinkKey
 from sync_server.notifications.models import (
     Notification,
     NotificationException,
@@ -63,6 +63,8 @@ from sync_server.notifications.models import (
     NotificationTemplate,
 )
 from sync_server.notifications.policy import Policy, policy_from_row
+from sync_server.waitlist.models import WaitlistOffer
+from sync_server.waitlist.offers import OFFER_KINDS, offered_place, run_offers
 
 log = logging.getLogger("sync_server.notifications")
 _TABLE = cast(Table, Notification.__table__)
@@ -145,14 +147,16 @@ class Worker:
             self.close()
 
     def run_once(self) -> int:
-        """Claim and handle one batch; the number of rows handled."""
+        """Offer freed slots (:func:`sync_server.waitlist.offers.run_offers`), then claim and
+        handle one batch; the number of slots and rows handled."""
+        offered = run_offers(self.sessions, self.clock(), self.organization_id)
         claimed = self.claim()
         self._kept.clear()
         if self.after_claim is not None and claimed:
             self.after_claim(claimed)
         for first in range(0, len(claimed), self.group):
             self.handle(claimed[first:first + self.group])
-        return len(claimed)
+        return offered + len(claimed)
 
     def close(self) -> None:
         for channels in self._channels.values():
@@ -210,7 +214,10 @@ class Worker:
                        Notification.lease_owner == self.owner)).all(),
                 key=lambda found: order[found[0].id])
             now = self.clock()
-            for row, appointment, patient in found:
+            for row, booked, patient in found:
+                # An offer has no appointment yet: the offered place stands for it.
+                appointment = offered_place(session, row, now) if row.kind in OFFER_KINDS \
+                    else booked
                 settings = self._get(session, NotificationSettings, row.organization_id)
                 policy = policy_from_row(settings) if settings else Policy()
                 if row.kind == "staff-alert":
@@ -273,8 +280,8 @@ class Worker:
                 raise SendFailed("no_email", transient=False)
             assert email is not None
             message_id = f"<{row.id}@clinicdesk.notifications>"
-            # An invitation asks the patient to book: no appointment to put in a calendar.
-            attachment = None if row.kind == "invitation" else messages.ics(facts)
+            attachment = messages.ics(facts) if row.kind in messages.APPOINTMENT_KINDS \
+                else None
             return lambda: email.send(to, rendered, message_id=message_id,
                                       attachment=attachment, language=language)
         sms, number = channels.sms, patient.phone
@@ -289,19 +296,26 @@ class Worker:
         clinic = self._get(session, db.Clinic, appointment.clinic_id)
         provider = self._get(session, db.Resource, appointment.provider_id)
         kind = self._get(session, db.AppointmentType, appointment.appointment_type_id)
-        confirm = cancel = ""
+        confirm = cancel = accept = ""
+        hold_until = None
         base = (policy.public_base_url or self.public_url).rstrip("/")
         if row.kind == "reminder" and base:
             expires = min(appointment.start_at,
                           self.clock() + timedelta(hours=policy.reply_link_hours))
             confirm = base + PATH + self.link_key.token(row.id, "confirm", expires)
             cancel = base + PATH + self.link_key.token(row.id, "cancel", expires)
+        if row.kind == "waitlist-offer":
+            offer = session.get(WaitlistOffer, row.appointment_id)
+            assert offer is not None  # offered_place found it open
+            hold_until = offer.expires_at
+            accept = base + OFFER_PATH + self.link_key.token(row.id, "accept", hold_until)
         return messages.Facts(
             appointment.id, appointment.start_at, appointment.end_at,
             clinic.time_zone if clinic else "UTC", language, patient.given_name,
             clinic.name if clinic else "", policy.clinic_phone,
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
-            appointment.version, row.kind == "cancelled", appointment.updated_at)
+            appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
+            hold_until)
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""
@@ -403,6 +417,10 @@ def _outcome(row: Notification, at: datetime, state: str, *, message_id: str | N
 
 def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:
     status = AppointmentStatus(appointment.status)
+    if row.kind in OFFER_KINDS:
+        return True  # offered_place answered None for an offer no longer open
+    if row.kind == "no-show":
+        return status is AppointmentStatus.NO_SHOW and not appointment.deleted
     if row.kind == "cancelled":
         return status is AppointmentStatus.CANCELLED
     if row.kind == "invitation":  # about the completed visit: it stays completed

@@ -41,6 +41,8 @@ from sync_server.services.events import (
     WaitlistChanged,
 )
 from sync_server.services.unit_of_work import UnitOfWork
+from sync_server.waitlist.no_shows import record_no_show
+from sync_server.waitlist.offers import note_freed_slot
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[UnitOfWork, Any], None]
@@ -99,11 +101,12 @@ def move_feed_versions_of_patient(uow: UnitOfWork, change: PatientChanged) -> No
 #: accepted change bumps the version, logs its records and appends its audit entry.
 HANDLERS: dict[type[Event], list[Handler]] = {
     ChangeAccepted: [bump_version, write_change_log, append_audit],
-    AppointmentChanged: [move_feed_versions, queue_notifications, track_follow_ups],
+    AppointmentChanged: [move_feed_versions, queue_notifications, track_follow_ups,
+                         note_freed_slot],
     AppointmentBooked: [],
     AppointmentMoved: [],
     AppointmentCancelled: [financials.post_late_cancellation_fee],
-    StatusChanged: [financials.take_back_late_cancellation_fee],
+    StatusChanged: [financials.take_back_late_cancellation_fee, record_no_show],
     SeriesChanged: [move_feed_versions_of_series],
     PatientChanged: [move_feed_versions_of_patient],
     WaitlistChanged: [],

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from scheduling.availability import DEFAULT_POLICY
 from scheduling.commands import (
     Accepted,
     Actor,
@@ -22,6 +23,7 @@ from scheduling.commands import (
     Command,
     MoveAppointment,
     Permission,
+    Policy,
     Refused,
     UndoStatus,
 )
@@ -83,6 +85,7 @@ class Situation:
     existing: tuple[Appointment, ...] = ()
     config: dict[str, object] = field(default_factory=dict)
     adjust: Callable[[CalendarState], None] | None = None
+    policy: Policy = DEFAULT_POLICY
 
     def build(self) -> CalendarState:
         state = clinic_state(**self.config)
@@ -132,6 +135,8 @@ CONFIRMED_LONG_AGO = booked_at(
     last_status_change=StatusChange(AppointmentStatus.BOOKED, NOW - timedelta(minutes=10),
                                     STAFF.user_id),
 )
+#: pat-1 missed 3 appointments in the policy's window (the server works that out).
+AT_NO_SHOW_LIMIT = Policy(no_show_limited={"pat-1": 3})
 ONLINE_PATIENT = Actor("portal-pat-1", None, frozenset({Permission.CREATE.value}),
                        online_booking=True)
 ONLINE_PATIENT_CANCELLING = Actor("portal-pat-1", None, frozenset({Permission.CANCEL.value}),
@@ -172,6 +177,9 @@ REFUSALS = [
     ),
     pytest.param(Situation(book(actor=ONLINE_PATIENT)), R.NOT_ONLINE_BOOKABLE,
                  id="consult-booked-online"),
+    pytest.param(Situation(book(actor=ONLINE_PATIENT), policy=AT_NO_SHOW_LIMIT,
+                           adjust=change_type(CONSULT, online_bookable=True)),
+                 R.NO_SHOW_LIMIT, id="patient-at-the-no-show-limit-booking-online"),
     # when
     pytest.param(Situation(book(start=wall(TODAY - timedelta(days=3), 10))), R.IN_THE_PAST,
                  id="last-friday"),
@@ -276,14 +284,22 @@ REFUSALS = [
 NOTICES = [
     pytest.param(Situation(book(DR_CRUZ, kind=SURGERY_TYPE)), R.NEEDS_APPROVAL,
                  id="restricted-surgery-room"),
+    pytest.param(Situation(book(), policy=AT_NO_SHOW_LIMIT), R.NO_SHOW_LIMIT,
+                 id="staff-booking-a-patient-at-the-no-show-limit"),
 ]
+
+
+def test_staff_who_may_approve_book_a_patient_at_the_no_show_limit_as_usual() -> None:
+    outcome = check(book(actor=SUPERVISOR), clinic_state(), NOW, AT_NO_SHOW_LIMIT)
+    assert isinstance(outcome, Accepted) and outcome.notices == ()
+    assert outcome.appointment.status is AppointmentStatus.BOOKED
 
 WITH_ALTERNATIVES = [row for row in REFUSALS if row.values[1] in OFFERS_ALTERNATIVES]
 
 
 @pytest.mark.parametrize(("situation", "code"), REFUSALS)
 def test_the_situation_is_refused_with_its_code(situation: Situation, code: RefusalCode) -> None:
-    outcome = check(situation.command, situation.build(), NOW)
+    outcome = check(situation.command, situation.build(), NOW, situation.policy)
     assert isinstance(outcome, Refused), outcome
     assert outcome.code is code
 
@@ -315,7 +331,7 @@ def test_time_and_resource_refusals_offer_up_to_five_bookable_alternatives(
 def test_a_restricted_resource_is_accepted_as_pending_with_a_notice(
     situation: Situation, code: RefusalCode
 ) -> None:
-    outcome = check(situation.command, situation.build(), NOW)
+    outcome = check(situation.command, situation.build(), NOW, situation.policy)
     assert isinstance(outcome, Accepted), outcome
     assert outcome.notices == (code,)
     assert outcome.appointment.status is AppointmentStatus.PENDING

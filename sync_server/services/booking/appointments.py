@@ -46,6 +46,7 @@ from sync_server.services.booking.outcomes import (
 from sync_server.services.booking.push_run import _current_run, _judge_in_run
 from sync_server.services.calendar import Scope, slot_template_record, waitlist_record
 from sync_server.services.unit_of_work import unit_of
+from sync_server.waitlist.no_shows import fed_policy
 
 
 def book(
@@ -54,6 +55,7 @@ def book(
 ) -> BookingResult:
     """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
     org = caller.organization_id
+    policy = fed_policy(session, org, command.patient_id, now, policy)
     run = _current_run(session)
     if run is not None and command.appointment_id in run.checked:
         duplicate = command.appointment_id in run.existing

@@ -59,6 +59,7 @@ from sync_server.services.calendar import (
 )
 from sync_server.services.events import appointment_event
 from sync_server.services.unit_of_work import UnitOfWork, unit_of
+from sync_server.waitlist.no_shows import fed_policy
 
 #: The widest span of local days (either side of its first booking) a push run's shared
 #: calendar state covers; mutations further away are judged one by one. A desk's month
@@ -384,6 +385,7 @@ def book_in_run(
     if not run.covers(scope):
         run.flush(session)
         return None
+    policy = fed_policy(session, org, command.patient_id, now, policy)
     outcome = _check_in_run(session, run, command, now, policy)
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, "appointment.book",

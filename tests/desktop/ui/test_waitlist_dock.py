@@ -43,7 +43,7 @@ def test_entries_are_listed_in_serving_order_and_each_drag_carries_its_own_id(
     panel = _panel(qtbot, ctx)
 
     names = [str(panel.model.index(row).data()).split("\n")[0] for row in range(2)]
-    assert names == ["Carla Núñez", "Ben Smith"]  # the higher priority first
+    assert names == ["Carla Núñez · priority 5", "Ben Smith"]  # the higher priority first
     for row, entry in ((0, carla), (1, ben)):
         mime = panel.model.mimeData([panel.model.index(row)])
         assert bytes(mime.data(WAITLIST_MIME).data()).decode() == entry.record_id

@@ -5,7 +5,7 @@ notifications outbox's new ``invitation`` kind (models in
 appointment (``sync_server/outages/models.py``).
 
 Revision ID: 0013_followups_outages
-Revises: 0011_portal
+Revises: 0012_waitlist_offers
 Create Date: 2026-12-03
 """
 
@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_followups_outages"
-down_revision: str | Sequence[str] | None = "0011_portal"
+down_revision: str | Sequence[str] | None = "0012_waitlist_offers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _ID = sa.String(36)
-_KINDS = "'created', 'modified', 'cancelled', 'reminder', 'staff-alert'"
+_KINDS = ("'created', 'modified', 'cancelled', 'reminder', 'staff-alert', 'waitlist-offer', "
+          "'offer-gone', 'no-show'")  # as migration 0012 left them
 
 
 def _instant(name: str) -> sa.Column:  # type: ignore[type-arg]
