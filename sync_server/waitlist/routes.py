@@ -28,7 +28,7 @@ from sync_server.core.translations import translations
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
 from sync_server.notifications.policy import policy_of
-from sync_server.notifications.routes import _PAGE, KeyDep, _needs
+from sync_server.notifications.routes import _PAGE, KeyDep, needs
 from sync_server.services import accounts
 from sync_server.services.errors import InvalidInput, NotFound
 from sync_server.waitlist import offers
@@ -42,9 +42,9 @@ page_router = APIRouter(tags=["waitlist"], include_in_schema=False,
 #: How far ahead staff may offer a slot by hand.
 OFFER_HORIZON = timedelta(days=366)
 
-Viewer = Annotated[accounts.Principal, Depends(_needs(Permission.VIEW_CALENDAR))]
-Booker = Annotated[accounts.Principal, Depends(_needs(Permission.CREATE))]
-Admin = Annotated[accounts.Principal, Depends(_needs("admin:config"))]
+Viewer = Annotated[accounts.Principal, Depends(needs(Permission.VIEW_CALENDAR))]
+Booker = Annotated[accounts.Principal, Depends(needs(Permission.CREATE))]
+Admin = Annotated[accounts.Principal, Depends(needs("admin:config"))]
 
 
 # --------------------------------------------------------------------------- desk

@@ -25,8 +25,12 @@ from sync_server.api.routes import admin as admin_api
 from sync_server.api.routes import appointments as appointments_api
 from sync_server.db import models
 from sync_server.feeds import models as feed_models  # noqa: F401 - the feed tables too
+from sync_server.fhir import models as fhir_models  # noqa: F401 - and every other package's
+from sync_server.followups import models as followup_models  # noqa: F401
 from sync_server.notifications import models as notification_models  # noqa: F401
+from sync_server.outages import models as outage_models  # noqa: F401
 from sync_server.portal import models as portal_models  # noqa: F401 - the portal tables too
+from sync_server.waitlist import models as waitlist_models  # noqa: F401
 
 ACTOR = Actor("user-1", None, frozenset())
 
@@ -127,6 +131,24 @@ COLUMN_LIMITS: dict[str, int | None] = {
         "id", "notification_id", "appointment_id", "patient_id", "kind", "reason",
         "resolved_by")},
     "notification_exceptions.resolution_note": limits.REASON,
+    # Care loops: ids, states and kinds are server-written; notes and reasons are input.
+    **{f"follow_ups.{name}": None for name in (
+        "id", "clinic_id", "patient_id", "appointment_type_id", "kind", "state",
+        "satisfied_by", "source_appointment_id")},
+    **{f"follow_up_contacts.{name}": None for name in (
+        "id", "by_user_id", "kind", "notification_id")},
+    "follow_up_contacts.note": limits.REASON,
+    **{f"outage_incidents.{name}": None for name in (
+        "id", "created_by", "outage_id", "resource_id")},
+    "outage_incidents.reason": limits.REASON,
+    **{f"outage_decisions.{name}": None for name in (
+        "id", "action", "appointment_id", "by_user_id", "provider_id", "room_id")},
+    **{f"freed_slots.{name}": None for name in (
+        "id", "booked_appointment_id", "clinic_id", "provider_id", "reason", "room_id",
+        "source_appointment_id", "state")},
+    **{f"patient_no_shows.{name}": None for name in ("id", "appointment_id", "patient_id")},
+    **{f"waitlist_offers.{name}": None for name in (
+        "id", "appointment_id", "entry_id", "offered_by", "patient_id", "state")},
     # Hand-off and FHIR clients: bounded by sync_server.fhir (clients.register checks the
     # name, handoff.begin the state and the return URL); the rest is server-written.
     **{f"fhir_clients.{name}": None for name in (
