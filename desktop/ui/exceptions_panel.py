@@ -66,6 +66,9 @@ UNDELIVERED = {
     "cancelled": N_("Cancellation notice for {time} {patient} not delivered: {reason}."),
     "outage": N_("Appointment at {time} {patient} could not be re-routed: {reason}."),
 }
+#: The summary of an outage incident (reason ``rerouted:<moved>:<not placed>``).
+OUTAGE_SUMMARY = N_("Outage from {time}: {moved} appointments re-routed, {unplaced} could not "
+                    "be (each listed here).")
 REASONS = {
     "no_contact": N_("no phone or e-mail on file"),
     "invalid_email": N_("no valid e-mail"),
@@ -89,6 +92,9 @@ def alert_sentence(alert: StaffAlert, person: AlertPerson, now: datetime) -> str
     same_day = to_local(alert.appointment_start, zone).date() == to_local(now, zone).date()
     when = (format_clock(alert.appointment_start, zone, locale) if same_day
             else format_when(alert.appointment_start, zone, locale))
+    if alert.kind == "outage-summary":
+        _code, moved, unplaced = (alert.reason.split(":") + ["?", "?"])[:3]
+        return _(OUTAGE_SUMMARY).format(time=when, moved=moved, unplaced=unplaced)
     patient = person.initials.replace(" ", NBSP) or _("a patient not on this desk")
     sentence = _(UNDELIVERED.get(alert.kind, UNDELIVERED["reminder"])).format(
         time=when, patient=patient, reason=reason_text(alert.reason))

@@ -27,7 +27,7 @@ from sync_server.core.translations import translations
 
 LANGUAGES = ("en", "es")
 PATIENT_KINDS = ("created", "modified", "cancelled", "reminder", "invitation",
-                 "waitlist-offer", "offer-gone", "no-show")
+                 "waitlist-offer", "offer-gone", "no-show", "rerouted")
 #: Kinds about an appointment the patient has (an .ics goes with their e-mails).
 APPOINTMENT_KINDS = ("created", "modified", "cancelled", "reminder")
 PATIENT_CHANNELS = ("email", "sms")
@@ -35,7 +35,7 @@ PATIENT_CHANNELS = ("email", "sms")
 #: Every variable a template may use (the preview's sample values in :func:`sample`).
 VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
              "appointment_type", "date", "time", "confirm_url", "cancel_url", "accept_url",
-             "hold_until")
+             "hold_until", "appointments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ _SUBJECTS = {
     "waitlist-offer": N_("A place is free on {{ date }} at {{ time }}"),
     "offer-gone": N_("The place on {{ date }} at {{ time }} has been taken"),
     "no-show": N_("We missed you on {{ date }}"),
+    "rerouted": N_("Your appointments at {{ clinic_name }} have changed"),
 }
 _EMAIL_TEXTS = {
     "created": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
@@ -99,6 +100,10 @@ _EMAIL_TEXTS = {
     "no-show": N_("Hello {{ patient_name }},\n\nWe missed you at {{ clinic_name }} on "
                   "{{ date }} at {{ time }}. To book a new appointment, call us at "
                   "{{ clinic_phone }}."),
+    "rerouted": N_("Hello {{ patient_name }},\n\n{{ clinic_name }} had to change your "
+                   "appointments because of a service interruption. Your appointments are now:"
+                   "\n\n{{ appointments }}\n\nIf a new time does not suit you, call us at "
+                   "{{ clinic_phone }}."),
 }
 _SMS_TEXTS = {
     "created": N_("{{ clinic_name }}: your appointment is booked for {{ date }} at {{ time }}."),
@@ -116,6 +121,8 @@ _SMS_TEXTS = {
                      "taken. You stay on our waiting list."),
     "no-show": N_("{{ clinic_name }}: we missed you on {{ date }} at {{ time }}. To book "
                   "again, call {{ clinic_phone }}."),
+    "rerouted": N_("{{ clinic_name }}: your appointments have changed. Now:\n"
+                   "{{ appointments }}\nQuestions: {{ clinic_phone }}."),
 }
 #: The HTML of every default e-mail: the text's paragraphs (``body``) and the links.
 DEFAULT_HTML = (
@@ -165,6 +172,8 @@ class Facts:
     accept_url: str = ""
     #: Until when a waitlist offer holds the place.
     hold_until: datetime | None = None
+    #: A ``rerouted`` message's appointments: (start, provider's name) each.
+    moved: tuple[tuple[datetime, str], ...] = ()
 
 
 def variables(facts: Facts) -> dict[str, Any]:
@@ -181,6 +190,11 @@ def variables(facts: Facts) -> dict[str, Any]:
         "accept_url": facts.accept_url,
         "hold_until": _time_text(facts.hold_until.astimezone(ZoneInfo(facts.time_zone)).time(),
                                  locale) if facts.hold_until else "",
+        "appointments": "\n".join(
+            "- " + catalogue.gettext(N_("{date} at {time} with {provider}")).format(
+                date=_date_text(at.astimezone(ZoneInfo(facts.time_zone)).date(), locale),
+                time=_time_text(at.astimezone(ZoneInfo(facts.time_zone)).time(), locale),
+                provider=provider) for at, provider in facts.moved),
         "accept_label": catalogue.gettext(N_("Accept the place")),
         "confirm_label": catalogue.gettext(N_("Confirm")),
         "cancel_label": catalogue.gettext(N_("Cancel the appointment")),
@@ -238,7 +252,8 @@ def sample(language: str) -> Facts:
                  "Ana", "Clínica Centro", "+34 910 000 000", "Dr. Ruiz", "Check-up",
                  "https://clinic.example/n/confirm-link", "https://clinic.example/n/cancel-link",
                  accept_url="https://clinic.example/n/accept-link",
-                 hold_until=start - timedelta(hours=20))
+                 hold_until=start - timedelta(hours=20),
+                 moved=((start, "Dr. Ruiz"), (start + timedelta(days=7), "Dr. Vidal")))
 
 
 # --------------------------------------------------------------------------- calendar file

@@ -20,7 +20,7 @@ from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
 
 KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert", "waitlist-offer",
-         "offer-gone", "no-show", "invitation")
+         "offer-gone", "no-show", "invitation", "rerouted")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
@@ -30,13 +30,16 @@ REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gate
 class Notification(Base):
     """An ``invitation`` (to book a follow-up, :mod:`sync_server.followups`) names the
     completed visit as its appointment and the moment it was asked for as its
-    ``occurrence_start``."""
+    ``occurrence_start``. A ``rerouted`` message (:mod:`sync_server.outages`) names the
+    outage incident as its appointment and the incident's start as its
+    ``occurrence_start``: one per patient and incident, about all their moved appointments."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(
             "kind IN ('created', 'modified', 'cancelled', 'reminder', 'staff-alert', "
-            "'waitlist-offer', 'offer-gone', 'no-show', 'invitation')", name="kind"),
+            "'waitlist-offer', 'offer-gone', 'no-show', 'invitation', 'rerouted')",
+            name="kind"),
         CheckConstraint("channel IN ('email', 'sms', 'desk')", name="channel"),
         CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'failed', 'void', 'skipped')",

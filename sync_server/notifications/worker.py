@@ -63,6 +63,7 @@ from sync_server.notifications.models import (
     NotificationTemplate,
 )
 from sync_server.notifications.policy import Policy, policy_from_row
+from sync_server.outages.notices import REROUTED, rerouted_appointments
 from sync_server.waitlist.models import WaitlistOffer
 from sync_server.waitlist.offers import OFFER_KINDS, offered_place, run_offers
 
@@ -217,7 +218,7 @@ class Worker:
             for row, booked, patient in found:
                 # An offer has no appointment yet: the offered place stands for it.
                 appointment = offered_place(session, row, now) if row.kind in OFFER_KINDS \
-                    else booked
+                    else _first_rerouted(session, row, now) if row.kind == REROUTED else booked
                 settings = self._get(session, NotificationSettings, row.organization_id)
                 policy = policy_from_row(settings) if settings else Policy()
                 if row.kind == "staff-alert":
@@ -304,6 +305,12 @@ class Worker:
                           self.clock() + timedelta(hours=policy.reply_link_hours))
             confirm = base + PATH + self.link_key.token(row.id, "confirm", expires)
             cancel = base + PATH + self.link_key.token(row.id, "cancel", expires)
+        moved: tuple[tuple[datetime, str], ...] = ()
+        if row.kind == REROUTED:
+            moved = tuple((a.start_at, getattr(self._get(session, db.Resource, a.provider_id),
+                                               "name", ""))
+                          for a in rerouted_appointments(session, row.appointment_id,
+                                                         row.patient_id, self.clock()))
         if row.kind == "waitlist-offer":
             offer = session.get(WaitlistOffer, row.appointment_id)
             assert offer is not None  # offered_place found it open
@@ -315,7 +322,7 @@ class Worker:
             clinic.name if clinic else "", policy.clinic_phone,
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
-            hold_until)
+            hold_until, moved)
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""
@@ -415,10 +422,16 @@ def _outcome(row: Notification, at: datetime, state: str, *, message_id: str | N
             "sent": at if state == "sent" else None, "message_id": message_id, "hint": hint}
 
 
+def _first_rerouted(session: Session, row: Notification, now: datetime) -> db.Appointment | None:
+    """A ``rerouted`` message's first appointment still ahead (its clinic and type)."""
+    found = rerouted_appointments(session, row.appointment_id, row.patient_id, now)
+    return found[0] if found else None
+
+
 def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:
     status = AppointmentStatus(appointment.status)
-    if row.kind in OFFER_KINDS:
-        return True  # offered_place answered None for an offer no longer open
+    if row.kind in OFFER_KINDS or row.kind == REROUTED:
+        return True  # offered_place / _first_rerouted answered None when it no longer holds
     if row.kind == "no-show":
         return status is AppointmentStatus.NO_SHOW and not appointment.deleted
     if row.kind == "cancelled":

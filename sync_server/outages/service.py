@@ -14,9 +14,9 @@ rule.
 A placement taken meanwhile (a desk booked it) is refused under the locks; the
 appointment is then planned again and the first new proposal tried. An appointment
 with no proposal left goes to the desk's exceptions panel as a staff alert.
-Every decision is logged with who made it (:class:`OutageDecision`), and the
-patients hear once per incident: among the notices the moves queued for one patient,
-only the first appointment's stay pending.
+Every decision is logged with who made it (:class:`OutageDecision`); each patient
+gets one message about all their moved appointments and the staff one summary alert
+(:mod:`sync_server.outages.notices`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from scheduling.commands import MoveAppointment
 from scheduling.model import AppointmentStatus
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification, NotificationException
+from sync_server.outages import notices
 from sync_server.outages.models import OutageDecision, OutageIncident
 from sync_server.services import admin, booking
 from sync_server.services.accounts import Principal
@@ -213,7 +214,7 @@ def apply(session: Session, caller: Caller, incident: OutageIncident, appointmen
             current.id not in {row.id for row in affected(session, incident)}:
         raise OutageError("not_affected", "This appointment is not hit by the outage.")
     outcome = _move(session, caller, incident, current, placement, now)
-    _one_notice_per_patient(session, incident)
+    _tell(session, incident, [outcome], now)
     return outcome
 
 
@@ -224,7 +225,7 @@ def apply_all(session: Session, caller: Caller, incident: OutageIncident,
     outcomes: list[Outcome] = []
     for appointment_id in [row.id for row in affected(session, incident)]:
         outcomes.append(_reroute(session, caller, incident, appointment_id, now))
-    _one_notice_per_patient(session, incident)
+    _tell(session, incident, outcomes, now)
     return outcomes
 
 
@@ -283,23 +284,12 @@ def _decide(session: Session, caller: Caller, incident: OutageIncident, appointm
         by_user_id=caller.actor.user_id, at=now))
 
 
-def _one_notice_per_patient(session: Session, incident: OutageIncident) -> None:
-    """Of the booking notices the incident's moves queued for one patient, only the first
-    appointment's stays pending (one message per patient per incident)."""
-    moved = list(session.scalars(select(OutageDecision.appointment_id).where(
-        OutageDecision.incident_id == incident.id, OutageDecision.action == "moved")))
-    if not moved:
-        return
-    rows = list(session.scalars(select(Notification).where(
-        Notification.appointment_id.in_(moved), Notification.kind.in_(("created", "modified")),
-        Notification.state.in_(("pending", "sending", "sent")),
-        Notification.created_at >= incident.created_at,
-    ).order_by(Notification.occurrence_start, Notification.id)))
-    kept: dict[str, str] = {}
-    for row in rows:
-        first = kept.setdefault(row.patient_id, row.appointment_id)
-        if first != row.appointment_id and row.state == "pending":
-            row.state = "void"
+def _tell(session: Session, incident: OutageIncident, outcomes: list[Outcome],
+          now: datetime) -> None:
+    """The patients' messages about these moves and the staff's summary, committed."""
+    notices.tell_patients(session, incident, [o.appointment_id for o in outcomes
+                                              if o.action == "moved"], now)
+    notices.tell_staff(session, incident, now)
     session.commit()
 
 
@@ -312,15 +302,15 @@ def decisions(session: Session, incident: OutageIncident) -> list[dict[str, Any]
 
 
 def patients_told(session: Session, incident: OutageIncident) -> dict[str, int]:
-    """Per patient: notices about the incident's moves that will go or went (tests, docs)."""
-    moved = session.scalars(select(OutageDecision.appointment_id).where(
-        OutageDecision.incident_id == incident.id, OutageDecision.action == "moved"))
+    """Per patient: messages about the incident's moves that will go or went — its
+    ``rerouted`` messages and any change notice of a moved appointment (tests, docs)."""
+    moved = notices.moved_by(session, incident.id)
     counts: dict[str, int] = {}
     for row in session.scalars(select(Notification).where(
-            Notification.appointment_id.in_(list(moved)),
-            Notification.kind.in_(("created", "modified")),
+            ((Notification.appointment_id.in_(moved))
+             & Notification.kind.in_(notices.MOVE_NOTICES))
+            | ((Notification.appointment_id == incident.id)
+               & (Notification.kind == notices.REROUTED)),
             Notification.state.in_(("pending", "sending", "sent")))):
         counts[row.patient_id] = counts.get(row.patient_id, 0) + 1
     return counts
-
-

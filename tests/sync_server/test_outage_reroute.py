@@ -2,8 +2,9 @@
 an outage get the placements the rules accept, are moved through the normal move path with
 0 overlaps (checked in the database) and one message per patient; the outage blocks new
 bookings; a desk booking that takes a proposed placement during the apply does not
-overlap; an appointment with nowhere to go lands in the exceptions panel — SQLite and
-PostgreSQL."""
+overlap; an appointment with nowhere to go lands in the exceptions panel; a patient with
+two moved appointments gets one e-mail (real SMTP) naming both new times; the staff get
+one summary alert per incident — SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from babel.dates import format_time
+
 from scheduling.commands import BookAppointment
+from scheduling.timeutil import to_local
 from sync_server.core.config import Settings
 from sync_server.db import models as db_models
 from sync_server.notifications.models import NotificationException
@@ -27,6 +31,7 @@ from sync_server.services import audit, booking
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
+from tests.sync_server.test_notifications import drain
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
 
 #: Monday; the outage covers provider 0 from Monday 08:00 to Wednesday 20:00 (local).
@@ -197,8 +202,9 @@ def test_an_appointment_with_nowhere_to_go_lands_in_the_exceptions_panel(
     assert answer.json()["outcomes"] == [
         {"appointment_id": stranded, "action": "unplaced", "placement": None, "code": None}]
     alerts = client.get("/api/v1/notifications/exceptions", headers=headers).json()["items"]
-    assert [(a["appointment_id"], a["kind"], a["reason"]) for a in alerts] == [
-        (stranded, "outage", "no_alternative")]
+    assert sorted((a["appointment_id"], a["kind"], a["reason"]) for a in alerts) == sorted([
+        (stranded, "outage", "no_alternative"),
+        (incident["id"], "outage-summary", "rerouted:0:1")])
     assert db.scalar(select(NotificationException.id).where(
         NotificationException.appointment_id == stranded)) is not None
     db.rollback()
@@ -211,3 +217,55 @@ def test_another_organization_cannot_read_the_incident(
     stranger = sign_in(client, tenants.organization())
     answer = client.get(f"/api/v1/outages/incidents/{incident['id']}", headers=stranger)
     assert answer.status_code == 404
+
+
+def test_a_patient_with_two_moved_appointments_gets_one_message_naming_both(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session,
+        smtp: SmtpSink, clock: Clock) -> None:
+    both = [clinic.book(slot(clinic, index), START, patient=0, provider=0)
+            for index in (0, 5)]
+    other = clinic.book(slot(clinic, 1), START, patient=1, provider=0)
+    clinic.patient(1, preferred_language="es")
+    headers = admin_headers(client, clinic, tenants)
+    incident = start_outage(client, clinic, headers)
+    # The first one by one, the rest all at once (before the message goes: one message).
+    item = next(a for a in incident["affected"] if a["appointment_id"] == both[0])
+    answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply", headers=headers,
+                         json={"appointment_id": both[0], "placement": item["proposals"][0]})
+    assert answer.json()["action"] == "moved"
+    clock.advance(timedelta(seconds=30))
+    answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                         headers=headers)
+    assert [o["action"] for o in answer.json()["outcomes"]] == ["moved", "moved"]
+
+    clock.advance(timedelta(minutes=5))
+    drain(clinic, clock)
+    received = {m.recipients[0]: m.message for m in smtp.messages()}
+    assert len(smtp.messages()) == 2 and set(received) == {
+        "patient0@example.org", "patient1@example.org"}
+    text = received["patient0@example.org"].get_body(("plain",)).get_content()
+    assert "have changed" in str(received["patient0@example.org"]["Subject"])
+    for appointment_id in both:
+        moved = db.get(db_models.Appointment, appointment_id)
+        assert moved is not None and moved.provider_id != clinic.clinic.provider_ids[0]
+        at = format_time(to_local(moved.start_at, clinic.tz).time(), "short", locale="en_US")
+        assert text.count(at) == 1, (at, text)
+    spanish = received["patient1@example.org"].get_body(("plain",)).get_content()
+    assert spanish.startswith("Hola")
+    db.rollback()
+    # Nothing more goes later: the change notices of the moves were voided.
+    clock.advance(timedelta(hours=1))
+    drain(clinic, clock)
+    assert len(smtp.messages()) == 2
+    row = db.get(OutageIncident, incident["id"])
+    assert row is not None
+    assert service.patients_told(db, row) == {clinic.clinic.patient_ids[0]: 1,
+                                             clinic.clinic.patient_ids[1]: 1}
+    db.rollback()
+
+    # The staff: one summary alert for the incident, brought up to date by each apply.
+    headers = admin_headers(client, clinic, tenants)  # the clock ran past the first session
+    alerts = client.get("/api/v1/notifications/exceptions", headers=headers).json()["items"]
+    assert [(a["appointment_id"], a["kind"], a["reason"]) for a in alerts] == [
+        (incident["id"], "outage-summary", "rerouted:3:0")]
+    assert other not in {a["appointment_id"] for a in alerts}
