@@ -90,6 +90,8 @@ class RecordType:
 
 CONFIGURE = "admin:config"
 OWN_SCHEDULE = "schedule:own"
+#: Kinds whose change event carries the record as it was (working hours).
+_HOURS = ("weekly_schedule", "schedule_exception")
 
 
 # --------------------------------------------------------------------------- write path
@@ -128,6 +130,7 @@ def update(
 ) -> Values:
     """Apply the changed fields, re-checking the whole record as it would become."""
     row = get_row(session, who, kind, record_id, now)
+    before = kind.record(session, row) if kind.entity in _HOURS else None
     values = normalize({**kind.fields(session, row), **changes_})
     _check_refs(session, who, kind, values, now)
     _check_owner(session, who, kind, values, now)
@@ -140,7 +143,7 @@ def update(
     if hasattr(row, "version"):
         row.version += 1
     _flush(session)
-    _publish(session, who, kind, row, now, "update", "upsert")
+    _publish(session, who, kind, row, now, "update", "upsert", before)
     return {"id": row.id, **kind.fields(session, row)}
 
 
@@ -149,6 +152,7 @@ def remove(
 ) -> None:
     """Delete the record (or deactivate it, for records other records keep pointing at)."""
     row = get_row(session, who, kind, record_id, now)
+    before = kind.record(session, row) if kind.entity in _HOURS else None
     if kind.removal == "deactivate":
         row.active = False
         if hasattr(row, "version"):
@@ -158,7 +162,7 @@ def remove(
         return
     session.delete(row)
     _flush(session)
-    _publish(session, who, kind, row, now, "delete", "delete")
+    _publish(session, who, kind, row, now, "delete", "delete", before)
 
 
 def read(
@@ -264,7 +268,7 @@ def _flush(session: Session) -> None:
 
 def _publish(
     session: Session, who: Principal, kind: RecordType, row: Any, now: datetime,
-    action: str, op: Literal["upsert", "delete"],
+    action: str, op: Literal["upsert", "delete"], before: Any = None,
 ) -> None:
     org = who.organization_id
     accepted = ChangeAccepted(
@@ -272,12 +276,12 @@ def _publish(
         kind.entity, row.id, outcome="done",
         records=(kind.record(session, row),) if op == "upsert" else (),
         deleted=((kind.entity, row.id),) if op == "delete" else ())
-    unit_of(session).emit(accepted, _event(org, kind.entity, row, action, op))
+    unit_of(session).emit(accepted, _event(org, kind.entity, row, action, op, before))
     session.commit()
 
 
-def _event(org: str, entity: str, row: Any, action: str, op: Literal["upsert", "delete"]
-           ) -> Event:
+def _event(org: str, entity: str, row: Any, action: str, op: Literal["upsert", "delete"],
+           before: Any = None) -> Event:
     """The domain event of an administrator's change of ``row``."""
     if entity == "patient":
         return PatientChanged(org, row.id, created=action == "create")
@@ -286,7 +290,7 @@ def _event(org: str, entity: str, row: Any, action: str, op: Literal["upsert", "
     if entity == "blockout":
         return BlockoutChanged(org, row.id, row.clinic_id, row.resource_id, row.start_at,
                                row.end_at, deleted=op == "delete")
-    return ConfigurationChanged(org, entity, row.id, op)
+    return ConfigurationChanged(org, entity, row.id, op, before)
 
 
 def _check_refs(

@@ -191,6 +191,10 @@ class ConfigurationChanged(Event):
     entity: str
     record_id: str
     op: Literal["upsert", "delete"]
+    #: The record as it was before an update or removal (its domain record), for the
+    #: kinds whose handlers compare (weekly schedules and schedule exceptions: the
+    #: waitlist offers the working time they add); ``None`` otherwise.
+    before: Any = None
 
 
 __all__ = [

@@ -41,6 +41,7 @@ from sync_server.services.events import (
     WaitlistChanged,
 )
 from sync_server.services.unit_of_work import UnitOfWork
+from sync_server.waitlist.new_hours import note_new_hours
 from sync_server.waitlist.no_shows import record_no_show
 from sync_server.waitlist.offers import note_freed_slot
 
@@ -111,7 +112,7 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     PatientChanged: [move_feed_versions_of_patient],
     WaitlistChanged: [],
     BlockoutChanged: [],
-    ConfigurationChanged: [],
+    ConfigurationChanged: [note_new_hours],
 }
 
 

@@ -1,7 +1,8 @@
 """Tables of waitlist offers and no-shows (migration 0012_waitlist_offers).
 
 * ``freed_slots``: time that became free with one provider (a cancellation, a move away,
-  a no-show, or a slot staff offer by hand), written by the event handler in the change's
+  a no-show, new working hours (:mod:`sync_server.waitlist.new_hours`), or a slot staff
+  offer by hand), written by the event handler in the change's
   transaction; the offer step of the worker works through them.
 * ``waitlist_offers``: one offer of a freed slot to one waitlist entry, with a hold that
   expires. ``state``: ``open`` → ``accepted`` (booked), ``expired`` (the hold ran out),
@@ -23,7 +24,7 @@ from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
 SLOT_STATES = ("pending", "offering", "taken", "exhausted")
 OFFER_STATES = ("open", "accepted", "expired", "gone", "withdrawn")
 #: Why a slot was freed.
-REASONS = ("cancelled", "moved", "no_show", "manual")
+REASONS = ("cancelled", "moved", "no_show", "manual", "new_hours")
 
 
 class FreedSlot(Base):

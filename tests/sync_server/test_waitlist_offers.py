@@ -1,5 +1,6 @@
 """Waitlist offers of freed slots and the no-show policy, on SQLite and PostgreSQL, through
-the real booking service, the notification worker and a real SMTP server (aiosmtpd)."""
+the real booking service, the notification worker and a real SMTP server (aiosmtpd);
+new working hours an administrator adds are offered too."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import audit, booking
 from sync_server.waitlist import offers
 from sync_server.waitlist.models import FreedSlot, PatientNoShow, WaitlistOffer
+from sync_server.waitlist.new_hours import HORIZON_DAYS
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.booking_setup import Booked, enroll_desk, seed_booked, slot
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
@@ -400,3 +402,45 @@ def test_a_desks_push_frees_slots_and_a_slot_it_re_books_in_the_same_run_is_not_
     assert [(o.entry_id, o.state) for o in made] == [(entry, "open")]
     (offered,) = db.scalars(select(FreedSlot).where(FreedSlot.id == made[0].slot_id))
     assert offered.start_at == slot(2)
+
+
+def test_new_working_hours_are_offered_to_the_waitlist(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session,
+        smtp: SmtpSink, clock: Clock) -> None:
+    """An administrator extends provider 0's Tuesdays from 17:00 to 19:00: the new two hours
+    of each Tuesday within the horizon become freed slots, offered to the entry waiting
+    for provider 0 (an e-mail through real SMTP); shortening them again frees nothing."""
+    provider = clinic.clinic.provider_ids[0]
+    entry = wait(clinic, 1, providers=[provider])
+    tuesday = db.scalar(select(models.WeeklySchedule).where(
+        models.WeeklySchedule.provider_id == provider, models.WeeklySchedule.weekday == 1))
+    assert tuesday is not None and tuesday.end_time.hour == 17
+    schedule_id = tuesday.id
+    db.rollback()
+    headers = sign_in(client, tenants.user(clinic.org_id, clinic.clinic.org_slug,
+                                           "administrator"))
+    answer = client.patch(f"/api/v1/admin/weekly-schedules/{schedule_id}", headers=headers,
+                          json={"end": "19:00:00"})
+    assert answer.status_code == 200, answer.text
+
+    slots = list(db.scalars(select(FreedSlot).where(FreedSlot.reason == "new_hours")
+                            .order_by(FreedSlot.start_at)))
+    tuesdays = [START.date() + timedelta(days=n) for n in range(HORIZON_DAYS + 1)
+                if (START.date() + timedelta(days=n)).weekday() == 1]
+    assert [(s.provider_id, s.start_at, s.end_at) for s in slots] == [
+        (provider, clinic.local(day, 17), clinic.local(day, 19)) for day in tuesdays]
+    db.rollback()
+
+    drain(clinic, clock)
+    made = offer_rows(clinic)
+    assert {o.entry_id for o in made} == {entry} and len(made) == len(tuesdays)
+    assert any(m.recipients == ("patient1@example.org",) and "A place is free" in
+               str(m.message["Subject"]) for m in smtp.messages())
+
+    answer = client.patch(f"/api/v1/admin/weekly-schedules/{schedule_id}", headers=headers,
+                          json={"end": "18:00:00"})
+    assert answer.status_code == 200, answer.text
+    assert len(list(db.scalars(select(FreedSlot.id).where(
+        FreedSlot.reason == "new_hours")))) == len(tuesdays)
+    db.rollback()
+
