@@ -444,3 +444,25 @@ def test_new_working_hours_are_offered_to_the_waitlist(
         FreedSlot.reason == "new_hours")))) == len(tuesdays)
     db.rollback()
 
+
+
+def test_time_off_removed_is_offered_to_the_waitlist(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session) -> None:
+    provider = clinic.clinic.provider_ids[0]
+    day = START.date() + timedelta(days=8)  # a Tuesday within the horizon
+    headers = sign_in(client, tenants.user(clinic.org_id, clinic.clinic.org_slug,
+                                           "administrator"))
+    answer = client.post("/api/v1/admin/schedule-exceptions", headers=headers, json={
+        "provider_id": provider, "clinic_id": clinic.clinic.clinic_id, "kind": "time_off",
+        "start": clinic.local(day, 10).isoformat(), "end": clinic.local(day, 12).isoformat(),
+        "reason": "dentist"})
+    assert answer.status_code == 201, answer.text
+    new_hours = select(FreedSlot).where(FreedSlot.reason == "new_hours")
+    assert list(db.scalars(new_hours)) == []  # less time: nothing to offer
+    db.rollback()
+    answer = client.delete(f"/api/v1/admin/schedule-exceptions/{answer.json()['id']}",
+                           headers=headers)
+    assert answer.status_code == 204, answer.text
+    assert [(s.provider_id, s.start_at, s.end_at) for s in db.scalars(new_hours)] == [
+        (provider, clinic.local(day, 10), clinic.local(day, 12))]
+    db.rollback()
