@@ -423,8 +423,9 @@ def test_new_working_hours_are_offered_to_the_waitlist(
                           json={"end": "19:00:00"})
     assert answer.status_code == 200, answer.text
 
-    slots = list(db.scalars(select(FreedSlot).where(FreedSlot.reason == "new_hours")
-                            .order_by(FreedSlot.start_at)))
+    new_hours = select(FreedSlot).where(FreedSlot.organization_id == clinic.org_id,
+                                        FreedSlot.reason == "new_hours")
+    slots = list(db.scalars(new_hours.order_by(FreedSlot.start_at)))
     tuesdays = [START.date() + timedelta(days=n) for n in range(HORIZON_DAYS + 1)
                 if (START.date() + timedelta(days=n)).weekday() == 1]
     assert [(s.provider_id, s.start_at, s.end_at) for s in slots] == [
@@ -440,8 +441,7 @@ def test_new_working_hours_are_offered_to_the_waitlist(
     answer = client.patch(f"/api/v1/admin/weekly-schedules/{schedule_id}", headers=headers,
                           json={"end": "18:00:00"})
     assert answer.status_code == 200, answer.text
-    assert len(list(db.scalars(select(FreedSlot.id).where(
-        FreedSlot.reason == "new_hours")))) == len(tuesdays)
+    assert len(list(db.scalars(new_hours))) == len(tuesdays)
     db.rollback()
 
 
@@ -457,7 +457,8 @@ def test_time_off_removed_is_offered_to_the_waitlist(
         "start": clinic.local(day, 10).isoformat(), "end": clinic.local(day, 12).isoformat(),
         "reason": "dentist"})
     assert answer.status_code == 201, answer.text
-    new_hours = select(FreedSlot).where(FreedSlot.reason == "new_hours")
+    new_hours = select(FreedSlot).where(FreedSlot.organization_id == clinic.org_id,
+                                        FreedSlot.reason == "new_hours")
     assert list(db.scalars(new_hours)) == []  # less time: nothing to offer
     db.rollback()
     answer = client.delete(f"/api/v1/admin/schedule-exceptions/{answer.json()['id']}",
