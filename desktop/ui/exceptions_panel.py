@@ -93,7 +93,7 @@ def alert_sentence(alert: StaffAlert, person: AlertPerson, now: datetime) -> str
     when = (format_clock(alert.appointment_start, zone, locale) if same_day
             else format_when(alert.appointment_start, zone, locale))
     if alert.kind == "outage-summary":
-        _code, moved, unplaced = (alert.reason.split(":") + ["?", "?"])[:3]
+        _code, moved, unplaced = [*alert.reason.split(":"), "?", "?"][:3]
         return _(OUTAGE_SUMMARY).format(time=when, moved=moved, unplaced=unplaced)
     patient = person.initials.replace(" ", NBSP) or _("a patient not on this desk")
     sentence = _(UNDELIVERED.get(alert.kind, UNDELIVERED["reminder"])).format(

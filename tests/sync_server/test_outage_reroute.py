@@ -14,11 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_time
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from babel.dates import format_time
 
 from scheduling.commands import BookAppointment
 from scheduling.timeutil import to_local
@@ -31,8 +30,8 @@ from sync_server.services import audit, booking
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
-from tests.sync_server.test_notifications import drain
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
+from tests.sync_server.test_notifications import drain
 
 #: Monday; the outage covers provider 0 from Monday 08:00 to Wednesday 20:00 (local).
 DAY = date(2026, 3, 16)
