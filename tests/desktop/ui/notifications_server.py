@@ -102,7 +102,8 @@ def _give_phone(session: Session, clinic: Clinic, patient_id: str) -> None:
 def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
     database = f"sqlite:///{folder / 'server.db'}"
     upgrade(database)
-    settings = make_settings(database, folder)
+    # Every test of a module signs in again: more than the default ten a minute.
+    settings = make_settings(database, folder, login_per_account_per_minute=100)
     engine = make_engine(database)
     factory = make_session_factory(engine)
     with factory() as session:

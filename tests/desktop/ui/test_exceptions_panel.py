@@ -97,6 +97,36 @@ def test_open_alerts_are_sentences_with_the_desks_own_patient_data(
     assert panel.state_label.text().startswith("Updated at ")
 
 
+def test_an_outage_incident_reads_as_one_summary_in_english_and_spanish(
+        qtbot: QtBot, fresh: LiveNotifications) -> None:
+    """The server's summary alert of an outage (as sync_server.outages.notices writes it,
+    from the incident's decisions) is one sentence with both figures."""
+    start = datetime.now(UTC) + timedelta(days=1)
+    booked = [fresh.book(index, patient=index % 2) for index in range(20, 24)]
+    with fresh.database() as session:
+        incident = OutageIncident(
+            id=str(uuid.uuid4()), organization_id=fresh.clinic.org_id,
+            outage_id=str(uuid.uuid4()), resource_id=fresh.clinic.provider_ids[0],
+            start_at=start, end_at=start + timedelta(hours=8), reason="",
+            created_at=datetime.now(UTC))
+        session.add(incident)
+        session.flush()
+        session.add_all(OutageDecision(
+            id=str(uuid.uuid4()), organization_id=fresh.clinic.org_id,
+            incident_id=incident.id, appointment_id=appointment_id, action=action,
+            at=datetime.now(UTC)) for appointment_id, action in zip(
+                booked, ("moved", "moved", "moved", "unplaced"), strict=True))
+        session.flush()
+        notices.tell_staff(session, incident, datetime.now(UTC))
+        session.commit()
+    panel = panel_for(qtbot, fresh)
+    assert len(texts(panel)) == 1
+    assert texts(panel)[0].startswith("Outage from ")
+    assert texts(panel)[0].endswith(": 3 appointments re-routed, 1 could not be (each listed "
+                                    "here).")
+    set_language("es")
+    assert ": 3 citas reubicadas, 1 no se pudieron reubicar" in texts(panel)[0]
+
 def test_resolving_asks_for_a_note_and_the_server_keeps_it(
         qtbot: QtBot, fresh: LiveNotifications) -> None:
     alert_id = raise_alert(fresh, fresh.book(2), patient=0)
@@ -310,33 +340,3 @@ def test_the_history_of_an_appointment_offline_says_why_it_is_empty(
     assert dialog.rows() == [] and not dialog.empty.isVisible()
     assert dialog.problem.text().startswith("The server cannot be reached, so the history")
 
-
-def test_an_outage_incident_reads_as_one_summary_in_english_and_spanish(
-        qtbot: QtBot, fresh: LiveNotifications) -> None:
-    """The server's summary alert of an outage (as sync_server.outages.notices writes it,
-    from the incident's decisions) is one sentence with both figures."""
-    start = datetime.now(UTC) + timedelta(days=1)
-    booked = [fresh.book(index, patient=index % 2) for index in range(4)]
-    with fresh.database() as session:
-        incident = OutageIncident(
-            id=str(uuid.uuid4()), organization_id=fresh.clinic.org_id,
-            outage_id=str(uuid.uuid4()), resource_id=fresh.clinic.provider_ids[0],
-            start_at=start, end_at=start + timedelta(hours=8), reason="",
-            created_at=datetime.now(UTC))
-        session.add(incident)
-        session.flush()
-        session.add_all(OutageDecision(
-            id=str(uuid.uuid4()), organization_id=fresh.clinic.org_id,
-            incident_id=incident.id, appointment_id=appointment_id, action=action,
-            at=datetime.now(UTC)) for appointment_id, action in zip(
-                booked, ("moved", "moved", "moved", "unplaced"), strict=True))
-        session.flush()
-        notices.tell_staff(session, incident, datetime.now(UTC))
-        session.commit()
-    panel = panel_for(qtbot, fresh)
-    assert len(texts(panel)) == 1
-    assert texts(panel)[0].startswith("Outage from ")
-    assert texts(panel)[0].endswith(": 3 appointments re-routed, 1 could not be (each listed "
-                                    "here).")
-    set_language("es")
-    assert ": 3 citas reubicadas, 1 no se pudieron reubicar" in texts(panel)[0]
