@@ -65,6 +65,7 @@ UNDELIVERED = {
     "modified": N_("Change notice for {time} {patient} not delivered: {reason}."),
     "cancelled": N_("Cancellation notice for {time} {patient} not delivered: {reason}."),
     "outage": N_("Appointment at {time} {patient} could not be re-routed: {reason}."),
+    "rerouted": N_("Outage re-route notice for {time} {patient} not delivered: {reason}."),
 }
 #: The summary of an outage incident (reason ``rerouted:<moved>:<not placed>``).
 OUTAGE_SUMMARY = N_("Outage from {time}: {moved} appointments re-routed, {unplaced} could not "
