@@ -236,8 +236,9 @@ def _dto(patient: Patient, pending: bool) -> PatientDTO:
     return PatientDTO(patient.id, patient.given_name, patient.family_name, patient.display_name,
                       patient.phone, patient.email, patient.preferred_language, patient.active,
                       pending, patient.contact_preference, patient.reminders_opt_out,
-                      birth_date_text(patient.date_of_birth), patient.address,
-                      patient.insurance_provider, patient.insurance_id)
+                      date_of_birth=birth_date_text(patient.date_of_birth),
+                      address=patient.address, insurance_provider=patient.insurance_provider,
+                      insurance_id=patient.insurance_id)
 
 
 # --------------------------------------------------------------------------- edit conflicts

@@ -339,4 +339,7 @@ def test_a_restricted_resource_is_accepted_as_pending_with_a_notice(
 
 def test_every_refusal_code_has_a_row() -> None:
     shown = {row.values[1] for row in REFUSALS + NOTICES if not row.marks}
-    assert set(RefusalCode) - shown == {R.STALE_VERSION, R.EDIT_CONFLICT}
+    # judged by the server, not the rules: versions, edit conflicts and slot templates
+    # (tests/sync_server/test_appointment_details.py)
+    assert set(RefusalCode) - shown == {R.STALE_VERSION, R.EDIT_CONFLICT,
+                                        R.OUTSIDE_SLOT_TEMPLATE}

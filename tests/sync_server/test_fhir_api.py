@@ -292,7 +292,8 @@ def test_the_status_mapping_is_the_documented_one() -> None:
     from scheduling.status import FHIR_STATUS
 
     expected: dict[Any, str] = {
-        S.PENDING: "proposed", S.BOOKED: "booked", S.CONFIRMED: "booked",
-        S.ARRIVED: "arrived", S.IN_PROGRESS: "checked-in", S.COMPLETED: "fulfilled",
+        S.PENDING: "proposed", S.BOOKED: "booked", S.MESSAGE_LEFT: "booked",
+        S.CONFIRMED: "booked", S.ARRIVED: "arrived", S.READY: "arrived",
+        S.IN_PROGRESS: "checked-in", S.COMPLETED: "fulfilled",
         S.CANCELLED: "cancelled", S.NO_SHOW: "noshow", S.ENTERED_IN_ERROR: "entered-in-error"}
     assert dict(FHIR_STATUS) == expected
