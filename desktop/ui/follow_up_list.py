@@ -106,8 +106,11 @@ class FollowUpPanel(QWidget):
     # ------------------------------------------------------------------ reading
 
     def set_service(self, service: FollowUpsService | None) -> None:
+        """The server connection. The list is read when it is shown (the dock's
+        visibility), never while the window opens: the desk's first sync comes first."""
         self._service = service
-        self.refresh()
+        if self.isVisible():
+            self.refresh()
 
     @property
     def items(self) -> list[FollowUp]:
