@@ -20,11 +20,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from scheduling import limits
 from sync_server.api.deps import CurrentUser, NowDep, SessionDep
+from sync_server.api.fields import Id, Instant, Label, text_check
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy, service, serving
 from sync_server.feeds.models import CalendarFeed
@@ -143,11 +144,11 @@ Administrator = Annotated[accounts.Principal, Depends(administrator)]
 
 class FeedCreateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    resource_id: Annotated[str, Field(min_length=1, max_length=36)]
+    resource_id: Id
     privacy: Literal["busy", "initials", "full"] = "busy"
-    label: Annotated[str, Field(max_length=limits.NAME)] = ""
+    label: Label = ""
     language: Literal["en", "es"] = "en"
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
 
 
 class PolicyBody(BaseModel):
@@ -161,9 +162,10 @@ class PolicyBody(BaseModel):
 
 class BusyCalendarBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider_id: Annotated[str, Field(min_length=1, max_length=36)]
-    clinic_id: Annotated[str, Field(min_length=1, max_length=36)]
-    url: Annotated[str, Field(min_length=8, max_length=limits.URL)]
+    provider_id: Id
+    clinic_id: Id
+    url: Annotated[str, Field(min_length=8, max_length=limits.URL),
+                   AfterValidator(text_check(limits.URL))]
 
 
 def _failed(error: service.FeedError | busy.BusyCalendarError) -> Exception:

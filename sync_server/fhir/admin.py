@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
+from sync_server.api.fields import IdPath
 from sync_server.fhir import clients
 from sync_server.services import accounts, audit
 from sync_server.services.errors import InvalidInput, NotFound
@@ -22,7 +23,6 @@ Admin = Annotated[accounts.Principal, Depends(require("admin:config"))]
 
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 Scope = Annotated[str, Field(min_length=1, max_length=64)]
-ClientRowId = Annotated[str, Path(max_length=36)]
 
 
 class CreateBody(BaseModel):
@@ -74,7 +74,7 @@ def list_clients(user: Admin, session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.patch("/{client_row_id}")
-def update_client(client_row_id: ClientRowId, body: UpdateBody,
+def update_client(client_row_id: IdPath, body: UpdateBody,
                   user: Admin, session: SessionDep, now: NowDep) -> dict[str, Any]:
     try:
         client = clients.update(session, user.organization_id, client_row_id, now=now,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
 
 from scheduling.commands import Permission
 from sync_server.api.deps import NowDep, SessionDep, sqlite_write_turn
-from sync_server.api.fields import Reason
+from sync_server.api.fields import IdPath, IdQuery, Reason
 from sync_server.followups import service
 from sync_server.notifications.routes import needs
 from sync_server.services import accounts
@@ -24,7 +24,6 @@ from sync_server.services.errors import AlreadyExists, InvalidInput, NotFound
 router = APIRouter(tags=["follow-ups"], dependencies=[Depends(sqlite_write_turn)])
 Viewer = Annotated[accounts.Principal, Depends(needs("booking:view_calendar"))]
 Booker = Annotated[accounts.Principal, Depends(needs(Permission.CREATE.value))]
-FollowUpId = Annotated[str, Field(max_length=36)]
 
 
 def _refused(error: service.FollowUpError) -> Exception:
@@ -37,7 +36,7 @@ def _refused(error: service.FollowUpError) -> Exception:
 
 @router.get("/follow-ups")
 def list_follow_ups(user: Viewer, session: SessionDep, now: NowDep,
-                    clinic_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
+                    clinic_id: IdQuery) -> dict[str, Any]:
     """Open follow-ups and recalls of the clinic that are due or overdue today (the
     clinic's local day), the most overdue first."""
     items = service.due_list(session, user.organization_id, clinic_id, now)
@@ -50,7 +49,7 @@ class CallBody(BaseModel):
 
 
 @router.post("/follow-ups/{follow_up_id}/calls", status_code=201)
-def log_call(follow_up_id: FollowUpId, body: CallBody, user: Booker, session: SessionDep,
+def log_call(follow_up_id: IdPath, body: CallBody, user: Booker, session: SessionDep,
              now: NowDep) -> dict[str, Any]:
     """Note a call to the patient (who and when come from the request)."""
     try:
@@ -63,7 +62,7 @@ def log_call(follow_up_id: FollowUpId, body: CallBody, user: Booker, session: Se
 
 
 @router.post("/follow-ups/{follow_up_id}/invitation", status_code=201)
-def send_invitation(follow_up_id: FollowUpId, user: Booker, session: SessionDep,
+def send_invitation(follow_up_id: IdPath, user: Booker, session: SessionDep,
                     now: NowDep) -> dict[str, Any]:
     """Queue a booking invitation to the patient in the notifications outbox."""
     try:
@@ -78,7 +77,7 @@ def send_invitation(follow_up_id: FollowUpId, user: Booker, session: SessionDep,
 
 @router.get("/follow-ups/summary")
 def follow_up_summary(user: Viewer, session: SessionDep, now: NowDep,
-                      clinic_id: Annotated[str, Query(max_length=36)],
+                      clinic_id: IdQuery,
                       first: date, last: date) -> dict[str, int]:
     """Statistics: follow-ups whose window ended in local days ``first``..``last``."""
     if last < first or (last - first).days > 3660:

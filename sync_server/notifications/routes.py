@@ -38,6 +38,7 @@ from sync_server.api.fields import (
     Email,
     Host,
     Id,
+    IdPath,
     Phone,
     Reason,
     Secret,
@@ -125,7 +126,7 @@ class ResolveBody(BaseModel):
 
 
 @router.post("/notifications/exceptions/{exception_id}/resolve")
-def resolve_exception(exception_id: Annotated[str, Field(max_length=36)], body: ResolveBody,
+def resolve_exception(exception_id: IdPath, body: ResolveBody,
                       user: Modifier, session: SessionDep, now: NowDep) -> dict[str, Any]:
     try:
         item = service.resolve_exception(session, user.organization_id, exception_id,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.commands import Actor, Permission
 from sync_server.api.deps import NowDep, SessionDep, sqlite_write_turn
-from sync_server.api.fields import Id, Instant, Reason
+from sync_server.api.fields import Id, IdPath, Instant, Reason
 from sync_server.notifications.routes import needs
 from sync_server.outages import service
 from sync_server.services import accounts
@@ -26,7 +26,6 @@ from sync_server.services.errors import InvalidInput, NotFound
 router = APIRouter(tags=["outages"], dependencies=[Depends(sqlite_write_turn)])
 Configurer = Annotated[accounts.Principal, Depends(needs("admin:config"))]
 Mover = Annotated[accounts.Principal, Depends(needs(Permission.MODIFY.value))]
-IncidentId = Annotated[str, Field(max_length=36)]
 
 
 class Body(BaseModel):
@@ -93,13 +92,13 @@ def start_incident(body: IncidentBody, user: Configurer, session: SessionDep,
 
 
 @router.get("/outages/incidents/{incident_id}")
-def read_incident(incident_id: IncidentId, user: Mover, session: SessionDep,
+def read_incident(incident_id: IdPath, user: Mover, session: SessionDep,
                   now: NowDep) -> dict[str, Any]:
     return _answer(session, user, _incident(session, user, incident_id), now)
 
 
 @router.post("/outages/incidents/{incident_id}/apply")
-def apply_one(incident_id: IncidentId, body: ApplyBody, user: Mover, session: SessionDep,
+def apply_one(incident_id: IdPath, body: ApplyBody, user: Mover, session: SessionDep,
               now: NowDep) -> dict[str, Any]:
     """Move one appointment to the chosen placement through the normal move path."""
     chosen = body.placement
@@ -114,7 +113,7 @@ def apply_one(incident_id: IncidentId, body: ApplyBody, user: Mover, session: Se
 
 
 @router.post("/outages/incidents/{incident_id}/apply-all")
-def apply_all(incident_id: IncidentId, user: Mover, session: SessionDep,
+def apply_all(incident_id: IdPath, user: Mover, session: SessionDep,
               now: NowDep) -> dict[str, Any]:
     incident = _incident(session, user, incident_id)
     outcomes = service.apply_all(session, _caller(user), incident, now)

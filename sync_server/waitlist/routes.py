@@ -23,7 +23,7 @@ from sqlalchemy import select
 from scheduling.commands import Permission
 from scheduling.refusals import N_
 from sync_server.api.deps import NowDep, SessionDep, sqlite_write_turn
-from sync_server.api.fields import Id
+from sync_server.api.fields import Id, IdPath
 from sync_server.core.translations import translations
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
@@ -106,7 +106,7 @@ def offer_by_hand(body: OfferBody, user: Booker, session: SessionDep,
 
 
 @router.post("/waitlist-offers/{offer_id}/withdraw")
-def withdraw_offer(offer_id: Annotated[str, Field(max_length=36)], user: Booker,
+def withdraw_offer(offer_id: IdPath, user: Booker,
                    session: SessionDep, now: NowDep) -> dict[str, Any]:
     if not offers.withdraw(session, user.organization_id, offer_id, now):
         session.rollback()
@@ -116,7 +116,7 @@ def withdraw_offer(offer_id: Annotated[str, Field(max_length=36)], user: Booker,
 
 
 @router.get("/patients/{patient_id}/no-shows")
-def patient_no_shows(patient_id: Annotated[str, Field(max_length=36)], user: Viewer,
+def patient_no_shows(patient_id: IdPath, user: Viewer,
                      session: SessionDep, now: NowDep) -> dict[str, Any]:
     """The patient's no-shows: all, within the policy's window, and whether they are at
     the limit."""
