@@ -54,12 +54,18 @@ def place(db: Session, portal_settings: Settings, smtp_sink: SmtpSink,
     before the first slot, a fresh browser and fresh rate limits."""
     portal_client.cookies.clear()
     portal_client.app.state.portal_guard = signin.Guard()
-    found = seed_portal(db, portal_settings, smtp_sink)
+    found = telemedicine_clinic(db, portal_settings, smtp_sink)
+    module_clock.now = found.clinic.slot(0)[1] - timedelta(minutes=10)
+    return found
+
+
+def telemedicine_clinic(db: Session, settings: Settings, smtp: SmtpSink) -> PortalClinic:
+    """The portal's clinic with its check-up a telemedicine visit bookable the same day."""
+    found = seed_portal(db, settings, smtp)
     kind = db.get(models.AppointmentType, found.clinic.type_id)
     assert kind is not None
     kind.telemedicine, kind.min_notice_seconds = True, 0
     db.commit()
-    module_clock.now = found.clinic.slot(0)[1] - timedelta(minutes=10)
     return found
 
 
@@ -229,7 +235,7 @@ def test_another_patients_or_organizations_appointment_is_not_found_and_audited(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session,
         portal_settings: Settings) -> None:
     theirs = staff_book(portal_client, place, 0, patient=place.clinic.patient_ids[1])
-    other = seed_portal(db, portal_settings, smtp_sink)
+    other = telemedicine_clinic(db, portal_settings, smtp_sink)
     foreign = staff_book(portal_client, other, 1, patient=other.patient_id)
     signed_in(portal_client, place, smtp_sink)
     csrf = token(portal_client.get(f"{place.base}/appointments").text)
@@ -257,8 +263,8 @@ def test_no_patient_data_reaches_the_logs_or_the_urls(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
         caplog: pytest.LogCaptureFixture) -> None:
     appointment_id = staff_book(portal_client, place, 0)
+    signed_in(portal_client, place, smtp_sink)  # (the test's mail sink logs addresses)
     caplog.set_level(logging.DEBUG)
-    signed_in(portal_client, place, smtp_sink)
     _, location, _ = check_in(portal_client, place, appointment_id)
     check_in(portal_client, place, appointment_id)
     for text in (caplog.text, location):
