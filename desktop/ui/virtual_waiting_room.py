@@ -32,6 +32,10 @@ from desktop.ui.text import _, format_clock, format_duration, language_notifier
 SHORTCUT = "Ctrl+Shift+V"
 #: How often the shown waiting times are read again between syncs (milliseconds).
 TICK_MS = 30_000
+#: Patient, the visit's time, how long they have waited (the check-in time is the tooltip's).
+COLUMNS = 3
+#: The dock's height when opened, so the list shows without scrolling.
+OPENED_HEIGHT = 200
 _ID = Qt.ItemDataRole.UserRole
 
 
@@ -50,7 +54,7 @@ class VirtualWaitingRoom(QWidget):
         self.empty = QLabel()
         self.empty.setWordWrap(True)
         self.tree = QTreeWidget()
-        self.tree.setColumnCount(4)
+        self.tree.setColumnCount(COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.itemDoubleClicked.connect(self._chosen)
@@ -78,14 +82,13 @@ class VirtualWaitingRoom(QWidget):
         for index in range(self.tree.topLevelItemCount()):
             heading = self.tree.topLevelItem(index)
             found.append((heading.text(0),))
-            found.extend(tuple(heading.child(k).text(c) for c in range(4))
+            found.extend(tuple(heading.child(k).text(c) for c in range(COLUMNS))
                          for k in range(heading.childCount()))
         return found
 
     @Slot()
     def retranslate(self) -> None:
-        self.tree.setHeaderLabels([_("Patient"), _("Visit at"), _("Checked in"),
-                                   _("Waiting")])
+        self.tree.setHeaderLabels([_("Patient"), _("Visit"), _("Waiting")])
         self.empty.setText(_("No one is waiting for a video visit today."))
         self._show()
 
@@ -110,13 +113,15 @@ class VirtualWaitingRoom(QWidget):
                 provider=person.provider_name, count=count))
             row = QTreeWidgetItem(heading, [
                 person.patient_name, format_clock(person.start, zone, locale),
-                format_clock(person.checked_in_at, zone, locale),
                 format_duration(person.waited, locale)])
             row.setData(0, _ID, person.appointment_id)
-            row.setToolTip(0, _("{patient} — {type}").format(patient=person.patient_name,
-                                                             type=person.type_name))
+            tip = _("{patient} — {type}, checked in online at {time}").format(
+                patient=person.patient_name, type=person.type_name,
+                time=format_clock(person.checked_in_at, zone, locale))
+            for column in range(COLUMNS):
+                row.setToolTip(column, tip)
         self.tree.expandAll()
-        for column in range(4):
+        for column in range(COLUMNS):
             self.tree.resizeColumnToContents(column)
 
     @Slot(QTreeWidgetItem, int)
@@ -133,6 +138,7 @@ class VirtualWaitingDock(QObject):
     def __init__(self, window: QMainWindow, ctx: DeskContext,
                  clinic: Callable[[], tuple[str, str, str]]) -> None:
         super().__init__(window)
+        self._window = window
         self.panel = VirtualWaitingRoom(ctx, clinic)
         self.dock = QDockWidget(window)
         self.dock.setObjectName("virtual-waiting-dock")
@@ -165,6 +171,7 @@ class VirtualWaitingDock(QObject):
     def _visibility(self, shown: bool) -> None:
         if shown:
             self.timer.start()
+            self._window.resizeDocks([self.dock], [OPENED_HEIGHT], Qt.Orientation.Vertical)
             self.refresh()
         else:
             self.timer.stop()
