@@ -78,12 +78,15 @@ class VirtualWaitingRoom(QWidget):
 
     def rows(self) -> list[tuple[str, ...]]:
         """The shown text, heading rows and patient rows in order (for tests and readers)."""
-        found = []
+        found: list[tuple[str, ...]] = []
         for index in range(self.tree.topLevelItemCount()):
             heading = self.tree.topLevelItem(index)
+            assert heading is not None
             found.append((heading.text(0),))
-            found.extend(tuple(heading.child(k).text(c) for c in range(COLUMNS))
-                         for k in range(heading.childCount()))
+            for k in range(heading.childCount()):
+                row = heading.child(k)
+                assert row is not None
+                found.append(tuple(row.text(c) for c in range(COLUMNS)))
         return found
 
     @Slot()

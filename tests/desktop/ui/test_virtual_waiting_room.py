@@ -27,7 +27,6 @@ from tests.desktop.services.conftest import (
     CHECKUP,
     CLINIC,
     DR_LOPEZ,
-    DR_RUIZ,
     MONDAY_8,
     FakeClock,
 )
