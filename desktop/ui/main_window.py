@@ -431,6 +431,7 @@ class MainWindow(QMainWindow):
         self._apply_date_format()
         self.waitlist_panel.set_clinic(self.clinic_id)
         self.details_panel.refresh()
+        self.virtual_waiting.refresh()  # another clinic, another waiting room
         self.refresh_conflicts()
 
     def _reload_after_change(self) -> None:
