@@ -161,6 +161,9 @@ class ChangeStatus:
     appointment_id: str
     status: AppointmentStatus
     reason: str = ""
+    #: A patient's own check-in for a telemedicine visit (the portal's, never a desk's
+    #: intent): the arrival records when it happened as ``virtual_checkin_at``.
+    virtual: bool = False
 
 
 @dataclass(frozen=True, slots=True)

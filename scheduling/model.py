@@ -393,6 +393,9 @@ class Appointment:
     slot_template_id: str | None = None
     #: An EHR encounter reference set by an integration (opaque to the rules).
     encounter_ref: str | None = None
+    #: When the patient checked in from the portal for a telemedicine visit (None: not
+    #: checked in virtually); cleared when the arrival is undone.
+    virtual_checkin_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _check_range(self, "start", "end")

@@ -47,7 +47,7 @@ from scheduling.model import (
 from scheduling.refusals import OFFERS_ALTERNATIVES, OVERRIDABLE
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
-from scheduling.status import MOVABLE, can_transition, too_early, undo_allowed
+from scheduling.status import MOVABLE, RANK, can_transition, too_early, undo_allowed
 from scheduling.timeutil import require_aware
 
 _RESIZABLE = MOVABLE | {AppointmentStatus.ARRIVED, AppointmentStatus.READY,
@@ -407,6 +407,8 @@ def _change_status(cmd: ChangeStatus, state: CalendarState, now: datetime) -> Ou
         status=cmd.status,
         last_status_change=StatusChange(current.status, now, cmd.actor.user_id),
         version=current.version + 1,
+        virtual_checkin_at=now if cmd.virtual and cmd.status is AppointmentStatus.ARRIVED
+        else current.virtual_checkin_at,
     )
     return Accepted((changed,))
 
@@ -441,5 +443,8 @@ def _undo(cmd: UndoStatus, state: CalendarState, now: datetime, policy: Policy) 
         cancel_category=None if last.previous.occupies_time else current.cancel_category,
         last_status_change=None,
         version=current.version + 1,
+        # Undoing the arrival undoes the virtual check-in with it.
+        virtual_checkin_at=current.virtual_checkin_at
+        if RANK[last.previous] >= RANK[AppointmentStatus.ARRIVED] else None,
     )
     return Accepted((restored,))

@@ -28,6 +28,7 @@ from sync_server.portal import routes as portal
 from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
+from sync_server.telemedicine import checkin as telemedicine_checkin
 from sync_server.waitlist import routes as waitlist_routes
 
 API_PREFIX = "/api/v1"
@@ -76,6 +77,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(outages.router, prefix=API_PREFIX)
     app.include_router(portal_admin.admin_router, prefix=API_PREFIX)
     app.include_router(portal.router)
+    app.include_router(telemedicine_checkin.router)
+    app.include_router(telemedicine_checkin.admin_router, prefix=API_PREFIX)
     fhir.install(app, API_PREFIX)
     app.include_router(waitlist_routes.router, prefix=API_PREFIX)
     app.include_router(waitlist_routes.page_router)

@@ -229,7 +229,7 @@ def _view(
             select(a.id, a.patient_id, patient.given_name, patient.family_name,
                    a.appointment_type_id, kind.name, kind.color, a.provider_id,
                    provider.name, a.room_id, room.name, a.start, a.end, a.status,
-                   a.pending_mutation_id, kind.names)
+                   a.pending_mutation_id, kind.names, a.virtual_checkin_at)
             .outerjoin(patient, patient.id == a.patient_id)
             .outerjoin(kind, kind.id == a.appointment_type_id)
             .outerjoin(provider, provider.id == a.provider_id)
@@ -248,6 +248,7 @@ def _view(
                 color=row[6] or "#888888", provider_id=row[7], provider_name=row[8] or "",
                 room_id=row[9], room_name=row[10] if row[9] else None,
                 start=row[11], end=row[12], status=row[13], pending=row[14] is not None,
+                virtual=row[16] is not None,
             )
             for row in session.execute(query)
         )

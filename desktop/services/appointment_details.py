@@ -49,6 +49,8 @@ class AppointmentDetails:
     #: Where the booking came from (``scheduling.model.AppointmentSource``: "online" for
     #: the patient portal).
     source: str = "staff"
+    #: When the patient checked in from the portal (a telemedicine visit), else None.
+    virtual_checkin_at: datetime | None = None
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -84,7 +86,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         provider_id=appointment.provider_id, room_id=appointment.room_id,
         status_by_patient=_patient_channel(appointment.last_status_change),
         late_cancellation_fee=_fee(kind, ctx.policy.late_cancellation_fee),
-        source=appointment.source.value,
+        source=appointment.source.value, virtual_checkin_at=appointment.virtual_checkin_at,
     )
 
 

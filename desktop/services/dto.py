@@ -173,6 +173,8 @@ class AgendaItem:
     end: datetime
     status: str
     pending: bool
+    #: Checked in from the portal for a telemedicine visit (shown "Arrived · virtual").
+    virtual: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,6 +287,8 @@ class AppointmentRow(Mirror, DeskEditable, Base):
     visit_id: Mapped[str | None] = mapped_column(String(64), index=True)
     slot_template_id: Mapped[str | None] = mapped_column(String(64))
     encounter_ref: Mapped[str | None] = mapped_column(String(200))
+    #: When the patient checked in from the portal (a telemedicine visit), else None.
+    virtual_checkin_at: Mapped[datetime | None]
     # {"previous": status, "at": iso instant, "actor_id": str} or None
     last_status_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -219,6 +219,7 @@ def appointment(row: AppointmentRow) -> Appointment:
         visit_id=row.visit_id,
         slot_template_id=row.slot_template_id,
         encounter_ref=row.encounter_ref,
+        virtual_checkin_at=row.virtual_checkin_at,
     )
 
 
@@ -269,6 +270,7 @@ def write_appointment(row: AppointmentRow, record: Appointment, mutation_id: int
     row.visit_id = record.visit_id
     row.slot_template_id = record.slot_template_id
     row.encounter_ref = record.encounter_ref
+    row.virtual_checkin_at = record.virtual_checkin_at
     change = record.last_status_change
     row.last_status_change = None if change is None else {
         "previous": change.previous.value,

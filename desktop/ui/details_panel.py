@@ -109,6 +109,8 @@ class DetailsPanel(QWidget):
                 else _("Confirmed by the server"))
         status = TERMS.get(details.status)
         shown_status = _(status) if status else details.status
+        if details.status == "arrived" and details.virtual_checkin_at is not None:
+            shown_status = _("Arrived · virtual")
         if details.late_cancellation:
             fee = details.late_cancellation_fee
             shown_status = (_("{status} — late cancellation").format(status=shown_status)

@@ -78,6 +78,7 @@ from desktop.ui.text import (
 from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
+from desktop.ui.virtual_waiting_room import VirtualWaitingDock
 from desktop.ui.waitlist_dock import WaitlistPanel
 from scheduling.timeutil import to_local, to_utc
 
@@ -140,6 +141,9 @@ class MainWindow(QMainWindow):
         self.admin_menu = AdministrationMenu(self, ctx, lambda: self._zone)
         self.care = CareMenu(self, ctx, lambda: (self.clinic_id, self._locale, self._zone),
                              lambda patient, start: self.new_appointment(patient, start=start))
+        self.virtual_waiting = VirtualWaitingDock(
+            self, ctx, lambda: (self.clinic_id, self._locale, self._zone))
+        self.view_menu.addAction(self.virtual_waiting.action)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)
@@ -427,6 +431,7 @@ class MainWindow(QMainWindow):
         self._apply_date_format()
         self.waitlist_panel.set_clinic(self.clinic_id)
         self.details_panel.refresh()
+        self.virtual_waiting.refresh()  # another clinic, another waiting room
         self.refresh_conflicts()
 
     def _reload_after_change(self) -> None:
@@ -470,6 +475,7 @@ class MainWindow(QMainWindow):
             if changes is None or changes.waitlist or changes.patients:
                 self.waitlist_panel.refresh()
             self.details_panel.refresh()  # conflicts come with their own signal
+            self.virtual_waiting.refresh()
         except SessionLocked:
             self.lock_overlay.lock()
 
@@ -655,6 +661,9 @@ class MainWindow(QMainWindow):
         self.lock_overlay.unlocked.connect(self.notifications.on_unlocked)
         self.lock_overlay.locked.connect(self.care.on_locked)
         self.lock_overlay.unlocked.connect(self.care.on_unlocked)
+        self.lock_overlay.locked.connect(self.virtual_waiting.on_locked)
+        self.lock_overlay.unlocked.connect(self.virtual_waiting.on_unlocked)
+        self.virtual_waiting.panel.appointmentChosen.connect(self.show_appointment)
         self.details_panel.notificationsRequested.connect(self.notifications.open_history)
         self.patient_panel.appointmentChosen.connect(self.show_appointment)
         self.patient_panel.changed.connect(self.localChange)

@@ -543,6 +543,7 @@ class Appointment(Base):
     visit_id: Mapped[str | None] = mapped_column(ID, index=True)
     slot_template_id: Mapped[str | None] = mapped_column(ID)
     encounter_ref: Mapped[str | None] = mapped_column(String(200))
+    virtual_checkin_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -28,6 +28,10 @@ class PortalSettings(Base):
         ID, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
     #: Origins (``https://clinic.example``) allowed in the pages' ``frame-ancestors``.
     widget_sites: Mapped[list[Any]]
+    #: The virtual check-in window around a telemedicine visit's start, in minutes
+    #: (None: the default, :mod:`scheduling.checkin`).
+    checkin_opens_minutes: Mapped[int | None] = mapped_column(Integer)
+    checkin_closes_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
 
 

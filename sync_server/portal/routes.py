@@ -43,6 +43,7 @@ from sync_server.portal.visit import (
 )
 from sync_server.services.booking import BookingResult
 from sync_server.services.errors import InvalidInput
+from sync_server.telemedicine import checkin
 
 router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])
@@ -393,7 +394,8 @@ def appointment_page(v: VisitDep, appointment_id: str,
     if isinstance(row, Response):
         return row
     return v.render("appointment.html", appointment=row, names=_names(v),
-                    done=done if done in ("booked", "moved", "cancelled") else "",
+                    done=done if done in ("booked", "moved", "cancelled", *checkin.DONE)
+                    else "", checkin=checkin.view(v, row),
                     changeable=row.status in service.CHANGEABLE and row.start_at > v.now)
 
 

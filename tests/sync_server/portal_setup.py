@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sync_server.core.config import Settings
 from sync_server.db import models as db
 from sync_server.notifications.models import NotificationSettings
-from tests.e2e.server_side import Clinic, seed_clinic
+from tests.e2e.server_side import TZ, Clinic, seed_clinic
 from tests.support.notify_servers import SmsGateway, SmtpSink
 
 #: The planted patient's details: scanned for in URLs and logs.
@@ -41,8 +41,9 @@ class PortalClinic:
 
 
 def seed_portal(session: Session, settings: Settings, smtp: SmtpSink,
-                gateway: SmsGateway | None = None) -> PortalClinic:
-    clinic = seed_clinic(session, settings, patients=2, codes=0)
+                gateway: SmsGateway | None = None, *, codes: int = 0,
+                tz: str = TZ) -> PortalClinic:
+    clinic = seed_clinic(session, settings, patients=2, codes=codes, tz=tz)
     kind = session.get(db.AppointmentType, clinic.type_id)
     assert kind is not None
     kind.online_bookable = True

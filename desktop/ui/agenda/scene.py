@@ -569,7 +569,8 @@ class ItemPainter:
         self._tooltip = _("{time} {patient} — {type} ({status})")
         self._not_confirmed = _("{status}, not yet confirmed")
         self._hidden = _("Patient hidden")
-        self._statuses: dict[tuple[str, bool], str] = {}
+        self._statuses: dict[tuple[str, bool, bool], str] = {}
+        self._virtual = _("{type} · {status}")
         self._styles: dict[tuple[str, bool], ItemStyle] = {}
         self._clocks: dict[tuple[int, int], str] = {}
         self._zone = zone(content.geometry.tz)
@@ -598,13 +599,16 @@ class ItemPainter:
             clock = self._clocks[(local.hour, local.minute)] = format_clock(
                 item.start, geo.tz, content.locale)
         patient = self._hidden if content.hide_patients else item.patient_name
-        status = self._statuses.get((item.status, item.pending))
+        virtual = item.virtual and item.status == "arrived"
+        status = self._statuses.get((item.status, item.pending, virtual))
         if status is None:
-            status = _(TERMS.get(item.status, item.status))
+            status = _("Arrived · virtual") if virtual else _(TERMS.get(item.status, item.status))
             if item.pending:
                 status = self._not_confirmed.format(status=status)
-            self._statuses[(item.status, item.pending)] = status
-        text = (clock, patient) if geo.compact else (f"{clock} {patient}", item.type_name)
+            self._statuses[(item.status, item.pending, virtual)] = status
+        text = (clock, patient) if geo.compact else (
+            f"{clock} {patient}", self._virtual.format(type=item.type_name, status=status)
+            if virtual else item.type_name)
         style = self._styles.get((item.color, item.pending))
         if style is None:
             style = self._styles[(item.color, item.pending)] = ItemStyle.of(

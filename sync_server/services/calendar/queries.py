@@ -63,6 +63,7 @@ APPOINTMENT_COLUMNS = tuple(db.Appointment.__table__.c[name] for name in (
     "patient_notes", "series_id", "original_start", "deleted", "version", "reschedule_count",
     "override_reason", "cancel_reason", "last_status_previous", "last_status_at",
     "last_status_actor_id", "cancel_category", "visit_id", "slot_template_id", "encounter_ref",
+    "virtual_checkin_at",
 ))
 
 

@@ -112,6 +112,7 @@ def appointment_record(row: db.Appointment | Row[Any]) -> model.Appointment:
         cancel_reason=row.cancel_reason, last_status_change=change,
         cancel_category=row.cancel_category, visit_id=row.visit_id,
         slot_template_id=row.slot_template_id, encounter_ref=row.encounter_ref,
+        virtual_checkin_at=row.virtual_checkin_at,
     )
 
 
@@ -171,7 +172,7 @@ def appointment_values(
         "last_status_actor_id": change.actor_id[:36] if change and change.actor_id else None,
         "cancel_category": record.cancel_category, "visit_id": record.visit_id,
         "slot_template_id": record.slot_template_id, "encounter_ref": record.encounter_ref,
-        "updated_at": now,
+        "virtual_checkin_at": record.virtual_checkin_at, "updated_at": now,
     }
 
 

@@ -133,8 +133,9 @@ def test_the_window_has_the_agenda_and_its_docks(window: MainWindow) -> None:
     docks = {d.objectName(): d for d in window.findChildren(QDockWidget)}
     assert set(docks) == {"calendar-dock", "waitlist-dock", "details-dock", "legend-dock",
                           "patient-dock", "exceptions-dock", "pinboard-dock",
-                          "follow-ups-dock"}
-    on_demand = {"pinboard-dock", "follow-ups-dock"}  # the Care menu opens the follow-ups
+                          "follow-ups-dock", "virtual-waiting-dock"}
+    # the Care menu opens the follow-ups, the View menu the virtual waiting room
+    on_demand = {"pinboard-dock", "follow-ups-dock", "virtual-waiting-dock"}
     assert all(dock.isVisible() for name, dock in docks.items() if name not in on_demand)
     assert not docks["pinboard-dock"].isVisible()  # shown once something is pinned
     assert window.centralWidget() is window.agenda
