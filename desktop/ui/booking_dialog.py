@@ -48,6 +48,8 @@ from desktop.services.dto import (
 )
 from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
+from desktop.services.visits import VisitPart, VisitsService
+from desktop.sync.errors import SyncError
 from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
 from desktop.ui.patient_picker import PatientPicker
@@ -62,6 +64,7 @@ from desktop.ui.text import (
     time_edit_format,
 )
 from desktop.ui.theme import ERROR, SUCCESS, text_style
+from desktop.ui.visit_parts import VisitParts
 from scheduling.commands import BookAppointment, Permission
 from scheduling.errors import RecurrenceError
 from scheduling.timeutil import to_local, to_utc
@@ -72,6 +75,14 @@ SEARCH_DAYS = 14
 STEP_MINUTES = 5
 #: The dialog widens to this when it shows a series' dates (reasons and alternatives wrap).
 SERIES_WIDTH = 1000
+#: The server's limit on the appointments of one visit.
+MAX_VISIT_PARTS = 10
+
+
+def visit_needs_server() -> str:
+    return _("Visits are booked on the server, and this desk cannot reach it now. Nothing "
+             "was booked. Book the appointments one by one, or try again when the desk is "
+             "back online.")
 
 
 class BookingDialog(QDialog):
@@ -85,12 +96,19 @@ class BookingDialog(QDialog):
 
     def __init__(self, ctx: DeskContext, clinic_id: str, *, start: datetime | None = None,
                  provider_id: str | None = None, patient: PatientDTO | None = None,
-                 minutes: int | None = None, parent: QWidget | None = None) -> None:
+                 minutes: int | None = None, visits: VisitsService | None = None,
+                 parent: QWidget | None = None) -> None:
         """``start``/``provider_id``/``minutes`` prefill the form (a click or a drag on an
-        empty slot); without ``start`` the next quarter hour inside working hours."""
+        empty slot); without ``start`` the next quarter hour inside working hours.
+        ``visits`` books visits on the server (None: this desk has no server to ask)."""
         super().__init__(parent)
         self._ctx = ctx
+        self._visits = visits
+        #: The visit part whose alternatives are listed (None: the form's appointment).
+        self._visit_part_shown: int | None = None
         self._last_refusal: RefusalDTO | None = None
+        #: The visit part the server refused (its index and what it was), for the message.
+        self._refused_part: tuple[int, VisitPart] | None = None
         #: The series preview shown and not yet booked (a second Book books it).
         self._previewed: str | None = None
         self._clash_row: int | None = None  # the series row whose alternatives are listed
@@ -162,6 +180,8 @@ class BookingDialog(QDialog):
         left = QVBoxLayout()
         left.addWidget(self.patients)
         left.addWidget(self.details)
+        self.visit = VisitParts(ref.time_zone, ref.locale, self._describe_part, self)
+        left.addWidget(self.visit)
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.recurrence)
@@ -201,6 +221,8 @@ class BookingDialog(QDialog):
         self.alternatives.clicked.connect(self._use_alternative)
         self.alternatives.activated.connect(self._use_alternative)
         self.book_button.clicked.connect(self.submit)
+        self.visit.add_button.clicked.connect(self.add_to_visit)
+        self.visit.changed.connect(self._visit_changed)
         self.close_button.clicked.connect(self.reject)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
@@ -325,6 +347,9 @@ class BookingDialog(QDialog):
         if self._clash_row is not None:
             self._book_clash_alternative(alternative)
             return
+        if self._visit_part_shown is not None:
+            self._move_visit_part(self._visit_part_shown, alternative)
+            return
         self.set_start(alternative.start)
         index = self.provider_combo.findData(alternative.provider_id)
         if index >= 0:
@@ -358,6 +383,7 @@ class BookingDialog(QDialog):
             self._say(str(error), error=True)
             return
         self._clash_row = None
+        self._refused_part = None
         start = self.start()
         end = start + timedelta(minutes=self.duration.value())
         common = {
@@ -367,6 +393,9 @@ class BookingDialog(QDialog):
             "room_id": self.room_combo.currentData(),
             "notes": self.staff_notes.toPlainText().strip(),
         }
+        if self.visit.parts:
+            self._book_visit(patient.id)
+            return
         if rrule is not None and self._previewed != rrule:
             self._preview(rrule, start, end, common)
             return
@@ -437,6 +466,11 @@ class BookingDialog(QDialog):
             self.book_button.setText(ngettext("Book {count} appointment",
                                               "Book {count} appointments", free)
                                      .format(count=free))
+        elif self.visit.parts:
+            count = len(self.visit.parts) + 1
+            self.book_button.setText(ngettext("Book the visit ({count} appointment)",
+                                              "Book the visit ({count} appointments)", count)
+                                     .format(count=count))
         elif self.recurrence.isChecked():
             self.book_button.setText(_("Preview dates"))
         else:
@@ -479,6 +513,90 @@ class BookingDialog(QDialog):
             alternative=describe_alternative(alternative, self.reference.time_zone,
                                              self.reference.locale, self.reference.names)),
                   error=False)
+
+    # ------------------------------------------------------------------ visits
+
+    def _form_part(self) -> VisitPart:
+        start = self.start()
+        return VisitPart(self.type_combo.currentData(), self.provider_combo.currentData(),
+                         start, start + timedelta(minutes=self.duration.value()),
+                         self.room_combo.currentData(), self.staff_notes.toPlainText().strip())
+
+    def _describe_part(self, part: VisitPart) -> str:
+        names = self.reference.names
+        what = _("{type} with {provider}").format(
+            type=names.get(part.appointment_type_id, ""),
+            provider=names.get(part.provider_id, ""))
+        if part.room_id:
+            what = _("{what}, {room}").format(what=what, room=names.get(part.room_id, ""))
+        return what
+
+    @Slot()
+    def add_to_visit(self) -> None:
+        """Keep the form's appointment as a part of the visit; the form goes on with the
+        next part, starting when this one ends."""
+        if self.recurrence.isChecked():
+            self._say(_("A visit cannot repeat. Turn off Repeat to book a visit."), error=True)
+            return
+        if len(self.visit.parts) + 1 >= MAX_VISIT_PARTS:
+            self._say(_("A visit holds at most {count} appointments.").format(
+                count=MAX_VISIT_PARTS), error=True)
+            return
+        part = self._form_part()
+        self.visit.add(part)
+        self.set_start(part.end)
+        self._say(_("Added to the visit. Choose the next appointment (it starts when the "
+                    "previous one ends), then press Book."), error=False)
+
+    @Slot()
+    def _visit_changed(self) -> None:
+        self.recurrence.setEnabled(not self.visit.parts)
+        self._visit_part_shown = None
+        self._show_book_text()
+
+    def _book_visit(self, patient_id: str) -> None:
+        """Book the listed parts and the form's appointment on the server, all or none."""
+        if self._visits is None:
+            self._say(visit_needs_server(), error=True)
+            return
+        parts = [*self.visit.parts, self._form_part()]
+        try:
+            outcome = self._visits.book(self.reference.clinic_id, patient_id, parts)
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        except SyncError as error:
+            self._say(str(error), error=True)
+            return
+        if outcome.offline:
+            self._say(visit_needs_server(), error=True)
+            return
+        if outcome.ok:
+            self.booked.emit(ActionResult(ok=True, record_id=outcome.visit_id))
+            self.accept()
+            return
+        if outcome.refusal is None:
+            self._say(_("The server did not book the visit: {reason} Nothing was booked.")
+                      .format(reason=outcome.server_message), error=True)
+            return
+        index = outcome.part
+        listed = index is not None and index < len(self.visit.parts)
+        self.visit.mark_refused(index if listed else None)
+        self._visit_part_shown = index if listed else None
+        self._refused_part = None if index is None else (index, parts[index])
+        self._show_refusal(outcome.refusal)
+
+    def _move_visit_part(self, index: int, alternative: AlternativeDTO) -> None:
+        """Put the refused part at an offered free time (same length)."""
+        part = self.visit.parts[index]
+        moved = VisitPart(part.appointment_type_id, alternative.provider_id, alternative.start,
+                          alternative.start + (part.end - part.start), alternative.room_id,
+                          part.notes, part.slot_template_id)
+        self.visit.replace(index, moved)
+        self._visit_part_shown = None
+        self._refused_part = None
+        self._say(_("Appointment {number} of the visit moved to a free time. Press Book to "
+                    "book the visit.").format(number=index + 1), error=False)
 
     @Slot(object)
     def _patient_chosen(self, _patient: PatientDTO) -> None:
@@ -525,6 +643,11 @@ class BookingDialog(QDialog):
         reason = render_message(refusal.message_id, refusal.params, tz=ref.time_zone,
                                 clinic_locale=ref.locale, names=self._names())
         self.alternatives_model.set_alternatives(refusal.alternatives)
+        if self._refused_part is not None:
+            index, part = self._refused_part
+            reason = _("Appointment {number} of the visit ({what}) cannot be booked: {reason} "
+                       "Nothing was booked.").format(
+                number=index + 1, what=self._describe_part(part), reason=reason)
         if refusal.alternatives:
             reason = _("{reason} Pick one of the free times below.").format(reason=reason)
         if refusal.overridable and self.may_override:

@@ -51,6 +51,7 @@ from desktop.ui.agenda.updates import (
 )
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
+from desktop.ui.agenda.visit_actions import VISIT, VisitActions
 from desktop.ui.text import _, format_clock, format_when, render_message
 from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
 from scheduling.timeutil import day_bounds
@@ -124,6 +125,9 @@ class AgendaWidget(QWidget):
         self.appointment_actions.open_patient = self.openPatient.emit
         self.appointment_actions.to_pinboard = self.pinboardRequested.emit
         self.appointment_actions.edit = self.editRequested.emit
+        self.visit_actions = VisitActions(ctx, self, say=self.message.emit, done=self._written,
+                                          reference=lambda: self._reference)
+        self.appointment_actions.visits = self.visit_actions
         #: Asks "this one / this and following / all" for a series; None = give up.
         self.choose_series_scope: Callable[[], str | None] = self._ask_series_scope
         self.view.clicked.connect(self.select)
@@ -644,6 +648,13 @@ class AgendaWidget(QWidget):
              before.room_id if self._columns == "room" else None),
             (start, provider_id, room_id))
         said = _("Moved to {when}.").format(when=self._when(start))
+        scope, position = self.visit_actions.scope(appointment_id)
+        if scope is None:
+            self.message.emit(_("Nothing was moved."))
+            return
+        if position is not None and scope == VISIT:
+            self.visit_actions.move(position, start)
+            return
         if self._judge.series_of(appointment_id) is None:
             self._apply(self.appointment_actions.run(lambda: booking.move(
                 self._ctx, appointment_id, start, provider_id=provider_id, room_id=room_id)),
