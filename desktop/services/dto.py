@@ -173,6 +173,8 @@ class AgendaItem:
     end: datetime
     status: str
     pending: bool
+    #: (number, total) when it is part of a visit.
+    visit_part: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from desktop.services.admin import ServerCall
 from desktop.services.context import DeskContext
 from desktop.services.dto import AlternativeDTO, RefusalDTO
-from desktop.store.models import AppointmentRow
+from desktop.store.models import AppointmentRow, ClinicRow
 from desktop.sync.errors import RequestRefused, SyncError
 from scheduling.model import AppointmentStatus
 from scheduling.refusals import RefusalCode, message_for
@@ -146,6 +146,13 @@ def alternative_from_json(data: Mapping[str, Any]) -> AlternativeDTO:
         equipment_ids=tuple(data.get("equipment_ids") or ()))
 
 
+def clinic_places(ctx: DeskContext) -> dict[str, tuple[str, str, str]]:
+    """Clinic id → (name, time zone, locale) of every clinic this desk mirrors."""
+    with ctx.store.session() as session:
+        return {row.id: (row.name, row.time_zone, row.locale)
+                for row in session.scalars(select(ClinicRow))}
+
+
 @dataclass(frozen=True, slots=True)
 class VisitPosition:
     """Where an appointment stands in its visit: ``number`` of ``total`` (from 1)."""
@@ -199,5 +206,14 @@ def visit_positions(ctx: DeskContext, appointment_ids: Sequence[str]) -> dict[st
             for row_id in ids}
 
 
-__all__ = ["ClinicWithRoom", "VisitOutcome", "VisitPart", "VisitPosition", "VisitsService",
-           "alternative_from_json", "visit_position", "visit_positions"]
+__all__ = [
+    "ClinicWithRoom",
+    "VisitOutcome",
+    "VisitPart",
+    "VisitPosition",
+    "VisitsService",
+    "alternative_from_json",
+    "clinic_places",
+    "visit_position",
+    "visit_positions",
+]

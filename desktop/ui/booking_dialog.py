@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda, booking
-from desktop.services.agenda_frame import load_frame
+from desktop.services.agenda_frame import TemplateSlot, load_frame
 from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import (
@@ -48,10 +48,11 @@ from desktop.services.dto import (
 )
 from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
-from desktop.services.visits import VisitPart, VisitsService
+from desktop.services.visits import ClinicWithRoom, VisitPart, VisitsService, clinic_places
 from desktop.sync.errors import SyncError
 from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
+from desktop.ui.other_clinics import OtherClinics
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.recurrence_editor import RecurrenceEditor
 from desktop.ui.text import (
@@ -93,19 +94,24 @@ class BookingDialog(QDialog):
     """
 
     booked = Signal(object)
+    #: "Other clinics with room": book at this clinic instead (a ClinicWithRoom).
+    otherClinicChosen = Signal(object)
 
     def __init__(self, ctx: DeskContext, clinic_id: str, *, start: datetime | None = None,
                  provider_id: str | None = None, patient: PatientDTO | None = None,
                  minutes: int | None = None, visits: VisitsService | None = None,
+                 slot_template: TemplateSlot | None = None,
                  parent: QWidget | None = None) -> None:
         """``start``/``provider_id``/``minutes`` prefill the form (a click or a drag on an
         empty slot); without ``start`` the next quarter hour inside working hours.
-        ``visits`` books visits on the server (None: this desk has no server to ask)."""
+        ``visits`` books visits on the server (None: this desk has no server to ask);
+        ``slot_template`` books into a provider's named template slot (its id recorded)."""
         super().__init__(parent)
         self._ctx = ctx
         self._visits = visits
         #: The visit part whose alternatives are listed (None: the form's appointment).
         self._visit_part_shown: int | None = None
+        self.slot_template = slot_template
         self._last_refusal: RefusalDTO | None = None
         #: The visit part the server refused (its index and what it was), for the message.
         self._refused_part: tuple[int, VisitPart] | None = None
@@ -134,13 +140,17 @@ class BookingDialog(QDialog):
         self.staff_notes, self.patient_notes = QPlainTextEdit(self), QPlainTextEdit(self)
         for notes in (self.staff_notes, self.patient_notes):
             notes.setFixedHeight(48)
-        self.labels = {key: QLabel(self) for key in
-                       ("type", "provider", "room", "when", "duration", "staff", "patient")}
+        self.labels = {key: QLabel(self) for key in ("type", "provider", "room", "when",
+                                                     "duration", "staff", "patient", "template")}
+        self.template_label = QLabel(self)
+        self.template_label.setWordWrap(True)
         for key, field in (("type", self.type_combo), ("provider", self.provider_combo),
                            ("room", self.room_combo), ("when", when),
                            ("duration", self.duration), ("staff", self.staff_notes),
-                           ("patient", self.patient_notes)):
+                           ("patient", self.patient_notes),
+                           ("template", self.template_label)):
             form.addRow(self.labels[key], field)
+        form.setRowVisible(self.template_label, slot_template is not None)
 
         self.recurrence = RecurrenceEditor(ref.locale, self)
         self.find_button = QPushButton(self)
@@ -189,6 +199,8 @@ class BookingDialog(QDialog):
         right.addWidget(self.message)
         right.addWidget(self.alternatives_title)
         right.addWidget(self.alternatives, 1)
+        self.other_clinics = OtherClinics(clinic_places(ctx), self)
+        right.addWidget(self.other_clinics)
         right.addWidget(self.override)
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
@@ -223,6 +235,8 @@ class BookingDialog(QDialog):
         self.book_button.clicked.connect(self.submit)
         self.visit.add_button.clicked.connect(self.add_to_visit)
         self.visit.changed.connect(self._visit_changed)
+        self.other_clinics.chosen.connect(self._other_clinic_chosen)
+        self.provider_combo.currentIndexChanged.connect(self._leave_template_if_moved)
         self.close_button.clicked.connect(self.reject)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
@@ -236,7 +250,8 @@ class BookingDialog(QDialog):
         for key, text in (("type", _("Type")), ("provider", _("Provider")),
                           ("room", _("Room")), ("when", _("Date and time")),
                           ("duration", _("Duration")), ("staff", _("Staff notes")),
-                          ("patient", _("Notes for the patient"))):
+                          ("patient", _("Notes for the patient")),
+                          ("template", _("Template slot"))):
             self.labels[key].setText(text)
         self.duration.setSuffix(" " + _("min"))
         self.room_combo.setItemText(0, _("Any suitable room"))
@@ -248,6 +263,9 @@ class BookingDialog(QDialog):
         self.override_box.setText(_("Book anyway, even though the time is taken"))
         self.override_reason.setPlaceholderText(_("Reason for double-booking (required)"))
         self._show_book_text()
+        if self.slot_template is not None:
+            self.template_label.setText(_("Template slot: {name}").format(
+                name=self.slot_template.name))
         self.close_button.setText(_("Close"))
         self.date_edit.setDisplayFormat(date_edit_format(self.reference.locale))
         self.time_edit.setDisplayFormat(time_edit_format(self.reference.locale))
@@ -269,6 +287,10 @@ class BookingDialog(QDialog):
             self.room_combo.addItem(room.name, room.id)
         if provider_id is not None:
             self.provider_combo.setCurrentIndex(max(0, self.provider_combo.findData(provider_id)))
+        template = self.slot_template
+        if template is not None and template.appointment_type_id is not None:
+            self.type_combo.setCurrentIndex(
+                max(0, self.type_combo.findData(template.appointment_type_id)))
         self._type_changed()
         self.set_start(start or self._default_start())
 
@@ -330,6 +352,7 @@ class BookingDialog(QDialog):
         self._say(_("Free times from {time}:").format(
             time=format_when(start, self.reference.time_zone, self.reference.locale))
                   if found else _("No free time in the next two weeks."), error=not found)
+        self.offer_other_clinics()
 
     @Slot(int)
     def _provider_activated(self, _index: int) -> None:
@@ -405,7 +428,8 @@ class BookingDialog(QDialog):
                 result = booking.run_booking(self._ctx, BookAppointment(
                     self._ctx.actor(), self._ctx.new_id(), start=start, end=end,
                     patient_notes=self.patient_notes.toPlainText().strip(),
-                    override_reason=override_reason, **common))
+                    override_reason=override_reason, slot_template_id=self._template_id(),
+                    **common))
             else:
                 result = booking.book_series(self._ctx, first_start=start, end=end,
                                              rrule=rrule, **common)
@@ -514,13 +538,54 @@ class BookingDialog(QDialog):
                                              self.reference.locale, self.reference.names)),
                   error=False)
 
+    # ------------------------------------------------------------------ template slots
+
+    def _template_id(self) -> str | None:
+        return None if self.slot_template is None else self.slot_template.template_id
+
+    @Slot()
+    def _leave_template_if_moved(self) -> None:
+        template = self.slot_template
+        if template is not None and self.provider_combo.currentData() != template.provider_id:
+            self._leave_template()
+
+    def _leave_template(self) -> None:
+        self.slot_template = None
+        form = self.details.layout()
+        assert isinstance(form, QFormLayout)
+        form.setRowVisible(self.template_label, False)
+
+    # ------------------------------------------------------------------ other clinics
+
+    def offer_other_clinics(self) -> None:
+        """When this clinic has no free time for the type on the chosen day, list the
+        clinics the server says have room (nothing offline)."""
+        day = self.date_edit.date().toPython()
+        kind = self.type_combo.currentData()
+        if self._visits is None or kind is None:
+            return
+        try:
+            free = agenda.free_slots(self._ctx, self.reference.clinic_id, kind, day, day,
+                                     limit=1)
+            found = [] if free else self._visits.clinics_with_room(kind, day)
+        except (SessionLocked, SyncError):
+            found = []
+        self.other_clinics.show_clinics(
+            day, [c for c in found if c.clinic_id != self.reference.clinic_id])
+
+    @Slot(object)
+    def _other_clinic_chosen(self, clinic: ClinicWithRoom) -> None:
+        self.otherClinicChosen.emit(clinic)
+        self.reject()
+
     # ------------------------------------------------------------------ visits
 
     def _form_part(self) -> VisitPart:
         start = self.start()
         return VisitPart(self.type_combo.currentData(), self.provider_combo.currentData(),
                          start, start + timedelta(minutes=self.duration.value()),
-                         self.room_combo.currentData(), self.staff_notes.toPlainText().strip())
+                         self.room_combo.currentData(), self.staff_notes.toPlainText().strip(),
+                         self._template_id())
 
     def _describe_part(self, part: VisitPart) -> str:
         names = self.reference.names
@@ -544,6 +609,7 @@ class BookingDialog(QDialog):
             return
         part = self._form_part()
         self.visit.add(part)
+        self._leave_template()  # the next part is not in the template slot
         self.set_start(part.end)
         self._say(_("Added to the visit. Choose the next appointment (it starts when the "
                     "previous one ends), then press Book."), error=False)
@@ -624,6 +690,7 @@ class BookingDialog(QDialog):
         if not result.ok:
             assert result.refusal is not None
             self._show_refusal(result.refusal)
+            self.offer_other_clinics()
             return
         self._last_refusal = None
         self.alternatives_model.set_alternatives(())

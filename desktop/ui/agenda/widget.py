@@ -134,7 +134,8 @@ class AgendaWidget(QWidget):
         self.view.doubleClicked.connect(self.activated.emit)
         self.view.keyPressed.connect(self._on_key)
         self.view.slotChosen.connect(
-            lambda slot: self.slotRequested.emit("new", slot_request(slot, self._columns)))
+            lambda slot: self.slotRequested.emit(
+                "new", slot_request(slot, self._columns, self._frame)))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         # Columns share the grid's width: a resize lays them out again (once it settles).
@@ -323,7 +324,7 @@ class AgendaWidget(QWidget):
         slot = self.view.empty_slot_at(point)
         if slot is None:
             return None
-        return empty_slot_menu(self, slot_request(slot, self._columns),
+        return empty_slot_menu(self, slot_request(slot, self._columns, self._frame),
                                self.slotRequested.emit)
 
     def render_refusal(self, refusal: RefusalDTO) -> str:
