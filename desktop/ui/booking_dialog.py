@@ -619,6 +619,8 @@ class BookingDialog(QDialog):
         self.recurrence.setEnabled(not self.visit.parts)
         self._visit_part_shown = None
         self._show_book_text()
+        # The listed parts need room: grow rather than squeeze the form's notes.
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def _book_visit(self, patient_id: str) -> None:
         """Book the listed parts and the form's appointment on the server, all or none."""

@@ -46,6 +46,9 @@ class VisitParts(QGroupBox):
         self.hint.setWordWrap(True)
         self.list = QListWidget(self)
         self.list.setMaximumHeight(110)
+        self.list.setWordWrap(True)  # a long part wraps; nothing is cut off sideways
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.add_button = QPushButton(self)
         self.remove_button = QPushButton(self)
         buttons = QHBoxLayout()
@@ -119,8 +122,6 @@ class VisitParts(QGroupBox):
         self.list.setVisible(bool(self.parts))
         self.remove_button.setVisible(bool(self.parts))
         self.list.setCurrentRow(-1)
-        self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
 
 
 __all__ = ["VisitParts"]
