@@ -431,6 +431,7 @@ def test_the_visit_dialog_and_template_slots_fit_in_both_languages(
     set_language(language)
     try:
         day = fresh.clinic.first_day
+        book_visit(fresh, day)  # the agenda shows a visit's parts beside the template slot
         window = window_with_visits(qtbot, fresh, tmp_path)
         window.resize(*size)
         window.show()
