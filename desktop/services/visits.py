@@ -201,7 +201,7 @@ def visit_positions(ctx: DeskContext, appointment_ids: Sequence[str]) -> dict[st
             .order_by(AppointmentRow.start, AppointmentRow.id)))
     grouped: dict[str, list[str]] = {}
     for row_id, visit_id in rows:
-        grouped.setdefault(visit_id, []).append(row_id)
+        grouped.setdefault(str(visit_id), []).append(row_id)
     return {row_id: (ids.index(row_id) + 1, len(ids)) for ids in grouped.values()
             for row_id in ids}
 

@@ -9,7 +9,7 @@ holding ``booking:override`` and needs a reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, Qt, QTime, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -560,7 +560,8 @@ class BookingDialog(QDialog):
     def offer_other_clinics(self) -> None:
         """When this clinic has no free time for the type on the chosen day, list the
         clinics the server says have room (nothing offline)."""
-        day = self.date_edit.date().toPython()
+        chosen = self.date_edit.date()
+        day = date(chosen.year(), chosen.month(), chosen.day())
         kind = self.type_combo.currentData()
         if self._visits is None or kind is None:
             return

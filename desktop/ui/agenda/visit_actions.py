@@ -142,7 +142,8 @@ class VisitActions(QObject):
         }
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
-        return choices.get(box.clickedButton())
+        clicked = box.clickedButton()
+        return next((scope for button, scope in choices.items() if button is clicked), None)
 
 
 __all__ = ["THIS", "VISIT", "VisitActions"]
