@@ -7,7 +7,7 @@ Read-only, one read session per call, DTOs out. Each needs an unlocked session
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from desktop.services.calendar import MARGIN_BEFORE, Window, load_state, overlap
 from desktop.services.context import DeskContext, NotPermitted, require
 from desktop.services.display_language import type_name
 from desktop.services.dto import AgendaItem, AgendaView, AlternativeDTO, ConflictDTO
-from desktop.services.visits import visit_positions
+from desktop.services.visits import alternative_from_json, visit_positions
 from desktop.store import outbox
 from desktop.store.models import (
     AppointmentRow,
@@ -166,7 +166,7 @@ def conflict_inbox(ctx: DeskContext) -> tuple[ConflictDTO, ...]:
                 id=row.id, mutation_id=row.mutation_id,
                 intent=str(row.attempted.get("name", "")), code=row.code,
                 message_id=row.message_id, params=mapping.frozen(row.params),
-                alternatives=tuple(_alternative(a) for a in row.alternatives),
+                alternatives=tuple(alternative_from_json(a) for a in row.alternatives),
                 received_at=row.received_at,
             )
             for row in rows
@@ -264,16 +264,6 @@ def _time_zone(session: Session, clinic_id: str) -> str:
     if clinic is None:
         raise UnknownIdError(f"unknown clinic: {clinic_id}")
     return clinic.time_zone
-
-
-def _alternative(data: dict[str, Any]) -> AlternativeDTO:
-    return AlternativeDTO(
-        start=datetime.fromisoformat(data["start"]).astimezone(UTC),
-        end=datetime.fromisoformat(data["end"]).astimezone(UTC),
-        provider_id=str(data["provider_id"]),
-        room_id=data.get("room_id"),
-        equipment_ids=tuple(data.get("equipment_ids") or ()),
-    )
 
 
 __all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "earliest_free",
