@@ -449,3 +449,39 @@ def test_the_visit_dialog_and_template_slots_fit_in_both_languages(
         dialog.reject()
     finally:
         set_language("en")
+
+
+def test_a_visit_holds_at_most_ten_appointments_and_never_repeats(
+        qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
+    window = window_with_visits(qtbot, fresh, tmp_path)
+    dialog = visit_dialog(window, fresh, at(fresh.clinic.first_day, 9))
+    dialog.type_combo.setCurrentIndex(dialog.type_combo.findData(extra(fresh).scan_type))
+    while len(dialog.visit.parts) < 9:
+        dialog.add_to_visit()
+    dialog.add_to_visit()
+    assert len(dialog.visit.parts) == 9  # with the form's own: ten
+    assert dialog.message.text() == "A visit holds at most 10 appointments."
+    assert not dialog.recurrence.isEnabled()
+
+    dialog.visit.list.setCurrentRow(0)
+    dialog.visit.remove_button.click()
+    assert len(dialog.visit.parts) == 8
+    assert server_rows(fresh) == []  # nothing is sent before Book
+
+
+def test_choosing_another_provider_leaves_the_template_slot(
+        qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
+    day = fresh.clinic.first_day
+    window = window_with_visits(qtbot, fresh, tmp_path)
+    window.resize(1400, 900)
+    window.show()
+    click = point_at(window.agenda, day, fresh.clinic.provider_ids[0], at(day, 9, 40))
+    mouse(window.agenda, QEvent.Type.MouseButtonPress, click)
+    mouse(window.agenda, QEvent.Type.MouseButtonRelease, click)
+    dialog = next(d for d in window.findChildren(BookingDialog) if d.isVisible())
+    assert dialog.slot_template is not None and not dialog.template_label.isHidden()
+
+    dialog.provider_combo.setCurrentIndex(
+        dialog.provider_combo.findData(fresh.clinic.provider_ids[1]))
+
+    assert dialog.slot_template is None and dialog.template_label.isHidden()
