@@ -54,6 +54,7 @@ from desktop.ui.agenda.view import AgendaView as GraphicsView
 from desktop.ui.agenda.visit_actions import VISIT, VisitActions
 from desktop.ui.text import _, format_clock, format_when, render_message
 from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
+from scheduling.refusals import RefusalCode
 from scheduling.timeutil import day_bounds
 
 LOCKED = "The session is locked. Unlock it to continue."
@@ -578,6 +579,11 @@ class AgendaWidget(QWidget):
         else:
             verdict = self._waitlist_verdict(ident, target)[1]
         if verdict.ok or verdict.refusal is None:
+            return Judgement(True)
+        if (kind == "move" and verdict.refusal.code == RefusalCode.PATIENT_DOUBLE_BOOKED.value
+                and self._judge.visit_of(ident) is not None):
+            # Likely its own visit's next part, which moves too when the whole visit does:
+            # the drop asks which, and the server (or the desk's rules) judges that.
             return Judgement(True)
         return Judgement(False, self.render_refusal(verdict.refusal))
 

@@ -485,3 +485,22 @@ def test_choosing_another_provider_leaves_the_template_slot(
         dialog.provider_combo.findData(fresh.clinic.provider_ids[1]))
 
     assert dialog.slot_template is None and dialog.template_label.isHidden()
+
+
+def test_a_part_dragged_over_its_own_visit_moves_the_whole_visit(
+        qtbot: QtBot, fresh: LiveNotifications, tmp_path: Path) -> None:
+    day = fresh.clinic.first_day
+    scan, checkup = book_visit(fresh, day)  # 10:00 scan, 10:15 check-up
+    window = window_with_visits(qtbot, fresh, tmp_path)
+    window.resize(1400, 900)
+    window.show()
+    agenda = window.agenda
+    agenda.visit_actions.choose_scope = lambda _position: "visit"
+    provider = fresh.clinic.provider_ids[0]
+    grab = point_at(agenda, day, provider, at(day, 10, 5))
+    drop = point_at(agenda, day, provider, at(day, 10, 35))
+    drag(agenda, grab, grab + QPoint(0, 10), drop)  # onto the check-up's time
+
+    rows = {r.id: r for r in server_rows(fresh)}
+    assert rows[scan].start_at.astimezone(UTC) == at(day, 10, 30)
+    assert rows[checkup].start_at.astimezone(UTC) == at(day, 10, 45)
