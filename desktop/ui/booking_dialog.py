@@ -142,7 +142,7 @@ class BookingDialog(QDialog):
             notes.setFixedHeight(48)
         self.labels = {key: QLabel(self) for key in ("type", "provider", "room", "when",
                                                      "duration", "staff", "patient", "template")}
-        self.template_label = QLabel(self)
+        self.template_label = QLabel("" if slot_template is None else slot_template.name, self)
         self.template_label.setWordWrap(True)
         for key, field in (("type", self.type_combo), ("provider", self.provider_combo),
                            ("room", self.room_combo), ("when", when),
@@ -263,9 +263,6 @@ class BookingDialog(QDialog):
         self.override_box.setText(_("Book anyway, even though the time is taken"))
         self.override_reason.setPlaceholderText(_("Reason for double-booking (required)"))
         self._show_book_text()
-        if self.slot_template is not None:
-            self.template_label.setText(_("Template slot: {name}").format(
-                name=self.slot_template.name))
         self.close_button.setText(_("Close"))
         self.date_edit.setDisplayFormat(date_edit_format(self.reference.locale))
         self.time_edit.setDisplayFormat(time_edit_format(self.reference.locale))

@@ -379,7 +379,8 @@ def test_a_click_in_a_template_slot_books_into_it_and_the_server_records_it(
     dialogs = [d for d in window.findChildren(BookingDialog) if d.isVisible()]
     assert len(dialogs) == 1
     dialog = dialogs[0]
-    assert dialog.template_label.text() == "Template slot: New patient"
+    assert dialog.labels["template"].text() == "Template slot"
+    assert dialog.template_label.text() == TEMPLATE_NAME
     assert dialog.type_combo.currentData() == fresh.clinic.type_id
     assert dialog.start() == at(day, 9) and dialog.duration.value() == 60
     dialog.patients.choose(patient_of(fresh, 0))
