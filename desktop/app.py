@@ -47,6 +47,7 @@ from desktop.services.session import (
     SignedInUser,
     SignInService,
 )
+from desktop.services.visits import VisitsService
 from desktop.store.engine import Store
 from desktop.store.errors import (
     CorruptStoreError,
@@ -237,6 +238,7 @@ class DeskStart(QObject):
         window.waitlist_panel.set_service(OffersService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
+        window.set_visits(VisitsService(call, context.new_id))
         if self.screen is not None:
             self.screen.close()
             self.screen = None

@@ -7,7 +7,7 @@ Read-only, one read session per call, DTOs out. Each needs an unlocked session
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from desktop.services.calendar import MARGIN_BEFORE, Window, load_state, overlap
 from desktop.services.context import DeskContext, NotPermitted, require
 from desktop.services.display_language import type_name
 from desktop.services.dto import AgendaItem, AgendaView, AlternativeDTO, ConflictDTO
+from desktop.services.visits import alternative_from_json, visit_positions
 from desktop.store import outbox
 from desktop.store.models import (
     AppointmentRow,
@@ -165,7 +166,7 @@ def conflict_inbox(ctx: DeskContext) -> tuple[ConflictDTO, ...]:
                 id=row.id, mutation_id=row.mutation_id,
                 intent=str(row.attempted.get("name", "")), code=row.code,
                 message_id=row.message_id, params=mapping.frozen(row.params),
-                alternatives=tuple(_alternative(a) for a in row.alternatives),
+                alternatives=tuple(alternative_from_json(a) for a in row.alternatives),
                 received_at=row.received_at,
             )
             for row in rows
@@ -229,7 +230,7 @@ def _view(
             select(a.id, a.patient_id, patient.given_name, patient.family_name,
                    a.appointment_type_id, kind.name, kind.color, a.provider_id,
                    provider.name, a.room_id, room.name, a.start, a.end, a.status,
-                   a.pending_mutation_id, kind.names, a.virtual_checkin_at)
+                   a.pending_mutation_id, kind.names, a.virtual_checkin_at, a.visit_id)
             .outerjoin(patient, patient.id == a.patient_id)
             .outerjoin(kind, kind.id == a.appointment_type_id)
             .outerjoin(provider, provider.id == a.provider_id)
@@ -240,18 +241,21 @@ def _view(
         )
         if not include_cancelled:
             query = query.where(a.status.not_in(_HIDDEN))
-        items = tuple(
-            AgendaItem(
-                appointment_id=row[0], patient_id=row[1],
-                patient_name=f"{row[2]} {row[3]}".strip() if row[3] is not None else "",
-                appointment_type_id=row[4], type_name=type_name(row[5] or "", row[15]),
-                color=row[6] or "#888888", provider_id=row[7], provider_name=row[8] or "",
-                room_id=row[9], room_name=row[10] if row[9] else None,
-                start=row[11], end=row[12], status=row[13], pending=row[14] is not None,
-                virtual=row[16] is not None,
-            )
-            for row in session.execute(query)
+        rows = list(session.execute(query))
+    in_visits = [row[0] for row in rows if row[17] is not None]
+    parts = visit_positions(ctx, in_visits) if in_visits else {}
+    items = tuple(
+        AgendaItem(
+            appointment_id=row[0], patient_id=row[1],
+            patient_name=f"{row[2]} {row[3]}".strip() if row[3] is not None else "",
+            appointment_type_id=row[4], type_name=type_name(row[5] or "", row[15]),
+            color=row[6] or "#888888", provider_id=row[7], provider_name=row[8] or "",
+            room_id=row[9], room_name=row[10] if row[9] else None,
+            start=row[11], end=row[12], status=row[13], pending=row[14] is not None,
+            virtual=row[16] is not None, visit_part=parts.get(row[0]),
         )
+        for row in rows
+    )
     return AgendaView(clinic_id, tz, first, last, items)
 
 
@@ -260,16 +264,6 @@ def _time_zone(session: Session, clinic_id: str) -> str:
     if clinic is None:
         raise UnknownIdError(f"unknown clinic: {clinic_id}")
     return clinic.time_zone
-
-
-def _alternative(data: dict[str, Any]) -> AlternativeDTO:
-    return AlternativeDTO(
-        start=datetime.fromisoformat(data["start"]).astimezone(UTC),
-        end=datetime.fromisoformat(data["end"]).astimezone(UTC),
-        provider_id=str(data["provider_id"]),
-        room_id=data.get("room_id"),
-        equipment_ids=tuple(data.get("equipment_ids") or ()),
-    )
 
 
 __all__ = ["NotPermitted", "conflict_inbox", "day_view", "dismiss_conflict", "earliest_free",

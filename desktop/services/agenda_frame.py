@@ -1,4 +1,5 @@
-"""What the agenda draws behind the appointments: working hours, holidays, blockouts, outages.
+"""What the agenda draws behind the appointments: working hours, holidays, blockouts, outages,
+and the providers' named slot templates ("New patient").
 
 Read-only, one read session per call, DTOs out. Working hours come from the
 domain (:meth:`CalendarState.scheduled_hours`: weekly hours minus breaks, plus
@@ -18,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
-from desktop.store.models import OutboxEntry, SyncState
+from desktop.store.models import OutboxEntry, SlotTemplateRow, SyncState
 from scheduling.commands import Permission
 from scheduling.model import ResourceKind
 from scheduling.state import CalendarState
-from scheduling.timeutil import Interval, day_bounds, subtract, union
+from scheduling.timeutil import Interval, day_bounds, subtract, to_utc, union
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,26 @@ class AgendaFrame:
     closed: tuple[ClosedPeriod, ...]
     #: Providers' agenda colours (``#rrggbb``) by id; a provider without one is absent.
     colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The named slot templates of each (day, provider), earliest first.
+    templates: Mapping[tuple[date, str], tuple[TemplateSlot, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def template_at(self, day: date, provider_id: str, instant: datetime) -> TemplateSlot | None:
+        """The template slot of ``provider_id`` on ``day`` that holds ``instant``."""
+        return next((t for t in self.templates.get((day, provider_id), ())
+                     if t.start <= instant < t.end), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSlot:
+    """One day's occurrence of a named slot template, in UTC."""
+
+    template_id: str
+    name: str
+    provider_id: str
+    start: datetime
+    end: datetime
+    appointment_type_id: str | None = None
 
 
 def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> AgendaFrame:
@@ -61,7 +82,8 @@ def load_frame(ctx: DeskContext, clinic_id: str, first: date, last: date) -> Age
     user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
     with ctx.store.session() as session:
         state = _configuration(ctx, session, user.organization_id)
-    return _frame_of(state, clinic_id, first, last)
+        templates = _templates(session, clinic_id)
+    return _frame_of(state, clinic_id, first, last, templates)
 
 
 class FrameLoader:
@@ -88,7 +110,8 @@ class FrameLoader:
             if key != self._key or self._state is None:
                 self._state = _configuration(self._ctx, session, user.organization_id)
                 self._key = key
-        return _frame_of(self._state, clinic_id, first, last)
+            templates = _templates(session, clinic_id)
+        return _frame_of(self._state, clinic_id, first, last, templates)
 
 
 def _configuration(ctx: DeskContext, session: Session, organization_id: str) -> CalendarState:
@@ -97,7 +120,13 @@ def _configuration(ctx: DeskContext, session: Session, organization_id: str) -> 
     return load_state(session, organization_id, Window(now, now), patient_ids=())
 
 
-def _frame_of(state: CalendarState, clinic_id: str, first: date, last: date) -> AgendaFrame:
+def _templates(session: Session, clinic_id: str) -> list[SlotTemplateRow]:
+    return list(session.scalars(select(SlotTemplateRow).where(
+        SlotTemplateRow.clinic_id == clinic_id).order_by(SlotTemplateRow.start)))
+
+
+def _frame_of(state: CalendarState, clinic_id: str, first: date, last: date,
+              templates: list[SlotTemplateRow] | None = None) -> AgendaFrame:
     clinic = state.clinic(clinic_id)
     tz = clinic.time_zone
     span_start, _ = day_bounds(first, tz)
@@ -133,8 +162,19 @@ def _frame_of(state: CalendarState, clinic_id: str, first: date, last: date) -> 
             if o.start < span.end and span.start < o.end
         )
     colours = {provider.id: provider.color for provider in providers if provider.color}
+    slots: dict[tuple[date, str], list[TemplateSlot]] = {}
+    day = first
+    while day <= last:
+        for row in templates or ():
+            if row.weekday == day.weekday() and day not in holidays:
+                slots.setdefault((day, row.provider_id), []).append(TemplateSlot(
+                    row.id, row.name, row.provider_id,
+                    to_utc(datetime.combine(day, row.start), tz),
+                    to_utc(datetime.combine(day, row.end), tz), row.appointment_type_id))
+        day += timedelta(days=1)
     return AgendaFrame(clinic_id, tz, first, last, MappingProxyType(holidays),
-                       MappingProxyType(working), tuple(closed), MappingProxyType(colours))
+                       MappingProxyType(working), tuple(closed), MappingProxyType(colours),
+                       MappingProxyType({k: tuple(v) for k, v in slots.items()}))
 
 
-__all__ = ["AgendaFrame", "ClosedPeriod", "FrameLoader", "load_frame"]
+__all__ = ["AgendaFrame", "ClosedPeriod", "FrameLoader", "TemplateSlot", "load_frame"]

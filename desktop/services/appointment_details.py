@@ -13,7 +13,8 @@ from decimal import Decimal
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from desktop.services.display_language import display_language
-from desktop.store.models import AppointmentRow
+from desktop.services.visits import visit_position
+from desktop.store.models import AppointmentRow, SlotTemplateRow
 from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
 from scheduling.financials import from_cents
@@ -51,6 +52,10 @@ class AppointmentDetails:
     source: str = "staff"
     #: When the patient checked in from the portal (a telemedicine visit), else None.
     virtual_checkin_at: datetime | None = None
+    #: Its place in its visit, (number, total), or None when it is booked alone.
+    visit_part: tuple[int, int] | None = None
+    #: The name of the slot template it was booked into, or None.
+    slot_template_name: str | None = None
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -62,11 +67,15 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         if row is None or row.deleted:
             return None
         pending = row.pending_mutation_id is not None
+        template = (session.get(SlotTemplateRow, row.slot_template_id)
+                    if row.slot_template_id else None)
+        template_name = None if template is None else template.name
         state = load_state(session, user.organization_id, Window(now, now),
                            appointment_ids=(appointment_id,), patient_ids=(row.patient_id,))
     appointment = state.appointments.get(appointment_id)
     if appointment is None:
         return None
+    position = visit_position(ctx, appointment_id) if appointment.visit_id else None
     clinic = state.clinics[appointment.clinic_id]
     patient = state.patients.get(appointment.patient_id)
     kind = state.appointment_types.get(appointment.appointment_type_id)
@@ -87,6 +96,8 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         status_by_patient=_patient_channel(appointment.last_status_change),
         late_cancellation_fee=_fee(kind, ctx.policy.late_cancellation_fee),
         source=appointment.source.value, virtual_checkin_at=appointment.virtual_checkin_at,
+        visit_part=None if position is None else (position.number, position.total),
+        slot_template_name=template_name,
     )
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 #: Wire entities whose change re-shapes the agenda's frame and reference data.
 CONFIGURATION_ENTITIES = frozenset({
     "clinic", "resource", "appointment_type", "weekly_schedule", "schedule_exception",
-    "holiday", "blockout", "outage", "quota",
+    "holiday", "blockout", "outage", "quota", "slot_template",
 })
 
 

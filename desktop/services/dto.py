@@ -175,6 +175,8 @@ class AgendaItem:
     pending: bool
     #: Checked in from the portal for a telemedicine visit (shown "Arrived · virtual").
     virtual: bool = False
+    #: (number, total) when it is part of a visit.
+    visit_part: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,11 @@ class DragJudge:
         current = self._state.appointments.get(appointment_id)
         return None if current is None else current.series_id
 
+    def visit_of(self, appointment_id: str) -> str | None:
+        """The visit the appointment belongs to, if any."""
+        current = self._state.appointments.get(appointment_id)
+        return None if current is None else current.visit_id
+
     def entry_duration(self, entry_id: str) -> timedelta | None:
         """The default length of a waitlist entry's appointment type."""
         entry = self._state.waitlist.get(entry_id)

@@ -158,6 +158,21 @@ class WeeklyScheduleRow(Mirror, Base):
     valid_until: Mapped[date | None]
 
 
+class SlotTemplateRow(Mirror, Base):
+    """A named slot of a provider's week ("New patient" Mondays 09:00-10:00), store
+    migration 0012; ``appointment_type_id`` None: any type fits."""
+
+    __tablename__ = "slot_templates"
+
+    provider_id: Mapped[str] = mapped_column(String(64), index=True)
+    clinic_id: Mapped[str] = mapped_column(String(64))
+    weekday: Mapped[int]
+    start: Mapped[time]  # clinic-local wall clock
+    end: Mapped[time]
+    name: Mapped[str] = mapped_column(String(200))
+    appointment_type_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class ScheduleExceptionRow(Mirror, Base):
     __tablename__ = "schedule_exceptions"
 

@@ -335,6 +335,12 @@ def write_weekly_schedule(row: Any, r: model.WeeklySchedule) -> None:
     row.valid_from, row.valid_until = r.valid_from, r.valid_until
 
 
+def write_slot_template(row: Any, r: model.SlotTemplate) -> None:
+    row.provider_id, row.clinic_id, row.weekday = r.provider_id, r.clinic_id, r.weekday
+    row.start, row.end, row.name = r.start, r.end, r.name
+    row.appointment_type_id = r.appointment_type_id
+
+
 def write_schedule_exception(row: Any, r: model.ScheduleException) -> None:
     row.provider_id, row.clinic_id, row.kind = r.provider_id, r.clinic_id, r.kind.value
     row.start, row.end, row.reason = r.start, r.end, r.reason

@@ -484,7 +484,9 @@ def _decode(response: requests.Response) -> Any:
         raise OutOfOrder(code)
     if status >= 500:
         raise ServerFailure(f"HTTP {status}", status=status)
-    raise RequestRefused(status, code, error_message(body))
+    error = body.get("error") if isinstance(body, dict) else None
+    raise RequestRefused(status, code, error_message(body),
+                         error if status == 409 and isinstance(error, dict) else None)
 
 
 def _download_url(body: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from scheduling.refusals import N_
 
@@ -105,13 +106,16 @@ class RequestRefused(SyncError):
                     "If this keeps happening, tell your administrator.")
     transient = False
 
-    def __init__(self, status: int, code: str = "", server_message: str = "") -> None:
+    def __init__(self, status: int, code: str = "", server_message: str = "",
+                 refusal: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"HTTP {status} {code}".strip(), status=status)
         self.status = status
         self.code = code
         #: The server's own words for the desk (its error bodies never echo submitted
         #: values); shown only by screens that ask, never logged.
         self.server_message = server_message
+        #: A booking refusal's ``params`` and ``alternatives`` (409 answers), else empty.
+        self.refusal: Mapping[str, Any] = refusal or {}
 
 
 class TwoStepRequired(SyncError):

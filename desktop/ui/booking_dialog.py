@@ -9,7 +9,7 @@ holding ``booking:override`` and needs a reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, Qt, QTime, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda, booking
-from desktop.services.agenda_frame import load_frame
+from desktop.services.agenda_frame import TemplateSlot, load_frame
 from desktop.services.clinic_reference import ClinicReference, load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import (
@@ -48,8 +48,11 @@ from desktop.services.dto import (
 )
 from desktop.services.series_preview import preview_series
 from desktop.services.session import SessionLocked
+from desktop.services.visits import ClinicWithRoom, VisitPart, VisitsService, clinic_places
+from desktop.sync.errors import SyncError
 from desktop.ui.booking_defaults import default_start
 from desktop.ui.booking_model import AlternativesModel, OccurrencesModel, describe_alternative
+from desktop.ui.other_clinics import OtherClinics
 from desktop.ui.patient_picker import PatientPicker
 from desktop.ui.recurrence_editor import RecurrenceEditor
 from desktop.ui.text import (
@@ -62,6 +65,7 @@ from desktop.ui.text import (
     time_edit_format,
 )
 from desktop.ui.theme import ERROR, SUCCESS, text_style
+from desktop.ui.visit_parts import VisitParts
 from scheduling.commands import BookAppointment, Permission
 from scheduling.errors import RecurrenceError
 from scheduling.timeutil import to_local, to_utc
@@ -72,6 +76,14 @@ SEARCH_DAYS = 14
 STEP_MINUTES = 5
 #: The dialog widens to this when it shows a series' dates (reasons and alternatives wrap).
 SERIES_WIDTH = 1000
+#: The server's limit on the appointments of one visit.
+MAX_VISIT_PARTS = 10
+
+
+def visit_needs_server() -> str:
+    return _("Visits are booked on the server, and this desk cannot reach it now. Nothing "
+             "was booked. Book the appointments one by one, or try again when the desk is "
+             "back online.")
 
 
 class BookingDialog(QDialog):
@@ -82,15 +94,27 @@ class BookingDialog(QDialog):
     """
 
     booked = Signal(object)
+    #: "Other clinics with room": book at this clinic instead (a ClinicWithRoom).
+    otherClinicChosen = Signal(object)
 
     def __init__(self, ctx: DeskContext, clinic_id: str, *, start: datetime | None = None,
                  provider_id: str | None = None, patient: PatientDTO | None = None,
-                 minutes: int | None = None, parent: QWidget | None = None) -> None:
+                 minutes: int | None = None, visits: VisitsService | None = None,
+                 slot_template: TemplateSlot | None = None,
+                 parent: QWidget | None = None) -> None:
         """``start``/``provider_id``/``minutes`` prefill the form (a click or a drag on an
-        empty slot); without ``start`` the next quarter hour inside working hours."""
+        empty slot); without ``start`` the next quarter hour inside working hours.
+        ``visits`` books visits on the server (None: this desk has no server to ask);
+        ``slot_template`` books into a provider's named template slot (its id recorded)."""
         super().__init__(parent)
         self._ctx = ctx
+        self._visits = visits
+        #: The visit part whose alternatives are listed (None: the form's appointment).
+        self._visit_part_shown: int | None = None
+        self.slot_template = slot_template
         self._last_refusal: RefusalDTO | None = None
+        #: The visit part the server refused (its index and what it was), for the message.
+        self._refused_part: tuple[int, VisitPart] | None = None
         #: The series preview shown and not yet booked (a second Book books it).
         self._previewed: str | None = None
         self._clash_row: int | None = None  # the series row whose alternatives are listed
@@ -116,13 +140,17 @@ class BookingDialog(QDialog):
         self.staff_notes, self.patient_notes = QPlainTextEdit(self), QPlainTextEdit(self)
         for notes in (self.staff_notes, self.patient_notes):
             notes.setFixedHeight(48)
-        self.labels = {key: QLabel(self) for key in
-                       ("type", "provider", "room", "when", "duration", "staff", "patient")}
+        self.labels = {key: QLabel(self) for key in ("type", "provider", "room", "when",
+                                                     "duration", "staff", "patient", "template")}
+        self.template_label = QLabel("" if slot_template is None else slot_template.name, self)
+        self.template_label.setWordWrap(True)
         for key, field in (("type", self.type_combo), ("provider", self.provider_combo),
                            ("room", self.room_combo), ("when", when),
                            ("duration", self.duration), ("staff", self.staff_notes),
-                           ("patient", self.patient_notes)):
+                           ("patient", self.patient_notes),
+                           ("template", self.template_label)):
             form.addRow(self.labels[key], field)
+        form.setRowVisible(self.template_label, slot_template is not None)
 
         self.recurrence = RecurrenceEditor(ref.locale, self)
         self.find_button = QPushButton(self)
@@ -162,6 +190,8 @@ class BookingDialog(QDialog):
         left = QVBoxLayout()
         left.addWidget(self.patients)
         left.addWidget(self.details)
+        self.visit = VisitParts(ref.time_zone, ref.locale, self._describe_part, self)
+        left.addWidget(self.visit)
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.recurrence)
@@ -169,6 +199,8 @@ class BookingDialog(QDialog):
         right.addWidget(self.message)
         right.addWidget(self.alternatives_title)
         right.addWidget(self.alternatives, 1)
+        self.other_clinics = OtherClinics(clinic_places(ctx), self)
+        right.addWidget(self.other_clinics)
         right.addWidget(self.override)
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
@@ -201,6 +233,10 @@ class BookingDialog(QDialog):
         self.alternatives.clicked.connect(self._use_alternative)
         self.alternatives.activated.connect(self._use_alternative)
         self.book_button.clicked.connect(self.submit)
+        self.visit.add_button.clicked.connect(self.add_to_visit)
+        self.visit.changed.connect(self._visit_changed)
+        self.other_clinics.chosen.connect(self._other_clinic_chosen)
+        self.provider_combo.currentIndexChanged.connect(self._leave_template_if_moved)
         self.close_button.clicked.connect(self.reject)
         language_notifier().languageChanged.connect(self.retranslate)
         self.retranslate()
@@ -214,7 +250,8 @@ class BookingDialog(QDialog):
         for key, text in (("type", _("Type")), ("provider", _("Provider")),
                           ("room", _("Room")), ("when", _("Date and time")),
                           ("duration", _("Duration")), ("staff", _("Staff notes")),
-                          ("patient", _("Notes for the patient"))):
+                          ("patient", _("Notes for the patient")),
+                          ("template", _("Template slot"))):
             self.labels[key].setText(text)
         self.duration.setSuffix(" " + _("min"))
         self.room_combo.setItemText(0, _("Any suitable room"))
@@ -247,6 +284,10 @@ class BookingDialog(QDialog):
             self.room_combo.addItem(room.name, room.id)
         if provider_id is not None:
             self.provider_combo.setCurrentIndex(max(0, self.provider_combo.findData(provider_id)))
+        template = self.slot_template
+        if template is not None and template.appointment_type_id is not None:
+            self.type_combo.setCurrentIndex(
+                max(0, self.type_combo.findData(template.appointment_type_id)))
         self._type_changed()
         self.set_start(start or self._default_start())
 
@@ -308,6 +349,7 @@ class BookingDialog(QDialog):
         self._say(_("Free times from {time}:").format(
             time=format_when(start, self.reference.time_zone, self.reference.locale))
                   if found else _("No free time in the next two weeks."), error=not found)
+        self.offer_other_clinics()
 
     @Slot(int)
     def _provider_activated(self, _index: int) -> None:
@@ -324,6 +366,9 @@ class BookingDialog(QDialog):
         clash: book that date on its own)."""
         if self._clash_row is not None:
             self._book_clash_alternative(alternative)
+            return
+        if self._visit_part_shown is not None:
+            self._move_visit_part(self._visit_part_shown, alternative)
             return
         self.set_start(alternative.start)
         index = self.provider_combo.findData(alternative.provider_id)
@@ -358,6 +403,7 @@ class BookingDialog(QDialog):
             self._say(str(error), error=True)
             return
         self._clash_row = None
+        self._refused_part = None
         start = self.start()
         end = start + timedelta(minutes=self.duration.value())
         common = {
@@ -367,6 +413,9 @@ class BookingDialog(QDialog):
             "room_id": self.room_combo.currentData(),
             "notes": self.staff_notes.toPlainText().strip(),
         }
+        if self.visit.parts:
+            self._book_visit(patient.id)
+            return
         if rrule is not None and self._previewed != rrule:
             self._preview(rrule, start, end, common)
             return
@@ -376,7 +425,8 @@ class BookingDialog(QDialog):
                 result = booking.run_booking(self._ctx, BookAppointment(
                     self._ctx.actor(), self._ctx.new_id(), start=start, end=end,
                     patient_notes=self.patient_notes.toPlainText().strip(),
-                    override_reason=override_reason, **common))
+                    override_reason=override_reason, slot_template_id=self._template_id(),
+                    **common))
             else:
                 result = booking.book_series(self._ctx, first_start=start, end=end,
                                              rrule=rrule, **common)
@@ -437,6 +487,11 @@ class BookingDialog(QDialog):
             self.book_button.setText(ngettext("Book {count} appointment",
                                               "Book {count} appointments", free)
                                      .format(count=free))
+        elif self.visit.parts:
+            count = len(self.visit.parts) + 1
+            self.book_button.setText(ngettext("Book the visit ({count} appointment)",
+                                              "Book the visit ({count} appointments)", count)
+                                     .format(count=count))
         elif self.recurrence.isChecked():
             self.book_button.setText(_("Preview dates"))
         else:
@@ -480,6 +535,135 @@ class BookingDialog(QDialog):
                                              self.reference.locale, self.reference.names)),
                   error=False)
 
+    # ------------------------------------------------------------------ template slots
+
+    def _template_id(self) -> str | None:
+        return None if self.slot_template is None else self.slot_template.template_id
+
+    @Slot()
+    def _leave_template_if_moved(self) -> None:
+        template = self.slot_template
+        if template is not None and self.provider_combo.currentData() != template.provider_id:
+            self._leave_template()
+
+    def _leave_template(self) -> None:
+        self.slot_template = None
+        form = self.details.layout()
+        assert isinstance(form, QFormLayout)
+        form.setRowVisible(self.template_label, False)
+
+    # ------------------------------------------------------------------ other clinics
+
+    def offer_other_clinics(self) -> None:
+        """When this clinic has no free time for the type on the chosen day, list the
+        clinics the server says have room (nothing offline)."""
+        chosen = self.date_edit.date()
+        day = date(chosen.year(), chosen.month(), chosen.day())
+        kind = self.type_combo.currentData()
+        if self._visits is None or kind is None:
+            return
+        try:
+            free = agenda.free_slots(self._ctx, self.reference.clinic_id, kind, day, day,
+                                     limit=1)
+            found = [] if free else self._visits.clinics_with_room(kind, day)
+        except (SessionLocked, SyncError):
+            found = []
+        self.other_clinics.show_clinics(
+            day, [c for c in found if c.clinic_id != self.reference.clinic_id])
+
+    @Slot(object)
+    def _other_clinic_chosen(self, clinic: ClinicWithRoom) -> None:
+        self.otherClinicChosen.emit(clinic)
+        self.reject()
+
+    # ------------------------------------------------------------------ visits
+
+    def _form_part(self) -> VisitPart:
+        start = self.start()
+        return VisitPart(self.type_combo.currentData(), self.provider_combo.currentData(),
+                         start, start + timedelta(minutes=self.duration.value()),
+                         self.room_combo.currentData(), self.staff_notes.toPlainText().strip(),
+                         self._template_id())
+
+    def _describe_part(self, part: VisitPart) -> str:
+        names = self.reference.names
+        what = _("{type} with {provider}").format(
+            type=names.get(part.appointment_type_id, ""),
+            provider=names.get(part.provider_id, ""))
+        if part.room_id:
+            what = _("{what}, {room}").format(what=what, room=names.get(part.room_id, ""))
+        return what
+
+    @Slot()
+    def add_to_visit(self) -> None:
+        """Keep the form's appointment as a part of the visit; the form goes on with the
+        next part, starting when this one ends."""
+        if self.recurrence.isChecked():
+            self._say(_("A visit cannot repeat. Turn off Repeat to book a visit."), error=True)
+            return
+        if len(self.visit.parts) + 1 >= MAX_VISIT_PARTS:
+            self._say(_("A visit holds at most {count} appointments.").format(
+                count=MAX_VISIT_PARTS), error=True)
+            return
+        part = self._form_part()
+        self.visit.add(part)
+        self._leave_template()  # the next part is not in the template slot
+        self.set_start(part.end)
+        self._say(_("Added to the visit. Choose the next appointment (it starts when the "
+                    "previous one ends), then press Book."), error=False)
+
+    @Slot()
+    def _visit_changed(self) -> None:
+        self.recurrence.setEnabled(not self.visit.parts)
+        self._visit_part_shown = None
+        self._show_book_text()
+        # The listed parts need room: grow rather than squeeze the form's notes.
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
+
+    def _book_visit(self, patient_id: str) -> None:
+        """Book the listed parts and the form's appointment on the server, all or none."""
+        if self._visits is None:
+            self._say(visit_needs_server(), error=True)
+            return
+        parts = [*self.visit.parts, self._form_part()]
+        try:
+            outcome = self._visits.book(self.reference.clinic_id, patient_id, parts)
+        except SessionLocked:
+            self._say(_("The desk is locked. Unlock it to continue."), error=True)
+            return
+        except SyncError as error:
+            self._say(str(error), error=True)
+            return
+        if outcome.offline:
+            self._say(visit_needs_server(), error=True)
+            return
+        if outcome.ok:
+            self.booked.emit(ActionResult(ok=True, record_id=outcome.visit_id))
+            self.accept()
+            return
+        if outcome.refusal is None:
+            self._say(_("The server did not book the visit: {reason} Nothing was booked.")
+                      .format(reason=outcome.server_message), error=True)
+            return
+        index = outcome.part
+        listed = index is not None and index < len(self.visit.parts)
+        self.visit.mark_refused(index if listed else None)
+        self._visit_part_shown = index if listed else None
+        self._refused_part = None if index is None else (index, parts[index])
+        self._show_refusal(outcome.refusal)
+
+    def _move_visit_part(self, index: int, alternative: AlternativeDTO) -> None:
+        """Put the refused part at an offered free time (same length)."""
+        part = self.visit.parts[index]
+        moved = VisitPart(part.appointment_type_id, alternative.provider_id, alternative.start,
+                          alternative.start + (part.end - part.start), alternative.room_id,
+                          part.notes, part.slot_template_id)
+        self.visit.replace(index, moved)
+        self._visit_part_shown = None
+        self._refused_part = None
+        self._say(_("Appointment {number} of the visit moved to a free time. Press Book to "
+                    "book the visit.").format(number=index + 1), error=False)
+
     @Slot(object)
     def _patient_chosen(self, _patient: PatientDTO) -> None:
         if self.message.text() == _("Choose a patient first, or create a new one."):
@@ -506,6 +690,7 @@ class BookingDialog(QDialog):
         if not result.ok:
             assert result.refusal is not None
             self._show_refusal(result.refusal)
+            self.offer_other_clinics()
             return
         self._last_refusal = None
         self.alternatives_model.set_alternatives(())
@@ -525,6 +710,11 @@ class BookingDialog(QDialog):
         reason = render_message(refusal.message_id, refusal.params, tz=ref.time_zone,
                                 clinic_locale=ref.locale, names=self._names())
         self.alternatives_model.set_alternatives(refusal.alternatives)
+        if self._refused_part is not None:
+            index, part = self._refused_part
+            reason = _("Appointment {number} of the visit ({what}) cannot be booked: {reason} "
+                       "Nothing was booked.").format(
+                number=index + 1, what=self._describe_part(part), reason=reason)
         if refusal.alternatives:
             reason = _("{reason} Pick one of the free times below.").format(reason=reason)
         if refusal.overridable and self.may_override:

@@ -53,6 +53,10 @@ class DetailsPanel(QWidget):
             form.addWidget(title)
             form.addWidget(value)
         set_heading(self.values[0], 1.3)
+        #: "Part of a visit (2 of 3)" and "Template slot: New patient", when they apply.
+        self.grouping = QLabel(self.form_box)
+        self.grouping.setWordWrap(True)
+        form.addWidget(self.grouping)
         self.notifications_button = QPushButton(self.form_box)
         form.addSpacing(6)
         form.addWidget(self.notifications_button)
@@ -128,3 +132,16 @@ class DetailsPanel(QWidget):
                  details.notes or "—", details.patient_notes or "—", sync)
         for value, text in zip(self.values, texts, strict=True):
             value.setText(text)
+        self.grouping.setText(grouping_text(details))
+        self.grouping.setVisible(bool(self.grouping.text()))
+
+
+def grouping_text(details: AppointmentDetails) -> str:
+    """The visit it belongs to and the template slot it was booked into, one per line."""
+    lines = []
+    if details.visit_part is not None:
+        lines.append(_("Part of a visit ({number} of {total})").format(
+            number=details.visit_part[0], total=details.visit_part[1]))
+    if details.slot_template_name is not None:
+        lines.append(_("Template slot: {name}").format(name=details.slot_template_name))
+    return "\n".join(lines)

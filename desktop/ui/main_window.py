@@ -44,6 +44,7 @@ from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, PatientDTO
 from desktop.services.session import ServerCheck, ServerIdentity, SessionLocked
+from desktop.services.visits import ClinicWithRoom, VisitsService
 from desktop.sync.errors import ServerUnreachable
 from desktop.sync.worker import SyncStatus
 from desktop.ui.admin.menu import AdministrationMenu
@@ -127,6 +128,8 @@ class MainWindow(QMainWindow):
         self._windows: list[QWidget] = []  # open board / inbox windows, closed on lock
         self._sign_in: SignInScreen | None = None
         self._shown_before_lock: str | None = None  # the details shown when the desk locked
+        #: The server's visit API (None until the application connects it, or offline-only).
+        self.visits: VisitsService | None = None
 
         self.agenda = AgendaWidget(ctx)
         self.setCentralWidget(self.agenda)
@@ -496,13 +499,34 @@ class MainWindow(QMainWindow):
             start = to_utc(datetime.combine(self._day, time(9)), self._zone)
         dialog = BookingDialog(self._ctx, self.clinic_id, start=start, patient=patient,
                                provider_id=None if slot is None else slot.provider_id,
-                               minutes=None if slot is None else slot.minutes, parent=self)
+                               minutes=None if slot is None else slot.minutes,
+                               visits=self.visits,
+                               slot_template=None if slot is None else slot.template,
+                               parent=self)
         if slot is not None and slot.room_id is not None:
             dialog.room_combo.setCurrentIndex(max(0, dialog.room_combo.findData(slot.room_id)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.booked.connect(self._after_booking)
         dialog.booked.connect(lambda _result: self.localChange.emit())
+        dialog.otherClinicChosen.connect(
+            lambda clinic, form=dialog: self._book_at_other_clinic(
+                clinic, form.patients.patient, form.type_combo.currentData()))
         dialog.open()
+        return dialog
+
+    def set_visits(self, service: VisitsService | None) -> None:
+        """The server's visit API (booking dialogs and the agenda's whole-visit changes)."""
+        self.visits = service
+        self.agenda.visit_actions.service = service
+
+    def _book_at_other_clinic(self, clinic: ClinicWithRoom, patient: PatientDTO | None,
+                              type_id: str | None) -> BookingDialog:
+        """"Other clinics with room": show that clinic and book the same type there, at
+        its first free time."""
+        self.set_clinic(clinic.clinic_id)
+        dialog = self.new_appointment(patient, start=clinic.first.start)
+        dialog.type_combo.setCurrentIndex(max(0, dialog.type_combo.findData(type_id)))
+        dialog.use_alternative(clinic.first)
         return dialog
 
     @Slot()

@@ -20,6 +20,7 @@ from desktop.services.appointment_details import load_details
 from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
 from desktop.services.session import SessionLocked
+from desktop.ui.agenda.visit_actions import THIS, VISIT, VisitActions
 from desktop.ui.cancel_dialog import CancelChoice, ask_cancellation
 from desktop.ui.text import N_, _
 from desktop.ui.undo_history import UndoHistory, booked, status_changed
@@ -66,6 +67,8 @@ class AppointmentActions(QObject):
         self.open_patient: Callable[[str], None] = lambda _patient_id: None
         self.edit: Callable[[str], None] = lambda _appointment_id: None
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
+        #: Asks "this appointment only / the whole visit" for a part of a visit.
+        self.visits: VisitActions | None = None
 
     # ------------------------------------------------------------------ the menu
 
@@ -119,7 +122,13 @@ class AppointmentActions(QObject):
 
     def cancel(self, appointment_id: str) -> bool:
         """Ask for a reason, then cancel; giving no reason cancels nothing. A late
-        cancellation is recorded and said (seed 003), not refused."""
+        cancellation is recorded and said (seed 003), not refused. A part of a visit asks
+        first whether the whole visit is cancelled (on the server, all or nothing)."""
+        scope, position = (THIS, None) if self.visits is None \
+            else self.visits.scope(appointment_id)
+        if scope is None:
+            self._say(_("Nothing was cancelled."))
+            return False
         answer = self.ask_cancel_reason()
         choice = answer if isinstance(answer, CancelChoice) or answer is None \
             else CancelChoice("", answer)
@@ -127,6 +136,8 @@ class AppointmentActions(QObject):
         if choice is None or not reason:
             self._say(_("Nothing was cancelled: a reason is needed."))
             return False
+        if position is not None and scope == VISIT and self.visits is not None:
+            return self.visits.cancel(position, reason, choice.category or None)
         result = self._call(lambda: booking.cancel(self._ctx, appointment_id, reason,
                                                    category=choice.category or None))
         if result is None or not result.ok:

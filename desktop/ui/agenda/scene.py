@@ -30,6 +30,7 @@ from desktop.services.agenda_frame import AgendaFrame
 from desktop.services.dto import AgendaItem
 from desktop.ui.agenda.layout import DayAxis, Lane, Scale, Span, day_axis, lay_out
 from desktop.ui.agenda.status_style import STRIPE_WIDTH, opacity_of, status_colour
+from desktop.ui.agenda.template_slots import TemplateSlotItem
 from desktop.ui.text import _, display_locale, format_clock
 from desktop.ui.theme import AgendaColours, scaled_font, text_on
 from scheduling.i18n import TERMS
@@ -476,6 +477,15 @@ class SceneDrawing:
                           QPen(Qt.PenStyle.NoPen), QBrush(QColor(colour)))
         day_end = len(geo.axes) > 1 and column.index % self._keys == self._keys - 1
         scene.addItem(_backdrop(content, column, self._lines[column.day], day_end))
+        if content.frame is not None and content.columns == "provider":
+            axis = geo.axes[column.day]
+            for slot in content.frame.templates.get((column.day, column.key), ()):
+                top = geo.y_of(column.day, max(slot.start, axis.start))
+                bottom = geo.y_of(column.day, min(slot.end, axis.end))
+                if bottom > top:
+                    scene.addItem(TemplateSlotItem(
+                        slot, QRectF(x, top, geo.column_width, bottom - top),
+                        self._painter.font, content.colours))
         items = self._by_column.get(column.index, ())
         lanes = lay_out(Span(i.appointment_id, column.index, i.start, i.end) for i in items)
         for item in items:
@@ -571,6 +581,7 @@ class ItemPainter:
         self._hidden = _("Patient hidden")
         self._statuses: dict[tuple[str, bool, bool], str] = {}
         self._virtual = _("{type} · {status}")
+        self._visit_part = _("Part of a visit ({number} of {total})")
         self._styles: dict[tuple[str, bool], ItemStyle] = {}
         self._clocks: dict[tuple[int, int], str] = {}
         self._zone = zone(content.geometry.tz)
@@ -615,6 +626,9 @@ class ItemPainter:
                 item.color, item.pending, content.colours)
         tooltip = self._tooltip.format(time=clock, patient=patient, type=item.type_name,
                                        status=status)
+        if item.visit_part is not None:
+            tooltip += "\n" + self._visit_part.format(number=item.visit_part[0],
+                                                      total=item.visit_part[1])
         return text, tooltip, style
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from PySide6.QtWidgets import QMenu, QWidget
 
+from desktop.services.agenda_frame import AgendaFrame, TemplateSlot
 from desktop.ui.agenda.scene import NO_ROOM
 from desktop.ui.agenda.view import EmptySlot
 from desktop.ui.text import _
@@ -28,18 +29,25 @@ class SlotRequest:
     room_id: str | None
     start: datetime
     end: datetime | None
+    #: The provider's named slot template the click fell in (booked into it).
+    template: TemplateSlot | None = None
 
     @property
     def minutes(self) -> int | None:
         return None if self.end is None else int((self.end - self.start).total_seconds() // 60)
 
 
-def slot_request(slot: EmptySlot, columns: str) -> SlotRequest:
-    """The request of ``slot`` in provider (``provider``) or room (``room``) columns."""
+def slot_request(slot: EmptySlot, columns: str,
+                 frame: AgendaFrame | None = None) -> SlotRequest:
+    """The request of ``slot`` in provider (``provider``) or room (``room``) columns; a
+    click inside a provider's template slot asks for the whole template slot."""
     key = slot.column.key
     if columns == "room":
         return SlotRequest(None, None if key in ("", NO_ROOM) else key, slot.start, slot.end)
-    return SlotRequest(key, None, slot.start, slot.end)
+    template = None if frame is None else frame.template_at(slot.column.day, key, slot.start)
+    if template is not None and slot.end is None:
+        return SlotRequest(key, None, template.start, template.end, template)
+    return SlotRequest(key, None, slot.start, slot.end, template)
 
 
 def empty_slot_menu(parent: QWidget, request: SlotRequest,

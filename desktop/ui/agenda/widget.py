@@ -51,8 +51,10 @@ from desktop.ui.agenda.updates import (
 )
 from desktop.ui.agenda.view import WAITLIST_MIME, Judgement, Mode, Target
 from desktop.ui.agenda.view import AgendaView as GraphicsView
+from desktop.ui.agenda.visit_actions import VISIT, VisitActions
 from desktop.ui.text import _, format_clock, format_when, render_message
 from desktop.ui.undo_history import Change, UndoHistory, booked, moved, resized
+from scheduling.refusals import RefusalCode
 from scheduling.timeutil import day_bounds
 
 LOCKED = "The session is locked. Unlock it to continue."
@@ -124,13 +126,17 @@ class AgendaWidget(QWidget):
         self.appointment_actions.open_patient = self.openPatient.emit
         self.appointment_actions.to_pinboard = self.pinboardRequested.emit
         self.appointment_actions.edit = self.editRequested.emit
+        self.visit_actions = VisitActions(ctx, self, say=self.message.emit, done=self._written,
+                                          reference=lambda: self._reference)
+        self.appointment_actions.visits = self.visit_actions
         #: Asks "this one / this and following / all" for a series; None = give up.
         self.choose_series_scope: Callable[[], str | None] = self._ask_series_scope
         self.view.clicked.connect(self.select)
         self.view.doubleClicked.connect(self.activated.emit)
         self.view.keyPressed.connect(self._on_key)
         self.view.slotChosen.connect(
-            lambda slot: self.slotRequested.emit("new", slot_request(slot, self._columns)))
+            lambda slot: self.slotRequested.emit(
+                "new", slot_request(slot, self._columns, self._frame)))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         # Columns share the grid's width: a resize lays them out again (once it settles).
@@ -319,7 +325,7 @@ class AgendaWidget(QWidget):
         slot = self.view.empty_slot_at(point)
         if slot is None:
             return None
-        return empty_slot_menu(self, slot_request(slot, self._columns),
+        return empty_slot_menu(self, slot_request(slot, self._columns, self._frame),
                                self.slotRequested.emit)
 
     def render_refusal(self, refusal: RefusalDTO) -> str:
@@ -574,6 +580,11 @@ class AgendaWidget(QWidget):
             verdict = self._waitlist_verdict(ident, target)[1]
         if verdict.ok or verdict.refusal is None:
             return Judgement(True)
+        if (kind == "move" and verdict.refusal.code == RefusalCode.PATIENT_DOUBLE_BOOKED.value
+                and self._judge.visit_of(ident) is not None):
+            # Likely its own visit's next part, which moves too when the whole visit does:
+            # the drop asks which, and the server (or the desk's rules) judges that.
+            return Judgement(True)
         return Judgement(False, self.render_refusal(verdict.refusal))
 
     def _placement(self, target: Target) -> tuple[str | None, str | None]:
@@ -644,6 +655,13 @@ class AgendaWidget(QWidget):
              before.room_id if self._columns == "room" else None),
             (start, provider_id, room_id))
         said = _("Moved to {when}.").format(when=self._when(start))
+        scope, position = self.visit_actions.scope(appointment_id)
+        if scope is None:
+            self.message.emit(_("Nothing was moved."))
+            return
+        if position is not None and scope == VISIT:
+            self.visit_actions.move(position, start)
+            return
         if self._judge.series_of(appointment_id) is None:
             self._apply(self.appointment_actions.run(lambda: booking.move(
                 self._ctx, appointment_id, start, provider_id=provider_id, room_id=room_id)),

@@ -100,7 +100,12 @@ def test_a_store_of_the_previous_release_opens_with_every_row_intact(
     store = open_store(previous_store, keyring_backend=keyring)  # the key store works again
     try:
         assert migrate.current_revision(store.engine) == migrate.head_revision()
-        assert every_row(store.engine, old_columns) == before
+        after = every_row(store.engine, old_columns)
+        # Store revision 0012 sets the pull cursor back so the next pull brings the slot
+        # templates made before it; nothing else changes.
+        cursor = old_columns["sync_state"].index("server_version")
+        assert [row[cursor] for row in after.pop("sync_state")] == [0]
+        assert after == {k: v for k, v in before.items() if k != "sync_state"}
         with store.session() as session:
             pending = session.execute(text(
                 "SELECT count(*) FROM patients WHERE family_name = 'Pending'")).scalar_one()
