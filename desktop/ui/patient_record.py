@@ -43,9 +43,9 @@ from desktop.services.admin import refusal_text
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
 from desktop.services.financials import (
+    WAIVE_PERMISSION,
     AppointmentMoney,
     FinancialError,
-    WAIVE_PERMISSION,
     FinancialsService,
     amount,
     record_names,

@@ -3,7 +3,8 @@ appointment's financial record, its charges and its payments.
 
 Amounts travel as decimal text with two places (``"25.00"``), or JSON numbers on the
 way in; never stored as float. Reading needs ``patient:view``, writing
-``patient:edit``, waiving a posted late-cancellation fee ``booking:override``. The logic is in :mod:`sync_server.services.financials`.
+``patient:edit``, waiving a posted late-cancellation fee ``booking:override``. The
+logic is in :mod:`sync_server.services.financials`.
 """
 
 from __future__ import annotations
