@@ -51,15 +51,18 @@ def amount(text: str, field: str) -> Decimal:
 
 
 def _money(record: dict[str, Any], appointment: dict[str, Any]) -> AppointmentMoney:
+    def decimal(name: str) -> Decimal:
+        return Decimal(str(record.get(name, "0.00")))
+
     return AppointmentMoney(
         str(appointment["id"]), datetime.fromisoformat(str(appointment["start"])),
         str(appointment["status"]), str(appointment["provider_id"]),
-        str(appointment["appointment_type_id"]),
-        *(Decimal(str(record[name])) for name in (
-            "total_charge", "insurance_coverage", "copay_amount", "late_cancellation_fee",
-            "amount_paid", "amount_due")),
-        str(record["payment_status"]), bool(record["late_cancellation"]),
-        Decimal(str(record.get("fee_waived", "0.00"))))
+        str(appointment["appointment_type_id"]), total_charge=decimal("total_charge"),
+        insurance_coverage=decimal("insurance_coverage"), copay_amount=decimal("copay_amount"),
+        late_cancellation_fee=decimal("late_cancellation_fee"),
+        amount_paid=decimal("amount_paid"), amount_due=decimal("amount_due"),
+        payment_status=str(record["payment_status"]),
+        late_cancellation=bool(record["late_cancellation"]), fee_waived=decimal("fee_waived"))
 
 
 class FinancialsService:

@@ -226,3 +226,11 @@ def test_a_desk_push_by_a_scoped_user_books_their_department_and_not_another(
     [conflict] = conflicts
     assert (conflict["code"], conflict["params"]) == ("UNKNOWN_RECORD", {"kind": "provider"})
     assert "was not found" in conflict["message_id"]
+
+
+def test_the_account_answer_names_the_departments_a_scoped_user_sees(org: Departments) -> None:
+    mine = org.scoped("GET", "/auth/me").json()
+    everyone = org.admin("GET", "/auth/me").json()
+    assert mine["department_context"] == [
+        {"id": org.dental, "name": "Dental", "clinic_id": org.booked.clinic.clinic_id}]
+    assert everyone["department_context"] is None
