@@ -17,7 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from babel.numbers import format_decimal
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -181,6 +181,10 @@ class PatientRecordDialog(QDialog):
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._chosen)
+        # A late, partly waived line wraps in a narrow window: rows grow to show it all
+        # (once the header has its new widths: the signal comes before they apply).
+        header.sectionResized.connect(
+            lambda *_args: QTimer.singleShot(0, self.table.resizeRowsToContents))
         self.charge, self.coverage, self.copay, self.payment = (
             QLineEdit(page) for _i in range(4))
         for edit, name in ((self.charge, "charge"), (self.coverage, "coverage"),
@@ -262,6 +266,7 @@ class PatientRecordDialog(QDialog):
                 _(PAYMENT_NAMES.get(line.payment_status, line.payment_status))]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeRowsToContents()
         enabled = bool(self.lines)
         for widget in (self.charge, self.coverage, self.copay, self.payment,
                        self.save_amounts_button, self.pay_button):
