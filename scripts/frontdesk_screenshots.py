@@ -113,8 +113,11 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
         return
     items = [i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day).items]
     # 1. The agenda after a quick-created booking: stripes, legend, now line, the notice.
-    free = agenda.free_slots(ctx, RIVERSIDE, items[0].appointment_type_id, window.day,
-                             window.day + timedelta(days=2), limit=1)[0]
+    # The first of the day's types with a free time in the next days (a day's first
+    # type may be fully booked).
+    free = next(slot for type_id in dict.fromkeys(i.appointment_type_id for i in items)
+                for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
+                                              window.day + timedelta(days=2), limit=1))
     patient = patients.search(ctx, "Smith", limit=1)[0]
     dialog = window.new_appointment(patient)
     dialog.set_start(free.start)

@@ -479,6 +479,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_message(self, text: str) -> None:
+        # A newer message replaces the last change's notice (they would overlap).
+        self.change_notice.dismiss()
         self.statusBar().showMessage(text, 15_000)
 
     # ------------------------------------------------------------------ actions
