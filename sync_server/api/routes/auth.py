@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import limits
@@ -15,7 +14,6 @@ from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
 from sync_server.api.fields import Email, Slug, text_check
 from sync_server.core.context import ServerContext
 from sync_server.core.throttle import Throttled
-from sync_server.db.models import Department
 from sync_server.services import accounts, departments, mfa
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -174,13 +172,8 @@ def me(user: CurrentUser, session: SessionDep) -> Me:
 
 
 def _department_context(session: Session, user: accounts.Principal) -> list[DepartmentOut] | None:
-    seen = departments.scope(user, departments.VIEW)
-    if seen is None:
-        return None
-    rows = session.scalars(select(Department).where(
-        Department.organization_id == user.organization_id,
-        Department.id.in_(sorted(seen))).order_by(Department.name, Department.id))
-    return [DepartmentOut(id=row.id, name=row.name, clinic_id=row.clinic_id) for row in rows]
+    found = departments.context(session, user)
+    return None if found is None else [DepartmentOut(**values) for values in found]
 
 
 def _credentials(body: LoginRequest, request: Request) -> accounts.Credentials:
