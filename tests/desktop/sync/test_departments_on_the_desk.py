@@ -17,7 +17,8 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
 
-from desktop.services import agenda, booking
+from desktop.services import agenda, booking, patients
+from desktop.services.appointment_details import load_details
 from desktop.services.context import DeskContext
 from desktop.services.patient_history import patient_history
 from desktop.ui.agenda.widget import AgendaWidget
@@ -87,6 +88,12 @@ def org(desk: Desk, clinic: Clinic, db: Session, server_settings: Settings) -> T
     return TwoDepartments(desk, emails[0], emails[1], dental_visit, physio_visit)
 
 
+def booking_start(ctx: DeskContext, appointment_id: str) -> datetime:
+    details = load_details(ctx, appointment_id)
+    assert details is not None
+    return details.start
+
+
 def agenda_of(qtbot: QtBot, ctx: DeskContext, clinic: Clinic, columns: str) -> AgendaWidget:
     widget = AgendaWidget(ctx)
     qtbot.addWidget(widget)
@@ -116,6 +123,8 @@ def test_each_user_sees_only_their_departments_providers_rooms_and_appointments(
         assert by_provider.appointment_item(theirs) is None
         history = patient_history(ctx, clinic.patient_ids[0])
         assert history is not None and [v.appointment_id for v in history.upcoming] == [mine]
+        [found] = [p for p in patients.search(ctx, "Given0 Family0") if p.id == history.patient.id]
+        assert found.next_appointment == booking_start(ctx, mine)
         free = agenda.earliest_free(ctx, clinic.clinic_id, clinic.type_id, limit=6)
         assert free and {slot.provider_id for slot in free} == {provider}
         dialog = BookingDialog(ctx, clinic.clinic_id)
