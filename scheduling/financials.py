@@ -115,5 +115,21 @@ def with_payment(financials: Financials, amount: object) -> Financials:
     return replace(financials, amount_paid=financials.amount_paid + paid)
 
 
+def with_fee_waived(financials: Financials, amount: object) -> Financials:
+    """The record after waiving ``amount`` of its late-cancellation fee (positive, at
+    most the fee; a fee already paid is refunded before it is waived)."""
+    waived = money(amount, "amount")
+    if waived == 0:
+        raise FinancialError("amount: a waiver must be more than zero.")
+    if waived > financials.late_cancellation_fee:
+        raise FinancialError("amount: the waiver is more than the late-cancellation fee.")
+    after = replace(financials, late_cancellation_fee=financials.late_cancellation_fee - waived)
+    if after.amount_due < 0:
+        raise FinancialError("amount: that part of the fee has been paid; refund it before "
+                             "waiving it.")
+    return after
+
+
 __all__ = ["CHARGE_FIELDS", "PAYMENT_STATUSES", "FinancialError", "Financials", "cents",
-           "checked", "from_cents", "money", "with_charges", "with_payment"]
+           "checked", "from_cents", "money", "with_charges", "with_fee_waived",
+           "with_payment"]

@@ -6,7 +6,10 @@ Runs a real sync server on a loopback port (SQLite in a temporary folder) with t
 suite's seeded clinic, adds a few records so every list has something to show, and
 grabs each dialog offscreen::
 
-    QT_QPA_PLATFORM=offscreen PYTHONPATH=. .venv/bin/python scripts/admin_screenshots.py
+    QT_QPA_PLATFORM=offscreen PYTHONPATH=. .venv/bin/python scripts/admin_screenshots.py \
+        [--patient-record]
+
+``--patient-record``: only the patient record's two tabs.
 """
 
 from __future__ import annotations
@@ -108,8 +111,14 @@ def patient_desk(live: LiveAdmin, folder: Path) -> Desk:
     live.call("PUT", f"/api/v1/appointments/{booked[0]}/financials", json={
         "total_charge": "120.00", "insurance_coverage": "90.00", "copay_amount": "20.00"})
     live.call("POST", f"/api/v1/appointments/{booked[0]}/payment", json={"amount": "20.00"})
+    # A late cancellation posts the policy's fee; a supervisor then waives part of it.
+    live.call("PATCH", f"{ADMIN}/appointment-types/{live.clinic.type_id}",
+              json={"cancellation_period_seconds": 30 * 86_400,
+                    "late_cancellation_fee_cents": 2500})
     live.call("POST", f"/api/v1/appointments/{booked[1]}/cancel",
               json={"reason": "No puede venir"})
+    live.call("POST", f"/api/v1/appointments/{booked[1]}/waive-fee",
+              json={"amount": "10.00", "reason": "Primera vez"})
     desk = Desk(folder / "desk", live.clinic)
     desk.enroll(live, live.clinic.codes[0])  # type: ignore[arg-type]
     desk.client.pull()
@@ -126,14 +135,32 @@ def grab(widget: QWidget, name: str, language: str) -> None:
         print(path.relative_to(ROOT))
 
 
+def patient_record(desk: Desk, live: LiveAdmin, language: str) -> None:
+    patient = patients.get(desk.ctx, live.clinic.patient_ids[0])
+    assert patient is not None
+    record = PatientRecordDialog(desk.ctx, patient, FinancialsService(live.call),
+                                 "Europe/Madrid", "es_ES")
+    record.show()
+    grab(record, "patient-record-details", language)
+    record.tabs.setCurrentIndex(1)
+    record.charge.setText("-5")
+    record.save_amounts()
+    grab(record, "patient-record-payments", language)
+    record.close()
+
+
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     follow_desk_language()  # Qt's own buttons (Close) in the desk's language
+    only_record = "--patient-record" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as folder, live_admin(Path(folder)) as live:
         add_examples(live)
         desk = patient_desk(live, Path(folder))
         for language in ("en", "es"):
             set_language(language)
+            if only_record:
+                patient_record(desk, live, language)
+                continue
             lookups = live.lookups()
             for kind in kinds.ALL_KINDS:
                 dialog = RecordEditorDialog(kind, live.service, lookups, "Europe/Madrid")
@@ -165,17 +192,7 @@ def main() -> int:
             two_step.confirm()
             grab(two_step, "two-step-codes", language)
             two_step.close()
-            patient = patients.get(desk.ctx, live.clinic.patient_ids[0])
-            assert patient is not None
-            record = PatientRecordDialog(desk.ctx, patient, FinancialsService(live.call),
-                                         "Europe/Madrid", "es_ES")
-            record.show()
-            grab(record, "patient-record-details", language)
-            record.tabs.setCurrentIndex(1)
-            record.charge.setText("-5")
-            record.save_amounts()
-            grab(record, "patient-record-payments", language)
-            record.close()
+            patient_record(desk, live, language)
         desk.close()
     set_language("en")
     del app

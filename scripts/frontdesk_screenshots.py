@@ -94,8 +94,9 @@ def late_cancel(ctx: object, day: date) -> None:
         booking.cancel(ctx, items[0].appointment_id, "Patient called: ill")  # type: ignore[arg-type]
 
 
-#: ``--today-board``: only the today board (with its per-provider statistics).
-ONLY = {"today_board": False}
+#: ``--today-board``: only the today board (with its per-provider statistics);
+#: ``--patient-panel``: only the window with the patient panel.
+ONLY = {"today_board": False, "patient_panel": False}
 
 
 def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
@@ -112,18 +113,24 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
         return
     items = [i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day).items]
     # 1. The agenda after a quick-created booking: stripes, legend, now line, the notice.
-    free = agenda.free_slots(ctx, RIVERSIDE, items[0].appointment_type_id, window.day,
-                             window.day + timedelta(days=2), limit=1)[0]
+    # The first of the day's types with a free time in the next days (a day's first
+    # type may be fully booked).
+    free = next(slot for type_id in dict.fromkeys(i.appointment_type_id for i in items)
+                for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
+                                              window.day + timedelta(days=2), limit=1))
     patient = patients.search(ctx, "Smith", limit=1)[0]
     dialog = window.new_appointment(patient)
     dialog.set_start(free.start)
     dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(free.provider_id))
     dialog.submit()
-    save(window, out, f"agenda-booked-{suffix}.png")
+    if not ONLY["patient_panel"]:
+        save(window, out, f"agenda-booked-{suffix}.png")
     window.agenda.history.undo()
     # 2. The patient panel and the details of a late cancellation.
     window.open_patient(patient.id)
     save(window, out, f"patient-panel-{suffix}.png")
+    if ONLY["patient_panel"]:
+        return
     cancelled = [i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day,
                                               include_cancelled=True).items
                  if i.status == "cancelled"]
@@ -212,8 +219,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--today-board", action="store_true",
                         help="only the today board with its per-provider statistics")
+    parser.add_argument("--patient-panel", action="store_true",
+                        help="only the window with the patient panel")
     args = parser.parse_args()
     ONLY["today_board"] = args.today_board
+    ONLY["patient_panel"] = args.patient_panel
     args.out.mkdir(parents=True, exist_ok=True)
     capture(args.out)
     for dialog in QApplication.topLevelWidgets():

@@ -1,19 +1,22 @@
 """Queries behind the agenda: days and weeks of a clinic, free slots, the conflict inbox.
 
 Read-only, one read session per call, DTOs out. Each needs an unlocked session
-(:class:`SessionLocked`) and ``booking:view_calendar`` (:class:`NotPermitted`).
+(:class:`SessionLocked`) and ``booking:view_calendar`` (:class:`NotPermitted`). A
+department-scoped user sees only their departments' (and shared) providers, rooms and
+equipment, and the appointments and free slots with them
+(:mod:`desktop.services.departments`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from desktop.services import mapping
+from desktop.services import departments, mapping
 from desktop.services.calendar import MARGIN_BEFORE, Window, load_state, overlapping, window_for
 from desktop.services.context import DeskContext, NotPermitted, require
 from desktop.services.display_language import type_name
@@ -32,7 +35,8 @@ from desktop.store.models import (
 from scheduling import availability, intents
 from scheduling.commands import Alternative, Permission
 from scheduling.errors import SchedulingInputError, UnknownIdError
-from scheduling.model import AppointmentStatus
+from scheduling.model import AppointmentStatus, ResourceKind
+from scheduling.state import CalendarState
 from scheduling.timeutil import day_bounds
 
 _VIEW = Permission.VIEW_CALENDAR.value
@@ -85,10 +89,14 @@ def free_slots(
         _, end = day_bounds(last_day, tz)
         state = load_state(session, user.organization_id, window_for(start, end, ctx.policy),
                            patient_ids=() if patient_id is None else (patient_id,))
+        hidden = departments.hidden_resources(session, user)
+    providers = _visible_providers(state, hidden, provider_ids)
+    if providers == ():
+        return ()
     query = availability.SlotQuery(clinic_id, appointment_type_id, first_day, last_day,
-                                   provider_ids, patient_id=patient_id)
+                                   providers, patient_id=patient_id)
     slots = availability.free_slots(state, query, now=now, policy=ctx.policy, limit=limit)
-    return tuple(mapping.alternative_dto(s) for s in slots)
+    return _visible_slots(slots, hidden)
 
 
 def next_available(
@@ -107,11 +115,15 @@ def next_available(
     with ctx.store.session() as session:
         window = window_for(start, start + timedelta(days=horizon_days + 1), ctx.policy)
         state = load_state(session, user.organization_id, window, patient_ids=())
+        hidden = departments.hidden_resources(session, user)
+    providers = _visible_providers(state, hidden, provider_ids)
+    if providers == ():
+        return None
     slot = availability.next_available(
-        state, clinic_id, appointment_type_id, now=now, after=after, provider_ids=provider_ids,
+        state, clinic_id, appointment_type_id, now=now, after=after, provider_ids=providers,
         horizon_days=horizon_days, policy=ctx.policy,
     )
-    return None if slot is None else mapping.alternative_dto(slot)
+    return None if slot is None else next(iter(_visible_slots((slot,), hidden)), None)
 
 
 def earliest_free(
@@ -135,6 +147,7 @@ def earliest_free(
     start = now if after is None or after < now else after
     slots: list[Alternative] = []
     with ctx.store.session() as session:
+        hidden = departments.hidden_resources(session, user)
         # Weekly quotas count the whole local week around each day searched.
         quotas = session.scalar(select(func.count(QuotaRow.id)).where(
             QuotaRow.clinic_id == clinic_id))
@@ -145,11 +158,14 @@ def earliest_free(
             window = Window(start - margin, start + timedelta(days=days + 1) + margin)
             state = load_state(session, user.organization_id, window,
                                patient_ids=() if patient_id is None else (patient_id,))
-            slots = availability.earliest_slots(
+            providers = _visible_providers(state, hidden, provider_ids)
+            if providers == ():
+                return ()
+            slots = [s for s in availability.earliest_slots(
                 state, clinic_id, appointment_type_id, now=now, limit=limit, after=start,
-                provider_ids=provider_ids, horizon_days=days, policy=ctx.policy,
+                provider_ids=providers, horizon_days=days, policy=ctx.policy,
                 patient_id=patient_id,
-            )
+            ) if not departments.uses_hidden(hidden, s.room_id, s.equipment_ids)]
             if len(slots) >= limit:
                 break
     return tuple(mapping.alternative_dto(s) for s in slots)
@@ -216,7 +232,7 @@ def pending_count(ctx: DeskContext) -> int:
 def _view(
     ctx: DeskContext, clinic_id: str, first: date, last: date, include_cancelled: bool
 ) -> AgendaView:
-    require(ctx, _VIEW, "see the calendar")
+    user = require(ctx, _VIEW, "see the calendar")
     patient, kind = aliased(PatientRow), aliased(AppointmentTypeRow)
     provider, room = aliased(ResourceRow), aliased(ResourceRow)
     a = AppointmentRow
@@ -224,13 +240,15 @@ def _view(
         tz = _time_zone(session, clinic_id)
         start, _ = day_bounds(first, tz)
         _, end = day_bounds(last, tz)
+        hidden = departments.hidden_resources(session, user)
         # Plain columns, names joined in: a busy week is thousands of rows, and building
         # ORM objects for them (and their patients) cost more than the query itself.
         query = (
             select(a.id, a.patient_id, patient.given_name, patient.family_name,
                    a.appointment_type_id, kind.name, kind.color, a.provider_id,
                    provider.name, a.room_id, room.name, a.start, a.end, a.status,
-                   a.pending_mutation_id, kind.names, a.virtual_checkin_at, a.visit_id)
+                   a.pending_mutation_id, kind.names, a.virtual_checkin_at, a.visit_id,
+                   a.equipment_ids)
             .outerjoin(patient, patient.id == a.patient_id)
             .outerjoin(kind, kind.id == a.appointment_type_id)
             .outerjoin(provider, provider.id == a.provider_id)
@@ -241,7 +259,8 @@ def _view(
         )
         if not include_cancelled:
             query = query.where(a.status.not_in(_HIDDEN))
-        rows = list(session.execute(query))
+        rows = [row for row in session.execute(query)
+                if not departments.uses_hidden(hidden, row[7], row[9], row[18])]
     in_visits = [row[0] for row in rows if row[17] is not None]
     parts = visit_positions(ctx, in_visits) if in_visits else {}
     items = tuple(
@@ -257,6 +276,25 @@ def _view(
         for row in rows
     )
     return AgendaView(clinic_id, tz, first, last, items)
+
+
+def _visible_providers(state: CalendarState, hidden: frozenset[str],
+                       requested: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The providers a search may use: ``requested`` (None: any) less another
+    department's; an empty tuple when none is left."""
+    if not hidden:
+        return requested
+    wanted = requested if requested is not None else tuple(
+        r.id for r in state.resources.values() if r.kind is ResourceKind.PROVIDER)
+    return tuple(p for p in wanted if p not in hidden)
+
+
+def _visible_slots(slots: Iterable[Alternative],
+                   hidden: frozenset[str]) -> tuple[AlternativeDTO, ...]:
+    """``slots`` without those needing another department's room or equipment."""
+    return tuple(mapping.alternative_dto(s) for s in slots
+                 if not departments.uses_hidden(hidden, s.provider_id, s.room_id,
+                                                s.equipment_ids))
 
 
 def _time_zone(session: Session, clinic_id: str) -> str:

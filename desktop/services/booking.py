@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop.services import mapping
+from desktop.services import departments, mapping
 from desktop.services.calendar import load_state, window_for
 from desktop.services.context import DeskContext, add_audit
 from desktop.services.dto import ActionResult, AppointmentDTO, OccurrenceDTO
@@ -278,8 +278,10 @@ def book_series(
     now = ctx.now()
     with ctx.store.write() as session:
         clinic = session.get(ClinicRow, clinic_id)
-        if clinic is None:
-            refused = Refused(RefusalCode.UNKNOWN_RECORD, {"kind": "clinic"})
+        refused = (Refused(RefusalCode.UNKNOWN_RECORD, {"kind": "clinic"}) if clinic is None
+                   else departments.outside_refusal(session, user, template, None))
+        if refused is not None or clinic is None:
+            refused = refused or Refused(RefusalCode.UNKNOWN_RECORD, {"kind": "clinic"})
             add_audit(session, audit_record(template, refused, now))
             return ActionResult(False, refusal=mapping.refusal_dto(refused))
         tz = clinic.time_zone
@@ -419,7 +421,9 @@ def _run(ctx: DeskContext, plan: _Plan) -> ActionResult:
             appointment_ids=() if target_id is None else (target_id,),
             patient_ids=() if patient_id is None else (patient_id,),
         )
-        outcome = check(command, state, now, ctx.policy)
+        # Another department's resource does not exist for a department-scoped user.
+        outcome = departments.outside_refusal(session, user, command, target_id) or check(
+            command, state, now, ctx.policy)
         add_audit(session, audit_record(command, outcome, now))
         if isinstance(outcome, Refused):
             return ActionResult(False, refusal=mapping.refusal_dto(outcome))

@@ -3,7 +3,9 @@
 A read-only query over the desk services' optimistic calendar
 (:func:`desktop.services.calendar.load_state`) returning small frozen values,
 so no screen holds a session or a domain row. Loaded when a screen opens or
-refreshes; configuration is a few dozen rows, so this is cheap.
+refreshes; configuration is a few dozen rows, so this is cheap. A department-scoped
+user is offered only their departments' and shared providers, rooms and equipment
+(:mod:`desktop.services.departments`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from desktop.services import departments
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from desktop.services.display_language import display_language
@@ -63,6 +66,7 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
     with ctx.store.session() as session:
         # An empty window: configuration only, no appointments, no patients.
         state = load_state(session, user.organization_id, Window(now, now), patient_ids=())
+        hidden = departments.hidden_resources(session, user)
     clinic = state.clinic(clinic_id)
     names: dict[str, str] = {clinic.id: clinic.name}
     providers: list[ResourceInfo] = []
@@ -70,7 +74,8 @@ def load_reference(ctx: DeskContext, clinic_id: str) -> ClinicReference:
     equipment: list[ResourceInfo] = []
     for resource in sorted(state.resources.values(), key=lambda r: (r.name, r.id)):
         names[resource.id] = resource.name
-        if not resource.active or clinic_id not in resource.clinic_ids:
+        if (not resource.active or clinic_id not in resource.clinic_ids
+                or resource.id in hidden):  # another department's: not offered
             continue
         if resource.kind is ResourceKind.PROVIDER:
             providers.append(ResourceInfo(resource.id, resource.name))

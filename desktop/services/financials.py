@@ -41,6 +41,7 @@ class AppointmentMoney:
     amount_due: Decimal
     payment_status: str
     late_cancellation: bool
+    fee_waived: Decimal = Decimal("0.00")
 
 
 def amount(text: str, field: str) -> Decimal:
@@ -50,14 +51,18 @@ def amount(text: str, field: str) -> Decimal:
 
 
 def _money(record: dict[str, Any], appointment: dict[str, Any]) -> AppointmentMoney:
+    def decimal(name: str) -> Decimal:
+        return Decimal(str(record.get(name, "0.00")))
+
     return AppointmentMoney(
         str(appointment["id"]), datetime.fromisoformat(str(appointment["start"])),
         str(appointment["status"]), str(appointment["provider_id"]),
-        str(appointment["appointment_type_id"]),
-        *(Decimal(str(record[name])) for name in (
-            "total_charge", "insurance_coverage", "copay_amount", "late_cancellation_fee",
-            "amount_paid", "amount_due")),
-        str(record["payment_status"]), bool(record["late_cancellation"]))
+        str(appointment["appointment_type_id"]), total_charge=decimal("total_charge"),
+        insurance_coverage=decimal("insurance_coverage"), copay_amount=decimal("copay_amount"),
+        late_cancellation_fee=decimal("late_cancellation_fee"),
+        amount_paid=decimal("amount_paid"), amount_due=decimal("amount_due"),
+        payment_status=str(record["payment_status"]),
+        late_cancellation=bool(record["late_cancellation"]), fee_waived=decimal("fee_waived"))
 
 
 class FinancialsService:
@@ -89,6 +94,21 @@ class FinancialsService:
                             json={"amount": str(paid)})
         return self._with(answer, current)
 
+    def waive_fee(self, current: AppointmentMoney, waived: Decimal | None,
+                  reason: str) -> AppointmentMoney:
+        """Waive ``waived`` of the posted late-cancellation fee (None: all of it) for
+        ``reason`` (the server checks ``booking:override`` and keeps the reason)."""
+        body: dict[str, str] = {"reason": reason}
+        if waived is not None:
+            body["amount"] = str(waived)
+        answer = self._call("POST", f"{API}/appointments/{current.appointment_id}/waive-fee",
+                            json=body)
+        return self._with(answer, current)
+
+
+#: Who may waive a posted fee: the supervisor's override (as at cancellation time).
+WAIVE_PERMISSION = "booking:override"
+
 
 def record_names(ctx: DeskContext) -> dict[str, str]:
     """Provider and appointment type names by id, from this desk's copy (to label lines)."""
@@ -98,4 +118,5 @@ def record_names(ctx: DeskContext) -> dict[str, str]:
     return {str(row_id): str(name) for row_id, name in rows}
 
 
-__all__ = ["AppointmentMoney", "FinancialError", "FinancialsService", "amount", "record_names"]
+__all__ = ["WAIVE_PERMISSION", "AppointmentMoney", "FinancialError", "FinancialsService",
+           "amount", "record_names"]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from desktop.services import patients
+from desktop.services import departments, patients
 from desktop.services.context import DeskContext, require
 from desktop.services.display_language import type_name
 from desktop.services.dto import PatientDTO
@@ -48,7 +48,7 @@ _FREEING = frozenset({"cancelled", "no_show", "entered_in_error"})
 
 def patient_history(ctx: DeskContext, patient_id: str) -> PatientHistory | None:
     """The patient's panel at ``ctx.now()``; None when the patient is unknown."""
-    require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
+    user = require(ctx, Permission.VIEW_CALENDAR.value, "see the calendar")
     patient = patients.get(ctx, patient_id)
     if patient is None:
         return None
@@ -61,8 +61,11 @@ def patient_history(ctx: DeskContext, patient_id: str) -> PatientHistory | None:
         types = {t.id: type_name(t.name, t.names)
                  for t in session.scalars(select(AppointmentTypeRow))}
         people = {r.id: r.name for r in session.scalars(select(ResourceRow))}
+        hidden = departments.hidden_resources(session, user)
         lines = []
         for row in rows:
+            if departments.uses_hidden(hidden, row.provider_id, row.room_id, row.equipment_ids):
+                continue  # with another department: not this user's to see
             clinic = clinics.get(row.clinic_id)
             lines.append(VisitLine(
                 row.id, _utc(row.start), clinic.time_zone if clinic else "UTC",

@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, intersect, select
+from sqlalchemy import ColumnElement, Select, exists, func, intersect, or_, select
 from sqlalchemy.orm import Session
 
-from desktop.services import agenda
+from desktop.services import agenda, departments
 from desktop.services.context import (
     DeskContext,
     add_event,
@@ -161,7 +161,8 @@ def search(
         query = query.order_by(PatientRow.folded_name, PatientRow.id).limit(limit)
         found = [_dto(row_mapping.patient(row), row.is_pending)
                  for row in session.scalars(query)]
-        upcoming = _next_appointments(session, [p.id for p in found], ctx.now())
+        upcoming = _next_appointments(session, [p.id for p in found], ctx.now(),
+                                      departments.hidden_resources(session, user))
     return tuple(replace(p, next_appointment=upcoming.get(p.id)) for p in found)
 
 
@@ -169,16 +170,20 @@ def search(
 _HOLDING = tuple(s.value for s in AppointmentStatus if s.occupies_time)
 
 
-def _next_appointments(session: Session, patient_ids: list[str],
-                       now: datetime) -> dict[str, datetime]:
-    """Each patient's next booked start at or after ``now`` (one grouped query)."""
+def _next_appointments(session: Session, patient_ids: list[str], now: datetime,
+                       hidden: frozenset[str] = frozenset()) -> dict[str, datetime]:
+    """Each patient's next booked start at or after ``now`` (one grouped query), leaving
+    out appointments with a ``hidden`` provider or room (another department's)."""
     if not patient_ids:
         return {}
-    rows = session.execute(
-        select(AppointmentRow.patient_id, func.min(AppointmentRow.start))
-        .where(AppointmentRow.patient_id.in_(patient_ids), AppointmentRow.start >= now,
-               AppointmentRow.deleted.is_(False), AppointmentRow.status.in_(_HOLDING))
-        .group_by(AppointmentRow.patient_id))
+    query = (select(AppointmentRow.patient_id, func.min(AppointmentRow.start))
+             .where(AppointmentRow.patient_id.in_(patient_ids), AppointmentRow.start >= now,
+                    AppointmentRow.deleted.is_(False), AppointmentRow.status.in_(_HOLDING)))
+    if hidden:
+        query = query.where(AppointmentRow.provider_id.not_in(hidden),
+                            or_(AppointmentRow.room_id.is_(None),
+                                AppointmentRow.room_id.not_in(hidden)))
+    rows = session.execute(query.group_by(AppointmentRow.patient_id))
     return {patient_id: start.replace(tzinfo=UTC) if start.tzinfo is None else start
             for patient_id, start in rows}
 

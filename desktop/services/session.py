@@ -1,7 +1,7 @@
 """Signing in on the desk, the idle lock, and who is acting.
 
 Online, an injected ``server_check`` verifies the password (and TOTP) and
-returns the user's roles and permissions; the desk then caches an Argon2id
+returns the user's roles, permissions and department context; the desk then caches an Argon2id
 verifier of the password with the permissions, so the same user can sign in
 offline for ``DeskConfig.offline_signin_validity`` after their last online
 check. A user who never signed in online on this desk cannot sign in offline.
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,6 +49,14 @@ class NotSignedIn(SessionLocked):
 
 
 @dataclass(frozen=True, slots=True)
+class Department:
+    """A department of the signed-in user's context (seed 000, 002)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerIdentity:
     """What the server says about a user whose credentials it accepted."""
 
@@ -56,6 +65,8 @@ class ServerIdentity:
     display_name: str
     roles: tuple[str, ...]
     permissions: frozenset[str]
+    #: The departments whose calendar the user sees; None: the whole organization.
+    departments: tuple[Department, ...] | None = None
 
 
 #: ``(email, password, totp) -> identity``, or None when the server refuses the credentials.
@@ -72,6 +83,8 @@ class SignedInUser:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     online: bool  # verified by the server for this sign-in, not from the cache
+    #: The departments whose providers, rooms and appointments the user sees; None: all.
+    departments: tuple[Department, ...] | None = None
 
 
 class SignInFailure:
@@ -151,13 +164,16 @@ class SignInService:
             row.verifier = verifier
             row.roles = list(identity.roles)
             row.permissions = sorted(identity.permissions)
+            row.departments = None if identity.departments is None else [
+                [d.id, d.name] for d in identity.departments]
             row.verified_at = now
             session.add(row)
             self._add_audit(session, now, identity.user_id, "session.sign_in", "accepted",
                             "online")
         user = SignedInUser(identity.user_id, identity.organization_id, email,
                             identity.display_name, tuple(identity.roles),
-                            frozenset(identity.permissions), online=True)
+                            frozenset(identity.permissions), online=True,
+                            departments=identity.departments)
         return self._start(user, now)
 
     def sign_in_offline(self, email: str, password: str) -> SignInResult:
@@ -319,8 +335,14 @@ def _cached(row: CachedUser) -> tuple[SignedInUser, str, datetime]:
     user = SignedInUser(row.user_id, row.organization_id, row.email, row.display_name,
                         tuple(_strings(row.roles)),
                         frozenset(RENAMED.get(p, p) for p in _strings(row.permissions)),
-                        online=False)
+                        online=False, departments=_departments(row.departments))
     return user, row.verifier, row.verified_at
+
+
+def _departments(cached: list[Any] | None) -> tuple[Department, ...] | None:
+    if cached is None:
+        return None
+    return tuple(Department(str(pair[0]), str(pair[1])) for pair in cached)
 
 
 def _strings(values: Iterable[object]) -> list[str]:

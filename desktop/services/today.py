@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from desktop.services import agenda
+from desktop.services import agenda, departments
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
 from desktop.services.dto import AgendaItem
@@ -95,21 +95,25 @@ def load_today(ctx: DeskContext, clinic_id: str, day: date) -> TodaySnapshot:
                                                              for i in view.items])))
         changes = {row.id: row.last_status_change for row in rows}
         state = load_state(session, user.organization_id, Window(start, end), patient_ids=())
+        hidden = departments.hidden_resources(session, user)
     items = tuple(BoardItem(i, _arrival(i.status, changes.get(i.appointment_id)))
                   for i in view.items)
     names = {r.id: r.name for r in state.resources.values()}
     outages = tuple(
         OutageInfo(names.get(o.resource_id, ""), o.start, o.end, o.reason)
-        for resource in state.resources.values() if clinic_id in resource.clinic_ids
+        for resource in state.resources.values()
+        if clinic_id in resource.clinic_ids and resource.id not in hidden
         for o in state.outages.get(resource.id, ()) if o.start < end and o.end > start
     )
-    at_clinic = [a for a in state.appointments.values() if a.clinic_id == clinic_id]
+    at_clinic = [a for a in state.appointments.values() if a.clinic_id == clinic_id
+                 and not departments.uses_hidden(hidden, a.provider_id, a.room_id,
+                                                 a.equipment_ids)]
     loads = tuple(
         ProviderLoad(names.get(u.provider_id, ""), u.booked, u.available, u.ratio, {
             s.value: n for s, n in appointment_statistics(
                 at_clinic, day, day, view.time_zone, provider_id=u.provider_id,
             ).by_status.items()})
-        for u in utilization(state, clinic_id, day, day))
+        for u in utilization(state, clinic_id, day, day) if u.provider_id not in hidden)
     return TodaySnapshot(
         day, ctx.now(), view.time_zone, items, len(agenda.conflict_inbox(ctx)), outages,
         sum(1 for i in view.items if i.status == AppointmentStatus.PENDING.value),
@@ -125,9 +129,11 @@ def load_statistics(ctx: DeskContext, clinic_id: str, first: date, last: date,
     with ctx.store.session() as session:
         state = load_state(session, user.organization_id, Window(start, end),
                            patient_ids=())
+        hidden = departments.hidden_resources(session, user)
     stats = appointment_statistics(
-        (a for a in state.appointments.values() if a.clinic_id == clinic_id), first, last,
-        time_zone)
+        (a for a in state.appointments.values() if a.clinic_id == clinic_id
+         and not departments.uses_hidden(hidden, a.provider_id, a.room_id, a.equipment_ids)),
+        first, last, time_zone)
     type_names = {t.id: t.name for t in state.appointment_types.values()}
     return RangeStatistics(
         stats.total, {s.value: n for s, n in stats.by_status.items()},

@@ -439,6 +439,9 @@ class CachedUser(Base):
     roles: Mapped[list[Any]] = _json(list)
     permissions: Mapped[list[Any]] = _json(list)
     verified_at: Mapped[datetime]  # last online check; starts the offline window
+    #: The departments whose calendar the user sees, ``[[id, name], ...]`` (0011);
+    #: None: no department limits.
+    departments: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class LocalAuditEntry(Base):

@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 
 from desktop.config import DeskConfig, save_config, with_server_url
 from desktop.services.changes import EVERYTHING, NOTHING, DataChanges
-from desktop.services.session import ServerIdentity
+from desktop.services.session import Department, ServerIdentity
 from desktop.store import outbox
 from desktop.store.engine import Store
 from desktop.store.errors import NoKeyStoreError
@@ -336,10 +336,17 @@ class SyncClient:
         me = self._call("GET", self._url("/api/v1/auth/me"), authenticated=False,
                         headers={"Authorization": f"Bearer {access}"})
         try:
-            return ServerIdentity(str(me["user_id"]), str(me["organization_id"]),
-                                  str(me.get("display_name") or me.get("email") or ""),
-                                  tuple(me.get("roles") or ()),
-                                  frozenset(me.get("permissions") or ()))
+            # A department-scoped role grants its permissions in the user's departments;
+            # the desk shows only those departments (``departments``), so it may use them.
+            scoped = {str(p) for p, where in (me.get("department_permissions") or {}).items()
+                      if where}
+            context = me.get("department_context")
+            return ServerIdentity(
+                str(me["user_id"]), str(me["organization_id"]),
+                str(me.get("display_name") or me.get("email") or ""),
+                tuple(me.get("roles") or ()), frozenset(me.get("permissions") or ()) | scoped,
+                None if context is None else tuple(
+                    Department(str(d["id"]), str(d["name"])) for d in context))
         except (KeyError, TypeError, AttributeError) as error:
             raise BadResponse("malformed account answer") from error
 

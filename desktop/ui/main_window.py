@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.services import agenda as agenda_service
-from desktop.services import patients
+from desktop.services import departments, patients
 from desktop.services.appointment_details import load_details
 from desktop.services.changes import DataChanges
 from desktop.services.clinic_reference import load_reference
@@ -267,6 +267,10 @@ class MainWindow(QMainWindow):
         self.sync_label = QLabel()
         self.conflicts_button = QToolButton()
         self.conflicts_button.setAutoRaise(True)
+        # Whose departments the agenda shows (issue 19 item 4).
+        self.department_label = QLabel()
+        self.department_label.setObjectName("department_context")
+        self.statusBar().addPermanentWidget(self.department_label)
         self.statusBar().addPermanentWidget(self.sync_label)
         self.statusBar().addPermanentWidget(self.conflicts_button)
 
@@ -484,6 +488,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_message(self, text: str) -> None:
+        # A newer message replaces the last change's notice (they would overlap).
+        self.change_notice.dismiss()
         self.statusBar().showMessage(text, 15_000)
 
     # ------------------------------------------------------------------ actions
@@ -609,6 +615,7 @@ class MainWindow(QMainWindow):
     def sign_out(self) -> None:
         self.lock_overlay.lock()
         self._ctx.sessions.sign_out()
+        self._show_department()
         self._show_sign_in()
 
     # ------------------------------------------------------------------ edit, quick create
@@ -842,6 +849,7 @@ class MainWindow(QMainWindow):
     def _on_unlocked(self) -> None:
         for item in self._session_actions:
             item.setEnabled(True)
+        self._show_department()
         shown, self._shown_before_lock = self._shown_before_lock, None
         self.refresh()
         if shown is not None and not self.lock_overlay.is_locked():
@@ -973,6 +981,23 @@ class MainWindow(QMainWindow):
         self.agenda.retranslate()
         self._show_sync_state()
         self._show_conflicts()
+        self._show_department()
+
+    def _show_department(self) -> None:
+        """The signed-in user's department context ("Department: Cardiology")."""
+        user = self._ctx.sessions.user
+        names = None if user is None else departments.context_names(user)
+        if user is None:
+            text = ""
+        elif names is None:
+            text = _("All departments")
+        elif not names:
+            text = _("Department: none (shared providers and rooms only)")
+        elif len(names) == 1:
+            text = _("Department: {name}").format(name=names[0])
+        else:
+            text = _("Departments: {names}").format(names=", ".join(names))
+        self.department_label.setText(text)
 
     def _retranslate_steps(self) -> None:
         week = self._days in (5, 7)

@@ -7,6 +7,8 @@ conflict in the inbox). *Appointments and payments* lists the patient's
 appointments with charge, coverage, copay, late-cancellation fee, paid and due,
 read from the server (financial records are not kept on the desk); amounts and
 payments are saved there at once, and the server's refusal is shown in its words.
+A user who may override (``booking:override``) waives or reduces a posted fee
+later with *Waive fee…* and a reason.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from babel.numbers import format_decimal
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,6 +43,7 @@ from desktop.services.admin import refusal_text
 from desktop.services.context import DeskContext
 from desktop.services.dto import PatientDTO
 from desktop.services.financials import (
+    WAIVE_PERMISSION,
     AppointmentMoney,
     FinancialError,
     FinancialsService,
@@ -49,6 +52,7 @@ from desktop.services.financials import (
 )
 from desktop.services.session import SessionLocked
 from desktop.ui.contact_preferences import PREFERENCE_NAMES
+from desktop.ui.fee_waiver_dialog import FeeWaiverDialog, WaiverChoice
 from desktop.ui.text import N_, _, display_locale, format_when, render_message
 from desktop.ui.theme import ERROR, SUCCESS, text_style
 from scheduling.i18n import TERMS
@@ -177,6 +181,10 @@ class PatientRecordDialog(QDialog):
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._chosen)
+        # A late, partly waived line wraps in a narrow window: rows grow to show it all
+        # (once the header has its new widths: the signal comes before they apply).
+        header.sectionResized.connect(
+            lambda *_args: QTimer.singleShot(0, self.table.resizeRowsToContents))
         self.charge, self.coverage, self.copay, self.payment = (
             QLineEdit(page) for _i in range(4))
         for edit, name in ((self.charge, "charge"), (self.coverage, "coverage"),
@@ -199,6 +207,12 @@ class PatientRecordDialog(QDialog):
         self.pay_button = QPushButton(_("Record payment"), page)
         self.pay_button.clicked.connect(lambda _checked=False: self.record_payment())
         paying.addWidget(self.pay_button)
+        self.waive_button = QPushButton(_("Waive fee…"), page)
+        self.waive_button.setObjectName("waive_fee")
+        self.waive_button.setToolTip(_("Waive or reduce the late-cancellation fee of the "
+                                       "chosen appointment, with a reason."))
+        self.waive_button.clicked.connect(lambda _checked=False: self.ask_waiver())
+        paying.addWidget(self.waive_button)
         paying.addStretch(1)
         self.money_note = QLabel(page)
         self.money_note.setWordWrap(True)
@@ -243,18 +257,33 @@ class PatientRecordDialog(QDialog):
                 status=_(status) if status else line.status)
             if line.late_cancellation:
                 what = _("{appointment} · late cancellation").format(appointment=what)
+            if line.fee_waived > 0:
+                what = _("{appointment} · {amount} of the fee waived").format(
+                    appointment=what, amount=money_text(line.fee_waived, self._locale))
             cells = [what, *(money_text(value, self._locale) for value in (
                 line.total_charge, line.insurance_coverage, line.copay_amount,
                 line.late_cancellation_fee, line.amount_paid, line.amount_due)),
                 _(PAYMENT_NAMES.get(line.payment_status, line.payment_status))]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeRowsToContents()
         enabled = bool(self.lines)
         for widget in (self.charge, self.coverage, self.copay, self.payment,
                        self.save_amounts_button, self.pay_button):
             widget.setEnabled(enabled)
         if self.lines and not self.table.selectedItems():
             self.table.selectRow(0)
+        self._waivable()
+
+    def _waivable(self) -> None:
+        """The "Waive fee…" button: only for a posted fee and a user who may waive it."""
+        line = self.current()
+        try:
+            allowed = WAIVE_PERMISSION in self._ctx.user().permissions
+        except SessionLocked:
+            allowed = False
+        self.waive_button.setEnabled(bool(
+            allowed and line is not None and line.late_cancellation_fee > 0))
 
     def current(self) -> AppointmentMoney | None:
         row = self.table.currentRow()
@@ -270,6 +299,7 @@ class PatientRecordDialog(QDialog):
                             (self.copay, line.copay_amount)):
             edit.setText(str(value))
         self.payment.setText(str(line.amount_due) if line.amount_due > 0 else "")
+        self._waivable()
 
     def _replace(self, updated: AppointmentMoney) -> None:
         row = self.table.currentRow()
@@ -313,6 +343,37 @@ class PatientRecordDialog(QDialog):
             return False
         money = self._money
         return self._send(lambda: money.record_payment(line, paid), _("Payment recorded."))
+
+    @Slot()
+    def ask_waiver(self) -> bool:
+        """Ask how much of the chosen appointment's fee to waive, and why; then waive it."""
+        line = self.current()
+        if line is None:
+            return False
+        dialog = FeeWaiverDialog(money_text(line.late_cancellation_fee, self._locale),
+                                 str(line.late_cancellation_fee), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        return self.waive(dialog.choice())
+
+    def waive(self, choice: WaiverChoice) -> bool:
+        """Waive ``choice`` on the server; an empty reason or a bad amount is refused here."""
+        line = self.current()
+        if line is None or self._money is None:
+            return False
+        if not choice.reason:
+            self._say(self.money_note, _("Please say why the fee is waived."), ok=False)
+            return False
+        try:
+            waived = amount(choice.amount, "amount")
+        except FinancialError:
+            self._say(self.money_note, _("{field}: write an amount like 12.50, not negative, "
+                                         "with at most two decimals.").format(
+                field=_("Amount to waive")), ok=False)
+            return False
+        money = self._money
+        return self._send(lambda: money.waive_fee(line, waived, choice.reason),
+                          _("Fee waived."))
 
     def _send(self, action: Callable[[], AppointmentMoney], done: str) -> bool:
         try:

@@ -6,7 +6,10 @@ password hashes, TOTP secrets, device token hashes, refresh tokens, enrollment
 codes; and the sync machinery: change log, client mutation ids, counters) and
 ``FOLDER/fhir/{Patient,Practitioner,Location,Appointment}.ndjson`` (FHIR R4,
 one resource a line, as Bulk Data exports are). ``--patient ID`` exports one
-patient's record and appointments only (a patient's request for their data).
+patient's record and appointments only (a patient's request for their data), with
+their appointments' financial records and fee waivers, and ``patient_money.csv``:
+each appointment's charge, coverage, copay, payments, late-cancellation fee and
+amount due as exact decimals.
 
 The files hold patient data by design: write them only to an encrypted place
 and hand them over as the clinic's policy says. Only counts are printed.
@@ -19,12 +22,14 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
+from scheduling.financials import CENT, ZERO, Financials
 from scheduling.model import AppointmentStatus
 from scheduling.status import FHIR_STATUS
 from sync_server.db.models import Base
@@ -41,6 +46,13 @@ SECRET_COLUMNS: dict[str, frozenset[str]] = {
 #: With ``--patient``: the tables that hold that patient's records, and the column naming them.
 PATIENT_TABLES = {"patients": "id", "appointments": "patient_id", "series": "patient_id",
                   "waitlist_entries": "patient_id"}
+#: With ``--patient``: the tables that belong to that patient's appointments (their money).
+PATIENT_APPOINTMENT_TABLES = frozenset({"appointment_financials", "fee_waivers"})
+#: The money of each appointment of the patient, one line each (``--patient``).
+PATIENT_MONEY_COLUMNS = ("appointment_id", "start", "status", "total_charge",
+                         "insurance_coverage", "copay_amount", "amount_paid", "payment_date",
+                         "late_cancellation", "late_cancellation_fee", "fee_waived",
+                         "amount_due", "payment_status")
 
 
 @dataclass
@@ -63,12 +75,16 @@ def export_organization(session: Session, organization_id: str, folder: Path, *,
     (folder / "csv").mkdir(parents=True, exist_ok=True)
     (folder / "fhir").mkdir(parents=True, exist_ok=True)
     for table in organization_tables():
-        if patient_id is not None and table.name not in PATIENT_TABLES:
+        if patient_id is not None and table.name not in {*PATIENT_TABLES,
+                                                         *PATIENT_APPOINTMENT_TABLES}:
             continue
         columns = [c for c in table.columns
                    if c.name not in SECRET_COLUMNS.get(table.name, frozenset())]
         query = select(*columns).where(table.c.organization_id == organization_id)
-        if patient_id is not None:
+        if patient_id is not None and table.name in PATIENT_APPOINTMENT_TABLES:
+            query = query.where(table.c.appointment_id.in_(
+                _patient_appointments(organization_id, patient_id)))
+        elif patient_id is not None:
             query = query.where(table.c[PATIENT_TABLES[table.name]] == patient_id)
         query = query.order_by(*table.primary_key.columns)
         with (folder / "csv" / f"{table.name}.csv").open("w", newline="",
@@ -80,6 +96,9 @@ def export_organization(session: Session, organization_id: str, folder: Path, *,
                 writer.writerow([_cell(value) for value in row])
                 count += 1
         summary.csv_rows[table.name] = count
+    if patient_id is not None:
+        summary.csv_rows["patient_money"] = _write_patient_money(
+            session, organization_id, patient_id, folder / "csv" / "patient_money.csv")
     resources = {
         "Patient": _patients(session, organization_id, patient_id),
         "Appointment": _appointments(session, organization_id, patient_id),
@@ -92,14 +111,63 @@ def export_organization(session: Session, organization_id: str, folder: Path, *,
     return summary
 
 
+def _patient_appointments(organization_id: str, patient_id: str) -> Select[tuple[str]]:
+    appointments = _table("appointments")
+    return select(appointments.c.id).where(appointments.c.organization_id == organization_id,
+                                           appointments.c.patient_id == patient_id)
+
+
+def _write_patient_money(session: Session, organization_id: str, patient_id: str,
+                         path: Path) -> int:
+    """Each of the patient's appointments with its charge, coverage, copay, payments,
+    late-cancellation fee (and what was waived of it) and amount due, as exact decimals
+    with two places (zeros where nothing was entered)."""
+    appointments, money = _table("appointments"), _table("appointment_financials")
+    query = (select(appointments.c.id, appointments.c.start_at, appointments.c.status,
+                    money.c.total_charge, money.c.insurance_coverage, money.c.copay_amount,
+                    money.c.amount_paid, money.c.payment_date, money.c.late_cancellation,
+                    money.c.late_cancellation_fee, money.c.fee_waived)
+             .select_from(appointments.outerjoin(
+                 money, money.c.appointment_id == appointments.c.id))
+             .where(appointments.c.organization_id == organization_id,
+                    appointments.c.patient_id == patient_id)
+             .order_by(appointments.c.start_at, appointments.c.id))
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(PATIENT_MONEY_COLUMNS)
+        for row in session.execute(query):
+            amounts = Financials(
+                total_charge=amount(row.total_charge),
+                insurance_coverage=amount(row.insurance_coverage),
+                copay_amount=amount(row.copay_amount),
+                late_cancellation_fee=amount(row.late_cancellation_fee),
+                amount_paid=amount(row.amount_paid))
+            writer.writerow([
+                row.id, _cell(row.start_at), row.status, amounts.total_charge,
+                amounts.insurance_coverage, amounts.copay_amount, amounts.amount_paid,
+                _cell(row.payment_date), "true" if row.late_cancellation else "false",
+                amounts.late_cancellation_fee, amount(row.fee_waived), amounts.amount_due,
+                amounts.payment_status])
+            count += 1
+    return count
+
+
 def _cell(value: object) -> object:
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return amount(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def amount(value: object) -> Decimal:
+    """A stored amount with exactly two places (NULL: nothing entered, zero)."""
+    return ZERO if value is None else Decimal(str(value)).quantize(CENT)
 
 
 def _write_ndjson(path: Path, resources: Iterable[dict[str, Any]]) -> int:

@@ -593,6 +593,23 @@ class AppointmentFinancials(Base):
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     late_cancellation_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How much of the posted fee was waived afterwards (0022; ``fee_waivers`` says why).
+    fee_waived: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+
+
+class FeeWaiver(Base):
+    """A late-cancellation fee waived (or reduced) after it was posted (0022): how much,
+    why, by whom and when. Append-only; the financial record keeps the remaining fee."""
+
+    __tablename__ = "fee_waivers"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    organization_id: Mapped[str] = org_fk()
+    appointment_id: Mapped[str] = mapped_column(
+        APPOINTMENT_ID, ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(String(500))
+    waived_by: Mapped[str | None] = mapped_column(ID)
+    waived_at: Mapped[datetime]
 
 
 class WaitlistEntry(Base):

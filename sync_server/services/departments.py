@@ -94,6 +94,18 @@ def visible_providers(session: Session, who: Principal, requested: Iterable[str]
         - hidden))
 
 
+def context(session: Session, who: Principal) -> list[dict[str, str]] | None:
+    """The departments whose calendar ``who`` sees (``id``, ``name``, ``clinic_id``, by
+    name), as a desk shows them; None: the whole organization."""
+    seen = scope(who, VIEW)
+    if seen is None:
+        return None
+    rows = session.scalars(select(db.Department).where(
+        db.Department.organization_id == who.organization_id,
+        db.Department.id.in_(sorted(seen))).order_by(db.Department.name, db.Department.id))
+    return [{"id": row.id, "name": row.name, "clinic_id": row.clinic_id} for row in rows]
+
+
 # --------------------------------------------------------------------------- membership
 
 
@@ -169,6 +181,7 @@ __all__ = [
     "check_appointment",
     "check_provider_department",
     "check_resources",
+    "context",
     "hidden_resources",
     "keep_own_appointments_visible",
     "scope",

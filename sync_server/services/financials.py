@@ -60,6 +60,8 @@ def _values(row: db.AppointmentFinancials | None) -> Values:
         "payment_status": amounts.payment_status,
         "payment_date": row.payment_date.isoformat() if row and row.payment_date else None,
         "late_cancellation": bool(row and row.late_cancellation),
+        "fee_waived": str(row.fee_waived if row and row.fee_waived is not None
+                          else money.ZERO),
     }
 
 
@@ -78,7 +80,7 @@ def _row_of(session: Session, appointment: db.Appointment) -> db.AppointmentFina
     return found or db.AppointmentFinancials(
         id=str(uuid.uuid4()), organization_id=appointment.organization_id,
         appointment_id=appointment.id, amount_paid=money.ZERO,
-        late_cancellation_fee=money.ZERO, late_cancellation=False)
+        late_cancellation_fee=money.ZERO, late_cancellation=False, fee_waived=money.ZERO)
 
 
 def _appointment(session: Session, who: Principal, appointment_id: str,
@@ -147,6 +149,37 @@ def record_payment(session: Session, who: Principal, appointment_id: str, amount
     return {"appointment_id": appointment.id, **_values(row)}
 
 
+def waive_fee(session: Session, who: Principal, appointment_id: str, amount: Any | None,
+              reason: str, now: datetime) -> Values:
+    """Waive ``amount`` of the appointment's posted late-cancellation fee (None: all that
+    is left of it) for ``reason``; the amount due follows. No fee, too much, a paid fee
+    or an empty reason: 422, nothing saved. The waiver (amount, reason, who, when) is
+    kept in ``fee_waivers``; the audit entry names the appointment, not the reason."""
+    appointment = _appointment(session, who, appointment_id, now)
+    row = _existing(session, appointment.id)
+    if not reason.strip():
+        raise InvalidInput("reason: say why the fee is waived.", code="reason_required")
+    if row is None or not row.late_cancellation or row.late_cancellation_fee <= 0:
+        raise InvalidInput("This appointment has no late-cancellation fee to waive.",
+                           code="no_fee")
+    amounts = _financials(row)
+    try:
+        after = money.with_fee_waived(amounts, amounts.late_cancellation_fee
+                                      if amount is None else amount)
+    except FinancialError as exc:
+        session.rollback()
+        raise InvalidInput(str(exc), code="invalid_amount") from None
+    waived = amounts.late_cancellation_fee - after.late_cancellation_fee
+    _store(session, row, after)
+    row.fee_waived = (row.fee_waived or money.ZERO) + waived
+    session.add(db.FeeWaiver(id=str(uuid.uuid4()), organization_id=who.organization_id,
+                             appointment_id=appointment.id, amount=waived,
+                             reason=reason.strip(), waived_by=who.user_id, waived_at=now))
+    session.flush()
+    _accept(session, who, now, "financials.waive_fee", appointment.id)
+    return {"appointment_id": appointment.id, **_values(row)}
+
+
 def patient_appointments(session: Session, who: Principal, patient_id: str, now: datetime,
                          *, limit: int, offset: int) -> list[Values]:
     """The patient's appointments, newest first, each with its financial record; the
@@ -197,7 +230,7 @@ def post_late_cancellation_fee(uow: UnitOfWork, change: AppointmentCancelled) ->
     fee = money.from_cents(kind.late_cancellation_fee_cents or 0) if not waived else money.ZERO
     row = _row_of(session, appointment)
     amounts = _financials(row)
-    row.late_cancellation = True
+    row.late_cancellation, row.fee_waived = True, money.ZERO
     _store(session, row, Financials(amounts.total_charge, amounts.insurance_coverage,
                                     amounts.copay_amount, fee, amounts.amount_paid))
     session.flush()
@@ -215,10 +248,10 @@ def take_back_late_cancellation_fee(uow: UnitOfWork, change: StatusChanged) -> N
                         money.ZERO, amounts.amount_paid)
     if unpaid.amount_due < 0:
         return  # the fee was paid: a refund is the clinic's decision, not the undo's
-    row.late_cancellation = False
+    row.late_cancellation, row.fee_waived = False, money.ZERO
     _store(uow.session, row, unpaid)
     uow.session.flush()
 
 
 __all__ = ["patient_appointments", "post_late_cancellation_fee", "read", "record_payment",
-           "take_back_late_cancellation_fee", "update_charges"]
+           "take_back_late_cancellation_fee", "update_charges", "waive_fee"]

@@ -54,6 +54,7 @@ from scheduling import intents
 from scheduling.availability import DEFAULT_POLICY
 from scheduling.commands import Actor, BookAppointment, Command, Policy
 from scheduling.errors import SchedulingInputError
+from scheduling.refusals import RefusalCode, message_for
 from scheduling.sync_protocol import (
     DUPLICATE_ID,
     DUPLICATE_ID_MESSAGE,
@@ -68,8 +69,14 @@ from scheduling.sync_protocol import (
     PushResult,
     Tombstone,
 )
-from sync_server.db.models import ChangeLogEntry, ClientMutation, Conflict, OrgVersion
-from sync_server.services import accounts, audit, booking, changes
+from sync_server.db.models import (
+    Appointment,
+    ChangeLogEntry,
+    ClientMutation,
+    Conflict,
+    OrgVersion,
+)
+from sync_server.services import accounts, audit, booking, changes, departments
 from sync_server.services.booking import BookingResult, Caller, MutationRef
 from sync_server.services.devices import DeskDevice
 from sync_server.services.errors import PermissionDenied, ServiceError
@@ -184,7 +191,7 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     last: int | None = None
     mutations = list(request.mutations)
     started = time.monotonic()
-    actors = _actors(session, device, mutations)
+    actors, hidden = _actors(session, device, mutations)
     decoded = _decode(actors, mutations)
     kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
     fast = True
@@ -193,7 +200,7 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
         chunk = mutations[first:first + CHUNK]
         try:
             last, done, kept = _push_run(session, device, chunk, decoded, actors, now,
-                                         kept, batch=fast)
+                                         kept, batch=fast, hidden=hidden)
         except (MutationGap, PermissionDenied):
             raise
         except Exception as error:
@@ -241,6 +248,7 @@ def _push_run(
     session: Session, device: DeskDevice, mutations: list[Mutation],
     decoded: dict[int, intents.DecodedIntent], actors: dict[str | None, Actor],
     now: datetime, kept: booking.PushRun | None, *, batch: bool,
+    hidden: dict[str | None, frozenset[str]],
 ) -> tuple[int, list[MutationResult], booking.PushRun | None]:
     """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
     that could be read) in one transaction and commit; (last id, results of the mutations
@@ -266,7 +274,8 @@ def _push_run(
                     raise MutationGap(last, mutation.id)
                 try:
                     status, code = _process(session, device, mutation, now,
-                                            actors[mutation.user_id], decoded.get(mutation.id))
+                                            actors[mutation.user_id], decoded.get(mutation.id),
+                                            hidden=hidden.get(mutation.user_id, frozenset()))
                 except booking.LockBusy:
                     break  # commit what came before; a new run starts with this mutation
                 last = mutation.id
@@ -301,16 +310,46 @@ def _decode(
 
 def _actors(
     session: Session, device: DeskDevice, mutations: list[Mutation]
-) -> dict[str | None, Actor]:
+) -> tuple[dict[str | None, Actor], dict[str | None, frozenset[str]]]:
     """Who each of ``mutations`` acts as, by the user it names (see
-    :data:`DESK_PERMISSIONS`)."""
+    :data:`DESK_PERMISSIONS`), and the resources of other departments each user may not
+    name (a department-scoped user's permissions hold in their departments only)."""
     found: dict[str | None, Actor] = {None: Actor(device.id, device.id, DESK_PERMISSIONS)}
+    hidden: dict[str | None, frozenset[str]] = {}
     for user_id in {m.user_id for m in mutations} - {None}:
         assert user_id is not None
         principal = accounts.load_principal(session, user_id, device.organization_id)
-        permissions = frozenset() if principal is None else principal.permissions
-        found[user_id] = Actor(user_id, device.id, permissions)
-    return found
+        if principal is None:
+            found[user_id] = Actor(user_id, device.id, frozenset())
+            continue
+        found[user_id] = Actor(user_id, device.id, departments.granted(principal))
+        hidden[user_id] = frozenset(departments.hidden_resources(session, principal))
+    return found, hidden
+
+
+#: Mutation arguments naming a resource, and the record kind a refusal names.
+RESOURCE_ARGUMENTS = (("provider_id", "provider"), ("room_id", "room"),
+                      ("equipment_ids", "equipment"))
+
+
+def _outside_department(session: Session, args: dict[str, object],
+                        hidden: frozenset[str]) -> str | None:
+    """The kind of record (provider, room, equipment, appointment) a mutation names in
+    another department than its user's; None when it names none."""
+    if not hidden:
+        return None
+    for argument, kind in RESOURCE_ARGUMENTS:
+        value = args.get(argument)
+        named = set(value) if isinstance(value, list) else {value}
+        if named & hidden:
+            return kind
+    appointment_id = args.get("appointment_id")
+    if isinstance(appointment_id, str):
+        row = session.get(Appointment, appointment_id)
+        if row is not None and {row.provider_id, row.room_id,
+                                *(row.equipment_ids or ())} & hidden:
+            return "appointment"
+    return None
 
 
 def _audit_actor(device: DeskDevice, actor: Actor) -> audit.Actor:
@@ -344,10 +383,17 @@ def _lock_client(session: Session, device: DeskDevice) -> int:
 
 def _process(
     session: Session, device: DeskDevice, mutation: Mutation, now: datetime, actor: Actor,
-    decoded: intents.DecodedIntent | None = None,
+    decoded: intents.DecodedIntent | None = None, *, hidden: frozenset[str] = frozenset(),
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
     caller = Caller(device.organization_id, actor, _audit_actor(device, actor), ref)
+    outside = _outside_department(session, mutation.args, hidden)
+    if outside is not None:
+        # As the REST API: another department's records do not exist for this user.
+        code = RefusalCode.UNKNOWN_RECORD.value
+        _protocol_conflict(session, caller, code, message_for(RefusalCode.UNKNOWN_RECORD),
+                           "", now, params={"kind": outside})
+        return "refused", code
     try:
         if decoded is None:
             decoded = intents.decode(mutation.name, mutation.args, caller.actor)
@@ -395,13 +441,14 @@ def _process(
 
 
 def _protocol_conflict(
-    session: Session, caller: Caller, code: str, message_id: str, problem: str, now: datetime
+    session: Session, caller: Caller, code: str, message_id: str, problem: str, now: datetime,
+    *, params: dict[str, str] | None = None,
 ) -> None:
     assert caller.mutation is not None
     version = changes.bump_version(session, caller.organization_id)
     booking.record_conflict(session, caller.organization_id, caller.mutation, code,
-                            message_id, {"problem": problem[:200]} if problem else {}, [],
-                            version, now)
+                            message_id, params or ({"problem": problem[:200]} if problem
+                                                   else {}), [], version, now)
     name = caller.mutation.name
     audit.append(session, caller.organization_id, at=now, actor=caller.audit_actor,
                  intent=name[:64] if name in intents.ALL_INTENTS else "unknown_mutation",

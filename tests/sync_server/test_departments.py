@@ -5,6 +5,7 @@ that would hide a user's own appointments is refused, nothing saved."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,10 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
-from tests.sync_server.booking_setup import FIRST_DAY, Booked, seed_booked, slot
-from tests.sync_server.conftest import PASSWORD, OrgUser, Tenants, sign_in
+from tests.sync_server.booking_setup import FIRST_DAY, Booked, enroll_desk, seed_booked, slot
+from tests.sync_server.conftest import PASSWORD, Clock, OrgUser, Tenants, sign_in
 
 API = "/api/v1"
 SCOPED_PERMISSIONS = ["booking:view_calendar", "booking:create_appointment",
@@ -199,3 +201,36 @@ def test_a_department_of_another_organization_is_404(org: Departments,
     answer = org.client.patch(f"{API}/admin/users/{stranger.user_id}",
                               json={"department_ids": [org.dental]}, headers=headers)
     assert answer.status_code == 404
+
+
+def test_a_desk_push_by_a_scoped_user_books_their_department_and_not_another(
+        org: Departments, db: Session, clock: Clock) -> None:
+    desk = enroll_desk(db, org.booked.clinic, clock)
+
+    def push(provider: str, index: int) -> dict[str, Any]:
+        mutation = desk.mutation(intents.APPOINTMENT_BOOK, {
+            **book_body(org, provider, index), "appointment_id": str(uuid.uuid4()),
+            "end": None, "room_id": None})
+        mutation["user_id"] = org.user_id
+        answer = org.client.post(f"{API}/sync/push", json=desk.push_body([mutation]),
+                                 headers=desk.headers)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()["results"][0]
+        return result
+
+    own, other = push(org.dental_provider, 0), push(org.physio_provider, 2)
+    assert (own["status"], other["status"], other["code"]) == (
+        "applied", "refused", "UNKNOWN_RECORD")
+    conflicts = org.client.get(f"{API}/sync/pull", params={"cursor": 0},
+                               headers=desk.headers).json()["conflicts"]
+    [conflict] = conflicts
+    assert (conflict["code"], conflict["params"]) == ("UNKNOWN_RECORD", {"kind": "provider"})
+    assert "was not found" in conflict["message_id"]
+
+
+def test_the_account_answer_names_the_departments_a_scoped_user_sees(org: Departments) -> None:
+    mine = org.scoped("GET", "/auth/me").json()
+    everyone = org.admin("GET", "/auth/me").json()
+    assert mine["department_context"] == [
+        {"id": org.dental, "name": "Dental", "clinic_id": org.booked.clinic.clinic_id}]
+    assert everyone["department_context"] is None

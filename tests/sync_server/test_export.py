@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,40 @@ def test_a_patients_request_exports_only_their_record_and_appointments(
     assert {row["patient_id"] for row in rows(tmp_path / "csv" / "appointments.csv")} == {
         patient_id}
     assert not (tmp_path / "csv" / "users.csv").exists()
+
+
+def test_a_patients_export_holds_each_appointments_money_in_exact_decimals(
+    database_url: str, db: Session, demo_org: str, tmp_path: Path,
+) -> None:
+    appointment = db.scalars(select(models.Appointment).where(
+        models.Appointment.organization_id == demo_org).limit(1)).one()
+    patient_id, appointment_id = appointment.patient_id, appointment.id
+    others = db.scalars(select(models.Appointment.id).where(
+        models.Appointment.organization_id == demo_org,
+        models.Appointment.patient_id == patient_id)).all()
+    db.add(models.AppointmentFinancials(
+        id="money-1", organization_id=demo_org, appointment_id=appointment_id,
+        total_charge=Decimal("120.10"), insurance_coverage=Decimal("90.05"),
+        copay_amount=Decimal("10.00"), amount_paid=Decimal("20.00"),
+        late_cancellation=True, late_cancellation_fee=Decimal("14.50"),
+        fee_waived=Decimal("10.50"), amount_due=Decimal("24.55"), payment_status="partial"))
+    db.add(models.FeeWaiver(id="waiver-1", organization_id=demo_org,
+                            appointment_id=appointment_id, amount=Decimal("10.50"),
+                            reason="bus strike", waived_by=None,
+                            waived_at=datetime(2026, 3, 2, tzinfo=UTC)))
+    db.commit()
+    assert server_cli(["--database-url", database_url, "export", "--org", DEMO_SLUG,
+                       "--patient", patient_id, str(tmp_path)]) == 0
+    money = {row["appointment_id"]: row for row in rows(tmp_path / "csv" / "patient_money.csv")}
+    assert set(money) == set(others)
+    entered = money[appointment_id]
+    assert [entered[c] for c in ("total_charge", "insurance_coverage", "copay_amount",
+                                 "amount_paid", "late_cancellation_fee", "fee_waived",
+                                 "amount_due", "payment_status", "late_cancellation")] == [
+        "120.10", "90.05", "10.00", "20.00", "14.50", "10.50", "24.55", "partial", "true"]
+    assert all(row["amount_due"] == "0.00" for key, row in money.items()
+               if key != appointment_id)
+    [record] = rows(tmp_path / "csv" / "appointment_financials.csv")
+    assert (record["appointment_id"], record["total_charge"]) == (appointment_id, "120.10")
+    [waiver] = rows(tmp_path / "csv" / "fee_waivers.csv")
+    assert (waiver["amount"], waiver["reason"]) == ("10.50", "bus strike")

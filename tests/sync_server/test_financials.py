@@ -234,3 +234,88 @@ def test_a_late_cancellation_pushed_by_a_desk_posts_the_fee(
     assert answer.json()["results"][0]["status"] == "applied", answer.text
     found = financials(client, booked, appointment_id)
     assert (found["late_cancellation"], found["amount_due"]) == (True, "15.00")
+
+
+def waive(client: TestClient, booked: Booked, appointment_id: str,
+          headers: dict[str, str] | None = None, **body: Any) -> Any:
+    return client.post(f"{API}/appointments/{appointment_id}/waive-fee", json=body,
+                       headers=headers or booked.admin)
+
+
+def late_cancelled(client: TestClient, booked: Booked, fee_cents: int = 2500) -> str:
+    set_policy(client, booked, fee_cents)
+    appointment_id = book(client, booked)
+    put_charges(client, booked, appointment_id, total_charge="100", insurance_coverage="80")
+    cancel(client, booked, appointment_id)
+    return appointment_id
+
+
+def test_a_supervisor_reduces_a_posted_fee_later_with_a_reason_and_it_is_kept_and_audited(
+        client: TestClient, booked: Booked, db: Session) -> None:
+    appointment_id = late_cancelled(client, booked)
+    answer = waive(client, booked, appointment_id, amount="10.50", reason="  bus strike ")
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert (found["late_cancellation_fee"], found["fee_waived"], found["amount_due"],
+            found["late_cancellation"]) == ("14.50", "10.50", "34.50", True)
+    rest = waive(client, booked, appointment_id, reason="hospitalised").json()
+    assert (rest["late_cancellation_fee"], rest["fee_waived"], rest["amount_due"]) == (
+        "0.00", "25.00", "20.00")
+    db.rollback()
+    waivers = db.execute(select(models.FeeWaiver.amount, models.FeeWaiver.reason,
+                                models.FeeWaiver.waived_by)
+                         .where(models.FeeWaiver.appointment_id == appointment_id)
+                         .order_by(models.FeeWaiver.amount)).all()
+    audited = db.scalars(select(models.AuditEntry.target_id).where(
+        models.AuditEntry.organization_id == booked.org_id,
+        models.AuditEntry.intent == "financials.waive_fee")).all()
+    db.rollback()
+    assert [(w.amount, w.reason) for w in waivers] == [
+        (Decimal("10.50"), "bus strike"), (Decimal("14.50"), "hospitalised")]
+    assert {w.waived_by for w in waivers} == {booked.admin_user.user_id}
+    assert audited == [appointment_id, appointment_id]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"amount": "25.01", "reason": "x"}, "more than the late-cancellation fee"),
+    ({"amount": "-1", "reason": "x"}, "cannot be negative"),
+    ({"amount": "0", "reason": "x"}, "more than zero"),
+    ({"reason": "   "}, "say why the fee is waived"),
+])
+def test_a_bad_waiver_is_refused_in_words_and_the_fee_stays(
+        client: TestClient, booked: Booked, body: dict[str, str], words: str) -> None:
+    appointment_id = late_cancelled(client, booked)
+    answer = waive(client, booked, appointment_id, **body)
+    assert answer.status_code == 422, answer.text
+    assert words in answer.json()["error"]["message"]
+    found = financials(client, booked, appointment_id)
+    assert (found["late_cancellation_fee"], found["fee_waived"]) == ("25.00", "0.00")
+
+
+def test_no_fee_a_paid_fee_and_a_nul_reason_cannot_be_waived(
+        client: TestClient, booked: Booked) -> None:
+    on_time = book(client, booked, 2)
+    assert waive(client, booked, on_time, reason="x").json()["error"]["code"] == "no_fee"
+    appointment_id = late_cancelled(client, booked)
+    assert pay(client, booked, appointment_id, "45.00").status_code == 200
+    paid = waive(client, booked, appointment_id, reason="goodwill")
+    nul = waive(client, booked, appointment_id, reason="a\x00b")
+    assert (paid.status_code, nul.status_code) == (422, 422)
+    assert "refund it before waiving it" in paid.json()["error"]["message"]
+    assert financials(client, booked, appointment_id)["late_cancellation_fee"] == "25.00"
+
+
+def test_waiving_needs_the_override_permission_and_another_organization_gets_404(
+        client: TestClient, booked: Booked, tenants: Tenants, db: Session) -> None:
+    appointment_id = late_cancelled(client, booked)
+    denied = waive(client, booked, appointment_id, booked.reception, reason="kind")
+    stranger = waive(client, booked, appointment_id,
+                     sign_in(client, tenants.organization("administrator")), reason="kind")
+    assert (denied.status_code, stranger.status_code) == (403, 404)
+    assert financials(client, booked, appointment_id)["late_cancellation_fee"] == "25.00"
+    db.rollback()
+    refused = db.scalars(select(models.AuditEntry.target_id).where(
+        models.AuditEntry.organization_id == booked.org_id,
+        models.AuditEntry.intent == "permission_denied")).all()
+    db.rollback()
+    assert refused == ["booking:override"]

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from scheduling import limits
 from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep
 from sync_server.api.fields import Email, Slug, text_check
 from sync_server.core.context import ServerContext
 from sync_server.core.throttle import Throttled
-from sync_server.services import accounts, mfa
+from sync_server.services import accounts, departments, mfa
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -65,6 +66,12 @@ class TokenResponse(BaseModel):
         )
 
 
+class DepartmentOut(BaseModel):
+    id: str
+    name: str
+    clinic_id: str
+
+
 class Me(BaseModel):
     user_id: str
     organization_id: str
@@ -72,6 +79,9 @@ class Me(BaseModel):
     roles: list[str]
     permissions: list[str]
     department_permissions: dict[str, list[str]]
+    department_context: list[DepartmentOut] | None = Field(
+        None, description="The departments whose calendar the user sees (a department-scoped "
+                          "role); null: the whole organization")
 
 
 def client_address(request: Request) -> str:
@@ -148,8 +158,8 @@ def logout(body: RefreshRequest, session: SessionDep, now: NowDep) -> None:
 
 
 @router.get("/me", response_model=Me)
-def me(user: CurrentUser) -> Me:
-    """The signed-in user with roles and permissions."""
+def me(user: CurrentUser, session: SessionDep) -> Me:
+    """The signed-in user with roles and permissions, and the departments they see."""
     return Me(
         user_id=user.user_id,
         organization_id=user.organization_id,
@@ -157,7 +167,13 @@ def me(user: CurrentUser) -> Me:
         roles=sorted(user.roles),
         permissions=sorted(user.permissions),
         department_permissions={p: sorted(d) for p, d in user.department_permissions.items()},
+        department_context=_department_context(session, user),
     )
+
+
+def _department_context(session: Session, user: accounts.Principal) -> list[DepartmentOut] | None:
+    found = departments.context(session, user)
+    return None if found is None else [DepartmentOut(**values) for values in found]
 
 
 def _credentials(body: LoginRequest, request: Request) -> accounts.Credentials:

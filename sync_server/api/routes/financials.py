@@ -3,7 +3,8 @@ appointment's financial record, its charges and its payments.
 
 Amounts travel as decimal text with two places (``"25.00"``), or JSON numbers on the
 way in; never stored as float. Reading needs ``patient:view``, writing
-``patient:edit``. The logic is in :mod:`sync_server.services.financials`.
+``patient:edit``, waiving a posted late-cancellation fee ``booking:override``. The
+logic is in :mod:`sync_server.services.financials`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
-from sync_server.api.fields import AppointmentIdPath, Day, IdPath
+from sync_server.api.fields import AppointmentIdPath, Day, IdPath, Reason
 from sync_server.services import financials
 from sync_server.services.accounts import Principal
 
@@ -24,6 +25,8 @@ router = APIRouter(tags=["financials"], dependencies=[Depends(sqlite_write_turn)
 
 Viewer = Annotated[Principal, Depends(require("patient:view"))]
 Editor = Annotated[Principal, Depends(require("patient:edit"))]
+#: Waiving a posted fee is the supervisor's decision an override at cancellation is.
+Waiver = Annotated[Principal, Depends(require("booking:override"))]
 Amount = Annotated[Decimal, Field(description="Decimal, at most two places, not negative",
                                   examples=["25.00"])]
 
@@ -39,6 +42,7 @@ class FinancialsOut(BaseModel):
     payment_status: Literal["pending", "partial", "paid"]
     payment_date: date | None
     late_cancellation: bool
+    fee_waived: str = Field(description="How much of the posted fee was waived afterwards")
 
 
 class ChargesBody(BaseModel):
@@ -54,6 +58,13 @@ class PaymentBody(BaseModel):
 
     amount: Amount
     paid_on: Day | None = Field(None, description="Left out: today")
+
+
+class WaiverBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Amount | None = Field(None, description="Left out: all that is left of the fee")
+    reason: Reason = Field(description="Why the fee is waived (required)")
 
 
 class PatientAppointmentOut(BaseModel):
@@ -100,3 +111,10 @@ def record_payment(appointment_id: AppointmentIdPath, body: PaymentBody, session
                    now: NowDep, who: Editor) -> financials.Values:
     return financials.record_payment(session, who, appointment_id, body.amount, body.paid_on,
                                      now)
+
+
+@router.post("/appointments/{appointment_id}/waive-fee", response_model=FinancialsOut,
+             summary="Waive (or reduce) a posted late-cancellation fee, with a reason")
+def waive_fee(appointment_id: AppointmentIdPath, body: WaiverBody, session: SessionDep,
+              now: NowDep, who: Waiver) -> financials.Values:
+    return financials.waive_fee(session, who, appointment_id, body.amount, body.reason, now)

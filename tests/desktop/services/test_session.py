@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,9 @@ from desktop.config import DeskConfig
 from desktop.services import agenda, booking
 from desktop.services.context import DeskContext
 from desktop.services.session import (
+    Department,
     NotSignedIn,
+    ServerIdentity,
     SessionLocked,
     SessionSettings,
     SignInFailure,
@@ -181,3 +184,24 @@ def test_too_many_wrong_unlocks_end_the_session(ctx: DeskContext) -> None:
 
     assert ctx.sessions.user is None
     assert not ctx.sessions.unlock(PASSWORD)
+
+
+def test_an_offline_sign_in_keeps_the_department_context_of_the_last_online_one(
+    sessions: SignInService,
+) -> None:
+    dental = (Department("dep-dental", "Dental"),)
+
+    def scoped(email: str, password: str, totp: str | None) -> ServerIdentity | None:
+        found = server_accepting()(email, password, totp)
+        assert found is not None
+        return replace(found, departments=dental)
+
+    online = sessions.sign_in_online(EMAIL, PASSWORD, None, scoped).user
+    assert online is not None and online.departments == dental
+    sessions.sign_out()
+    offline = sessions.sign_in_offline(EMAIL, PASSWORD).user
+    assert offline is not None and offline.departments == dental
+    sessions.sign_in_online(EMAIL, PASSWORD, None, server_accepting())
+    sessions.sign_out()
+    unlimited = sessions.sign_in_offline(EMAIL, PASSWORD).user
+    assert unlimited is not None and unlimited.departments is None

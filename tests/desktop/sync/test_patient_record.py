@@ -5,7 +5,8 @@ before anything is sent and an inconsistent one in the server's words."""
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +17,14 @@ from sqlalchemy.orm import Session
 from desktop.services import patients
 from desktop.services.financials import FinancialsService
 from desktop.services.server_call import USER_HEADER
+from desktop.ui.fee_waiver_dialog import FeeWaiverDialog, WaiverChoice
 from desktop.ui.patient_record import PatientRecordDialog
+from sync_server.core.config import Settings
+from sync_server.core.security import Passwords, password_hasher
 from sync_server.db import models
+from sync_server.services import accounts
 from tests.desktop.sync.conftest import Desk
-from tests.e2e.server_side import Clinic
+from tests.e2e.server_side import PASSWORD, Clinic
 
 ZONE, LOCALE = "Europe/Madrid", "en_US"
 
@@ -117,3 +122,56 @@ def test_a_negative_amount_is_refused_before_sending_and_a_bad_copay_in_the_serv
     assert "copay cannot exceed" in dialog.money_note.text()
     again = money_service(desk).appointments(clinic.patient_ids[0])
     assert again[0].total_charge == Decimal("0.00")
+
+
+def posted_fee(db: Session, clinic: Clinic, appointment_id: str) -> None:
+    """The server's record of a late cancellation with a 25.00 fee (as its handler posts)."""
+    db.add(models.AppointmentFinancials(
+        id=f"money-{appointment_id}", organization_id=clinic.org_id,
+        appointment_id=appointment_id, total_charge=Decimal("100.00"),
+        insurance_coverage=Decimal("80.00"), copay_amount=Decimal("0.00"),
+        amount_paid=Decimal("0.00"), late_cancellation=True,
+        late_cancellation_fee=Decimal("25.00"), fee_waived=Decimal("0.00"),
+        amount_due=Decimal("45.00"), payment_status="pending"))
+    db.commit()
+
+
+def manager(db: Session, server_settings: Settings, clinic: Clinic) -> str:
+    email = f"manager-{uuid.uuid4().hex[:6]}@clinic.example"
+    accounts.create_user(db, Passwords(password_hasher(server_settings)), clinic.org_id, email,
+                         PASSWORD, ["administrator"], datetime.now(UTC))
+    db.commit()
+    return email
+
+
+def test_a_manager_waives_part_of_a_posted_fee_with_a_reason_and_the_amount_due_follows(
+        qtbot: QtBot, desk: Desk, clinic: Clinic, db: Session,
+        server_settings: Settings) -> None:
+    appointment_id = desk.book(2)
+    desk.client.push()
+    posted_fee(db, clinic, appointment_id)
+    reception = open_record(qtbot, desk, clinic, money_service(desk))
+    assert not reception.waive_button.isEnabled()  # a receptionist may not waive
+    desk._ctx = desk.sign_in(manager(db, server_settings, clinic))
+    dialog = open_record(qtbot, desk, clinic, money_service(desk))
+    dialog.table.selectRow(0)
+    assert dialog.waive_button.isEnabled()
+    assert not dialog.waive(WaiverChoice("10", ""))
+    assert "why the fee is waived" in dialog.money_note.text()
+    assert not dialog.waive(WaiverChoice("30", "bus strike"))
+    assert "more than the late-cancellation fee" in dialog.money_note.text()
+    assert dialog.waive(WaiverChoice("10,50", "bus strike"))
+    assert [dialog.table.item(0, c).text() for c in (4, 6)] == ["14.50", "34.50"]
+    assert "10.50 of the fee waived" in dialog.table.item(0, 0).text()
+    db.expire_all()
+    [waiver] = db.scalars(select(models.FeeWaiver).where(
+        models.FeeWaiver.appointment_id == appointment_id)).all()
+    assert (waiver.amount, waiver.reason) == (Decimal("10.50"), "bus strike")
+
+
+def test_the_waiver_dialog_offers_the_whole_fee_and_asks_for_a_reason(qtbot: QtBot) -> None:
+    dialog = FeeWaiverDialog("25.00", "25.00")
+    qtbot.addWidget(dialog)
+    dialog.reason.setText("  hospitalised ")
+    assert dialog.choice() == WaiverChoice("25.00", "hospitalised")
+    assert dialog.reason.maxLength() == 500
