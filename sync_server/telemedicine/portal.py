@@ -95,8 +95,9 @@ def accept_consent(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
     if isinstance(row, Response):
         return row
     if not portal_view.is_open(v, row):
-        return _refused(v, row, "visit_closed", N_("This appointment is cancelled or over: "
-                                                   "there is nothing to accept."))
+        return v.refused("portal.telemedicine", "visit_closed", 400, N_(
+            "This appointment is cancelled or over: there is nothing to accept."),
+            target_type="appointment", target_id=row.id)
     if form.get("agree") != "yes":
         return _show(v, row, N_("Tick the box to say you have read and accept the consent "
                                 "form."))
@@ -120,8 +121,9 @@ def upload_document(v: VisitDep, appointment_id: str, upload: UploadDep) -> Resp
     if isinstance(row, Response):
         return row
     if not portal_view.is_open(v, row):
-        return _refused(v, row, "visit_closed", N_("This appointment is cancelled or over: "
-                                                   "documents cannot be sent for it."))
+        return v.refused("portal.telemedicine", "visit_closed", 400, N_(
+            "This appointment is cancelled or over: documents cannot be sent for it."),
+            target_type="appointment", target_id=row.id)
     try:
         documents.store(v.db, portal_view.sealer_of(v), v.org.id, row.id, upload.name,
                         upload.content, v.now)

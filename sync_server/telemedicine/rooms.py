@@ -78,14 +78,15 @@ def video_urls(session: Session, organization_id: str, rows: Iterable[Any]) -> d
     ids = list(wanted)
     rooms: dict[str, str] = {}
     for index in range(0, len(ids), 900):
-        rooms.update(session.execute(select(VideoRoom.appointment_id, VideoRoom.room).where(
-            VideoRoom.organization_id == organization_id,
-            VideoRoom.appointment_id.in_(ids[index:index + 900]))).tuples().all())
+        rooms.update((row.appointment_id, row.room) for row in session.execute(
+            select(VideoRoom.appointment_id, VideoRoom.room).where(
+                VideoRoom.organization_id == organization_id,
+                VideoRoom.appointment_id.in_(ids[index:index + 900]))))
     if not rooms:
         return {}
-    links = dict(session.execute(select(ProviderVideoLink.provider_id, ProviderVideoLink.url)
-                                 .where(ProviderVideoLink.organization_id == organization_id))
-                 .tuples().all())
+    links = {row.provider_id: row.url for row in session.execute(
+        select(ProviderVideoLink.provider_id, ProviderVideoLink.url)
+        .where(ProviderVideoLink.organization_id == organization_id))}
     settings = session.get(TelemedicineSettings, organization_id)
     template = settings.url_template if settings else ""
     for appointment_id, room in rooms.items():
