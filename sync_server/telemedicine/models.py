@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduling import limits
@@ -59,8 +59,8 @@ class ConsentForm(Base):
     appointment_type_id: Mapped[str] = mapped_column(
         ID, ForeignKey("appointment_types.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    text_en: Mapped[str] = mapped_column(Text)
-    text_es: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(String(limits.TEMPLATE))
+    text_es: Mapped[str] = mapped_column(String(limits.TEMPLATE))
     created_by: Mapped[str | None] = mapped_column(ID)
     created_at: Mapped[datetime]
 
