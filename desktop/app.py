@@ -40,6 +40,7 @@ from desktop.services.notifications import NotificationsService
 from desktop.services.offers import OffersService
 from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
+from desktop.services.telemedicine import TelemedicineService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -237,6 +238,7 @@ class DeskStart(QObject):
         window.waitlist_panel.set_service(OffersService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
+        window.details_panel.telemedicine.set_service(TelemedicineService(call))
         if self.screen is not None:
             self.screen.close()
             self.screen = None
