@@ -82,7 +82,7 @@ def _visit(answer: Mapping[str, Any]) -> TelemedicineVisit:
         consent.get("version"), bool(consent.get("accepted")), consent.get("accepted_version"),
         _instant(consent.get("accepted_at")), consent.get("channel"),
         tuple(VisitDocument(str(d["id"]), str(d["name"]), str(d["content_type"]),
-                            int(d["size"]), _instant(d["uploaded_at"]) or datetime.min)
+                            int(d["size"]), datetime.fromisoformat(str(d["uploaded_at"])))
               for d in answer.get("documents") or ()))
 
 

@@ -46,9 +46,9 @@ from scheduling.refusals import N_
 from scheduling.series import occurrence_id
 from sync_server.core.translations import translations
 from sync_server.db import models as db
-from sync_server.telemedicine.rooms import video_urls
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import MEDIA_TYPE, Policy, hash_token, policy_of
+from sync_server.telemedicine.rooms import video_urls
 
 #: More changes than this since the last build: read the whole feed again.
 MAX_INCREMENTAL_CHANGES = 500

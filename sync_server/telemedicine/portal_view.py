@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sync_server.db import models as db
 from sync_server.telemedicine import consent, documents, rooms
+from sync_server.telemedicine.documents import MAX_BYTES, MAX_FILES, DocumentInfo
 from sync_server.telemedicine.models import ConsentForm
 
 if TYPE_CHECKING:
@@ -21,11 +22,11 @@ class PortalVisit:
     consent: consent.ConsentState
     #: The current consent form's text in the page's language ("" when none is asked).
     consent_text: str
-    documents: list[documents.DocumentInfo]
+    documents: list[DocumentInfo]
     #: The visit is still to come: consent and documents may be given.
     open: bool
-    max_files: int = documents.MAX_FILES
-    max_megabytes: int = documents.MAX_BYTES // (1024 * 1024)
+    max_files: int = MAX_FILES
+    max_megabytes: int = MAX_BYTES // (1024 * 1024)
 
     @property
     def can_upload(self) -> bool:

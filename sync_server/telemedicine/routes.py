@@ -109,12 +109,12 @@ def _link(value: str) -> str:
 class ProviderLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     provider_id: Id
-    url: Annotated[BaseUrl, AfterValidator(_link)]  # type: ignore[valid-type]
+    url: Annotated[BaseUrl, AfterValidator(_link)]
 
 
 class VideoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url_template: Annotated[BaseUrl, AfterValidator(_template)] = ""  # type: ignore[valid-type]
+    url_template: Annotated[BaseUrl, AfterValidator(_template)] = ""
     provider_links: Annotated[list[ProviderLink], Field(max_length=500)] = []
 
 
