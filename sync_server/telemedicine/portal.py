@@ -91,13 +91,10 @@ UploadDep = Annotated[Upload, Depends(uploaded)]
 
 @router.post("/{org}/appointments/{appointment_id}/telemedicine/consent")
 def accept_consent(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
-    row = portal_routes._own_posted(v, appointment_id, form)
+    row = _open_visit(v, appointment_id, form, N_(
+        "This appointment is cancelled or over: there is nothing to accept."))
     if isinstance(row, Response):
         return row
-    if not portal_view.is_open(v, row):
-        return v.refused("portal.telemedicine", "visit_closed", 400, N_(
-            "This appointment is cancelled or over: there is nothing to accept."),
-            target_type="appointment", target_id=row.id)
     if form.get("agree") != "yes":
         return _show(v, row, N_("Tick the box to say you have read and accept the consent "
                                 "form."))
@@ -117,13 +114,10 @@ def accept_consent(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
 
 @router.post("/{org}/appointments/{appointment_id}" + UPLOAD_PATH_SUFFIX)
 def upload_document(v: VisitDep, appointment_id: str, upload: UploadDep) -> Response:
-    row = portal_routes._own_posted(v, appointment_id, Posted({"csrf": upload.csrf}))
+    row = _open_visit(v, appointment_id, Posted({"csrf": upload.csrf}), N_(
+        "This appointment is cancelled or over: documents cannot be sent for it."))
     if isinstance(row, Response):
         return row
-    if not portal_view.is_open(v, row):
-        return v.refused("portal.telemedicine", "visit_closed", 400, N_(
-            "This appointment is cancelled or over: documents cannot be sent for it."),
-            target_type="appointment", target_id=row.id)
     try:
         documents.store(v.db, portal_view.sealer_of(v), v.org.id, row.id, upload.name,
                         upload.content, v.now)
@@ -134,6 +128,17 @@ def upload_document(v: VisitDep, appointment_id: str, upload: UploadDep) -> Resp
                  intent="portal.document_upload", outcome="accepted",
                  target_type="appointment", target_id=row.id)
     return v.to(f"/appointments/{row.id}?done=uploaded")
+
+
+def _open_visit(v: Visit, appointment_id: str, form: Posted,
+                closed: str) -> db.Appointment | Response:
+    """The patient's own visit, still to come, for a form with a valid CSRF token; else
+    the page saying why not (audited)."""
+    row = portal_routes._own_posted(v, appointment_id, form)
+    if not isinstance(row, Response) and not portal_view.is_open(v, row):
+        return v.refused("portal.telemedicine", "visit_closed", 400, closed,
+                         target_type="appointment", target_id=row.id)
+    return row
 
 
 def _show(v: Visit, row: db.Appointment, message: str, status_code: int = 400) -> Response:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the page fixture imported from test_portal_browser is requested by name
 """A telemedicine visit in the patient portal, in a real browser (Debian's Chromium through
 Playwright, a real uvicorn server on loopback, SQLite, sign-in codes through aiosmtpd), in
 English and Spanish: the video link and instructions, consent refused until the box is
@@ -17,22 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sync_server.db.migrate import upgrade
-from sync_server.db.session import make_engine, make_session_factory
-from sync_server.portal import signin
 from sync_server.telemedicine.models import ConsentAcceptance, VisitDocument
-from tests.e2e.server_side import ServerThread
-from tests.e2e.test_portal_browser import (
-    CHROMIUM,
+from tests.e2e.test_portal_browser import (  # noqa: F401 - the portal's page fixture
     SCREENSHOTS,
     Live,
-    _browser_or_fail,
     accessible,
+    page,
+    running_portal,
     sign_in,
 )
-from tests.support.notify_servers import SmtpSink
-from tests.sync_server.conftest import make_settings
-from tests.sync_server.portal_setup import seed_portal
 from tests.sync_server.telemedicine_setup import make_telemedicine, pdf
 
 TEXTS = {
@@ -54,43 +48,9 @@ TEXTS = {
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    sync_playwright = _browser_or_fail()
     folder = tmp_path_factory.mktemp("telemedicine-browser")
-    url = f"sqlite:///{folder / 'server.db'}"
-    upgrade(url)
-    settings = make_settings(url, folder)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    smtp = SmtpSink().start()
-    with factory() as session:
-        place = seed_portal(session, settings, smtp)
-        make_telemedicine(session, place)
-    server = ServerThread(settings)
-    server.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                yield Live(server, place, smtp, factory, browser)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        smtp.stop()
-        engine.dispose()
-
-
-@pytest.fixture
-def page(live: Live, lang: str) -> Iterator[Any]:
-    live.server.server.config.app.state.portal_guard = signin.Guard()
-    context = live.browser.new_context(
-        locale="es-ES" if lang == "es" else "en-US", viewport={"width": 1280, "height": 800},
-        extra_http_headers={"Accept-Language": "es-ES,es;q=0.9" if lang == "es" else "en-US"})
-    tab = context.new_page()
-    tab.on("request", lambda r: live.visited.append(r.url))
-    yield tab
-    context.close()
+    with running_portal(folder, make_telemedicine) as running:
+        yield running
 
 
 def shoot(tab: Any, name: str) -> None:
@@ -112,6 +72,7 @@ def rows(live: Live, table: Any, appointment_id: str) -> list[Any]:
 def test_consent_and_a_document_in_the_browser(live: Live, page: Any, lang: str,
                                                tmp_path: Path) -> None:
     words = TEXTS[lang]
+    page.set_viewport_size({"width": 1280, "height": 800})
     provider, start = live.place.clinic.slot(3 if lang == "en" else 6)
     page.goto(live.url(
         f"/book?clinic={live.place.clinic.clinic_id}&type={live.place.clinic.type_id}"

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from test_portal are requested by name
 """Telemedicine visits on SQLite and PostgreSQL: the video room opened with the booking,
 its link in the portal, messages and feeds (never a busy feed), consent forms accepted
 in the portal, encrypted pre-visit documents and the staff's view of them; bad input
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync_server.app import create_app
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.feeds import service as feeds
@@ -32,7 +31,7 @@ from sync_server.telemedicine.models import (
     VisitDocument,
 )
 from tests.support.notify_servers import SmtpSink
-from tests.sync_server.conftest import OrgUser, Tenants, make_settings, sign_in
+from tests.sync_server.conftest import OrgUser, Tenants, sign_in
 from tests.sync_server.portal_setup import PortalClinic, seed_portal
 from tests.sync_server.telemedicine_setup import (
     CONSENT_EN,
@@ -42,27 +41,27 @@ from tests.sync_server.telemedicine_setup import (
     pdf,
     png,
 )
-from tests.sync_server.test_portal import book, read, signed_in, token
+from tests.sync_server.test_portal import (  # noqa: F401 - fixtures shared with the portal's
+    book,
+    portal_client,
+    portal_settings,
+    read,
+    signed_in,
+    smtp_sink,
+    token,
+)
 
 ROOM_LINK = re.compile(r"https://meet\.example/([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
+def client(portal_client: TestClient) -> TestClient:
+    return portal_client
 
 
 @pytest.fixture(scope="module")
-def tm_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_settings(database_url, tmp_path_factory.mktemp("telemedicine"))
-
-
-@pytest.fixture(scope="module")
-def client(tm_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(tm_settings)) as test_client:
-        yield test_client
+def tm_settings(portal_settings: Settings) -> Settings:
+    return portal_settings
 
 
 @pytest.fixture
