@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from scheduling.model import AppointmentStatus
 from sync_server.db import models as db
-from sync_server.services.events import AppointmentBooked, ChangeAccepted
+from sync_server.notifications.outbox import _change_time as change_time
+from sync_server.services.events import AppointmentBooked
 from sync_server.services.unit_of_work import UnitOfWork
 from sync_server.telemedicine.models import ProviderVideoLink, TelemedicineSettings, VideoRoom
 
@@ -46,15 +46,7 @@ def open_video_room(uow: UnitOfWork, change: AppointmentBooked) -> None:
     if uow.session.get(VideoRoom, change.appointment_id) is None:
         uow.session.add(VideoRoom(appointment_id=change.appointment_id,
                                   organization_id=change.organization_id,
-                                  room=new_room_name(), created_at=_change_time(uow)))
-
-
-def _change_time(uow: UnitOfWork) -> datetime:
-    """The time of the booking being handled (its ``ChangeAccepted`` came first)."""
-    for event in reversed(uow.events):
-        if isinstance(event, ChangeAccepted):
-            return event.at
-    return datetime.now(UTC)
+                                  room=new_room_name(), created_at=change_time(uow)))
 
 
 def video_url(session: Session, appointment_id: str) -> str | None:

@@ -438,3 +438,17 @@ def test_documents_do_not_open_with_another_key(
     found = documents.opened(db, mine, place.clinic.org_id, appointment_id, row.id)
     db.rollback()
     assert found is not None and found[0].name == "r.pdf"
+
+
+def test_only_the_upload_form_may_send_a_large_body(
+        client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session) -> None:
+    appointment_id = booked(client, place, smtp_sink)
+    csrf = token(page_of(client, place, appointment_id).text)
+    base = f"{place.base}/appointments/{appointment_id}/telemedicine"
+    huge = upload(client, place, appointment_id, "huge.pdf", pdf(2 * documents.MAX_BYTES + 1),
+                  csrf)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
+    consent_body = client.post(f"{base}/consent", content=b"csrf=x&agree=" + b"y" * 2_000_000,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert consent_body.status_code == 413
+    assert stored(db, appointment_id) == []
