@@ -26,7 +26,11 @@ from sync_server.notifications.routes import needs
 from sync_server.services import accounts, audit
 from sync_server.services.errors import InvalidInput, NotFound
 from sync_server.telemedicine import consent, documents, rooms
-from sync_server.telemedicine.models import ProviderVideoLink, TelemedicineSettings
+from sync_server.telemedicine.models import (
+    ConsentForm,
+    ProviderVideoLink,
+    TelemedicineSettings,
+)
 
 router = APIRouter(tags=["telemedicine"], dependencies=[Depends(sqlite_write_turn)])
 Viewer = Annotated[accounts.Principal, Depends(needs("booking:view_calendar"))]
@@ -169,10 +173,16 @@ def _form_json(row: Any) -> dict[str, Any]:
 
 @router.get("/telemedicine/consent-forms")
 def list_consent_forms(user: Admin, session: SessionDep,
-                       appointment_type_id: Id | None = None) -> dict[str, Any]:
+                       appointment_type_id: Id | None = None) -> list[dict[str, Any]]:
     """Every version of the organization's consent forms (of one type if asked)."""
-    return {"items": [_form_json(row) for row in consent.forms(
-        session, user.organization_id, appointment_type_id)]}
+    return [_form_json(row) for row in consent.forms(
+        session, user.organization_id, appointment_type_id)]
+
+
+class ConsentTextsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text_en: TemplateTextRequired
+    text_es: TemplateTextRequired
 
 
 @router.post("/telemedicine/consent-forms", status_code=201)
@@ -180,9 +190,26 @@ def save_consent_form(body: ConsentFormBody, user: Admin, session: SessionDep,
                       now: NowDep) -> dict[str, Any]:
     """A new version of the type's consent form (visits accepted earlier versions keep
     them; their consent shows as to be accepted again)."""
+    return _save_version(session, user, body.appointment_type_id, body.text_en,
+                         body.text_es, now)
+
+
+@router.patch("/telemedicine/consent-forms/{form_id}")
+def edit_consent_form(form_id: Id, body: ConsentTextsBody, user: Admin, session: SessionDep,
+                      now: NowDep) -> dict[str, Any]:
+    """Editing a form saves the next version of its type's form (the one edited stays)."""
+    form = session.get(ConsentForm, form_id)
+    if form is None or form.organization_id != user.organization_id:
+        raise NotFound("No such consent form.", code="unknown_consent_form")
+    return _save_version(session, user, form.appointment_type_id, body.text_en, body.text_es,
+                         now)
+
+
+def _save_version(session: Session, user: accounts.Principal, appointment_type_id: str,
+                  text_en: str, text_es: str, now: datetime) -> dict[str, Any]:
     try:
-        row = consent.save_form(session, user.organization_id, body.appointment_type_id,
-                                body.text_en, body.text_es, user.user_id, now)
+        row = consent.save_form(session, user.organization_id, appointment_type_id,
+                                text_en, text_es, user.user_id, now)
     except consent.ConsentError as error:
         if error.code.startswith("unknown_"):
             raise NotFound(error.message, code=error.code) from None

@@ -262,13 +262,17 @@ def test_a_new_version_asks_again_and_the_old_one_cannot_be_accepted(
         "text_es": "Versión dos."})
     assert saved.status_code == 201, saved.text
     assert saved.json()["version"] == 2
-    listed = client.get("/api/v1/telemedicine/consent-forms", headers=admin).json()["items"]
+    listed = client.get("/api/v1/telemedicine/consent-forms", headers=admin).json()
     assert [item["version"] for item in listed] == [1, 2]
+    edited = client.patch(f"/api/v1/telemedicine/consent-forms/{listed[0]['id']}",
+                          headers=admin, json={"text_en": "Three.", "text_es": "Tres."})
+    assert edited.status_code == 200 and edited.json()["version"] == 3
+    assert listed[0]["text_en"] == CONSENT_EN  # the version accepted earlier stays as it was
     stale = client.post(f"{place.base}/appointments/{appointment_id}/telemedicine/consent",
                         data={"csrf": token(old), "form": old_form.group(1), "agree": "yes"})
     assert stale.status_code == 400
     assert "has changed since you opened this page" in stale.text
-    assert "Version two." in stale.text
+    assert "Three." in stale.text
     assert read(db, select(ConsentAcceptance).where(
         ConsentAcceptance.appointment_id == appointment_id)) == []
 
@@ -281,7 +285,7 @@ def test_consent_texts_with_nul_bytes_or_overlong_are_refused(
         "appointment_type_id": place.clinic.type_id, "text_en": text, "text_es": "Bien."})
     assert answer.status_code == 422
     assert "\x00" not in answer.text and "x" * 100 not in answer.text
-    versions = client.get("/api/v1/telemedicine/consent-forms", headers=admin).json()["items"]
+    versions = client.get("/api/v1/telemedicine/consent-forms", headers=admin).json()
     assert [item["version"] for item in versions] == [1]
 
 

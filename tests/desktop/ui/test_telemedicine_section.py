@@ -14,10 +14,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from desktop.services.admin import AdminService
 from desktop.services.server_call import signed_in_call
 from desktop.services.telemedicine import TelemedicineService
+from desktop.ui.admin.consent_forms import CONSENT_FORMS
+from desktop.ui.admin.kinds import lookup_lists
+from desktop.ui.admin.record_editor import RecordEditorDialog
 from desktop.ui.details_panel import DetailsPanel
 from desktop.ui.text import set_language
 from scheduling import model
@@ -28,7 +33,7 @@ from sync_server.telemedicine import consent, documents
 from sync_server.telemedicine.models import TelemedicineSettings
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications
 from tests.desktop.ui.test_texts_fit import clipped
-from tests.e2e.server_side import SLOT
+from tests.e2e.server_side import SLOT, TZ
 from tests.sync_server.conftest import make_settings
 from tests.sync_server.telemedicine_setup import pdf
 
@@ -212,5 +217,54 @@ def test_the_section_fits_in_english_and_spanish(
         qtbot.waitUntil(lambda: clipped(panel.telemedicine) == [], timeout=3000)  # laid out
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         panel.grab().save(str(SCREENSHOTS / f"telemedicine-section-{language}-{width}.png"))
+    finally:
+        set_language("en")
+
+
+def consent_dialog(qtbot: QtBot, live: LiveNotifications) -> RecordEditorDialog:
+    service = AdminService(signed_in_call(live.client, live.ctx.sessions))
+    lookups = lookup_lists({"appointment-types": service.records(
+        "/api/v1/admin/appointment-types")})
+    dialog = RecordEditorDialog(CONSENT_FORMS, service, lookups, TZ)
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_an_administrator_saves_a_new_consent_version_from_the_desk(
+        qtbot: QtBot, live: LiveNotifications) -> None:
+    dialog = consent_dialog(qtbot, live)
+    first = dialog.records()[0]
+    assert CONSENT_FORMS.describe(first, dialog._lookups) == "Check-up · version 1"
+    dialog.select(first["id"])
+    editors = {editor.spec.name: editor for editor in dialog.editors}
+    assert editors["text_es"].value() == "Acepto."
+    editors["text_en"].set_value("I agree to a video visit.\n\nMy documents stay private.")
+    saved = dialog.save()
+    assert saved is not None and saved["version"] >= 2
+    editors["text_es"].set_value("mal\x00texto")
+    assert dialog.save() is None
+    assert dialog.error_label.text().startswith("The server refused:")
+    assert "\x00" not in dialog.error_label.text()
+    with live.database() as session:
+        versions = consent.forms(session, live.clinic.org_id, live.clinic.type_id)
+        assert [(f.version, f.text_en) for f in versions][:1] == [(1, "I agree.")]
+        assert versions[-1].text_en.startswith("I agree to a video visit.")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(("width", "height"), [(1600, 1000), (1280, 800)])
+def test_the_consent_forms_screen_fits_in_english_and_spanish(
+        qtbot: QtBot, live: LiveNotifications, language: str, width: int,
+        height: int) -> None:
+    set_language(language)
+    try:
+        dialog = consent_dialog(qtbot, live)
+        dialog.select(dialog.records()[0]["id"])
+        dialog.resize(width, height)
+        dialog.show()
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: clipped(dialog) == [], timeout=3000)  # laid out
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        dialog.grab().save(str(SCREENSHOTS / f"admin-consent-forms-{language}-{width}.png"))
     finally:
         set_language("en")
