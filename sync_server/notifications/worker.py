@@ -324,7 +324,9 @@ class Worker:
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
             hold_until, moved,
-            (video_url(session, appointment.id) or "") if row.kind in messages.VIDEO_KINDS else "")
+            (video_url(session, appointment.id) or "")
+            if kind is not None and kind.telemedicine and row.kind in messages.VIDEO_KINDS
+            else "")
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""

@@ -60,8 +60,9 @@ def video_url(session: Session, appointment_id: str) -> str | None:
 
 def video_urls(session: Session, organization_id: str, rows: Iterable[Any]) -> dict[str, str]:
     """The video links of ``rows`` (appointments, or rows with ``id``, ``provider_id``,
-    ``appointment_type_id``, ``status`` and ``deleted``) that have one, by id: one query
-    per table, for feeds and lists."""
+    ``appointment_type_id``, ``status`` and ``deleted``) that have one, by id: a room, a
+    type that is (still) a telemedicine type and a configured link. A few queries in
+    all, for feeds and lists."""
     wanted = {row.id: row for row in rows
               if row.status not in CLOSED and not getattr(row, "deleted", False)}
     if not wanted:
@@ -76,13 +77,19 @@ def video_urls(session: Session, organization_id: str, rows: Iterable[Any]) -> d
                 VideoRoom.appointment_id.in_(ids[index:index + 900]))))
     if not rooms:
         return {}
+    video_types = set(session.scalars(select(db.AppointmentType.id).where(
+        db.AppointmentType.organization_id == organization_id,
+        db.AppointmentType.telemedicine.is_(True))))
     links = {row.provider_id: row.url for row in session.execute(
         select(ProviderVideoLink.provider_id, ProviderVideoLink.url)
         .where(ProviderVideoLink.organization_id == organization_id))}
     settings = session.get(TelemedicineSettings, organization_id)
     template = settings.url_template if settings else ""
     for appointment_id, room in rooms.items():
-        link = links.get(wanted[appointment_id].provider_id)
+        row = wanted[appointment_id]
+        if row.appointment_type_id not in video_types:
+            continue  # the type is no longer a video visit type
+        link = links.get(row.provider_id)
         if link:
             found[appointment_id] = link
         elif ROOM_PLACEHOLDER in template:

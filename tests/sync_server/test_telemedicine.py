@@ -152,6 +152,11 @@ def test_a_providers_own_link_wins_over_the_template(
                              url="https://video.example/dr-room", updated_at=datetime.now(UTC)))
     db.commit()
     assert rooms.video_url(db, appointment_id) == "https://video.example/dr-room"
+    kind = db.get(models.AppointmentType, place.clinic.type_id)
+    assert kind is not None
+    kind.telemedicine = False  # no longer a video visit type: its visits give no link
+    db.commit()
+    assert rooms.video_url(db, appointment_id) is None
     db.rollback()
 
 
