@@ -24,6 +24,7 @@ from desktop.ui.admin.consent_forms import CONSENT_FORMS
 from desktop.ui.admin.kinds import lookup_lists
 from desktop.ui.admin.record_editor import RecordEditorDialog
 from desktop.ui.details_panel import DetailsPanel
+from desktop.ui.qt_language import follow_desk_language
 from desktop.ui.text import set_language
 from scheduling import model
 from scheduling.wire import to_wire
@@ -256,6 +257,7 @@ def test_an_administrator_saves_a_new_consent_version_from_the_desk(
 def test_the_consent_forms_screen_fits_in_english_and_spanish(
         qtbot: QtBot, live: LiveNotifications, language: str, width: int,
         height: int) -> None:
+    follow_desk_language()  # Qt's own buttons in the desk's language, as the window does
     set_language(language)
     try:
         dialog = consent_dialog(qtbot, live)
