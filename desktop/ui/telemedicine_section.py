@@ -62,7 +62,8 @@ class TelemedicineSection(QWidget):
 
     loaded = Signal()
     documentReady = Signal(str)
-    _arrived = Signal(object, object)  # (visit or None, error or None), from the reader
+    #: ((appointment id, visit or None, error or None), None) from the reader thread
+    _arrived = Signal(object, object)
     _fetched = Signal(object, object)  # ((document, target, open?) and bytes, or error)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -138,8 +139,14 @@ class TelemedicineSection(QWidget):
         service = self._service
         if self.details is not None and service is not None:
             appointment_id = self.details.appointment_id
-            read_in_thread(lambda: service.visit(appointment_id), self._arrived,
-                           "clinicdesk-telemedicine")
+
+            def read() -> tuple[str, TelemedicineVisit | None, Exception | None]:
+                try:
+                    return appointment_id, service.visit(appointment_id), None
+                except Exception as failure:  # noqa: BLE001 - shown for this appointment
+                    return appointment_id, None, failure
+
+            read_in_thread(read, self._arrived, "clinicdesk-telemedicine")
         self._show()
 
     # ---------------------------------------------------------------- actions
@@ -219,12 +226,13 @@ class TelemedicineSection(QWidget):
     # ---------------------------------------------------------------- answers
 
     @Slot(object, object)
-    def _show_answer(self, visit: TelemedicineVisit | None, error: Exception | None) -> None:
+    def _show_answer(self, answer: tuple[str, TelemedicineVisit | None, Exception | None],
+                     _error: Exception | None) -> None:
+        about, visit, error = answer
         if isinstance(error, SessionLocked):
             return
         shown = self.details
-        about = visit.appointment_id if visit is not None else None
-        if shown is None or (about is not None and about != shown.appointment_id):
+        if shown is None or about != shown.appointment_id:
             return  # an answer about an appointment no longer shown
         self.visit, self.error = visit, error
         if error is not None and not isinstance(error, NotificationsOffline | NotificationsRefused):

@@ -270,3 +270,15 @@ def test_the_consent_forms_screen_fits_in_english_and_spanish(
         dialog.grab().save(str(SCREENSHOTS / f"admin-consent-forms-{language}-{width}.png"))
     finally:
         set_language("en")
+
+
+def test_an_answer_about_an_appointment_no_longer_shown_is_dropped(
+        qtbot: QtBot, live: LiveNotifications) -> None:
+    first, second = live.book(20), visit_with_consent_and_document(live, 21)
+    panel = panel_for(qtbot, live)
+    section = panel.telemedicine
+    with qtbot.waitSignal(section.loaded, timeout=10_000):
+        panel.show_appointment(first)
+        panel.show_appointment(second)  # before the first answer arrives
+    assert section.visit is not None and section.visit.appointment_id == second
+    assert section.documents.item(0).text().startswith("Blood results.pdf")
