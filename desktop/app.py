@@ -48,6 +48,7 @@ from desktop.services.session import (
     SignInService,
 )
 from desktop.services.visits import VisitsService
+from desktop.services.telemedicine import TelemedicineService
 from desktop.store.engine import Store
 from desktop.store.errors import (
     CorruptStoreError,
@@ -239,6 +240,7 @@ class DeskStart(QObject):
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
         window.set_visits(VisitsService(call, context.new_id))
+        window.details_panel.telemedicine.set_service(TelemedicineService(call))
         if self.screen is not None:
             self.screen.close()
             self.screen = None

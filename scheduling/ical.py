@@ -81,6 +81,8 @@ class FeedAppointment:
     series_id: str | None
     original_start: datetime | None
     room_id: str | None
+    #: A telemedicine visit's video link (given only to ``initials`` and ``full`` feeds).
+    video_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +297,8 @@ def _plain_instance(row: FeedAppointment, template: FeedAppointment, occurrence:
     return (row.start == occurrence.start and row.end == occurrence.start + duration
             and ICAL_STATUS[row.status] == "CONFIRMED" and row.room_name == template.room_name
             and row.clinic_name == template.clinic_name and row.type_name == template.type_name
-            and (row.notes, row.patient_notes) == (template.notes, template.patient_notes))
+            and (row.notes, row.patient_notes) == (template.notes, template.patient_notes)
+            and row.video_url == template.video_url)
 
 
 def _fill(event: Event, item: FeedAppointment, privacy: Privacy, translate: Translate, *,
@@ -318,13 +321,19 @@ def _fill(event: Event, item: FeedAppointment, privacy: Privacy, translate: Tran
     location = ", ".join(part for part in (item.clinic_name, item.room_name) if part)
     if location:
         event.add("location", location)
+    video = ""
+    if privacy is not Privacy.BUSY and item.video_url and status != "CANCELLED":
+        event.add("url", item.video_url)
+        video = translate(N_("Video visit: {url}")).format(url=item.video_url)
     if privacy is Privacy.FULL:
-        notes = [text for text in (item.notes, item.patient_notes, item.cancel_reason or "")
-                 if text]
+        notes = [text for text in (video, item.notes, item.patient_notes,
+                                   item.cancel_reason or "") if text]
         if notes:
             event.add("description", "\n\n".join(notes))
         event.add("class", "CONFIDENTIAL")
     else:
+        if video:
+            event.add("description", video)
         event.add("class", "PRIVATE")
 
 

@@ -29,6 +29,8 @@ from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 from sync_server.telemedicine import checkin as telemedicine_checkin
+from sync_server.telemedicine import portal as telemedicine_portal
+from sync_server.telemedicine import routes as telemedicine
 from sync_server.waitlist import routes as waitlist_routes
 
 API_PREFIX = "/api/v1"
@@ -79,6 +81,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(portal.router)
     app.include_router(telemedicine_checkin.router)
     app.include_router(telemedicine_checkin.admin_router, prefix=API_PREFIX)
+    app.include_router(telemedicine.router, prefix=API_PREFIX)
+    app.include_router(telemedicine_portal.router)
     fhir.install(app, API_PREFIX)
     app.include_router(waitlist_routes.router, prefix=API_PREFIX)
     app.include_router(waitlist_routes.page_router)
@@ -95,5 +99,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                        body_idle_seconds=settings.body_idle_seconds,
                        body_total_seconds=settings.body_total_seconds,
                        login_guard=context.login_guard, login_path=f"{API_PREFIX}/auth/login",
-                       metrics=context.metrics)
+                       metrics=context.metrics,
+                       upload_path_suffix=telemedicine_portal.UPLOAD_PATH_SUFFIX,
+                       max_upload_bytes=telemedicine_portal.MAX_UPLOAD_BODY)
     return app

@@ -424,9 +424,11 @@ class SyncClient:
         authenticated: bool = True,
         retry: bool = True,
         headers: Mapping[str, str] | None = None,
+        raw: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """One request with retries; the decoded JSON body, or a :class:`SyncError`."""
+        """One request with retries; the decoded JSON body (``raw``: the body's bytes, e.g.
+        a document), or a :class:`SyncError`."""
         all_headers = {PROTOCOL_HEADER: str(self._protocol), **(headers or {})}
         if authenticated:
             all_headers[DEVICE_TOKEN_HEADER] = self._credentials()[1]
@@ -451,6 +453,8 @@ class SyncClient:
                 retry_after = None
             else:
                 if response.status_code not in RETRY_STATUSES:
+                    if raw and 200 <= response.status_code < 300:
+                        return response.content
                     return _decode(response)
                 failure = ServerFailure(f"HTTP {response.status_code}",
                                         status=response.status_code)

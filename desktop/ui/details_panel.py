@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.services.appointment_details import AppointmentDetails, load_details
 from desktop.services.context import DeskContext
+from desktop.services.telemedicine import is_video_visit
+from desktop.ui.telemedicine_section import TelemedicineSection
 from desktop.ui.text import N_, _, format_clock, format_when, language_notifier
 from desktop.ui.theme import hint_style, set_heading
 from scheduling.i18n import TERMS
@@ -61,6 +63,8 @@ class DetailsPanel(QWidget):
         form.addSpacing(6)
         form.addWidget(self.notifications_button)
         self.notifications_button.clicked.connect(self._notifications)
+        self.telemedicine = TelemedicineSection(self.form_box)  # only for video visits
+        form.addWidget(self.telemedicine)
         layout = QVBoxLayout(self)
         layout.addWidget(self.empty)
         layout.addWidget(self.form_box)
@@ -71,6 +75,9 @@ class DetailsPanel(QWidget):
     def show_appointment(self, appointment_id: str | None) -> None:
         self.details = None if appointment_id is None else load_details(self._ctx, appointment_id)
         self._show()
+        details = self.details
+        self.telemedicine.show_details(details, details is not None and is_video_visit(
+            self._ctx, details.appointment_type_id))
 
     @Slot()
     def refresh(self) -> None:
@@ -81,6 +88,7 @@ class DetailsPanel(QWidget):
         """Forget the shown appointment (the desk locked: no patient data may stay)."""
         self.details = None
         self._show()
+        self.telemedicine.show_details(None, False)
 
     @Slot()
     def _notifications(self) -> None:

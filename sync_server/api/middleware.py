@@ -37,8 +37,12 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, desk_download_url: str = "",
                  body_idle_seconds: float = 5.0, body_total_seconds: float = 60.0,
                  login_guard: LoginGuard | None = None, login_path: str = "",
-                 metrics: ServerMetrics | None = None) -> None:
+                 metrics: ServerMetrics | None = None, upload_path_suffix: str = "",
+                 max_upload_bytes: int = 0) -> None:
         self.app = app
+        #: Requests to paths ending so (file uploads) may send up to ``max_upload_bytes``.
+        self.upload_path_suffix = upload_path_suffix
+        self.max_upload_bytes = max_upload_bytes
         self.metrics = metrics
         self.login_guard = login_guard
         self.login_path = login_path
@@ -68,11 +72,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refuse_early(headers) or self._throttle_login(scope)
+            limit = self._body_limit(scope)
+            refusal = self._refuse_early(headers, limit) or self._throttle_login(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, limit), send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)
@@ -90,7 +95,13 @@ class RequestContextMiddleware:
                 },
             )
 
-    def _refuse_early(self, headers: dict[bytes, bytes]) -> Any:
+    def _body_limit(self, scope: Scope) -> int:
+        if self.upload_path_suffix and scope.get("method") == "POST" \
+                and str(scope.get("path", "")).endswith(self.upload_path_suffix):
+            return max(self.max_upload_bytes, self.max_body_bytes)
+        return self.max_body_bytes
+
+    def _refuse_early(self, headers: dict[bytes, bytes], limit: int) -> Any:
         raw_protocol = headers.get(_PROTOCOL_HEADER)
         if raw_protocol is not None:
             try:
@@ -115,11 +126,11 @@ class RequestContextMiddleware:
         length = headers.get(b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.max_body_bytes
+                too_big = int(length) > limit
             except ValueError:
                 return error_response(400, "bad_request", "Invalid Content-Length header.")
             if too_big:
-                return _too_large(self.max_body_bytes)
+                return _too_large(limit)
         return None
 
     def _throttle_login(self, scope: Scope) -> Any:
@@ -135,14 +146,13 @@ class RequestContextMiddleware:
                                   {"Retry-After": str(busy.retry_after)})
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """``receive`` with the body size limit and the body read timeouts: a body that
         pauses longer than ``body_idle_seconds`` between chunks, or takes longer than
         ``body_total_seconds`` in all, is answered 408 (a slow-body client cannot hold a
         worker). Once the body is complete, receive waits as long as the app likes (event
         streams wait on it for the client to leave)."""
         received = 0
-        limit = self.max_body_bytes
         body_done = False
         deadline: float | None = None
 

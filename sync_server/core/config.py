@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -13,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 SECRET_FILE_NAME = "server-secret.key"
+DOCUMENT_KEY_FILE_NAME = "document-key.key"
 
 
 def default_data_dir() -> Path:
@@ -59,6 +62,12 @@ class Settings(BaseSettings):
     #: Earlier (or upcoming) keys whose tokens are still accepted during a key rotation
     #: (JSON list in ``CLINICDESK_ACCEPTED_SECRET_KEYS``); see docs/admin.md.
     accepted_secret_keys: list[SecretStr] = Field(default_factory=list, max_length=4)
+
+    #: The AES-256 key (base64 of 32 bytes) that encrypts patients' pre-visit documents
+    #: and their file names at rest (docs/deploy.md). When unset it is generated once and
+    #: kept in ``data_dir``; several instances must share one value, and losing it loses
+    #: the documents.
+    document_key: SecretStr | None = None
 
     #: Seconds between heartbeat comments on an idle event stream (keeps proxies from
     #: closing it and lets the desk notice a dead connection).
@@ -113,6 +122,18 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value().encode()
         return _persisted_secret(self._secret_dir() / SECRET_FILE_NAME)
 
+    def document_key_bytes(self) -> bytes:
+        """The 32-byte document key: configured (base64), or generated once and persisted."""
+        if self.document_key is not None:
+            key = base64.b64decode(self.document_key.get_secret_value(), validate=True)
+        else:
+            key = base64.b64decode(_persisted_secret(
+                self._secret_dir() / DOCUMENT_KEY_FILE_NAME,
+                lambda: base64.b64encode(secrets.token_bytes(32))))
+        if len(key) != 32:
+            raise ValueError("CLINICDESK_DOCUMENT_KEY must be the base64 of 32 bytes.")
+        return key
+
     def _secret_dir(self) -> Path:
         url = make_url(self.resolved_database_url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -120,13 +141,13 @@ class Settings(BaseSettings):
         return self.data_dir
 
 
-def _persisted_secret(path: Path) -> bytes:
+def _persisted_secret(path: Path, make: Callable[[], bytes] | None = None) -> bytes:
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48).encode()
+    value = make() if make is not None else secrets.token_urlsafe(48).encode()
     try:
         # O_EXCL: if two processes race, the loser reads the winner's key.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -48,6 +48,7 @@ from sync_server.core.translations import translations
 from sync_server.db import models as db
 from sync_server.feeds.models import CalendarFeed, CalendarFeedFetch
 from sync_server.feeds.service import MEDIA_TYPE, Policy, hash_token, policy_of
+from sync_server.telemedicine.rooms import video_urls
 
 #: More changes than this since the last build: read the whole feed again.
 MAX_INCREMENTAL_CHANGES = 500
@@ -444,6 +445,7 @@ class _Names:
 
     def __init__(self, session: Session, org: str, with_patients: bool) -> None:
         self.with_patients = with_patients  # kept between requests: holds no session
+        self.org = org
         self.clinics: dict[str, tuple[str, str]] = {
             c.id: (c.name, c.time_zone) for c in session.execute(
                 select(db.Clinic.id, db.Clinic.name, db.Clinic.time_zone)
@@ -455,10 +457,13 @@ class _Names:
             select(db.AppointmentType.id, db.AppointmentType.name)
             .where(db.AppointmentType.organization_id == org)).all())
         self.patients: dict[str, tuple[str, str]] = {}
+        #: Telemedicine visits' video links (never read for a ``busy`` feed).
+        self.video_urls: dict[str, str] = {}
 
     def add_patients(self, session: Session, rows: list[Any]) -> None:
         if not self.with_patients:
             return
+        self.video_urls.update(video_urls(session, self.org, rows))
         wanted = list({row.patient_id for row in rows} - set(self.patients))
         for index in range(0, len(wanted), 900):
             self.patients.update(
@@ -479,4 +484,5 @@ class _Names:
             type_name=self.types.get(row.appointment_type_id, ""), given_name=given,
             family_name=family, notes=row.notes or "", patient_notes=row.patient_notes or "",
             cancel_reason=row.cancel_reason or "", series_id=row.series_id,
-            original_start=row.original_start, room_id=row.room_id)
+            original_start=row.original_start, room_id=row.room_id,
+            video_url=self.video_urls.get(row.id, ""))

@@ -35,7 +35,7 @@ PATIENT_CHANNELS = ("email", "sms")
 #: Every variable a template may use (the preview's sample values in :func:`sample`).
 VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
              "appointment_type", "date", "time", "confirm_url", "cancel_url", "accept_url",
-             "hold_until", "appointments")
+             "hold_until", "appointments", "video_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +130,29 @@ DEFAULT_HTML = (
     '{% if confirm_url %}<p><a href="{{ confirm_url }}">{{ confirm_label }}</a> &middot; '
     '<a href="{{ cancel_url }}">{{ cancel_label }}</a></p>{% endif %}\n'
     '{% if accept_url %}<p><a href="{{ accept_url }}">{{ accept_label }}</a></p>{% endif %}\n'
+    '{% if video_url %}<p><a href="{{ video_url }}">{{ video_label }}</a></p>{% endif %}\n'
     '</body></html>\n')
+
+
+#: Kinds whose default texts give a telemedicine visit's video link (when it has one).
+VIDEO_KINDS = ("created", "modified", "reminder")
+_VIDEO_TEXTS = {
+    "email": N_("This is a video visit. At the time of your appointment, open this link on a "
+                "phone or computer with a camera and microphone: {{ video_url }}"),
+    "sms": N_("Video visit: {{ video_url }}"),
+}
 
 
 def default_template(kind: str, channel: str, language: str) -> Template:
     catalogue = translations(language)
+    video = ""
+    if kind in VIDEO_KINDS:
+        video = ("{% if video_url %}\n\n" + catalogue.gettext(_VIDEO_TEXTS[channel])
+                 + "{% endif %}")
     if channel == "sms":
-        return Template(None, catalogue.gettext(_SMS_TEXTS[kind]), None)
-    return Template(catalogue.gettext(_SUBJECTS[kind]), catalogue.gettext(_EMAIL_TEXTS[kind]),
-                    DEFAULT_HTML)
+        return Template(None, catalogue.gettext(_SMS_TEXTS[kind]) + video, None)
+    return Template(catalogue.gettext(_SUBJECTS[kind]),
+                    catalogue.gettext(_EMAIL_TEXTS[kind]) + video, DEFAULT_HTML)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -174,6 +188,8 @@ class Facts:
     hold_until: datetime | None = None
     #: A ``rerouted`` message's appointments: (start, provider's name) each.
     moved: tuple[tuple[datetime, str], ...] = ()
+    #: A telemedicine visit's video link (``""``: none).
+    video_url: str = ""
 
 
 def variables(facts: Facts) -> dict[str, Any]:
@@ -187,7 +203,7 @@ def variables(facts: Facts) -> dict[str, Any]:
         "date": _date_text(local.date(), locale),
         "time": _time_text(local.time(), locale),
         "confirm_url": facts.confirm_url, "cancel_url": facts.cancel_url,
-        "accept_url": facts.accept_url,
+        "accept_url": facts.accept_url, "video_url": facts.video_url,
         "hold_until": _time_text(facts.hold_until.astimezone(ZoneInfo(facts.time_zone)).time(),
                                  locale) if facts.hold_until else "",
         "appointments": "\n".join(
@@ -196,6 +212,7 @@ def variables(facts: Facts) -> dict[str, Any]:
                 time=_time_text(at.astimezone(ZoneInfo(facts.time_zone)).time(), locale),
                 provider=provider) for at, provider in facts.moved),
         "accept_label": catalogue.gettext(N_("Accept the place")),
+        "video_label": catalogue.gettext(N_("Join the video visit")),
         "confirm_label": catalogue.gettext(N_("Confirm")),
         "cancel_label": catalogue.gettext(N_("Cancel the appointment")),
     }
@@ -253,7 +270,8 @@ def sample(language: str) -> Facts:
                  "https://clinic.example/n/confirm-link", "https://clinic.example/n/cancel-link",
                  accept_url="https://clinic.example/n/accept-link",
                  hold_until=start - timedelta(hours=20),
-                 moved=((start, "Dr. Ruiz"), (start + timedelta(days=7), "Dr. Vidal")))
+                 moved=((start, "Dr. Ruiz"), (start + timedelta(days=7), "Dr. Vidal")),
+                 video_url="https://meet.example/sample-room")
 
 
 # --------------------------------------------------------------------------- calendar file

@@ -64,6 +64,7 @@ from sync_server.notifications.models import (
 )
 from sync_server.notifications.policy import Policy, policy_from_row
 from sync_server.outages.notices import REROUTED, rerouted_appointments
+from sync_server.telemedicine.rooms import video_url
 from sync_server.waitlist.models import WaitlistOffer
 from sync_server.waitlist.offers import OFFER_KINDS, offered_place, run_offers
 
@@ -322,7 +323,10 @@ class Worker:
             clinic.name if clinic else "", policy.clinic_phone,
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
-            hold_until, moved)
+            hold_until, moved,
+            (video_url(session, appointment.id) or "")
+            if kind is not None and kind.telemedicine and row.kind in messages.VIDEO_KINDS
+            else "")
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""

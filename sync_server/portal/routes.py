@@ -44,6 +44,7 @@ from sync_server.portal.visit import (
 from sync_server.services.booking import BookingResult
 from sync_server.services.errors import InvalidInput
 from sync_server.telemedicine import checkin
+from sync_server.telemedicine import portal_view
 
 router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])
@@ -51,6 +52,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 Text = Annotated[str, Field(max_length=200)]
 MaybeText = Annotated[str | None, Field(max_length=200)]
+#: What the appointment page may say was just done (``?done=``).
+DONE = ("booked", "moved", "cancelled", "consented", "uploaded")
 #: Refusals the portal answers with other slots to choose from.
 TAKEN = {RefusalCode.PROVIDER_BUSY, RefusalCode.ROOM_BUSY, RefusalCode.EQUIPMENT_BUSY,
          RefusalCode.NO_SUITABLE_ROOM, RefusalCode.CAPACITY_REACHED,
@@ -393,10 +396,18 @@ def appointment_page(v: VisitDep, appointment_id: str,
     row = _own(v, appointment_id)
     if isinstance(row, Response):
         return row
-    return v.render("appointment.html", appointment=row, names=_names(v),
-                    done=done if done in ("booked", "moved", "cancelled", *checkin.DONE)
-                    else "", checkin=checkin.view(v, row),
-                    changeable=row.status in service.CHANGEABLE and row.start_at > v.now)
+    return show_appointment(v, row, done=done if done in (*DONE, *checkin.DONE) else "")
+
+
+def show_appointment(v: Visit, row: db.Appointment, *, done: str = "", status_code: int = 200,
+                     telemedicine_error: str = "") -> Response:
+    """The appointment page (its route's answer, and the answer of the forms on it)."""
+    return v.render("appointment.html", status_code, appointment=row, names=_names(v),
+                    done=done,
+                    changeable=row.status in service.CHANGEABLE and row.start_at > v.now,
+                    checkin=checkin.view(v, row),
+                    telemedicine=portal_view.visit_view(v, row),
+                    telemedicine_error=telemedicine_error)
 
 
 @router.get("/{org}/appointments/{appointment_id}/reschedule")

@@ -41,6 +41,7 @@ from sync_server.services.events import (
     WaitlistChanged,
 )
 from sync_server.services.unit_of_work import UnitOfWork
+from sync_server.telemedicine.rooms import open_video_room
 from sync_server.waitlist.new_hours import note_new_hours
 from sync_server.waitlist.no_shows import record_no_show
 from sync_server.waitlist.offers import note_freed_slot
@@ -104,7 +105,7 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     ChangeAccepted: [bump_version, write_change_log, append_audit],
     AppointmentChanged: [move_feed_versions, queue_notifications, track_follow_ups,
                          note_freed_slot],
-    AppointmentBooked: [],
+    AppointmentBooked: [open_video_room],
     AppointmentMoved: [],
     AppointmentCancelled: [financials.post_late_cancellation_fee],
     StatusChanged: [financials.take_back_late_cancellation_fee, record_no_show],

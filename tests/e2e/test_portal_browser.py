@@ -13,7 +13,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,15 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with running_portal(tmp_path_factory.mktemp("portal-browser")) as running:
+        yield running
+
+
+@contextmanager
+def running_portal(folder: Path, prepare: Callable[[Session, PortalClinic], None] | None = None
+                   ) -> Iterator[Live]:
+    """The seeded portal clinic (then ``prepare``-d) served on loopback, and Chromium."""
     sync_playwright = _browser_or_fail()
-    folder = tmp_path_factory.mktemp("portal-browser")
     url = f"sqlite:///{folder / 'server.db'}"
     upgrade(url)
     settings = make_settings(url, folder)
@@ -78,6 +86,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     smtp = SmtpSink().start()
     with factory() as session:
         place = seed_portal(session, settings, smtp)
+        if prepare is not None:
+            prepare(session, place)
     server = ServerThread(settings)
     server.start()
     try:

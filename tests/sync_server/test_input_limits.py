@@ -30,6 +30,7 @@ from sync_server.followups import models as followup_models  # noqa: F401
 from sync_server.notifications import models as notification_models  # noqa: F401
 from sync_server.outages import models as outage_models  # noqa: F401
 from sync_server.portal import models as portal_models  # noqa: F401 - the portal tables too
+from sync_server.telemedicine import models as telemedicine_models  # noqa: F401
 from sync_server.waitlist import models as waitlist_models  # noqa: F401
 
 ACTOR = Actor("user-1", None, frozenset())
@@ -183,6 +184,15 @@ COLUMN_LIMITS: dict[str, int | None] = {
     "notification_templates.body_html": limits.TEMPLATE,
     "notification_replies.notification_id": None, "notification_replies.action": None,
     "notification_replies.via": None, "notification_replies.outcome": None,
+    "telemedicine_settings.url_template": limits.BASE_URL,
+    "provider_video_links.url": limits.BASE_URL,
+    **{f"video_rooms.{name}": None for name in ("appointment_id", "room")},
+    "consent_forms.id": None, "consent_forms.created_by": None,
+    "consent_forms.text_en": limits.TEMPLATE, "consent_forms.text_es": limits.TEMPLATE,
+    **{f"consent_acceptances.{name}": None for name in (
+        "id", "appointment_id", "patient_id", "channel", "language")},
+    **{f"visit_documents.{name}": None for name in (
+        "id", "appointment_id", "content_type")},
 }
 
 

@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 from desktop.services.admin import CONFIGURE, USERS, Record
 from desktop.services.financials import FinancialError, amount
+from desktop.ui.admin.consent_forms import CONSENT_FORMS
 from desktop.ui.admin.fields import FieldSpec, Lookups
 from desktop.ui.admin.handoff_clients import HANDOFF_CLIENTS
 from desktop.ui.admin.record_editor import RecordKind
@@ -356,7 +357,7 @@ WIDGET_SITES = RecordKind(
 #: The Administration menu's screens, in its order.
 ALL_KINDS = (CLINICS, DEPARTMENTS, PROVIDERS, ROOMS, APPOINTMENT_TYPES, BOOKING_POLICIES,
              WEEKLY_SCHEDULES, SLOT_TEMPLATES, TIME_OFF, HOLIDAYS, BLOCKOUTS, QUOTAS,
-             HANDOFF_CLIENTS, WIDGET_SITES, USERS_KIND,
+             HANDOFF_CLIENTS, WIDGET_SITES, CONSENT_FORMS, USERS_KIND,
              ROLES)
 
 
