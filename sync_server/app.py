@@ -28,6 +28,8 @@ from sync_server.portal import routes as portal
 from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
+from sync_server.telemedicine import join_pages as telemedicine_pages
+from sync_server.telemedicine import session_routes as telemedicine
 from sync_server.waitlist import routes as waitlist_routes
 
 API_PREFIX = "/api/v1"
@@ -79,6 +81,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     fhir.install(app, API_PREFIX)
     app.include_router(waitlist_routes.router, prefix=API_PREFIX)
     app.include_router(waitlist_routes.page_router)
+    app.include_router(telemedicine.router, prefix=API_PREFIX)
+    app.include_router(telemedicine_pages.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
