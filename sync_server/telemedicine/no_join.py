@@ -200,8 +200,8 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
                                  NoJoinCase.lease_owner == owner)
         .values(state="offered", lease_owner=None, lease_until=None,
                 backup_provider_id=planned.backup_provider_id, slots=planned.slots)
-        .execution_options(synchronize_session=False)).rowcount
-    if not done:
+        .execution_options(synchronize_session=False))
+    if not getattr(done, "rowcount", 0):
         session.rollback()
         return False
     row = session.get(db.Appointment, appointment_id)

@@ -53,7 +53,8 @@ def upgrade() -> None:
         sa.Column("problem", sa.String(16), nullable=True),
         sa.Column("problem_text", sa.String(300), nullable=True),
         _instant("at"),
-        sa.CheckConstraint("role IN ('patient', 'provider')", name=op.f("ck_telemedicine_events_role")),
+        sa.CheckConstraint("role IN ('patient', 'provider')",
+                           name=op.f("ck_telemedicine_events_role")),
         sa.CheckConstraint("action IN ('join', 'leave', 'problem')",
                            name=op.f("ck_telemedicine_events_action")),
     )
