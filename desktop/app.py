@@ -40,6 +40,7 @@ from desktop.services.notifications import NotificationsService
 from desktop.services.offers import OffersService
 from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
+from desktop.services.video_visits import VideoVisitsService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -235,6 +236,7 @@ class DeskStart(QObject):
         window.notifications.set_service(NotificationsService(call))
         window.care.set_service(FollowUpsService(call), OutagesService(call))
         window.waitlist_panel.set_service(OffersService(call))
+        window.video.set_service(VideoVisitsService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
         if self.screen is not None:

@@ -52,6 +52,7 @@ from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.calendar_menu import CalendarMenu
 from desktop.ui.care_menu import CareMenu
+from desktop.ui.video_actions import VideoActions
 from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
@@ -140,6 +141,9 @@ class MainWindow(QMainWindow):
         self.admin_menu = AdministrationMenu(self, ctx, lambda: self._zone)
         self.care = CareMenu(self, ctx, lambda: (self.clinic_id, self._locale, self._zone),
                              lambda patient, start: self.new_appointment(patient, start=start))
+        self.video = VideoActions(ctx, self, self.show_message,
+                                  lambda: (self._zone, self._locale))
+        self.agenda.appointment_actions.menu_extensions.append(self.video.extend)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)

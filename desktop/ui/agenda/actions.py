@@ -66,6 +66,8 @@ class AppointmentActions(QObject):
         self.open_patient: Callable[[str], None] = lambda _patient_id: None
         self.edit: Callable[[str], None] = lambda _appointment_id: None
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
+        #: Parts beside the agenda add their own actions (video visits).
+        self.menu_extensions: list[Callable[[QMenu, AgendaItem], None]] = []
 
     # ------------------------------------------------------------------ the menu
 
@@ -99,6 +101,8 @@ class AppointmentActions(QObject):
         patient = menu.addAction(_("Open patient"))
         patient.setData("open_patient")
         patient.triggered.connect(lambda _checked=False: self.open_patient(item.patient_id))
+        for extend in self.menu_extensions:
+            extend(menu, item)
         return menu
 
     # ------------------------------------------------------------------ actions
