@@ -1,0 +1,176 @@
+"""The video-visit join page and the provider no-join offer in a real browser (Debian's
+Chromium through Playwright) against a real uvicorn server on loopback (SQLite) whose
+clock the test sets: the patient opens the join page, the visit starts, the provider
+does not join, the worker's no-join step offers a backup provider and new times, and the
+patient chooses — the backup provider in English, a new time in Spanish. axe-core finds
+nothing serious on the pages. ``TELEMEDICINE_SCREENSHOTS=<folder>`` saves the offer as
+``telemedicine-nojoin-<lang>.png`` (docs/screenshots)."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import uvicorn
+
+from scheduling.commands import BookAppointment
+from sync_server.app import create_app
+from sync_server.db import models
+from sync_server.db.migrate import upgrade
+from sync_server.db.session import make_engine, make_session_factory
+from sync_server.services import audit, booking
+from sync_server.telemedicine import no_join, rooms, sessions
+from tests.e2e.server_side import TZ, ServerThread
+from tests.e2e.test_portal_browser import CHROMIUM, Live, _browser_or_fail, accessible, sign_in
+from tests.e2e.test_portal_browser import lang as lang  # noqa: F401 - fixtures used here
+from tests.e2e.test_portal_browser import page as page  # noqa: F401
+from tests.support.notify_servers import SmtpSink
+from tests.sync_server.conftest import Clock, make_settings
+from tests.sync_server.notify_setup import STAFF
+from tests.sync_server.portal_setup import seed_portal
+
+SCREENSHOTS = os.environ.get("TELEMEDICINE_SCREENSHOTS")
+TEXTS = {
+    "en": {"offer": "Your provider has not joined", "not_ready": "not ready yet",
+           "rebooked": "your video visit has moved to", "moved": "will see you now"},
+    "es": {"offer": "Su profesional no se ha conectado", "not_ready": "aún no está listo",
+           "rebooked": "su videoconsulta ha pasado al", "moved": "le atenderá ahora"},
+}
+
+
+class ClockedServer(ServerThread):
+    """The server on loopback with the test's clock (the visit's minutes are set, not
+    waited for)."""
+
+    def __init__(self, settings: Any, clock: Clock) -> None:
+        super().__init__(settings)
+        config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1",
+                                port=self.port, log_config=None, log_level="warning",
+                                timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[Live]:
+    sync_playwright = _browser_or_fail()
+    folder = tmp_path_factory.mktemp("telemedicine-browser")
+    url = f"sqlite:///{folder / 'server.db'}"
+    upgrade(url)
+    settings = make_settings(url, folder)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    smtp = SmtpSink().start()
+    with factory() as session:
+        place = seed_portal(session, settings, smtp)
+        kind = session.get(models.AppointmentType, place.clinic.type_id)
+        assert kind is not None
+        kind.telemedicine, kind.min_notice_seconds, kind.reschedule_limit = True, 0, None
+        session.commit()
+    server = ClockedServer(settings, clock)
+    server.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                yield Live(server, place, smtp, factory, browser)
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+        smtp.stop()
+        engine.dispose()
+
+
+def local(live: Live, week: int, hour: int, minute: int = 0) -> datetime:
+    day = live.place.clinic.first_day + timedelta(days=7 * week)
+    return datetime.combine(day, time(hour, minute), ZoneInfo(TZ))
+
+
+def book_visit(live: Live, week: int) -> str:
+    """The patient's video visit with provider 0 at 10:00 on Monday of ``week``."""
+    appointment_id = str(uuid.uuid4())
+    clinic = live.place.clinic
+    with live.database() as session:
+        result = booking.book(session, booking.Caller(clinic.org_id, STAFF, audit.Actor(None)),
+                              BookAppointment(STAFF, appointment_id, clinic.clinic_id,
+                                              live.place.patient_id, clinic.type_id,
+                                              clinic.provider_ids[0], local(live, week, 10)),
+                              local(live, week, 8))
+        assert result.refused is None, result.refused
+        session.commit()
+    return appointment_id
+
+
+def shot(tab: Any, lang: str) -> None:
+    accessible(tab)
+    if SCREENSHOTS:
+        folder = Path(SCREENSHOTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        tab.set_viewport_size({"width": 1280, "height": 800})
+        tab.screenshot(path=str(folder / f"telemedicine-nojoin-{lang}.png"), full_page=True)
+        tab.set_viewport_size({"width": 390, "height": 844})
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_join_page_and_the_no_join_offer_in_the_browser(
+        live: Live, page: Any, lang: str, clock: Clock) -> None:
+    words = TEXTS[lang]
+    week = 0 if lang == "en" else 1
+    appointment_id = book_visit(live, week)
+    clock.now = local(live, week, 9, 50)
+    page.goto(live.url(f"/appointments/{appointment_id}"))
+    sign_in(live, page, lang)
+    page.goto(live.url(f"/appointments/{appointment_id}"))
+    page.locator(f"a[href$='/appointments/{appointment_id}/video']").click()
+    page.wait_for_selector("form[action$='/video/problem']")
+    accessible(page)
+
+    clock.now = local(live, week, 10, 1)
+    with live.database() as session:
+        link = rooms.video_url(session, appointment_id)
+    if link is None:  # the stand-in: no link yet, and the join is not recorded
+        page.locator("form[action$='/video/join'] button").click()
+        page.wait_for_selector(f"text={words['not_ready']}")
+    with live.database() as session:  # the patient is in the video visit
+        visit = sessions.visit_of(session, live.place.clinic.org_id, appointment_id)
+        if not sessions.joined(session, appointment_id, "patient"):
+            sessions.record(session, visit, "patient", "join", clock.now)
+        session.commit()
+
+    clock.now = local(live, week, 10, 6)
+    assert no_join.run_checks(live.database, clock.now, "browser-test") == 1
+    page.goto(live.url(f"/appointments/{appointment_id}/video"))
+    page.wait_for_selector(f"text={words['offer']}")
+    assert page.locator("html").get_attribute("lang") == lang
+    shot(page, lang)
+    if lang == "en":
+        page.locator("input[value='backup'] + button").click()
+        page.wait_for_selector(f"text={words['moved']}")
+        expected = live.place.clinic.provider_ids[1]
+    else:
+        page.locator("input[value='slot'] ~ button").first.click()
+        page.wait_for_selector(f"text={words['rebooked']}")
+        expected = None
+    with live.database() as session:
+        row = session.get(models.Appointment, appointment_id)
+        assert row is not None
+        if expected:
+            assert row.provider_id == expected
+        else:
+            assert row.start_at > clock.now
+    assert not any(re.search(r"zoraida|quintanilla", u, re.I) for u in live.visited)
