@@ -284,10 +284,12 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
         session.rollback()
         return Choice("used")
     row = session.get(db.Appointment, appointment_id)
-    if case.state != "offered" or row is None or row.deleted or \
-            AppointmentStatus(row.status) not in MOVABLE | {AppointmentStatus.ARRIVED}:
+    if case.state != "offered" or row is None or row.deleted:
         session.rollback()
         return Choice("closed")
+    if AppointmentStatus(row.status) not in MOVABLE:  # checked in: the rules move it no more
+        session.rollback()
+        return Choice("invalid")
     if choice == "backup":
         if case.backup_provider_id is None or row.end_at <= now:
             session.rollback()

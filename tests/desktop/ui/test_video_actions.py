@@ -124,6 +124,12 @@ def test_join_leave_and_the_session_log_from_the_context_menu(
     out = os.environ.get("CLINICDESK_SCREENSHOTS")
     if out:
         dialog.grab().save(str(Path(out) / "video-session-log-en.png"))
+    set_language("es")
+    spanish = actions.show_log(appointment_id)
+    assert spanish is not None
+    assert spanish.entries.item(0).text().endswith(" El profesional se conectó")
+    if out:
+        spanish.grab().save(str(Path(out) / "video-session-log-es.png"))
 
 
 def test_a_visit_not_open_yet_is_refused_in_the_desks_words(
