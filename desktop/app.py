@@ -40,7 +40,6 @@ from desktop.services.notifications import NotificationsService
 from desktop.services.offers import OffersService
 from desktop.services.outages import OutagesService
 from desktop.services.server_call import ServerCall, signed_in_call
-from desktop.services.video_visits import VideoVisitsService
 from desktop.services.session import (
     ServerCheck,
     ServerIdentity,
@@ -48,6 +47,7 @@ from desktop.services.session import (
     SignedInUser,
     SignInService,
 )
+from desktop.services.video_visits import VideoVisitsService
 from desktop.store.engine import Store
 from desktop.store.errors import (
     CorruptStoreError,

@@ -52,7 +52,6 @@ from desktop.ui.agenda.slot_menu import SlotRequest
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.calendar_menu import CalendarMenu
 from desktop.ui.care_menu import CareMenu
-from desktop.ui.video_actions import VideoActions
 from desktop.ui.change_notice import ChangeNotice
 from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
@@ -79,6 +78,7 @@ from desktop.ui.text import (
 from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
+from desktop.ui.video_actions import VideoActions
 from desktop.ui.waitlist_dock import WaitlistPanel
 from scheduling.timeutil import to_local, to_utc
 

@@ -13,8 +13,15 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QMenu, \
-    QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem

@@ -30,8 +30,6 @@ from sync_server.services import audit, booking
 from sync_server.telemedicine import no_join, rooms, sessions
 from tests.e2e.server_side import TZ, ServerThread
 from tests.e2e.test_portal_browser import CHROMIUM, Live, _browser_or_fail, accessible, sign_in
-from tests.e2e.test_portal_browser import lang as lang  # noqa: F401 - fixtures used here
-from tests.e2e.test_portal_browser import page as page  # noqa: F401
 from tests.support.notify_servers import SmtpSink
 from tests.sync_server.conftest import Clock, make_settings
 from tests.sync_server.notify_setup import STAFF
@@ -96,6 +94,18 @@ def live(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[Liv
         engine.dispose()
 
 
+@pytest.fixture
+def tab(live: Live, lang: str) -> Iterator[Any]:
+    """A fresh browser context (no cookies) in the browser language ``lang``."""
+    context = live.browser.new_context(
+        locale="es-ES" if lang == "es" else "en-US", viewport={"width": 390, "height": 844},
+        extra_http_headers={"Accept-Language": "es-ES,es;q=0.9" if lang == "es" else "en-US"})
+    opened = context.new_page()
+    opened.on("framenavigated", lambda f: live.visited.append(f.url))
+    yield opened
+    context.close()
+
+
 def local(live: Live, week: int, hour: int, minute: int = 0) -> datetime:
     day = live.place.clinic.first_day + timedelta(days=7 * week)
     return datetime.combine(day, time(hour, minute), ZoneInfo(TZ))
@@ -128,7 +138,8 @@ def shot(tab: Any, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_join_page_and_the_no_join_offer_in_the_browser(
-        live: Live, page: Any, lang: str, clock: Clock) -> None:
+        live: Live, tab: Any, lang: str, clock: Clock) -> None:
+    page = tab
     words = TEXTS[lang]
     week = 0 if lang == "en" else 1
     appointment_id = book_visit(live, week)
