@@ -35,11 +35,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.commands import Actor, MoveAppointment, Permission
-from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
+from scheduling.model import AppointmentStatus
 from scheduling.status import MOVABLE
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification, NotificationException
-from sync_server.notifications.policy import policy_of
 from sync_server.outages.service import dry_move, other_providers
 from sync_server.services import agenda, audit, booking
 from sync_server.services.booking import Caller
@@ -49,6 +48,7 @@ from sync_server.telemedicine.session_tables import (
     SessionEvent,
     TelemedicineSettings,
 )
+from sync_server.waitlist.offers import queue_message
 
 log = logging.getLogger("sync_server.telemedicine")
 
@@ -206,7 +206,7 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
         return False
     row = session.get(db.Appointment, appointment_id)
     assert row is not None
-    _queue_message(session, row, now)
+    queue_message(session, row, row.id, row.patient_id, NOJOIN_OFFER, now)
     session.add(NotificationException(
         id=str(uuid.uuid4()), organization_id=row.organization_id, notification_id=case_id,
         appointment_id=row.id, patient_id=row.patient_id, appointment_start=row.start_at,
@@ -214,24 +214,6 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
     session.commit()
     log.info("video visit %s: provider did not join; offer %s made", appointment_id, case_id)
     return True
-
-
-def _queue_message(session: Session, row: db.Appointment, now: datetime) -> None:
-    """The patient's ``nojoin-offer`` on their first preferred channel the organization
-    sends on (none when they want none or nothing is enabled)."""
-    patient = session.get(db.Patient, row.patient_id)
-    policy = policy_of(session, row.organization_id)
-    preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms")) \
-        if patient else ()
-    channels = [c for c in preferred if policy.enabled(c)]
-    if not channels:
-        return
-    session.add(Notification(
-        id=str(uuid.uuid4()), organization_id=row.organization_id, clinic_id=row.clinic_id,
-        appointment_id=row.id, patient_id=row.patient_id, occurrence_start=row.start_at,
-        kind=NOJOIN_OFFER, offset_minutes=0, recipient=row.patient_id, channel=channels[0],
-        state="pending", due_at=now, next_attempt_at=now, attempts=0, created_at=now,
-        updated_at=now))
 
 
 def offered_visit(session: Session, row: Notification) -> db.Appointment | None:

@@ -13,8 +13,10 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +70,17 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with portal_in_browser(tmp_path_factory.mktemp("portal-browser")) as running:
+        yield running
+
+
+@contextmanager
+def portal_in_browser(folder: Path, clock: Callable[[], datetime] | None = None,
+                      prepare: Callable[[Session, PortalClinic], None] | None = None
+                      ) -> Iterator[Live]:
+    """The seeded portal (``prepare`` may change it first) on a server with ``clock``, and
+    the browser."""
     sync_playwright = _browser_or_fail()
-    folder = tmp_path_factory.mktemp("portal-browser")
     url = f"sqlite:///{folder / 'server.db'}"
     upgrade(url)
     settings = make_settings(url, folder)
@@ -78,7 +89,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     smtp = SmtpSink().start()
     with factory() as session:
         place = seed_portal(session, settings, smtp)
-    server = ServerThread(settings)
+        if prepare is not None:
+            prepare(session, place)
+            session.commit()
+    server = ServerThread(settings, clock)
     server.start()
     try:
         with sync_playwright() as playwright:

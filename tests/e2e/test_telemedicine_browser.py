@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -19,21 +18,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
+from sqlalchemy.orm import Session
 
 from scheduling.commands import BookAppointment
-from sync_server.app import create_app
 from sync_server.db import models
-from sync_server.db.migrate import upgrade
-from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import audit, booking
 from sync_server.telemedicine import no_join, rooms, sessions
-from tests.e2e.server_side import TZ, ServerThread
-from tests.e2e.test_portal_browser import CHROMIUM, Live, _browser_or_fail, accessible, sign_in
-from tests.support.notify_servers import SmtpSink
-from tests.sync_server.conftest import Clock, make_settings
+from tests.e2e.server_side import TZ
+from tests.e2e.test_portal_browser import Live, accessible, portal_in_browser, sign_in
+from tests.sync_server.conftest import Clock
 from tests.sync_server.notify_setup import STAFF
-from tests.sync_server.portal_setup import seed_portal
+from tests.sync_server.portal_setup import PortalClinic
 
 SCREENSHOTS = os.environ.get("TELEMEDICINE_SCREENSHOTS")
 TEXTS = {
@@ -44,54 +39,22 @@ TEXTS = {
 }
 
 
-class ClockedServer(ServerThread):
-    """The server on loopback with the test's clock (the visit's minutes are set, not
-    waited for)."""
-
-    def __init__(self, settings: Any, clock: Clock) -> None:
-        super().__init__(settings)
-        config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1",
-                                port=self.port, log_config=None, log_level="warning",
-                                timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
     return Clock()
 
 
+def _video_type(session: Session, place: PortalClinic) -> None:
+    kind = session.get(models.AppointmentType, place.clinic.type_id)
+    assert kind is not None
+    kind.telemedicine, kind.min_notice_seconds, kind.reschedule_limit = True, 0, None
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[Live]:
-    sync_playwright = _browser_or_fail()
-    folder = tmp_path_factory.mktemp("telemedicine-browser")
-    url = f"sqlite:///{folder / 'server.db'}"
-    upgrade(url)
-    settings = make_settings(url, folder)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    smtp = SmtpSink().start()
-    with factory() as session:
-        place = seed_portal(session, settings, smtp)
-        kind = session.get(models.AppointmentType, place.clinic.type_id)
-        assert kind is not None
-        kind.telemedicine, kind.min_notice_seconds, kind.reschedule_limit = True, 0, None
-        session.commit()
-    server = ClockedServer(settings, clock)
-    server.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            try:
-                yield Live(server, place, smtp, factory, browser)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        smtp.stop()
-        engine.dispose()
+    with portal_in_browser(tmp_path_factory.mktemp("telemedicine-browser"), clock,
+                           _video_type) as running:
+        yield running
 
 
 @pytest.fixture

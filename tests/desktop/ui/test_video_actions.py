@@ -22,7 +22,6 @@ from desktop.services.dto import AgendaItem
 from desktop.services.server_call import signed_in_call
 from desktop.services.video_visits import VideoVisitsService
 from desktop.store.models import AppointmentTypeRow
-from desktop.ui.exceptions_panel import ExceptionsPanel
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from desktop.ui.video_actions import VideoActions
@@ -30,6 +29,7 @@ from sync_server.db import models as db
 from sync_server.telemedicine import rooms
 from sync_server.telemedicine.session_tables import SessionEvent
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications, raise_alert
+from tests.desktop.ui.test_exceptions_panel import panel_for
 from tests.e2e.server_side import TZ
 
 
@@ -163,12 +163,7 @@ def test_the_exceptions_panel_says_a_provider_no_join_in_english_and_spanish(
     appointment_id = live.book(4)
     raise_alert(live, appointment_id, patient=0, reason="provider_not_joined",
                 kind="provider-nojoin")
-    panel = ExceptionsPanel(live.ctx)
-    qtbot.addWidget(panel)
-    panel.resize(420, 500)
-    panel.show()
-    with qtbot.waitSignal(panel.loaded, timeout=20_000):
-        panel.set_service(live.service)
+    panel = panel_for(qtbot, live)
     [text] = [panel.list.item(row).text() for row in range(panel.list.count())]
     assert text.startswith("Video visit at ")
     assert ": the provider has not joined; the patient was offered a backup provider or a new " \
