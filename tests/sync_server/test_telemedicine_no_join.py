@@ -452,3 +452,29 @@ def test_the_signed_link_shows_the_offer_and_a_bad_link_is_refused(
     assert case_of(clinic, appointment_id).state == "moved"  # type: ignore[union-attr]
     clock.now += timedelta(hours=25)
     assert client.get(found.group(1)).status_code == 404  # expired
+
+
+def test_the_join_page_refuses_bad_problem_reports_and_cancelled_visits(
+        clinic: NotifyClinic, client: TestClient, clock: Clock, smtp: SmtpSink) -> None:
+    appointment_id = visit_at(clinic, clock)
+    clock.now = clinic.local(DAY, 10, 1)
+    base = portal_sign_in(client, clinic, smtp)
+    page = client.get(f"{base}/appointments/{appointment_id}/video")
+    url = f"{base}/appointments/{appointment_id}/video/problem"
+    too_long = client.post(url, data={"csrf": csrf(page.text), "problem": "other",
+                                      "details": "x" * 301})
+    assert too_long.status_code == 422 and "fewer words" in too_long.text
+    unknown = client.post(url, data={"csrf": csrf(page.text), "problem": "boom"})
+    assert unknown.status_code == 409 and "choose what went wrong" in unknown.text
+    forged = client.post(url, data={"csrf": "forged", "problem": "other"})
+    assert forged.status_code == 403
+    kept = client.post(url, data={"csrf": csrf(page.text), "problem": "other",
+                                  "details": "a\x00b"}, follow_redirects=False)
+    assert kept.status_code == 303
+    clinic.cancel(appointment_id, clock.now)
+    cancelled = client.get(f"{base}/appointments/{appointment_id}/video")
+    assert "This visit is cancelled" in cancelled.text
+    assert "/video/join" not in cancelled.text
+    with clinic.sessions() as session:
+        assert [(e["problem"], e["problem_text"]) for e in sessions.events(
+            session, appointment_id)] == [("other", "ab")]
