@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
@@ -87,9 +88,9 @@ def _names(v: Visit) -> dict[str, str]:
 def _visit(v: Visit, appointment_id: str) -> sessions.Visit | Response:
     """The signed-in patient's video visit, or the same 404 for any other id (audited)."""
     if not v.signed_in or v.patient_id is None:
-        return v.finish(RedirectResponse(
-            f"{v.page.base}/signin?next={v.page.base}/appointments/{appointment_id[:64]}/video",
-            status_code=303))
+        target = f"{v.page.base}/appointments/{appointment_id[:64]}/video"
+        return v.finish(RedirectResponse(f"{v.page.base}/signin?{urlencode({'next': target})}",
+                                         status_code=303))
     row = service.patients_appointment(v.db, v.org.id, v.patient_id, appointment_id[:64])
     try:
         if row is None:

@@ -252,6 +252,16 @@ def test_two_workers_detect_a_provider_no_join_exactly_once_and_offer_a_backup(
     assert re.search(r"http://testserver/portal/[^/]+/video/\S+\?lang=en", body)
 
 
+def test_a_spanish_speaking_patient_gets_the_offer_by_sms_in_spanish(
+        clinic: NotifyClinic, clock: Clock, gateway: SmsGateway) -> None:
+    clinic.patient(0, preferred_language="es", contact_preference="sms")
+    offered(clinic, clock)
+    run_worker(clinic, clock)
+    [text] = [m["Body"] for m in gateway.sent if m["To"] == "+34600000000"]
+    assert "no se ha conectado a su videoconsulta" in text
+    assert re.search(r"/portal/[^/]+/video/\S+\?lang=es", text)
+
+
 def test_no_offer_when_the_provider_joined_or_the_patient_did_not(
         clinic: NotifyClinic, client: TestClient, tenants: Tenants, clock: Clock) -> None:
     provider_came = visit_at(clinic, clock, 10, patient=0)
