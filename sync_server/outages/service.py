@@ -167,7 +167,7 @@ def propose(session: Session, caller: Caller, appointment_id: str,
 
 
 def dry_move(session: Session, caller: Caller, appointment_id: str, start: datetime,
-              provider_id: str, now: datetime) -> booking.BookingResult:
+             provider_id: str, now: datetime) -> booking.BookingResult:
     """What the move path would do (rooms left to the rules); nothing is kept."""
     try:
         return booking.change(session, caller, MoveAppointment(
