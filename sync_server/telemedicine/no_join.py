@@ -87,14 +87,14 @@ def no_join_minutes(session: Session, organization_id: str) -> int:
 def run_checks(sessions: sessionmaker[Session], now: datetime, owner: str,
                organization_id: str | None = None) -> int:
     """Claim the visits whose provider has not joined and make their offers; how many."""
-    claimed = _claim(sessions, now, owner, organization_id)
+    claimed = claim(sessions, now, owner, organization_id)
     for case_id in claimed:
         with sessions() as session:
             offer(session, case_id, owner, now)
     return len(claimed)
 
 
-def _claim(sessions: sessionmaker[Session], now: datetime, owner: str,
+def claim(sessions: sessionmaker[Session], now: datetime, owner: str,
            organization_id: str | None) -> list[str]:
     with sessions() as session:
         joined = select(SessionEvent.id).where(

@@ -253,6 +253,25 @@ def test_two_workers_detect_a_provider_no_join_exactly_once_and_offer_a_backup(
     assert re.search(r"http://testserver/portal/[^/]+/video/\S+\?lang=en", body)
 
 
+def test_a_worker_that_died_after_claiming_is_taken_over_when_its_lease_runs_out(
+        clinic: NotifyClinic, clock: Clock) -> None:
+    appointment_id = visit_at(clinic, clock)
+    patient_joins(clinic, appointment_id, clinic.local(DAY, 10, 1))
+    clock.now = clinic.local(DAY, 10, 6)
+    claimed = no_join.claim(clinic.sessions, clock.now, "dead-worker", clinic.org_id)
+    assert len(claimed) == 1  # ... and it dies before making the offer
+    run_worker(clinic, clock)
+    case = case_of(clinic, appointment_id)
+    assert case is not None and (case.state, case.lease_owner) == ("claimed", "dead-worker")
+    clock.now += no_join.LEASE + timedelta(seconds=1)
+    run_worker(clinic, clock)
+    case = case_of(clinic, appointment_id)
+    assert case is not None and case.state == "offered" and case.lease_owner is None
+    with clinic.sessions() as session:
+        assert len(list(session.scalars(select(NotificationException).where(
+            NotificationException.appointment_id == appointment_id)))) == 1
+
+
 def test_a_spanish_speaking_patient_gets_the_offer_by_sms_in_spanish(
         clinic: NotifyClinic, clock: Clock, gateway: SmsGateway) -> None:
     clinic.patient(0, preferred_language="es", contact_preference="sms")
