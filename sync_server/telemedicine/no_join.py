@@ -95,7 +95,9 @@ def run_checks(sessions: sessionmaker[Session], now: datetime, owner: str,
 
 
 def claim(sessions: sessionmaker[Session], now: datetime, owner: str,
-           organization_id: str | None) -> list[str]:
+          organization_id: str | None) -> list[str]:
+    """The due visits as new ``claimed`` cases under ``owner``'s lease, and the claimed
+    cases whose lease ran out taken over; their ids (committed)."""
     with sessions() as session:
         joined = select(SessionEvent.id).where(
             SessionEvent.appointment_id == db.Appointment.id, SessionEvent.action == "join")
