@@ -47,8 +47,9 @@ from desktop.services.session import (
     SignedInUser,
     SignInService,
 )
-from desktop.services.visits import VisitsService
 from desktop.services.telemedicine import TelemedicineService
+from desktop.services.video_visits import VideoVisitsService
+from desktop.services.visits import VisitsService
 from desktop.store.engine import Store
 from desktop.store.errors import (
     CorruptStoreError,
@@ -237,6 +238,7 @@ class DeskStart(QObject):
         window.notifications.set_service(NotificationsService(call))
         window.care.set_service(FollowUpsService(call), OutagesService(call))
         window.waitlist_panel.set_service(OffersService(call))
+        window.video.set_service(VideoVisitsService(call))
         window.admin_menu.set_server(AdminService(call), TwoStepService(call, organization))
         window.patient_panel.set_financials(FinancialsService(call))
         window.set_visits(VisitsService(call, context.new_id))

@@ -30,6 +30,7 @@ from desktop.services.outages import OutagesService
 from desktop.services.server_call import signed_in_call
 from desktop.services.session import ServerIdentity
 from desktop.services.telemedicine import TelemedicineService
+from desktop.services.video_visits import VideoVisitsService
 from desktop.sync.client import SyncClient
 from desktop.sync.worker import SyncThread, SyncWorker
 from desktop.ui.demo_splash import DemoSplash, demo_hint
@@ -83,6 +84,7 @@ def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) 
                 window.care.set_service(FollowUpsService(care_call), OutagesService(care_call))
                 window.details_panel.telemedicine.set_service(TelemedicineService(
                     signed_in_call(desk.client.sibling(), desk.context.sessions)))
+                window.video.set_service(VideoVisitsService(care_call))
                 thread = SyncThread(worker)
                 window.localChange.connect(thread.request_sync)
                 thread.start()

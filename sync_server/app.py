@@ -29,8 +29,10 @@ from sync_server.portal.signin import Guard as PortalGuard
 from sync_server.services import pokes
 from sync_server.services.metrics import install_counting
 from sync_server.telemedicine import checkin as telemedicine_checkin
+from sync_server.telemedicine import join_pages as telemedicine_pages
 from sync_server.telemedicine import portal as telemedicine_portal
 from sync_server.telemedicine import routes as telemedicine
+from sync_server.telemedicine import session_routes as telemedicine_sessions
 from sync_server.waitlist import routes as waitlist_routes
 
 API_PREFIX = "/api/v1"
@@ -86,6 +88,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     fhir.install(app, API_PREFIX)
     app.include_router(waitlist_routes.router, prefix=API_PREFIX)
     app.include_router(waitlist_routes.page_router)
+    app.include_router(telemedicine_sessions.router, prefix=API_PREFIX)
+    app.include_router(telemedicine_pages.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -42,7 +42,8 @@ BASE = "/api/v1/notifications"
 #: Why a message reached nobody (the contract's ``reason`` values).
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
            "all_channels_failed", "opted_out")
-KINDS = ("created", "modified", "cancelled", "reminder", "invitation", "rerouted")
+KINDS = ("created", "modified", "cancelled", "reminder", "invitation", "rerouted",
+         "nojoin-offer")
 CHANNELS = ("email", "sms")
 RESOLVE = Permission.MODIFY.value
 

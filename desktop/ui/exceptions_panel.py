@@ -66,6 +66,9 @@ UNDELIVERED = {
     "cancelled": N_("Cancellation notice for {time} {patient} not delivered: {reason}."),
     "outage": N_("Appointment at {time} {patient} could not be re-routed: {reason}."),
     "rerouted": N_("Outage re-route notice for {time} {patient} not delivered: {reason}."),
+    "provider-nojoin": N_("Video visit at {time} {patient}: the provider has not joined; "
+                          "{reason}."),
+    "nojoin-offer": N_("Backup-provider offer for {time} {patient} not delivered: {reason}."),
 }
 #: The summary of an outage incident (reason ``rerouted:<moved>:<not placed>``).
 OUTAGE_SUMMARY = N_("Outage from {time}: {moved} appointments re-routed, {unplaced} could not "
@@ -79,6 +82,10 @@ REASONS = {
     "all_channels_failed": N_("every channel failed"),
     "opted_out": N_("the patient opted out of messages"),
     "no_alternative": N_("its resource is out of service and no other placement is free"),
+    "provider_not_joined": N_("the patient was offered a backup provider or a new time"),
+    "patient_took_backup": N_("the patient moved to the backup provider"),
+    "patient_rebooked": N_("the patient chose a new time"),
+    "provider_joined_late": N_("the provider joined late and the offer was withdrawn"),
 }
 
 

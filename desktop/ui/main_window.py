@@ -79,6 +79,7 @@ from desktop.ui.text import (
 from desktop.ui.theme import ERROR, text_style
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.undo_history import booked as booked_change
+from desktop.ui.video_actions import VideoActions
 from desktop.ui.virtual_waiting_room import VirtualWaitingDock
 from desktop.ui.waitlist_dock import WaitlistPanel
 from scheduling.timeutil import to_local, to_utc
@@ -147,6 +148,9 @@ class MainWindow(QMainWindow):
         self.virtual_waiting = VirtualWaitingDock(
             self, ctx, lambda: (self.clinic_id, self._locale, self._zone))
         self.view_menu.addAction(self.virtual_waiting.action)
+        self.video = VideoActions(ctx, self, self.show_message,
+                                  lambda: (self._zone, self._locale))
+        self.agenda.appointment_actions.menu_extensions.append(self.video.extend)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)

@@ -35,7 +35,8 @@ from desktop.ui.text import N_, _, format_when, language_notifier
 KIND_NAMES = {"created": N_("Booking confirmation"), "modified": N_("Change notice"),
               "cancelled": N_("Cancellation notice"), "reminder": N_("Reminder"),
               "staff-alert": N_("Staff alert"), "invitation": N_("Booking invitation"),
-              "rerouted": N_("Outage re-route notice")}
+              "rerouted": N_("Outage re-route notice"),
+              "nojoin-offer": N_("Video visit: other provider or new time")}
 CHANNEL_NAMES = {"email": N_("E-mail"), "sms": N_("SMS"), "desk": N_("Desk notice")}
 STATE_NAMES = {"pending": N_("waiting"), "sending": N_("sending"), "sent": N_("sent"),
                "failed": N_("failed"), "void": N_("not sent: the appointment changed"),

@@ -44,7 +44,8 @@ PREVIEW_DELAY_MS = 400
 _RED = "color: #b3261e;"
 #: What a template may use (the server's list; it names them again when one is unknown).
 VARIABLES = ("patient_name", "clinic_name", "clinic_phone", "provider_name",
-             "appointment_type", "date", "time", "confirm_url", "cancel_url", "appointments")
+             "appointment_type", "date", "time", "confirm_url", "cancel_url", "appointments",
+             "accept_url")
 
 
 class TemplatesDialog(QDialog):

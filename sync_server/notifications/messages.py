@@ -27,7 +27,7 @@ from sync_server.core.translations import translations
 
 LANGUAGES = ("en", "es")
 PATIENT_KINDS = ("created", "modified", "cancelled", "reminder", "invitation",
-                 "waitlist-offer", "offer-gone", "no-show", "rerouted")
+                 "waitlist-offer", "offer-gone", "no-show", "rerouted", "nojoin-offer")
 #: Kinds about an appointment the patient has (an .ics goes with their e-mails).
 APPOINTMENT_KINDS = ("created", "modified", "cancelled", "reminder")
 PATIENT_CHANNELS = ("email", "sms")
@@ -68,6 +68,8 @@ _SUBJECTS = {
     "offer-gone": N_("The place on {{ date }} at {{ time }} has been taken"),
     "no-show": N_("We missed you on {{ date }}"),
     "rerouted": N_("Your appointments at {{ clinic_name }} have changed"),
+    "nojoin-offer": N_("Your video visit at {{ time }}: see another provider now or choose "
+                       "a new time"),
 }
 _EMAIL_TEXTS = {
     "created": N_("Hello {{ patient_name }},\n\nYour appointment with {{ provider_name }} at "
@@ -104,6 +106,10 @@ _EMAIL_TEXTS = {
                    "appointments because of a service interruption. Your appointments are now:"
                    "\n\n{{ appointments }}\n\nIf a new time does not suit you, call us at "
                    "{{ clinic_phone }}."),
+    "nojoin-offer": N_("Hello {{ patient_name }},\n\nWe are sorry: {{ provider_name }} has "
+                       "not joined your video visit of {{ date }} at {{ time }}. You can see "
+                       "another provider now, when one is free, or choose a new time:\n\n"
+                       "{{ accept_url }}\n\nQuestions: call us at {{ clinic_phone }}."),
 }
 _SMS_TEXTS = {
     "created": N_("{{ clinic_name }}: your appointment is booked for {{ date }} at {{ time }}."),
@@ -123,6 +129,9 @@ _SMS_TEXTS = {
                   "again, call {{ clinic_phone }}."),
     "rerouted": N_("{{ clinic_name }}: your appointments have changed. Now:\n"
                    "{{ appointments }}\nQuestions: {{ clinic_phone }}."),
+    "nojoin-offer": N_("{{ clinic_name }}: {{ provider_name }} has not joined your video "
+                       "visit. See another provider now or choose a new time: "
+                       "{{ accept_url }}"),
 }
 #: The HTML of every default e-mail: the text's paragraphs (``body``) and the links.
 DEFAULT_HTML = (
@@ -190,6 +199,8 @@ class Facts:
     moved: tuple[tuple[datetime, str], ...] = ()
     #: A telemedicine visit's video link (``""``: none).
     video_url: str = ""
+    #: The link leads to choices (a no-join offer), not to one place to accept.
+    choose: bool = False
 
 
 def variables(facts: Facts) -> dict[str, Any]:
@@ -211,7 +222,8 @@ def variables(facts: Facts) -> dict[str, Any]:
                 date=_date_text(at.astimezone(ZoneInfo(facts.time_zone)).date(), locale),
                 time=_time_text(at.astimezone(ZoneInfo(facts.time_zone)).time(), locale),
                 provider=provider) for at, provider in facts.moved),
-        "accept_label": catalogue.gettext(N_("Accept the place")),
+        "accept_label": catalogue.gettext(N_("See your choices") if facts.choose
+                                          else N_("Accept the place")),
         "video_label": catalogue.gettext(N_("Join the video visit")),
         "confirm_label": catalogue.gettext(N_("Confirm")),
         "cancel_label": catalogue.gettext(N_("Cancel the appointment")),

@@ -20,7 +20,7 @@ from scheduling import limits
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
 
 KINDS = ("created", "modified", "cancelled", "reminder", "staff-alert", "waitlist-offer",
-         "offer-gone", "no-show", "invitation", "rerouted")
+         "offer-gone", "no-show", "invitation", "rerouted", "nojoin-offer")
 CHANNELS = ("email", "sms", "desk")
 STATES = ("pending", "sending", "sent", "failed", "void", "skipped")
 REASONS = ("no_contact", "invalid_email", "invalid_phone", "smtp_refused", "gateway_failed",
@@ -32,13 +32,16 @@ class Notification(Base):
     completed visit as its appointment and the moment it was asked for as its
     ``occurrence_start``. A ``rerouted`` message (:mod:`sync_server.outages`) names the
     outage incident as its appointment and the incident's start as its
-    ``occurrence_start``: one per patient and incident, about all their moved appointments."""
+    ``occurrence_start``: one per patient and incident, about all their moved appointments.
+    A ``nojoin-offer`` (:mod:`sync_server.telemedicine.no_join`) names the telemedicine
+    appointment whose provider did not join: a backup provider now or a new time."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(
             "kind IN ('created', 'modified', 'cancelled', 'reminder', 'staff-alert', "
-            "'waitlist-offer', 'offer-gone', 'no-show', 'invitation', 'rerouted')",
+            "'waitlist-offer', 'offer-gone', 'no-show', 'invitation', 'rerouted', "
+            "'nojoin-offer')",
             name="kind"),
         CheckConstraint("channel IN ('email', 'sms', 'desk')", name="channel"),
         CheckConstraint(

@@ -64,6 +64,8 @@ from sync_server.notifications.models import (
 )
 from sync_server.notifications.policy import Policy, policy_from_row
 from sync_server.outages.notices import REROUTED, rerouted_appointments
+from sync_server.telemedicine import no_join
+from sync_server.telemedicine.no_join import NOJOIN_OFFER
 from sync_server.telemedicine.rooms import video_url
 from sync_server.waitlist.models import WaitlistOffer
 from sync_server.waitlist.offers import OFFER_KINDS, offered_place, run_offers
@@ -149,9 +151,13 @@ class Worker:
             self.close()
 
     def run_once(self) -> int:
-        """Offer freed slots (:func:`sync_server.waitlist.offers.run_offers`), then claim and
-        handle one batch; the number of slots and rows handled."""
+        """Offer freed slots (:func:`sync_server.waitlist.offers.run_offers`) and a backup to
+        patients whose provider did not join (:func:`sync_server.telemedicine.no_join.
+        run_checks`), then claim and handle one batch; the number of slots, visits and
+        rows handled."""
         offered = run_offers(self.sessions, self.clock(), self.organization_id)
+        offered += no_join.run_checks(self.sessions, self.clock(), self.owner,
+                                      self.organization_id)
         claimed = self.claim()
         self._kept.clear()
         if self.after_claim is not None and claimed:
@@ -219,7 +225,9 @@ class Worker:
             for row, booked, patient in found:
                 # An offer has no appointment yet: the offered place stands for it.
                 appointment = offered_place(session, row, now) if row.kind in OFFER_KINDS \
-                    else _first_rerouted(session, row, now) if row.kind == REROUTED else booked
+                    else _first_rerouted(session, row, now) if row.kind == REROUTED \
+                    else no_join.offered_visit(session, row) if row.kind == NOJOIN_OFFER \
+                    else booked
                 settings = self._get(session, NotificationSettings, row.organization_id)
                 policy = policy_from_row(settings) if settings else Policy()
                 if row.kind == "staff-alert":
@@ -317,6 +325,11 @@ class Worker:
             assert offer is not None  # offered_place found it open
             hold_until = offer.expires_at
             accept = base + OFFER_PATH + self.link_key.token(row.id, "accept", hold_until)
+        if row.kind == NOJOIN_OFFER:
+            organization = self._get(session, db.Organization, row.organization_id)
+            accept = base + no_join.link_path(organization.slug or organization.id) + \
+                self.link_key.token(row.id, "accept", no_join.link_expiry(row)) + \
+                f"?lang={language}"
         return messages.Facts(
             appointment.id, appointment.start_at, appointment.end_at,
             clinic.time_zone if clinic else "UTC", language, patient.given_name,
@@ -324,9 +337,9 @@ class Worker:
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
             hold_until, moved,
-            (video_url(session, appointment.id) or "")
-            if kind is not None and kind.telemedicine and row.kind in messages.VIDEO_KINDS
-            else "")
+            ((video_url(session, appointment.id) or "")
+             if kind is not None and kind.telemedicine and row.kind in messages.VIDEO_KINDS
+             else ""), choose=row.kind == NOJOIN_OFFER)
 
     def _get(self, session: Session, table: type[Any], key: Any) -> Any:
         """A configuration row, read once per batch and kept detached."""
@@ -434,8 +447,8 @@ def _first_rerouted(session: Session, row: Notification, now: datetime) -> db.Ap
 
 def _still_holds(row: Notification, appointment: db.Appointment, now: datetime) -> bool:
     status = AppointmentStatus(appointment.status)
-    if row.kind in OFFER_KINDS or row.kind == REROUTED:
-        return True  # offered_place / _first_rerouted answered None when it no longer holds
+    if row.kind in OFFER_KINDS or row.kind in (REROUTED, NOJOIN_OFFER):
+        return True  # offered_place / _first_rerouted / offered_visit answered None then
     if row.kind == "no-show":
         return status is AppointmentStatus.NO_SHOW and not appointment.deleted
     if row.kind == "cancelled":

@@ -147,14 +147,14 @@ def propose(session: Session, caller: Caller, appointment_id: str,
         return ()
     start, provider, room = current.start_at, current.provider_id, current.room_id
     found: list[Proposal] = []
-    same = _dry_move(session, caller, appointment_id, start, provider, now)
+    same = dry_move(session, caller, appointment_id, start, provider, now)
     if same.refused is None:
         moved = same.appointments[0]
         if moved.room_id != room:
             found.append(Proposal(moved.start, moved.end, moved.provider_id, moved.room_id,
                                   "other_room"))
-    for other in _other_providers(session, current):
-        tried = _dry_move(session, caller, appointment_id, start, other, now)
+    for other in other_providers(session, current):
+        tried = dry_move(session, caller, appointment_id, start, other, now)
         if tried.refused is None:
             moved = tried.appointments[0]
             found.append(Proposal(moved.start, moved.end, moved.provider_id, moved.room_id,
@@ -166,8 +166,8 @@ def propose(session: Session, caller: Caller, appointment_id: str,
     return tuple(found)
 
 
-def _dry_move(session: Session, caller: Caller, appointment_id: str, start: datetime,
-              provider_id: str, now: datetime) -> booking.BookingResult:
+def dry_move(session: Session, caller: Caller, appointment_id: str, start: datetime,
+             provider_id: str, now: datetime) -> booking.BookingResult:
     """What the move path would do (rooms left to the rules); nothing is kept."""
     try:
         return booking.change(session, caller, MoveAppointment(
@@ -176,7 +176,7 @@ def _dry_move(session: Session, caller: Caller, appointment_id: str, start: date
         session.rollback()
 
 
-def _other_providers(session: Session, current: db.Appointment) -> list[str]:
+def other_providers(session: Session, current: db.Appointment) -> list[str]:
     """The type's providers (or, when it names none, the clinic's active providers) other
     than the appointment's own."""
     kind = session.get(db.AppointmentType, current.appointment_type_id)

@@ -30,6 +30,12 @@ _TEMPLATES = Environment(
     autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
+def add_global(name: str, value: Any) -> None:
+    """Give every template ``value`` as ``name`` (a part beside the portal showing its own
+    section on a portal page, as telemedicine's join box on the appointment page)."""
+    _TEMPLATES.globals[name] = value
+
+
 def language(request: Request) -> str:
     """``?lang=`` (the switch), else the cookie, else the browser's first EN/ES choice."""
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)

@@ -43,8 +43,7 @@ from sync_server.portal.visit import (
 )
 from sync_server.services.booking import BookingResult
 from sync_server.services.errors import InvalidInput
-from sync_server.telemedicine import checkin
-from sync_server.telemedicine import portal_view
+from sync_server.telemedicine import checkin, portal_view
 
 router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])

@@ -163,10 +163,11 @@ def change_time(uow: UnitOfWork) -> datetime:
 
 def queue_message(session: Session, slot: FreedSlot | db.Appointment, reference_id: str,
                   patient_id: str, kind: str, now: datetime) -> None:
-    """A ``waitlist-offer``, ``offer-gone`` or ``no-show`` message for the worker, on the
-    patient's first preferred channel the organization sends on (none when they want
-    none or nothing is enabled). ``reference_id`` is the offer's id (offers) or the
-    appointment's (no-show): the outbox row's ``appointment_id``."""
+    """A ``waitlist-offer``, ``offer-gone``, ``no-show`` (or telemedicine's
+    ``nojoin-offer``) message for the worker, on the patient's first preferred channel
+    the organization sends on (none when they want none or nothing is enabled), once.
+    ``reference_id`` is the offer's id (offers) or the appointment's (no-show, no-join):
+    the outbox row's ``appointment_id``."""
     patient = session.get(db.Patient, patient_id)
     policy = policy_of(session, slot.organization_id)
     preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms")) \

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -43,10 +44,13 @@ def free_port() -> int:
 class ServerThread:
     """``uvicorn.Server`` in a daemon thread; stopped with ``should_exit``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the server's "now" (a test's settable clock); default the real one."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1",
+                                port=self.port,
                                 log_config=None, log_level="warning",
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)

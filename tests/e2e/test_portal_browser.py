@@ -14,8 +14,9 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,16 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with running_portal(tmp_path_factory.mktemp("portal-browser")) as running:
+    with portal_in_browser(tmp_path_factory.mktemp("portal-browser")) as running:
         yield running
 
 
 @contextmanager
-def running_portal(folder: Path, prepare: Callable[[Session, PortalClinic], None] | None = None
-                   ) -> Iterator[Live]:
-    """The seeded portal clinic (then ``prepare``-d) served on loopback, and Chromium."""
+def portal_in_browser(folder: Path, clock: Callable[[], datetime] | None = None,
+                      prepare: Callable[[Session, PortalClinic], None] | None = None
+                      ) -> Iterator[Live]:
+    """The seeded portal (``prepare`` may change it first) on a server with ``clock``, and
+    the browser."""
     sync_playwright = _browser_or_fail()
     url = f"sqlite:///{folder / 'server.db'}"
     upgrade(url)
@@ -88,7 +91,8 @@ def running_portal(folder: Path, prepare: Callable[[Session, PortalClinic], None
         place = seed_portal(session, settings, smtp)
         if prepare is not None:
             prepare(session, place)
-    server = ServerThread(settings)
+            session.commit()
+    server = ServerThread(settings, clock)
     server.start()
     try:
         with sync_playwright() as playwright:
@@ -344,3 +348,9 @@ def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
             assert value not in page.url
     finally:
         app.stop()
+
+
+def running_portal(folder: Path, prepare: Callable[[Session, PortalClinic], None] | None = None
+                   ) -> AbstractContextManager[Live]:
+    """The seeded portal clinic (then ``prepare``-d) on the real clock, and the browser."""
+    return portal_in_browser(folder, prepare=prepare)

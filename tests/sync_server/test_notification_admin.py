@@ -54,9 +54,10 @@ def test_settings_keep_secrets_write_only(client: TestClient, admin: dict[str, s
 def test_a_template_with_an_unknown_variable_is_refused_by_name(
         client: TestClient, admin: dict[str, str]) -> None:
     items = client.get("/api/v1/notifications/templates", headers=admin).json()["items"]
-    # 9 kinds (4 about an appointment, the follow-up invitation, the waitlist offer, its
-    # "gone", "we missed you" and the outage re-route) x 2 channels x 2 languages
-    assert len(items) == 36 and not any(i["customized"] for i in items)
+    # 10 kinds (4 about an appointment, the follow-up invitation, the waitlist offer, its
+    # "gone", "we missed you", the outage re-route and the video no-join offer) x 2
+    # channels x 2 languages
+    assert len(items) == 40 and not any(i["customized"] for i in items)
     spanish = next(i for i in items if (i["kind"], i["channel"], i["language"]) ==
                    ("reminder", "sms", "es"))
     assert "Responda C para confirmar" in spanish["body_text"]

@@ -69,6 +69,8 @@ class AppointmentActions(QObject):
         self.to_pinboard: Callable[[str], None] = lambda _appointment_id: None
         #: Asks "this appointment only / the whole visit" for a part of a visit.
         self.visits: VisitActions | None = None
+        #: Parts beside the agenda add their own actions (video visits).
+        self.menu_extensions: list[Callable[[QMenu, AgendaItem], None]] = []
 
     # ------------------------------------------------------------------ the menu
 
@@ -102,6 +104,8 @@ class AppointmentActions(QObject):
         patient = menu.addAction(_("Open patient"))
         patient.setData("open_patient")
         patient.triggered.connect(lambda _checked=False: self.open_patient(item.patient_id))
+        for extend in self.menu_extensions:
+            extend(menu, item)
         return menu
 
     # ------------------------------------------------------------------ actions

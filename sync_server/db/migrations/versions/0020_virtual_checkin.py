@@ -4,7 +4,7 @@ check-in window on ``portal_settings`` (minutes before and after the start; null
 default of :mod:`scheduling.checkin`).
 
 Revision ID: 0020_virtual_checkin
-Revises: 0018_care_loop_gaps
+Revises: 0019_telemedicine_visits
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_virtual_checkin"
-down_revision: str | Sequence[str] | None = "0018_care_loop_gaps"
+down_revision: str | Sequence[str] | None = "0019_telemedicine_visits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

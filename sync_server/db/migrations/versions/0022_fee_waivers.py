@@ -3,7 +3,7 @@ the ``fee_waivers`` table (amount, reason, who, when) and the waived total on th
 appointment's financial record.
 
 Revision ID: 0022_fee_waivers
-Revises: 0020_virtual_checkin
+Revises: 0021_telemedicine_sessions
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022_fee_waivers"
-down_revision: str | Sequence[str] | None = "0020_virtual_checkin"
+down_revision: str | Sequence[str] | None = "0021_telemedicine_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
