@@ -109,6 +109,9 @@ class MoveAppointment:
     provider_id: str | None = None
     room_id: str | None = None
     override_reason: str | None = None
+    #: A patient who checked in virtually is handed to a backup provider (the server's
+    #: no-join offer, never a desk's intent): the arrived visit moves and stays arrived.
+    waiting_room: bool = False
 
     def __post_init__(self) -> None:
         _aware(self, "start")

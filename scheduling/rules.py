@@ -137,10 +137,13 @@ def _book(cmd: BookAppointment, state: CalendarState, now: datetime, policy: Pol
 def _move(cmd: MoveAppointment, state: CalendarState, now: datetime, policy: Policy) -> Outcome:
     if not cmd.actor.may(Permission.MODIFY):
         return Refused(R.NOT_PERMITTED, {"action": "move appointments"})
-    found = _changeable(state, cmd.appointment_id, MOVABLE)
+    found = _changeable(state, cmd.appointment_id,
+                        MOVABLE | {AppointmentStatus.ARRIVED} if cmd.waiting_room else MOVABLE)
     if isinstance(found, Refused):
         return found
     current, kind = found
+    if current.status is AppointmentStatus.ARRIVED and current.virtual_checkin_at is None:
+        return Refused(R.NOT_MOVABLE, {"status": current.status.value})
     time_changed = cmd.start != current.start
     if time_changed and kind.reschedule_limit is not None and (
         current.reschedule_count >= kind.reschedule_limit

@@ -167,11 +167,14 @@ def propose(session: Session, caller: Caller, appointment_id: str,
 
 
 def dry_move(session: Session, caller: Caller, appointment_id: str, start: datetime,
-             provider_id: str, now: datetime) -> booking.BookingResult:
-    """What the move path would do (rooms left to the rules); nothing is kept."""
+             provider_id: str, now: datetime, *,
+             waiting_room: bool = False) -> booking.BookingResult:
+    """What the move path would do (rooms left to the rules); nothing is kept.
+    ``waiting_room``: see :class:`scheduling.commands.MoveAppointment`."""
     try:
         return booking.change(session, caller, MoveAppointment(
-            caller.actor, appointment_id, start, provider_id, None), now)
+            caller.actor, appointment_id, start, provider_id, None,
+            waiting_room=waiting_room), now)
     finally:
         session.rollback()
 

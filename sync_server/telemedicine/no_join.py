@@ -46,7 +46,7 @@ from sync_server.telemedicine.session_tables import (
     DEFAULT_NO_JOIN_MINUTES,
     NoJoinCase,
     SessionEvent,
-    TelemedicineSettings,
+    NoJoinSettings,
 )
 from sync_server.waitlist.offers import queue_message
 
@@ -77,7 +77,7 @@ def caller(organization_id: str) -> Caller:
 
 
 def no_join_minutes(session: Session, organization_id: str) -> int:
-    row = session.get(TelemedicineSettings, organization_id)
+    row = session.get(NoJoinSettings, organization_id)
     return row.no_join_minutes if row is not None else DEFAULT_NO_JOIN_MINUTES
 
 
@@ -157,6 +157,12 @@ class Offer:
     slots: list[dict[str, Any]]
 
 
+def checked_in(row: db.Appointment) -> bool:
+    """Whether the visit is arrived through the patient's own check-in in the portal."""
+    return (row.status == AppointmentStatus.ARRIVED.value
+            and row.virtual_checkin_at is not None)
+
+
 def plan(session: Session, appointment_id: str, now: datetime) -> Offer:
     """What the rules accept now: a backup provider from the next minute (dry runs of the
     move path, rolled back) and the next free times of the type."""
@@ -168,11 +174,14 @@ def plan(session: Session, appointment_id: str, now: datetime) -> Offer:
     backup = None
     if row.end_at > now:
         for provider in other_providers(session, row):
-            if dry_move(session, caller(org), appointment_id, start, provider,
-                        now).refused is None:
+            if dry_move(session, caller(org), appointment_id, start, provider, now,
+                        waiting_room=checked_in(row)).refused is None:
                 backup = provider
                 break
             row = session.get(db.Appointment, appointment_id) or row
+    if checked_in(row):  # a new time for a checked-in visit is the front desk's call
+        session.rollback()
+        return Offer(backup, [])
     clinic = session.get(db.Clinic, row.clinic_id)
     day = now.astimezone(ZoneInfo(clinic.time_zone if clinic else "UTC")).date()
     found = agenda.free_slots_between(session, org, row.clinic_id, row.appointment_type_id,
@@ -271,7 +280,10 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
     if case.state != "offered" or row is None or row.deleted:
         session.rollback()
         return Choice("closed")
-    if AppointmentStatus(row.status) not in MOVABLE:  # checked in: the rules move it no more
+    # Checked in from the portal: the backup provider takes the waiting patient (the visit
+    # moves and stays arrived); a new time for a checked-in visit is the front desk's call.
+    waiting = checked_in(row) and choice == "backup"
+    if AppointmentStatus(row.status) not in MOVABLE and not waiting:
         session.rollback()
         return Choice("invalid")
     if choice == "backup":
@@ -286,7 +298,7 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
         return Choice("invalid")
     assert start is not None and provider_id is not None
     result = booking.change(session, caller(organization_id), MoveAppointment(
-        _ACTOR, appointment_id, start, provider_id, None), now)
+        _ACTOR, appointment_id, start, provider_id, None, waiting_room=waiting), now)
     if result.refused is not None:
         session.rollback()  # nothing half-done: the offer stands, planned again
         fresh = plan(session, appointment_id, now)

@@ -24,7 +24,7 @@ from sync_server.notifications.routes import needs
 from sync_server.services import accounts
 from sync_server.services.errors import InvalidInput, NotFound, ServiceError
 from sync_server.telemedicine import no_join, rooms, sessions
-from sync_server.telemedicine.session_tables import TelemedicineSettings
+from sync_server.telemedicine.session_tables import NoJoinSettings
 
 router = APIRouter(tags=["telemedicine"], dependencies=[Depends(sqlite_write_turn)])
 Viewer = Annotated[accounts.Principal, Depends(needs("booking:view_calendar"))]
@@ -123,9 +123,9 @@ def get_settings(user: Admin, session: SessionDep) -> dict[str, int]:
 
 @router.put("/telemedicine/settings")
 def put_settings(body: SettingsBody, user: Admin, session: SessionDep) -> dict[str, int]:
-    row = session.get(TelemedicineSettings, user.organization_id)
+    row = session.get(NoJoinSettings, user.organization_id)
     if row is None:
-        row = TelemedicineSettings(organization_id=user.organization_id)
+        row = NoJoinSettings(organization_id=user.organization_id)
         session.add(row)
     row.no_join_minutes = body.no_join_minutes
     session.commit()

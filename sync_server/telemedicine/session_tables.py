@@ -4,7 +4,7 @@
 * ``telemedicine_events``: one row per join, leave or reported problem of a telemedicine
   appointment, by the patient (the portal's join page) or the provider (the desk).
   A problem keeps a category and a short text the patient wrote; neither is ever logged.
-* ``telemedicine_settings``: an organization's minutes after the start before a
+* ``telemedicine_no_join_settings``: an organization's minutes after the start before a
   provider who has not joined counts as not joining (no row: 5).
 * ``telemedicine_no_joins``: one row per appointment whose provider did not join (its
   unique ``appointment_id`` makes the detection happen once). ``state``: ``claimed``
@@ -54,8 +54,8 @@ class SessionEvent(Base):
     at: Mapped[datetime]
 
 
-class TelemedicineSettings(Base):
-    __tablename__ = "telemedicine_settings"
+class NoJoinSettings(Base):
+    __tablename__ = "telemedicine_no_join_settings"
     organization_id: Mapped[str] = mapped_column(
         ID, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
     no_join_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_NO_JOIN_MINUTES)

@@ -21,10 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduling.commands import BookAppointment
+from scheduling.commands import BookAppointment, ChangeStatus
+from scheduling.model import AppointmentStatus
 from sync_server.core.config import Settings
 from sync_server.db import models as db_models
 from sync_server.notifications.models import Notification, NotificationException
+from sync_server.portal import service as portal_service
 from sync_server.services import audit, booking
 from sync_server.telemedicine import no_join, rooms, sessions
 from sync_server.telemedicine.session_tables import NoJoinCase, SessionEvent
@@ -393,6 +395,40 @@ def test_a_backup_who_became_busy_gives_the_next_alternatives_and_nothing_change
         other_org = no_join.choose(session, str(uuid.uuid4()), appointment_id, "backup",
                                    clock.now)
         assert other_org.outcome == "invalid"
+
+
+def test_a_patient_checked_in_online_is_handed_to_the_backup_and_stays_arrived(
+        clinic: NotifyClinic, clock: Clock) -> None:
+    """Checked in from the portal (arrived, virtual), then the provider does not join: the
+    backup provider takes the waiting patient; a new time is left to the front desk."""
+    appointment_id = clinic.book(clinic.local(DAY, 10), clock.now)
+    clock.now = clinic.local(DAY, 9, 55)
+    with clinic.sessions() as session:
+        caller = portal_service.caller(clinic.org_id)
+        checked = booking.change(session, caller, ChangeStatus(
+            caller.actor, appointment_id, AppointmentStatus.ARRIVED, "checked in online",
+            virtual=True), clock.now)
+        assert checked.refused is None, checked.refused
+        session.commit()
+    patient_joins(clinic, appointment_id, clinic.local(DAY, 10, 1))
+    clock.now = clinic.local(DAY, 10, 6)
+    run_worker(clinic, clock)
+    case = case_of(clinic, appointment_id)
+    assert case is not None and case.state == "offered"
+    assert case.backup_provider_id == clinic.clinic.provider_ids[1]
+    assert case.slots == []  # a checked-in visit gets a new time from the front desk
+    with clinic.sessions() as session:
+        later = no_join.choose(session, clinic.org_id, appointment_id, "slot", clock.now,
+                               clinic.local(DAY, 15), clinic.clinic.provider_ids[0])
+        assert later.outcome == "invalid"
+        chosen = no_join.choose(session, clinic.org_id, appointment_id, "backup", clock.now)
+        assert chosen.outcome == "moved"
+        row = session.get(db_models.Appointment, appointment_id)
+        assert row is not None
+        assert row.provider_id == clinic.clinic.provider_ids[1]
+        assert row.status == AppointmentStatus.ARRIVED.value
+        assert row.virtual_checkin_at is not None
+        assert row.start_at == no_join.next_minute(clock.now)
 
 
 def test_a_provider_who_joins_late_closes_the_offer(

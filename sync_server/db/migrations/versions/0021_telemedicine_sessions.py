@@ -61,7 +61,7 @@ def upgrade() -> None:
     op.create_index("ix_telemedicine_events_appointment", "telemedicine_events",
                     ["appointment_id", "at"])
     op.create_table(
-        "telemedicine_settings",
+        "telemedicine_no_join_settings",
         sa.Column("organization_id", _ID, sa.ForeignKey("organizations.id", ondelete="CASCADE"),
                   primary_key=True),
         sa.Column("no_join_minutes", sa.Integer(), nullable=False),
@@ -92,5 +92,5 @@ def downgrade() -> None:
     op.execute("DELETE FROM notifications WHERE kind = 'nojoin-offer'")
     _notification_kinds(_KINDS)
     op.drop_table("telemedicine_no_joins")
-    op.drop_table("telemedicine_settings")
+    op.drop_table("telemedicine_no_join_settings")
     op.drop_table("telemedicine_events")
