@@ -45,8 +45,8 @@ from sync_server.services.booking import Caller
 from sync_server.telemedicine.session_tables import (
     DEFAULT_NO_JOIN_MINUTES,
     NoJoinCase,
-    SessionEvent,
     NoJoinSettings,
+    SessionEvent,
 )
 from sync_server.waitlist.offers import queue_message
 
