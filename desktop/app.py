@@ -192,10 +192,10 @@ class DeskStart(QObject):
             # The key store lost the desk's server credential too (a reset profile): connect
             # again with a new code; the data and the unsent changes stay.
             log.warning("the desk's server credential is missing: enrollment again")
-            screen = EnrollmentScreen(self._enroll)
-            screen.url.setText(self.config.server_url or "")
-            screen.enrolled.connect(self._show_sign_in)
-            self._show_screen(screen, _("Connect this desk"))
+            enrol = EnrollmentScreen(self._enroll)
+            enrol.url.setText(self.config.server_url or "")
+            enrol.enrolled.connect(self._show_sign_in)
+            self._show_screen(enrol, _("Connect this desk"))
             return
         organization, _clinics = desk_clinics(self.store)
         checker = self._client()  # its own HTTP session: the sync worker has another

@@ -65,10 +65,10 @@ DEMO_IDLE_LOCK = timedelta(hours=8)
 class DemoKeyring(KeyringBackend):
     """A key store in a JSON file of the demo folder (demo data only)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.path = path
 
     def _entries(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import requests
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -45,7 +46,7 @@ DEMO_CLINICS = [
 
 def run_window_demo(launched: ServerLaunch, screenshot_dir: Path | None = None) -> int:
     """Show a splash, connect the launched demo's desks, open their windows; cleans up."""
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv))
     collect_in_ui_thread(app)
     app.setWindowIcon(app_icon())
     splash = DemoSplash(steps=2 + launched.desks,

@@ -188,8 +188,8 @@ def _next_appointments(session: Session, patient_ids: list[str], now: datetime,
             for patient_id, start in rows}
 
 
-def _name_condition(session: Session, query: Select[tuple[PatientRow]],
-                    words: set[str]) -> Select[tuple[PatientRow]]:
+def _name_condition(session: Session, query: Select[Any],
+                    words: set[str]) -> Select[Any]:
     """Every word starts one of the patient's folded name words.
 
     Plans by how many patients each word matches (counted up to :data:`FEW_MATCHES`):
@@ -202,7 +202,7 @@ def _name_condition(session: Session, query: Select[tuple[PatientRow]],
         return (PatientNameKey.word >= word) & (PatientNameKey.word < word + PREFIX_END)
 
     counts = {word: session.scalar(select(func.count()).select_from(
-        select(PatientNameKey.patient_id).where(has(word)).limit(FEW_MATCHES).subquery()))
+        select(PatientNameKey.patient_id).where(has(word)).limit(FEW_MATCHES).subquery())) or 0
         for word in words}
     rarest = min(words, key=lambda w: (counts[w], -len(w)))
     if counts[rarest] < FEW_MATCHES or len(words) > 1:

@@ -523,7 +523,7 @@ def _path_of(url: str) -> str:
 
 
 def _state(session: Any) -> SyncState:
-    state = session.get(SyncState, SYNC_STATE_ID)
+    state: SyncState | None = session.get(SyncState, SYNC_STATE_ID)
     assert state is not None, "the desk schema always has its sync_state row"
     return state
 

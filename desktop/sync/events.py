@@ -42,7 +42,7 @@ class ServerEvent:
 
 def parse_events(lines: Iterable[str]) -> Iterator[ServerEvent]:
     """Server-sent events from decoded lines (``event:``/``data:`` fields, blank line ends)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data or event != "message":

@@ -246,7 +246,7 @@ def _attempted(session: Session, note: ConflictRecord) -> dict[str, Any]:
 
 def orphans(session: Session, acknowledged: int) -> list[Orphan]:
     """Rows pending on an acknowledged mutation that no server data confirmed."""
-    found = []
+    found: list[Orphan] = []
     for entity, table in EDITABLE:
         rows = session.scalars(select(table).where(
             table.pending_mutation_id.is_not(None), table.pending_mutation_id <= acknowledged))

@@ -9,7 +9,8 @@ holding ``booking:override`` and needs a reason.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import cast
 
 from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, Qt, QTime, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -220,7 +221,7 @@ class BookingDialog(QDialog):
         self.occurrences.clicked.connect(self._show_occurrence_alternatives)
         self.date_edit.dateChanged.connect(
             lambda day: self.recurrence.set_first_day(day.toPython()))
-        self.recurrence.set_first_day(self.date_edit.date().toPython())
+        self.recurrence.set_first_day(cast(date, self.date_edit.date().toPython()))
         for signal in (self.recurrence.changed, self.date_edit.dateChanged,
                        self.time_edit.timeChanged, self.duration.valueChanged,
                        self.provider_combo.currentIndexChanged,
@@ -317,7 +318,8 @@ class BookingDialog(QDialog):
 
     def start(self) -> datetime:
         """The chosen date and time, read in the clinic's zone, as a UTC instant."""
-        wall = datetime.combine(self.date_edit.date().toPython(), self.time_edit.time().toPython())
+        wall = datetime.combine(cast(date, self.date_edit.date().toPython()),
+                                cast(time, self.time_edit.time().toPython()))
         return to_utc(wall.replace(second=0, microsecond=0), self.reference.time_zone)
 
     def _names(self) -> dict[str, str]:

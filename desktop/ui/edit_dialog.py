@@ -10,7 +10,8 @@ is taken back). The change goes into the window's undo history as one step.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import cast
 
 from PySide6.QtCore import QDate, QTime, Signal, Slot
 from PySide6.QtWidgets import (
@@ -149,7 +150,8 @@ class EditDialog(QDialog):
         self.time_edit.setDisplayFormat(time_edit_format(self.reference.locale))
 
     def start(self) -> datetime:
-        wall = datetime.combine(self.date_edit.date().toPython(), self.time_edit.time().toPython())
+        wall = datetime.combine(cast(date, self.date_edit.date().toPython()),
+                                cast(time, self.time_edit.time().toPython()))
         return to_utc(wall, self.reference.time_zone)
 
     @Slot()

@@ -110,8 +110,8 @@ class EnrollmentScreen(QWidget):
         for widget in (self.title, self.intro):
             layout.addWidget(widget)
         layout.addLayout(form)
-        for widget in (self.start_button, self.progress_bar, self.message):
-            layout.addWidget(widget)
+        for shown in (self.start_button, self.progress_bar, self.message):
+            layout.addWidget(shown)
         layout.addStretch(1)
         self.start_button.clicked.connect(self.start)
         language_notifier().languageChanged.connect(self.retranslate)

@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         for member in (self.english_action, self.spanish_action):
             self._language_group.addAction(member)
         #: Actions that read or write patient data: off while the desk is locked.
-        self._session_actions = (self.new_action, self.today_board_action,
+        self._session_actions: tuple[QAction, ...] = (self.new_action, self.today_board_action,
                                  self.conflict_inbox_action, self.find_action,
                                  self.lock_action, self.sign_out_action)
 

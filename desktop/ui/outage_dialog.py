@@ -11,9 +11,12 @@ path; patients hear once; those left with nowhere to go appear in the exceptions
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
-from PySide6.QtCore import QDateTime, Qt, Slot
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -52,6 +55,15 @@ ACTIONS = {"moved": N_("Moved"), "refused": N_("Taken meanwhile: choose again"),
            "unplaced": N_("Nowhere to go: see Undelivered messages")}
 
 
+
+_T = TypeVar("_T")
+
+
+def _wall(value: datetime) -> QDateTime:
+    """A wall-clock date-time for Qt's editors (seconds dropped, as the editors show)."""
+    return QDateTime(QDate(value.year, value.month, value.day),
+                     QTime(value.hour, value.minute))
+
 class OutageDialog(QDialog):
     def __init__(self, ctx: DeskContext, service: OutagesService, reference: ClinicReference,
                  parent: QWidget | None = None) -> None:
@@ -70,8 +82,8 @@ class OutageDialog(QDialog):
                 self.resource_combo.addItem(f"{item.name} · {_(kind)}", item.id)
         now = to_local(ctx.now(), reference.time_zone).replace(second=0, microsecond=0,
                                                                tzinfo=None)
-        self.from_edit = QDateTimeEdit(QDateTime(now), self)
-        self.until_edit = QDateTimeEdit(QDateTime(now + timedelta(hours=8)), self)
+        self.from_edit = QDateTimeEdit(_wall(now), self)
+        self.until_edit = QDateTimeEdit(_wall(now + timedelta(hours=8)), self)
         for edit in (self.from_edit, self.until_edit):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("dd/MM/yyyy HH:mm")
@@ -126,8 +138,8 @@ class OutageDialog(QDialog):
     def set_period(self, start: datetime, end: datetime) -> None:
         """The period (UTC instants), shown in the clinic's wall-clock time."""
         zone = self._ref.time_zone
-        self.from_edit.setDateTime(QDateTime(to_local(start, zone).replace(tzinfo=None)))
-        self.until_edit.setDateTime(QDateTime(to_local(end, zone).replace(tzinfo=None)))
+        self.from_edit.setDateTime(_wall(to_local(start, zone)))
+        self.until_edit.setDateTime(_wall(to_local(end, zone)))
 
     def choose_resource(self, resource_id: str) -> None:
         self.resource_combo.setCurrentIndex(max(0, self.resource_combo.findData(resource_id)))
@@ -135,8 +147,8 @@ class OutageDialog(QDialog):
     @Slot()
     def mark(self) -> Incident | None:
         zone = self._ref.time_zone
-        start = to_utc(self.from_edit.dateTime().toPython(), zone)
-        end = to_utc(self.until_edit.dateTime().toPython(), zone)
+        start = to_utc(cast(datetime, self.from_edit.dateTime().toPython()), zone)
+        end = to_utc(cast(datetime, self.until_edit.dateTime().toPython()), zone)
         if end <= start:
             self._say(_("The end must come after the start."))
             return None
@@ -156,8 +168,8 @@ class OutageDialog(QDialog):
             if not isinstance(combo, QComboBox) or combo.currentIndex() < 0:
                 continue
             proposal = affected.proposals[combo.currentIndex()]
-            outcome = self._ask(lambda a=affected, p=proposal: self._service.apply(
-                incident.id, a.appointment_id, p))
+            outcome = self._ask(functools.partial(
+                self._service.apply, incident.id, affected.appointment_id, proposal))
             if outcome is None:
                 break
             done.append(outcome)
@@ -186,8 +198,9 @@ class OutageDialog(QDialog):
         self._say(_("{moved} moved, {unplaced} left for the exceptions panel.").format(
             moved=moved, unplaced=unplaced))
 
-    def _load(self, read: object, *, keep_message: bool = False) -> Incident | None:
-        incident = self._ask(read)  # type: ignore[arg-type]
+    def _load(self, read: Callable[[], Incident], *,
+              keep_message: bool = False) -> Incident | None:
+        incident = self._ask(read)
         if incident is None:
             return None
         self.incident = incident
@@ -201,9 +214,9 @@ class OutageDialog(QDialog):
             self._say("")
         return incident
 
-    def _ask(self, action: object) -> object:
+    def _ask(self, action: Callable[[], _T]) -> _T | None:
         try:
-            return action()  # type: ignore[operator]
+            return action()
         except NotificationsRefused as refused:
             self._say(refused.message or refused.code)
         except NotificationsOffline:

@@ -98,6 +98,11 @@ class PatientPanel(QWidget):
         self._show()
 
     @Slot()
+    def _saved(self, _patient_id: str) -> None:
+        """A dialog saved the patient: read them again and tell the window."""
+        self.refresh()
+        self.changed.emit()
+
     def refresh(self) -> None:
         self.show_patient(None if self.history is None else self.history.patient.id)
 
@@ -168,7 +173,7 @@ class PatientPanel(QWidget):
         if self.history is None:
             return None
         dialog = ContactPreferencesDialog(self._ctx, self.history.patient, self)
-        dialog.saved.connect(lambda _patient_id: (self.refresh(), self.changed.emit()))
+        dialog.saved.connect(self._saved)
         dialog.open()
         return dialog
 
@@ -185,7 +190,7 @@ class PatientPanel(QWidget):
                              else ("UTC", "en_US"))
         dialog = PatientRecordDialog(self._ctx, self.history.patient, self._money, tz,
                                      clinic_locale, self)
-        dialog.saved.connect(lambda _patient_id: (self.refresh(), self.changed.emit()))
+        dialog.saved.connect(self._saved)
         dialog.open()
         return dialog
 

@@ -7,6 +7,7 @@ an RRULE by :mod:`scheduling.recurrence` (the same rules the server expands).
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from babel.dates import get_day_names
 from PySide6.QtCore import QDate, Signal, Slot
@@ -123,4 +124,5 @@ class RecurrenceEditor(QGroupBox):
             raise RecurrenceError(_("Choose at least one weekday to repeat on."))
         if self.for_weeks.isChecked():
             return weekly_for_weeks(days, self.weeks.value())
-        return build_rrule("WEEKLY", weekdays=days, until=self.until_date.date().toPython())
+        until = cast(date, self.until_date.date().toPython())
+        return build_rrule("WEEKLY", weekdays=days, until=until)

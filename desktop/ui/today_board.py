@@ -11,6 +11,7 @@ appointment statistics of a chosen range of days. Everything is read again by
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import cast
 
 from PySide6.QtCore import QDate, QTimer, Slot
 from PySide6.QtWidgets import (
@@ -121,9 +122,9 @@ class TodayBoard(QWidget):
         self.stat_titles = [QLabel(self.stats) for _i in range(6)]
         self.stat_values = [QLabel(self.stats) for _i in range(5)]
         stats_form.addRow(self.stat_titles[0], dates)
-        for title, value in zip(self.stat_titles[1:], self.stat_values, strict=True):
-            value.setWordWrap(True)
-            stats_form.addRow(title, value)
+        for title, figure in zip(self.stat_titles[1:], self.stat_values, strict=True):
+            figure.setWordWrap(True)
+            stats_form.addRow(title, figure)
 
         grid = QGridLayout(self)
         grid.addLayout(header, 0, 0, 1, 2)
@@ -164,8 +165,8 @@ class TodayBoard(QWidget):
 
     @Slot()
     def refresh_statistics(self) -> None:
-        first = self.first_day.date().toPython()
-        last = self.last_day.date().toPython()
+        first = cast(date, self.first_day.date().toPython())
+        last = cast(date, self.last_day.date().toPython())
         if last < first:
             self.statistics = None
         else:

@@ -377,5 +377,5 @@ def lookup_lists(records: dict[str, list[Record]]) -> dict[str, list[tuple[str, 
         "appointment_types": named(records.get("appointment-types", [])),
         "users": named(records.get("users", [])),
         "roles": named(records.get("roles", []), key="name"),
-        "permissions": [(p, p) for p in records.get("permissions", [])],
+        "permissions": [(str(p), str(p)) for p in records.get("permissions", [])],
     }

@@ -216,10 +216,10 @@ class RecordEditorDialog(QDialog):
         missing = [_(e.spec.label) for e in self.editors
                    if e.spec.required and e.spec.name in values and values[e.spec.name] in
                    ("", None, [])]
-        problem = (_("Fill in: {fields}.").format(fields=", ".join(missing)) if missing
+        refusal = (_("Fill in: {fields}.").format(fields=", ".join(missing)) if missing
                    else self.kind.validate(values))
-        if problem:
-            self._show_text(problem)
+        if refusal:
+            self._show_text(refusal)
             return None
         try:
             if self._current is None:

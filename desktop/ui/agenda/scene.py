@@ -557,7 +557,7 @@ def place_items(geo: AgendaGeometry, items: Sequence[AgendaItem],
     tz = zone(geo.tz)
     for item in items:
         day = _local_day(geo, item.start, tz)
-        column = by_place.get((day, column_key(item, columns)))
+        column = None if day is None else by_place.get((day, column_key(item, columns)))
         if column is not None:
             placed[item.appointment_id] = (column, item)
     return placed

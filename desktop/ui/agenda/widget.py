@@ -16,7 +16,14 @@ from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QGraphicsScene, QMenu, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QGraphicsScene,
+    QMenu,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.services import agenda, booking, waitlist
 from desktop.services.agenda_frame import AgendaFrame, FrameLoader
@@ -632,9 +639,10 @@ class AgendaWidget(QWidget):
         else:
             provider_id, _verdict = self._waitlist_verdict(ident, target)
             _provider, room_id = self._placement(target)
+            start = target.start
             if provider_id is not None:
                 result = self.appointment_actions.run(lambda: waitlist.book_from(
-                    self._ctx, ident, provider_id=provider_id, start=target.start,
+                    self._ctx, ident, provider_id=provider_id, start=start,
                     room_id=room_id))
                 made = None if result is None else result.appointment
                 self._apply(result, None if made is None else booked(self._ctx, made.id),
@@ -690,7 +698,7 @@ class AgendaWidget(QWidget):
         box = QMessageBox(QMessageBox.Icon.Question, _("Recurring appointment"),
                           _("This appointment is part of a series. Which ones should change?"),
                           parent=self)
-        choices = {
+        choices: dict[QAbstractButton, str] = {
             box.addButton(_("This one"), QMessageBox.ButtonRole.AcceptRole): "this",
             box.addButton(_("This and following"), QMessageBox.ButtonRole.AcceptRole):
                 "following",
