@@ -31,6 +31,7 @@ from sync_server.notifications import models as notification_models  # noqa: F40
 from sync_server.outages import models as outage_models  # noqa: F401
 from sync_server.portal import models as portal_models  # noqa: F401 - the portal tables too
 from sync_server.telemedicine import models as telemedicine_models  # noqa: F401
+from sync_server.telemedicine import session_tables as telemedicine_sessions  # noqa: F401
 from sync_server.waitlist import models as waitlist_models  # noqa: F401
 
 ACTOR = Actor("user-1", None, frozenset())
@@ -193,6 +194,13 @@ COLUMN_LIMITS: dict[str, int | None] = {
         "id", "appointment_id", "patient_id", "channel", "language")},
     **{f"visit_documents.{name}": None for name in (
         "id", "appointment_id", "content_type")},
+    **{f"telemedicine_events.{name}": None for name in (
+        "id", "appointment_id", "role", "action", "provider_id", "user_id", "problem")},
+    "telemedicine_events.problem_text": 300,  # sync_server.telemedicine.session_tables
+    **{f"telemedicine_no_joins.{name}": None for name in (
+        "id", "appointment_id", "provider_id", "state", "lease_owner", "backup_provider_id")},
+    "fee_waivers.id": None, "fee_waivers.waived_by": None,
+    "fee_waivers.reason": limits.REASON,
 }
 
 
