@@ -2,7 +2,8 @@
 """Set up ClinicDesk in a local virtual environment and run it.
 
     python3 run.py demo    # set up, then start the demo (sync server + desk window)
-    python3 run.py test    # set up, then run the whole test suite
+    python3 run.py test    # set up, then run the whole test suite (on every core)
+    python3 run.py test tests/some_file.py   # one file: in this process, no workers
 
 Works with Python 3.11+ on Windows, macOS and Linux; the environment lives in
 ``.venv`` next to this file and is reused (re-installed only when
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 EXTRAS = "desktop,server,postgres,test,packaging"
 PYTEST_NO_TESTS_COLLECTED = 5
+WORKERS_ENV = "CLINICDESK_TEST_WORKERS"
 
 
 def venv_python() -> Path:
@@ -50,6 +52,23 @@ def ensure_environment() -> Path:
     return python
 
 
+def parallel_options(args: list[str]) -> list[str]:
+    """pytest-xdist options for a run of many files: one worker per core (at least two:
+    many tests wait on servers, browsers and child processes), whole files per worker so
+    a module's server or database is set up once. None when the developer names a single
+    file or test, chooses the workers (``-n``/``-p no:xdist``), or sets
+    ``CLINICDESK_TEST_WORKERS=0``."""
+    configured = os.environ.get(WORKERS_ENV, "").strip()
+    workers = int(configured) if configured else max(2, os.cpu_count() or 1)
+    chosen = any(arg in {"-n", "--numprocesses", "no:xdist"} or arg.startswith("-n")
+                 or arg.startswith("--numprocesses") for arg in args)
+    targets = [arg for arg in args if not arg.startswith("-")]
+    single = len(targets) == 1 and ("::" in targets[0] or targets[0].endswith(".py"))
+    if workers < 2 or chosen or single:
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
 def run_tests(python: Path, args: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -57,7 +76,8 @@ def run_tests(python: Path, args: list[str]) -> int:
         # In CI a missing PostgreSQL, Qt platform plugin or browser fails the run.
         env["CLINICDESK_REQUIRE_ALL"] = "1"
     code = subprocess.run(
-        [str(python), "-m", "pytest", *args], cwd=ROOT, env=env, check=False
+        [str(python), "-m", "pytest", *parallel_options(args), *args], cwd=ROOT, env=env,
+        check=False
     ).returncode
     if code == PYTEST_NO_TESTS_COLLECTED:
         print("pytest collected no tests: treating that as a failure.", file=sys.stderr)

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError
 from sqlalchemy import select, update
@@ -438,8 +439,7 @@ class SyncClient:
             if self._cancelled.is_set():
                 raise SyncCancelled("the desk is closing")
             try:
-                response = self.http.request(method, url, headers=all_headers,
-                                             timeout=self._timeout, **kwargs)
+                response = self._send(method, url, all_headers, kwargs)
             except requests.ConnectionError as error:  # includes ConnectTimeout
                 failure: SyncError = ServerUnreachable(type(error).__name__)
                 retry_after = None
@@ -468,6 +468,38 @@ class SyncClient:
             else:
                 self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str],
+              kwargs: Mapping[str, Any]) -> requests.Response:
+        """One request; sent once more at once, on a new connection, when the server closed
+        the connection without answering (see :func:`_closed_unanswered`)."""
+        try:
+            return self.http.request(method, url, headers=headers, timeout=self._timeout,
+                                     **kwargs)
+        except requests.ConnectionError as error:
+            if not _closed_unanswered(error):
+                raise
+            log.info("sync request sent again (%s %s): the server closed an idle connection",
+                     method, _path_of(url))
+            return self.http.request(method, url, headers=headers, timeout=self._timeout,
+                                     **kwargs)
+
+
+def _closed_unanswered(error: requests.ConnectionError) -> bool:
+    """The connection was closed under the request before any answer came.
+
+    The session keeps connections open between calls; the server closes one it has not
+    heard from for a while (uvicorn: 5 s). A request written just as that happens meets
+    a reset or an empty answer although the server is up and never read it: that is no
+    reason to tell the user the server cannot be reached (the desk is often idle that
+    long, e.g. before a sign-in). A refused or timed-out connection is not this case.
+    """
+    cause = error.args[0] if error.args else None
+    if not isinstance(cause, urllib3.exceptions.ProtocolError):
+        return False
+    reason = cause.args[1] if len(cause.args) > 1 else None
+    # http.client.RemoteDisconnected (an empty answer) is a ConnectionResetError.
+    return isinstance(reason, ConnectionResetError | BrokenPipeError)
 
 
 def _decode(response: requests.Response) -> Any:

@@ -42,19 +42,25 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """``uvicorn.Server`` in a daemon thread; stopped with ``should_exit``."""
+    """``uvicorn.Server`` in a daemon thread; stopped with ``should_exit``.
+
+    It listens on a socket bound here, not on a port probed free and bound later: with
+    tests running in parallel processes another one could take that port in between."""
 
     def __init__(self, settings: Settings,
                  clock: Callable[[], datetime] | None = None) -> None:
         """``clock``: the server's "now" (a test's settable clock); default the real one."""
-        self.port = free_port()
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        self.port = int(listening.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1",
                                 port=self.port,
                                 log_config=None, log_level="warning",
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run,
+                                       kwargs={"sockets": [listening]}, daemon=True)
 
     def start(self, timeout: float = 15.0) -> None:
         self.thread.start()

@@ -9,7 +9,9 @@ desk and the real sync server. Each runs ``http.server`` in a daemon thread on
 until :meth:`MisbehavingServer.release` (so a client's read timeout fires without
 the test sleeping). With
 ``forward_to`` it hangs only the first ``hang_first`` requests and relays the
-rest to the real server, as a flaky proxy would.
+rest to the real server, as a flaky proxy would. With ``close_reused`` it answers the
+first request of each connection and closes the connection, unanswered, when another
+request comes on it: a server whose keep-alive timeout ran out just as the request came.
 """
 
 from __future__ import annotations
@@ -33,14 +35,22 @@ class MisbehavingServer:
         hang_first: int = 0,
         forward_to: str | None = None,
         cut_body: bool = False,
+        close_reused: bool = False,
     ) -> None:
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.connections = 0
         self._released = threading.Event()
         self._lock = threading.Lock()
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            answered = 0  # requests answered on this connection
+
+            def setup(self) -> None:
+                super().setup()
+                with owner._lock:
+                    owner.connections += 1
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -48,6 +58,10 @@ class MisbehavingServer:
                 with owner._lock:
                     owner.requests.append((self.command, self.path))
                     number = len(owner.requests)
+                if close_reused and self.answered:
+                    self.close_connection = True
+                    return
+                self.answered += 1
                 if number <= hang_first:
                     owner._released.wait()  # until the test releases it (the client gave up)
                     self.close_connection = True

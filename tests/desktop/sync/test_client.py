@@ -26,7 +26,7 @@ from desktop.store.models import (
     OutboxState,
     SyncState,
 )
-from desktop.sync.client import SyncClient, token_ref_for
+from desktop.sync.client import RetryPolicy, SyncClient, token_ref_for
 from desktop.sync.errors import (
     BadResponse,
     DeviceRevoked,
@@ -378,6 +378,31 @@ def test_a_desk_too_old_for_the_real_server_is_told_to_update_and_keeps_its_outb
         desk.new_client(desk.client.config, protocol_version=0).sync_once()
     assert not raised.value.transient
     assert outbox_ids(desk.store) == [1]
+
+
+def test_a_request_meeting_a_connection_the_server_just_closed_is_sent_again_at_once(
+    desk: Desk,
+) -> None:
+    """The session keeps connections; the server closes idle ones (uvicorn after 5 s). A
+    request written on one as it closes gets no answer: not "unreachable" (a CI failure of
+    a sign-in after a long test), but sent again on a new connection, without backoff."""
+    sleeps = len(desk.sleeps)
+    with MisbehavingServer(200, b'{"status": "ok"}', content_type="application/json",
+                           close_reused=True) as server:
+        client = repoint(desk, server.url, retry=RetryPolicy(attempts=1))
+        assert client.call("GET", "/api/v1/health") == {"status": "ok"}
+        assert client.call("POST", "/api/v1/health", json={}) == {"status": "ok"}
+    assert server.requests == [("GET", "/api/v1/health"), ("POST", "/api/v1/health"),
+                               ("POST", "/api/v1/health")]
+    assert server.connections == 2
+    refusal = b'{"error": {"code": "invalid_credentials", "message": "x"}}'
+    with MisbehavingServer(401, refusal, content_type="application/json",
+                           close_reused=True) as server:
+        client = repoint(desk, server.url, retry=RetryPolicy(attempts=1))
+        for _ in range(2):  # the second sign-in meets the closed connection
+            assert client.check_credentials("org", "a@b.example", "pw", None) is None
+    assert server.requests == [("POST", "/api/v1/auth/login")] * 3
+    assert len(desk.sleeps) == sleeps
 
 
 def test_connection_errors_and_5xx_are_retried_with_backoff(desk: Desk) -> None:
