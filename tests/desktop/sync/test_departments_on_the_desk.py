@@ -28,6 +28,7 @@ from desktop.ui.today_board import TodayBoard
 from scheduling.refusals import RefusalCode, message_for
 from sync_server.core.config import Settings
 from sync_server.core.security import Passwords, password_hasher
+from sync_server.db import models as db_models
 from sync_server.services import admin, staff
 from sync_server.services.accounts import Principal
 from tests.desktop.sync.conftest import Desk
@@ -47,6 +48,8 @@ class TwoDepartments:
     physio_email: str
     dental_visit: str  # an appointment with the Dental provider
     physio_visit: str  # one with the Physio provider, the same day
+    shared_room: str  # the room the rules gave the Dental visit (no department)
+    physio_room: str  # the other room, in Physio
 
     @property
     def clinic(self) -> Clinic:
@@ -68,9 +71,15 @@ def org(desk: Desk, clinic: Clinic, db: Session, server_settings: Settings) -> T
                                 {"clinic_id": clinic.clinic_id, "name": name}, now)["id"])
 
     dental, physio = department("Dental"), department("Physio")
+    # The rules chose the visits' rooms: the Dental visit's room stays shared (else the
+    # Dental user would not see their own visit), the other one goes to Physio.
+    dental_row = db.get(db_models.Appointment, dental_visit)
+    assert dental_row is not None and dental_row.room_id in clinic.room_ids
+    shared_room = dental_row.room_id
+    physio_room = next(room for room in clinic.room_ids if room != shared_room)
     for resource, department_id in ((clinic.provider_ids[0], dental),
                                     (clinic.provider_ids[1], physio),
-                                    (clinic.room_ids[1], physio)):
+                                    (physio_room, physio)):
         admin.update(db, who, admin.RESOURCE, resource, {"department_id": department_id},
                      lambda values: values, now)
     db.commit()
@@ -85,7 +94,8 @@ def org(desk: Desk, clinic: Clinic, db: Session, server_settings: Settings) -> T
         emails.append(email)
     db.commit()  # end the session's read: SQLite would keep the server waiting
     desk.client.pull()
-    return TwoDepartments(desk, emails[0], emails[1], dental_visit, physio_visit)
+    return TwoDepartments(desk, emails[0], emails[1], dental_visit, physio_visit,
+                          shared_room, physio_room)
 
 
 def booking_start(ctx: DeskContext, appointment_id: str) -> datetime:
@@ -106,7 +116,7 @@ def agenda_of(qtbot: QtBot, ctx: DeskContext, clinic: Clinic, columns: str) -> A
 def test_each_user_sees_only_their_departments_providers_rooms_and_appointments(
         qtbot: QtBot, org: TwoDepartments) -> None:
     clinic = org.clinic
-    shared_room, physio_room = clinic.room_ids
+    shared_room, physio_room = org.shared_room, org.physio_room
     dental_provider, physio_provider = clinic.provider_ids
     for email, provider, mine, theirs, rooms in (
             (org.dental_email, dental_provider, org.dental_visit, org.physio_visit,
@@ -119,7 +129,10 @@ def test_each_user_sees_only_their_departments_providers_rooms_and_appointments(
         assert by_provider.reference is not None and by_room.reference is not None
         assert [p.id for p in by_provider.reference.providers] == [provider]
         assert sorted(r.id for r in by_room.reference.rooms) == sorted(rooms)
-        assert by_provider.appointment_item(mine) is not None
+        # Columns and hours off screen are drawn a moment later (the agenda draws what
+        # is on screen first): wait for the user's own appointment, then judge.
+        qtbot.waitUntil(lambda w=by_provider, m=mine: w.appointment_item(m) is not None,
+                        timeout=10_000)
         assert by_provider.appointment_item(theirs) is None
         history = patient_history(ctx, clinic.patient_ids[0])
         assert history is not None and [v.appointment_id for v in history.upcoming] == [mine]
