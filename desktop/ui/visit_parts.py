@@ -65,7 +65,7 @@ class VisitParts(QGroupBox):
 
     @Slot()
     def retranslate(self) -> None:
-        self.setTitle(_("Visit"))
+        self.setTitle(_("Appointments of this visit"))
         self.add_button.setText(_("Add another appointment to this visit"))
         self.remove_button.setText(_("Remove from visit"))
         self._show()
