@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from scheduling.model import AppointmentStatus
 from sync_server.db import models as db
 from sync_server.notifications.outbox import _change_time as change_time
+from sync_server.services.calendar.config_cache import kept_config
 from sync_server.services.events import AppointmentBooked
 from sync_server.services.unit_of_work import UnitOfWork
 from sync_server.telemedicine.models import ProviderVideoLink, TelemedicineSettings, VideoRoom
@@ -40,8 +41,13 @@ def is_telemedicine(session: Session, appointment_type_id: str | None) -> bool:
 
 
 def open_video_room(uow: UnitOfWork, change: AppointmentBooked) -> None:
-    """The handler: a room for a new appointment of a telemedicine type."""
-    if not is_telemedicine(uow.session, change.appointment_type_id):
+    """The handler: a room for a new appointment of a telemedicine type (the type read
+    from the kept configuration: a booking reads no configuration table)."""
+    if change.appointment_type_id is None:
+        return
+    kind = kept_config(uow.session, change.organization_id, change.clinic_id,
+                       ()).appointment_type(change.appointment_type_id)
+    if kind is None or not kind.telemedicine:
         return
     if uow.session.get(VideoRoom, change.appointment_id) is None:
         uow.session.add(VideoRoom(appointment_id=change.appointment_id,

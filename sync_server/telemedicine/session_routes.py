@@ -114,14 +114,14 @@ class SettingsBody(BaseModel):
     no_join_minutes: Annotated[int, Field(ge=1, le=60)]
 
 
-@router.get("/telemedicine/settings")
+@router.get("/telemedicine/no-join-settings")
 def get_settings(user: Admin, session: SessionDep) -> dict[str, int]:
     minutes = no_join.no_join_minutes(session, user.organization_id)
     session.rollback()
     return {"no_join_minutes": minutes}
 
 
-@router.put("/telemedicine/settings")
+@router.put("/telemedicine/no-join-settings")
 def put_settings(body: SettingsBody, user: Admin, session: SessionDep) -> dict[str, int]:
     row = session.get(NoJoinSettings, user.organization_id)
     if row is None:

@@ -431,6 +431,24 @@ def test_a_patient_checked_in_online_is_handed_to_the_backup_and_stays_arrived(
         assert row.start_at == no_join.next_minute(clock.now)
 
 
+def test_the_no_join_minutes_are_an_administrators_setting_beside_the_video_link(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants) -> None:
+    admin = desk_headers(client, clinic, tenants)
+    path = "/api/v1/telemedicine/no-join-settings"
+    assert client.get(path, headers=admin).json() == {
+        "no_join_minutes": no_join.DEFAULT_NO_JOIN_MINUTES}
+    assert client.put(path, headers=admin, json={"no_join_minutes": 10}).status_code == 200
+    assert client.get(path, headers=admin).json() == {"no_join_minutes": 10}
+    assert client.put(path, headers=admin, json={"no_join_minutes": 61}).status_code == 422
+    viewer = desk_headers(client, clinic, tenants, role="viewer")
+    assert client.put(path, headers=viewer, json={"no_join_minutes": 3}).status_code == 403
+    # The video link's settings keep their own path and body.
+    video = client.get("/api/v1/telemedicine/settings", headers=admin)
+    assert video.status_code == 200 and "no_join_minutes" not in video.json()
+    with clinic.sessions() as session:
+        assert no_join.no_join_minutes(session, clinic.org_id) == 10
+
+
 def test_a_provider_who_joins_late_closes_the_offer(
         clinic: NotifyClinic, client: TestClient, tenants: Tenants, clock: Clock) -> None:
     appointment_id = offered(clinic, clock)

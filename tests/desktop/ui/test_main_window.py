@@ -84,13 +84,24 @@ class AgendaCalls:
         return self.calls[-1]
 
 
+def _of_window(top: QWidget, window: MainWindow) -> bool:
+    """Whether ``top`` is the window or one of its dialogs (a window another test of the
+    same process left open is not this desk's)."""
+    widget: QWidget | None = top
+    while widget is not None:
+        if widget is window:
+            return True
+        widget = widget.parentWidget()
+    return False
+
+
 def visible_texts(window: MainWindow, *, skip: QWidget | None = None) -> set[str]:
     """Every text a person could read on the desk's visible windows right now
     (leaving out ``skip`` and what it holds)."""
     texts: set[str] = {window.windowTitle()}
     widgets: list[QWidget] = []
     for top in QApplication.topLevelWidgets():
-        if top.isVisible():
+        if top.isVisible() and _of_window(top, window):
             widgets += [top, *top.findChildren(QWidget)]
     for widget in widgets:
         if not widget.isVisible() or (skip is not None and (

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import QModelIndex, Qt, QThreadPool
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -114,8 +114,9 @@ def _visible_texts() -> list[str]:
             texts.append(widget.text())
         if isinstance(widget, QAbstractItemView) and widget.model() is not None:
             model = widget.model()
-            pending = [model.index(r, c) for r in range(model.rowCount())
-                       for c in range(model.columnCount())]
+            root = QModelIndex()  # list models want the parent said (PySide6)
+            pending = [model.index(r, c) for r in range(model.rowCount(root))
+                       for c in range(model.columnCount(root))]
             while pending:
                 index = pending.pop()
                 texts.append(str(index.data() or ""))
