@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--providers", type=int, default=PROVIDERS)
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="sqlite")
     parser.add_argument("--no-stream", action="store_true",
                         help="no event stream: the desk pulls every 2 s, as when it is down")
