@@ -6,7 +6,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt, QThreadPool
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractListModel,
+    QModelIndex,
+    Qt,
+    QThreadPool,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -104,6 +110,14 @@ def test_a_wrong_password_is_said_plainly(qtbot: QtBot, sessions: SignInService)
 # --------------------------------------------------------------------------- lock overlay
 
 
+def _columns(model: QAbstractItemModel, parent: QModelIndex) -> int:
+    """A model's columns under ``parent``: a list model has one (PySide6 makes its
+    ``columnCount`` private), other models say."""
+    if isinstance(model, QAbstractListModel):
+        return 0 if parent.isValid() else 1
+    return model.columnCount(parent)
+
+
 def _visible_texts() -> list[str]:
     """Every text a user could read on screen: visible labels and visible view cells."""
     texts = []
@@ -114,14 +128,14 @@ def _visible_texts() -> list[str]:
             texts.append(widget.text())
         if isinstance(widget, QAbstractItemView) and widget.model() is not None:
             model = widget.model()
-            root = QModelIndex()  # list models want the parent said (PySide6)
+            root = QModelIndex()
             pending = [model.index(r, c) for r in range(model.rowCount(root))
-                       for c in range(model.columnCount(root))]
+                       for c in range(_columns(model, root))]
             while pending:
                 index = pending.pop()
                 texts.append(str(index.data() or ""))
                 pending += [model.index(r, c, index) for r in range(model.rowCount(index))
-                            for c in range(model.columnCount(index))]
+                            for c in range(_columns(model, index))]
     return texts
 
 
