@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from desktop import demo
 from desktop.services import agenda, booking
+from desktop.services.preview import DragJudge
 from desktop.store.models import AppointmentRow
 from desktop.sync.worker import SyncThread, SyncWorker
 
@@ -89,7 +90,11 @@ def movable_appointment(desk: demo.DemoDesk, after: datetime) -> tuple[str, date
     for appointment_id, type_id, provider_id, start in candidates:
         slot = agenda.next_available(ctx, CLINIC, type_id, after=start + timedelta(hours=1),
                                      provider_ids=(provider_id,), horizon_days=14)
-        if slot is not None:
+        # The free time is the provider's; the patient or the room may be taken then (the
+        # rules would refuse the move): judge it as a drag would, else try the next one.
+        if slot is not None and DragJudge.load(
+                ctx, slot.start - timedelta(days=1), slot.end + timedelta(days=1),
+                appointment_id=appointment_id).move(appointment_id, slot.start).ok:
             return appointment_id, slot.start
     raise RuntimeError("no movable appointment found in the demo data")
 
