@@ -34,6 +34,7 @@ from sync_server.portal.models import PortalSettings
 from sync_server.portal.visit import FormDep, Visit, VisitDep
 from sync_server.services import booking
 from sync_server.services.accounts import Principal
+from sync_server.telemedicine import rooms
 
 router = APIRouter(prefix="/portal", include_in_schema=False,
                    dependencies=[Depends(sqlite_write_turn)])
@@ -63,11 +64,6 @@ def window_of(session: Session, organization_id: str) -> CheckInWindow:
         else timedelta(minutes=row.checkin_closes_minutes))
 
 
-def _is_telemedicine(session: Session, row: db.Appointment) -> bool:
-    kind = session.get(db.AppointmentType, row.appointment_type_id)
-    return kind is not None and kind.telemedicine
-
-
 # --------------------------------------------------------------------------- the page's part
 
 
@@ -85,7 +81,7 @@ def view(v: Visit, row: db.Appointment) -> CheckInView:
     """The check-in part of the signed-in patient's appointment page."""
     window = window_of(v.db, v.org.id)
     opens, closes = window.opens_at(row.start_at), window.closes_at(row.start_at)
-    if not _is_telemedicine(v.db, row) or row.status in NOT_OPEN:
+    if not rooms.is_telemedicine(v.db, row.appointment_type_id) or row.status in NOT_OPEN:
         state = ""
     elif row.status in CHECKED_IN:
         state = "checked_in"
@@ -136,7 +132,7 @@ def check_in(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
         return _refused(v, row, "not_approved", 409, _(N_(
             "This appointment still waits for the clinic's approval, so it cannot be "
             "checked in yet.")), row.id)
-    if not _is_telemedicine(v.db, row):
+    if not rooms.is_telemedicine(v.db, row.appointment_type_id):
         return _refused(v, row, "not_telemedicine", 409, _(N_(
             "This is an in-person visit: please check in at the clinic's front desk.")),
             row.id)
