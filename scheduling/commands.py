@@ -112,6 +112,10 @@ class MoveAppointment:
     #: A patient who checked in virtually is handed to a backup provider (the server's
     #: no-join offer, never a desk's intent): the arrived visit moves and stays arrived.
     waiting_room: bool = False
+    #: The equipment is chosen again like a room left to the rules: the current items if
+    #: free, else others of the type's groups (the server's outage re-route, never a
+    #: desk's intent; a move otherwise keeps its equipment).
+    choose_equipment: bool = False
 
     def __post_init__(self) -> None:
         _aware(self, "start")

@@ -138,6 +138,9 @@ def candidate_placements(
             for group in kind.requirement.equipment
         ]
         equipment_choices = [tuple(choice) for choice in product(*groups)]
+        if base.equipment_ids in equipment_choices:  # a move tries its own items first
+            equipment_choices.remove(base.equipment_ids)
+            equipment_choices.insert(0, base.equipment_ids)
     for room in rooms:
         for equipment in equipment_choices:
             yield Placement(

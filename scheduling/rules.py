@@ -161,7 +161,7 @@ def _move(cmd: MoveAppointment, state: CalendarState, now: datetime, policy: Pol
         state, base, now, policy, cmd.actor, cmd.override_reason,
         ignore=frozenset({current.id}),
         room_fixed=cmd.room_id is not None or not kind.requirement.rooms,
-        equipment_fixed=bool(current.equipment_ids),
+        equipment_fixed=bool(current.equipment_ids) and not cmd.choose_equipment,
     )
     if isinstance(decision, Refused):
         return decision

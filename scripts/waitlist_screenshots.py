@@ -3,11 +3,12 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/waitlist_screenshots.py \
         [--out docs/screenshots]
 
-A real sync server thread (SQLite, the end-to-end clinic), a real desk enrolled on it and
-its main window (the colours' legend closed, so the waitlist has the left column's
-height): three waitlist entries added on the desk (one with priority and preferred
-days and times, one preferring a provider), one offered a slot that ran out, one offered a
-slot now ("Offer this slot"), and "Find a slot" listing the next fits of the first.
+A real sync server thread (SQLite, the end-to-end clinic with its records given a Madrid
+clinic's names), a real desk enrolled on it and its main window (the colours' legend
+closed, so the waitlist has the left column's height): a day of bookings in the agenda,
+three waitlist entries added on the desk (one with priority and preferred days and
+times, one preferring a provider), one offered a slot that ran out, one offered a slot
+now ("Offer this slot"), and "Find a slot" listing the next fits of the first.
 """
 
 from __future__ import annotations
@@ -30,12 +31,23 @@ from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.qt_language import follow_desk_language  # noqa: E402
 from desktop.ui.text import set_language  # noqa: E402
 from scripts.notifications_screenshots import SIZES, save  # noqa: E402
-from tests.desktop.ui.notifications_server import live_notifications  # noqa: E402
+from tests.desktop.ui.notifications_server import (  # noqa: E402
+    LiveNotifications,
+    live_notifications,
+)
 from tests.desktop.ui.waitlist_offers_server import (  # noqa: E402
     add_entries,
     expire_offers_of,
     offers_service,
 )
+
+
+def book_a_day(live: LiveNotifications) -> None:
+    """Both providers' bookings on the agenda's first day, patients 3-7 (the waitlisted
+    0-2 have none), with gaps."""
+    per_provider = 70  # Clinic.slot: a provider's week of half hours
+    for n, index in enumerate((0, 1, 3, 4, 6, 8, 9, 11)):
+        live.book(index + per_provider * (n % 2), patient=3 + n % 5)
 
 
 def main() -> int:
@@ -44,7 +56,10 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
     follow_desk_language()
-    with tempfile.TemporaryDirectory() as tmp, live_notifications(Path(tmp)) as live:
+    with tempfile.TemporaryDirectory() as tmp, \
+            live_notifications(Path(tmp), patients=8) as live:
+        live.give_names()
+        book_a_day(live)
         _wishes, with_provider, plain = add_entries(live)
         service = offers_service(live)
         _org, clinics = desk_clinics(live.store)
@@ -55,6 +70,10 @@ def main() -> int:
         window.legend_dock.hide()  # the waitlist takes the left column's height
         window.on_sync_state(SyncStatus(online=True, pending=0,
                                         last_success=datetime.now(UTC), error=None))
+        loop = QEventLoop()
+        window.notifications.panel.loaded.connect(loop.quit)
+        window.notifications.set_service(live.service)  # the exceptions panel: none open
+        loop.exec()
         panel = window.waitlist_panel
         for entry_id, expire in ((with_provider, True), (plain, False)):
             panel.list.setCurrentIndex(panel.model.index(
@@ -66,7 +85,7 @@ def main() -> int:
             service.offer(entry_id, fit.provider_id, fit.start, fit.end)
             if expire:
                 expire_offers_of(live, entry_id)
-        loop = QEventLoop()
+        loop = QEventLoop()  # the offers' states, read from the server off the UI thread
         panel.offersLoaded.connect(loop.quit)
         panel.set_service(service)
         loop.exec()
@@ -77,8 +96,8 @@ def main() -> int:
             for width, height, suffix in SIZES:
                 window.resize(width, height)
                 save(window, args.out / f"waitlist-offers-{language}{suffix or '-1600x1000'}.png")
+        set_language("en")  # while the desk's store is open: the window re-reads it
         window.close()
-    set_language("en")
     del app
     return 0
 

@@ -41,7 +41,7 @@ class Proposal:
     end: datetime
     provider_id: str
     room_id: str | None
-    kind: str  # "other_room", "other_provider", "other_time"
+    kind: str  # "other_room", "other_equipment", "other_provider", "other_time"
 
     def wire(self) -> dict[str, Any]:
         return {"start": _text(self.start), "end": _text(self.end),

@@ -124,9 +124,12 @@ class ExceptionsPanel(QWidget):
     loaded = Signal()
     _arrived = Signal(object, object)  # (alerts or None, error or None), from the reader thread
 
-    def __init__(self, ctx: DeskContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: DeskContext, parent: QWidget | None = None,
+                 clinic_zone: Callable[[], tuple[str, str]] | None = None) -> None:
+        """``clinic_zone``: the shown clinic's (time zone, locale), for the time of the
+        last read when no alert names a clinic."""
         super().__init__(parent)
-        self._ctx = ctx
+        self._ctx, self._clinic_zone = ctx, clinic_zone
         self._service: NotificationsService | None = None
         self._alerts: list[StaffAlert] = []
         self._people: dict[str, AlertPerson] = {}
@@ -373,7 +376,9 @@ class ExceptionsPanel(QWidget):
 
     def _zone(self) -> tuple[str, str]:
         person = next(iter(self._people.values()), None)
-        return (person.time_zone, person.clinic_locale) if person else ("UTC", "en_US")
+        if person is not None:
+            return person.time_zone, person.clinic_locale
+        return self._clinic_zone() if self._clinic_zone else ("UTC", "en_US")
 
     @Slot()
     def _selection_changed(self) -> None:

@@ -141,7 +141,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.calendar_menu = CalendarMenu(self, ctx, self, self.agenda.selected_appointment)
         self.notifications = NotificationsMenu(self, ctx, self.agenda.selected_appointment,
-                                               self.show_appointment)
+                                               self.show_appointment,
+                                               lambda: (self._zone, self._locale))
         self.admin_menu = AdministrationMenu(self, ctx, lambda: self._zone)
         self.care = CareMenu(self, ctx, lambda: (self.clinic_id, self._locale, self._zone),
                              lambda patient, start: self.new_appointment(patient, start=start))

@@ -35,9 +35,11 @@ D = TypeVar("D", bound=QDialog)
 class NotificationsMenu(QObject):
     def __init__(self, window: QMainWindow, ctx: DeskContext,
                  selected: Callable[[], str | None],
-                 show_appointment: Callable[[str], None]) -> None:
+                 show_appointment: Callable[[str], None],
+                 clinic_zone: Callable[[], tuple[str, str]] | None = None) -> None:
         """``selected``: the appointment selected in the agenda; ``show_appointment`` selects
-        one in the agenda and shows its details."""
+        one in the agenda and shows its details; ``clinic_zone``: the shown clinic's (time
+        zone, locale)."""
         super().__init__(window)
         self._window, self._ctx, self._selected = window, ctx, selected
         self._service: NotificationsService | None = None
@@ -45,7 +47,7 @@ class NotificationsMenu(QObject):
         self.dialog: QDialog | None = None
         self.last_message = ""
 
-        self.panel = ExceptionsPanel(ctx)
+        self.panel = ExceptionsPanel(ctx, clinic_zone=clinic_zone)
         self.dock = QDockWidget(window)
         self.dock.setObjectName("exceptions-dock")
         self.dock.setWidget(self.panel)

@@ -49,8 +49,8 @@ from desktop.services.session import SessionLocked
 from desktop.ui.text import N_, _, format_clock, format_when, language_notifier
 from scheduling.timeutil import to_local, to_utc
 
-KINDS = {"other_room": N_("other room"), "other_provider": N_("other provider"),
-         "other_time": N_("other time")}
+KINDS = {"other_room": N_("other room"), "other_equipment": N_("other equipment"),
+         "other_provider": N_("other provider"), "other_time": N_("other time")}
 ACTIONS = {"moved": N_("Moved"), "refused": N_("Taken meanwhile: choose again"),
            "unplaced": N_("Nowhere to go: see Undelivered messages")}
 

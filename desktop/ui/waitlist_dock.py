@@ -280,7 +280,11 @@ class WaitlistPanel(QWidget):
         self.find_button, self.offer_button = QPushButton(self), QPushButton(self)
         self.fits_title = QLabel(self)
         self.fits = QListWidget(self)
-        self.fits.setMaximumHeight(self.fontMetrics().height() * 5)
+        # A fit names a day, a time and a provider: wrapped, never scrolled sideways.
+        self.fits.setWordWrap(True)
+        self.fits.setResizeMode(QListView.ResizeMode.Adjust)
+        self.fits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fits.setMaximumHeight(self.fontMetrics().height() * 9)
         self._fit_values: tuple[AlternativeDTO, ...] = ()
         self.offers_state = QLabel(self)
         self.offers_state.setWordWrap(True)

@@ -9,14 +9,14 @@ The desk calls as itself naming the signed-in user, like the notifications API.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from scheduling.commands import Actor, Permission
 from sync_server.api.deps import NowDep, SessionDep, sqlite_write_turn
-from sync_server.api.fields import Id, IdPath, Instant, Reason
+from sync_server.api.fields import AppointmentId, Id, IdPath, Instant, Reason
 from sync_server.notifications.routes import needs
 from sync_server.outages import service
 from sync_server.services import accounts
@@ -44,11 +44,12 @@ class PlacementBody(Body):
     end: Instant
     provider_id: Id
     room_id: Id | None = None
-    kind: Annotated[str, Field(max_length=20)] = "chosen"
+    kind: Literal["other_room", "other_equipment", "other_provider", "other_time",
+                  "chosen"] = "chosen"
 
 
 class ApplyBody(Body):
-    appointment_id: Annotated[str, Field(max_length=64)]
+    appointment_id: AppointmentId
     placement: PlacementBody
 
 

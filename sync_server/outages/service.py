@@ -4,10 +4,10 @@
 new bookings for that resource and period, as every outage does, and desks pull it)
 and records the incident. :func:`plan` lists the appointments still on the resource in
 that period and, for each, the placements the rules accept: a **dry run of the normal
-move path** (same start and provider, the room left to the rules), rolled back — an
-accepted dry run is "same provider, other room"; a refused one brings the rules' own
-alternatives ("other provider, same time" or "other time"). Nothing here invents a
-rule.
+move path** (same start and provider, the room and the equipment left to the rules),
+rolled back — an accepted dry run is "same provider, other room" (or "other equipment");
+a refused one brings the rules' own alternatives ("other provider, same time" or "other
+time"). Nothing here invents a rule.
 
 :func:`apply` moves an appointment through :func:`sync_server.services.booking.change`
 (locks, rules, events, notices, audit as any move), one transaction per appointment.
@@ -61,7 +61,7 @@ class Proposal:
     end: datetime
     provider_id: str
     room_id: str | None
-    kind: str  # "other_room", "other_provider", "other_time"
+    kind: str  # "other_room", "other_equipment", "other_provider", "other_time"
 
     def json(self) -> dict[str, Any]:
         return {"start": instant(self.start), "end": instant(self.end),
@@ -138,23 +138,28 @@ def plan(session: Session, caller: Caller, incident: OutageIncident,
 def propose(session: Session, caller: Caller, appointment_id: str,
             now: datetime) -> tuple[Proposal, ...]:
     """The rules' placements for one appointment, each a dry run of the move path rolled
-    back: the same provider at the same time with the room left to the rules ("other
-    room"), every other provider of the type at the same time ("other provider"), then
-    the alternatives the same provider's refusal offers ("other time")."""
+    back: the same provider at the same time with the room and equipment left to the rules
+    ("other room", "other equipment"), every other provider of the type at the same time
+    ("other provider"), then the alternatives the same provider's refusal offers ("other
+    time")."""
     session.rollback()
     current = session.get(db.Appointment, appointment_id)
     if current is None:
         return ()
     start, provider, room = current.start_at, current.provider_id, current.room_id
+    equipment = tuple(current.equipment_ids or ())
     found: list[Proposal] = []
-    same = dry_move(session, caller, appointment_id, start, provider, now)
+    same = dry_move(session, caller, appointment_id, start, provider, now,
+                    choose_equipment=True)
     if same.refused is None:
         moved = same.appointments[0]
-        if moved.room_id != room:
+        if moved.room_id != room or tuple(moved.equipment_ids) != equipment:
             found.append(Proposal(moved.start, moved.end, moved.provider_id, moved.room_id,
-                                  "other_room"))
+                                  "other_room" if moved.room_id != room
+                                  else "other_equipment"))
     for other in other_providers(session, current):
-        tried = dry_move(session, caller, appointment_id, start, other, now)
+        tried = dry_move(session, caller, appointment_id, start, other, now,
+                         choose_equipment=True)
         if tried.refused is None:
             moved = tried.appointments[0]
             found.append(Proposal(moved.start, moved.end, moved.provider_id, moved.room_id,
@@ -168,13 +173,14 @@ def propose(session: Session, caller: Caller, appointment_id: str,
 
 def dry_move(session: Session, caller: Caller, appointment_id: str, start: datetime,
              provider_id: str, now: datetime, *,
-             waiting_room: bool = False) -> booking.BookingResult:
+             waiting_room: bool = False,
+             choose_equipment: bool = False) -> booking.BookingResult:
     """What the move path would do (rooms left to the rules); nothing is kept.
-    ``waiting_room``: see :class:`scheduling.commands.MoveAppointment`."""
+    ``waiting_room``, ``choose_equipment``: see :class:`scheduling.commands.MoveAppointment`."""
     try:
         return booking.change(session, caller, MoveAppointment(
             caller.actor, appointment_id, start, provider_id, None,
-            waiting_room=waiting_room), now)
+            waiting_room=waiting_room, choose_equipment=choose_equipment), now)
     finally:
         session.rollback()
 
@@ -254,7 +260,7 @@ def _move(session: Session, caller: Caller, incident: OutageIncident,
     appointment_id = current.id
     result = booking.change(session, caller, MoveAppointment(
         caller.actor, appointment_id, placement.start, placement.provider_id,
-        placement.room_id), now)
+        placement.room_id, choose_equipment=True), now)
     if result.refused is not None:
         session.commit()  # the refusal's audit entry
         return Outcome(appointment_id, "refused", code=result.refused.code.value)

@@ -72,6 +72,20 @@ def _bad_requests(booked: Booked) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", "/api/v1/patients/a%00b/no-shows", {}),
         ("GET", "/api/v1/outages/incidents/a%00b", {}),
         ("GET", "/api/v1/follow-ups", {"params": {"clinic_id": "a\x00b"}}),
+        ("POST", "/api/v1/waitlist-offers", {"json": {
+            "entry_id": "a\x00b", "provider_id": booked.clinic.provider_ids[0],
+            "start": slot(0).isoformat(), "end": slot(1).isoformat()}}),
+        ("POST", "/api/v1/waitlist-offers", {"json": {
+            "entry_id": str(uuid.uuid4()), "provider_id": booked.clinic.provider_ids[0],
+            "start": YEAR_9999, "end": YEAR_9999}}),
+        ("POST", f"/api/v1/follow-ups/{uuid.uuid4()}/calls", {"json": {"note": "a\x00b"}}),
+        ("GET", "/api/v1/follow-ups/summary", {"params": {
+            "clinic_id": clinic, "first": "2026-01-31", "last": "2026-01-01"}}),
+        ("POST", "/api/v1/outages/incidents", {"json": {
+            "resource_id": booked.clinic.provider_ids[0], "start": YEAR_1, "end": YEAR_9999}}),
+        ("POST", "/api/v1/outages/incidents", {"json": {
+            "resource_id": booked.clinic.provider_ids[0], "start": slot(0).isoformat(),
+            "end": slot(1).isoformat(), "reason": "a\x00b"}}),
         ("POST", "/api/v1/admin/clinics", {"json": {"name": "X", "time_zone": "localtime"}}),
         ("POST", "/api/v1/admin/clinics", {"json": {"name": "X", "time_zone": "US/Eastern"}}),
         ("POST", "/api/v1/admin/clinics", {"json": {"name": "X", "time_zone": "Mars/Olympus"}}),
@@ -84,6 +98,26 @@ def test_bad_inputs_are_refused_with_422_never_500(client: TestClient, booked: B
         response = client.request(method, path, headers=booked.admin, **options)
         answers.append((method, path, response.status_code))
     assert [a for a in answers if a[2] != 422] == []
+
+
+def test_bad_outage_apply_bodies_are_refused_with_422(client: TestClient,
+                                                      booked: Booked) -> None:
+    """The appointment id and the placement of a re-route (a NUL id reached PostgreSQL)."""
+    incident = client.post("/api/v1/outages/incidents", headers=booked.admin, json={
+        "resource_id": booked.clinic.provider_ids[0], "start": slot(0).isoformat(),
+        "end": slot(1).isoformat()})
+    assert incident.status_code == 201, incident.text
+    placement = {"start": slot(0).isoformat(), "end": slot(1).isoformat(),
+                 "provider_id": booked.clinic.provider_ids[1]}
+    path = f"/api/v1/outages/incidents/{incident.json()['id']}/apply"
+    bodies = [{"appointment_id": "a\x00b", "placement": placement},
+              {"appointment_id": "x" * (limits.APPOINTMENT_ID + 1), "placement": placement},
+              {"appointment_id": str(uuid.uuid4()), "placement": {**placement, "kind": "a\x00"}},
+              {"appointment_id": str(uuid.uuid4()), "placement": {**placement,
+                                                                  "start": YEAR_9999}}]
+    answers = [client.post(path, headers=booked.admin, json=body).status_code
+               for body in bodies]
+    assert answers == [422] * len(bodies)
 
 
 def test_a_canonical_time_zone_is_accepted(client: TestClient, booked: Booked) -> None:

@@ -97,6 +97,7 @@ def test_forty_appointments_get_valid_proposals_and_are_all_moved_without_overla
             stop = datetime.fromisoformat(proposal["end"])
             # Never on the provider while they are out.
             assert proposal["provider_id"] != provider_0 or stop <= begin or start >= end
+            assert_valid(db, clinic, item, proposal)
         kinds[item["proposals"][0]["kind"]] += 1
     assert kinds["other_provider"] == 30 and kinds["other_time"] == 10
 
@@ -131,6 +132,32 @@ def test_forty_appointments_get_valid_proposals_and_are_all_moved_without_overla
     # Planned again: nothing is left on the provider.
     again = client.get(f"/api/v1/outages/incidents/{incident['id']}", headers=headers)
     assert again.json()["affected"] == [] and len(again.json()["decisions"]) == 40
+
+
+def assert_valid(db: Session, clinic: NotifyClinic, item: dict[str, Any],
+                 proposal: dict[str, Any]) -> None:
+    """Judged apart from the rules: the proposal is 30 minutes inside the clinic's working
+    hours (09-13, 14-17 local, Monday to Friday), and neither its provider, its room nor
+    the patient is held by another active appointment then."""
+    start = datetime.fromisoformat(proposal["start"])
+    stop = datetime.fromisoformat(proposal["end"])
+    local = to_local(start, clinic.tz)
+    assert stop - start == timedelta(minutes=30) and local.weekday() < 5, proposal
+    assert (9, 0) <= (local.hour, local.minute) <= (12, 30) or \
+        (14, 0) <= (local.hour, local.minute) <= (16, 30), proposal
+    assert proposal["room_id"] in clinic.clinic.room_ids, proposal
+    ar = db_models.AppointmentResource
+    others = db.scalar(select(func.count()).select_from(ar).where(
+        ar.resource_id.in_([proposal["provider_id"], proposal["room_id"]]),
+        ar.active.is_(True), ar.appointment_id != item["appointment_id"],
+        ar.block_start < stop, ar.block_end > start))
+    appointment = db_models.Appointment
+    patient_busy = db.scalar(select(func.count()).select_from(appointment).where(
+        appointment.patient_id == item["patient_id"], appointment.id != item["appointment_id"],
+        appointment.deleted.is_(False), appointment.status != "cancelled",
+        appointment.start_at < stop, appointment.end_at > start))
+    db.rollback()
+    assert (others, patient_busy) == (0, 0), proposal
 
 
 def test_one_by_one_and_a_desk_booking_that_takes_the_placement_meanwhile(
@@ -268,3 +295,108 @@ def test_a_patient_with_two_moved_appointments_gets_one_message_naming_both(
     assert [(a["appointment_id"], a["kind"], a["reason"]) for a in alerts] == [
         (incident["id"], "outage-summary", "rerouted:3:0")]
     assert other not in {a["appointment_id"] for a in alerts}
+
+
+def room_of(db: Session, appointment_id: str) -> str | None:
+    row = db.get(db_models.Appointment, appointment_id)
+    assert row is not None
+    room = row.room_id
+    db.rollback()
+    return room
+
+
+def test_a_room_out_of_service_moves_its_appointments_to_the_other_room_same_provider(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session) -> None:
+    """Three appointments of provider 0 took the same room; it goes out of service (a
+    flood): each is proposed the other room with its own provider and time first, and
+    applying them all moves them there (0 overlaps, one message per patient)."""
+    booked = [clinic.book(slot(clinic, i), START, patient=i, provider=0) for i in range(3)]
+    room = room_of(db, booked[0])
+    assert room is not None and {room_of(db, a) for a in booked} == {room}
+    other_room = next(r for r in clinic.clinic.room_ids if r != room)
+    headers = admin_headers(client, clinic, tenants)
+    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
+        "resource_id": room, "start": clinic.local(DAY, 8).isoformat(),
+        "end": clinic.local(DAY, 20).isoformat(), "reason": "flooded"})
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()
+    assert sorted(a["appointment_id"] for a in incident["affected"]) == sorted(booked)
+    for item in incident["affected"]:
+        first = item["proposals"][0]
+        assert (first["kind"], first["provider_id"], first["room_id"], first["start"]) == (
+            "other_room", clinic.clinic.provider_ids[0], other_room, item["start"])
+        for proposal in item["proposals"]:
+            assert proposal["room_id"] != room
+            assert_valid(db, clinic, item, proposal)
+    applied = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                          headers=headers)
+    assert [o["action"] for o in applied.json()["outcomes"]] == ["moved"] * 3
+    for appointment_id, index in zip(booked, range(3), strict=True):
+        row = db.get(db_models.Appointment, appointment_id)
+        assert row is not None
+        assert (row.provider_id, row.room_id, row.start_at) == (
+            clinic.clinic.provider_ids[0], other_room, slot(clinic, index))
+        db.rollback()
+    assert active_overlaps(db) == 0
+    recorded = db.get(OutageIncident, incident["id"])
+    assert recorded is not None
+    assert service.patients_told(db, recorded) == {
+        clinic.clinic.patient_ids[i]: 1 for i in range(3)}
+    db.rollback()
+
+
+def test_a_piece_of_equipment_out_of_service_re_routes_off_it(
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session) -> None:
+    """The check-up needs one of two ECG machines; the one the bookings took breaks down:
+    each is proposed the other machine with its own provider, time and room first, every
+    proposal is valid, and applying them all moves them onto the other machine."""
+    machines = [str(uuid.uuid4()) for _ in range(2)]
+    with clinic.sessions() as session:
+        for index, machine in enumerate(machines):
+            session.add(db_models.Resource(id=machine, organization_id=clinic.org_id,
+                                           kind="equipment", name=f"ECG {index + 1}"))
+            session.add(db_models.ResourceClinic(resource_id=machine,
+                                                 clinic_id=clinic.clinic.clinic_id,
+                                                 organization_id=clinic.org_id))
+        kind = session.get(db_models.AppointmentType, clinic.clinic.type_id)
+        assert kind is not None
+        kind.requirement = {**kind.requirement, "equipment": [sorted(machines)]}
+        session.commit()
+    booked = [clinic.book(slot(clinic, i), START, patient=i, provider=0) for i in range(3)]
+    held = db.scalar(select(db_models.AppointmentResource.resource_id).where(
+        db_models.AppointmentResource.appointment_id == booked[0],
+        db_models.AppointmentResource.resource_id.in_(machines)))
+    db.rollback()
+    assert held is not None
+    headers = admin_headers(client, clinic, tenants)
+    begin, end = clinic.local(DAY, 8), clinic.local(DAY, 20)
+    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
+        "resource_id": held, "start": begin.isoformat(), "end": end.isoformat(),
+        "reason": "broken lead"})
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()
+    assert sorted(a["appointment_id"] for a in incident["affected"]) == sorted(booked)
+    for item in incident["affected"]:
+        first = item["proposals"][0]
+        assert (first["kind"], first["provider_id"], first["room_id"], first["start"]) == (
+            "other_equipment", item["provider_id"], item["room_id"], item["start"])
+        for proposal in item["proposals"]:
+            assert_valid(db, clinic, item, proposal)
+    applied = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
+                          headers=headers)
+    assert [o["action"] for o in applied.json()["outcomes"]] == ["moved"] * 3
+    spare = next(m for m in machines if m != held)
+    for appointment_id, index in zip(booked, range(3), strict=True):
+        row = db.get(db_models.Appointment, appointment_id)
+        assert row is not None
+        assert (row.provider_id, row.start_at, list(row.equipment_ids)) == (
+            clinic.clinic.provider_ids[0], slot(clinic, index), [spare])
+        db.rollback()
+    ar = db_models.AppointmentResource
+    assert db.scalar(select(func.count()).select_from(ar).where(
+        ar.resource_id == held, ar.active.is_(True), ar.block_start < end,
+        ar.block_end > begin)) == 0
+    db.rollback()
+    assert active_overlaps(db) == 0
+    again = client.get(f"/api/v1/outages/incidents/{incident['id']}", headers=headers)
+    assert again.json()["affected"] == []

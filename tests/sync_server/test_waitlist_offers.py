@@ -194,6 +194,36 @@ def test_no_offer_for_a_slot_the_desk_re_books_first(clinic: NotifyClinic, smtp:
         session.rollback()
 
 
+def test_a_move_away_and_a_no_show_free_their_slots(clinic: NotifyClinic, smtp: SmtpSink,
+                                                    clock: Clock) -> None:
+    """A booking moved to another time frees its old slot (offered); a no-show marked two
+    minutes into a visit frees the rest of it from the next five-minute mark."""
+    entry = wait(clinic, 1)
+    old = clinic.local(DAY, 10, 30)
+    moved = clinic.book(old, START)
+    clinic.move(moved, clinic.local(DAY, 15), START)
+    missed = clinic.book(clinic.local(DAY, 11), START, patient=2)
+    with clinic.sessions() as session:
+        result = booking.change(session, booking.Caller(clinic.org_id, STAFF, audit.Actor()),
+                                ChangeStatus(STAFF, missed, AppointmentStatus.NO_SHOW),
+                                clinic.local(DAY, 11, 2))
+        assert result.refused is None, result.refused
+        session.commit()
+        freed = {row.reason: (row.start_at, row.end_at, row.source_appointment_id)
+                 for row in session.scalars(select(FreedSlot).where(
+                     FreedSlot.organization_id == clinic.org_id))}
+        session.rollback()
+    assert freed == {
+        "moved": (old, old + timedelta(minutes=30), moved),
+        "no_show": (clinic.local(DAY, 11, 5), clinic.local(DAY, 11, 30), missed)}
+    drain(clinic, clock)
+    (offer,) = [o for o in offer_rows(clinic) if o.state == "open"]
+    assert offer.entry_id == entry
+    assert mails_to(smtp, clinic, 1, "A place is free")
+    assert accept(clinic, offer.id, START + timedelta(minutes=1)) == "booked"
+    assert [a.patient_id for a in booked_at(clinic, old)] == [clinic.clinic.patient_ids[1]]
+
+
 def test_an_open_offer_is_withdrawn_when_the_desk_re_books_the_slot(
         clinic: NotifyClinic, smtp: SmtpSink, clock: Clock) -> None:
     wait(clinic, 1)

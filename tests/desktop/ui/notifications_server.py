@@ -44,6 +44,15 @@ from tests.sync_server.conftest import make_settings
 
 #: The phone the first patient has on the server (and so on the desk after its pull).
 PHONE = "+34 600 111 222"
+#: Names of a Madrid clinic's records for the docs' screenshots (the tests keep the
+#: seeded "Given0 Family0"): patients, providers, rooms, and the appointment type.
+SCREENSHOT_PATIENTS = (("María", "García López"), ("Javier", "Ortega Ruiz"),
+                       ("Lucía", "Fernández Gil"), ("Antonio", "Moreno Díaz"),
+                       ("Carmen", "Jiménez Soto"), ("David", "Romero Vidal"),
+                       ("Isabel", "Torres Castro"), ("Manuel", "Ramos Herrera"))
+SCREENSHOT_PROVIDERS = ("Dra. Elena Navarro", "Dr. Pablo Serrano")
+SCREENSHOT_ROOMS = ("Consulta 1", "Consulta 2")
+SCREENSHOT_TYPE = "Revisión"
 
 
 @dataclass
@@ -77,6 +86,27 @@ class LiveNotifications:
         self.client.sync_once()
         return result.appointments[0].id
 
+    def give_names(self) -> None:
+        """Rename the seeded records as an administrator would (the server's API), then
+        pull the changes on the desk: the screenshots show a clinic, not test data."""
+        clinic = self.clinic
+        api = f"{self.server.url}/api/v1"
+        login = requests.post(f"{api}/auth/login", timeout=30, json={
+            "organization": clinic.org_slug, "email": self.admin_email, "password": PASSWORD})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        renames = [(f"patients/{patient_id}", {"given_name": given, "family_name": family})
+                   for patient_id, (given, family) in zip(clinic.patient_ids,
+                                                          SCREENSHOT_PATIENTS, strict=False)]
+        renames += [(f"admin/resources/{resource_id}", {"name": name}) for resource_id, name in
+                    zip(clinic.provider_ids + clinic.room_ids,
+                        SCREENSHOT_PROVIDERS + SCREENSHOT_ROOMS, strict=True)]
+        renames.append((f"admin/appointment-types/{clinic.type_id}", {"name": SCREENSHOT_TYPE}))
+        for path, body in renames:
+            requests.patch(f"{api}/{path}", json=body, headers=headers,
+                           timeout=30).raise_for_status()
+        self.client.sync_once()
+
     def forget_alerts(self) -> None:
         """Resolve every open alert on the server (tests sharing the server start clean)."""
         with self.database() as session:
@@ -99,7 +129,7 @@ def _give_phone(session: Session, clinic: Clinic, patient_id: str) -> None:
 
 
 @contextmanager
-def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
+def live_notifications(folder: Path, patients: int = 3) -> Iterator[LiveNotifications]:
     database = f"sqlite:///{folder / 'server.db'}"
     upgrade(database)
     # Every test of a module signs in again: more than the default ten a minute.
@@ -107,7 +137,7 @@ def live_notifications(folder: Path) -> Iterator[LiveNotifications]:
     engine = make_engine(database)
     factory = make_session_factory(engine)
     with factory() as session:
-        clinic = seed_clinic(session, settings, patients=3)
+        clinic = seed_clinic(session, settings, patients=patients)
         admin = f"admin-{uuid.uuid4().hex[:6]}@clinic.example"
         viewer = f"viewer-{uuid.uuid4().hex[:6]}@clinic.example"
         for email, role in ((admin, "administrator"), (viewer, "viewer")):

@@ -4,7 +4,6 @@ then all moves them on the server (0 overlaps), and the texts fit in EN and ES."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -117,9 +116,6 @@ def test_the_dialog_fits_in_both_languages(
         for row in range(dialog.table.rowCount()):
             combo = dialog.table.cellWidget(row, 3)
             assert combo.width() >= combo.sizeHint().width(), combo.currentText()
-        out = os.environ.get("CLINICDESK_SCREENSHOTS")
-        if out:
-            suffix = "" if size == (1600, 1000) else "-1280x800"
-            dialog.grab().save(str(Path(out) / f"outage-dialog-{language}{suffix}.png"))
+        # The docs' screenshots: scripts/care_screenshots.py (a clinic's names, not these).
     finally:
         set_language("en")

@@ -75,6 +75,7 @@ def test_find_a_slot_and_offer_it_then_the_rows_say_the_offer_state(
     fits = [panel.fits.item(row).data(Qt.ItemDataRole.UserRole)
             for row in range(panel.fits.count())]
     assert fits and panel.fits.isVisible() and panel.offer_button.isEnabled()
+    assert panel.fits.horizontalScrollBar().maximum() == 0  # wrapped, not cut off
     for fit in fits:  # Tuesday or Thursday mornings in the clinic's zone, earliest first
         local = fit.start.astimezone(ZoneInfo("Europe/Madrid"))
         assert local.weekday() in (1, 3) and 9 <= local.hour < 12
