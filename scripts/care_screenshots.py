@@ -16,47 +16,33 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from desktop.app import desk_clinics  # noqa: E402
 from desktop.services.followups import FollowUpsService  # noqa: E402
 from desktop.services.outages import OutagesService  # noqa: E402
 from desktop.services.server_call import signed_in_call  # noqa: E402
-from desktop.sync.worker import SyncStatus  # noqa: E402
 from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.qt_language import follow_desk_language  # noqa: E402
 from desktop.ui.text import set_language  # noqa: E402
 from scripts.notifications_screenshots import SIZES, save, settle  # noqa: E402
-from scripts.waitlist_screenshots import book_a_day  # noqa: E402
-from sync_server.db import models as db  # noqa: E402
-from sync_server.notifications.service import settings_row  # noqa: E402
+from scripts.waitlist_screenshots import book_a_day, online_window  # noqa: E402
 from tests.desktop.ui.notifications_server import (  # noqa: E402
     LiveNotifications,
     live_notifications,
 )
-from tests.desktop.ui.test_follow_up_list import two_follow_ups  # noqa: E402
+from tests.desktop.ui.test_follow_up_list import follow_ups_on, two_follow_ups  # noqa: E402
 from tests.e2e.server_side import TZ  # noqa: E402
 
 #: Clinic.slot's numbering: a provider's week of half hours, both providers' weeks.
 WEEK = 140
-
-
-def follow_ups_on(live: LiveNotifications) -> None:
-    """The check-up asks for a follow-up within 30 days; e-mail is on (invitations)."""
-    with live.database() as session:
-        kind = session.get(db.AppointmentType, live.clinic.type_id)
-        assert kind is not None
-        kind.follow_up_days = 30
-        settings_row(session, live.clinic.org_id, datetime.now(UTC)).email_enabled = True
-        session.commit()
 
 
 def outage_dialogs(live: LiveNotifications, window: MainWindow, out: Path) -> None:
@@ -95,17 +81,7 @@ def main() -> int:
         follow_ups_on(live)
         book_a_day(live)
         two_follow_ups(live)
-        _org, clinics = desk_clinics(live.store)
-        settings = QSettings(str(Path(tmp) / "window.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(live.ctx, clinics, live.clinic.first_day, "Front desk",
-                            settings=settings)
-        window.show()
-        window.on_sync_state(SyncStatus(online=True, pending=0,
-                                        last_success=datetime.now(UTC), error=None))
-        loop = QEventLoop()
-        window.notifications.panel.loaded.connect(loop.quit)
-        window.notifications.set_service(live.service)  # the exceptions panel: none open
-        loop.exec()
+        window = online_window(live, Path(tmp))
         call = signed_in_call(live.client, live.ctx.sessions)
         window.care.set_service(FollowUpsService(call), OutagesService(call))
         panel = window.care.panel

@@ -50,6 +50,23 @@ def book_a_day(live: LiveNotifications) -> None:
         live.book(index + per_provider * (n % 2), patient=3 + n % 5)
 
 
+def online_window(live: LiveNotifications, folder: Path) -> MainWindow:
+    """The desk's main window on the clinic's first bookable day, shown online, its
+    exceptions panel read from the server (no message failed)."""
+    _org, clinics = desk_clinics(live.store)
+    settings = QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(live.ctx, clinics, live.clinic.first_day, "Front desk",
+                        settings=settings)
+    window.show()
+    window.on_sync_state(SyncStatus(online=True, pending=0, last_success=datetime.now(UTC),
+                                    error=None))
+    loop = QEventLoop()
+    window.notifications.panel.loaded.connect(loop.quit)
+    window.notifications.set_service(live.service)
+    loop.exec()
+    return window
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -62,18 +79,8 @@ def main() -> int:
         book_a_day(live)
         _wishes, with_provider, plain = add_entries(live)
         service = offers_service(live)
-        _org, clinics = desk_clinics(live.store)
-        settings = QSettings(str(Path(tmp) / "window.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(live.ctx, clinics, live.clinic.first_day, "Front desk",
-                            settings=settings)
-        window.show()
+        window = online_window(live, Path(tmp))
         window.legend_dock.hide()  # the waitlist takes the left column's height
-        window.on_sync_state(SyncStatus(online=True, pending=0,
-                                        last_success=datetime.now(UTC), error=None))
-        loop = QEventLoop()
-        window.notifications.panel.loaded.connect(loop.quit)
-        window.notifications.set_service(live.service)  # the exceptions panel: none open
-        loop.exec()
         panel = window.waitlist_panel
         for entry_id, expire in ((with_provider, True), (plain, False)):
             panel.list.setCurrentIndex(panel.model.index(

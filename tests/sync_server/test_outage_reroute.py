@@ -217,12 +217,23 @@ def clinic_book_at(clinic: NotifyClinic, placement: service.Proposal) -> str:
 
 
 def test_an_appointment_with_nowhere_to_go_lands_in_the_exceptions_panel(
-        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        clinic: NotifyClinic, client: TestClient, tenants: Tenants, db: Session) -> None:
+    """Only provider 0 may see this type, and they are out from now for six weeks (past
+    the rules' two-week search for other times): the rules find nothing."""
+    with clinic.sessions() as session:
+        kind = session.get(db_models.AppointmentType, clinic.clinic.type_id)
+        assert kind is not None
+        kind.requirement = {**kind.requirement, "providers": [clinic.clinic.provider_ids[0]]}
+        session.commit()
     stranded = clinic.book(slot(clinic, 2), START, patient=2, provider=0)
     headers = admin_headers(client, clinic, tenants)
-    incident = start_outage(client, clinic, headers)
-    monkeypatch.setattr(service, "propose", lambda *_args: ())  # the rules find nothing
+    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
+        "resource_id": clinic.clinic.provider_ids[0], "start": START.isoformat(),
+        "end": (START + timedelta(weeks=6)).isoformat(), "reason": "surgery"})
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()
+    assert [(a["appointment_id"], a["proposals"]) for a in incident["affected"]] == [
+        (stranded, [])]
     answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
                          headers=headers)
     assert answer.json()["outcomes"] == [
@@ -233,6 +244,10 @@ def test_an_appointment_with_nowhere_to_go_lands_in_the_exceptions_panel(
         (incident["id"], "outage-summary", "rerouted:0:1")])
     assert db.scalar(select(NotificationException.id).where(
         NotificationException.appointment_id == stranded)) is not None
+    unplaced = db.scalar(select(OutageDecision).where(
+        OutageDecision.incident_id == incident["id"]))
+    assert unplaced is not None and (unplaced.action, unplaced.appointment_id) == (
+        "unplaced", stranded) and unplaced.by_user_id
     db.rollback()
 
 

@@ -384,6 +384,15 @@ def test_the_care_settings_and_a_patients_no_shows_through_the_api(
     shown = answer.json()
     assert (shown["count"], shown["at_limit"], len(shown["dates"])) == (1, True, 1)
     assert shown["dates"][0].startswith("2026-03-03T08:00:00")  # 09:00 in Madrid
+    # Over REST a receptionist's booking for the patient waits for approval, saying why.
+    made = client.post("/api/v1/appointments", headers=desk, json={
+        "clinic_id": clinic.clinic.clinic_id, "patient_id": patient,
+        "appointment_type_id": clinic.clinic.type_id,
+        "provider_id": clinic.clinic.provider_ids[0],
+        "start": clinic.local(date(2026, 3, 10), 11).isoformat()})
+    assert made.status_code == 201, made.text
+    assert made.json()["notices"] == ["NO_SHOW_LIMIT"]
+    assert made.json()["appointments"][0]["status"] == "pending"
 
 
 # --------------------------------------------------------------------------- sync push

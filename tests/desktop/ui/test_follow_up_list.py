@@ -37,15 +37,20 @@ STAFF = Actor("staff-user", None, frozenset({
     "booking:create_appointment", "booking:modify_appointment", "booking:view_calendar"}))
 
 
+def follow_ups_on(live: LiveNotifications) -> None:
+    """The check-up asks for a follow-up within 30 days; e-mail is on (invitations)."""
+    with live.database() as session:
+        kind = session.get(db.AppointmentType, live.clinic.type_id)
+        assert kind is not None
+        kind.follow_up_days = 30
+        settings_row(session, live.clinic.org_id, datetime.now(UTC)).email_enabled = True
+        session.commit()
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNotifications]:
     with live_notifications(tmp_path_factory.mktemp("followups")) as running:
-        with running.database() as session:
-            kind = session.get(db.AppointmentType, running.clinic.type_id)
-            assert kind is not None
-            kind.follow_up_days = 30
-            settings_row(session, running.clinic.org_id, datetime.now(UTC)).email_enabled = True
-            session.commit()
+        follow_ups_on(running)
         yield running
 
 
