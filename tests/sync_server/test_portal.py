@@ -21,7 +21,7 @@ from sync_server.app import create_app
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.portal import signin
-from sync_server.portal.models import PortalCode
+from sync_server.portal.models import PortalCode, PortalSession
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.conftest import make_settings, sign_in
 from tests.sync_server.portal_setup import (
@@ -214,6 +214,56 @@ def test_codes_are_stored_hashed_and_locked_after_five_wrong_tries(
     assert refusals(db, place.clinic.org_id, "code_locked") == 2  # the 5th try, and the late one
 
 
+def test_guessing_codes_from_one_client_address_is_limited_and_audited(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    """Brute force: each code dies after 5 wrong tries, and one client address may check
+    at most 20 codes per quarter hour, whatever codes it asks for; then 429, even for the
+    right code."""
+    checks = 0
+    while checks < signin.CHECKS_PER_CLIENT:
+        page = portal_client.get(f"{place.base}/signin")
+        asked = portal_client.post(f"{place.base}/signin", data={
+            "csrf": token(page.text), "address": f"guess{checks}@patients.example"})
+        assert asked.status_code == 200
+        for _ in range(min(signin.MAX_ATTEMPTS, signin.CHECKS_PER_CLIENT - checks)):
+            answer = portal_client.post(f"{place.base}/signin/code", data={
+                "csrf": token(asked.text), "code": "000000" if checks % 2 else "999999"})
+            assert answer.status_code == 422
+            checks += 1
+    page = portal_client.get(f"{place.base}/signin")
+    asked = portal_client.post(f"{place.base}/signin", data={
+        "csrf": token(page.text), "address": place.email})
+    right = last_code(smtp_sink, place.email)
+    limited = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": right}, follow_redirects=False)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert refusals(db, place.clinic.org_id, "rate_checks") == 1
+    assert portal_client.get(f"{place.base}/appointments",
+                             follow_redirects=False).status_code == 303
+
+
+def test_an_expired_code_is_refused_and_audited(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    page = portal_client.get(f"{place.base}/signin")
+    asked = portal_client.post(f"{place.base}/signin", data={
+        "csrf": token(page.text), "address": place.email})
+    code = last_code(smtp_sink, place.email)
+    [row] = read(db, select(PortalCode).where(
+        PortalCode.organization_id == place.clinic.org_id, PortalCode.used_at.is_(None)))
+    stored = db.get(PortalCode, row.id)
+    assert stored is not None
+    stored.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.commit()
+    late = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": code}, follow_redirects=False)
+    assert late.status_code == 422 and "expired" in late.text
+    assert refusals(db, place.clinic.org_id, "code_expired") == 1
+    assert portal_client.get(f"{place.base}/appointments",
+                             follow_redirects=False).status_code == 303
+
+
 def test_asking_too_many_codes_for_one_address_answers_429_with_retry_after(
         portal_client: TestClient, place: PortalClinic, db: Session) -> None:
     answers = []
@@ -293,6 +343,7 @@ def test_inside_minimum_notice_is_refused_with_the_reason_and_the_phone(
     assert answer.status_code == 409
     assert "notice" in answer.text.lower() and CLINIC_PHONE in answer.text
     assert appointments_of(db, place.patient_id) == []
+    assert refusals(db, place.clinic.org_id, "TOO_SHORT_NOTICE") == 1
 
 
 def test_a_slot_taken_meanwhile_is_answered_with_other_free_times(
@@ -313,6 +364,7 @@ def test_a_slot_taken_meanwhile_is_answered_with_other_free_times(
     assert "just taken" in answer.text
     assert answer.text.count('name="start"') >= 3  # the alternatives, each a form
     assert appointments_of(db, place.patient_id) == []
+    assert refusals(db, place.clinic.org_id, "PROVIDER_BUSY") == 1
 
 
 def _desk_user(place: PortalClinic) -> object:
@@ -406,13 +458,26 @@ def test_script_in_every_text_field_is_shown_escaped(
         assert script not in page.text
     [patient] = read(db, select(models.Patient).where(models.Patient.email == address))
     assert patient.given_name == script  # stored as typed, shown escaped
+    # The sign-in fields: refused in words (never a 500), shown escaped, nothing stored.
+    portal_client.cookies.clear()
+    page = portal_client.get(f"{place.base}/signin")
+    codes_before = len(read(db, select(PortalCode)))
+    typed = portal_client.post(f"{place.base}/signin", data={
+        "csrf": token(page.text), "address": script, "next": script})
+    assert typed.status_code == 422 and script not in typed.text
+    assert len(read(db, select(PortalCode))) == codes_before
+    asked = portal_client.post(f"{place.base}/signin", data={
+        "csrf": token(page.text), "address": place.email})
+    wrong = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": script, "next": script})
+    assert wrong.status_code == 422 and script not in wrong.text
 
 
 # --------------------------------------------------------------------------- widget
 
 
 def test_the_widget_is_framed_only_by_the_sites_the_organization_allows(
-        portal_client: TestClient, place: PortalClinic) -> None:
+        portal_client: TestClient, place: PortalClinic, db: Session) -> None:
     embedded = f"{place.base}/?embed=1"
     assert "frame-ancestors 'none'" in portal_client.get(embedded).headers[
         "Content-Security-Policy"]
@@ -431,6 +496,22 @@ def test_the_widget_is_framed_only_by_the_sites_the_organization_allows(
     script = portal_client.get(f"{place.base}/widget.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert f"{place.base}/?embed=1" in script.text
+    # The frame asked for by a page of an allowed site, or of the portal itself: shown.
+    for referer in ("https://clinic.example/contact", f"http://testserver{place.base}/"):
+        shown = portal_client.get(embedded, headers={"Referer": referer})
+        assert shown.status_code == 200 and "Book an appointment" in shown.text
+    # Asked for by any other site: refused by the server too (the browser would refuse
+    # to show it anyway), audited, nothing stored, never framed.
+    before = refusals(db, place.clinic.org_id, "site_not_allowed")
+    for referer in ("https://evil.example/page", "http://clinic.example/",
+                    "https://clinic.example.evil.example/"):
+        other = portal_client.get(embedded, headers={"Referer": referer})
+        assert other.status_code == 403, referer
+        assert "frame-ancestors 'none'" in other.headers["Content-Security-Policy"]
+        assert "may not be shown on this website" in other.text
+    assert refusals(db, place.clinic.org_id, "site_not_allowed") == before + 3
+    assert read(db, select(PortalSession).where(
+        PortalSession.organization_id == place.clinic.org_id)) == []
 
 
 def _admin(place: PortalClinic, client: TestClient) -> object:
@@ -564,7 +645,6 @@ def test_the_widget_sites_are_records_for_the_desks_administration(
 def test_a_session_past_its_expiry_signs_the_patient_out(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
         db: Session) -> None:
-    from sync_server.portal.models import PortalSession
     signed_in(portal_client, place, smtp_sink)
     assert portal_client.get(f"{place.base}/appointments",
                              follow_redirects=False).status_code == 200
