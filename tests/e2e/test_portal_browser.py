@@ -88,7 +88,7 @@ def portal_in_browser(folder: Path, clock: Callable[[], datetime] | None = None,
     factory = make_session_factory(engine)
     smtp = SmtpSink().start()
     with factory() as session:
-        place = seed_portal(session, settings, smtp)
+        place = seed_portal(session, settings, smtp, codes=1)  # one desk enrolls
         if prepare is not None:
             prepare(session, place)
             session.commit()
@@ -444,3 +444,32 @@ def test_the_hand_off_pages_refuse_a_foreign_app_and_return_failed_or_cancelled(
         page.wait_for_url(f"{app.return_url}?*")
     finally:
         app.stop()
+
+
+def test_an_online_booking_reaches_a_desk_marked_online(
+        live: Live, page: Any, tmp_path: Path) -> None:
+    """A booking made in the browser arrives at an enrolled desk (a real desk store in a
+    child process, synced over HTTP) like any other, with source "online" (the desk's
+    details say "Booked via: Online (patient portal)")."""
+    from tests.e2e.conftest import Desk
+    before = {a.id for a in appointments(live)}
+    page.goto(live.url("/"))
+    page.get_by_role("button", name="Show free times").click()
+    page.locator(".soonest a.button").click()
+    sign_in(live, page, "en", shots=False)
+    page.get_by_role("button", name="Book this time").click()
+    page.wait_for_selector("text=Your appointment is booked.")
+    [booked] = [a for a in appointments(live) if a.id not in before]
+    desk = Desk(tmp_path / "desk", live.place.clinic)
+    desk.command("create")
+    enrolled = desk.command("enroll", {"url": live.server.url,
+                                       "code": live.place.clinic.codes[0]})
+    assert "client_id" in enrolled, enrolled
+    signed = desk.command("sign-in", {"organization": live.place.org,
+                                      "email": live.place.clinic.user_email,
+                                      "password": PASSWORD})
+    assert signed["ok"], signed
+    desk.sync()
+    on_desk = desk.dump()["appointments"][booked.id]
+    assert on_desk["source"] == "online" and on_desk["status"] == "booked"
+    assert on_desk["patient_id"] == live.place.patient_id
