@@ -473,6 +473,58 @@ def test_script_in_every_text_field_is_shown_escaped(
     assert wrong.status_code == 422 and script not in wrong.text
 
 
+def test_garbage_in_any_portal_url_or_form_is_refused_never_a_500(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    signed_in(portal_client, place, smtp_sink)
+    book(portal_client, place, 20)
+    [mine] = appointments_of(db, place.patient_id)
+    page = portal_client.get(f"{place.base}/appointments")
+    csrf = token(page.text)
+    provider, start = slot_start(place, 21)
+    good = {"clinic": place.clinic.clinic_id, "type": place.clinic.type_id,
+            "provider": provider, "start": start}
+    gets = [
+        ("/", {"first": "2026-13-45", "last": "yesterday", "type": "x", "clinic": "y",
+               "provider": "z"}),
+        ("/", {"first": "9" * 11}),
+        ("/", {"returnUrl": "https://app.example/" + "a" * 2100, "state": "s"}),
+        ("/", {"returnUrl": "javascript:alert(1)", "state": "s"}),
+        ("/", {"returnUrl": "https://app.example/return", "state": "a\x00b"}),
+        ("/book", {**good, "start": "not a time"}),
+        ("/book", {**good, "start": "2026-03-09T08:00:00"}),  # no offset
+        ("/book", {**good, "provider": "p" * 201}),
+        ("/book", {**good, "clinic": "another organization's clinic"}),
+        (f"/appointments/{'x' * 5000}", {}),
+        (f"/appointments/{mine.id}/reschedule", {"first": "2026-02-30", "last": "-1"}),
+        (f"/appointments/{mine.id}", {"done": "<script>"}),
+        ("/signin", {"next": "https://evil.example/"}),
+    ]
+    for path, params in gets:
+        answer = portal_client.get(f"{place.base}{path}", params=params)
+        assert answer.status_code < 500, (path, params, answer.status_code)
+    posts = [
+        ("/book", {**good, "start": "not a time", "csrf": csrf}),
+        ("/book", {**good, "type": "", "csrf": csrf}),
+        (f"/appointments/{mine.id}/reschedule", {"start": "garbage", "provider": provider,
+                                                 "csrf": csrf}),
+        (f"/appointments/{mine.id}/reschedule", {"start": start, "provider": "nobody",
+                                                 "csrf": csrf}),
+        ("/signin/code", {"code": "1" * 5000, "csrf": csrf}),
+        ("/signin", {"address": "@" * 5000, "csrf": csrf}),
+        ("/handoff/return", {"why": "<script>", "csrf": csrf}),
+    ]
+    for path, data in posts:
+        answer = portal_client.post(f"{place.base}{path}", data=data)
+        assert answer.status_code < 500, (path, data, answer.status_code)
+    raw = portal_client.post(f"{place.base}/book", content=b"\xff\xfe=\x00&csrf=%ZZ",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert raw.status_code == 403
+    assert portal_client.get("/portal/no-such-organization/").status_code == 404
+    [still] = appointments_of(db, place.patient_id)
+    assert still.start_at == mine.start_at and still.status == "booked"
+
+
 # --------------------------------------------------------------------------- widget
 
 
