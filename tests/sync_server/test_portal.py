@@ -90,6 +90,13 @@ def signed_in(client: TestClient, place: PortalClinic, smtp: SmtpSink,
     assert done.status_code == 303, done.text
 
 
+def ask_code(client: TestClient, place: PortalClinic, address: str) -> Any:
+    """The sign-in page, then a code asked for ``address``: the answer (the code page)."""
+    page = client.get(f"{place.base}/signin")
+    return client.post(f"{place.base}/signin", data={"csrf": token(page.text),
+                                                      "address": address})
+
+
 def slot_start(place: PortalClinic, index: int) -> tuple[str, str]:
     provider, start = place.clinic.slot(index)
     return provider, start.isoformat()
@@ -222,18 +229,14 @@ def test_guessing_codes_from_one_client_address_is_limited_and_audited(
     right code."""
     checks = 0
     while checks < signin.CHECKS_PER_CLIENT:
-        page = portal_client.get(f"{place.base}/signin")
-        asked = portal_client.post(f"{place.base}/signin", data={
-            "csrf": token(page.text), "address": f"guess{checks}@patients.example"})
+        asked = ask_code(portal_client, place, f"guess{checks}@patients.example")
         assert asked.status_code == 200
         for _ in range(min(signin.MAX_ATTEMPTS, signin.CHECKS_PER_CLIENT - checks)):
             answer = portal_client.post(f"{place.base}/signin/code", data={
                 "csrf": token(asked.text), "code": "000000" if checks % 2 else "999999"})
             assert answer.status_code == 422
             checks += 1
-    page = portal_client.get(f"{place.base}/signin")
-    asked = portal_client.post(f"{place.base}/signin", data={
-        "csrf": token(page.text), "address": place.email})
+    asked = ask_code(portal_client, place, place.email)
     right = last_code(smtp_sink, place.email)
     limited = portal_client.post(f"{place.base}/signin/code", data={
         "csrf": token(asked.text), "code": right}, follow_redirects=False)
@@ -246,9 +249,7 @@ def test_guessing_codes_from_one_client_address_is_limited_and_audited(
 def test_an_expired_code_is_refused_and_audited(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
         db: Session) -> None:
-    page = portal_client.get(f"{place.base}/signin")
-    asked = portal_client.post(f"{place.base}/signin", data={
-        "csrf": token(page.text), "address": place.email})
+    asked = ask_code(portal_client, place, place.email)
     code = last_code(smtp_sink, place.email)
     [row] = read(db, select(PortalCode).where(
         PortalCode.organization_id == place.clinic.org_id, PortalCode.used_at.is_(None)))
@@ -466,8 +467,7 @@ def test_script_in_every_text_field_is_shown_escaped(
         "csrf": token(page.text), "address": script, "next": script})
     assert typed.status_code == 422 and script not in typed.text
     assert len(read(db, select(PortalCode))) == codes_before
-    asked = portal_client.post(f"{place.base}/signin", data={
-        "csrf": token(page.text), "address": place.email})
+    asked = ask_code(portal_client, place, place.email)
     wrong = portal_client.post(f"{place.base}/signin/code", data={
         "csrf": token(asked.text), "code": script, "next": script})
     assert wrong.status_code == 422 and script not in wrong.text
