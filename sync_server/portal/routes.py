@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -112,12 +112,29 @@ def find(v: VisitDep, type: MaybeText = None, clinic: MaybeText = None,
                                    first_day, last_day, v.now)
     names = {p.id: p.name for p in options.providers}
     sites = v.db.get(PortalSettings, v.org.id)
-    ancestors = " ".join(sites.widget_sites) if sites and sites.widget_sites else "'none'"
+    allowed = list(sites.widget_sites) if sites and sites.widget_sites else []
+    if v.page.embedded and not _framed_by_allowed_site(v, allowed):
+        return v.refused("portal.widget", "site_not_allowed", 403, N_(
+            "This booking box may not be shown on this website. "
+            "Please book on the clinic's own booking page."))
+    ancestors = " ".join(allowed) if allowed else "'none'"
     return v.finish(v.page.render(
         "find.html", frame_ancestors=ancestors if v.page.embedded else "'none'",
         options=options, kind=kind, clinic=where, provider=chosen_provider,
         first=first_day.isoformat(), last=last_day.isoformat(), soonest=soonest,
         slots=slots, names=names, phone=v.clinic_phone(), max_shown=service.MAX_SLOTS_SHOWN))
+
+
+def _framed_by_allowed_site(v: Visit, allowed: list[str]) -> bool:
+    """Whether the page asking for the widget's frame (its ``Referer``) is an allowed site
+    or the portal itself. Without a ``Referer`` the browser alone decides, by the page's
+    ``frame-ancestors``; with one from elsewhere the server refuses (and audits) too."""
+    referer = urlsplit(v.request.headers.get("referer", "")[:2000])
+    if not referer.scheme or not referer.netloc:
+        return True
+    if referer.netloc.lower() == v.request.headers.get("host", "").lower():
+        return True
+    return f"{referer.scheme}://{referer.netloc}".lower() in {s.lower() for s in allowed}
 
 
 def _slot_query(clinic: str, kind: str, provider: str, start: datetime) -> str:

@@ -88,7 +88,7 @@ def portal_in_browser(folder: Path, clock: Callable[[], datetime] | None = None,
     factory = make_session_factory(engine)
     smtp = SmtpSink().start()
     with factory() as session:
-        place = seed_portal(session, settings, smtp)
+        place = seed_portal(session, settings, smtp, codes=1)  # one desk enrolls
         if prepare is not None:
             prepare(session, place)
             session.commit()
@@ -149,13 +149,18 @@ def shoot(tab: Any, name: str, lang: str) -> None:
     tab.set_viewport_size(size)
 
 
-def sign_in(live: Live, tab: Any, lang: str, address: str | None = None) -> None:
+def sign_in(live: Live, tab: Any, lang: str, address: str | None = None,
+            shots: bool = True) -> None:
+    """Sign in with a code from the e-mail; ``shots``: check and photograph the pages
+    (the hand-off tests leave the plain sign-in pages' screenshots as they are)."""
     address = address or live.place.email
-    shoot(tab, "signin", lang)
+    if shots:
+        shoot(tab, "signin", lang)
     tab.get_by_label(re.compile("E-mail|Correo")).fill(address)
     tab.locator("form[action$='/signin'] button[type=submit]").click()
     tab.wait_for_selector("#code")
-    shoot(tab, "code", lang)
+    if shots:
+        shoot(tab, "code", lang)
     tab.fill("#code", last_code(live.smtp, address.lower()))
     tab.locator("form[action$='/signin/code'] button[type=submit]").click()
 
@@ -217,6 +222,30 @@ def test_book_reschedule_and_cancel_in_the_browser(live: Live, page: Any, lang: 
     shoot(page, "appointments", lang)
 
 
+def desk_books(live: Live, provider: str, start: str) -> None:
+    """The front desk books that very slot through the API."""
+    login = requests.post(f"{live.server.url}/api/v1/auth/login", json={
+        "organization": live.place.org, "email": live.place.clinic.user_email,
+        "password": PASSWORD}, timeout=10)
+    taken = requests.post(f"{live.server.url}/api/v1/appointments", timeout=10, headers={
+        "Authorization": f"Bearer {login.json()['access_token']}"}, json={
+        "clinic_id": live.place.clinic.clinic_id, "appointment_type_id": live.place.clinic.type_id,
+        "patient_id": live.place.clinic.patient_ids[1], "provider_id": provider,
+        "start": start})
+    assert taken.status_code == 201, taken.text
+
+
+def refused_count(live: Live, reason: str) -> int:
+    with live.database() as session:
+        session: Session
+        try:
+            return len(list(session.scalars(select(models.AuditEntry.seq).where(
+                models.AuditEntry.organization_id == live.place.clinic.org_id,
+                models.AuditEntry.outcome == "refused", models.AuditEntry.reason == reason))))
+        finally:
+            session.rollback()
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_a_slot_taken_between_viewing_and_booking_offers_the_next_free_times(
         live: Live, page: Any, lang: str) -> None:
@@ -227,16 +256,7 @@ def test_a_slot_taken_between_viewing_and_booking_offers_the_next_free_times(
     page.goto(live.url(query))
     sign_in(live, page, lang)
     page.wait_for_selector("text=" + TEXTS[lang]["book"])
-    # Meanwhile the front desk books that very slot through the API.
-    login = requests.post(f"{live.server.url}/api/v1/auth/login", json={
-        "organization": live.place.org, "email": live.place.clinic.user_email,
-        "password": PASSWORD}, timeout=10)
-    taken = requests.post(f"{live.server.url}/api/v1/appointments", timeout=10, headers={
-        "Authorization": f"Bearer {login.json()['access_token']}"}, json={
-        "clinic_id": live.place.clinic.clinic_id, "appointment_type_id": live.place.clinic.type_id,
-        "patient_id": live.place.clinic.patient_ids[1], "provider_id": provider,
-        "start": start.isoformat()})
-    assert taken.status_code == 201, taken.text
+    desk_books(live, provider, start.isoformat())  # meanwhile, at the front desk
     before = len(appointments(live))
     page.get_by_role("button", name=TEXTS[lang]["book"]).click()
     page.wait_for_selector("text=" + TEXTS[lang]["taken"])
@@ -285,12 +305,14 @@ def _admin_token(live: Live) -> str:
     return str(login.json()["access_token"])
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_widget_shows_on_an_allowed_site_and_is_refused_elsewhere(
-        live: Live, page: Any) -> None:
+        live: Live, page: Any, lang: str) -> None:
     from tests.support.http_servers import MisbehavingServer
-    snippet = (f'<!DOCTYPE html><html lang="en"><head><title>Clinic site</title></head><body>'
-               f'<main><h1>Our clinic</h1><script src="{live.url("/widget.js")}" async>'
+    snippet = (f'<!DOCTYPE html><html lang="{lang}"><head><title>Clinic site</title></head>'
+               f'<body><main><h1>Our clinic</h1><script src="{live.url("/widget.js")}" async>'
                f'</script></main></body></html>').encode()
+    heading = "Book an appointment" if lang == "en" else "Reservar una cita"
     headers = {"Authorization": f"Bearer {_admin_token(live)}"}
     with MisbehavingServer(200, snippet) as site:
         allowed = requests.put(f"{live.server.url}/api/v1/portal/settings", headers=headers,
@@ -298,18 +320,22 @@ def test_the_widget_shows_on_an_allowed_site_and_is_refused_elsewhere(
         assert allowed.status_code == 200, allowed.text
         page.goto(site.url)
         frame = page.frame_locator("iframe")
-        frame.get_by_role("heading", name="Book an appointment").wait_for()
+        frame.get_by_role("heading", name=heading).wait_for()
+        assert frame.locator("html").get_attribute("lang") == lang
         assert frame.locator("a.slot").first.get_attribute("target") == "_blank"
-        shoot(page, "widget", "en")
+        shoot(page, "widget", lang)
         requests.put(f"{live.server.url}/api/v1/portal/settings", headers=headers,
                      json={"widget_sites": []}, timeout=10)
+        before = refused_count(live, "site_not_allowed")
         page.goto(site.url)
         page.wait_for_selector("iframe")
         embedded = page.frames[1]
         embedded.wait_for_load_state()
-        # The browser refused to show it (frame-ancestors): Chromium's error page instead.
+        # The server refused it (the frame's Referer is the site's origin: audited) and the
+        # browser would not show it anyway (frame-ancestors): Chromium's error page instead.
         assert embedded.url.startswith("chrome-error://")
-        assert embedded.get_by_text("Book an appointment").count() == 0
+        assert embedded.get_by_text(heading).count() == 0
+        assert refused_count(live, "site_not_allowed") == before + 1
 
 
 def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
@@ -329,7 +355,7 @@ def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
         state = "rides-attempt-42"
         page.goto(app.deep_link(app.free_slots()[0], state))
         assert "returnUrl" not in page.url and "state=" not in page.url
-        sign_in(live, page, "en", "new.rider@patients.example")  # a new patient
+        sign_in(live, page, "en", "new.rider@patients.example", shots=False)  # new patient
         page.get_by_label("First name").fill("Rider")
         page.get_by_label("Last name").fill("Newcomer")
         page.get_by_role("button", name="Book this time").click()
@@ -354,3 +380,96 @@ def running_portal(folder: Path, prepare: Callable[[Session, PortalClinic], None
                    ) -> AbstractContextManager[Live]:
     """The seeded portal clinic (then ``prepare``-d) on the real clock, and the browser."""
     return portal_in_browser(folder, prepare=prepare)
+
+
+HANDOFF = {
+    "en": {"refused": "not allowed to use this booking page", "back": "Go back without booking",
+           "none": "None of these: go back to the app"},
+    "es": {"refused": "no puede usar esta página de reservas", "back": "Volver sin reservar",
+           "none": "Ninguna de estas: volver a la aplicación"},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_hand_off_pages_refuse_a_foreign_app_and_return_failed_or_cancelled(
+        live: Live, page: Any, lang: str) -> None:
+    """A deep link with a return URL nobody registered is refused (audited); a patient
+    handed over by the registered app meets "slot just taken" and goes back (``failed``,
+    ``slot-unavailable``), then comes again and leaves without booking (``cancelled``):
+    no result token, no appointment."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.support.handoff_client import HandoffClient
+    from tests.sync_server.fhir_setup import register
+    words = HANDOFF[lang]
+    app = HandoffClient(live.server.url, live.place.org, "", "")
+    with live.database() as session:
+        registered = register(session, live.place.clinic.org_id, urls=(app.return_url,),
+                              name=f"Rides app {lang}")
+    app.client_id, app.client_secret = registered.client_id, registered.secret
+    app.start()
+    try:
+        slot = app.free_slots()[-3 if lang == "en" else -6]
+        foreign = app.deep_link(slot, f"foreign-{lang}").replace(
+            f"127.0.0.1%3A{app.port}", "evil.example")
+        before = refused_count(live, "return-url-not-allowed")
+        page.goto(foreign)
+        page.wait_for_selector("text=" + words["refused"])
+        shoot(page, "handoff-refused", lang)
+        assert refused_count(live, "return-url-not-allowed") == before + 1
+
+        page.goto(app.deep_link(slot, f"taken-{lang}"))
+        sign_in(live, page, lang, f"handoff.{lang}@patients.example", shots=False)
+        page.wait_for_selector("#given_name")
+        assert page.get_by_role("button", name=words["back"]).is_visible()
+        shoot(page, "handoff-book", lang)
+        page.fill("#given_name", "Ana")
+        page.fill("#family_name", "Handoff")
+        query = parse_qs(urlsplit(page.url).query)
+        desk_books(live, query["provider"][0], query["start"][0])
+        before_rows = len(appointments(live))
+        page.get_by_role("button", name=TEXTS[lang]["book"]).click()
+        page.wait_for_selector("text=" + TEXTS[lang]["taken"])
+        shoot(page, "handoff-taken", lang)
+        page.get_by_role("button", name=words["none"]).click()
+        failed = app.wait_for_return(f"taken-{lang}")
+        assert failed.params == {"state": f"taken-{lang}", "outcome": "failed",
+                                 "reason": "slot-unavailable"}
+        assert len(appointments(live)) == before_rows
+
+        page.goto(app.deep_link(slot, f"leave-{lang}"))
+        page.get_by_role("button", name=words["back"]).click()
+        left = app.wait_for_return(f"leave-{lang}")
+        assert left.params == {"state": f"leave-{lang}", "outcome": "cancelled"}
+        page.wait_for_url(f"{app.return_url}?*")
+    finally:
+        app.stop()
+
+
+def test_an_online_booking_reaches_a_desk_marked_online(
+        live: Live, page: Any, tmp_path: Path) -> None:
+    """A booking made in the browser arrives at an enrolled desk (a real desk store in a
+    child process, synced over HTTP) like any other, with source "online" (the desk's
+    details say "Booked via: Online (patient portal)")."""
+    from tests.e2e.conftest import Desk
+    before = {a.id for a in appointments(live)}
+    page.goto(live.url("/"))
+    page.get_by_role("button", name="Show free times").click()
+    page.locator(".soonest a.button").click()
+    sign_in(live, page, "en", shots=False)
+    page.get_by_role("button", name="Book this time").click()
+    page.wait_for_selector("text=Your appointment is booked.")
+    [booked] = [a for a in appointments(live) if a.id not in before]
+    desk = Desk(tmp_path / "desk", live.place.clinic)
+    desk.command("create")
+    enrolled = desk.command("enroll", {"url": live.server.url,
+                                       "code": live.place.clinic.codes[0]})
+    assert "client_id" in enrolled, enrolled
+    signed = desk.command("sign-in", {"organization": live.place.org,
+                                      "email": live.place.clinic.user_email,
+                                      "password": PASSWORD})
+    assert signed["ok"], signed
+    desk.sync()
+    on_desk = desk.dump()["appointments"][booked.id]
+    assert on_desk["source"] == "online" and on_desk["status"] == "booked"
+    assert on_desk["patient_id"] == live.place.patient_id

@@ -21,7 +21,7 @@ from sync_server.app import create_app
 from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.portal import signin
-from sync_server.portal.models import PortalCode
+from sync_server.portal.models import PortalCode, PortalSession
 from tests.support.notify_servers import SmsGateway, SmtpSink
 from tests.sync_server.conftest import make_settings, sign_in
 from tests.sync_server.portal_setup import (
@@ -88,6 +88,13 @@ def signed_in(client: TestClient, place: PortalClinic, smtp: SmtpSink,
         "csrf": token(asked.text), "code": last_code(smtp, address.lower()), "next": ""},
         follow_redirects=False)
     assert done.status_code == 303, done.text
+
+
+def ask_code(client: TestClient, place: PortalClinic, address: str) -> Any:
+    """The sign-in page, then a code asked for ``address``: the answer (the code page)."""
+    page = client.get(f"{place.base}/signin")
+    return client.post(f"{place.base}/signin", data={"csrf": token(page.text),
+                                                      "address": address})
 
 
 def slot_start(place: PortalClinic, index: int) -> tuple[str, str]:
@@ -214,6 +221,50 @@ def test_codes_are_stored_hashed_and_locked_after_five_wrong_tries(
     assert refusals(db, place.clinic.org_id, "code_locked") == 2  # the 5th try, and the late one
 
 
+def test_guessing_codes_from_one_client_address_is_limited_and_audited(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    """Brute force: each code dies after 5 wrong tries, and one client address may check
+    at most 20 codes per quarter hour, whatever codes it asks for; then 429, even for the
+    right code."""
+    checks = 0
+    while checks < signin.CHECKS_PER_CLIENT:
+        asked = ask_code(portal_client, place, f"guess{checks}@patients.example")
+        assert asked.status_code == 200
+        for _ in range(min(signin.MAX_ATTEMPTS, signin.CHECKS_PER_CLIENT - checks)):
+            answer = portal_client.post(f"{place.base}/signin/code", data={
+                "csrf": token(asked.text), "code": "000000" if checks % 2 else "999999"})
+            assert answer.status_code == 422
+            checks += 1
+    asked = ask_code(portal_client, place, place.email)
+    right = last_code(smtp_sink, place.email)
+    limited = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": right}, follow_redirects=False)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert refusals(db, place.clinic.org_id, "rate_checks") == 1
+    assert portal_client.get(f"{place.base}/appointments",
+                             follow_redirects=False).status_code == 303
+
+
+def test_an_expired_code_is_refused_and_audited(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    asked = ask_code(portal_client, place, place.email)
+    code = last_code(smtp_sink, place.email)
+    [row] = read(db, select(PortalCode).where(
+        PortalCode.organization_id == place.clinic.org_id, PortalCode.used_at.is_(None)))
+    stored = db.get(PortalCode, row.id)
+    assert stored is not None
+    stored.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.commit()
+    late = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": code}, follow_redirects=False)
+    assert late.status_code == 422 and "expired" in late.text
+    assert refusals(db, place.clinic.org_id, "code_expired") == 1
+    assert portal_client.get(f"{place.base}/appointments",
+                             follow_redirects=False).status_code == 303
+
+
 def test_asking_too_many_codes_for_one_address_answers_429_with_retry_after(
         portal_client: TestClient, place: PortalClinic, db: Session) -> None:
     answers = []
@@ -293,6 +344,7 @@ def test_inside_minimum_notice_is_refused_with_the_reason_and_the_phone(
     assert answer.status_code == 409
     assert "notice" in answer.text.lower() and CLINIC_PHONE in answer.text
     assert appointments_of(db, place.patient_id) == []
+    assert refusals(db, place.clinic.org_id, "TOO_SHORT_NOTICE") == 1
 
 
 def test_a_slot_taken_meanwhile_is_answered_with_other_free_times(
@@ -313,6 +365,7 @@ def test_a_slot_taken_meanwhile_is_answered_with_other_free_times(
     assert "just taken" in answer.text
     assert answer.text.count('name="start"') >= 3  # the alternatives, each a form
     assert appointments_of(db, place.patient_id) == []
+    assert refusals(db, place.clinic.org_id, "PROVIDER_BUSY") == 1
 
 
 def _desk_user(place: PortalClinic) -> object:
@@ -406,13 +459,77 @@ def test_script_in_every_text_field_is_shown_escaped(
         assert script not in page.text
     [patient] = read(db, select(models.Patient).where(models.Patient.email == address))
     assert patient.given_name == script  # stored as typed, shown escaped
+    # The sign-in fields: refused in words (never a 500), shown escaped, nothing stored.
+    portal_client.cookies.clear()
+    page = portal_client.get(f"{place.base}/signin")
+    codes_before = len(read(db, select(PortalCode)))
+    typed = portal_client.post(f"{place.base}/signin", data={
+        "csrf": token(page.text), "address": script, "next": script})
+    assert typed.status_code == 422 and script not in typed.text
+    assert len(read(db, select(PortalCode))) == codes_before
+    asked = ask_code(portal_client, place, place.email)
+    wrong = portal_client.post(f"{place.base}/signin/code", data={
+        "csrf": token(asked.text), "code": script, "next": script})
+    assert wrong.status_code == 422 and script not in wrong.text
+
+
+def test_garbage_in_any_portal_url_or_form_is_refused_never_a_500(
+        portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
+        db: Session) -> None:
+    signed_in(portal_client, place, smtp_sink)
+    book(portal_client, place, 20)
+    [mine] = appointments_of(db, place.patient_id)
+    page = portal_client.get(f"{place.base}/appointments")
+    csrf = token(page.text)
+    provider, start = slot_start(place, 21)
+    good = {"clinic": place.clinic.clinic_id, "type": place.clinic.type_id,
+            "provider": provider, "start": start}
+    gets = [
+        ("/", {"first": "2026-13-45", "last": "yesterday", "type": "x", "clinic": "y",
+               "provider": "z"}),
+        ("/", {"first": "9" * 11}),
+        ("/", {"returnUrl": "https://app.example/" + "a" * 2100, "state": "s"}),
+        ("/", {"returnUrl": "javascript:alert(1)", "state": "s"}),
+        ("/", {"returnUrl": "https://app.example/return", "state": "a\x00b"}),
+        ("/book", {**good, "start": "not a time"}),
+        ("/book", {**good, "start": "2026-03-09T08:00:00"}),  # no offset
+        ("/book", {**good, "provider": "p" * 201}),
+        ("/book", {**good, "clinic": "another organization's clinic"}),
+        (f"/appointments/{'x' * 5000}", {}),
+        (f"/appointments/{mine.id}/reschedule", {"first": "2026-02-30", "last": "-1"}),
+        (f"/appointments/{mine.id}", {"done": "<script>"}),
+        ("/signin", {"next": "https://evil.example/"}),
+    ]
+    for path, params in gets:
+        answer = portal_client.get(f"{place.base}{path}", params=params)
+        assert answer.status_code < 500, (path, params, answer.status_code)
+    posts = [
+        ("/book", {**good, "start": "not a time", "csrf": csrf}),
+        ("/book", {**good, "type": "", "csrf": csrf}),
+        (f"/appointments/{mine.id}/reschedule", {"start": "garbage", "provider": provider,
+                                                 "csrf": csrf}),
+        (f"/appointments/{mine.id}/reschedule", {"start": start, "provider": "nobody",
+                                                 "csrf": csrf}),
+        ("/signin/code", {"code": "1" * 5000, "csrf": csrf}),
+        ("/signin", {"address": "@" * 5000, "csrf": csrf}),
+        ("/handoff/return", {"why": "<script>", "csrf": csrf}),
+    ]
+    for path, data in posts:
+        answer = portal_client.post(f"{place.base}{path}", data=data)
+        assert answer.status_code < 500, (path, data, answer.status_code)
+    raw = portal_client.post(f"{place.base}/book", content=b"\xff\xfe=\x00&csrf=%ZZ",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert raw.status_code == 403
+    assert portal_client.get("/portal/no-such-organization/").status_code == 404
+    [still] = appointments_of(db, place.patient_id)
+    assert still.start_at == mine.start_at and still.status == "booked"
 
 
 # --------------------------------------------------------------------------- widget
 
 
 def test_the_widget_is_framed_only_by_the_sites_the_organization_allows(
-        portal_client: TestClient, place: PortalClinic) -> None:
+        portal_client: TestClient, place: PortalClinic, db: Session) -> None:
     embedded = f"{place.base}/?embed=1"
     assert "frame-ancestors 'none'" in portal_client.get(embedded).headers[
         "Content-Security-Policy"]
@@ -431,6 +548,22 @@ def test_the_widget_is_framed_only_by_the_sites_the_organization_allows(
     script = portal_client.get(f"{place.base}/widget.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert f"{place.base}/?embed=1" in script.text
+    # The frame asked for by a page of an allowed site, or of the portal itself: shown.
+    for referer in ("https://clinic.example/contact", f"http://testserver{place.base}/"):
+        shown = portal_client.get(embedded, headers={"Referer": referer})
+        assert shown.status_code == 200 and "Book an appointment" in shown.text
+    # Asked for by any other site: refused by the server too (the browser would refuse
+    # to show it anyway), audited, nothing stored, never framed.
+    before = refusals(db, place.clinic.org_id, "site_not_allowed")
+    for referer in ("https://evil.example/page", "http://clinic.example/",
+                    "https://clinic.example.evil.example/"):
+        other = portal_client.get(embedded, headers={"Referer": referer})
+        assert other.status_code == 403, referer
+        assert "frame-ancestors 'none'" in other.headers["Content-Security-Policy"]
+        assert "may not be shown on this website" in other.text
+    assert refusals(db, place.clinic.org_id, "site_not_allowed") == before + 3
+    assert read(db, select(PortalSession).where(
+        PortalSession.organization_id == place.clinic.org_id)) == []
 
 
 def _admin(place: PortalClinic, client: TestClient) -> object:
@@ -564,7 +697,6 @@ def test_the_widget_sites_are_records_for_the_desks_administration(
 def test_a_session_past_its_expiry_signs_the_patient_out(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink,
         db: Session) -> None:
-    from sync_server.portal.models import PortalSession
     signed_in(portal_client, place, smtp_sink)
     assert portal_client.get(f"{place.base}/appointments",
                              follow_redirects=False).status_code == 200

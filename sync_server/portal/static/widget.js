@@ -9,7 +9,7 @@
   frame.src = new URL("__PORTAL__", script.src).href;
   frame.title = "__TITLE__";
   frame.loading = "lazy";
-  frame.referrerPolicy = "no-referrer";
+  frame.referrerPolicy = "strict-origin";  // the site's origin only: the server checks it
   frame.style.width = "100%";
   frame.style.maxWidth = "40rem";
   frame.style.height = script.getAttribute("data-height") || "640px";
