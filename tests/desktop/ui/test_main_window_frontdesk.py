@@ -228,3 +228,29 @@ def test_work_week_and_three_day_views_show_their_days_and_step_by_them(
                        MONDAY, "desk-1", settings=settings)
     qtbot.addWidget(again)
     assert again.days == 3 and again.three_day_action.isChecked()
+
+
+def test_every_change_in_the_agenda_is_announced_with_view_and_undo(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext
+) -> None:
+    ana = _book(ctx)
+    ben = _book(ctx, BEN, TEN, DR_LOPEZ)
+    window.go_to(TUESDAY)
+    agenda, notice = window.agenda, window.change_notice
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    drop = point_at(agenda, TUESDAY, DR_RUIZ, TEN + timedelta(hours=2, minutes=10))
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, grab, grab + QPoint(0, 10), drop)
+    assert notice.isVisible() and notice.text.text().startswith("Moved to ")
+    assert notice.view_button.isVisible() and notice.undo_button.isVisible()
+    assert notice.appointment_id == ana
+
+    agenda.appointment_actions.ask_cancel_reason = lambda: "patient called"
+    assert agenda.appointment_actions.cancel(ben)
+    assert notice.isVisible() and notice.appointment_id == ben
+    assert notice.text.text() == "Cancelled. Ctrl+Z undoes it."
+    notice.undo_button.click()  # takes back the cancellation, not the move
+    assert row(ctx, ben).status == "booked"
+    assert row(ctx, ana).start.replace(tzinfo=UTC) == TEN + timedelta(hours=2)
+    assert not notice.isVisible()
+    assert window.statusBar().currentMessage() == "Undone: cancellation."  # plain message
