@@ -10,7 +10,6 @@ menu in the agenda (*Print appointment card…*). Nothing is logged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -23,7 +22,6 @@ from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
 from desktop.services.dto import AgendaItem
 from desktop.services.patient_history import patient_history
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.day_sheet import escape, pdf_printer, print_html
 from desktop.ui.text import _, format_clock, format_duration, format_when
 
@@ -61,7 +59,7 @@ def appointment_card_html(ctx: DeskContext, appointment_id: str) -> str | None:
         parts += [f"<li>{escape(format_when(line.start, line.time_zone, line.clinic_locale))}"
                   f" — {escape(line.type_name)}</li>" for line in later]
         parts.append("</ul>")
-    period = _cancellation_period(ctx, details.appointment_type_id)
+    period = details.cancellation_period
     if period:
         parts.append("<p>" + escape(_("If you cannot come, please tell us at least {period} "
                                       "ahead.").format(period=format_duration(period, locale)))
@@ -107,13 +105,6 @@ class CardPrinting(QObject):
         printer.setPageSize(QPageSize(QPageSize.PageSizeId.A6))
         dialog = QPrintDialog(printer, self._parent)
         return printer if dialog.exec() == QDialog.DialogCode.Accepted else None
-
-
-def _cancellation_period(ctx: DeskContext, type_id: str) -> timedelta | None:
-    with ctx.store.session() as session:
-        kind = session.get(AppointmentTypeRow, type_id)
-        seconds = 0 if kind is None else kind.cancellation_period_seconds
-    return timedelta(seconds=seconds) if seconds else None
 
 
 __all__ = ["LATER_SHOWN", "CardPrinting", "appointment_card_html", "appointment_card_pdf",

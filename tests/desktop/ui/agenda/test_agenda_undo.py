@@ -14,6 +14,7 @@ from desktop.services import booking
 from desktop.services.context import DeskContext
 from desktop.store.models import AppointmentTypeRow
 from desktop.ui.agenda import AgendaWidget
+from desktop.ui.cancel_dialog import CancelDialog
 from scheduling.commands import Policy
 from tests.desktop.services.conftest import (
     BEN,
@@ -141,11 +142,39 @@ def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
     agenda.show_range(CLINIC, MONDAY_8.date())
     said: list[str] = []
     agenda.message.connect(said.append)
-    agenda.appointment_actions.ask_cancel_reason = lambda: "ill"
+    actions = agenda.appointment_actions
+    notes: list[str] = []
+    actions.ask_cancel_reason = lambda: notes.append(actions.cancel_note) or "ill"
 
-    assert agenda.appointment_actions.cancel(ana)
+    assert actions.cancel(ana)
 
+    # The dialog said it before: the way forward is to record it, not a refusal.
+    assert notes == ["Less than 24 hrs ahead: this will be recorded as a late cancellation, "
+                     "with a fee of 25."]
+    dialog = CancelDialog(None, notes[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.note.isVisible() and dialog.note.text() == notes[0]
     assert row(ctx, ana).status == "cancelled"
     assert "late cancellation (fee 25)" in said[-1]
     assert agenda.undo()  # and it can be taken back like any change
     assert row(ctx, ana).status == "booked"
+
+
+def test_a_cancellation_well_ahead_says_nothing_of_lateness(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    with ctx.store.write() as session:
+        kind = session.get(AppointmentTypeRow, CHECKUP)
+        assert kind is not None
+        kind.cancellation_period_seconds = 24 * 3600
+    ben = book(ctx, BEN, TEN + timedelta(days=2), DR_LOPEZ)  # Thursday: two days ahead
+    actions = open_agenda().appointment_actions
+    notes: list[str] = []
+    actions.ask_cancel_reason = lambda: notes.append(actions.cancel_note) or "ill"
+    assert actions.cancel(ben)
+    assert notes == [""]
+    dialog = CancelDialog(None, notes[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.note.isVisible()
