@@ -7,17 +7,21 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 from decimal import Decimal
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.services import booking
+from desktop.services import booking, waitlist
 from desktop.services.context import DeskContext
 from desktop.store.models import AppointmentTypeRow
-from desktop.ui.agenda import AgendaWidget
+from desktop.ui.agenda import WAITLIST_MIME, AgendaWidget
+from desktop.ui.agenda.scene import PIXELS_PER_MINUTE
 from desktop.ui.cancel_dialog import CancelDialog
 from scheduling.commands import Policy
 from tests.desktop.services.conftest import (
     BEN,
+    CARLA,
     CHECKUP,
     CLINIC,
     DR_LOPEZ,
@@ -178,3 +182,54 @@ def test_a_cancellation_well_ahead_says_nothing_of_lateness(
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.note.isVisible()
+
+
+def _refused_first(ctx: DeskContext, agenda: AgendaWidget, said: list[str]) -> None:
+    """A refused drop (Dr López is busy at ten) leaves its refusal in ``said``."""
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    busy = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(minutes=10))
+    drag(agenda, grab, grab + QPoint(0, 10), busy)
+    assert said and "Dr López" in said[-1]
+
+
+def test_a_successful_resize_replaces_an_earlier_refusal(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    ana = book(ctx)
+    book(ctx, BEN, TEN, DR_LOPEZ)
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    _refused_first(ctx, agenda, said)
+    edge = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=30)) - QPoint(0, 2)
+
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, edge, edge + QPoint(0, 6), edge + QPoint(0, round(15 * PIXELS_PER_MINUTE)))
+
+    assert row(ctx, ana).end.replace(tzinfo=UTC) == TUESDAY_9 + timedelta(minutes=45)
+    assert "Dr López" not in said[-1] and said[-1]
+
+
+def test_a_successful_waitlist_drop_replaces_an_earlier_refusal(
+    ctx: DeskContext, open_agenda: OpenAgenda
+) -> None:
+    book(ctx)
+    book(ctx, BEN, TEN, DR_LOPEZ)
+    entry = waitlist.add(ctx, clinic_id=CLINIC, patient_id=CARLA, appointment_type_id=CHECKUP)
+    assert entry.record_id is not None
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    _refused_first(ctx, agenda, said)
+    at = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(hours=2))
+    data = QMimeData()
+    data.setData(WAITLIST_MIME, QByteArray(entry.record_id.encode("utf-8")))
+    viewport = agenda.view.viewport()
+    copy, left = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    none = Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(viewport, QDragEnterEvent(at, copy, data, left, none))
+    QApplication.sendEvent(viewport, QDragMoveEvent(at, copy, data, left, none))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(at), copy, data, left, none))
+
+    assert waitlist.entries(ctx, CLINIC) == ()
+    assert said[-1].startswith("Booked from the waitlist for ")
