@@ -214,11 +214,14 @@ def view_screens(window: MainWindow, out: Path, suffix: str) -> None:
     window.work_week_action.trigger()
     window.go_to(window.day)
     save(window, out, f"agenda-work-week-{suffix}.png")
+    shown = window.day
     window.three_day_action.trigger()
-    window.go_to(window.day)
+    # Three working days ending on the shown one (from a Friday the closed weekend
+    # would be left out, leaving one column).
+    window.go_to(shown - timedelta(days=min(shown.weekday(), 2)))
     save(window, out, f"agenda-3-days-{suffix}.png")
     window.day_action.trigger()
-    window.go_to(window.day)
+    window.go_to(shown)
 
 
 def print_screens(window: MainWindow, out: Path, language: str, items: list) -> None:  # type: ignore[type-arg]

@@ -111,8 +111,6 @@ class PatientPanel(QWidget):
             view.setWordWrap(True)  # a whole line per appointment, never cut at the edge
             view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             view.setTextElideMode(Qt.TextElideMode.ElideNone)
-            # Room for about three wrapped appointments before the list scrolls.
-            view.setMinimumHeight(view.fontMetrics().lineSpacing() * 7 + 8)
             view.itemActivated.connect(self._chosen)
             view.itemClicked.connect(self._chosen)
         self.book_button.clicked.connect(self._book)
