@@ -12,7 +12,6 @@ from pytestqt.qtbot import QtBot
 from desktop.services import agenda, booking
 from desktop.services.context import DeskContext
 from desktop.services.today import BoardItem
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.text import set_language
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.today_model import wait_time
@@ -26,6 +25,7 @@ from tests.desktop.services.conftest import (
     DR_RUIZ,
     MONDAY_8,
     FakeClock,
+    edit_checkup,
 )
 
 ModelTester = Callable[[QAbstractItemModel], None]
@@ -139,10 +139,7 @@ def test_the_board_refreshes_by_itself(
 def test_a_narrow_board_in_spanish_cuts_no_patient_name_and_names_types_in_spanish(
     qtbot: QtBot, ctx: DeskContext, clock: FakeClock
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.names = [["es", "Revisión general"]]
+    edit_checkup(ctx, names=[["es", "Revisión general"]])
     for hour, patient in ((10, ANA), (11, BEN), (15, CARLA)):
         _book(ctx, patient, hour)
     set_language("es")

@@ -12,7 +12,7 @@ from desktop.store.models import AppointmentTypeRow
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.text import set_language
 from desktop.ui.waitlist_dock import AddToWaitlistDialog, WaitlistPanel
-from tests.desktop.services.conftest import BEN, CHECKUP, CLINIC, DR_RUIZ, TUESDAY_9
+from tests.desktop.services.conftest import BEN, CHECKUP, CLINIC, DR_RUIZ, TUESDAY_9, edit_checkup
 
 
 def test_the_booking_dialog_names_the_type_in_the_desk_language(
@@ -36,10 +36,7 @@ def test_the_booking_dialog_names_the_type_in_the_desk_language(
 def test_the_waitlist_names_the_type_in_the_language_switched_to(
     qtbot: QtBot, ctx: DeskContext
 ) -> None:
-    with ctx.store.write() as session:
-        row = session.get(AppointmentTypeRow, CHECKUP)
-        assert row is not None
-        row.names = [["es", "Revisión general"]]
+    edit_checkup(ctx, names=[["es", "Revisión general"]])
     waitlist.add(ctx, clinic_id=CLINIC, patient_id=BEN, appointment_type_id=CHECKUP)
     panel = WaitlistPanel(ctx)
     qtbot.addWidget(panel)

@@ -13,7 +13,6 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import booking
 from desktop.services.context import DeskContext
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.appointment_card import appointment_card_pdf
 from desktop.ui.day_sheet import day_sheet_pdf, pdf_printer
 from desktop.ui.main_window import MainWindow
@@ -29,6 +28,7 @@ from tests.desktop.services.conftest import (
     ROOM,
     ROOM_2,
     TUESDAY_9,
+    edit_checkup,
 )
 
 TUESDAY = date(2025, 3, 4)
@@ -98,10 +98,7 @@ def test_the_day_sheet_by_room_groups_the_appointments_under_their_rooms(
 def test_the_appointment_card_pdf_says_when_with_whom_and_the_next_ones(
     qtbot: QtBot, ctx: DeskContext, tmp_path: Path
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.cancellation_period_seconds = 24 * 3600
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
     made = _book(ctx, ANA, 1.5, DR_LOPEZ, ROOM)
     _book(ctx, ANA, 24 * 7, DR_RUIZ)  # a week later
     _book(ctx, BEN, 3, DR_RUIZ)  # another patient: not on Ana's card

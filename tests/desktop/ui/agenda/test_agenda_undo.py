@@ -14,7 +14,6 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import booking, waitlist
 from desktop.services.context import DeskContext
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.agenda import WAITLIST_MIME, AgendaWidget
 from desktop.ui.agenda.scene import PIXELS_PER_MINUTE
 from desktop.ui.cancel_dialog import CancelDialog
@@ -29,6 +28,7 @@ from tests.desktop.services.conftest import (
     MONDAY_8,
     TUESDAY_9,
     FakeClock,
+    edit_checkup,
 )
 from tests.desktop.ui.agenda.conftest import TUESDAY, OpenAgenda, book, drag, point_at, row
 
@@ -134,10 +134,7 @@ def test_arrival_is_offered_on_the_day_not_the_day_before(
 def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
     ctx: DeskContext, qtbot: QtBot
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.cancellation_period_seconds = 24 * 3600
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
     ctx = replace(ctx, policy=Policy(late_cancellation_fee=Decimal(25)))
     this_afternoon = MONDAY_8 + timedelta(hours=6)  # 14:00, six hours from now
     ana = book(ctx, start=this_afternoon)
@@ -168,10 +165,7 @@ def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
 def test_a_cancellation_well_ahead_says_nothing_of_lateness(
     ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.cancellation_period_seconds = 24 * 3600
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
     ben = book(ctx, BEN, TEN + timedelta(days=2), DR_LOPEZ)  # Thursday: two days ahead
     actions = open_agenda().appointment_actions
     notes: list[str] = []
