@@ -28,6 +28,8 @@ from tests.desktop.services.conftest import (
     DR_LOPEZ,
     DR_RUIZ,
     ORG,
+    ROOM,
+    ROOM_2,
     TUESDAY_9,
 )
 from tests.desktop.ui.agenda.conftest import drag, point_at, row
@@ -97,11 +99,13 @@ def test_after_book_the_agenda_jumps_to_the_new_appointment_and_announces_it(
     dialog = window.new_appointment(patients.get(ctx, BEN))
     dialog.set_start(TUESDAY_9 + timedelta(days=1))  # Wednesday 10:00
     dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(DR_LOPEZ))
+    assert dialog.room_combo.currentData() is None  # "Any suitable room"
 
     dialog.submit()
 
     made = window.agenda.selected_appointment()
     assert made is not None and window.day == date(2025, 3, 5)
+    assert row(ctx, made).room_id in (ROOM, ROOM_2)  # the rules gave it a room
     assert window.agenda.appointment_item(made) is not None
     notice = window.change_notice
     assert notice.isVisible() and notice.text.text().startswith("Booked Ben Smith with Dr López")
