@@ -75,6 +75,7 @@ from desktop.ui.text import (
     format_clock,
     format_when,
     language_notifier,
+    ngettext,
     set_language,
 )
 from desktop.ui.theme import ERROR, text_style
@@ -1036,7 +1037,9 @@ class MainWindow(QMainWindow):
     def _show_sync_state(self) -> None:
         status = self._status
         state = _("Online") if status.online else _("Offline")
-        pending = _("{count} changes waiting to be sent").format(count=status.pending)
+        pending = ngettext("{count} change waiting to be sent",
+                           "{count} changes waiting to be sent",
+                           status.pending).format(count=status.pending)
         text = f"{state} · {pending}"
         if status.last_success is not None:
             last = format_clock(status.last_success, self._zone, self._locale)

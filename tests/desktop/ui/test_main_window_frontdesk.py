@@ -109,7 +109,7 @@ def test_after_book_the_agenda_jumps_to_the_new_appointment_and_announces_it(
     assert window.agenda.appointment_item(made) is not None
     notice = window.change_notice
     assert notice.isVisible() and notice.text.text().startswith("Booked Ben Smith with Dr López")
-    assert "1 changes waiting" in window.sync_label.text()  # at once, not after a sync
+    assert "1 change waiting" in window.sync_label.text()  # at once, not after a sync
     notice.undo_button.click()
     assert row(ctx, made).status == "entered_in_error"
     assert window.agenda.appointment_item(made) is None
