@@ -121,14 +121,19 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
     # 1. The agenda after a quick-created booking: stripes, legend, now line, the notice.
     # The first of the day's types with a free time in the next days (a day's first
     # type may be fully booked).
-    free = next(slot for type_id in dict.fromkeys(i.appointment_type_id for i in items)
-                for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
-                                              window.day + timedelta(days=2), limit=1))
+    free_type, free = next(
+        (type_id, slot) for type_id in dict.fromkeys(i.appointment_type_id for i in items)
+        for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
+                                      window.day + timedelta(days=2), limit=1))
     patient = patients.search(ctx, "Smith", limit=1)[0]
+    window.statusBar().clearMessage()  # nothing left from the other language's pass
     dialog = window.new_appointment(patient)
+    dialog.type_combo.setCurrentIndex(dialog.type_combo.findData(free_type))
     dialog.set_start(free.start)
     dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(free.provider_id))
     dialog.submit()
+    if dialog.isVisible():  # refused: say why, the picture would not show a booking
+        print(f"booking refused at {suffix}: {dialog.message.text()}")
     if not ONLY["patient_panel"]:
         save(window, out, f"agenda-booked-{suffix}.png")
     window.agenda.history.undo()
@@ -164,6 +169,7 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
         save(edit, out, f"edit-dialog-{language}.png")
         edit.close()
     series = window.new_appointment(patient)
+    series.type_combo.setCurrentIndex(series.type_combo.findData(free_type))
     series.set_start(free.start)
     series.provider_combo.setCurrentIndex(series.provider_combo.findData(free.provider_id))
     series.recurrence.setChecked(True)
