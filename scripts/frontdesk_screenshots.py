@@ -24,14 +24,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from PySide6.QtCore import QPoint, QPointF, QSettings  # noqa: E402
+from PySide6.QtGui import QPageSize  # noqa: E402
+from PySide6.QtPrintSupport import QPrinter, QPrintPreviewWidget  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from screenshots import save, shown_day  # noqa: E402
 
 from desktop import demo  # noqa: E402
 from desktop.demo_app import DEMO_CLINICS  # noqa: E402
 from desktop.services import agenda, booking, patients  # noqa: E402
+from desktop.services.appointment_details import load_details  # noqa: E402
 from desktop.sync.worker import SyncStatus  # noqa: E402
+from desktop.ui.appointment_card import print_appointment_card  # noqa: E402
 from desktop.ui.booking_dialog import BookingDialog  # noqa: E402
+from desktop.ui.cancel_dialog import CancelDialog, late_note  # noqa: E402
+from desktop.ui.day_sheet import print_day_sheet  # noqa: E402
 from desktop.ui.demo_splash import DemoSplash, demo_hint  # noqa: E402
 from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.text import set_language  # noqa: E402
@@ -115,14 +121,19 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
     # 1. The agenda after a quick-created booking: stripes, legend, now line, the notice.
     # The first of the day's types with a free time in the next days (a day's first
     # type may be fully booked).
-    free = next(slot for type_id in dict.fromkeys(i.appointment_type_id for i in items)
-                for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
-                                              window.day + timedelta(days=2), limit=1))
+    free_type, free = next(
+        (type_id, slot) for type_id in dict.fromkeys(i.appointment_type_id for i in items)
+        for slot in agenda.free_slots(ctx, RIVERSIDE, type_id, window.day,
+                                      window.day + timedelta(days=2), limit=1))
     patient = patients.search(ctx, "Smith", limit=1)[0]
+    window.statusBar().clearMessage()  # nothing left from the other language's pass
     dialog = window.new_appointment(patient)
+    dialog.type_combo.setCurrentIndex(dialog.type_combo.findData(free_type))
     dialog.set_start(free.start)
     dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(free.provider_id))
     dialog.submit()
+    if dialog.isVisible():  # refused: say why, the picture would not show a booking
+        print(f"booking refused at {suffix}: {dialog.message.text()}")
     if not ONLY["patient_panel"]:
         save(window, out, f"agenda-booked-{suffix}.png")
     window.agenda.history.undo()
@@ -145,8 +156,10 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
     window.lock_overlay.password.setText(demo.DEMO_PASSWORD)
     window.lock_overlay.unlock()
     friction_screens(window, out, suffix, items)
+    view_screens(window, out, suffix)
     if not first:
         return
+    print_screens(window, out, language, items)
     # Dialogs and tool windows, at their own size.
     board = window.open_today_board()
     save(board, out, f"today-board-late-{language}.png")
@@ -156,6 +169,7 @@ def window_screens(window: MainWindow, out: Path, suffix: str, *, first: bool,
         save(edit, out, f"edit-dialog-{language}.png")
         edit.close()
     series = window.new_appointment(patient)
+    series.type_combo.setCurrentIndex(series.type_combo.findData(free_type))
     series.set_start(free.start)
     series.provider_combo.setCurrentIndex(series.provider_combo.findData(free.provider_id))
     series.recurrence.setChecked(True)
@@ -199,6 +213,66 @@ def friction_screens(window: MainWindow, out: Path, suffix: str, items: list) ->
     save(window, out, f"pinboard-{suffix}.png")
     window.pinboard.model.remove(0)
     window.pinboard.dock.hide()
+
+
+def view_screens(window: MainWindow, out: Path, suffix: str) -> None:
+    """The work week (Monday to Friday) and the 3-day view, then back to the day."""
+    window.work_week_action.trigger()
+    window.go_to(window.day)
+    save(window, out, f"agenda-work-week-{suffix}.png")
+    shown = window.day
+    window.three_day_action.trigger()
+    # Three working days ending on the shown one (from a Friday the closed weekend
+    # would be left out, leaving one column).
+    window.go_to(shown - timedelta(days=min(shown.weekday(), 2)))
+    save(window, out, f"agenda-3-days-{suffix}.png")
+    window.day_action.trigger()
+    window.go_to(shown)
+
+
+def print_screens(window: MainWindow, out: Path, language: str, items: list) -> None:  # type: ignore[type-arg]
+    """The Edit menu, an appointment's menu, the cancel dialog of a late cancellation,
+    the print previews of the day sheet and of an appointment card."""
+    ctx = window._ctx
+    unconfirmed = next(i for i in agenda.range_view(ctx, RIVERSIDE, window.day, window.day).items
+                       if i.status in ("booked", "message_left"))
+    window.show_appointment(unconfirmed.appointment_id)
+    window.agenda.appointment_actions.change_status(unconfirmed.appointment_id, "confirmed")
+    window.edit_menu.popup(window.mapToGlobal(QPoint(60, 20)))
+    save(window.edit_menu, out, f"edit-menu-{language}.png")
+    window.edit_menu.close()
+    window.agenda.history.undo()
+    menu = window.agenda.context_menu(items[1].appointment_id)
+    if menu is not None:
+        menu.popup(window.mapToGlobal(QPoint(400, 200)))
+        save(menu, out, f"appointment-menu-{language}.png")
+        menu.close()
+    now = ctx.now()
+    soon = [i for i in items if i.status in ("booked", "confirmed") and now < i.start
+            and late_note(load_details(ctx, i.appointment_id), now)]
+    if soon:
+        dialog = CancelDialog(window, late_note(load_details(ctx, soon[0].appointment_id), now))
+        dialog.choose("illness")
+        dialog.show()
+        save(dialog, out, f"cancel-late-{language}.png")
+        dialog.close()
+    for name, paint in (
+            ("day-sheet-preview", lambda printer: print_day_sheet(
+                ctx, RIVERSIDE, window.day, printer, "provider")),
+            ("appointment-card-preview", lambda printer: print_appointment_card(
+                ctx, items[1].appointment_id, printer))):
+        printer = QPrinter(QPrinter.PrinterMode.ScreenResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setPageSize(QPageSize(QPageSize.PageSizeId.A6 if "card" in name
+                                      else QPageSize.PageSizeId.A4))
+        preview = QPrintPreviewWidget(printer)
+        preview.paintRequested.connect(paint)
+        preview.resize(*((900, 1000) if "sheet" in name else (700, 560)))
+        preview.show()
+        preview.updatePreview()
+        preview.fitInView()
+        save(preview, out, f"{name}-{language}.png")
+        preview.close()
 
 
 def slot_menu(window: MainWindow, out: Path, language: str) -> None:

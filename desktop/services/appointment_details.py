@@ -7,7 +7,7 @@ screen holds a session or an ORM row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from desktop.services.calendar import Window, load_state
@@ -56,6 +56,8 @@ class AppointmentDetails:
     visit_part: tuple[int, int] | None = None
     #: The name of the slot template it was booked into, or None.
     slot_template_name: str | None = None
+    #: How long ahead the type asks to be told of a cancellation (0: no period).
+    cancellation_period: timedelta = timedelta(0)
 
 
 def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | None:
@@ -98,6 +100,7 @@ def load_details(ctx: DeskContext, appointment_id: str) -> AppointmentDetails | 
         source=appointment.source.value, virtual_checkin_at=appointment.virtual_checkin_at,
         visit_part=None if position is None else (position.number, position.total),
         slot_template_name=template_name,
+        cancellation_period=kind.cancellation_period if kind else timedelta(0),
     )
 
 

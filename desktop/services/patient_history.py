@@ -1,5 +1,6 @@
 """A patient's record as the front desk needs it on the phone: contact details, the next
-appointments, the past ones and how often they did not come.
+appointments, the past ones, how often they did not come and how often they cancelled
+late (inside the type's cancellation period, see :mod:`scheduling.cancellation`).
 
 Read-only, one session, small frozen values out (never ORM rows).
 """
@@ -15,7 +16,9 @@ from desktop.services import departments, patients
 from desktop.services.context import DeskContext, require
 from desktop.services.display_language import type_name
 from desktop.services.dto import PatientDTO
+from desktop.store import row_mapping
 from desktop.store.models import AppointmentRow, AppointmentTypeRow, ClinicRow, ResourceRow
+from scheduling.cancellation import was_cancelled_late
 from scheduling.commands import Permission
 
 #: How many past appointments the panel lists.
@@ -41,6 +44,7 @@ class PatientHistory:
     upcoming: tuple[VisitLine, ...]  # soonest first; active bookings only
     past: tuple[VisitLine, ...]  # most recent first, at most PAST_SHOWN
     no_shows: int
+    late_cancellations: int = 0
 
 
 _FREEING = frozenset({"cancelled", "no_show", "entered_in_error"})
@@ -58,14 +62,18 @@ def patient_history(ctx: DeskContext, patient_id: str) -> PatientHistory | None:
             AppointmentRow.patient_id == patient_id, AppointmentRow.deleted.is_(False))
             .order_by(AppointmentRow.start)).all()
         clinics = {c.id: c for c in session.scalars(select(ClinicRow))}
-        types = {t.id: type_name(t.name, t.names)
+        kinds = {t.id: row_mapping.appointment_type(t)
                  for t in session.scalars(select(AppointmentTypeRow))}
+        types = {k: type_name(t.name, t.names) for k, t in kinds.items()}
         people = {r.id: r.name for r in session.scalars(select(ResourceRow))}
         hidden = departments.hidden_resources(session, user)
-        lines = []
+        lines, late = [], 0
         for row in rows:
             if departments.uses_hidden(hidden, row.provider_id, row.room_id, row.equipment_ids):
                 continue  # with another department: not this user's to see
+            if row.status == "cancelled" and was_cancelled_late(
+                    row_mapping.appointment(row), kinds.get(row.appointment_type_id)):
+                late += 1
             clinic = clinics.get(row.clinic_id)
             lines.append(VisitLine(
                 row.id, _utc(row.start), clinic.time_zone if clinic else "UTC",
@@ -74,7 +82,7 @@ def patient_history(ctx: DeskContext, patient_id: str) -> PatientHistory | None:
     upcoming = tuple(v for v in lines if v.start >= now and v.status not in _FREEING)
     past = tuple(reversed([v for v in lines if v.start < now]))[:PAST_SHOWN]
     no_shows = sum(1 for v in lines if v.status == "no_show")
-    return PatientHistory(patient, upcoming, past, no_shows)
+    return PatientHistory(patient, upcoming, past, no_shows, late)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from desktop.services import agenda, departments
 from desktop.services.calendar import Window, load_state
 from desktop.services.context import DeskContext, require
+from desktop.services.display_language import display_language
 from desktop.services.dto import AgendaItem
 from desktop.store.models import AppointmentRow
 from scheduling.commands import Permission
@@ -134,7 +135,8 @@ def load_statistics(ctx: DeskContext, clinic_id: str, first: date, last: date,
         (a for a in state.appointments.values() if a.clinic_id == clinic_id
          and not departments.uses_hidden(hidden, a.provider_id, a.room_id, a.equipment_ids)),
         first, last, time_zone)
-    type_names = {t.id: t.name for t in state.appointment_types.values()}
+    language = display_language()
+    type_names = {t.id: t.name_in(language) for t in state.appointment_types.values()}
     return RangeStatistics(
         stats.total, {s.value: n for s, n in stats.by_status.items()},
         {type_names.get(t, t): n for t, n in stats.by_type.items()},

@@ -29,18 +29,19 @@ def day_sheet_html(ctx: DeskContext, clinic_id: str, day: date, columns: str = "
     """The sheet of ``day`` at ``clinic_id`` as HTML, by provider or by room."""
     reference = load_reference(ctx, clinic_id)
     items = agenda.range_view(ctx, clinic_id, day, day).items
-    parts = [f"<h2>{_e(reference.name)} — {_e(format_day(day, reference.locale))}</h2>"]
+    parts = [f"<h2>{escape(reference.name)} — {escape(format_day(day, reference.locale))}</h2>"]
     groups = _groups(reference, items, columns)
     if not any(members for _name, members in groups):
-        parts.append(f"<p>{_e(_('No appointments on this day.'))}</p>")
+        parts.append(f"<p>{escape(_('No appointments on this day.'))}</p>")
     for name, members in groups:
         if not members:
             continue
-        parts.append(f"<h3>{_e(name)}</h3>")
+        parts.append(f"<h3>{escape(name)}</h3>")
         parts.append('<table border="1" cellspacing="0" cellpadding="4" width="100%">')
         other = _("Room") if columns == "provider" else _("Provider")
         heads = (_("Time"), _("Patient"), _("Type"), other, _("Status"))
-        parts.append("<tr>" + "".join(f"<th align='left'>{_e(h)}</th>" for h in heads) + "</tr>")
+        parts.append("<tr>" + "".join(f"<th align='left'>{escape(h)}</th>" for h in heads)
+                     + "</tr>")
         for item in sorted(members, key=lambda i: i.start):
             when = _("{start} – {end}").format(
                 start=format_clock(item.start, reference.time_zone, reference.locale),
@@ -48,29 +49,41 @@ def day_sheet_html(ctx: DeskContext, clinic_id: str, day: date, columns: str = "
             place = (item.room_name or "—") if columns == "provider" else item.provider_name
             status = _(TERMS.get(item.status, item.status))
             cells = (when, item.patient_name, item.type_name, place, status)
-            parts.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
     return "\n".join(parts)
+
+
+def print_html(html: str, printer: QPrinter) -> None:
+    """Print an HTML document on ``printer`` (a paper printer, or one set to a PDF file)."""
+    document = QTextDocument()
+    document.setHtml(html)
+    document.print_(printer)
+
+
+def pdf_printer(path: Path, page: QPageSize.PageSizeId = QPageSize.PageSizeId.A4) -> QPrinter:
+    """A printer writing the PDF file ``path`` on ``page``-sized portrait pages with
+    15 mm margins (10 mm on pages smaller than A5)."""
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(path))
+    margin = 10 if page in (QPageSize.PageSizeId.A6, QPageSize.PageSizeId.A7) else 15
+    printer.setPageLayout(QPageLayout(QPageSize(page), QPageLayout.Orientation.Portrait,
+                                      QMarginsF(margin, margin, margin, margin),
+                                      QPageLayout.Unit.Millimeter))
+    return printer
 
 
 def print_day_sheet(ctx: DeskContext, clinic_id: str, day: date, printer: QPrinter,
                     columns: str = "provider") -> None:
     """Print the sheet on ``printer`` (a paper printer, or one set to a PDF file)."""
-    document = QTextDocument()
-    document.setHtml(day_sheet_html(ctx, clinic_id, day, columns))
-    document.print_(printer)
+    print_html(day_sheet_html(ctx, clinic_id, day, columns), printer)
 
 
 def day_sheet_pdf(ctx: DeskContext, clinic_id: str, day: date, path: Path,
                   columns: str = "provider") -> Path:
     """Write the sheet to the PDF file ``path`` (A4, 15 mm margins)."""
-    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
-    printer.setOutputFileName(str(path))
-    printer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
-                                      QPageLayout.Orientation.Portrait,
-                                      QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter))
-    print_day_sheet(ctx, clinic_id, day, printer, columns)
+    print_day_sheet(ctx, clinic_id, day, pdf_printer(path), columns)
     return path
 
 
@@ -85,8 +98,10 @@ def _groups(reference: ClinicReference, items: tuple[AgendaItem, ...],
             for provider in reference.providers]
 
 
-def _e(text: str) -> str:
+def escape(text: str) -> str:
+    """``text`` as HTML text."""
     return html.escape(text)
 
 
-__all__ = ["day_sheet_html", "day_sheet_pdf", "print_day_sheet"]
+__all__ = ["day_sheet_html", "day_sheet_pdf", "escape", "pdf_printer", "print_day_sheet",
+           "print_html"]

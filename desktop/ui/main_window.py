@@ -50,6 +50,7 @@ from desktop.sync.worker import SyncStatus
 from desktop.ui.admin.menu import AdministrationMenu
 from desktop.ui.agenda import AgendaWidget
 from desktop.ui.agenda.slot_menu import SlotRequest
+from desktop.ui.appointment_card import CardPrinting
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.calendar_menu import CalendarMenu
 from desktop.ui.care_menu import CareMenu
@@ -74,6 +75,7 @@ from desktop.ui.text import (
     format_clock,
     format_when,
     language_notifier,
+    ngettext,
     set_language,
 )
 from desktop.ui.theme import ERROR, text_style
@@ -152,6 +154,8 @@ class MainWindow(QMainWindow):
         self.video = VideoActions(ctx, self, self.show_message,
                                   lambda: (self._zone, self._locale))
         self.agenda.appointment_actions.menu_extensions.append(self.video.extend)
+        self.cards = CardPrinting(ctx, self)
+        self.agenda.appointment_actions.menu_extensions.append(self.cards.extend)
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)
@@ -493,9 +497,25 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_message(self, text: str) -> None:
+        """Say ``text`` in the status bar; right after a change the agenda made (a drop, a
+        resize, a status step, a cancellation), say it as the notice with View · Undo."""
+        changed, self._just_recorded = self._just_recorded, None
+        if changed is not None:
+            self.announce(text, changed)
+            return
         # A newer message replaces the last change's notice (they would overlap).
         self.change_notice.dismiss()
         self.statusBar().showMessage(text, 15_000)
+
+    def announce(self, text: str, appointment_id: str, *, undoable: bool = True) -> None:
+        """Say a change with View · Undo (replacing any message in the status bar)."""
+        self._just_recorded = None
+        self.statusBar().clearMessage()
+        self.change_notice.show_change(text, appointment_id, undoable=undoable)
+
+    @Slot(str)
+    def _recorded(self, appointment_id: str) -> None:
+        self._just_recorded = appointment_id
 
     # ------------------------------------------------------------------ actions
 
@@ -679,6 +699,7 @@ class MainWindow(QMainWindow):
         self.undo_action.triggered.connect(lambda _checked=False: history.undo())
         self.redo_action.triggered.connect(lambda _checked=False: history.redo())
         history.changed.connect(self._show_undo_state)
+        history.recorded.connect(self._recorded)
         self.lock_overlay.locked.connect(self._show_undo_state)
         self.lock_overlay.unlocked.connect(self._show_undo_state)
         self.change_notice.viewRequested.connect(self.show_appointment)
@@ -752,8 +773,7 @@ class MainWindow(QMainWindow):
         self.show_appointment(appointment_id)
         details = self.details_panel.details
         if details is not None:
-            self.statusBar().clearMessage()
-            self.change_notice.show_change(_("Changed: {patient}, {when}.").format(
+            self.announce(_("Changed: {patient}, {when}.").format(
                 patient=details.patient_name,
                 when=format_when(details.start, details.time_zone, details.clinic_locale)),
                 appointment_id)
@@ -774,8 +794,7 @@ class MainWindow(QMainWindow):
             text = _("Booked {patient} with {provider}, {when}.").format(
                 patient=details.patient_name, provider=details.provider_name,
                 when=format_when(details.start, details.time_zone, details.clinic_locale))
-            self.statusBar().clearMessage()
-            self.change_notice.show_change(text, made.id, undoable=not result.occurrences)
+            self.announce(text, made.id, undoable=not result.occurrences)
 
     @Slot(str)
     def show_appointment(self, appointment_id: str) -> None:
@@ -792,6 +811,9 @@ class MainWindow(QMainWindow):
             self.refresh()
         self.agenda.select(appointment_id)
         self.open_appointment(appointment_id)
+
+    #: The appointment of the change the undo history just remembered, until it is said.
+    _just_recorded: str | None = None
 
     #: Says how to sign in (the demo's e-mail and password); None for a real desk.
     _sign_in_hint: Callable[[], str] | None = None
@@ -1016,7 +1038,9 @@ class MainWindow(QMainWindow):
     def _show_sync_state(self) -> None:
         status = self._status
         state = _("Online") if status.online else _("Offline")
-        pending = _("{count} changes waiting to be sent").format(count=status.pending)
+        pending = ngettext("{count} change waiting to be sent",
+                           "{count} changes waiting to be sent",
+                           status.pending).format(count=status.pending)
         text = f"{state} · {pending}"
         if status.last_success is not None:
             last = format_clock(status.last_success, self._zone, self._locale)

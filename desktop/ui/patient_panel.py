@@ -1,13 +1,18 @@
-"""The patient panel: phone, e-mail, language, messages, next and past appointments, no-shows.
+"""The patient panel: phone, date of birth, e-mail, language, messages, alerts, next and past
+appointments, no-shows.
 
 Answers "when is my next appointment?" on the phone: open the patient (from the
 agenda's menu or the finder) and the next one is on top. *Messages…* sets how
-notices and reminders reach them; *Record…* opens the whole record (date of birth,
-address, insurance) and the appointments' payments. *Book* opens the booking
-dialog for them; a click on a listed appointment shows it in the agenda.
+notices and reminders reach them; *Alerts* says, in red, what the desk should know
+before booking (late cancellations, reminders turned off, no way to reach the patient;
+no-shows have their own line). *Record…* opens the whole record (address, insurance)
+and the appointments' payments. *Book* opens the booking dialog for them; a click on a
+listed appointment shows it in the agenda.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -27,9 +32,31 @@ from desktop.services.patient_history import PatientHistory, VisitLine, patient_
 from desktop.services.session import SessionLocked
 from desktop.ui.contact_preferences import ContactPreferencesDialog, preference_text
 from desktop.ui.patient_record import PatientRecordDialog
-from desktop.ui.text import _, format_when, language_notifier, ngettext
+from desktop.ui.text import _, format_date, format_when, language_notifier, ngettext
 from desktop.ui.theme import ERROR, hint_style, set_heading, text_style
 from scheduling.i18n import TERMS
+
+
+def patient_alerts(history: PatientHistory) -> list[str]:
+    """What the desk should know before booking the patient, one line each (translated)."""
+    patient, alerts = history.patient, []
+    if history.late_cancellations:
+        alerts.append(ngettext("Cancelled late {count} time", "Cancelled late {count} times",
+                               history.late_cancellations)
+                      .format(count=history.late_cancellations))
+    if patient.reminders_opt_out:
+        alerts.append(_("Reminders turned off"))
+    if not patient.phone and not patient.email:
+        alerts.append(_("No phone or e-mail"))
+    return alerts
+
+
+def _birth_date(iso: str, clinic_locale: str) -> str:
+    """The ISO date of birth as the desk writes dates ("—" when unknown)."""
+    try:
+        return format_date(date.fromisoformat(iso), clinic_locale)
+    except ValueError:
+        return "—"
 
 
 class PatientPanel(QWidget):
@@ -50,8 +77,8 @@ class PatientPanel(QWidget):
         self.name = QLabel(self)
         set_heading(self.name, 1.3)
         self.name.setWordWrap(True)
-        self.titles = [QLabel(self) for _i in range(4)]
-        self.values = [QLabel(self) for _i in range(4)]
+        self.titles = [QLabel(self) for _i in range(6)]
+        self.values = [QLabel(self) for _i in range(6)]
         self.details = QWidget(self)
         form = QFormLayout(self.details)
         form.setContentsMargins(0, 0, 0, 0)
@@ -115,8 +142,9 @@ class PatientPanel(QWidget):
     def retranslate(self) -> None:
         self.empty.setText(_("Open a patient from the agenda (right-click ▸ Open patient) or "
                              "the patient finder."))
-        for title, text in zip(self.titles, (_("Phone"), _("E-mail"), _("Language"),
-                                             _("Messages")), strict=True):
+        for title, text in zip(self.titles, (_("Phone"), _("Date of birth"), _("E-mail"),
+                                             _("Language"), _("Messages"), _("Alerts")),
+                               strict=True):
             title.setText(text)
         self.next_title.setText(_("Next appointments"))
         self.past_title.setText(_("Past appointments"))
@@ -139,11 +167,14 @@ class PatientPanel(QWidget):
         patient = history.patient
         self.name.setText(patient.display_name)
         languages = {"en": "English", "es": "Español"}
+        alerts = patient_alerts(history)
+        born = _birth_date(patient.date_of_birth, self._place()[1])
         for value, text in zip(self.values, (
-                patient.phone or "—", patient.email or "—",
+                patient.phone or "—", born, patient.email or "—",
                 languages.get(patient.preferred_language, patient.preferred_language),
-                preference_text(patient)), strict=True):
+                preference_text(patient), "\n".join(alerts) or _("None")), strict=True):
             value.setText(text)
+        self.values[5].setStyleSheet(text_style(ERROR) if alerts else "")
         for view, lines, none in ((self.upcoming, history.upcoming, _("None booked.")),
                                   (self.past, history.past, _("None yet."))):
             for line in lines:
@@ -185,14 +216,17 @@ class PatientPanel(QWidget):
         """The shown patient's whole record and the payments of their appointments."""
         if self.history is None:
             return None
-        lines = (*self.history.upcoming, *self.history.past)
-        tz, clinic_locale = ((lines[0].time_zone, lines[0].clinic_locale) if lines
-                             else ("UTC", "en_US"))
+        tz, clinic_locale = self._place()
         dialog = PatientRecordDialog(self._ctx, self.history.patient, self._money, tz,
                                      clinic_locale, self)
         dialog.saved.connect(self._saved)
         dialog.open()
         return dialog
+
+    def _place(self) -> tuple[str, str]:
+        """The time zone and locale of the patient's clinic (of their appointments)."""
+        lines = () if self.history is None else (*self.history.upcoming, *self.history.past)
+        return (lines[0].time_zone, lines[0].clinic_locale) if lines else ("UTC", "en_US")
 
     def _book(self) -> None:
         if self.history is not None:

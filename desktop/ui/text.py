@@ -132,6 +132,11 @@ def format_day(day: date, clinic_locale: str) -> str:
     return str(_babel_date(day, "full", locale=display_locale(clinic_locale)))
 
 
+def format_date(day: date, clinic_locale: str) -> str:
+    """A date in the locale's medium form (``4 Mar 1985``, ``4 mar 1985``)."""
+    return str(_babel_date(day, "medium", locale=display_locale(clinic_locale)))
+
+
 def format_duration(delta: timedelta, clinic_locale: str) -> str:
     """A wait or a length in words (``12 min``, ``2 h``)."""
     return str(format_timedelta(delta, format="short", threshold=1.5,
@@ -171,6 +176,7 @@ __all__ = [
     "date_edit_format",
     "display_locale",
     "format_clock",
+    "format_date",
     "format_day",
     "format_duration",
     "format_number",

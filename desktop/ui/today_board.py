@@ -88,9 +88,9 @@ class TodayBoard(QWidget):
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # The patient's name takes what is left, so "late by 2 hr" is never cut off.
+        # Every column as wide as its words, the patient's name too: a narrow board
+        # scrolls sideways instead of cutting a name or "late by 2 hr".
         self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 
         self.utilization = QGroupBox(self)
         self.utilization_model = UtilizationModel(ref.locale, self)

@@ -87,9 +87,11 @@ def booked(ctx: DeskContext, appointment_id: str) -> Change:
 
 
 class UndoHistory(QObject):
-    """Undo and redo stacks of :class:`Change`; ``changed()`` after every step."""
+    """Undo and redo stacks of :class:`Change`; ``changed()`` after every step and
+    ``recorded(appointment_id)`` when a new change is remembered."""
 
     changed = Signal()
+    recorded = Signal(str)
 
     def __init__(self, ctx: DeskContext, *, say: Callable[[str], None], done: Callable[[], None],
                  render: Callable[[RefusalDTO], str], parent: QObject | None = None) -> None:
@@ -104,6 +106,7 @@ class UndoHistory(QObject):
         self._undo.append(replace(change, after=self._standing(change.appointment_id)))
         self._redo.clear()
         self.changed.emit()
+        self.recorded.emit(change.appointment_id)
 
     def can_undo(self) -> bool:
         return bool(self._undo)

@@ -196,7 +196,7 @@ class AddToWaitlistDialog(QDialog):
         self.picker = PatientPicker(ctx, reference.time_zone, reference.locale, self)
         self.type_combo = QComboBox(self)
         for kind in reference.types:
-            self.type_combo.addItem(kind.name, kind.id)
+            self.type_combo.addItem(reference.names.get(kind.id, kind.name), kind.id)
         self.note = QLineEdit(self)
         self.type_label, self.note_label = QLabel(self), QLabel(self)
         self.message = QLabel(self)
@@ -450,6 +450,13 @@ class WaitlistPanel(QWidget):
             chosen = self.fits.currentRow()
             self._show_fits(self._fit_values)
             self.fits.setCurrentRow(chosen)
+        if self._clinic_id is not None:  # the types are named in the new language
+            try:
+                self._reference = load_reference(self._ctx, self._clinic_id)
+                self.refresh()
+                return
+            except SessionLocked:
+                pass  # read again at unlock
         self.model.layoutChanged.emit()
 
     @Slot()

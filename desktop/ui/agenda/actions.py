@@ -21,7 +21,7 @@ from desktop.services.context import DeskContext
 from desktop.services.dto import ActionResult, AgendaItem, RefusalDTO
 from desktop.services.session import SessionLocked
 from desktop.ui.agenda.visit_actions import THIS, VISIT, VisitActions
-from desktop.ui.cancel_dialog import CancelChoice, ask_cancellation
+from desktop.ui.cancel_dialog import CancelChoice, ask_cancellation, late_note
 from desktop.ui.text import N_, _
 from desktop.ui.undo_history import UndoHistory, booked, status_changed
 from scheduling.model import AppointmentStatus
@@ -133,6 +133,7 @@ class AppointmentActions(QObject):
         if scope is None:
             self._say(_("Nothing was cancelled."))
             return False
+        self.cancel_note = late_note(load_details(self._ctx, appointment_id), self._ctx.now())
         answer = self.ask_cancel_reason()
         choice = answer if isinstance(answer, CancelChoice) or answer is None \
             else CancelChoice("", answer)
@@ -194,8 +195,11 @@ class AppointmentActions(QObject):
             self._say(self._render(result.refusal))
         return result
 
+    #: What the cancel dialog says first (a late cancellation and its fee), set by cancel().
+    cancel_note = ""
+
     def _ask_reason(self) -> CancelChoice | None:
-        return ask_cancellation(self._parent)
+        return ask_cancellation(self._parent, self.cancel_note)
 
 
 __all__ = ["STATUS_STEPS", "AppointmentActions"]

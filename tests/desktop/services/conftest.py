@@ -130,3 +130,13 @@ def ctx(store: Store, clock: FakeClock, sessions: SignInService) -> DeskContext:
     counter = iter(range(1, 1_000_000))
     return DeskContext(store, sessions, clock, new_id=lambda: f"id-{next(counter)}")
 
+
+
+def edit_checkup(ctx: DeskContext, **values: object) -> None:
+    """Set columns of the check-up type in the desk store (e.g. its cancellation period
+    or its names per language)."""
+    with ctx.store.write() as session:
+        kind = session.get(AppointmentTypeRow, CHECKUP)
+        assert kind is not None
+        for name, value in values.items():
+            setattr(kind, name, value)

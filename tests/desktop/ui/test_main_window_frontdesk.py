@@ -28,6 +28,8 @@ from tests.desktop.services.conftest import (
     DR_LOPEZ,
     DR_RUIZ,
     ORG,
+    ROOM,
+    ROOM_2,
     TUESDAY_9,
 )
 from tests.desktop.ui.agenda.conftest import drag, point_at, row
@@ -97,15 +99,17 @@ def test_after_book_the_agenda_jumps_to_the_new_appointment_and_announces_it(
     dialog = window.new_appointment(patients.get(ctx, BEN))
     dialog.set_start(TUESDAY_9 + timedelta(days=1))  # Wednesday 10:00
     dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(DR_LOPEZ))
+    assert dialog.room_combo.currentData() is None  # "Any suitable room"
 
     dialog.submit()
 
     made = window.agenda.selected_appointment()
     assert made is not None and window.day == date(2025, 3, 5)
+    assert row(ctx, made).room_id in (ROOM, ROOM_2)  # the rules gave it a room
     assert window.agenda.appointment_item(made) is not None
     notice = window.change_notice
     assert notice.isVisible() and notice.text.text().startswith("Booked Ben Smith with Dr López")
-    assert "1 changes waiting" in window.sync_label.text()  # at once, not after a sync
+    assert "1 change waiting" in window.sync_label.text()  # at once, not after a sync
     notice.undo_button.click()
     assert row(ctx, made).status == "entered_in_error"
     assert window.agenda.appointment_item(made) is None
@@ -228,3 +232,29 @@ def test_work_week_and_three_day_views_show_their_days_and_step_by_them(
                        MONDAY, "desk-1", settings=settings)
     qtbot.addWidget(again)
     assert again.days == 3 and again.three_day_action.isChecked()
+
+
+def test_every_change_in_the_agenda_is_announced_with_view_and_undo(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext
+) -> None:
+    ana = _book(ctx)
+    ben = _book(ctx, BEN, TEN, DR_LOPEZ)
+    window.go_to(TUESDAY)
+    agenda, notice = window.agenda, window.change_notice
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    drop = point_at(agenda, TUESDAY, DR_RUIZ, TEN + timedelta(hours=2, minutes=10))
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, grab, grab + QPoint(0, 10), drop)
+    assert notice.isVisible() and notice.text.text().startswith("Moved to ")
+    assert notice.view_button.isVisible() and notice.undo_button.isVisible()
+    assert notice.appointment_id == ana
+
+    agenda.appointment_actions.ask_cancel_reason = lambda: "patient called"
+    assert agenda.appointment_actions.cancel(ben)
+    assert notice.isVisible() and notice.appointment_id == ben
+    assert notice.text.text() == "Cancelled. Ctrl+Z undoes it."
+    notice.undo_button.click()  # takes back the cancellation, not the move
+    assert row(ctx, ben).status == "booked"
+    assert row(ctx, ana).start.replace(tzinfo=UTC) == TEN + timedelta(hours=2)
+    assert not notice.isVisible()
+    assert window.statusBar().currentMessage() == "Undone: cancellation."  # plain message

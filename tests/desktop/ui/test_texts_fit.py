@@ -16,11 +16,18 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import booking
 from desktop.services.context import DeskContext
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from scheduling.commands import Policy
-from tests.desktop.services.conftest import ANA, CHECKUP, CLINIC, DR_RUIZ, EMAIL, MONDAY_8
+from tests.desktop.services.conftest import (
+    ANA,
+    CHECKUP,
+    CLINIC,
+    DR_RUIZ,
+    EMAIL,
+    MONDAY_8,
+    edit_checkup,
+)
 
 MONDAY = date(2025, 3, 3)
 
@@ -83,10 +90,7 @@ def test_the_lock_screen_message_is_whole_and_the_email_said_once(
 def test_a_late_cancellation_is_flagged_in_the_details(
     qtbot: QtBot, ctx: DeskContext, tmp_path: Path
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.cancellation_period_seconds = 24 * 3600
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
     ctx = replace(ctx, policy=Policy(late_cancellation_fee=Decimal(25)))
     made = booking.book(ctx, clinic_id=CLINIC, patient_id=ANA, appointment_type_id=CHECKUP,
                         provider_id=DR_RUIZ, start=MONDAY_8 + timedelta(hours=6))

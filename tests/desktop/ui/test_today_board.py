@@ -6,11 +6,13 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.services import agenda, booking
 from desktop.services.context import DeskContext
 from desktop.services.today import BoardItem
+from desktop.ui.text import set_language
 from desktop.ui.today_board import TodayBoard
 from desktop.ui.today_model import wait_time
 from tests.desktop.services.conftest import (
@@ -23,6 +25,7 @@ from tests.desktop.services.conftest import (
     DR_RUIZ,
     MONDAY_8,
     FakeClock,
+    edit_checkup,
 )
 
 ModelTester = Callable[[QAbstractItemModel], None]
@@ -131,3 +134,25 @@ def test_the_board_refreshes_by_itself(
     board.auto_refresh.timeout.emit()
 
     assert board.model.names_in("expected") == ["Ana García"]
+
+
+def test_a_narrow_board_in_spanish_cuts_no_patient_name_and_names_types_in_spanish(
+    qtbot: QtBot, ctx: DeskContext, clock: FakeClock
+) -> None:
+    edit_checkup(ctx, names=[["es", "Revisión general"]])
+    for hour, patient in ((10, ANA), (11, BEN), (15, CARLA)):
+        _book(ctx, patient, hour)
+    set_language("es")
+    board = TodayBoard(ctx, CLINIC)
+    qtbot.addWidget(board)
+    board.resize(480, 500)  # far narrower than the columns. words
+    board.show()
+    qtbot.waitExposed(board)
+    QApplication.processEvents()
+
+    header, metrics = board.tree.header(), board.tree.fontMetrics()
+    for name in ("Ana García", "Carla Núñez"):  # the patient column holds every name whole
+        assert header.sectionSize(1) > metrics.horizontalAdvance(name), name
+    for column in range(board.model.columnCount()):
+        assert header.sectionSize(column) >= header.sectionSizeHint(column), column
+    assert "Revisión general: 3" in board.stat_values[4].text()

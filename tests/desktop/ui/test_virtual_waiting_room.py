@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services.context import DeskContext
 from desktop.services.virtual_waiting import virtual_waiting_room
-from desktop.store.models import AppointmentRow, AppointmentTypeRow
+from desktop.store.models import AppointmentRow
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from desktop.ui.virtual_waiting_room import SHORTCUT
@@ -24,11 +24,11 @@ from tests.desktop.services.conftest import (
     ANA,
     BEN,
     CARLA,
-    CHECKUP,
     CLINIC,
     DR_LOPEZ,
     MONDAY_8,
     FakeClock,
+    edit_checkup,
 )
 from tests.desktop.ui.agenda.conftest import book
 
@@ -48,10 +48,7 @@ def window(qtbot: QtBot, ctx: DeskContext, tmp_path: Path) -> Iterator[MainWindo
 
 
 def telemedicine(ctx: DeskContext) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.telemedicine = True
+    edit_checkup(ctx, telemedicine=True)
 
 
 def pulled_check_in(ctx: DeskContext, appointment_id: str, at: datetime | None,

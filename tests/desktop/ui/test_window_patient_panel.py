@@ -14,9 +14,11 @@ from pytestqt.qtbot import QtBot
 
 from desktop.services import booking, patients
 from desktop.services.context import DeskContext
+from desktop.store.models import AppointmentTypeRow, PatientRow
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.main_window import MainWindow
 from desktop.ui.patient_picker import PatientPicker
+from desktop.ui.text import set_language
 from tests.desktop.services.conftest import (
     ANA,
     CHECKUP,
@@ -93,3 +95,37 @@ def test_locking_the_desk_empties_the_patient_panel(window: MainWindow) -> None:
     window.lock_overlay.lock()
     assert window.patient_panel.history is None
     assert window.patient_panel.name.text() == ""
+
+
+def test_the_panel_shows_the_date_of_birth_and_alerts_in_red(
+    window: MainWindow, ctx: DeskContext
+) -> None:
+    with ctx.store.write() as session:
+        kind = session.get(AppointmentTypeRow, CHECKUP)
+        row = session.get(PatientRow, ANA)
+        assert kind is not None and row is not None
+        kind.cancellation_period_seconds = 24 * 3600
+        row.date_of_birth, row.reminders_opt_out = "1985-06-14", True
+    late = _book(ctx, MONDAY_8 + timedelta(hours=6))  # today 14:00
+    assert booking.cancel(ctx, late, "ill").notices == ("LATE_CANCELLATION",)
+    _book(ctx, TUESDAY_9)  # cancelled a week ahead: not late
+    early = _book(ctx, TUESDAY_9 + timedelta(days=7))
+    assert booking.cancel(ctx, early, "moved away").ok
+
+    window.open_patient(ANA)
+
+    panel = window.patient_panel
+    titles = [t.text() for t in panel.titles]
+    shown = dict(zip(titles, (v.text() for v in panel.values), strict=True))
+    assert shown["Date of birth"] == "14 Jun 1985"
+    assert shown["Alerts"].splitlines() == ["Cancelled late 1 time", "Reminders turned off"]
+    assert panel.values[titles.index("Alerts")].styleSheet()  # said in red
+    set_language("es")
+    assert "Fecha de nacimiento" in [t.text() for t in panel.titles]
+
+
+def test_a_patient_without_alerts_says_none(window: MainWindow) -> None:
+    window.open_patient(ANA)
+    panel = window.patient_panel
+    alerts = panel.values[[t.text() for t in panel.titles].index("Alerts")]
+    assert alerts.text() == "None" and not alerts.styleSheet()

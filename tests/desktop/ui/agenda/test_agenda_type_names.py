@@ -5,19 +5,15 @@ from __future__ import annotations
 from desktop.services.appointment_details import load_details
 from desktop.services.clinic_reference import load_reference
 from desktop.services.context import DeskContext
-from desktop.store.models import AppointmentTypeRow
 from desktop.ui.text import set_language
-from tests.desktop.services.conftest import CHECKUP, CLINIC
+from tests.desktop.services.conftest import CLINIC, edit_checkup
 from tests.desktop.ui.agenda.conftest import TUESDAY, OpenAgenda, book
 
 
 def test_the_agenda_details_and_booking_lists_name_the_type_in_the_desks_language(
     ctx: DeskContext, open_agenda: OpenAgenda
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.names = [["es", "Revisión"]]
+    edit_checkup(ctx, names=[["es", "Revisión"]])
     ana = book(ctx)
     agenda = open_agenda(TUESDAY)
     item = agenda.appointment_item(ana)

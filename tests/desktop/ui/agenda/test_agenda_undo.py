@@ -7,16 +7,20 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 from decimal import Decimal
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.services import booking
+from desktop.services import booking, waitlist
 from desktop.services.context import DeskContext
-from desktop.store.models import AppointmentTypeRow
-from desktop.ui.agenda import AgendaWidget
+from desktop.ui.agenda import WAITLIST_MIME, AgendaWidget
+from desktop.ui.agenda.scene import PIXELS_PER_MINUTE
+from desktop.ui.cancel_dialog import CancelDialog
 from scheduling.commands import Policy
 from tests.desktop.services.conftest import (
     BEN,
+    CARLA,
     CHECKUP,
     CLINIC,
     DR_LOPEZ,
@@ -24,6 +28,7 @@ from tests.desktop.services.conftest import (
     MONDAY_8,
     TUESDAY_9,
     FakeClock,
+    edit_checkup,
 )
 from tests.desktop.ui.agenda.conftest import TUESDAY, OpenAgenda, book, drag, point_at, row
 
@@ -129,10 +134,7 @@ def test_arrival_is_offered_on_the_day_not_the_day_before(
 def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
     ctx: DeskContext, qtbot: QtBot
 ) -> None:
-    with ctx.store.write() as session:
-        kind = session.get(AppointmentTypeRow, CHECKUP)
-        assert kind is not None
-        kind.cancellation_period_seconds = 24 * 3600
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
     ctx = replace(ctx, policy=Policy(late_cancellation_fee=Decimal(25)))
     this_afternoon = MONDAY_8 + timedelta(hours=6)  # 14:00, six hours from now
     ana = book(ctx, start=this_afternoon)
@@ -141,11 +143,87 @@ def test_a_late_cancellation_is_recorded_and_said_with_the_fee(
     agenda.show_range(CLINIC, MONDAY_8.date())
     said: list[str] = []
     agenda.message.connect(said.append)
-    agenda.appointment_actions.ask_cancel_reason = lambda: "ill"
+    actions = agenda.appointment_actions
+    notes: list[str] = []
+    actions.ask_cancel_reason = lambda: notes.append(actions.cancel_note) or "ill"
 
-    assert agenda.appointment_actions.cancel(ana)
+    assert actions.cancel(ana)
 
+    # The dialog said it before: the way forward is to record it, not a refusal.
+    assert notes == ["Less than 24 hrs ahead: this will be recorded as a late cancellation, "
+                     "with a fee of 25."]
+    dialog = CancelDialog(None, notes[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.note.isVisible() and dialog.note.text() == notes[0]
     assert row(ctx, ana).status == "cancelled"
     assert "late cancellation (fee 25)" in said[-1]
     assert agenda.undo()  # and it can be taken back like any change
     assert row(ctx, ana).status == "booked"
+
+
+def test_a_cancellation_well_ahead_says_nothing_of_lateness(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    edit_checkup(ctx, cancellation_period_seconds=24 * 3600)
+    ben = book(ctx, BEN, TEN + timedelta(days=2), DR_LOPEZ)  # Thursday: two days ahead
+    actions = open_agenda().appointment_actions
+    notes: list[str] = []
+    actions.ask_cancel_reason = lambda: notes.append(actions.cancel_note) or "ill"
+    assert actions.cancel(ben)
+    assert notes == [""]
+    dialog = CancelDialog(None, notes[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.note.isVisible()
+
+
+def _refused_first(ctx: DeskContext, agenda: AgendaWidget, said: list[str]) -> None:
+    """A refused drop (Dr López is busy at ten) leaves its refusal in ``said``."""
+    grab = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=10))
+    busy = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(minutes=10))
+    drag(agenda, grab, grab + QPoint(0, 10), busy)
+    assert said and "Dr López" in said[-1]
+
+
+def test_a_successful_resize_replaces_an_earlier_refusal(
+    ctx: DeskContext, open_agenda: OpenAgenda, qtbot: QtBot
+) -> None:
+    ana = book(ctx)
+    book(ctx, BEN, TEN, DR_LOPEZ)
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    _refused_first(ctx, agenda, said)
+    edge = point_at(agenda, TUESDAY, DR_RUIZ, TUESDAY_9 + timedelta(minutes=30)) - QPoint(0, 2)
+
+    with qtbot.waitSignal(agenda.changed, timeout=1000):
+        drag(agenda, edge, edge + QPoint(0, 6), edge + QPoint(0, round(15 * PIXELS_PER_MINUTE)))
+
+    assert row(ctx, ana).end.replace(tzinfo=UTC) == TUESDAY_9 + timedelta(minutes=45)
+    assert "Dr López" not in said[-1] and said[-1]
+
+
+def test_a_successful_waitlist_drop_replaces_an_earlier_refusal(
+    ctx: DeskContext, open_agenda: OpenAgenda
+) -> None:
+    book(ctx)
+    book(ctx, BEN, TEN, DR_LOPEZ)
+    entry = waitlist.add(ctx, clinic_id=CLINIC, patient_id=CARLA, appointment_type_id=CHECKUP)
+    assert entry.record_id is not None
+    agenda = open_agenda()
+    said: list[str] = []
+    agenda.message.connect(said.append)
+    _refused_first(ctx, agenda, said)
+    at = point_at(agenda, TUESDAY, DR_LOPEZ, TEN + timedelta(hours=2))
+    data = QMimeData()
+    data.setData(WAITLIST_MIME, QByteArray(entry.record_id.encode("utf-8")))
+    viewport = agenda.view.viewport()
+    copy, left = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    none = Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(viewport, QDragEnterEvent(at, copy, data, left, none))
+    QApplication.sendEvent(viewport, QDragMoveEvent(at, copy, data, left, none))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(at), copy, data, left, none))
+
+    assert waitlist.entries(ctx, CLINIC) == ()
+    assert said[-1].startswith("Booked from the waitlist for ")
