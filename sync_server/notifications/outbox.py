@@ -61,7 +61,7 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
     after = change.after
     if after.start <= now and not isinstance(change, AppointmentCancelled):
         return  # the desk editing the past: nobody is told
-    patient = session.get(db.Patient, change.patient_id)
+    patient = _patient(uow, change.patient_id)
     if patient is None:
         return
     clinic = session.get(db.Clinic, after.clinic_id)
@@ -113,6 +113,15 @@ def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
     if found is None:
         found = uow.known[key] = policy_of(uow.session, organization_id)
     return found
+
+
+def _patient(uow: UnitOfWork, patient_id: str) -> db.Patient | None:
+    """The patient's row; a sync push run keeps the rows it read alive (the session's
+    identity map holds them weakly: each booking would read its patient again)."""
+    row = uow.session.get(db.Patient, patient_id)
+    if row is not None and uow.batch:
+        uow.known[("patient_row", patient_id)] = row
+    return row
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -127,6 +128,8 @@ CHUNK = 1000
 #: A run that has worked this long commits after the mutation in hand; the rest of the
 #: push goes on in a new run (measured: 1,000 plain bookings take about 0.4 s here).
 RUN_SECONDS = 0.5
+#: A run after one that ended on time prepares at least this many mutations.
+MIN_RUN = 100
 #: A push that has worked this long answers after the run in hand with what it
 #: processed (``last_mutation_id``); the desk sends the rest in its next push. Well
 #: under the desk's 10 s read timeout, so a slow backlog never makes the desk retry.
@@ -192,12 +195,13 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     mutations = list(request.mutations)
     started = time.monotonic()
     actors, hidden = _actors(session, device, mutations)
-    decoded = _decode(actors, mutations)
+    decoded = _Decoded(actors)
     kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
     fast = True
     first = 0
+    size = CHUNK
     while first < len(mutations):
-        chunk = mutations[first:first + CHUNK]
+        chunk = mutations[first:first + size]
         try:
             last, done, kept = _push_run(session, device, chunk, decoded, actors, now,
                                          kept, batch=fast, hidden=hidden)
@@ -216,6 +220,9 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
             raise _failed(session, device, error, last) from error
         results += done
         first += len(done)
+        # The next run prepares about twice what this one got through in its time (see
+        # RUN_SECONDS): preparing mutations a run never reaches is wasted work.
+        size = CHUNK if len(done) == len(chunk) else min(CHUNK, max(MIN_RUN, 2 * len(done)))
         if time.monotonic() - started > PUSH_SECONDS:
             break  # answer now; the desk pushes the rest
     if last is None:
@@ -246,13 +253,13 @@ def _outage(error: Exception) -> bool:
 
 def _push_run(
     session: Session, device: DeskDevice, mutations: list[Mutation],
-    decoded: dict[int, intents.DecodedIntent], actors: dict[str | None, Actor],
+    decoded: _Decoded, actors: dict[str | None, Actor],
     now: datetime, kept: booking.PushRun | None, *, batch: bool,
     hidden: dict[str | None, frozenset[str]],
 ) -> tuple[int, list[MutationResult], booking.PushRun | None]:
     """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
-    that could be read) in one transaction and commit; (last id, results of the mutations
-    processed, the run's shared state for the next run)."""
+    that can be read, decoded on first use) in one transaction and commit; (last id,
+    results of the mutations processed, the run's shared state for the next run)."""
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
@@ -261,8 +268,8 @@ def _push_run(
             last = _lock_client(session, device)
             if batch:
                 booking.prepare_run(session, device.organization_id,
-                                    [decoded[m.id].request for m in mutations
-                                     if m.id > last and m.id in decoded], PUSH_POLICY, kept)
+                                    decoded.requests(m for m in mutations if m.id > last),
+                                    PUSH_POLICY, kept)
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -274,7 +281,7 @@ def _push_run(
                     raise MutationGap(last, mutation.id)
                 try:
                     status, code = _process(session, device, mutation, now,
-                                            actors[mutation.user_id], decoded.get(mutation.id),
+                                            actors[mutation.user_id], decoded.get(mutation),
                                             hidden=hidden.get(mutation.user_id, frozenset()))
                 except booking.LockBusy:
                     break  # commit what came before; a new run starts with this mutation
@@ -294,18 +301,26 @@ def _push_run(
     return last, results, kept
 
 
-def _decode(
-    actors: dict[str | None, Actor], mutations: list[Mutation]
-) -> dict[int, intents.DecodedIntent]:
-    """The readable mutations among ``mutations``, decoded, by id."""
-    found = {}
-    for mutation in mutations:
-        try:
-            found[mutation.id] = intents.decode(mutation.name, mutation.args,
-                                                actors[mutation.user_id])
-        except SchedulingInputError:
-            continue
-    return found
+class _Decoded:
+    """The push's mutations decoded on first use (a push's runs may not reach them all),
+    by id; ``None`` for one that cannot be read."""
+
+    def __init__(self, actors: dict[str | None, Actor]) -> None:
+        self.actors = actors
+        self.found: dict[int, intents.DecodedIntent | None] = {}
+
+    def get(self, mutation: Mutation) -> intents.DecodedIntent | None:
+        if mutation.id not in self.found:
+            try:
+                self.found[mutation.id] = intents.decode(mutation.name, mutation.args,
+                                                         self.actors[mutation.user_id])
+            except SchedulingInputError:
+                self.found[mutation.id] = None
+        return self.found[mutation.id]
+
+    def requests(self, mutations: Iterable[Mutation]) -> list[object]:
+        """The requests of those of ``mutations`` that can be read, in order."""
+        return [found.request for found in map(self.get, mutations) if found is not None]
 
 
 def _actors(
