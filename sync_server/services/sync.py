@@ -402,6 +402,8 @@ def _process(
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
     caller = Caller(device.organization_id, actor, _audit_actor(device, actor), ref)
+    if hidden:  # the appointment's row is read: write what the run staged
+        booking.settle_run(session)
     outside = _outside_department(session, mutation.args, hidden)
     if outside is not None:
         # As the REST API: another department's records do not exist for this user.
@@ -421,6 +423,12 @@ def _process(
         if result is not None:
             return ("applied", None) if result.refused is None else \
                 ("refused", result.refused.code.value)
+    elif isinstance(decoded.request, booking.STAGED_CHANGES):
+        result = booking.change_in_run(session, caller, decoded.request, now, PUSH_POLICY)
+        if result is not None:
+            return ("applied", None) if result.refused is None else \
+                ("refused", result.refused.code.value)
+        booking.before_other(session, decoded.request)
     else:
         booking.before_other(session, decoded.request)
     # A savepoint that rolls back forgets the versions, changes, audit entries and events
