@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
+from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus, Patient
 from scheduling.reminders import after_quiet_hours, reminder_due
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
@@ -115,13 +115,11 @@ def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
     return found
 
 
-def _patient(uow: UnitOfWork, patient_id: str) -> db.Patient | None:
-    """The patient's row; a sync push run keeps the rows it read alive (the session's
-    identity map holds them weakly: each booking would read its patient again)."""
-    row = uow.session.get(db.Patient, patient_id)
-    if row is not None and uow.batch:
-        uow.known[("patient_row", patient_id)] = row
-    return row
+def _patient(uow: UnitOfWork, patient_id: str) -> db.Patient | Patient | None:
+    """The patient (their contact preference and reminders opt-out); a sync push run's
+    state holds the patients it books for, read once per run, not once per booking."""
+    known = uow.run.patient(patient_id) if uow.run is not None else None
+    return known if known is not None else uow.session.get(db.Patient, patient_id)
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

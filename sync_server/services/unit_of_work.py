@@ -37,6 +37,7 @@ from sync_server.db.bulk import insert_rows
 from sync_server.db.models import AuditEntry, AuditHead, ChangeLogEntry, OrgVersion
 
 if TYPE_CHECKING:
+    from scheduling.model import Patient
     from sync_server.services.events import Event
 
 #: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
@@ -48,6 +49,10 @@ class StagedRun(Protocol):
     """A push run's shared state (:class:`sync_server.services.booking.PushRun`)."""
 
     def flush(self, session: Session) -> None: ...
+
+    def patient(self, patient_id: str) -> Patient | None:
+        """The patient as it stands, when the run's state holds it (the run holds its
+        lock: event handlers read it here instead of from the database)."""
 
 
 @dataclass(slots=True)

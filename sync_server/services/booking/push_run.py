@@ -157,6 +157,9 @@ class PushRun:
         self.overridden[appointment.id] = overridden
         self.booked([appointment])
 
+    def patient(self, patient_id: str) -> model.Patient | None:
+        return self.state.patients.get(patient_id)
+
     def covers(self, scope: Scope) -> bool:
         mine = self.scope
         return (scope.clinic_id == mine.clinic_id and mine.first_day <= scope.first_day
