@@ -413,11 +413,14 @@ def drop_run(session: Session) -> None:
 
 def before_other(session: Session, request: object) -> None:
     """Before a mutation that is not a plain booking of the run's fast path runs: write
-    what the run staged (it reads and writes the tables). The run's state lives on
-    through a change of an appointment or a patient (:func:`after_other` puts the
-    result into it); anything else may change what it holds (series, waitlist,
-    blockouts), so the run's state is dropped."""
-    if isinstance(request, (*_CHANGES, BookAppointment, PatientCreate, PatientUpdate)):
+    what the run staged when it reads or writes the calendar's tables. The run's state
+    lives on through a change of an appointment or a patient (:func:`after_other` puts
+    the result into it); a patient's create or update reads and writes no appointment,
+    so the staged rows wait; anything else may change what the state holds (series,
+    waitlist, blockouts), so the run's state is dropped."""
+    if isinstance(request, (PatientCreate, PatientUpdate)):
+        return
+    if isinstance(request, (*_CHANGES, BookAppointment)):
         settle_run(session)
     else:
         drop_run(session)
