@@ -26,8 +26,10 @@ Bookings, moves, resizes, cancels and status changes of a run take a fast path
 (:func:`booking.prepare_run`): the run locks everything they may occupy, loads
 one calendar state for them (kept for the push's next run when nothing else was
 written meanwhile), judges each in memory with the same rules — refusals and their
-alternatives included — keeps that state current, and writes new bookings' rows many
-per statement before the run commits (or before any other kind of mutation runs).
+alternatives included — keeps that state current, and writes the rows of new bookings,
+moves, resizes and cancels many per statement before the run commits (or before any
+other kind of mutation that reads appointments runs). A run prepares the next mutations
+it is likely to reach in its time (:data:`MIN_RUN`), decoded on first use.
 On PostgreSQL the exclusion constraint still guards those rows; if it ever refused
 one, the run would be rolled back and the push go on one mutation per savepoint.
 
@@ -196,7 +198,8 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     started = time.monotonic()
     actors, hidden = _actors(session, device, mutations)
     decoded = _Decoded(actors)
-    kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
+    # the previous run's state (see prepare_run), at first the desk's last push's
+    kept = booking.take_kept_run(device.organization_id, device.client_id)
     fast = True
     first = 0
     size = CHUNK
@@ -225,6 +228,7 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
         size = CHUNK if len(done) == len(chunk) else min(CHUNK, max(MIN_RUN, 2 * len(done)))
         if time.monotonic() - started > PUSH_SECONDS:
             break  # answer now; the desk pushes the rest
+    booking.keep_run(device.organization_id, device.client_id, kept)
     if last is None:
         last = last_mutation_id(session, device.client_id)
     return PushResult(last, tuple(results))

@@ -68,8 +68,10 @@ from sync_server.services.booking.push_run import (
     drop_run,
     finish_run,
     holding,
+    keep_run,
     prepare_run,
     settle_run,
+    take_kept_run,
 )
 from sync_server.services.booking.push_run_changes import STAGED_CHANGES, change_in_run
 from sync_server.services.booking.records import (
@@ -120,6 +122,7 @@ __all__ = [
     "finish_run",
     "holding",
     "json_params",
+    "keep_run",
     "move_visit",
     "patient_create",
     "patient_update",
@@ -128,6 +131,7 @@ __all__ = [
     "record_conflict",
     "set_encounter",
     "settle_run",
+    "take_kept_run",
     "visit_parts",
     "waitlist_add",
     "waitlist_book",

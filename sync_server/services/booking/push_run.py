@@ -3,6 +3,8 @@ and the batch mode of its unit of work."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -56,9 +58,12 @@ from sync_server.services.calendar import (
     add_appointments,
     appointment_values,
     clinic_zone,
+    config_version,
     load_state,
+    patient_record,
     read_longest_block,
 )
+from sync_server.services.calendar.queries import PATIENTS
 from sync_server.services.events import appointment_event
 from sync_server.services.unit_of_work import UnitOfWork, unit_of
 from sync_server.waitlist.no_shows import fed_policy
@@ -103,6 +108,7 @@ class PushRun:
     #: see :func:`prepare_run`).
     keys: frozenset[str] = frozenset()
     version: int = 0
+    config_version: int = 0
 
     def flush(self, session: Session) -> None:
         """Write the staged rows (many per statement): new appointments, new values of
@@ -252,7 +258,8 @@ def prepare_run(
     if not days:
         return
     keys |= _quota_keys(session, org, clinic_id, days)
-    if previous is not None and _keep(session, org, previous, clinic_id, keys, days):
+    if previous is not None and _keep(session, org, previous, clinic_id, keys, days,
+                                      patients):
         uow.run = previous
         fresh = [i for i in (b.appointment_id for b in bookings) if i not in previous.checked]
         previous.checked.update(fresh)
@@ -269,7 +276,8 @@ def prepare_run(
     wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
     run = uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
                             _existing(session, ids), keys=frozenset(keys),
-                            version=_version(session, org))
+                            version=_version(session, org),
+                            config_version=config_version(session, org))
     _lock_changed(session, run, changed)
 
 
@@ -316,20 +324,61 @@ def _version(session: Session, org: str) -> int:
 
 def _keep(
     session: Session, org: str, previous: PushRun, clinic_id: str, keys: set[str],
-    days: list[date],
+    days: list[date], patients: set[str],
 ) -> bool:
-    """Lock ``previous``'s keys; whether its state holds for a run needing ``keys`` on
-    ``days`` (it covers them, and nothing was written in the organization since it was
-    true). On ``False`` the locks taken stay: the caller locks what it needs and reads."""
-    scope = previous.scope
-    if (scope.clinic_id != clinic_id or not keys <= previous.keys
-            or min(days) < scope.first_day or max(days) > scope.last_day):
+    """Lock ``previous``'s keys and ``keys``; whether its state holds for a run needing
+    ``keys`` on ``days`` (it covers them, and nothing was written in the organization
+    since it was true). Patients and resources it lacks are taken in when the
+    organization has one clinic: the state then holds every appointment of its days
+    already, only the new patients' records are read. On ``False`` the locks taken
+    stay: the caller locks what it needs and reads."""
+    scope, state = previous.scope, previous.state
+    extra = keys - previous.keys
+    if (scope.clinic_id != clinic_id or min(days) < scope.first_day
+            or max(days) > scope.last_day):
         return False
-    lock_resources(session, previous.keys)
-    if _version(session, org) != previous.version:
+    if extra and (len(state.clinics) != 1
+                  or not all(k in patients or k in state.resources for k in extra)):
         return False
+    lock_resources(session, previous.keys | keys)
+    if _version(session, org) != previous.version \
+            or config_version(session, org) != previous.config_version:
+        return False
+    new = sorted(extra & patients)
+    if new:
+        state.patients.update((p.id, p) for p in map(patient_record, session.scalars(
+            PATIENTS, {"org": org, "ids": new})))
+    if extra:
+        previous.keys |= extra
+        previous.scope = replace(scope, patient_ids=scope.patient_ids | frozenset(new),
+                                 resource_ids=scope.resource_ids | (extra - patients))
     previous.appointment_rows, previous.updated_rows, previous.occupation_rows = {}, {}, {}
     return True
+
+
+#: The state of each desk's last push run, for its next push (a desk pushes its backlog
+#: a page at a time): kept per organization and desk, the latest few; taken out while a
+#: push uses it. :func:`prepare_run` keeps it only while nothing else was written since.
+_KEPT: OrderedDict[tuple[str, str], PushRun] = OrderedDict()
+_KEPT_RUNS = 8
+_KEPT_LOCK = threading.Lock()
+
+
+def take_kept_run(org: str, client_id: str) -> PushRun | None:
+    """The state the desk's last push left (:func:`keep_run`), if any; it is the
+    caller's now."""
+    with _KEPT_LOCK:
+        return _KEPT.pop((org, client_id), None)
+
+
+def keep_run(org: str, client_id: str, run: PushRun | None) -> None:
+    """Keep the state a push's last run committed for the desk's next push."""
+    if run is None:
+        return
+    with _KEPT_LOCK:
+        _KEPT[(org, client_id)] = run
+        while len(_KEPT) > _KEPT_RUNS:
+            _KEPT.popitem(last=False)
 
 
 def finish_run(session: Session, org: str) -> PushRun | None:
@@ -501,7 +550,10 @@ def _check_in_run(
     session: Session, run: PushRun, command: Command, now: datetime, policy: Policy
 ) -> Accepted | Refused:
     """The rules on the run's state; a refusal that offers alternatives is judged again
-    with them, on the state widened to their horizon."""
+    with them, on the state widened to their horizon (once widened, judged with them at
+    once: the rules search alternatives only for a refusal that offers them)."""
+    if run.wide:
+        return check(command, run.state, now, policy)
     outcome = check(command, run.state, now, replace(policy, max_alternatives=0))
     if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES \
             and policy.max_alternatives:
