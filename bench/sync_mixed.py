@@ -146,10 +146,19 @@ class Backlog:
         self.add("appointment.book", args)
 
     def probes(self, size: int, first_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """``size`` bookings that fit (spare slots) and ``size`` that clash, numbered on."""
-        accepted = [{"id": first_id + n, "name": "appointment.book", "client_time": self.queued,
-                     "args": self.booking(*self.spare[n], self.rng.choice(self.patients))}
-                    for n in range(size)]
+        """``size`` bookings that fit (spare slots, patients free then) and ``size`` that
+        clash, numbered on."""
+        busy = {(a["patient_id"], a["start"]) for a in self.active.values()}
+        accepted = []
+        for n in range(size):
+            provider, start = self.spare[n]
+            patient = self.rng.choice(self.patients)
+            while (patient, start.isoformat()) in busy:
+                patient = self.rng.choice(self.patients)
+            busy.add((patient, start.isoformat()))
+            accepted.append({"id": first_id + n, "name": "appointment.book",
+                             "client_time": self.queued,
+                             "args": self.booking(provider, start, patient)})
         taken = list(self.active.values())
         refused = []
         for n in range(size):

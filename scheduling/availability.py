@@ -15,6 +15,7 @@ stepping through it.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +30,7 @@ from scheduling.errors import InvalidIntervalError, UnknownIdError
 from scheduling.model import AppointmentType
 from scheduling.refusals import RefusalCode as R
 from scheduling.state import CalendarState
-from scheduling.timeutil import local_date, require_aware, zone
+from scheduling.timeutil import day_bounds, local_date, require_aware, zone
 
 #: An actor allowed to see and book everything; availability is about the calendar,
 #: not about who asks, unless a caller passes its own actor (e.g. an online patient).
@@ -500,10 +501,23 @@ def _nearest_for_provider(
                                             policy, actor, ignore=ignore):
                 if slot.start == wanted.start and slot.room_id == wanted.room_id:
                     continue
-                found.append((abs(slot.start.timestamp() - target), slot))
+                gap = abs(slot.start.timestamp() - target)
+                # A day's slots come in time order: past the wanted start, each is
+                # further off than the last; once beyond the nearest ``limit`` found,
+                # so is the rest of the day.
+                if slot.start.timestamp() > target and len(found) >= limit \
+                        and gap > heapq.nsmallest(limit, (g for g, _ in found))[-1]:
+                    break
+                found.append((gap, slot))
         found.sort(key=lambda pair: (pair[0], pair[1].start))
-        # Slots on days further away are at least ``distance`` days off.
-        if len(found) >= limit and found[limit - 1][0] <= distance * 86400:
+        # Slots on days further away start before this search's first local day or
+        # from the day after its last: at least ``beyond`` seconds off.
+        first = day_bounds(day - timedelta(days=distance), clinic.time_zone)[0]
+        after = day_bounds(day + timedelta(days=distance + 1), clinic.time_zone)[0]
+        beyond = max(min(target - first.timestamp(), after.timestamp() - target),
+                     distance * 86400.0)
+        if len(found) >= limit and (found[limit - 1][0] < beyond
+                                    or found[limit - 1][0] <= distance * 86400):
             break
     return [slot for _, slot in found[:limit]]
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus
+from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus, Patient
 from scheduling.reminders import after_quiet_hours, reminder_due
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
@@ -61,7 +61,7 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
     after = change.after
     if after.start <= now and not isinstance(change, AppointmentCancelled):
         return  # the desk editing the past: nobody is told
-    patient = session.get(db.Patient, change.patient_id)
+    patient = _patient(uow, change.patient_id)
     if patient is None:
         return
     clinic = session.get(db.Clinic, after.clinic_id)
@@ -113,6 +113,13 @@ def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
     if found is None:
         found = uow.known[key] = policy_of(uow.session, organization_id)
     return found
+
+
+def _patient(uow: UnitOfWork, patient_id: str) -> db.Patient | Patient | None:
+    """The patient (their contact preference and reminders opt-out); a sync push run's
+    state holds the patients it books for, read once per run, not once per booking."""
+    known = uow.run.patient(patient_id) if uow.run is not None else None
+    return known if known is not None else uow.session.get(db.Patient, patient_id)
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

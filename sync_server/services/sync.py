@@ -26,8 +26,10 @@ Bookings, moves, resizes, cancels and status changes of a run take a fast path
 (:func:`booking.prepare_run`): the run locks everything they may occupy, loads
 one calendar state for them (kept for the push's next run when nothing else was
 written meanwhile), judges each in memory with the same rules — refusals and their
-alternatives included — keeps that state current, and writes new bookings' rows many
-per statement before the run commits (or before any other kind of mutation runs).
+alternatives included — keeps that state current, and writes the rows of new bookings,
+moves, resizes and cancels many per statement before the run commits (or before any
+other kind of mutation that reads appointments runs). A run prepares the next mutations
+it is likely to reach in its time (:data:`MIN_RUN`), decoded on first use.
 On PostgreSQL the exclusion constraint still guards those rows; if it ever refused
 one, the run would be rolled back and the push go on one mutation per savepoint.
 
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -127,6 +130,8 @@ CHUNK = 1000
 #: A run that has worked this long commits after the mutation in hand; the rest of the
 #: push goes on in a new run (measured: 1,000 plain bookings take about 0.4 s here).
 RUN_SECONDS = 0.5
+#: A run after one that ended on time prepares at least this many mutations.
+MIN_RUN = 100
 #: A push that has worked this long answers after the run in hand with what it
 #: processed (``last_mutation_id``); the desk sends the rest in its next push. Well
 #: under the desk's 10 s read timeout, so a slow backlog never makes the desk retry.
@@ -192,12 +197,14 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
     mutations = list(request.mutations)
     started = time.monotonic()
     actors, hidden = _actors(session, device, mutations)
-    decoded = _decode(actors, mutations)
-    kept: booking.PushRun | None = None  # the previous run's state (see prepare_run)
+    decoded = _Decoded(actors)
+    # the previous run's state (see prepare_run), at first the desk's last push's
+    kept = booking.take_kept_run(device.organization_id, device.client_id)
     fast = True
     first = 0
+    size = CHUNK
     while first < len(mutations):
-        chunk = mutations[first:first + CHUNK]
+        chunk = mutations[first:first + size]
         try:
             last, done, kept = _push_run(session, device, chunk, decoded, actors, now,
                                          kept, batch=fast, hidden=hidden)
@@ -216,8 +223,12 @@ def push(session: Session, device: DeskDevice, request: PushRequest, now: dateti
             raise _failed(session, device, error, last) from error
         results += done
         first += len(done)
+        # The next run prepares about twice what this one got through in its time (see
+        # RUN_SECONDS): preparing mutations a run never reaches is wasted work.
+        size = CHUNK if len(done) == len(chunk) else min(CHUNK, max(MIN_RUN, 2 * len(done)))
         if time.monotonic() - started > PUSH_SECONDS:
             break  # answer now; the desk pushes the rest
+    booking.keep_run(device.organization_id, device.client_id, kept)
     if last is None:
         last = last_mutation_id(session, device.client_id)
     return PushResult(last, tuple(results))
@@ -246,13 +257,13 @@ def _outage(error: Exception) -> bool:
 
 def _push_run(
     session: Session, device: DeskDevice, mutations: list[Mutation],
-    decoded: dict[int, intents.DecodedIntent], actors: dict[str | None, Actor],
+    decoded: _Decoded, actors: dict[str | None, Actor],
     now: datetime, kept: booking.PushRun | None, *, batch: bool,
     hidden: dict[str | None, frozenset[str]],
 ) -> tuple[int, list[MutationResult], booking.PushRun | None]:
     """Process ``mutations`` (or the first ones, see :func:`push`; ``decoded``: those
-    that could be read) in one transaction and commit; (last id, results of the mutations
-    processed, the run's shared state for the next run)."""
+    that can be read, decoded on first use) in one transaction and commit; (last id,
+    results of the mutations processed, the run's shared state for the next run)."""
     results: list[MutationResult] = []
     started = time.monotonic()
     session.expire_all()
@@ -261,8 +272,8 @@ def _push_run(
             last = _lock_client(session, device)
             if batch:
                 booking.prepare_run(session, device.organization_id,
-                                    [decoded[m.id].request for m in mutations
-                                     if m.id > last and m.id in decoded], PUSH_POLICY, kept)
+                                    decoded.requests(m for m in mutations if m.id > last),
+                                    PUSH_POLICY, kept)
             for mutation in mutations:
                 if mutation.id <= last:
                     results.append(MutationResult(mutation.id, "skipped"))
@@ -274,7 +285,7 @@ def _push_run(
                     raise MutationGap(last, mutation.id)
                 try:
                     status, code = _process(session, device, mutation, now,
-                                            actors[mutation.user_id], decoded.get(mutation.id),
+                                            actors[mutation.user_id], decoded.get(mutation),
                                             hidden=hidden.get(mutation.user_id, frozenset()))
                 except booking.LockBusy:
                     break  # commit what came before; a new run starts with this mutation
@@ -294,18 +305,26 @@ def _push_run(
     return last, results, kept
 
 
-def _decode(
-    actors: dict[str | None, Actor], mutations: list[Mutation]
-) -> dict[int, intents.DecodedIntent]:
-    """The readable mutations among ``mutations``, decoded, by id."""
-    found = {}
-    for mutation in mutations:
-        try:
-            found[mutation.id] = intents.decode(mutation.name, mutation.args,
-                                                actors[mutation.user_id])
-        except SchedulingInputError:
-            continue
-    return found
+class _Decoded:
+    """The push's mutations decoded on first use (a push's runs may not reach them all),
+    by id; ``None`` for one that cannot be read."""
+
+    def __init__(self, actors: dict[str | None, Actor]) -> None:
+        self.actors = actors
+        self.found: dict[int, intents.DecodedIntent | None] = {}
+
+    def get(self, mutation: Mutation) -> intents.DecodedIntent | None:
+        if mutation.id not in self.found:
+            try:
+                self.found[mutation.id] = intents.decode(mutation.name, mutation.args,
+                                                         self.actors[mutation.user_id])
+            except SchedulingInputError:
+                self.found[mutation.id] = None
+        return self.found[mutation.id]
+
+    def requests(self, mutations: Iterable[Mutation]) -> list[object]:
+        """The requests of those of ``mutations`` that can be read, in order."""
+        return [found.request for found in map(self.get, mutations) if found is not None]
 
 
 def _actors(
@@ -387,6 +406,8 @@ def _process(
 ) -> tuple[str, str | None]:
     ref = MutationRef(device.client_id, mutation.id, mutation.name, dict(mutation.args))
     caller = Caller(device.organization_id, actor, _audit_actor(device, actor), ref)
+    if hidden:  # the appointment's row is read: write what the run staged
+        booking.settle_run(session)
     outside = _outside_department(session, mutation.args, hidden)
     if outside is not None:
         # As the REST API: another department's records do not exist for this user.
@@ -406,6 +427,12 @@ def _process(
         if result is not None:
             return ("applied", None) if result.refused is None else \
                 ("refused", result.refused.code.value)
+    elif isinstance(decoded.request, booking.STAGED_CHANGES):
+        result = booking.change_in_run(session, caller, decoded.request, now, PUSH_POLICY)
+        if result is not None:
+            return ("applied", None) if result.refused is None else \
+                ("refused", result.refused.code.value)
+        booking.before_other(session, decoded.request)
     else:
         booking.before_other(session, decoded.request)
     # A savepoint that rolls back forgets the versions, changes, audit entries and events

@@ -7,8 +7,8 @@ of cosmicpython's unit of work, chapter 6):
 * batch mode (:meth:`UnitOfWork.run_batch`, sync push): the kept configuration rows
   and lookups (``known``), whether the run already holds locks (``holding``), and
   the push run's shared calendar state (``run``);
-* the buffers of a batch: versions counted in memory, change-log rows and audit
-  chains, written by the one :meth:`UnitOfWork.flush` before the commit;
+* the buffers of a batch: versions counted in memory, change-log and conflict rows and
+  audit chains, written by the one :meth:`UnitOfWork.flush` before the commit;
 * whether the transaction wrote configuration (then the kept configuration is not
   used);
 * the versions bumped (for the poke after commit) and the events emitted
@@ -34,9 +34,10 @@ from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from sync_server.db.bulk import insert_rows
-from sync_server.db.models import AuditEntry, AuditHead, ChangeLogEntry, OrgVersion
+from sync_server.db.models import AuditEntry, AuditHead, ChangeLogEntry, Conflict, OrgVersion
 
 if TYPE_CHECKING:
+    from scheduling.model import Patient
     from sync_server.services.events import Event
 
 #: PostgreSQL channel of the version notifications (payload ``'<org>:<version>'``).
@@ -48,6 +49,10 @@ class StagedRun(Protocol):
     """A push run's shared state (:class:`sync_server.services.booking.PushRun`)."""
 
     def flush(self, session: Session) -> None: ...
+
+    def patient(self, patient_id: str) -> Patient | None:
+        """The patient as it stands, when the run's state holds it (the run holds its
+        lock: event handlers read it here instead of from the database)."""
 
 
 @dataclass(slots=True)
@@ -67,6 +72,7 @@ class _Mark:
 
     versions: dict[str, list[int]] | None
     changes: int
+    conflicts: int
     chains: dict[str, tuple[int, str, int]] | None
     events: int
     refusals: int
@@ -93,6 +99,8 @@ class UnitOfWork:
     batch_versions: dict[str, list[int]] | None = None
     #: Batch: change-log rows not inserted yet.
     change_rows: list[dict[str, Any]] | None = None
+    #: Batch: refused mutations' conflict rows not inserted yet (only pull reads them).
+    conflict_rows: list[dict[str, Any]] | None = None
     #: Batch: the audit chains appended to.
     audit_chains: dict[str, AuditChain] | None = None
     #: The version of each organization's latest change in this transaction.
@@ -138,6 +146,7 @@ class UnitOfWork:
         self.batch, self.holding, self.run = True, False, None
         self.known, self.kept_rows = {}, []
         self.batch_versions, self.change_rows, self.audit_chains = {}, [], {}
+        self.conflict_rows = []
 
         def keep_row(_session: Session, instance: Any) -> None:
             if isinstance(instance, keep):
@@ -153,6 +162,7 @@ class UnitOfWork:
             self.batch, self.holding, self.run = False, False, None
             self.known, self.kept_rows = {}, []
             self.batch_versions = self.change_rows = self.audit_chains = None
+            self.conflict_rows = None
 
     def drop_run(self) -> None:
         """Write what the push run staged and forget its shared state."""
@@ -169,6 +179,9 @@ class UnitOfWork:
         if self.change_rows:
             insert_rows(self.session, ChangeLogEntry, self.change_rows)
             self.change_rows.clear()
+        if self.conflict_rows:
+            insert_rows(self.session, Conflict, self.conflict_rows)
+            self.conflict_rows.clear()
         if self.batch_versions:
             for organization_id, (first, last) in self.batch_versions.items():
                 if last != first:
@@ -242,7 +255,8 @@ class UnitOfWork:
         versions = None
         if self.batch_versions is not None:
             versions = {org: list(pair) for org, pair in self.batch_versions.items()}
-        return _Mark(versions, len(self.change_rows or ()), chains, len(self.events),
+        return _Mark(versions, len(self.change_rows or ()), len(self.conflict_rows or ()),
+                     chains, len(self.events),
                      len(self.refusals))
 
     def _restore(self, marked: _Mark) -> None:
@@ -253,6 +267,8 @@ class UnitOfWork:
             self.batch_versions.update(marked.versions)
         if self.change_rows is not None:
             del self.change_rows[marked.changes:]
+        if self.conflict_rows is not None:
+            del self.conflict_rows[marked.conflicts:]
         if self.audit_chains is not None and marked.chains is not None:
             for org in list(self.audit_chains):
                 if org not in marked.chains:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from scheduling.model import AppointmentStatus
 from sync_server.db import models as db
 from sync_server.notifications.outbox import _change_time as change_time
-from sync_server.services.calendar.config_cache import kept_config
+from sync_server.services.calendar.config_cache import Config, kept_config
 from sync_server.services.events import AppointmentBooked
 from sync_server.services.unit_of_work import UnitOfWork
 from sync_server.telemedicine.models import ProviderVideoLink, TelemedicineSettings, VideoRoom
@@ -45,14 +45,26 @@ def open_video_room(uow: UnitOfWork, change: AppointmentBooked) -> None:
     from the kept configuration: a booking reads no configuration table)."""
     if change.appointment_type_id is None:
         return
-    kind = kept_config(uow.session, change.organization_id, change.clinic_id,
-                       ()).appointment_type(change.appointment_type_id)
+    kind = _config(uow, change.organization_id, change.clinic_id).appointment_type(
+        change.appointment_type_id)
     if kind is None or not kind.telemedicine:
         return
     if uow.session.get(VideoRoom, change.appointment_id) is None:
         uow.session.add(VideoRoom(appointment_id=change.appointment_id,
                                   organization_id=change.organization_id,
                                   room=new_room_name(), created_at=change_time(uow)))
+
+
+def _config(uow: UnitOfWork, org: str, clinic_id: str) -> Config:
+    """:func:`kept_config`; a sync push run asks it once per clinic, not once per booking
+    (a push run writes no configuration unless ``config_written`` says so)."""
+    if not uow.batch or uow.config_written:
+        return kept_config(uow.session, org, clinic_id, ())
+    key = ("config", org, clinic_id)
+    found: Config | None = uow.known.get(key)
+    if found is None:
+        found = uow.known[key] = kept_config(uow.session, org, clinic_id, ())
+    return found
 
 
 def video_url(session: Session, appointment_id: str) -> str | None:

@@ -79,9 +79,13 @@ def note_freed_slot(uow: UnitOfWork, change: AppointmentChanged) -> None:
     """The handler (see the module doc)."""
     session, now = uow.session, change_time(uow)
     after = change.after
-    watched = _providers_with_open_slots(uow, change.organization_id)
-    if _occupies(after) and (watched is None or after.provider_id in watched):
+    watched = _open_slots(uow, change.organization_id)
+    if _occupies(after) and (watched is None or _overlaps(watched, after)):
         _take_overlapping(session, change.organization_id, after, change.appointment_id, now)
+        if watched is not None:  # those overlapping are taken now
+            watched[after.provider_id] = [
+                (start, end) for start, end in watched[after.provider_id]
+                if not (start < after.end and end > after.start)]
     before = change.before
     if before is None or not _occupies(before):
         return
@@ -97,7 +101,7 @@ def note_freed_slot(uow: UnitOfWork, change: AppointmentChanged) -> None:
     if reason is None or start >= before.end or before.end <= now:
         return
     if watched is not None:
-        watched.add(before.provider_id)
+        watched.setdefault(before.provider_id, []).append((max(start, now), before.end))
     session.add(FreedSlot(
         id=str(uuid.uuid4()), organization_id=change.organization_id,
         clinic_id=before.clinic_id, provider_id=before.provider_id, room_id=before.room_id,
@@ -106,19 +110,32 @@ def note_freed_slot(uow: UnitOfWork, change: AppointmentChanged) -> None:
         next_check_at=now, created_at=now, updated_at=now))
 
 
-def _providers_with_open_slots(uow: UnitOfWork, org: str) -> set[str] | None:
-    """In a sync push run: the providers with an open freed slot, read once per run (a
-    booking of another provider takes no slot, so needs no query); otherwise ``None``."""
+#: Open freed slots (start, end) by provider.
+OpenSlots = dict[str, list[tuple[datetime, datetime]]]
+
+
+def _open_slots(uow: UnitOfWork, org: str) -> OpenSlots | None:
+    """In a sync push run: the open freed slots of each provider, read once per run and
+    kept current by this handler (a booking overlapping none takes none, so needs no
+    query; the run's locks keep other writers off its providers' slots); otherwise
+    ``None``."""
     if not uow.batch:
         return None
-    key = ("providers_with_open_slots", org)
-    found: set[str] | None = uow.known.get(key)
+    key = ("open_freed_slots", org)
+    found: OpenSlots | None = uow.known.get(key)
     if found is None:
-        found = uow.known[key] = set(uow.session.scalars(
-            select(FreedSlot.provider_id).distinct().where(
-                FreedSlot.organization_id == org,
-                FreedSlot.state.in_(("pending", "offering")))))
+        found = uow.known[key] = {}
+        for provider_id, start, end in uow.session.execute(
+                select(FreedSlot.provider_id, FreedSlot.start_at, FreedSlot.end_at).where(
+                    FreedSlot.organization_id == org,
+                    FreedSlot.state.in_(("pending", "offering")))):
+            found.setdefault(provider_id, []).append((start, end))
     return found
+
+
+def _overlaps(slots: OpenSlots, placement: Placement) -> bool:
+    return any(start < placement.end and end > placement.start
+               for start, end in slots.get(placement.provider_id, ()))
 
 
 def _occupies(placement: Placement) -> bool:

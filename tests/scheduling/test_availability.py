@@ -169,3 +169,42 @@ def test_the_earliest_slots_of_one_provider_are_only_theirs_and_start_after_the_
     assert {slot.provider_id for slot in earliest} == {DR_CRUZ}
     assert all(slot.start >= wall(MONDAY, 16) for slot in earliest)
     assert earliest == sorted(earliest, key=lambda s: s.start)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_nearest_same_provider_alternatives_are_those_of_a_search_of_every_day(
+    seed: int,
+) -> None:
+    """The same provider's nearest free times stop being searched as soon as nothing
+    further can be nearer: the answer is the one of enumerating every slot of every day
+    of the horizon and keeping the nearest (ties by start)."""
+    import random
+
+    from scheduling import placement as pl
+    from scheduling.availability import _nearest_for_provider, _provider_day_slots
+    from scheduling.commands import Policy
+    from tests.scheduling.calendar_fixtures import STAFF
+
+    rng = random.Random(seed)
+    state = clinic_state()
+    for _ in range(rng.randint(0, 60)):  # a busy week for Dr Adams, some of it overlapping
+        day = MONDAY + timedelta(days=rng.randint(0, 4))
+        start = wall(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
+        state.put_appointment(existing(DR_ADAMS, start, rng.choice((15, 30, 60, 90))))
+    day = MONDAY + timedelta(days=rng.randint(1, 3))
+    start = wall(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
+    wanted = pl.Placement(CLINIC, "pat-1", CONSULT, DR_ADAMS, start,
+                          start + timedelta(minutes=30))
+    policy = Policy(alternatives_horizon_days=rng.choice((1, 2, 5)),
+                    max_alternatives=rng.choice((1, 3, 5)))
+    found = _nearest_for_provider(state, wanted, timedelta(minutes=30), NOW, STAFF, policy, (),
+                                  policy.max_alternatives)
+    query = SlotQuery(CLINIC, CONSULT, day, day, (DR_ADAMS,),
+                      duration=timedelta(minutes=30), patient_id="pat-1")
+    every = [slot for offset in range(-policy.alternatives_horizon_days,
+                                      policy.alternatives_horizon_days + 1)
+             for slot in _provider_day_slots(state, query, DR_ADAMS,
+                                             day + timedelta(days=offset), NOW, policy, STAFF)
+             if not (slot.start == wanted.start and slot.room_id == wanted.room_id)]
+    every.sort(key=lambda slot: (abs((slot.start - start).total_seconds()), slot.start))
+    assert found == every[:policy.max_alternatives]

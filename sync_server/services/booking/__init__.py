@@ -36,7 +36,7 @@ Where each part lives: :mod:`.appointments` (book, change), :mod:`.series` (recu
 :mod:`.records` (waitlist, patients, blockouts), :mod:`.locks` (lock planning),
 :mod:`.judging` (state and rules under the locks), :mod:`.occupancy` (rows, occupations
 and the events of an accepted change), :mod:`.outcomes` (results, refusals, audit and
-conflicts), :mod:`.push_run` (the sync push fast path).
+conflicts), :mod:`.push_run` and :mod:`.push_run_changes` (the sync push fast path).
 """
 
 from __future__ import annotations
@@ -68,9 +68,12 @@ from sync_server.services.booking.push_run import (
     drop_run,
     finish_run,
     holding,
+    keep_run,
     prepare_run,
     settle_run,
+    take_kept_run,
 )
+from sync_server.services.booking.push_run_changes import STAGED_CHANGES, change_in_run
 from sync_server.services.booking.records import (
     blockout_create,
     blockout_delete,
@@ -93,6 +96,7 @@ __all__ = [
     "CHANGE_COMMANDS",
     "MAX_DAY_LOCKS",
     "RUN_DAYS",
+    "STAGED_CHANGES",
     "BookingResult",
     "Caller",
     "DuplicateId",
@@ -111,12 +115,14 @@ __all__ = [
     "book_visit",
     "cancel_visit",
     "change",
+    "change_in_run",
     "change_type_and_notes",
     "drop_run",
     "edit_recurring",
     "finish_run",
     "holding",
     "json_params",
+    "keep_run",
     "move_visit",
     "patient_create",
     "patient_update",
@@ -125,6 +131,7 @@ __all__ = [
     "record_conflict",
     "set_encounter",
     "settle_run",
+    "take_kept_run",
     "visit_parts",
     "waitlist_add",
     "waitlist_book",

@@ -127,12 +127,17 @@ def record_conflict(
     session: Session, org: str, mutation: MutationRef, code: str, message_id: str,
     params: dict[str, Any], alternatives: list[dict[str, Any]], version: int, now: datetime,
 ) -> None:
-    """Keep a refused mutation for the desk's conflict inbox (served by pull)."""
-    session.add(db.Conflict(
-        id=_new_id(), organization_id=org, client_id=mutation.client_id,
-        mutation_id=mutation.mutation_id, name=mutation.name, args=mutation.args, code=code,
-        message_id=message_id, params=params, alternatives=alternatives,
-        created_version=version, created_at=now))
+    """Keep a refused mutation for the desk's conflict inbox (served by pull; a batch
+    inserts its conflicts when it flushes)."""
+    row = {"id": _new_id(), "organization_id": org, "client_id": mutation.client_id,
+           "mutation_id": mutation.mutation_id, "name": mutation.name, "args": mutation.args,
+           "code": code, "message_id": message_id, "params": params,
+           "alternatives": alternatives, "created_version": version, "created_at": now}
+    pending = unit_of(session).conflict_rows
+    if pending is not None:
+        pending.append(row)
+        return
+    session.add(db.Conflict(**row))
 
 
 def _done(

@@ -3,14 +3,17 @@ and the batch mode of its unit of work."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from scheduling import model
 from scheduling.audit import audit_record
@@ -33,6 +36,7 @@ from scheduling.rules import check
 from scheduling.state import CalendarState
 from sync_server.db import models as db
 from sync_server.db.bulk import insert_rows
+from sync_server.db.bulk import table as table_of
 from sync_server.db.session import lock_resources
 from sync_server.services.booking.judging import _KEEP_IN_BATCH, _refresh
 from sync_server.services.booking.locks import (
@@ -54,9 +58,12 @@ from sync_server.services.calendar import (
     add_appointments,
     appointment_values,
     clinic_zone,
+    config_version,
     load_state,
+    patient_record,
     read_longest_block,
 )
+from sync_server.services.calendar.queries import PATIENTS
 from sync_server.services.events import appointment_event
 from sync_server.services.unit_of_work import UnitOfWork, unit_of
 from sync_server.waitlist.no_shows import fed_policy
@@ -82,9 +89,17 @@ class PushRun:
     #: Appointment ids looked up at the start of the run, and those among them that exist.
     checked: set[str]
     existing: set[str]
-    #: Rows of bookings accepted by :func:`book_in_run` not written yet (see :meth:`flush`).
-    appointment_rows: list[dict[str, Any]] = field(default_factory=list)
-    occupation_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows staged by :meth:`stage` not written yet (see :meth:`flush`): new appointments
+    #: by id, new values of existing ones by id, and each staged appointment's
+    #: occupations (its old ones, for an existing appointment, are deleted first).
+    appointment_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updated_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    occupation_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The ``overridden`` flag of appointments the run may change on its state (read
+    #: under its locks, or written by the run); one missing takes the usual path.
+    overridden: dict[str, bool] = field(default_factory=dict)
+    #: The appointments whose locks this run holds (:func:`_lock_changed`).
+    locked: set[str] = field(default_factory=set)
     #: The state holds the appointments of the alternatives' horizon around ``scope``
     #: too (read on the first refusal that offers alternatives, :meth:`widen`).
     wide: bool = False
@@ -93,21 +108,63 @@ class PushRun:
     #: see :func:`prepare_run`).
     keys: frozenset[str] = frozenset()
     version: int = 0
+    config_version: int = 0
 
     def flush(self, session: Session) -> None:
-        """Write the staged rows (many per statement). On PostgreSQL the exclusion
-        constraint still guards every occupation: one it refuses means the run's state
-        was wrong; the ``IntegrityError`` makes sync push roll the whole run back and
-        process it again one mutation at a time."""
-        if not self.appointment_rows:
+        """Write the staged rows (many per statement): new appointments, new values of
+        existing ones, then their old occupations go and the new ones come. On
+        PostgreSQL the exclusion constraint still guards every occupation: one it
+        refuses means the run's state was wrong; the ``IntegrityError`` makes sync push
+        roll the whole run back and process it again one mutation at a time."""
+        if not (self.appointment_rows or self.updated_rows):
             return
-        appointments, occupations = self.appointment_rows, self.occupation_rows
-        self.appointment_rows, self.occupation_rows = [], []
+        appointments, updated = list(self.appointment_rows.values()), self.updated_rows
+        occupations = [row for rows in self.occupation_rows.values() for row in rows]
+        self.appointment_rows, self.updated_rows, self.occupation_rows = {}, {}, {}
         insert_rows(session, db.Appointment, appointments)
+        if updated:
+            session.execute(_UPDATE_APPOINTMENT, list(updated.values()))
+            vacated = sorted(updated)
+            for first in range(0, len(vacated), 500):
+                session.execute(_VACATE, {"ids": vacated[first:first + 500]})
+            for appointment_id in vacated:  # a row the session holds is stale now
+                row = session.identity_map.get(identity_key(db.Appointment, appointment_id))
+                if row is not None:
+                    session.expire(row)
         # A plain insert: the run's locks make an overlap impossible, so the exclusion
         # constraint (PostgreSQL) is only the safety net. Its violation aborts the
         # transaction and sync push redoes the run one mutation per transaction.
         insert_rows(session, db.AppointmentResource, occupations)
+
+    def stage(
+        self, org: str, appointment: model.Appointment, kind: model.AppointmentType,
+        now: datetime, *, overridden: bool, new: bool,
+    ) -> None:
+        """Stage ``appointment``'s row (``new``: inserted, else its new values) and its
+        occupations (a type of capacity 1: no group slot is shared), as
+        :func:`~sync_server.services.booking.occupancy._store` writes them; put it into
+        the run's state."""
+        values = appointment_values(appointment, kind, now, overridden=overridden)
+        staged = self.appointment_rows.get(appointment.id)
+        if new:
+            self.appointment_rows[appointment.id] = {
+                "id": appointment.id, "organization_id": org, "created_at": now, **values}
+        elif staged is not None:  # booked earlier in the run, not written yet
+            staged.update(values)
+        else:
+            self.updated_rows[appointment.id] = {"b_id": appointment.id, **values}
+        block_start = appointment.start - kind.buffer_before
+        block_end = appointment.end + kind.buffer_after
+        self.occupation_rows[appointment.id] = [{
+            "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
+            "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
+            "active": appointment.is_active, "overridden": overridden, "group_member": False,
+        } for resource_id in dict.fromkeys(appointment.resource_ids)]
+        self.overridden[appointment.id] = overridden
+        self.booked([appointment])
+
+    def patient(self, patient_id: str) -> model.Patient | None:
+        return self.state.patients.get(patient_id)
 
     def covers(self, scope: Scope) -> bool:
         mine = self.scope
@@ -116,10 +173,14 @@ class PushRun:
                 and scope.resource_ids - scope.patient_ids <= mine.resource_ids)
 
     def booked(self, appointments: Iterable[model.Appointment]) -> None:
+        """Put appointments the run wrote into its state (one written by the usual path
+        has its ``overridden`` flag forgotten: a later change of it takes that path)."""
         for appointment in appointments:
             self.state.put_appointment(appointment)
             self.checked.add(appointment.id)
             self.existing.add(appointment.id)
+            if appointment.id not in self.occupation_rows:
+                self.overridden.pop(appointment.id, None)
 
     def widen(self, session: Session, policy: Policy) -> None:
         """Read the appointments of the alternatives' horizon around the run's days once
@@ -175,11 +236,9 @@ def prepare_run(
     uow.run = None
     wanted = [r for r in requests if type(r) is BookAppointment or isinstance(r, _CHANGES)]
     bookings = [r for r in wanted if isinstance(r, BookAppointment)]
-    if not bookings:
-        return
-    clinic_id = bookings[0].clinic_id
-    tz = clinic_zone(session, org, clinic_id)
-    if tz is None:
+    clinic_id = bookings[0].clinic_id if bookings else _clinic_of(session, org, wanted)
+    tz = clinic_zone(session, org, clinic_id) if clinic_id else None
+    if clinic_id is None or tz is None:
         return
     keys: set[str] = set()
     patients: set[str] = set()
@@ -199,11 +258,13 @@ def prepare_run(
     if not days:
         return
     keys |= _quota_keys(session, org, clinic_id, days)
-    if previous is not None and _keep(session, org, previous, clinic_id, keys, days):
+    if previous is not None and _keep(session, org, previous, clinic_id, keys, days,
+                                      patients):
         uow.run = previous
         fresh = [i for i in (b.appointment_id for b in bookings) if i not in previous.checked]
         previous.checked.update(fresh)
         previous.existing.update(_existing(session, fresh))
+        _lock_changed(session, previous, changed)
         return
     lock_resources(session, keys)
     _refresh(session)
@@ -213,9 +274,38 @@ def prepare_run(
                   appointment_ids=frozenset(changed), resource_ids=frozenset(keys - patients))
     # Dated records (a handful of rows) are read for the alternatives' horizon at once.
     wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
-    uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
-                      _existing(session, ids), keys=frozenset(keys),
-                      version=_version(session, org))
+    run = uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
+                            _existing(session, ids), keys=frozenset(keys),
+                            version=_version(session, org),
+                            config_version=config_version(session, org))
+    _lock_changed(session, run, changed)
+
+
+def _lock_changed(session: Session, run: PushRun, changed: list[str]) -> None:
+    """Try the locks of the appointments the run's changes name (as :func:`change` takes
+    them first; only tried: another writer may hold one and wait for the run's resource
+    locks), and read the ``overridden`` flag of those the run does not know. The run
+    changes on its state only appointments whose lock it holds."""
+    run.locked = set()
+    wanted = sorted(set(changed))
+    if not wanted or not lock_resources(session, wanted, wait=False):
+        return
+    run.locked.update(wanted)
+    unknown = [i for i in wanted if i not in run.overridden]
+    table = db.Appointment
+    for first in range(0, len(unknown), 500):
+        run.overridden.update((row[0], bool(row[1])) for row in session.execute(
+            select(table.id, table.overridden).where(table.id.in_(unknown[first:first + 500]))))
+
+
+def _clinic_of(session: Session, org: str, requests: Sequence[object]) -> str | None:
+    """The clinic of the appointment the first of ``requests`` (changes) names."""
+    if not requests:
+        return None
+    first = requests[0]
+    assert isinstance(first, _CHANGES)
+    return session.scalar(select(db.Appointment.clinic_id).where(
+        db.Appointment.id == first.appointment_id, db.Appointment.organization_id == org))
 
 
 def _existing(session: Session, ids: list[str]) -> set[str]:
@@ -234,20 +324,61 @@ def _version(session: Session, org: str) -> int:
 
 def _keep(
     session: Session, org: str, previous: PushRun, clinic_id: str, keys: set[str],
-    days: list[date],
+    days: list[date], patients: set[str],
 ) -> bool:
-    """Lock ``previous``'s keys; whether its state holds for a run needing ``keys`` on
-    ``days`` (it covers them, and nothing was written in the organization since it was
-    true). On ``False`` the locks taken stay: the caller locks what it needs and reads."""
-    scope = previous.scope
-    if (scope.clinic_id != clinic_id or not keys <= previous.keys
-            or min(days) < scope.first_day or max(days) > scope.last_day):
+    """Lock ``previous``'s keys and ``keys``; whether its state holds for a run needing
+    ``keys`` on ``days`` (it covers them, and nothing was written in the organization
+    since it was true). Patients and resources it lacks are taken in when the
+    organization has one clinic: the state then holds every appointment of its days
+    already, only the new patients' records are read. On ``False`` the locks taken
+    stay: the caller locks what it needs and reads."""
+    scope, state = previous.scope, previous.state
+    extra = keys - previous.keys
+    if (scope.clinic_id != clinic_id or min(days) < scope.first_day
+            or max(days) > scope.last_day):
         return False
-    lock_resources(session, previous.keys)
-    if _version(session, org) != previous.version:
+    if extra and (len(state.clinics) != 1
+                  or not all(k in patients or k in state.resources for k in extra)):
         return False
-    previous.appointment_rows, previous.occupation_rows = [], []
+    lock_resources(session, previous.keys | keys)
+    if _version(session, org) != previous.version \
+            or config_version(session, org) != previous.config_version:
+        return False
+    new = sorted(extra & patients)
+    if new:
+        state.patients.update((p.id, p) for p in map(patient_record, session.scalars(
+            PATIENTS, {"org": org, "ids": new})))
+    if extra:
+        previous.keys |= extra
+        previous.scope = replace(scope, patient_ids=scope.patient_ids | frozenset(new),
+                                 resource_ids=scope.resource_ids | (extra - patients))
+    previous.appointment_rows, previous.updated_rows, previous.occupation_rows = {}, {}, {}
     return True
+
+
+#: The state of each desk's last push run, for its next push (a desk pushes its backlog
+#: a page at a time): kept per organization and desk, the latest few; taken out while a
+#: push uses it. :func:`prepare_run` keeps it only while nothing else was written since.
+_KEPT: OrderedDict[tuple[str, str], PushRun] = OrderedDict()
+_KEPT_RUNS = 8
+_KEPT_LOCK = threading.Lock()
+
+
+def take_kept_run(org: str, client_id: str) -> PushRun | None:
+    """The state the desk's last push left (:func:`keep_run`), if any; it is the
+    caller's now."""
+    with _KEPT_LOCK:
+        return _KEPT.pop((org, client_id), None)
+
+
+def keep_run(org: str, client_id: str, run: PushRun | None) -> None:
+    """Keep the state a push's last run committed for the desk's next push."""
+    if run is None:
+        return
+    with _KEPT_LOCK:
+        _KEPT[(org, client_id)] = run
+        while len(_KEPT) > _KEPT_RUNS:
+            _KEPT.popitem(last=False)
 
 
 def finish_run(session: Session, org: str) -> PushRun | None:
@@ -315,6 +446,12 @@ def _reaches(
 
 
 _EXISTING_IDS = text("SELECT id FROM appointments WHERE id = ANY(:ids)")
+# Built once: an appointment's new values by id (executemany), and the removal of the
+# occupations of appointments whose new ones are staged.
+_UPDATE_APPOINTMENT = update(table_of(db.Appointment)).where(
+    table_of(db.Appointment).c.id == bindparam("b_id"))
+_VACATE = delete(db.AppointmentResource).where(
+    db.AppointmentResource.appointment_id.in_(bindparam("ids", expanding=True)))
 
 
 def drop_run(session: Session) -> None:
@@ -325,11 +462,14 @@ def drop_run(session: Session) -> None:
 
 def before_other(session: Session, request: object) -> None:
     """Before a mutation that is not a plain booking of the run's fast path runs: write
-    what the run staged (it reads and writes the tables). The run's state lives on
-    through a change of an appointment or a patient (:func:`after_other` puts the
-    result into it); anything else may change what it holds (series, waitlist,
-    blockouts), so the run's state is dropped."""
-    if isinstance(request, (*_CHANGES, BookAppointment, PatientCreate, PatientUpdate)):
+    what the run staged when it reads or writes the calendar's tables. The run's state
+    lives on through a change of an appointment or a patient (:func:`after_other` puts
+    the result into it); a patient's create or update reads and writes no appointment,
+    so the staged rows wait; anything else may change what the state holds (series,
+    waitlist, blockouts), so the run's state is dropped."""
+    if isinstance(request, (PatientCreate, PatientUpdate)):
+        return
+    if isinstance(request, (*_CHANGES, BookAppointment)):
         settle_run(session)
     else:
         drop_run(session)
@@ -396,17 +536,7 @@ def book_in_run(
         return None
     appointments = list(outcome.appointments)
     for appointment in appointments:
-        run.appointment_rows.append({
-            "id": appointment.id, "organization_id": org, "created_at": now,
-            **appointment_values(appointment, kind, now, overridden=False)})
-        block_start = appointment.start - kind.buffer_before
-        block_end = appointment.end + kind.buffer_after
-        run.occupation_rows += [{
-            "id": _new_id(), "organization_id": org, "appointment_id": appointment.id,
-            "resource_id": resource_id, "block_start": block_start, "block_end": block_end,
-            "active": appointment.is_active, "overridden": False, "group_member": False,
-        } for resource_id in dict.fromkeys(appointment.resource_ids)]
-    run.booked(appointments)
+        run.stage(org, appointment, kind, now, overridden=False, new=True)
     record = audit_record(command, outcome, now)
     uow = unit_of(session)
     uow.emit(_accepted(caller, now, record.intent, "appointment", record.target, appointments,
@@ -420,7 +550,10 @@ def _check_in_run(
     session: Session, run: PushRun, command: Command, now: datetime, policy: Policy
 ) -> Accepted | Refused:
     """The rules on the run's state; a refusal that offers alternatives is judged again
-    with them, on the state widened to their horizon."""
+    with them, on the state widened to their horizon (once widened, judged with them at
+    once: the rules search alternatives only for a refusal that offers them)."""
+    if run.wide:
+        return check(command, run.state, now, policy)
     outcome = check(command, run.state, now, replace(policy, max_alternatives=0))
     if isinstance(outcome, Refused) and outcome.code in OFFERS_ALTERNATIVES \
             and policy.max_alternatives:
