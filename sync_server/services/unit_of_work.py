@@ -70,6 +70,7 @@ class _Mark:
     chains: dict[str, tuple[int, str, int]] | None
     events: int
     refusals: int
+    deferred: int
 
 
 @dataclass(slots=True, eq=False)
@@ -103,6 +104,10 @@ class UnitOfWork:
     events: list[Event] = field(default_factory=list)
     #: The refusal codes of the intents refused in this transaction, in order.
     refusals: list[str] = field(default_factory=list)
+    #: Deferred bookkeeping (:mod:`sync_server.services.bookkeeping`): the accepted
+    #: changes and audit entries waiting for the one statement before the commit.
+    deferred: list[Any] | None = None
+    deferring_hooked: bool = False
     _listener: Callable[[Session, Any], None] | None = None
 
     # ------------------------------------------------------------------ events
@@ -243,7 +248,7 @@ class UnitOfWork:
         if self.batch_versions is not None:
             versions = {org: list(pair) for org, pair in self.batch_versions.items()}
         return _Mark(versions, len(self.change_rows or ()), chains, len(self.events),
-                     len(self.refusals))
+                     len(self.refusals), len(self.deferred or ()))
 
     def _restore(self, marked: _Mark) -> None:
         # A first version bump or audit head lock inside the savepoint was undone (and
@@ -263,6 +268,8 @@ class UnitOfWork:
                 del chain.pending[pending:]
         del self.events[marked.events:]
         del self.refusals[marked.refusals:]
+        if self.deferred is not None:
+            del self.deferred[marked.deferred:]
         self.drop_run()
 
 
