@@ -12,7 +12,6 @@ and only their SHA-256 is stored, so a database leak does not leak credentials.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import secrets
 from dataclasses import dataclass

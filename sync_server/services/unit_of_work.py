@@ -98,6 +98,8 @@ class UnitOfWork:
     audit_chains: dict[str, AuditChain] | None = None
     #: The version of each organization's latest change in this transaction.
     versions: dict[str, int] = field(default_factory=dict)
+    #: The transaction and the configuration counters it read (:meth:`config_version`).
+    _config_seen: tuple[Any, dict[str, int]] | None = None
     #: The last version bumped per organization (for the poke after commit).
     bumped: dict[str, int] = field(default_factory=dict)
     #: The events emitted in this transaction, in order.
@@ -216,6 +218,19 @@ class UnitOfWork:
         """The transaction rolled back: its versions never happened."""
         self.bumped = {}
         self.versions.clear()
+
+    def config_version(self, organization_id: str, read: Callable[[], int]) -> int:
+        """The organization's configuration counter as this transaction first read it
+        (``read()``): a later read could only be newer, and what was read then holds."""
+        root = self.session.get_transaction()
+        if root is None:
+            return read()
+        if self._config_seen is None or self._config_seen[0] is not root:
+            self._config_seen = (root, {})
+        seen = self._config_seen[1]
+        if organization_id not in seen:
+            seen[organization_id] = read()
+        return seen[organization_id]
 
     # ------------------------------------------------------------------ savepoints
 

@@ -270,7 +270,8 @@ def book_appointment(body: BookBody, user: Creator, session: SessionDep,
     decoded = _decode(intents.APPOINTMENT_BOOK, args, _caller(user).actor)
     assert isinstance(decoded.request, BookAppointment)
     bookkeeping.defer(session)
-    return _answer(session, booking.book(session, _caller(user), decoded.request, now))
+    return _answer(session, booking.book(session, _caller(user), decoded.request, now,
+                                         fresh_id=body.appointment_id is None))
 
 
 @router.post("/appointments/{appointment_id}/details", response_model=ChangeOut,
