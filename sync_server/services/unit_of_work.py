@@ -25,7 +25,7 @@ A session has at most one unit of work (:func:`unit_of`); nothing else keeps sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -98,8 +98,8 @@ class UnitOfWork:
     audit_chains: dict[str, AuditChain] | None = None
     #: The version of each organization's latest change in this transaction.
     versions: dict[str, int] = field(default_factory=dict)
-    #: The transaction and the configuration counters it read (:meth:`config_version`).
-    _config_seen: tuple[Any, dict[str, int]] | None = None
+    #: The transaction and what is kept for it (:meth:`per_transaction`).
+    _per_transaction: tuple[Any, dict[Any, Any]] | None = None
     #: The last version bumped per organization (for the poke after commit).
     bumped: dict[str, int] = field(default_factory=dict)
     #: The events emitted in this transaction, in order.
@@ -219,18 +219,29 @@ class UnitOfWork:
         self.bumped = {}
         self.versions.clear()
 
+    def per_transaction(self) -> dict[Any, Any]:
+        """A dict that lives as long as the session's current transaction (empty in the
+        next one); an empty throw-away one outside a transaction."""
+        root = self.session.get_transaction()
+        if root is None:
+            return {}
+        if self._per_transaction is None or self._per_transaction[0] is not root:
+            self._per_transaction = (root, {})
+        return self._per_transaction[1]
+
     def config_version(self, organization_id: str, read: Callable[[], int]) -> int:
         """The organization's configuration counter as this transaction first read it
         (``read()``): a later read could only be newer, and what was read then holds."""
-        root = self.session.get_transaction()
-        if root is None:
-            return read()
-        if self._config_seen is None or self._config_seen[0] is not root:
-            self._config_seen = (root, {})
-        seen = self._config_seen[1]
-        if organization_id not in seen:
-            seen[organization_id] = read()
-        return seen[organization_id]
+        seen = self.per_transaction()
+        key = ("config_version", organization_id)
+        if key not in seen:
+            seen[key] = read()
+        return int(seen[key])
+
+    def hold(self, rows: Iterable[Any]) -> None:
+        """Keep ORM ``rows`` in the session's identity map (it holds them weakly) until the
+        transaction ends: a handler's ``session.get`` of one then costs no statement."""
+        self.per_transaction().setdefault("held", []).extend(rows)
 
     # ------------------------------------------------------------------ savepoints
 
