@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -432,7 +433,7 @@ def unlock(session: Session, user: User, now: datetime, *, client_address: str |
     return int(paused or 0)
 
 
-def _principal_rows(user_id: str, organization_id: str) -> CompoundSelect:
+def _principal_rows(user_id: str, organization_id: str) -> CompoundSelect[Any]:
     """(kind, a, b, c, flag) rows: ``user`` (email, organization, -, active), ``role``
     (name, permission, department, department-scoped) and ``member`` (department)."""
     text_ = String()
