@@ -109,3 +109,24 @@ def test_a_rolled_back_request_leaves_no_bookkeeping(
     assert len(db.scalars(select(models.AuditEntry.id).where(
         models.AuditEntry.organization_id == booked.org_id)).all()) == entries
     db.rollback()
+
+
+def test_an_entry_hashed_by_the_database_verifies_with_any_text_in_it(
+    booked: Booked, db: Session
+) -> None:
+    """The one statement hashes the canonical JSON in SQL: quotes, backslashes, non-ASCII
+    text and empty fields hash as the Python verifier computes them."""
+    db.rollback()
+    bookkeeping.defer(db)
+    audit.append(db, booked.org_id, at=datetime(2030, 1, 7, 9, 30, 0, 123456, tzinfo=UTC),
+                 actor=audit.Actor(None, "desk-1"), intent="test.intent", outcome="refused",
+                 target_type=None, target_id='a"b\\c', reason="más «raro» \u2603")
+    db.commit()
+    entry = db.scalars(select(models.AuditEntry).where(
+        models.AuditEntry.organization_id == booked.org_id,
+        models.AuditEntry.intent == "test.intent")).one()
+    assert (entry.target_id, entry.reason, entry.actor_device_id) == (
+        'a"b\\c', "más «raro» \u2603", "desk-1")
+    assert audit.entry_hash(entry) == entry.hash
+    assert audit.verify(db, booked.org_id) is None
+    db.rollback()
