@@ -157,10 +157,14 @@ class ServerProcess:
             [sys.executable, "-m", "bench._server", str(fd), str(self.workers)],
             cwd=ROOT, env=self.env, pass_fds=(fd,))
         self.listener.close()
-        self.wait_healthy()
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.__exit__()  # no server left behind
+            raise
         return self
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout

@@ -11,6 +11,7 @@ and only their SHA-256 is stored, so a database leak does not leak credentials.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -172,7 +173,22 @@ def issue_access_token(
 def read_access_token(keys: TokenKeys, token: str, now: datetime, *,
                       audience: str = AUDIENCE) -> AccessClaims:
     """Check algorithm, key, signature, audience, ``iat`` and expiry against ``now``;
-    raise :class:`InvalidTokenError` otherwise."""
+    raise :class:`InvalidTokenError` otherwise. A token whose signature checked out
+    before is not checked again (:func:`_signed_claims` keeps the last few thousand);
+    its times are, on every call."""
+    result = _signed_claims(keys, token, audience)
+    moment = now.timestamp()
+    if moment >= result.expires_at:
+        raise InvalidTokenError("expired")
+    if result.issued_at > moment + CLOCK_SKEW_SECONDS:
+        raise InvalidTokenError("issued in the future")
+    return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_claims(keys: TokenKeys, token: str, audience: str) -> AccessClaims:
+    """The claims of a token signed by one of ``keys`` for ``audience`` (times unchecked).
+    Cached: a refused token raises, and nothing is kept for it."""
     try:
         header = jwt.get_unverified_header(token)
         key = keys.by_id.get(str(header.get("kid")))
@@ -180,16 +196,10 @@ def read_access_token(keys: TokenKeys, token: str, now: datetime, *,
             raise InvalidTokenError("unknown key")
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=list(ALGORITHMS), audience=audience,
-            # exp and iat are checked below against the server's (injectable) clock
+            # exp and iat are checked by the caller against the server's (injectable) clock
             options={"require": ["sub", "org", "aud", "iat", "exp"], "verify_exp": False,
                      "verify_iat": False})
-        result = AccessClaims(str(claims["sub"]), str(claims["org"]), int(claims["iat"]),
-                              int(claims["exp"]), str(claims.get("scope", "")))
+        return AccessClaims(str(claims["sub"]), str(claims["org"]), int(claims["iat"]),
+                            int(claims["exp"]), str(claims.get("scope", "")))
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
         raise InvalidTokenError("malformed, forged or foreign token") from exc
-    moment = now.timestamp()
-    if moment >= result.expires_at:
-        raise InvalidTokenError("expired")
-    if result.issued_at > moment + CLOCK_SKEW_SECONDS:
-        raise InvalidTokenError("issued in the future")
-    return result

@@ -16,8 +16,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    Boolean,
+    CompoundSelect,
+    String,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from sync_server.core.config import Settings
@@ -420,6 +433,26 @@ def unlock(session: Session, user: User, now: datetime, *, client_address: str |
     return int(paused or 0)
 
 
+def _principal_rows(user_id: str, organization_id: str) -> CompoundSelect[Any]:
+    """(kind, a, b, c, flag) rows: ``user`` (email, organization, -, active), ``role``
+    (name, permission, department, department-scoped) and ``member`` (department)."""
+    text_ = String()
+    empty = cast(null(), text_)
+    return union_all(
+        select(literal("user", text_).label("kind"), User.email.label("a"),
+               User.organization_id.label("b"), empty.label("c"), User.active.label("flag"))
+        .where(User.id == user_id),
+        select(literal("role", text_), Role.name, RolePermission.permission,
+               UserRole.department_id, Role.department_scoped)
+        .join(UserRole, UserRole.role_id == Role.id)
+        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+        .where(UserRole.user_id == user_id, Role.organization_id == organization_id),
+        select(literal("member", text_), UserDepartment.department_id, empty, empty,
+               cast(null(), Boolean()))
+        .where(UserDepartment.user_id == user_id),
+    )
+
+
 def find_user(session: Session, organization_id: str, email: str) -> User:
     user = session.scalars(select(User).where(User.organization_id == organization_id,
                                               User.email == email.strip().lower())).first()
@@ -437,20 +470,16 @@ def revoke_all_refresh_tokens(session: Session, user_id: str, now: datetime) -> 
 
 
 def load_principal(session: Session, user_id: str, organization_id: str) -> Principal | None:
-    """The active user's roles and permissions, or None when the account is gone/disabled."""
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.organization_id != organization_id:
+    """The active user's roles and permissions, or None when the account is gone/disabled.
+    One statement (every authenticated request runs it): the user, their roles'
+    permissions and their departments, as tagged rows of one ``UNION ALL``."""
+    found = session.execute(_principal_rows(user_id, organization_id)).all()
+    user = next((row for row in found if row.kind == "user"), None)
+    if user is None or not user.flag or user.b != organization_id:
         return None
-    rows = session.execute(
-        select(Role.name, RolePermission.permission, UserRole.department_id,
-               Role.department_scoped)
-        .join(UserRole, UserRole.role_id == Role.id)
-        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-        .where(UserRole.user_id == user.id, Role.organization_id == organization_id)
-    ).all()
     # A department-scoped role grants its permissions in the user's departments only.
-    members = set(session.scalars(select(UserDepartment.department_id)
-                                  .where(UserDepartment.user_id == user.id)))
+    members = {row.a for row in found if row.kind == "member"}
+    rows = [(row.a, row.b, row.c, row.flag) for row in found if row.kind == "role"]
     roles: set[str] = set()
     org_wide: set[str] = set()
     scoped: dict[str, set[str]] = {}
@@ -465,9 +494,9 @@ def load_principal(session: Session, user_id: str, organization_id: str) -> Prin
         else:
             org_wide.add(permission)
     return Principal(
-        user_id=user.id,
+        user_id=user_id,
         organization_id=organization_id,
-        email=user.email,
+        email=user.a,
         roles=frozenset(roles),
         permissions=frozenset(org_wide),
         department_permissions={p: frozenset(d) for p, d in scoped.items()},

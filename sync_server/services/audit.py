@@ -84,7 +84,14 @@ def append(
     In a batch (:meth:`UnitOfWork.run_batch
     <sync_server.services.unit_of_work.UnitOfWork.run_batch>`) each chain's head is
     locked once and the entries kept in memory until the unit of work's ``flush``."""
-    batch = unit_of(session).audit_chains
+    uow = unit_of(session)
+    if uow.deferred is not None:  # written by the statement before the commit
+        uow.deferred.append({
+            "organization_id": organization_id, "at": at, "actor_user_id": actor.user_id,
+            "actor_device_id": actor.device_id, "intent": intent, "outcome": outcome,
+            "target_type": target_type, "target_id": target_id, "reason": reason})
+        return
+    batch = uow.audit_chains
     chain = batch.get(organization_id) if batch is not None else None
     if chain is None:
         head = session.scalars(

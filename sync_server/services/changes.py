@@ -48,6 +48,10 @@ __all__ = ["NOTIFY_CHANNEL", "bump_version", "record_change"]
 def bump_version(session: Session, organization_id: str) -> int:
     """Increment and return the organization's version (row-locked until commit)."""
     uow = unit_of(session)
+    if uow.deferred is not None:  # the classic order from here on
+        from sync_server.services import bookkeeping
+
+        bookkeeping.flush(uow)
     batch = uow.batch_versions
     if batch is not None and organization_id in batch:
         batch[organization_id][1] += 1

@@ -55,13 +55,20 @@ Handler = Callable[[UnitOfWork, Any], None]
 
 def bump_version(uow: UnitOfWork, change: ChangeAccepted) -> None:
     """The organization's next version (its row stays locked until commit; the version is
-    noted for the poke after commit and ``NOTIFY``-ed on PostgreSQL)."""
+    noted for the poke after commit and ``NOTIFY``-ed on PostgreSQL). A request that
+    defers its bookkeeping (:mod:`sync_server.services.bookkeeping`) keeps the change for
+    the one statement before its commit; the two handlers below then do nothing."""
+    if uow.deferred is not None:
+        uow.deferred.append(change)
+        return
     changes.bump_version(uow.session, change.organization_id)
 
 
 def write_change_log(uow: UnitOfWork, change: ChangeAccepted) -> None:
     """One change-log entry per written or deleted record, at the change's version
     (what pull serves)."""
+    if uow.deferred is not None:
+        return
     org = change.organization_id
     version = uow.versions[org]
     for record in change.records:
@@ -74,6 +81,8 @@ def write_change_log(uow: UnitOfWork, change: ChangeAccepted) -> None:
 def append_audit(uow: UnitOfWork, change: ChangeAccepted) -> None:
     """The change's entry in the organization's hash-chained audit log (after the version:
     the version row is locked before the audit head, the lock order of every writer)."""
+    if uow.deferred is not None:
+        return
     audit.append(uow.session, change.organization_id, at=change.at,
                  actor=audit.Actor(change.actor_user_id, change.actor_device_id),
                  intent=change.intent[:64], outcome=change.outcome[:32],

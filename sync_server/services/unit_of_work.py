@@ -25,7 +25,7 @@ A session has at most one unit of work (:func:`unit_of`); nothing else keeps sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,6 +76,7 @@ class _Mark:
     chains: dict[str, tuple[int, str, int]] | None
     events: int
     refusals: int
+    deferred: int
 
 
 @dataclass(slots=True, eq=False)
@@ -105,12 +106,18 @@ class UnitOfWork:
     audit_chains: dict[str, AuditChain] | None = None
     #: The version of each organization's latest change in this transaction.
     versions: dict[str, int] = field(default_factory=dict)
+    #: The transaction and what is kept for it (:meth:`per_transaction`).
+    _per_transaction: tuple[Any, dict[Any, Any]] | None = None
     #: The last version bumped per organization (for the poke after commit).
     bumped: dict[str, int] = field(default_factory=dict)
     #: The events emitted in this transaction, in order.
     events: list[Event] = field(default_factory=list)
     #: The refusal codes of the intents refused in this transaction, in order.
     refusals: list[str] = field(default_factory=list)
+    #: Deferred bookkeeping (:mod:`sync_server.services.bookkeeping`): the accepted
+    #: changes and audit entries waiting for the one statement before the commit.
+    deferred: list[Any] | None = None
+    deferring_hooked: bool = False
     _listener: Callable[[Session, Any], None] | None = None
 
     # ------------------------------------------------------------------ events
@@ -225,6 +232,30 @@ class UnitOfWork:
         self.bumped = {}
         self.versions.clear()
 
+    def per_transaction(self) -> dict[Any, Any]:
+        """A dict that lives as long as the session's current transaction (empty in the
+        next one); an empty throw-away one outside a transaction."""
+        root = self.session.get_transaction()
+        if root is None:
+            return {}
+        if self._per_transaction is None or self._per_transaction[0] is not root:
+            self._per_transaction = (root, {})
+        return self._per_transaction[1]
+
+    def config_version(self, organization_id: str, read: Callable[[], int]) -> int:
+        """The organization's configuration counter as this transaction first read it
+        (``read()``): a later read could only be newer, and what was read then holds."""
+        seen = self.per_transaction()
+        key = ("config_version", organization_id)
+        if key not in seen:
+            seen[key] = read()
+        return int(seen[key])
+
+    def hold(self, rows: Iterable[Any]) -> None:
+        """Keep ORM ``rows`` in the session's identity map (it holds them weakly) until the
+        transaction ends: a handler's ``session.get`` of one then costs no statement."""
+        self.per_transaction().setdefault("held", []).extend(rows)
+
     # ------------------------------------------------------------------ savepoints
 
     @contextmanager
@@ -256,8 +287,7 @@ class UnitOfWork:
         if self.batch_versions is not None:
             versions = {org: list(pair) for org, pair in self.batch_versions.items()}
         return _Mark(versions, len(self.change_rows or ()), len(self.conflict_rows or ()),
-                     chains, len(self.events),
-                     len(self.refusals))
+                     chains, len(self.events), len(self.refusals), len(self.deferred or ()))
 
     def _restore(self, marked: _Mark) -> None:
         # A first version bump or audit head lock inside the savepoint was undone (and
@@ -279,6 +309,8 @@ class UnitOfWork:
                 del chain.pending[pending:]
         del self.events[marked.events:]
         del self.refusals[marked.refusals:]
+        if self.deferred is not None:
+            del self.deferred[marked.deferred:]
         self.drop_run()
 
 

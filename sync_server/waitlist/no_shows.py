@@ -9,7 +9,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from scheduling.commands import Policy
@@ -57,6 +57,33 @@ def no_show_dates(session: Session, organization_id: str, patient_id: str) -> li
         PatientNoShow.patient_id == patient_id).order_by(PatientNoShow.missed_at.desc())))
 
 
+#: The organization's no-show rule (NULLs without care settings) and, when it limits
+#: (by default it does), the patient's no-shows: one round trip for a booking.
+_RULE_AND_MISSED = text("""
+SELECT care_settings.no_show_limit, care_settings.no_show_months,
+       patient_no_shows.missed_at
+  FROM (SELECT 1 AS one) AS always
+  LEFT JOIN care_settings ON care_settings.organization_id = :org
+  LEFT JOIN patient_no_shows ON patient_no_shows.organization_id = :org
+   AND patient_no_shows.patient_id = :patient
+   AND COALESCE(care_settings.no_show_limit, :default_limit) > 0
+ ORDER BY patient_no_shows.missed_at DESC""").columns(
+    CareSettings.no_show_limit, CareSettings.no_show_months, PatientNoShow.missed_at)
+
+
+def _rule_and_missed(session: Session, organization_id: str, patient_id: str
+                     ) -> tuple[NoShowPolicy, list[datetime]]:
+    """The organization's no-show rule and the patient's no-shows (newest first; none
+    read when the rule is off)."""
+    default = NoShowPolicy()
+    rows = session.execute(_RULE_AND_MISSED, {"org": organization_id, "patient": patient_id,
+                                              "default_limit": default.limit}).all()
+    first = rows[0]
+    rule = default if first.no_show_limit is None \
+        else NoShowPolicy(first.no_show_limit, first.no_show_months)
+    return rule, [row.missed_at for row in rows if row.missed_at is not None]
+
+
 def fed_policy(session: Session, organization_id: str, patient_id: str, now: datetime,
                policy: Policy) -> Policy:
     """``policy`` with the patient marked when they are at the organization's limit (a
@@ -64,6 +91,9 @@ def fed_policy(session: Session, organization_id: str, patient_id: str, now: dat
     uow = unit_of(session)
     rule: NoShowPolicy | None = uow.known.get(("no_show_policy", organization_id)) \
         if uow.batch else None
+    no_shows: list[datetime] | None = None
+    if rule is None and not uow.batch:  # the rule and the patient's no-shows, at once
+        rule, no_shows = _rule_and_missed(session, organization_id, patient_id)
     if rule is None:
         row = session.get(CareSettings, organization_id)
         rule = NoShowPolicy(row.no_show_limit, row.no_show_months) if row else NoShowPolicy()
@@ -85,7 +115,9 @@ def fed_policy(session: Session, organization_id: str, patient_id: str, now: dat
                 if (count := rule.reached(found, now)) is not None}
         count = limited.get(patient_id)
     else:
-        count = rule.reached(no_show_dates(session, organization_id, patient_id), now)
+        if no_shows is None:
+            no_shows = no_show_dates(session, organization_id, patient_id)
+        count = rule.reached(no_shows, now)
     if count is None:
         return policy
     return replace(policy, no_show_limited={patient_id: count}, no_show_months=rule.months)

@@ -41,7 +41,7 @@ from sync_server.api.fields import (
     WallTime,
 )
 from sync_server.core.translations import translations
-from sync_server.services import access, agenda, booking, departments
+from sync_server.services import access, agenda, booking, bookkeeping, departments
 from sync_server.services.accounts import Principal
 from sync_server.services.booking import BookingResult, Caller
 from sync_server.services.errors import InvalidInput
@@ -221,6 +221,7 @@ def refusal_response(result: BookingResult) -> JSONResponse:
 
 
 def _answer(session: Session, result: BookingResult) -> ChangeOut | JSONResponse:
+    version = bookkeeping.finish(session, result.version)
     session.commit()
     if result.refused is not None:
         return refusal_response(result)
@@ -235,7 +236,7 @@ def _answer(session: Session, result: BookingResult) -> ChangeOut | JSONResponse
         series=[to_wire(r) for r in result.records if isinstance(r, Series)],
         notices=[c.value for c in result.notices],
         overridden=[c.value for c in result.overridden],
-        refused_occurrences=refused, version=result.version,
+        refused_occurrences=refused, version=version,
     )
 
 
@@ -249,6 +250,7 @@ def _change(session: Session, user: Principal, now: datetime, appointment_id: st
     decoded = _decode(name, args, _caller(user).actor)
     command = decoded.request
     assert isinstance(command, Command) and not isinstance(command, BookAppointment)
+    bookkeeping.defer(session)
     result = booking.change(session, _caller(user), command, now, base_version=base_version)
     return _answer(session, result)
 
@@ -267,7 +269,9 @@ def book_appointment(body: BookBody, user: Creator, session: SessionDep,
                                 now)
     decoded = _decode(intents.APPOINTMENT_BOOK, args, _caller(user).actor)
     assert isinstance(decoded.request, BookAppointment)
-    return _answer(session, booking.book(session, _caller(user), decoded.request, now))
+    bookkeeping.defer(session)
+    return _answer(session, booking.book(session, _caller(user), decoded.request, now,
+                                         fresh_id=body.appointment_id is None))
 
 
 @router.post("/appointments/{appointment_id}/details", response_model=ChangeOut,
@@ -298,6 +302,7 @@ def duplicate_appointment(appointment_id: AppointmentIdPath, body: DuplicateBody
         body.start, body.start + (source.end - source.start), body.room_id,
         source=source.source, notes=source.notes, patient_notes=source.patient_notes,
         override_reason=body.override_reason)
+    bookkeeping.defer(session)
     return _answer(session, booking.book(session, _caller(user), command, now))
 
 

@@ -52,12 +52,17 @@ from sync_server.waitlist.no_shows import fed_policy
 def book(
     session: Session, caller: Caller, command: BookAppointment, now: datetime,
     policy: Policy = DEFAULT_POLICY, *, waitlist_entry: db.WaitlistEntry | None = None,
+    fresh_id: bool = False,
 ) -> BookingResult:
-    """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close)."""
+    """Book one appointment (``appointment.book``; ``waitlist.book`` with an entry to close).
+    ``fresh_id``: the caller generated the appointment id just now (a random UUID): it is
+    not looked up (the primary key still refuses a duplicate)."""
     org = caller.organization_id
     policy = fed_policy(session, org, command.patient_id, now, policy)
     run = _current_run(session)
-    if run is not None and command.appointment_id in run.checked:
+    if fresh_id:
+        duplicate = False
+    elif run is not None and command.appointment_id in run.checked:
         duplicate = command.appointment_id in run.existing
     else:
         duplicate = session.get(db.Appointment, command.appointment_id) is not None

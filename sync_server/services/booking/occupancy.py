@@ -114,8 +114,8 @@ def _store(
              *(SeriesChanged(org, series.id, series.clinic_id) for series in others
                if isinstance(series, model.Series)),
              *(appointment_event(org, before.get(a.id), a) for a in appointments))
-    version = uow.versions[org]
-    if first is not None:
+    version = uow.versions.get(org)  # None while the bookkeeping is deferred
+    if first is not None and version is not None:
         _conflict(session, caller, first, version, now)
     clinic = state.clinics.get(appointments[0].clinic_id) if appointments else None
     return BookingResult(None, (*others, *appointments), notices, overridden, version,

@@ -146,7 +146,7 @@ def _done(
 ) -> BookingResult:
     uow = unit_of(session)
     uow.emit(_accepted(caller, now, intent, entity_of(record), target, [record]), event)
-    return BookingResult(records=(record,), version=uow.versions[caller.organization_id])
+    return BookingResult(records=(record,), version=uow.versions.get(caller.organization_id))
 
 
 def _accepted(

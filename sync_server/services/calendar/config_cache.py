@@ -115,10 +115,11 @@ def kept_config(session: Session, org: str, clinic_id: str,
     ``extra_resource_ids``: resources beyond the clinic's that must be in it (only
     resource ids: another id makes every call read the tables).
     """
-    if unit_of(session).config_written:
+    uow = unit_of(session)
+    if uow.config_written:
         return _read_config(session, org, clinic_id, extra_resource_ids)
     if version is None:
-        version = config_version(session, org)
+        version = uow.config_version(org, lambda: config_version(session, org))
     key = (org, clinic_id)
     with _CONFIGS_LOCK:
         kept = _CONFIGS.get(key)

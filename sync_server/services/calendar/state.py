@@ -48,6 +48,7 @@ from sync_server.services.calendar.rows import (
     outage_record,
     patient_record,
 )
+from sync_server.services.unit_of_work import unit_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,9 @@ def load_state(
     patient_ids = set(scope.patient_ids) | {a.patient_id for a in appointments
                                            if a.id in scope.appointment_ids}
     if patient_ids:
-        state.patients = {p.id: p for p in (patient_record(row) for row in session.scalars(
-            PATIENTS, {"org": org, "ids": sorted(patient_ids)}))}
+        rows = session.scalars(PATIENTS, {"org": org, "ids": sorted(patient_ids)}).all()
+        unit_of(session).hold(rows)  # the change's handlers read them again
+        state.patients = {p.id: patient_record(p) for p in rows}
     for appointment in appointments:
         state.put_appointment(appointment)
     return state
