@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from desktop.services import waitlist
 from desktop.services.clinic_reference import ClinicReference, load_reference
-from desktop.services.context import DeskContext
+from desktop.services.context import DeskContext, NotPermitted
 from desktop.services.dto import ActionResult, AlternativeDTO, WaitlistEntryDTO
 from desktop.services.notifications import NotificationsRefused
 from desktop.services.offers import Offer, OffersService, latest_by_entry
@@ -455,8 +455,8 @@ class WaitlistPanel(QWidget):
                 self._reference = load_reference(self._ctx, self._clinic_id)
                 self.refresh()
                 return
-            except SessionLocked:
-                pass  # read again at unlock
+            except (SessionLocked, NotPermitted):
+                pass  # read again at unlock; a user without the calendar sees no list
         self.model.layoutChanged.emit()
 
     @Slot()

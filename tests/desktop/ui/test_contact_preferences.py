@@ -25,7 +25,7 @@ def test_the_preference_is_shown_changed_at_the_desk_and_reaches_the_server(
         qtbot.addWidget(panel)
         panel.show()
         panel.show_patient(patient_id)
-        assert panel.values[3].text() == "E-mail, then SMS if it fails"
+        assert panel.values[4].text() == "E-mail, then SMS if it fails"
 
         dialog = panel.edit_messages()
         assert dialog is not None
@@ -33,7 +33,7 @@ def test_the_preference_is_shown_changed_at_the_desk_and_reaches_the_server(
         dialog.opt_out.setChecked(True)
         with qtbot.waitSignal(panel.changed):
             assert dialog.save()
-        assert panel.values[3].text() == "SMS only · no reminders"
+        assert panel.values[4].text() == "SMS only · no reminders"
         stored = patients.get(live.ctx, patient_id)
         assert stored is not None and stored.pending
         assert (stored.contact_preference, stored.reminders_opt_out) == ("sms", True)
@@ -45,4 +45,4 @@ def test_the_preference_is_shown_changed_at_the_desk_and_reaches_the_server(
         stored = patients.get(live.ctx, patient_id)
         assert stored is not None and not stored.pending
         set_language("es")
-        assert panel.values[3].text() == "Solo SMS · sin recordatorios"
+        assert panel.values[4].text() == "Solo SMS · sin recordatorios"
