@@ -12,6 +12,8 @@ offer the chosen one to them (with the organization's hold).
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from babel.dates import get_day_names
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -451,12 +453,11 @@ class WaitlistPanel(QWidget):
             self._show_fits(self._fit_values)
             self.fits.setCurrentRow(chosen)
         if self._clinic_id is not None:  # the types are named in the new language
-            try:
+            # Locked: read again at unlock; a user without the calendar sees no list.
+            with suppress(SessionLocked, NotPermitted):
                 self._reference = load_reference(self._ctx, self._clinic_id)
                 self.refresh()
                 return
-            except (SessionLocked, NotPermitted):
-                pass  # read again at unlock; a user without the calendar sees no list
         self.model.layoutChanged.emit()
 
     @Slot()

@@ -64,13 +64,15 @@ def admin_headers(client: TestClient, clinic: NotifyClinic, tenants: Tenants) ->
     return sign_in(client, tenants.user(clinic.org_id, clinic.clinic.org_slug, "administrator"))
 
 
-def start_outage(client: TestClient, clinic: NotifyClinic,
-                 headers: dict[str, str]) -> dict[str, Any]:
+def start_outage(client: TestClient, clinic: NotifyClinic, headers: dict[str, str], *,
+                 resource_id: str | None = None, start: datetime | None = None,
+                 end: datetime | None = None, reason: str = "sick leave") -> dict[str, Any]:
+    """Open an incident (by default provider 0, two days from DAY 8:00) and return it."""
     answer = client.post("/api/v1/outages/incidents", headers=headers, json={
-        "resource_id": clinic.clinic.provider_ids[0],
-        "start": clinic.local(DAY, 8).isoformat(),
-        "end": clinic.local(DAY + timedelta(days=2), 20).isoformat(),
-        "reason": "sick leave"})
+        "resource_id": resource_id or clinic.clinic.provider_ids[0],
+        "start": (start or clinic.local(DAY, 8)).isoformat(),
+        "end": (end or clinic.local(DAY + timedelta(days=2), 20)).isoformat(),
+        "reason": reason})
     assert answer.status_code == 201, answer.text
     found: dict[str, Any] = answer.json()
     return found
@@ -227,11 +229,8 @@ def test_an_appointment_with_nowhere_to_go_lands_in_the_exceptions_panel(
         session.commit()
     stranded = clinic.book(slot(clinic, 2), START, patient=2, provider=0)
     headers = admin_headers(client, clinic, tenants)
-    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
-        "resource_id": clinic.clinic.provider_ids[0], "start": START.isoformat(),
-        "end": (START + timedelta(weeks=6)).isoformat(), "reason": "surgery"})
-    assert answer.status_code == 201, answer.text
-    incident = answer.json()
+    incident = start_outage(client, clinic, headers, start=START,
+                            end=START + timedelta(weeks=6), reason="surgery")
     assert [(a["appointment_id"], a["proposals"]) for a in incident["affected"]] == [
         (stranded, [])]
     answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply-all",
@@ -330,11 +329,8 @@ def test_a_room_out_of_service_moves_its_appointments_to_the_other_room_same_pro
     assert room is not None and {room_of(db, a) for a in booked} == {room}
     other_room = next(r for r in clinic.clinic.room_ids if r != room)
     headers = admin_headers(client, clinic, tenants)
-    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
-        "resource_id": room, "start": clinic.local(DAY, 8).isoformat(),
-        "end": clinic.local(DAY, 20).isoformat(), "reason": "flooded"})
-    assert answer.status_code == 201, answer.text
-    incident = answer.json()
+    incident = start_outage(client, clinic, headers, resource_id=room,
+                            end=clinic.local(DAY, 20), reason="flooded")
     assert sorted(a["appointment_id"] for a in incident["affected"]) == sorted(booked)
     for item in incident["affected"]:
         first = item["proposals"][0]
@@ -385,11 +381,8 @@ def test_a_piece_of_equipment_out_of_service_re_routes_off_it(
     assert held is not None
     headers = admin_headers(client, clinic, tenants)
     begin, end = clinic.local(DAY, 8), clinic.local(DAY, 20)
-    answer = client.post("/api/v1/outages/incidents", headers=headers, json={
-        "resource_id": held, "start": begin.isoformat(), "end": end.isoformat(),
-        "reason": "broken lead"})
-    assert answer.status_code == 201, answer.text
-    incident = answer.json()
+    incident = start_outage(client, clinic, headers, resource_id=held, start=begin, end=end,
+                            reason="broken lead")
     assert sorted(a["appointment_id"] for a in incident["affected"]) == sorted(booked)
     for item in incident["affected"]:
         first = item["proposals"][0]
