@@ -135,7 +135,8 @@ def claim(sessions: sessionmaker[Session], now: datetime, owner: str,
             stale = stale.where(NoJoinCase.organization_id == organization_id)
         if session.get_bind().dialect.name == "postgresql":
             stale = stale.with_for_update(skip_locked=True)
-        taken_over = list(session.scalars(stale))
+        with session.no_autoflush:  # the new cases are written by the commit below, where
+            taken_over = list(session.scalars(stale))  # a unique-key clash is caught
         if taken_over:  # a worker died after claiming: its lease ran out
             claimed += list(session.scalars(
                 update(NoJoinCase).where(NoJoinCase.id.in_(taken_over),
