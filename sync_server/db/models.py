@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -44,6 +44,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -53,7 +54,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sync_server.db.types import BigIntId, UTCDateTime
 
@@ -80,8 +81,36 @@ class Base(DeclarativeBase):
     }
 
 
-def org_fk() -> Mapped[str]:
-    return mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+_Row = TypeVar("_Row", bound=Base)
+
+
+def org_fk(*, primary_key: bool = False) -> Mapped[str]:
+    """The owning organization; ``primary_key``: part of the record's key (see below)."""
+    return mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), index=True,
+                         primary_key=primary_key)
+
+
+#: Records a desk (or a client) creates with ids of its own are keyed by
+#: ``(id, organization_id)`` (migration 0023): ids are unique per organization, so
+#: another organization's id is answered like a fresh one, never "already exists".
+#: Read them with :func:`get_in_org`; whatever refers to them names both columns.
+def org_ref(column: str, table: str, *, ondelete: str | None = None) -> ForeignKeyConstraint:
+    """A foreign key ``(column, organization_id)`` to ``table``'s ``(id, organization_id)``."""
+    return ForeignKeyConstraint([column, "organization_id"],
+                                [f"{table}.id", f"{table}.organization_id"], ondelete=ondelete)
+
+
+def get_in_org(session: Session, model: type[_Row], organization_id: str,
+               record_id: str) -> _Row | None:
+    """The record ``record_id`` of ``organization_id`` (None: no such record there).
+
+    For a model keyed by ``(id, organization_id)`` this is the identity-map lookup; for
+    one keyed by its id alone, the row when it belongs to the organization."""
+    if len(model.__mapper__.primary_key) == 2:
+        return session.get(model, (record_id, organization_id))
+    row = session.get(model, record_id)
+    return row if row is not None and getattr(row, "organization_id") == organization_id \
+        else None
 
 
 # --------------------------------------------------------------------------- tenancy
@@ -421,7 +450,7 @@ class Blockout(Base):
     __tablename__ = "blockouts"
     __table_args__ = (CheckConstraint("end_at > start_at", name="range"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     clinic_id: Mapped[str] = mapped_column(ID, ForeignKey("clinics.id"), index=True)
     resource_id: Mapped[str | None] = mapped_column(ID, ForeignKey("resources.id"))
     start_at: Mapped[datetime]
@@ -454,7 +483,7 @@ class Patient(Base):
 
     __tablename__ = "patients"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
@@ -479,10 +508,11 @@ class Series(Base):
     """A recurring booking: RFC 5545 RRULE expanded from ``first_local`` in the clinic zone."""
 
     __tablename__ = "series"
+    __table_args__ = (org_ref("patient_id", "patients"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     clinic_id: Mapped[str] = mapped_column(ID, ForeignKey("clinics.id"))
-    patient_id: Mapped[str] = mapped_column(ID, ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ID, index=True)
     appointment_type_id: Mapped[str] = mapped_column(ID, ForeignKey("appointment_types.id"))
     rrule: Mapped[str] = mapped_column(String(500))
     #: Naive local wall-clock time of the first occurrence (deliberately not an instant).
@@ -507,14 +537,16 @@ class Appointment(Base):
         Index("ix_appointments_org_start", "organization_id", "start_at"),
         Index("ix_appointments_patient_block", "patient_id", "block_start"),
         Index("ix_appointments_org_clinic_block", "organization_id", "clinic_id", "block_start"),
+        org_ref("patient_id", "patients"),
+        org_ref("series_id", "series"),
         # Migration 0003 also adds ix_appointments_org_block_length, an expression index
         # on (organization_id, block_end - block_start) whose expression differs by
         # backend (see sync_server/services/calendar/queries.py LONGEST_BLOCK).
     )
     id: Mapped[str] = mapped_column(APPOINTMENT_ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     clinic_id: Mapped[str] = mapped_column(ID, ForeignKey("clinics.id"))
-    patient_id: Mapped[str] = mapped_column(ID, ForeignKey("patients.id"))
+    patient_id: Mapped[str] = mapped_column(ID)
     appointment_type_id: Mapped[str] = mapped_column(ID, ForeignKey("appointment_types.id"))
     provider_id: Mapped[str] = mapped_column(ID, ForeignKey("resources.id"))
     room_id: Mapped[str | None] = mapped_column(ID, ForeignKey("resources.id"))
@@ -527,7 +559,7 @@ class Appointment(Base):
     source: Mapped[str] = mapped_column(String(20))
     notes: Mapped[str] = mapped_column(Text, default="")
     patient_notes: Mapped[str] = mapped_column(Text, default="")
-    series_id: Mapped[str | None] = mapped_column(ID, ForeignKey("series.id"), index=True)
+    series_id: Mapped[str | None] = mapped_column(ID, index=True)
     original_start: Mapped[datetime | None]
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -553,15 +585,15 @@ class AppointmentResource(Base):
 
     __tablename__ = "appointment_resources"
     __table_args__ = (
-        UniqueConstraint("appointment_id", "resource_id"),
+        UniqueConstraint("appointment_id", "resource_id", "organization_id",
+                         name="uq_appointment_resources_appointment_resource_org"),
+        org_ref("appointment_id", "appointments", ondelete="CASCADE"),
         CheckConstraint("block_end > block_start", name="range"),
         Index("ix_appointment_resources_resource_block", "resource_id", "block_start"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
-    appointment_id: Mapped[str] = mapped_column(
-        APPOINTMENT_ID, ForeignKey("appointments.id", ondelete="CASCADE"), index=True
-    )
+    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID, index=True)
     resource_id: Mapped[str] = mapped_column(ID, ForeignKey("resources.id"))
     block_start: Mapped[datetime]
     block_end: Mapped[datetime]
@@ -577,12 +609,13 @@ class AppointmentFinancials(Base):
     __tablename__ = "appointment_financials"
     __table_args__ = (
         CheckConstraint("payment_status IN ('pending', 'partial', 'paid')", name="payment_status"),
+        UniqueConstraint("appointment_id", "organization_id",
+                         name="uq_appointment_financials_appointment_org"),
+        org_ref("appointment_id", "appointments", ondelete="CASCADE"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
-    appointment_id: Mapped[str] = mapped_column(
-        APPOINTMENT_ID, ForeignKey("appointments.id", ondelete="CASCADE"), unique=True
-    )
+    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID)
     total_charge: Mapped[Decimal | None]
     insurance_coverage: Mapped[Decimal | None]
     copay_amount: Mapped[Decimal | None]
@@ -602,10 +635,10 @@ class FeeWaiver(Base):
     why, by whom and when. Append-only; the financial record keeps the remaining fee."""
 
     __tablename__ = "fee_waivers"
+    __table_args__ = (org_ref("appointment_id", "appointments", ondelete="CASCADE"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
-    appointment_id: Mapped[str] = mapped_column(
-        APPOINTMENT_ID, ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID, index=True)
     amount: Mapped[Decimal]
     reason: Mapped[str] = mapped_column(String(500))
     waived_by: Mapped[str | None] = mapped_column(ID)
@@ -614,10 +647,11 @@ class FeeWaiver(Base):
 
 class WaitlistEntry(Base):
     __tablename__ = "waitlist_entries"
+    __table_args__ = (org_ref("patient_id", "patients"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     clinic_id: Mapped[str] = mapped_column(ID, ForeignKey("clinics.id"))
-    patient_id: Mapped[str] = mapped_column(ID, ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ID, index=True)
     appointment_type_id: Mapped[str] = mapped_column(ID, ForeignKey("appointment_types.id"))
     created_at: Mapped[datetime]
     priority: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync_server.db.models import ID, Base, org_fk
+from sync_server.db.models import ID, Base, org_fk, org_ref
 from sync_server.db.types import BigIntId
 
 PRIVACY_LEVELS = ("busy", "initials", "full")
@@ -97,10 +97,10 @@ class BusyBlock(Base):
     """A blockout written for one busy time of an external calendar."""
 
     __tablename__ = "busy_blocks"
-    blockout_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("blockouts.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (org_ref("blockout_id", "blockouts", ondelete="CASCADE"),)
+    blockout_id: Mapped[str] = mapped_column(ID, primary_key=True)
     busy_calendar_id: Mapped[str] = mapped_column(
         ID, ForeignKey("busy_calendars.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]

@@ -29,7 +29,8 @@ class FollowUp(Base):
         CheckConstraint("state IN ('open', 'satisfied', 'void')", name="state"),
         CheckConstraint("due_from <= due_until", name="window"),
         # Completing a visit twice (completed, undone, completed) opens one row per kind.
-        Index("uq_follow_ups_source", "source_appointment_id", "kind", unique=True),
+        Index("uq_follow_ups_source", "source_appointment_id", "kind", "organization_id",
+              unique=True),
         Index("ix_follow_ups_patient_open", "patient_id", "state"),
         Index("ix_follow_ups_org_due", "organization_id", "state", "due_from"),
     )

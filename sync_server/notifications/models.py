@@ -49,7 +49,7 @@ class Notification(Base):
             name="state"),
         # The one key that makes a reminder impossible to queue twice.
         Index("uq_notifications_key", "appointment_id", "occurrence_start", "kind",
-              "offset_minutes", "recipient", "channel", unique=True),
+              "offset_minutes", "recipient", "channel", "organization_id", unique=True),
         Index("ix_notifications_due", "state", "next_attempt_at"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)

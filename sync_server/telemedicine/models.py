@@ -42,7 +42,7 @@ class ProviderVideoLink(Base):
 class VideoRoom(Base):
     __tablename__ = "video_rooms"
     appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID, primary_key=True)
-    organization_id: Mapped[str] = org_fk()
+    organization_id: Mapped[str] = org_fk(primary_key=True)
     #: 192 random bits, URL-safe (never derived from the appointment or the patient).
     room: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
@@ -67,10 +67,12 @@ class NoJoinCase(Base):
         CheckConstraint("state IN ('claimed', 'offered', 'moved', 'rebooked', 'closed')",
                         name="state"),
         Index("ix_telemedicine_no_joins_work", "state", "lease_until"),
+        UniqueConstraint("appointment_id", "organization_id",
+                         name="uq_telemedicine_no_joins_appointment_org"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
-    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID, unique=True)
+    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID)
     #: The provider who did not join and the visit's start then.
     provider_id: Mapped[str] = mapped_column(ID)
     start_at: Mapped[datetime]

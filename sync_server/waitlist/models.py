@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync_server.db.models import APPOINTMENT_ID, ID, Base, org_fk
@@ -78,10 +86,12 @@ class WaitlistOffer(Base):
 
 class PatientNoShow(Base):
     __tablename__ = "patient_no_shows"
+    __table_args__ = (UniqueConstraint("appointment_id", "organization_id",
+                                       name="uq_patient_no_shows_appointment_org"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str] = org_fk()
     patient_id: Mapped[str] = mapped_column(ID, index=True)
-    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID, unique=True)
+    appointment_id: Mapped[str] = mapped_column(APPOINTMENT_ID)
     #: The missed appointment's start (what the policy's window counts).
     missed_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
