@@ -108,9 +108,8 @@ def get_in_org(session: Session, model: type[_Row], organization_id: str,
     one keyed by its id alone, the row when it belongs to the organization."""
     if len(model.__mapper__.primary_key) == 2:
         return session.get(model, (record_id, organization_id))
-    row = session.get(model, record_id)
-    return row if row is not None and getattr(row, "organization_id") == organization_id \
-        else None
+    row: Any = session.get(model, record_id)
+    return row if row is not None and row.organization_id == organization_id else None
 
 
 # --------------------------------------------------------------------------- tenancy

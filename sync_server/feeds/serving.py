@@ -391,7 +391,7 @@ class _Reader:
         return self.names
 
     def _series(self, series_id: str, members: list[FeedAppointment], names: _Names) -> Units:
-        series = self.session.get(db.Series, series_id)
+        series = db.get_in_org(self.session, db.Series, self.org, series_id)
         found = _series_unit(series, members, names) if series is not None else None
         if found is None:  # not expressible as a rule: every occurrence on its own
             return self._singles(members)

@@ -152,9 +152,9 @@ def finish(session: Session, handoff_id: str, *, outcome: str, reason: str | Non
         raise refuse(OUTCOME_INVALID)
     if reason is not None and reason not in REASONS:
         raise refuse(REASON_INVALID)
-    appointment = session.get(db.Appointment, appointment_id) if appointment_id else None
-    if appointment_id is not None and (appointment is None
-                                       or appointment.organization_id != org):
+    appointment = db.get_in_org(session, db.Appointment, org, appointment_id) \
+        if appointment_id else None
+    if appointment_id is not None and appointment is None:
         raise refuse(APPOINTMENT_UNKNOWN)
     if outcome in ("booked", "entered-in-error") and appointment is None:
         raise refuse(APPOINTMENT_UNKNOWN)

@@ -570,7 +570,7 @@ def handoff_result(org: Org, who: Client, session: SessionDep, now: NowDep,
         raise FhirProblem(400, "invalid" if refused.code == handoff.TOKEN_INVALID
                           else "expired" if refused.code == handoff.TOKEN_EXPIRED
                           else "business-rule", refused.code) from None
-    row = session.get(db.Appointment, exchanged.appointment_id)
+    row = db.get_in_org(session, db.Appointment, org.id, exchanged.appointment_id)
     if row is None:  # deleted outright since; the exchange stays spent
         session.commit()
         raise NOT_FOUND

@@ -233,7 +233,7 @@ def invite(session: Session, org: str, follow_up_id: str, user_id: str,
     """Queue a booking invitation in the notifications outbox (the worker sends it on the
     patient's first preferred channel and falls back like any notice)."""
     row = _open_row(session, org, follow_up_id)
-    patient = session.get(db.Patient, row.patient_id)
+    patient = db.get_in_org(session, db.Patient, org, row.patient_id)
     preferred = CONTACT_PREFERENCES.get(patient.contact_preference if patient else "none", ())
     if not preferred:
         raise FollowUpError("no_messages", "The patient does not want messages: call instead.")

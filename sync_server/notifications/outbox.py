@@ -61,7 +61,7 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
     after = change.after
     if after.start <= now and not isinstance(change, AppointmentCancelled):
         return  # the desk editing the past: nobody is told
-    patient = _patient(uow, change.patient_id)
+    patient = _patient(uow, change.organization_id, change.patient_id)
     if patient is None:
         return
     clinic = session.get(db.Clinic, after.clinic_id)
@@ -115,11 +115,12 @@ def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
     return found
 
 
-def _patient(uow: UnitOfWork, patient_id: str) -> db.Patient | Patient | None:
+def _patient(uow: UnitOfWork, org: str, patient_id: str) -> db.Patient | Patient | None:
     """The patient (their contact preference and reminders opt-out); a sync push run's
     state holds the patients it books for, read once per run, not once per booking."""
     known = uow.run.patient(patient_id) if uow.run is not None else None
-    return known if known is not None else uow.session.get(db.Patient, patient_id)
+    return known if known is not None else db.get_in_org(uow.session, db.Patient, org,
+                                                                   patient_id)
 
 
 def _change_time(uow: UnitOfWork) -> datetime:

@@ -66,8 +66,8 @@ def find_target(session: Session, key: LinkKey, token: str,
 def find_target_of(session: Session, row: Notification, action: str,
                    expires: datetime | None, now: datetime) -> tuple[Target | None, ReplyOutcome]:
     """The appointment a reply to ``row`` may change, or why it may change none."""
-    appointment = session.get(db.Appointment, row.appointment_id)
-    patient = session.get(db.Patient, row.patient_id)
+    appointment = db.get_in_org(session, db.Appointment, row.organization_id, row.appointment_id)
+    patient = db.get_in_org(session, db.Patient, row.organization_id, row.patient_id)
     clinic = session.get(db.Clinic, row.clinic_id)
     base = ReplyOutcome(
         "", patient.preferred_language if patient else "en", clinic.name if clinic else "",

@@ -337,7 +337,7 @@ class Worker:
             provider.name if provider else "", kind.name if kind else "", confirm, cancel,
             appointment.version, row.kind == "cancelled", appointment.updated_at, accept,
             hold_until, moved,
-            ((video_url(session, appointment.id) or "")
+            ((video_url(session, appointment.organization_id, appointment.id) or "")
              if kind is not None and kind.telemedicine and row.kind in messages.VIDEO_KINDS
              else ""), choose=row.kind == NOJOIN_OFFER)
 

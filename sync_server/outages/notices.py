@@ -61,9 +61,11 @@ def tell_patients(session: Session, incident: OutageIncident, moved_now: list[st
         return
     policy = policy_of(session, incident.organization_id)
     patients = {row.patient_id: row for row in session.scalars(select(db.Appointment).where(
-        db.Appointment.id.in_(moved_now)).order_by(db.Appointment.start_at))}
+        db.Appointment.id.in_(moved_now),
+        db.Appointment.organization_id == incident.organization_id).order_by(
+        db.Appointment.start_at))}
     for patient_id, first in patients.items():
-        patient = session.get(db.Patient, patient_id)
+        patient = db.get_in_org(session, db.Patient, incident.organization_id, patient_id)
         preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms")) \
             if patient else ()
         channels = [c for c in preferred if policy.enabled(c)]

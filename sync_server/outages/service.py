@@ -143,7 +143,7 @@ def propose(session: Session, caller: Caller, appointment_id: str,
     ("other provider"), then the alternatives the same provider's refusal offers ("other
     time")."""
     session.rollback()
-    current = session.get(db.Appointment, appointment_id)
+    current = db.get_in_org(session, db.Appointment, caller.organization_id, appointment_id)
     if current is None:
         return ()
     start, provider, room = current.start_at, current.provider_id, current.room_id
@@ -218,8 +218,8 @@ def apply(session: Session, caller: Caller, incident: OutageIncident, appointmen
           placement: Proposal, now: datetime) -> Outcome:
     """Move one appointment to ``placement`` (staff's choice) through the move path."""
     session.rollback()
-    current = session.get(db.Appointment, appointment_id)
-    if current is None or current.organization_id != incident.organization_id or \
+    current = db.get_in_org(session, db.Appointment, incident.organization_id, appointment_id)
+    if current is None or \
             current.id not in {row.id for row in affected(session, incident)}:
         raise OutageError("not_affected", "This appointment is not hit by the outage.")
     outcome = _move(session, caller, incident, current, placement, now)
@@ -242,7 +242,8 @@ def _reroute(session: Session, caller: Caller, incident: OutageIncident, appoint
              now: datetime) -> Outcome:
     for _attempt in range(RETRIES):
         proposals = propose(session, caller, appointment_id, now)
-        current = session.get(db.Appointment, appointment_id)
+        current = db.get_in_org(session, db.Appointment, incident.organization_id,
+                                appointment_id)
         if current is None:
             break
         if not proposals:
@@ -250,7 +251,7 @@ def _reroute(session: Session, caller: Caller, incident: OutageIncident, appoint
         outcome = _move(session, caller, incident, current, proposals[0], now)
         if outcome.action == "moved":
             return outcome
-    current = session.get(db.Appointment, appointment_id)
+    current = db.get_in_org(session, db.Appointment, incident.organization_id, appointment_id)
     assert current is not None
     return _unplaced(session, caller, incident, current, now)
 

@@ -193,8 +193,8 @@ def patients_appointment(session: Session, organization_id: str, patient_id: str
                          appointment_id: str) -> db.Appointment | None:
     """The appointment when it is this patient's in this organization; ``None`` for any
     other (another patient's or another organization's look the same: not found)."""
-    row = session.get(db.Appointment, appointment_id)
-    if row is None or row.organization_id != organization_id or row.patient_id != patient_id \
+    row = db.get_in_org(session, db.Appointment, organization_id, appointment_id)
+    if row is None or row.patient_id != patient_id \
             or row.deleted:
         return None
     return row

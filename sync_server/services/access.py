@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync_server.db.models import get_in_org
 from sync_server.services import audit
 from sync_server.services.errors import NotFound, PermissionDenied
 
@@ -36,13 +38,19 @@ def get_in_organization(
     kept), an ``access_denied`` entry is committed, and the answer is the
     same 404 as for an unknown id, so ids of other organizations cannot be probed.
     """
-    record = session.get(model, record_id)
-    if record is not None and record.organization_id == organization_id:
-        return record
+    record = get_in_org(session, model, organization_id, record_id)  # type: ignore[type-var]
     if record is not None:
+        return record
+    if elsewhere(session, model, record_id):
         _refused(session, organization_id, actor, now, "access_denied", target_type,
                  record_id, "other_organization")
     raise NotFound(f"No {target_type.replace('_', ' ')} with this id.", code="not_found")
+
+
+def elsewhere(session: Session, model: Any, record_id: str) -> bool:
+    """Whether ``record_id`` names a record of ``model`` (in any organization): the
+    caller already found none in their own, so it is another organization's."""
+    return session.scalar(select(model.id).where(model.id == record_id).limit(1)) is not None
 
 
 def outside_scope(session: Session, organization_id: str, actor: audit.Actor, now: datetime,

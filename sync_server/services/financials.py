@@ -222,7 +222,8 @@ def post_late_cancellation_fee(uow: UnitOfWork, change: AppointmentCancelled) ->
     if accepted is None or RefusalCode.LATE_CANCELLATION.value not in accepted.reason:
         return
     session = uow.session
-    appointment = session.get(db.Appointment, change.appointment_id)
+    appointment = db.get_in_org(session, db.Appointment, change.organization_id,
+                                change.appointment_id)
     kind = session.get(db.AppointmentType, change.appointment_type_id or "")
     if appointment is None or kind is None:
         return

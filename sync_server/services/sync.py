@@ -78,6 +78,7 @@ from sync_server.db.models import (
     ClientMutation,
     Conflict,
     OrgVersion,
+    get_in_org,
 )
 from sync_server.services import accounts, audit, booking, changes, departments
 from sync_server.services.booking import BookingResult, Caller, MutationRef
@@ -351,7 +352,7 @@ RESOURCE_ARGUMENTS = (("provider_id", "provider"), ("room_id", "room"),
                       ("equipment_ids", "equipment"))
 
 
-def _outside_department(session: Session, args: dict[str, object],
+def _outside_department(session: Session, org: str, args: dict[str, object],
                         hidden: frozenset[str]) -> str | None:
     """The kind of record (provider, room, equipment, appointment) a mutation names in
     another department than its user's; None when it names none."""
@@ -364,7 +365,7 @@ def _outside_department(session: Session, args: dict[str, object],
             return kind
     appointment_id = args.get("appointment_id")
     if isinstance(appointment_id, str):
-        row = session.get(Appointment, appointment_id)
+        row = get_in_org(session, Appointment, org, appointment_id)
         if row is not None and {row.provider_id, row.room_id,
                                 *(row.equipment_ids or ())} & hidden:
             return "appointment"
@@ -408,7 +409,7 @@ def _process(
     caller = Caller(device.organization_id, actor, _audit_actor(device, actor), ref)
     if hidden:  # the appointment's row is read: write what the run staged
         booking.settle_run(session)
-    outside = _outside_department(session, mutation.args, hidden)
+    outside = _outside_department(session, device.organization_id, mutation.args, hidden)
     if outside is not None:
         # As the REST API: another department's records do not exist for this user.
         code = RefusalCode.UNKNOWN_RECORD.value

@@ -107,7 +107,7 @@ def _visit(v: Visit, appointment_id: str) -> sessions.Visit | Response:
 
 
 def _offer(v: Visit, appointment_id: str) -> no_join.Offer | None:
-    case = no_join.case_of(v.db, appointment_id)
+    case = no_join.case_of(v.db, appointment_id, v.org.id)
     if case is None or case.state != "offered":
         return None
     return no_join.Offer(case.backup_provider_id, list(case.slots))
@@ -168,7 +168,7 @@ def join(v: VisitDep, appointment_id: str, form: FormDep) -> Response:
     visit = _posted(v, appointment_id, form)
     if isinstance(visit, Response):
         return visit
-    link = rooms.video_url(v.db, visit.appointment.id)
+    link = rooms.video_url(v.db, v.org.id, visit.appointment.id)
     try:
         sessions.check_open(visit, v.now)
     except sessions.SessionError as refusal:
@@ -238,7 +238,7 @@ def _offer_page(v: Visit, row: Notification | None, status: int = 200, *, error:
         return v.refused("portal.video_offer", "bad_link", 404, N_(
             "This link is not valid or has expired. Please open your appointment in the "
             "portal or call the clinic."))
-    appointment = v.db.get(db.Appointment, row.appointment_id)
+    appointment = db.get_in_org(v.db, db.Appointment, v.org.id, row.appointment_id)
     clinic = v.db.get(db.Clinic, row.clinic_id)
     v.page.time_zone = clinic.time_zone if clinic else v.page.time_zone
     shown = offer or _offer(v, row.appointment_id)
@@ -265,7 +265,8 @@ def choose_by_link(v: VisitDep, token: Token, form: FormDep) -> Response:
     chosen = _choose(v, row.appointment_id, form)
     row = v.db.get(Notification, notification_id)
     if chosen.outcome in ("moved", "rebooked"):
-        appointment = v.db.get(db.Appointment, row.appointment_id) if row else None
+        appointment = db.get_in_org(
+            v.db, db.Appointment, v.org.id, row.appointment_id) if row else None
         notice = v.page._(NOTICES[chosen.outcome]).format(
             provider=_names(v).get(appointment.provider_id, "") if appointment else "",
             when=v.page.when(appointment.start_at) if appointment else "")

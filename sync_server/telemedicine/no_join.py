@@ -100,7 +100,9 @@ def claim(sessions: sessionmaker[Session], now: datetime, owner: str,
     cases whose lease ran out taken over; their ids (committed)."""
     with sessions() as session:
         joined = select(SessionEvent.id).where(
-            SessionEvent.appointment_id == db.Appointment.id, SessionEvent.action == "join")
+            SessionEvent.appointment_id == db.Appointment.id,
+            SessionEvent.organization_id == db.Appointment.organization_id,
+            SessionEvent.action == "join")
         query = select(db.Appointment).join(
             db.AppointmentType, db.AppointmentType.id == db.Appointment.appointment_type_id
         ).where(
@@ -110,7 +112,8 @@ def claim(sessions: sessionmaker[Session], now: datetime, owner: str,
             exists(joined.where(SessionEvent.role == "patient")),
             ~exists(joined.where(SessionEvent.role == "provider")),
             ~exists(select(NoJoinCase.id).where(
-                NoJoinCase.appointment_id == db.Appointment.id)),
+                NoJoinCase.appointment_id == db.Appointment.id,
+                NoJoinCase.organization_id == db.Appointment.organization_id)),
         ).order_by(db.Appointment.start_at).limit(BATCH)
         if organization_id is not None:
             query = query.where(db.Appointment.organization_id == organization_id)
@@ -164,14 +167,14 @@ def checked_in(row: db.Appointment) -> bool:
             and row.virtual_checkin_at is not None)
 
 
-def plan(session: Session, appointment_id: str, now: datetime) -> Offer:
+def plan(session: Session, org: str, appointment_id: str, now: datetime) -> Offer:
     """What the rules accept now: a backup provider from the next minute (dry runs of the
     move path, rolled back) and the next free times of the type."""
     session.rollback()
-    row = session.get(db.Appointment, appointment_id)
+    row = db.get_in_org(session, db.Appointment, org, appointment_id)
     if row is None:
         return Offer(None, [])
-    start, org = next_minute(now), row.organization_id
+    start = next_minute(now)
     backup = None
     if row.end_at > now:
         for provider in other_providers(session, row):
@@ -179,7 +182,7 @@ def plan(session: Session, appointment_id: str, now: datetime) -> Offer:
                         waiting_room=checked_in(row)).refused is None:
                 backup = provider
                 break
-            row = session.get(db.Appointment, appointment_id) or row
+            row = db.get_in_org(session, db.Appointment, org, appointment_id) or row
     if checked_in(row):  # a new time for a checked-in visit is the front desk's call
         session.rollback()
         return Offer(backup, [])
@@ -205,8 +208,8 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
     case = session.get(NoJoinCase, case_id)
     if case is None:
         return False
-    appointment_id = case.appointment_id
-    planned = plan(session, appointment_id, now)
+    appointment_id, org = case.appointment_id, case.organization_id
+    planned = plan(session, org, appointment_id, now)
     done = session.execute(
         update(NoJoinCase).where(NoJoinCase.id == case_id, NoJoinCase.state == "claimed",
                                  NoJoinCase.lease_owner == owner)
@@ -216,7 +219,7 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
     if not getattr(done, "rowcount", 0):
         session.rollback()
         return False
-    row = session.get(db.Appointment, appointment_id)
+    row = db.get_in_org(session, db.Appointment, org, appointment_id)
     assert row is not None
     queue_message(session, row, row.id, row.patient_id, NOJOIN_OFFER, now)
     session.add(NotificationException(
@@ -231,10 +234,10 @@ def offer(session: Session, case_id: str, owner: str, now: datetime) -> bool:
 def offered_visit(session: Session, row: Notification) -> db.Appointment | None:
     """The appointment a ``nojoin-offer`` message speaks of while its offer is open (the
     worker's re-check), else ``None``."""
-    case = case_of(session, row.appointment_id)
+    case = case_of(session, row.appointment_id, row.organization_id)
     if case is None or case.state != "offered":
         return None
-    return session.get(db.Appointment, row.appointment_id)
+    return db.get_in_org(session, db.Appointment, row.organization_id, row.appointment_id)
 
 
 def link_path(organization_ref: str) -> str:
@@ -246,8 +249,13 @@ def link_expiry(row: Notification) -> datetime:
     return row.created_at + timedelta(hours=LINK_HOURS)
 
 
-def case_of(session: Session, appointment_id: str) -> NoJoinCase | None:
-    return session.scalar(select(NoJoinCase).where(NoJoinCase.appointment_id == appointment_id))
+def case_of(session: Session, appointment_id: str,
+            organization_id: str | None = None) -> NoJoinCase | None:
+    """The appointment's case (of ``organization_id``; any organization's: tests)."""
+    query = select(NoJoinCase).where(NoJoinCase.appointment_id == appointment_id)
+    if organization_id is not None:
+        query = query.where(NoJoinCase.organization_id == organization_id)
+    return session.scalar(query)
 
 
 # --------------------------------------------------------------------------- chosen
@@ -270,14 +278,14 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
     """Apply the patient's choice — ``backup``, or ``slot`` with the ``start`` and
     ``provider_id`` of one of the offered times — through the move path. Commits."""
     session.rollback()
-    case = _locked_case(session, appointment_id)
-    if case is None or case.organization_id != organization_id:
+    case = _locked_case(session, organization_id, appointment_id)
+    if case is None:
         session.rollback()
         return Choice("invalid")
     if case.state in ("moved", "rebooked"):
         session.rollback()
         return Choice("used")
-    row = session.get(db.Appointment, appointment_id)
+    row = db.get_in_org(session, db.Appointment, organization_id, appointment_id)
     if case.state != "offered" or row is None or row.deleted:
         session.rollback()
         return Choice("closed")
@@ -302,19 +310,21 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
         _ACTOR, appointment_id, start, provider_id, None, waiting_room=waiting), now)
     if result.refused is not None:
         session.rollback()  # nothing half-done: the offer stands, planned again
-        fresh = plan(session, appointment_id, now)
+        fresh = plan(session, organization_id, appointment_id, now)
         session.execute(update(NoJoinCase).where(
-            and_(NoJoinCase.appointment_id == appointment_id, NoJoinCase.state == "offered"))
+            and_(NoJoinCase.appointment_id == appointment_id, NoJoinCase.state == "offered",
+                 NoJoinCase.organization_id == organization_id))
             .values(backup_provider_id=fresh.backup_provider_id, slots=fresh.slots)
             .execution_options(synchronize_session=False))
         session.commit()
         return Choice("busy", fresh)
     state = "moved" if choice == "backup" else "rebooked"
-    session.execute(update(NoJoinCase).where(NoJoinCase.appointment_id == appointment_id)
+    session.execute(update(NoJoinCase).where(NoJoinCase.id == case.id)
                     .values(state=state, answered_at=now)
                     .execution_options(synchronize_session=False))
     session.execute(update(NotificationException).where(
         NotificationException.appointment_id == appointment_id,
+        NotificationException.organization_id == organization_id,
         NotificationException.kind == ALERT_KIND)
         .values(reason=MOVED if choice == "backup" else REBOOKED)
         .execution_options(synchronize_session=False))
@@ -323,20 +333,22 @@ def choose(session: Session, organization_id: str, appointment_id: str, choice: 
     return Choice(state)
 
 
-def _locked_case(session: Session, appointment_id: str) -> NoJoinCase | None:
+def _locked_case(session: Session, org: str, appointment_id: str) -> NoJoinCase | None:
     """The case's row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
     serializes writers with ``BEGIN IMMEDIATE``)."""
-    query = select(NoJoinCase).where(NoJoinCase.appointment_id == appointment_id[:64])
+    query = select(NoJoinCase).where(NoJoinCase.appointment_id == appointment_id[:64],
+                                     NoJoinCase.organization_id == org)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
 
 
-def provider_joined(session: Session, appointment_id: str, now: datetime) -> None:
+def provider_joined(session: Session, org: str, appointment_id: str, now: datetime) -> None:
     """The provider joined after all: the open offer is withdrawn and the alert says so
     (the caller commits)."""
     for case in session.scalars(select(NoJoinCase).where(
-            NoJoinCase.appointment_id == appointment_id, NoJoinCase.state == "offered")):
+            NoJoinCase.appointment_id == appointment_id, NoJoinCase.organization_id == org,
+            NoJoinCase.state == "offered")):
         case.state, case.answered_at = "closed", now
         for alert in session.scalars(select(NotificationException).where(
                 NotificationException.notification_id == case.id)):

@@ -46,7 +46,7 @@ def visit_view(v: Visit, row: db.Appointment) -> PortalVisit | None:
     if state.required:
         form = v.db.get(ConsentForm, state.form_id)
         text = (form.text_es if v.page.lang == "es" else form.text_en) if form else ""
-    return PortalVisit(rooms.video_url(v.db, row.id), state, text,
+    return PortalVisit(rooms.video_url(v.db, row.organization_id, row.id), state, text,
                        documents.listed(v.db, sealer_of(v), row.organization_id, row.id),
                        is_open(v, row))
 

@@ -49,7 +49,7 @@ def open_video_room(uow: UnitOfWork, change: AppointmentBooked) -> None:
         change.appointment_type_id)
     if kind is None or not kind.telemedicine:
         return
-    if uow.session.get(VideoRoom, change.appointment_id) is None:
+    if uow.session.get(VideoRoom, (change.appointment_id, change.organization_id)) is None:
         uow.session.add(VideoRoom(appointment_id=change.appointment_id,
                                   organization_id=change.organization_id,
                                   room=new_room_name(), created_at=change_time(uow)))
@@ -67,10 +67,10 @@ def _config(uow: UnitOfWork, org: str, clinic_id: str) -> Config:
     return found
 
 
-def video_url(session: Session, appointment_id: str) -> str | None:
+def video_url(session: Session, organization_id: str, appointment_id: str) -> str | None:
     """The appointment's video link; ``None`` when it is not a telemedicine visit, is
     cancelled (or entered in error, or deleted), or no link is configured."""
-    row = session.get(db.Appointment, appointment_id)
+    row = db.get_in_org(session, db.Appointment, organization_id, appointment_id)
     if row is None:
         return None
     return video_urls(session, row.organization_id, [row]).get(row.id)

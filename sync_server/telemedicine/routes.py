@@ -46,8 +46,8 @@ def instant(value: datetime | None) -> str | None:
 
 
 def _appointment(session: Session, organization_id: str, appointment_id: str) -> db.Appointment:
-    row = session.get(db.Appointment, appointment_id)
-    if row is None or row.organization_id != organization_id or row.deleted:
+    row = db.get_in_org(session, db.Appointment, organization_id, appointment_id)
+    if row is None or row.deleted:
         raise NotFound("No such appointment.", code="unknown_appointment")
     return row
 
@@ -66,7 +66,7 @@ def visit(appointment_id: AppointmentId, user: Viewer, session: SessionDep,
     return {
         "appointment_id": row.id,
         "telemedicine": rooms.is_telemedicine(session, row.appointment_type_id),
-        "video_url": rooms.video_url(session, row.id),
+        "video_url": rooms.video_url(session, row.organization_id, row.id),
         "consent": {"required": state.required, "version": state.version,
                     "accepted": state.accepted, "accepted_version": state.accepted_version,
                     "accepted_at": instant(state.accepted_at), "channel": state.channel},

@@ -51,10 +51,11 @@ def _visit(session: SessionDep, user: accounts.Principal, appointment_id: str) -
         raise _refused(error) from None
 
 
-def _log(session: SessionDep, appointment_id: str) -> dict[str, Any]:
-    case = no_join.case_of(session, appointment_id)
-    return {"appointment_id": appointment_id, "events": sessions.events(session, appointment_id),
-            "video_url": rooms.video_url(session, appointment_id),
+def _log(session: SessionDep, org: str, appointment_id: str) -> dict[str, Any]:
+    case = no_join.case_of(session, appointment_id, org)
+    return {"appointment_id": appointment_id,
+            "events": sessions.events(session, org, appointment_id),
+            "video_url": rooms.video_url(session, org, appointment_id),
             "no_join": None if case is None else {
                 "state": case.state, "detected_at": sessions.instant(case.detected_at),
                 "provider_id": case.provider_id,
@@ -70,7 +71,7 @@ def _provider_event(action: str, appointment_id: str, user: accounts.Principal,
         session.rollback()
         raise _refused(error) from None
     session.commit()
-    return _log(session, visit.appointment.id)
+    return _log(session, visit.appointment.organization_id, visit.appointment.id)
 
 
 @router.post("/appointments/{appointment_id}/telemedicine/join")
@@ -90,7 +91,7 @@ def provider_leaves(appointment_id: AppointmentIdPath, user: Viewer, session: Se
 def session_log(appointment_id: AppointmentIdPath, user: Viewer,
                 session: SessionDep) -> dict[str, Any]:
     visit = _visit(session, user, appointment_id)
-    answer = _log(session, visit.appointment.id)
+    answer = _log(session, visit.appointment.organization_id, visit.appointment.id)
     session.rollback()
     return answer
 

@@ -56,8 +56,8 @@ class Visit:
 def visit_of(session: Session, organization_id: str, appointment_id: str) -> Visit:
     """The organization's telemedicine appointment; :class:`SessionError` when it is not
     one (``unknown_appointment`` for another organization's id, as for no id at all)."""
-    row = session.get(db.Appointment, appointment_id[:64])
-    if row is None or row.organization_id != organization_id or row.deleted:
+    row = db.get_in_org(session, db.Appointment, organization_id, appointment_id[:64])
+    if row is None or row.deleted:
         raise SessionError("unknown_appointment", "There is no such appointment.")
     kind = session.get(db.AppointmentType, row.appointment_type_id)
     if kind is None or not kind.telemedicine:
@@ -112,16 +112,17 @@ def record(session: Session, visit: Visit, role: str, action: str, now: datetime
         problem_text=(problem_text or None) if action == "problem" else None, at=now)
     session.add(event)
     if role == "provider" and action == "join":
-        no_join.provider_joined(session, row.id, now)
+        no_join.provider_joined(session, row.organization_id, row.id, now)
     return event
 
 
-def events(session: Session, appointment_id: str) -> list[dict[str, Any]]:
+def events(session: Session, org: str, appointment_id: str) -> list[dict[str, Any]]:
     """The visit's log, oldest first (what the desk's "Session log" lists)."""
     return [{"role": e.role, "action": e.action, "at": instant(e.at), "problem": e.problem,
              "problem_text": e.problem_text, "user_id": e.user_id}
             for e in session.scalars(select(SessionEvent).where(
-                SessionEvent.appointment_id == appointment_id).order_by(
+                SessionEvent.appointment_id == appointment_id,
+                SessionEvent.organization_id == org).order_by(
                 SessionEvent.at, SessionEvent.id))]
 
 

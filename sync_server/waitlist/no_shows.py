@@ -37,7 +37,7 @@ def record_no_show(uow: UnitOfWork, change: StatusChanged) -> None:
                 id=str(uuid.uuid4()), organization_id=org, patient_id=change.patient_id,
                 appointment_id=change.appointment_id, missed_at=change.after.start,
                 recorded_at=now))
-        appointment = session.get(db.Appointment, change.appointment_id)
+        appointment = db.get_in_org(session, db.Appointment, org, change.appointment_id)
         if care_settings(session, org).no_show_message and appointment is not None:
             queue_message(session, appointment, change.appointment_id, change.patient_id,
                           "no-show", now)

@@ -185,7 +185,7 @@ def queue_message(session: Session, slot: FreedSlot | db.Appointment, reference_
     the organization sends on (none when they want none or nothing is enabled), once.
     ``reference_id`` is the offer's id (offers) or the appointment's (no-show, no-join):
     the outbox row's ``appointment_id``."""
-    patient = session.get(db.Patient, patient_id)
+    patient = db.get_in_org(session, db.Patient, slot.organization_id, patient_id)
     policy = policy_of(session, slot.organization_id)
     preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms")) \
         if patient else ()
@@ -211,7 +211,8 @@ def offered_place(session: Session, row: Notification, now: datetime) -> db.Appo
     longer open."""
     offer = session.get(WaitlistOffer, row.appointment_id)
     slot = session.get(FreedSlot, offer.slot_id) if offer else None
-    entry = session.get(db.WaitlistEntry, offer.entry_id) if offer else None
+    entry = db.get_in_org(session, db.WaitlistEntry, offer.organization_id,
+                          offer.entry_id) if offer else None
     if offer is None or slot is None or entry is None or (
             row.kind == "waitlist-offer" and (offer.state != "open" or offer.expires_at <= now)):
         return None
@@ -359,8 +360,8 @@ def offer_by_hand(session: Session, organization_id: str, entry_id: str, provide
                   now: datetime) -> WaitlistOffer | None:
     """Staff offer a slot to one waitlist entry (the rules must accept the booking now);
     ``None`` when they would not. The caller commits."""
-    entry = session.get(db.WaitlistEntry, entry_id)
-    if entry is None or entry.organization_id != organization_id or not entry.active:
+    entry = db.get_in_org(session, db.WaitlistEntry, organization_id, entry_id)
+    if entry is None or not entry.active:
         return None
     slot = FreedSlot(
         id=str(uuid.uuid4()), organization_id=organization_id, clinic_id=entry.clinic_id,
@@ -413,7 +414,7 @@ def accept(session: Session, offer_id: str, now: datetime) -> str:
         .values(state="taken", booked_appointment_id=appointment_id, updated_at=now)
         .returning(FreedSlot.id)
         .execution_options(synchronize_session=False)).first() is not None
-    entry = session.get(db.WaitlistEntry, offer.entry_id)
+    entry = db.get_in_org(session, db.WaitlistEntry, offer.organization_id, offer.entry_id)
     slot = session.get(FreedSlot, offer.slot_id)
     if not took or entry is None or slot is None:
         return _gone(session, offer_id, now)

@@ -120,8 +120,8 @@ def patient_no_shows(patient_id: IdPath, user: Viewer,
                      session: SessionDep, now: NowDep) -> dict[str, Any]:
     """The patient's no-shows: all, within the policy's window, and whether they are at
     the limit."""
-    patient = session.get(db.Patient, patient_id)
-    if patient is None or patient.organization_id != user.organization_id:
+    patient = db.get_in_org(session, db.Patient, user.organization_id, patient_id)
+    if patient is None:
         raise NotFound("No patient with this id.", code="unknown_patient")
     dates = no_show_dates(session, user.organization_id, patient_id)
     policy = offers.no_show_policy(offers.care_settings(session, user.organization_id))
@@ -197,7 +197,7 @@ def _find(session: SessionDep, key: KeyDep, token: str) -> Notification | None:
 def _offer_page(session: SessionDep, row: Notification | None, shown: str) -> HTMLResponse:
     language, clinic_name, when, phone = "en", "", "", ""
     if row is not None:
-        patient = session.get(db.Patient, row.patient_id)
+        patient = db.get_in_org(session, db.Patient, row.organization_id, row.patient_id)
         clinic = session.get(db.Clinic, row.clinic_id)
         language = patient.preferred_language if patient and \
             patient.preferred_language in ("en", "es") else "en"

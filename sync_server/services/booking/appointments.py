@@ -65,7 +65,8 @@ def book(
     elif run is not None and command.appointment_id in run.checked:
         duplicate = command.appointment_id in run.existing
     else:
-        duplicate = session.get(db.Appointment, command.appointment_id) is not None
+        duplicate = db.get_in_org(session, db.Appointment, org,
+                                  command.appointment_id) is not None
     if duplicate:
         raise DuplicateId("An appointment with this id already exists.")
     named = {command.provider_id, command.room_id, *(command.equipment_ids or ())}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -72,8 +72,8 @@ def _store(
     with uow.savepoint() as savepoint:
         for appointment in appointments:
             kind = state.appointment_type(appointment.appointment_type_id)
-            current = None if appointment.id in new else session.get(db.Appointment,
-                                                                     appointment.id)
+            current = None if appointment.id in new else db.get_in_org(
+                session, db.Appointment, appointment.organization_id, appointment.id)
             if current is not None:
                 before[appointment.id] = placement_of(current)
             flag = bool(overridden) or (keep_overridden and current is not None
@@ -85,7 +85,7 @@ def _store(
         # together (a visit, a series) may move into each other's old places.
         for appointment in appointments:
             if appointment.id not in new:
-                _vacate(session, appointment.id)
+                _vacate(session, appointment.organization_id, appointment.id)
         if len(new) < len(appointments):
             session.flush()
         for appointment in appointments:
@@ -122,18 +122,20 @@ def _store(
                          occurrences, clinic, _names(state))
 
 
-def _vacate(session: Session, appointment_id: str) -> None:
+def _vacate(session: Session, org: str, appointment_id: str) -> None:
     """Remove an appointment's occupations, handing a group slot's hold to a remaining
     member."""
     table = db.AppointmentResource
-    old = list(session.scalars(select(table).where(table.appointment_id == appointment_id)))
+    mine = (table.appointment_id == appointment_id, table.organization_id == org)
+    old = list(session.scalars(select(table).where(*mine)))
     holders = [(r.resource_id, r.block_start, r.block_end) for r in old
                if r.active and not r.group_member and not r.overridden]
-    session.execute(delete(table).where(table.appointment_id == appointment_id))
+    session.execute(delete(table).where(*mine))
     for resource_id, start, end in holders:
         mate = session.scalars(select(table).where(
             table.resource_id == resource_id, table.block_start == start,
             table.block_end == end, table.active.is_(True), table.group_member.is_(True),
+            table.organization_id == org,
         ).limit(1)).first()
         if mate is not None:
             mate.group_member = False
@@ -181,7 +183,9 @@ def _slot_held(
 ) -> bool:
     """Whether another member of the same group slot already holds ``resource_id``."""
     table, mate = db.AppointmentResource, db.Appointment
-    found = session.scalar(select(table.id).join(mate, mate.id == table.appointment_id).where(
+    found = session.scalar(select(table.id).join(mate, and_(
+        mate.id == table.appointment_id, mate.organization_id == table.organization_id)).where(
+        table.organization_id == appointment.organization_id,
         table.resource_id == resource_id, table.block_start == start, table.block_end == end,
         table.active.is_(True), table.group_member.is_(False), table.overridden.is_(False),
         mate.id != appointment.id, mate.appointment_type_id == appointment.appointment_type_id,
@@ -198,7 +202,9 @@ def _guard_refusal(
     kind = resource.kind if resource else model.ResourceKind.PROVIDER
     other = session.execute(
         select(db.Appointment.start_at, db.Appointment.end_at)
-        .join(db.AppointmentResource, db.AppointmentResource.appointment_id == db.Appointment.id)
+        .join(db.AppointmentResource, and_(
+            db.AppointmentResource.appointment_id == db.Appointment.id,
+            db.AppointmentResource.organization_id == db.Appointment.organization_id))
         .where(db.AppointmentResource.resource_id == resource_id,
                db.AppointmentResource.active.is_(True),
                db.AppointmentResource.block_start < wanted.end,

@@ -21,6 +21,7 @@ from scheduling.state import CalendarState
 from scheduling.wire import entity_of, to_wire
 from sync_server.db import models as db
 from sync_server.services import audit, changes
+from sync_server.services.access import elsewhere
 from sync_server.services.errors import AlreadyExists
 from sync_server.services.events import ChangeAccepted, Event, Placement, WaitlistChanged
 from sync_server.services.unit_of_work import unit_of
@@ -196,22 +197,20 @@ def _owned(
 ) -> Any:
     """The row when it belongs to the caller's organization. Another organization's id is
     answered like an unknown one, with an ``access_denied`` audit entry."""
-    row = session.get(table, record_id)
-    if row is None:
-        return None
-    if row.organization_id != caller.organization_id:
+    row = db.get_in_org(session, table, caller.organization_id, record_id)
+    if row is not None:
+        return row
+    if elsewhere(session, table, record_id):
         _audit(session, caller, now, "access_denied", table.__tablename__.rstrip("s"),
                record_id, "refused", "other_organization")
-        return None
-    return row
+    return None
 
 
 def _missing_refs(session: Session, org: str, **refs: str) -> str | None:
     tables = {"clinic": db.Clinic, "patient": db.Patient,
               "appointment_type": db.AppointmentType, "resource": db.Resource}
     for kind, record_id in refs.items():
-        row: Any = session.get(tables[kind], record_id)
-        if row is None or row.organization_id != org:
+        if db.get_in_org(session, tables[kind], org, record_id) is None:
             return kind.replace("_", " ")
     return None
 

@@ -125,10 +125,12 @@ class PushRun:
         if updated:
             session.execute(_UPDATE_APPOINTMENT, list(updated.values()))
             vacated = sorted(updated)
+            org = updated[vacated[0]]["b_org"]
             for first in range(0, len(vacated), 500):
-                session.execute(_VACATE, {"ids": vacated[first:first + 500]})
+                session.execute(_VACATE, {"ids": vacated[first:first + 500], "org": org})
             for appointment_id in vacated:  # a row the session holds is stale now
-                row = session.identity_map.get(identity_key(db.Appointment, appointment_id))
+                row = session.identity_map.get(
+                    identity_key(db.Appointment, (appointment_id, org)))
                 if row is not None:
                     session.expire(row)
         # A plain insert: the run's locks make an overlap impossible, so the exclusion
@@ -152,7 +154,7 @@ class PushRun:
         elif staged is not None:  # booked earlier in the run, not written yet
             staged.update(values)
         else:
-            self.updated_rows[appointment.id] = {"b_id": appointment.id, **values}
+            self.updated_rows[appointment.id] = {"b_id": appointment.id, "b_org": org, **values}
         block_start = appointment.start - kind.buffer_before
         block_end = appointment.end + kind.buffer_after
         self.occupation_rows[appointment.id] = [{
@@ -263,8 +265,8 @@ def prepare_run(
         uow.run = previous
         fresh = [i for i in (b.appointment_id for b in bookings) if i not in previous.checked]
         previous.checked.update(fresh)
-        previous.existing.update(_existing(session, fresh))
-        _lock_changed(session, previous, changed)
+        previous.existing.update(_existing(session, org, fresh))
+        _lock_changed(session, org, previous, changed)
         return
     lock_resources(session, keys)
     _refresh(session)
@@ -275,13 +277,13 @@ def prepare_run(
     # Dated records (a handful of rows) are read for the alternatives' horizon at once.
     wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
     run = uow.run = PushRun(scope, load_state(session, org, scope, dated_for=wide), set(ids),
-                            _existing(session, ids), keys=frozenset(keys),
+                            _existing(session, org, ids), keys=frozenset(keys),
                             version=_version(session, org),
                             config_version=config_version(session, org))
-    _lock_changed(session, run, changed)
+    _lock_changed(session, org, run, changed)
 
 
-def _lock_changed(session: Session, run: PushRun, changed: list[str]) -> None:
+def _lock_changed(session: Session, run_org: str, run: PushRun, changed: list[str]) -> None:
     """Try the locks of the appointments the run's changes name (as :func:`change` takes
     them first; only tried: another writer may hold one and wait for the run's resource
     locks), and read the ``overridden`` flag of those the run does not know. The run
@@ -295,7 +297,8 @@ def _lock_changed(session: Session, run: PushRun, changed: list[str]) -> None:
     table = db.Appointment
     for first in range(0, len(unknown), 500):
         run.overridden.update((row[0], bool(row[1])) for row in session.execute(
-            select(table.id, table.overridden).where(table.id.in_(unknown[first:first + 500]))))
+            select(table.id, table.overridden).where(table.id.in_(unknown[first:first + 500]),
+                                                     table.organization_id == run_org)))
 
 
 def _clinic_of(session: Session, org: str, requests: Sequence[object]) -> str | None:
@@ -308,13 +311,14 @@ def _clinic_of(session: Session, org: str, requests: Sequence[object]) -> str | 
         db.Appointment.id == first.appointment_id, db.Appointment.organization_id == org))
 
 
-def _existing(session: Session, ids: list[str]) -> set[str]:
-    """Those of ``ids`` that are appointments already."""
+def _existing(session: Session, org: str, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that are appointments of ``org`` already."""
     if not ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":  # one array, not 200 parameters
-        return set(session.scalars(_EXISTING_IDS, {"ids": ids}))
-    return set(session.scalars(select(db.Appointment.id).where(db.Appointment.id.in_(ids))))
+        return set(session.scalars(_EXISTING_IDS, {"ids": ids, "org": org}))
+    return set(session.scalars(select(db.Appointment.id).where(
+        db.Appointment.id.in_(ids), db.Appointment.organization_id == org)))
 
 
 def _version(session: Session, org: str) -> int:
@@ -445,13 +449,16 @@ def _reaches(
                      tuple(_days(tz, moments)), request.appointment_id)
 
 
-_EXISTING_IDS = text("SELECT id FROM appointments WHERE id = ANY(:ids)")
+_EXISTING_IDS = text(
+    "SELECT id FROM appointments WHERE id = ANY(:ids) AND organization_id = :org")
 # Built once: an appointment's new values by id (executemany), and the removal of the
 # occupations of appointments whose new ones are staged.
 _UPDATE_APPOINTMENT = update(table_of(db.Appointment)).where(
-    table_of(db.Appointment).c.id == bindparam("b_id"))
+    table_of(db.Appointment).c.id == bindparam("b_id"),
+    table_of(db.Appointment).c.organization_id == bindparam("b_org"))
 _VACATE = delete(db.AppointmentResource).where(
-    db.AppointmentResource.appointment_id.in_(bindparam("ids", expanding=True)))
+    db.AppointmentResource.appointment_id.in_(bindparam("ids", expanding=True)),
+    db.AppointmentResource.organization_id == bindparam("org"))
 
 
 def drop_run(session: Session) -> None:

@@ -49,7 +49,7 @@ def waitlist_add(
     if not caller.actor.may(Permission.CREATE):
         return _not_permitted(session, caller, now, "waitlist.add", request.entry_id,
                               "book appointments")
-    if session.get(db.WaitlistEntry, request.entry_id) is not None:
+    if db.get_in_org(session, db.WaitlistEntry, org, request.entry_id) is not None:
         raise DuplicateId("A waitlist entry with this id already exists.")
     missing = _missing_refs(session, org, clinic=request.clinic_id, patient=request.patient_id,
                             appointment_type=request.appointment_type_id)
@@ -103,7 +103,7 @@ def patient_create(
     if "patient:edit" not in caller.actor.permissions:
         return _not_permitted(session, caller, now, "patient.create", request.patient_id,
                               "register patients")
-    if session.get(db.Patient, request.patient_id) is not None:
+    if db.get_in_org(session, db.Patient, caller.organization_id, request.patient_id) is not None:
         raise DuplicateId("A patient with this id already exists.")
     patient = request.patient(caller.organization_id)
     session.add(db.Patient(
@@ -205,7 +205,7 @@ def blockout_create(
     if "admin:config" not in caller.actor.permissions:
         return _not_permitted(session, caller, now, "blockout.create", record.id,
                               "configure the calendar")
-    if session.get(db.Blockout, record.id) is not None:
+    if db.get_in_org(session, db.Blockout, caller.organization_id, record.id) is not None:
         raise DuplicateId("A blockout with this id already exists.")
     missing = _missing_refs(session, caller.organization_id, clinic=record.clinic_id)
     if not missing and record.resource_id:

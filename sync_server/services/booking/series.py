@@ -51,7 +51,7 @@ def book_recurring(
     """
     org = caller.organization_id
     template = request.template
-    if session.get(db.Series, request.series_id) is not None:
+    if db.get_in_org(session, db.Series, org, request.series_id) is not None:
         raise DuplicateId("A series with this id already exists.")
     series = request.series(org)
     tz = clinic_zone(session, org, template.clinic_id)
@@ -103,7 +103,8 @@ def edit_recurring(
     if row is None or anchor is None or anchor.series_id != row.id:
         return _refuse(session, caller, Refused(R.UNKNOWN_RECORD, {"kind": "appointment"}),
                        now, intent, edit.appointment_id, None, None)
-    if edit.new_series_id and session.get(db.Series, edit.new_series_id) is not None:
+    if edit.new_series_id and db.get_in_org(
+            session, db.Series, caller.organization_id, edit.new_series_id) is not None:
         raise DuplicateId("A series with this id already exists.")
     members = list(session.scalars(select(db.Appointment).where(
         db.Appointment.organization_id == org, db.Appointment.series_id == row.id)))

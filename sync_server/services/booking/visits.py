@@ -52,7 +52,8 @@ def book_visit(
     if any(p.patient_id != first.patient_id or p.clinic_id != first.clinic_id for p in parts):
         raise InvalidInput("Every appointment of a visit is for the same patient and clinic.")
     if len({p.appointment_id for p in parts}) != len(parts) or any(
-            session.get(db.Appointment, p.appointment_id) is not None for p in parts):
+            db.get_in_org(session, db.Appointment, org, p.appointment_id)
+            is not None for p in parts):
         raise DuplicateId("An appointment with this id already exists.")
     if _part_ids(session, org, visit_id):
         raise DuplicateId("A visit with this id already exists.")

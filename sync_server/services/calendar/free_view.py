@@ -64,7 +64,8 @@ _BUSY = select(_A.provider_id, _A.start_at, _A.end_at, _A.appointment_type_id).w
 # Other clinics' active appointments occupying the providers (an organization with
 # more than one clinic), from ``appointment_resources (resource_id, block_start)``.
 _ELSEWHERE = select(_O.resource_id, _A.start_at, _A.end_at, _A.appointment_type_id).join(
-    _A, and_(_A.id == _O.appointment_id, _A.active.is_(True))).where(
+    _A, and_(_A.id == _O.appointment_id, _A.organization_id == _O.organization_id,
+             _A.active.is_(True))).where(
     _O.organization_id == bindparam("org"), _O.active.is_(True),
     _O.resource_id.in_(bindparam("ids", expanding=True)),
     _O.block_start >= bindparam("lowest"), _O.block_start < bindparam("until"),

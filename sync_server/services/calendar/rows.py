@@ -138,7 +138,8 @@ def write_appointment(
     """Insert or update the row of ``record`` (its buffered block from ``kind``).
 
     ``new``: the caller knows no row exists yet (saves looking for it)."""
-    row = None if new else session.get(db.Appointment, record.id)
+    row = None if new else db.get_in_org(session, db.Appointment, record.organization_id,
+                                         record.id)
     if row is None:
         row = db.Appointment(id=record.id, organization_id=record.organization_id,
                              created_at=now)
@@ -183,7 +184,7 @@ def write_series(
 ) -> db.Series:
     """Insert or update a series row; a new one copies patient/type/duration from
     ``template`` unless given."""
-    row = session.get(db.Series, record.id)
+    row = db.get_in_org(session, db.Series, record.organization_id, record.id)
     if row is None:
         row = db.Series(
             id=record.id, organization_id=record.organization_id,
