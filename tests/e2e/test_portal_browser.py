@@ -31,6 +31,7 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.portal import signin
 from tests.e2e.server_side import PASSWORD, ServerThread
 from tests.support.notify_servers import SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import make_settings
 from tests.sync_server.portal_setup import FAMILY, GIVEN, PortalClinic, last_code, seed_portal
 
@@ -366,7 +367,7 @@ def test_the_seed_004_round_trip_from_published_slot_to_fhir_appointment(
         assert back.appointment["id"] == back.params["appointmentRef"]
         assert back.appointment["status"] == "booked"
         with live.database() as session:
-            row = session.get(models.Appointment, back.appointment["id"])
+            row = by_id(session, models.Appointment, back.appointment["id"])
             assert row is not None and row.source == "online"
             session.rollback()
         page.wait_for_url(f"{app.return_url}?*")

@@ -33,6 +33,7 @@ from tests.e2e.test_portal_browser import (
     sign_in,
 )
 from tests.support.notify_servers import SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import make_settings
 from tests.sync_server.portal_setup import FAMILY, GIVEN
 
@@ -88,7 +89,7 @@ def live(server_and_database: Any, browser: Any) -> Live:
 def appointment(live: Live, appointment_id: str) -> models.Appointment:
     with live.database() as session:
         session: Session
-        row = session.get(models.Appointment, appointment_id)
+        row = by_id(session, models.Appointment, appointment_id)
         assert row is not None
         session.expunge(row)
         session.rollback()

@@ -26,6 +26,7 @@ from sync_server.services import audit, booking
 from sync_server.telemedicine import no_join, rooms, sessions
 from tests.e2e.server_side import TZ
 from tests.e2e.test_portal_browser import Live, accessible, portal_in_browser, sign_in
+from tests.support.records import by_id
 from tests.sync_server.conftest import Clock
 from tests.sync_server.notify_setup import STAFF
 from tests.sync_server.portal_setup import PortalClinic
@@ -141,7 +142,7 @@ def test_the_join_page_and_the_no_join_offer_in_the_browser(
         page.wait_for_selector(f"text={words['rebooked']}")
         expected = None
     with live.database() as session:
-        row = session.get(models.Appointment, appointment_id)
+        row = by_id(session, models.Appointment, appointment_id)
         assert row is not None
         if expected:
             assert row.provider_id == expected

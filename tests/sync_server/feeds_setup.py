@@ -23,6 +23,7 @@ from scheduling.series import occurrence_id
 from sync_server.core.config import Settings
 from sync_server.db import models as db
 from tests.e2e.server_side import Clinic, seed_clinic
+from tests.support.records import by_id
 from tests.sync_server.conftest import OrgUser, Tenants, sign_in
 
 SERIES_RULE = "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=70"
@@ -126,7 +127,7 @@ def expected_occurrences(db_session: Session, cal: Calendar) -> set[tuple[dateti
     """What the provider's feed must show, from the core: the series' expansion (every
     occurrence's row by its core id) and the single appointments, with their status."""
     db_session.rollback()
-    series = db_session.get(db.Series, cal.series_id)
+    series = by_id(db_session, db.Series, cal.series_id)
     assert series is not None
     ids = [occurrence_id(series.id, o.original_local)
            for o in expand(series.rrule, series.first_local, cal.tz)]

@@ -24,6 +24,7 @@ from sync_server.notifications.worker import Worker
 from sync_server.services import audit, booking
 from tests.e2e.server_side import Clinic, seed_clinic
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 
 STAFF = Actor("staff-user", None, frozenset({
     "booking:create_appointment", "booking:modify_appointment",
@@ -86,7 +87,7 @@ class NotifyClinic:
 
     def patient(self, index: int = 0, **values: object) -> None:
         with self.sessions() as session:
-            row = session.get(db.Patient, self.clinic.patient_ids[index])
+            row = by_id(session, db.Patient, self.clinic.patient_ids[index])
             assert row is not None
             for name, value in values.items():
                 setattr(row, name, value)

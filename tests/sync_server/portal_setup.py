@@ -17,6 +17,7 @@ from sync_server.db import models as db
 from sync_server.notifications.models import NotificationSettings
 from tests.e2e.server_side import TZ, Clinic, seed_clinic
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 
 #: The planted patient's details: scanned for in URLs and logs.
 GIVEN, FAMILY = "Zoraida", "Quintanilla"
@@ -58,7 +59,7 @@ def seed_portal(session: Session, settings: Settings, smtp: SmtpSink,
     tag = uuid.uuid4().hex[:6]
     email = f"zoraida.{tag}@patients.example"
     phone = f"+34 611 {int(tag, 16) % 1000:03d} 222"
-    patient = session.get(db.Patient, clinic.patient_ids[0])
+    patient = by_id(session, db.Patient, clinic.patient_ids[0])
     assert patient is not None
     patient.given_name, patient.family_name = GIVEN, FAMILY
     patient.email, patient.phone = email, phone

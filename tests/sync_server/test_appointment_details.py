@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -141,9 +142,9 @@ def test_a_desk_pushes_change_details_and_the_server_judges_it_again(
     results = {r["id"]: r for r in pushed.json()["results"]}
     assert results[1]["status"] == "applied"
     assert results[2]["status"] == "refused"  # slot(5) is taken: the longer type no longer fits
-    row = db.get(models.Appointment, first["id"])
+    row = by_id(db, models.Appointment, first["id"])
     assert row is not None and (row.appointment_type_id, row.notes) == (longer, "scan")
-    kept = db.get(models.Appointment, second["id"])
+    kept = by_id(db, models.Appointment, second["id"])
     assert kept is not None and kept.appointment_type_id == booked.clinic.type_id
     db.rollback()
 
@@ -165,7 +166,7 @@ def test_a_cancellation_keeps_its_category_and_free_text(
     cancelled = answer.json()["appointments"][0]
     assert (cancelled["cancel_category"], cancelled["cancel_reason"]) == (
         "illness", "flu since Monday")
-    row = db.get(models.Appointment, appointment["id"])
+    row = by_id(db, models.Appointment, appointment["id"])
     assert row is not None and row.cancel_category == "illness"
     db.rollback()
     undone = client.post(f"{API}/appointments/{appointment['id']}/undo-status", json={},

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sync_server.core.config import Settings
 from sync_server.db import models
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -36,7 +37,7 @@ def test_a_booking_is_stored_with_its_occupations_audit_and_change(
     appointment = book(client, booked, **booked.book_body(slot(0)))
     assert appointment["status"] == "booked"
     assert appointment["room_id"] in booked.clinic.room_ids  # the rules chose a free room
-    row = db.get(models.Appointment, appointment["id"])
+    row = by_id(db, models.Appointment, appointment["id"])
     assert row is not None and row.active
     occupied = db.scalars(select(models.AppointmentResource.resource_id).where(
         models.AppointmentResource.appointment_id == row.id)).all()
@@ -136,7 +137,7 @@ def test_an_override_needs_the_permission_and_a_reason_and_is_audited(
     accepted = client.post(f"{API}/appointments", json=body, headers=booked.admin)
     assert accepted.status_code == 201, accepted.text
     assert "PROVIDER_BUSY" in accepted.json()["overridden"]
-    row = db.get(models.Appointment, accepted.json()["appointments"][0]["id"])
+    row = by_id(db, models.Appointment, accepted.json()["appointments"][0]["id"])
     assert row is not None and row.overridden
     db.rollback()
     assert active_overlaps(db) == 0  # the overridden occupation is outside the guard

@@ -16,6 +16,7 @@ from sync_server.db import models
 from sync_server.db.migrate import current_revision
 from sync_server.services import organizations
 from sync_server.services.changes import bump_version, record_change
+from tests.support.records import by_id
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -89,7 +90,7 @@ def occupy(
 
 
 def second_appointment(db: Session, appointment_id: str) -> str:
-    original = db.get(models.Appointment, appointment_id)
+    original = by_id(db, models.Appointment, appointment_id)
     assert original is not None
     copy = models.Appointment(
         **{c.key: getattr(original, c.key) for c in models.Appointment.__table__.columns}
@@ -210,7 +211,7 @@ def test_versions_increase_per_organization_and_log_changes(db: Session) -> None
 def test_instants_read_back_as_aware_utc(db: Session) -> None:
     org_id, _provider_id, appointment_id = booking_scaffold(db)
     db.expire_all()
-    appointment = db.get(models.Appointment, appointment_id)
+    appointment = by_id(db, models.Appointment, appointment_id)
     assert appointment is not None
     assert appointment.start_at == T0
     assert appointment.start_at.tzinfo is not None

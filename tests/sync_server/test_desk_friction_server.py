@@ -21,6 +21,7 @@ from scheduling.timeutil import to_local
 from sync_server.core.config import Settings
 from sync_server.db import models
 from tests.e2e.server_side import TZ, seed_clinic
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -92,7 +93,7 @@ def test_a_push_is_judged_with_the_permissions_of_the_user_who_made_the_change(
     forced = book_args(booked, slot(0), patient_id=booked.clinic.patient_ids[2], **clash)
     admin = booked.admin_user.user_id
     assert push_as(client, desk, admin, intents.APPOINTMENT_BOOK, forced) == "applied"
-    row = db.get(models.Appointment, forced["appointment_id"])
+    row = by_id(db, models.Appointment, forced["appointment_id"])
     assert row is not None and row.overridden
     db.rollback()
     # A viewer's change is refused, and an unknown user has no permissions at all.
@@ -157,7 +158,7 @@ def test_after_an_all_edit_the_series_record_has_the_new_time(
         "start": (slot(0) + timedelta(hours=2)).isoformat()})
     assert moved.status_code == 200, moved.text
     db.rollback()
-    row = db.get(models.Series, series_id)
+    row = by_id(db, models.Series, series_id)
     assert row is not None and row.first_local.hour == 11  # 10:00 + 1 h (slot(0) is 09:00)
     starts = {o.start for o in expand(row.rrule, row.first_local, TZ)}
     assert starts == {datetime.fromisoformat(a["start"]) for a in moved.json()["appointments"]}
@@ -181,7 +182,7 @@ def test_cancelling_one_occurrence_of_a_split_off_tail_keeps_it_cancelled_on_exp
         "reason": "patient away"})
     assert cancel.status_code == 200, cancel.text
     db.rollback()
-    row = db.get(models.Series, tail_id)
+    row = by_id(db, models.Series, tail_id)
     assert row is not None
     exdates = {datetime.fromisoformat(d) for d in row.exdates}
     cancelled_at = datetime.fromisoformat(tail[1]["start"])
@@ -261,13 +262,13 @@ def test_a_desk_edit_of_type_and_notes_is_judged_again_by_the_server(
     # a type whose room is another: the rules place it in that room
     assert edit(appointment_type_id="type-room-b") == "applied"
     db.rollback()
-    moved_room = db.get(models.Appointment, target)
+    moved_room = by_id(db, models.Appointment, target)
     assert moved_room is not None and moved_room.room_id == rooms[1]
     db.rollback()
     assert edit(notes="Bring the X-rays") == "applied"
     assert edit(appointment_type_id="type-long") == "applied"
     db.rollback()
-    row = db.get(models.Appointment, target)
+    row = by_id(db, models.Appointment, target)
     assert row is not None
     assert (row.appointment_type_id, row.notes) == ("type-long", "Bring the X-rays")
     # the occupations follow the new type's buffer (10 minutes after)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from scheduling.ical import ICAL_STATUS
 from sync_server.core.config import Settings
 from sync_server.db import models
+from tests.support.records import by_id
 from tests.sync_server.conftest import START, Tenants
 from tests.sync_server.feeds_setup import (
     CANCELLED,
@@ -104,7 +105,7 @@ def test_a_series_split_this_and_following_reads_the_same_in_three_readers(
         "appointment_id": cal.occurrence_ids[55], "scope": "this", "action": "cancel",
         "reason": "Away"})
     assert cancelled.status_code == 200, cancelled.text
-    anchor = db.get(models.Appointment, cal.occurrence_ids[50])
+    anchor = by_id(db, models.Appointment, cal.occurrence_ids[50])
     assert anchor is not None
     later = anchor.start_at + timedelta(hours=1)
     db.rollback()

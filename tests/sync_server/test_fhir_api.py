@@ -19,6 +19,7 @@ from sync_server.core.config import Settings
 from sync_server.db import models
 from sync_server.fhir import handoff
 from sync_server.fhir.resources import booking_ref
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import Booked, seed_booked, slot
 from tests.sync_server.conftest import Clock, Tenants, bearer
 from tests.sync_server.fhir_setup import (
@@ -263,7 +264,7 @@ def test_a_hand_off_booking_invalidated_later_reads_entered_in_error(
     assert changed.status_code == 200, changed.text
     read = client.get(f"/fhir/{slug}/Appointment/{mine}", headers=headers).json()
     assert read["status"] == "entered-in-error"
-    row = db.get(models.Appointment, mine)
+    row = by_id(db, models.Appointment, mine)
     assert row is not None
     row.deleted = True
     db.commit()

@@ -13,6 +13,7 @@ from sync_server.db import models as db
 from sync_server.notifications.models import Notification
 from sync_server.notifications.routes import twilio_signature
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import START, Clock
 from tests.sync_server.notify_setup import NotifyClinic, notify_clinic
 from tests.sync_server.test_notifications import drain
@@ -42,7 +43,7 @@ def reminder_links(clinic: NotifyClinic, smtp: SmtpSink, clock: Clock,
 
 def appointment_row(clinic: NotifyClinic, appointment_id: str) -> db.Appointment:
     with clinic.sessions() as session:
-        row = session.get(db.Appointment, appointment_id)
+        row = by_id(session, db.Appointment, appointment_id)
         assert row is not None
         session.expunge(row)
         session.rollback()

@@ -16,6 +16,7 @@ from scheduling import intents
 from scheduling.wire import from_wire
 from sync_server.core.config import Settings
 from sync_server.db import models
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import Booked, Desk, enroll_desk, seed_booked
 from tests.sync_server.conftest import Clock, Tenants
 
@@ -42,7 +43,7 @@ def push(client: TestClient, desk: Desk, args: dict[str, Any]) -> dict[str, Any]
 
 def stored(db: Session, patient_id: str) -> tuple[date | None, str, str, str]:
     db.expire_all()
-    row = db.get(models.Patient, patient_id)
+    row = by_id(db, models.Patient, patient_id)
     assert row is not None
     found = (row.date_of_birth, row.address, row.insurance_provider, row.insurance_id)
     db.rollback()

@@ -23,6 +23,7 @@ from sync_server.db import models
 from sync_server.portal import signin
 from sync_server.portal.models import PortalCode, PortalSession
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import make_settings, sign_in
 from tests.sync_server.portal_setup import (
     CLINIC_PHONE,
@@ -379,7 +380,7 @@ def test_a_late_cancellation_is_refused_with_the_clinics_phone(
     signed_in(portal_client, place, smtp_sink)
     book(portal_client, place, 6)
     [booked] = appointments_of(db, place.patient_id)
-    booked_row = db.get(models.Appointment, booked.id)
+    booked_row = by_id(db, models.Appointment, booked.id)
     assert booked_row is not None
     # The clinic moved it to tomorrow morning (inside the 24 h cancellation period).
     soon = datetime.now(UTC) + timedelta(hours=20)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import Booked, Desk, enroll_desk, seed_booked
 from tests.sync_server.conftest import Clock, Tenants
 
@@ -63,7 +64,7 @@ class Stored:
 def _row(db: Session, patient_id: str) -> Stored:
     """The server's patient (the read ends its transaction: on SQLite it holds the lock)."""
     db.expire_all()
-    row = db.get(models.Patient, patient_id)
+    row = by_id(db, models.Patient, patient_id)
     assert row is not None
     stored = Stored(row.phone, row.email, row.version)
     db.rollback()

@@ -23,6 +23,7 @@ from sync_server.db import models
 from sync_server.services import audit, booking
 from sync_server.services import sync as sync_service
 from sync_server.services.unit_of_work import unit_of
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     FIRST_DAY,
     Booked,
@@ -168,7 +169,7 @@ def test_a_mutation_the_database_refuses_is_an_invalid_conflict_and_the_next_one
     assert "refused" in conflict.params["problem"]
     assert refusing_patients not in str(conflict.params)  # no submitted value echoed
     db.rollback()
-    assert db.get(models.Patient, refused_id) is None
+    assert by_id(db, models.Patient, refused_id) is None
     assert audit.verify(db, booked.org_id) is None
 
 

@@ -31,6 +31,7 @@ from sync_server.telemedicine.models import (
     VisitDocument,
 )
 from tests.support.notify_servers import SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import OrgUser, Tenants, sign_in
 from tests.sync_server.portal_setup import PortalClinic, seed_portal
 from tests.sync_server.telemedicine_setup import (
@@ -146,7 +147,7 @@ def test_a_visit_of_an_ordinary_type_has_no_video_link(
 def test_a_providers_own_link_wins_over_the_template(
         client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session) -> None:
     appointment_id = booked(client, place, smtp_sink)
-    row = db.get(models.Appointment, appointment_id)
+    row = by_id(db, models.Appointment, appointment_id)
     assert row is not None
     db.add(ProviderVideoLink(provider_id=row.provider_id, organization_id=row.organization_id,
                              url="https://video.example/dr-room", updated_at=datetime.now(UTC)))
@@ -184,7 +185,7 @@ def test_the_patient_sees_the_link_and_a_cancelled_visit_has_none(
 
 def test_the_confirmation_email_carries_the_link_in_the_patients_language(
         client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session) -> None:
-    patient = db.get(models.Patient, place.patient_id)
+    patient = by_id(db, models.Patient, place.patient_id)
     assert patient is not None
     patient.preferred_language = "es"
     db.commit()
@@ -211,7 +212,7 @@ def test_the_link_is_in_initials_feeds_and_never_in_a_busy_feed(
         client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session) -> None:
     appointment_id = booked(client, place, smtp_sink)
     link = rooms.video_url(db, appointment_id)
-    row = db.get(models.Appointment, appointment_id)
+    row = by_id(db, models.Appointment, appointment_id)
     assert row is not None and link
     now = datetime.now(UTC)
     busy = feeds.create_feed(db, place.clinic.org_id, row.provider_id, now, privacy="busy")
@@ -400,7 +401,7 @@ def test_an_upload_without_the_csrf_token_is_refused(
 def test_another_patient_cannot_open_or_upload_to_the_visit(
         client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session,
         tm_settings: Settings) -> None:
-    other = db.get(models.Patient, place.clinic.patient_ids[1])
+    other = by_id(db, models.Patient, place.clinic.patient_ids[1])
     assert other is not None
     other.email = "someone.else@patients.example"
     db.commit()

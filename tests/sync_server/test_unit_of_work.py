@@ -34,6 +34,7 @@ from sync_server.services.events import (
     appointment_event,
 )
 from sync_server.services.unit_of_work import UnitOfWork, unit_of
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     Booked,
     Desk,
@@ -195,7 +196,7 @@ def test_a_handler_that_raises_in_a_push_run_rolls_back_the_run(
     assert calls[3:] == [m["args"]["appointment_id"] for m in mutations]
     after = counts(db, booked.org_id)
     assert after["appointments"] == before["appointments"] + 3  # each applied one once
-    assert db.get(models.Appointment, failing) is None
+    assert by_id(db, models.Appointment, failing) is None
     db.rollback()
     assert last_mutation(db, desk) == 4
 

@@ -19,6 +19,7 @@ from sync_server.db import models
 from sync_server.portal import signin
 from sync_server.portal.models import PortalSettings
 from tests.support.notify_servers import SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.conftest import Clock, OrgUser, make_settings, sign_in
 from tests.sync_server.portal_setup import FAMILY, GIVEN, PortalClinic, seed_portal
 from tests.sync_server.test_portal import refusals, signed_in, token
@@ -84,7 +85,7 @@ def staff_book(client: TestClient, place: PortalClinic, index: int, *,
 
 def row_of(session: Session, appointment_id: str) -> models.Appointment:
     try:
-        row = session.get(models.Appointment, appointment_id)
+        row = by_id(session, models.Appointment, appointment_id)
         assert row is not None
         session.expunge(row)
         return row
@@ -198,7 +199,7 @@ def test_check_in_for_a_visit_that_cannot_be_checked_in_is_refused_and_audited(
         portal_client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session,
         case: str) -> None:
     appointment_id = staff_book(portal_client, place, 0)
-    row = db.get(models.Appointment, appointment_id)
+    row = by_id(db, models.Appointment, appointment_id)
     assert row is not None
     if case == "in_person":
         kind = db.get(models.AppointmentType, place.clinic.type_id)

@@ -26,6 +26,7 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services import booking
 from sync_server.services.booking import BookingResult
 from tests.e2e.server_side import TZ
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import (
     Booked,
     active_overlaps,
@@ -225,12 +226,12 @@ def test_a_visit_racing_a_booking_for_one_of_its_slots_is_all_or_nothing(
         if visit.refused is None:
             outcomes.add("visit")
             assert len(stored) == 2 and all(r.active for r in stored)
-            assert db.get(models.Appointment, single.appointment_id) is None
+            assert by_id(db, models.Appointment, single.appointment_id) is None
         else:
             outcomes.add("single")
             assert visit.refused.params.get("part") == 1
             assert stored == [], "a refused visit keeps none of its parts"
-            assert db.get(models.Appointment, single.appointment_id) is not None
+            assert by_id(db, models.Appointment, single.appointment_id) is not None
         db.rollback()
         assert active_overlaps(db) == 0
     assert outcomes, "the race ran"
@@ -246,7 +247,7 @@ def test_a_visit_after_a_committed_booking_of_its_slot_keeps_nothing(
     result = racer.visit(visit_id, parts)
     assert result.refused is not None and result.refused.params["part"] == 1
     assert visit_rows(db, visit_id) == []
-    assert db.get(models.Appointment, parts[0].appointment_id) is None
+    assert by_id(db, models.Appointment, parts[0].appointment_id) is None
     db.rollback()
 
 

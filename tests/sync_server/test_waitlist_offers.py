@@ -27,6 +27,7 @@ from sync_server.waitlist import offers
 from sync_server.waitlist.models import FreedSlot, PatientNoShow, WaitlistOffer
 from sync_server.waitlist.new_hours import HORIZON_DAYS
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import Booked, enroll_desk, seed_booked, slot
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
@@ -147,7 +148,7 @@ def test_a_freed_slot_is_offered_in_rank_order_and_booked_once_when_two_accept_a
                                                                         appointment.id)
     assert after[loser.id].state == "gone"
     with clinic.sessions() as session:
-        entry = session.get(db.WaitlistEntry, winner.entry_id)
+        entry = by_id(session, db.WaitlistEntry, winner.entry_id)
         assert entry is not None and entry.active is False
         session.rollback()
     clock.now = START + timedelta(minutes=10)

@@ -25,6 +25,7 @@ from sync_server.db import models
 from sync_server.services import accounts
 from tests.desktop.sync.conftest import Desk
 from tests.e2e.server_side import PASSWORD, Clinic
+from tests.support.records import by_id
 
 ZONE, LOCALE = "Europe/Madrid", "en_US"
 
@@ -61,7 +62,7 @@ def test_details_saved_on_the_desk_reach_the_server(qtbot: QtBot, desk: Desk, cl
         "1984-02-29", "SAN-0042")
     desk.client.push()
     db.expire_all()
-    row = db.get(models.Patient, clinic.patient_ids[0])
+    row = by_id(db, models.Patient, clinic.patient_ids[0])
     assert row is not None
     assert (row.date_of_birth, row.address, row.insurance_provider, row.insurance_id) == (
         date(1984, 2, 29), "Calle Mayor 1\n28013 Madrid", "Sanitas", "SAN-0042")

@@ -40,6 +40,7 @@ from sync_server.services import accounts, changes
 from tests.desktop.services.conftest import FAST_HASHER
 from tests.desktop.store.conftest import FAST_KDF, PASSPHRASE, MemoryKeyring
 from tests.e2e.server_side import PASSWORD, Clinic, ServerThread, seed_clinic
+from tests.support.records import by_id
 from tests.sync_server.conftest import make_settings
 
 #: The phone the first patient has on the server (and so on the desk after its pull).
@@ -118,7 +119,7 @@ class LiveNotifications:
 
 def _give_phone(session: Session, clinic: Clinic, patient_id: str) -> None:
     """The patient's phone on the server, recorded as a change the desk pulls."""
-    row = session.get(db.Patient, patient_id)
+    row = by_id(session, db.Patient, patient_id)
     assert row is not None
     row.phone = PHONE
     patient = model.Patient(row.id, clinic.org_id, row.given_name, row.family_name, True,
@@ -172,7 +173,7 @@ def raise_alert(live: LiveNotifications, appointment_id: str, *, patient: int,
                 reason: str = "invalid_phone", kind: str = "reminder") -> str:
     """A staff alert as the worker writes it when every channel failed; returns its id."""
     with live.database() as session:
-        appointment = session.get(db.Appointment, appointment_id)
+        appointment = by_id(session, db.Appointment, appointment_id)
         assert appointment is not None
         now = datetime.now(UTC)
         alert = NotificationException(
@@ -198,7 +199,7 @@ def add_history(live: LiveNotifications, appointment_id: str,
                 rows: list[dict[str, object]]) -> None:
     """Outbox rows of ``appointment_id`` as the handler and the worker leave them."""
     with live.database() as session:
-        appointment = session.get(db.Appointment, appointment_id)
+        appointment = by_id(session, db.Appointment, appointment_id)
         assert appointment is not None
         now = datetime.now(UTC)
         for values in rows:

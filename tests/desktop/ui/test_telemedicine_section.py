@@ -35,6 +35,7 @@ from sync_server.telemedicine.models import TelemedicineSettings
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications
 from tests.desktop.ui.test_texts_fit import clipped
 from tests.e2e.server_side import SLOT, TZ
+from tests.support.records import by_id
 from tests.sync_server.conftest import make_settings
 from tests.sync_server.telemedicine_setup import pdf
 
@@ -78,7 +79,7 @@ def sealer(live: LiveNotifications) -> documents.Sealer:
 def visit_with_consent_and_document(live: LiveNotifications, slot: int) -> str:
     appointment_id = live.book(slot)
     with live.database() as session:
-        row = session.get(db.Appointment, appointment_id)
+        row = by_id(session, db.Appointment, appointment_id)
         assert row is not None
         form = consent.current_form(session, row.organization_id, row.appointment_type_id)
         assert form is not None
@@ -159,7 +160,7 @@ def test_consent_not_given_and_a_cancelled_visit_say_so(
     assert section.documents.item(0).text() == "No documents yet."
     assert not section.open_document_button.isEnabled()
     with live.database() as session:
-        row = session.get(db.Appointment, appointment_id)
+        row = by_id(session, db.Appointment, appointment_id)
         assert row is not None
         row.status = "cancelled"
         session.commit()

@@ -31,6 +31,7 @@ from sync_server.telemedicine.session_tables import SessionEvent
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications, raise_alert
 from tests.desktop.ui.test_exceptions_panel import panel_for
 from tests.e2e.server_side import TZ
+from tests.support.records import by_id
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def starting_now(live: LiveNotifications, slot: int) -> str:
     appointment_id = live.book(slot)
     now = datetime.now(UTC)
     with live.database() as session:
-        row = session.get(db.Appointment, appointment_id)
+        row = by_id(session, db.Appointment, appointment_id)
         assert row is not None
         row.start_at, row.end_at = now - timedelta(minutes=2), now + timedelta(minutes=28)
         row.block_start, row.block_end = row.start_at, row.end_at
