@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from scheduling import intents
 from sync_server.core.config import Settings
 from sync_server.db import models
-from tests.sync_server.booking_setup import FIRST_DAY, Desk, enroll_desk, seed_booked, slot
+from tests.sync_server.booking_setup import FIRST_DAY, enroll_desk, seed_booked, slot
 from tests.sync_server.conftest import Clock, Tenants
 
 API = "/api/v1"
