@@ -3,6 +3,9 @@
 Every record carries ``organization_id`` (except the global permission
 catalogue), and every query of the API filters on it. Identifiers are UUID
 strings, as in the domain; log-like tables (audit, change log) use integers.
+The records desks create with ids of their own (patients, series, appointments,
+blockouts, waitlist entries) are keyed by ``(id, organization_id)``: ids are unique
+per organization (see :func:`org_ref` and :func:`get_in_org`).
 Instants are :class:`~sync_server.db.types.UTCDateTime`; durations are whole
 seconds (``*_seconds``), which both backends store exactly.
 
