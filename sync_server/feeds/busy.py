@@ -267,7 +267,8 @@ def _replace_blocks(session: Session, row: BusyCalendar, busy: list[tuple[dateti
         return
     version = changes.bump_version(session, org)
     if gone:
-        session.execute(delete(db.Blockout).where(db.Blockout.id.in_(gone)))
+        session.execute(delete(db.Blockout).where(db.Blockout.id.in_(gone),
+                                                  db.Blockout.organization_id == org))
         for blockout_id in gone:
             changes.record_change(session, org, version, "blockout", blockout_id, "delete")
     for start, end in new:

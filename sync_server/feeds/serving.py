@@ -469,7 +469,8 @@ class _Names:
             self.patients.update(
                 (p.id, (p.given_name, p.family_name)) for p in session.execute(
                     select(db.Patient.id, db.Patient.given_name, db.Patient.family_name)
-                    .where(db.Patient.id.in_(wanted[index:index + 900]))))
+                    .where(db.Patient.id.in_(wanted[index:index + 900]),
+                           db.Patient.organization_id == self.org)))
 
     def zone(self, clinic_id: str) -> str:
         return self.clinics.get(clinic_id, ("", "UTC"))[1]

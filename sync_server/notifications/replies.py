@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,7 +131,8 @@ def latest_sms_reminder(session: Session, organization_id: str, number: str,
         return None
     rows = session.execute(
         select(Notification, db.Patient.phone).join(
-            db.Patient, db.Patient.id == Notification.patient_id)
+            db.Patient, and_(db.Patient.id == Notification.patient_id,
+                             db.Patient.organization_id == Notification.organization_id))
         .where(Notification.organization_id == organization_id,
                Notification.kind == "reminder", Notification.channel == "sms",
                Notification.state == "sent", Notification.occurrence_start > now)

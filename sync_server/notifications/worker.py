@@ -216,8 +216,12 @@ class Worker:
             order = {row_id: index for index, row_id in enumerate(notification_ids)}
             found = sorted(session.execute(
                 select(Notification, db.Appointment, db.Patient)
-                .outerjoin(db.Appointment, db.Appointment.id == Notification.appointment_id)
-                .outerjoin(db.Patient, db.Patient.id == Notification.patient_id)
+                .outerjoin(db.Appointment, and_(
+                    db.Appointment.id == Notification.appointment_id,
+                    db.Appointment.organization_id == Notification.organization_id))
+                .outerjoin(db.Patient, and_(
+                    db.Patient.id == Notification.patient_id,
+                    db.Patient.organization_id == Notification.organization_id))
                 .where(Notification.id.in_(notification_ids), Notification.state == "sending",
                        Notification.lease_owner == self.owner)).all(),
                 key=lambda found: order[found[0].id])

@@ -120,6 +120,7 @@ def affected(session: Session, incident: OutageIncident) -> list[db.Appointment]
         db.AppointmentResource.block_end > incident.start_at)
     return list(session.scalars(select(db.Appointment).where(
         db.Appointment.id.in_(occupied), db.Appointment.deleted.is_(False),
+        db.Appointment.organization_id == incident.organization_id,
         db.Appointment.status.not_in(SETTLED),
         db.Appointment.start_at < incident.end_at, db.Appointment.end_at > incident.start_at,
     ).order_by(db.Appointment.start_at, db.Appointment.id)))
