@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from scheduling.commands import BookAppointment
 from sync_server.db import models
 from sync_server.services import audit, booking
-from sync_server.telemedicine import no_join, rooms, sessions
+from sync_server.telemedicine import no_join, sessions
 from tests.e2e.server_side import TZ
 from tests.e2e.test_portal_browser import Live, accessible, portal_in_browser, sign_in
-from tests.support.records import by_id
+from tests.support.records import by_id, video_url_of
 from tests.sync_server.conftest import Clock
 from tests.sync_server.notify_setup import STAFF
 from tests.sync_server.portal_setup import PortalClinic
@@ -117,7 +117,7 @@ def test_the_join_page_and_the_no_join_offer_in_the_browser(
 
     clock.now = local(live, week, 10, 1)
     with live.database() as session:
-        link = rooms.video_url(session, appointment_id)
+        link = video_url_of(session, appointment_id)
     if link is None:  # the stand-in: no link yet, and the join is not recorded
         page.locator("form[action$='/video/join'] button").click()
         page.wait_for_selector(f"text={words['not_ready']}")

@@ -23,7 +23,7 @@ from sync_server.feeds import service as feeds
 from sync_server.notifications.links import LinkKey
 from sync_server.notifications.worker import Worker
 from sync_server.portal import signin
-from sync_server.telemedicine import documents, rooms
+from sync_server.telemedicine import documents
 from sync_server.telemedicine.models import (
     ConsentAcceptance,
     ProviderVideoLink,
@@ -31,7 +31,7 @@ from sync_server.telemedicine.models import (
     VisitDocument,
 )
 from tests.support.notify_servers import SmtpSink
-from tests.support.records import by_id
+from tests.support.records import by_id, video_url_of
 from tests.sync_server.conftest import OrgUser, Tenants, sign_in
 from tests.sync_server.portal_setup import PortalClinic, seed_portal
 from tests.sync_server.telemedicine_setup import (
@@ -126,7 +126,7 @@ def test_booking_a_telemedicine_visit_opens_an_unguessable_room(
     names = {row.room for row in found}
     assert len(names) == 2
     assert all(len(name) >= 32 and first not in name for name in names)  # 192 random bits
-    link = rooms.video_url(db, first)
+    link = video_url_of(db, first)
     db.rollback()
     room = next(row.room for row in found if row.appointment_id == first)
     assert link == TEMPLATE.replace("{room}", room)
@@ -139,7 +139,7 @@ def test_a_visit_of_an_ordinary_type_has_no_video_link(
     kind.telemedicine = False
     db.commit()
     appointment_id = booked(client, place, smtp_sink)
-    assert rooms.video_url(db, appointment_id) is None
+    assert video_url_of(db, appointment_id) is None
     assert read(db, select(VideoRoom).where(VideoRoom.appointment_id == appointment_id)) == []
     assert "Video visit" not in page_of(client, place, appointment_id).text
 
@@ -152,12 +152,12 @@ def test_a_providers_own_link_wins_over_the_template(
     db.add(ProviderVideoLink(provider_id=row.provider_id, organization_id=row.organization_id,
                              url="https://video.example/dr-room", updated_at=datetime.now(UTC)))
     db.commit()
-    assert rooms.video_url(db, appointment_id) == "https://video.example/dr-room"
+    assert video_url_of(db, appointment_id) == "https://video.example/dr-room"
     kind = db.get(models.AppointmentType, place.clinic.type_id)
     assert kind is not None
     kind.telemedicine = False  # no longer a video visit type: its visits give no link
     db.commit()
-    assert rooms.video_url(db, appointment_id) is None
+    assert video_url_of(db, appointment_id) is None
     db.rollback()
 
 
@@ -173,7 +173,7 @@ def test_the_patient_sees_the_link_and_a_cancelled_visit_has_none(
     done = client.post(f"{place.base}/appointments/{appointment_id}/cancel",
                        data={"csrf": token(cancel.text)}, follow_redirects=False)
     assert done.status_code == 303, done.text
-    assert rooms.video_url(db, appointment_id) is None
+    assert video_url_of(db, appointment_id) is None
     db.rollback()
     after = page_of(client, place, appointment_id)
     assert not ROOM_LINK.search(after.text)
@@ -190,7 +190,7 @@ def test_the_confirmation_email_carries_the_link_in_the_patients_language(
     patient.preferred_language = "es"
     db.commit()
     appointment_id = booked(client, place, smtp_sink)
-    link = rooms.video_url(db, appointment_id)
+    link = video_url_of(db, appointment_id)
     db.rollback()
     assert link
     sessions = client.app.state.context.sessions  # type: ignore[attr-defined]
@@ -211,7 +211,7 @@ def test_the_confirmation_email_carries_the_link_in_the_patients_language(
 def test_the_link_is_in_initials_feeds_and_never_in_a_busy_feed(
         client: TestClient, place: PortalClinic, smtp_sink: SmtpSink, db: Session) -> None:
     appointment_id = booked(client, place, smtp_sink)
-    link = rooms.video_url(db, appointment_id)
+    link = video_url_of(db, appointment_id)
     row = by_id(db, models.Appointment, appointment_id)
     assert row is not None and link
     now = datetime.now(UTC)

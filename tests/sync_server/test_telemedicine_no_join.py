@@ -28,9 +28,10 @@ from sync_server.db import models as db_models
 from sync_server.notifications.models import Notification, NotificationException
 from sync_server.portal import service as portal_service
 from sync_server.services import audit, booking
-from sync_server.telemedicine import no_join, rooms, sessions
+from sync_server.telemedicine import no_join, sessions
 from sync_server.telemedicine.session_tables import NoJoinCase, SessionEvent
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import video_url_of
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
@@ -97,7 +98,7 @@ def test_the_provider_joins_and_leaves_from_the_desk_and_the_log_lists_it(
                          headers=headers)
     assert joined.status_code == 200, joined.text
     with clinic.sessions() as session:
-        assert joined.json()["video_url"] == rooms.video_url(session, appointment_id)
+        assert joined.json()["video_url"] == video_url_of(session, appointment_id)
     again = client.post(f"/api/v1/appointments/{appointment_id}/telemedicine/join",
                         headers=headers)
     assert [e["action"] for e in again.json()["events"]] == ["join"]  # twice: once
@@ -499,7 +500,7 @@ def test_the_join_page_records_join_leave_and_problem_and_shows_the_offer(
     joined = client.post(f"{base}/appointments/{appointment_id}/video/join",
                          data={"csrf": csrf(page.text)}, follow_redirects=False)
     with clinic.sessions() as session:
-        link = rooms.video_url(session, appointment_id)
+        link = video_url_of(session, appointment_id)
     if link is None:
         assert joined.status_code == 409 and "not ready" in joined.text
         patient_joins(clinic, appointment_id, clock.now)

@@ -26,12 +26,11 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.text import set_language
 from desktop.ui.video_actions import VideoActions
 from sync_server.db import models as db
-from sync_server.telemedicine import rooms
 from sync_server.telemedicine.session_tables import SessionEvent
 from tests.desktop.ui.notifications_server import LiveNotifications, live_notifications, raise_alert
 from tests.desktop.ui.test_exceptions_panel import panel_for
 from tests.e2e.server_side import TZ
-from tests.support.records import by_id
+from tests.support.records import by_id, video_url_of
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def test_join_leave_and_the_session_log_from_the_context_menu(
 
     joined = actions.join(appointment_id)
     with live.database() as session:
-        link = rooms.video_url(session, appointment_id)
+        link = video_url_of(session, appointment_id)
         events = list(session.scalars(select(SessionEvent.action).where(
             SessionEvent.appointment_id == appointment_id, SessionEvent.role == "provider")))
     assert events == ["join"]
