@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, Table, and_, select
 from sqlalchemy.orm import Session
 
 from scheduling.financials import CENT, ZERO, Financials
@@ -128,7 +128,8 @@ def _write_patient_money(session: Session, organization_id: str, patient_id: str
                     money.c.amount_paid, money.c.payment_date, money.c.late_cancellation,
                     money.c.late_cancellation_fee, money.c.fee_waived)
              .select_from(appointments.outerjoin(
-                 money, money.c.appointment_id == appointments.c.id))
+                 money, and_(money.c.appointment_id == appointments.c.id,
+                             money.c.organization_id == appointments.c.organization_id)))
              .where(appointments.c.organization_id == organization_id,
                     appointments.c.patient_id == patient_id)
              .order_by(appointments.c.start_at, appointments.c.id))

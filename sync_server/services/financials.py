@@ -15,7 +15,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from scheduling import financials as money
@@ -76,7 +76,8 @@ def _store(session: Session, row: db.AppointmentFinancials, amounts: Financials)
 
 def _row_of(session: Session, appointment: db.Appointment) -> db.AppointmentFinancials:
     found = session.scalar(select(db.AppointmentFinancials).where(
-        db.AppointmentFinancials.appointment_id == appointment.id))
+        db.AppointmentFinancials.appointment_id == appointment.id,
+        db.AppointmentFinancials.organization_id == appointment.organization_id))
     return found or db.AppointmentFinancials(
         id=str(uuid.uuid4()), organization_id=appointment.organization_id,
         appointment_id=appointment.id, amount_paid=money.ZERO,
@@ -92,15 +93,18 @@ def _appointment(session: Session, who: Principal, appointment_id: str,
     return row
 
 
-def _existing(session: Session, appointment_id: str) -> db.AppointmentFinancials | None:
+def _existing(session: Session, org: str,
+              appointment_id: str) -> db.AppointmentFinancials | None:
     return session.scalar(select(db.AppointmentFinancials).where(
-        db.AppointmentFinancials.appointment_id == appointment_id))
+        db.AppointmentFinancials.appointment_id == appointment_id,
+        db.AppointmentFinancials.organization_id == org))
 
 
 def read(session: Session, who: Principal, appointment_id: str, now: datetime) -> Values:
     """The appointment's financial record (zeros when nothing was entered); audited."""
     appointment = _appointment(session, who, appointment_id, now)
-    values = {"appointment_id": appointment.id, **_values(_existing(session, appointment.id))}
+    found = _existing(session, appointment.organization_id, appointment.id)
+    values = {"appointment_id": appointment.id, **_values(found)}
     access.record_reads(session, who.organization_id, who.actor, now,
                         "appointment_financials", [appointment.id])
     return values
@@ -156,7 +160,7 @@ def waive_fee(session: Session, who: Principal, appointment_id: str, amount: Any
     or an empty reason: 422, nothing saved. The waiver (amount, reason, who, when) is
     kept in ``fee_waivers``; the audit entry names the appointment, not the reason."""
     appointment = _appointment(session, who, appointment_id, now)
-    row = _existing(session, appointment.id)
+    row = _existing(session, appointment.organization_id, appointment.id)
     if not reason.strip():
         raise InvalidInput("reason: say why the fee is waived.", code="reason_required")
     if row is None or not row.late_cancellation or row.late_cancellation_fee <= 0:
@@ -189,7 +193,8 @@ def patient_appointments(session: Session, who: Principal, patient_id: str, now:
     rows = session.execute(
         select(db.Appointment, db.AppointmentFinancials)
         .outerjoin(db.AppointmentFinancials,
-                   db.AppointmentFinancials.appointment_id == db.Appointment.id)
+                   and_(db.AppointmentFinancials.appointment_id == db.Appointment.id,
+                        db.AppointmentFinancials.organization_id == who.organization_id))
         .where(db.Appointment.organization_id == who.organization_id,
                db.Appointment.patient_id == patient.id, db.Appointment.deleted.is_(False))
         .order_by(db.Appointment.start_at.desc(), db.Appointment.id)
@@ -241,7 +246,7 @@ def take_back_late_cancellation_fee(uow: UnitOfWork, change: StatusChanged) -> N
     """Undoing a cancellation takes its fee back (unless the fee was already paid)."""
     if change.before is None or change.before.status is not AppointmentStatus.CANCELLED:
         return
-    row = _existing(uow.session, change.appointment_id)
+    row = _existing(uow.session, change.organization_id, change.appointment_id)
     if row is None or not row.late_cancellation:
         return
     amounts = _financials(row)

@@ -127,7 +127,7 @@ def _row(db: Session, table: type[models.Base], org_id: str, record_id: str) -> 
     db.expire_all()
     row = models.get_in_org(db, table, org_id, record_id)
     assert row is not None
-    values = {c.name: getattr(row, c.name) for c in table.__table__.columns}  # type: ignore[attr-defined]
+    values = {c.name: getattr(row, c.name) for c in table.__table__.columns}
     db.rollback()
     return values
 

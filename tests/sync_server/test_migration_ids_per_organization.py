@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, inspect, select, text
@@ -116,7 +117,7 @@ def _rows(engine: Engine) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     with engine.connect() as connection:
         for model in TABLES:
-            table = model.__table__  # type: ignore[attr-defined]
+            table: Any = model.__table__
             found[table.name] = sorted(repr(tuple(row))
                                        for row in connection.execute(select(table)))
     return found
