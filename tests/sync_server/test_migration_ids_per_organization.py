@@ -10,14 +10,13 @@ now hold a record with one of A's ids. Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,13 +27,7 @@ from sync_server.feeds.models import BusyBlock, BusyCalendar
 from sync_server.telemedicine.models import VideoRoom
 from sync_server.waitlist.models import PatientNoShow
 from tests.e2e.server_side import Clinic, seed_clinic
-from tests.sync_server.conftest import (
-    _pg_unavailable,
-    make_settings,
-    pg_admin_engine,
-    pg_server_url,
-    terminate_backends,
-)
+from tests.sync_server.conftest import make_settings
 
 BEFORE = "0022_fee_waivers"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -44,31 +37,6 @@ KEYED = {"patients": "id", "series": "id", "appointments": "id", "blockouts": "i
 TABLES = (models.Patient, models.Series, models.Appointment, models.AppointmentResource,
           models.AppointmentFinancials, models.FeeWaiver, models.Blockout,
           models.WaitlistEntry, BusyCalendar, BusyBlock, VideoRoom, PatientNoShow)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (upgraded by the test, not by a fixture)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.db'}"
-        return
-    admin = pg_admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - PostgreSQL absent: skipped (or failed, REQUIRE_ALL)
-        admin.dispose()
-        _pg_unavailable(str(exc).splitlines()[0])
-    name = f"clinicdesk_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_server_url().set(database=name).render_as_string(hide_password=False)
-    finally:
-        terminate_backends(admin, name)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def _fill(session: Session, clinic: Clinic) -> None:
@@ -124,12 +92,12 @@ def _rows(engine: Engine) -> dict[str, list[str]]:
 
 
 def test_the_upgrade_keeps_every_row_and_keys_ids_per_organization(
-    fresh_url: str, tmp_path: Path
+    unmigrated_url: str, tmp_path: Path
 ) -> None:
-    upgrade(fresh_url, BEFORE)
-    engine = make_engine(fresh_url)
+    upgrade(unmigrated_url, BEFORE)
+    engine = make_engine(unmigrated_url)
     try:
-        settings = make_settings(fresh_url, tmp_path)
+        settings = make_settings(unmigrated_url, tmp_path)
         with Session(engine) as session:
             a, b = seed_clinic(session, settings), seed_clinic(session, settings)
             _fill(session, a)
@@ -138,7 +106,7 @@ def test_the_upgrade_keeps_every_row_and_keys_ids_per_organization(
         before = _rows(engine)
         assert all(len(rows) >= 2 for rows in before.values())  # each organization's
 
-        upgrade(fresh_url)
+        upgrade(unmigrated_url)
 
         assert _rows(engine) == before
         found = inspect(engine)

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -18,10 +13,7 @@ from sync_server.services.organizations import ALL_PERMISSIONS, DEFAULT_ROLES
 from tests.sync_server.conftest import (
     START,
     Tenants,
-    pg_admin_engine,
-    pg_server_url,
     sign_in,
-    terminate_backends,
 )
 
 SEED_003 = ("booking:view_calendar", "booking:create_appointment",
@@ -50,26 +42,6 @@ def test_the_database_catalogue_has_the_new_names_only(db: Session) -> None:
     codes = set(db.scalars(text("SELECT code FROM permissions")))
     assert set(SEED_003) | {"schedule:own"} <= codes
     assert not codes & set(OLD_NAMES)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, to migrate step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'steps.db'}"
-        return
-    request.getfixturevalue("pg_database_url")  # skips (or fails in CI) without PostgreSQL
-    admin = pg_admin_engine()
-    name = f"clinicdesk_steps_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_server_url().set(database=name).render_as_string(hide_password=False)
-    finally:
-        terminate_backends(admin, name)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def test_the_migration_gives_existing_roles_the_new_names(unmigrated_url: str) -> None:
