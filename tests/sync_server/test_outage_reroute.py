@@ -28,6 +28,7 @@ from sync_server.outages import service
 from sync_server.outages.models import OutageDecision, OutageIncident
 from sync_server.services import audit, booking
 from tests.support.notify_servers import SmsGateway, SmtpSink
+from tests.support.records import by_id
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import START, Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
@@ -177,7 +178,7 @@ def test_one_by_one_and_a_desk_booking_that_takes_the_placement_meanwhile(
     answer = client.post(f"/api/v1/outages/incidents/{incident['id']}/apply", headers=headers,
                          json={"appointment_id": first, "placement": chosen})
     assert answer.status_code == 200 and answer.json()["action"] == "moved"
-    moved = db.get(db_models.Appointment, first)
+    moved = by_id(db, db_models.Appointment, first)
     assert moved is not None and moved.provider_id == chosen["provider_id"]
     db.rollback()
 
@@ -198,8 +199,8 @@ def test_one_by_one_and_a_desk_booking_that_takes_the_placement_meanwhile(
                          headers=headers)
     assert [o["action"] for o in answer.json()["outcomes"]] == ["moved"]
     assert active_overlaps(db) == 0
-    desk = db.get(db_models.Appointment, taken[0])
-    again = db.get(db_models.Appointment, second)
+    desk = by_id(db, db_models.Appointment, taken[0])
+    again = by_id(db, db_models.Appointment, second)
     assert desk is not None and again is not None and desk.status == "booked"
     assert (again.provider_id, again.start_at) != (desk.provider_id, desk.start_at)
     db.rollback()
@@ -286,7 +287,7 @@ def test_a_patient_with_two_moved_appointments_gets_one_message_naming_both(
     text = received["patient0@example.org"].get_body(("plain",)).get_content()
     assert "have changed" in str(received["patient0@example.org"]["Subject"])
     for appointment_id in both:
-        moved = db.get(db_models.Appointment, appointment_id)
+        moved = by_id(db, db_models.Appointment, appointment_id)
         assert moved is not None and moved.provider_id != clinic.clinic.provider_ids[0]
         at = format_time(to_local(moved.start_at, clinic.tz).time(), "short", locale="en_US")
         assert text.count(at) == 1, (at, text)
@@ -312,7 +313,7 @@ def test_a_patient_with_two_moved_appointments_gets_one_message_naming_both(
 
 
 def room_of(db: Session, appointment_id: str) -> str | None:
-    row = db.get(db_models.Appointment, appointment_id)
+    row = by_id(db, db_models.Appointment, appointment_id)
     assert row is not None
     room = row.room_id
     db.rollback()
@@ -343,7 +344,7 @@ def test_a_room_out_of_service_moves_its_appointments_to_the_other_room_same_pro
                           headers=headers)
     assert [o["action"] for o in applied.json()["outcomes"]] == ["moved"] * 3
     for appointment_id, index in zip(booked, range(3), strict=True):
-        row = db.get(db_models.Appointment, appointment_id)
+        row = by_id(db, db_models.Appointment, appointment_id)
         assert row is not None
         assert (row.provider_id, row.room_id, row.start_at) == (
             clinic.clinic.provider_ids[0], other_room, slot(clinic, index))
@@ -395,7 +396,7 @@ def test_a_piece_of_equipment_out_of_service_re_routes_off_it(
     assert [o["action"] for o in applied.json()["outcomes"]] == ["moved"] * 3
     spare = next(m for m in machines if m != held)
     for appointment_id, index in zip(booked, range(3), strict=True):
-        row = db.get(db_models.Appointment, appointment_id)
+        row = by_id(db, db_models.Appointment, appointment_id)
         assert row is not None
         assert (row.provider_id, row.start_at, list(row.equipment_ids)) == (
             clinic.clinic.provider_ids[0], slot(clinic, index), [spare])

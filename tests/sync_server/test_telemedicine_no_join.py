@@ -31,7 +31,7 @@ from sync_server.services import audit, booking
 from sync_server.telemedicine import no_join, sessions
 from sync_server.telemedicine.session_tables import NoJoinCase, SessionEvent
 from tests.support.notify_servers import SmsGateway, SmtpSink
-from tests.support.records import video_url_of
+from tests.support.records import by_id, video_url_of
 from tests.sync_server.booking_setup import active_overlaps
 from tests.sync_server.conftest import Clock, Tenants, sign_in
 from tests.sync_server.notify_setup import STAFF, NotifyClinic, notify_clinic
@@ -174,7 +174,7 @@ def test_a_problem_is_kept_bounded_and_never_logged(
         sessions.record(session, visit, "patient", "problem", at, problem="no_sound",
                         problem_text=f"  {secret}\x00 ")
         session.commit()
-        kept = sessions.events(session, appointment_id)
+        kept = sessions.events(session, clinic.org_id, appointment_id)
     assert kept == [{"role": "patient", "action": "problem", "at": kept[0]["at"],
                      "problem": "no_sound", "problem_text": secret, "user_id": None}]
     assert secret not in caplog.text
@@ -356,7 +356,7 @@ def test_the_backup_choice_and_a_concurrent_desk_booking_never_overlap(
         db.rollback()
         assert (choice, desk) in (("moved", False), ("busy", True))
         with clinic.sessions() as session:
-            row = session.get(db_models.Appointment, appointment_id)
+            row = by_id(session, db_models.Appointment, appointment_id)
             assert row is not None
             moved = row.provider_id == clinic.clinic.provider_ids[1]
         assert moved == (choice == "moved")
@@ -375,7 +375,7 @@ def test_a_backup_who_became_busy_gives_the_next_alternatives_and_nothing_change
     assert chosen.offer.backup_provider_id is None  # nobody else is free now
     assert chosen.offer.slots
     with clinic.sessions() as session:
-        row = session.get(db_models.Appointment, appointment_id)
+        row = by_id(session, db_models.Appointment, appointment_id)
         assert row is not None and row.provider_id == clinic.clinic.provider_ids[0]
         assert row.start_at == clinic.local(DAY, 10)
     slot = chosen.offer.slots[0]
@@ -388,7 +388,7 @@ def test_a_backup_who_became_busy_gives_the_next_alternatives_and_nothing_change
         assert done.outcome == "rebooked"
         twice = no_join.choose(session, clinic.org_id, appointment_id, "backup", clock.now)
         assert twice.outcome == "used"
-        row = session.get(db_models.Appointment, appointment_id)
+        row = by_id(session, db_models.Appointment, appointment_id)
         assert row is not None and row.start_at == datetime.fromisoformat(slot["start"])
         alert = session.scalar(select(NotificationException).where(
             NotificationException.appointment_id == appointment_id))
@@ -424,7 +424,7 @@ def test_a_patient_checked_in_online_is_handed_to_the_backup_and_stays_arrived(
         assert later.outcome == "invalid"
         chosen = no_join.choose(session, clinic.org_id, appointment_id, "backup", clock.now)
         assert chosen.outcome == "moved"
-        row = session.get(db_models.Appointment, appointment_id)
+        row = by_id(session, db_models.Appointment, appointment_id)
         assert row is not None
         assert row.provider_id == clinic.clinic.provider_ids[1]
         assert row.status == AppointmentStatus.ARRIVED.value
@@ -519,13 +519,14 @@ def test_the_join_page_records_join_leave_and_problem_and_shows_the_offer(
         "csrf": csrf(shown.text), "choice": "backup"}, follow_redirects=False)
     assert moved.status_code == 303, moved.text
     with clinic.sessions() as session:
-        row = session.get(db_models.Appointment, appointment_id)
+        row = by_id(session, db_models.Appointment, appointment_id)
         assert row is not None and row.provider_id == clinic.clinic.provider_ids[1]
     left = client.post(f"{base}/appointments/{appointment_id}/video/leave",
                        data={"csrf": csrf(shown.text)}, follow_redirects=False)
     assert left.status_code == 303
     with clinic.sessions() as session:
-        assert [e["action"] for e in sessions.events(session, appointment_id)] == [
+        assert [e["action"] for e in sessions.events(
+            session, clinic.org_id, appointment_id)] == [
             "join", "problem", "leave"]
 
 
@@ -572,4 +573,4 @@ def test_the_join_page_refuses_bad_problem_reports_and_cancelled_visits(
     assert "/video/join" not in cancelled.text
     with clinic.sessions() as session:
         assert [(e["problem"], e["problem_text"]) for e in sessions.events(
-            session, appointment_id)] == [("other", "ab")]
+            session, clinic.org_id, appointment_id)] == [("other", "ab")]

@@ -33,6 +33,7 @@ from sync_server.services import admin, staff
 from sync_server.services.accounts import Principal
 from tests.desktop.sync.conftest import Desk
 from tests.e2e.server_side import PASSWORD, Clinic
+from tests.support.records import by_id
 
 ROLE_PERMISSIONS = ["booking:view_calendar", "booking:create_appointment",
                     "booking:modify_appointment", "booking:cancel_appointment",
@@ -73,7 +74,7 @@ def org(desk: Desk, clinic: Clinic, db: Session, server_settings: Settings) -> T
     dental, physio = department("Dental"), department("Physio")
     # The rules chose the visits' rooms: the Dental visit's room stays shared (else the
     # Dental user would not see their own visit), the other one goes to Physio.
-    dental_row = db.get(db_models.Appointment, dental_visit)
+    dental_row = by_id(db, db_models.Appointment, dental_visit)
     assert dental_row is not None and dental_row.room_id in clinic.room_ids
     shared_room = dental_row.room_id
     physio_room = next(room for room in clinic.room_ids if room != shared_room)
