@@ -46,7 +46,7 @@ from sync_server.fhir.resources import (
 )
 from sync_server.fhir.resources import record_id as record_id_of
 from sync_server.notifications.policy import policy_of
-from sync_server.services import audit
+from sync_server.services import access, audit
 
 FHIR_AUDIENCE = "clinicdesk-fhir"
 CACHE_CONTROL = "public, max-age=60"
@@ -334,10 +334,10 @@ def _in_org(session: Session, who: Caller, model: type[Any], record_id: str,
     wanted = record_id_of(record_id)
     if wanted is None:
         raise NOT_FOUND
-    record = session.get(model, wanted)
-    if record is not None and record.organization_id == org_id:
-        return record
+    record = db.get_in_org(session, model, org_id, wanted)
     if record is not None:
+        return record
+    if access.elsewhere(session, model, wanted):
         session.rollback()
         audit.append(session, org_id, at=now, actor=who.actor, intent="access_denied",
                      outcome="refused", target_type=target_type, target_id=wanted,
