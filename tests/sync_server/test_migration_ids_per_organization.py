@@ -4,7 +4,8 @@ A database at 0022 gets every table the migration rebuilds (SQLite) or alters in
 (PostgreSQL) filled for two organizations; after the upgrade every row is still there
 with its organization, the keys are ``(id, organization_id)``, the foreign keys name
 both columns (a reference across organizations is refused), and organization B may
-now hold a record with one of A's ids. Runs on SQLite and PostgreSQL.
+now hold a record with one of A's ids. While no id is shared yet, the downgrade to 0022
+and the upgrade again keep every row too. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync_server.db import models
-from sync_server.db.migrate import upgrade
+from sync_server.db.migrate import alembic_config, current_revision, upgrade
 from sync_server.db.session import make_engine
 from sync_server.feeds.models import BusyBlock, BusyCalendar
 from sync_server.telemedicine.models import VideoRoom
@@ -116,13 +118,39 @@ def test_the_upgrade_keeps_every_row_and_keys_ids_per_organization(
         keys = {(fk["constrained_columns"][0], fk["referred_table"]): fk
                 for fk in found.get_foreign_keys("appointments")}
         assert keys[("patient_id", "patients")]["referred_columns"] == ["id", "organization_id"]
-        if engine.dialect.name == "sqlite":
-            with engine.connect() as connection:
-                assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        _foreign_keys_hold(engine)
+        _downgrade_and_back(unmigrated_url, engine, before)
         _b_takes_an_id_of_a(engine, a, b)
     finally:
         engine.dispose()
+
+
+def _foreign_keys_hold(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _downgrade_and_back(url: str, engine: Engine, before: dict[str, list[str]]) -> None:
+    """While no two organizations share an id, 0023 goes down to one key per id and
+    up again, every row kept both ways."""
+    engine.dispose()  # SQLite rebuilds the tables: no connection of ours may hold them
+    command.downgrade(alembic_config(url), BEFORE)
+    assert current_revision(url) == BEFORE
+    assert _rows(engine) == before
+    found = inspect(engine)
+    for table, column in KEYED.items():
+        assert found.get_pk_constraint(table)["constrained_columns"] == [column]
+    keys = {(fk["constrained_columns"][0], fk["referred_table"]): fk
+            for fk in found.get_foreign_keys("appointments")}
+    assert keys[("patient_id", "patients")]["referred_columns"] == ["id"]
+    _foreign_keys_hold(engine)
+    engine.dispose()
+    upgrade(url)
+    assert _rows(engine) == before
+    assert inspect(engine).get_pk_constraint("appointments")["constrained_columns"] == [
+        "id", "organization_id"]
 
 
 def _b_takes_an_id_of_a(engine: Engine, a: Clinic, b: Clinic) -> None:
