@@ -239,6 +239,14 @@ class CalendarState:
             return iter(())
         return timeline.overlapping(_ts(start), _ts(end))
 
+    def timeline(self, resource_id: str) -> Timeline | None:
+        """The padded busy intervals of ``resource_id`` (None: it has none)."""
+        return self._busy.get(resource_id)
+
+    def patient_timeline(self, patient_id: str) -> Timeline | None:
+        """The busy intervals of ``patient_id`` (None: none)."""
+        return self._patient_busy.get(patient_id)
+
     def busy_for_patient(
         self, patient_id: str, start: datetime, end: datetime
     ) -> Iterator[tuple[float, float, str]]:
