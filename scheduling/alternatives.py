@@ -11,13 +11,16 @@ slots found are the same.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from functools import partial
 
 from scheduling import placement as pl
 from scheduling.availability import SlotQuery, _as_alternative, _provider_day_slots
 from scheduling.commands import Actor, Alternative, Policy
 from scheduling.model import AppointmentType
+from scheduling.slot_memo import SlotMemo, for_patient
 from scheduling.state import CalendarState
 from scheduling.timeutil import day_bounds, local_date
 
@@ -121,12 +124,17 @@ def _nearest_for_provider(
     target = wanted.start.timestamp()
     kind = state.appointment_types[wanted.appointment_type_id]
     skip = clash_until(state, wanted.provider_id, kind, duration, wanted.patient_id, ignore)
+    day_slots: Callable[..., Iterable[Alternative]] = partial(
+        _provider_day_slots, state, query, wanted.provider_id, now=now, policy=policy,
+        actor=actor, ignore=ignore, skip=skip)
+    memo = state.slot_memo
+    if memo is not None and kind.capacity == 1:
+        day_slots = partial(_kept_day_slots, state, memo, query, now, policy, actor, ignore)
     found: list[tuple[float, Alternative]] = []
     for distance in range(policy.alternatives_horizon_days + 1):
         days = {day + timedelta(days=distance), day - timedelta(days=distance)}
         for each in sorted(days):
-            for slot in _provider_day_slots(state, query, wanted.provider_id, each, now,
-                                            policy, actor, ignore=ignore, skip=skip):
+            for slot in day_slots(day=each):
                 if slot.start == wanted.start and slot.room_id == wanted.room_id:
                     continue
                 gap = abs(slot.start.timestamp() - target)
@@ -150,3 +158,22 @@ def _nearest_for_provider(
     return [slot for _, slot in found[:limit]]
 
 
+
+
+def _kept_day_slots(
+    state: CalendarState, memo: SlotMemo, query: SlotQuery, now: datetime, policy: Policy,
+    actor: Actor, ignore: Collection[str], day: date,
+) -> list[Alternative]:
+    """The day search of :func:`_nearest_for_provider` through a push run's memo: the
+    provider's free slots on ``day`` for no particular patient, kept, then those free for
+    the query's patient (:func:`scheduling.slot_memo.for_patient`)."""
+    (provider_id,) = query.provider_ids or ()
+    kind = state.appointment_types[query.appointment_type_id]
+    duration = query.duration or kind.default_duration
+    anyone = replace(query, patient_id=None)
+    skip = clash_until(state, provider_id, kind, duration, None, ignore)
+    key = (provider_id, query.clinic_id, kind.id, duration, query.step or policy.slot_step,
+           actor, now, frozenset(ignore))
+    slots = memo.day_slots(day, key, lambda: tuple(_provider_day_slots(
+        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip)))
+    return for_patient(state, slots, query.patient_id, ignore)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.availability import DEFAULT_POLICY
 from scheduling.commands import BookAppointment, MoveAppointment, Policy, ResizeAppointment
+from scheduling.slot_memo import SlotMemo
 from sync_server.db import models as db
 from sync_server.db.session import lock_resources
 from sync_server.services.booking.judging import _refresh
@@ -118,6 +119,7 @@ def prepare_run(
                             _existing(session, org, ids), keys=frozenset(keys),
                             version=_version(session, org),
                             config_version=config_version(session, org))
+    run.state.slot_memo = SlotMemo()  # the run's refusals search the same days again
     _lock_changed(session, org, run, changed)
 
 
