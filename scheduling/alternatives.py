@@ -11,7 +11,7 @@ slots found are the same.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -163,7 +163,7 @@ def _nearest_for_provider(
 def _kept_day_slots(
     state: CalendarState, memo: SlotMemo, query: SlotQuery, now: datetime, policy: Policy,
     actor: Actor, ignore: Collection[str], day: date,
-) -> list[Alternative]:
+) -> Iterator[Alternative]:
     """The day search of :func:`_nearest_for_provider` through a push run's memo: the
     provider's free slots on ``day`` for no particular patient, kept, then those free for
     the query's patient (:func:`scheduling.slot_memo.for_patient`)."""
@@ -174,6 +174,8 @@ def _kept_day_slots(
     skip = clash_until(state, provider_id, kind, duration, None, ignore)
     key = (provider_id, query.clinic_id, kind.id, duration, query.step or policy.slot_step,
            actor, now, frozenset(ignore))
-    slots = memo.day_slots(day, key, lambda: tuple(_provider_day_slots(
-        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip)))
+    judged = frozenset({provider_id, *kind.requirement.rooms,
+                        *(e for group in kind.requirement.equipment for e in group)})
+    slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
+        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
     return for_patient(state, slots, query.patient_id, ignore)

@@ -5,6 +5,7 @@ touches."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ import pytest
 
 from scheduling import placement as pl
 from scheduling.alternatives import find_alternatives
-from scheduling.commands import Policy
+from scheduling.commands import Alternative, Policy
 from scheduling.model import AppointmentStatus
 from scheduling.slot_memo import SlotMemo, for_patient
 from scheduling.state import CalendarState
@@ -39,8 +40,9 @@ POLICY = Policy(alternatives_horizon_days=2, max_alternatives=5)
 def wanted_at(rng: random.Random) -> pl.Placement:
     day = MONDAY + timedelta(days=rng.randint(0, 4))
     start = wall(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
-    return pl.Placement(CLINIC, f"pat-{rng.randint(1, 6)}", CONSULT, rng.choice(PROVIDERS),
-                        start, start + timedelta(minutes=30))
+    kind, minutes = rng.choice(((CONSULT, 30), (PROCEDURE, 45)))  # a procedure needs a room
+    return pl.Placement(CLINIC, f"pat-{rng.randint(1, 6)}", kind, rng.choice(PROVIDERS),
+                        start, start + timedelta(minutes=minutes))
 
 
 def alternatives(state: CalendarState, wanted: pl.Placement, ignore: frozenset[str]
@@ -89,7 +91,8 @@ def test_alternatives_are_the_same_with_the_memo_while_the_calendar_changes(
     assert memo.hits > 0 and memo.misses > 0
 
 
-def test_a_booking_put_into_the_state_forgets_its_day() -> None:
+def test_a_booking_put_into_the_state_forgets_the_searches_of_its_resources_and_days(
+) -> None:
     state = clinic_state()
     memo = state.slot_memo = SlotMemo()
     wanted = pl.Placement(CLINIC, "pat-1", CONSULT, DR_ADAMS, wall(MONDAY, 10),
@@ -97,27 +100,59 @@ def test_a_booking_put_into_the_state_forgets_its_day() -> None:
     state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 10), 30))
     first = alternatives(state, wanted, frozenset())
     assert wall(MONDAY, 10, 30) in [a.start for a in first]  # type: ignore[attr-defined]
-    memo.day_slots(MONDAY + timedelta(days=3), "other", lambda: ())  # a day left alone
+    thursday = MONDAY + timedelta(days=3)
+    list(memo.day_slots(thursday, "adams", frozenset({DR_ADAMS}), lambda: iter(())))
+    list(memo.day_slots(MONDAY, "baker", frozenset({DR_BAKER}), lambda: iter(())))
     kept = memo.misses
     state.put_appointment(existing(DR_ADAMS, wall(MONDAY, 10, 30), 30))
     again = alternatives(state, wanted, frozenset())
     assert wall(MONDAY, 10, 30) not in [a.start for a in again]  # type: ignore[attr-defined]
-    assert memo.misses > kept  # Monday was judged again...
+    assert memo.misses > kept  # Dr Adams's Monday was judged again...
     hits = memo.hits
-    memo.day_slots(MONDAY + timedelta(days=3), "other", lambda: ())
-    assert memo.hits == hits + 1  # ...Thursday was not forgotten
+    list(memo.day_slots(thursday, "adams", frozenset({DR_ADAMS}), lambda: iter(())))
+    list(memo.day_slots(MONDAY, "baker", frozenset({DR_BAKER}), lambda: iter(())))
+    assert memo.hits == hits + 2  # ...his Thursday and Dr Baker's Monday were kept
+
+
+def test_with_quotas_any_change_forgets_everything() -> None:
+    from scheduling.model import Quota, QuotaPeriod
+
+    state = clinic_state(quotas=[Quota("q-1", CLINIC, QuotaPeriod.WEEK, 50)])
+    memo = state.slot_memo = SlotMemo()
+    thursday = MONDAY + timedelta(days=3)
+    list(memo.day_slots(thursday, "adams", frozenset({DR_ADAMS}), lambda: iter(())))
+    state.put_appointment(existing(DR_BAKER, wall(MONDAY, 10), 30))
+    misses = memo.misses
+    list(memo.day_slots(thursday, "adams", frozenset({DR_ADAMS}), lambda: iter(())))
+    assert memo.misses == misses + 1  # a weekly quota counts Monday's booking on Thursday
+
+
+def test_a_day_is_searched_only_as_far_as_asked_and_goes_on_from_there() -> None:
+    memo = SlotMemo()
+    day = [Alternative(wall(MONDAY, 9 + n), wall(MONDAY, 9 + n, 30), DR_ADAMS, None, ())
+           for n in range(4)]
+    searched: list[Alternative] = []
+
+    def search() -> Iterator[Alternative]:
+        for slot in day:
+            searched.append(slot)
+            yield slot
+
+    first = memo.day_slots(MONDAY, "k", frozenset(), search)
+    assert [next(first), next(first)] == day[:2] and searched == day[:2]
+    assert list(memo.day_slots(MONDAY, "k", frozenset(), search)) == day
+    assert searched == day  # each start judged once
 
 
 def test_the_kept_slots_are_filtered_for_the_patient() -> None:
     state = clinic_state()
     state.put_appointment(existing(DR_BAKER, wall(MONDAY, 11), 60, patient="pat-3"))
-    memo = SlotMemo()
-    slots = tuple(a for a in find_alternatives(
+    slots = tuple(find_alternatives(
         state, pl.Placement(CLINIC, None, CONSULT, DR_ADAMS, wall(MONDAY, 11, 15),
                             wall(MONDAY, 11, 45)), now=NOW, actor=STAFF, policy=POLICY))
-    memo.day_slots(MONDAY, "adams", lambda: slots)
     assert any(wall(MONDAY, 11) <= s.start < wall(MONDAY, 12) for s in slots)
-    mine = for_patient(state, memo.day_slots(MONDAY, "adams", lambda: ()), "pat-3", ())
+    mine = list(for_patient(state, slots, "pat-3", ()))
     assert mine and not any(wall(MONDAY, 10, 31) <= s.start < wall(MONDAY, 12) for s in mine)
-    assert for_patient(state, slots, "pat-inactive", ()) == []
-    assert for_patient(state, slots, "pat-3", {next(iter(state.appointments))}) == list(slots)
+    assert list(for_patient(state, slots, "pat-inactive", ())) == []
+    ignored = {next(iter(state.appointments))}
+    assert list(for_patient(state, slots, "pat-3", ignored)) == list(slots)
