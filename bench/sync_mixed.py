@@ -84,6 +84,9 @@ class Backlog:
         self.rng.shuffle(self.free)
         self.spare = [self.free.pop() for _ in range(SPARE)]
         self.active: dict[str, dict[str, Any]] = {}  # appointment id -> its booking args
+        #: (patient, start) of every appointment in ``active``: a booking or move queued
+        #: onto its patient's booked time would itself be refused, so none is.
+        self.busy: set[tuple[str, str]] = set()
         self.patients = list(clinic.patient_ids)
         self.out: list[dict[str, Any]] = []
         self.queued = datetime.now(UTC).isoformat()
@@ -108,9 +111,11 @@ class Backlog:
                 self.book(refused=rng.random() < 0.20 and bool(self.active))
             elif roll < 0.85:
                 appointment_id = rng.choice(list(self.active))
-                provider, start = self.free.pop()
-                self.active[appointment_id] = {**self.active[appointment_id],
-                                               "provider_id": provider,
+                moved = self.active[appointment_id]
+                provider, start = self.free_slot(moved["patient_id"])
+                self.busy.discard((moved["patient_id"], moved["start"]))
+                self.busy.add((moved["patient_id"], start.isoformat()))
+                self.active[appointment_id] = {**moved, "provider_id": provider,
                                                "start": start.isoformat()}
                 room = self.clinic.room_ids[self.clinic.provider_ids.index(provider)]
                 self.add("appointment.move", {"appointment_id": appointment_id,
@@ -118,7 +123,8 @@ class Backlog:
                                               "provider_id": provider, "room_id": room})
             elif roll < 0.95:
                 appointment_id = rng.choice(list(self.active))
-                del self.active[appointment_id]
+                cancelled = self.active.pop(appointment_id)
+                self.busy.discard((cancelled["patient_id"], cancelled["start"]))
                 self.add("appointment.cancel", {"appointment_id": appointment_id,
                                                 "reason": "patient called"})
             elif rng.random() < 0.5:
@@ -140,15 +146,25 @@ class Backlog:
                                 patient)
             self.add("appointment.book", args)
             return
-        provider, start = self.free.pop()
-        args = self.booking(provider, start, self.rng.choice(self.patients))
+        patient = self.rng.choice(self.patients)
+        provider, start = self.free_slot(patient)
+        args = self.booking(provider, start, patient)
         self.active[args["appointment_id"]] = args
+        self.busy.add((patient, args["start"]))
         self.add("appointment.book", args)
+
+    def free_slot(self, patient: str) -> tuple[str, datetime]:
+        """A free (provider, start) at which ``patient`` has no appointment."""
+        passed = []
+        while (slot := self.free.pop()) and (patient, slot[1].isoformat()) in self.busy:
+            passed.append(slot)
+        self.free += passed[::-1]
+        return slot
 
     def probes(self, size: int, first_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """``size`` bookings that fit (spare slots, patients free then) and ``size`` that
         clash, numbered on."""
-        busy = {(a["patient_id"], a["start"]) for a in self.active.values()}
+        busy = set(self.busy)
         accepted = []
         for n in range(size):
             provider, start = self.spare[n]

@@ -18,7 +18,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from scheduling import placement as pl
-from scheduling.availability import DEFAULT_POLICY, find_alternatives
+from scheduling.alternatives import find_alternatives
+from scheduling.availability import DEFAULT_POLICY
 from scheduling.cancellation import is_late
 from scheduling.commands import (
     Accepted,

@@ -34,6 +34,7 @@ from scheduling.model import (
     WaitlistEntry,
     WeeklySchedule,
 )
+from scheduling.slot_memo import SlotMemo
 from scheduling.timeutil import Interval, day_bounds, local_date, subtract, to_utc, union
 
 
@@ -105,6 +106,9 @@ class CalendarState:
     # Where each active appointment sits in the timelines, so removal does not depend on
     # the appointment type's buffers staying the same.
     _indexed_at: dict[str, tuple[float, date]] = field(default_factory=dict)
+    #: A sync push run's memo of free slots (:mod:`scheduling.slot_memo`), told of every
+    #: change of the appointments; None elsewhere.
+    slot_memo: SlotMemo | None = None
 
     @classmethod
     def build(
@@ -191,6 +195,8 @@ class CalendarState:
         old = self.appointments.pop(appointment_id, None)
         if old is not None:
             self._unindex(old)
+            if self.slot_memo is not None:
+                self.slot_memo.touched(self, old)
 
     def put_appointment(self, appointment: Appointment) -> None:
         """Insert or replace an appointment, keeping every index current."""
@@ -199,6 +205,9 @@ class CalendarState:
             self._unindex(old)
         self.appointments[appointment.id] = appointment
         self._index(appointment)
+        if self.slot_memo is not None:
+            for touched in (old, appointment) if old is not None else (appointment,):
+                self.slot_memo.touched(self, touched)
 
     def _index(self, appointment: Appointment) -> None:
         if not appointment.is_active:
@@ -238,6 +247,14 @@ class CalendarState:
         if timeline is None:
             return iter(())
         return timeline.overlapping(_ts(start), _ts(end))
+
+    def timeline(self, resource_id: str) -> Timeline | None:
+        """The padded busy intervals of ``resource_id`` (None: it has none)."""
+        return self._busy.get(resource_id)
+
+    def patient_timeline(self, patient_id: str) -> Timeline | None:
+        """The busy intervals of ``patient_id`` (None: none)."""
+        return self._patient_busy.get(patient_id)
 
     def busy_for_patient(
         self, patient_id: str, start: datetime, end: datetime

@@ -181,7 +181,8 @@ def test_the_nearest_same_provider_alternatives_are_those_of_a_search_of_every_d
     import random
 
     from scheduling import placement as pl
-    from scheduling.availability import _nearest_for_provider, _provider_day_slots
+    from scheduling.alternatives import _nearest_for_provider
+    from scheduling.availability import _provider_day_slots
     from scheduling.commands import Policy
     from tests.scheduling.calendar_fixtures import STAFF
 
@@ -208,3 +209,49 @@ def test_the_nearest_same_provider_alternatives_are_those_of_a_search_of_every_d
              if not (slot.start == wanted.start and slot.room_id == wanted.room_id)]
     every.sort(key=lambda slot: (abs((slot.start - start).total_seconds()), slot.start))
     assert found == every[:policy.max_alternatives]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_jumping_over_clashing_bookings_finds_the_slots_of_judging_every_start(
+    seed: int,
+) -> None:
+    """The alternatives' day search passes a booking of the provider or of the patient
+    in one jump (:func:`scheduling.alternatives.clash_until`): the same slots as judging
+    every grid start with the rules, buffers and ignored bookings included."""
+    import random
+
+    from scheduling.alternatives import clash_until
+    from scheduling.availability import _provider_day_slots
+    from scheduling.commands import Policy
+    from tests.scheduling.calendar_fixtures import STAFF
+
+    rng = random.Random(seed)
+    state = clinic_state()
+    booked = []
+    for _ in range(rng.randint(5, 40)):  # overlapping bookings, some with a buffer after
+        day = MONDAY + timedelta(days=rng.randint(0, 2))
+        start = wall(day, rng.randint(8, 16), rng.choice((0, 10, 15, 30, 45)))
+        provider, patient = rng.choice(((DR_ADAMS, "pat-2"), (DR_BAKER, "pat-1")))
+        procedure = rng.random() < 0.3
+        appointment = existing(provider, start, rng.choice((15, 30, 60, 90)), patient=patient,
+                               kind=PROCEDURE if procedure else CONSULT,
+                               room=ROOM_1 if procedure else None)
+        state.put_appointment(appointment)
+        booked.append(appointment.id)
+    ignore = frozenset(rng.sample(booked, min(3, len(booked))))
+    kind = state.appointment_types[CONSULT]
+    policy = Policy()
+    jumps = 0
+    for offset in range(3):
+        day = MONDAY + timedelta(days=offset)
+        query = SlotQuery(CLINIC, CONSULT, day, day, (DR_ADAMS,),
+                          duration=timedelta(minutes=30), patient_id="pat-1")
+        skip = clash_until(state, DR_ADAMS, kind, timedelta(minutes=30), "pat-1", ignore)
+        every = list(_provider_day_slots(state, query, DR_ADAMS, day, NOW, policy, STAFF,
+                                         ignore=ignore))
+        jumped = list(_provider_day_slots(state, query, DR_ADAMS, day, NOW, policy, STAFF,
+                                          ignore=ignore, skip=skip))
+        assert jumped == every
+        jumps += sum(skip(wall(day, hour, minute).timestamp()) > wall(day, hour, minute)
+                     .timestamp() for hour in range(9, 17) for minute in (0, 15, 30, 45))
+    assert jumps > 0  # the calendars do clash: the jumps were taken

@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from scheduling import model
-from scheduling.availability import SlotQuery, free_slots, sweepable
+from scheduling.availability import SlotQuery, free_slots
+from scheduling.slot_sweep import sweepable
 from sync_server.core.config import Settings
 from sync_server.db import models as db
 from sync_server.services.agenda import free_slots_between

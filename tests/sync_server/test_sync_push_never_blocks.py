@@ -337,7 +337,7 @@ def test_the_runs_fast_path_decides_a_mixed_backlog_as_the_one_by_one_path_does(
     for fast in (True, False):
         with monkeypatch.context() as patched:
             if not fast:  # no shared state: every mutation takes the usual path
-                patched.setattr(booking.push_run, "prepare_run", lambda *_a, **_k: None)
+                patched.setattr(booking.push_run_prepare, "prepare_run", lambda *_a, **_k: None)
                 patched.setattr(sync_service.booking, "prepare_run", lambda *_a, **_k: None)
             booked = seed_booked(client, db, settings, tenants)
             desk = enroll_desk(db, booked.clinic, clock)

@@ -36,7 +36,8 @@ Where each part lives: :mod:`.appointments` (book, change), :mod:`.series` (recu
 :mod:`.records` (waitlist, patients, blockouts), :mod:`.locks` (lock planning),
 :mod:`.judging` (state and rules under the locks), :mod:`.occupancy` (rows, occupations
 and the events of an accepted change), :mod:`.outcomes` (results, refusals, audit and
-conflicts), :mod:`.push_run` and :mod:`.push_run_changes` (the sync push fast path).
+conflicts), :mod:`.push_run`, :mod:`.push_run_prepare` and :mod:`.push_run_changes` (the
+sync push fast path).
 """
 
 from __future__ import annotations
@@ -59,21 +60,23 @@ from sync_server.services.booking.outcomes import (
     record_conflict,
 )
 from sync_server.services.booking.push_run import (
-    RUN_DAYS,
     PushRun,
     after_other,
     batch,
     before_other,
     book_in_run,
     drop_run,
-    finish_run,
     holding,
-    keep_run,
-    prepare_run,
     settle_run,
-    take_kept_run,
 )
 from sync_server.services.booking.push_run_changes import STAGED_CHANGES, change_in_run
+from sync_server.services.booking.push_run_prepare import (
+    RUN_DAYS,
+    finish_run,
+    keep_run,
+    prepare_run,
+    take_kept_run,
+)
 from sync_server.services.booking.records import (
     blockout_create,
     blockout_delete,

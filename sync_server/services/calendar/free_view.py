@@ -1,7 +1,7 @@
 """The clinic-wide free-slot view: every free slot of a type over a period.
 
 Most questions (a type needing its provider only, no quota at the clinic) are answered
-by :func:`scheduling.availability.free_slots_swept`: the state holds the configuration
+by :func:`scheduling.slot_sweep.free_slots_swept`: the state holds the configuration
 and dated records only, and each provider's busy times come from one query for the
 whole period instead of a calendar state with every appointment of it. The query reads
 only the appointments that can touch a working window (on PostgreSQL, one index range
@@ -19,13 +19,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from scheduling.availability import (
-    SlotQuery,
-    free_slots,
-    free_slots_swept,
-    sweepable,
-)
+from scheduling.availability import SlotQuery, free_slots
 from scheduling.commands import Alternative
+from scheduling.slot_sweep import free_slots_swept, sweepable
 from scheduling.state import CalendarState
 from scheduling.timeutil import Interval, union
 from sync_server.db import models as db
@@ -96,7 +92,7 @@ def free_slots_between(
 def provider_busy(session: Session, state: CalendarState, query: SlotQuery
                   ) -> dict[str, list[tuple[float, float]]]:
     """Each asked provider's busy times (see
-    :data:`scheduling.availability.BusyTimes`) that can touch its working windows on
+    :data:`scheduling.slot_sweep.BusyTimes`) that can touch its working windows on
     the query's days; ``state`` holds the configuration and dated records."""
     org = state.organization_id
     spans = _spans(state, query)

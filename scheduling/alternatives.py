@@ -1,0 +1,181 @@
+"""Alternatives for a refused booking: the nearest free times of the wanted provider,
+then other providers at the wanted time (:func:`find_alternatives`, called by the rules).
+
+The same provider's days are searched with :func:`scheduling.availability` 's day search;
+for a type of capacity 1 a start that clashes with a booking of the provider (or of the
+patient) jumps to the end of that booking (:func:`clash_until`) instead of judging each
+grid start inside it with every rule: the rules refuse all of those starts anyway, so the
+slots found are the same.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from scheduling import placement as pl
+from scheduling.availability import SlotQuery, _as_alternative, _provider_day_slots
+from scheduling.commands import Actor, Alternative, Policy
+from scheduling.model import AppointmentType
+from scheduling.slot_memo import SlotMemo, for_patient
+from scheduling.state import CalendarState
+from scheduling.timeutil import day_bounds, local_date
+
+
+def clash_until(
+    state: CalendarState, provider_id: str, kind: AppointmentType, duration: timedelta,
+    patient_id: str | None, ignore: Collection[str],
+) -> Callable[[float], float]:
+    """For a start ``t`` (epoch seconds) of ``kind`` lasting ``duration`` with
+    ``provider_id`` (and ``patient_id``): the latest instant up to which a booking it
+    clashes with refuses every start from ``t`` on — ``t`` itself when none does.
+
+    As the rules judge a clash (:func:`scheduling.placement.violations`, capacity 1): a
+    booking of the provider whose padded time overlaps the start's padded time
+    ``[t - buffer before, t + duration + buffer after)`` refuses every start before its
+    padded end plus the buffer before; one of the patient overlapping
+    ``[t, t + duration)`` every start before its end. Bookings in ``ignore`` do not count.
+    """
+    before = kind.buffer_before.total_seconds()
+    reach = duration.total_seconds() + kind.buffer_after.total_seconds()
+    seconds = duration.total_seconds()
+    provider = state.timeline(provider_id)
+    patient = state.patient_timeline(patient_id) if patient_id is not None else None
+
+    def until(t: float) -> float:
+        free = t
+        if provider is not None:
+            for _start, end, other_id in provider.overlapping(t - before, t + reach):
+                if other_id not in ignore:
+                    free = max(free, end + before)
+        if patient is not None:
+            for _start, end, other_id in patient.overlapping(t, t + seconds):
+                if other_id not in ignore:
+                    free = max(free, end)
+        return free
+
+    return until
+
+
+def find_alternatives(
+    state: CalendarState,
+    wanted: pl.Placement,
+    *,
+    now: datetime,
+    actor: Actor,
+    policy: Policy,
+    ignore: Collection[str] = (),
+) -> tuple[Alternative, ...]:
+    """Up to ``policy.max_alternatives`` placements near ``wanted``.
+
+    First the nearest free times with the same provider (searching outward day by day,
+    up to ``policy.alternatives_horizon_days``), then other qualified providers at the
+    same time; at most three of the first kind while the second kind has candidates.
+    """
+    limit = policy.max_alternatives
+    if limit <= 0:
+        return ()
+    clinic = state.clinics.get(wanted.clinic_id)
+    kind = state.appointment_types.get(wanted.appointment_type_id)
+    if clinic is None or kind is None:
+        return ()
+    duration = wanted.end - wanted.start
+    same_provider = _nearest_for_provider(state, wanted, duration, now, actor, policy, ignore,
+                                          limit)
+    others: list[Alternative] = []
+    target = wanted.start.timestamp()
+    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
+        if provider.id == wanted.provider_id or len(others) >= limit:
+            continue
+        if kind.capacity == 1 and clash_until(state, provider.id, kind, duration,
+                                              wanted.patient_id, ignore)(target) > target:
+            continue  # busy then: the rules refuse every candidate
+        base = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, provider.id,
+                            wanted.start, wanted.end)
+        for candidate in pl.candidate_placements(state, base, kind, False, False):
+            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
+                                 first_only=True):
+                others.append(_as_alternative(candidate))
+                break
+    reserved = min(len(others), 2)  # keep room for other providers at the wanted time
+    chosen = same_provider[: limit - reserved] + others[:reserved]
+    rest = same_provider[limit - reserved :] + others[reserved:]
+    chosen += rest[: limit - len(chosen)]
+    return tuple(chosen)
+
+
+def _nearest_for_provider(
+    state: CalendarState,
+    wanted: pl.Placement,
+    duration: timedelta,
+    now: datetime,
+    actor: Actor,
+    policy: Policy,
+    ignore: Collection[str],
+    limit: int,
+) -> list[Alternative]:
+    clinic = state.clinics[wanted.clinic_id]
+    day = local_date(wanted.start, clinic.time_zone)
+    query = SlotQuery(wanted.clinic_id, wanted.appointment_type_id, day, day,
+                      (wanted.provider_id,), duration=duration, patient_id=wanted.patient_id)
+    target = wanted.start.timestamp()
+    kind = state.appointment_types[wanted.appointment_type_id]
+    skip = clash_until(state, wanted.provider_id, kind, duration, wanted.patient_id, ignore)
+    day_slots: Callable[..., Iterable[Alternative]] = partial(
+        _provider_day_slots, state, query, wanted.provider_id, now=now, policy=policy,
+        actor=actor, ignore=ignore, skip=skip)
+    memo = state.slot_memo
+    if memo is not None and kind.capacity == 1:
+        day_slots = partial(_kept_day_slots, state, memo, query, now, policy, actor, ignore)
+    found: list[tuple[float, Alternative]] = []
+    for distance in range(policy.alternatives_horizon_days + 1):
+        days = {day + timedelta(days=distance), day - timedelta(days=distance)}
+        for each in sorted(days):
+            for slot in day_slots(day=each):
+                if slot.start == wanted.start and slot.room_id == wanted.room_id:
+                    continue
+                gap = abs(slot.start.timestamp() - target)
+                # A day's slots come in time order: past the wanted start, each is
+                # further off than the last; once beyond the nearest ``limit`` found,
+                # so is the rest of the day.
+                if slot.start.timestamp() > target and len(found) >= limit \
+                        and gap > heapq.nsmallest(limit, (g for g, _ in found))[-1]:
+                    break
+                found.append((gap, slot))
+        found.sort(key=lambda pair: (pair[0], pair[1].start))
+        # Slots on days further away start before this search's first local day or
+        # from the day after its last: at least ``beyond`` seconds off.
+        first = day_bounds(day - timedelta(days=distance), clinic.time_zone)[0]
+        after = day_bounds(day + timedelta(days=distance + 1), clinic.time_zone)[0]
+        beyond = max(min(target - first.timestamp(), after.timestamp() - target),
+                     distance * 86400.0)
+        if len(found) >= limit and (found[limit - 1][0] < beyond
+                                    or found[limit - 1][0] <= distance * 86400):
+            break
+    return [slot for _, slot in found[:limit]]
+
+
+
+
+def _kept_day_slots(
+    state: CalendarState, memo: SlotMemo, query: SlotQuery, now: datetime, policy: Policy,
+    actor: Actor, ignore: Collection[str], day: date,
+) -> Iterator[Alternative]:
+    """The day search of :func:`_nearest_for_provider` through a push run's memo: the
+    provider's free slots on ``day`` for no particular patient, kept, then those free for
+    the query's patient (:func:`scheduling.slot_memo.for_patient`)."""
+    (provider_id,) = query.provider_ids or ()
+    kind = state.appointment_types[query.appointment_type_id]
+    duration = query.duration or kind.default_duration
+    anyone = replace(query, patient_id=None)
+    skip = clash_until(state, provider_id, kind, duration, None, ignore)
+    key = (provider_id, query.clinic_id, kind.id, duration, query.step or policy.slot_step,
+           actor, now, frozenset(ignore))
+    judged = frozenset({provider_id, *kind.requirement.rooms,
+                        *(e for group in kind.requirement.equipment for e in group)})
+    slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
+        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
+    return for_patient(state, slots, query.patient_id, ignore)
