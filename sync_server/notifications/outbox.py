@@ -35,6 +35,7 @@ from scheduling.reminders import after_quiet_hours, reminder_due
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
 from sync_server.notifications.policy import Policy, policy_of
+from sync_server.services.calendar import clinic_zone
 from sync_server.services.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -64,11 +65,10 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
     patient = _patient(uow, change.organization_id, change.patient_id)
     if patient is None:
         return
-    clinic = session.get(db.Clinic, after.clinic_id)
-    tz = clinic.time_zone if clinic else "UTC"
     policy = _policy(uow, change.organization_id)
     if not (policy.email_enabled or policy.sms_enabled):
         return  # notifications are off until the organization enables a channel
+    tz = clinic_zone(session, change.organization_id, after.clinic_id) or "UTC"
     rows = Outbox(session, change, now, policy, tz)
     preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms"))
     if not preferred:

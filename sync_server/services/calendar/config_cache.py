@@ -133,3 +133,22 @@ def kept_config(session: Session, org: str, clinic_id: str,
         while len(_CONFIGS) > _CONFIGS_KEPT:
             _CONFIGS.popitem(last=False)
     return config
+
+
+def kept_clinic_zone(session: Session, org: str, clinic_id: str) -> str | None:
+    """The zone of ``clinic_id`` (``None``: no such clinic in ``org``) from the
+    configuration kept for it at the counter this transaction read (no statement);
+    read from ``clinics`` when the transaction has not read the counter, wrote or holds
+    unwritten configuration, or nothing is kept at that counter."""
+    uow = unit_of(session)
+    version = uow.per_transaction().get(("config_version", org))
+    if version is not None and not uow.config_written and not any(
+            isinstance(row, db.CONFIGURATION_TABLES) for row in (*session.new, *session.dirty)):
+        with _CONFIGS_LOCK:
+            kept = _CONFIGS.get((org, clinic_id))
+        if kept is not None and kept[0] == version:
+            clinic = kept[1].clinic(clinic_id)
+            if clinic is not None:
+                return clinic.time_zone
+    row = session.get(db.Clinic, clinic_id)
+    return row.time_zone if row is not None and row.organization_id == org else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, union_all
+from sqlalchemy import bindparam, cast, literal_column, null, select, text, union_all
 
 from sync_server.db import models as db
 
@@ -35,19 +35,36 @@ PATIENTS = select(db.Patient).where(db.Patient.organization_id == _p("org"),
                                      db.Patient.id.in_(_many("ids")))
 SCHEDULES = select(db.WeeklySchedule).where(db.WeeklySchedule.organization_id == _p("org"),
                                              db.WeeklySchedule.clinic_id == _p("clinic"))
-EXCEPTIONS = select(db.ScheduleException).where(
-    db.ScheduleException.organization_id == _p("org"),
-    db.ScheduleException.clinic_id == _p("clinic"),
-    db.ScheduleException.start_at < _p("until"), db.ScheduleException.end_at > _p("since"))
-HOLIDAYS = select(db.Holiday).where(db.Holiday.organization_id == _p("org"),
-                                     db.Holiday.clinic_id == _p("clinic"),
-                                     db.Holiday.day >= _p("first"), db.Holiday.day <= _p("last"))
-BLOCKOUTS = select(db.Blockout).where(
-    db.Blockout.organization_id == _p("org"), db.Blockout.clinic_id == _p("clinic"),
-    db.Blockout.start_at < _p("until"), db.Blockout.end_at > _p("since"))
-OUTAGES = select(db.Outage).where(
-    db.Outage.organization_id == _p("org"), db.Outage.resource_id.in_(_many("ids")),
-    db.Outage.start_at < _p("until"), db.Outage.end_at > _p("since"))
+# The dated records of a state's window (time off, holidays, blockouts, outages) in one
+# statement: one leg per table, each as (leg, id, clinic, resource, kind, start, end, day,
+# text); the first leg's columns give every leg's result types (hence the typed NULLs).
+_NO_CLINIC = cast(null(), db.Holiday.clinic_id.type)
+_NO_TIME = cast(null(), db.Blockout.start_at.type)
+_NO_TEXT = cast(null(), db.ScheduleException.kind.type)
+DATED = union_all(
+    select(literal_column("'e'").label("leg"), db.ScheduleException.id,
+           db.ScheduleException.clinic_id, db.ScheduleException.provider_id.label("resource"),
+           db.ScheduleException.kind, db.ScheduleException.start_at,
+           db.ScheduleException.end_at, cast(null(), db.Holiday.day.type).label("day"),
+           db.ScheduleException.reason.label("text")).where(
+        db.ScheduleException.organization_id == _p("org"),
+        db.ScheduleException.clinic_id == _p("clinic"),
+        db.ScheduleException.start_at < _p("until"), db.ScheduleException.end_at > _p("since")),
+    select(literal_column("'h'"), db.Holiday.id, db.Holiday.clinic_id, _NO_CLINIC, _NO_TEXT,
+           _NO_TIME, _NO_TIME, db.Holiday.day, db.Holiday.name).where(
+        db.Holiday.organization_id == _p("org"), db.Holiday.clinic_id == _p("clinic"),
+        db.Holiday.day >= _p("first"), db.Holiday.day <= _p("last")),
+    select(literal_column("'b'"), db.Blockout.id, db.Blockout.clinic_id,
+           db.Blockout.resource_id, _NO_TEXT, db.Blockout.start_at, db.Blockout.end_at,
+           cast(null(), db.Holiday.day.type), db.Blockout.reason).where(
+        db.Blockout.organization_id == _p("org"), db.Blockout.clinic_id == _p("clinic"),
+        db.Blockout.start_at < _p("until"), db.Blockout.end_at > _p("since")),
+    select(literal_column("'o'"), db.Outage.id, _NO_CLINIC, db.Outage.resource_id, _NO_TEXT,
+           db.Outage.start_at, db.Outage.end_at, cast(null(), db.Holiday.day.type),
+           db.Outage.reason).where(
+        db.Outage.organization_id == _p("org"), db.Outage.resource_id.in_(_many("ids")),
+        db.Outage.start_at < _p("until"), db.Outage.end_at > _p("since")),
+)
 # The appointments a state needs, in legs that each read one index (an OR of them all
 # would make the planner scan the whole table):
 # * the clinic's, the patients' and the resources' active appointments overlapping the

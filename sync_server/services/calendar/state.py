@@ -26,26 +26,21 @@ from sync_server.services.calendar.config_cache import (
     Config,
     _read_config,
     config_version,
+    kept_clinic_zone,
     kept_config,
 )
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
-    BLOCKOUTS,
     CONFIG_VERSION_AND_LONGEST,
-    EXCEPTIONS,
-    HOLIDAYS,
+    DATED,
     LONGEST_BLOCK,
     LONGEST_BLOCK_MARGIN,
     OCCUPYING,
     OCCUPYING_APPOINTMENTS,
-    OUTAGES,
     PATIENTS,
 )
 from sync_server.services.calendar.rows import (
     appointment_record,
-    blockout_record,
-    exception_record,
-    outage_record,
     patient_record,
 )
 from sync_server.services.unit_of_work import unit_of
@@ -71,8 +66,9 @@ class Scope:
 
 
 def clinic_zone(session: Session, organization_id: str, clinic_id: str) -> str | None:
-    row = session.get(db.Clinic, clinic_id)
-    return row.time_zone if row is not None and row.organization_id == organization_id else None
+    """The clinic's zone, ``None`` when the organization has no such clinic (from the kept
+    configuration when the transaction read its counter: :func:`kept_clinic_zone`)."""
+    return kept_clinic_zone(session, organization_id, clinic_id)
 
 
 def config_version_and_longest_block(session: Session, org: str) -> tuple[int, timedelta]:
@@ -217,16 +213,23 @@ def _dated(
     session: Session, org: str, clinic_id: str, resource_ids: Collection[str], first: date,
     last: date, window_start: datetime, window_end: datetime,
 ) -> dict[str, Any]:
-    """Time off, holidays, blockouts and outages in the window."""
+    """Time off, holidays, blockouts and outages in the window (one statement)."""
     at = {"org": org, "clinic": clinic_id, "since": window_start, "until": window_end,
           "first": first, "last": last, "ids": sorted(resource_ids)}
-    return {
-        "exceptions": [exception_record(e) for e in session.scalars(EXCEPTIONS, at)],
-        "holidays": [model.Holiday(h.id, h.clinic_id, h.day, h.name)
-                     for h in session.scalars(HOLIDAYS, at)],
-        "blockouts": [blockout_record(b) for b in session.scalars(BLOCKOUTS, at)],
-        "outages": [outage_record(o) for o in session.scalars(OUTAGES, at)],
-    }
+    dated: dict[str, list[Any]] = {"exceptions": [], "holidays": [], "blockouts": [],
+                                   "outages": []}
+    for leg, id_, clinic, resource, kind, start, end, day, words in session.execute(
+            DATED, at).all():
+        if leg == "e":
+            dated["exceptions"].append(model.ScheduleException(
+                id_, resource, clinic, model.ExceptionKind(kind), start, end, words))
+        elif leg == "h":
+            dated["holidays"].append(model.Holiday(id_, clinic, day, words))
+        elif leg == "b":
+            dated["blockouts"].append(model.Blockout(id_, clinic, start, end, resource, words))
+        else:
+            dated["outages"].append(model.Outage(id_, resource, start, end, words))
+    return dated
 
 
 def read_longest_block(session: Session, org: str) -> timedelta:

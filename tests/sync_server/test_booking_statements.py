@@ -1,0 +1,118 @@
+"""How many SQL statements one REST booking runs (PostgreSQL and SQLite).
+
+A ``before_cursor_execute`` listener counts what an in-process
+``POST /api/v1/appointments`` sends to the database: a free booking and a refusal
+(the slot just taken). The counts are pinned as ceilings so that a change that adds a
+round trip to the booking path fails here (issue 11 item 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from scheduling import model
+from sync_server.db import models as db_models
+from sync_server.services.calendar import rows
+from sync_server.services.calendar import state as state_module
+from tests.sync_server.booking_setup import Booked, seed_booked, slot
+from tests.sync_server.conftest import Settings, Tenants
+
+API = "/api/v1"
+
+#: The most statements a booking may run, per backend: (free slot, refusal).
+CEILINGS = {"postgresql": (17, 10), "sqlite": (21, 12)}
+
+
+@pytest.fixture
+def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
+    return seed_booked(client, db, settings, tenants)
+
+
+@contextmanager
+def statements(client: TestClient) -> Iterator[list[str]]:
+    """The statements sent while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_booking_and_a_refusal_stay_within_their_statement_counts(
+    client: TestClient, booked: Booked, backend: str
+) -> None:
+    warm = client.post(f"{API}/appointments", headers=booked.reception,
+                       json=booked.book_body(slot(0)))
+    assert warm.status_code == 201, warm.text
+    with statements(client) as free:
+        booked_now = client.post(f"{API}/appointments", headers=booked.reception,
+                                 json=booked.book_body(slot(1), patient=1))
+    assert booked_now.status_code == 201, booked_now.text
+    with statements(client) as refused:
+        taken = client.post(f"{API}/appointments", headers=booked.reception,
+                            json=booked.book_body(slot(1), patient=2))
+    assert taken.status_code == 409, taken.text
+    most_free, most_refused = CEILINGS[backend]
+    assert len(free) <= most_free, free
+    assert len(refused) <= most_refused, refused
+
+
+def test_the_dated_records_read_in_one_statement_are_those_of_each_table(
+    booked: Booked, db: Session
+) -> None:
+    """The one ``UNION ALL`` of time off, holidays, blockouts and outages gives the rows
+    and the records the four tables give one by one (outside the window: left out)."""
+    org, clinic = booked.org_id, booked.clinic.clinic_id
+    provider, room = booked.clinic.provider_ids[0], booked.clinic.room_ids[0]
+    day = slot(0).date()
+    inside, outside = slot(2), slot(2) + timedelta(days=30)
+    for at, tag in ((inside, "in"), (outside, "out")):
+        until = at + timedelta(hours=1)
+        db.add_all([
+            db_models.ScheduleException(id=f"e-{tag}", organization_id=org,
+                                        provider_id=provider, clinic_id=clinic, kind="time_off",
+                                        start_at=at, end_at=until, reason="r"),
+            db_models.Holiday(id=f"h-{tag}", organization_id=org, clinic_id=clinic,
+                              day=at.date(), name="n"),
+            db_models.Blockout(id=f"b-{tag}", organization_id=org, clinic_id=clinic,
+                               resource_id=None, start_at=at, end_at=until, reason="b"),
+            db_models.Blockout(id=f"br-{tag}", organization_id=org, clinic_id=clinic,
+                               resource_id=room, start_at=at, end_at=until, reason=""),
+            db_models.Outage(id=f"o-{tag}", organization_id=org, resource_id=room,
+                             start_at=at, end_at=until, reason="o"),
+        ])
+    db.commit()
+    start, end = slot(0) - timedelta(days=1), slot(0) + timedelta(days=1)
+    dated = state_module._dated(db, org, clinic, [provider, room], day - timedelta(days=1),
+                                day + timedelta(days=1), start, end)
+    one_by_one = {
+        "exceptions": [rows.exception_record(r) for r in db.scalars(
+            select(db_models.ScheduleException).where(
+                db_models.ScheduleException.start_at < end,
+                db_models.ScheduleException.end_at > start))],
+        "holidays": [model.Holiday(r.id, r.clinic_id, r.day, r.name) for r in db.scalars(
+            select(db_models.Holiday).where(db_models.Holiday.day == inside.date()))],
+        "blockouts": [rows.blockout_record(r) for r in db.scalars(
+            select(db_models.Blockout).where(db_models.Blockout.start_at < end))],
+        "outages": [rows.outage_record(r) for r in db.scalars(
+            select(db_models.Outage).where(db_models.Outage.start_at < end))],
+    }
+    assert {kind: sorted(found, key=repr) for kind, found in dated.items()} == \
+        {kind: sorted(found, key=repr) for kind, found in one_by_one.items()}
+    assert [len(found) for found in dated.values()] == [1, 1, 2, 1]
+    assert dated["holidays"][0].day == inside.date()
+    assert dated["exceptions"][0].start.tzinfo is not None
