@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.feeds.models import CalendarFeed
@@ -54,6 +54,9 @@ def bump_feeds(session: Session, feed_ids: list[str]) -> None:
 
 
 _FEEDS = "clinicdesk_live_feeds"
+#: Built once (every appointment change runs it).
+_LIVE_FEEDS = select(CalendarFeed.id, CalendarFeed.resource_id, CalendarFeed.privacy).where(
+    CalendarFeed.organization_id == bindparam("org"), CalendarFeed.revoked_at.is_(None))
 
 
 def _live_feeds(session: Session, organization_id: str) -> list[tuple[str, str, str]]:
@@ -67,9 +70,7 @@ def _live_feeds(session: Session, organization_id: str) -> list[tuple[str, str, 
     if kept is None or kept[0] is not transaction:
         kept = (transaction, dict[str, list[tuple[str, str, str]]]())
         session.info[_FEEDS] = kept
-    feeds = [(row.id, row.resource_id, row.privacy) for row in session.execute(
-        select(CalendarFeed.id, CalendarFeed.resource_id, CalendarFeed.privacy)
-        .where(CalendarFeed.organization_id == organization_id,
-               CalendarFeed.revoked_at.is_(None)))]
+    feeds = [(row.id, row.resource_id, row.privacy)
+             for row in session.execute(_LIVE_FEEDS, {"org": organization_id})]
     kept[1][organization_id] = feeds
     return feeds

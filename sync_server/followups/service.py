@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from scheduling.followups import Window, local_today, windows_after
@@ -139,12 +139,15 @@ def _booked_inside(session: Session, change: AppointmentChanged, type_id: str,
     ).order_by(db.Appointment.start_at).limit(1))
 
 
+#: Built once (every appointment change runs it).
+_ANY_FOLLOW_UP = select(FollowUp.id).where(FollowUp.patient_id == bindparam("patient")).limit(1)
+
+
 def _patient_has_follow_ups(uow: UnitOfWork, org: str, patient_id: str) -> bool:
     """Whether the patient has any follow-up row (a sync push run reads the organization's
     patients once, not once per booking)."""
     if not uow.batch:
-        return uow.session.scalar(select(FollowUp.id).where(
-            FollowUp.patient_id == patient_id).limit(1)) is not None
+        return uow.session.scalar(_ANY_FOLLOW_UP, {"patient": patient_id}) is not None
     key = ("follow_up_patients", org)
     patients: set[str] | None = uow.known.get(key)
     if patients is None:

@@ -263,20 +263,20 @@ def add_appointments(
     _first, _last, window_start, window_end = _window(
         scope, state.clinics.get(scope.clinic_id), state.quotas)
     since, until = _appointment_window(state, scope, window_start, window_end)
-    known = state.appointments
     for appointment in _appointments(session, state.organization_id, scope,
                                      list(state.resources), since, until, longest_block,
-                                     other_clinics=len(state.clinics) > 1):
-        if appointment.id not in known:
-            state.put_appointment(appointment)
+                                     other_clinics=len(state.clinics) > 1,
+                                     known=state.appointments):
+        state.put_appointment(appointment)
 
 
 def _appointments(
     session: Session, org: str, scope: Scope, resource_ids: Collection[str],
     window_start: datetime, window_end: datetime, longest_block: timedelta | None = None,
-    *, other_clinics: bool = True,
+    *, other_clinics: bool = True, known: Collection[str] = (),
 ) -> list[model.Appointment]:
-    """The appointments the state for ``scope`` needs in the window (the legs above).
+    """The appointments the state for ``scope`` needs in the window (the legs above),
+    except those ``known`` already (their rows are not mapped again).
 
     ``other_clinics``: whether the organization has clinics besides ``scope``'s. With
     one clinic (clinics are never deleted, and an appointment's clinic is one of its
@@ -294,11 +294,12 @@ def _appointments(
         **window, "clinic": scope.clinic_id, "patients": sorted(scope.patient_ids),
         "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
     }).all():  # fetchall: iterating a result fetches row by row
-        if row.id not in found:
+        if row.id not in found and row.id not in known:
             found[row.id] = appointment_record(row)
     if resource_ids and other_clinics:  # other clinics' appointments on these resources
         others = set(session.scalars(OCCUPYING, {**window, "ids": sorted(resource_ids)}).all())
         others.difference_update(found)
+        others.difference_update(known)
         if others:
             for row in session.execute(OCCUPYING_APPOINTMENTS,
                                        {**window, "appointments": sorted(others)}).all():
