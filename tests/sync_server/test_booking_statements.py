@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from scheduling import model
 from sync_server.db import models as db_models
-from sync_server.services.calendar import rows
+from sync_server.db.session import make_engine, make_session_factory
+from sync_server.services.calendar import clinic_zone, kept_config, rows
 from sync_server.services.calendar import state as state_module
+from tests.e2e.server_side import TZ
 from tests.sync_server.booking_setup import Booked, seed_booked, slot
 from tests.sync_server.conftest import Settings, Tenants
 
@@ -55,16 +57,23 @@ def statements(client: TestClient) -> Iterator[list[str]]:
 def test_a_booking_and_a_refusal_stay_within_their_statement_counts(
     client: TestClient, booked: Booked, backend: str
 ) -> None:
-    warm = client.post(f"{API}/appointments", headers=booked.reception,
-                       json=booked.book_body(slot(0)))
+    warm = client.post(
+        f"{API}/appointments", headers=booked.reception, json=booked.book_body(slot(0))
+    )
     assert warm.status_code == 201, warm.text
     with statements(client) as free:
-        booked_now = client.post(f"{API}/appointments", headers=booked.reception,
-                                 json=booked.book_body(slot(1), patient=1))
+        booked_now = client.post(
+            f"{API}/appointments",
+            headers=booked.reception,
+            json=booked.book_body(slot(1), patient=1),
+        )
     assert booked_now.status_code == 201, booked_now.text
     with statements(client) as refused:
-        taken = client.post(f"{API}/appointments", headers=booked.reception,
-                            json=booked.book_body(slot(1), patient=2))
+        taken = client.post(
+            f"{API}/appointments",
+            headers=booked.reception,
+            json=booked.book_body(slot(1), patient=2),
+        )
     assert taken.status_code == 409, taken.text
     most_free, most_refused = CEILINGS[backend]
     assert len(free) <= most_free, free
@@ -82,37 +91,124 @@ def test_the_dated_records_read_in_one_statement_are_those_of_each_table(
     inside, outside = slot(2), slot(2) + timedelta(days=30)
     for at, tag in ((inside, "in"), (outside, "out")):
         until = at + timedelta(hours=1)
-        db.add_all([
-            db_models.ScheduleException(id=f"e-{tag}", organization_id=org,
-                                        provider_id=provider, clinic_id=clinic, kind="time_off",
-                                        start_at=at, end_at=until, reason="r"),
-            db_models.Holiday(id=f"h-{tag}", organization_id=org, clinic_id=clinic,
-                              day=at.date(), name="n"),
-            db_models.Blockout(id=f"b-{tag}", organization_id=org, clinic_id=clinic,
-                               resource_id=None, start_at=at, end_at=until, reason="b"),
-            db_models.Blockout(id=f"br-{tag}", organization_id=org, clinic_id=clinic,
-                               resource_id=room, start_at=at, end_at=until, reason=""),
-            db_models.Outage(id=f"o-{tag}", organization_id=org, resource_id=room,
-                             start_at=at, end_at=until, reason="o"),
-        ])
+        db.add_all(
+            [
+                db_models.ScheduleException(
+                    id=f"e-{tag}",
+                    organization_id=org,
+                    provider_id=provider,
+                    clinic_id=clinic,
+                    kind="time_off",
+                    start_at=at,
+                    end_at=until,
+                    reason="r",
+                ),
+                db_models.Holiday(
+                    id=f"h-{tag}", organization_id=org, clinic_id=clinic, day=at.date(), name="n"
+                ),
+                db_models.Blockout(
+                    id=f"b-{tag}",
+                    organization_id=org,
+                    clinic_id=clinic,
+                    resource_id=None,
+                    start_at=at,
+                    end_at=until,
+                    reason="b",
+                ),
+                db_models.Blockout(
+                    id=f"br-{tag}",
+                    organization_id=org,
+                    clinic_id=clinic,
+                    resource_id=room,
+                    start_at=at,
+                    end_at=until,
+                    reason="",
+                ),
+                db_models.Outage(
+                    id=f"o-{tag}",
+                    organization_id=org,
+                    resource_id=room,
+                    start_at=at,
+                    end_at=until,
+                    reason="o",
+                ),
+            ]
+        )
     db.commit()
     start, end = slot(0) - timedelta(days=1), slot(0) + timedelta(days=1)
-    dated = state_module._dated(db, org, clinic, [provider, room], day - timedelta(days=1),
-                                day + timedelta(days=1), start, end)
+    dated = state_module._dated(
+        db,
+        org,
+        clinic,
+        [provider, room],
+        day - timedelta(days=1),
+        day + timedelta(days=1),
+        start,
+        end,
+    )
     one_by_one = {
-        "exceptions": [rows.exception_record(r) for r in db.scalars(
-            select(db_models.ScheduleException).where(
-                db_models.ScheduleException.start_at < end,
-                db_models.ScheduleException.end_at > start))],
-        "holidays": [model.Holiday(r.id, r.clinic_id, r.day, r.name) for r in db.scalars(
-            select(db_models.Holiday).where(db_models.Holiday.day == inside.date()))],
-        "blockouts": [rows.blockout_record(r) for r in db.scalars(
-            select(db_models.Blockout).where(db_models.Blockout.start_at < end))],
-        "outages": [rows.outage_record(r) for r in db.scalars(
-            select(db_models.Outage).where(db_models.Outage.start_at < end))],
+        "exceptions": [
+            rows.exception_record(r)
+            for r in db.scalars(
+                select(db_models.ScheduleException).where(
+                    db_models.ScheduleException.start_at < end,
+                    db_models.ScheduleException.end_at > start,
+                )
+            )
+        ],
+        "holidays": [
+            model.Holiday(r.id, r.clinic_id, r.day, r.name)
+            for r in db.scalars(
+                select(db_models.Holiday).where(db_models.Holiday.day == inside.date())
+            )
+        ],
+        "blockouts": [
+            rows.blockout_record(r)
+            for r in db.scalars(select(db_models.Blockout).where(db_models.Blockout.start_at < end))
+        ],
+        "outages": [
+            rows.outage_record(r)
+            for r in db.scalars(select(db_models.Outage).where(db_models.Outage.start_at < end))
+        ],
     }
-    assert {kind: sorted(found, key=repr) for kind, found in dated.items()} == \
-        {kind: sorted(found, key=repr) for kind, found in one_by_one.items()}
+    assert {kind: sorted(found, key=repr) for kind, found in dated.items()} == {
+        kind: sorted(found, key=repr) for kind, found in one_by_one.items()
+    }
     assert [len(found) for found in dated.values()] == [1, 1, 2, 1]
     assert dated["holidays"][0].day == inside.date()
     assert dated["exceptions"][0].start.tzinfo is not None
+
+
+def test_the_clinic_zone_comes_from_the_kept_configuration_while_it_holds(
+    booked: Booked, database_url: str
+) -> None:
+    """No statement for a zone the kept configuration holds at the transaction's counter;
+    a clinic changed in the transaction, or at a newer counter, is read again."""
+    org, clinic = booked.org_id, booked.clinic.clinic_id
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = make_engine(database_url)
+    db = make_session_factory(engine)()  # a request's session: it wrote no configuration
+    db.connection()  # in a transaction, as a request is: it notes the counter it read
+    kept_config(db, org, clinic, ())
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert clinic_zone(db, org, clinic) == TZ
+        assert seen == []
+        assert clinic_zone(db, "another-organization", clinic) is None
+        row = db.get(db_models.Clinic, clinic)
+        assert row is not None
+        row.time_zone = "Europe/Lisbon"  # not flushed: the kept copy must not answer
+        assert clinic_zone(db, org, clinic) == "Europe/Lisbon"
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    db.commit()  # the triggers move the configuration counter
+    db.connection()
+    kept_config(db, org, clinic, ())
+    db.expire_all()
+    assert clinic_zone(db, org, clinic) == "Europe/Lisbon"
+    db.close()
+    engine.dispose()
