@@ -57,24 +57,15 @@ def statements(client: TestClient) -> Iterator[list[str]]:
 def test_a_booking_and_a_refusal_stay_within_their_statement_counts(
     client: TestClient, booked: Booked, backend: str
 ) -> None:
-    warm = client.post(
-        f"{API}/appointments", headers=booked.reception, json=booked.book_body(slot(0))
-    )
-    assert warm.status_code == 201, warm.text
+    def book(index: int, patient: int) -> int:
+        body = booked.book_body(slot(index), patient=patient)
+        return client.post(f"{API}/appointments", headers=booked.reception, json=body).status_code
+
+    assert book(0, 0) == 201  # the first request keeps the configuration
     with statements(client) as free:
-        booked_now = client.post(
-            f"{API}/appointments",
-            headers=booked.reception,
-            json=booked.book_body(slot(1), patient=1),
-        )
-    assert booked_now.status_code == 201, booked_now.text
+        assert book(1, 1) == 201
     with statements(client) as refused:
-        taken = client.post(
-            f"{API}/appointments",
-            headers=booked.reception,
-            json=booked.book_body(slot(1), patient=2),
-        )
-    assert taken.status_code == 409, taken.text
+        assert book(1, 2) == 409  # the slot just taken
     most_free, most_refused = CEILINGS[backend]
     assert len(free) <= most_free, free
     assert len(refused) <= most_refused, refused
@@ -91,49 +82,17 @@ def test_the_dated_records_read_in_one_statement_are_those_of_each_table(
     inside, outside = slot(2), slot(2) + timedelta(days=30)
     for at, tag in ((inside, "in"), (outside, "out")):
         until = at + timedelta(hours=1)
-        db.add_all(
-            [
-                db_models.ScheduleException(
-                    id=f"e-{tag}",
-                    organization_id=org,
-                    provider_id=provider,
-                    clinic_id=clinic,
-                    kind="time_off",
-                    start_at=at,
-                    end_at=until,
-                    reason="r",
-                ),
-                db_models.Holiday(
-                    id=f"h-{tag}", organization_id=org, clinic_id=clinic, day=at.date(), name="n"
-                ),
-                db_models.Blockout(
-                    id=f"b-{tag}",
-                    organization_id=org,
-                    clinic_id=clinic,
-                    resource_id=None,
-                    start_at=at,
-                    end_at=until,
-                    reason="b",
-                ),
-                db_models.Blockout(
-                    id=f"br-{tag}",
-                    organization_id=org,
-                    clinic_id=clinic,
-                    resource_id=room,
-                    start_at=at,
-                    end_at=until,
-                    reason="",
-                ),
-                db_models.Outage(
-                    id=f"o-{tag}",
-                    organization_id=org,
-                    resource_id=room,
-                    start_at=at,
-                    end_at=until,
-                    reason="o",
-                ),
-            ]
-        )
+        span = {"organization_id": org, "start_at": at, "end_at": until}
+        placed = {"clinic_id": clinic, **span}
+        db.add_all([
+            db_models.ScheduleException(id=f"e-{tag}", provider_id=provider, kind="time_off",
+                                        reason="r", **placed),
+            db_models.Holiday(id=f"h-{tag}", organization_id=org, clinic_id=clinic,
+                              day=at.date(), name="n"),
+            db_models.Blockout(id=f"b-{tag}", resource_id=None, reason="b", **placed),
+            db_models.Blockout(id=f"br-{tag}", resource_id=room, reason="", **placed),
+            db_models.Outage(id=f"o-{tag}", resource_id=room, reason="o", **span),
+        ])
     db.commit()
     start, end = slot(0) - timedelta(days=1), slot(0) + timedelta(days=1)
     dated = state_module._dated(
