@@ -16,8 +16,8 @@ and as many rooms, a 30-minute check-up that needs a room, 200 patients).
   spread over ~520 days, so they seldom share a provider-day or room-day lock, and
   none is refused;
 * **free, consecutive** (context): each request the next slot of the clinic (a
-  provider's days one after another), so every booking queues on the same
-  provider-day and room-day locks — serialized per provider.
+  provider's days one after another, patients as above), so every booking queues
+  on the same provider-day and room-day locks — serialized per provider.
 
 Then, on the same database in the same run, ``pgbench`` runs the equivalent booking
 transaction (``server_booking_equivalent.sql``: authentication reads, configuration
@@ -109,6 +109,19 @@ FREE_WEEKS = 104
 Slot = tuple[str, str, str | None]
 
 
+def free_slot(clinic: Any, index: int) -> Slot:
+    """The clinic's ``index``-th slot (:meth:`Clinic.slot`) with its patient: fixed per
+    slot and different for each provider of one moment, so no free booking is refused
+    for a patient already booked then."""
+    provider, start = clinic.slot(index)
+    per_week = 70 * len(clinic.provider_ids)  # 14 half hours a day, Mon-Fri
+    week, within = divmod(index, per_week)
+    moment = week * 70 + within % 70  # the same for every provider's slot then
+    which = clinic.provider_ids.index(provider)
+    patients = clinic.patient_ids
+    return provider, start.isoformat(), patients[(moment * 7919 + which) % len(patients)]
+
+
 class FreeSlots:
     """Slots no request has asked for yet, one per request, in the clinic's order from
     ``first`` on: a provider's days one after another (the consecutive load)."""
@@ -118,35 +131,27 @@ class FreeSlots:
         self.next = first
 
     def take(self) -> Slot:
-        provider, start = self.clinic.slot(self.next)
         self.next += 1
-        return provider, start.isoformat(), None
+        return free_slot(self.clinic, self.next - 1)
 
 
 class RandomSlots:
     """The free load in pgbench's shape: the clinic's slots of ``weeks`` whole weeks
     from slot ``first`` on (every provider's working hours), each taken once, in a
-    random order; the patient is fixed per slot and differs between the providers of
-    one moment, so a booking is never refused for a patient already booked then."""
+    random order (:func:`free_slot`)."""
 
     def __init__(self, clinic: Any, first: int, weeks: int, seed: int = 7) -> None:
         self.clinic = clinic
-        self.per_week = 70 * len(clinic.provider_ids)  # 14 half hours a day, Mon-Fri
-        begin = -(-first // self.per_week) * self.per_week
-        self.end = begin + weeks * self.per_week
+        per_week = 70 * len(clinic.provider_ids)
+        begin = -(-first // per_week) * per_week
+        self.end = begin + weeks * per_week
         self.left = list(range(begin, self.end))
         random.Random(seed).shuffle(self.left)
 
     def take(self) -> Slot:
         if not self.left:
             raise RuntimeError(f"every free slot of {FREE_WEEKS} weeks was booked: raise it")
-        index = self.left.pop()
-        provider, start = self.clinic.slot(index)
-        patients = self.clinic.patient_ids
-        week, within = divmod(index, self.per_week)
-        moment = week * 70 + within % 70  # the same for every provider's slot then
-        which = self.clinic.provider_ids.index(provider)
-        return provider, start.isoformat(), patients[(moment * 7919 + which) % len(patients)]
+        return free_slot(self.clinic, self.left.pop())
 
 
 #: What a load books: contested slots (a random one each time) or a free-slot order.

@@ -54,6 +54,7 @@ def test_server_booking_books_and_refuses_contested_slots() -> None:
     serial = next(line for line in lines
                   if line.startswith("context, API booking, free, consecutive slots"))
     assert number(r"(\d+) booked", serial) > 6
+    assert " 0 refused" in serial
     assert "goal" not in serial  # context: the goals are judged on the random free load
     # each load's CPU per request: the server's processes and the bench's clients
     cpu = [line for line in lines if line.startswith("  CPU per request: ")]
