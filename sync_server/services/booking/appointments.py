@@ -80,7 +80,7 @@ def book(
     quota = _quota_keys(session, org, command.clinic_id, days, config)
     scope = Scope(command.clinic_id, min(days), max(days),
                   patient_ids=frozenset({command.patient_id}),
-                  resource_ids=frozenset(keys | quota))
+                  resource_ids=frozenset(keys | quota), near=(command.start, end))
     covered = run is not None and waitlist_entry is None and run.covers(scope)
     if covered:
         assert run is not None
@@ -167,7 +167,8 @@ def change(
     scope = Scope(current.clinic_id, min(days), max(days),
                   patient_ids=frozenset({current.patient_id}),
                   appointment_ids=frozenset({current.id}),
-                  resource_ids=frozenset(keys | quota | {current.patient_id}))
+                  resource_ids=frozenset(keys | quota | {current.patient_id}),
+                  near=(min(start for start, _ in spans), max(end for _, end in spans)))
     run = _current_run(session)
     if run is not None and current.id in run.state.appointments and run.covers(scope):
         # A sync push run holds these locks and its state holds this appointment as it is

@@ -34,7 +34,7 @@ def _judge(
     # Alternatives are searched up to the horizon: a refusal is judged again on the
     # state extended to span it, so every alternative offered is really free. Its
     # dated records (a handful of rows) are read for that span at once.
-    wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
+    wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1, near=None)
     state = load_state(session, org, scope, config=config, longest_block=longest,
                        dated_for=wide)
     outcome = check(command, state, now, replace(policy, max_alternatives=0))

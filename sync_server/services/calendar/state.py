@@ -68,6 +68,13 @@ class Scope:
     #: appointment type plus every buffer, see :func:`_slot_margins`) instead of over
     #: the padded days, unless the clinic has quotas (they count whole days and weeks).
     slot_starts: tuple[datetime, datetime] | None = None
+    #: For judging one command: the earliest and the latest instant it places or frees
+    #: (its blocks before and after). The appointments are then read only around them
+    #: (widened by every buffer, see :func:`_slot_margins`) instead of over the padded
+    #: days, unless the clinic has quotas: the rules look at nothing else that is not
+    #: named (the appointment itself, the patient's overlapping bookings). A refusal that
+    #: offers alternatives reads the padded days (:func:`add_appointments`).
+    near: tuple[datetime, datetime] | None = None
 
 
 def clinic_zone(session: Session, organization_id: str, clinic_id: str) -> str | None:
@@ -174,8 +181,15 @@ def _appointment_window(
     search (``scope.slot_starts``) without quotas, only around the starts it may offer —
     those inside some provider's working windows on the scope's days (read from
     ``state``, holding the configuration and dated records but no appointments yet).
-    Appointments further away can neither overlap a slot nor touch its buffers."""
-    if scope.slot_starts is None or state.quotas:
+    Appointments further away can neither overlap a slot nor touch its buffers.
+    Likewise around a judged command's blocks (``scope.near``)."""
+    if state.quotas:
+        return window_start, window_end
+    if scope.near is not None:
+        margin = _slot_margins(state.appointment_types.values())[0]
+        return (max(window_start, scope.near[0] - margin),
+                min(window_end, scope.near[1] + margin))
+    if scope.slot_starts is None:
         return window_start, window_end
     bare = state
     if scope.clinic_id not in bare.clinics:
