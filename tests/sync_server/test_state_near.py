@@ -15,17 +15,19 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling.commands import BookAppointment, Policy, Refused
 from scheduling.rules import check
+from sync_server.db import models
 from sync_server.services.calendar import Scope, load_state
 from sync_server.services.calendar.state import _slot_margins
 from tests.e2e.server_side import Clinic
+from tests.scheduling.calendar_fixtures import STAFF as ACTOR
 from tests.sync_server.booking_setup import local
 from tests.sync_server.test_free_view import FIRST, NOW, calendar  # noqa: F401 (fixture)
 
-from tests.scheduling.calendar_fixtures import STAFF as ACTOR
 POLICY = Policy(max_alternatives=0)
 
 
@@ -36,7 +38,8 @@ def _verdict(outcome: object) -> tuple[object, ...]:
 
 
 def test_the_rules_judge_a_booking_alike_on_its_near_state_and_on_the_padded_days(
-    db: Session, calendar: tuple[Clinic, str, str],  # noqa: F811
+    db: Session,
+    calendar: tuple[Clinic, str, str],  # noqa: F811
 ) -> None:
     clinic, consult, _restricted = calendar
     rng = random.Random(7)
@@ -47,12 +50,22 @@ def test_the_rules_judge_a_booking_alike_on_its_near_state_and_on_the_padded_day
         day = FIRST + timedelta(days=rng.randrange(2, 30))
         start = local(day, 0) + timedelta(minutes=5 * rng.randrange(7 * 12, 21 * 12))
         command = BookAppointment(
-            ACTOR, str(uuid.uuid4()), clinic.clinic_id, rng.choice(clinic.patient_ids),
-            rng.choice(types), rng.choice(clinic.provider_ids), start,
-            start + timedelta(minutes=rng.choice((10, 20, 30, 45, 75))))
+            ACTOR,
+            str(uuid.uuid4()),
+            clinic.clinic_id,
+            rng.choice(clinic.patient_ids),
+            rng.choice(types),
+            rng.choice(clinic.provider_ids),
+            start,
+            start + timedelta(minutes=rng.choice((10, 20, 30, 45, 75))),
+        )
         assert command.end is not None
-        full = Scope(clinic.clinic_id, day - timedelta(days=1), day + timedelta(days=1),
-                     patient_ids=frozenset({command.patient_id}))
+        full = Scope(
+            clinic.clinic_id,
+            day - timedelta(days=1),
+            day + timedelta(days=1),
+            patient_ids=frozenset({command.patient_id}),
+        )
         near = replace(full, near=(command.start, command.end))
         wide_state = load_state(db, clinic.org_id, full)
         near_state = load_state(db, clinic.org_id, near)
@@ -62,12 +75,14 @@ def test_the_rules_judge_a_booking_alike_on_its_near_state_and_on_the_padded_day
         assert _verdict(check(command, near_state, NOW, POLICY)) == expected, command
         verdicts.add(str(expected[0]) if expected[0] == "accepted" else str(expected[1]))
     # the calendar tells the reasons apart, and the near state is smaller
-    assert {"accepted", "PROVIDER_BUSY", "BUFFER_CONFLICT", "PATIENT_DOUBLE_BOOKED"} <= verdicts, verdicts
+    wanted = {"accepted", "PROVIDER_BUSY", "BUFFER_CONFLICT", "PATIENT_DOUBLE_BOOKED"}
+    assert wanted <= verdicts, verdicts
     assert narrower > 200
 
 
 def test_the_near_window_reaches_every_buffer(
-    db: Session, calendar: tuple[Clinic, str, str],  # noqa: F811
+    db: Session,
+    calendar: tuple[Clinic, str, str],  # noqa: F811
 ) -> None:
     """An appointment ending just inside the longest buffers before a booking's start is
     read; a booking hours later does not read it."""
@@ -76,22 +91,42 @@ def test_the_near_window_reaches_every_buffer(
     full = load_state(db, clinic.org_id, Scope(clinic.clinic_id, day, day))
     db.rollback()
     margin = _slot_margins(full.appointment_types.values())[0]
-    ordered = sorted((a for a in full.appointments.values() if a.clinic_id == clinic.clinic_id
-                      and a.is_active and a.start.date() == day), key=lambda a: a.end)
+    ordered = sorted(
+        (
+            a
+            for a in full.appointments.values()
+            if a.clinic_id == clinic.clinic_id and a.is_active and a.start.date() == day
+        ),
+        key=lambda a: a.end,
+    )
     target = ordered[len(ordered) // 2]
     just = target.end + margin - timedelta(seconds=1)
-    near = load_state(db, clinic.org_id, Scope(clinic.clinic_id, day, day,
-                                               near=(just, just + timedelta(minutes=30))))
+    near = load_state(
+        db,
+        clinic.org_id,
+        Scope(clinic.clinic_id, day, day, near=(just, just + timedelta(minutes=30))),
+    )
     db.rollback()
     assert target.id in near.appointments
-    beyond = load_state(db, clinic.org_id, Scope(
-        clinic.clinic_id, day, day, near=(just + timedelta(hours=2),
-                                          just + timedelta(hours=2, minutes=30))))
+    beyond = load_state(
+        db,
+        clinic.org_id,
+        Scope(
+            clinic.clinic_id,
+            day,
+            day,
+            near=(just + timedelta(hours=2), just + timedelta(hours=2, minutes=30)),
+        ),
+    )
     db.rollback()
     assert target.id not in beyond.appointments
 
 
 def _type_ids(db: Session, clinic: Clinic) -> list[str]:
-    from sync_server.db import models as m
-
-    return [t.id for t in db.query(m.AppointmentType).filter_by(organization_id=clinic.org_id)]
+    return list(
+        db.scalars(
+            select(models.AppointmentType.id).where(
+                models.AppointmentType.organization_id == clinic.org_id
+            )
+        )
+    )
