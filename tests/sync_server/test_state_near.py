@@ -14,16 +14,19 @@ import random
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from scheduling import model
 from scheduling.commands import BookAppointment, Policy, Refused
 from scheduling.rules import check
+from sync_server.core.config import Settings
 from sync_server.db import models
-from sync_server.services.calendar import Scope, load_state
+from sync_server.services.calendar import Scope, load_state, write_appointment
 from sync_server.services.calendar.state import _slot_margins
-from tests.e2e.server_side import Clinic
+from tests.e2e.server_side import Clinic, seed_clinic
 from tests.scheduling.calendar_fixtures import STAFF as ACTOR
 from tests.sync_server.booking_setup import local
 from tests.sync_server.test_free_view import FIRST, NOW, calendar  # noqa: F401 (fixture)
@@ -130,3 +133,60 @@ def _type_ids(db: Session, clinic: Clinic) -> list[str]:
             )
         )
     )
+
+
+def test_a_long_appointment_reaching_into_the_window_is_read_with_the_longest_block(
+    db: Session,
+    settings: Settings,
+) -> None:
+    """On PostgreSQL the appointments' lower bound (the organization's longest block)
+    is read in the same statement as the appointments; an 18-hour appointment started
+    the day before still reaches the near window, on both databases."""
+    clinic = seed_clinic(db, settings, providers=1, rooms=0, patients=2, codes=0)
+    day = FIRST + timedelta(days=3)
+    kind = model.AppointmentType(
+        clinic.type_id,
+        clinic.org_id,
+        "Long",
+        timedelta(hours=1),
+        timedelta(minutes=10),
+        timedelta(hours=20),
+    )
+    start = local(day - timedelta(days=1), 16)
+    long_one = model.Appointment(
+        str(uuid.uuid4()),
+        clinic.org_id,
+        clinic.clinic_id,
+        clinic.patient_ids[0],
+        clinic.type_id,
+        clinic.provider_ids[0],
+        start,
+        start + timedelta(hours=18),
+    )
+    write_appointment(db, long_one, kind, NOW, overridden=True, new=True)
+    db.commit()
+    statements: list[str] = []
+    engine = db.get_bind()
+    listen = partial(event.listen, engine, "before_cursor_execute")
+    remove = partial(event.remove, engine, "before_cursor_execute")
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    listen(seen)
+    try:
+        at = local(day, 9)
+        state = load_state(
+            db,
+            clinic.org_id,
+            Scope(clinic.clinic_id, day, day, near=(at, at + timedelta(minutes=30))),
+        )
+    finally:
+        remove(seen)
+        db.rollback()
+    assert long_one.id in state.appointments
+    separate = [s for s in statements if s.lstrip().upper().startswith("SELECT MAX(")]
+    if engine.dialect.name == "postgresql":
+        assert not separate  # read in the appointments' statement
+    else:
+        assert len(separate) == 1

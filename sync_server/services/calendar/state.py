@@ -30,6 +30,7 @@ from sync_server.services.calendar.config_cache import (
 )
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
+    APPOINTMENTS_BOUNDED_HERE,
     BLOCKOUTS,
     CONFIG_VERSION_AND_LONGEST,
     EXCEPTIONS,
@@ -265,7 +266,7 @@ def _block_length(longest: Any) -> timedelta:
 
 
 def add_appointments(
-    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta,
+    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta | None,
 ) -> None:
     """Put into ``state`` (loaded for the same clinic with :func:`load_state`, its dated
     records reaching ``scope``'s days: its ``dated_for``) the appointments ``scope`` needs
@@ -296,12 +297,18 @@ def _appointments(
     if window_start >= window_end and not (scope.patient_ids or scope.appointment_ids
                                            or scope.series_ids):
         return []  # nothing overlaps an empty window (a slot search outside working hours)
-    if longest_block is None:
-        longest_block = read_longest_block(session, org)
-    lowest = window_start - longest_block
-    window = {"org": org, "since": window_start, "until": window_end, "lowest": lowest}
+    statement = APPOINTMENTS
+    if longest_block is None and session.get_bind().dialect.name == "postgresql" \
+            and not (resource_ids and other_clinics):
+        statement = APPOINTMENTS_BOUNDED_HERE  # reads the longest block itself
+        window = {"org": org, "since": window_start, "until": window_end}
+    else:
+        if longest_block is None:
+            longest_block = read_longest_block(session, org)
+        window = {"org": org, "since": window_start, "until": window_end,
+                  "lowest": window_start - longest_block}
     found: dict[str, model.Appointment] = {}
-    for row in session.execute(APPOINTMENTS, {
+    for row in session.execute(statement, {
         **window, "clinic": scope.clinic_id, "patients": sorted(scope.patient_ids),
         "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
     }).all():  # fetchall: iterating a result fetches row by row
