@@ -24,7 +24,7 @@ from scheduling.commands import BookAppointment, Policy, Refused
 from scheduling.rules import check
 from sync_server.core.config import Settings
 from sync_server.db import models
-from sync_server.services.calendar import Scope, load_state, write_appointment
+from sync_server.services.calendar import Scope, add_appointments, load_state, write_appointment
 from sync_server.services.calendar.state import _slot_margins
 from tests.e2e.server_side import Clinic, seed_clinic
 from tests.scheduling.calendar_fixtures import STAFF as ACTOR
@@ -190,3 +190,57 @@ def test_a_long_appointment_reaching_into_the_window_is_read_with_the_longest_bl
         assert not separate  # read in the appointments' statement
     else:
         assert len(separate) == 1
+
+
+def test_a_refusal_offers_the_same_alternatives_from_its_resources_horizon(
+    db: Session,
+    calendar: tuple[Clinic, str, str],  # noqa: F811
+) -> None:
+    """A refused booking's alternatives, searched on the near state extended over the
+    horizon for the provider, the type's rooms and the patient only (what the server
+    reads), are those searched on the clinic's whole horizon."""
+    clinic, consult, _restricted = calendar
+    rng = random.Random(3)
+    types = [consult, clinic.type_id, *(t for t in _type_ids(db, clinic) if t != consult)]
+    policy = Policy()
+    compared = 0
+    for _ in range(120):
+        day = FIRST + timedelta(days=rng.randrange(2, 30))
+        start = local(day, 0) + timedelta(minutes=5 * rng.randrange(8 * 12, 19 * 12))
+        command = BookAppointment(
+            ACTOR,
+            str(uuid.uuid4()),
+            clinic.clinic_id,
+            rng.choice(clinic.patient_ids),
+            rng.choice(types),
+            rng.choice(clinic.provider_ids),
+            start,
+            start + timedelta(minutes=rng.choice((10, 20, 30))),
+        )
+        assert command.end is not None
+        scope = Scope(clinic.clinic_id, day, day, patient_ids=frozenset({command.patient_id}))
+        wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
+        whole = load_state(db, clinic.org_id, wide)
+        expected = check(command, whole, NOW, policy)
+        if not isinstance(expected, Refused) or not expected.alternatives:
+            db.rollback()
+            continue
+        kind = whole.appointment_types[command.appointment_type_id]
+        offered = {
+            command.provider_id,
+            *kind.requirement.rooms,
+            *(e for group in kind.requirement.equipment for e in group),
+        }
+        near = load_state(
+            db, clinic.org_id, replace(scope, near=(command.start, command.end)), dated_for=wide
+        )
+        add_appointments(
+            db, near, replace(wide, resource_ids=frozenset(offered), only_resources=True), None
+        )
+        db.rollback()
+        assert len(near.appointments) < len(whole.appointments)
+        found = check(command, near, NOW, policy)
+        assert isinstance(found, Refused)
+        assert (found.code, found.alternatives) == (expected.code, expected.alternatives)
+        compared += 1
+    assert compared > 30

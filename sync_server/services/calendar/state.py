@@ -31,6 +31,7 @@ from sync_server.services.calendar.config_cache import (
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
     APPOINTMENTS_BOUNDED_HERE,
+    APPOINTMENTS_OF_RESOURCES,
     BLOCKOUTS,
     CONFIG_VERSION_AND_LONGEST,
     EXCEPTIONS,
@@ -76,6 +77,11 @@ class Scope:
     #: named (the appointment itself, the patient's overlapping bookings). A refusal that
     #: offers alternatives reads the padded days (:func:`add_appointments`).
     near: tuple[datetime, datetime] | None = None
+    #: Read only the appointments occupying ``resource_ids`` and the patients' (not the
+    #: clinic's), unless the clinic has quotas: a refusal's alternatives over the
+    #: horizon judge the wanted provider with those resources only; other providers are
+    #: judged at the wanted time, whose appointments the state holds already.
+    only_resources: bool = False
 
 
 def clinic_zone(session: Session, organization_id: str, clinic_id: str) -> str | None:
@@ -276,11 +282,35 @@ def add_appointments(
         scope, state.clinics.get(scope.clinic_id), state.quotas)
     since, until = _appointment_window(state, scope, window_start, window_end)
     known = state.appointments
-    for appointment in _appointments(session, state.organization_id, scope,
-                                     list(state.resources), since, until, longest_block,
-                                     other_clinics=len(state.clinics) > 1):
+    if scope.only_resources and not state.quotas:
+        found = _appointments_of_resources(session, state.organization_id, scope, since,
+                                           until, longest_block)
+    else:
+        found = _appointments(session, state.organization_id, scope, list(state.resources),
+                              since, until, longest_block, other_clinics=len(state.clinics) > 1)
+    for appointment in found:
         if appointment.id not in known:
             state.put_appointment(appointment)
+
+
+def _appointments_of_resources(
+    session: Session, org: str, scope: Scope, since: datetime, until: datetime,
+    longest_block: timedelta | None,
+) -> list[model.Appointment]:
+    """The appointments occupying ``scope.resource_ids`` in the window, and those of
+    its patients, appointments and series (``scope.only_resources``)."""
+    if longest_block is None:
+        longest_block = read_longest_block(session, org)
+    rows = session.execute(APPOINTMENTS_OF_RESOURCES, {
+        "org": org, "since": since, "until": until, "lowest": since - longest_block,
+        "ids": sorted(scope.resource_ids), "patients": sorted(scope.patient_ids),
+        "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
+    }).all()
+    found: dict[str, model.Appointment] = {}
+    for row in rows:
+        if row.id not in found:
+            found[row.id] = appointment_record(row)
+    return list(found.values())
 
 
 def _appointments(
