@@ -2,23 +2,39 @@
 
 A real uvicorn sync server (its own process, ``--workers`` processes) over a fresh
 PostgreSQL database with the end-to-end suite's clinic (``--providers`` providers
-and as many rooms, a 30-minute check-up that needs a room). ``--clients``
-concurrent clients, each on one keep-alive connection, book for ``--seconds``
-through ``POST /api/v1/appointments``, twice: into ``--slots`` contested slots
-(provider × half hour) chosen at random — a slot that is taken is refused (409 with
-the reason and alternatives), a transaction too (it writes its audit entry) — and
-into free slots (each request the next slot nobody asked for).
+and as many rooms, a 30-minute check-up that needs a room, 200 patients).
+``--clients`` concurrent clients, each on one keep-alive connection, book for
+``--seconds`` through ``POST /api/v1/appointments``, three times:
+
+* **contested**: a random one of ``--slots`` slots (provider × half hour); a slot
+  that is taken is refused (409 with the reason and alternatives), a transaction too
+  (it writes its audit entry);
+* **free** (the goal's load, in pgbench's shape): each request a random slot nobody
+  asked for, drawn without replacement from the clinic's working hours (Mon-Fri
+  09:00-13:00 and 14:00-17:00, every provider) over ``FREE_WEEKS`` (104) weeks, the
+  patient fixed per slot so no patient is asked twice for the same moment: bookings
+  spread over ~520 days, so they seldom share a provider-day or room-day lock, and
+  none is refused;
+* **free, consecutive** (context): each request the next slot of the clinic (a
+  provider's days one after another, patients as above), so every booking queues
+  on the same provider-day and room-day locks — serialized per provider.
 
 Then, on the same database in the same run, ``pgbench`` runs the equivalent booking
 transaction (``server_booking_equivalent.sql``: authentication reads, configuration
-version, advisory locks, state read, blockouts, overlap check, appointment and
-occupations, version bump, change log, audit head and chained audit row) with the
-same clients and duration, on contested and on free slots, and the bench prints
-API ÷ equivalent for both (goals ≥ 0.1 contested, ≥ 0.25 free) and the API's p95
-(goal ≤ 150 ms). For scale: a single guarded ``INSERT … ON CONFLICT DO NOTHING``
-(``EXCLUDE USING gist``, the server's guard) into the same number of slots and
-into free ones, and the server's HTTP floor: ``GET /api/v1/health`` (one
-``SELECT 1``) with the same clients for up to 5 s.
+version, the server's advisory locks — provider and candidate rooms per UTC day
+exclusive, patient exclusive, provider and rooms shared —, state read, blockouts,
+overlap check, appointment and occupations, version bump, change log, audit head and
+chained audit row) with the same clients and duration, on contested slots (the same
+count, over a few days) and on free slots (a random one of a million, round the
+clock over decades: with replacement, so ~0.5 % are asked twice and refused; the
+day locks are as seldom shared as the API's), and the bench prints API ÷ equivalent
+for both (goals ≥ 0.1 contested, ≥ 0.25 free, against the random free load) and the
+API's p95 (goal ≤ 150 ms). For each load it prints CPU per request: the server's
+processes, the PostgreSQL backends of the bench's database, the bench itself (its
+clients; pgbench for the equivalent) — :mod:`bench._cpu`. For scale: a single
+guarded ``INSERT … ON CONFLICT DO NOTHING`` (``EXCLUDE USING gist``, the server's
+guard) into the same number of slots and into free ones, and the server's HTTP
+floor: ``GET /api/v1/health`` (one ``SELECT 1``) with the same clients for up to 5 s.
 
     .venv/bin/python bench/server_booking.py [--clients 16] [--seconds 15] [--slots 400]
     .venv/bin/python bench/server_booking.py --database sqlite --no-pgbench   # smoke size
@@ -29,10 +45,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +55,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._cpu import CpuMeter, Processes, postgres_backends
+from bench._pgbench import EQUIVALENT_SCRIPT, pgbench_binary, run_equivalent, run_pgbench
 from bench._server import (
     RawConnection,
     ServerProcess,
@@ -61,31 +79,14 @@ GOAL_P95_MS = 150.0
 BOOK_PATH = "/api/v1/appointments"
 HEALTH_PATH = "/api/v1/health"
 
-PGBENCH_TABLE = """
-CREATE EXTENSION IF NOT EXISTS btree_gist;
-DROP TABLE IF EXISTS bench_booking;
-CREATE TABLE bench_booking (
-    id bigserial PRIMARY KEY,
-    resource_id integer NOT NULL,
-    block_start timestamptz NOT NULL,
-    block_end timestamptz NOT NULL,
-    EXCLUDE USING gist (resource_id WITH =, tstzrange(block_start, block_end, '[)') WITH &&)
-);
-"""
-PGBENCH_SCRIPT = """\\set r random(1, :resources)
-\\set s random(0, :per_resource - 1)
-INSERT INTO bench_booking (resource_id, block_start, block_end)
-VALUES (:r, timestamptz '2030-01-07 09:00+00' + :s * interval '30 minutes',
-        timestamptz '2030-01-07 09:30+00' + :s * interval '30 minutes')
-ON CONFLICT DO NOTHING;
-"""
-
 
 @dataclass
 class ApiRun:
     seconds: float
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
+    #: CPU seconds during the load per group of processes (:class:`CpuMeter`)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def transactions(self) -> int:
@@ -96,47 +97,79 @@ class ApiRun:
         return self.transactions / self.seconds if self.seconds else 0.0
 
 
-@dataclass
-class PgbenchRun:
-    tps: float
-    transactions: int
-    inserted: int
-    latency_ms: float
-
-
 def slot_pool(clinic: Any, slots: int) -> list[tuple[str, str]]:
     """``slots`` (provider, start) pairs in the providers' working hours, next weeks."""
     return [(provider, start.isoformat())
             for provider, start in (clinic.slot(i) for i in range(slots))]
 
 
+#: Weeks of working hours the free load's random slots are spread over.
+FREE_WEEKS = 104
+#: A slot's (provider, start, patient or None: a random patient per request).
+Slot = tuple[str, str, str | None]
+
+
+def free_slot(clinic: Any, index: int) -> Slot:
+    """The clinic's ``index``-th slot (:meth:`Clinic.slot`) with its patient: fixed per
+    slot and different for each provider of one moment, so no free booking is refused
+    for a patient already booked then."""
+    provider, start = clinic.slot(index)
+    per_week = 70 * len(clinic.provider_ids)  # 14 half hours a day, Mon-Fri
+    week, within = divmod(index, per_week)
+    moment = week * 70 + within % 70  # the same for every provider's slot then
+    which = clinic.provider_ids.index(provider)
+    patients = clinic.patient_ids
+    return provider, start.isoformat(), patients[(moment * 7919 + which) % len(patients)]
+
+
 class FreeSlots:
-    """Slots no request has asked for yet, one per request (the free-slot load)."""
+    """Slots no request has asked for yet, one per request, in the clinic's order from
+    ``first`` on: a provider's days one after another (the consecutive load)."""
 
     def __init__(self, clinic: Any, first: int) -> None:
         self.clinic = clinic
         self.next = first
 
-    def __len__(self) -> int:
-        return 1
-
-    def take(self) -> tuple[str, str]:
-        provider, start = self.clinic.slot(self.next)
+    def take(self) -> Slot:
         self.next += 1
-        return provider, start.isoformat()
+        return free_slot(self.clinic, self.next - 1)
 
 
-async def api_client(port: int, headers: dict[str, str], clinic: Any,
-                     pool: list[tuple[str, str]] | FreeSlots, seed: int, deadline: float,
-                     run: ApiRun) -> None:
+class RandomSlots:
+    """The free load in pgbench's shape: the clinic's slots of ``weeks`` whole weeks
+    from slot ``first`` on (every provider's working hours), each taken once, in a
+    random order (:func:`free_slot`)."""
+
+    def __init__(self, clinic: Any, first: int, weeks: int, seed: int = 7) -> None:
+        self.clinic = clinic
+        per_week = 70 * len(clinic.provider_ids)
+        begin = -(-first // per_week) * per_week
+        self.end = begin + weeks * per_week
+        self.left = list(range(begin, self.end))
+        random.Random(seed).shuffle(self.left)
+
+    def take(self) -> Slot:
+        if not self.left:
+            raise RuntimeError(f"every free slot of {FREE_WEEKS} weeks was booked: raise it")
+        return free_slot(self.clinic, self.left.pop())
+
+
+#: What a load books: contested slots (a random one each time) or a free-slot order.
+Pool = list[tuple[str, str]] | FreeSlots | RandomSlots
+
+
+async def api_client(port: int, headers: dict[str, str], clinic: Any, pool: Pool, seed: int,
+                     deadline: float, run: ApiRun) -> None:
     pick = random.Random(seed)
     connection = RawConnection(port, headers)
     await connection.open()
     try:
         while time.perf_counter() < deadline:
-            provider, start = pool.take() if isinstance(pool, FreeSlots) else pick.choice(pool)
+            provider, start, patient = (pool.take() if not isinstance(pool, list)
+                                        else (*pick.choice(pool), None))
             body = json.dumps({
-                "clinic_id": clinic.clinic_id, "patient_id": pick.choice(clinic.patient_ids),
+                "clinic_id": clinic.clinic_id,
+                "patient_id": patient or pick.choice(clinic.patient_ids),
                 "appointment_type_id": clinic.type_id, "provider_id": provider,
                 "start": start}).encode()
             began = time.perf_counter()
@@ -147,20 +180,22 @@ async def api_client(port: int, headers: dict[str, str], clinic: Any,
         await connection.close()
 
 
-async def run_api(port: int, headers: dict[str, str], clinic: Any,
-                  pool: list[tuple[str, str]] | FreeSlots, clients: int, seconds: float,
-                  warm_up: bool = True) -> ApiRun:
-    if warm_up:  # every worker and connection path, on slots outside the contested pool
+async def run_api(port: int, headers: dict[str, str], clinic: Any, pool: Pool, clients: int,
+                  seconds: float, processes: Processes) -> ApiRun:
+    if isinstance(pool, list):  # warm every worker and connection path up first, on
+        # slots outside the contested pool
         warm = slot_pool(clinic, len(pool) + 4 * clients)[len(pool):]
         warm_run = ApiRun(1.0)
         warm_deadline = time.perf_counter() + min(3.0, seconds / 3)
         await asyncio.gather(*(api_client(port, headers, clinic, warm, 10_000 + i,
                                           warm_deadline, warm_run) for i in range(clients)))
     run = ApiRun(seconds)
-    started = time.perf_counter()
-    await asyncio.gather(*(api_client(port, headers, clinic, pool, i, started + seconds, run)
-                           for i in range(clients)))
-    run.seconds = time.perf_counter() - started
+    with CpuMeter(processes) as meter:
+        started = time.perf_counter()
+        await asyncio.gather(*(api_client(port, headers, clinic, pool, i, started + seconds,
+                                          run) for i in range(clients)))
+        run.seconds = time.perf_counter() - started
+    run.cpu = meter.spent()
     return run
 
 
@@ -186,114 +221,6 @@ async def run_health(port: int, clients: int, seconds: float) -> ApiRun:
     return run
 
 
-def pgbench_binary() -> str | None:
-    found = shutil.which("pgbench")
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
-    return str(candidates[-1]) if candidates else None
-
-
-def run_pgbench(binary: str, url: str, work: Path, clients: int, seconds: int,
-                resources: int, per_resource: int, threads: int) -> PgbenchRun:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        for statement in PGBENCH_TABLE.split(";"):
-            if statement.strip():
-                connection.execute(text(statement))
-    script = work / "book.sql"
-    script.write_text(PGBENCH_SCRIPT)
-    parsed = make_url(url)
-    command = [binary, "-n", "-f", str(script), "-c", str(clients), "-j", str(threads),
-               "-T", str(seconds), "-D", f"resources={resources}",
-               "-D", f"per_resource={per_resource}",
-               "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-               "-U", parsed.username or "postgres", parsed.database or "postgres"]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                              check=False)
-    if finished.returncode != 0:
-        raise RuntimeError(f"pgbench failed: {finished.stderr.strip()}")
-    with engine.connect() as connection:
-        inserted = int(connection.execute(text("SELECT count(*) FROM bench_booking")).scalar_one())
-        connection.execute(text("DROP TABLE bench_booking"))
-    engine.dispose()
-    return _pgbench_figures(finished.stdout, inserted)
-
-
-EQUIVALENT_SCRIPT = Path(__file__).with_name("server_booking_equivalent.sql")
-#: Slots of bench_slots for the free-slot load (one in a million asked twice).
-FREE_SLOTS = 1_000_000
-BENCH_SLOTS = """
-DROP TABLE IF EXISTS bench_slots;
-CREATE TABLE bench_slots (n integer PRIMARY KEY, provider_id text NOT NULL,
-                          room_id text NOT NULL, patient_id text NOT NULL,
-                          start_at timestamptz NOT NULL, end_at timestamptz NOT NULL);
-INSERT INTO bench_slots
-SELECT n, (CAST(:providers AS text[]))[1 + n % :provider_count],
-       (CAST(:rooms AS text[]))[1 + n % :provider_count],
-       (CAST(:patients AS text[]))[1 + (n::bigint * 7919) % :patient_count],
-       CASE WHEN n < :contested THEN timestamptz '2040-01-02 09:00+00'
-                                     + (n / :provider_count) * interval '30 minutes'
-            ELSE timestamptz '2050-01-03 09:00+00' + n * interval '30 minutes' END,
-       CASE WHEN n < :contested THEN timestamptz '2040-01-02 09:30+00'
-                                     + (n / :provider_count) * interval '30 minutes'
-            ELSE timestamptz '2050-01-03 09:30+00' + n * interval '30 minutes' END
-  FROM generate_series(0, :contested + :free - 1) AS n;
-ANALYZE bench_slots;
-"""
-
-
-def run_equivalent(binary: str, url: str, clinic: Any, clients: int, seconds: int,
-                   slots: int, threads: int) -> tuple[PgbenchRun, PgbenchRun]:
-    """The API's booking transaction as plain SQL (:data:`EQUIVALENT_SCRIPT`) with pgbench
-    on the same database: (contested slots, free slots)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        user_id = connection.execute(text("SELECT id FROM users WHERE email = :email"),
-                                     {"email": clinic.user_email}).scalar_one()
-        for statement in BENCH_SLOTS.split(";"):
-            if statement.strip():
-                connection.execute(text(statement), {
-                    "providers": clinic.provider_ids, "rooms": clinic.room_ids,
-                    "patients": clinic.patient_ids, "provider_count": len(clinic.provider_ids),
-                    "patient_count": len(clinic.patient_ids), "contested": slots,
-                    "free": FREE_SLOTS})
-    parsed = make_url(url)
-    runs = []
-    for low, high in ((0, slots - 1), (slots, slots + FREE_SLOTS - 1)):
-        with engine.connect() as connection:
-            before = connection.execute(text("SELECT count(*) FROM appointments")).scalar_one()
-        command = [binary, "-n", "-M", "prepared", "-f", str(EQUIVALENT_SCRIPT),
-                   "-c", str(clients), "-j", str(threads), "-T", str(seconds),
-                   "-D", f"org={clinic.org_id}", "-D", f"clinic={clinic.clinic_id}",
-                   "-D", f"type_id={clinic.type_id}", "-D", f"user_id={user_id}",
-                   "-D", f"lo={low}", "-D", f"hi={high}",
-                   "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-                   "-U", parsed.username or "postgres", parsed.database or "postgres"]
-        finished = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=seconds + 60, check=False)
-        if finished.returncode != 0:
-            raise RuntimeError(f"pgbench failed: {finished.stderr.strip()[-2000:]}")
-        with engine.connect() as connection:
-            after = connection.execute(text("SELECT count(*) FROM appointments")).scalar_one()
-        runs.append(_pgbench_figures(finished.stdout, int(after - before)))
-    engine.dispose()
-    return runs[0], runs[1]
-
-
-def _pgbench_figures(out: str, inserted: int) -> PgbenchRun:
-    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    done = int(re.search(r"transactions actually processed: (\d+)", out).group(1))  # type: ignore[union-attr]
-    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
-    return PgbenchRun(tps, done, inserted, latency)
-
-
 def api_figures(run: ApiRun, name: str) -> dict[str, Any]:
     ordered = sorted(run.latencies)
     return {f"{name}_tps": run.tps, f"{name}_transactions": run.transactions,
@@ -301,7 +228,8 @@ def api_figures(run: ApiRun, name: str) -> dict[str, Any]:
             f"{name}_refused": run.statuses[409],
             f"{name}_other": {s: n for s, n in run.statuses.items() if s not in (201, 409)},
             f"{name}_p50_ms": percentile(ordered, 0.50) * 1000,
-            f"{name}_p95_ms": percentile(ordered, 0.95) * 1000}
+            f"{name}_p95_ms": percentile(ordered, 0.95) * 1000,
+            f"{name}_cpu": run.cpu}
 
 
 def measure(backend: str, clients: int, seconds: float, slots: int, providers: int,
@@ -316,15 +244,23 @@ def measure(backend: str, clients: int, seconds: float, slots: int, providers: i
             pool = slot_pool(clinic, slots)
             env = {"CLINICDESK_DB_POOL_SIZE": str(max(10, clients))}
             with ServerProcess(url, work, workers=workers, env=env) as server:
+                processes: Processes = {"server": server.pids}
+                if backend == "postgresql":
+                    name = str(make_url(url).database)
+                    processes["postgres"] = lambda: postgres_backends(name)
                 headers = login(server.url, clinic)
-                api = asyncio.run(run_api(server.port, headers, clinic, pool, clients, seconds))
-                free = asyncio.run(run_api(server.port, headers, clinic,
-                                           FreeSlots(clinic, 2 * slots + 4 * clients),
-                                           clients, seconds, warm_up=False))
+                free_slots = RandomSlots(clinic, len(pool) + 4 * clients, FREE_WEEKS)
+                loads: dict[str, Pool] = {"api": pool, "free": free_slots,
+                                          "serial": FreeSlots(clinic, free_slots.end)}
+                runs = {name: asyncio.run(run_api(server.port, headers, clinic, slots_of,
+                                                  clients, seconds, processes))
+                        for name, slots_of in loads.items()}
                 health = asyncio.run(run_health(server.port, clients, min(5.0, seconds)))
-            figures.update(api_figures(api, "api"), **api_figures(free, "free"),
-                           health_tps=health.statuses[200] / health.seconds
-                           if health.seconds else 0.0)
+            for name, run in runs.items():
+                figures.update(api_figures(run, name))
+            figures["health_tps"] = health.statuses[200] / health.seconds \
+                if health.seconds else 0.0
+            api, free = runs["api"], runs["free"]
             if pgbench:
                 binary = pgbench_binary()
                 if binary is None:
@@ -341,6 +277,7 @@ def measure(backend: str, clients: int, seconds: float, slots: int, providers: i
                     equivalent_free_inserted=open_slots.inserted,
                     equivalent_free_transactions=open_slots.transactions,
                     equivalent_free_latency_ms=open_slots.latency_ms,
+                    equivalent_cpu=contended.cpu, equivalent_free_cpu=open_slots.cpu,
                     ratio=api.tps / contended.tps if contended.tps else 0.0,
                     free_ratio=free.tps / open_slots.tps if open_slots.tps else 0.0)
                 # For scale: one INSERT guarded by the exclusion constraint, into the same
@@ -356,14 +293,30 @@ def measure(backend: str, clients: int, seconds: float, slots: int, providers: i
     return figures
 
 
-def _api_line(figures: dict[str, Any], name: str, title: str) -> str:
+#: The groups of a CPU line: (key of :class:`CpuMeter`, name to print).
+CPU_NAMES = (("server", "server"), ("postgres", "PostgreSQL backends"))
+
+
+def cpu_text(cpu: dict[str, float], requests: int, bench: str = "bench clients") -> str:
+    """CPU milliseconds per request of each group measured, and the cores they kept busy."""
+    if not requests or not cpu:
+        return "CPU per request: not measured"
+    parts = [f"{title} {cpu[key] * 1000 / requests:.2f} ms"
+             for key, title in (*CPU_NAMES, ("bench", bench)) if key in cpu]
+    busy = sum(v for k, v in cpu.items() if k != "wall") / cpu["wall"] if cpu["wall"] else 0.0
+    return (f"CPU per request: {', '.join(parts)} "
+            f"({busy:.2f} of {os.cpu_count()} cores busy over {cpu['wall']:.1f} s)")
+
+
+def _api_line(figures: dict[str, Any], name: str, title: str, goal: bool = True) -> str:
+    p95 = figures[f"{name}_p95_ms"]
+    verdict = f" (goal p95 <= {GOAL_P95_MS:.0f} ms: {'met' if p95 <= GOAL_P95_MS else 'missed'})"
     return (f"{title}: {figures[f'{name}_tps']:.1f} transactions/s "
             f"({figures[f'{name}_transactions']} in {figures[f'{name}_seconds']:.1f} s: "
             f"{figures[f'{name}_booked']} booked, {figures[f'{name}_refused']} refused; "
             f"other statuses {figures[f'{name}_other'] or 'none'}; latency p50 "
-            f"{figures[f'{name}_p50_ms']:.1f} ms, p95 {figures[f'{name}_p95_ms']:.1f} ms "
-            f"(goal p95 <= {GOAL_P95_MS:.0f} ms: "
-            f"{'met' if figures[f'{name}_p95_ms'] <= GOAL_P95_MS else 'missed'}))")
+            f"{figures[f'{name}_p50_ms']:.1f} ms, p95 {p95:.1f} ms{verdict if goal else ''})\n"
+            f"  {cpu_text(figures[f'{name}_cpu'], figures[f'{name}_transactions'])}")
 
 
 def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
@@ -371,7 +324,10 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"setup: {args.database}, {args.workers} server worker(s), {args.clients} clients, "
           f"{args.seconds:g} s, {args.slots} contested slots over {args.providers} providers")
     print(_api_line(figures, "api", "API booking, contested slots"))
-    print(_api_line(figures, "free", "API booking, free slots (each request a new slot)"))
+    print(_api_line(figures, "free", f"API booking, free slots (random unused slots of "
+                                     f"{FREE_WEEKS} weeks' working hours)"))
+    print(_api_line(figures, "serial", "context, API booking, free, consecutive slots "
+                                       "(serialized per provider)", goal=False))
     print(f"HTTP floor, GET /api/v1/health (one SELECT 1), same clients: "
           f"{figures['health_tps']:.1f} requests/s")
     if "equivalent_tps" not in figures:
@@ -383,7 +339,8 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
               f"{figures[f'{name}_tps']:.1f} transactions/s "
               f"({figures[f'{name}_transactions']} transactions, "
               f"{figures[f'{name}_inserted']} booked, latency average "
-              f"{figures[f'{name}_latency_ms']:.2f} ms)")
+              f"{figures[f'{name}_latency_ms']:.2f} ms)\n"
+              f"  {cpu_text(figures[f'{name}_cpu'], figures[f'{name}_transactions'], 'pgbench')}")
         print(f"ratio API / equivalent, {title} slots = {ratio:.3f} "
               f"(API {figures[f'{api}_tps']:.1f}/s; goal >= {goal}: "
               f"{'met' if ratio >= goal else 'missed'})")
@@ -411,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = measure(args.database, args.clients, args.seconds, args.slots, args.providers,
                       args.workers, pgbench)
     report(figures, args)
-    return 0 if not figures["api_other"] and not figures["free_other"] else 1
+    return 0 if not any(figures[f"{name}_other"] for name in ("api", "free", "serial")) else 1
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 -- same clients and seconds): the same work with no HTTP, no Python and no ORM.
 --
 -- Variables (-D): org, clinic, type_id, user_id (the receptionist the API run signs in
--- as), lo and hi (the slots of bench_slots to pick from: a few hundred contested ones,
--- or a million free ones). bench_slots (n, provider_id, room_id, patient_id, start_at,
--- end_at) is written by the bench.
+-- as), rooms (the check-up's candidate rooms, '{id,id}'), lo and hi (the slots of
+-- bench_slots to pick from: a few hundred contested ones, or a million free ones).
+-- bench_slots (n, provider_id, room_id, patient_id, start_at, end_at) is written by the
+-- bench.
 \set s random(:lo, :hi)
 BEGIN;
 -- authentication: the user and their roles (the API reads both per request)
@@ -16,10 +17,21 @@ SELECT roles.name, role_permissions.permission, user_roles.department_id
  WHERE user_roles.user_id = :user_id AND roles.organization_id = :org;
 -- the configuration version (the configuration itself is kept between requests)
 SELECT version FROM config_versions WHERE organization_id = :org;
--- advisory locks: provider, room and patient of the slot
-SELECT pg_advisory_xact_lock(hashtext(provider_id)), pg_advisory_xact_lock(hashtext(room_id)),
-       pg_advisory_xact_lock(hashtext(patient_id))
-  FROM bench_slots WHERE n = :s;
+-- advisory locks as the server takes them, in one statement and one sorted order: the
+-- UTC day of the slot for the provider and every candidate room, and the patient,
+-- exclusive; the provider and the rooms as a whole shared
+SELECT count(CASE WHEN l.shared THEN pg_advisory_xact_lock_shared(l.k)
+                  ELSE pg_advisory_xact_lock(l.k) END)
+  FROM (SELECT hashtextextended(r.name, 0) AS k, r.shared
+          FROM bench_slots b,
+               LATERAL (SELECT to_char(b.start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+                               b.provider_id || CAST(:rooms AS text[]) AS resources) AS d,
+               LATERAL (SELECT b.patient_id, false
+                        UNION ALL SELECT res || '@' || d.day, false FROM unnest(d.resources) AS res
+                        UNION ALL SELECT res, true FROM unnest(d.resources) AS res)
+                 AS r(name, shared)
+         WHERE b.n = :s
+         ORDER BY 1) AS l;
 -- the state: the clinic's active appointments around the slot's day
 SELECT a.id, a.patient_id, a.appointment_type_id, a.provider_id, a.room_id, a.start_at,
        a.end_at, a.status

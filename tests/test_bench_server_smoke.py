@@ -45,9 +45,23 @@ def test_server_booking_books_and_refuses_contested_slots() -> None:
     assert booked + refused == done
     assert 0 < booked <= 6  # never more bookings than contested slots
     assert "other statuses none" in contested
-    free = next(line for line in out.splitlines() if line.startswith("API booking, free slots"))
-    assert number(r"(\d+) booked", free) > 6  # each request asks for a slot of its own
+    lines = out.splitlines()
+    free = next(line for line in lines if line.startswith("API booking, free slots (random"))
+    free_done = number(r"\((\d+) in [\d.]+ s:", free)
+    assert number(r"(\d+) booked", free) == free_done > 6  # each request a slot of its own
+    assert " 0 refused" in free
     assert "other statuses none" in free
+    serial = next(line for line in lines
+                  if line.startswith("context, API booking, free, consecutive slots"))
+    assert number(r"(\d+) booked", serial) > 6
+    assert " 0 refused" in serial
+    assert "goal" not in serial  # context: the goals are judged on the random free load
+    # each load's CPU per request: the server's processes and the bench's clients
+    cpu = [line for line in lines if line.startswith("  CPU per request: ")]
+    assert len(cpu) == 3
+    for line in cpu:
+        assert number(r"server ([\d.]+) ms", line) > 0
+        assert number(r"bench clients ([\d.]+) ms", line) > 0
     assert number(r"GET /api/v1/health \(one SELECT 1\), same clients: ([\d.]+) requests/s",
                   out) > 0
 

@@ -25,6 +25,7 @@ from scheduling.refusals import RefusalCode as R
 from sync_server.db import models as db
 from sync_server.services.booking.judging import _judge
 from sync_server.services.booking.locks import (
+    _candidate_resources,
     _configuration,
     _days,
     _lock,
@@ -80,7 +81,7 @@ def book(
     quota = _quota_keys(session, org, command.clinic_id, days, config)
     scope = Scope(command.clinic_id, min(days), max(days),
                   patient_ids=frozenset({command.patient_id}),
-                  resource_ids=frozenset(keys | quota))
+                  resource_ids=frozenset(keys | quota), near=(command.start, end))
     covered = run is not None and waitlist_entry is None and run.covers(scope)
     if covered:
         assert run is not None
@@ -88,7 +89,8 @@ def book(
     else:
         _lock_days(session, resources, [(command.start, end)], kind,
                    exclusive={command.patient_id, *quota})
-        state, outcome = _judge(session, org, scope, command, now, policy, config)
+        state, outcome = _judge(session, org, scope, command, now, policy, config,
+                                alternatives_of=frozenset(_candidate_resources(kind) | keys))
     if isinstance(outcome, Accepted) and command.slot_template_id is not None \
             and not _in_template(session, org, command.slot_template_id, outcome, tz):
         outcome = Refused(R.OUTSIDE_SLOT_TEMPLATE, {"slot_template": command.slot_template_id})
@@ -167,14 +169,17 @@ def change(
     scope = Scope(current.clinic_id, min(days), max(days),
                   patient_ids=frozenset({current.patient_id}),
                   appointment_ids=frozenset({current.id}),
-                  resource_ids=frozenset(keys | quota | {current.patient_id}))
+                  resource_ids=frozenset(keys | quota | {current.patient_id}),
+                  near=(min(start for start, _ in spans), max(end for _, end in spans)))
     run = _current_run(session)
     if run is not None and current.id in run.state.appointments and run.covers(scope):
         # A sync push run holds these locks and its state holds this appointment as it is
         state, outcome = _judge_in_run(session, run, command, now, policy)
     else:
         _lock_days(session, keys, spans, kind, exclusive={current.patient_id, *quota})
-        state, outcome = _judge(session, org, scope, command, now, policy, config)
+        offered = _candidate_resources(kind) | {r for r in named if r}
+        state, outcome = _judge(session, org, scope, command, now, policy, config,
+                                alternatives_of=frozenset(offered))
     if isinstance(outcome, Refused):
         return _refuse(session, caller, outcome, now, intent, current.id, state,
                        current.clinic_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, cast, literal_column, null, select, text, union_all
+from sqlalchemy import bindparam, cast, func, literal_column, null, select, text, union_all
 
 from sync_server.db import models as db
 
@@ -97,6 +97,37 @@ IN_WINDOW = (
 )
 APPOINTMENTS = union_all(
     _leg(*IN_WINDOW, db.Appointment.clinic_id == _p("clinic")),
+    _leg(*IN_WINDOW, db.Appointment.patient_id.in_(_many("patients"))),
+    _leg(db.Appointment.id.in_(_many("appointments"))),
+    _leg(db.Appointment.series_id.in_(_many("series"))),
+)
+# PostgreSQL: the same legs bounded by the longest block read in the same statement (an
+# uncorrelated scalar subquery, run once, on the expression index of ``LONGEST_BLOCK``):
+# a judged command's state costs one round trip fewer than with ``read_longest_block``.
+_SPAN = db.Appointment.__table__.alias("spans")
+_LOWEST_HERE = (_p("since") - select(func.coalesce(
+    func.max(_SPAN.c.block_end - _SPAN.c.block_start), literal_column("interval '0'")))
+    .where(_SPAN.c.organization_id == _p("org")).scalar_subquery()
+    - literal_column("interval '1 second'"))  # LONGEST_BLOCK_MARGIN
+_IN_WINDOW_HERE = (*IN_WINDOW[:2], db.Appointment.block_start >= _LOWEST_HERE, IN_WINDOW[3])
+APPOINTMENTS_BOUNDED_HERE = union_all(
+    _leg(*_IN_WINDOW_HERE, db.Appointment.clinic_id == _p("clinic")),
+    _leg(*_IN_WINDOW_HERE, db.Appointment.patient_id.in_(_many("patients"))),
+    _leg(db.Appointment.id.in_(_many("appointments"))),
+    _leg(db.Appointment.series_id.in_(_many("series"))),
+)
+# A refusal's alternatives over the horizon: only the appointments occupying the
+# resources its alternatives may use (``ids``), and the patients', named, series' ones.
+_OCCUPIED = select(db.AppointmentResource.appointment_id).where(
+    db.AppointmentResource.organization_id == _p("org"),
+    db.AppointmentResource.active.is_(True),
+    db.AppointmentResource.resource_id.in_(_many("ids")),
+    db.AppointmentResource.block_start < _p("until"),
+    db.AppointmentResource.block_start >= _p("lowest"),
+    db.AppointmentResource.block_end > _p("since"),
+)
+APPOINTMENTS_OF_RESOURCES = union_all(
+    _leg(*IN_WINDOW, db.Appointment.id.in_(_OCCUPIED)),
     _leg(*IN_WINDOW, db.Appointment.patient_id.in_(_many("patients"))),
     _leg(db.Appointment.id.in_(_many("appointments"))),
     _leg(db.Appointment.series_id.in_(_many("series"))),

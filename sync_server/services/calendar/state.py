@@ -31,6 +31,8 @@ from sync_server.services.calendar.config_cache import (
 )
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
+    APPOINTMENTS_BOUNDED_HERE,
+    APPOINTMENTS_OF_RESOURCES,
     CONFIG_VERSION_AND_LONGEST,
     DATED,
     LONGEST_BLOCK,
@@ -63,6 +65,18 @@ class Scope:
     #: appointment type plus every buffer, see :func:`_slot_margins`) instead of over
     #: the padded days, unless the clinic has quotas (they count whole days and weeks).
     slot_starts: tuple[datetime, datetime] | None = None
+    #: For judging one command: the earliest and the latest instant it places or frees
+    #: (its blocks before and after). The appointments are then read only around them
+    #: (widened by every buffer, see :func:`_slot_margins`) instead of over the padded
+    #: days, unless the clinic has quotas: the rules look at nothing else that is not
+    #: named (the appointment itself, the patient's overlapping bookings). A refusal that
+    #: offers alternatives reads the padded days (:func:`add_appointments`).
+    near: tuple[datetime, datetime] | None = None
+    #: Read only the appointments occupying ``resource_ids`` and the patients' (not the
+    #: clinic's), unless the clinic has quotas: a refusal's alternatives over the
+    #: horizon judge the wanted provider with those resources only; other providers are
+    #: judged at the wanted time, whose appointments the state holds already.
+    only_resources: bool = False
 
 
 def clinic_zone(session: Session, organization_id: str, clinic_id: str) -> str | None:
@@ -170,8 +184,15 @@ def _appointment_window(
     search (``scope.slot_starts``) without quotas, only around the starts it may offer —
     those inside some provider's working windows on the scope's days (read from
     ``state``, holding the configuration and dated records but no appointments yet).
-    Appointments further away can neither overlap a slot nor touch its buffers."""
-    if scope.slot_starts is None or state.quotas:
+    Appointments further away can neither overlap a slot nor touch its buffers.
+    Likewise around a judged command's blocks (``scope.near``)."""
+    if state.quotas:
+        return window_start, window_end
+    if scope.near is not None:
+        margin = _slot_margins(state.appointment_types.values())[0]
+        return (max(window_start, scope.near[0] - margin),
+                min(window_end, scope.near[1] + margin))
+    if scope.slot_starts is None:
         return window_start, window_end
     bare = state
     if scope.clinic_id not in bare.clinics:
@@ -254,7 +275,7 @@ def _block_length(longest: Any) -> timedelta:
 
 
 def add_appointments(
-    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta,
+    session: Session, state: CalendarState, scope: Scope, longest_block: timedelta | None,
 ) -> None:
     """Put into ``state`` (loaded for the same clinic with :func:`load_state`, its dated
     records reaching ``scope``'s days: its ``dated_for``) the appointments ``scope`` needs
@@ -263,11 +284,37 @@ def add_appointments(
     _first, _last, window_start, window_end = _window(
         scope, state.clinics.get(scope.clinic_id), state.quotas)
     since, until = _appointment_window(state, scope, window_start, window_end)
-    for appointment in _appointments(session, state.organization_id, scope,
-                                     list(state.resources), since, until, longest_block,
-                                     other_clinics=len(state.clinics) > 1,
-                                     known=state.appointments):
+    known = state.appointments  # their rows are not mapped again
+    if scope.only_resources and not state.quotas:
+        found = _appointments_of_resources(session, state.organization_id, scope, since,
+                                           until, longest_block, known=known)
+    else:
+        found = _appointments(session, state.organization_id, scope, list(state.resources),
+                              since, until, longest_block, other_clinics=len(state.clinics) > 1,
+                              known=known)
+    for appointment in found:
         state.put_appointment(appointment)
+
+
+def _appointments_of_resources(
+    session: Session, org: str, scope: Scope, since: datetime, until: datetime,
+    longest_block: timedelta | None, *, known: Collection[str] = (),
+) -> list[model.Appointment]:
+    """The appointments occupying ``scope.resource_ids`` in the window, and those of
+    its patients, appointments and series (``scope.only_resources``), except those
+    ``known`` already."""
+    if longest_block is None:
+        longest_block = read_longest_block(session, org)
+    rows = session.execute(APPOINTMENTS_OF_RESOURCES, {
+        "org": org, "since": since, "until": until, "lowest": since - longest_block,
+        "ids": sorted(scope.resource_ids), "patients": sorted(scope.patient_ids),
+        "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
+    }).all()
+    found: dict[str, model.Appointment] = {}
+    for row in rows:
+        if row.id not in found and row.id not in known:
+            found[row.id] = appointment_record(row)
+    return list(found.values())
 
 
 def _appointments(
@@ -285,12 +332,18 @@ def _appointments(
     if window_start >= window_end and not (scope.patient_ids or scope.appointment_ids
                                            or scope.series_ids):
         return []  # nothing overlaps an empty window (a slot search outside working hours)
-    if longest_block is None:
-        longest_block = read_longest_block(session, org)
-    lowest = window_start - longest_block
-    window = {"org": org, "since": window_start, "until": window_end, "lowest": lowest}
+    statement = APPOINTMENTS
+    if longest_block is None and session.get_bind().dialect.name == "postgresql" \
+            and not (resource_ids and other_clinics):
+        statement = APPOINTMENTS_BOUNDED_HERE  # reads the longest block itself
+        window = {"org": org, "since": window_start, "until": window_end}
+    else:
+        if longest_block is None:
+            longest_block = read_longest_block(session, org)
+        window = {"org": org, "since": window_start, "until": window_end,
+                  "lowest": window_start - longest_block}
     found: dict[str, model.Appointment] = {}
-    for row in session.execute(APPOINTMENTS, {
+    for row in session.execute(statement, {
         **window, "clinic": scope.clinic_id, "patients": sorted(scope.patient_ids),
         "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
     }).all():  # fetchall: iterating a result fetches row by row

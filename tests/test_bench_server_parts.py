@@ -1,0 +1,57 @@
+"""Parts of the server benchmarks that decide what their figures mean: the free-slot load
+of ``bench/server_booking.py`` and the CPU meter of ``bench/_cpu.py``."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bench._cpu import CpuMeter, postgres_backends, process_seconds
+from bench.server_booking import RandomSlots
+from tests.e2e.server_side import TZ, Clinic
+
+
+def clinic(providers: int = 2, patients: int = 20) -> Clinic:
+    return Clinic("org", "slug", "desk@clinic.example", "clinic",
+                  [f"provider-{n}" for n in range(providers)], ["room-0", "room-1"], "type",
+                  [f"patient-{n}" for n in range(patients)], date(2031, 1, 6))
+
+
+def test_the_random_free_load_never_asks_for_a_slot_twice_and_stays_in_working_hours() -> None:
+    weeks = 3
+    slots = RandomSlots(clinic(), first=100, weeks=weeks)
+    taken = [slots.take() for _ in range(weeks * 140)]  # every slot of 3 weeks, 2 providers
+
+    assert len({(provider, start) for provider, start, _ in taken}) == len(taken)
+    assert slots.end == (1 + weeks) * 140  # whole weeks, after the first 100 slots
+    for _provider, start, _patient in taken:
+        local = datetime.fromisoformat(start).astimezone(ZoneInfo(TZ))
+        assert local.weekday() < 5
+        assert 9 <= local.hour < 17 and local.hour != 13
+    assert [start for _, start, _ in taken[:10]] != sorted(start for _, start, _ in taken[:10])
+
+
+def test_the_random_free_load_gives_the_providers_of_one_moment_different_patients() -> None:
+    slots = RandomSlots(clinic(providers=3), first=0, weeks=2)
+    by_moment: dict[str, set[str | None]] = {}
+    for _ in range(2 * 210):
+        _provider, start, patient = slots.take()
+        by_moment.setdefault(start, set()).add(patient)
+
+    assert all(len(patients) == 3 for patients in by_moment.values())
+
+
+def test_the_cpu_meter_counts_this_process_and_no_foreign_backend() -> None:
+    me = os.getpid()
+    with CpuMeter({"me": lambda: [me]}) as meter:
+        first = process_seconds(me)
+        assert first is not None
+        while (process_seconds(me) or 0.0) <= first:  # work until the kernel counts a tick
+            sum(range(10_000))
+
+    spent = meter.spent()
+    assert spent["me"] > 0
+    assert spent["bench"] >= spent["me"] * 0.5
+    assert spent["wall"] > 0
+    assert postgres_backends("no_such_database_for_clinicdesk") == []
