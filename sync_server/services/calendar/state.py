@@ -301,9 +301,10 @@ def _appointments_of_resources(
     its patients, appointments and series (``scope.only_resources``)."""
     if longest_block is None:
         longest_block = read_longest_block(session, org)
+    window = {"org": org, "since": since, "until": until, "lowest": since - longest_block}
+    occupying = session.scalars(OCCUPYING, {**window, "ids": sorted(scope.resource_ids)}).all()
     rows = session.execute(APPOINTMENTS_OF_RESOURCES, {
-        "org": org, "since": since, "until": until, "lowest": since - longest_block,
-        "ids": sorted(scope.resource_ids), "patients": sorted(scope.patient_ids),
+        **window, "occupying": sorted(set(occupying)), "patients": sorted(scope.patient_ids),
         "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
     }).all()
     found: dict[str, model.Appointment] = {}
