@@ -22,7 +22,7 @@ from scheduling.commands import Actor, Alternative, Policy
 from scheduling.model import AppointmentType
 from scheduling.slot_memo import SlotMemo, for_patient
 from scheduling.state import CalendarState
-from scheduling.timeutil import day_bounds, local_date
+from scheduling.timeutil import Interval, day_bounds, local_date
 
 
 def clash_until(
@@ -85,26 +85,69 @@ def find_alternatives(
     duration = wanted.end - wanted.start
     same_provider = _nearest_for_provider(state, wanted, duration, now, actor, policy, ignore,
                                           limit)
-    others: list[Alternative] = []
-    target = wanted.start.timestamp()
-    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
-        if provider.id == wanted.provider_id or len(others) >= limit:
-            continue
-        if kind.capacity == 1 and clash_until(state, provider.id, kind, duration,
-                                              wanted.patient_id, ignore)(target) > target:
-            continue  # busy then: the rules refuse every candidate
-        base = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, provider.id,
-                            wanted.start, wanted.end)
-        for candidate in pl.candidate_placements(state, base, kind, False, False):
-            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
-                                 first_only=True):
-                others.append(_as_alternative(candidate))
-                break
+    # Of the other providers only as many are offered as the list below leaves room for:
+    # the two it keeps for them, or what the same provider's times leave free.
+    wanted_others = min(limit, max(2, limit - len(same_provider)))
+    others = _other_providers(state, wanted, kind, clinic.time_zone, now, actor, ignore,
+                              wanted_others)
     reserved = min(len(others), 2)  # keep room for other providers at the wanted time
     chosen = same_provider[: limit - reserved] + others[:reserved]
     rest = same_provider[limit - reserved :] + others[reserved:]
     chosen += rest[: limit - len(chosen)]
     return tuple(chosen)
+
+
+def _other_providers(
+    state: CalendarState, wanted: pl.Placement, kind: AppointmentType, tz: str, now: datetime,
+    actor: Actor, ignore: Collection[str], count: int,
+) -> list[Alternative]:
+    """The first ``count`` other providers of the clinic (by name) the rules accept at the
+    wanted time, each in the first room and equipment that fit.
+
+    What every provider shares is worked out once: the rooms and equipment to try, the
+    local day, whether the patient is busy then (for a type of capacity 1 the rules then
+    refuse every provider). A provider whose working windows that day do not hold the
+    wanted time, or (capacity 1) busy then, is passed before any rule: the rules refuse
+    it (working hours; a clash)."""
+    if count <= 0:
+        return []
+    duration = wanted.end - wanted.start
+    target = wanted.start.timestamp()
+    single = kind.capacity == 1
+    if single and wanted.patient_id is not None:
+        patient = state.patient_timeline(wanted.patient_id)
+        if patient is not None and any(
+                other_id not in ignore
+                for _start, _end, other_id in patient.overlapping(
+                    target, target + duration.total_seconds())):
+            return []
+    anywhere = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, wanted.provider_id,
+                            wanted.start, wanted.end)  # rooms and equipment left to choose
+    shapes = [(c.room_id, c.equipment_ids)
+              for c in pl.candidate_placements(state, anywhere, kind, False, False)]
+    day = local_date(wanted.start, tz)
+    wanted_time = Interval(wanted.start, wanted.end)
+    found: list[Alternative] = []
+    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
+        if provider.id == wanted.provider_id:
+            continue
+        windows = state.working_windows(provider.id, wanted.clinic_id, day)
+        if not any(window.contains(wanted_time) for window in windows):
+            continue  # not working then: the rules refuse every candidate
+        if single and clash_until(state, provider.id, kind, duration, None,
+                                  ignore)(target) > target:
+            continue  # busy then: the rules refuse every candidate
+        for room_id, equipment_ids in shapes:
+            candidate = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id,
+                                     provider.id, wanted.start, wanted.end, room_id,
+                                     equipment_ids)
+            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
+                                 first_only=True):
+                found.append(_as_alternative(candidate))
+                break
+        if len(found) >= count:
+            break
+    return found
 
 
 def _nearest_for_provider(
