@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 from scheduling import placement as pl
 from scheduling.availability import SlotQuery, _as_alternative, _provider_day_slots
@@ -172,7 +172,7 @@ def _nearest_for_provider(
         actor=actor, ignore=ignore, skip=skip)
     memo = state.slot_memo
     if memo is not None and kind.capacity == 1:
-        day_slots = partial(_kept_day_slots, state, memo, query, now, policy, actor, ignore)
+        day_slots = _kept_day_search(state, memo, query, now, policy, actor, ignore)
     found: list[tuple[float, Alternative]] = []
     for distance in range(policy.alternatives_horizon_days + 1):
         days = {day + timedelta(days=distance), day - timedelta(days=distance)}
@@ -191,25 +191,23 @@ def _nearest_for_provider(
         found.sort(key=lambda pair: (pair[0], pair[1].start))
         # Slots on days further away start before this search's first local day or
         # from the day after its last: at least ``beyond`` seconds off.
-        first = day_bounds(day - timedelta(days=distance), clinic.time_zone)[0]
-        after = day_bounds(day + timedelta(days=distance + 1), clinic.time_zone)[0]
-        beyond = max(min(target - first.timestamp(), after.timestamp() - target),
-                     distance * 86400.0)
+        first = _midnight(day - timedelta(days=distance), clinic.time_zone)
+        after = _midnight(day + timedelta(days=distance + 1), clinic.time_zone)
+        beyond = max(min(target - first, after - target), distance * 86400.0)
         if len(found) >= limit and (found[limit - 1][0] < beyond
                                     or found[limit - 1][0] <= distance * 86400):
             break
     return [slot for _, slot in found[:limit]]
 
 
-
-
-def _kept_day_slots(
+def _kept_day_search(
     state: CalendarState, memo: SlotMemo, query: SlotQuery, now: datetime, policy: Policy,
-    actor: Actor, ignore: Collection[str], day: date,
-) -> Iterator[Alternative]:
-    """The day search of :func:`_nearest_for_provider` through a push run's memo: the
-    provider's free slots on ``day`` for no particular patient, kept, then those free for
-    the query's patient (:func:`scheduling.slot_memo.for_patient`)."""
+    actor: Actor, ignore: Collection[str],
+) -> Callable[..., Iterator[Alternative]]:
+    """The day search of :func:`_nearest_for_provider` through a push run's memo: for a
+    ``day``, the provider's free slots on it for no particular patient, kept, then those
+    free for the query's patient (:func:`scheduling.slot_memo.for_patient`). What every
+    day shares (the search's key, the resources it judges) is worked out once."""
     (provider_id,) = query.provider_ids or ()
     kind = state.appointment_types[query.appointment_type_id]
     duration = query.duration or kind.default_duration
@@ -219,6 +217,17 @@ def _kept_day_slots(
            actor, now, frozenset(ignore))
     judged = frozenset({provider_id, *kind.requirement.rooms,
                         *(e for group in kind.requirement.equipment for e in group)})
-    slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
-        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
-    return for_patient(state, slots, query.patient_id, ignore)
+
+    def search(day: date) -> Iterator[Alternative]:
+        slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
+            state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
+        return for_patient(state, slots, query.patient_id, ignore)
+
+    return search
+
+
+@lru_cache(maxsize=4096)
+def _midnight(day: date, tz: str) -> float:
+    """Epoch seconds of local midnight starting ``day`` (kept: refusals ask for the same
+    few days)."""
+    return day_bounds(day, tz)[0].timestamp()
