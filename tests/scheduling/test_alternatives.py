@@ -22,6 +22,7 @@ from scheduling.model import (
     ScheduleException,
     WeeklySchedule,
 )
+from scheduling.slot_memo import SlotMemo
 from scheduling.state import CalendarState
 from tests.scheduling.calendar_fixtures import (
     CLINIC,
@@ -172,9 +173,13 @@ def both(
 def test_other_providers_are_those_of_judging_every_provider_with_every_rule(seed: int) -> None:
     """Random calendars (bookings of every kind, the patients' own, ignored ones, a
     holiday, a blockout) and random refusals with random limits and horizons: the same
-    alternatives as the function before; some of them name other providers."""
+    alternatives as the function before, also through a push run's slot memo (a copy of
+    the calendar with one); some of them name other providers."""
     rng = random.Random(seed)
-    state = wider_clinic(holiday=rng.random() < 0.5, blockout=rng.random() < 0.5)
+    holiday, blockout = rng.random() < 0.5, rng.random() < 0.5
+    state = wider_clinic(holiday=holiday, blockout=blockout)
+    kept = wider_clinic(holiday=holiday, blockout=blockout)
+    kept.slot_memo = SlotMemo()
     booked: list[str] = []
     for _ in range(rng.randint(10, 80)):
         day = MONDAY + timedelta(days=rng.randint(0, 4))
@@ -189,6 +194,7 @@ def test_other_providers_are_those_of_judging_every_provider_with_every_rule(see
             room=rng.choice((ROOM_1, ROOM_2)) if kind == PROCEDURE else None,
         )
         state.put_appointment(appointment)
+        kept.put_appointment(appointment)
         booked.append(appointment.id)
     others_offered = 0
     for _ in range(30):
@@ -199,6 +205,9 @@ def test_other_providers_are_those_of_judging_every_provider_with_every_rule(see
         ignore = frozenset(rng.sample(booked, 2)) if rng.random() < 0.3 else frozenset()
         new, old = both(state, wanted, policy, ignore)
         assert new == old
+        assert new == alt.find_alternatives(
+            kept, wanted, now=NOW, actor=STAFF, policy=policy, ignore=ignore
+        )
         others_offered += sum(a.provider_id != wanted.provider_id for a in new)
     assert others_offered > 0
 
