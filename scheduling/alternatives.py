@@ -104,11 +104,11 @@ def _other_providers(
     """The first ``count`` other providers of the clinic (by name) the rules accept at the
     wanted time, each in the first room and equipment that fit.
 
-    What every provider shares is worked out once: the rooms and equipment to try, the
-    local day, whether the patient is busy then (for a type of capacity 1 the rules then
-    refuse every provider). A provider whose working windows that day do not hold the
-    wanted time, or (capacity 1) busy then, is passed before any rule: the rules refuse
-    it (working hours; a clash)."""
+    What every provider shares is worked out once: the rooms and equipment to try (for a
+    type of capacity 1 without those busy then), the local day, whether the patient is
+    busy then (for capacity 1 the rules then refuse every provider). A provider whose
+    working windows that day do not hold the wanted time, or (capacity 1) busy then, is
+    passed before any rule: the rules refuse it (working hours; a clash)."""
     if count <= 0:
         return []
     duration = wanted.end - wanted.start
@@ -125,6 +125,12 @@ def _other_providers(
                             wanted.start, wanted.end)  # rooms and equipment left to choose
     shapes = [(c.room_id, c.equipment_ids)
               for c in pl.candidate_placements(state, anywhere, kind, False, False)]
+    if single:  # a room or equipment busy then is busy with every provider
+        shapes = [(room_id, equipment_ids) for room_id, equipment_ids in shapes
+                  if not any(clash_until(state, r, kind, duration, None, ignore)(target) > target
+                             for r in (room_id, *equipment_ids) if r is not None)]
+    if not shapes:
+        return []
     day = local_date(wanted.start, tz)
     wanted_time = Interval(wanted.start, wanted.end)
     found: list[Alternative] = []

@@ -39,6 +39,7 @@ from tests.scheduling.calendar_fixtures import (
     ROOM_2,
     STAFF,
     SURGERY_TYPE,
+    XRAY,
     XRAY_TYPE,
     clinic_state,
     existing,
@@ -184,7 +185,7 @@ def test_other_providers_are_those_of_judging_every_provider_with_every_rule(see
     for _ in range(rng.randint(10, 80)):
         day = MONDAY + timedelta(days=rng.randint(0, 4))
         start = wall(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
-        kind = rng.choice((CONSULT, CONSULT, PROCEDURE, GROUP))
+        kind = rng.choice((CONSULT, CONSULT, PROCEDURE, GROUP, XRAY_TYPE))
         appointment = existing(
             rng.choice(PROVIDERS),
             start,
@@ -192,6 +193,7 @@ def test_other_providers_are_those_of_judging_every_provider_with_every_rule(see
             patient=f"pat-{rng.randint(1, 6)}",
             kind=kind,
             room=rng.choice((ROOM_1, ROOM_2)) if kind == PROCEDURE else None,
+            equipment_ids=(XRAY,) if kind == XRAY_TYPE else (),
         )
         state.put_appointment(appointment)
         kept.put_appointment(appointment)
@@ -328,3 +330,46 @@ def test_a_day_without_the_wanted_providers_hours_offers_the_others_up_to_the_li
     new, old = both(state, wanted, Policy(alternatives_horizon_days=0, max_alternatives=3))
     assert new == old
     assert [a.provider_id for a in new] == [DR_ADAMS, DR_BAKER, DR_CRUZ]
+
+
+@pytest.mark.parametrize(
+    ("busy_rooms", "ignored", "judged", "judged_before"),
+    [
+        ((ROOM_1,), False, [DR_BAKER, DR_CRUZ], [DR_BAKER, DR_BAKER, DR_CRUZ, DR_CRUZ]),
+        ((ROOM_1, ROOM_2), False, [], [DR_BAKER, DR_BAKER, DR_CRUZ, DR_CRUZ]),
+        ((ROOM_1, ROOM_2), True, [DR_BAKER, DR_CRUZ], [DR_BAKER, DR_BAKER, DR_CRUZ, DR_CRUZ]),
+    ],
+)
+def test_a_room_busy_at_the_wanted_time_is_tried_with_no_provider(
+    monkeypatch: pytest.MonkeyPatch,
+    busy_rooms: tuple[str, ...],
+    ignored: bool,
+    judged: list[str],
+    judged_before: list[str],
+) -> None:
+    """A procedure needs room 1 or 2; Dr Adams is busy in room 1 at 10:00 (and in room 2):
+    each other provider is judged once, in the free room, or not at all when both rooms
+    are taken (unless room 2's booking is ignored); the function before judged each in
+    both rooms."""
+    state = clinic_state()
+    monday_ten = wall(MONDAY, 10)
+    state.put_appointment(existing(DR_ADAMS, monday_ten, 45, kind=PROCEDURE, room=ROOM_1))
+    ignore: frozenset[str] = frozenset()
+    if ROOM_2 in busy_rooms:  # Dr Adams booked twice: a clash the desk pushed
+        second = existing(DR_ADAMS, monday_ten, 45, kind=PROCEDURE, room=ROOM_2)
+        state.put_appointment(second)
+        ignore = frozenset({second.id}) if ignored else ignore
+    wanted = pl.Placement(
+        CLINIC, "pat-1", PROCEDURE, DR_ADAMS, monday_ten, monday_ten + timedelta(minutes=45), ROOM_1
+    )
+    policy = Policy(alternatives_horizon_days=0, max_alternatives=5)
+    asked = judged_providers(monkeypatch)
+    new = alt.find_alternatives(state, wanted, now=NOW, actor=STAFF, policy=policy, ignore=ignore)
+    assert asked_about_others(asked, wanted) == judged
+    asked.clear()
+    assert new == old_find_alternatives(
+        state, wanted, now=NOW, actor=STAFF, policy=policy, ignore=ignore
+    )
+    assert asked_about_others(asked, wanted) == judged_before
+    offered = [(a.provider_id, a.room_id) for a in new if a.provider_id != DR_ADAMS]
+    assert offered == ([(DR_BAKER, ROOM_2), (DR_CRUZ, ROOM_2)] if judged else [])
