@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 from scheduling import placement as pl
 from scheduling.availability import SlotQuery, _as_alternative, _provider_day_slots
@@ -22,7 +22,7 @@ from scheduling.commands import Actor, Alternative, Policy
 from scheduling.model import AppointmentType
 from scheduling.slot_memo import SlotMemo, for_patient
 from scheduling.state import CalendarState
-from scheduling.timeutil import day_bounds, local_date
+from scheduling.timeutil import Interval, day_bounds, local_date
 
 
 def clash_until(
@@ -85,26 +85,75 @@ def find_alternatives(
     duration = wanted.end - wanted.start
     same_provider = _nearest_for_provider(state, wanted, duration, now, actor, policy, ignore,
                                           limit)
-    others: list[Alternative] = []
-    target = wanted.start.timestamp()
-    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
-        if provider.id == wanted.provider_id or len(others) >= limit:
-            continue
-        if kind.capacity == 1 and clash_until(state, provider.id, kind, duration,
-                                              wanted.patient_id, ignore)(target) > target:
-            continue  # busy then: the rules refuse every candidate
-        base = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, provider.id,
-                            wanted.start, wanted.end)
-        for candidate in pl.candidate_placements(state, base, kind, False, False):
-            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
-                                 first_only=True):
-                others.append(_as_alternative(candidate))
-                break
+    # Of the other providers only as many are offered as the list below leaves room for:
+    # the two it keeps for them, or what the same provider's times leave free.
+    wanted_others = min(limit, max(2, limit - len(same_provider)))
+    others = _other_providers(state, wanted, kind, clinic.time_zone, now, actor, ignore,
+                              wanted_others)
     reserved = min(len(others), 2)  # keep room for other providers at the wanted time
     chosen = same_provider[: limit - reserved] + others[:reserved]
     rest = same_provider[limit - reserved :] + others[reserved:]
     chosen += rest[: limit - len(chosen)]
     return tuple(chosen)
+
+
+def _other_providers(
+    state: CalendarState, wanted: pl.Placement, kind: AppointmentType, tz: str, now: datetime,
+    actor: Actor, ignore: Collection[str], count: int,
+) -> list[Alternative]:
+    """The first ``count`` other providers of the clinic (by name) the rules accept at the
+    wanted time, each in the first room and equipment that fit.
+
+    What every provider shares is worked out once: the rooms and equipment to try (for a
+    type of capacity 1 without those busy then), the local day, whether the patient is
+    busy then (for capacity 1 the rules then refuse every provider). A provider whose
+    working windows that day do not hold the wanted time, or (capacity 1) busy then, is
+    passed before any rule: the rules refuse it (working hours; a clash)."""
+    if count <= 0:
+        return []
+    duration = wanted.end - wanted.start
+    target = wanted.start.timestamp()
+    single = kind.capacity == 1
+    if single and wanted.patient_id is not None:
+        patient = state.patient_timeline(wanted.patient_id)
+        if patient is not None and any(
+                other_id not in ignore
+                for _start, _end, other_id in patient.overlapping(
+                    target, target + duration.total_seconds())):
+            return []
+    anywhere = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id, wanted.provider_id,
+                            wanted.start, wanted.end)  # rooms and equipment left to choose
+    shapes = [(c.room_id, c.equipment_ids)
+              for c in pl.candidate_placements(state, anywhere, kind, False, False)]
+    if single:  # a room or equipment busy then is busy with every provider
+        shapes = [(room_id, equipment_ids) for room_id, equipment_ids in shapes
+                  if not any(clash_until(state, r, kind, duration, None, ignore)(target) > target
+                             for r in (room_id, *equipment_ids) if r is not None)]
+    if not shapes:
+        return []
+    day = local_date(wanted.start, tz)
+    wanted_time = Interval(wanted.start, wanted.end)
+    found: list[Alternative] = []
+    for provider in sorted(state.providers_at(wanted.clinic_id), key=lambda r: r.name):
+        if provider.id == wanted.provider_id:
+            continue
+        windows = state.working_windows(provider.id, wanted.clinic_id, day)
+        if not any(window.contains(wanted_time) for window in windows):
+            continue  # not working then: the rules refuse every candidate
+        if single and clash_until(state, provider.id, kind, duration, None,
+                                  ignore)(target) > target:
+            continue  # busy then: the rules refuse every candidate
+        for room_id, equipment_ids in shapes:
+            candidate = pl.Placement(wanted.clinic_id, wanted.patient_id, kind.id,
+                                     provider.id, wanted.start, wanted.end, room_id,
+                                     equipment_ids)
+            if not pl.violations(state, candidate, now=now, actor=actor, ignore=ignore,
+                                 first_only=True):
+                found.append(_as_alternative(candidate))
+                break
+        if len(found) >= count:
+            break
+    return found
 
 
 def _nearest_for_provider(
@@ -129,7 +178,7 @@ def _nearest_for_provider(
         actor=actor, ignore=ignore, skip=skip)
     memo = state.slot_memo
     if memo is not None and kind.capacity == 1:
-        day_slots = partial(_kept_day_slots, state, memo, query, now, policy, actor, ignore)
+        day_slots = _kept_day_search(state, memo, query, now, policy, actor, ignore)
     found: list[tuple[float, Alternative]] = []
     for distance in range(policy.alternatives_horizon_days + 1):
         days = {day + timedelta(days=distance), day - timedelta(days=distance)}
@@ -148,25 +197,23 @@ def _nearest_for_provider(
         found.sort(key=lambda pair: (pair[0], pair[1].start))
         # Slots on days further away start before this search's first local day or
         # from the day after its last: at least ``beyond`` seconds off.
-        first = day_bounds(day - timedelta(days=distance), clinic.time_zone)[0]
-        after = day_bounds(day + timedelta(days=distance + 1), clinic.time_zone)[0]
-        beyond = max(min(target - first.timestamp(), after.timestamp() - target),
-                     distance * 86400.0)
+        first = _midnight(day - timedelta(days=distance), clinic.time_zone)
+        after = _midnight(day + timedelta(days=distance + 1), clinic.time_zone)
+        beyond = max(min(target - first, after - target), distance * 86400.0)
         if len(found) >= limit and (found[limit - 1][0] < beyond
                                     or found[limit - 1][0] <= distance * 86400):
             break
     return [slot for _, slot in found[:limit]]
 
 
-
-
-def _kept_day_slots(
+def _kept_day_search(
     state: CalendarState, memo: SlotMemo, query: SlotQuery, now: datetime, policy: Policy,
-    actor: Actor, ignore: Collection[str], day: date,
-) -> Iterator[Alternative]:
-    """The day search of :func:`_nearest_for_provider` through a push run's memo: the
-    provider's free slots on ``day`` for no particular patient, kept, then those free for
-    the query's patient (:func:`scheduling.slot_memo.for_patient`)."""
+    actor: Actor, ignore: Collection[str],
+) -> Callable[..., Iterator[Alternative]]:
+    """The day search of :func:`_nearest_for_provider` through a push run's memo: for a
+    ``day``, the provider's free slots on it for no particular patient, kept, then those
+    free for the query's patient (:func:`scheduling.slot_memo.for_patient`). What every
+    day shares (the search's key, the resources it judges) is worked out once."""
     (provider_id,) = query.provider_ids or ()
     kind = state.appointment_types[query.appointment_type_id]
     duration = query.duration or kind.default_duration
@@ -176,6 +223,17 @@ def _kept_day_slots(
            actor, now, frozenset(ignore))
     judged = frozenset({provider_id, *kind.requirement.rooms,
                         *(e for group in kind.requirement.equipment for e in group)})
-    slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
-        state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
-    return for_patient(state, slots, query.patient_id, ignore)
+
+    def search(day: date) -> Iterator[Alternative]:
+        slots = memo.day_slots(day, key, judged, lambda: _provider_day_slots(
+            state, anyone, provider_id, day, now, policy, actor, ignore=ignore, skip=skip))
+        return for_patient(state, slots, query.patient_id, ignore)
+
+    return search
+
+
+@lru_cache(maxsize=4096)
+def _midnight(day: date, tz: str) -> float:
+    """Epoch seconds of local midnight starting ``day`` (kept: refusals ask for the same
+    few days)."""
+    return day_bounds(day, tz)[0].timestamp()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import partial
 
 from sqlalchemy import event, select
@@ -50,18 +50,7 @@ def test_the_rules_judge_a_booking_alike_on_its_near_state_and_on_the_padded_day
     verdicts: set[str] = set()
     narrower = 0
     for _ in range(240):
-        day = FIRST + timedelta(days=rng.randrange(2, 30))
-        start = local(day, 0) + timedelta(minutes=5 * rng.randrange(7 * 12, 21 * 12))
-        command = BookAppointment(
-            ACTOR,
-            str(uuid.uuid4()),
-            clinic.clinic_id,
-            rng.choice(clinic.patient_ids),
-            rng.choice(types),
-            rng.choice(clinic.provider_ids),
-            start,
-            start + timedelta(minutes=rng.choice((10, 20, 30, 45, 75))),
-        )
+        day, command = _random_booking(rng, clinic, types, (7, 21), (10, 20, 30, 45, 75))
         assert command.end is not None
         full = Scope(
             clinic.clinic_id,
@@ -205,18 +194,7 @@ def test_a_refusal_offers_the_same_alternatives_from_its_resources_horizon(
     policy = Policy()
     compared = 0
     for _ in range(120):
-        day = FIRST + timedelta(days=rng.randrange(2, 30))
-        start = local(day, 0) + timedelta(minutes=5 * rng.randrange(8 * 12, 19 * 12))
-        command = BookAppointment(
-            ACTOR,
-            str(uuid.uuid4()),
-            clinic.clinic_id,
-            rng.choice(clinic.patient_ids),
-            rng.choice(types),
-            rng.choice(clinic.provider_ids),
-            start,
-            start + timedelta(minutes=rng.choice((10, 20, 30))),
-        )
+        day, command = _random_booking(rng, clinic, types, (8, 19), (10, 20, 30))
         assert command.end is not None
         scope = Scope(clinic.clinic_id, day, day, patient_ids=frozenset({command.patient_id}))
         wide = replace(scope, pad_days=policy.alternatives_horizon_days + 1)
@@ -244,3 +222,26 @@ def test_a_refusal_offers_the_same_alternatives_from_its_resources_horizon(
         assert (found.code, found.alternatives) == (expected.code, expected.alternatives)
         compared += 1
     assert compared > 30
+
+
+def _random_booking(
+    rng: random.Random,
+    clinic: Clinic,
+    types: list[str],
+    hours: tuple[int, int],
+    minutes: tuple[int, ...],
+) -> tuple[date, BookAppointment]:
+    """A booking on a random day of the calendar, starting on the 5-minute grid
+    between ``hours``, lasting one of ``minutes``."""
+    day = FIRST + timedelta(days=rng.randrange(2, 30))
+    start = local(day, 0) + timedelta(minutes=5 * rng.randrange(hours[0] * 12, hours[1] * 12))
+    return day, BookAppointment(
+        ACTOR,
+        str(uuid.uuid4()),
+        clinic.clinic_id,
+        rng.choice(clinic.patient_ids),
+        rng.choice(types),
+        rng.choice(clinic.provider_ids),
+        start,
+        start + timedelta(minutes=rng.choice(minutes)),
+    )

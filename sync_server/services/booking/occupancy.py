@@ -5,9 +5,9 @@ PostgreSQL, then the change's events."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import Table, and_, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -172,9 +172,12 @@ def _occupy(
 
 # Built once: an occupation row, and on PostgreSQL the same unless the exclusion
 # constraint refuses it (``ON CONFLICT DO NOTHING``: the ids inserted come back).
-_OCCUPY = insert(db.AppointmentResource)
-_OCCUPY_UNLESS_EXCLUDED = (pg_insert(db.AppointmentResource).on_conflict_do_nothing()
-                           .returning(db.AppointmentResource.id))
+# On the table, not the mapped class: Core's executemany, without the ORM's bulk
+# insert machinery (a tenth of a booking's Python time for two rows).
+_OCCUPATIONS = cast(Table, db.AppointmentResource.__table__)
+_OCCUPY = insert(_OCCUPATIONS)
+_OCCUPY_UNLESS_EXCLUDED = (pg_insert(_OCCUPATIONS).on_conflict_do_nothing()
+                           .returning(_OCCUPATIONS.c.id))
 
 
 def _slot_held(

@@ -305,9 +305,11 @@ def _appointments_of_resources(
     ``known`` already."""
     if longest_block is None:
         longest_block = read_longest_block(session, org)
+    window = {"org": org, "since": since, "until": until, "lowest": since - longest_block}
+    occupying = session.scalars(OCCUPYING, {**window, "ids": sorted(scope.resource_ids)}).all()
     rows = session.execute(APPOINTMENTS_OF_RESOURCES, {
-        "org": org, "since": since, "until": until, "lowest": since - longest_block,
-        "ids": sorted(scope.resource_ids), "patients": sorted(scope.patient_ids),
+        **window, "occupying": sorted(set(occupying).difference(known)),
+        "patients": sorted(scope.patient_ids),
         "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
     }).all()
     found: dict[str, model.Appointment] = {}
