@@ -7,7 +7,7 @@ import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bench._cpu import CpuMeter, postgres_backends, process_seconds
+from bench._cpu import TICKS, CpuMeter, postgres_backends, process_seconds
 from bench.server_booking import RandomSlots
 from tests.e2e.server_side import TZ, Clinic
 
@@ -47,7 +47,9 @@ def test_the_cpu_meter_counts_this_process_and_no_foreign_backend() -> None:
     with CpuMeter({"me": lambda: [me]}) as meter:
         first = process_seconds(me)
         assert first is not None
-        while (process_seconds(me) or 0.0) <= first:  # work until the kernel counts a tick
+        # work until the kernel counts ten ticks: /proc counts whole ticks, so a
+        # single one may stand for much less CPU than getrusage's exact figure
+        while (process_seconds(me) or 0.0) < first + 10 / TICKS:
             sum(range(10_000))
 
     spent = meter.spent()
