@@ -81,6 +81,25 @@ def outage_record(row: db.Outage) -> model.Outage:
     return model.Outage(row.id, row.resource_id, row.start_at, row.end_at, row.reason)
 
 
+def dated_records(rows: Iterable[Any]) -> dict[str, list[Any]]:
+    """The rows of the one-statement dated read (``queries.DATED``: leg, id, clinic,
+    resource, kind, start, end, day, text) as :class:`CalendarState` keyword arguments:
+    time off, holidays, blockouts and outages."""
+    dated: dict[str, list[Any]] = {"exceptions": [], "holidays": [], "blockouts": [],
+                                   "outages": []}
+    for leg, id_, clinic, resource, kind, start, end, day, words in rows:
+        if leg == "e":
+            dated["exceptions"].append(model.ScheduleException(
+                id_, resource, clinic, model.ExceptionKind(kind), start, end, words))
+        elif leg == "h":
+            dated["holidays"].append(model.Holiday(id_, clinic, day, words))
+        elif leg == "b":
+            dated["blockouts"].append(model.Blockout(id_, clinic, start, end, resource, words))
+        else:
+            dated["outages"].append(model.Outage(id_, resource, start, end, words))
+    return dated
+
+
 def quota_record(row: db.Quota) -> model.Quota:
     return model.Quota(row.id, row.clinic_id, model.QuotaPeriod(row.period), row.max_count,
                        row.provider_id, row.appointment_type_id, row.department_id)

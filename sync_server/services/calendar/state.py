@@ -43,6 +43,7 @@ from sync_server.services.calendar.queries import (
 )
 from sync_server.services.calendar.rows import (
     appointment_record,
+    dated_records,
     patient_record,
 )
 from sync_server.services.unit_of_work import unit_of
@@ -237,20 +238,7 @@ def _dated(
     """Time off, holidays, blockouts and outages in the window (one statement)."""
     at = {"org": org, "clinic": clinic_id, "since": window_start, "until": window_end,
           "first": first, "last": last, "ids": sorted(resource_ids)}
-    dated: dict[str, list[Any]] = {"exceptions": [], "holidays": [], "blockouts": [],
-                                   "outages": []}
-    for leg, id_, clinic, resource, kind, start, end, day, words in session.execute(
-            DATED, at).all():
-        if leg == "e":
-            dated["exceptions"].append(model.ScheduleException(
-                id_, resource, clinic, model.ExceptionKind(kind), start, end, words))
-        elif leg == "h":
-            dated["holidays"].append(model.Holiday(id_, clinic, day, words))
-        elif leg == "b":
-            dated["blockouts"].append(model.Blockout(id_, clinic, start, end, resource, words))
-        else:
-            dated["outages"].append(model.Outage(id_, resource, start, end, words))
-    return dated
+    return dated_records(session.execute(DATED, at).all())
 
 
 def read_longest_block(session: Session, org: str) -> timedelta:
