@@ -784,3 +784,10 @@ class LoginLockout(Base):
 #: push run keeps their rows loaded for the run.
 CONFIGURATION_TABLES: tuple[type[Base], ...] = (
     Clinic, Resource, ResourceClinic, AppointmentType, WeeklySchedule, Quota)
+
+#: The per-organization settings a booking reads besides the configuration (notification
+#: policy, live calendar feeds), kept between requests by the same counter: triggers of
+#: migration 0024 count their writes too (a feed's ``version``, which every booking
+#: moves, excepted). By table name: their models live in their own modules. Kept apart
+#: from :data:`CONFIGURATION_TABLES`, whose rows a push run keeps loaded.
+KEPT_SETTINGS_TABLES: tuple[str, ...] = ("notification_settings", "calendar_feeds")

@@ -12,7 +12,9 @@ Called from one place of the write path today (``changes.record_change``, which
 sees every synced record, the sync push batches included); it becomes a handler
 of the appointment domain events (issue 11), where
 :func:`note_appointment_change` (resources before and after) is the natural form.
-Cost when the organization has no live feed: one small query per transaction.
+The live feeds are kept between requests while the organization's configuration
+counter stays the same (migration 0024 counts feeds created, revoked or moved to
+another resource or privacy; not the ``version`` moved here): a booking reads none.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.feeds.models import CalendarFeed
+from sync_server.services.calendar.config_cache import COUNTER_UNMOVED, kept_setting
 
 
 def note_appointment_change(session: Session, organization_id: str,
@@ -47,30 +50,26 @@ def note_every_feed(session: Session, organization_id: str, *,
 
 
 def bump_feeds(session: Session, feed_ids: list[str]) -> None:
+    """Move the feeds' versions: not a change of the kept live feeds (the triggers of
+    migration 0024 do not count it, nor does ``config_written``)."""
     if feed_ids:
         session.execute(update(CalendarFeed).where(CalendarFeed.id.in_(feed_ids))
                         .values(version=CalendarFeed.version + 1,
-                                changed_at=datetime.now(UTC)))
+                                changed_at=datetime.now(UTC))
+                        .execution_options(**{COUNTER_UNMOVED: True}))
 
 
-_FEEDS = "clinicdesk_live_feeds"
-#: Built once (every appointment change runs it).
+#: Built once (every appointment change runs it when the kept feeds are older).
 _LIVE_FEEDS = select(CalendarFeed.id, CalendarFeed.resource_id, CalendarFeed.privacy).where(
     CalendarFeed.organization_id == bindparam("org"), CalendarFeed.revoked_at.is_(None))
 
 
-def _live_feeds(session: Session, organization_id: str) -> list[tuple[str, str, str]]:
-    """The organization's live feeds (id, resource, privacy), read once per transaction:
-    a sync push writes hundreds of records in one."""
-    transaction = session.get_transaction()
-    kept = session.info.get(_FEEDS)
-    if kept is not None and kept[0] is transaction and organization_id in kept[1]:
-        feeds: list[tuple[str, str, str]] = kept[1][organization_id]
-        return feeds
-    if kept is None or kept[0] is not transaction:
-        kept = (transaction, dict[str, list[tuple[str, str, str]]]())
-        session.info[_FEEDS] = kept
-    feeds = [(row.id, row.resource_id, row.privacy)
-             for row in session.execute(_LIVE_FEEDS, {"org": organization_id})]
-    kept[1][organization_id] = feeds
-    return feeds
+def _live_feeds(session: Session, organization_id: str) -> tuple[tuple[str, str, str], ...]:
+    """The organization's live feeds (id, resource, privacy), kept between requests
+    (:func:`kept_setting`): a booking, or a sync push writing hundreds of records,
+    reads them only when a feed changed since they were kept."""
+    def read() -> tuple[tuple[str, str, str], ...]:
+        return tuple((row.id, row.resource_id, row.privacy)
+                     for row in session.execute(_LIVE_FEEDS, {"org": organization_id}))
+
+    return kept_setting(session, "live_feeds", organization_id, read)

@@ -34,7 +34,7 @@ from scheduling.model import CONTACT_PREFERENCES, AppointmentStatus, Patient
 from scheduling.reminders import after_quiet_hours, reminder_due
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
-from sync_server.notifications.policy import Policy, policy_of
+from sync_server.notifications.policy import Policy, kept_policy
 from sync_server.services.calendar import clinic_zone
 from sync_server.services.events import (
     AppointmentBooked,
@@ -104,14 +104,14 @@ def queue_notifications(uow: UnitOfWork, change: AppointmentChanged) -> None:
 
 
 def _policy(uow: UnitOfWork, organization_id: str) -> Policy:
-    """The organization's policy; a sync push run reads it once (``uow.known``), not once
-    per booking."""
+    """The organization's policy, kept between requests (:func:`kept_policy`); a sync push
+    run asks for it once (``uow.known``), not once per booking."""
     if not uow.batch:
-        return policy_of(uow.session, organization_id)
+        return kept_policy(uow.session, organization_id)
     key = ("notification_policy", organization_id)
     found: Policy | None = uow.known.get(key)
     if found is None:
-        found = uow.known[key] = policy_of(uow.session, organization_id)
+        found = uow.known[key] = kept_policy(uow.session, organization_id)
     return found
 
 

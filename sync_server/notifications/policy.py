@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.reminders import parse_clock
 from sync_server.notifications.models import NotificationSettings
+from sync_server.services.calendar.config_cache import kept_setting
 
 DEFAULT_OFFSETS = (1440, 120)
 
@@ -43,6 +44,18 @@ def policy_of(session: Session, organization_id: str) -> Policy:
     if row is None:
         return Policy()
     return policy_from_row(row)
+
+
+def kept_policy(session: Session, organization_id: str) -> Policy:
+    """:func:`policy_of` for the booking path: kept between requests while the
+    organization's configuration counter stays the same (migration 0024 counts the
+    writes to ``notification_settings``), so a booking reads no settings row."""
+    def read() -> Policy:
+        # The table, not a row this session may hold from an earlier transaction.
+        row = session.get(NotificationSettings, organization_id, populate_existing=True)
+        return Policy() if row is None else policy_from_row(row)
+
+    return kept_setting(session, "notification_policy", organization_id, read)
 
 
 def policy_from_row(row: NotificationSettings) -> Policy:

@@ -38,7 +38,7 @@ from scheduling.waitlist import FreedSlot as Slot
 from scheduling.waitlist import matching_entries
 from sync_server.db import models as db
 from sync_server.notifications.models import Notification
-from sync_server.notifications.policy import policy_of
+from sync_server.notifications.policy import kept_policy
 from sync_server.services import audit, booking
 from sync_server.services.calendar import Scope, load_state, waitlist_record
 from sync_server.services.events import (
@@ -192,7 +192,7 @@ def queue_message(session: Session, slot: FreedSlot | db.Appointment, reference_
     ``reference_id`` is the offer's id (offers) or the appointment's (no-show, no-join):
     the outbox row's ``appointment_id``."""
     patient = db.get_in_org(session, db.Patient, slot.organization_id, patient_id)
-    policy = policy_of(session, slot.organization_id)
+    policy = kept_policy(session, slot.organization_id)
     preferred = CONTACT_PREFERENCES.get(patient.contact_preference, ("email", "sms")) \
         if patient else ()
     channels = [c for c in preferred if policy.enabled(c)]

@@ -1,14 +1,16 @@
 """The configuration cache: an organization's configuration for one clinic, read from
 the six configuration tables and kept between requests while the organization's
-configuration counter stays the same."""
+configuration counter stays the same; and, by the same counter, the few other
+per-organization settings a booking reads (:func:`kept_setting`: the notification
+policy, the live calendar feeds)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -34,6 +36,9 @@ from sync_server.services.calendar.rows import (
 )
 from sync_server.services.unit_of_work import unit_of
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -73,26 +78,66 @@ def _read_config(session: Session, org: str, clinic_id: str,
     )
 
 
-#: Configurations kept between requests, by (organization, clinic), with the
-#: organization's configuration counter they were read at (see :func:`kept_config`).
-_CONFIGS: OrderedDict[tuple[str, str], tuple[int, Config]] = OrderedDict()
-_CONFIGS_KEPT = 256
-_CONFIGS_LOCK = threading.Lock()
+class KeptByCounter(Generic[K, V]):
+    """Values kept between requests with the organization's configuration counter they
+    were read at (see :func:`kept_config`): the most recently used ``most`` of them,
+    shared by the server's threads. A value is never ``None``."""
+
+    def __init__(self, most: int) -> None:
+        self._kept: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._most = most
+        self._lock = threading.Lock()
+
+    def get(self, key: K, version: int) -> V | None:
+        """The value kept for ``key`` at counter ``version`` (``None``: none kept at it)."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] != version:
+                return None
+            self._kept.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: K, version: int, value: V) -> None:
+        with self._lock:
+            self._kept[key] = (version, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._most:
+                self._kept.popitem(last=False)
 
 
+#: Configurations kept between requests, by (organization, clinic) (:func:`kept_config`).
+_CONFIGS: KeptByCounter[tuple[str, str], Config] = KeptByCounter(256)
+#: Other settings kept by the same counter, by (kind, organization) (:func:`kept_setting`).
+_SETTINGS: KeptByCounter[tuple[str, str], Any] = KeptByCounter(512)
+
+#: Execution option of a write to a counted table that the triggers do not count (a
+#: feed's ``version``, moved by every booking: migration 0024): it leaves
+#: ``config_written`` alone.
+COUNTER_UNMOVED = "clinicdesk_counter_unmoved"
+
+
+def _counted(kind: type[Any]) -> bool:
+    """Writing rows of ``kind`` moves the configuration counter (migrations 0004, 0024)."""
+    return issubclass(kind, db.CONFIGURATION_TABLES) \
+        or getattr(kind, "__tablename__", None) in db.KEPT_SETTINGS_TABLES
+
+
+def _is_setting(row: object) -> bool:
+    return getattr(row, "__tablename__", None) in db.KEPT_SETTINGS_TABLES
 
 
 @event.listens_for(Session, "after_flush")
 def _note_config_flush(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, db.CONFIGURATION_TABLES) for row in changed):
+    if any(_counted(type(row)) for row in changed):
         unit_of(session).config_written = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_config_statement(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and issubclass(state.bind_mapper.class_, db.CONFIGURATION_TABLES):
+            and _counted(state.bind_mapper.class_) \
+            and not state.execution_options.get(COUNTER_UNMOVED):
         unit_of(state.session).config_written = True
 
 
@@ -120,19 +165,33 @@ def kept_config(session: Session, org: str, clinic_id: str,
         return _read_config(session, org, clinic_id, extra_resource_ids)
     if version is None:
         version = uow.config_version(org, lambda: config_version(session, org))
-    key = (org, clinic_id)
-    with _CONFIGS_LOCK:
-        kept = _CONFIGS.get(key)
-        if kept is not None and kept[0] == version and kept[1].holds(extra_resource_ids):
-            _CONFIGS.move_to_end(key)
-            return kept[1]
+    kept = _CONFIGS.get((org, clinic_id), version)
+    if kept is not None and kept.holds(extra_resource_ids):
+        return kept
     config = _read_config(session, org, clinic_id, extra_resource_ids)
-    with _CONFIGS_LOCK:
-        _CONFIGS[key] = (version, config)
-        _CONFIGS.move_to_end(key)
-        while len(_CONFIGS) > _CONFIGS_KEPT:
-            _CONFIGS.popitem(last=False)
+    _CONFIGS.put((org, clinic_id), version, config)
     return config
+
+
+def kept_setting(session: Session, kind: str, org: str, read: Callable[[], T]) -> T:
+    """``read()``, a per-organization setting read from tables the configuration counter
+    counts (``KEPT_SETTINGS_TABLES``, migration 0024), kept per ``kind`` and organization
+    while the counter stays the same: exact for the reason :func:`kept_config` gives
+    (the counter is read first; ``read`` must read the tables, not rows the session
+    already holds). Read, not kept, in a transaction that wrote configuration or such
+    settings, or holds unflushed rows of those tables. Callers share the value between
+    threads: they must not change it.
+    """
+    uow = unit_of(session)
+    if uow.config_written or any(
+            _is_setting(row) for row in (*session.new, *session.dirty, *session.deleted)):
+        return read()
+    version = uow.config_version(org, lambda: config_version(session, org))
+    found: T | None = _SETTINGS.get((kind, org), version)
+    if found is None:
+        found = read()
+        _SETTINGS.put((kind, org), version, found)
+    return found
 
 
 def kept_clinic_zone(session: Session, org: str, clinic_id: str) -> str | None:
@@ -144,10 +203,9 @@ def kept_clinic_zone(session: Session, org: str, clinic_id: str) -> str | None:
     version = uow.per_transaction().get(("config_version", org))
     if version is not None and not uow.config_written and not any(
             isinstance(row, db.CONFIGURATION_TABLES) for row in (*session.new, *session.dirty)):
-        with _CONFIGS_LOCK:
-            kept = _CONFIGS.get((org, clinic_id))
-        if kept is not None and kept[0] == version:
-            clinic = kept[1].clinic(clinic_id)
+        kept = _CONFIGS.get((org, clinic_id), version)
+        if kept is not None:
+            clinic = kept.clinic(clinic_id)
             if clinic is not None:
                 return clinic.time_zone
     row = session.get(db.Clinic, clinic_id)
