@@ -138,9 +138,10 @@ class OrgVersion(Base):
 
 class ConfigVersion(Base):
     """How many times the organization's configuration tables were written (clinics,
-    resources and their clinics, appointment types, weekly schedules, quotas): counted
-    by database triggers (migration 0004), read to keep a configuration between
-    requests. No row: no change since that migration (0)."""
+    resources and their clinics, appointment types, weekly schedules, quotas; since
+    migration 0024 also notification settings and calendar feeds, a feed's version
+    excepted): counted by database triggers (migration 0004), read to keep a
+    configuration between requests. No row: no change since that migration (0)."""
 
     __tablename__ = "config_versions"
     organization_id: Mapped[str] = mapped_column(String(36), primary_key=True)
