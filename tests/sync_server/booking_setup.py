@@ -7,6 +7,8 @@ needs a room; twenty patients; a receptionist; enrollment codes).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -14,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from scheduling.commands import Actor
@@ -70,6 +72,22 @@ def seed_booked(client: TestClient, db_session: Session, settings: Settings,
     reception = sign_in(client, OrgUser(clinic.org_id, clinic.org_slug, "", clinic.user_email))
     admin = tenants.user(clinic.org_id, clinic.org_slug, "administrator")
     return Booked(clinic, reception, sign_in(client, admin), admin)
+
+
+@contextmanager
+def statements(client: TestClient) -> Iterator[list[str]]:
+    """The statements sent while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @dataclass

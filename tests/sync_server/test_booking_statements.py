@@ -8,8 +8,6 @@ round trip to the booking path fails here (issue 11 item 6).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +22,7 @@ from sync_server.db.session import make_engine, make_session_factory
 from sync_server.services.calendar import clinic_zone, kept_config, rows
 from sync_server.services.calendar import state as state_module
 from tests.e2e.server_side import TZ
-from tests.sync_server.booking_setup import Booked, seed_booked, slot
+from tests.sync_server.booking_setup import Booked, seed_booked, slot, statements
 from tests.sync_server.conftest import Settings, Tenants
 
 API = "/api/v1"
@@ -36,22 +34,6 @@ CEILINGS = {"postgresql": (14, 11), "sqlite": (19, 13)}
 @pytest.fixture
 def booked(client: TestClient, db: Session, settings: Settings, tenants: Tenants) -> Booked:
     return seed_booked(client, db, settings, tenants)
-
-
-@contextmanager
-def statements(client: TestClient) -> Iterator[list[str]]:
-    """The statements sent while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = client.app.state.context.engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_a_booking_and_a_refusal_stay_within_their_statement_counts(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sync_server.db import models as db_models
@@ -31,7 +31,7 @@ from sync_server.notifications.policy import kept_policy
 from sync_server.notifications.service import settings_row
 from sync_server.services.unit_of_work import unit_of
 from tests.e2e.server_side import seed_clinic
-from tests.sync_server.booking_setup import Booked, seed_booked, slot
+from tests.sync_server.booking_setup import Booked, seed_booked, slot, statements
 from tests.sync_server.conftest import Settings, Tenants, make_settings
 from tests.sync_server.feeds_setup import create_feed
 
@@ -93,17 +93,8 @@ def test_a_second_booking_reads_neither_the_settings_nor_the_feeds(
     feed = create_feed(client, booked.admin, booked.clinic.provider_ids[0])["feed"]
     _book(client, booked, 0, 0)  # keeps them
     counter = _counter(db, booked.org_id)
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = client.app.state.context.engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements(client) as seen:
         second = _book(client, booked, 1, 1)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     read = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     for table in ("notification_settings", "calendar_feeds"):
         assert not any(f"FROM {table}" in s for s in read), table
