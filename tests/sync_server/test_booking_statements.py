@@ -30,7 +30,7 @@ from tests.sync_server.conftest import Settings, Tenants
 API = "/api/v1"
 
 #: The most statements a booking may run, per backend: (free slot, refusal).
-CEILINGS = {"postgresql": (16, 11), "sqlite": (21, 13)}
+CEILINGS = {"postgresql": (14, 11), "sqlite": (19, 13)}
 
 
 @pytest.fixture
