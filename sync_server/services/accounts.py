@@ -46,6 +46,7 @@ from sync_server.core.security import (
     verify_totp,
 )
 from sync_server.db.models import (
+    ConfigVersion,
     LoginLockout,
     RecoveryCode,
     RefreshToken,
@@ -64,6 +65,7 @@ from sync_server.services.errors import (
     PermissionDenied,
 )
 from sync_server.services.organizations import find_organization
+from sync_server.services.unit_of_work import unit_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,8 +438,9 @@ def unlock(session: Session, user: User, now: datetime, *, client_address: str |
 
 def _principal_statement() -> CompoundSelect[Any]:
     """(kind, a, b, c, flag) rows: ``user`` (email, organization, -, active), ``role``
-    (name, permission, department, department-scoped) and ``member`` (department), for
-    the bound ``user`` and ``org``."""
+    (name, permission, department, department-scoped), ``member`` (department) and
+    ``config`` (the organization's configuration counter, as text), for the bound
+    ``user`` and ``org``."""
     text_ = String()
     empty = cast(null(), text_)
     user_id, organization_id = bindparam("user", type_=text_), bindparam("org", type_=text_)
@@ -453,6 +456,9 @@ def _principal_statement() -> CompoundSelect[Any]:
         select(literal("member", text_), UserDepartment.department_id, empty, empty,
                cast(null(), Boolean()))
         .where(UserDepartment.user_id == user_id),
+        select(literal("config", text_), cast(ConfigVersion.version, text_), empty, empty,
+               cast(null(), Boolean()))
+        .where(ConfigVersion.organization_id == organization_id),
     )
 
 
@@ -479,9 +485,13 @@ def revoke_all_refresh_tokens(session: Session, user_id: str, now: datetime) -> 
 def load_principal(session: Session, user_id: str, organization_id: str) -> Principal | None:
     """The active user's roles and permissions, or None when the account is gone/disabled.
     One statement (every authenticated request runs it): the user, their roles'
-    permissions and their departments, as tagged rows of one ``UNION ALL``."""
+    permissions and their departments, as tagged rows of one ``UNION ALL``. The same
+    statement reads the organization's configuration counter for the transaction's unit
+    of work, so a booking that follows needs no statement of its own for it."""
     found = session.execute(_PRINCIPAL_ROWS,
                             {"user": user_id, "org": organization_id}).all()
+    counter = next((row.a for row in found if row.kind == "config"), None)
+    unit_of(session).config_version(organization_id, lambda: int(counter or 0))
     user = next((row for row in found if row.kind == "user"), None)
     if user is None or not user.flag or user.b != organization_id:
         return None

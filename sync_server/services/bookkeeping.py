@@ -184,10 +184,15 @@ def _accepted(uow: UnitOfWork, change: ChangeAccepted) -> None:
              for entity, record_id in change.deleted]
     params = _audit_params(audit_values(change))
     params.update(changes=json.dumps(rows), channel=NOTIFY_CHANNEL)
-    version = int(uow.session.execute(text(ACCEPTED_SQL), params).scalar_one())
+    version = int(uow.session.execute(_ACCEPTED_STATEMENT, params).scalar_one())
     org = change.organization_id
     uow.versions[org] = uow.bumped[org] = version
 
 
 def _audit_only(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    uow.session.execute(text(AUDIT_SQL), _audit_params(values)).scalar_one()
+    uow.session.execute(_AUDIT_STATEMENT, _audit_params(values)).scalar_one()
+
+
+# Built once: a ``text()`` parses its SQL for bind parameters each time it is made.
+_ACCEPTED_STATEMENT = text(ACCEPTED_SQL)
+_AUDIT_STATEMENT = text(AUDIT_SQL)

@@ -28,7 +28,7 @@ from tests.sync_server.conftest import Settings, Tenants
 API = "/api/v1"
 
 #: The most statements a booking may run, per backend: (free slot, refusal).
-CEILINGS = {"postgresql": (14, 11), "sqlite": (19, 13)}
+CEILINGS = {"postgresql": (11, 10), "sqlite": (16, 12)}
 
 
 @pytest.fixture
@@ -49,6 +49,8 @@ def test_a_booking_and_a_refusal_stay_within_their_statement_counts(
     with statements(client) as refused:
         assert book(1, 2) == 409  # the slot just taken
     most_free, most_refused = CEILINGS[backend]
+    # the configuration counter comes with the caller's principal (one statement)
+    assert not [s for s in free if "FROM config_versions" in s and "users" not in s], free
     assert len(free) <= most_free, free
     assert len(refused) <= most_refused, refused
 

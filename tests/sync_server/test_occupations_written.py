@@ -4,6 +4,8 @@ resource instead of failing the transaction (SQLite has no such guard)."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from scheduling import model
 from sync_server.db import models
-from sync_server.services.booking.occupancy import _occupy
+from sync_server.services.booking.occupancy import _insert_new, _occupy
 from tests.sync_server.test_database import T0, booking_scaffold, occupy, second_appointment
 
 KIND = model.AppointmentType(
@@ -70,4 +72,60 @@ def test_an_occupation_the_guard_refuses_is_named(db: Session) -> None:
     else:  # SQLite has no exclusion guard: its writers are serialized (the write lock
         # at BEGIN) and the rules judge under it
         assert _occupy(db, org_id, clash, KIND, overridden=False) is None
+    db.rollback()
+
+
+class _Kinds:
+    """The one method of a calendar state that the lone insert asks."""
+
+    def appointment_type(self, _type_id: str) -> model.AppointmentType:
+        return KIND
+
+
+def _new_record(db: Session, like: str, start: int, end: int) -> model.Appointment:
+    record = _record(db, like, start, end)
+    return dataclasses.replace(record, id=str(uuid.uuid4()))
+
+
+def _rows(db: Session, appointment_id: str) -> tuple[int, int]:
+    appointments = db.scalars(
+        select(models.Appointment.id).where(models.Appointment.id == appointment_id)).all()
+    held = db.scalars(select(models.AppointmentResource.id).where(
+        models.AppointmentResource.appointment_id == appointment_id)).all()
+    return len(appointments), len(held)
+
+
+def test_a_lone_new_appointment_is_inserted_with_its_row_and_occupation(db: Session) -> None:
+    """A REST booking's one new appointment: its row (every value of the record) and its
+    occupation, written with Core and no savepoint."""
+    org_id, _provider, appointment_id = booking_scaffold(db)
+    record = _new_record(db, appointment_id, 60, 90)
+    now = T0 - timedelta(days=1)
+    assert _insert_new(db, org_id, record, _Kinds(), now, overridden=True) is None  # type: ignore[arg-type]
+    row = db.scalars(select(models.Appointment).where(models.Appointment.id == record.id)).one()
+    assert (row.start_at, row.end_at, row.block_start, row.block_end, row.overridden,
+            row.created_at, row.patient_id, row.status) == (
+        record.start, record.end, record.start - KIND.buffer_before,
+        record.end + KIND.buffer_after, True, now, record.patient_id, record.status.value)
+    assert _rows(db, record.id) == (1, 1)
+    db.rollback()
+
+
+def test_a_lone_new_appointment_the_guard_refuses_leaves_no_row(db: Session) -> None:
+    """On PostgreSQL, when the guard refuses the occupation, the new row is deleted again
+    (its occupations cascade) and the transaction goes on; without the delete the row
+    would stay, booked with no occupation."""
+    org_id, provider_id, appointment_id = booking_scaffold(db)
+    occupy(db, org_id, provider_id, appointment_id, 0, 30)
+    clash = _new_record(db, appointment_id, 15, 45)
+    refused = _insert_new(db, org_id, clash, _Kinds(), T0, overridden=False)  # type: ignore[arg-type]
+    if db.get_bind().dialect.name == "postgresql":
+        assert refused == (provider_id, clash)
+        assert _rows(db, clash.id) == (0, 0)
+    else:  # no exclusion guard on SQLite: its writers are serialized, the rules judge
+        assert refused is None
+        assert _rows(db, clash.id) == (1, 1)
+    later = _new_record(db, appointment_id, 120, 150)
+    assert _insert_new(db, org_id, later, _Kinds(), T0, overridden=False) is None  # type: ignore[arg-type]
+    assert _rows(db, later.id) == (1, 1)
     db.rollback()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -29,8 +29,9 @@ from sync_server.services.booking.outcomes import (
     placement_of,
 )
 from sync_server.services.calendar import write_appointment
+from sync_server.services.calendar.rows import appointment_values
 from sync_server.services.events import Placement, SeriesChanged, appointment_event
-from sync_server.services.unit_of_work import unit_of
+from sync_server.services.unit_of_work import UnitOfWork, unit_of
 
 _BUSY = {
     model.ResourceKind.PROVIDER: R.PROVIDER_BUSY,
@@ -69,33 +70,12 @@ def _store(
     rows: dict[str, db.Appointment] = {}  # held: the session keeps flushed rows weakly
     before: dict[str, Placement] = {}
     blocked: tuple[str, model.Appointment] | None = None
-    with uow.savepoint() as savepoint:
-        for appointment in appointments:
-            kind = state.appointment_type(appointment.appointment_type_id)
-            current = None if appointment.id in new else db.get_in_org(
-                session, db.Appointment, appointment.organization_id, appointment.id)
-            if current is not None:
-                before[appointment.id] = placement_of(current)
-            flag = bool(overridden) or (keep_overridden and current is not None
-                                        and current.overridden)
-            rows[appointment.id] = write_appointment(session, appointment, kind, now,
-                                                     overridden=flag, new=appointment.id in new)
-        session.flush()
-        # Every old occupation goes before any new one is taken: appointments changed
-        # together (a visit, a series) may move into each other's old places.
-        for appointment in appointments:
-            if appointment.id not in new:
-                _vacate(session, appointment.organization_id, appointment.id)
-        if len(new) < len(appointments):
-            session.flush()
-        for appointment in appointments:
-            kind = state.appointment_type(appointment.appointment_type_id)
-            resource_id = _occupy(session, org, appointment, kind,
-                                  overridden=rows[appointment.id].overridden)
-            if resource_id is not None:
-                blocked = resource_id, appointment
-                savepoint.rollback()
-                break
+    if _lone_new(uow, appointments, new, partial):
+        blocked = _insert_new(session, org, appointments[0], state, now,
+                              overridden=bool(overridden))
+    else:
+        blocked = _write_rows(session, org, appointments, state, now, rows, before,
+                              overridden=overridden, keep_overridden=keep_overridden, new=new)
     if blocked is not None:
         resource_id, appointment = blocked
         return _refuse(session, caller, _guard_refusal(session, state, resource_id, appointment),
@@ -120,6 +100,70 @@ def _store(
     clinic = state.clinics.get(appointments[0].clinic_id) if appointments else None
     return BookingResult(None, (*others, *appointments), notices, overridden, version,
                          occurrences, clinic, _names(state))
+
+
+def _lone_new(uow: UnitOfWork, appointments: list[model.Appointment], new: frozenset[str],
+              partial: list[OccurrenceResult] | None) -> bool:
+    """Whether this is one new appointment written outside a sync push (a REST booking):
+    it then needs no savepoint, since a failed insert fails the whole request, and a
+    refusal of the guard is undone by deleting the row (its occupations cascade)."""
+    return (len(appointments) == 1 and appointments[0].id in new and not uow.batch
+            and uow.run is None and not partial)
+
+
+def _insert_new(session: Session, org: str, appointment: model.Appointment,
+                state: CalendarState, now: datetime, *, overridden: bool,
+                ) -> tuple[str, model.Appointment] | None:
+    """Insert one new appointment's row and occupations with Core (no ORM unit of work
+    for one row); on a refusal of the guard, delete the row again."""
+    kind = state.appointment_type(appointment.appointment_type_id)
+    session.execute(_INSERT_APPOINTMENT, {
+        "id": appointment.id, "organization_id": appointment.organization_id,
+        "created_at": now, **appointment_values(appointment, kind, now, overridden=overridden)})
+    resource_id = _occupy(session, org, appointment, kind, overridden=overridden)
+    if resource_id is None:
+        return None
+    session.execute(_DELETE_APPOINTMENT, {"org": appointment.organization_id,
+                                          "id": appointment.id})
+    return resource_id, appointment
+
+
+def _write_rows(
+    session: Session, org: str, appointments: list[model.Appointment], state: CalendarState,
+    now: datetime, rows: dict[str, db.Appointment], before: dict[str, Placement], *,
+    overridden: tuple[R, ...], keep_overridden: bool, new: frozenset[str],
+) -> tuple[str, model.Appointment] | None:
+    """Write the appointments' rows and occupations in a savepoint (through the ORM: old
+    rows are updated, old occupations vacated); a refusal of the guard rolls it back and
+    names the resource and appointment refused."""
+    uow = unit_of(session)
+    with uow.savepoint() as savepoint:
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            current = None if appointment.id in new else db.get_in_org(
+                session, db.Appointment, appointment.organization_id, appointment.id)
+            if current is not None:
+                before[appointment.id] = placement_of(current)
+            flag = bool(overridden) or (keep_overridden and current is not None
+                                        and current.overridden)
+            rows[appointment.id] = write_appointment(session, appointment, kind, now,
+                                                     overridden=flag, new=appointment.id in new)
+        session.flush()
+        # Every old occupation goes before any new one is taken: appointments changed
+        # together (a visit, a series) may move into each other's old places.
+        for appointment in appointments:
+            if appointment.id not in new:
+                _vacate(session, appointment.organization_id, appointment.id)
+        if len(new) < len(appointments):
+            session.flush()
+        for appointment in appointments:
+            kind = state.appointment_type(appointment.appointment_type_id)
+            resource_id = _occupy(session, org, appointment, kind,
+                                  overridden=rows[appointment.id].overridden)
+            if resource_id is not None:
+                savepoint.rollback()
+                return resource_id, appointment
+    return None
 
 
 def _vacate(session: Session, org: str, appointment_id: str) -> None:
@@ -178,6 +222,10 @@ _OCCUPATIONS = cast(Table, db.AppointmentResource.__table__)
 _OCCUPY = insert(_OCCUPATIONS)
 _OCCUPY_UNLESS_EXCLUDED = (pg_insert(_OCCUPATIONS).on_conflict_do_nothing()
                            .returning(_OCCUPATIONS.c.id))
+_APPOINTMENTS = cast(Table, db.Appointment.__table__)
+_INSERT_APPOINTMENT = insert(_APPOINTMENTS)
+_DELETE_APPOINTMENT = delete(_APPOINTMENTS).where(
+    _APPOINTMENTS.c.organization_id == bindparam("org"), _APPOINTMENTS.c.id == bindparam("id"))
 
 
 def _slot_held(
