@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from desktop.ui.text import _, language_notifier
+from desktop.ui.text import _, language_notifier, one_full_stop
 from desktop.ui.theme import LINK, text_style
 
 #: How long the notice stays.
@@ -54,7 +54,7 @@ class ChangeNotice(QWidget):
     def show_change(self, text: str, appointment_id: str | None, *, undoable: bool = True) -> None:
         """Say ``text`` with View (when there is an appointment) and Undo buttons."""
         self.appointment_id = appointment_id
-        self.text.setText(text)
+        self.text.setText(one_full_stop(text))
         self.view_button.setVisible(appointment_id is not None)
         self.undo_button.setVisible(undoable)
         self.show()

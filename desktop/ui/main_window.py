@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QScrollArea,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -59,6 +61,7 @@ from desktop.ui.conflict_inbox import ConflictInbox
 from desktop.ui.day_sheet import day_sheet_pdf, print_day_sheet
 from desktop.ui.details_panel import DetailsPanel
 from desktop.ui.edit_dialog import EditDialog
+from desktop.ui.eliding_label import ElidingLabel
 from desktop.ui.lock_overlay import LockOverlay
 from desktop.ui.notifications_menu import NotificationsMenu
 from desktop.ui.patient_panel import PatientPanel
@@ -76,6 +79,7 @@ from desktop.ui.text import (
     format_when,
     language_notifier,
     ngettext,
+    one_full_stop,
     set_language,
 )
 from desktop.ui.theme import ERROR, text_style
@@ -159,6 +163,10 @@ class MainWindow(QMainWindow):
         self.lock_overlay = LockOverlay(self, ctx.sessions)
         self._connect()
         self.resize(1280, 800)
+        # The appointment's details above need the height more than the exceptions
+        # below (an empty list says so in a line).
+        self.resizeDocks([self.details_dock, self.notifications.dock], [480, 230],
+                         Qt.Orientation.Vertical)
         self._restore_settings()
         self.retranslate()
         self.refresh()
@@ -243,10 +251,22 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.search_field)
         self.addToolBar(self.toolbar)
 
-    def _dock(self, name: str, content: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, name: str, content: QWidget, area: Qt.DockWidgetArea, *,
+              scrolled: bool = False) -> QDockWidget:
+        """A dock of ``content``; ``scrolled``: in a scroll area, for a panel taller than a
+        1280×800 screen leaves it (the details of a video visit with its documents): without
+        it the window's least height grew past the screen and cut off its bottom."""
         dock = QDockWidget(self)
         dock.setObjectName(name)
-        dock.setWidget(content)
+        if scrolled:
+            scroller = QScrollArea()
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroller.setWidget(content)
+            dock.setWidget(scroller)
+        else:
+            dock.setWidget(content)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
@@ -266,14 +286,15 @@ class MainWindow(QMainWindow):
         self.calendar_dock = self._dock("calendar-dock", self.mini_calendar, left)
         self.waitlist_dock = self._dock("waitlist-dock", self.waitlist_panel, left)
         self.details_dock = self._dock("details-dock", self.details_panel,
-                                       Qt.DockWidgetArea.RightDockWidgetArea)
+                                       Qt.DockWidgetArea.RightDockWidgetArea, scrolled=True)
         self.resizeDocks([self.calendar_dock, self.details_dock], [280, 300],
                          Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
         self.change_notice = ChangeNotice(self)
         self.statusBar().addWidget(self.change_notice)
-        self.sync_label = QLabel()
+        # The sync state gives way to the change's notice when the bar is short of room.
+        self.sync_label = ElidingLabel()
         self.conflicts_button = QToolButton()
         self.conflicts_button.setAutoRaise(True)
         # Whose departments the agenda shows (issue 19 item 4).
@@ -505,7 +526,7 @@ class MainWindow(QMainWindow):
             return
         # A newer message replaces the last change's notice (they would overlap).
         self.change_notice.dismiss()
-        self.statusBar().showMessage(text, 15_000)
+        self.statusBar().showMessage(one_full_stop(text), 15_000)
 
     def announce(self, text: str, appointment_id: str, *, undoable: bool = True) -> None:
         """Say a change with View · Undo (replacing any message in the status bar)."""
@@ -669,7 +690,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.legend_dock.toggleViewAction())
         self.patient_panel = PatientPanel(self._ctx)
         self.patient_dock = self._dock("patient-dock", self.patient_panel,
-                                       Qt.DockWidgetArea.RightDockWidgetArea)
+                                       Qt.DockWidgetArea.RightDockWidgetArea, scrolled=True)
         self.tabifyDockWidget(self.details_dock, self.patient_dock)
         self.details_dock.raise_()
         self.view_menu.addAction(self.patient_dock.toggleViewAction())

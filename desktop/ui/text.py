@@ -154,6 +154,12 @@ def format_ratio(value: float | None, clinic_locale: str) -> str:
     return str(format_percent(value, locale=display_locale(clinic_locale)))
 
 
+def one_full_stop(text: str) -> str:
+    """``text`` with one full stop at its end where a sentence ends in an abbreviation's
+    (Spanish times end in "a.m." / "p.m.": "…, 10:30 a.m.." reads as a typo)."""
+    return text[:-1] if text.endswith("..") and not text.endswith("...") else text
+
+
 def render_message(
     message_id: str,
     params: Mapping[str, object],
@@ -184,6 +190,7 @@ __all__ = [
     "format_when",
     "language_notifier",
     "ngettext",
+    "one_full_stop",
     "render_message",
     "set_language",
     "time_edit_format",

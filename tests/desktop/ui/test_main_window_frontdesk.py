@@ -19,7 +19,7 @@ from desktop.services.context import DeskContext
 from desktop.store.models import BlockoutRow, ClinicRow, WaitlistEntryRow
 from desktop.ui.booking_dialog import BookingDialog
 from desktop.ui.main_window import MainWindow
-from desktop.ui.text import set_language
+from desktop.ui.text import one_full_stop, set_language
 from tests.desktop.services.conftest import (
     ANA,
     BEN,
@@ -258,3 +258,51 @@ def test_every_change_in_the_agenda_is_announced_with_view_and_undo(
     assert row(ctx, ana).start.replace(tzinfo=UTC) == TEN + timedelta(hours=2)
     assert not notice.isVisible()
     assert window.statusBar().currentMessage() == "Undone: cancellation."  # plain message
+
+
+def test_when_the_bar_is_short_of_room_the_notice_keeps_its_date_and_the_sync_state_gives_way(
+    qtbot: QtBot, window: MainWindow, ctx: DeskContext
+) -> None:
+    """The notice's end is the booking's date; a long sync state used to cut it off at
+    1280 pixels in Spanish (the demo's longer names; here a narrower window makes the
+    same squeeze). Now the sync state shortens, with its whole text as tooltip."""
+    set_language("es")
+    window.resize(1000, 800)
+    dialog = window.new_appointment(patients.get(ctx, BEN))
+    dialog.set_start(TUESDAY_9 + timedelta(days=1))
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(DR_LOPEZ))
+    dialog.submit()
+    whole = "Conectado · 15 cambios pendientes de enviar · última sincronización 10:20 a.m."
+    window.sync_label.setText(whole)
+    bar = window.statusBar()
+    bar.layout().activate()
+    label = window.change_notice.text
+    assert window.change_notice.isVisible() and label.text().startswith("Reservada")
+    assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())  # not cut
+    assert window.change_notice.geometry().right() < window.sync_label.geometry().left()
+    assert window.sync_label.text() == whole and window.sync_label.is_elided()
+    assert window.sync_label.toolTip() == whole
+
+    window.change_notice.dismiss()
+    window.resize(1600, 1000)
+    bar.layout().activate()
+    assert not window.sync_label.is_elided() and window.sync_label.toolTip() == ""
+
+
+def test_a_sentence_ending_in_an_abbreviation_keeps_one_full_stop() -> None:
+    assert one_full_stop("Reservada: Ana, lun, 7 de dic, 10:30 a.m..") == \
+        "Reservada: Ana, lun, 7 de dic, 10:30 a.m."
+    assert one_full_stop("Booked Ana, Mon 10:30 AM.") == "Booked Ana, Mon 10:30 AM."
+    assert one_full_stop("Syncing...") == "Syncing..."
+
+
+def test_however_tall_the_details_and_patient_panels_get_the_window_fits_1280_by_800(
+    window: MainWindow,
+) -> None:
+    """A video visit's details (with its documents) once made the window's least height
+    895 pixels, so a 1280×800 screen cut off the status bar: the panels scroll now."""
+    window.details_panel.setMinimumHeight(1500)
+    window.patient_panel.setMinimumHeight(1500)
+    window.resize(1280, 800)
+    assert window.minimumSizeHint().height() <= 800
+    assert window.height() == 800
