@@ -59,7 +59,7 @@ def enroll(command: list[str], desk: Path, server: DemoServer, language: str = "
            ) -> dict[str, object]:
     code, report, stdout = self_test(command, desk, "--server", server.url,
                                      "--code", server.enrollment_code(), language=language)
-    assert code == 0, report
+    assert code == 0, json.dumps(report)  # whole (pytest cuts a dict short)
     assert "AGENDA READY" in stdout
     return report
 
@@ -110,7 +110,7 @@ def test_without_its_key_the_desk_opens_with_the_recovery_passphrase_and_restore
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before
 
     code, report, _out = self_test(command, tmp_path, language="es")
-    assert code == 0, report
+    assert code == 0, json.dumps(report)  # whole (pytest cuts a dict short)
     assert report["unlocked_with"] == "recovery passphrase"
     assert "almacén de claves" in str(report["recovery_problem"]).lower()
     assert int(report["appointments_shown"]) > 0  # type: ignore[call-overload]
@@ -172,6 +172,6 @@ def test_when_the_key_store_lost_everything_the_desk_unlocks_then_asks_to_connec
 
     code, report, _out = self_test(command, tmp_path, "--server", demo_server.url,
                                    "--code", demo_server.enrollment_code())
-    assert code == 0, report
+    assert code == 0, json.dumps(report)  # whole (pytest cuts a dict short)
     assert report["unlocked_with"] == "key store"  # the unlock wrote the key back
     assert int(report["appointments_shown"]) > 0  # type: ignore[call-overload]
