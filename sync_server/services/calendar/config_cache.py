@@ -40,6 +40,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
 
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """What an organization's administrators configure, as one clinic's state needs it."""
