@@ -75,6 +75,8 @@ def run_tests(python: Path, args: list[str]) -> int:
     if env.get("CI"):
         # In CI a missing PostgreSQL, Qt platform plugin or browser fails the run.
         env["CLINICDESK_REQUIRE_ALL"] = "1"
+        if not any(arg.startswith("--durations") for arg in args):
+            args = [*args, "--durations=30"]  # the suite's time budget: name what spends it
     code = subprocess.run(
         [str(python), "-m", "pytest", *parallel_options(args), *args], cwd=ROOT, env=env,
         check=False
