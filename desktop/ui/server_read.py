@@ -22,7 +22,9 @@ def read_in_thread(read: Callable[[], Any], arrived: SignalInstance, name: str) 
             found = read()
         except Exception as failure:  # noqa: BLE001 - said on the panel, never raised
             error = failure
-        with contextlib.suppress(RuntimeError):  # the panel is gone (the desk closed)
+        # The panel may be gone (the desk or the dock closed while the read ran): PySide then
+        # raises RuntimeError, or TypeError from a signal that has lost its signature.
+        with contextlib.suppress(RuntimeError, TypeError):
             arrived.emit(found, error)
 
     threading.Thread(target=run, name=name, daemon=True).start()
