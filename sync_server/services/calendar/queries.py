@@ -135,6 +135,31 @@ OCCUPYING = select(db.AppointmentResource.appointment_id).where(
     db.AppointmentResource.block_end > _p("since"),
 )
 OCCUPYING_APPOINTMENTS = _leg(*IN_WINDOW, db.Appointment.id.in_(_many("appointments")))
+# PostgreSQL: the same two statements with each appointment's row version: its ``xmin``
+# (the transaction that wrote this version of the row) and ``ctid`` (where the version
+# lies: two writes of one row in one transaction share the ``xmin``, never the ``ctid``).
+# Any write changes them, whichever code makes it, so the records kept between requests
+# (``kept_rows``) are mapped once per version. The occupying ids read it by primary key,
+# one row at a time (a scalar subquery: no join plan left to statistics).
+_ROW_VERSION: Any = literal_column("appointments.xmin::text || '/' || appointments.ctid::text")
+OCCUPYING_VERSIONS = select(
+    db.AppointmentResource.appointment_id,
+    select(_ROW_VERSION).where(db.Appointment.id == db.AppointmentResource.appointment_id)
+    .scalar_subquery(),
+).where(*OCCUPYING.whereclause.clauses)  # type: ignore[union-attr]
+
+
+def _versioned_leg(*where: Any) -> Any:
+    return select(*APPOINTMENT_COLUMNS, _ROW_VERSION.label("row_version")).where(
+        db.Appointment.organization_id == _p("org"), *where)
+
+
+APPOINTMENTS_OF_RESOURCES_VERSIONED = union_all(
+    _versioned_leg(db.Appointment.id.in_(_many("occupying"))),
+    _versioned_leg(*IN_WINDOW, db.Appointment.patient_id.in_(_many("patients"))),
+    _versioned_leg(db.Appointment.id.in_(_many("appointments"))),
+    _versioned_leg(db.Appointment.series_id.in_(_many("series"))),
+)
 #: The longest buffered block of the organization's appointments (any status: a bound,
 #: not an answer), read from the expression index ``ix_appointments_org_block_length``
 #: (migration 0003; the expression differs by backend and must match it exactly).

@@ -29,16 +29,19 @@ from sync_server.services.calendar.config_cache import (
     kept_clinic_zone,
     kept_config,
 )
+from sync_server.services.calendar.kept_rows import KEPT_APPOINTMENTS
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
     APPOINTMENTS_BOUNDED_HERE,
     APPOINTMENTS_OF_RESOURCES,
+    APPOINTMENTS_OF_RESOURCES_VERSIONED,
     CONFIG_VERSION_AND_LONGEST,
     DATED,
     LONGEST_BLOCK,
     LONGEST_BLOCK_MARGIN,
     OCCUPYING,
     OCCUPYING_APPOINTMENTS,
+    OCCUPYING_VERSIONS,
     PATIENTS,
 )
 from sync_server.services.calendar.rows import (
@@ -294,16 +297,32 @@ def _appointments_of_resources(
     if longest_block is None:
         longest_block = read_longest_block(session, org)
     window = {"org": org, "since": since, "until": until, "lowest": since - longest_block}
-    occupying = session.scalars(OCCUPYING, {**window, "ids": sorted(scope.resource_ids)}).all()
-    rows = session.execute(APPOINTMENTS_OF_RESOURCES, {
-        **window, "occupying": sorted(set(occupying).difference(known)),
-        "patients": sorted(scope.patient_ids),
-        "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
-    }).all()
     found: dict[str, model.Appointment] = {}
+    versioned = session.get_bind().dialect.name == "postgresql"
+    if versioned:  # the rows' versions first: a row kept at its version is not read again
+        occupying: set[str] = set()
+        for appointment_id, version in session.execute(
+                OCCUPYING_VERSIONS, {**window, "ids": sorted(scope.resource_ids)}):
+            if appointment_id in known or appointment_id in found:
+                continue
+            kept = KEPT_APPOINTMENTS.get(org, appointment_id, version)
+            if kept is None:
+                occupying.add(appointment_id)
+            else:
+                found[appointment_id] = kept
+    else:
+        occupying = set(session.scalars(
+            OCCUPYING, {**window, "ids": sorted(scope.resource_ids)}).all()).difference(known)
+    rows = session.execute(
+        APPOINTMENTS_OF_RESOURCES_VERSIONED if versioned else APPOINTMENTS_OF_RESOURCES, {
+            **window, "occupying": sorted(occupying), "patients": sorted(scope.patient_ids),
+            "appointments": sorted(scope.appointment_ids), "series": sorted(scope.series_ids),
+        }).all()
     for row in rows:
         if row.id not in found and row.id not in known:
-            found[row.id] = appointment_record(row)
+            found[row.id] = record = appointment_record(row)
+            if versioned:
+                KEPT_APPOINTMENTS.put(row.row_version, record)
     return list(found.values())
 
 
