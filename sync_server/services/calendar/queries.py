@@ -139,7 +139,7 @@ OCCUPYING_APPOINTMENTS = _leg(*IN_WINDOW, db.Appointment.id.in_(_many("appointme
 # (the transaction that wrote this version of the row) and ``ctid`` (where the version
 # lies: two writes of one row in one transaction share the ``xmin``, never the ``ctid``).
 # Any write changes them, whichever code makes it, so the records kept between requests
-# (``kept_rows``) are mapped once per version. The occupying ids read it by primary key,
+# (``kept_appointments``) are mapped once per version. The occupying ids read it by primary key,
 # one row at a time (a scalar subquery: no join plan left to statistics).
 _ROW_VERSION: Any = literal_column("appointments.xmin::text || '/' || appointments.ctid::text")
 OCCUPYING_VERSIONS = select(

@@ -29,7 +29,7 @@ from sync_server.services.calendar.config_cache import (
     kept_clinic_zone,
     kept_config,
 )
-from sync_server.services.calendar.kept_rows import KEPT_APPOINTMENTS
+from sync_server.services.calendar.kept_appointments import KEPT_APPOINTMENTS
 from sync_server.services.calendar.queries import (
     APPOINTMENTS,
     APPOINTMENTS_BOUNDED_HERE,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from scheduling import model
 from sync_server.db import models
 from sync_server.services.calendar import Scope, add_appointments, load_state
-from sync_server.services.calendar.kept_rows import KEPT_APPOINTMENTS, KeptAppointments
+from sync_server.services.calendar.kept_appointments import KEPT_APPOINTMENTS, KeptAppointments
 from tests.e2e.server_side import Clinic
 from tests.sync_server.booking_setup import local
 from tests.sync_server.test_free_view import FIRST, calendar  # noqa: F401 (fixture)
