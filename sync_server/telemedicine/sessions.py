@@ -148,10 +148,10 @@ def statistics(session: Session, organization_id: str, since: datetime, until: d
     ids = [appointment_id for appointment_id, _provider in visits]
     came: set[tuple[str, str]] = set()
     for first in range(0, len(ids), 500):
-        came.update(session.execute(select(SessionEvent.appointment_id, SessionEvent.role)
-                                    .distinct().where(
-            SessionEvent.appointment_id.in_(ids[first:first + 500]),
-            SessionEvent.action == "join")).tuples())
+        came.update((appointment_id, role) for appointment_id, role in session.execute(
+            select(SessionEvent.appointment_id, SessionEvent.role).distinct().where(
+                SessionEvent.appointment_id.in_(ids[first:first + 500]),
+                SessionEvent.action == "join")))
     providers: dict[str, dict[str, int]] = {}
     for appointment_id, provider_id in visits:
         counts = providers.setdefault(provider_id, {"visits": 0, "provider_no_join": 0,
