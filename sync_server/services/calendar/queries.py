@@ -126,7 +126,7 @@ APPOINTMENTS_OF_RESOURCES = union_all(
     _leg(db.Appointment.id.in_(_many("appointments"))),
     _leg(db.Appointment.series_id.in_(_many("series"))),
 )
-OCCUPYING = select(db.AppointmentResource.appointment_id).where(
+_OCCUPYING_WINDOW = (
     db.AppointmentResource.organization_id == _p("org"),
     db.AppointmentResource.active.is_(True),
     db.AppointmentResource.resource_id.in_(_many("ids")),
@@ -134,6 +134,7 @@ OCCUPYING = select(db.AppointmentResource.appointment_id).where(
     db.AppointmentResource.block_start >= _p("lowest"),
     db.AppointmentResource.block_end > _p("since"),
 )
+OCCUPYING = select(db.AppointmentResource.appointment_id).where(*_OCCUPYING_WINDOW)
 OCCUPYING_APPOINTMENTS = _leg(*IN_WINDOW, db.Appointment.id.in_(_many("appointments")))
 # PostgreSQL: the same two statements with each appointment's row version: its ``xmin``
 # (the transaction that wrote this version of the row) and ``ctid`` (where the version
@@ -146,7 +147,7 @@ OCCUPYING_VERSIONS = select(
     db.AppointmentResource.appointment_id,
     select(_ROW_VERSION).where(db.Appointment.id == db.AppointmentResource.appointment_id)
     .scalar_subquery(),
-).where(*OCCUPYING.whereclause.clauses)  # type: ignore[union-attr]
+).where(*_OCCUPYING_WINDOW)
 
 
 def _versioned_leg(*where: Any) -> Any:
