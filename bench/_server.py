@@ -4,15 +4,16 @@
   (``CLINICDESK_BENCH_PG_URL``, default the local server; dropped afterwards) or an
   SQLite file in a temporary directory.
 * :class:`ServerProcess` runs uvicorn in its own process (so the benchmark's clients
-  never share the server's interpreter) on a loopback socket bound here, with
-  ``workers`` processes; the socket is listening before the process starts, so
-  clients can connect at once (connections wait in the backlog).
+  never share the server's interpreter) on a loopback socket bound here; ``workers``
+  instances, each its own process on its own port, as behind a load balancer; each
+  socket is listening before its process starts, so clients can connect at once
+  (connections wait in the backlog).
 * :func:`seeded_clinic` writes the end-to-end suite's clinic (providers working
   Mon-Fri 09:00-17:00, rooms, a 30-minute check-up, patients, a receptionist,
   enrollment codes).
 
-Run as ``python -m bench._server FD WORKERS`` it is the server process itself
-(settings from ``CLINICDESK_*`` variables).
+Run as ``python -m bench._server FD 1`` it is one server instance itself (settings
+from ``CLINICDESK_*`` variables).
 """
 
 from __future__ import annotations
@@ -127,19 +128,20 @@ def seeded_clinic(url: str, work: Path, **sizes: int) -> Any:
 
 
 class ServerProcess:
-    """A real uvicorn sync server in a child process; a context manager."""
+    """A real uvicorn sync server in child processes; a context manager.
+
+    ``workers`` > 1 runs that many instances, each its own process on its own loopback
+    port (:attr:`ports`), as docs/admin.md deploys several instances behind a load
+    balancer; a benchmark spreads its clients over them (:meth:`port_for`), as the
+    balancer's round robin does. (uvicorn's own ``--workers`` share one listening
+    socket, and a burst of keep-alive connections goes to whichever worker wakes
+    first: 16 connections opened at once all went to one of two workers, measured.)"""
 
     def __init__(self, url: str, work: Path, *, workers: int = 1, backlog: int = 4096,
                  env: dict[str, str] | None = None) -> None:
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # uvicorn takes an inherited fd for a Unix socket and never sets TCP_NODELAY on
-        # what it accepts; set it on the listener (accepted sockets inherit it on Linux)
-        # or every small response waits ~40 ms for the client's delayed ACK (Nagle).
-        self.listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(backlog)
-        self.port = int(self.listener.getsockname()[1])
+        self.listeners = [_listener(backlog) for _ in range(max(1, workers))]
+        self.ports = [int(listener.getsockname()[1]) for listener in self.listeners]
+        self.port = self.ports[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.env = os.environ | {
@@ -149,31 +151,43 @@ class ServerProcess:
             "CLINICDESK_MAX_BODY_BYTES": str(8 * 1024 * 1024), "CLINICDESK_LOG_LEVEL": "WARNING",
             **(env or {}),
         }
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The first instance's process."""
+        return self.processes[0] if self.processes else None
+
+    def port_for(self, client: int) -> int:
+        """The port of the instance that the ``client``-th client talks to (round robin)."""
+        return self.ports[client % len(self.ports)]
 
     def __enter__(self) -> ServerProcess:
-        fd = self.listener.fileno()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench._server", str(fd), str(self.workers)],
-            cwd=ROOT, env=self.env, pass_fds=(fd,))
-        self.listener.close()
+        for listener in self.listeners:
+            fd = listener.fileno()
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "bench._server", str(fd), "1"],
+                cwd=ROOT, env=self.env, pass_fds=(fd,)))
+            listener.close()
         try:
-            self.wait_healthy()
+            for port in self.ports:
+                self.wait_healthy(port)
         except BaseException:
             self.__exit__()  # no server left behind
             raise
         return self
 
-    def wait_healthy(self, timeout: float = 120.0) -> None:
+    def wait_healthy(self, port: int, timeout: float = 120.0) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout
         while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}")
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the server exited with {process.returncode}")
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=5).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health",
+                             timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -182,15 +196,15 @@ class ServerProcess:
             time.sleep(0.1)
 
     def pids(self) -> list[int]:
-        """The server process and its worker processes."""
-        assert self.process is not None
-        found = [self.process.pid]
+        """The server's processes and their children."""
+        found = [process.pid for process in self.processes]
+        parents = set(found)
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 with contextlib.suppress(OSError, IndexError, ValueError):
                     # the field after "(name)": state, then the parent's pid
                     fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    if int(fields[1]) == self.process.pid:
+                    if int(fields[1]) in parents:
                         found.append(int(entry.name))
         return found
 
@@ -205,14 +219,27 @@ class ServerProcess:
         return total
 
     def __exit__(self, *_exc: object) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def _listener(backlog: int) -> socket.socket:
+    """A listening loopback socket on a free port, for an instance to inherit."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # uvicorn takes an inherited fd for a Unix socket and never sets TCP_NODELAY on
+    # what it accepts; set it on the listener (accepted sockets inherit it on Linux)
+    # or every small response waits ~40 ms for the client's delayed ACK (Nagle).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(backlog)
+    return listener
 
 
 def login(base_url: str, clinic: Any) -> dict[str, str]:
@@ -283,11 +310,7 @@ def main() -> None:
     raise_open_files(1 << 20)
     if os.environ.get("CLINICDESK_BENCH_GC_LOG"):
         log_slow_collections(float(os.environ["CLINICDESK_BENCH_GC_LOG"]))
-    fd, workers = int(sys.argv[1]), int(sys.argv[2])
-    if workers > 1:
-        uvicorn.run("bench._server:app", factory=True, fd=fd, workers=workers,
-                    log_level="warning", log_config=None, timeout_graceful_shutdown=2)
-        return
+    fd = int(sys.argv[1])  # one instance per process (ServerProcess runs several)
     config = uvicorn.Config(app(), fd=fd, log_level="warning", log_config=None,
                             timeout_graceful_shutdown=2, backlog=4096)
     EventAwareServer(config, freeze_startup_heap=True).run()  # as clinicdesk-server serve

@@ -1,6 +1,7 @@
 """Booking transactions per second through the real API, next to the same transaction in pgbench.
 
-A real uvicorn sync server (its own process, ``--workers`` processes) over a fresh
+A real uvicorn sync server (``--workers`` instances, each its own process on its own
+loopback port, the clients spread over them round robin as a load balancer would) over a fresh
 PostgreSQL database with the end-to-end suite's clinic (``--providers`` providers
 and as many rooms, a 30-minute check-up that needs a room, 200 patients).
 ``--clients`` concurrent clients, each on one keep-alive connection, book for
@@ -51,6 +52,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,8 @@ def slot_pool(clinic: Any, slots: int) -> list[tuple[str, str]]:
 FREE_WEEKS = 104
 #: A slot's (provider, start, patient or None: a random patient per request).
 Slot = tuple[str, str, str | None]
+#: The port the ``i``-th client talks to (:meth:`ServerProcess.port_for`).
+Ports = Callable[[int], int]
 
 
 def free_slot(clinic: Any, index: int) -> Slot:
@@ -180,20 +184,21 @@ async def api_client(port: int, headers: dict[str, str], clinic: Any, pool: Pool
         await connection.close()
 
 
-async def run_api(port: int, headers: dict[str, str], clinic: Any, pool: Pool, clients: int,
-                  seconds: float, processes: Processes) -> ApiRun:
+async def run_api(ports: Ports, headers: dict[str, str], clinic: Any, pool: Pool,
+                  clients: int, seconds: float, processes: Processes) -> ApiRun:
+    """``clients`` clients, the ``i``-th on ``ports(i)``, book from ``pool`` for ``seconds``."""
     if isinstance(pool, list):  # warm every worker and connection path up first, on
         # slots outside the contested pool
         warm = slot_pool(clinic, len(pool) + 4 * clients)[len(pool):]
         warm_run = ApiRun(1.0)
         warm_deadline = time.perf_counter() + min(3.0, seconds / 3)
-        await asyncio.gather(*(api_client(port, headers, clinic, warm, 10_000 + i,
+        await asyncio.gather(*(api_client(ports(i), headers, clinic, warm, 10_000 + i,
                                           warm_deadline, warm_run) for i in range(clients)))
     run = ApiRun(seconds)
     with CpuMeter(processes) as meter:
         started = time.perf_counter()
-        await asyncio.gather(*(api_client(port, headers, clinic, pool, i, started + seconds,
-                                          run) for i in range(clients)))
+        await asyncio.gather(*(api_client(ports(i), headers, clinic, pool, i,
+                                          started + seconds, run) for i in range(clients)))
         run.seconds = time.perf_counter() - started
     run.cpu = meter.spent()
     return run
@@ -212,11 +217,12 @@ async def health_client(port: int, deadline: float, run: ApiRun) -> None:
         await connection.close()
 
 
-async def run_health(port: int, clients: int, seconds: float) -> ApiRun:
+async def run_health(ports: Ports, clients: int, seconds: float) -> ApiRun:
     """The HTTP floor: ``GET /api/v1/health`` (one ``SELECT 1``) with the same clients."""
     run = ApiRun(seconds)
     started = time.perf_counter()
-    await asyncio.gather(*(health_client(port, started + seconds, run) for _ in range(clients)))
+    await asyncio.gather(*(health_client(ports(i), started + seconds, run)
+                           for i in range(clients)))
     run.seconds = time.perf_counter() - started
     return run
 
@@ -252,10 +258,10 @@ def measure(backend: str, clients: int, seconds: float, slots: int, providers: i
                 free_slots = RandomSlots(clinic, len(pool) + 4 * clients, FREE_WEEKS)
                 loads: dict[str, Pool] = {"api": pool, "free": free_slots,
                                           "serial": FreeSlots(clinic, free_slots.end)}
-                runs = {name: asyncio.run(run_api(server.port, headers, clinic, slots_of,
+                runs = {name: asyncio.run(run_api(server.port_for, headers, clinic, slots_of,
                                                   clients, seconds, processes))
                         for name, slots_of in loads.items()}
-                health = asyncio.run(run_health(server.port, clients, min(5.0, seconds)))
+                health = asyncio.run(run_health(server.port_for, clients, min(5.0, seconds)))
             for name, run in runs.items():
                 figures.update(api_figures(run, name))
             figures["health_tps"] = health.statuses[200] / health.seconds \
@@ -321,7 +327,8 @@ def _api_line(figures: dict[str, Any], name: str, title: str, goal: bool = True)
 
 def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"command: {command_line()}")
-    print(f"setup: {args.database}, {args.workers} server worker(s), {args.clients} clients, "
+    print(f"setup: {args.database}, {args.workers} server instance(s), clients round robin, "
+          f"{args.clients} clients, "
           f"{args.seconds:g} s, {args.slots} contested slots over {args.providers} providers")
     print(_api_line(figures, "api", "API booking, contested slots"))
     print(_api_line(figures, "free", f"API booking, free slots (random unused slots of "
@@ -356,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--slots", type=int, default=400)
     parser.add_argument("--providers", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="server instances (processes, each on its own port)")
     parser.add_argument("--no-pgbench", action="store_true",
                         help="skip the pgbench comparison (it needs PostgreSQL)")
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """Concurrent event streams: N desks on ``GET /api/v1/sync/events``, server memory, poke latency.
 
-A real uvicorn sync server (its own process, ``--workers`` workers) over PostgreSQL (pokes
+A real uvicorn sync server (``--workers`` instances, each its own process and port, the
+streams spread over them round robin) over PostgreSQL (pokes
 travel through LISTEN/NOTIFY) or SQLite, with the end-to-end suite's clinic and
 one enrolled desk. The benchmark raises its open-file limit (and the server's),
 then opens ``--sessions`` streams with the desk's token from one asyncio process
@@ -126,10 +127,13 @@ async def open_streams(port: int, token: str, count: int, concurrency: int, dead
     """Open ``count`` streams, ``concurrency`` handshakes at a time, until ``deadline``."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one() -> None:
+    async def one(index: int) -> None:
         stream = Stream()
         held.streams.append(stream)
-        held.tasks.append(asyncio.create_task(read_stream(port, token, stream, held)))
+        # several instances: the streams spread over them, as behind a load balancer
+        held.tasks.append(asyncio.create_task(
+            read_stream(server.port_for(index) if port == server.port else port, token,
+                        stream, held)))
         try:
             await asyncio.wait_for(stream.opened.wait(), max(0.1, deadline - time.monotonic()))
         except TimeoutError:
@@ -144,7 +148,7 @@ async def open_streams(port: int, token: str, count: int, concurrency: int, dead
             print(f"connect deadline reached after {index} attempts")
             break
         await gate.acquire()
-        starters.append(asyncio.create_task(one()))
+        starters.append(asyncio.create_task(one(index)))
         if index + 1 == marks[0]:
             marks.pop(0)
             await asyncio.gather(*starters)
@@ -298,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="servers print each garbage collection longer than MS")
     parser.add_argument("--untimed-pokes", type=int, default=1,
                         help="pokes sent first and not timed (the push path's first use)")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server instances (processes, each on its own port)")
     parser.add_argument("--no-floor", dest="floor", action="store_false",
                         help="skip the bare Starlette stream server measured first")
     args = parser.parse_args(argv)

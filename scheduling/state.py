@@ -34,8 +34,9 @@ from scheduling.model import (
     WaitlistEntry,
     WeeklySchedule,
 )
+from scheduling.places import place_of
 from scheduling.slot_memo import SlotMemo
-from scheduling.timeutil import Interval, day_bounds, local_date, subtract, to_utc, union
+from scheduling.timeutil import Interval, day_bounds, subtract, to_utc, union
 
 
 def _ts(moment: datetime) -> float:
@@ -212,14 +213,14 @@ class CalendarState:
     def _index(self, appointment: Appointment) -> None:
         if not appointment.is_active:
             return
-        before, after = self.padding(appointment)
-        start, end = _ts(appointment.start - before), _ts(appointment.end + after)
+        clinic = self.clinics.get(appointment.clinic_id)
+        start, end, patient_start, patient_end, day = place_of(
+            appointment, clinic.time_zone if clinic is not None else None,
+            *self.padding(appointment))
         for resource_id in appointment.resource_ids:
             self._busy[resource_id].add(start, end, appointment.id)
-        self._patient_busy[appointment.patient_id].add(
-            _ts(appointment.start), _ts(appointment.end), appointment.id
-        )
-        day = self._local_day(appointment)
+        self._patient_busy[appointment.patient_id].add(patient_start, patient_end,
+                                                       appointment.id)
         self._per_day[(appointment.clinic_id, day)].add(appointment.id)
         self._indexed_at[appointment.id] = (start, day)
 
@@ -232,12 +233,6 @@ class CalendarState:
             self._busy[resource_id].remove(start, appointment.id)
         self._patient_busy[appointment.patient_id].remove(_ts(appointment.start), appointment.id)
         self._per_day[(appointment.clinic_id, day)].discard(appointment.id)
-
-    def _local_day(self, appointment: Appointment) -> date:
-        clinic = self.clinics.get(appointment.clinic_id)
-        if clinic is None:
-            return appointment.start.date()
-        return local_date(appointment.start, clinic.time_zone)
 
     def busy_for_resource(
         self, resource_id: str, start: datetime, end: datetime

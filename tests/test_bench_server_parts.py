@@ -1,13 +1,19 @@
 """Parts of the server benchmarks that decide what their figures mean: the free-slot load
-of ``bench/server_booking.py`` and the CPU meter of ``bench/_cpu.py``."""
+of ``bench/server_booking.py``, the CPU meter of ``bench/_cpu.py`` and the server
+instances of ``bench/_server.py``."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from bench._cpu import TICKS, CpuMeter, postgres_backends, process_seconds
+from bench._server import ServerProcess, database
 from bench.server_booking import RandomSlots
 from tests.e2e.server_side import TZ, Clinic
 
@@ -57,3 +63,29 @@ def test_the_cpu_meter_counts_this_process_and_no_foreign_backend() -> None:
     assert spent["bench"] >= spent["me"] * 0.5
     assert spent["wall"] > 0
     assert postgres_backends("no_such_database_for_clinicdesk") == []
+
+
+def test_several_server_instances_each_serve_their_own_clients(tmp_path: Path) -> None:
+    """``ServerProcess(workers=2)`` runs two instances, each its own process on its own
+    port, and the clients alternate between them (as behind a load balancer), so no
+    instance is left idle by a burst of keep-alive connections."""
+    with database("sqlite", tmp_path) as url, \
+            ServerProcess(url, tmp_path, workers=2) as server:
+        assert len(set(server.ports)) == 2
+        assert [server.port_for(i) for i in range(4)] == [*server.ports, *server.ports]
+        answered = {port: httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10)
+                    for port in server.ports}
+        assert all(answer.status_code == 200 for answer in answered.values())
+        instances = {process.pid for process in server.processes}
+        assert len(instances) == 2 and instances <= set(server.pids())
+        # each port is served by its own process: the listening socket's owner
+        owners = {_listening_pid(port) for port in server.ports}
+        assert owners == instances
+    assert all(process.poll() is not None for process in server.processes)
+
+
+def _listening_pid(port: int) -> int:
+    """The process listening on loopback ``port`` (from ``ss``)."""
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.split("pid=", 1)[1].split(",", 1)[0])
