@@ -122,7 +122,7 @@ async def read_stream(port: int, token: str, stream: Stream, held: Held) -> None
             await writer.wait_closed()
 
 
-async def open_streams(port: int, token: str, count: int, concurrency: int, deadline: float,
+async def open_streams(token: str, count: int, concurrency: int, deadline: float,
                        checkpoints: list[int], server: ServerProcess, held: Held) -> None:
     """Open ``count`` streams, ``concurrency`` handshakes at a time, until ``deadline``."""
     gate = asyncio.Semaphore(concurrency)
@@ -132,8 +132,7 @@ async def open_streams(port: int, token: str, count: int, concurrency: int, dead
         held.streams.append(stream)
         # several instances: the streams spread over them, as behind a load balancer
         held.tasks.append(asyncio.create_task(
-            read_stream(server.port_for(index) if port == server.port else port, token,
-                        stream, held)))
+            read_stream(server.port_for(index), token, stream, held)))
         try:
             await asyncio.wait_for(stream.opened.wait(), max(0.1, deadline - time.monotonic()))
         except TimeoutError:
@@ -213,7 +212,7 @@ async def run(args: argparse.Namespace, server: ServerProcess, token: str,
     held = Held()
     started = time.monotonic()
     checkpoints = [1000, 2500, 5000, 7500]
-    await open_streams(server.port, token, args.sessions, args.concurrency,
+    await open_streams(token, args.sessions, args.concurrency,
                        started + args.connect_seconds, checkpoints, server, held)
     connect_seconds = time.monotonic() - started
     await asyncio.sleep(args.hold)
