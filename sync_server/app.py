@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.request_threads is not None:  # this event loop's pool of request threads
+            to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         async with pokes.relaying(broker, settings, context.sessions), busy.refreshing(
                 context.sessions, context.clock,
                 timedelta(minutes=settings.busy_calendar_refresh_minutes)):

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     #: Seconds a new database connection may take before the request fails with 503.
     db_connect_timeout_seconds: int = Field(default=2, ge=1, le=60)
     db_pool_size: int = Field(default=10, ge=1)
+    #: Requests whose blocking part (database work) runs at once per instance: the size
+    #: of the thread pool that runs it; unset: anyio's default, 40 (docs/admin.md).
+    request_threads: int | None = Field(default=None, ge=1, le=1000)
 
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=30, ge=1)
