@@ -25,8 +25,11 @@ from scheduling.timeutil import local_date
 #: as epoch seconds.
 Place = tuple[float, float, float, float, date]
 
-#: The most records whose places are kept.
-LIMIT = 50_000
+#: The most records whose places are kept: as many as a server process keeps records
+#: (``kept_appointments.LIMIT``), since only those come back as the same objects. An
+#: entry holds its record, so this also bounds what is kept alive for it (a desk,
+#: which builds new records each time, gains nothing but keeps at most that many).
+LIMIT = 20_000
 
 _KEPT: dict[str, tuple[Appointment, str | None, timedelta, timedelta, Place]] = {}
 
