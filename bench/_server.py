@@ -12,7 +12,7 @@
   Mon-Fri 09:00-17:00, rooms, a 30-minute check-up, patients, a receptionist,
   enrollment codes).
 
-Run as ``python -m bench._server FD 1`` it is one server instance itself (settings
+Run as ``python -m bench._server FD`` it is one server instance itself (settings
 from ``CLINICDESK_*`` variables).
 """
 
@@ -143,7 +143,6 @@ class ServerProcess:
         self.ports = [int(listener.getsockname()[1]) for listener in self.listeners]
         self.port = self.ports[0]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
         self.env = os.environ | {
             "CLINICDESK_DATABASE_URL": url, "CLINICDESK_DATA_DIR": str(work),
             "CLINICDESK_SECRET_KEY": SECRET, "CLINICDESK_ARGON2_TIME_COST": "1",
@@ -166,7 +165,7 @@ class ServerProcess:
         for listener in self.listeners:
             fd = listener.fileno()
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "bench._server", str(fd), "1"],
+                [sys.executable, "-m", "bench._server", str(fd)],
                 cwd=ROOT, env=self.env, pass_fds=(fd,)))
             listener.close()
         try:
