@@ -38,7 +38,7 @@ guard) into the same number of slots and into free ones, and the server's HTTP
 floor: ``GET /api/v1/health`` (one ``SELECT 1``) with the same clients for up to 5 s.
 
     .venv/bin/python bench/server_booking.py [--clients 16] [--seconds 15] [--slots 400]
-        [--workers 2] [--request-threads N]
+        [--workers 2] [--request-threads N] [--booking-threads N]
     .venv/bin/python bench/server_booking.py --database sqlite --no-pgbench   # smoke size
 """
 
@@ -240,7 +240,8 @@ def api_figures(run: ApiRun, name: str) -> dict[str, Any]:
 
 
 def measure(backend: str, clients: int, seconds: float, slots: int, providers: int,
-            workers: int, pgbench: bool, request_threads: int | None = None) -> dict[str, Any]:
+            workers: int, pgbench: bool, request_threads: int | None = None,
+            booking_threads: int | None = None) -> dict[str, Any]:
     """Run the API part (and pgbench) and return the figures."""
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="clinicdesk-bench-") as temporary:
@@ -252,6 +253,8 @@ def measure(backend: str, clients: int, seconds: float, slots: int, providers: i
             env = {"CLINICDESK_DB_POOL_SIZE": str(max(10, clients))}
             if request_threads is not None:
                 env["CLINICDESK_REQUEST_THREADS"] = str(request_threads)
+            if booking_threads is not None:
+                env["CLINICDESK_BOOKING_THREADS"] = str(booking_threads)
             with ServerProcess(url, work, workers=workers, env=env) as server:
                 processes: Processes = {"server": server.pids}
                 if backend == "postgresql":
@@ -331,7 +334,8 @@ def _api_line(figures: dict[str, Any], name: str, title: str, goal: bool = True)
 def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"command: {command_line()}")
     print(f"setup: {args.database}, {args.workers} server instance(s), clients round robin, "
-          f"{args.request_threads or 'default'} request threads each, {args.clients} clients, "
+          f"{args.request_threads or 'default'} request threads and "
+          f"{args.booking_threads or 'default'} booking threads each, {args.clients} clients, "
           f"{args.seconds:g} s, {args.slots} contested slots over {args.providers} providers")
     print(_api_line(figures, "api", "API booking, contested slots"))
     print(_api_line(figures, "free", f"API booking, free slots (random unused slots of "
@@ -370,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="server instances (processes, each on its own port)")
     parser.add_argument("--request-threads", type=int, default=None, metavar="N",
                         help="CLINICDESK_REQUEST_THREADS of each instance (default: unset)")
+    parser.add_argument("--booking-threads", type=int, default=None, metavar="N",
+                        help="CLINICDESK_BOOKING_THREADS of each instance (default: unset)")
     parser.add_argument("--no-pgbench", action="store_true",
                         help="skip the pgbench comparison (it needs PostgreSQL)")
     args = parser.parse_args(argv)
@@ -379,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     if pgbench:
         pg_server_url()  # fail early on a bad CLINICDESK_BENCH_PG_URL
     figures = measure(args.database, args.clients, args.seconds, args.slots, args.providers,
-                      args.workers, pgbench, args.request_threads)
+                      args.workers, pgbench, args.request_threads, args.booking_threads)
     report(figures, args)
     return 0 if not any(figures[f"{name}_other"] for name in ("api", "free", "serial")) else 1
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     #: Requests whose blocking part (database work) runs at once per instance: the size
     #: of the thread pool that runs it; unset: anyio's default, 40 (docs/admin.md).
     request_threads: int | None = Field(default=None, ge=1, le=1000)
+    #: Booking writes (book, move, resize, cancel, status) that run at once per instance,
+    #: in a lane of their own; unset: twice the cores this process may use (docs/admin.md).
+    booking_threads: int | None = Field(default=None, ge=1, le=1000)
 
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=30, ge=1)

@@ -21,17 +21,15 @@ from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from scheduling.commands import Permission
 from scheduling.refusals import N_
-from scheduling.sync_protocol import DEVICE_TOKEN_HEADER
-from sync_server.api.deps import ContextDep, NowDep, SessionDep, get_current_user, sqlite_write_turn
+from sync_server.api.deps import ContextDep, CurrentUser, NowDep, SessionDep, sqlite_write_turn
 from sync_server.api.fields import (
     AccountId,
     BaseUrl,
@@ -52,43 +50,22 @@ from sync_server.notifications import messages, replies, service
 from sync_server.notifications.channels import SendFailed, email_channel, sms_channel
 from sync_server.notifications.links import LinkKey
 from sync_server.notifications.models import NotificationSettings
-from sync_server.services import accounts, devices
+from sync_server.services import accounts
 from sync_server.services.errors import (
     AlreadyExists,
-    AuthenticationFailed,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
 
-USER_HEADER = "X-ClinicDesk-User"
-
 router = APIRouter(tags=["notifications"], dependencies=[Depends(sqlite_write_turn)])
 page_router = APIRouter(tags=["notifications"], include_in_schema=False,
                         dependencies=[Depends(sqlite_write_turn)])
-_bearer = HTTPBearer(auto_error=False)
-
-
-def signed_in(context: ContextDep, session: SessionDep, now: NowDep,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-              device_token: Annotated[str | None, Header(alias=DEVICE_TOKEN_HEADER)] = None,
-              user_id: Annotated[str | None, Header(alias=USER_HEADER)] = None,
-              ) -> accounts.Principal:
-    """The user, signed in directly or through an enrolled desk naming them."""
-    if credentials is not None:
-        return get_current_user(context, session, now, credentials)
-    if device_token:
-        device = devices.authenticate_device(session, device_token, now)
-        found = accounts.load_principal(session, user_id or "", device.organization_id)
-        if found is not None:
-            return found
-        raise AuthenticationFailed(f"Name the signed-in user in the {USER_HEADER} header.",
-                                   code="not_authenticated")
-    raise AuthenticationFailed("Sign in first.", code="not_authenticated")
 
 
 def needs(permission: str) -> Any:
-    def check(user: Annotated[accounts.Principal, Depends(signed_in)]) -> accounts.Principal:
+    """A dependency that lets in a user holding ``permission`` (no I/O: ``async``)."""
+    async def check(user: CurrentUser) -> accounts.Principal:
         if not user.can(permission):
             raise PermissionDenied(f"Your role does not allow this (needs the '{permission}' "
                                    "permission).", code="permission_denied")

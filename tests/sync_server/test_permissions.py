@@ -78,7 +78,11 @@ def test_a_missing_permission_is_a_403_naming_it_and_audited(
     client: TestClient, tenants: Tenants, db: Session
 ) -> None:
     viewer = tenants.organization(role="viewer")
-    response = client.post("/api/v1/appointments", json={}, headers=sign_in(client, viewer))
+    # A well-formed booking: the booking writes read their body before their caller's
+    # rights (deps.Gate), so a malformed one would be a 422 first.
+    body = {"clinic_id": "c1", "patient_id": "p1", "appointment_type_id": "t1",
+            "provider_id": "dr", "start": "2030-01-07T09:00:00Z"}
+    response = client.post("/api/v1/appointments", json=body, headers=sign_in(client, viewer))
     assert response.status_code == 403
     assert "booking:create_appointment" in response.json()["error"]["message"]
     [entry] = audit_entries(db, viewer.org_id, "permission_denied")

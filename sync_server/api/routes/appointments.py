@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
@@ -25,7 +26,7 @@ from scheduling.errors import SchedulingInputError
 from scheduling.i18n import render
 from scheduling.model import AppointmentSource, AppointmentStatus, Series
 from scheduling.wire import to_wire
-from sync_server.api.deps import NowDep, SessionDep, require, sqlite_write_turn
+from sync_server.api.deps import Gate, NowDep, SessionDep, gate, require, sqlite_write_turn
 from sync_server.api.errors import error_response
 from sync_server.api.fields import (
     AppointmentId,
@@ -55,6 +56,12 @@ Modifier = Annotated[Principal, Depends(require("booking:modify_appointment"))]
 Canceller = Annotated[Principal, Depends(require("booking:cancel_appointment"))]
 Undoer = Annotated[Principal, Depends(require("booking:undo"))]
 Encounters = Annotated[Principal, Depends(require(ENCOUNTER_PERMISSION))]
+# The booking writes let their caller in on their own thread (one hop per request, see
+# :class:`sync_server.api.deps.Gate`); the same permissions as above.
+CreatorGate = Annotated[Gate, Depends(gate("booking:create_appointment"))]
+ModifierGate = Annotated[Gate, Depends(gate("booking:modify_appointment"))]
+CancellerGate = Annotated[Gate, Depends(gate("booking:cancel_appointment"))]
+UndoerGate = Annotated[Gate, Depends(gate("booking:undo"))]
 
 MAX_LIST_DAYS = 62
 
@@ -240,7 +247,7 @@ def _answer(session: Session, result: BookingResult) -> ChangeOut | JSONResponse
     )
 
 
-def _change(session: Session, user: Principal, now: datetime, appointment_id: str,
+def _change(user: Principal, session: Session, now: datetime, *, appointment_id: str,
             name: str, body: _Body) -> ChangeOut | JSONResponse:
     agenda.own_appointment(session, user, appointment_id, now)
     args = body.intent_args(appointment_id=appointment_id)
@@ -260,9 +267,14 @@ def _change(session: Session, user: Principal, now: datetime, appointment_id: st
 
 @router.post("/appointments", response_model=ChangeOut, status_code=status.HTTP_201_CREATED,
              responses=REFUSAL)
-def book_appointment(body: BookBody, user: Creator, session: SessionDep,
-                     now: NowDep) -> ChangeOut | JSONResponse:
+async def book_appointment(body: BookBody, entry: CreatorGate, session: SessionDep,
+                           now: NowDep) -> ChangeOut | JSONResponse:
     """Book a patient; the rules pick a free room when ``room_id`` is left out."""
+    return await entry.run(partial(_book, body=body), session, now)
+
+
+def _book(user: Principal, session: Session, now: datetime, *, body: BookBody
+          ) -> ChangeOut | JSONResponse:
     args = body.intent_args(appointment_id=body.appointment_id or str(uuid.uuid4()))
     departments.check_resources(session, user, departments.VIEW,
                                 (body.provider_id, body.room_id, *(body.equipment_ids or ())),
@@ -316,43 +328,54 @@ def set_encounter(appointment_id: AppointmentIdPath, body: EncounterBody, user: 
     return to_wire(record)
 
 
-@router.post("/appointments/{appointment_id}/move", response_model=ChangeOut, responses=REFUSAL)
-def move_appointment(appointment_id: AppointmentIdPath, body: MoveBody, user: Modifier,
-                     session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+@router.post("/appointments/{appointment_id}/move", response_model=ChangeOut,
+             responses=REFUSAL)
+async def move_appointment(appointment_id: AppointmentIdPath, body: MoveBody,
+                          entry: ModifierGate, session: SessionDep,
+                          now: NowDep) -> ChangeOut | JSONResponse:
     """Move to a new start (length kept), optionally to another provider or room."""
-    return _change(session, user, now, appointment_id, intents.APPOINTMENT_MOVE, body)
+    return await entry.run(partial(_change, appointment_id=appointment_id,
+                                   name=intents.APPOINTMENT_MOVE, body=body), session, now)
 
 
 @router.post("/appointments/{appointment_id}/resize", response_model=ChangeOut,
              responses=REFUSAL)
-def resize_appointment(appointment_id: AppointmentIdPath, body: ResizeBody, user: Modifier,
-                       session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+async def resize_appointment(appointment_id: AppointmentIdPath, body: ResizeBody,
+                            entry: ModifierGate, session: SessionDep,
+                            now: NowDep) -> ChangeOut | JSONResponse:
     """Change the end (the start stays)."""
-    return _change(session, user, now, appointment_id, intents.APPOINTMENT_RESIZE, body)
+    return await entry.run(partial(_change, appointment_id=appointment_id,
+                                   name=intents.APPOINTMENT_RESIZE, body=body), session, now)
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=ChangeOut,
              responses=REFUSAL)
-def cancel_appointment(appointment_id: AppointmentIdPath, body: CancelBody, user: Canceller,
-                       session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+async def cancel_appointment(appointment_id: AppointmentIdPath, body: CancelBody,
+                            entry: CancellerGate, session: SessionDep,
+                            now: NowDep) -> ChangeOut | JSONResponse:
     """Cancel with a reason (a late cancellation needs an override)."""
-    return _change(session, user, now, appointment_id, intents.APPOINTMENT_CANCEL, body)
+    return await entry.run(partial(_change, appointment_id=appointment_id,
+                                   name=intents.APPOINTMENT_CANCEL, body=body), session, now)
 
 
 @router.post("/appointments/{appointment_id}/status", response_model=ChangeOut,
              responses=REFUSAL)
-def change_status(appointment_id: AppointmentIdPath, body: StatusBody, user: Modifier,
-                  session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+async def change_status(appointment_id: AppointmentIdPath, body: StatusBody,
+                       entry: ModifierGate, session: SessionDep,
+                       now: NowDep) -> ChangeOut | JSONResponse:
     """Step the status machine (confirm, check in, start, complete, no-show …)."""
-    return _change(session, user, now, appointment_id, intents.APPOINTMENT_CHANGE_STATUS, body)
+    return await entry.run(partial(_change, appointment_id=appointment_id,
+                                   name=intents.APPOINTMENT_CHANGE_STATUS, body=body), session, now)
 
 
 @router.post("/appointments/{appointment_id}/undo-status", response_model=ChangeOut,
              responses=REFUSAL)
-def undo_status(appointment_id: AppointmentIdPath, body: UndoBody, user: Undoer,
-                session: SessionDep, now: NowDep) -> ChangeOut | JSONResponse:
+async def undo_status(appointment_id: AppointmentIdPath, body: UndoBody,
+                     entry: UndoerGate, session: SessionDep,
+                     now: NowDep) -> ChangeOut | JSONResponse:
     """Undo the last status step within the undo window."""
-    return _change(session, user, now, appointment_id, intents.APPOINTMENT_UNDO_STATUS, body)
+    return await entry.run(partial(_change, appointment_id=appointment_id,
+                                   name=intents.APPOINTMENT_UNDO_STATUS, body=body), session, now)
 
 
 @router.get("/appointments", response_model=AppointmentList)
