@@ -5,13 +5,13 @@ Three parts:
 
 - :class:`PokeBroker` fans versions out to the event streams of one server
   process. It lives on the server's event loop; per organization it keeps the
-  latest version, its poke message encoded once, and one future all of the
-  organization's waiting streams await: a poke resolves it once and every stream
-  sends the shared bytes (no queue, timer or task per stream; 10,000 streams are
-  woken in one pass). A slow stream never holds the others up and sends only the
-  latest version it has not sent. One heartbeat tick wakes the streams of the
-  organizations that had no poke since the previous tick. :meth:`PokeBroker.close`
-  ends every stream (shutdown).
+  latest version, its poke message encoded once, and the futures of the
+  organization's waiting streams (one each: a stream cancelled because its desk went
+  away cancels only its own): a poke resolves them in one pass and every stream
+  sends the shared bytes (no queue, timer or task per stream). A slow stream never
+  holds the others up and sends only the latest version it has not sent. One
+  heartbeat tick wakes the streams of the organizations that had no poke since the
+  previous tick. :meth:`PokeBroker.close` ends every stream (shutdown).
 - :func:`install_commit_hook` (SQLite, a single instance) feeds the broker after
   each commit that bumped a version (:func:`sync_server.services.changes.bump_version`
   notes it on the session).
@@ -50,28 +50,33 @@ def poke_message(version: int) -> bytes:
 
 
 class _Channel:
-    """One organization's latest announced version, its message, and one future every
-    waiting stream of the organization awaits (resolved and replaced on each wake-up)."""
+    """One organization's latest announced version, its message, and the futures its
+    waiting streams await, all resolved in one pass on each wake-up."""
 
-    __slots__ = ("_waiter", "message", "poked_at", "subscribers", "version")
+    __slots__ = ("_waiting", "message", "poked_at", "subscribers", "version")
 
     def __init__(self) -> None:
         self.version = 0
         self.message = b""
         self.subscribers: set[Subscription] = set()
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiting: list[asyncio.Future[None]] = []
         #: When (event-loop time) the streams were last given a new version.
         self.poked_at = -math.inf
 
     def waiter(self) -> asyncio.Future[None]:
-        if self._waiter is None or self._waiter.done():
-            self._waiter = asyncio.get_running_loop().create_future()
-        return self._waiter
+        """A future of the waiting stream's own, resolved at the next wake-up. Not one
+        shared by every stream: a stream whose desk went away is cancelled while it
+        waits, which cancels the future it awaits, and a shared one would end every other
+        stream of the organization (and their desks would all reconnect)."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        return future
 
     def wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiting, self._waiting = self._waiting, []
+        for future in waiting:
+            if not future.done():  # a stream cancelled while it waited left its own
+                future.set_result(None)
 
 
 class Subscription:
@@ -109,8 +114,8 @@ class Subscription:
 
     async def wait(self) -> None:
         """Until the organization's version moves, the broker's heartbeat ticks or the
-        broker closes (one future shared by the organization's streams: no timer, queue
-        or task per stream)."""
+        broker closes (no timer, queue or task per stream: a future the organization's
+        channel resolves with the others' in one pass)."""
         if not self._closed and self._channel.version <= self.seen:
             await self._channel.waiter()
 
@@ -125,7 +130,7 @@ class Subscription:
             if self._closed or remaining <= 0:
                 return None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._channel.waiter()), remaining)
+                await asyncio.wait_for(self._channel.waiter(), remaining)
 
 
 class PokeBroker:

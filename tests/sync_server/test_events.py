@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +84,40 @@ def test_an_enrolled_desk_is_poked_only_for_its_own_organization(
         assert stream.next_poke(after=-1).version == current + 1
 
 
+def _open_streams(server: EventServer) -> float:
+    """The server's count of open event streams, from ``GET /metrics`` (loopback)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    [line] = [row for row in text.splitlines() if row.startswith("clinicdesk_sse_sessions ")]
+    return float(line.split()[1])
+
+
+def _until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)  # polling for the condition, not standing in for it
+    return True
+
+
+def test_a_desk_that_goes_away_leaves_its_organizations_other_streams_open(
+    server: EventServer, clinic: Clinic
+) -> None:
+    headers = sign_in(server, clinic)
+    with EventStream(server.url, headers) as staying:
+        current = staying.next_poke().version
+        assert current is not None
+        with EventStream(server.url, headers) as leaving:
+            leaving.next_poke()
+            assert _until(lambda: _open_streams(server) == 2)
+        # the server saw the second desk go (it cancels that stream's task) …
+        assert _until(lambda: _open_streams(server) <= 1)
+        book(server, clinic, headers, 0)
+        # … and the first desk's stream, waiting on the same wake-up, is still there
+        assert staying.next_poke(after=current).version == current + 1
+        assert _open_streams(server) == 1
+
+
 def test_an_idle_stream_gets_heartbeats(server: EventServer, clinic: Clinic) -> None:
     with EventStream(server.url, sign_in(server, clinic)) as stream:
         stream.next_poke()
@@ -134,6 +168,12 @@ def test_pokes_resume_after_the_database_drops_the_listener(
 # --------------------------------------------------------------------------- broker
 
 
+async def _turns(count: int = 3) -> None:
+    """Let the event loop run what is ready (a shielded wait wakes a turn later)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 def test_a_slow_stream_is_given_only_the_latest_poke() -> None:
     async def scenario() -> list[int]:
         broker = pokes.PokeBroker()
@@ -158,7 +198,7 @@ def test_one_poke_wakes_every_stream_of_the_organization_with_one_shared_message
         waiting = [asyncio.create_task(s.wait()) for s in [*streams, other]]
         await asyncio.sleep(0)
         broker.publish("org", 7)
-        await asyncio.sleep(0)
+        await _turns()
         woken = [task.done() for task in waiting]
         for task in waiting:
             task.cancel()
@@ -171,6 +211,26 @@ def test_one_poke_wakes_every_stream_of_the_organization_with_one_shared_message
     assert woken == [True] * 50 + [False]
 
 
+def test_a_stream_that_goes_away_leaves_the_others_waiting_on_the_same_wake_up() -> None:
+    async def scenario() -> tuple[bool, bytes | None]:
+        broker = pokes.PokeBroker()
+        broker.bind(asyncio.get_running_loop())
+        leaving, staying = broker.subscribe("org"), broker.subscribe("org")
+        gone = asyncio.create_task(leaving.wait())
+        waiting = asyncio.create_task(staying.wait())
+        await asyncio.sleep(0)  # both wait on the organization's one future
+        gone.cancel()  # its desk disconnected: the server cancels that stream's task
+        await asyncio.gather(gone, return_exceptions=True)
+        still_waiting = not waiting.done()
+        broker.publish("org", 5)
+        await waiting  # woken by the poke, not cancelled with the other stream
+        return still_waiting, staying.take()
+
+    still_waiting, message = asyncio.run(scenario())
+    assert still_waiting
+    assert message == pokes.poke_message(5)
+
+
 def test_the_heartbeat_tick_wakes_only_streams_with_nothing_sent_since_the_last() -> None:
     async def scenario() -> tuple[bool, bool, bytes | None]:
         broker = pokes.PokeBroker()
@@ -181,7 +241,7 @@ def test_the_heartbeat_tick_wakes_only_streams_with_nothing_sent_since_the_last(
         waiting = [asyncio.create_task(s.wait()) for s in (poked, idle)]
         await asyncio.sleep(0)
         broker._tick(60.0)  # one heartbeat interval: "poked" had a poke within it
-        await asyncio.sleep(0)
+        await _turns()
         woken = (waiting[0].done(), waiting[1].done())
         for task in waiting:
             task.cancel()
