@@ -84,12 +84,13 @@ class Subscription:
     has not passed on yet. A slow stream never holds the others up and never queues:
     whatever it missed, it is given the latest version (the only one that matters)."""
 
-    __slots__ = ("_channel", "_closed", "organization_id", "seen")
+    __slots__ = ("_channel", "_closed", "_waiting", "organization_id", "seen")
 
     def __init__(self, organization_id: str, channel: _Channel, *, closed: bool = False) -> None:
         self.organization_id = organization_id
         self._channel = channel
         self._closed = closed
+        self._waiting: asyncio.Future[None] | None = None
         #: The newest version this stream has sent (or was current when it subscribed).
         self.seen = channel.version
 
@@ -99,6 +100,13 @@ class Subscription:
 
     def close(self) -> None:
         self._closed = True
+
+    def leave(self) -> None:
+        """The stream's client went away: closed, and woken now if it waits."""
+        self._closed = True
+        waiting = self._waiting
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     def saw(self, version: int) -> None:
         """The stream sent ``version`` itself (e.g. the current one, read at connect)."""
@@ -117,7 +125,8 @@ class Subscription:
         broker closes (no timer, queue or task per stream: a future the organization's
         channel resolves with the others' in one pass)."""
         if not self._closed and self._channel.version <= self.seen:
-            await self._channel.waiter()
+            self._waiting = self._channel.waiter()
+            await self._waiting
 
     async def next_version(self, timeout: float) -> int | None:
         """The next poked version; None after ``timeout`` seconds without one or once closed."""
