@@ -169,7 +169,7 @@ def test_pokes_resume_after_the_database_drops_the_listener(
 
 
 async def _turns(count: int = 3) -> None:
-    """Let the event loop run what is ready (a shielded wait wakes a turn later)."""
+    """Let the event loop run what is ready (the woken waits, whatever turn they take)."""
     for _ in range(count):
         await asyncio.sleep(0)
 
