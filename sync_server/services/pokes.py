@@ -99,10 +99,8 @@ class Subscription:
         return self._closed
 
     def close(self) -> None:
-        self._closed = True
-
-    def leave(self) -> None:
-        """The stream's client went away: closed, and woken now if it waits."""
+        """End the stream (its client went away, or the server shuts down): closed, and
+        woken now if it waits."""
         self._closed = True
         waiting = self._waiting
         if waiting is not None and not waiting.done():

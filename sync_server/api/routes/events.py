@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -111,23 +112,27 @@ class PokeStream(Response):
         try:
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})
-            async for chunk in poke_stream(self._broker, subscription, self._context):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            async with aclosing(poke_stream(subscription, self._context)) as chunks:
+                async for chunk in chunks:
+                    await send({"type": "http.response.body", "body": chunk,
+                                "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+            self._broker.unsubscribe(subscription)
 
 
 async def _until_gone(receive: Receive, subscription: pokes.Subscription) -> None:
     """Read the request's messages until the client disconnects, then end its stream."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    subscription.leave()
+    message = await receive()
+    while message["type"] != "http.disconnect":
+        message = await receive()
+    subscription.close()
 
 
 async def poke_stream(
-    broker: pokes.PokeBroker, subscription: pokes.Subscription, context: ServerContext,
-) -> AsyncIterator[bytes]:
+    subscription: pokes.Subscription, context: ServerContext,
+) -> AsyncGenerator[bytes, None]:
     organization_id = subscription.organization_id
     context.metrics.sse_sessions.inc()
     try:
@@ -152,5 +157,4 @@ async def poke_stream(
             elif not subscription.closed:
                 yield HEARTBEAT
     finally:
-        broker.unsubscribe(subscription)
         context.metrics.sse_sessions.dec()
