@@ -66,7 +66,9 @@ def parallel_options(args: list[str]) -> list[str]:
     single = len(targets) == 1 and ("::" in targets[0] or targets[0].endswith(".py"))
     if workers < 2 or chosen or single:
         return []
-    return ["-n", str(workers), "--dist", "loadfile"]
+    # A worker that crashes is not replaced: under loadfile a replaced worker can wait
+    # forever for work (pytest-xdist #784, #1327), and the run would hang instead of failing.
+    return ["-n", str(workers), "--dist", "loadfile", "--max-worker-restart", "0"]
 
 
 def run_tests(python: Path, args: list[str]) -> int:
