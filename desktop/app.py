@@ -66,6 +66,7 @@ from desktop.ui.enrollment import EnrollmentScreen
 from desktop.ui.gc_pump import collect_in_ui_thread
 from desktop.ui.main_window import MainWindow
 from desktop.ui.recovery import KEY_STORE_PROBLEMS, RecoveryScreen, key_store_problem
+from desktop.ui.server_read import courier
 from desktop.ui.sign_in import SignInScreen
 from desktop.ui.text import _
 from desktop.ui.two_step_dialog import TwoStepDialog
@@ -144,13 +145,13 @@ class DeskStart(QObject):
     def _check_in_background(self, store: Store) -> None:
         """Verify every page of the store off the UI thread (opening only did after a
         crash); damage found is said at once, with what to do."""
-        found = self._damage
+        found, carrier = self._damage, courier()
 
         def check() -> None:
             try:
                 store.check_integrity()
             except CorruptStoreError as error:
-                found.emit(str(error))
+                carrier.deliver(found, str(error))  # said on the UI thread
             except (StoreError, SQLAlchemyError):
                 pass  # closed meanwhile (the desk quit): nothing to say
 

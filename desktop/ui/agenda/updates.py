@@ -36,6 +36,7 @@ from desktop.ui.agenda.scene import (
     Column,
     ItemPainter,
 )
+from desktop.ui.server_read import courier
 
 #: How long one slice of scene updates may hold the UI thread (a frame at 60 Hz).
 SLICE_BUDGET_S = 0.012
@@ -104,19 +105,6 @@ def place_and_lay_out(items: tuple[AgendaItem, ...], tz: str, request: RangeRequ
     return places, lanes
 
 
-class _Gate:
-    """Lets a loading thread deliver only while the loader exists (and never during its
-    destruction: delivering holds the lock the destruction takes)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open = True
-
-    def close(self) -> None:
-        with self.lock:
-            self.open = False
-
-
 class RangeLoader(QObject):
     """Loads ranges in a background thread: at most one load in flight; requests made
     meanwhile coalesce into one more load (of the newest request).
@@ -132,12 +120,10 @@ class RangeLoader(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._load = load
-        self._gate = _Gate()
+        self._courier = courier()
         self._busy = False
         self._next: RangeRequest | None = None
         self._arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
-        gate = self._gate
-        self.destroyed.connect(lambda *_args: gate.close())
 
     @property
     def busy(self) -> bool:
@@ -152,7 +138,7 @@ class RangeLoader(QObject):
 
     def _start(self, request: RangeRequest) -> None:
         self._busy = True
-        gate, load, arrived = self._gate, self._load, self._arrived
+        carrier, load, arrived = self._courier, self._load, self._arrived
 
         def run() -> None:
             result: RangeLoad | LoadFailed
@@ -160,9 +146,7 @@ class RangeLoader(QObject):
                 result = load(request)
             except Exception as error:  # noqa: BLE001 - handed to the UI thread to explain
                 result = LoadFailed(request, error)
-            with gate.lock:
-                if gate.open:
-                    arrived.emit(result)
+            carrier.deliver(arrived, result)  # on the UI thread, if this loader is still there
 
         threading.Thread(target=run, name="clinicdesk-agenda-load", daemon=True).start()
 

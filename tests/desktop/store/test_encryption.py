@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 import sqlcipher3.dbapi2 as sqlcipher
+from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
+import desktop.app
+from desktop.config import DeskConfig
 from desktop.store.engine import PAGE_SIZE, Store, in_use_marker, make_engine, open_connection
 from desktop.store.errors import CorruptStoreError, WrongKeyError, WrongPassphraseError
 from desktop.store.keys import keyfile_path_for, open_store
@@ -225,3 +229,28 @@ def test_a_file_cut_at_a_page_boundary_is_reported_as_corrupt(
     db_path.write_bytes(data[: 3 * PAGE_SIZE])
     with pytest.raises(CorruptStoreError, match="re-download"):
         open_store(db_path, keyring_backend=key_store)
+
+
+def test_damage_found_by_the_background_check_is_said_on_the_ui_thread(
+    store: Store, db_path: Path, key_store: MemoryKeyring, tmp_path: Path, qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _add_patient(store)
+    _close_for_hashing(store)
+    _damage_page_3(db_path)
+    reopened = open_store(db_path, keyring_backend=key_store)
+    said: list[tuple[str, threading.Thread]] = []
+
+    def critical(_parent: object, _title: str, text: str) -> None:
+        said.append((text, threading.current_thread()))
+
+    monkeypatch.setattr(desktop.app.QMessageBox, "critical", critical)
+    start = desktop.app.DeskStart(DeskConfig(data_dir=tmp_path / "other"))
+    try:
+        start._check_in_background(reopened)
+        qtbot.waitUntil(lambda: bool(said), timeout=20_000)
+    finally:
+        reopened.close()
+    ((text, thread),) = said
+    assert text.startswith("The desk's data is damaged: ") and "outbox" in text
+    assert thread is threading.main_thread()
