@@ -14,7 +14,7 @@ from scheduling.sync_protocol import PROTOCOL_HEADER, REQUEST_ID_HEADER
 from sync_server.api.errors import COMMON_RESPONSES, install_error_handlers
 from sync_server.api.main import api_router
 from sync_server.api.middleware import RequestContextMiddleware
-from sync_server.api.routes import metrics
+from sync_server.api.routes import events, metrics
 from sync_server.core.config import Settings
 from sync_server.core.context import ServerContext
 from sync_server.feeds import busy
@@ -93,6 +93,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(waitlist_routes.page_router)
     app.include_router(telemedicine_sessions.router, prefix=API_PREFIX)
     app.include_router(telemedicine_pages.router)
+    # Innermost of ours: the event stream is served here, below routing (see EventsEntry).
+    app.add_middleware(events.EventsEntry, path=f"{API_PREFIX}/sync/events", broker=broker,
+                       context=context)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

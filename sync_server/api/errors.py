@@ -102,10 +102,30 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", message, details=problems)
 
 
-async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+def expected_failure_answer(exc: Exception) -> JSONResponse | None:
+    """The handlers' answer to a refusal or a database outage (None for anything else),
+    for an endpoint served outside the app's exception handling (the event stream)."""
+    if isinstance(exc, ServiceError):
+        return _service_answer(exc)
+    if isinstance(exc, OperationalError | PoolTimeoutError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return _database_answer(exc)
+    return None
+
+
+def _service_answer(exc: ServiceError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return error_response(exc.status, exc.code, exc.message, headers)
+
+
+def _database_answer(exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(503, "database_unavailable", DATABASE_UNAVAILABLE, {"Retry-After": "5"})
+
+
+async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return _service_answer(exc)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -116,8 +136,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return error_response(503, "database_unavailable", DATABASE_UNAVAILABLE, {"Retry-After": "5"})
+    return _database_answer(exc)
 
 
 async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,9 @@ read the stream with httpx from a server on a loopback port.)
 from __future__ import annotations
 
 import asyncio
+import gc
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -116,6 +119,64 @@ def test_a_desk_that_goes_away_leaves_its_organizations_other_streams_open(
         # … and the first desk's stream, waiting on the same wake-up, is still there
         assert staying.next_poke(after=current).version == current + 1
         assert _open_streams(server) == 1
+
+
+def _hold_streams(server: EventServer, authorization: str, count: int) -> subprocess.Popen[str]:
+    port = server.url.rsplit(":", 1)[1]
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.sync_server.hold_streams", port, authorization,
+         str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    holder.wait(10)
+
+
+@pytest.mark.only_backend("postgresql")
+def test_an_open_stream_holds_few_objects_for_the_garbage_collector(
+    server: EventServer, clinic: Clinic
+) -> None:
+    """Every full collection walks every object an open stream keeps: served through the
+    routing layer and FastAPI's request handling a stream kept ~140 (docs/performance.md,
+    item 9). Counted over a second batch of streams, after the first use of every path."""
+    authorization = sign_in(server, clinic)["Authorization"]
+    count = 300
+    first = _hold_streams(server, authorization, count)
+    try:
+        assert _until(lambda: _open_streams(server) == count)
+        gc.collect()
+        before = len(gc.get_objects())
+        second = _hold_streams(server, authorization, count)
+        try:
+            assert _until(lambda: _open_streams(server) == 2 * count)
+            gc.collect()
+            per_stream = (len(gc.get_objects()) - before) / count
+        finally:
+            _release(second)
+    finally:
+        _release(first)
+    print(f"\nobjects tracked by the garbage collector per open stream: {per_stream:.1f}")
+    assert per_stream <= 100
+
+
+def test_the_stream_answers_with_the_request_id_and_only_to_get(
+    server: EventServer, clinic: Clinic
+) -> None:
+    headers = {**sign_in(server, clinic), "X-Request-ID": "stream-check-1"}
+    with httpx.stream("GET", f"{server.url}/api/v1/sync/events", headers=headers,
+                      timeout=10) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert response.headers["cache-control"] == "no-cache, no-transform"
+        assert response.headers["x-request-id"] == "stream-check-1"
+    refused = httpx.post(f"{server.url}/api/v1/sync/events", headers=headers, timeout=10)
+    assert refused.status_code == 405
+    assert refused.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_an_idle_stream_gets_heartbeats(server: EventServer, clinic: Clinic) -> None:
