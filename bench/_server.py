@@ -312,7 +312,7 @@ def main() -> None:
     fd = int(sys.argv[1])  # one instance per process (ServerProcess runs several)
     config = uvicorn.Config(app(), fd=fd, log_level="warning", log_config=None,
                             timeout_graceful_shutdown=2, backlog=4096)
-    EventAwareServer(config, freeze_startup_heap=True).run()  # as clinicdesk-server serve
+    EventAwareServer(config, tune_collector=True).run()  # as clinicdesk-server serve
 
 
 if __name__ == "__main__":

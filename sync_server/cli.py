@@ -188,26 +188,45 @@ class EventAwareServer(uvicorn.Server):
     stream would hold the shutdown for the whole graceful timeout.
     """
 
-    def __init__(self, config: uvicorn.Config, *, freeze_startup_heap: bool = False) -> None:
+    def __init__(self, config: uvicorn.Config, *, tune_collector: bool = False) -> None:
         super().__init__(config)
-        self.freeze_startup_heap = freeze_startup_heap
+        self.tune_collector = tune_collector
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.freeze_startup_heap:
-            # What exists once the app has started (modules, mappers, routes, settings)
-            # lives as long as the process: keep it out of every later collection. Large
-            # pushes allocate millions of objects, and each full collection would walk
-            # this heap again (measured: a 10,000-mutation push spent ~0.5 s in them).
-            # Only for a process that is nothing but this server (not tests, not a desk).
-            gc.collect()
-            gc.freeze()
+        if self.tune_collector:
+            tune_collector_for_serving()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         broker = getattr(getattr(self.config.app, "state", None), "pokes", None)
         if isinstance(broker, PokeBroker):
             broker.close()
         await super().shutdown(sockets)
+
+
+#: New objects (net of those freed) after which the collector walks its youngest
+#: generation; CPython's default is 700. See :func:`tune_collector_for_serving`.
+YOUNG_GENERATION_THRESHOLD = 20_000
+
+
+def tune_collector_for_serving() -> None:
+    """The garbage collector of a process that is nothing but this server (not tests, not
+    a desk), once the app has started:
+
+    - What exists then (modules, mappers, routes, settings) lives as long as the process:
+      frozen, it is kept out of every later collection. Large pushes allocate millions of
+      objects, and each full collection would walk this heap again (measured: a
+      10,000-mutation push spent ~0.5 s in them).
+    - The youngest generation is collected after 20,000 new objects instead of 700. A
+      poke wakes every stream of an organization at once; with 700, that burst alone set
+      off collections which moved each stream's fresh wake-up future into the older
+      generations, and every few pokes a full collection walked all 10,000 streams
+      (~0.25 s, during a poke). Cyclic garbage waits a little longer (a few MB at most).
+      docs/performance.md, item 9."""
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -226,7 +245,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=5,  # a fallback: EventAwareServer ends streams at once
     )
-    EventAwareServer(config, freeze_startup_heap=True).run()
+    EventAwareServer(config, tune_collector=True).run()
     return EXIT_OK
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sync_server.cli import main
+from sync_server.cli import YOUNG_GENERATION_THRESHOLD, main
 from sync_server.db.models import AuditEntry, Organization
 from sync_server.services import devices
 
@@ -169,3 +171,15 @@ def test_seed_demo_runs_once_and_refuses_a_second_time(
 
 def test_an_unknown_command_is_a_usage_error() -> None:
     assert main(["frobnicate"]) == 2
+
+
+def test_the_serving_process_freezes_its_startup_heap_and_collects_young_objects_later() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    probe = ("import gc\n"
+             "from sync_server.cli import tune_collector_for_serving\n"
+             "before = gc.get_threshold()\n"
+             "tune_collector_for_serving()\n"
+             "print(before[0], gc.get_threshold()[0], gc.get_freeze_count() > 1000)\n")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()
+    assert shown == ["700", str(YOUNG_GENERATION_THRESHOLD), "True"]
