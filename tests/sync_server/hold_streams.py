@@ -17,8 +17,8 @@ async def hold(port: int, authorization: str, count: int) -> None:
                      .encode())
         await writer.drain()
         streams.append((reader, writer))
-    for reader, _writer in streams:
-        await reader.readuntil(b"event: poke")
+    for reader, _writer in streams:  # a refused stream ends the holder (no "open")
+        await asyncio.wait_for(reader.readuntil(b"event: poke"), 30)
     print("open", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
     for _reader, writer in streams:
