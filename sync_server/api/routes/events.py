@@ -91,7 +91,7 @@ class EventsEntry:
 
     An open stream keeps alive every layer it was called through. Routing and FastAPI's
     request handling (the included routers, the exception wrapper, the exit stacks, the
-    request, the dependencies' results) add some seventy objects per stream for the
+    request, the dependencies' results) added some 65 objects per stream for the
     garbage collector; with 10,000 streams open every full collection walks them all,
     and the whole process stops while it does (docs/performance.md, item 9). A refused
     token or a database outage gets the same answer as from any route."""
