@@ -154,9 +154,7 @@ async def events(request: Request, organization_id: StreamOrganization) -> Respo
 
 
 class PokeStream(Response):
-    """The stream (:func:`serve_pokes`) as a response."""
-
-    media_type = EVENT_STREAM
+    """The stream (:func:`serve_pokes`, which sends its own headers) as a response."""
 
     def __init__(self, broker: pokes.PokeBroker, context: ServerContext,
                  organization_id: str) -> None:
